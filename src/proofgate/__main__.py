@@ -1,0 +1,3 @@
+from proofgate.cli import main
+
+main()

@@ -1,0 +1,24 @@
+"""`proofgate` command line: each command lives in its own module, registered here.
+
+Exit codes: 0 success, 1 the submission (or check) failed, 2 usage error, 3 infrastructure.
+"""
+
+from __future__ import annotations
+
+import typer
+
+from proofgate.cli import server
+
+app = typer.Typer(
+    name="proofgate",
+    help="Lean-backed proof verification: verdicts that cannot be gamed.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+server.register(app)
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,111 @@
+"""`proofgate serve`, `doctor`, `setup`, `version`."""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from proofgate.__about__ import __version__
+from proofgate.cli.common import EXIT_INFRA, console, fail, load_settings
+from proofgate.config import Settings
+from proofgate.exceptions import ConfigError, SetupError
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def check_binding(settings: Settings) -> None:
+    """No API keys configured: loopback only, unless unauthenticated use is explicitly allowed."""
+    if _is_loopback(settings.host) or settings.allow_unauthenticated:
+        return
+    keys = settings.api_keys_file
+    if keys is not None and keys.exists() and keys.stat().st_size > 2:
+        return
+    raise ConfigError(
+        f"refusing to listen on {settings.host} without API keys: create one with "
+        "`proofgate keys create NAME`, or set PROOFGATE_ALLOW_UNAUTHENTICATED=true"
+    )
+
+
+def serve(
+    host: Annotated[str | None, typer.Option(help="Address to bind (PROOFGATE_HOST).")] = None,
+    port: Annotated[int | None, typer.Option(help="Port (PROOFGATE_PORT).")] = None,
+) -> None:
+    """Run the HTTP service (uvicorn)."""
+    import uvicorn
+
+    from proofgate.api.app import create_app
+    from proofgate.logs import configure_logging
+
+    settings = load_settings(host=host, port=port)
+    try:
+        check_binding(settings)
+    except ConfigError as exc:
+        fail(str(exc))
+    configure_logging(settings.log_level, json=settings.log_json)
+    console.print(f"proofgate {__version__} on http://{settings.host}:{settings.port} (docs at /docs)")
+    uvicorn.run(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        log_level=settings.log_level,
+        access_log=False,
+    )
+
+
+def doctor(
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Show what verification needs and what is missing; exit 0 only when ready."""
+    from proofgate.doctor import run_doctor
+
+    report = run_doctor(load_settings())
+    if as_json:
+        typer.echo(json.dumps(report.to_json(), indent=2))
+    else:
+        table = Table(title="proofgate doctor")
+        for column in ("check", "ok", "detail"):
+            table.add_column(column)
+        for check in report.checks:
+            mark = "[green]yes[/green]" if check.ok else ("[red]NO[/red]" if check.required else "[yellow]no[/yellow]")
+            table.add_row(check.name, mark, check.detail)
+        console.print(table)
+        if report.ready:
+            console.print("[green]ready to verify[/green]")
+        else:
+            console.print("[red]not ready:[/red] " + "; ".join(report.problems))
+    raise typer.Exit(0 if report.ready else EXIT_INFRA)
+
+
+def setup(
+    environment: Annotated[str, typer.Option(help="Environment to set up.")] = "default",
+) -> None:
+    """Install elan, the pinned toolchain, the Mathlib cache and the REPL (idempotent)."""
+    from proofgate.setup import run_setup
+
+    settings = load_settings()
+    try:
+        run_setup(settings, environment=environment, progress=lambda line: console.print(line))
+    except (SetupError, ConfigError) as exc:
+        fail(str(exc), EXIT_INFRA)
+    console.print("[green]setup complete[/green]")
+
+
+def version() -> None:
+    """Print proofgate's version."""
+    typer.echo(__version__)
+
+
+def register(app: typer.Typer) -> None:
+    for command in (serve, doctor, setup, version):
+        app.command()(command)

@@ -1,0 +1,149 @@
+"""One typed settings object for every front (HTTP, CLI, CI), read from `PROOFGATE_*` variables.
+
+Every download location is a setting, so tests can point them at a refusing port on loopback.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+import json
+from typing import Annotated, Literal
+
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+NameList = Annotated[list[str], NoDecode]
+
+#: Root of the proofgate source tree when run from a checkout (holds `lakefile.lean`).
+SOURCE_ROOT = Path(__file__).resolve().parents[2]
+
+
+def _default_data_dir() -> Path:
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "proofgate"
+
+
+def _default_workers() -> int:
+    """A Mathlib worker holds a few GiB of private memory; leave a core for the service."""
+    try:
+        import psutil
+
+        memory_gib = psutil.virtual_memory().total / 2**30
+    except Exception:  # pragma: no cover - psutil is a dependency, this is belt and braces
+        memory_gib = 8.0
+    by_cores = max(1, (os.cpu_count() or 2) - 1)
+    by_memory = max(1, int(memory_gib // 6))
+    return min(by_cores, by_memory)
+
+
+class Settings(BaseSettings):
+    """proofgate's configuration. Every field is `PROOFGATE_<NAME>` in the environment."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="PROOFGATE_",
+        env_file=None,
+        extra="ignore",
+        validate_default=True,
+    )
+
+    # --- service -------------------------------------------------------------------------
+    host: str = Field("127.0.0.1", description="Address to bind.")
+    port: int = Field(8000, ge=1, le=65535, description="Port to bind.")
+    api_keys_file: Path | None = Field(
+        None, description="Where hashed API keys are kept (default: DATA_DIR/keys.json)."
+    )
+    allow_unauthenticated: bool = Field(
+        False, description="Serve non-loopback addresses without API keys (not recommended)."
+    )
+    max_body_bytes: int = Field(1_000_000, ge=1_024, description="Largest request body accepted.")
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    log_json: bool = Field(True, description="Log one JSON object a line.")
+
+    # --- Lean side -----------------------------------------------------------------------
+    lean_home: Path | None = Field(
+        None, description="Directory holding `bin/lean` and `bin/lake` (default: elan's toolchain)."
+    )
+    elan_home: Path = Field(
+        Path.home() / ".elan", description="Where elan keeps toolchains (ELAN_HOME)."
+    )
+    project_dir: Path = Field(
+        SOURCE_ROOT, description="The root Lake project (`default` environment)."
+    )
+    data_dir: Path = Field(default_factory=_default_data_dir, description="Cache, jobs, keys.")
+    repl_command: str | None = Field(
+        None,
+        description="Override the REPL command (shell words); default `lake env <repl binary>`.",
+    )
+
+    # --- downloads (settings so tests can point them at loopback) --------------------------
+    elan_installer_url: str = "https://raw.githubusercontent.com/leanprover/elan/master/elan-init.sh"
+    toolchain_release_url: str = "https://github.com/leanprover/lean4/releases"
+    mathlib_cache_url: str | None = Field(
+        None, description="Mathlib cache mirror; passed to `lake exe cache get` as MATHLIB_CACHE_URL."
+    )
+    download_timeout: float = Field(10.0, gt=0, description="Seconds before a download gives up.")
+
+    # --- pool ----------------------------------------------------------------------------
+    workers: int = Field(default_factory=_default_workers, ge=1, le=256)
+    spare_workers: int = Field(1, ge=0, le=16, description="Warm spares kept for recovery.")
+    max_queue: int = Field(256, ge=1, description="Requests waiting for a worker before 503.")
+    queue_wait: float = Field(30.0, gt=0, description="Seconds a request may wait for a worker.")
+    prewarm_headers: NameList = Field(default_factory=lambda: ["import Mathlib"])
+    request_timeout: float = Field(60.0, gt=0, le=3600, description="Wall-clock seconds a check.")
+    import_timeout: float = Field(300.0, gt=0, description="Seconds a header import may take.")
+    memory_limit_mb: int = Field(8192, ge=64, description="Private memory cap of one worker.")
+    recycle_after: int = Field(200, ge=1, description="Requests a worker serves before recycling.")
+
+    # --- sandbox -------------------------------------------------------------------------
+    sandbox: Literal["auto", "bwrap", "none"] = Field(
+        "auto", description="`none` runs Lean unjailed: local development only."
+    )
+    max_processes: int = Field(64, ge=4, description="Processes one worker may have.")
+
+    # --- verification --------------------------------------------------------------------
+    policy: Literal["strict", "permissive"] = "strict"
+    allowed_axioms: NameList = Field(
+        default_factory=lambda: ["propext", "Classical.choice", "Quot.sound"]
+    )
+    heartbeat_cap: int = Field(1_000_000, ge=0, description="Highest maxHeartbeats allowed.")
+    cache_enabled: bool = True
+    audit_timeout: float = Field(120.0, gt=0)
+
+    @field_validator("prewarm_headers", "allowed_axioms", mode="before")
+    @classmethod
+    def _split_commas(cls, value: object) -> object:
+        """Accept `a,b` from the environment as well as a JSON list."""
+        if isinstance(value, str):
+            if value.lstrip().startswith("["):
+                return json.loads(value)
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("repl_command")
+    @classmethod
+    def _non_empty(cls, value: str | None) -> str | None:
+        if value is not None and not value.strip():
+            raise ValueError("must not be empty (unset it to use the default)")
+        return value
+
+    @model_validator(mode="after")
+    def _derive(self) -> Settings:
+        if self.api_keys_file is None:
+            self.api_keys_file = self.data_dir / "keys.json"
+        return self
+
+    @property
+    def cache_path(self) -> Path:
+        return self.data_dir / "cache.sqlite3"
+
+    @property
+    def lean_projects_dir(self) -> Path:
+        return self.project_dir / "LeanProjects"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, read once from the environment."""
+    return Settings()

@@ -1,0 +1,95 @@
+"""`proofgate doctor`: what is present, what is missing, and whether the service can verify."""
+
+from __future__ import annotations
+
+import importlib.metadata
+import os
+import shutil
+from dataclasses import asdict, dataclass
+
+import psutil
+
+from proofgate.config import Settings
+from proofgate.environments import discover_environments
+from proofgate.exceptions import ConfigError
+from proofgate.sandbox import detect_sandbox
+from proofgate.toolchain import find_lean
+
+__all__ = ["Check", "Report", "run_doctor"]
+
+_PYTHON_DEPS = ("fastapi", "uvicorn", "httpx", "pydantic", "pydantic-settings", "typer", "rich")
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    ok: bool
+    detail: str
+    required: bool = True
+
+
+@dataclass(frozen=True)
+class Report:
+    checks: list[Check]
+
+    @property
+    def ready(self) -> bool:
+        return all(check.ok for check in self.checks if check.required)
+
+    @property
+    def problems(self) -> list[str]:
+        return [f"{c.name}: {c.detail}" for c in self.checks if c.required and not c.ok]
+
+    def to_json(self) -> dict[str, object]:
+        return {"ready": self.ready, "checks": [asdict(check) for check in self.checks]}
+
+
+def _python_checks() -> list[Check]:
+    checks = []
+    for dist in _PYTHON_DEPS:
+        try:
+            checks.append(Check(f"python:{dist}", True, importlib.metadata.version(dist)))
+        except importlib.metadata.PackageNotFoundError:
+            checks.append(Check(f"python:{dist}", False, "not installed: pip install proofgate"))
+    return checks
+
+
+def run_doctor(settings: Settings) -> Report:
+    """Inspect this machine for everything verification needs."""
+    checks = _python_checks()
+    elan = shutil.which("elan") or (
+        str(settings.elan_home / "bin" / "elan") if (settings.elan_home / "bin" / "elan").exists() else None
+    )
+    checks.append(Check("elan", elan is not None, elan or "not found (optional with PROOFGATE_LEAN_HOME)", required=False))
+    try:
+        environments = discover_environments(settings)
+    except ConfigError as exc:
+        checks.append(Check("environments", False, str(exc)))
+        environments = {}
+    for name, environment in environments.items():
+        install = find_lean(settings, environment)
+        prefix = f"{name}:"
+        checks.append(Check(prefix + "lean", install.lean is not None, str(install.lean or "not found")))
+        checks.append(Check(prefix + "lake", install.lake is not None, str(install.lake or "not found")))
+        checks.append(
+            Check(
+                prefix + "toolchain",
+                install.version == install.expected,
+                f"found {install.version or 'none'}, pinned {install.expected}",
+            )
+        )
+        checks.append(
+            Check(prefix + "mathlib", install.mathlib_built, "oleans built" if install.mathlib_built else "oleans missing")
+        )
+        checks.append(
+            Check(prefix + "repl", install.repl_binary is not None, str(install.repl_binary or "binary missing"))
+        )
+        for problem in install.problems:
+            checks.append(Check(prefix + "fix", False, problem, required=False))
+    sandbox = detect_sandbox(settings)
+    checks.append(Check("sandbox", sandbox.ok, sandbox.detail))
+    cores = os.cpu_count() or 1
+    memory = psutil.virtual_memory().total / 2**30
+    checks.append(Check("cores", True, str(cores), required=False))
+    checks.append(Check("memory", memory >= 8, f"{memory:.1f} GiB (a Mathlib worker wants ~6)", required=False))
+    return Report(checks)

@@ -1,0 +1,121 @@
+"""Every error proofgate raises, under one base.
+
+ProofgateError
+ +-- ConfigError               bad settings or a usage mistake the user can fix
+ +-- SubmissionError           the submission itself is malformed (not a proof failure)
+ +-- NotReady                  the service cannot verify right now (no toolchain, no sandbox)
+ |    +-- LeanUnavailable      the pinned toolchain or Mathlib is missing
+ |    +-- SandboxUnavailable   no working sandbox, and no explicit opt-out
+ +-- Busy                      the pool is saturated: retry later
+ +-- SetupError                `proofgate setup` could not finish
+ +-- ReplError                 a REPL worker misbehaved (the service's fault, retried once)
+ |    +-- ReplCrashed          the process exited or was killed mid-request
+ |    +-- ReplProtocolError    unparsable, forged or unexpected output
+ |    +-- ReplTimeout          the request ran past its wall-clock limit (the submission's outcome)
+ |    +-- ReplOutOfMemory      the worker went over its memory cap (the submission's outcome)
+ |    +-- ReplCommandError     the REPL answered `{"message": ...}` (e.g. "Unknown environment.")
+ +-- AuditError                the trusted checker crashed, hung or broke its contract
+ +-- StoreError                the SQLite store failed
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "AuditError",
+    "Busy",
+    "ConfigError",
+    "LeanUnavailable",
+    "NotReady",
+    "ProofgateError",
+    "ReplCommandError",
+    "ReplCrashed",
+    "ReplError",
+    "ReplOutOfMemory",
+    "ReplProtocolError",
+    "ReplTimeout",
+    "SandboxUnavailable",
+    "SetupError",
+    "StoreError",
+    "SubmissionError",
+]
+
+
+class ProofgateError(Exception):
+    """Base of every proofgate error."""
+
+
+class ConfigError(ProofgateError):
+    """Settings or arguments are wrong; the message says which and how to fix it."""
+
+
+class SubmissionError(ProofgateError):
+    """The submission is malformed: `field` names what was wrong."""
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+class NotReady(ProofgateError):
+    """The service cannot verify right now; `reason` tells an operator what to do."""
+
+    def __init__(self, reason: str, *, retry_after: float | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.retry_after = retry_after
+
+
+class LeanUnavailable(NotReady):
+    """The pinned Lean toolchain, Mathlib or the REPL binary is missing."""
+
+
+class SandboxUnavailable(NotReady):
+    """No working sandbox, and the operator did not opt out explicitly."""
+
+
+class Busy(ProofgateError):
+    """Every worker is busy and the queue is full (or the wait ran out)."""
+
+    def __init__(self, message: str = "all workers are busy", *, retry_after: float = 1.0) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class SetupError(ProofgateError):
+    """`proofgate setup` could not fetch or build something; nothing half-done is left."""
+
+
+class ReplError(ProofgateError):
+    """A REPL worker failed. `stderr` keeps the tail of its diagnostics."""
+
+    def __init__(self, message: str, *, stderr: str = "") -> None:
+        super().__init__(message)
+        self.stderr = stderr
+
+
+class ReplCrashed(ReplError):
+    """The worker exited or was killed while a request was in flight."""
+
+
+class ReplProtocolError(ReplError):
+    """The worker printed something that is not exactly one expected reply."""
+
+
+class ReplTimeout(ReplError):
+    """The request ran past its wall-clock limit; the worker was killed."""
+
+
+class ReplOutOfMemory(ReplError):
+    """The worker went over its memory cap; it was killed."""
+
+
+class ReplCommandError(ReplError):
+    """The REPL rejected a command with `{"message": ...}`."""
+
+
+class AuditError(ProofgateError):
+    """The trusted checker crashed, timed out or broke its JSON contract: never a pass."""
+
+
+class StoreError(ProofgateError):
+    """The SQLite store failed."""

@@ -1,0 +1,244 @@
+"""`Submission` in, `Verdict` out: the one contract shared by HTTP, CLI, CI mode and the client.
+
+The OpenAPI schema generated from these models is the API's contract; change them with care.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from enum import Enum
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+__all__ = [
+    "Category",
+    "Goal",
+    "Message",
+    "Pins",
+    "Position",
+    "Severity",
+    "SorryInfo",
+    "Submission",
+    "Timings",
+    "Verdict",
+    "VerdictStatus",
+    "Violation",
+]
+
+#: Upper bound of one Lean source field, before the HTTP body limit applies.
+MAX_SOURCE_CHARS = 500_000
+_NAME_PATTERN = r"^[^\s()\[\]{}:,;`]+$"
+
+
+class VerdictStatus(str, Enum):
+    """What proofgate concluded. See DESIGN.md, "Verdicts", for the precedence."""
+
+    proved = "proved"
+    compiled = "compiled"
+    incomplete = "incomplete"
+    failed = "failed"
+    statement_mismatch = "statement_mismatch"
+    axiom_violation = "axiom_violation"
+    rejected = "rejected"
+    timeout = "timeout"
+    out_of_memory = "out_of_memory"
+    internal = "internal"
+
+    @property
+    def is_success(self) -> bool:
+        return self in (VerdictStatus.proved, VerdictStatus.compiled)
+
+    @property
+    def is_deterministic(self) -> bool:
+        """A function of submission, pins, policy and checker: safe to cache."""
+        return self not in (
+            VerdictStatus.timeout,
+            VerdictStatus.out_of_memory,
+            VerdictStatus.internal,
+        )
+
+
+class Severity(str, Enum):
+    error = "error"
+    warning = "warning"
+    info = "info"
+
+
+class Category(str, Enum):
+    """Stable error categories a model (or a person) can act on."""
+
+    syntax = "syntax"
+    unknown_identifier = "unknown_identifier"
+    unknown_constant = "unknown_constant"
+    type_mismatch = "type_mismatch"
+    unsolved_goals = "unsolved_goals"
+    tactic_failed = "tactic_failed"
+    timeout = "timeout"
+    heartbeats = "heartbeats"
+    max_recursion = "max_recursion"
+    policy = "policy"
+    statement_mismatch = "statement_mismatch"
+    axiom = "axiom"
+    sorry = "sorry"
+    linter = "linter"
+    info = "info"
+    other = "other"
+    internal = "internal"
+
+
+class Position(BaseModel):
+    """A place in the submitter's own text: lines 1-based, columns 0-based, in codepoints."""
+
+    model_config = ConfigDict(frozen=True)
+
+    line: int = Field(ge=1)
+    column: int = Field(ge=0)
+
+
+class Message(BaseModel):
+    """One Lean (or proofgate) message, placed in the submitter's own text."""
+
+    severity: Severity
+    category: Category
+    text: str
+    pos: Position | None = None
+    end_pos: Position | None = None
+    goals: list[str] = Field(default_factory=list, description="Goals at the error, if known.")
+
+
+class SorryInfo(BaseModel):
+    """A `sorry` the REPL reported, with the goal it leaves open."""
+
+    pos: Position | None = None
+    end_pos: Position | None = None
+    goal: str
+
+
+class Goal(BaseModel):
+    """A proof state's goal, rendered as Lean prints it."""
+
+    text: str
+
+
+class Violation(BaseModel):
+    """A policy refusal: which rule, where, and why."""
+
+    rule: str
+    line: int = Field(ge=1)
+    column: int = Field(ge=0)
+    message: str
+
+
+class Pins(BaseModel):
+    """What the verdict was computed with."""
+
+    lean: str
+    mathlib: str
+    repl: str
+    proofgate: str
+    checker: str
+    environment: str = "default"
+
+
+class Timings(BaseModel):
+    """Milliseconds spent in each stage."""
+
+    queue_ms: float = 0.0
+    policy_ms: float = 0.0
+    repl_ms: float = 0.0
+    audit_ms: float = 0.0
+    total_ms: float = 0.0
+
+
+class Submission(BaseModel):
+    """A free compile (`code` alone) or a locked check (`statement` plus `code` or `proof`)."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=False)
+
+    code: str | None = Field(
+        None,
+        max_length=MAX_SOURCE_CHARS,
+        description="The whole Lean file, header included. Alone: a free compile.",
+    )
+    statement: str | None = Field(
+        None,
+        max_length=MAX_SOURCE_CHARS,
+        description="The locked statement: a whole snippet ending in a theorem proved by `sorry`.",
+    )
+    proof: str | None = Field(
+        None,
+        max_length=MAX_SOURCE_CHARS,
+        description="A tactic block (`by ...`) or term that replaces the statement's `sorry`.",
+    )
+    target: str | None = Field(
+        None,
+        max_length=512,
+        pattern=_NAME_PATTERN,
+        description="The target theorem's name (default: the statement's last theorem).",
+    )
+    answer_holes: list[str] = Field(
+        default_factory=list,
+        max_length=64,
+        description="Declarations of the statement whose value the submission may fill in.",
+    )
+    environment: str = Field(
+        "default", max_length=128, pattern=r"^[A-Za-z0-9_.-]+$", description="Pinned environment."
+    )
+    timeout: float | None = Field(None, gt=0, le=3600, description="Seconds (capped by server).")
+    policy: Literal["strict", "permissive"] = "strict"
+    allowed_axioms: list[str] = Field(
+        default_factory=list, max_length=64, description="Axioms allowed beyond the default three."
+    )
+
+    @model_validator(mode="after")
+    def _one_shape(self) -> Submission:
+        if self.statement is None:
+            if self.code is None:
+                raise ValueError("give `code` (a free compile) or `statement` with `code`/`proof`")
+            if self.proof is not None:
+                raise ValueError("`proof` needs a `statement` to complete")
+            if self.answer_holes:
+                raise ValueError("`answer_holes` needs a `statement`")
+        elif (self.code is None) == (self.proof is None):
+            raise ValueError("with a `statement`, give exactly one of `code` or `proof`")
+        for name in (*self.answer_holes, *self.allowed_axioms):
+            if not name or any(ch.isspace() for ch in name):
+                raise ValueError(f"not a Lean name: {name!r}")
+        return self
+
+    @property
+    def is_locked(self) -> bool:
+        return self.statement is not None
+
+    def content_hash(self) -> str:
+        """Hash of everything in the submission that can change its verdict."""
+        payload = self.model_dump(mode="json", exclude={"timeout"})
+        blob = json.dumps(payload, sort_keys=True, ensure_ascii=False).encode()
+        return hashlib.sha256(blob).hexdigest()
+
+
+class Verdict(BaseModel):
+    """proofgate's answer for one submission."""
+
+    status: VerdictStatus
+    kind: Literal["check", "compile"]
+    target: str | None = None
+    reason: str = Field("", description="One line saying why, for people and logs.")
+    messages: list[Message] = Field(default_factory=list)
+    sorries: list[SorryInfo] = Field(default_factory=list)
+    violations: list[Violation] = Field(default_factory=list)
+    axioms: list[str] = Field(default_factory=list, description="Axioms the target reaches.")
+    answers: dict[str, str] = Field(
+        default_factory=dict, description="Submitted values of the statement's answer holes."
+    )
+    feedback: str = Field("", description="The code annotated with its errors, for a prompt.")
+    pins: Pins | None = None
+    timings: Timings = Field(default_factory=Timings)
+    content_hash: str = ""
+    cached: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return self.status.is_success

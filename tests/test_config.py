@@ -1,0 +1,54 @@
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+from pydantic import ValidationError
+
+from proofgate.config import Settings
+
+
+def test_defaults_are_loopback_and_strict(settings: Settings) -> None:
+    assert settings.host == "127.0.0.1"
+    assert settings.policy == "strict"
+    assert settings.allowed_axioms == ["propext", "Classical.choice", "Quot.sound"]
+    assert settings.api_keys_file == settings.data_dir / "keys.json"
+
+
+def test_environment_variables_are_read(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PROOFGATE_WORKERS", "3")
+    monkeypatch.setenv("PROOFGATE_PREWARM_HEADERS", "import Mathlib, import Lean")
+    monkeypatch.setenv("PROOFGATE_ALLOWED_AXIOMS", '["propext"]')
+    settings = Settings()
+    assert settings.workers == 3
+    assert settings.prewarm_headers == ["import Mathlib", "import Lean"]
+    assert settings.allowed_axioms == ["propext"]
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "field"),
+    [
+        ("PROOFGATE_PORT", "70000", "port"),
+        ("PROOFGATE_WORKERS", "0", "workers"),
+        ("PROOFGATE_REQUEST_TIMEOUT", "-1", "request_timeout"),
+        ("PROOFGATE_SANDBOX", "docker", "sandbox"),
+        ("PROOFGATE_REPL_COMMAND", "  ", "repl_command"),
+    ],
+)
+def test_bad_values_name_the_field(
+    monkeypatch: pytest.MonkeyPatch, variable: str, value: str, field: str
+) -> None:
+    monkeypatch.setenv(variable, value)
+    with pytest.raises(ValidationError) as info:
+        Settings()
+    assert field in {str(error["loc"][0]) for error in info.value.errors()}
+
+
+def test_cli_reports_bad_setting_by_variable_name() -> None:
+    env = {"PROOFGATE_PORT": "not-a-port", "PATH": "/usr/bin:/bin"}
+    done = subprocess.run(
+        [sys.executable, "-m", "proofgate", "doctor"], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 2
+    assert "PROOFGATE_PORT" in done.stderr
