@@ -1,0 +1,70 @@
+"""How proofgate starts the processes that run submissions: the seam between the pool and the jail.
+
+A `Spawner` turns a `SpawnSpec` (what to run) and `Limits` (how much it may take) into a
+`ManagedProcess` that can always be killed as a whole, with every descendant. The unjailed spawner
+here uses a process group; `proofgate.sandbox` provides the bubblewrap one. Callers never touch
+`asyncio.subprocess` directly.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol, runtime_checkable
+
+__all__ = ["Limits", "ManagedProcess", "SpawnSpec", "Spawner"]
+
+
+@dataclass(frozen=True)
+class SpawnSpec:
+    """What to run. Paths not named here are invisible inside a jail."""
+
+    argv: list[str]
+    cwd: Path
+    env: dict[str, str] = field(default_factory=dict)
+    read_only: tuple[Path, ...] = ()  # toolchain, project, Mathlib oleans
+    writable: tuple[Path, ...] = ()  # scratch directories the process may write
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Resource caps for one process tree. None means no cap."""
+
+    memory_bytes: int | None = None  # private memory (cgroup or RssAnon watchdog)
+    max_processes: int | None = 64
+    open_files: int = 1024
+    file_size_bytes: int = 1 << 30
+    core_dumps: bool = False
+
+
+@runtime_checkable
+class ManagedProcess(Protocol):
+    """A started process tree, with pipes for stdin, stdout and stderr."""
+
+    pid: int
+    stdin: asyncio.StreamWriter
+    stdout: asyncio.StreamReader
+    stderr: asyncio.StreamReader
+
+    @property
+    def returncode(self) -> int | None: ...
+
+    async def wait(self) -> int: ...
+
+    def kill(self) -> None:
+        """Kill the whole tree (every descendant); idempotent, never raises."""
+
+    def private_memory_bytes(self) -> int | None:
+        """Memory the tree holds privately (not the shared, mmapped oleans); None if unknown."""
+
+    def out_of_memory(self) -> bool:
+        """True once the tree was killed for going over `Limits.memory_bytes`."""
+
+
+class Spawner(Protocol):
+    """Starts `ManagedProcess`es; `name` is what `/readyz` and `doctor` report."""
+
+    name: str
+
+    async def spawn(self, spec: SpawnSpec, limits: Limits) -> ManagedProcess: ...

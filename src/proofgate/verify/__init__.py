@@ -1,0 +1,1 @@
+"""Verification: policy, assembly, the trusted audit contract, verdict logic."""

@@ -1,0 +1,58 @@
+"""The trusted checker's JSON contract: what the Lean checker prints, and what the verdict reads.
+
+The checker prints exactly one JSON object on stdout and exits 0 whenever it reached a conclusion
+(including a rejection); any other exit, no object, two objects, or an object that does not
+validate here is a broken contract, which the flow turns into a rejection or `internal`, never a
+pass. See docs/checker-contract.md for the full description.
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+
+from pydantic import BaseModel, ConfigDict, Field
+
+__all__ = ["AuditOutcome", "AuditReport", "DeclarationAudit", "CONTRACT_VERSION"]
+
+CONTRACT_VERSION = 1
+
+
+class AuditOutcome(str, Enum):
+    ok = "ok"  # target found, statement identical, replayed (axioms still to be judged)
+    target_missing = "target_missing"
+    not_a_theorem = "not_a_theorem"
+    type_mismatch = "type_mismatch"
+    universe_mismatch = "universe_mismatch"
+    statement_constant_changed = "statement_constant_changed"
+    replay_failed = "replay_failed"  # the kernel refused a declaration (`declaration` names it)
+    target_not_replayed = "target_not_replayed"  # e.g. unsafe/partial: replay skips it silently
+    import_not_allowed = "import_not_allowed"
+    bad_input = "bad_input"  # unreadable .olean, wrong toolchain header, ...
+
+
+class DeclarationAudit(BaseModel):
+    """One new declaration of the submission, with the axioms it reaches."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str
+    kind: str  # theorem, definition, opaque, axiom, inductive, ...
+    axioms: list[str] = Field(default_factory=list)
+
+
+class AuditReport(BaseModel):
+    """The checker's one JSON object."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    contract: int = CONTRACT_VERSION
+    checker: str  # checker name and version
+    lean: str  # toolchain version the checker was built with, e.g. "v4.32.0"
+    outcome: AuditOutcome
+    detail: str = ""
+    target: str | None = None  # None in a free compile
+    declaration: str | None = None  # the declaration a failure is about
+    target_axioms: list[str] = Field(default_factory=list)  # axioms the target reaches
+    declarations: list[DeclarationAudit] = Field(default_factory=list)  # every new declaration
+    answers: dict[str, str] = Field(default_factory=dict)  # answer holes' submitted values
+    timings_ms: dict[str, float] = Field(default_factory=dict)
