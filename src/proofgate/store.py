@@ -1,0 +1,267 @@
+"""The SQLite store (one file under the data directory, WAL, async access): the result cache.
+
+The file is versioned by a `schema_version` table and grows by appending to `MIGRATIONS`, so later
+tables (batch jobs, API keys) join the same file without touching what is there. Every `sqlite3`
+error is turned into `StoreError` where it enters.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import aiosqlite
+
+from proofgate.config import Settings
+from proofgate.exceptions import StoreError
+from proofgate.models import Pins, Submission, Verdict
+
+__all__ = ["CacheStats", "MIGRATIONS", "ResultCache", "cache_key", "connect"]
+
+#: Schema migrations, applied in order; entry i brings the file from version i to i + 1.
+#: Append only: never edit an entry that has shipped.
+MIGRATIONS: list[str] = [
+    """
+    CREATE TABLE results (
+        key TEXT PRIMARY KEY,
+        status TEXT NOT NULL,
+        verdict TEXT NOT NULL,
+        created_at REAL NOT NULL,
+        hits INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE INDEX results_status ON results (status);
+    """,
+]
+
+#: Bumped when the key's layout changes, so old entries can never be read under a new meaning.
+_KEY_FORMAT = 1
+
+
+def cache_key(
+    submission: Submission,
+    pins: Pins,
+    *,
+    allowed_axioms: Sequence[str],
+    checker_version: str,
+    options: Mapping[str, object] | None = None,
+) -> str:
+    """The key under which a verdict may be reused: everything a deterministic verdict depends on.
+
+    `allowed_axioms` is the effective allowlist (server default plus the submission's own);
+    `options` holds any further server setting that can change a verdict (e.g. the heartbeat cap).
+    """
+    payload = {
+        "format": _KEY_FORMAT,
+        "content": submission.content_hash(),
+        "pins": pins.model_dump(mode="json"),
+        "policy": submission.policy,
+        "allowed_axioms": sorted(set(allowed_axioms)),
+        "checker": checker_version,
+        "options": dict(options or {}),
+    }
+    blob = json.dumps(payload, sort_keys=True, ensure_ascii=False, default=str).encode()
+    return hashlib.sha256(blob).hexdigest()
+
+
+async def connect(path: Path) -> aiosqlite.Connection:
+    """Open (creating if needed) the store at `path` in WAL mode, with every migration applied."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise StoreError(f"cannot create {path.parent}: {exc}; check PROOFGATE_DATA_DIR") from exc
+    connection: aiosqlite.Connection | None = None
+    try:
+        connection = await aiosqlite.connect(path, timeout=10.0)
+        await connection.execute("PRAGMA journal_mode=WAL")
+        await connection.execute("PRAGMA synchronous=NORMAL")
+        await connection.execute("PRAGMA busy_timeout=10000")
+        await _migrate(connection)
+    except BaseException as exc:
+        if connection is not None:
+            await connection.close()
+        if not isinstance(exc, (sqlite3.Error, OSError)):
+            raise
+        raise StoreError(
+            f"cannot open the store at {path}: {exc}; move the file aside or run "
+            "`proofgate cache purge`"
+        ) from exc
+    return connection
+
+
+async def _migrate(connection: aiosqlite.Connection) -> None:
+    await connection.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
+    async with connection.execute("SELECT MAX(version) FROM schema_version") as cursor:
+        row = await cursor.fetchone()
+    current = int(row[0]) if row and row[0] is not None else 0
+    if current > len(MIGRATIONS):
+        raise StoreError(
+            f"the store has schema version {current}, newer than this proofgate knows "
+            f"({len(MIGRATIONS)}): upgrade proofgate or use another PROOFGATE_DATA_DIR"
+        )
+    for version in range(current, len(MIGRATIONS)):
+        # executescript commits on its own; the version row goes in the same script so a crash
+        # between the two cannot leave a half-migrated file that claims to be complete.
+        await connection.executescript(
+            "BEGIN;\n"
+            + MIGRATIONS[version]
+            + f"\nINSERT INTO schema_version (version) VALUES ({version + 1});\nCOMMIT;"
+        )
+
+
+@dataclass(frozen=True)
+class CacheStats:
+    """What the cache holds, and how it served this process."""
+
+    enabled: bool
+    path: str
+    entries: int
+    by_status: dict[str, int]
+    size_bytes: int
+    hits: int  # lookups answered from the cache in this process
+    misses: int  # lookups not answered in this process
+
+    def to_json(self) -> dict[str, object]:
+        return asdict(self)
+
+
+class ResultCache:
+    """Deterministic verdicts by `cache_key`; a hit comes back with `cached=True`.
+
+    Disabled (`enabled=False`), every lookup misses and nothing is written or created.
+    """
+
+    def __init__(self, path: Path, *, enabled: bool = True) -> None:
+        self.path = path
+        self.enabled = enabled
+        self._connection: aiosqlite.Connection | None = None
+        self._hits = 0
+        self._misses = 0
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> ResultCache:
+        return cls(settings.cache_path, enabled=settings.cache_enabled)
+
+    async def open(self) -> None:
+        if self.enabled and self._connection is None:
+            self._connection = await connect(self.path)
+
+    async def close(self) -> None:
+        connection, self._connection = self._connection, None
+        if connection is not None:
+            try:
+                await connection.close()
+            except sqlite3.Error as exc:
+                raise StoreError(f"cannot close the store at {self.path}: {exc}") from exc
+
+    async def __aenter__(self) -> ResultCache:
+        await self.open()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.close()
+
+    def _require(self) -> aiosqlite.Connection:
+        if self._connection is None:
+            raise StoreError("the result cache is not open: call `await cache.open()` first")
+        return self._connection
+
+    async def get(self, key: str) -> Verdict | None:
+        """The stored verdict for `key`, marked cached, or None."""
+        if not self.enabled:
+            self._misses += 1
+            return None
+        connection = self._require()
+        try:
+            async with connection.execute(
+                "SELECT verdict FROM results WHERE key = ?", (key,)
+            ) as cursor:
+                row = await cursor.fetchone()
+            if row is not None:
+                await connection.execute("UPDATE results SET hits = hits + 1 WHERE key = ?", (key,))
+                await connection.commit()
+        except sqlite3.Error as exc:
+            raise StoreError(f"result cache lookup failed ({self.path}): {exc}") from exc
+        if row is None:
+            self._misses += 1
+            return None
+        try:
+            verdict = Verdict.model_validate_json(row[0])
+        except ValueError:
+            # Written by an incompatible version: treat as absent; the next put replaces it.
+            self._misses += 1
+            return None
+        self._hits += 1
+        return verdict.model_copy(update={"cached": True})
+
+    async def put(self, key: str, verdict: Verdict) -> None:
+        """Store `verdict` under `key` if it is deterministic; anything else is ignored."""
+        if not self.enabled or not verdict.status.is_deterministic:
+            return
+        connection = self._require()
+        stored = verdict.model_copy(update={"cached": False}).model_dump_json()
+        try:
+            await connection.execute(
+                "INSERT OR REPLACE INTO results (key, status, verdict, created_at, hits) "
+                "VALUES (?, ?, ?, ?, 0)",
+                (key, verdict.status.value, stored, time.time()),
+            )
+            await connection.commit()
+        except sqlite3.Error as exc:
+            raise StoreError(f"result cache write failed ({self.path}): {exc}") from exc
+
+    async def purge(self) -> int:
+        """Delete every stored verdict; returns how many there were."""
+        if self._connection is None and not self.path.exists():
+            return 0
+        opened_here = self._connection is None
+        connection = self._connection or await connect(self.path)
+        try:
+            cursor = await connection.execute("DELETE FROM results")
+            removed = cursor.rowcount
+            await cursor.close()
+            await connection.commit()
+        except sqlite3.Error as exc:
+            raise StoreError(f"result cache purge failed ({self.path}): {exc}") from exc
+        finally:
+            if opened_here:
+                await connection.close()
+        return max(removed, 0)
+
+    async def stats(self) -> CacheStats:
+        """Entries by status and the file's size; reads the file even when lookups are disabled."""
+        entries = 0
+        by_status: dict[str, int] = {}
+        if self._connection is not None or self.path.exists():
+            opened_here = self._connection is None
+            connection = self._connection or await connect(self.path)
+            try:
+                async with connection.execute(
+                    "SELECT status, COUNT(*) FROM results GROUP BY status ORDER BY status"
+                ) as cursor:
+                    rows = await cursor.fetchall()
+            except sqlite3.Error as exc:
+                raise StoreError(f"result cache stats failed ({self.path}): {exc}") from exc
+            finally:
+                if opened_here:
+                    await connection.close()
+            by_status = {str(status): int(count) for status, count in rows}
+            entries = sum(by_status.values())
+        size = 0
+        for suffix in ("", "-wal", "-shm"):
+            candidate = Path(str(self.path) + suffix)
+            if candidate.exists():
+                size += candidate.stat().st_size
+        return CacheStats(
+            enabled=self.enabled,
+            path=str(self.path),
+            entries=entries,
+            by_status=by_status,
+            size_bytes=size,
+            hits=self._hits,
+            misses=self._misses,
+        )

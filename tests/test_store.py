@@ -1,0 +1,170 @@
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from proofgate.exceptions import StoreError
+from proofgate.models import Pins, Submission, Verdict, VerdictStatus
+from proofgate.store import MIGRATIONS, ResultCache, cache_key, connect
+
+PINS = Pins(lean="v4.32.0", mathlib="81a5d25", repl="v4.32.0", proofgate="0.1.0", checker="1")
+AXIOMS = ["propext", "Classical.choice", "Quot.sound"]
+
+
+def _key(submission: Submission, **changes: object) -> str:
+    arguments: dict[str, object] = {"allowed_axioms": AXIOMS, "checker_version": "checker-1"}
+    pins = changes.pop("pins", PINS)
+    arguments.update(changes)
+    return cache_key(submission, pins, **arguments)  # type: ignore[arg-type]
+
+
+def _verdict(status: VerdictStatus = VerdictStatus.proved) -> Verdict:
+    return Verdict(status=status, kind="check", target="t", reason="ok", content_hash="abc", pins=PINS)
+
+
+SUBMISSION = Submission(statement="theorem t : 1 = 1 := sorry", proof="by rfl")
+
+
+def test_key_is_stable_and_ignores_the_timeout() -> None:
+    again = Submission(statement="theorem t : 1 = 1 := sorry", proof="by rfl", timeout=5)
+    assert _key(SUBMISSION) == _key(again)
+    assert len(_key(SUBMISSION)) == 64
+    assert _key(SUBMISSION, allowed_axioms=list(reversed(AXIOMS))) == _key(SUBMISSION)
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"pins": PINS.model_copy(update={"mathlib": "other"})},
+        {"pins": PINS.model_copy(update={"environment": "other"})},
+        {"allowed_axioms": [*AXIOMS, "Lean.ofReduceBool"]},
+        {"checker_version": "checker-2"},
+        {"options": {"heartbeat_cap": 5}},
+    ],
+)
+def test_key_changes_with_everything_a_verdict_depends_on(change: dict[str, object]) -> None:
+    assert _key(SUBMISSION, **change) != _key(SUBMISSION)
+
+
+def test_key_changes_with_the_submission_and_its_policy() -> None:
+    other_proof = Submission(statement="theorem t : 1 = 1 := sorry", proof="by simp")
+    permissive = Submission(statement="theorem t : 1 = 1 := sorry", proof="by rfl", policy="permissive")
+    keys = {_key(SUBMISSION), _key(other_proof), _key(permissive)}
+    assert len(keys) == 3
+
+
+async def test_hit_is_marked_cached_and_survives_a_restart(tmp_path: Path) -> None:
+    path = tmp_path / "cache.sqlite3"
+    async with ResultCache(path) as cache:
+        assert await cache.get("k") is None
+        await cache.put("k", _verdict())
+        hit = await cache.get("k")
+        assert hit is not None and hit.cached and hit.status is VerdictStatus.proved
+    async with ResultCache(path) as reopened:
+        hit = await reopened.get("k")
+        assert hit is not None and hit.cached
+        assert hit.model_dump(exclude={"cached"}) == _verdict().model_dump(exclude={"cached"})
+        stats = await reopened.stats()
+        assert stats.entries == 1 and stats.hits == 1 and stats.misses == 0
+
+
+@pytest.mark.parametrize(
+    "status", [VerdictStatus.timeout, VerdictStatus.out_of_memory, VerdictStatus.internal]
+)
+async def test_non_deterministic_verdicts_are_never_stored(tmp_path: Path, status: VerdictStatus) -> None:
+    async with ResultCache(tmp_path / "c.sqlite3") as cache:
+        await cache.put("k", _verdict(status))
+        assert await cache.get("k") is None
+        assert (await cache.stats()).entries == 0
+
+
+async def test_every_deterministic_status_is_stored(tmp_path: Path) -> None:
+    async with ResultCache(tmp_path / "c.sqlite3") as cache:
+        deterministic = [s for s in VerdictStatus if s.is_deterministic]
+        for status in deterministic:
+            await cache.put(status.value, _verdict(status))
+        stats = await cache.stats()
+        assert stats.entries == len(deterministic)
+        assert stats.by_status == {s.value: 1 for s in deterministic}
+
+
+async def test_a_stored_cached_flag_is_not_trusted(tmp_path: Path) -> None:
+    async with ResultCache(tmp_path / "c.sqlite3") as cache:
+        await cache.put("k", _verdict().model_copy(update={"cached": True}))
+        raw = sqlite3.connect(tmp_path / "c.sqlite3").execute("SELECT verdict FROM results").fetchone()
+        assert '"cached":false' in raw[0]
+
+
+async def test_disabled_cache_stores_nothing_and_creates_no_file(tmp_path: Path) -> None:
+    path = tmp_path / "c.sqlite3"
+    async with ResultCache(path, enabled=False) as cache:
+        await cache.put("k", _verdict())
+        assert await cache.get("k") is None
+    assert not path.exists()
+
+
+async def test_purge_counts_and_empties(tmp_path: Path) -> None:
+    path = tmp_path / "c.sqlite3"
+    async with ResultCache(path) as cache:
+        for key in ("a", "b", "c"):
+            await cache.put(key, _verdict())
+    # purge works on a closed cache too (what `proofgate cache purge` does)
+    assert await ResultCache(path).purge() == 3
+    async with ResultCache(path) as cache:
+        assert await cache.get("a") is None
+        assert await cache.purge() == 0
+
+
+async def test_purge_of_a_missing_file_creates_nothing(tmp_path: Path) -> None:
+    path = tmp_path / "none.sqlite3"
+    assert await ResultCache(path).purge() == 0
+    assert not path.exists()
+
+
+async def test_file_is_in_wal_mode_with_a_schema_version(tmp_path: Path) -> None:
+    path = tmp_path / "c.sqlite3"
+    connection = await connect(path)
+    await connection.close()
+    connection = await connect(path)  # reopening applies nothing twice
+    await connection.close()
+    raw = sqlite3.connect(path)
+    assert raw.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert raw.execute("SELECT version FROM schema_version").fetchall() == [
+        (v + 1,) for v in range(len(MIGRATIONS))
+    ]
+
+
+async def test_a_corrupt_file_is_a_store_error(tmp_path: Path) -> None:
+    path = tmp_path / "c.sqlite3"
+    path.write_bytes(b"this is not a database" * 100)
+    with pytest.raises(StoreError, match="cannot open the store"):
+        await ResultCache(path).open()
+
+
+async def test_a_newer_schema_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "c.sqlite3"
+    connection = await connect(path)
+    await connection.execute("INSERT INTO schema_version (version) VALUES (999)")
+    await connection.commit()
+    await connection.close()
+    with pytest.raises(StoreError, match="newer than this proofgate"):
+        await connect(path)
+
+
+async def test_use_before_open_is_a_store_error(tmp_path: Path) -> None:
+    with pytest.raises(StoreError, match="not open"):
+        await ResultCache(tmp_path / "c.sqlite3").get("k")
+
+
+async def test_an_unreadable_row_is_a_miss(tmp_path: Path) -> None:
+    path = tmp_path / "c.sqlite3"
+    async with ResultCache(path) as cache:
+        await cache.put("k", _verdict())
+    raw = sqlite3.connect(path)
+    raw.execute("UPDATE results SET verdict = '{\"status\": \"nonsense\"}'")
+    raw.commit()
+    raw.close()
+    async with ResultCache(path) as cache:
+        assert await cache.get("k") is None
