@@ -20,3 +20,12 @@ require mathlib from git
 
 require REPL from git
   "https://github.com/leanprover-community/repl" @ "v4.32.0"
+
+-- proofgate's own Lean code: the trusted checker (`Proofgate/Checker.lean`).
+lean_lib Proofgate where
+  roots := #[`Proofgate.Checker]
+
+-- The trusted checker: `lake build proofgate-checker`, run by the audit under `lake env`.
+-- See docs/checker-contract.md.
+lean_exe «proofgate-checker» where
+  root := `Proofgate.Checker
