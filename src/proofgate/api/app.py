@@ -8,7 +8,9 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from proofgate.__about__ import __version__
-from proofgate.api import health
+from proofgate.api import check, environments, health, metrics
+from proofgate.api.errors import BodySizeLimitMiddleware, install_error_handlers
+from proofgate.api.middleware import RequestContextMiddleware
 from proofgate.config import Settings, get_settings
 from proofgate.service import CheckerService
 
@@ -35,4 +37,12 @@ def create_app(settings: Settings | None = None, *, service: CheckerService | No
     )
     app.state.settings = settings
     app.include_router(health.router)
+    app.include_router(check.router)
+    app.include_router(environments.router)
+    app.include_router(metrics.router)
+    app.state.metrics = metrics.Metrics(pool_stats=metrics.pool_stats_of(app.state))
+    install_error_handlers(app)
+    # added last = outermost: the request id exists before the body limit answers
+    app.add_middleware(BodySizeLimitMiddleware, max_body_bytes=settings.max_body_bytes)
+    app.add_middleware(RequestContextMiddleware, metrics=app.state.metrics)
     return app

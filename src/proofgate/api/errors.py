@@ -1,0 +1,281 @@
+"""What failures look like on the wire: 422 naming the field, 413, 503 with Retry-After, a 500 body.
+
+Everything the submission itself caused is a verdict (200), never an error here. Bad input never
+becomes a bare 500: validation errors are 422, oversized bodies 413, and an unexpected exception
+is answered by `RequestContextMiddleware` with `internal_error_response` (JSON with the request id).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exception_handlers import http_exception_handler
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from proofgate.api.schemas import ErrorBody, ValidationIssue
+from proofgate.exceptions import (
+    Busy,
+    ConfigError,
+    LeanUnavailable,
+    NotReady,
+    SandboxUnavailable,
+    StoreError,
+    SubmissionError,
+)
+
+__all__ = [
+    "BodySizeLimitMiddleware",
+    "ERROR_RESPONSES",
+    "install_error_handlers",
+    "internal_error_response",
+]
+
+#: Retry-After when the service cannot say how long it needs (e.g. a missing toolchain).
+DEFAULT_RETRY_AFTER = 30.0
+
+_RETRY_AFTER_HEADER = {
+    "Retry-After": {"description": "Seconds to wait before retrying.", "schema": {"type": "integer"}}
+}
+
+#: OpenAPI `responses` for routes that take a body and may find the service unready.
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    413: {"model": ErrorBody, "description": "The body is larger than PROOFGATE_MAX_BODY_BYTES."},
+    422: {"model": ErrorBody, "description": "The request is malformed; `detail` names the field."},
+    500: {"model": ErrorBody, "description": "proofgate's own fault; quote the request id."},
+    503: {
+        "model": ErrorBody,
+        "description": "Cannot verify now (no toolchain, no sandbox, saturated): retry later.",
+        "headers": _RETRY_AFTER_HEADER,
+    },
+}
+
+
+def _request_id(request: Request) -> str | None:
+    return getattr(request.state, "request_id", None)
+
+
+def _error(
+    request_id: str | None,
+    status_code: int,
+    error: str,
+    message: str,
+    *,
+    retry_after: float | None = None,
+    **extra: Any,
+) -> JSONResponse:
+    body = ErrorBody(
+        error=error, message=message, request_id=request_id, retry_after=retry_after, **extra
+    )
+    headers = {}
+    if retry_after is not None:
+        headers["Retry-After"] = str(max(1, math.ceil(retry_after)))
+    return JSONResponse(
+        body.model_dump(mode="json", exclude_none=True), status_code=status_code, headers=headers
+    )
+
+
+def internal_error_response(request_id: str | None) -> JSONResponse:
+    """The answer to an exception nobody expected: no details leak, the id finds the log line."""
+    return _error(
+        request_id,
+        500,
+        "internal",
+        f"internal error (request id {request_id}): this is proofgate's fault, not the "
+        "submission's; report it with the request id",
+    )
+
+
+def _field_name(loc: Sequence[str | int]) -> str:
+    parts = [str(part) for part in loc[1:]] if loc and loc[0] == "body" else [str(p) for p in loc]
+    return ".".join(parts) or "body"
+
+
+def _issues(exc: RequestValidationError) -> list[ValidationIssue]:
+    issues = []
+    for raw in exc.errors():
+        loc = [part if isinstance(part, int) else str(part) for part in raw.get("loc", ())]
+        message = str(raw.get("msg", "invalid"))
+        if raw.get("type") == "json_invalid":
+            position = loc[1] if len(loc) > 1 else "?"
+            detail = (raw.get("ctx") or {}).get("error", "")
+            message = f"the body is not valid JSON (at character {position}): {detail}".rstrip(": ")
+            loc = ["body"]
+        issues.append(ValidationIssue(loc=loc, msg=message, type=str(raw.get("type", "invalid"))))
+    return issues
+
+
+async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    issues = _issues(exc)
+    summary = "; ".join(f"{_field_name(issue.loc)}: {issue.msg}" for issue in issues[:5])
+    return _error(
+        _request_id(request),
+        422,
+        "validation",
+        f"invalid request: {summary}" if summary else "invalid request",
+        detail=issues,
+    )
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    """FastAPI's own 400 for a body it could not decode (e.g. not UTF-8) is a 422 like the rest."""
+    assert isinstance(exc, StarletteHTTPException)
+    if exc.status_code == 400:
+        issue = ValidationIssue(
+            loc=["body"], msg=f"the body could not be parsed: {exc.detail}", type="body_unparsable"
+        )
+        return _error(
+            _request_id(request),
+            422,
+            "validation",
+            f"invalid request: body: {issue.msg}",
+            detail=[issue],
+        )
+    return await http_exception_handler(request, exc)
+
+
+async def _submission_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, SubmissionError)
+    loc: list[str | int] = ["body", exc.field] if exc.field else ["body"]
+    issue = ValidationIssue(loc=loc, msg=str(exc), type="submission")
+    field = exc.field or "body"
+    return _error(_request_id(request), 422, "submission", f"{field}: {exc}", detail=[issue])
+
+
+async def _not_ready(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, NotReady)
+    if isinstance(exc, LeanUnavailable):
+        kind = "lean_unavailable"
+    elif isinstance(exc, SandboxUnavailable):
+        kind = "sandbox_unavailable"
+    else:
+        kind = "not_ready"
+    retry_after = exc.retry_after if exc.retry_after is not None else DEFAULT_RETRY_AFTER
+    return _error(
+        _request_id(request),
+        503,
+        kind,
+        f"cannot verify now: {exc.reason}",
+        retry_after=retry_after,
+        reason=exc.reason,
+    )
+
+
+async def _busy(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, Busy)
+    return _error(
+        _request_id(request),
+        503,
+        "busy",
+        f"{exc}: retry after {exc.retry_after:g}s",
+        retry_after=exc.retry_after,
+        reason=str(exc),
+    )
+
+
+async def _store_error(request: Request, exc: Exception) -> JSONResponse:
+    return _error(
+        _request_id(request),
+        503,
+        "store_unavailable",
+        f"the result store failed: {exc}",
+        retry_after=DEFAULT_RETRY_AFTER,
+        reason=str(exc),
+    )
+
+
+async def _config_error(request: Request, exc: Exception) -> JSONResponse:
+    return _error(_request_id(request), 500, "misconfigured", f"server misconfigured: {exc}")
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Register the handlers above on `app` (the catch-all lives in the request middleware)."""
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(SubmissionError, _submission_error)
+    app.add_exception_handler(NotReady, _not_ready)
+    app.add_exception_handler(Busy, _busy)
+    app.add_exception_handler(StoreError, _store_error)
+    app.add_exception_handler(ConfigError, _config_error)
+
+
+class _BodyTooLarge(Exception):
+    """Raised into the app when the streamed body passes the limit."""
+
+
+class BodySizeLimitMiddleware:
+    """413 for bodies over `max_body_bytes`, by Content-Length or by counting streamed chunks.
+
+    Nothing is buffered here: a declared length over the limit is refused before the app runs, and a
+    chunked body is cut off at the first chunk that passes the limit (whatever the app answered
+    meanwhile is dropped in favour of the 413).
+    """
+
+    def __init__(self, app: ASGIApp, *, max_body_bytes: int) -> None:
+        self.app = app
+        self.max_body_bytes = max_body_bytes
+
+    def _too_large(self, scope: Scope) -> JSONResponse:
+        request_id = scope.get("state", {}).get("request_id")
+        return _error(
+            request_id,
+            413,
+            "body_too_large",
+            f"the request body is larger than {self.max_body_bytes} bytes; send less, or raise "
+            "PROOFGATE_MAX_BODY_BYTES on the server",
+        )
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = _content_length(scope)
+        if declared is not None and declared > self.max_body_bytes:
+            await self._too_large(scope)(scope, receive, send)
+            return
+
+        received = 0
+        exceeded = False
+        started = False
+
+        async def limited_receive() -> Message:
+            nonlocal received, exceeded
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_body_bytes:
+                    exceeded = True
+                    raise _BodyTooLarge
+            return message
+
+        async def guarded_send(message: Message) -> None:
+            nonlocal started
+            if exceeded and not started:
+                return  # the app's own answer to the cut-off body; the 413 replaces it
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, limited_receive, guarded_send)
+        except Exception:
+            if not exceeded:
+                raise
+        if exceeded and not started:
+            await self._too_large(scope)(scope, receive, send)
+
+
+def _content_length(scope: Scope) -> int | None:
+    for name, value in scope.get("headers", ()):
+        if name == b"content-length":
+            try:
+                return int(value)
+            except ValueError:
+                return None
+    return None

@@ -1,0 +1,58 @@
+"""Wire models of the HTTP API besides `Submission` and `Verdict`: environments, readiness, errors.
+
+Plain pydantic (no FastAPI import), so the Python client can share them with the server.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+__all__ = ["EnvironmentInfo", "ErrorBody", "ReadinessReport", "ValidationIssue"]
+
+
+class EnvironmentInfo(BaseModel):
+    """One pinned Lean environment a submission may name."""
+
+    model_config = ConfigDict(extra="allow")
+
+    name: str
+    toolchain: str = Field(description="`leanprover/lean4:v4.32.0`")
+    lean: str = Field(description="Lean version, e.g. `v4.32.0`.")
+    mathlib: str | None = Field(None, description="Mathlib commit, if the project has Mathlib.")
+    repl: str | None = Field(None, description="REPL commit.")
+    packages: dict[str, str] = Field(default_factory=dict, description="Lake package -> commit.")
+
+
+class ReadinessReport(BaseModel):
+    """`/readyz`: whether the service can verify now; each reason says how to fix it."""
+
+    model_config = ConfigDict(extra="allow")
+
+    ready: bool
+    reasons: list[str] = Field(default_factory=list)
+    sandbox: str = "none"
+    pool: dict[str, Any] = Field(default_factory=dict)
+
+
+class ValidationIssue(BaseModel):
+    """One reason a request was refused with 422; `loc` names the field (`["body", "code"]`)."""
+
+    loc: list[str | int]
+    msg: str
+    type: str
+
+
+class ErrorBody(BaseModel):
+    """Every error the API answers with (4xx/5xx other than FastAPI's own 404/405)."""
+
+    error: str = Field(
+        description="Kind: validation, submission, body_too_large, not_ready, lean_unavailable, "
+        "sandbox_unavailable, busy, store_unavailable, misconfigured, internal."
+    )
+    message: str = Field(description="What went wrong and what to do next.")
+    request_id: str | None = Field(None, description="Quote it when reporting a problem.")
+    reason: str | None = Field(None, description="Why the service cannot verify (503).")
+    retry_after: float | None = Field(None, description="Seconds to wait before retrying (503).")
+    detail: list[ValidationIssue] | None = Field(None, description="Field errors (422).")

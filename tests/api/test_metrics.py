@@ -1,0 +1,91 @@
+"""`/metrics`: request, verdict, latency, cache and pool series, over real uvicorn."""
+
+from __future__ import annotations
+
+import re
+
+import httpx
+import pytest
+
+from proofgate.api.app import create_app
+from proofgate.api.metrics import Metrics, PoolCollector
+from proofgate.config import Settings
+from proofgate.models import Verdict, VerdictStatus
+from tests.api.conftest import LiveApp
+from tests.support.fake_service import FakeCheckerService
+from tests.support.live_app import run_app
+
+
+def _sample(text: str, name: str, labels: str = "") -> float | None:
+    pattern = re.escape(name + (f"{{{labels}}}" if labels else "")) + r" ([0-9.e+-]+)$"
+    match = re.search(pattern, text, re.MULTILINE)
+    return float(match.group(1)) if match else None
+
+
+def test_requests_verdicts_and_latency_are_counted(live: LiveApp) -> None:
+    live.http.post("/v1/check", json={"code": "theorem a : True := trivial"})
+    live.http.post("/v1/check", json={"code": "#exit"})
+    live.http.post("/v1/check", json={"code": "#exit again"})
+    live.http.post("/v1/check", json={"code": 1})
+    live.http.get("/nowhere/at/all")
+    text = live.http.get("/metrics").text
+    route = 'method="POST",route="/v1/check",status="200"'
+    assert _sample(text, "proofgate_http_requests_total", route) == 3
+    assert _sample(text, "proofgate_http_requests_total", 'method="POST",route="/v1/check",status="422"') == 1
+    assert _sample(text, "proofgate_http_requests_total", 'method="GET",route="unmatched",status="404"') == 1
+    assert "/nowhere" not in text  # raw paths never become labels
+    assert _sample(text, "proofgate_verdicts_total", 'status="rejected"') == 2
+    assert _sample(text, "proofgate_verdicts_total", 'status="compiled"') == 1
+    assert _sample(text, "proofgate_check_duration_seconds_count", 'status="rejected"') == 2
+    assert _sample(text, "proofgate_http_request_duration_seconds_count", 'route="/v1/check"') == 4
+    assert _sample(text, "proofgate_cache_misses_total") == 3
+    assert _sample(text, "proofgate_cache_hits_total") == 0
+
+
+def test_pool_numbers_are_read_at_scrape_time(live: LiveApp) -> None:
+    text = live.http.get("/metrics").text
+    assert _sample(text, "proofgate_pool_queue_depth") == 3
+    assert _sample(text, "proofgate_pool_workers", 'state="busy"') == 2
+    assert _sample(text, "proofgate_pool_workers", 'state="idle"') == 1
+    assert _sample(text, "proofgate_pool_worker_restarts_total", 'cause="timeout"') == 4
+    assert _sample(text, "proofgate_pool_warm_headers") == 2
+    live.service.stats = {"queue_depth": 0, "busy": 0, "idle": 3}  # type: ignore[attr-defined]
+    text = live.http.get("/metrics").text
+    assert _sample(text, "proofgate_pool_queue_depth") == 0
+    assert _sample(text, "proofgate_pool_workers", 'state="idle"') == 3
+    assert "proofgate_pool_worker_restarts" not in text
+
+
+def test_without_pool_stats_the_pool_series_are_absent(settings: Settings) -> None:
+    with run_app(create_app(settings, service=FakeCheckerService())) as url:  # type: ignore[arg-type]
+        response = httpx.get(url + "/metrics")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/plain")
+    assert "proofgate_http_requests" in response.text
+    assert "proofgate_pool_" not in response.text
+
+
+def test_a_failing_pool_read_omits_the_series_and_keeps_the_rest() -> None:
+    def broken() -> dict[str, object]:
+        raise RuntimeError("pool gone")
+
+    metrics = Metrics(pool_stats=broken)
+    metrics.observe_request("/v1/check", "POST", 200, 0.1)
+    text = metrics.render().decode()
+    assert "proofgate_http_requests_total" in text and "proofgate_pool_" not in text
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+def test_cache_hits_and_misses(enabled: bool) -> None:
+    metrics = Metrics()
+    verdict = Verdict(status=VerdictStatus.proved, kind="check")
+    metrics.observe_verdict(verdict, 0.1, cache_enabled=enabled)
+    metrics.observe_verdict(verdict.model_copy(update={"cached": True}), 0.001, cache_enabled=enabled)
+    text = metrics.render().decode()
+    assert _sample(text, "proofgate_cache_hits_total") == 1
+    assert _sample(text, "proofgate_cache_misses_total") == (1 if enabled else 0)
+
+
+def test_pool_collector_ignores_non_numbers() -> None:
+    collector = PoolCollector(lambda: {"busy": True, "idle": "x", "queue_depth": None, "note": "hi"})
+    assert list(collector.collect()) == []

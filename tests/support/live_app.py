@@ -1,0 +1,48 @@
+"""Run an ASGI app under real uvicorn, in this process, on a free loopback port.
+
+For tests that inject a service (`create_app(settings, service=...)`); `tests.support.server`
+runs the real `proofgate serve` as a subprocess instead.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import uvicorn
+
+from tests.support.server import free_port
+
+
+@contextmanager
+def run_app(app: object, *, timeout: float = 10.0) -> Iterator[str]:
+    """Serve `app` on 127.0.0.1 in a thread; yield its base URL; shut it down (lifespan included)."""
+    config = uvicorn.Config(
+        app,  # type: ignore[arg-type]  # any ASGI callable
+        host="127.0.0.1",
+        port=free_port(),
+        log_level="warning",
+        access_log=False,
+        lifespan="on",
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, name="uvicorn-test", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + timeout
+    while not server.started:
+        if not thread.is_alive():
+            raise RuntimeError("uvicorn exited during startup (see the log above)")
+        if time.monotonic() > deadline:
+            server.should_exit = True
+            raise TimeoutError(f"uvicorn did not start within {timeout}s")
+        time.sleep(0.01)
+    try:
+        yield f"http://127.0.0.1:{config.port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout)
+        if thread.is_alive():
+            server.force_exit = True
+            thread.join(timeout)
