@@ -110,6 +110,14 @@ class Settings(BaseSettings):
     heartbeat_cap: int = Field(1_000_000, ge=0, description="Highest maxHeartbeats allowed.")
     cache_enabled: bool = True
     audit_timeout: float = Field(120.0, gt=0)
+    checker_command: str | None = Field(
+        None,
+        description="The trusted checker (shell words); default `lake env "
+        "<environment>/.lake/build/bin/proofgate-checker`.",
+    )
+    compile_command: str = Field(
+        "lake env lean", description="Compiles one file to an .olean for the audit (shell words)."
+    )
 
     @field_validator("prewarm_headers", "allowed_axioms", mode="before")
     @classmethod
@@ -121,7 +129,7 @@ class Settings(BaseSettings):
             return [part.strip() for part in value.split(",") if part.strip()]
         return value
 
-    @field_validator("repl_command")
+    @field_validator("repl_command", "checker_command", "compile_command")
     @classmethod
     def _non_empty(cls, value: str | None) -> str | None:
         if value is not None and not value.strip():
