@@ -16,6 +16,8 @@ ProofgateError
  |    +-- ReplCommandError     the REPL answered `{"message": ...}` (e.g. "Unknown environment.")
  +-- AuditError                the trusted checker crashed, hung or broke its contract
  +-- StoreError                the SQLite store failed
+ +-- ClientError               the server refused a client's request (4xx): fix the request
+ +-- ServerError               the server failed, answered nonsense, or could not be reached
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from __future__ import annotations
 __all__ = [
     "AuditError",
     "Busy",
+    "ClientError",
     "ConfigError",
     "LeanUnavailable",
     "NotReady",
@@ -34,6 +37,7 @@ __all__ = [
     "ReplProtocolError",
     "ReplTimeout",
     "SandboxUnavailable",
+    "ServerError",
     "SetupError",
     "StoreError",
     "SubmissionError",
@@ -119,3 +123,25 @@ class AuditError(ProofgateError):
 
 class StoreError(ProofgateError):
     """The SQLite store failed."""
+
+
+class ClientError(ProofgateError):
+    """The server refused the request (4xx other than 422, e.g. 413 too large, 429 over quota)."""
+
+    def __init__(
+        self, message: str, *, status_code: int | None = None, request_id: str | None = None
+    ) -> None:
+        super().__init__(message)
+        self.status_code = status_code
+        self.request_id = request_id
+
+
+class ServerError(ProofgateError):
+    """The server failed (5xx), answered something unreadable, timed out or could not be reached."""
+
+    def __init__(
+        self, message: str, *, status_code: int | None = None, request_id: str | None = None
+    ) -> None:
+        super().__init__(message)
+        self.status_code = status_code
+        self.request_id = request_id
