@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import typer
 
-from proofgate.cli import server
+from proofgate.cli import ci, server
 
 app = typer.Typer(
     name="proofgate",
@@ -18,6 +18,7 @@ app = typer.Typer(
 )
 
 server.register(app)
+ci.register(app)
 
 
 def main() -> None:

@@ -1,0 +1,27 @@
+"""CI mode: guard a repository of formalized results (`proofgate ci`).
+
+`manifest` reads and writes `proofgate.toml`; `discover` finds theorems and their locked
+statements without Lean; `runner` builds, compares and checks; `report` renders the outputs.
+"""
+
+from proofgate.ci.checkers import Checker, local_checker, remote_checker
+from proofgate.ci.manifest import MANIFEST_NAME, LockedResult, Manifest, load_manifest, write_manifest
+from proofgate.ci.runner import CiReport, CiResult, Outcome, lock_repository, run_ci
+
+__all__ = sorted(
+    [
+        "Checker",
+        "CiReport",
+        "CiResult",
+        "LockedResult",
+        "MANIFEST_NAME",
+        "Manifest",
+        "Outcome",
+        "load_manifest",
+        "local_checker",
+        "lock_repository",
+        "remote_checker",
+        "run_ci",
+        "write_manifest",
+    ]
+)

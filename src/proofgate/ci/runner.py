@@ -1,0 +1,413 @@
+"""One CI run: lock the statements, build the repository, compare hashes, check every result.
+
+A locked result fails when its file or theorem is gone, when its statement (or what stands before
+it) changed since it was locked, or when its verdict is not `proved`. Each check is a locked
+submission (`statement` = the theorem's locked statement with `sorry`, `code` = the whole file), so
+an unchanged file gives byte-identical submissions and the service answers it from its cache.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import shutil
+import subprocess
+import time
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass, field
+from enum import Enum
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from proofgate.ci.checkers import Checker
+from proofgate.ci.discover import Theorem, discover_text, lean_files
+from proofgate.ci.manifest import MANIFEST_NAME, LockedResult, Manifest, load_manifest, write_manifest
+from proofgate.config import Settings
+from proofgate.exceptions import ConfigError, ProofgateError
+from proofgate.models import Severity, Submission, Verdict, VerdictStatus
+
+__all__ = [
+    "CiReport",
+    "CiResult",
+    "Outcome",
+    "check_targets",
+    "find_lake",
+    "lock_repository",
+    "plan_checks",
+    "run_build",
+    "run_ci",
+]
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INFRA = 0, 1, 2, 3
+_LAKEFILES = ("lakefile.lean", "lakefile.toml")
+_LAKE_ERROR = re.compile(r"^error: (?:\./)*(?P<file>[^:\n]+\.lean):(?P<line>\d+):(?P<col>\d+): (?P<msg>.*)$", re.M)
+
+
+class Outcome(str, Enum):
+    """`passed`; `failed` (the repository's fault); `error` (proofgate's or the network's)."""
+
+    passed = "passed"
+    failed = "failed"
+    error = "error"
+
+
+@dataclass
+class CiResult:
+    """One locked result (or the build), with where a person should look."""
+
+    file: str  # path as shown to people and annotations: relative to the base directory
+    theorem: str
+    line: int  # 1-based
+    column: int  # 0-based
+    status: str  # a verdict status, or statement_changed, target_missing, build_failed, not_checked
+    outcome: Outcome
+    message: str
+    verdict: Verdict | None = None
+    duration_ms: float = 0.0
+
+    @property
+    def cached(self) -> bool:
+        return self.verdict is not None and self.verdict.cached
+
+
+@dataclass
+class CiReport:
+    """Everything a run found; the outputs in `proofgate.ci.report` render it."""
+
+    root: Path
+    results: list[CiResult] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    duration_ms: float = 0.0
+
+    def count(self, outcome: Outcome) -> int:
+        return sum(1 for r in self.results if r.outcome is outcome)
+
+    @property
+    def exit_code(self) -> int:
+        """0 all passed, 1 any failure of the repository, else 3 if proofgate could not check."""
+        if self.count(Outcome.failed):
+            return EXIT_FAILED
+        if self.count(Outcome.error):
+            return EXIT_INFRA
+        return EXIT_OK
+
+
+@dataclass(frozen=True)
+class CheckJob:
+    """A theorem to check, with the file text it is checked in."""
+
+    file: str
+    theorem: Theorem
+    code: str
+
+
+def display_path(root: Path, relative: str, base: Path) -> str:
+    """`root/relative` as seen from `base` (the job's working directory), POSIX-style."""
+    path = (root / relative).resolve()
+    try:
+        return path.relative_to(base.resolve()).as_posix()
+    except ValueError:
+        return path.as_posix()
+
+
+# --- lock ----------------------------------------------------------------------------------
+
+
+def _discover_file(path: Path) -> tuple[str, list[Theorem]]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read {path}: {exc}") from exc
+    return text, discover_text(text)
+
+
+def lock_repository(root: Path, *, previous: Manifest | None = None) -> Manifest:
+    """Lock every public theorem under `root` and write `root/proofgate.toml`; settings are kept."""
+    locked: list[LockedResult] = []
+    for path in lean_files(root):
+        _, theorems = _discover_file(path)
+        relative = path.relative_to(root).as_posix()
+        for theorem in theorems:
+            locked.append(
+                LockedResult(
+                    file=relative,
+                    theorem=theorem.name,
+                    line=theorem.line,
+                    text_sha256=theorem.text_sha256,
+                    context_sha256=theorem.context_sha256,
+                )
+            )
+    base = previous or Manifest()
+    manifest = base.model_copy(update={"locked": locked})
+    write_manifest(root / MANIFEST_NAME, manifest)
+    return manifest
+
+
+# --- build ---------------------------------------------------------------------------------
+
+
+def find_lake(settings: Settings) -> Path | None:
+    """The `lake` to build the user's repository with: PROOFGATE_LEAN_HOME, PATH, then elan's."""
+    candidates = []
+    if settings.lean_home is not None:
+        candidates.append(settings.lean_home / "bin" / "lake")
+    on_path = shutil.which("lake")
+    if on_path:
+        candidates.append(Path(on_path))
+    candidates.append(settings.elan_home / "bin" / "lake")
+    return next((c for c in candidates if c.is_file()), None)
+
+
+def lake_project(root: Path) -> Path | None:
+    """The nearest directory at or above `root` holding a lakefile."""
+    for directory in (root, *root.parents):
+        if any((directory / name).is_file() for name in _LAKEFILES):
+            return directory
+    return None
+
+
+def run_build(root: Path, lake: Path | None, *, base: Path, timeout: float = 7200.0) -> tuple[list[CiResult], str]:
+    """`lake build` in the repository; returns failures (one per reported error) and a note."""
+    project = lake_project(root)
+    if project is None:
+        return [], f"no lakefile at or above {root}: build skipped"
+    if lake is None:
+        return [], "lake not found (run `proofgate setup`, or set PROOFGATE_LEAN_HOME): build skipped"
+    try:
+        run = subprocess.run(
+            [str(lake), "build"], cwd=project, capture_output=True, text=True, timeout=timeout, check=False
+        )
+    except subprocess.TimeoutExpired:
+        return [_build_failure(project, base, f"`lake build` ran past {timeout:.0f}s")], "lake build timed out"
+    except OSError as exc:
+        return [_build_failure(project, base, f"cannot run {lake}: {exc}")], "lake build could not start"
+    if run.returncode == 0:
+        return [], f"lake build in {project}: ok"
+    output = (run.stdout or "") + (run.stderr or "")
+    failures = [
+        CiResult(
+            file=display_path(project, match["file"], base),
+            theorem="lake build",
+            line=int(match["line"]),
+            column=int(match["col"]),
+            status="build_failed",
+            outcome=Outcome.failed,
+            message=match["msg"].strip(),
+        )
+        for match in _LAKE_ERROR.finditer(output)
+    ]
+    if not failures:
+        tail = "\n".join(output.strip().splitlines()[-30:])
+        failures = [_build_failure(project, base, f"`lake build` exited {run.returncode}:\n{tail}")]
+    return failures, f"lake build in {project}: failed (exit {run.returncode})"
+
+
+def _build_failure(project: Path, base: Path, message: str) -> CiResult:
+    lakefile = next((n for n in _LAKEFILES if (project / n).is_file()), _LAKEFILES[0])
+    return CiResult(display_path(project, lakefile, base), "lake build", 1, 0, "build_failed", Outcome.failed, message)
+
+
+# --- plan ----------------------------------------------------------------------------------
+
+
+def plan_checks(root: Path, manifest: Manifest | None, *, base: Path) -> tuple[list[CheckJob], list[CiResult]]:
+    """What to check, and the failures found without Lean (missing targets, changed statements)."""
+    if manifest is None:
+        jobs = []
+        for path in lean_files(root):
+            text, theorems = _discover_file(path)
+            relative = path.relative_to(root).as_posix()
+            jobs.extend(CheckJob(relative, theorem, text) for theorem in theorems)
+        return jobs, []
+    files: dict[str, tuple[str, dict[str, Theorem]] | None] = {}
+    jobs: list[CheckJob] = []
+    failures: list[CiResult] = []
+    for entry in manifest.locked:
+        if entry.file not in files:
+            path = root / entry.file
+            if path.is_file():
+                text, theorems = _discover_file(path)
+                files[entry.file] = (text, {t.name: t for t in theorems})
+            else:
+                files[entry.file] = None
+        shown = display_path(root, entry.file, base)
+        found = files[entry.file]
+        if found is None:
+            failures.append(CiResult(shown, entry.theorem, entry.line, 0, "target_missing", Outcome.failed,
+                                     f"{entry.file} is gone; {entry.theorem} was locked there"))
+            continue
+        text, theorems = found
+        theorem = theorems.get(entry.theorem)
+        if theorem is None:
+            failures.append(CiResult(shown, entry.theorem, entry.line, 0, "target_missing", Outcome.failed,
+                                     f"{entry.theorem} is no longer in {entry.file} (locked at line {entry.line})"))
+        elif theorem.text_sha256 != entry.text_sha256:
+            failures.append(CiResult(shown, entry.theorem, theorem.line, theorem.column, "statement_changed",
+                                     Outcome.failed, f"the statement of {entry.theorem} changed since it was "
+                                     "locked; if the change is intended, review it and run `proofgate ci --lock`"))
+        elif entry.context_sha256 and theorem.context_sha256 != entry.context_sha256:
+            failures.append(CiResult(shown, entry.theorem, theorem.line, theorem.column, "statement_changed",
+                                     Outcome.failed, f"what stands before {entry.theorem} in {entry.file} "
+                                     "(imports, opens, variables, definitions, instances, notation) changed "
+                                     "since it was locked and can change what the statement means; if intended, "
+                                     "review it and run `proofgate ci --lock`"))
+        else:
+            jobs.append(CheckJob(entry.file, theorem, text))
+    return jobs, failures
+
+
+# --- check ---------------------------------------------------------------------------------
+
+
+def submission_for(job: CheckJob, manifest: Manifest) -> Submission:
+    """The locked submission for `job`: the same inputs always give the same submission."""
+    return Submission(
+        code=job.code,
+        statement=job.theorem.statement,
+        target=job.theorem.name,
+        environment=manifest.environment,
+        policy=manifest.policy,
+        allowed_axioms=list(manifest.allowed_axioms),
+        timeout=manifest.timeout,
+    )
+
+
+def _place(verdict: Verdict, theorem: Theorem) -> tuple[int, int]:
+    """Where to point a person: an error (or sorry) in the theorem first, then anywhere, then the theorem."""
+    def inside(line: int) -> bool:
+        return theorem.line <= line <= theorem.end_line
+
+    errors = [m.pos for m in verdict.messages if m.severity is Severity.error and m.pos is not None]
+    sorries = [s.pos for s in verdict.sorries if s.pos is not None]
+    for positions in (errors, sorries):
+        for position in positions:
+            if inside(position.line):
+                return position.line, position.column
+    if verdict.status is not VerdictStatus.incomplete and errors:
+        return errors[0].line, errors[0].column
+    if verdict.status is VerdictStatus.incomplete and sorries:
+        return sorries[0].line, sorries[0].column
+    if verdict.violations:
+        return verdict.violations[0].line, verdict.violations[0].column
+    return theorem.line, theorem.column
+
+
+def _message(verdict: Verdict, theorem: Theorem) -> str:
+    parts = [f"{theorem.name}: {verdict.status.value}"]
+    if verdict.reason:
+        parts.append(verdict.reason)
+    first_error = next((m.text for m in verdict.messages if m.severity is Severity.error), None)
+    if first_error and first_error not in verdict.reason:
+        parts.append(first_error.strip().splitlines()[0])
+    return ": ".join(parts)
+
+
+def result_for(job: CheckJob, verdict: Verdict, *, shown: str, duration_ms: float) -> CiResult:
+    line, column = _place(verdict, job.theorem)
+    if verdict.status is VerdictStatus.proved:
+        outcome = Outcome.passed
+    elif verdict.status is VerdictStatus.internal:
+        outcome = Outcome.error
+    else:
+        outcome = Outcome.failed
+    return CiResult(shown, job.theorem.name, line, column, verdict.status.value, outcome,
+                    _message(verdict, job.theorem), verdict, duration_ms)
+
+
+async def check_targets(
+    jobs: list[CheckJob],
+    checker: Checker,
+    manifest: Manifest,
+    *,
+    root: Path,
+    base: Path,
+    concurrency: int = 4,
+    on_result: Callable[[CiResult], None] | None = None,
+) -> list[CiResult]:
+    """Check every job through `checker`, at most `concurrency` at once, in the jobs' order."""
+    gate = asyncio.Semaphore(max(1, concurrency))
+
+    async def one(job: CheckJob) -> CiResult:
+        shown = display_path(root, job.file, base)
+        theorem = job.theorem
+        async with gate:
+            started = time.perf_counter()
+            try:
+                submission = submission_for(job, manifest)
+                verdict = await checker.check(submission)
+            except ValidationError as exc:
+                first = exc.errors()[0]
+                result = CiResult(shown, theorem.name, theorem.line, theorem.column, "not_checked", Outcome.failed,
+                                  f"{theorem.name} cannot be submitted: {first['loc'][0]}: {first['msg']}")
+            except ProofgateError as exc:
+                result = CiResult(shown, theorem.name, theorem.line, theorem.column, "not_checked", Outcome.error,
+                                  f"not checked: {exc}")
+            else:
+                elapsed = (time.perf_counter() - started) * 1000
+                result = result_for(job, verdict, shown=shown, duration_ms=elapsed)
+        if on_result is not None:
+            on_result(result)
+        return result
+
+    return list(await asyncio.gather(*(one(job) for job in jobs)))
+
+
+def read_manifest(root: Path) -> Manifest | None:
+    """`root/proofgate.toml`, or None when the repository has none (discovery mode)."""
+    path = root / MANIFEST_NAME
+    return load_manifest(path) if path.is_file() else None
+
+
+def _not_checked(job: CheckJob, *, root: Path, base: Path, reason: str) -> CiResult:
+    theorem = job.theorem
+    return CiResult(display_path(root, job.file, base), theorem.name, theorem.line, theorem.column,
+                    "not_checked", Outcome.error, f"not checked: {reason}")
+
+
+async def run_ci(
+    root: Path,
+    open_checker: Callable[[], AbstractAsyncContextManager[Checker]],
+    *,
+    build: bool = True,
+    lake: Path | None = None,
+    base: Path | None = None,
+    concurrency: int = 4,
+    on_plan: Callable[[int], None] | None = None,
+    on_result: Callable[[CiResult], None] | None = None,
+) -> CiReport:
+    """The whole run on the repository at `root`: build, compare, check; never raises for a proof."""
+    started = time.perf_counter()
+    base = base or Path.cwd()
+    manifest = read_manifest(root)
+    report = CiReport(root=root)
+    if manifest is None:
+        report.notes.append(
+            f"no {MANIFEST_NAME}: checking every theorem found (run `proofgate ci --lock` to lock them)"
+        )
+    if build:
+        failures, note = await asyncio.to_thread(run_build, root, lake, base=base)
+        report.results.extend(failures)
+        report.notes.append(note)
+    else:
+        report.notes.append("build skipped (--no-build)")
+    jobs, failures = plan_checks(root, manifest, base=base)
+    if not jobs and not failures and not (manifest and manifest.locked):
+        raise ConfigError(f"nothing to check: no theorem under {root} and no locked result")
+    report.results.extend(failures)
+    if on_plan is not None:
+        on_plan(len(jobs))
+    checked: list[CiResult] | None = None
+    if jobs:
+        try:
+            async with open_checker() as checker:
+                checked = await check_targets(jobs, checker, manifest or Manifest(), root=root,
+                                              base=base, concurrency=concurrency, on_result=on_result)
+        except ProofgateError as exc:
+            if checked is None:
+                checked = [_not_checked(job, root=root, base=base, reason=str(exc)) for job in jobs]
+    report.results.extend(checked or [])
+    report.results.sort(key=lambda r: (r.file, r.line, r.theorem))
+    report.duration_ms = (time.perf_counter() - started) * 1000
+    return report
