@@ -15,6 +15,7 @@ ProofgateError
  |    +-- ReplOutOfMemory      the worker went over its memory cap (the submission's outcome)
  |    +-- ReplCommandError     the REPL answered `{"message": ...}` (e.g. "Unknown environment.")
  +-- AuditError                the trusted checker crashed, hung or broke its contract
+ +-- AuditCompileFailed        the submission did not compile for the audit (a verdict, not a fault)
  +-- StoreError                the SQLite store failed
  +-- ClientError               the server refused a client's request (4xx): fix the request
  +-- ServerError               the server failed, answered nonsense, or could not be reached
@@ -23,6 +24,7 @@ ProofgateError
 from __future__ import annotations
 
 __all__ = [
+    "AuditCompileFailed",
     "AuditError",
     "Busy",
     "ClientError",
@@ -119,6 +121,26 @@ class ReplCommandError(ReplError):
 
 class AuditError(ProofgateError):
     """The trusted checker crashed, timed out or broke its JSON contract: never a pass."""
+
+
+class AuditCompileFailed(ProofgateError):
+    """`lean -o` refused the submission for the audit: map it to `failed`, or to `timeout` /
+    `out_of_memory` when `timed_out` / `out_of_memory` is set. `messages` are Lean's, one a line."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        messages: list[str] | None = None,
+        output: str = "",
+        timed_out: bool = False,
+        out_of_memory: bool = False,
+    ) -> None:
+        super().__init__(message)
+        self.messages = list(messages or [])
+        self.output = output
+        self.timed_out = timed_out
+        self.out_of_memory = out_of_memory
 
 
 class StoreError(ProofgateError):
