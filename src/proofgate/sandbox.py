@@ -1,48 +1,311 @@
-"""The jail every Lean process runs in (bubblewrap), and how to detect it."""
+"""The jail every Lean process runs in (bubblewrap), how to pick a spawner, and how to detect it.
+
+`BwrapSpawner` starts each process tree in fresh user, network, PID, mount, IPC, UTS and cgroup
+namespaces with every capability dropped, an empty environment, and only the system's /usr, the
+dynamic linker's files and the paths the `SpawnSpec` names mounted (read-only unless listed as
+writable), plus a private /tmp and /scratch. Memory and tasks are capped by a cgroup (v1 or v2, see
+`proofgate.cgroups`), or by an RSS watchdog when no cgroup is writable; open files, file size and
+core dumps by rlimits. Killing the jail kills its namespace's init, and with it every process inside.
+docs/sandbox.md says what is isolated, how, and what was not tested.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import os
 import shutil
 import subprocess
+import tempfile
+import time
 from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
 
+from proofgate.cgroups import Cgroup, CgroupTree, find_cgroup_tree
 from proofgate.config import Settings
+from proofgate.exceptions import ConfigError, SandboxUnavailable
+from proofgate.jail import BWRAP_OWN_TASKS, JailedProcess, Preexec, remove_tree
+from proofgate.logs import get_logger
+from proofgate.process import Limits, ManagedProcess, Spawner, SpawnSpec
 
-__all__ = ["SandboxStatus", "detect_sandbox"]
+__all__ = [
+    "BwrapSpawner",
+    "JailedProcess",
+    "JailedResult",
+    "SandboxStatus",
+    "detect_sandbox",
+    "run_jailed",
+    "select_spawner",
+]
+
+#: Where the per-process scratch directory appears inside the jail (also HOME).
+SCRATCH = Path("/scratch")
+JAIL_PATH = "/usr/local/bin:/usr/bin:/bin"
+#: Top-level system directories a dynamically linked program needs (symlinks on merged-/usr systems).
+_SYSTEM_DIRS = ("usr", "bin", "sbin", "lib", "lib32", "lib64", "libx32")
+#: Only what the dynamic linker reads from /etc (and the alternatives symlinks of /usr/bin).
+_SYSTEM_ETC = ("/etc/ld.so.cache", "/etc/ld.so.conf", "/etc/ld.so.conf.d", "/etc/alternatives")
+_INSTALL_HINT = "apt-get install bubblewrap (or set PROOFGATE_SANDBOX=none for local development only)"
+_DOCKER_HINT = (
+    "in Docker run with --security-opt seccomp=unconfined --security-opt apparmor=unconfined "
+    "(see docs/sandbox.md); on Ubuntu 24.04 set sysctl kernel.apparmor_restrict_unprivileged_userns=0"
+)
+
+_log = get_logger(__name__)
 
 
 @dataclass(frozen=True)
 class SandboxStatus:
+    """What `doctor` and `/readyz` report: which sandbox, whether it works, how limits are held."""
+
     kind: str  # "bwrap" or "none"
     ok: bool
     detail: str
+    limits: str = ""  # "cgroup v1 (...)", "cgroup v2 (...)" or "RSS watchdog (...)"
 
 
-def _bwrap_works(bwrap: str) -> str | None:
-    """None when bwrap can make a user+net+pid namespace here; else why not."""
-    argv = [bwrap, "--unshare-all", "--unshare-user", "--cap-drop", "ALL", "--die-with-parent",
-            "--ro-bind", "/", "/", "--proc", "/proc", "--dev", "/dev", "--", "true"]
+@lru_cache(maxsize=8)
+def _bwrap_options(bwrap: str) -> frozenset[str]:
+    """The options this bwrap understands (--disable-userns and --size are newer than some distros')."""
     try:
-        run = subprocess.run(argv, capture_output=True, text=True, timeout=10, check=False)
+        run = subprocess.run([bwrap, "--help"], capture_output=True, text=True, timeout=10, check=False)
+    except (OSError, subprocess.SubprocessError):
+        return frozenset()
+    return frozenset(word for word in (run.stdout + run.stderr).split() if word.startswith("--"))
+
+
+class BwrapSpawner:
+    """Starts every process tree in its own bubblewrap jail, capped by a cgroup or a watchdog."""
+
+    name = "bwrap"
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        cgroup_root: Path | None = None,
+        bwrap: str | None = None,
+        poll_interval: float = 0.1,
+    ) -> None:
+        found = bwrap or shutil.which("bwrap")
+        if found is None:
+            raise SandboxUnavailable(f"bubblewrap (bwrap) not found: {_INSTALL_HINT}")
+        self.bwrap = found
+        self._options = _bwrap_options(found)
+        self._hidden = (settings.data_dir, Path.home())
+        self._poll_interval = poll_interval
+        self.cgroups: CgroupTree | None
+        self.cgroups, reason = find_cgroup_tree(cgroup_root)
+        if self.cgroups is not None:
+            self.cgroups.remove_stale()
+            self.limits_mode = reason
+        else:
+            self.limits_mode = f"RSS watchdog ({reason})"
+
+    def command(self, spec: SpawnSpec, limits: Limits, scratch: Path) -> list[str]:
+        """The bwrap argv that runs `spec` jailed (checks the spec first; raises ConfigError)."""
+        self._check(spec)
+        argv = [self.bwrap, "--unshare-all", "--unshare-user", "--cap-drop", "ALL", "--die-with-parent",
+                "--new-session", "--clearenv", "--hostname", "proofgate"]
+        if "--disable-userns" in self._options:
+            argv.append("--disable-userns")  # no nested user namespace to regain capabilities in
+        for name in _SYSTEM_DIRS:
+            path = Path("/") / name
+            if path.is_symlink():
+                argv += ["--symlink", os.readlink(path), str(path)]
+            elif path.is_dir():
+                argv += ["--ro-bind", str(path), str(path)]
+        for path_text in _SYSTEM_ETC:
+            argv += ["--ro-bind-try", path_text, path_text]
+        argv += ["--proc", "/proc", "--dev", "/dev"]
+        if "--size" in self._options:
+            argv += ["--size", str(limits.file_size_bytes)]
+        argv += ["--perms", "1777", "--tmpfs", "/tmp", "--bind", str(scratch), str(SCRATCH)]
+        for path in spec.read_only:
+            argv += ["--ro-bind", str(path), str(path)]
+        for path in spec.writable:
+            argv += ["--bind", str(path), str(path)]
+        argv += ["--remount-ro", "/", "--chdir", str(spec.cwd)]
+        environment = {"PATH": JAIL_PATH, "HOME": str(SCRATCH), "TMPDIR": "/tmp", **spec.env}
+        for key, value in environment.items():
+            argv += ["--setenv", key, value]
+        return [*argv, "--", *spec.argv]
+
+    def _check(self, spec: SpawnSpec) -> None:
+        if not spec.argv:
+            raise ConfigError("SpawnSpec.argv is empty: name the program to run")
+        bound = [*spec.read_only, *spec.writable]
+        for path in bound:
+            if not path.is_absolute() or not path.exists():
+                raise ConfigError(f"cannot mount {path} into the jail: it must be an existing absolute path")
+            resolved = path.resolve()
+            for hidden in self._hidden:
+                if resolved == Path("/") or hidden.resolve().is_relative_to(resolved):
+                    raise ConfigError(
+                        f"refusing to mount {path} into the jail: it would expose {hidden}; "
+                        "mount a narrower directory (the toolchain, the project, Mathlib)"
+                    )
+        for key in spec.env:
+            if not key or "=" in key:
+                raise ConfigError(f"invalid environment variable name {key!r} for the jail")
+        visible = [*bound, SCRATCH, Path("/tmp")]
+        if not spec.cwd.is_absolute() or not any(spec.cwd.is_relative_to(root) for root in visible):
+            raise ConfigError(
+                f"working directory {spec.cwd} is not inside the jail: add it (or a parent) to "
+                "SpawnSpec.read_only or .writable, or use /scratch"
+            )
+
+    async def spawn(self, spec: SpawnSpec, limits: Limits) -> JailedProcess:
+        """Start `spec` jailed under `limits`. Raises ConfigError (bad spec), SandboxUnavailable."""
+        scratch = Path(tempfile.mkdtemp(prefix="proofgate-scratch-"))
+        cgroup: Cgroup | None = None
+        try:
+            argv = self.command(spec, limits, scratch)
+            if self.cgroups is not None:
+                cgroup = self.cgroups.create()
+                tasks = None if limits.max_processes is None else limits.max_processes + BWRAP_OWN_TASKS
+                cgroup.set_limits(memory_bytes=limits.memory_bytes, max_tasks=tasks)
+            process = await asyncio.create_subprocess_exec(
+                *argv,
+                stdin=asyncio.subprocess.PIPE,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.PIPE,
+                env={"PATH": JAIL_PATH},  # bwrap itself never sees the service's environment
+                cwd="/",
+                start_new_session=True,
+                preexec_fn=Preexec(limits, cgroup.join_files() if cgroup else ()),
+                limit=16 << 20,  # a REPL reply can be one long line
+            )
+        except ConfigError:
+            self._discard(cgroup, scratch)
+            raise
+        except (OSError, subprocess.SubprocessError) as exc:
+            self._discard(cgroup, scratch)
+            raise SandboxUnavailable(f"could not start the jail ({exc}): run `proofgate doctor`") from exc
+        _log.info("jail_started", pid=process.pid, argv0=spec.argv[0], limits=self.limits_mode.split(" (")[0])
+        return JailedProcess(
+            process, limits=limits, cgroup=cgroup, scratch=scratch, poll_interval=self._poll_interval
+        )
+
+    @staticmethod
+    def _discard(cgroup: Cgroup | None, scratch: Path) -> None:
+        if cgroup is not None:
+            cgroup.remove(timeout=1.0)
+        remove_tree(scratch)
+
+
+def _probe_jail(spawner: BwrapSpawner) -> str | None:
+    """None when the very jail `spawner` builds can run `true` here; else bwrap's complaint."""
+    scratch = Path(tempfile.mkdtemp(prefix="proofgate-probe-"))
+    try:
+        argv = spawner.command(SpawnSpec(argv=["true"], cwd=SCRATCH), Limits(), scratch)
+        run = subprocess.run(argv, capture_output=True, text=True, timeout=10, check=False, env={"PATH": JAIL_PATH})
     except (OSError, subprocess.SubprocessError) as exc:
         return str(exc)
-    return None if run.returncode == 0 else (run.stderr.strip() or f"exit {run.returncode}")
+    finally:
+        remove_tree(scratch)
+    return None if run.returncode == 0 else (run.stderr.strip() or f"bwrap exited {run.returncode}")
 
 
 def detect_sandbox(settings: Settings) -> SandboxStatus:
-    """Which sandbox will wrap Lean processes, and whether it works on this machine."""
+    """Which sandbox will wrap Lean processes, whether it works here, and how limits are held."""
     if settings.sandbox == "none":
-        return SandboxStatus("none", True, "DISABLED by PROOFGATE_SANDBOX=none: local development only")
-    bwrap = shutil.which("bwrap")
-    if bwrap is None:
-        return SandboxStatus(
-            "bwrap", False, "bubblewrap not found: apt-get install bubblewrap (or PROOFGATE_SANDBOX=none for local development)"
-        )
-    problem = _bwrap_works(bwrap)
+        return SandboxStatus("none", True, "DISABLED by PROOFGATE_SANDBOX=none: local development only", "none")
+    try:
+        spawner = BwrapSpawner(settings)
+    except SandboxUnavailable as exc:
+        return SandboxStatus("bwrap", False, str(exc))
+    problem = _probe_jail(spawner)
     if problem:
         return SandboxStatus(
-            "bwrap", False,
-            f"bwrap cannot create namespaces: {problem} (in Docker run with --security-opt seccomp=unconfined "
-            "--security-opt apparmor=unconfined; on Ubuntu 24.04 set kernel.apparmor_restrict_unprivileged_userns=0)",
+            "bwrap", False, f"bwrap at {spawner.bwrap} cannot build the jail: {problem} ({_DOCKER_HINT})"
         )
-    return SandboxStatus("bwrap", True, f"bubblewrap at {bwrap}")
+    return SandboxStatus(
+        "bwrap", True, f"bubblewrap at {spawner.bwrap}; limits by {spawner.limits_mode}", spawner.limits_mode
+    )
+
+
+def select_spawner(settings: Settings) -> Spawner:
+    """The jail when it works; the unjailed spawner only on explicit opt-out; else refuse."""
+    if settings.sandbox == "none":
+        from proofgate.lean.spawn import ProcessGroupSpawner  # only the opt-out needs it
+
+        _log.warning(
+            "sandbox_disabled",
+            message="PROOFGATE_SANDBOX=none: Lean runs UNJAILED with the service's own rights; "
+            "submissions can read files, open sockets and run programs. Local development only.",
+        )
+        return ProcessGroupSpawner()
+    status = detect_sandbox(settings)
+    if not status.ok:
+        raise SandboxUnavailable(f"refusing untrusted input without a sandbox: {status.detail}")
+    return BwrapSpawner(settings)
+
+
+@dataclass(frozen=True)
+class JailedResult:
+    """What one run of a jailed program came to (the audit's checker, say)."""
+
+    returncode: int | None
+    stdout: bytes
+    stderr: bytes
+    timed_out: bool
+    out_of_memory: bool
+    duration_ms: int
+    output_truncated: bool = False  # stdout or stderr went past max_output; the tree was killed
+
+
+async def run_jailed(
+    spawner: Spawner,
+    spec: SpawnSpec,
+    limits: Limits,
+    *,
+    timeout: float,
+    stdin: bytes = b"",
+    max_output: int = 16 << 20,
+) -> JailedResult:
+    """Run `spec` to completion under `timeout`; the tree is killed on timeout, overflow or cancel."""
+    started = time.monotonic()
+    process: ManagedProcess = await spawner.spawn(spec, limits)
+    buffers = (bytearray(), bytearray())
+    truncated = timed_out = False
+
+    async def feed() -> None:
+        try:
+            if stdin:
+                process.stdin.write(stdin)
+                await process.stdin.drain()
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+        finally:
+            process.stdin.close()
+
+    async def collect(reader: asyncio.StreamReader, buffer: bytearray) -> None:
+        nonlocal truncated
+        while chunk := await reader.read(1 << 16):
+            buffer += chunk[: max_output - len(buffer)]
+            if len(buffer) >= max_output:
+                truncated = True
+                process.kill()
+                return
+
+    try:
+        await asyncio.wait_for(
+            asyncio.gather(feed(), collect(process.stdout, buffers[0]), collect(process.stderr, buffers[1]),
+                           process.wait()),
+            timeout,
+        )
+    except asyncio.TimeoutError:
+        timed_out = True
+    finally:
+        process.kill()  # stragglers holding the pipes, or a cancelled caller: nothing outlives the run
+        await process.wait()
+    return JailedResult(
+        returncode=process.returncode,
+        stdout=bytes(buffers[0]),
+        stderr=bytes(buffers[1]),
+        timed_out=timed_out,
+        out_of_memory=process.out_of_memory(),
+        duration_ms=int((time.monotonic() - started) * 1000),
+        output_truncated=truncated,
+    )

@@ -1,0 +1,194 @@
+"""A running jail: the `ManagedProcess` that `BwrapSpawner` returns, and what runs before its exec.
+
+`JailedProcess` watches its limits while the jail runs (the cgroup's OOM record, or the RSS and task
+count of the tree when there is no cgroup), kills the whole namespace on a breach or on request, and
+after exit kills any straggler and removes its cgroup and scratch directory.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import resource
+import shutil
+from pathlib import Path
+
+import psutil
+
+from proofgate.cgroups import Cgroup
+from proofgate.logs import get_logger
+from proofgate.process import Limits
+from proofgate.proctree import kill_members, living, sample_tree
+
+__all__ = ["BWRAP_OWN_TASKS", "JailedProcess", "Preexec", "remove_tree"]
+
+#: bwrap's own processes in the jail's cgroup: the outer bwrap and the namespace's init.
+BWRAP_OWN_TASKS = 2
+
+_log = get_logger(__name__)
+
+
+class Preexec:
+    """Runs in the child between fork and exec: join the cgroup first, then set the rlimits."""
+
+    def __init__(self, limits: Limits, join_files: tuple[Path, ...]) -> None:
+        self._join = [os.fsencode(path) for path in join_files]
+        _, hard_nofile = resource.getrlimit(resource.RLIMIT_NOFILE)
+        nofile = limits.open_files if hard_nofile == resource.RLIM_INFINITY else min(limits.open_files, hard_nofile)
+        self._rlimits = [
+            (resource.RLIMIT_NOFILE, nofile),
+            (resource.RLIMIT_FSIZE, limits.file_size_bytes),
+        ]
+        if not limits.core_dumps:
+            self._rlimits.append((resource.RLIMIT_CORE, 0))
+
+    def __call__(self) -> None:
+        for path in self._join:
+            fd = os.open(path, os.O_WRONLY)
+            try:
+                os.write(fd, b"0")  # "0" means the writing process itself
+            finally:
+                os.close(fd)
+        for which, value in self._rlimits:
+            resource.setrlimit(which, (value, value))
+        try:  # under global memory pressure the kernel should pick a jail before the service
+            fd = os.open("/proc/self/oom_score_adj", os.O_WRONLY)
+            os.write(fd, b"1000")
+            os.close(fd)
+        except OSError:
+            pass
+
+
+class JailedProcess:
+    """A running jail: its pipes, its limits' watcher, and a kill that takes the whole namespace."""
+
+    def __init__(
+        self,
+        process: asyncio.subprocess.Process,
+        *,
+        limits: Limits,
+        cgroup: Cgroup | None,
+        scratch: Path,
+        poll_interval: float,
+    ) -> None:
+        assert process.stdin and process.stdout and process.stderr
+        self._process = process
+        self.pid = process.pid
+        self.stdin: asyncio.StreamWriter = process.stdin
+        self.stdout: asyncio.StreamReader = process.stdout
+        self.stderr: asyncio.StreamReader = process.stderr
+        self.scratch = scratch
+        self.cgroup = cgroup
+        self._limits = limits
+        self._poll_interval = poll_interval
+        self._members: dict[int, psutil.Process] = {}  # watchdog mode: every process ever seen in the tree
+        self._private: int | None = None
+        self._oom = False
+        #: "memory" or "processes" once the watcher killed the tree for going over a cap.
+        self.limit_exceeded: str | None = None
+        self._supervisor = asyncio.ensure_future(self._supervise())
+
+    @property
+    def returncode(self) -> int | None:
+        """bwrap's exit status: the program's, 128+N if signal N killed it, -9 if we killed bwrap."""
+        return self._process.returncode
+
+    async def wait(self) -> int:
+        """Wait for exit and for the cleanup (stragglers killed, cgroup and scratch removed)."""
+        await asyncio.shield(self._supervisor)
+        returncode = self._process.returncode
+        assert returncode is not None
+        return returncode
+
+    def kill(self) -> None:
+        """SIGKILL bwrap, every descendant and everything in the cgroup; idempotent, never raises."""
+        if self._process.returncode is None:
+            kill_members(sample_tree(self.pid).members.values())
+            try:
+                self._process.kill()  # the namespace's init dies with it (--die-with-parent)
+            except ProcessLookupError:
+                pass
+        if self.cgroup is not None:
+            self.cgroup.signal_all()
+
+    def private_memory_bytes(self) -> int | None:
+        """Anonymous memory of the tree at the last look (cgroup, or RssAnon summed by the watchdog)."""
+        if self._process.returncode is None:
+            self._sample()
+        return self._private
+
+    def out_of_memory(self) -> bool:
+        return self._oom
+
+    def _sample(self) -> None:
+        if self.cgroup is not None:
+            self._private = self.cgroup.private_memory_bytes()
+            return
+        sample = sample_tree(self.pid)
+        self._members.update(sample.members)
+        self._private = sample.private_bytes
+
+    def _check_limits(self) -> None:
+        if self.cgroup is not None:
+            if self.cgroup.oom_killed():
+                self._exceeded("memory")
+            return
+        sample = sample_tree(self.pid)
+        self._members.update(sample.members)
+        self._private = sample.private_bytes
+        cap_memory, cap_tasks = self._limits.memory_bytes, self._limits.max_processes
+        if cap_memory is not None and sample.private_bytes > cap_memory:
+            self._exceeded("memory")
+        elif cap_tasks is not None and sample.tasks > cap_tasks + BWRAP_OWN_TASKS:
+            self._exceeded("processes")
+
+    def _exceeded(self, what: str) -> None:
+        if self.limit_exceeded is None:
+            self.limit_exceeded = what
+            _log.warning("jail_limit_exceeded", pid=self.pid, limit=what, private_bytes=self._private)
+        if what == "memory":
+            self._oom = True
+        self.kill()
+
+    async def _supervise(self) -> None:
+        exited = asyncio.ensure_future(self._process.wait())
+        try:
+            while not exited.done():
+                try:
+                    self._check_limits()
+                except Exception as exc:  # a failed look must never leave the jail unwatched
+                    _log.error("jail_watch_failed", pid=self.pid, error=repr(exc))
+                await asyncio.wait({exited}, timeout=self._poll_interval)
+            await asyncio.to_thread(self._release)
+        except asyncio.CancelledError:
+            self.kill()
+            self._release()
+            raise
+
+    def _release(self) -> None:
+        """After bwrap exited: record a late OOM, kill what is left, remove cgroup and scratch."""
+        if self.cgroup is not None:
+            if self.cgroup.oom_killed():
+                self._oom = True
+            self.cgroup.remove()
+        else:
+            kill_members(living(self._members.values()))
+        remove_tree(self.scratch)
+        _log.debug("jail_released", pid=self.pid, returncode=self._process.returncode, oom=self._oom)
+
+
+def remove_tree(path: Path) -> None:
+    """rmtree that also gets through directories the jailed program made unreadable."""
+
+    def make_writable_and_retry(function: object, target: str, _: object) -> None:
+        try:
+            os.chmod(os.path.dirname(target), 0o700)
+            if os.path.isdir(target) and not os.path.islink(target):
+                os.chmod(target, 0o700)
+                shutil.rmtree(target, ignore_errors=True)
+            else:
+                os.unlink(target)
+        except OSError:
+            pass
+
+    shutil.rmtree(path, onerror=make_writable_and_retry)
