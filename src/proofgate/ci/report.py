@@ -17,7 +17,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from proofgate.__about__ import __version__
-from proofgate.ci.runner import CiReport, CiResult, Outcome
+from proofgate.ci.results import CiReport, CiResult, Outcome
 
 __all__ = ["dumps_json", "github_annotations", "render_human", "to_json", "to_junit", "to_sarif"]
 

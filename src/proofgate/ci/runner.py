@@ -9,89 +9,31 @@ an unchanged file gives byte-identical submissions and the service answers it fr
 from __future__ import annotations
 
 import asyncio
-import re
-import shutil
-import subprocess
 import time
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
-from dataclasses import dataclass, field
-from enum import Enum
+from dataclasses import dataclass
 from pathlib import Path
 
 from pydantic import ValidationError
 
+from proofgate.ci.build import run_build
 from proofgate.ci.checkers import Checker
 from proofgate.ci.discover import Theorem, discover_text, lean_files
 from proofgate.ci.manifest import MANIFEST_NAME, LockedResult, Manifest, load_manifest, write_manifest
-from proofgate.config import Settings
+from proofgate.ci.results import CiReport, CiResult, Outcome, display_path
 from proofgate.exceptions import ConfigError, ProofgateError
 from proofgate.models import Severity, Submission, Verdict, VerdictStatus
 
 __all__ = [
-    "CiReport",
-    "CiResult",
-    "Outcome",
+    "CheckJob",
     "check_targets",
-    "find_lake",
     "lock_repository",
     "plan_checks",
-    "run_build",
+    "read_manifest",
     "run_ci",
+    "submission_for",
 ]
-
-EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INFRA = 0, 1, 2, 3
-_LAKEFILES = ("lakefile.lean", "lakefile.toml")
-_LAKE_ERROR = re.compile(r"^error: (?:\./)*(?P<file>[^:\n]+\.lean):(?P<line>\d+):(?P<col>\d+): (?P<msg>.*)$", re.M)
-
-
-class Outcome(str, Enum):
-    """`passed`; `failed` (the repository's fault); `error` (proofgate's or the network's)."""
-
-    passed = "passed"
-    failed = "failed"
-    error = "error"
-
-
-@dataclass
-class CiResult:
-    """One locked result (or the build), with where a person should look."""
-
-    file: str  # path as shown to people and annotations: relative to the base directory
-    theorem: str
-    line: int  # 1-based
-    column: int  # 0-based
-    status: str  # a verdict status, or statement_changed, target_missing, build_failed, not_checked
-    outcome: Outcome
-    message: str
-    verdict: Verdict | None = None
-    duration_ms: float = 0.0
-
-    @property
-    def cached(self) -> bool:
-        return self.verdict is not None and self.verdict.cached
-
-
-@dataclass
-class CiReport:
-    """Everything a run found; the outputs in `proofgate.ci.report` render it."""
-
-    root: Path
-    results: list[CiResult] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
-    duration_ms: float = 0.0
-
-    def count(self, outcome: Outcome) -> int:
-        return sum(1 for r in self.results if r.outcome is outcome)
-
-    @property
-    def exit_code(self) -> int:
-        """0 all passed, 1 any failure of the repository, else 3 if proofgate could not check."""
-        if self.count(Outcome.failed):
-            return EXIT_FAILED
-        if self.count(Outcome.error):
-            return EXIT_INFRA
-        return EXIT_OK
 
 
 @dataclass(frozen=True)
@@ -101,15 +43,6 @@ class CheckJob:
     file: str
     theorem: Theorem
     code: str
-
-
-def display_path(root: Path, relative: str, base: Path) -> str:
-    """`root/relative` as seen from `base` (the job's working directory), POSIX-style."""
-    path = (root / relative).resolve()
-    try:
-        return path.relative_to(base.resolve()).as_posix()
-    except ValueError:
-        return path.as_posix()
 
 
 # --- lock ----------------------------------------------------------------------------------
@@ -143,70 +76,6 @@ def lock_repository(root: Path, *, previous: Manifest | None = None) -> Manifest
     manifest = base.model_copy(update={"locked": locked})
     write_manifest(root / MANIFEST_NAME, manifest)
     return manifest
-
-
-# --- build ---------------------------------------------------------------------------------
-
-
-def find_lake(settings: Settings) -> Path | None:
-    """The `lake` to build the user's repository with: PROOFGATE_LEAN_HOME, PATH, then elan's."""
-    candidates = []
-    if settings.lean_home is not None:
-        candidates.append(settings.lean_home / "bin" / "lake")
-    on_path = shutil.which("lake")
-    if on_path:
-        candidates.append(Path(on_path))
-    candidates.append(settings.elan_home / "bin" / "lake")
-    return next((c for c in candidates if c.is_file()), None)
-
-
-def lake_project(root: Path) -> Path | None:
-    """The nearest directory at or above `root` holding a lakefile."""
-    for directory in (root, *root.parents):
-        if any((directory / name).is_file() for name in _LAKEFILES):
-            return directory
-    return None
-
-
-def run_build(root: Path, lake: Path | None, *, base: Path, timeout: float = 7200.0) -> tuple[list[CiResult], str]:
-    """`lake build` in the repository; returns failures (one per reported error) and a note."""
-    project = lake_project(root)
-    if project is None:
-        return [], f"no lakefile at or above {root}: build skipped"
-    if lake is None:
-        return [], "lake not found (run `proofgate setup`, or set PROOFGATE_LEAN_HOME): build skipped"
-    try:
-        run = subprocess.run(
-            [str(lake), "build"], cwd=project, capture_output=True, text=True, timeout=timeout, check=False
-        )
-    except subprocess.TimeoutExpired:
-        return [_build_failure(project, base, f"`lake build` ran past {timeout:.0f}s")], "lake build timed out"
-    except OSError as exc:
-        return [_build_failure(project, base, f"cannot run {lake}: {exc}")], "lake build could not start"
-    if run.returncode == 0:
-        return [], f"lake build in {project}: ok"
-    output = (run.stdout or "") + (run.stderr or "")
-    failures = [
-        CiResult(
-            file=display_path(project, match["file"], base),
-            theorem="lake build",
-            line=int(match["line"]),
-            column=int(match["col"]),
-            status="build_failed",
-            outcome=Outcome.failed,
-            message=match["msg"].strip(),
-        )
-        for match in _LAKE_ERROR.finditer(output)
-    ]
-    if not failures:
-        tail = "\n".join(output.strip().splitlines()[-30:])
-        failures = [_build_failure(project, base, f"`lake build` exited {run.returncode}:\n{tail}")]
-    return failures, f"lake build in {project}: failed (exit {run.returncode})"
-
-
-def _build_failure(project: Path, base: Path, message: str) -> CiResult:
-    lakefile = next((n for n in _LAKEFILES if (project / n).is_file()), _LAKEFILES[0])
-    return CiResult(display_path(project, lakefile, base), "lake build", 1, 0, "build_failed", Outcome.failed, message)
 
 
 # --- plan ----------------------------------------------------------------------------------

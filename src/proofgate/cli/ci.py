@@ -16,7 +16,9 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from proofgate.ci.checkers import Checker, local_checker, remote_checker
 from proofgate.ci.manifest import MANIFEST_NAME
 from proofgate.ci.report import dumps_json, github_annotations, render_human, to_junit, to_sarif
-from proofgate.ci.runner import CiReport, CiResult, find_lake, lock_repository, read_manifest, run_ci
+from proofgate.ci.build import find_lake
+from proofgate.ci.results import CiReport, CiResult
+from proofgate.ci.runner import lock_repository, read_manifest, run_ci
 from proofgate.cli.common import EXIT_USAGE, console, fail, load_settings
 from proofgate.config import Settings
 from proofgate.exceptions import ConfigError
