@@ -21,7 +21,9 @@ def _key(submission: Submission, **changes: object) -> str:
 
 
 def _verdict(status: VerdictStatus = VerdictStatus.proved) -> Verdict:
-    return Verdict(status=status, kind="check", target="t", reason="ok", content_hash="abc", pins=PINS)
+    return Verdict(
+        status=status, kind="check", target="t", reason="ok", content_hash="abc", pins=PINS
+    )
 
 
 SUBMISSION = Submission(statement="theorem t : 1 = 1 := sorry", proof="by rfl")
@@ -50,7 +52,9 @@ def test_key_changes_with_everything_a_verdict_depends_on(change: dict[str, obje
 
 def test_key_changes_with_the_submission_and_its_policy() -> None:
     other_proof = Submission(statement="theorem t : 1 = 1 := sorry", proof="by simp")
-    permissive = Submission(statement="theorem t : 1 = 1 := sorry", proof="by rfl", policy="permissive")
+    permissive = Submission(
+        statement="theorem t : 1 = 1 := sorry", proof="by rfl", policy="permissive"
+    )
     keys = {_key(SUBMISSION), _key(other_proof), _key(permissive)}
     assert len(keys) == 3
 
@@ -73,7 +77,9 @@ async def test_hit_is_marked_cached_and_survives_a_restart(tmp_path: Path) -> No
 @pytest.mark.parametrize(
     "status", [VerdictStatus.timeout, VerdictStatus.out_of_memory, VerdictStatus.internal]
 )
-async def test_non_deterministic_verdicts_are_never_stored(tmp_path: Path, status: VerdictStatus) -> None:
+async def test_non_deterministic_verdicts_are_never_stored(
+    tmp_path: Path, status: VerdictStatus
+) -> None:
     async with ResultCache(tmp_path / "c.sqlite3") as cache:
         await cache.put("k", _verdict(status))
         assert await cache.get("k") is None
@@ -93,7 +99,11 @@ async def test_every_deterministic_status_is_stored(tmp_path: Path) -> None:
 async def test_a_stored_cached_flag_is_not_trusted(tmp_path: Path) -> None:
     async with ResultCache(tmp_path / "c.sqlite3") as cache:
         await cache.put("k", _verdict().model_copy(update={"cached": True}))
-        raw = sqlite3.connect(tmp_path / "c.sqlite3").execute("SELECT verdict FROM results").fetchone()
+        raw = (
+            sqlite3.connect(tmp_path / "c.sqlite3")
+            .execute("SELECT verdict FROM results")
+            .fetchone()
+        )
         assert '"cached":false' in raw[0]
 
 
@@ -163,7 +173,7 @@ async def test_an_unreadable_row_is_a_miss(tmp_path: Path) -> None:
     async with ResultCache(path) as cache:
         await cache.put("k", _verdict())
     raw = sqlite3.connect(path)
-    raw.execute("UPDATE results SET verdict = '{\"status\": \"nonsense\"}'")
+    raw.execute('UPDATE results SET verdict = \'{"status": "nonsense"}\'')
     raw.commit()
     raw.close()
     async with ResultCache(path) as cache:

@@ -1,7 +1,36 @@
 """proofgate: Lean-backed proof verification with verdicts that cannot be gamed."""
 
 from proofgate.__about__ import __version__
-from proofgate.exceptions import ProofgateError
+from proofgate.api.schemas import EnvironmentInfo, ReadinessReport
+from proofgate.client import AsyncClient, Client, RetryPolicy
+from proofgate.exceptions import (
+    Busy,
+    ClientError,
+    LeanUnavailable,
+    NotReady,
+    ProofgateError,
+    SandboxUnavailable,
+    ServerError,
+    SubmissionError,
+)
 from proofgate.models import Submission, Verdict, VerdictStatus
 
-__all__ = sorted(["ProofgateError", "Submission", "Verdict", "VerdictStatus", "__version__"])
+__all__ = [
+    "AsyncClient",
+    "Busy",
+    "Client",
+    "ClientError",
+    "EnvironmentInfo",
+    "LeanUnavailable",
+    "NotReady",
+    "ProofgateError",
+    "ReadinessReport",
+    "RetryPolicy",
+    "SandboxUnavailable",
+    "ServerError",
+    "Submission",
+    "SubmissionError",
+    "Verdict",
+    "VerdictStatus",
+    "__version__",
+]

@@ -4,10 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-import httpx
 import pytest
 
-from proofgate.exceptions import Busy, LeanUnavailable, NotReady, SandboxUnavailable, SubmissionError
+from proofgate.exceptions import (
+    Busy,
+    LeanUnavailable,
+    NotReady,
+    SandboxUnavailable,
+    SubmissionError,
+)
 from proofgate.models import Verdict, VerdictStatus
 from tests.api.conftest import LiveApp
 
@@ -43,7 +48,9 @@ def test_a_policy_refusal_is_a_verdict_not_an_error(live: LiveApp) -> None:
         ({}, "body"),
     ],
 )
-def test_invalid_fields_are_422_naming_the_field(live: LiveApp, body: dict[str, object], field: str) -> None:
+def test_invalid_fields_are_422_naming_the_field(
+    live: LiveApp, body: dict[str, object], field: str
+) -> None:
     response = live.http.post("/v1/check", json=body)
     assert response.status_code == 422
     payload = response.json()
@@ -121,8 +128,16 @@ def test_streamed_body_under_the_limit_is_accepted(live: LiveApp) -> None:
 @pytest.mark.parametrize(
     ("error", "kind", "retry_after"),
     [
-        (LeanUnavailable("toolchain v4.32.0 not found: run `proofgate setup`"), "lean_unavailable", "30"),
-        (SandboxUnavailable("bubblewrap missing: apt-get install bubblewrap"), "sandbox_unavailable", "30"),
+        (
+            LeanUnavailable("toolchain v4.32.0 not found: run `proofgate setup`"),
+            "lean_unavailable",
+            "30",
+        ),
+        (
+            SandboxUnavailable("bubblewrap missing: apt-get install bubblewrap"),
+            "sandbox_unavailable",
+            "30",
+        ),
         (NotReady("pool warming", retry_after=4.2), "not_ready", "5"),
         (Busy("all 4 workers are busy", retry_after=2), "busy", "2"),
     ],
@@ -140,7 +155,9 @@ def test_service_unready_or_busy_is_503_with_retry_after(
 
 
 def test_submission_error_is_422_naming_its_field(live: LiveApp) -> None:
-    live.service.raises = SubmissionError("unknown environment 'nope'; known: default", field="environment")
+    live.service.raises = SubmissionError(
+        "unknown environment 'nope'; known: default", field="environment"
+    )
     response = live.http.post("/v1/check", json={"code": "x", "environment": "nope"})
     assert response.status_code == 422
     body = response.json()
@@ -170,12 +187,18 @@ def test_request_ids_are_generated_or_accepted_when_sane(live: LiveApp) -> None:
     first = live.http.get("/healthz").headers["x-request-id"]
     second = live.http.get("/healthz").headers["x-request-id"]
     assert first != second and len(first) >= 16
-    assert live.http.get("/healthz", headers={"X-Request-ID": "abc-123"}).headers["x-request-id"] == "abc-123"
+    assert (
+        live.http.get("/healthz", headers={"X-Request-ID": "abc-123"}).headers["x-request-id"]
+        == "abc-123"
+    )
     for insane in ("a b", "x" * 500, "<script>", ""):
         echoed = live.http.get("/healthz", headers={"X-Request-ID": insane}).headers["x-request-id"]
         assert echoed != insane
     # even on a 404
-    assert live.http.get("/nowhere", headers={"X-Request-ID": "r-404"}).headers["x-request-id"] == "r-404"
+    assert (
+        live.http.get("/nowhere", headers={"X-Request-ID": "r-404"}).headers["x-request-id"]
+        == "r-404"
+    )
 
 
 def test_concurrent_checks_are_served_concurrently(live: LiveApp) -> None:
@@ -185,7 +208,11 @@ def test_concurrent_checks_are_served_concurrently(live: LiveApp) -> None:
     live.service.delay = 0.5
     began = time.monotonic()
     with concurrent.futures.ThreadPoolExecutor(4) as pool:
-        codes = list(pool.map(lambda i: live.http.post("/v1/check", json={"code": f"c{i}"}).status_code, range(4)))
+        codes = list(
+            pool.map(
+                lambda i: live.http.post("/v1/check", json={"code": f"c{i}"}).status_code, range(4)
+            )
+        )
     assert codes == [200] * 4
     assert time.monotonic() - began < 1.8  # four 0.5 s checks overlap rather than queue
 

@@ -30,7 +30,9 @@ def test_the_real_service_lists_the_pinned_projects(tmp_path: Path) -> None:
         '{"packages": [{"name": "mathlib", "rev": "81a5d257"}, {"name": "REPL", "rev": "r1"}]}'
     )
     (other / "lean-toolchain").write_text("leanprover/lean4:v4.20.0\n")
-    settings = Settings(data_dir=tmp_path / "data", project_dir=project, elan_home=tmp_path / "elan")
+    settings = Settings(
+        data_dir=tmp_path / "data", project_dir=project, elan_home=tmp_path / "elan"
+    )
     with run_app(create_app(settings, service=CheckerService(settings))) as url:
         listed = httpx.get(url + "/v1/environments", timeout=30).json()
     by_name = {entry["name"]: entry for entry in listed}

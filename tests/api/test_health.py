@@ -21,7 +21,9 @@ def test_ready_service_reports_sandbox_and_live_pool(live: LiveApp) -> None:
 
 
 def test_unready_service_is_503_with_reasons(settings: Settings) -> None:
-    service = FakeServiceWithPool(ready=False, reasons=["sandbox: bwrap not found: apt-get install bubblewrap"])
+    service = FakeServiceWithPool(
+        ready=False, reasons=["sandbox: bwrap not found: apt-get install bubblewrap"]
+    )
     with run_app(create_app(settings, service=service)) as url:  # type: ignore[arg-type]
         response = httpx.get(url + "/readyz")
         assert httpx.get(url + "/healthz").json() == {"status": "ok"}

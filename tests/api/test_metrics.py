@@ -31,8 +31,18 @@ def test_requests_verdicts_and_latency_are_counted(live: LiveApp) -> None:
     text = live.http.get("/metrics").text
     route = 'method="POST",route="/v1/check",status="200"'
     assert _sample(text, "proofgate_http_requests_total", route) == 3
-    assert _sample(text, "proofgate_http_requests_total", 'method="POST",route="/v1/check",status="422"') == 1
-    assert _sample(text, "proofgate_http_requests_total", 'method="GET",route="unmatched",status="404"') == 1
+    assert (
+        _sample(
+            text, "proofgate_http_requests_total", 'method="POST",route="/v1/check",status="422"'
+        )
+        == 1
+    )
+    assert (
+        _sample(
+            text, "proofgate_http_requests_total", 'method="GET",route="unmatched",status="404"'
+        )
+        == 1
+    )
     assert "/nowhere" not in text  # raw paths never become labels
     assert _sample(text, "proofgate_verdicts_total", 'status="rejected"') == 2
     assert _sample(text, "proofgate_verdicts_total", 'status="compiled"') == 1
@@ -80,12 +90,16 @@ def test_cache_hits_and_misses(enabled: bool) -> None:
     metrics = Metrics()
     verdict = Verdict(status=VerdictStatus.proved, kind="check")
     metrics.observe_verdict(verdict, 0.1, cache_enabled=enabled)
-    metrics.observe_verdict(verdict.model_copy(update={"cached": True}), 0.001, cache_enabled=enabled)
+    metrics.observe_verdict(
+        verdict.model_copy(update={"cached": True}), 0.001, cache_enabled=enabled
+    )
     text = metrics.render().decode()
     assert _sample(text, "proofgate_cache_hits_total") == 1
     assert _sample(text, "proofgate_cache_misses_total") == (1 if enabled else 0)
 
 
 def test_pool_collector_ignores_non_numbers() -> None:
-    collector = PoolCollector(lambda: {"busy": True, "idle": "x", "queue_depth": None, "note": "hi"})
+    collector = PoolCollector(
+        lambda: {"busy": True, "idle": "x", "queue_depth": None, "note": "hi"}
+    )
     assert list(collector.collect()) == []

@@ -7,6 +7,8 @@ a fixed number of examples per operation, no shrinking database, well under a mi
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import httpx
 import pytest
 from hypothesis import HealthCheck, Phase, given
@@ -45,6 +47,29 @@ def _refused(ctx: object, response: schemathesis.Response, case: schemathesis.Ca
     return negative_data_rejection(ctx, response, case)  # type: ignore[arg-type]
 
 
+def _fuzz(
+    operation: schemathesis.APIOperation, mode: GenerationMode, url: str, statuses: set[int]
+) -> Callable[[], None]:
+    """A bounded hypothesis test of one operation in one generation mode."""
+    checks = [*_CHECKS, _refused] if mode is GenerationMode.NEGATIVE else _CHECKS
+
+    @hypothesis_settings(
+        max_examples=_EXAMPLES.get(operation.path, _DEFAULT_EXAMPLES),
+        deadline=None,
+        database=None,
+        derandomize=True,
+        phases=[Phase.explicit, Phase.generate],
+        suppress_health_check=list(HealthCheck),
+    )
+    @given(case=operation.as_strategy(generation_mode=mode))
+    def exercise(case: schemathesis.Case) -> None:
+        response = case.call(base_url=url, timeout=10)
+        statuses.add(response.status_code)
+        case.validate_response(response, checks=checks)
+
+    return exercise
+
+
 @pytest.mark.timeout(90)
 def test_generated_requests_never_get_a_server_error(settings: Settings) -> None:
     # 64 KiB keeps the 413 path reachable without sending megabytes on every example.
@@ -60,23 +85,7 @@ def test_generated_requests_never_get_a_server_error(settings: Settings) -> None
             takes_input = bool(list(operation.iter_parameters())) or bool(operation.body)
             modes = [GenerationMode.POSITIVE] + ([GenerationMode.NEGATIVE] if takes_input else [])
             for mode in modes:
-                checks = [*_CHECKS, _refused] if mode is GenerationMode.NEGATIVE else _CHECKS
-
-                @hypothesis_settings(
-                    max_examples=_EXAMPLES.get(operation.path, _DEFAULT_EXAMPLES),
-                    deadline=None,
-                    database=None,
-                    derandomize=True,
-                    phases=[Phase.explicit, Phase.generate],
-                    suppress_health_check=list(HealthCheck),
-                )
-                @given(case=operation.as_strategy(generation_mode=mode))
-                def exercise(case: schemathesis.Case) -> None:
-                    response = case.call(base_url=url, timeout=10)
-                    statuses.add(response.status_code)
-                    case.validate_response(response, checks=checks)
-
-                exercise()
+                _fuzz(operation, mode, url, statuses)()
     assert all(code < 500 for code in statuses)
     assert {200, 422} <= statuses  # the fuzz reached both the verdict and the refusal paths
     assert service.seen  # and some generated submissions got through to the service

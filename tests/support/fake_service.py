@@ -29,9 +29,16 @@ PINS = Pins(lean="v4.32.0", mathlib="81a5d257", repl="v4.32.0", proofgate="0.1.0
 
 def judge(submission: Submission) -> Verdict:
     """The fake's verdict: a pure function of the submission, like the real one."""
-    text = "\n".join(part for part in (submission.statement, submission.code, submission.proof) if part)
+    text = "\n".join(
+        part for part in (submission.statement, submission.code, submission.proof) if part
+    )
     kind = "check" if submission.is_locked else "compile"
-    common = {"kind": kind, "target": submission.target, "pins": PINS, "content_hash": submission.content_hash()}
+    common = {
+        "kind": kind,
+        "target": submission.target,
+        "pins": PINS,
+        "content_hash": submission.content_hash(),
+    }
     if "#exit" in text:
         line = text[: text.index("#exit")].count("\n") + 1
         return Verdict(
@@ -57,7 +64,12 @@ def judge(submission: Submission) -> Verdict:
         )
     if "hang" in text:
         return Verdict(status=VerdictStatus.timeout, reason="ran past 1s", **common)
-    if "sorry" in text and submission.is_locked and submission.proof and "sorry" in submission.proof:
+    if (
+        "sorry" in text
+        and submission.is_locked
+        and submission.proof
+        and "sorry" in submission.proof
+    ):
         return Verdict(status=VerdictStatus.incomplete, reason="the proof uses sorry", **common)
     status = VerdictStatus.proved if submission.is_locked else VerdictStatus.compiled
     return Verdict(status=status, reason="all checks passed", **common)
@@ -82,7 +94,9 @@ class FakeCheckerService:
         self.closed = True
 
     def readiness(self) -> Readiness:
-        return Readiness(ready=self.ready, reasons=list(self.reasons), sandbox="bwrap", pool={"workers": 2})
+        return Readiness(
+            ready=self.ready, reasons=list(self.reasons), sandbox="bwrap", pool={"workers": 2}
+        )
 
     def environments(self) -> list[dict[str, object]]:
         return [

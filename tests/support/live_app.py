@@ -18,7 +18,7 @@ from tests.support.server import free_port
 
 @contextmanager
 def run_app(app: object, *, timeout: float = 10.0) -> Iterator[str]:
-    """Serve `app` on 127.0.0.1 in a thread; yield its base URL; shut it down (lifespan included)."""
+    """Serve `app` on 127.0.0.1 in a thread; yield its URL; shut it down (lifespan included)."""
     config = uvicorn.Config(
         app,  # type: ignore[arg-type]  # any ASGI callable
         host="127.0.0.1",

@@ -40,7 +40,10 @@ __all__ = [
 DEFAULT_RETRY_AFTER = 30.0
 
 _RETRY_AFTER_HEADER = {
-    "Retry-After": {"description": "Seconds to wait before retrying.", "schema": {"type": "integer"}}
+    "Retry-After": {
+        "description": "Seconds to wait before retrying.",
+        "schema": {"type": "integer"},
+    }
 }
 
 #: OpenAPI `responses` for routes that take a body and may find the service unready.

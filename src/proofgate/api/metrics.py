@@ -11,8 +11,13 @@ import re
 from collections.abc import Callable, Iterator, Mapping
 
 from fastapi import APIRouter, Request, Response
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram
-from prometheus_client import generate_latest
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    generate_latest,
+)
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
@@ -107,7 +112,9 @@ class Metrics:
             registry=self.registry,
         )
         self.cache_hits = Counter(
-            "proofgate_cache_hits", "Verdicts answered from the result cache.", registry=self.registry
+            "proofgate_cache_hits",
+            "Verdicts answered from the result cache.",
+            registry=self.registry,
         )
         self.cache_misses = Counter(
             "proofgate_cache_misses",

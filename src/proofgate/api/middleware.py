@@ -1,4 +1,4 @@
-"""Per-request context as pure ASGI middleware: request id, one JSON log line, metrics, the 500 body.
+"""Per-request context as pure ASGI middleware: request id, a JSON log line, metrics, the 500 body.
 
 Pure ASGI (not `BaseHTTPMiddleware`): no extra task or body buffering per request. The request id
 is the client's `X-Request-ID` when it is sane (short, plain characters), else a fresh one; it is on
