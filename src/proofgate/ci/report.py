@@ -67,7 +67,7 @@ def render_human(report: CiReport, console: Console) -> None:
         if result.outcome is Outcome.failed:
             console.print(
                 f"[red]FAIL[/red] {escape(result.file)}:{result.line}:{result.column + 1} "
-                f"[bold]{escape(result.theorem)}[/bold] [{result.status}] {escape(result.message)}",
+                f"{escape('[' + result.status + ']')} {escape(result.message)}",
                 soft_wrap=True,
             )
     unchecked: dict[str, list[CiResult]] = {}

@@ -56,8 +56,8 @@ def _discover_file(path: Path) -> tuple[str, list[Theorem]]:
     return text, discover_text(text)
 
 
-def lock_repository(root: Path, *, previous: Manifest | None = None) -> Manifest:
-    """Lock every public theorem under `root` and write `root/proofgate.toml`; settings are kept."""
+def lock_repository(root: Path) -> Manifest:
+    """Lock every public theorem under `root` into `root/proofgate.toml`, keeping its settings."""
     locked: list[LockedResult] = []
     for path in lean_files(root):
         _, theorems = _discover_file(path)
@@ -72,8 +72,7 @@ def lock_repository(root: Path, *, previous: Manifest | None = None) -> Manifest
                     context_sha256=theorem.context_sha256,
                 )
             )
-    base = previous or Manifest()
-    manifest = base.model_copy(update={"locked": locked})
+    manifest = (read_manifest(root) or Manifest()).model_copy(update={"locked": locked})
     write_manifest(root / MANIFEST_NAME, manifest)
     return manifest
 
@@ -164,9 +163,7 @@ def _place(verdict: Verdict, theorem: Theorem) -> tuple[int, int]:
 
 
 def _message(verdict: Verdict, theorem: Theorem) -> str:
-    parts = [f"{theorem.name}: {verdict.status.value}"]
-    if verdict.reason:
-        parts.append(verdict.reason)
+    parts = [f"{theorem.name}: {verdict.reason or verdict.status.value}"]
     first_error = next((m.text for m in verdict.messages if m.severity is Severity.error), None)
     if first_error and first_error not in verdict.reason:
         parts.append(first_error.strip().splitlines()[0])

@@ -231,6 +231,18 @@ def _classify(command: Command, index: int) -> None:
     command.keyword_index = index
 
 
+def _only_modifiers(tokens: list[Token], index: int) -> bool:
+    """True when `tokens[index:]` holds nothing but attributes and modifiers."""
+    while index < len(tokens):
+        if tokens[index].text == "@" and index + 1 < len(tokens) and tokens[index + 1].text == "[":
+            index = _skip_brackets(tokens, index + 1)
+        elif tokens[index].text in MODIFIERS:
+            index += 1
+        else:
+            return False
+    return True
+
+
 def _skip_brackets(tokens: list[Token], index: int) -> int:
     """`index` points at `[`; return the index after its matching `]`."""
     depth = 0
@@ -254,6 +266,8 @@ def split_commands(tokens: list[Token]) -> list[Command]:
         if current is None or _starts_command(tokens, index):
             if current is not None and current.tokens[-1].text == "in":
                 body_starts[-1] = len(current.tokens)  # `open X in` prefixes this command
+            elif current is not None and _only_modifiers(current.tokens, body_starts[-1]):
+                pass  # `@[simp]` or `private` on a line of its own: same command
             else:
                 if current is not None:
                     commands.append(current)
