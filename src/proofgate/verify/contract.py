@@ -12,7 +12,7 @@ from enum import Enum
 
 from pydantic import BaseModel, ConfigDict, Field
 
-__all__ = ["AuditOutcome", "AuditReport", "DeclarationAudit", "CONTRACT_VERSION"]
+__all__ = ["CONTRACT_VERSION", "AuditOutcome", "AuditReport", "DeclarationAudit"]
 
 CONTRACT_VERSION = 1
 
@@ -38,6 +38,7 @@ class DeclarationAudit(BaseModel):
     name: str
     kind: str  # theorem, definition, opaque, axiom, inductive, ...
     axioms: list[str] = Field(default_factory=list)
+    replayed: bool = True  # False: unsafe/partial, which the kernel replay skips (never usable)
 
 
 class AuditReport(BaseModel):
@@ -53,6 +54,9 @@ class AuditReport(BaseModel):
     target: str | None = None  # None in a free compile
     declaration: str | None = None  # the declaration a failure is about
     target_axioms: list[str] = Field(default_factory=list)  # axioms the target reaches
+    # The checker's own judgement against the allowlist it was given: the target's axioms outside
+    # it (free compile: every theorem's). The flow recomputes it and refuses a disagreement.
+    disallowed_axioms: list[str] = Field(default_factory=list)
     declarations: list[DeclarationAudit] = Field(default_factory=list)  # every new declaration
     answers: dict[str, str] = Field(default_factory=dict)  # answer holes' submitted values
     timings_ms: dict[str, float] = Field(default_factory=dict)

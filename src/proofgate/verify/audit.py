@@ -1,0 +1,429 @@
+"""The trusted audit: the only step that may conclude `proved` (or `compiled`).
+
+Three jailed processes, none of which the submission can talk to:
+1. the locked statement compiled once per (statement, environment) into a reference .olean, cached
+   under `DATA_DIR/references/<hash>/` (it failing is the statement's fault: `SubmissionError`);
+2. the submission compiled to a scratch .olean (`lean -o`; its errors raise `AuditCompileFailed`);
+3. the trusted checker (`proofgate-checker`, docs/checker-contract.md) on both, read-only, under a
+   timeout. Its stdout must be exactly one JSON object that validates as `AuditReport` and agrees
+   with what was asked; anything else raises `AuditError`, which the verdict turns into `internal`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import os
+import shlex
+import shutil
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any, Protocol
+
+from pydantic import ValidationError
+
+from proofgate.config import Settings
+from proofgate.environments import Environment
+from proofgate.exceptions import (
+    AuditCompileFailed,
+    AuditError,
+    NotReady,
+    ReplError,
+    SubmissionError,
+)
+from proofgate.process import Limits, Spawner, SpawnSpec
+from proofgate.verify.contract import CONTRACT_VERSION, AuditOutcome, AuditReport
+
+__all__ = ["Auditor", "RunResult", "Runner", "checker_argv", "parse_checker_output"]
+
+#: The checker's executable inside an environment's Lake build directory.
+CHECKER_BINARY = Path(".lake/build/bin/proofgate-checker")
+#: Largest stdout (or stderr) kept from a compile or the checker; more is a broken run.
+MAX_OUTPUT = 16 << 20
+#: Tail of stderr quoted in an AuditError.
+STDERR_TAIL = 2_000
+
+
+class RunResult(Protocol):
+    """What one jailed run came to (`proofgate.sandbox.JailedResult` has this shape)."""
+
+    @property
+    def returncode(self) -> int | None: ...
+    @property
+    def stdout(self) -> bytes: ...
+    @property
+    def stderr(self) -> bytes: ...
+    @property
+    def timed_out(self) -> bool: ...
+    @property
+    def out_of_memory(self) -> bool: ...
+    @property
+    def duration_ms(self) -> int | float: ...
+
+
+#: `proofgate.sandbox.run_jailed`'s signature: one program run to completion in a jail.
+Runner = Callable[..., Awaitable[RunResult]]
+
+
+class Auditor:
+    """Runs the audit flow for one settings object; safe to share between concurrent requests."""
+
+    def __init__(
+        self, settings: Settings, *, runner: Runner | None = None, spawner: Spawner | None = None
+    ) -> None:
+        self.settings = settings
+        self._runner = runner
+        self._spawner = spawner
+        self._reference_locks: dict[str, asyncio.Lock] = {}
+
+    async def audit(
+        self,
+        *,
+        environment: Environment,
+        statement: str | None,
+        code: str,
+        target: str | None,
+        answer_holes: list[str],
+        allowed_axioms: list[str],
+    ) -> AuditReport:
+        """Check `code` against the locked `statement` (None: a free compile, no target).
+
+        Returns the checker's report (any outcome: the verdict logic judges it). Raises
+        `AuditCompileFailed` when the submission does not compile, `SubmissionError` when the
+        statement does not, and `AuditError` whenever the checker fails to conclude.
+        """
+        if (statement is None) != (target is None):
+            raise SubmissionError(
+                "give both a statement and its target, or neither", field="target"
+            )
+        if statement is None and answer_holes:
+            raise SubmissionError("answer holes need a statement", field="answer_holes")
+        timings: dict[str, float] = {}
+        started = time.monotonic()
+        reference = await self.reference(environment, statement) if statement is not None else None
+        timings["compile_statement"] = _ms_since(started)
+        scratch = self.settings.data_dir / "audit" / uuid.uuid4().hex
+        scratch.mkdir(parents=True)
+        try:
+            source = scratch / "Submission.lean"
+            source.write_text(code, encoding="utf-8")
+            olean = scratch / "Submission.olean"
+            compiled = await self._compile(environment, source, olean, writable=scratch)
+            timings["compile_submission"] = float(compiled.duration_ms)
+            if compiled.timed_out or compiled.out_of_memory or compiled.returncode != 0:
+                raise _compile_failure(compiled, what="the submission")
+            if not olean.is_file():
+                raise AuditError(f"the compiler exited 0 but wrote no {olean.name}")
+            argv = checker_argv(
+                self._checker_command(environment),
+                submission=olean,
+                challenge=reference,
+                target=target,
+                allowed_axioms=allowed_axioms,
+                answer_holes=answer_holes,
+                module_roots=sorted(environment.module_roots),
+            )
+            visible = [scratch] + ([reference.parent] if reference else [])
+            result = await self._run(
+                argv, environment, read_only=visible, writable=[], checker=True
+            )
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
+        timings["checker_process"] = float(result.duration_ms)
+        report = _checker_report(result)
+        _check_agreement(
+            report,
+            environment=environment,
+            target=target,
+            answer_holes=answer_holes,
+            allowed_axioms=allowed_axioms,
+        )
+        report.timings_ms.update(timings)
+        return report
+
+    async def reference(self, environment: Environment, statement: str) -> Path:
+        """The locked statement's trusted .olean, compiled once and then read from the cache."""
+        key = self.reference_key(environment, statement)
+        final = self.settings.data_dir / "references" / key
+        lock = self._reference_locks.setdefault(key, asyncio.Lock())
+        async with lock:
+            if (final / "reference.json").is_file() and (final / "Challenge.olean").is_file():
+                return final / "Challenge.olean"
+            building = final.parent / f".building-{key[:16]}-{uuid.uuid4().hex[:8]}"
+            building.mkdir(parents=True)
+            try:
+                source = building / "Challenge.lean"
+                source.write_text(statement, encoding="utf-8")
+                compiled = await self._compile(
+                    environment, source, building / "Challenge.olean", writable=building
+                )
+                if compiled.timed_out or compiled.out_of_memory:
+                    raise AuditError(
+                        "compiling the locked statement ran out of time or memory: raise "
+                        "PROOFGATE_AUDIT_TIMEOUT / PROOFGATE_MEMORY_LIMIT_MB, or check the machine"
+                    )
+                if compiled.returncode != 0 or not (building / "Challenge.olean").is_file():
+                    failure = _compile_failure(compiled, what="the locked statement")
+                    raise SubmissionError(
+                        f"the locked statement does not compile in environment "
+                        f"{environment.name!r}; fix the statement (not the proof): "
+                        + "; ".join(failure.messages[:5] or [failure.output[-STDERR_TAIL:]]),
+                        field="statement",
+                    )
+                meta = {"environment": environment.describe(), "compile_ms": compiled.duration_ms}
+                (building / "reference.json").write_text(json.dumps(meta), encoding="utf-8")
+                try:
+                    building.rename(final)
+                except OSError:
+                    if not (final / "reference.json").is_file():  # not a lost race: a real problem
+                        raise
+            finally:
+                shutil.rmtree(building, ignore_errors=True)
+        return final / "Challenge.olean"
+
+    def reference_key(self, environment: Environment, statement: str) -> str:
+        """Hash of everything a reference .olean depends on."""
+        payload = {
+            "statement": statement,
+            "environment": environment.describe(),
+            "directory": str(environment.directory),
+            "compile_command": self.settings.compile_command,
+        }
+        return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
+
+    # --- processes ----------------------------------------------------------------------------
+
+    async def _compile(
+        self, environment: Environment, source: Path, olean: Path, *, writable: Path
+    ) -> RunResult:
+        argv = [
+            *shlex.split(self.settings.compile_command),
+            "--json",
+            "-o",
+            str(olean),
+            str(source),
+        ]
+        return await self._run(argv, environment, read_only=[], writable=[writable], checker=False)
+
+    def _checker_command(self, environment: Environment) -> list[str]:
+        if self.settings.checker_command is not None:
+            return shlex.split(self.settings.checker_command)
+        return ["lake", "env", str(environment.directory / CHECKER_BINARY)]
+
+    async def _run(
+        self,
+        argv: list[str],
+        environment: Environment,
+        *,
+        read_only: list[Path],
+        writable: list[Path],
+        checker: bool,
+    ) -> RunResult:
+        settings = self.settings
+        toolchain = [p for p in (settings.lean_home, settings.elan_home) if p and p.is_dir()]
+        bins = [str(p / "bin") for p in toolchain]
+        env = {
+            "PATH": os.pathsep.join([*bins, "/usr/local/bin:/usr/bin:/bin"]),
+            "ELAN_HOME": str(settings.elan_home),
+            "LANG": "C.UTF-8",
+        }
+        if checker:
+            env["LEAN_ABORT_ON_PANIC"] = (
+                "1"  # a panic on hostile input ends the run, never continues
+            )
+        spec = SpawnSpec(
+            argv=argv,
+            cwd=environment.directory,
+            env=env,
+            read_only=(environment.directory, *toolchain, *read_only),
+            writable=tuple(writable),
+        )
+        limits = Limits(
+            memory_bytes=settings.memory_limit_mb * 2**20,
+            max_processes=16 if checker else settings.max_processes,
+        )
+        runner, spawner = self._process_runner()
+        try:
+            return await runner(
+                spawner, spec, limits, timeout=settings.audit_timeout, max_output=MAX_OUTPUT
+            )
+        except (OSError, ReplError) as exc:  # the spawners report a failed exec as ReplCrashed
+            raise AuditError(f"could not start {argv[0]}: {exc}") from exc
+
+    def _process_runner(self) -> tuple[Runner, Spawner]:
+        """The injected runner, else the sandbox's `run_jailed` with the configured jail."""
+        if self._runner is None or self._spawner is None:
+            try:
+                from proofgate.sandbox import run_jailed, select_spawner
+            except ImportError as exc:  # pragma: no cover - the sandbox ships with proofgate
+                raise NotReady(
+                    f"the sandbox runner is unavailable ({exc}): reinstall proofgate"
+                ) from exc
+            if self._runner is None:
+                self._runner = run_jailed
+            if self._spawner is None:
+                self._spawner = select_spawner(self.settings)
+        return self._runner, self._spawner
+
+
+def checker_argv(
+    command: list[str],
+    *,
+    submission: Path,
+    challenge: Path | None,
+    target: str | None,
+    allowed_axioms: list[str],
+    answer_holes: list[str],
+    module_roots: list[str],
+) -> list[str]:
+    """The checker's command line (docs/checker-contract.md, "Inputs")."""
+    argv = [*command, "--submission", str(submission)]
+    if challenge is not None and target is not None:
+        argv += ["--challenge", str(challenge), "--target", target]
+    for flag, values in (
+        ("--axiom", allowed_axioms),
+        ("--answer-hole", answer_holes),
+        ("--module-root", module_roots),
+    ):
+        for value in values:
+            argv += [flag, value]
+    return argv
+
+
+def parse_checker_output(stdout: bytes) -> AuditReport:
+    """Exactly one JSON object, valid as `AuditReport` (no extra, missing or duplicate fields)."""
+    try:
+        text = stdout.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise AuditError(f"the checker's output is not UTF-8: {exc}") from exc
+    decoder = json.JSONDecoder(object_pairs_hook=_no_duplicate_keys, parse_constant=_no_constant)
+    stripped = text.strip()
+    try:
+        value, end = decoder.raw_decode(stripped)
+    except (ValueError, _BadJson) as exc:
+        raise AuditError(f"the checker printed no JSON object: {exc}: {stripped[:200]!r}") from exc
+    if end != len(stripped):
+        raise AuditError(f"the checker printed more than one JSON value: {stripped[end:][:200]!r}")
+    if not isinstance(value, dict):
+        raise AuditError(f"the checker printed a JSON {type(value).__name__}, not an object")
+    try:
+        return AuditReport.model_validate_json(stripped, strict=True)
+    except ValidationError as exc:
+        raise AuditError(f"the checker's report breaks the contract: {exc}") from exc
+
+
+class _BadJson(ValueError):
+    pass
+
+
+def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    keys = [key for key, _ in pairs]
+    if len(keys) != len(set(keys)):
+        raise _BadJson(f"duplicate keys in {sorted(keys)}")
+    return dict(pairs)
+
+
+def _no_constant(name: str) -> None:
+    raise _BadJson(f"{name} is not JSON")
+
+
+def _checker_report(result: RunResult) -> AuditReport:
+    """The report of a finished checker run; every other ending is an AuditError."""
+    stderr = result.stderr.decode("utf-8", "replace")[-STDERR_TAIL:]
+    if result.timed_out:
+        raise AuditError(f"the checker did not finish in time (after {result.duration_ms} ms)")
+    if result.out_of_memory:
+        raise AuditError("the checker went over its memory cap: raise PROOFGATE_MEMORY_LIMIT_MB")
+    if getattr(result, "output_truncated", False):
+        raise AuditError(f"the checker printed more than {MAX_OUTPUT} bytes")
+    if result.returncode != 0:
+        raise AuditError(f"the checker exited with {result.returncode}: {stderr.strip()}")
+    return parse_checker_output(result.stdout)
+
+
+def _check_agreement(
+    report: AuditReport,
+    *,
+    environment: Environment,
+    target: str | None,
+    answer_holes: list[str],
+    allowed_axioms: list[str],
+) -> None:
+    """Refuse a report that does not answer the question asked (AuditError)."""
+    if report.contract != CONTRACT_VERSION:
+        raise AuditError(
+            f"checker speaks contract {report.contract}, proofgate {CONTRACT_VERSION}: rebuild it "
+            "(`lake build proofgate-checker`)"
+        )
+    if report.target != target:
+        raise AuditError(f"the checker answered about {report.target!r}, not {target!r}")
+    if report.lean != environment.lean_version:
+        raise AuditError(
+            f"the checker was built with Lean {report.lean}, the environment pins "
+            f"{environment.lean_version}: rebuild it in {environment.directory}"
+        )
+    if report.outcome is not AuditOutcome.ok:
+        return
+    allowed = set(allowed_axioms)
+    theorems = {d.name: d for d in report.declarations if d.kind == "theorem" and d.replayed}
+    if target is None:
+        expected = {a for d in theorems.values() for a in d.axioms if a not in allowed}
+    else:
+        if target not in theorems:
+            raise AuditError(f"the checker said ok but lists no replayed theorem {target}")
+        if set(theorems[target].axioms) != set(report.target_axioms):
+            raise AuditError("the checker's target axioms disagree with its declaration list")
+        if set(report.answers) != set(answer_holes):
+            raise AuditError(
+                f"the checker reported answers {sorted(report.answers)}, not {sorted(answer_holes)}"
+            )
+        expected = {a for a in report.target_axioms if a not in allowed}
+    if set(report.disallowed_axioms) != expected:
+        raise AuditError(
+            f"the checker judged the axioms {sorted(report.disallowed_axioms)} disallowed, "
+            f"proofgate {sorted(expected)}"
+        )
+
+
+def _compile_failure(result: RunResult, *, what: str) -> AuditCompileFailed:
+    """Lean's messages (from `--json` lines, else the raw text) as an AuditCompileFailed."""
+    stdout = result.stdout.decode("utf-8", "replace")
+    stderr = result.stderr.decode("utf-8", "replace")
+    messages: list[str] = []
+    for line in stdout.splitlines():
+        if not line.strip():
+            continue
+        try:
+            message = json.loads(line)
+        except ValueError:
+            messages.append(line)
+            continue
+        if not isinstance(message, dict):
+            messages.append(line)
+        elif message.get("severity") == "error":
+            pos = message.get("pos") or {}
+            messages.append(
+                f"{pos.get('line', '?')}:{pos.get('column', '?')}: {message.get('data', '')}"
+            )
+    if stderr.strip():
+        messages.append(stderr.strip()[-STDERR_TAIL:])
+    if result.timed_out:
+        summary = f"compiling {what} timed out"
+    elif result.out_of_memory:
+        summary = f"compiling {what} went over the memory cap"
+    else:
+        summary = f"{what} does not compile (exit {result.returncode})"
+    return AuditCompileFailed(
+        summary,
+        messages=messages,
+        output=(stdout + stderr)[-MAX_OUTPUT:],
+        timed_out=result.timed_out,
+        out_of_memory=result.out_of_memory,
+    )
+
+
+def _ms_since(started: float) -> float:
+    return round((time.monotonic() - started) * 1000, 3)

@@ -1,0 +1,455 @@
+"""The audit flow against stand-ins for the compiler and the trusted checker.
+
+Every way the checker can answer, fail to answer, or answer wrongly ends in a report that cannot
+give `proved`, an `AuditCompileFailed`, or an `AuditError`: never in a pass by accident.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from proofgate.config import Settings
+from proofgate.environments import Environment
+from proofgate.exceptions import AuditCompileFailed, AuditError, SubmissionError
+from proofgate.verify.audit import Auditor, checker_argv, parse_checker_output
+from proofgate.verify.contract import CONTRACT_VERSION, AuditOutcome, AuditReport
+from tests.standins.runner import NoSpawner, local_runner
+
+STANDINS = Path(__file__).resolve().parents[1] / "standins"
+ALLOWED = ["propext", "Classical.choice", "Quot.sound"]
+STATEMENT = "import Mathlib\n\ntheorem t1 (a b : ℕ) : a + b = b + a := by sorry\n"
+CODE = "import Mathlib\n\ntheorem t1 (a b : ℕ) : a + b = b + a := Nat.add_comm a b\n"
+
+
+def would_prove(report: AuditReport, allowed: list[str] = ALLOWED) -> bool:
+    """The least a `proved` needs from the audit (the verdict logic may ask more, never less)."""
+    return (
+        report.outcome is AuditOutcome.ok
+        and report.target is not None
+        and not report.disallowed_axioms
+        and set(report.target_axioms) <= set(allowed)
+    )
+
+
+@pytest.fixture
+def environment(tmp_path: Path) -> Environment:
+    directory = tmp_path / "project"
+    directory.mkdir()
+    (directory / "lean-toolchain").write_text("leanprover/lean4:v4.32.0\n")
+    return Environment(
+        name="default",
+        directory=directory,
+        toolchain="leanprover/lean4:v4.32.0",
+        packages={"mathlib": "81a5d257", "batteries": "0f3e1a", "REPL": "abc"},
+    )
+
+
+class Harness:
+    """An Auditor wired to the stand-ins, and the scenario the stand-in checker acts out."""
+
+    def __init__(self, tmp_path: Path, environment: Environment) -> None:
+        self.environment = environment
+        self.scenario_file = tmp_path / "scenario.json"
+        self.argv_log = tmp_path / "checker-argv.json"
+        self.settings = Settings(
+            data_dir=tmp_path / "data",
+            elan_home=tmp_path / "elan",
+            audit_timeout=2.0,
+            compile_command=f"{sys.executable} {STANDINS / 'compiler.py'}",
+            checker_command=f"{sys.executable} {STANDINS / 'checker.py'} {self.scenario_file}",
+        )
+        self.auditor = Auditor(self.settings, runner=local_runner, spawner=NoSpawner())
+        self.scenario()
+
+    def scenario(self, **scenario: Any) -> None:
+        scenario.setdefault("argv_log", str(self.argv_log))
+        self.scenario_file.write_text(json.dumps(scenario))
+
+    async def audit(
+        self,
+        *,
+        statement: str | None = STATEMENT,
+        code: str = CODE,
+        target: str | None = "t1",
+        answer_holes: list[str] | None = None,
+        environment: Environment | None = None,
+    ) -> AuditReport:
+        return await self.auditor.audit(
+            environment=environment or self.environment,
+            statement=statement,
+            code=code,
+            target=target,
+            answer_holes=answer_holes or [],
+            allowed_axioms=ALLOWED,
+        )
+
+    def checker_call(self) -> dict[str, Any]:
+        result: dict[str, Any] = json.loads(self.argv_log.read_text())
+        return result
+
+
+@pytest.fixture
+def harness(tmp_path: Path, environment: Environment) -> Harness:
+    return Harness(tmp_path, environment)
+
+
+# --- the flow ----------------------------------------------------------------------------------
+
+
+async def test_locked_check_passes_the_checker_everything_it_needs(harness: Harness) -> None:
+    report = await harness.audit(answer_holes=["answer"])
+    assert report.outcome is AuditOutcome.ok and would_prove(report)
+    assert report.target == "t1" and report.answers == {"answer": "42"}
+    assert {"compile_statement", "compile_submission", "checker_process", "replay"} <= set(
+        report.timings_ms
+    )
+    call = harness.checker_call()
+    argv = call["argv"]
+    submission = Path(argv[argv.index("--submission") + 1])
+    challenge = Path(argv[argv.index("--challenge") + 1])
+    assert submission.name == "Submission.olean"
+    assert challenge.name == "Challenge.olean"
+    assert challenge.parent.parent == harness.settings.data_dir / "references"
+    assert argv[argv.index("--target") + 1] == "t1"
+    assert [argv[i + 1] for i, a in enumerate(argv) if a == "--axiom"] == ALLOWED
+    assert [argv[i + 1] for i, a in enumerate(argv) if a == "--answer-hole"] == ["answer"]
+    roots = [argv[i + 1] for i, a in enumerate(argv) if a == "--module-root"]
+    assert roots == sorted(harness.environment.module_roots)
+    assert "Mathlib" in roots and "REPL" not in roots
+    assert call["env"]["LEAN_ABORT_ON_PANIC"] == "1"
+    assert not any((harness.settings.data_dir / "audit").iterdir()), "scratch left behind"
+
+
+async def test_free_compile_runs_the_checker_without_challenge_or_target(harness: Harness) -> None:
+    report = await harness.audit(statement=None, target=None)
+    assert report.outcome is AuditOutcome.ok and report.target is None
+    assert not would_prove(report)  # a free compile can be `compiled`, never `proved`
+    argv = harness.checker_call()["argv"]
+    assert "--challenge" not in argv and "--target" not in argv
+    assert not (harness.settings.data_dir / "references").exists()
+
+
+async def test_free_compile_with_a_sorry_theorem_is_judged(harness: Harness) -> None:
+    harness.scenario(axioms=["sorryAx"], report={"target_axioms": []})
+    report = await harness.audit(statement=None, target=None)
+    assert report.disallowed_axioms == ["sorryAx"]
+
+
+async def test_the_reference_is_compiled_once_per_statement_and_environment(
+    harness: Harness, environment: Environment
+) -> None:
+    statement = STATEMENT
+    await harness.audit(statement=statement)
+    references = harness.settings.data_dir / "references"
+    first = sorted(references.iterdir())
+    assert len(first) == 1
+    olean = first[0] / "Challenge.olean"
+    stamp = olean.stat().st_mtime_ns
+    await harness.audit(statement=statement)
+    assert sorted(references.iterdir()) == first and olean.stat().st_mtime_ns == stamp
+    other = Environment(
+        environment.name,
+        environment.directory,
+        environment.toolchain,
+        {**environment.packages, "mathlib": "another-commit"},
+    )
+    await harness.audit(statement=statement, environment=other)
+    assert len(list(references.iterdir())) == 2
+
+
+async def test_concurrent_audits_of_one_statement_share_one_reference(harness: Harness) -> None:
+    reports = await asyncio.gather(*(harness.audit() for _ in range(3)))
+    assert all(r.outcome is AuditOutcome.ok for r in reports)
+    entries = list((harness.settings.data_dir / "references").iterdir())
+    assert len(entries) == 1 and not entries[0].name.startswith(".building")
+
+
+async def test_a_statement_that_does_not_compile_is_the_statements_fault(harness: Harness) -> None:
+    statement = "-- standin-compiler: error unknown identifier 'Nat.foo'\n" + STATEMENT
+    with pytest.raises(SubmissionError, match="unknown identifier 'Nat.foo'") as caught:
+        await harness.audit(statement=statement)
+    assert caught.value.field == "statement"
+    assert not harness.argv_log.exists(), "the checker ran on a broken reference"
+    assert not any((harness.settings.data_dir / "references").iterdir()), "a failure was cached"
+
+
+async def test_a_submission_that_does_not_compile_fails_with_leans_messages(
+    harness: Harness,
+) -> None:
+    code = "-- standin-compiler: error unknown identifier 'foo'\n" + CODE
+    with pytest.raises(AuditCompileFailed) as caught:
+        await harness.audit(code=code)
+    assert caught.value.messages == ["3:2: unknown identifier 'foo'"]
+    assert not caught.value.timed_out and not caught.value.out_of_memory
+    assert not harness.argv_log.exists()
+    assert not any((harness.settings.data_dir / "audit").iterdir())
+
+
+async def test_a_compile_that_hangs_is_a_timeout_of_the_submission(harness: Harness) -> None:
+    with pytest.raises(AuditCompileFailed) as caught:
+        await harness.audit(code="-- standin-compiler: hang\n" + CODE)
+    assert caught.value.timed_out
+
+
+async def test_a_compiler_killed_mid_run_is_a_failed_compile(harness: Harness) -> None:
+    with pytest.raises(AuditCompileFailed):
+        await harness.audit(code="-- standin-compiler: crash\n" + CODE)
+
+
+async def test_a_compiler_that_writes_no_olean_is_an_audit_error(harness: Harness) -> None:
+    with pytest.raises(AuditError, match="wrote no"):
+        await harness.audit(code="-- standin-compiler: silent\n" + CODE)
+
+
+async def test_statement_and_target_come_together(harness: Harness) -> None:
+    with pytest.raises(SubmissionError):
+        await harness.audit(target=None)
+    with pytest.raises(SubmissionError):
+        await harness.audit(statement=None, target="t1")
+    with pytest.raises(SubmissionError):
+        await harness.audit(statement=None, target=None, answer_holes=["answer"])
+
+
+# --- every outcome the checker can conclude ------------------------------------------------------
+
+REJECTIONS: dict[str, dict[str, Any]] = {
+    "target_missing": {"declaration": "t1", "detail": "the submission declares no t1"},
+    "not_a_theorem": {"declaration": "t1", "detail": "t1 is a definition, not a theorem"},
+    "type_mismatch": {"declaration": "t1"},
+    "universe_mismatch": {"declaration": "t1"},
+    "statement_constant_changed": {"declaration": "f", "detail": "f: the definition changed"},
+    "replay_failed": {"declaration": "t1.proof_1", "detail": "(kernel) application type mismatch"},
+    "target_not_replayed": {"declaration": "t1"},
+    "import_not_allowed": {"detail": "import Evil is outside the allowed modules"},
+    "bad_input": {"detail": "cannot read Submission.olean"},
+}
+
+
+@pytest.mark.parametrize("outcome", sorted(REJECTIONS))
+async def test_every_rejecting_outcome_is_returned_and_never_passes(
+    harness: Harness, outcome: str
+) -> None:
+    harness.scenario(report={"outcome": outcome, "target_axioms": [], **REJECTIONS[outcome]})
+    report = await harness.audit()
+    assert report.outcome is AuditOutcome(outcome)
+    assert report.declaration == REJECTIONS[outcome].get("declaration")
+    assert not would_prove(report)
+
+
+def test_the_rejection_table_covers_every_outcome() -> None:
+    assert set(REJECTIONS) == {o.value for o in AuditOutcome} - {"ok"}
+
+
+@pytest.mark.parametrize(
+    ("axioms", "disallowed"),
+    [
+        (["propext", "cheat"], ["cheat"]),
+        (["sorryAx", "propext"], ["sorryAx"]),
+        (["Lean.ofReduceBool", "Lean.trustCompiler"], ["Lean.ofReduceBool", "Lean.trustCompiler"]),
+        (["t3._native.native_decide.ax_1_1"], ["t3._native.native_decide.ax_1_1"]),
+    ],
+)
+async def test_axioms_outside_the_allowlist_are_named_and_never_pass(
+    harness: Harness, axioms: list[str], disallowed: list[str]
+) -> None:
+    harness.scenario(axioms=axioms)
+    report = await harness.audit()
+    assert report.outcome is AuditOutcome.ok
+    assert report.disallowed_axioms == disallowed
+    assert set(disallowed) <= set(report.target_axioms)
+    assert not would_prove(report)
+
+
+# --- a checker that fails to conclude, or concludes wrongly -------------------------------------
+
+BROKEN: dict[str, dict[str, Any]] = {
+    "crash": {"mode": "crash"},
+    "abort (panic)": {"mode": "abort"},
+    "hang": {"mode": "hang"},
+    "garbage": {"mode": "garbage"},
+    "two results": {"mode": "two"},
+    "nothing": {"mode": "raw", "stdout": ""},
+    "a JSON array": {"mode": "raw", "stdout": "[]"},
+    "valid report, exit 1": {"mode": "raw", "exit": 1, "stdout": "{}"},
+    "extra field": {"report": {"proved": True}},
+    "missing field": {"mode": "raw", "stdout": json.dumps({"contract": 1, "outcome": "ok"})},
+    "unknown outcome": {"report": {"outcome": "proved"}},
+    "wrong contract": {"report": {"contract": CONTRACT_VERSION + 1}},
+    "wrong target": {"report": {"target": "t2"}},
+    "wrong lean": {"report": {"lean": "v4.31.0"}},
+    "axioms misjudged": {"axioms": ["sorryAx"], "report": {"disallowed_axioms": []}},
+    "target axioms hidden": {"axioms": ["sorryAx"], "report": {"target_axioms": []}},
+    "target not listed": {"report": {"declarations": []}},
+    "target not replayed but ok": {
+        "report": {"declarations": [{"name": "t1", "kind": "theorem", "replayed": False}]}
+    },
+    "answer missing": {"report": {"answers": {}}},
+    "string for a number": {"report": {"contract": "1"}},
+}
+
+
+@pytest.mark.parametrize("case", sorted(BROKEN))
+async def test_a_broken_checker_is_an_audit_error(harness: Harness, case: str) -> None:
+    scenario = dict(BROKEN[case])
+    if scenario.get("mode") == "raw" and scenario["stdout"] == "{}":
+        scenario["stdout"] = json.dumps(_valid_report())
+    harness.scenario(**scenario)
+    with pytest.raises(AuditError):
+        await harness.audit(answer_holes=["answer"])
+    assert not any((harness.settings.data_dir / "audit").iterdir())
+
+
+async def test_a_checker_that_cannot_start_is_an_audit_error(harness: Harness) -> None:
+    harness.settings.checker_command = str(harness.settings.data_dir / "no-such-checker")
+    with pytest.raises(AuditError, match="could not start"):
+        await harness.audit()
+
+
+# --- parsing and the command line ---------------------------------------------------------------
+
+
+def _valid_report(**fields: Any) -> dict[str, Any]:
+    report: dict[str, Any] = {
+        "contract": CONTRACT_VERSION,
+        "checker": "x",
+        "lean": "v4.32.0",
+        "outcome": "ok",
+        "target": "t1",
+        "target_axioms": ["propext"],
+        "disallowed_axioms": [],
+        "declarations": [{"name": "t1", "kind": "theorem", "axioms": ["propext"]}],
+        "answers": {"answer": "42"},
+        "timings_ms": {"total": 5},
+    }
+    report.update(fields)
+    return report
+
+
+def test_parse_accepts_exactly_one_object_with_surrounding_whitespace() -> None:
+    report = parse_checker_output(b"\n  " + json.dumps(_valid_report()).encode() + b"\n")
+    assert report.outcome is AuditOutcome.ok and report.timings_ms == {"total": 5.0}
+    assert report.declarations[0].replayed is True
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b"",
+        b"\xff\xfe{}",
+        b'{"contract": 1, "contract": 1}',
+        json.dumps(_valid_report()).replace('"total": 5', '"total": NaN').encode(),
+        json.dumps(_valid_report()).encode() + b" {}",
+        json.dumps(_valid_report()).encode() + b" trailing",
+        json.dumps(_valid_report(extra=1)).encode(),
+        json.dumps([_valid_report()]).encode(),
+        json.dumps(_valid_report(outcome="OK")).encode(),
+    ],
+    ids=[
+        "empty",
+        "not-utf8",
+        "duplicate-key",
+        "nan",
+        "two-values",
+        "trailing",
+        "extra",
+        "array",
+        "case",
+    ],
+)
+def test_parse_refuses_anything_but_one_valid_object(raw: bytes) -> None:
+    with pytest.raises(AuditError):
+        parse_checker_output(raw)
+
+
+def test_checker_argv_locked_and_free(tmp_path: Path) -> None:
+    locked = checker_argv(
+        ["proofgate-checker"],
+        submission=tmp_path / "S.olean",
+        challenge=tmp_path / "C.olean",
+        target="Foo.t₁",
+        allowed_axioms=["propext"],
+        answer_holes=["ans"],
+        module_roots=["Init"],
+    )
+    assert locked == [
+        "proofgate-checker",
+        "--submission",
+        str(tmp_path / "S.olean"),
+        "--challenge",
+        str(tmp_path / "C.olean"),
+        "--target",
+        "Foo.t₁",
+        "--axiom",
+        "propext",
+        "--answer-hole",
+        "ans",
+        "--module-root",
+        "Init",
+    ]
+    free = checker_argv(
+        ["lake", "env", "x"],
+        submission=tmp_path / "S.olean",
+        challenge=None,
+        target=None,
+        allowed_axioms=[],
+        answer_holes=[],
+        module_roots=["Init", "Mathlib"],
+    )
+    assert free == [
+        "lake",
+        "env",
+        "x",
+        "--submission",
+        str(tmp_path / "S.olean"),
+        "--module-root",
+        "Init",
+        "--module-root",
+        "Mathlib",
+    ]
+
+
+def test_the_default_checker_is_the_environments_build_under_lake_env(
+    environment: Environment, tmp_path: Path
+) -> None:
+    auditor = Auditor(Settings(data_dir=tmp_path / "d"))
+    command = auditor._checker_command(environment)
+    assert command == [
+        "lake",
+        "env",
+        str(environment.directory / ".lake/build/bin/proofgate-checker"),
+    ]
+
+
+async def test_the_default_runner_is_the_sandboxs_run_jailed(
+    tmp_path: Path, environment: Environment
+) -> None:
+    """The same flow through `proofgate.sandbox.run_jailed` with the unjailed spawner."""
+    spawn = pytest.importorskip("proofgate.lean.spawn")
+    pytest.importorskip("proofgate.sandbox").run_jailed  # noqa: B018 - skip until it lands
+    harness = Harness(tmp_path, environment)
+    auditor = Auditor(harness.settings, spawner=spawn.ProcessGroupSpawner())
+    report = await auditor.audit(
+        environment=environment,
+        statement=STATEMENT,
+        code=CODE,
+        target="t1",
+        answer_holes=[],
+        allowed_axioms=ALLOWED,
+    )
+    assert report.outcome is AuditOutcome.ok
+    harness.scenario(mode="garbage")
+    with pytest.raises(AuditError):
+        await auditor.audit(
+            environment=environment,
+            statement=STATEMENT,
+            code=CODE,
+            target="t1",
+            answer_holes=[],
+            allowed_axioms=ALLOWED,
+        )
