@@ -1,5 +1,5 @@
-"""Stand-ins for the programs the audit runs: the Lean compiler and the trusted checker.
+"""Stand-ins for the programs proofgate runs: the REPL, the Lean compiler, the trusted checker.
 
-Test doubles only: they speak the real programs' interfaces (argv, `--json` messages, the checker's
-JSON contract) and do what a test scripts, never any checking of their own.
+Test doubles only: each speaks its real program's interface byte for byte (the REPL protocol,
+`lean --json` messages, the checker's JSON contract) and does what a test scripts.
 """
