@@ -13,12 +13,12 @@ from typing import Annotated
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from proofgate.ci.build import find_lake
 from proofgate.ci.checkers import Checker, local_checker, remote_checker
 from proofgate.ci.manifest import MANIFEST_NAME
 from proofgate.ci.report import dumps_json, github_annotations, render_human, to_junit, to_sarif
-from proofgate.ci.build import find_lake
 from proofgate.ci.results import CiReport, CiResult
-from proofgate.ci.runner import lock_repository, read_manifest, run_ci
+from proofgate.ci.runner import lock_repository, run_ci
 from proofgate.cli.common import EXIT_USAGE, console, fail, load_settings
 from proofgate.config import Settings
 from proofgate.exceptions import ConfigError
@@ -79,7 +79,7 @@ def ci(
     settings = load_settings()
     try:
         if lock:
-            manifest = lock_repository(root, previous=read_manifest(root))
+            manifest = lock_repository(root)
             console.print(f"locked {len(manifest.locked)} theorems in {root / MANIFEST_NAME}")
             return
         report = asyncio.run(_run(root, settings, server=server, build=not no_build))
