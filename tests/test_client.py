@@ -122,10 +122,13 @@ def test_quota_exhausted_is_a_client_error_with_its_status() -> None:
 def test_not_ready_kinds_map_to_their_errors(kind: str, expected: type[NotReady]) -> None:
     body = {"error": kind, "message": "cannot verify now: x", "reason": "run `proofgate setup`"}
     transport, _ = _scripted([httpx.Response(503, json=body, headers={"Retry-After": "30"})])
-    with _client(transport, [], retry=RetryPolicy(attempts=1)) as client:
+    sleeps: list[float] = []
+    with _client(transport, sleeps, retry=RetryPolicy(attempts=3)) as client:
         with pytest.raises(expected) as caught:
             client.check(code="x")
     assert caught.value.reason == "run `proofgate setup`" and caught.value.retry_after == 30
+    # waiting does not install a toolchain: only the generic not-ready is retried
+    assert len(sleeps) == (2 if kind == "not_ready" else 0)
 
 
 def test_server_errors_and_garbage_are_server_errors() -> None:

@@ -6,7 +6,8 @@
 
 Answers are the server's own models (`Verdict`, `EnvironmentInfo`, `ReadinessReport`). 429 and 503
 are retried with exponential backoff, honouring Retry-After, for a bounded number of attempts with
-a capped sleep; what still fails becomes a typed error: `SubmissionError` (422, names the field),
+a capped sleep (except a 503 for a missing toolchain or sandbox, which waiting does not fix); what
+still fails becomes a typed error: `SubmissionError` (422, names the field),
 `Busy`/`NotReady`/`LeanUnavailable`/`SandboxUnavailable` (503), `ClientError` (other 4xx) and
 `ServerError` (5xx, timeouts, connection failures, unreadable answers).
 """
@@ -190,9 +191,16 @@ class _Base:
         )
 
     def _should_retry(self, response: httpx.Response, attempt: int) -> float | None:
-        """Seconds to wait before retrying `response`, or None to stop here."""
+        """Seconds to wait before retrying `response`, or None to stop here.
+
+        A missing toolchain or sandbox needs an operator, not patience: those 503s are not retried.
+        """
         if response.status_code not in _RETRY_STATUSES or attempt >= self.retry.attempts:
             return None
+        if response.status_code == 503:
+            body = _error_body(response)
+            if body is not None and body.error in _NOT_READY_KINDS:
+                return None
         return self.retry.delay(attempt, parse_retry_after(response.headers.get("retry-after")))
 
 

@@ -25,7 +25,9 @@ def cli_repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Repo:
     repo.write("Demo/Basic.lean", BASIC)
     repo.write("Demo/Extra.lean", EXTRA)
     repo.lock()
-    monkeypatch.setattr("proofgate.cli.ci.open_checker", lambda settings, server: repo.open_checker())
+    monkeypatch.setattr(
+        "proofgate.cli.ci.open_checker", lambda settings, server: repo.open_checker()
+    )
     monkeypatch.chdir(repo.root)
     monkeypatch.delenv("GITHUB_ACTIONS", raising=False)
     return repo
@@ -58,7 +60,9 @@ def test_failure_exits_1_with_annotations_in_actions(cli_repo: Repo) -> None:
     result = invoke(".", "--no-build", "--json", env={"GITHUB_ACTIONS": "true"})
     assert result.exit_code == 1
     json.loads(result.stdout)  # stdout stays pure JSON
-    assert "::error file=Demo/Basic.lean,line=6,col=3,title=proofgate%3A incomplete::" in result.stderr
+    assert (
+        "::error file=Demo/Basic.lean,line=6,col=3,title=proofgate%3A incomplete::" in result.stderr
+    )
     assert "FAIL Demo/Basic.lean:6:3 [incomplete]" in result.stderr
 
 
@@ -80,8 +84,13 @@ def test_without_lean_the_local_service_is_an_infrastructure_failure(tmp_path: P
     repo = Repo(root=tmp_path / "repo")
     repo.write("Demo/Extra.lean", EXTRA)
     env = {k: v for k, v in os.environ.items() if k != "GITHUB_ACTIONS"}
-    run = subprocess.run([sys.executable, "-m", "proofgate", "ci", str(repo.root), "--json"],
-                         capture_output=True, text=True, timeout=60, env=env)
+    run = subprocess.run(
+        [sys.executable, "-m", "proofgate", "ci", str(repo.root), "--json"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+    )
     assert run.returncode == 3, run.stderr
     document = json.loads(run.stdout)
     assert document["results"][0]["status"] == "not_checked"
@@ -93,7 +102,21 @@ def test_an_unreachable_server_is_an_infrastructure_failure(tmp_path: Path) -> N
     repo = Repo(root=tmp_path / "repo")
     repo.write("Demo/Extra.lean", EXTRA)
     url = f"http://127.0.0.1:{free_port()}"  # nothing listens there
-    run = subprocess.run([sys.executable, "-m", "proofgate", "ci", str(repo.root), "--no-build",
-                          "--server", url, "--json"], capture_output=True, text=True, timeout=60)
+    run = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "proofgate",
+            "ci",
+            str(repo.root),
+            "--no-build",
+            "--server",
+            url,
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert run.returncode == 3, run.stderr
     assert "cannot reach the proofgate server" in json.loads(run.stdout)["results"][0]["message"]

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import typer
 
-from proofgate.cli import ci, server
+from proofgate.cli import cache, check, ci, server
 
 app = typer.Typer(
     name="proofgate",
@@ -19,6 +19,8 @@ app = typer.Typer(
 
 server.register(app)
 ci.register(app)
+check.register(app)
+cache.register(app)
 
 
 def main() -> None:

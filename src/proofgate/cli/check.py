@@ -1,0 +1,271 @@
+"""`proofgate check FILE`: one submission, checked in-process or on a server, shown or as JSON.
+
+Exit codes: 0 proved or compiled; 1 any other verdict of the submission; 2 usage (bad options,
+unreadable file, malformed submission); 3 infrastructure (not ready, busy, unreachable server, and
+the `timeout`/`out_of_memory`/`internal` verdicts).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Annotated, NoReturn
+
+import typer
+from pydantic import ValidationError
+from rich.console import Console
+from rich.panel import Panel
+from rich.text import Text
+
+from proofgate.cli.common import (
+    EXIT_FAILED,
+    EXIT_INFRA,
+    EXIT_OK,
+    EXIT_USAGE,
+    console,
+    load_settings,
+)
+from proofgate.config import Settings
+from proofgate.exceptions import (
+    Busy,
+    ClientError,
+    ConfigError,
+    NotReady,
+    ProofgateError,
+    ServerError,
+    SubmissionError,
+)
+from proofgate.models import Message, Submission, Verdict, VerdictStatus
+
+__all__ = ["build_submission", "check", "exit_code_for", "register", "render_verdict"]
+
+_INFRA_VERDICTS = frozenset(
+    {VerdictStatus.timeout, VerdictStatus.out_of_memory, VerdictStatus.internal}
+)
+_STYLE = {
+    VerdictStatus.proved: "bold green",
+    VerdictStatus.compiled: "bold green",
+    VerdictStatus.incomplete: "bold yellow",
+    VerdictStatus.rejected: "bold magenta",
+}
+
+
+def exit_code_for(verdict: Verdict) -> int:
+    if verdict.status.is_success:
+        return EXIT_OK
+    if verdict.status in _INFRA_VERDICTS:
+        return EXIT_INFRA
+    return EXIT_FAILED
+
+
+def _stop(message: str, code: int, *, as_json: bool, kind: str) -> NoReturn:
+    """Say what went wrong (stderr; also a JSON object on stdout with --json) and exit."""
+    if as_json:
+        typer.echo(json.dumps({"error": kind, "message": message}))
+    console.print(Text("error: ", style="red") + Text(message))
+    raise typer.Exit(code)
+
+
+def _read(path: Path, what: str, *, as_json: bool) -> str:
+    try:
+        if str(path) == "-":
+            return sys.stdin.read()
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        _stop(f"cannot read {what} {path}: {exc}", EXIT_USAGE, as_json=as_json, kind="usage")
+
+
+def build_submission(
+    text: str,
+    *,
+    statement: str | None,
+    target: str | None,
+    proof: bool,
+    environment: str,
+    timeout: float | None,
+) -> Submission:
+    """The submission the options describe; a malformed one raises `SubmissionError`."""
+    fields: dict[str, object] = {"environment": environment, "timeout": timeout}
+    if statement is not None:
+        fields["statement"] = statement
+        fields["proof" if proof else "code"] = text
+    else:
+        fields["code"] = text
+        fields["target"] = target
+    try:
+        return Submission(**{key: value for key, value in fields.items() if value is not None})
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field = ".".join(str(part) for part in first["loc"]) or None
+        raise SubmissionError(f"{field or 'submission'}: {first['msg']}", field=field) from exc
+
+
+async def _check_locally(settings: Settings, submission: Submission) -> Verdict:
+    from proofgate.service import CheckerService
+
+    service = CheckerService(settings)
+    await service.start()
+    try:
+        return await service.check(submission)
+    finally:
+        await service.close()
+
+
+def _check_on_server(server: str, submission: Submission) -> Verdict:
+    from proofgate.client import Client
+
+    api_key = os.environ.get("PROOFGATE_API_KEY") or None
+    with Client(server, api_key=api_key) as client:
+        return client.check(submission)
+
+
+def _annotated_source(source: str, messages: list[Message]) -> Text:
+    """The submitter's text with each positioned message under its line (when no feedback came)."""
+    by_line: dict[int, list[Message]] = {}
+    for message in messages:
+        if message.pos is not None:
+            by_line.setdefault(message.pos.line, []).append(message)
+    lines = source.splitlines() or [""]
+    width = len(str(len(lines)))
+    text = Text()
+    for number, line in enumerate(lines, start=1):
+        text.append(f"{number:>{width}} | ", style="dim")
+        text.append(line + "\n")
+        for message in by_line.get(number, []):
+            column = message.pos.column if message.pos else 0
+            style = "red" if message.severity.value == "error" else "yellow"
+            text.append(" " * (width + 3 + column) + "^ ", style=style)
+            text.append(f"{message.severity.value} [{message.category.value}]: ", style=style)
+            text.append(message.text.splitlines()[0] if message.text else "")
+            text.append("\n")
+    return text
+
+
+def render_verdict(verdict: Verdict, out: Console, *, source: str | None = None) -> None:
+    """The verdict for a person: status, reason, the annotated code, then the details."""
+    header = Text(f" {verdict.status.value} ", style=_STYLE.get(verdict.status, "bold red"))
+    if verdict.target:
+        header.append(f"  {verdict.target}", style="bold")
+    header.append(f"  ({verdict.kind}, {verdict.timings.total_ms / 1000:.2f}s", style="dim")
+    header.append(", cached)" if verdict.cached else ")", style="dim")
+    out.print(header)
+    if verdict.reason:
+        out.print(Text(verdict.reason))
+    if verdict.feedback:
+        out.print(Panel(Text(verdict.feedback), title="feedback", title_align="left"))
+    elif source is not None and any(m.pos for m in verdict.messages):
+        out.print(
+            Panel(_annotated_source(source, verdict.messages), title="code", title_align="left")
+        )
+    for violation in verdict.violations:
+        out.print(
+            Text(f"policy {violation.line}:{violation.column} [{violation.rule}] ", style="magenta")
+            + Text(violation.message)
+        )
+    for message in verdict.messages:
+        where = f"{message.pos.line}:{message.pos.column} " if message.pos else ""
+        style = {"error": "red", "warning": "yellow"}.get(message.severity.value, "cyan")
+        out.print(
+            Text(f"{where}{message.severity.value} [{message.category.value}] ", style=style)
+            + Text(message.text)
+        )
+        for goal in message.goals:
+            out.print(Text("  goal: ", style="dim") + Text(goal))
+    for sorry in verdict.sorries:
+        where = f"{sorry.pos.line}:{sorry.pos.column} " if sorry.pos else ""
+        out.print(Text(f"{where}sorry ", style="yellow") + Text(sorry.goal))
+    if verdict.axioms:
+        out.print(Text("axioms: ", style="dim") + Text(", ".join(verdict.axioms)))
+    if verdict.pins is not None:
+        pins = verdict.pins
+        out.print(
+            Text(
+                f"Lean {pins.lean}, Mathlib {pins.mathlib[:12]}, checker {pins.checker}, "
+                f"environment {pins.environment}",
+                style="dim",
+            )
+        )
+
+
+def check(
+    file: Annotated[Path, typer.Argument(help="The Lean file to check (`-` reads stdin).")],
+    statement: Annotated[
+        Path | None,
+        typer.Option(
+            "--statement",
+            help="A locked statement (a theorem proved by `sorry`) that FILE must prove.",
+        ),
+    ] = None,
+    target: Annotated[
+        str | None,
+        typer.Option("--target", help="Check only that FILE proves this theorem (free compile)."),
+    ] = None,
+    proof: Annotated[
+        bool,
+        typer.Option("--proof", help="FILE is just the proof (`by ...` or a term) of --statement."),
+    ] = False,
+    server: Annotated[
+        str | None,
+        typer.Option(
+            "--server",
+            envvar="PROOFGATE_SERVER",
+            help="Check on this proofgate server (URL) instead of in-process.",
+        ),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the verdict as JSON.")] = False,
+    environment: Annotated[
+        str, typer.Option("--environment", help="Pinned environment to check against.")
+    ] = "default",
+    timeout: Annotated[
+        float | None, typer.Option("--timeout", min=0.001, help="Seconds (capped by the server).")
+    ] = None,
+) -> None:
+    """Check one Lean file (or a proof of a locked statement) and show the verdict."""
+    if statement is not None and target is not None:
+        _stop(
+            "give --statement (a locked check) or --target (a free compile), not both; the "
+            "statement's target is its last theorem",
+            EXIT_USAGE,
+            as_json=as_json,
+            kind="usage",
+        )
+    if proof and statement is None:
+        _stop("--proof needs --statement FILE", EXIT_USAGE, as_json=as_json, kind="usage")
+    source = _read(file, "file", as_json=as_json)
+    statement_text = None if statement is None else _read(statement, "statement", as_json=as_json)
+    try:
+        submission = build_submission(
+            source,
+            statement=statement_text,
+            target=target,
+            proof=proof,
+            environment=environment,
+            timeout=timeout,
+        )
+        if server:
+            verdict = _check_on_server(server, submission)
+        else:
+            verdict = asyncio.run(_check_locally(load_settings(), submission))
+    except (SubmissionError, ConfigError) as exc:
+        _stop(str(exc), EXIT_USAGE, as_json=as_json, kind="submission")
+    except NotReady as exc:
+        _stop(str(exc), EXIT_INFRA, as_json=as_json, kind="not_ready")
+    except Busy as exc:
+        _stop(str(exc), EXIT_INFRA, as_json=as_json, kind="busy")
+    except ClientError as exc:
+        code = EXIT_INFRA if exc.status_code == 429 else EXIT_USAGE
+        _stop(str(exc), code, as_json=as_json, kind="refused")
+    except (ServerError, ProofgateError) as exc:
+        _stop(str(exc), EXIT_INFRA, as_json=as_json, kind="infrastructure")
+    if as_json:
+        typer.echo(verdict.model_dump_json(indent=2))
+    else:
+        render_verdict(verdict, Console(highlight=False, soft_wrap=True), source=source)
+    raise typer.Exit(exit_code_for(verdict))
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(check)
