@@ -11,6 +11,7 @@ import asyncio
 import os
 import resource
 import shutil
+import time
 from pathlib import Path
 
 import psutil
@@ -103,7 +104,9 @@ class JailedProcess:
     def kill(self) -> None:
         """SIGKILL bwrap, every descendant and everything in the cgroup; idempotent, never raises."""
         if self._process.returncode is None:
-            kill_members(sample_tree(self.pid).members.values())
+            members = sample_tree(self.pid).members
+            self._members.update(members)  # among them the namespace's init: _release waits on it
+            kill_members(members.values())
             try:
                 self._process.kill()  # the namespace's init dies with it (--die-with-parent)
             except ProcessLookupError:
@@ -165,6 +168,17 @@ class JailedProcess:
             self._release()
             raise
 
+    def _wait_for_members(self, timeout: float = 5.0) -> None:
+        """Kill and outwait every process ever seen in the tree. The namespace's init is one of
+        them, and the kernel lets it finish dying only after every other process inside is gone."""
+        deadline = time.monotonic() + timeout
+        while alive := living(self._members.values()):
+            if time.monotonic() > deadline:
+                _log.error("jail_survivors", pid=self.pid, survivors=[p.pid for p in alive][:20])
+                return
+            kill_members(alive)
+            time.sleep(0.01)
+
     def _release(self) -> None:
         """After bwrap exited: record a late OOM, kill what is left, remove cgroup and scratch."""
         if self.cgroup is not None:
@@ -172,7 +186,7 @@ class JailedProcess:
                 self._oom = True
             self.cgroup.remove()
         else:
-            kill_members(living(self._members.values()))
+            self._wait_for_members()
         remove_tree(self.scratch)
         _log.debug("jail_released", pid=self.pid, returncode=self._process.returncode, oom=self._oom)
 

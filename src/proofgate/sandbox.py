@@ -41,6 +41,8 @@ __all__ = [
 #: Where the per-process scratch directory appears inside the jail (also HOME).
 SCRATCH = Path("/scratch")
 JAIL_PATH = "/usr/local/bin:/usr/bin:/bin"
+#: Host-side scratch directories are `<tmp>/proofgate-scratch-<service pid>-<random>`.
+SCRATCH_PREFIX = "proofgate-scratch-"
 #: Top-level system directories a dynamically linked program needs (symlinks on merged-/usr systems).
 _SYSTEM_DIRS = ("usr", "bin", "sbin", "lib", "lib32", "lib64", "libx32")
 #: Only what the dynamic linker reads from /etc (and the alternatives symlinks of /usr/bin).
@@ -74,6 +76,14 @@ def _bwrap_options(bwrap: str) -> frozenset[str]:
     return frozenset(word for word in (run.stdout + run.stderr).split() if word.startswith("--"))
 
 
+def _sweep_stale_scratch() -> None:
+    """Remove scratch directories whose service died (a live service removes its own)."""
+    for entry in Path(tempfile.gettempdir()).glob(f"{SCRATCH_PREFIX}*"):
+        owner = entry.name.removeprefix(SCRATCH_PREFIX).partition("-")[0]
+        if owner.isdigit() and int(owner) != os.getpid() and not Path(f"/proc/{owner}").exists():
+            remove_tree(entry)
+
+
 class BwrapSpawner:
     """Starts every process tree in its own bubblewrap jail, capped by a cgroup or a watchdog."""
 
@@ -96,6 +106,7 @@ class BwrapSpawner:
         self._poll_interval = poll_interval
         self.cgroups: CgroupTree | None
         self.cgroups, reason = find_cgroup_tree(cgroup_root)
+        _sweep_stale_scratch()
         if self.cgroups is not None:
             self.cgroups.remove_stale()
             self.limits_mode = reason
@@ -157,7 +168,7 @@ class BwrapSpawner:
 
     async def spawn(self, spec: SpawnSpec, limits: Limits) -> JailedProcess:
         """Start `spec` jailed under `limits`. Raises ConfigError (bad spec), SandboxUnavailable."""
-        scratch = Path(tempfile.mkdtemp(prefix="proofgate-scratch-"))
+        scratch = Path(tempfile.mkdtemp(prefix=f"{SCRATCH_PREFIX}{os.getpid()}-"))
         cgroup: Cgroup | None = None
         try:
             argv = self.command(spec, limits, scratch)
