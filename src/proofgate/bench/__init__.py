@@ -1,0 +1,1 @@
+"""Benchmarks and the simulated backend of `proofgate bench` (never a verification path)."""

@@ -1,0 +1,367 @@
+"""The SIMULATED Lean REPL: a stand-in process that speaks the REPL's protocol, with no Lean in it.
+
+It is the backend of `proofgate bench`'s simulated mode and the test double of the REPL driver and
+pool (DESIGN.md allows it in the package, clearly named). It never checks a proof: no verification
+path may select it, and `proofgate.lean.launch.LeanReplLauncher` refuses a command naming it.
+
+Input and output follow leanprover-community/repl v4.32.0 `REPL/Main.lean`: read lines until a
+blank one and join them (line ends trimmed, no separator); skip a query starting with `#` or `--`;
+exit with an uncaught error on malformed JSON or an unknown command; print each reply as Lean's
+pretty JSON, then a blank line, flushed.
+
+Two modes:
+- replay (`--replay FILE.in`): answer each command with the reply recorded in `FILE.expected.out`,
+  in order, after checking the command equals the recorded one (as JSON values);
+- generic: `{"cmd"}` gets `{"env": N}` (ids from 0, as the real one), `{"tactic", "proofState"}` a
+  proof state; markers in the Lean text steer it, one per line: `-- standin: error TEXT`,
+  `info TEXT`, `warning TEXT`, `sorry`, `sleep SECONDS`, `crash`, `crash-mid-reply`, `hang`,
+  `forge` (a bogus `{"env": 0}` first), `forge-extra` (a second value after the reply),
+  `stderr-flood [MB]`, `huge-reply [MB]`, `grow-memory MB`, `print-while-idle [SECONDS]`,
+  `fork-child-sleep` (leaves a child holding the pipes), `report-base` (which env it ran on).
+  Modules named `Standin.Missing...` fail to import, as an unknown module does in Lean.
+
+Run it as `python -m proofgate.bench.simulated_repl [--replay FILE.in] [--import-seconds S]
+[--check-seconds-lognormal MU,SIGMA] [--seed N] [--start-seconds S]`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, BinaryIO
+
+if __package__:
+    from proofgate.bench.lean_json import lean_json_pretty
+else:  # run as a file: import the sibling printer without the (slow to import) proofgate package
+    from lean_json import lean_json_pretty  # type: ignore[import-not-found,no-redef]
+
+if TYPE_CHECKING:
+    from proofgate.config import Settings
+    from proofgate.environments import Environment
+    from proofgate.process import SpawnSpec
+
+__all__ = ["SimulatedRepl", "SimulatedReplLauncher", "main", "read_query", "split_transcript_commands"]
+
+MARKER = "-- standin:"
+#: This file: `python SCRIPT` starts about ten times faster than `python -m`, which first imports
+#: the whole proofgate package.
+SCRIPT = str(Path(__file__).resolve())
+_ASCII_SPACE = " \t\n\r\x0b\x0c"
+_TAG = ""  # `--tag`: lets a test suite find every process it started, orphans included
+_memory_hog: list[bytearray] = []  # kept for the process's life, as the REPL keeps every env
+
+
+def read_query(stream: BinaryIO) -> str:
+    """Lean's `getLines`: lines up to a blank one, each trimmed at its end, joined with nothing."""
+    parts: list[str] = []
+    while True:
+        line = stream.readline().decode("utf-8", errors="replace")
+        if not line.strip(_ASCII_SPACE):
+            return "".join(parts) + line
+        parts.append(line.rstrip(_ASCII_SPACE))
+
+
+def split_transcript_commands(text: str) -> list[str]:
+    """The queries a REPL would run from a recorded `.in` file (skipped `#`/`--` ones dropped)."""
+    import io
+
+    stream = io.BytesIO(text.encode("utf-8"))
+    queries = []
+    while (query := read_query(stream)) != "":
+        if query.strip(_ASCII_SPACE) and not query.startswith(("#", "--")):
+            queries.append(query)
+    return queries
+
+
+def _fail(message: dict[str, str], code: int = 1) -> None:
+    """An uncaught exception in the REPL: Lean prints it on stderr and exits with status 1."""
+    sys.stderr.write(f"uncaught exception: {lean_json_pretty(message)}\n")
+    sys.stderr.flush()
+    os._exit(code)
+
+
+def _is_nat(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+def _classify(query: str) -> tuple[str, dict[str, Any]]:
+    """Parse a query as the REPL's `parse` does, trying each command shape in its order."""
+    try:
+        data = json.loads(query)
+    except ValueError as exc:
+        _fail({"message": f"Could not parse JSON:\n{exc}"})
+    if isinstance(data, dict):
+        if _is_nat(data.get("proofState")) and isinstance(data.get("tactic"), str):
+            return "tactic", data
+        if _is_nat(data.get("env")) and isinstance(data.get("pickleTo"), str):
+            return "pickle_env", data
+        if isinstance(data.get("unpickleEnvFrom"), str):
+            return "unpickle_env", data
+        if _is_nat(data.get("proofState")) and isinstance(data.get("pickleTo"), str):
+            return "pickle_proof_state", data
+        if isinstance(data.get("unpickleProofStateFrom"), str):
+            return "unpickle_proof_state", data
+        env_ok = data.get("env") is None or _is_nat(data.get("env"))
+        if isinstance(data.get("cmd"), str) and env_ok:
+            return "cmd", data
+        if isinstance(data.get("path"), str) and env_ok:
+            return "path", data
+    _fail({"message": "Could not parse as a valid JSON command:\nno command shape matches"})
+    raise AssertionError("unreachable")
+
+
+def _emit(text: str) -> None:
+    out = sys.stdout.buffer
+    out.write(text.encode("utf-8"))
+    out.flush()
+
+
+@dataclass
+class _Env:
+    imports: tuple[str, ...]
+    depth: int  # 0 for a header env, +1 per command run on top
+    base: int | None
+
+
+@dataclass
+class SimulatedRepl:
+    """Generic-mode state: every env and proof state ever made, as the real REPL keeps them."""
+
+    import_seconds: float = 0.0
+    check_lognormal: tuple[float, float] | None = None
+    rng: random.Random = field(default_factory=random.Random)
+    envs: list[_Env] = field(default_factory=list)
+    proof_states: int = 0
+
+    def answer(self, kind: str, data: dict[str, Any]) -> None:
+        if kind == "cmd":
+            self._command(data)
+        elif kind == "tactic":
+            self._tactic(data)
+        else:
+            self._reply({"message": f"simulated REPL: `{kind}` is not simulated"})
+
+    def _reply(self, value: dict[str, Any], *, markers: list[tuple[int, int, str, str]] = ()) -> None:
+        text = lean_json_pretty(value) + "\n\n"
+        names = {name for _, _, name, _ in markers}
+        if "crash-mid-reply" in names:
+            _emit(text[: max(1, len(text) // 2)])
+            os._exit(1)
+        if "forge" in names:  # as if the code's own output reached stdout while Lean worked on
+            _emit(lean_json_pretty({"env": 0}) + "\n\n")
+            time.sleep(0.2)
+        if "forge-extra" in names:
+            text += lean_json_pretty({"env": len(self.envs)}) + "\n\n"
+        _emit(text)
+        for _, _, name, argument in markers:
+            if name == "print-while-idle":
+                delay = float(argument or 0.3)
+                threading.Timer(delay, _emit, args=('{"env": 99}\n\n',)).start()
+
+    def _command(self, data: dict[str, Any]) -> None:
+        code: str = data["cmd"]
+        env_id = data.get("env")
+        lines = code.split("\n")
+        messages: list[dict[str, Any]] = []
+        sorries: list[dict[str, Any]] = []
+        if env_id is not None and env_id >= len(self.envs):
+            self._reply({"message": "Unknown environment."})
+            return
+        if env_id is None:
+            imports = tuple(ln.split()[1] for ln in lines if ln.startswith("import ") and len(ln.split()) > 1)
+            if imports:
+                time.sleep(self.import_seconds)
+            for number, module in enumerate(imports, start=1):
+                if module.startswith("Standin.Missing"):
+                    messages.append(_message("error", number, 0, f"unknown module prefix '{module}'"))
+            record = _Env(imports, 0, None)
+        else:
+            base = self.envs[env_id]
+            record = _Env(base.imports, base.depth + 1, env_id)
+            for number, text in enumerate(lines, start=1):
+                if text.startswith("import "):
+                    messages.append(_message(
+                        "error", number, 0,
+                        "invalid 'import' command, it must be used in the beginning of the file",
+                    ))
+            if self.check_lognormal is not None:
+                time.sleep(min(30.0, self.rng.lognormvariate(*self.check_lognormal)))
+        markers = _markers(lines)
+        for line, column, name, argument in markers:
+            self._act(name, argument, line, column, messages, sorries, record)
+        self.envs.append(record)
+        reply: dict[str, Any] = {"env": len(self.envs) - 1}
+        if messages:
+            reply["messages"] = messages
+        if sorries:
+            reply["sorries"] = sorries
+        self._reply(reply, markers=markers)
+
+    def _act(
+        self, name: str, argument: str, line: int, column: int,
+        messages: list[dict[str, Any]], sorries: list[dict[str, Any]], record: _Env,
+    ) -> None:
+        if name in ("error", "info", "warning"):
+            messages.append(_message(name, line, column, argument))
+        elif name == "sorry":
+            sorries.append({
+                "proofState": self.proof_states, "goal": "⊢ True",
+                "pos": {"line": line, "column": column}, "endPos": {"line": line, "column": column + 5},
+            })
+            self.proof_states += 1
+            messages.append(_message("warning", line, column, "declaration uses `sorry`"))
+        elif name == "sleep":
+            time.sleep(float(argument))
+        elif name == "hang":
+            while True:
+                time.sleep(3600)
+        elif name == "crash":
+            sys.stderr.write("INTERNAL PANIC: simulated crash\n")
+            sys.stderr.flush()
+            os._exit(134)
+        elif name == "stderr-flood":
+            chunk = ("simulated diagnostics " * 40 + "\n").encode()
+            for _ in range(int(float(argument or 16) * 2**20) // len(chunk) + 1):
+                sys.stderr.buffer.write(chunk)
+            sys.stderr.flush()
+        elif name == "huge-reply":
+            size = int(float(argument or 8) * 2**20)
+            piece = "⊢ α → β “quoted” \\ \"x\"\n"
+            messages.append(_message("info", line, column, (piece * (size // len(piece) + 1))[:size]))
+        elif name == "grow-memory":
+            for _ in range(int(argument) // 8):
+                _memory_hog.append(bytearray(b"\x01" * (8 * 2**20)))
+                time.sleep(0.01)
+        elif name == "fork-child-sleep":
+            argv = [sys.executable, SCRIPT, "--child-sleep", "300"]
+            child = subprocess.Popen(argv + (["--tag", _TAG] if _TAG else []))
+            messages.append(_message("info", line, column, f"child pid {child.pid}"))
+        elif name == "report-base":
+            text = f"base env={record.base} depth={record.depth - 1} imports={','.join(record.imports)}"
+            messages.append(_message("info", line, column, text))
+
+    def _tactic(self, data: dict[str, Any]) -> None:
+        if data["proofState"] >= self.proof_states:
+            self._reply({"message": "Unknown proof state."})
+            return
+        markers = _markers(data["tactic"].split("\n"))
+        for _, _, name, argument in markers:
+            if name == "error":
+                self._reply({"message": f"Lean error:\n{argument}"})
+                return
+            self._act(name, argument, 1, 0, [], [], _Env((), 0, None))
+        open_goal = any(name == "sorry" for _, _, name, _ in markers)
+        reply = {
+            "proofState": self.proof_states,
+            "goals": ["⊢ True"] if open_goal else [],
+            "proofStatus": "Incomplete: open goals remain" if open_goal else "Completed",
+        }
+        self.proof_states += 1
+        self._reply(reply, markers=markers)
+
+
+def _message(severity: str, line: int, column: int, data: str) -> dict[str, Any]:
+    return {
+        "severity": severity, "pos": {"line": line, "column": column},
+        "endPos": {"line": line, "column": column + len(MARKER)}, "data": data,
+    }
+
+
+def _markers(lines: list[str]) -> list[tuple[int, int, str, str]]:
+    """`(line, column, name, argument)` of every `-- standin: NAME ARG` marker."""
+    found = []
+    for number, text in enumerate(lines, start=1):
+        column = text.find(MARKER)
+        if column >= 0:
+            name, _, argument = text[column + len(MARKER) :].strip().partition(" ")
+            found.append((number, column, name, argument.strip()))
+    return found
+
+
+def _replay(transcript: Path, expected: Path) -> None:
+    """Answer each command with its recorded reply, checking each command is the recorded one."""
+    commands = [json.loads(q) for q in split_transcript_commands(transcript.read_text("utf-8"))]
+    replies = [c for c in expected.read_text("utf-8").split("\n\n") if c.strip()]
+    for index in range(len(commands) + 1):
+        query = read_query(sys.stdin.buffer)
+        while query.startswith(("#", "--")):
+            query = read_query(sys.stdin.buffer)
+        if query == "":
+            return
+        _classify(query)
+        received = json.loads(query)
+        if index >= min(len(commands), len(replies)) or received != commands[index]:
+            sys.stderr.write(f"simulated REPL (replay): command {index} is not the recorded one\n")
+            sys.stderr.flush()
+            os._exit(2)
+        _emit(replies[index] + "\n\n")
+
+
+class SimulatedReplLauncher:
+    """Starts this simulated REPL as a pool worker: for `proofgate bench` and tests, never verification."""
+
+    def __init__(self, settings: Settings, options: Sequence[str] = ()) -> None:
+        self._settings = settings
+        self.options = list(options)
+
+    def spawn_spec(self, environment: Environment) -> SpawnSpec:
+        from proofgate.lean.launch import child_environment, scratch_dir
+        from proofgate.process import SpawnSpec
+
+        scratch = scratch_dir(self._settings, environment)
+        return SpawnSpec(
+            argv=[sys.executable, SCRIPT, *self.options],
+            cwd=environment.directory,
+            env=child_environment(self._settings, scratch=scratch),
+            read_only=(environment.directory,),
+            writable=(scratch,),
+        )
+
+
+def _parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="simulated_repl", description=__doc__.split("\n")[0])
+    parser.add_argument("--replay", type=Path, help="a transcript's .in file to replay")
+    parser.add_argument("--expected", type=Path, help="its replies (default: NAME.expected.out)")
+    parser.add_argument("--import-seconds", type=float, default=0.0)
+    parser.add_argument("--start-seconds", type=float, default=0.0, help="delay before reading")
+    parser.add_argument("--check-seconds-lognormal", default=None, metavar="MU,SIGMA")
+    parser.add_argument("--seed", type=int, default=None)
+    parser.add_argument("--child-sleep", type=float, default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--tag", default="", help=argparse.SUPPRESS)
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> None:
+    global _TAG
+    args = _parse_args(argv)
+    _TAG = args.tag
+    if args.child_sleep is not None:
+        time.sleep(args.child_sleep)
+        return
+    time.sleep(args.start_seconds)
+    if args.replay is not None:
+        expected = args.expected or args.replay.with_name(args.replay.name[: -len(".in")] + ".expected.out")
+        _replay(args.replay, expected)
+        return
+    lognormal = None
+    if args.check_seconds_lognormal:
+        mu, sigma = (float(part) for part in args.check_seconds_lognormal.split(","))
+        lognormal = (mu, sigma)
+    repl = SimulatedRepl(args.import_seconds, lognormal, random.Random(args.seed))
+    while (query := read_query(sys.stdin.buffer)) != "":
+        if query.startswith(("#", "--")):
+            continue
+        repl.answer(*_classify(query))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,368 @@
+"""One leanprover-community REPL process, driven over its pipes with asyncio.
+
+Protocol (REPL v4.32.0 `REPL/Main.lean`): a command is one JSON object on one line, then a blank
+line; a reply is one JSON value (pretty-printed over many lines), then a blank line. The driver only
+sends commands it built itself with `json.dumps` (a stray blank line or malformed JSON makes the
+REPL exit). It reads stdout in chunks, not lines, so a reply of many megabytes is fine.
+
+Nothing the worker prints is trusted: a submission can make a child write to the REPL's stdout. So
+the worker is killed and the request fails with `ReplProtocolError` (the pool retries it elsewhere)
+when it prints while no command is in flight, prints more than one value for a command, prints
+something that is not JSON, or answers with an env or proof-state id other than the next one the
+REPL would hand out (it numbers both from 0 and never frees one). A forged reply that carries the
+right id and comes before the real one cannot be told apart here; the real reply then arrives while
+idle and kills the worker, and the verdict never rests on REPL output alone (the audit decides).
+
+Errors: `ReplCommandError` for a `{"message": ...}` reply (the worker stays usable);
+`ReplTimeout`, `ReplOutOfMemory`, `ReplCrashed`, `ReplProtocolError` each kill the whole process
+tree first. Each carries the tail of the worker's stderr, which is always drained.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import time
+from typing import Any
+
+from proofgate.exceptions import (
+    ReplCommandError,
+    ReplCrashed,
+    ReplError,
+    ReplOutOfMemory,
+    ReplProtocolError,
+    ReplTimeout,
+    SubmissionError,
+)
+from proofgate.process import Limits, ManagedProcess, Spawner, SpawnSpec
+
+__all__ = ["ReplProcess"]
+
+#: A reply larger than this is treated as a fault (a REPL answer is rarely over a few MB).
+MAX_REPLY_BYTES = 256 * 2**20
+#: How much of the worker's stderr is kept for diagnostics.
+STDERR_TAIL_BYTES = 64 * 1024
+#: Seconds between two looks at a busy worker's private memory.
+MEMORY_POLL_SECONDS = 0.25
+#: Seconds the driver waits for the last bytes of a worker that exited.
+EXIT_GRACE_SECONDS = 1.0
+_READ_CHUNK = 1 << 16
+
+
+def _is_id(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+def _command_kind(command: dict[str, Any]) -> str:
+    """Which REPL input shape `command` is, in the order the REPL's `parse` tries them."""
+    if "tactic" in command and "proofState" in command:
+        return "tactic"
+    if "pickleTo" in command:
+        return "pickle_env" if "env" in command else "pickle_proof_state"
+    if "unpickleEnvFrom" in command:
+        return "unpickle_env"
+    if "unpickleProofStateFrom" in command:
+        return "unpickle_proof_state"
+    if "cmd" in command or "path" in command:
+        return "cmd"
+    raise ValueError(f"not a REPL command: keys {sorted(command)}")
+
+
+class ReplProcess:
+    """A running REPL: one command at a time, replies checked, the whole tree killed on any fault."""
+
+    def __init__(
+        self,
+        process: ManagedProcess,
+        *,
+        memory_limit_bytes: int | None = None,
+        max_reply_bytes: int = MAX_REPLY_BYTES,
+    ) -> None:
+        self._process = process
+        self.pid: int = process.pid
+        self.started_at = time.monotonic()
+        self.requests = 0
+        self._memory_limit = memory_limit_bytes
+        self._max_reply_bytes = max_reply_bytes
+        self._lock = asyncio.Lock()
+        self._pending: asyncio.Future[dict[str, Any]] | None = None
+        self._failure: ReplError | None = None
+        self._next_env = 0
+        self._next_proof_state = 0
+        self._stderr_tail = bytearray()
+        self.stderr_bytes = 0
+        loop = asyncio.get_running_loop()
+        self._stdout_task = loop.create_task(self._read_stdout(), name=f"repl-{self.pid}-stdout")
+        self._stderr_task = loop.create_task(self._read_stderr(), name=f"repl-{self.pid}-stderr")
+        self._exit_task = loop.create_task(self._watch_exit(), name=f"repl-{self.pid}-exit")
+
+    @classmethod
+    async def start(
+        cls, spawner: Spawner, spec: SpawnSpec, limits: Limits, *, max_reply_bytes: int = MAX_REPLY_BYTES
+    ) -> ReplProcess:
+        """Spawn a REPL; its memory cap is `limits.memory_bytes` (checked by the spawner and here)."""
+        process = await spawner.spawn(spec, limits)
+        return cls(process, memory_limit_bytes=limits.memory_bytes, max_reply_bytes=max_reply_bytes)
+
+    # --- state ---------------------------------------------------------------------------
+
+    @property
+    def alive(self) -> bool:
+        return self._failure is None and self._process.returncode is None
+
+    @property
+    def busy(self) -> bool:
+        return self._lock.locked()
+
+    @property
+    def failure(self) -> ReplError | None:
+        """Why the worker stopped (None while it is alive)."""
+        return self._failure
+
+    @property
+    def next_env(self) -> int:
+        return self._next_env
+
+    def stderr_tail(self) -> str:
+        return self._stderr_tail.decode("utf-8", errors="replace")
+
+    def private_memory_bytes(self) -> int | None:
+        return self._process.private_memory_bytes()
+
+    # --- requests ------------------------------------------------------------------------
+
+    async def command(
+        self,
+        code: str,
+        *,
+        env: int | None = None,
+        all_tactics: bool = False,
+        root_goals: bool = False,
+        infotree: str | None = None,
+        timeout: float | None = None,
+    ) -> dict[str, Any]:
+        """Run Lean commands (`{"cmd"}`), on top of env `env` or, if None, in a fresh one."""
+        request: dict[str, Any] = {"cmd": code}
+        if env is not None:
+            request["env"] = env
+        if all_tactics:
+            request["allTactics"] = True
+        if root_goals:
+            request["rootGoals"] = True
+        if infotree is not None:
+            request["infotree"] = infotree
+        return await self.send(request, timeout=timeout)
+
+    async def tactic(self, tactic: str, proof_state: int, *, timeout: float | None = None) -> dict[str, Any]:
+        """Run one tactic in a proof state (`{"tactic", "proofState"}`)."""
+        return await self.send({"tactic": tactic, "proofState": proof_state}, timeout=timeout)
+
+    async def send(self, command: dict[str, Any], *, timeout: float | None = None) -> dict[str, Any]:
+        """Send one command and return its reply; see the module docstring for what raises."""
+        kind = _command_kind(command)
+        try:
+            data = json.dumps(command, ensure_ascii=False).encode("utf-8") + b"\n\n"
+        except (TypeError, ValueError, UnicodeEncodeError) as exc:
+            raise SubmissionError(f"cannot send this to Lean: {exc}", field="code") from exc
+        deadline = None if timeout is None else time.monotonic() + timeout
+        async with self._lock:
+            if self._failure is not None or self._process.returncode is not None:
+                raise ReplCrashed(f"REPL {self.pid} is no longer running ({self._failure})", stderr=self.stderr_tail())
+            reply = await self._exchange(data, deadline, timeout)
+            self.requests += 1
+            return self._check_reply(kind, command, reply)
+
+    async def _exchange(self, data: bytes, deadline: float | None, timeout: float | None) -> dict[str, Any]:
+        future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+        self._pending = future
+        try:
+            try:
+                self._process.stdin.write(data)
+            except (ConnectionError, OSError, RuntimeError) as exc:
+                self._die(self._exit_error(f"its stdin closed ({exc})"))
+            drain = asyncio.ensure_future(self._process.stdin.drain())
+            await asyncio.wait(
+                {drain, future}, timeout=self._remaining(deadline), return_when=asyncio.FIRST_COMPLETED
+            )
+            if not drain.done():
+                drain.cancel()
+            elif drain.exception() is not None and not future.done():
+                self._die(self._exit_error(f"its stdin closed ({drain.exception()})"))
+            while not future.done():
+                remaining = self._remaining(deadline)
+                if remaining is not None and remaining <= 0:
+                    self._die(ReplTimeout(
+                        f"no reply within {timeout:g} s: the worker and its process tree were killed",
+                        stderr=self.stderr_tail(),
+                    ))
+                    break
+                wait = MEMORY_POLL_SECONDS if remaining is None else min(remaining, MEMORY_POLL_SECONDS)
+                await asyncio.wait({future}, timeout=wait)
+                if not future.done():
+                    self._check_memory()
+            return future.result()
+        except asyncio.CancelledError:
+            # The caller gave up mid-command: the REPL's state is unknown, so it cannot be reused.
+            self._pending = None
+            self._die(ReplCrashed("request cancelled while the REPL was working", stderr=self.stderr_tail()))
+            raise
+        finally:
+            self._pending = None
+
+    @staticmethod
+    def _remaining(deadline: float | None) -> float | None:
+        return None if deadline is None else deadline - time.monotonic()
+
+    def _check_memory(self) -> None:
+        if self._memory_limit is None:
+            return
+        used = self._process.private_memory_bytes()
+        if used is not None and used > self._memory_limit:
+            self._die(ReplOutOfMemory(
+                f"the worker used {used / 2**20:.0f} MiB of private memory, over its "
+                f"{self._memory_limit / 2**20:.0f} MiB cap; it was killed",
+                stderr=self.stderr_tail(),
+            ))
+
+    def _check_reply(self, kind: str, command: dict[str, Any], reply: dict[str, Any]) -> dict[str, Any]:
+        """Check the ids in `reply` are the next ones this REPL hands out, then count them."""
+        if "message" in reply and "env" not in reply and "proofState" not in reply:
+            raise ReplCommandError(str(reply["message"]), stderr=self.stderr_tail())
+        new_proof_states = [s.get("proofState") for s in reply.get("sorries", []) if isinstance(s, dict)]
+        new_proof_states = [ps for ps in new_proof_states if ps is not None]
+        new_envs: list[Any] = []
+        if kind == "cmd" or kind == "unpickle_env":
+            new_envs = [reply.get("env")]
+            new_proof_states += [t.get("proofState") for t in reply.get("tactics", []) if isinstance(t, dict)]
+            new_proof_states = [ps for ps in new_proof_states if ps is not None]
+        elif kind == "pickle_env":
+            if reply.get("env") != command.get("env"):
+                self._forged(f"pickling env {command.get('env')} answered env {reply.get('env')!r}")
+        else:
+            new_proof_states.append(reply.get("proofState"))
+        expected_envs = list(range(self._next_env, self._next_env + len(new_envs)))
+        expected_states = list(range(self._next_proof_state, self._next_proof_state + len(new_proof_states)))
+        if not all(_is_id(i) for i in new_envs + new_proof_states) or new_envs != expected_envs:
+            self._forged(f"env ids {new_envs}, expected {expected_envs}")
+        if new_proof_states != expected_states:
+            self._forged(f"proof state ids {new_proof_states}, expected {expected_states}")
+        self._next_env += len(new_envs)
+        self._next_proof_state += len(new_proof_states)
+        return reply
+
+    def _forged(self, detail: str) -> None:
+        error = ReplProtocolError(
+            f"the REPL's reply does not follow its own numbering ({detail}): forged or corrupt output, "
+            "the worker was killed",
+            stderr=self.stderr_tail(),
+        )
+        self._die(error)
+        raise error
+
+    # --- the worker's death --------------------------------------------------------------
+
+    def _die(self, error: ReplError) -> None:
+        """Record why the worker stops (first reason wins), kill its tree, fail any request."""
+        if self._failure is None:
+            self._failure = error
+        self._process.kill()
+        pending, self._pending = self._pending, None
+        if pending is not None and not pending.done():
+            pending.set_exception(self._failure)
+
+    def _exit_error(self, how: str) -> ReplError:
+        tail = self.stderr_tail()
+        if self._process.out_of_memory():
+            return ReplOutOfMemory(
+                f"the worker went over its private memory cap and was killed ({how})", stderr=tail
+            )
+        code = self._process.returncode
+        status = "still running" if code is None else (f"killed by signal {-code}" if code < 0 else f"exit status {code}")
+        last = tail.strip().splitlines()[-1:] or ["no stderr"]
+        return ReplCrashed(f"the REPL stopped: {how}, {status}; last stderr line: {last[0][:300]}", stderr=tail)
+
+    async def _read_stdout(self) -> None:
+        buffer = bytearray()
+        scan_from = 0
+        stream = self._process.stdout
+        while chunk := await stream.read(_READ_CHUNK):
+            if self._failure is not None:
+                continue  # dead: keep draining so nothing blocks on a full pipe
+            if self._pending is None:
+                self._die(ReplProtocolError(
+                    f"the REPL printed while idle ({bytes(chunk[:120])!r}): forged output, the worker was killed",
+                    stderr=self.stderr_tail(),
+                ))
+                continue
+            buffer += chunk
+            if len(buffer) > self._max_reply_bytes:
+                self._die(ReplProtocolError(f"reply over {self._max_reply_bytes} bytes", stderr=self.stderr_tail()))
+                buffer.clear()
+                continue
+            end = buffer.find(b"\n\n", scan_from)
+            if end < 0:
+                scan_from = max(0, len(buffer) - 1)
+                continue
+            frame, rest = bytes(buffer[:end]), bytes(buffer[end + 2 :])
+            buffer.clear()
+            scan_from = 0
+            self._deliver(frame, rest)
+
+    def _deliver(self, frame: bytes, rest: bytes) -> None:
+        if rest:
+            reason = f"more than one value for one command (then {rest[:120]!r})"
+        else:
+            try:
+                value = json.loads(frame.decode("utf-8"))
+            except (UnicodeDecodeError, ValueError) as exc:
+                reason = f"a reply that is not one JSON value ({exc}; starts {frame[:120]!r})"
+            else:
+                if isinstance(value, dict):
+                    pending, self._pending = self._pending, None
+                    if pending is not None and not pending.done():
+                        pending.set_result(value)
+                    return
+                reason = f"a reply that is not a JSON object ({frame[:120]!r})"
+        self._die(ReplProtocolError(f"the REPL printed {reason}: the worker was killed", stderr=self.stderr_tail()))
+
+    async def _read_stderr(self) -> None:
+        stream = self._process.stderr
+        while chunk := await stream.read(_READ_CHUNK):
+            self.stderr_bytes += len(chunk)
+            self._stderr_tail += chunk
+            if len(self._stderr_tail) > STDERR_TAIL_BYTES:
+                del self._stderr_tail[: len(self._stderr_tail) - STDERR_TAIL_BYTES]
+
+    async def _watch_exit(self) -> None:
+        """When the REPL exits or closes stdout: reap its group, take its last words, fail the request."""
+        waiting = asyncio.ensure_future(self._process.wait())
+        try:
+            await asyncio.wait({waiting, self._stdout_task}, return_when=asyncio.FIRST_COMPLETED)
+            if not waiting.done():
+                await asyncio.wait({waiting}, timeout=EXIT_GRACE_SECONDS)
+            self._process.kill()  # orphans in the group would hold the pipes open
+            await asyncio.wait({self._stdout_task, self._stderr_task}, timeout=EXIT_GRACE_SECONDS)
+            self._die(self._exit_error("it exited" if waiting.done() else "it closed its stdout"))
+        finally:
+            waiting.cancel()
+
+    def kill(self) -> None:
+        """Kill the process tree now (synchronous); `close()` also waits for the readers."""
+        self._die(self._failure or ReplCrashed("the worker was killed", stderr=self.stderr_tail()))
+
+    async def close(self) -> None:
+        """Kill the process tree and wait for the readers; idempotent."""
+        if self._failure is None:
+            self._failure = ReplCrashed("the worker was closed", stderr=self.stderr_tail())
+        self._die(self._failure)
+        tasks = {self._exit_task, self._stdout_task, self._stderr_task}
+        done, pending = await asyncio.wait(tasks, timeout=2 * EXIT_GRACE_SECONDS + 1)
+        for task in pending:
+            task.cancel()
+        for task in pending:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        for task in done:  # a reader's own error is already reflected in `failure`; mark it seen
+            if not task.cancelled():
+                task.exception()

@@ -1,0 +1,185 @@
+"""The unjailed spawner: each process tree in its own process group, killed as a whole.
+
+`ProcessGroupSpawner` is for development and for the sandbox to wrap; it confines nothing. It
+starts the child in a new session (so its process group holds every descendant that does not
+`setsid` itself), sets RLIMIT_NOFILE, RLIMIT_FSIZE and RLIMIT_CORE before exec, kills the group with
+SIGKILL, and watches the tree's private memory: RssAnon of every process, never plain RSS, which
+counts the mmapped Mathlib oleans that all workers share through the page cache. RLIMIT_AS is not
+used: Lean reserves far more address space than it touches.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import resource
+import signal
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
+
+import psutil
+
+from proofgate.exceptions import ReplCrashed
+from proofgate.process import Limits, ManagedProcess, SpawnSpec
+
+__all__ = ["GroupProcess", "ProcessGroupSpawner", "tree_private_memory"]
+
+#: Seconds between two looks at a tree's private memory.
+MEMORY_POLL_SECONDS = 0.2
+#: Seconds between two looks at whether the process exited (see `GroupProcess.wait`).
+EXIT_POLL_SECONDS = 0.05
+
+
+def _rss_anon_bytes(pid: int) -> int | None:
+    """RssAnon of one process from /proc (Linux), else psutil's USS; None if it is gone."""
+    try:
+        with open(f"/proc/{pid}/status", encoding="ascii", errors="replace") as status:
+            for line in status:
+                if line.startswith("RssAnon:"):
+                    return int(line.split()[1]) * 1024
+        return 0
+    except FileNotFoundError:
+        if not Path("/proc/self/status").exists():
+            with contextlib.suppress(psutil.Error):
+                return int(psutil.Process(pid).memory_full_info().uss)
+        return None
+    except (OSError, ValueError):
+        return None
+
+
+def tree_private_memory(pid: int) -> int | None:
+    """Private memory of `pid` and all its descendants, in bytes; None if `pid` is gone."""
+    try:
+        members = [pid] + [child.pid for child in psutil.Process(pid).children(recursive=True)]
+    except psutil.Error:
+        return None
+    sizes = [_rss_anon_bytes(member) for member in members]
+    if sizes[0] is None:
+        return None
+    return sum(size for size in sizes if size is not None)
+
+
+def _limit_setter(limits: Limits) -> Callable[[], None]:
+    """What the child runs between fork and exec: cap open files, file size and core dumps."""
+
+    def capped(kind: int, wanted: int) -> tuple[int, int]:
+        _, hard = resource.getrlimit(kind)
+        value = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+        return value, value
+
+    wanted = [
+        (resource.RLIMIT_NOFILE, limits.open_files),
+        (resource.RLIMIT_FSIZE, limits.file_size_bytes),
+    ]
+    if not limits.core_dumps:
+        wanted.append((resource.RLIMIT_CORE, 0))
+    settings = [(kind, capped(kind, value)) for kind, value in wanted]
+
+    def apply() -> None:
+        for kind, pair in settings:
+            resource.setrlimit(kind, pair)
+
+    return apply
+
+
+class GroupProcess:
+    """A started child and its process group; implements `ManagedProcess`."""
+
+    def __init__(self, process: asyncio.subprocess.Process, limits: Limits) -> None:
+        assert process.stdin and process.stdout and process.stderr
+        self._process = process
+        self.pid = process.pid
+        self.stdin: asyncio.StreamWriter = process.stdin
+        self.stdout: asyncio.StreamReader = process.stdout
+        self.stderr: asyncio.StreamReader = process.stderr
+        self._limits = limits
+        self._out_of_memory = False
+        self._group_released = False
+        self._watchdog: asyncio.Task[None] | None = None
+        if limits.memory_bytes is not None:
+            self._watchdog = asyncio.get_running_loop().create_task(
+                self._watch_memory(limits.memory_bytes), name=f"memory-watchdog-{self.pid}"
+            )
+
+    @property
+    def returncode(self) -> int | None:
+        return self._process.returncode
+
+    async def wait(self) -> int:
+        """The exit status. Polled: asyncio's own `wait()` also waits for every pipe to close,
+        which never happens while an orphaned grandchild still holds one."""
+        while self._process.returncode is None:
+            await asyncio.sleep(EXIT_POLL_SECONDS)
+        return self._process.returncode
+
+    def kill(self) -> None:
+        """SIGKILL the whole group (descendants included); idempotent, never raises.
+
+        Once the leader is gone, the group is killed one last time and never again, so a later
+        call cannot hit an unrelated group that reused the number."""
+        self._stop_watchdog()
+        if self._group_released:
+            return
+        if self._process.returncode is not None:
+            self._group_released = True
+        with contextlib.suppress(ProcessLookupError, PermissionError, OSError):
+            os.killpg(self.pid, signal.SIGKILL)
+        with contextlib.suppress(ProcessLookupError, OSError):
+            self._process.kill()
+
+    def _stop_watchdog(self) -> None:
+        task = self._watchdog
+        if task is None or task.done():
+            return
+        try:
+            current = asyncio.current_task()
+        except RuntimeError:  # no running loop: nothing can be awaiting the task either
+            current = None
+        if task is not current:
+            task.cancel()
+
+    def private_memory_bytes(self) -> int | None:
+        if self._process.returncode is not None:
+            return None
+        return tree_private_memory(self.pid)
+
+    def out_of_memory(self) -> bool:
+        return self._out_of_memory
+
+    async def _watch_memory(self, limit: int) -> None:
+        while self._process.returncode is None:
+            used = self.private_memory_bytes()
+            if used is not None and used > limit:
+                self._out_of_memory = True
+                self.kill()
+                return
+            await asyncio.sleep(MEMORY_POLL_SECONDS)
+
+
+class ProcessGroupSpawner:
+    """Starts each process tree unjailed in its own session; `name` is "none" as doctor reports it."""
+
+    name = "none"
+
+    async def spawn(self, spec: SpawnSpec, limits: Limits) -> ManagedProcess:
+        """Start `spec.argv` in `spec.cwd` with exactly `spec.env` as its environment."""
+        try:
+            process = await asyncio.create_subprocess_exec(
+                *spec.argv,
+                cwd=str(spec.cwd),
+                env=dict(spec.env),
+                stdin=asyncio.subprocess.PIPE,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.PIPE,
+                start_new_session=True,
+                preexec_fn=_limit_setter(limits),
+            )
+        except (OSError, ValueError, subprocess.SubprocessError) as exc:
+            raise ReplCrashed(
+                f"could not start {spec.argv[0]!r} in {spec.cwd}: {exc} "
+                "(check the REPL command and that `proofgate doctor` passes)"
+            ) from exc
+        return GroupProcess(process, limits)
+

@@ -1,0 +1,61 @@
+"""The simulated REPL as the tests start it: a real subprocess that speaks the REPL protocol.
+
+Every process carries `--tag SESSION_TAG`, so `tests/lean/conftest.py` can prove none outlives
+the suite (orphaned grandchildren included).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+from proofgate.bench.simulated_repl import SCRIPT, SimulatedReplLauncher
+from proofgate.config import Settings
+from proofgate.lean.repl import ReplProcess
+from proofgate.lean.spawn import ProcessGroupSpawner
+from proofgate.process import Limits, SpawnSpec
+
+STANDIN_MODULE = "proofgate.bench.simulated_repl"
+#: How a stand-in process shows in a command line: started with `-m` or as a file.
+STANDIN_NAMES = (STANDIN_MODULE, "bench/simulated_repl.py")
+SESSION_TAG = f"pytest-{os.getpid()}"
+
+
+def standin_options(*options: str) -> list[str]:
+    return [*options, "--tag", SESSION_TAG]
+
+
+def standin_spec(workdir: Path, *options: str) -> SpawnSpec:
+    """How to run the stand-in directly (no launcher), in `workdir`."""
+    return SpawnSpec(
+        argv=[sys.executable, SCRIPT, *standin_options(*options)],
+        cwd=workdir,
+        env={k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG", "PYTHONPATH")},
+    )
+
+
+async def start_standin(
+    workdir: Path, *options: str, memory_limit_bytes: int | None = None
+) -> ReplProcess:
+    """A driver on a fresh stand-in process, unjailed in its own process group."""
+    limits = Limits(memory_bytes=memory_limit_bytes)
+    return await ReplProcess.start(ProcessGroupSpawner(), standin_spec(workdir, *options), limits)
+
+
+def standin_launcher(settings: Settings, *options: str) -> SimulatedReplLauncher:
+    """A pool launcher that starts the stand-in with `options`."""
+    return SimulatedReplLauncher(settings, standin_options(*options))
+
+
+def standin_processes() -> list[int]:
+    """PIDs of live stand-in processes this test session started."""
+    import psutil
+
+    found = []
+    for process in psutil.process_iter(["cmdline", "status"]):
+        cmdline = " ".join(process.info.get("cmdline") or [])
+        mine = any(name in cmdline for name in STANDIN_NAMES) and SESSION_TAG in cmdline
+        if mine and process.info.get("status") != psutil.STATUS_ZOMBIE:
+            found.append(process.pid)
+    return found
