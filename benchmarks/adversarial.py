@@ -1,0 +1,108 @@
+"""Run proofgate end to end (policy, pool, audit) over adversarial cases and compare expectations.
+
+Each line of a cases file is a JSON object with an `id`, `expect` (`accept` or `reject`) and the
+submission's fields (`statement`, `code` or `proof`, optionally `target`, `answer_holes`,
+`allowed_axioms`, `environment`, `policy`). An `accept` case must end `proved` (or `compiled`, for a
+free compile); a `reject` case must end in any other verdict of the submission. `internal`,
+`timeout` and `out_of_memory` answer neither and are counted as errors.
+
+    python benchmarks/adversarial.py tests/data/adversarial.jsonl --out benchmarks/results/adversarial
+
+Needs the real toolchain (or --server): untested against real Lean on the development machines.
+Exit 0 when every case met its expectation, 1 otherwise, 3 when proofgate could not check.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from proofgate.ci.checkers import Checker, local_checker, remote_checker
+from proofgate.config import Settings
+from proofgate.exceptions import ProofgateError
+from proofgate.models import Submission, VerdictStatus
+
+_FIELDS = set(Submission.model_fields)
+_NOT_AN_ANSWER = {VerdictStatus.internal, VerdictStatus.timeout, VerdictStatus.out_of_memory}
+
+
+def load_cases(paths: list[Path]) -> list[dict[str, Any]]:
+    cases = []
+    for path in paths:
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+            if line.strip():
+                case = json.loads(line)
+                case.setdefault("id", f"{path.name}:{number}")
+                cases.append(case)
+    return cases
+
+
+async def judge(case: dict[str, Any], checker: Checker) -> dict[str, Any]:
+    """One case's verdict and whether it met the expectation (`met` is None for errors)."""
+    started = time.perf_counter()
+    row: dict[str, Any] = {"id": case["id"], "expect": case.get("expect"), "category": case.get("category")}
+    try:
+        submission = Submission(**{k: v for k, v in case.items() if k in _FIELDS})
+        verdict = await checker.check(submission)
+    except (ValidationError, ProofgateError) as exc:
+        row.update(status="error", reason=str(exc).splitlines()[0], met=None)
+    else:
+        status = verdict.status
+        met = None if status in _NOT_AN_ANSWER else (status.is_success == (case.get("expect") == "accept"))
+        row.update(status=status.value, reason=verdict.reason, axioms=verdict.axioms, met=met)
+    row["time_ms"] = round((time.perf_counter() - started) * 1000, 1)
+    return row
+
+
+def markdown(rows: list[dict[str, Any]]) -> str:
+    marks = {True: "✅", False: "❌", None: "⚠️"}
+    lines = ["| case | category | expect | verdict | |", "|---|---|---|---|---|"]
+    for row in rows:
+        reason = " ".join(str(row.get("reason", "")).split()).replace("|", "\\|")[:160]
+        lines.append(f"| {row['id']} | {row.get('category') or ''} | {row.get('expect')} | "
+                     f"{row['status']}: {reason} | {marks[row['met']]} |")
+    met = sum(1 for r in rows if r["met"])
+    errors = sum(1 for r in rows if r["met"] is None)
+    lines.append("")
+    lines.append(f"{met}/{len(rows)} cases met their expectation; {errors} could not be judged.")
+    return "\n".join(lines) + "\n"
+
+
+async def main_async(args: argparse.Namespace) -> int:
+    cases = load_cases(args.cases)
+    opener = remote_checker(args.server) if args.server else local_checker(Settings())
+    try:
+        async with opener as checker:
+            rows = []
+            for case in cases:
+                rows.append(await judge(case, checker))
+                print(f"[{len(rows)}/{len(cases)}] {case['id']}: {rows[-1]['status']}", file=sys.stderr, flush=True)
+    except ProofgateError as exc:
+        print(f"cannot check: {exc}", file=sys.stderr)
+        return 3
+    table = markdown(rows)
+    print(table)
+    if args.out:
+        args.out.mkdir(parents=True, exist_ok=True)
+        (args.out / "verdicts.jsonl").write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
+        (args.out / "summary.md").write_text(table)
+    return 0 if all(r["met"] for r in rows) else 1
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("cases", type=Path, nargs="+", help="JSONL files of cases")
+    parser.add_argument("--server", help="check against this proofgate server instead of in-process")
+    parser.add_argument("--out", type=Path, help="write verdicts.jsonl and summary.md here")
+    return asyncio.run(main_async(parser.parse_args()))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
