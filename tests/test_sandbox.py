@@ -203,6 +203,27 @@ async def test_writes_land_only_in_scratch_tmp_and_writable_paths(
     assert not process.scratch.exists()  # the scratch directory went with the process
 
 
+async def test_kernel_settings_cannot_be_written(spawner: BwrapSpawner) -> None:
+    # Opened for writing, never written: even a broken jail leaves the host's settings alone.
+    targets = ["/proc/sys/kernel/core_pattern", "/proc/sys/kernel/panic", "/proc/sys/vm/drop_caches",
+               "/proc/sysrq-trigger", "/proc/self/oom_score_adj", "/sys/kernel/uevent_helper"]
+    result = await run_jailed(spawner, python(f"""
+        import json, os
+        out = {{}}
+        for path in {targets!r}:
+            try:
+                os.close(os.open(path, os.O_WRONLY))
+                out[path] = "OPENED"
+            except OSError as exc:
+                out[path] = exc.strerror
+        out["control"] = open("/proc/sys/kernel/ostype").read().strip()
+        print(json.dumps(out))
+    """), Limits(), timeout=15)
+    seen = json.loads(result.stdout)
+    assert seen.pop("control") == "Linux"  # /proc/sys is there and readable
+    assert "OPENED" not in seen.values(), seen
+
+
 async def test_service_environment_is_not_visible(
     spawner: BwrapSpawner, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -525,10 +546,10 @@ def test_detect_reports_bwrap_and_how_limits_are_held(settings: Settings) -> Non
     assert status.limits in status.detail
 
 
-def _fake_bwrap(tmp_path: Path, script: str) -> None:
+def _fake_bwrap(tmp_path: Path, script: str, *, options: str = "--disable-userns --size") -> None:
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
-    (bin_dir / "bwrap").write_text(f"#!/bin/sh\n{script}\n")
+    (bin_dir / "bwrap").write_text(f'#!/bin/sh\nif [ "$1" = --help ]; then echo "{options}"; exit 0; fi\n{script}\n')
     (bin_dir / "bwrap").chmod(0o755)
 
 
@@ -540,6 +561,16 @@ def test_broken_bwrap_is_refused_with_a_fix(settings: Settings, tmp_path: Path, 
     assert not status.ok and "Can't mount proc" in status.detail and "seccomp=unconfined" in status.detail
     with pytest.raises(SandboxUnavailable, match="apparmor_restrict_unprivileged_userns=0"):
         select_spawner(settings)
+
+
+def test_old_bwrap_is_refused_for_a_root_service(
+    settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _fake_bwrap(tmp_path, "exit 0", options="--unshare-all --size")  # bubblewrap before 0.8
+    monkeypatch.setenv("PATH", f"{tmp_path / 'bin'}:/usr/bin:/bin")
+    monkeypatch.setattr(os, "geteuid", lambda: 0)
+    status = detect_sandbox(settings)
+    assert not status.ok and "--disable-userns" in status.detail and "unprivileged user" in status.detail
 
 
 def test_missing_bwrap_is_refused_with_a_fix(settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -102,6 +102,13 @@ class BwrapSpawner:
             raise SandboxUnavailable(f"bubblewrap (bwrap) not found: {_INSTALL_HINT}")
         self.bwrap = found
         self._options = _bwrap_options(found)
+        if os.geteuid() == 0 and "--disable-userns" not in self._options:
+            # As root the jail's uid is the host's root; a nested user namespace would give it a
+            # fresh procfs with writable global sysctls.
+            raise SandboxUnavailable(
+                f"{found} has no --disable-userns (bubblewrap 0.8 or later), which a service running "
+                "as root needs: upgrade bubblewrap, or run proofgate as an unprivileged user"
+            )
         self._hidden = (settings.data_dir, Path.home())
         self._poll_interval = poll_interval
         self.cgroups: CgroupTree | None
@@ -128,7 +135,9 @@ class BwrapSpawner:
                 argv += ["--ro-bind", str(path), str(path)]
         for path_text in _SYSTEM_ETC:
             argv += ["--ro-bind-try", path_text, path_text]
-        argv += ["--proc", "/proc", "--dev", "/dev"]
+        # Read-only /proc: a jail started by root runs as the host's uid 0, and the kernel lets that
+        # uid write global sysctls (kernel.core_pattern, ...) with no capability at all.
+        argv += ["--proc", "/proc", "--remount-ro", "/proc", "--dev", "/dev"]
         if "--size" in self._options:
             argv += ["--size", str(limits.file_size_bytes)]
         argv += ["--perms", "1777", "--tmpfs", "/tmp", "--bind", str(scratch), str(SCRATCH)]
