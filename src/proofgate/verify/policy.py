@@ -1,0 +1,462 @@
+"""The policy pass: refuse, before Lean runs, source that reaches the host or the checker.
+
+It reads tokens (`proofgate.verify.lexer`), so comments and plain strings never trigger it and
+`open ... in` hides nothing. It is defence in depth: the sandbox holds whatever slips past it, and
+the trusted audit never relies on it. Every rule is listed in `RULES` and in docs/policy.md.
+Two profiles: `strict` (the default) and `permissive` (pure `#eval`, `partial`, `native_decide`,
+traces allowed; heartbeat limits above the cap lowered instead of refused).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Literal
+
+from proofgate.environments import CORE_MODULE_ROOTS
+from proofgate.models import Violation
+from proofgate.verify.lexer import Token, TokenKind, tokenize
+from proofgate.verify.rules import (
+    BIDI,
+    CODE_ATTRIBUTE_SUFFIXES,
+    CODE_ATTRIBUTES,
+    COMMAND_WORDS,
+    CONFUSABLE,
+    HASH_DENIED,
+    HASH_KNOWN,
+    INVISIBLE,
+    IO_WORDS,
+    KEYWORDS,
+    LINE_SEPARATORS,
+    MAX_VIOLATIONS,
+    NATIVE_CONSTANTS,
+    RULES,
+    Rule,
+)
+
+if TYPE_CHECKING:
+    from proofgate.config import Settings
+    from proofgate.environments import Environment
+    from proofgate.verify.assemble import Assembled
+
+__all__ = [
+    "DEFAULT_IMPORT_ROOTS",
+    "RULES",
+    "PolicyConfig",
+    "PolicyResult",
+    "Profile",
+    "Rule",
+    "check_source",
+    "check_submission",
+]
+
+Profile = Literal["strict", "permissive"]
+
+
+#: Module roots of a standard Mathlib environment, for callers that name no environment.
+DEFAULT_IMPORT_ROOTS = frozenset(
+    {*CORE_MODULE_ROOTS, "Mathlib", "Batteries", "Aesop", "Qq", "ProofWidgets", "Plausible"}
+)
+
+
+@dataclass(frozen=True)
+class PolicyConfig:
+    """What the policy allows: the profile, the caps, the importable module roots."""
+
+    profile: Profile = "strict"
+    heartbeat_cap: int = 1_000_000
+    rec_depth_cap: int = 100_000
+    import_roots: frozenset[str] = DEFAULT_IMPORT_ROOTS
+
+    @classmethod
+    def from_settings(
+        cls,
+        settings: Settings,
+        *,
+        profile: Profile | None = None,
+        environment: Environment | None = None,
+    ) -> PolicyConfig:
+        """The policy for one request: the settings' cap and profile, the environment's roots."""
+        roots = environment.module_roots if environment is not None else DEFAULT_IMPORT_ROOTS
+        return cls(
+            profile=profile or settings.policy,
+            heartbeat_cap=settings.heartbeat_cap,
+            import_roots=frozenset(roots),
+        )
+
+    @property
+    def strict(self) -> bool:
+        return self.profile == "strict"
+
+
+@dataclass(frozen=True)
+class PolicyResult:
+    """The refusals, the notes (permissive rewrites), and the text Lean should compile."""
+
+    violations: tuple[Violation, ...]
+    notes: tuple[Violation, ...] = ()
+    code: str = ""
+    statement: str | None = None  # a locked check's statement, as the audit should compile it
+
+    @property
+    def ok(self) -> bool:
+        return not self.violations
+
+
+def _control_rule(char: str) -> str | None:
+    if char in BIDI:
+        return "bidi-control"
+    code = ord(char)
+    if (code < 0x20 and char not in "\t\n\r") or 0x7F <= code <= 0x9F or char in LINE_SEPARATORS:
+        return "control-character"
+    return None
+
+
+class _Scan:
+    """One pass over one text's tokens, collecting violations, notes and number rewrites."""
+
+    def __init__(self, text: str, config: PolicyConfig) -> None:
+        self.text = text
+        self.config = config
+        self.code = [token for token in tokenize(text) if token.is_code]
+        self.violations: list[Violation] = []
+        self.notes: list[Violation] = []
+        self.rewrites: list[tuple[int, int, str]] = []
+        self._seen: set[tuple[str, int, int]] = set()
+        self._mentions_io: bool | None = None
+
+    def refuse(self, rule: str, token: Token, message: str) -> None:
+        self.refuse_at(rule, token.line, token.column, message)
+
+    def refuse_at(self, rule: str, line: int, column: int, message: str) -> None:
+        key = (rule, line, column)
+        if key not in self._seen and len(self.violations) < MAX_VIOLATIONS:
+            self._seen.add(key)
+            self.violations.append(Violation(rule=rule, line=line, column=column, message=message))
+
+    def run(self) -> PolicyResult:
+        self._characters()
+        for index, token in enumerate(self.code):
+            if token.kind is TokenKind.IDENT:
+                self._identifier(index, token)
+            elif token.kind is TokenKind.HASH:
+                self._hash(index, token)
+            elif token.kind is TokenKind.MALFORMED:
+                self.refuse("malformed-literal", token, "this literal is malformed, and Lean's "
+                            "error recovery could read the text after it as commands: fix the "
+                            "quote or the escape")
+            elif token.text == "@[":
+                self._attributes(index + 1)
+            elif token.kind is TokenKind.SYMBOL and token.text in INVISIBLE:
+                self.refuse("invisible-character", token, f"invisible or non-ASCII space "
+                            f"U+{ord(token.text):04X} in code: use a plain space or delete it")
+        self.violations.sort(key=lambda v: (v.line, v.column))
+        text = self.text
+        for start, end, replacement in sorted(self.rewrites, reverse=True):
+            text = text[:start] + replacement + text[end:]
+        return PolicyResult(tuple(self.violations), tuple(self.notes), text)
+
+    def _characters(self) -> None:
+        line, column = 1, 0
+        for char in self.text:
+            if char == "\n":
+                line, column = line + 1, 0
+                continue
+            if (not char.isascii() or ord(char) < 0x20 or char == "\x7f") and (
+                rule := _control_rule(char)
+            ):
+                what = "bidirectional control" if rule == "bidi-control" else "control"
+                self.refuse_at(rule, line, column, f"{what} character U+{ord(char):04X}: it can "
+                               "make the text read differently from what Lean parses; delete it")
+            column += 1
+
+    def _next(self, index: int) -> Token | None:
+        return self.code[index] if 0 <= index < len(self.code) else None
+
+    def _at_command_start(self, index: int) -> bool:
+        previous = self._next(index - 1)
+        if previous is None:
+            return True
+        return previous.end_line < self.code[index].line or previous.is_word("in")
+
+    def _glued(self, index: int, symbol: str) -> bool:
+        following = self._next(index + 1)
+        if following is None:
+            return False
+        return following.text == symbol and following.start == self.code[index].end
+
+    # --- identifiers and keywords ------------------------------------------------------------
+    def _identifier(self, index: int, token: Token) -> None:
+        strict = self.config.strict
+        if strict:
+            self._confusable(token)
+        if token.quoted:  # «unsafe» is a name, never the keyword
+            return
+        word = token.text
+        keyword = KEYWORDS.get(word)
+        if keyword is not None:
+            rule, strict_only, message = keyword
+            if strict or not strict_only:
+                self.refuse(rule, token, message)
+        elif word.startswith(("register_", "declare_")):
+            self.refuse("declare-command", token, f"`{word}` registers an option, attribute or "
+                        "rule set (code run at load time); remove it")
+        elif word == "import":
+            self._import(index)
+        elif word == "native" and strict and self._native_option(index):
+            self.refuse("native-code", token, "`native` evaluation trusts compiled code; use "
+                        "`decide` without it")
+        elif word == "eval" and self._glued(index, "%"):
+            self._eval(index, token, what="eval%")
+        elif word == "set_option":
+            self._set_option(index)
+        elif word == "attribute" and (bracket := self._next(index + 1)) and bracket.text == "[":
+            self._attributes(index + 2)
+        elif word.startswith("aesop"):
+            self._aesop_clauses(index)
+        if strict and token.parts and token.parts[-1] in NATIVE_CONSTANTS:
+            self.refuse("native-code", token, f"`{token.name}` trusts compiled code; the strict "
+                        "policy refuses it (the audit would reject its axiom anyway)")
+
+    def _confusable(self, token: Token) -> None:
+        for part in token.parts:
+            odd = next((ch for ch in part if ch in CONFUSABLE), None)
+            if odd is not None and any(ch.isascii() and ch.isalpha() for ch in part):
+                self.refuse("confusable-identifier", token, f"identifier `{part}` mixes ASCII "
+                            f"letters with U+{ord(odd):04X}, which looks like one; use one script")
+                return
+
+    def _native_option(self, index: int) -> bool:
+        """`decide +native` or `(config := { native := true })`."""
+        before, after = self._next(index - 1), self._next(index + 1)
+        return (before is not None and before.text == "+") or (
+            after is not None and after.text == ":="
+        )
+
+    def _import(self, index: int) -> None:
+        position = index + 1
+        while (module := self._next(position)) is not None and module.is_word(
+            "all", "runtime", "public", "meta", "private"
+        ):
+            position += 1
+        if module is None or module.kind is not TokenKind.IDENT:
+            return
+        if module.parts[0] not in self.config.import_roots:
+            allowed = ", ".join(sorted(self.config.import_roots))
+            self.refuse("import-not-allowed", module, f"module `{module.name}` is outside this "
+                        f"environment; import only from: {allowed}")
+
+    # --- set_option ---------------------------------------------------------------------------
+    def _set_option(self, index: int) -> None:
+        name_token = self._next(index + 1)
+        if name_token is None or name_token.kind is not TokenKind.IDENT:
+            return
+        name, value, config = name_token.name, self._next(index + 2), self.config
+        if name == "debug" or name.startswith("debug."):
+            self.refuse("debug-option", name_token, f"`{name}` changes how Lean checks proofs; "
+                        "remove it")
+        elif name.startswith("trace.") and (
+            config.strict or name.startswith("trace.profiler.output")
+        ):
+            self.refuse("trace-option", name_token, f"`{name}` is refused by the {config.profile} "
+                        "policy; remove the trace option")
+        elif name in ("maxHeartbeats", "synthInstance.maxHeartbeats"):
+            cap = config.heartbeat_cap
+            self._limit(name_token, value, cap=cap, rule="heartbeats", zero_ok=False)
+        elif name == "maxRecDepth":
+            cap = config.rec_depth_cap
+            self._limit(name_token, value, cap=cap, rule="rec-depth", zero_ok=True)
+
+    def _limit(
+        self, name: Token, value: Token | None, *, cap: int, rule: str, zero_ok: bool
+    ) -> None:
+        number = _parse_number(value.text) if value and value.kind is TokenKind.NUMBER else None
+        if value is None or number is None:
+            self.refuse(rule, name, f"`{name.name}` must be set to a plain number, at most {cap}")
+        elif number == 0 and not zero_ok:
+            self.refuse(rule, value, f"`{name.name} 0` removes Lean's limit; use a number up "
+                        f"to {cap}")
+        elif number > cap:
+            replacement = _fit(cap, len(value.text))
+            if self.config.strict or replacement is None:
+                self.refuse(rule, value, f"`{name.name} {value.text}` is above this service's cap "
+                            f"of {cap}; use at most {cap}")
+                return
+            self.rewrites.append((value.start, value.end, replacement))
+            message = f"`{name.name} {value.text}` lowered to the cap, {cap}"
+            self.notes.append(
+                Violation(rule=rule, line=value.line, column=value.column, message=message)
+            )
+
+    # --- attributes ---------------------------------------------------------------------------
+    def _attributes(self, index: int) -> None:
+        """An attribute list, from just after `@[` (or `attribute [`) to its `]`."""
+        depth, entry_start, entry = 0, True, ""
+        for token in self.code[index:]:
+            if token.kind is TokenKind.SYMBOL:
+                if token.text in ("[", "(", "{", "@[", "#[", "%["):
+                    depth += 1
+                elif token.text in ("]", ")", "}"):
+                    if depth == 0:
+                        return
+                    depth -= 1
+                elif token.text == "," and depth == 0:
+                    entry_start = True
+            elif token.kind is TokenKind.IDENT and entry_start:
+                if token.is_word("local", "scoped"):
+                    continue
+                entry_start, entry = False, token.name
+                if _is_code_attribute(entry):
+                    self.refuse("code-attribute", token, f"attribute `{entry}` registers or "
+                                "replaces code; remove it")
+            elif entry == "aesop" and token.is_word("tactic"):
+                self.refuse("code-attribute", token, "an `aesop` rule of kind `tactic` runs the "
+                            "file's own meta code; use lemma rules")
+
+    def _aesop_clauses(self, index: int) -> None:
+        """`aesop (add safe tactic f)`: refuse tactic rules among the clauses."""
+        position = index + 1
+        while (opening := self._next(position)) is not None and opening.text == "(":
+            depth, position = 0, position + 1
+            while (token := self._next(position)) is not None:
+                position += 1
+                if token.text == "(":
+                    depth += 1
+                elif token.text == ")":
+                    if depth == 0:
+                        break
+                    depth -= 1
+                elif token.is_word("tactic"):
+                    self.refuse("aesop-tactic-rule", token, "an aesop `tactic` rule runs the "
+                                "file's own meta code; use lemma rules (`add safe apply foo`)")
+
+    # --- `#` commands -------------------------------------------------------------------------
+    def _hash(self, index: int, token: Token) -> None:
+        word = token.text
+        known = next((k for k in HASH_KNOWN if word.startswith(k)), None)
+        if known is None:
+            if self.config.strict and self._at_command_start(index):
+                self.refuse("hash-command", token, f"`{word}` is not an allowed `#` command "
+                            "(allowed: #check, #print, #reduce, #synth, ...)")
+            return
+        rule = HASH_DENIED.get(known)
+        if rule == "eval" and word != known:
+            self.refuse("eval", token, f"`{word}` is read by Lean as `{known} "
+                        f"{word[len(known):]}`, and `{known}` is refused")
+        elif rule == "eval":
+            self._eval(index, token, what=known)
+        elif rule == "exit":
+            self.refuse("exit", token, "`#exit` is not allowed: remove it (everything after it "
+                        "would be skipped without a word)")
+        elif rule == "network":
+            self.refuse("network", token, f"`{known}` calls an outside service; search offline")
+        elif rule is not None:
+            self.refuse("hash-command", token, f"`{known}` runs code or reads the host; remove it")
+
+    def _eval(self, index: int, token: Token, *, what: str) -> None:
+        if self.config.strict:
+            self.refuse("eval", token, f"`{what}` runs code in the checker; the strict policy "
+                        "refuses it whatever it does (use `#reduce`, or "
+                        "`example : ... := by decide`)")
+            return
+        body = self._term_after(index + (2 if what == "eval%" else 1))
+        io_like = next((t for t in body if _io_like(t)), None)
+        if io_like is not None:
+            self.refuse("eval", io_like, f"`{what}` here looks like IO or meta code "
+                        f"(`{io_like.text}`); only pure evaluation is allowed")
+        elif self._file_mentions_io():
+            self.refuse("eval", token, f"`{what}` is refused because this file mentions IO or meta "
+                        "code; only pure evaluation, in a file without any, is allowed")
+
+    def _term_after(self, index: int) -> list[Token]:
+        body: list[Token] = []
+        depth = 0
+        for token in self.code[index:]:
+            if token.kind is TokenKind.SYMBOL and token.text in ("(", "[", "{", "⟨"):
+                depth += 1
+            elif token.kind is TokenKind.SYMBOL and token.text in (")", "]", "}", "⟩"):
+                depth -= 1
+            elif depth <= 0 and (token.kind is TokenKind.HASH or token.text == "@["
+                                 or token.is_word(*COMMAND_WORDS)):
+                break
+            body.append(token)
+        return body
+
+    def _file_mentions_io(self) -> bool:
+        if self._mentions_io is None:
+            self._mentions_io = any(_io_like(token) for token in self.code)
+        return self._mentions_io
+
+
+def _io_like(token: Token) -> bool:
+    if token.kind is TokenKind.SYMBOL:
+        return token.text in ("←", "<-")
+    if token.kind is not TokenKind.IDENT:
+        return False
+    return any(part in IO_WORDS or part.startswith(("unsafe", "Unsafe")) for part in token.parts)
+
+
+def _is_code_attribute(name: str) -> bool:
+    last = name.rsplit(".", 1)[-1]
+    if last in CODE_ATTRIBUTES or last.startswith("builtin_"):
+        return True
+    return last.endswith(CODE_ATTRIBUTE_SUFFIXES)
+
+
+def _parse_number(text: str) -> int | None:
+    digits = text.replace("_", "")
+    try:
+        return int(digits, 0) if digits[:2].lower() in ("0x", "0b", "0o") else int(digits, 10)
+    except ValueError:
+        return None
+
+
+def _fit(value: int, width: int) -> str | None:
+    """`value` in at most `width` characters, padded with spaces to exactly `width` so every later
+    column on the line stays put; None if it does not fit."""
+    for spelling in (str(value), hex(value)):
+        if len(spelling) <= width:
+            return spelling + " " * (width - len(spelling))
+    return None
+
+
+def check_source(text: str, config: PolicyConfig | None = None) -> PolicyResult:
+    """Run every rule over one Lean text. Never raises on any input."""
+    return _Scan(text, config or PolicyConfig()).run()
+
+
+def check_submission(assembled: Assembled, config: PolicyConfig | None = None) -> PolicyResult:
+    """The policy over a whole submission: the statement alone (the audit compiles it as the
+    trusted reference) and the assembled file (a `proof` can close its block and add commands).
+
+    Violations are placed in the submitter's own text; those in the statement say so. `code` is
+    the assembled text and `statement` the statement, each with any permissive rewrite applied.
+    """
+    config = config or PolicyConfig()
+    found: dict[str, list[Violation]] = {"violations": [], "notes": []}
+    seen: set[tuple[str, str, str, int, int]] = set()
+
+    def add(bucket: str, violation: Violation, where: str, line: int, column: int) -> None:
+        key = (bucket, violation.rule, where, line, column)
+        if key not in seen:
+            seen.add(key)
+            prefix = "in the statement: " if where == "statement" else ""
+            found[bucket].append(Violation(rule=violation.rule, line=line, column=column,
+                                           message=prefix + violation.message))
+
+    statement_text: str | None = None
+    if assembled.statement is not None:
+        alone = check_source(assembled.statement.text, config)
+        statement_text = alone.code
+        for bucket, items in (("violations", alone.violations), ("notes", alone.notes)):
+            for item in items:
+                add(bucket, item, "statement", item.line, item.column)
+    whole = check_source(assembled.text, config)
+    for bucket, items in (("violations", whole.violations), ("notes", whole.notes)):
+        for item in items:
+            where = assembled.locate(item.line, item.column)
+            if where is None:  # text proofgate added (the newline after a borrowed header)
+                add(bucket, item, "statement", item.line, item.column)
+            else:
+                add(bucket, item, where.field, where.line, where.column)
+    violations = tuple(found["violations"][:MAX_VIOLATIONS])
+    return PolicyResult(violations, tuple(found["notes"]), whole.code, statement_text)

@@ -1,0 +1,310 @@
+"""The policy's rule table (what docs/policy.md lists) and the vocabularies its rules match.
+
+Kept apart from the scanner in `proofgate.verify.policy` so the table reads as documentation.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = ["MAX_VIOLATIONS", "RULES", "Rule"]
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One named policy rule: what it refuses, and what each profile does with it."""
+
+    name: str
+    refuses: str
+    strict: str
+    permissive: str
+
+
+_REFUSED = "refused"
+
+
+def _table(*rows: tuple[str, str, str, str]) -> dict[str, Rule]:
+    return {row[0]: Rule(*row) for row in rows}
+
+
+RULES: dict[str, Rule] = _table(
+    (
+        "import-not-allowed",
+        "`import` of a module outside the environment's own packages",
+        _REFUSED,
+        _REFUSED,
+    ),
+    (
+        "prelude",
+        "`prelude`: a file without Init can redefine `Nat` and what the kernel builds in",
+        _REFUSED,
+        _REFUSED,
+    ),
+    (
+        "eval",
+        "`#eval`, `#eval!`, `eval%`: run compiled code inside the elaborating process",
+        _REFUSED,
+        "allowed when pure: refused if it, or anything in the file, mentions IO, the meta "
+        "level, `do`, `←` or `unsafe`",
+    ),
+    (
+        "exit",
+        "`#exit`: stops elaboration, so whatever a checker appends is never read",
+        _REFUSED,
+        _REFUSED,
+    ),
+    (
+        "hash-command",
+        "`#` commands that run code or read the host (`#guard`, `#test`, `#sample`, `#lint`, "
+        "`#min_imports`, ...) anywhere, and unknown `#` words at the start of a command",
+        _REFUSED,
+        "only the denied ones (unknown `#` words are allowed)",
+    ),
+    (
+        "network",
+        "`polyrith`, `#leansearch`, `#loogle`, `#moogle`, `#statesearch`: call an outside service",
+        _REFUSED,
+        _REFUSED,
+    ),
+    (
+        "host-file",
+        "`include_str`: reads a file of the host while elaborating",
+        _REFUSED,
+        _REFUSED,
+    ),
+    (
+        "run-code",
+        "`run_cmd`, `run_tac`, `run_elab`, `run_meta`, `by_elab`: meta code run inline",
+        _REFUSED,
+        _REFUSED,
+    ),
+    (
+        "syntax-extension",
+        "`elab`, `elab_rules`, `macro`, `macro_rules`, `syntax`, `declare_syntax_cat`",
+        _REFUSED,
+        _REFUSED,
+    ),
+    (
+        "simproc",
+        "`simproc`, `dsimproc` and their `_decl` and `builtin_` forms: simp hooks are code",
+        _REFUSED,
+        _REFUSED,
+    ),
+    (
+        "code-attribute",
+        "attributes that register or replace code: `extern`, `implemented_by`, `init`, `export`, "
+        "`csimp`, `command_elab`, `term_elab`, `tactic`, `macro`, `delab`, `env_linter`, "
+        "`norm_num`, `positivity`, `cpass`, `builtin_*`, `*_parser`, `*_elab`, ...; and `aesop` "
+        "rules of kind `tactic`",
+        _REFUSED,
+        _REFUSED,
+    ),
+    (
+        "aesop-tactic-rule",
+        "`aesop (add ... tactic f)`: Aesop runs the file's own meta code `f`",
+        _REFUSED,
+        _REFUSED,
+    ),
+    (
+        "initialize",
+        "`initialize`, `builtin_initialize`: code run when a module is loaded",
+        _REFUSED,
+        _REFUSED,
+    ),
+    (
+        "declare-command",
+        "`register_*` and `declare_*` commands (options, attributes, rule sets, all made with "
+        "`initialize`)",
+        _REFUSED,
+        _REFUSED,
+    ),
+    (
+        "unsafe",
+        "`unsafe`: unchecked casts and pointer tricks; the kernel replay skips unsafe declarations",
+        _REFUSED,
+        _REFUSED,
+    ),
+    (
+        "partial",
+        "`partial def`: opaque to the logic and skipped by the replay; no proof needs one",
+        _REFUSED,
+        "allowed",
+    ),
+    (
+        "native-code",
+        "`native_decide`, `decide +native`, `bv_decide`, `Lean.ofReduceBool`, "
+        "`Lean.trustCompiler`: trust the compiler",
+        _REFUSED,
+        "allowed (the audit refuses the axioms they add)",
+    ),
+    (
+        "debug-option",
+        "`set_option debug.*` (`debug.skipKernelTC` turns the kernel off)",
+        _REFUSED,
+        _REFUSED,
+    ),
+    (
+        "trace-option",
+        "`set_option trace.*`: floods the reply; `trace.profiler.output` writes files",
+        _REFUSED,
+        "allowed, except `trace.profiler.output*`",
+    ),
+    (
+        "heartbeats",
+        "`maxHeartbeats` or `synthInstance.maxHeartbeats` set to 0 (no limit), above the cap, or "
+        "to something that is not a number",
+        _REFUSED,
+        "0 refused; above the cap lowered to the cap, with an info note",
+    ),
+    (
+        "rec-depth",
+        "`maxRecDepth` above its cap (a native stack overflow kills the worker)",
+        _REFUSED,
+        "lowered to the cap, with an info note",
+    ),
+    (
+        "malformed-literal",
+        "a char literal or string escape Lean rejects where its error recovery could read the "
+        "text that follows as commands (`'\"#eval ...\"`, `\"\\q #eval ...\"`)",
+        _REFUSED,
+        _REFUSED,
+    ),
+    (
+        "bidi-control",
+        "bidirectional control characters anywhere, comments and strings included (Trojan Source)",
+        _REFUSED,
+        _REFUSED,
+    ),
+    (
+        "control-character",
+        "control characters other than tab and newline, and line/paragraph separators, anywhere",
+        _REFUSED,
+        _REFUSED,
+    ),
+    (
+        "invisible-character",
+        "zero-width characters and non-ASCII spaces in code (outside comments and strings)",
+        _REFUSED,
+        _REFUSED,
+    ),
+    (
+        "confusable-identifier",
+        "an identifier mixing ASCII letters with a Greek or letter-like look-alike (an omicron "
+        "in `tο`, the Kelvin sign)",
+        _REFUSED,
+        "allowed",
+    ),
+)
+
+# --- vocabularies ------------------------------------------------------------------------------
+
+RUN_CODE = frozenset({"run_cmd", "run_tac", "run_elab", "run_meta", "by_elab"})
+SYNTAX = frozenset({"elab", "elab_rules", "macro", "macro_rules", "syntax", "declare_syntax_cat"})
+SIMPROC = frozenset({
+    "simproc", "dsimproc", "simproc_decl", "dsimproc_decl", "builtin_simproc", "builtin_dsimproc",
+    "builtin_simproc_decl", "builtin_dsimproc_decl",
+})
+INITIALIZE = frozenset({"initialize", "builtin_initialize"})
+NATIVE_TACTICS = frozenset({"native_decide", "bv_decide", "bv_check"})
+#: Last name components of the constants behind compiled-code evaluation.
+NATIVE_CONSTANTS = frozenset({
+    "ofReduceBool", "ofReduceNat", "trustCompiler", "reduceBool", "reduceNat",
+})
+CODE_ATTRIBUTES = frozenset({
+    "extern", "implemented_by", "init", "export", "csimp", "command_elab", "term_elab", "tactic",
+    "macro", "env_linter", "delab", "app_delab", "app_unexpander", "code_action_provider",
+    "hole_code_action", "command_code_action", "tactic_code_action", "server_rpc_method",
+    "widget_module", "cpass", "norm_num", "positivity", "simproc", "sevalproc", "dsimproc",
+    "combinator_formatter", "combinator_parenthesizer", "formatter", "parenthesizer",
+    "run_builtin_parser_attribute_hooks", "run_parser_attribute_hooks", "incremental", "linter",
+})
+CODE_ATTRIBUTE_SUFFIXES = ("_parser", "_elab", "_delab", "_formatter", "_parenthesizer")
+
+#: `#` commands that only report (feedback; `#print axioms` can be forged, and only informs).
+HASH_ALLOWED = frozenset({
+    "#check", "#check_failure", "#print", "#reduce", "#synth", "#guard_msgs", "#where", "#help",
+    "#version", "#simp", "#norm_num", "#conv", "#whnf", "#whnfR", "#instances", "#explode",
+    "#find", "#time", "#adaptation_note", "#count_heartbeats", "#unfold?", "#push_neg",
+    "#check_tactic", "#check_simp", "#discr_tree_key", "#long_names",
+})
+#: `#` commands refused, with the rule that refuses them.
+HASH_DENIED: dict[str, str] = {
+    "#eval": "eval",
+    "#exit": "exit",
+    "#guard": "hash-command",
+    "#guard_expr": "hash-command",
+    "#test": "hash-command",
+    "#sample": "hash-command",
+    "#lint": "hash-command",
+    "#find_home": "hash-command",
+    "#min_imports": "hash-command",
+    "#import_path": "hash-command",
+    "#redundant_imports": "hash-command",
+    "#html": "hash-command",
+    "#widget": "hash-command",
+    "#leansearch": "network",
+    "#loogle": "network",
+    "#moogle": "network",
+    "#statesearch": "network",
+}
+#: Longest first: Lean reads `#evalIO.println` as `#eval IO.println` (longest known token).
+HASH_KNOWN = sorted({*HASH_ALLOWED, *HASH_DENIED}, key=len, reverse=True)
+
+#: A command starts with one of these (where an `#eval`'s term ends).
+COMMAND_WORDS = frozenset({
+    "theorem", "lemma", "def", "example", "abbrev", "instance", "structure", "class", "inductive",
+    "axiom", "opaque", "namespace", "section", "end", "open", "variable", "universe", "set_option",
+    "attribute", "noncomputable", "private", "protected", "mutual", "deriving", "import", "export",
+    "notation", "infix", "infixl", "infixr", "prefix", "postfix", "macro", "syntax", "elab",
+    "initialize", "run_cmd", "include", "omit", "local", "scoped",
+})
+#: Name components that make an `#eval` (or the file around it) look like IO or meta code.
+IO_WORDS = frozenset({
+    "IO", "EIO", "BaseIO", "ST", "EST", "System", "FS", "Process", "Handle", "FilePath", "Lean",
+    "Elab", "Meta", "Core", "CoreM", "MetaM", "TermElabM", "CommandElabM", "TacticM",
+    "Environment", "spawn", "output", "readFile", "writeFile", "readBinFile", "writeBinFile",
+    "getEnv", "setEnv", "modifyEnv", "addDecl", "evalConst", "evalExpr", "println", "print",
+    "eprintln", "eprint", "println!", "getStdout", "getStderr", "getStdin", "sleep", "timeit",
+    "ptrAddrUnsafe", "do", "runCmd", "runTactic",
+})
+
+BIDI = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+LINE_SEPARATORS = frozenset("\u2028\u2029\u0085")
+INVISIBLE = frozenset(
+    "\u00a0\u00ad\u034f\u115f\u1160\u180e\u200b\u200c\u200d\u2060\u2061\u2062\u2063\u2064"
+    "\u3164\ufeff\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a\u202f"
+    "\u205f\u3000"
+)
+#: Characters Lean accepts in identifiers that look like ASCII letters (Greek capitals, omicron,
+#: lunate sigma, yot, Kelvin and Angstrom signs, Planck constant, estimated, information source).
+CONFUSABLE = frozenset(
+    "\u0391\u0392\u0395\u0396\u0397\u0399\u039a\u039c\u039d\u039f\u03a1\u03a4\u03a5\u03a7"
+    "\u03bf\u03f2\u03f3\u03dc\u03f9\u03fa\u03fb\u212a\u212b\u210e\u212e\u2139"
+)
+#: Violations kept per text: enough to act on, bounded for a prompt.
+MAX_VIOLATIONS = 200
+
+
+def _each(words: frozenset[str], rule: str, strict_only: bool, advice: str) -> dict[str, tuple]:
+    return {word: (rule, strict_only, f"`{word}` {advice}") for word in sorted(words)}
+
+
+#: Keywords refused wherever they stand: word -> (rule, strict profile only?, message).
+KEYWORDS: dict[str, tuple[str, bool, str]] = {
+    "prelude": ("prelude", False, "`prelude` is not allowed: a submission always builds on Init"),
+    **_each(RUN_CODE, "run-code", False,
+            "runs meta code inside the checker; prove with ordinary tactics instead"),
+    **_each(SYNTAX, "syntax-extension", False,
+            "extends Lean's syntax or elaborator with code; state and prove without new syntax"),
+    **_each(SIMPROC, "simproc", False, "registers code with simp; use simp lemmas instead"),
+    **_each(INITIALIZE, "initialize", False, "runs code when a module is loaded; remove it"),
+    "unsafe": ("unsafe", False, "`unsafe` is not allowed (the kernel replay skips unsafe "
+               "declarations); write it safely"),
+    "partial": ("partial", True, "`partial def` is refused by the strict policy: a proof cannot "
+                "use it; give a terminating definition"),
+    **_each(NATIVE_TACTICS, "native-code", True, "trusts compiled code (its proof adds a "
+            "non-standard axiom); use `decide`, `norm_num` or `omega`"),
+    "include_str": ("host-file", False, "`include_str` reads a file of the host; inline the text"),
+    "polyrith": ("network", False, "`polyrith` calls an outside service; use "
+                 "`linear_combination` with its coefficients instead"),
+}
