@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass, field
 
 import httpx
 import pytest
@@ -103,3 +104,44 @@ def test_pool_collector_ignores_non_numbers() -> None:
         lambda: {"busy": True, "idle": "x", "queue_depth": None, "note": "hi"}
     )
     assert list(collector.collect()) == []
+
+
+@dataclass
+class _PoolStatsShape:
+    """The shape of `proofgate.lean.pool.PoolStats` (a dataclass), as the pool reports it."""
+
+    queue_depth: int = 1
+    in_flight: int = 3
+    busy_workers: int = 2
+    idle_workers: int = 0
+    starting_workers: int = 1
+    max_busy: int = 2
+    requests: int = 40
+    retries: int = 1
+    import_seconds_total: float = 12.5
+    restarts: dict[str, int] = field(default_factory=lambda: {"recycled": 3, "timeout": 2})
+    workers_by_header: dict[str, int] = field(default_factory=lambda: {"default:import Mathlib": 2})
+    recent_check_seconds: list[float] = field(default_factory=lambda: [0.1, 0.2])
+
+
+def test_a_pool_stats_dataclass_is_exported_with_counters_and_labels() -> None:
+    text = Metrics(pool_stats=_PoolStatsShape).render().decode()
+    assert _sample(text, "proofgate_pool_workers", 'state="busy"') == 2
+    assert _sample(text, "proofgate_pool_workers", 'state="starting"') == 1
+    assert _sample(text, "proofgate_pool_in_flight") == 3
+    assert _sample(text, "proofgate_pool_requests_total") == 40
+    assert _sample(text, "proofgate_pool_import_seconds_total") == 12.5
+    assert _sample(text, "proofgate_pool_worker_restarts_total", 'cause="recycled"') == 3
+    assert _sample(text, "proofgate_pool_workers_by_header", 'header="default:import Mathlib"') == 2
+    assert "recent_check_seconds" not in text
+    assert "# TYPE proofgate_pool_requests_total counter" in text
+
+
+def test_readyz_shows_a_dataclass_pool(settings: Settings) -> None:
+    class DataclassPool(FakeCheckerService):
+        def pool_stats(self) -> _PoolStatsShape:
+            return _PoolStatsShape()
+
+    with run_app(create_app(settings, service=DataclassPool())) as url:  # type: ignore[arg-type]
+        pool = httpx.get(url + "/readyz").json()["pool"]
+    assert pool["busy_workers"] == 2 and pool["restarts"] == {"recycled": 3, "timeout": 2}

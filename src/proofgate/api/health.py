@@ -6,6 +6,7 @@ from fastapi import APIRouter, Depends
 from fastapi.responses import JSONResponse
 
 from proofgate.api.deps import get_service
+from proofgate.api.metrics import pool_stats_mapping
 from proofgate.api.schemas import ReadinessReport
 from proofgate.logs import get_logger
 from proofgate.service import CheckerService
@@ -26,7 +27,7 @@ def _live_pool(service: CheckerService) -> dict[str, object]:
     if not callable(reader):
         return {}
     try:
-        return dict(reader() or {})
+        return pool_stats_mapping(reader())
     except Exception as exc:  # a probe must answer even when the pool cannot
         _log.warning("pool_stats failed", error=repr(exc))
         return {"error": f"pool state unavailable: {exc}"}

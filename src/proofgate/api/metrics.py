@@ -1,14 +1,20 @@
 """Prometheus metrics: `/metrics`, one registry per app, pool numbers read at scrape time.
 
-The pool's numbers come from `service.pool_stats()` when the service has it, a mapping with any of:
-`queue_depth` (int), `busy` and `idle` (workers, int), `restarts` (cause -> count); any other
-numeric entry is exported as a `proofgate_pool_<name>` gauge. Without it the pool series are absent.
+The pool's numbers come from `service.pool_stats()` when the service has it: a mapping or a
+dataclass such as `proofgate.lean.pool.PoolStats`. Known fields: `queue_depth`, `in_flight`,
+`max_busy`, `max_processes` (gauges); `busy_workers`/`idle_workers`/`starting_workers` (or `busy`,
+`idle`, `starting`) as `proofgate_pool_workers{state}`; `restarts` (cause -> count) and
+`workers_by_header` (header -> count); `requests`, `retries`, `busy_rejections`, `imports`,
+`checks`, `import_seconds_total`, `check_seconds_total` (counters). Any other number becomes a
+`proofgate_pool_<name>` gauge; lists are skipped. Without `pool_stats()` the pool series are absent.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Callable, Iterator, Mapping
+from typing import TypeGuard
 
 from fastapi import APIRouter, Request, Response
 from prometheus_client import (
@@ -24,20 +30,54 @@ from prometheus_client.registry import Collector
 from proofgate.logs import get_logger
 from proofgate.models import Verdict
 
-__all__ = ["Metrics", "PoolCollector", "router"]
+__all__ = ["Metrics", "PoolCollector", "pool_stats_mapping", "router"]
 
-PoolStats = Callable[[], "Mapping[str, object] | None"]
+PoolStatsReader = Callable[[], object]
 
 _log = get_logger("proofgate.metrics")
 _HTTP_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300)
 _CHECK_BUCKETS = (0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 20, 30, 60, 120, 300, 600)
 _NAME = re.compile(r"[^a-zA-Z0-9_]")
+_WORKER_STATES = {
+    "busy_workers": "busy",
+    "busy": "busy",
+    "idle_workers": "idle",
+    "idle": "idle",
+    "starting_workers": "starting",
+    "starting": "starting",
+}
+_GAUGES = {
+    "queue_depth": "Requests waiting for a worker.",
+    "in_flight": "Requests being served or waiting.",
+    "max_busy": "Workers allowed to serve at once.",
+    "max_processes": "Worker processes allowed in all.",
+}
+_COUNTERS = {
+    "requests": "Requests the pool accepted.",
+    "retries": "Requests retried on a fresh worker after a crash.",
+    "busy_rejections": "Requests refused because the queue was full.",
+    "imports": "Header imports run.",
+    "checks": "Submissions run on a worker.",
+    "import_seconds_total": "Seconds spent importing headers.",
+    "check_seconds_total": "Seconds spent running submissions.",
+}
+
+
+def pool_stats_mapping(stats: object) -> dict[str, object]:
+    """The pool's statistics as a plain dict, whether given as a mapping or a dataclass."""
+    if stats is None:
+        return {}
+    if dataclasses.is_dataclass(stats) and not isinstance(stats, type):
+        return dataclasses.asdict(stats)
+    if isinstance(stats, Mapping):
+        return dict(stats)
+    raise TypeError(f"pool_stats() returned {type(stats).__name__}, not a mapping or dataclass")
 
 
 class PoolCollector(Collector):
     """Reads the pool's state when Prometheus scrapes; a failing read omits the series."""
 
-    def __init__(self, read: PoolStats) -> None:
+    def __init__(self, read: PoolStatsReader) -> None:
         self._read = read
 
     def describe(self) -> list[Metric]:
@@ -45,48 +85,63 @@ class PoolCollector(Collector):
 
     def collect(self) -> Iterator[Metric]:
         try:
-            stats = self._read()
+            stats = pool_stats_mapping(self._read())
         except Exception as exc:  # the service's problem must not break a scrape
             _log.warning("pool_stats failed", error=repr(exc))
             return
         if not stats:
             return
-        stats = dict(stats)
-        queue = stats.pop("queue_depth", None)
-        if _is_number(queue):
-            yield GaugeMetricFamily(
-                "proofgate_pool_queue_depth", "Requests waiting for a worker.", value=float(queue)
-            )
         workers = GaugeMetricFamily("proofgate_pool_workers", "Workers by state.", labels=["state"])
-        for state in ("busy", "idle"):
-            value = stats.pop(state, None)
+        for key, state in _WORKER_STATES.items():
+            value = stats.pop(key, None)
             if _is_number(value):
                 workers.add_metric([state], float(value))
         if workers.samples:
             yield workers
-        restarts = stats.pop("restarts", None)
-        if isinstance(restarts, Mapping):
-            family = CounterMetricFamily(
+        for key, help_text in _GAUGES.items():
+            value = stats.pop(key, None)
+            if _is_number(value):
+                yield GaugeMetricFamily(f"proofgate_pool_{key}", help_text, value=float(value))
+        for key, help_text in _COUNTERS.items():
+            value = stats.pop(key, None)
+            if _is_number(value):
+                name = f"proofgate_pool_{key.removesuffix('_total')}"
+                yield CounterMetricFamily(name, help_text, value=float(value))
+        yield from _labelled(
+            stats.pop("restarts", None),
+            CounterMetricFamily(
                 "proofgate_pool_worker_restarts", "Workers replaced, by cause.", labels=["cause"]
-            )
-            for cause, count in sorted(restarts.items()):
-                if _is_number(count):
-                    family.add_metric([str(cause)], float(count))
-            yield family
+            ),
+        )
+        yield from _labelled(
+            stats.pop("workers_by_header", None),
+            GaugeMetricFamily(
+                "proofgate_pool_workers_by_header", "Live workers by header.", labels=["header"]
+            ),
+        )
         for key, value in sorted(stats.items()):
             if _is_number(value):
                 name = "proofgate_pool_" + _NAME.sub("_", str(key))
                 yield GaugeMetricFamily(name, f"Pool statistic {key!r}.", value=float(value))
 
 
-def _is_number(value: object) -> bool:
+def _labelled(values: object, family: CounterMetricFamily | GaugeMetricFamily) -> Iterator[Metric]:
+    if not isinstance(values, Mapping):
+        return
+    for label, count in sorted(values.items(), key=lambda item: str(item[0])):
+        if _is_number(count):
+            family.add_metric([str(label)], float(count))
+    yield family
+
+
+def _is_number(value: object) -> TypeGuard[int | float]:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 class Metrics:
     """The app's series. Requests are counted by route template, never by raw path."""
 
-    def __init__(self, pool_stats: PoolStats | None = None) -> None:
+    def __init__(self, pool_stats: PoolStatsReader | None = None) -> None:
         self.registry = CollectorRegistry()
         self.requests = Counter(
             "proofgate_http_requests",
@@ -141,10 +196,10 @@ class Metrics:
         return generate_latest(self.registry)
 
 
-def pool_stats_of(state: object) -> PoolStats:
+def pool_stats_of(state: object) -> PoolStatsReader:
     """A reader of `state.service.pool_stats()` (resolved at scrape time; None if absent)."""
 
-    def read() -> Mapping[str, object] | None:
+    def read() -> object:
         service = getattr(state, "service", None)
         reader = getattr(service, "pool_stats", None)
         return reader() if callable(reader) else None
