@@ -86,6 +86,8 @@ class Category(str, Enum):
     info = "info"
     other = "other"
     internal = "internal"
+    kernel = "kernel"  # the kernel refused a declaration the elaborator accepted
+    termination = "termination"  # Lean could not show a recursive definition terminates
 
 
 class Position(BaseModel):
@@ -106,6 +108,9 @@ class Message(BaseModel):
     pos: Position | None = None
     end_pos: Position | None = None
     goals: list[str] = Field(default_factory=list, description="Goals at the error, if known.")
+    source: Literal["code", "statement", "proof"] | None = Field(
+        None, description="Which submitted field `pos` is in (None: no position)."
+    )
 
 
 class SorryInfo(BaseModel):
@@ -114,6 +119,7 @@ class SorryInfo(BaseModel):
     pos: Position | None = None
     end_pos: Position | None = None
     goal: str
+    source: Literal["code", "statement", "proof"] | None = None
 
 
 class Goal(BaseModel):
