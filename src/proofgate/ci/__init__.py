@@ -9,20 +9,18 @@ from proofgate.ci.manifest import MANIFEST_NAME, LockedResult, Manifest, load_ma
 from proofgate.ci.results import CiReport, CiResult, Outcome
 from proofgate.ci.runner import lock_repository, run_ci
 
-__all__ = sorted(
-    [
-        "Checker",
-        "CiReport",
-        "CiResult",
-        "LockedResult",
-        "MANIFEST_NAME",
-        "Manifest",
-        "Outcome",
-        "load_manifest",
-        "local_checker",
-        "lock_repository",
-        "remote_checker",
-        "run_ci",
-        "write_manifest",
-    ]
-)
+__all__ = [
+    "MANIFEST_NAME",
+    "Checker",
+    "CiReport",
+    "CiResult",
+    "LockedResult",
+    "Manifest",
+    "Outcome",
+    "load_manifest",
+    "local_checker",
+    "lock_repository",
+    "remote_checker",
+    "run_ci",
+    "write_manifest",
+]

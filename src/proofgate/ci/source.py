@@ -276,7 +276,7 @@ def split_commands(tokens: list[Token]) -> list[Command]:
         current.tokens.append(token)
     if current is not None:
         commands.append(current)
-    for command, body_start in zip(commands, body_starts):
+    for command, body_start in zip(commands, body_starts, strict=True):
         _classify(command, body_start)
     return commands
 
