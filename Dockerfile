@@ -7,6 +7,7 @@
 #   docker build -t proofgate .
 #   docker run --rm -p 127.0.0.1:8000:8000 \
 #     --security-opt seccomp=unconfined --security-opt apparmor=unconfined \
+#     --security-opt systempaths=unconfined \
 #     -e PROOFGATE_ALLOW_UNAUTHENTICATED=true -v proofgate-data:/var/lib/proofgate proofgate
 
 ARG PYTHON_IMAGE=python:3.11-slim-bookworm

@@ -124,5 +124,5 @@ def test_compose_keeps_a_persistent_cache_and_the_sandbox_flags() -> None:
     service = compose["services"]["proofgate"]
     assert "proofgate-data" in compose["volumes"]
     assert any(v.startswith("proofgate-data:") for v in service["volumes"])
-    assert {"seccomp=unconfined", "apparmor=unconfined"} <= set(service["security_opt"])
+    assert {"seccomp=unconfined", "apparmor=unconfined", "systempaths=unconfined"} <= set(service["security_opt"])
     assert any("/healthz" in part for part in service["healthcheck"]["test"])
