@@ -1,0 +1,416 @@
+"""The verdict logic: policy violations, Lean's messages and the trusted audit's report in, one
+status and a one-line reason out (DESIGN.md, "Verdicts").
+
+Precedence, highest first, when several hold:
+
+    rejected > failed > [timeout | out_of_memory | internal] > statement_mismatch
+             > axiom_violation > incomplete > proved (check) / compiled (free compile)
+
+- `rejected`: a policy violation, or the audit found an import outside the allowlist.
+- `failed`: Lean reported an error (the REPL, or the audit's own compile), or the kernel refused a
+  declaration on replay. Deterministic, so it outranks an unfinished run: a run that errors is
+  failed whatever else went wrong.
+- timeout / out_of_memory / internal: the run did not finish, or the trusted audit is missing or
+  could not conclude. Never `proved`, never blamed on the proof. `bad_input` (the checker could not
+  read the compiled submission: a hostile .olean or a toolchain mismatch) is `internal`.
+- `statement_mismatch`: target missing, not a theorem, another type or universe parameters, a
+  statement constant changed, or the target not replayed (an `unsafe`/`partial` target: not a
+  theorem the kernel checked, so not the statement).
+- `axiom_violation`: the target (free compile: any theorem) reaches an axiom outside the allowlist
+  other than `sorryAx`; an axiom the submission declares itself is never allowed, whatever the
+  allowlist says.
+- `incomplete`: `sorryAx` among the target's axioms as the audit walked them (never warning text:
+  `warn.sorry` can switch the warning off). A `sorry` in a declaration the target does not use is
+  reported, and does not block `proved`. In a free compile, every theorem must be sorry-free, and a
+  `sorry` the REPL reports (e.g. in an `example`, which leaves no constant) counts too.
+- `proved` / `compiled`: only from an audit report with outcome `ok`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal
+
+from proofgate.exceptions import (
+    AuditCompileFailed,
+    AuditError,
+    ReplOutOfMemory,
+    ReplTimeout,
+)
+from proofgate.feedback import (
+    categorize,
+    goals_in,
+    messages_from_repl,
+    policy_messages,
+    render_annotated,
+    sorries_from_repl,
+)
+from proofgate.models import (
+    Category,
+    Message,
+    Pins,
+    Severity,
+    Timings,
+    Verdict,
+    VerdictStatus,
+    Violation,
+)
+from proofgate.verify.contract import CONTRACT_VERSION, AuditOutcome, AuditReport
+
+if TYPE_CHECKING:
+    from proofgate.verify.assemble import Assembled
+    from proofgate.verify.policy import PolicyResult
+
+__all__ = [
+    "DEFAULT_ALLOWED_AXIOMS",
+    "SORRY_AXIOM",
+    "AuditResult",
+    "InfraFailure",
+    "audit_messages",
+    "build_verdict",
+    "decide_verdict",
+    "disallowed_axioms",
+]
+
+SORRY_AXIOM = "sorryAx"
+DEFAULT_ALLOWED_AXIOMS = ("propext", "Classical.choice", "Quot.sound")
+
+#: What the audit step produced: its report, the submission's compile failure, or nothing.
+AuditResult = AuditReport | AuditCompileFailed | None
+
+_STATEMENT_OUTCOMES = frozenset({
+    AuditOutcome.target_missing,
+    AuditOutcome.not_a_theorem,
+    AuditOutcome.type_mismatch,
+    AuditOutcome.universe_mismatch,
+    AuditOutcome.statement_constant_changed,
+    AuditOutcome.target_not_replayed,
+})
+_OUTCOME_WORDS = {
+    AuditOutcome.target_missing: "the target theorem is missing from the submission",
+    AuditOutcome.not_a_theorem: "the target is not a theorem",
+    AuditOutcome.type_mismatch: "the target's type differs from the locked statement's",
+    AuditOutcome.universe_mismatch: "the target's universe parameters differ from the statement's",
+    AuditOutcome.statement_constant_changed: "a constant the statement uses was changed",
+    AuditOutcome.target_not_replayed: "the kernel replay skipped the target (unsafe or partial)",
+    AuditOutcome.replay_failed: "the kernel refused a declaration",
+    AuditOutcome.import_not_allowed: "the submission imports a module outside the allowlist",
+    AuditOutcome.bad_input: "the trusted checker could not read the compiled submission",
+}
+
+
+@dataclass(frozen=True)
+class InfraFailure:
+    """A run that did not finish: the service's (or the limits') outcome, never the proof's."""
+
+    kind: Literal["timeout", "out_of_memory", "internal"]
+    detail: str = ""
+
+    @classmethod
+    def from_exception(cls, exc: BaseException) -> InfraFailure:
+        """`ReplTimeout` and timed-out compiles are `timeout`, memory caps `out_of_memory`, and
+        everything else (a crashed worker, a broken checker) `internal`."""
+        detail = str(exc) or type(exc).__name__
+        if isinstance(exc, ReplTimeout) or (isinstance(exc, AuditCompileFailed) and exc.timed_out):
+            return cls("timeout", detail)
+        if isinstance(exc, ReplOutOfMemory) or (
+            isinstance(exc, AuditCompileFailed) and exc.out_of_memory
+        ):
+            return cls("out_of_memory", detail)
+        if isinstance(exc, AuditError):
+            return cls("internal", f"the trusted audit failed: {detail}")
+        return cls("internal", detail)
+
+
+def _field(message: Message | Mapping[str, Any], name: str) -> Any:
+    if isinstance(message, Message):
+        return getattr(message, name if name != "data" else "text")
+    return message.get(name)
+
+
+def _first_error(messages: Sequence[Message | Mapping[str, Any]]) -> str | None:
+    for message in messages:
+        severity = _field(message, "severity")
+        if str(getattr(severity, "value", severity)) == "error":
+            text = str(_field(message, "data") or "").strip().split("\n", 1)[0]
+            pos = _field(message, "pos")
+            line = getattr(pos, "line", None) if not isinstance(pos, Mapping) else pos.get("line")
+            return f"{text[:160]}" + (f" (line {line})" if line else "")
+    return None
+
+
+def _count_errors(messages: Sequence[Message | Mapping[str, Any]]) -> int:
+    count = 0
+    for message in messages:
+        severity = _field(message, "severity")
+        count += str(getattr(severity, "value", severity)) == "error"
+    return count
+
+
+def disallowed_axioms(
+    report: AuditReport, allowed_axioms: Collection[str], *, kind: Literal["check", "compile"]
+) -> list[str]:
+    """Axioms outside the allowlist other than `sorryAx` that the target (free compile: any
+    theorem) reaches. Axioms the submission declares are never allowed; the checker's own
+    `disallowed_axioms` can add to the list, never remove from it."""
+    own = {d.name for d in report.declarations if d.kind == "axiom"}
+    allowed = set(allowed_axioms) - own
+    if kind == "check":
+        reached = set(report.target_axioms)
+    else:
+        reached = {a for d in report.declarations if d.kind == "theorem" for a in d.axioms}
+    found = {a for a in reached if a not in allowed} | set(report.disallowed_axioms)
+    found.discard(SORRY_AXIOM)
+    return sorted(found)
+
+
+def _reaches_sorry(report: AuditReport, kind: Literal["check", "compile"]) -> list[str]:
+    if kind == "check":
+        return [report.target or "the target"] if SORRY_AXIOM in report.target_axioms else []
+    return [d.name for d in report.declarations if d.kind == "theorem" and SORRY_AXIOM in d.axioms]
+
+
+def decide_verdict(
+    *,
+    kind: Literal["check", "compile"],
+    violations: Sequence[Violation],
+    repl_messages: Sequence[Message | Mapping[str, Any]],
+    audit: AuditResult,
+    allowed_axioms: Collection[str],
+    infra_error: InfraFailure | None = None,
+    target: str | None = None,
+    repl_sorries: int = 0,
+) -> tuple[VerdictStatus, str]:
+    """The verdict's status and a one-line reason. See the module docstring for the precedence.
+
+    `repl_messages` are the REPL's messages (dicts as the REPL prints them, or `Message`s);
+    `audit` is the checker's report, the audit's `AuditCompileFailed`, or None when the audit did
+    not run (then the answer is never `proved`/`compiled`); `target`, when given, must be the
+    target the report answers for; `repl_sorries` counts the `sorries` the REPL reported.
+    """
+    if violations:
+        first = violations[0]
+        more = f" (and {len(violations) - 1} more)" if len(violations) > 1 else ""
+        return VerdictStatus.rejected, (
+            f"refused by policy: [{first.rule}] line {first.line}: {first.message}{more}"
+        )
+    report = audit if isinstance(audit, AuditReport) else None
+    if report is not None and report.outcome is AuditOutcome.import_not_allowed:
+        detail = f": {report.detail[:200]}" if report.detail else ""
+        return VerdictStatus.rejected, f"{_OUTCOME_WORDS[report.outcome]}{detail}"
+    first_error = _first_error(repl_messages)
+    if first_error is not None:
+        count = _count_errors(repl_messages)
+        errors = f"{count} error{'s' * (count > 1)}"
+        return VerdictStatus.failed, f"Lean reported {errors}: {first_error}"
+    if isinstance(audit, AuditCompileFailed) and not (audit.timed_out or audit.out_of_memory):
+        detail = audit.messages[0] if audit.messages else str(audit)
+        return VerdictStatus.failed, f"the submission does not compile: {detail[:200]}"
+    if report is not None and report.outcome is AuditOutcome.replay_failed:
+        what = report.declaration or "a declaration"
+        return VerdictStatus.failed, f"the kernel refused {what} on replay: {report.detail[:200]}"
+    if infra_error is None and isinstance(audit, AuditCompileFailed):
+        infra_error = InfraFailure.from_exception(audit)
+    if infra_error is not None:
+        return VerdictStatus(infra_error.kind), _infra_reason(infra_error)
+    if report is None:
+        return VerdictStatus.internal, "no trusted audit result: proofgate cannot vouch for it"
+    if report.contract != CONTRACT_VERSION:
+        return VerdictStatus.internal, (
+            f"the checker speaks contract {report.contract}, not {CONTRACT_VERSION}"
+        )
+    if kind == "check" and target is not None and report.target != target:
+        return VerdictStatus.internal, f"the audit answered for {report.target!r}, not {target!r}"
+    if report.outcome is AuditOutcome.bad_input:
+        return VerdictStatus.internal, f"{_OUTCOME_WORDS[report.outcome]}: {report.detail[:200]}"
+    if report.outcome in _STATEMENT_OUTCOMES:
+        if kind != "check":
+            return VerdictStatus.internal, (
+                f"the audit reported {report.outcome.value} for a free compile, which has no target"
+            )
+        detail = f": {report.detail[:200]}" if report.detail else ""
+        return VerdictStatus.statement_mismatch, f"{_OUTCOME_WORDS[report.outcome]}{detail}"
+    if report.outcome is not AuditOutcome.ok:  # pragma: no cover - every outcome is handled above
+        return VerdictStatus.internal, f"unexpected audit outcome {report.outcome.value}"
+    if kind == "check":
+        entry = next((d for d in report.declarations if d.name == report.target), None)
+        if entry is not None and not entry.replayed:
+            skipped = _OUTCOME_WORDS[AuditOutcome.target_not_replayed]
+            return VerdictStatus.statement_mismatch, skipped
+    else:
+        skipped = [d.name for d in report.declarations if d.kind == "theorem" and not d.replayed]
+        if skipped:
+            return VerdictStatus.failed, f"the kernel replay skipped theorem {skipped[0]}"
+    bad = disallowed_axioms(report, allowed_axioms, kind=kind)
+    if bad:
+        who = "the target depends" if kind == "check" else "a theorem depends"
+        allowed = ", ".join(sorted(allowed_axioms)) or "none"
+        return VerdictStatus.axiom_violation, (
+            f"{who} on {', '.join(bad)}, outside the allowed axioms ({allowed})"
+        )
+    sorried = _reaches_sorry(report, kind)
+    if sorried:
+        return VerdictStatus.incomplete, (
+            f"{', '.join(sorried[:3])} depends on sorryAx (a `sorry` or an unfinished proof)"
+        )
+    if kind == "compile" and repl_sorries:
+        return VerdictStatus.incomplete, f"the file has {repl_sorries} `sorry` (e.g. in an example)"
+    if kind == "check":
+        return VerdictStatus.proved, (
+            f"{report.target} is proved: kernel-checked, statement identical, allowed axioms only"
+        )
+    return VerdictStatus.compiled, (
+        "compiled: no errors, every theorem sorry-free and within the allowed axioms"
+    )
+
+
+def _infra_reason(failure: InfraFailure) -> str:
+    detail = f": {failure.detail[:200]}" if failure.detail else ""
+    if failure.kind == "timeout":
+        return f"the check ran past its time limit{detail}"
+    if failure.kind == "out_of_memory":
+        return f"the check went over its memory limit{detail}"
+    return f"proofgate could not finish the check (the service's fault, not the proof's){detail}"
+
+
+def audit_messages(
+    audit: AuditResult, *, kind: Literal["check", "compile"], allowed_axioms: Collection[str]
+) -> list[Message]:
+    """What the audit found, as messages for the feedback (no positions: the audit sees constants,
+    not text). Includes the `sorry`s in declarations the target does not use, as warnings."""
+    if not isinstance(audit, AuditReport):
+        return []
+    messages: list[Message] = []
+
+    def add(severity: Severity, category: Category, text: str) -> None:
+        messages.append(Message(severity=severity, category=category, text=text))
+
+    if audit.outcome in _STATEMENT_OUTCOMES:
+        detail = f": {audit.detail}" if audit.detail else ""
+        add(Severity.error, Category.statement_mismatch, f"{_OUTCOME_WORDS[audit.outcome]}{detail}")
+    elif audit.outcome is AuditOutcome.replay_failed:
+        add(Severity.error, Category.kernel, f"(kernel) {audit.declaration or 'a declaration'} was "
+            f"refused on replay: {audit.detail}")
+    elif audit.outcome is AuditOutcome.import_not_allowed:
+        add(Severity.error, Category.policy, f"{_OUTCOME_WORDS[audit.outcome]}: {audit.detail}")
+    elif audit.outcome is AuditOutcome.bad_input:
+        add(Severity.error, Category.internal, f"{_OUTCOME_WORDS[audit.outcome]}: {audit.detail}")
+    if audit.outcome is not AuditOutcome.ok:
+        return messages
+    for axiom in disallowed_axioms(audit, allowed_axioms, kind=kind):
+        add(Severity.error, Category.axiom, f"depends on axiom `{axiom}`, which is not allowed "
+            f"(allowed: {', '.join(sorted(allowed_axioms)) or 'none'}); prove it without it")
+    target_sorry = SORRY_AXIOM in audit.target_axioms
+    for declaration in audit.declarations:
+        if SORRY_AXIOM not in declaration.axioms:
+            continue
+        name = declaration.name
+        if kind == "check" and name == audit.target:
+            add(Severity.error, Category.sorry, f"the target {name} depends on sorryAx: a `sorry` "
+                "it uses is still open")
+        elif kind == "compile" and declaration.kind == "theorem":
+            add(Severity.error, Category.sorry, f"{name} depends on sorryAx: a `sorry` is open")
+        elif kind == "check" and not target_sorry:
+            add(Severity.warning, Category.sorry, f"{name} uses `sorry`; the target does not "
+                "depend on it, so it does not block the verdict")
+        else:
+            add(Severity.warning, Category.sorry, f"{name} uses `sorry`")
+    return messages
+
+
+_COMPILE_LINE = re.compile(r"^(\d+):(\d+): (.*)$", re.DOTALL)
+_INFRA_CATEGORY = {
+    VerdictStatus.timeout: Category.timeout,
+    VerdictStatus.out_of_memory: Category.memory,
+    VerdictStatus.internal: Category.internal,
+}
+
+
+def _compile_messages(failure: AuditCompileFailed, assembled: Assembled) -> list[Message]:
+    """The audit compile's `line:column: text` errors as messages in the submitter's text."""
+    messages: list[Message] = []
+    for line in failure.messages:
+        match = _COMPILE_LINE.match(line)
+        if match is None:
+            messages.append(Message(severity=Severity.error, category=categorize(line), text=line))
+            continue
+        text = match.group(3)
+        where = assembled.locate(int(match.group(1)), int(match.group(2)))
+        pos = where.position if where is not None else None
+        messages.append(Message(severity=Severity.error, category=categorize(text), text=text,
+                                pos=pos, goals=goals_in(text),
+                                source=where.field if where is not None else None))
+    return messages
+
+
+def build_verdict(
+    *,
+    assembled: Assembled,
+    policy: PolicyResult,
+    allowed_axioms: Collection[str],
+    repl_reply: Mapping[str, Any] | None = None,
+    audit: AuditResult = None,
+    infra_error: InfraFailure | None = None,
+    content_hash: str = "",
+    pins: Pins | None = None,
+    timings: Timings | None = None,
+) -> Verdict:
+    """The whole `Verdict` for one submission: status and reason (`decide_verdict`), messages placed
+    in the submitter's text, sorries with their goals, axioms, answers, and the annotated feedback.
+
+    `repl_reply` is the REPL's reply for the assembled file, with positions in the assembled file's
+    coordinates (the pool maps its header/body split back: `proofgate.lean.header`).
+    """
+    primary = assembled.primary
+    raw_messages = [m for m in (repl_reply or {}).get("messages", []) if isinstance(m, Mapping)]
+    messages = policy_messages(policy.violations, notes=policy.notes, source=primary)
+    messages += messages_from_repl(raw_messages, locate=assembled.locate)
+    if isinstance(audit, AuditCompileFailed) and not any(
+        m.get("severity") == "error" for m in raw_messages
+    ):
+        messages += _compile_messages(audit, assembled)
+    messages += audit_messages(audit, kind=assembled.kind, allowed_axioms=allowed_axioms)
+    sorries = sorries_from_repl((repl_reply or {}).get("sorries", []), locate=assembled.locate)
+    status, reason = decide_verdict(
+        kind=assembled.kind,
+        violations=policy.violations,
+        repl_messages=raw_messages,
+        audit=audit,
+        allowed_axioms=allowed_axioms,
+        infra_error=infra_error,
+        target=assembled.target,
+        repl_sorries=len(sorries),
+    )
+    if status in _INFRA_CATEGORY:
+        category = _INFRA_CATEGORY[status]
+        messages.append(Message(severity=Severity.error, category=category, text=reason))
+    shown = [m for m in messages if m.source == primary or m.pos is None]
+    feedback = render_annotated(
+        assembled.sources[primary], shown, sorries=[s for s in sorries if s.source == primary]
+    )
+    axioms: list[str] = []
+    answers: dict[str, str] = {}
+    if isinstance(audit, AuditReport):
+        answers = dict(audit.answers)
+        if assembled.kind == "check":
+            axioms = sorted(set(audit.target_axioms))
+        else:
+            theorems = [d for d in audit.declarations if d.kind == "theorem"]
+            axioms = sorted({a for d in theorems for a in d.axioms})
+    return Verdict(
+        status=status,
+        kind=assembled.kind,
+        target=assembled.target,
+        reason=reason,
+        messages=messages,
+        sorries=sorries,
+        violations=list(policy.violations),
+        axioms=axioms,
+        answers=answers,
+        feedback=feedback,
+        pins=pins,
+        timings=timings or Timings(),
+        content_hash=content_hash,
+    )
