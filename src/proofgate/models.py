@@ -88,6 +88,7 @@ class Category(str, Enum):
     internal = "internal"
     kernel = "kernel"  # the kernel refused a declaration the elaborator accepted
     termination = "termination"  # Lean could not show a recursive definition terminates
+    memory = "memory"  # the check went over its memory cap
 
 
 class Position(BaseModel):
