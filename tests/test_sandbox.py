@@ -26,7 +26,13 @@ from proofgate.config import Settings
 from proofgate.exceptions import ConfigError, SandboxUnavailable
 from proofgate.process import Limits, ManagedProcess, SpawnSpec
 from proofgate.proctree import living, sample_tree
-from proofgate.sandbox import BwrapSpawner, JailedProcess, detect_sandbox, run_jailed, select_spawner
+from proofgate.sandbox import (
+    BwrapSpawner,
+    JailedProcess,
+    detect_sandbox,
+    run_jailed,
+    select_spawner,
+)
 from tests.support.fake_cgroup import FakeV2Tree, make_fake_v2_root
 
 IN_CI = bool(os.environ.get("CI"))
@@ -126,7 +132,7 @@ async def test_no_connection_to_a_server_on_host_loopback(spawner: BwrapSpawner)
                 listener.accept()
         # control: the server does accept connections from outside the jail
         with socket.create_connection(("127.0.0.1", port), timeout=2):
-            time.sleep(0.05)
+            await asyncio.sleep(0.05)
             accepted, _ = server.accept()
             accepted.close()
     finally:
@@ -399,7 +405,7 @@ async def test_sleeper_and_children_die_past_timeout(any_spawner: BwrapSpawner, 
     assert with_marker(stamp) == []
 
 
-async def test_jail_dies_with_the_service_and_its_cgroup_is_swept(settings: Settings, tmp_path: Path) -> None:
+def test_jail_dies_with_the_service_and_its_cgroup_is_swept(settings: Settings, tmp_path: Path) -> None:
     stamp = f"300.{secrets.randbelow(10**8):08d}"
     service = subprocess.Popen(
         [sys.executable, "-c", textwrap.dedent(f"""

@@ -143,7 +143,8 @@ class Cgroup(ABC):
         """Kill what is left and rmdir the cgroup; True when it is gone."""
         deadline = time.monotonic() + timeout
         self.kill(timeout=timeout)
-        return all([_rmdir_when_empty(path, deadline) for path in self._directories()])
+        # a list, not a generator: every directory is tried even when one fails
+        return all([_rmdir_when_empty(path, deadline) for path in self._directories()])  # noqa: C419
 
 
 class CgroupTree(ABC):

@@ -159,7 +159,7 @@ class JailedProcess:
             while not exited.done():
                 try:
                     self._check_limits()
-                except Exception as exc:  # a failed look must never leave the jail unwatched
+                except Exception as exc:  # noqa: BLE001 - a failed look must not end the watch
                     _log.error("jail_watch_failed", pid=self.pid, error=repr(exc))
                 await asyncio.wait({exited}, timeout=self._poll_interval)
             await asyncio.to_thread(self._release)
