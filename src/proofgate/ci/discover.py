@@ -19,7 +19,7 @@ import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
-from proofgate.ci.source import Command, Token, normalised, split_commands, tokenize
+from proofgate.ci.source import Command, Token, normalised, skip_brackets, split_commands, tokenize
 
 __all__ = ["SKIPPED_DIRS", "Theorem", "discover_text", "lean_files"]
 
@@ -27,7 +27,7 @@ __all__ = ["SKIPPED_DIRS", "Theorem", "discover_text", "lean_files"]
 SKIPPED_DIRS = frozenset({".lake", "lake-packages", ".git", "build", "node_modules", ".venv"})
 
 _THEOREM_KINDS = frozenset({"theorem", "lemma"})
-_OPENERS = {"(": ")", "[": "]", "{": "}", "⟨": "⟩", "⦃": "⦄", "⟦": "⟧"}
+_OPENERS = {"(": ")", "[": "]", "@[": "]", "{": "}", "⟨": "⟩", "⦃": "⦄", "⟦": "⟧"}
 _CLOSERS = frozenset(_OPENERS.values())
 
 
@@ -73,20 +73,12 @@ def _attribute_ranges(command: Command) -> list[tuple[int, int]]:
     tokens = command.tokens
     index = 0
     while index < command.keyword_index:
-        if tokens[index].text == "@" and tokens[index + 1].text == "[":
-            start = index
-            depth = 0
+        if tokens[index].text == "@[":
+            end = skip_brackets(tokens, index)
+            ranges.append((index, end))
+            index = end
+        else:
             index += 1
-            while index < command.keyword_index:
-                if tokens[index].text == "[":
-                    depth += 1
-                elif tokens[index].text == "]":
-                    depth -= 1
-                    if depth == 0:
-                        break
-                index += 1
-            ranges.append((start, index + 1))
-        index += 1
     return ranges
 
 

@@ -1,20 +1,18 @@
-"""A small Lean 4 scanner: tokens and top-level commands, enough to find theorems without Lean.
+"""Top-level commands of a Lean 4 file, enough to find theorems without Lean.
 
-It knows comments (`--`, nested `/- -/`, doc comments), strings, char literals, `«»` names and
-dotted identifiers, so nothing inside a comment or a string is ever taken for a declaration. It is
-not Lean's parser: a command starts where a command keyword is the first token of its line (for
-`open` and `set_option`, which tactics use too, only at column 0). `proofgate.verify` grows the
-full Lean-aware lexer for the policy pass; this one stays small because CI mode needs only the
-outline of a file.
+Tokens come from the policy pass's Lean-aware lexer (`proofgate.verify.lexer`: comments, nested
+`/- -/`, strings, char literals, `«»` names), so nothing inside a comment or a string is ever taken
+for a declaration. Commands are not Lean's parser: one starts where a command keyword is the first
+token of its line (for `open` and `set_option`, which tactics use too, only at column 0).
 """
 
 from __future__ import annotations
 
-import bisect
-import re
 from dataclasses import dataclass, field
 
-__all__ = ["Command", "Token", "normalised", "split_commands", "tokenize"]
+from proofgate.verify import lexer
+
+__all__ = ["Command", "Token", "normalised", "skip_brackets", "split_commands", "tokenize"]
 
 #: Keywords that start a command when they are the first token of a line.
 COMMAND_KEYWORDS = frozenset(
@@ -35,13 +33,10 @@ MODIFIERS = frozenset(
     {"private", "protected", "noncomputable", "partial", "unsafe", "nonrec", "local", "scoped"}
 )
 
-_IDENT_EXTRA = "_'!?"
-_CHAR_LITERAL = re.compile(r"'(?:\\(?:x[0-9a-fA-F]{2}|u[0-9a-fA-F]{4}|.)|[^'\\\n])'")
-
 
 @dataclass(frozen=True)
 class Token:
-    """One lexeme: `kind` is `ident`, `string`, `char`, `number` or `symbol`."""
+    """One code token: `kind` is the lexer's (`ident`, `string`, `symbol`, `hash`, ...)."""
 
     kind: str
     text: str
@@ -77,119 +72,19 @@ class Command:
         return None
 
 
-def _is_ident_start(ch: str) -> bool:
-    return ch.isalpha() or ch == "_" or ch == "«"
-
-
-def _is_ident_char(ch: str) -> bool:
-    return ch.isalnum() or ch in _IDENT_EXTRA
-
-
-def _skip_block_comment(text: str, index: int) -> int:
-    """`index` points at `/-`; return the offset after the matching `-/` (nesting counted)."""
-    depth = 0
-    length = len(text)
-    while index < length:
-        if text.startswith("/-", index):
-            depth += 1
-            index += 2
-        elif text.startswith("-/", index):
-            depth -= 1
-            index += 2
-            if depth == 0:
-                return index
-        else:
-            index += 1
-    return length
-
-
-def _scan_string(text: str, index: int) -> int:
-    """`index` points at `"`; return the offset after the closing quote."""
-    index += 1
-    length = len(text)
-    while index < length:
-        ch = text[index]
-        if ch == "\\":
-            index += 2
-            continue
-        index += 1
-        if ch == '"':
-            break
-    return min(index, length)
-
-
-def _scan_ident(text: str, index: int) -> int:
-    """A dotted identifier, each part plain or `«escaped»`."""
-    length = len(text)
-    while True:
-        if index < length and text[index] == "«":
-            close = text.find("»", index + 1)
-            index = length if close < 0 else close + 1
-        else:
-            while index < length and _is_ident_char(text[index]):
-                index += 1
-        if index + 1 < length and text[index] == "." and (
-            _is_ident_start(text[index + 1]) or text[index + 1].isdigit()
-        ):
-            index += 1
-            continue
-        return index
-
-
 def tokenize(text: str) -> list[Token]:
-    """Lex `text` into tokens; comments and whitespace are dropped (they only set `spaced`)."""
-    line_starts = [0] + [m.end() for m in re.finditer("\n", text)]
+    """The code tokens of `text` (comments dropped: they only set `spaced`)."""
     tokens: list[Token] = []
-    index = 0
-    length = len(text)
-    spaced = True
-    last_line = 0
-
-    def emit(kind: str, end: int) -> None:
-        nonlocal spaced, last_line
-        line = bisect.bisect_right(line_starts, index)
+    previous_end, previous_line = 0, 0
+    for token in lexer.tokenize(text):
+        if not token.is_code:
+            continue
         tokens.append(
-            Token(kind, text[index:end], index, end, line, index - line_starts[line - 1],
-                  spaced, line != last_line)
+            Token(token.kind.value, token.text, token.start, token.end, token.line, token.column,
+                  spaced=not tokens or token.start != previous_end,
+                  first_on_line=token.line != previous_line)
         )
-        last_line = line
-        spaced = False
-
-    while index < length:
-        ch = text[index]
-        if ch.isspace():
-            index += 1
-            spaced = True
-        elif text.startswith("--", index):
-            newline = text.find("\n", index)
-            index = length if newline < 0 else newline
-            spaced = True
-        elif text.startswith("/-", index):
-            index = _skip_block_comment(text, index)
-            spaced = True
-        elif ch == '"':
-            end = _scan_string(text, index)
-            emit("string", end)
-            index = end
-        elif ch == "'" and (match := _CHAR_LITERAL.match(text, index)):
-            emit("char", match.end())
-            index = match.end()
-        elif _is_ident_start(ch):
-            end = _scan_ident(text, index)
-            emit("ident", end)
-            index = end
-        elif ch.isdigit():
-            end = index
-            while end < length and (text[end].isalnum() or text[end] in "._"):
-                end += 1
-            emit("number", end)
-            index = end
-        elif text.startswith(":=", index):
-            emit("symbol", index + 2)
-            index += 2
-        else:
-            emit("symbol", index + 1)
-            index += 1
+        previous_end, previous_line = token.end, token.end_line
     return tokens
 
 
@@ -197,14 +92,8 @@ def _starts_command(tokens: list[Token], index: int) -> bool:
     token = tokens[index]
     if not token.first_on_line:
         return False
-    if token.kind == "symbol":
-        if token.text == "#":  # `#eval`, `#check`, `#print`, ...
-            following = tokens[index + 1] if index + 1 < len(tokens) else None
-            return following is not None and not following.spaced and following.kind == "ident"
-        if token.text == "@":  # `@[attr]` before a declaration
-            following = tokens[index + 1] if index + 1 < len(tokens) else None
-            return following is not None and following.text == "[" and not following.spaced
-        return False
+    if token.kind == "hash" or token.text == "@[":  # `#eval`, `#check`, ...; `@[attr]`
+        return True
     if token.kind != "ident" or token.text not in COMMAND_KEYWORDS:
         return False
     return token.column == 0 or token.text not in COLUMN_ZERO_ONLY
@@ -215,8 +104,8 @@ def _classify(command: Command, index: int) -> None:
     tokens = command.tokens
     while index < len(tokens):
         token = tokens[index]
-        if token.text == "@" and index + 1 < len(tokens) and tokens[index + 1].text == "[":
-            index = _skip_brackets(tokens, index + 1)
+        if token.text == "@[":
+            index = skip_brackets(tokens, index)
             continue
         if token.text in MODIFIERS and index + 1 < len(tokens):
             index += 1
@@ -224,18 +113,15 @@ def _classify(command: Command, index: int) -> None:
         break
     index = min(index, len(tokens) - 1)
     token = tokens[index]
-    if token.text == "#" and index + 1 < len(tokens):
-        command.kind = "#" + tokens[index + 1].text
-    else:
-        command.kind = token.text
+    command.kind = token.text
     command.keyword_index = index
 
 
 def _only_modifiers(tokens: list[Token], index: int) -> bool:
     """True when `tokens[index:]` holds nothing but attributes and modifiers."""
     while index < len(tokens):
-        if tokens[index].text == "@" and index + 1 < len(tokens) and tokens[index + 1].text == "[":
-            index = _skip_brackets(tokens, index + 1)
+        if tokens[index].text == "@[":
+            index = skip_brackets(tokens, index)
         elif tokens[index].text in MODIFIERS:
             index += 1
         else:
@@ -243,11 +129,11 @@ def _only_modifiers(tokens: list[Token], index: int) -> bool:
     return True
 
 
-def _skip_brackets(tokens: list[Token], index: int) -> int:
-    """`index` points at `[`; return the index after its matching `]`."""
+def skip_brackets(tokens: list[Token], index: int) -> int:
+    """`index` points at `[` or `@[`; return the index after its matching `]`."""
     depth = 0
     while index < len(tokens):
-        if tokens[index].text == "[":
+        if tokens[index].text in ("[", "@["):
             depth += 1
         elif tokens[index].text == "]":
             depth -= 1
