@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import typer
 
-from proofgate.cli import cache, check, ci, server
+from proofgate.cli import cache, check, ci, lint, server
 
 app = typer.Typer(
     name="proofgate",
@@ -21,6 +21,7 @@ server.register(app)
 ci.register(app)
 check.register(app)
 cache.register(app)
+lint.register(app)
 
 
 def main() -> None:
