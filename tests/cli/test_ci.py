@@ -119,4 +119,4 @@ def test_an_unreachable_server_is_an_infrastructure_failure(tmp_path: Path) -> N
         timeout=60,
     )
     assert run.returncode == 3, run.stderr
-    assert "cannot reach the proofgate server" in json.loads(run.stdout)["results"][0]["message"]
+    assert "cannot reach proofgate" in json.loads(run.stdout)["results"][0]["message"]

@@ -30,7 +30,7 @@ REMOTE_CONCURRENCY = 4
 def open_checker(settings: Settings, server: str | None) -> Callable[[], AbstractAsyncContextManager[Checker]]:
     """The checker a run uses: a server given with --server, else the in-process service."""
     if server:
-        api_key = os.environ.get("PROOFGATE_API_KEY") or None
+        api_key = os.environ.get("PROOFGATE_API_KEY") or None  # sent as a bearer token
         return lambda: remote_checker(server, api_key=api_key)
     return lambda: local_checker(settings)
 
