@@ -1,0 +1,416 @@
+"""The policy pass: every rule, both profiles, the adversarial cases, and what it never touches."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from proofgate.config import SOURCE_ROOT, Settings
+from proofgate.environments import Environment
+from proofgate.models import Submission
+from proofgate.verify.assemble import assemble
+from proofgate.verify.policy import (
+    DEFAULT_IMPORT_ROOTS,
+    PolicyConfig,
+    check_source,
+    check_submission,
+)
+from proofgate.verify.rules import RULES
+from tests.support.adversarial import CLASSES, FIELDS, OWN_CASES, load_cases
+
+STRICT = PolicyConfig()
+PERMISSIVE = PolicyConfig(profile="permissive")
+HEADER = "import Mathlib\nopen Real Nat Topology\n\n"
+
+
+def rules(text: str, config: PolicyConfig = STRICT) -> list[str]:
+    return [v.rule for v in check_source(text, config).violations]
+
+
+# --- the adversarial cases ---------------------------------------------------------------------
+
+#: The rule each of the project's own policy-stage cases must be refused by (strict profile).
+OWN_EXPECTED_RULE = {
+    "own-decide-native": "native-code",
+    "own-ofreducebool": "native-code",
+    "own-bv-decide": "native-code",
+    "own-kernel-skip-global": "debug-option",
+    "own-kernel-quoted-option": "debug-option",
+    "own-kernel-run-tac": "run-code",
+    "own-kernel-adddecl": "run-code",
+    "own-checker-exit-after-comment": "exit",
+    "own-checker-eval-glued": "eval",
+    "own-checker-bidi": "bidi-control",
+    "own-checker-malformed-char": "malformed-literal",
+    "own-checker-initialize-stdout": "initialize",
+    "own-checker-guard-msgs-eval": "eval",
+    "own-host-run-cmd-shell": "run-code",
+    "own-host-include-str": "host-file",
+    "own-host-extern": "code-attribute",
+    "own-host-aesop-tactic": "aesop-tactic-rule",
+    "own-host-polyrith": "network",
+    "own-host-by-elab": "run-code",
+    "own-host-leansearch": "network",
+    "own-resource-synth-heartbeats-zero": "heartbeats",
+    "own-resource-heartbeats-above-cap": "heartbeats",
+    "own-resource-heartbeats-hex": "heartbeats",
+    "own-resource-rec-depth": "rec-depth",
+}
+
+
+def _judge(case: dict) -> None:
+    """Policy-stage cases are refused with a named rule; accepted cases and statements never are."""
+    result = check_source(case["code"], STRICT)
+    if case["stage"] == "policy":
+        assert not result.ok, f"{case['id']} ({case['why']}) was not refused"
+        assert all(v.rule in RULES for v in result.violations)
+        assert all(v.line >= 1 and v.column >= 0 and v.message for v in result.violations)
+    if case["expect"] == "accept":
+        assert result.ok, f"{case['id']} refused: {result.violations}"
+        assert check_source(case["code"], PERMISSIVE).ok
+    if case["statement"] is not None:
+        assert check_source(case["statement"], STRICT).ok, f"{case['id']}: statement refused"
+
+
+def test_shared_cases(shared_dir: Path) -> None:
+    cases = load_cases(shared_dir / "adversarial" / "cases.jsonl")
+    assert any(c["stage"] == "policy" for c in cases)
+    for case in cases:
+        _judge(case)
+
+
+def test_shared_policy_cases_are_refused_in_the_permissive_profile_too(shared_dir: Path) -> None:
+    for case in load_cases(shared_dir / "adversarial" / "cases.jsonl"):
+        if case["stage"] == "policy":
+            assert not check_source(case["code"], PERMISSIVE).ok, case["id"]
+
+
+OWN = load_cases(OWN_CASES)
+
+
+@pytest.mark.parametrize("case", OWN, ids=[c["id"] for c in OWN])
+def test_own_case(case: dict) -> None:
+    _judge(case)
+    if case["stage"] == "policy":
+        assert OWN_EXPECTED_RULE[case["id"]] in rules(case["code"])
+
+
+def test_own_cases_cover_every_class_with_several_each(shared_dir: Path) -> None:
+    ids = [c["id"] for c in OWN]
+    assert len(ids) == len(set(ids))
+    for case in OWN:
+        assert set(case) == FIELDS, case["id"]
+        assert case["category"] in CLASSES and case["expect"] in ("accept", "reject")
+        assert case["stage"] in ("policy", "audit", "sandbox")
+        assert (case["expect"] == "accept") == (case["category"] == "honest")
+    for name in CLASSES:
+        assert sum(c["category"] == name for c in OWN) >= 3, name
+    assert {c["id"] for c in OWN if c["stage"] == "policy"} == set(OWN_EXPECTED_RULE)
+    shared = load_cases(shared_dir / "adversarial" / "cases.jsonl")
+    assert not {c["id"] for c in shared} & set(ids)
+    assert not {c["code"] for c in shared} & {c["code"] for c in OWN}
+
+
+# --- each rule ---------------------------------------------------------------------------------
+
+REFUSED = [
+    ("import-not-allowed", "import REPL.Main\n"),
+    ("import-not-allowed", "import Mathlib\nimport «Evil».Stuff\n"),
+    ("prelude", "prelude\nimport Init.Core\n"),
+    ("eval", "#eval 1 + 1\n"),
+    ("eval", "#eval! 1\n"),
+    ("eval", "example : eval% (2 + 2) = 4 := rfl\n"),
+    ("exit", "theorem x : True := trivial\n#exit\n"),
+    ("hash-command", "#guard 1 = 1\n"),
+    ("hash-command", "#test ∀ n : ℕ, n = n\n"),
+    ("hash-command", "#some_new_command\n"),
+    ("hash-command", "open Nat in #frobnicate x\n"),
+    ("network", "#loogle Nat.add_comm\n"),
+    ("network", "example (x : ℚ) (h : x = 1) : x = 1 := by polyrith\n"),
+    ("host-file", 'def s := include_str "/etc/passwd"\n'),
+    ("run-code", "run_cmd pure ()\n"),
+    ("run-code", "run_meta pure ()\n"),
+    ("run-code", "run_elab pure ()\n"),
+    ("run-code", "example : True := by run_tac pure ()\n"),
+    ("syntax-extension", 'syntax "foo" : term\n'),
+    ("syntax-extension", "macro_rules | `(foo) => `(1)\n"),
+    ("syntax-extension", 'local macro "easy" : tactic => `(tactic| sorry)\n'),
+    ("syntax-extension", "elab_rules : term | `(foo) => pure (Lean.mkNatLit 1)\n"),
+    ("syntax-extension", "declare_syntax_cat mycat\n"),
+    ("simproc", "simproc reduceFoo (foo _) := fun e => pure .continue\n"),
+    ("simproc", "dsimproc_decl d (foo _) := fun e => pure .continue\n"),
+    ("code-attribute", "@[extern \"c_fn\"] opaque f : Nat → Nat\n"),
+    ("code-attribute", "@[simp, implemented_by g] def f : Nat := 0\n"),
+    ("code-attribute", "@[local csimp] theorem a : @f = @g := rfl\n"),
+    ("code-attribute", "attribute [implemented_by g] f\n"),
+    ("code-attribute", "@[init initFn] opaque x : Nat\n"),
+    ("code-attribute", "@[builtin_command_elab foo] def e : Nat := 0\n"),
+    ("code-attribute", "@[command_elab foo] def e : Nat := 0\n"),
+    ("code-attribute", "@[term_parser] def p := 0\n"),
+    ("code-attribute", "@[norm_num _ + _] def ext := 0\n"),
+    ("code-attribute", "@[aesop safe tactic] def t := 0\n"),
+    ("aesop-tactic-rule", "example : True := by aesop (add safe tactic myTac)\n"),
+    ("initialize", "initialize counter : IO.Ref Nat ← IO.mkRef 0\n"),
+    ("initialize", "builtin_initialize pure ()\n"),
+    ("declare-command", "register_simp_attr my_simps\n"),
+    ("declare-command", "declare_aesop_rule_sets [Foo]\n"),
+    ("unsafe", "unsafe def f : Nat := 0\n"),
+    ("unsafe", "def g : Nat := unsafe (unsafeCast 0)\n"),
+    ("partial", "partial def loop (n : Nat) : Nat := loop n\n"),
+    ("native-code", "example : 2 + 2 = 4 := by native_decide\n"),
+    ("native-code", "example : 2 + 2 = 4 := by decide +native\n"),
+    ("native-code", "example : 2 + 2 = 4 := by decide (config := { native := true })\n"),
+    ("native-code", "#check Lean.ofReduceBool\n"),
+    ("native-code", "#check @Lean.trustCompiler\n"),
+    ("debug-option", "set_option debug.skipKernelTC true in\ntheorem x : True := trivial\n"),
+    ("debug-option", "set_option «debug».«skipKernelTC» true\n"),
+    ("trace-option", "set_option trace.Meta.Tactic.simp true in\nexample : True := by simp\n"),
+    ("heartbeats", "set_option maxHeartbeats 0 in\nexample : True := trivial\n"),
+    ("heartbeats", "set_option maxHeartbeats 1000001\n"),
+    ("heartbeats", "set_option synthInstance.maxHeartbeats 0\n"),
+    ("heartbeats", "set_option maxHeartbeats true\n"),
+    ("heartbeats", "example : True := by\n  set_option maxHeartbeats 0 in\n  trivial\n"),
+    ("rec-depth", "set_option maxRecDepth 10000000\n"),
+    ("malformed-literal", "def c := '\"#eval IO.println 1\"\n"),
+    ("malformed-literal", 'def s := "\\q"\n'),
+    ("bidi-control", "-- comment \u202e hidden\ntheorem x : True := trivial\n"),
+    ("bidi-control", 'def s := "abc\u2067"\n'),
+    ("control-character", "theorem x : True := trivial\x00\n"),
+    ("control-character", "theorem x : True :=\u2028trivial\n"),
+    ("invisible-character", "theorem x :\u200bTrue := trivial\n"),
+    ("invisible-character", "theorem x :\u00a0True := trivial\n"),
+    ("confusable-identifier", "theorem t\u03bf : True := trivial\n"),
+    ("confusable-identifier", "def \u212aelvin := 1\n"),
+]
+
+
+@pytest.mark.parametrize(("rule", "text"), REFUSED, ids=[f"{r}-{i}" for i, (r, _) in enumerate(REFUSED)])
+def test_rule_refuses(rule: str, text: str) -> None:
+    found = check_source(text, STRICT).violations
+    assert rule in [v.rule for v in found], found
+    violation = next(v for v in found if v.rule == rule)
+    assert violation.message and violation.line >= 1
+
+
+def test_every_rule_has_a_refusing_example() -> None:
+    assert {rule for rule, _ in REFUSED} == set(RULES)
+
+
+ALLOWED = [
+    HEADER + "theorem x (a b : ℕ) : a + b = b + a := by omega\n",
+    HEADER + "#check Nat.add_comm\n#print axioms Nat.add_comm\n#reduce 2 + 2\n",
+    HEADER + "/-- info: 2 -/\n#guard_msgs in\n#check 2\n",
+    HEADER + "open Finset in\ntheorem y (s : Finset ℕ) : #s = s.card := rfl\n",
+    HEADER + "example : #[1, 2].size = 2 := rfl\n",
+    HEADER + "set_option maxHeartbeats 400000 in\nset_option maxRecDepth 2000 in\nexample : True := trivial\n",
+    HEADER + "set_option maxHeartbeats 1_000_000 in\nexample : True := trivial\n",
+    HEADER + "set_option linter.unusedVariables false\nset_option autoImplicit true\n",
+    HEADER + "@[simp, norm_cast, elab_as_elim, reducible] theorem w : True := trivial\n",
+    HEADER + "attribute [local instance] Classical.propDecidable\n",
+    HEADER + "example (f : ℕ → ℕ) (s : Set ℕ) : f ⁻¹' s = f ⁻¹' s := rfl\n",
+    HEADER + "example : 'a' ≠ 'b' := by decide\n",
+    HEADER + "def «unsafe name» : ℕ := 1\ndef s : String := s!\"{1 + 1} apples\"\n",
+    HEADER + "theorem α₁ (ι : Type) (ν ρ κ : ℕ) : ν + ρ = ρ + ν := by omega\n",
+    HEADER + "example : True := by aesop\nexample : True := by aesop (add safe apply True.intro)\n",
+    HEADER + "notation \"‖\" x \"‖₁\" => x + 1\ntheorem v : True := trivial\n",
+    HEADER + "theorem u : sorry = sorry := by admit\n",
+    HEADER + "axiom cheat : False\n",
+    HEADER + "noncomputable section\nopen Classical\nend\n",
+]
+
+
+@pytest.mark.parametrize("text", ALLOWED)
+def test_honest_code_is_not_refused(text: str) -> None:
+    assert check_source(text, STRICT).violations == ()
+
+
+# --- profiles ----------------------------------------------------------------------------------
+
+
+def test_permissive_allows_pure_eval_but_not_io() -> None:
+    assert rules(HEADER + "#eval 2 + 2\n", PERMISSIVE) == []
+    assert rules(HEADER + "#eval (List.range 5).sum\n", PERMISSIVE) == []
+    for io in ('#eval IO.println "x"\n', "#eval do\n  let x ← pure 1\n  return x\n",
+               '#eval (IO.Process.run { cmd := "id" })\n', "#evalIO.println 1\n",
+               "#eval unsafeBaseIO (pure 1)\n"):
+        assert rules(HEADER + io, PERMISSIVE) == ["eval"], io
+
+
+def test_permissive_refuses_a_pure_looking_eval_in_a_file_with_io() -> None:
+    text = HEADER + 'def leak : IO Unit := IO.println "x"\n\n#eval leak\n'
+    assert rules(text, PERMISSIVE) == ["eval"]
+
+
+def test_permissive_allows_what_only_strict_refuses() -> None:
+    text = HEADER + (
+        "partial def loop (n : Nat) : Nat := loop n\n"
+        "example : 2 + 2 = 4 := by native_decide\n"
+        "set_option trace.Meta.synthInstance true in\nexample : True := trivial\n"
+        "theorem t\u03bf : True := trivial\n"
+        "#frobnicate\n"
+    )
+    assert set(rules(text)) == {"partial", "native-code", "trace-option", "confusable-identifier",
+                                "hash-command"}
+    assert rules(text, PERMISSIVE) == []
+
+
+def test_permissive_still_refuses_trace_profiler_output() -> None:
+    assert rules('set_option trace.profiler.output "/tmp/x" in\n', PERMISSIVE) == ["trace-option"]
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [("5000000", "1000000"), ("99999999", "1000000 "), ("0x7fffffff", "1000000   ")],
+)
+def test_permissive_lowers_heartbeats_keeping_every_column(value: str, expected: str) -> None:
+    text = f"set_option maxHeartbeats {value} in theorem x : True := trivial\n"
+    result = check_source(text, PERMISSIVE)
+    assert result.ok and len(result.code) == len(text)
+    assert result.code == text.replace(value, expected)
+    (note,) = result.notes
+    assert note.rule == "heartbeats" and (note.line, note.column) == (1, 25) and "1000000" in note.message
+    assert rules(text) == ["heartbeats"]  # strict refuses the same text
+
+
+@settings(max_examples=200, deadline=None)
+@given(cap=st.integers(min_value=1, max_value=10**15), extra=st.integers(min_value=1, max_value=10**18),
+       spelling=st.sampled_from(["dec", "hex", "bin", "under"]))
+def test_a_lowered_cap_always_fits_in_place(cap: int, extra: int, spelling: str) -> None:
+    value = cap + extra
+    text = {"dec": str(value), "hex": hex(value), "bin": bin(value),
+            "under": f"{value:_}"}[spelling]
+    line = f"set_option maxHeartbeats {text} in\n"
+    result = check_source(line, PolicyConfig(profile="permissive", heartbeat_cap=cap))
+    assert result.ok and len(result.code) == len(line)
+    assert int(result.code.split()[2].replace("_", ""), 0) == cap
+
+
+def test_heartbeat_zero_is_refused_in_both_profiles() -> None:
+    for config in (STRICT, PERMISSIVE):
+        assert rules("set_option maxHeartbeats 0 in\n", config) == ["heartbeats"]
+
+
+def test_config_from_settings_and_environment(settings: Settings) -> None:
+    custom = settings.model_copy(update={"heartbeat_cap": 5000, "policy": "permissive"})
+    environment = Environment("tiny", SOURCE_ROOT, "leanprover/lean4:v4.32.0", {"batteries": "x"})
+    config = PolicyConfig.from_settings(custom, environment=environment)
+    assert config.profile == "permissive" and config.heartbeat_cap == 5000
+    assert config.import_roots == environment.module_roots
+    assert rules("import Mathlib\n", config) == ["import-not-allowed"]
+    assert rules("import Batteries.Data.List\nimport Lean\n", config) == []
+    assert PolicyConfig.from_settings(custom, profile="strict").strict
+    assert PolicyConfig.from_settings(settings).import_roots == DEFAULT_IMPORT_ROOTS
+
+
+def test_violations_name_rule_line_and_column() -> None:
+    text = HEADER + "theorem x : True := by\n  run_tac pure ()\n"
+    (violation,) = check_source(text).violations
+    assert (violation.rule, violation.line, violation.column) == ("run-code", 5, 2)
+
+
+def test_open_in_hides_nothing() -> None:
+    text = "open Lean Elab Command in\nopen Nat in run_cmd pure ()\n"
+    assert rules(text) == ["run-code"]
+
+
+# --- whole submissions -------------------------------------------------------------------------
+
+STATEMENT = HEADER + "theorem t1 (a b : ℕ) : a + b = b + a := by sorry\n"
+
+
+def test_a_proof_that_closes_its_block_and_adds_commands_is_refused_in_its_own_text() -> None:
+    proof = "by omega\n\n#eval IO.println \"forged\""
+    assembled = assemble(Submission(statement=STATEMENT, proof=proof))
+    result = check_submission(assembled)
+    (violation,) = result.violations
+    assert (violation.rule, violation.line, violation.column) == ("eval", 3, 0)
+    assert not violation.message.startswith("in the statement")
+
+
+def test_statement_violations_say_so_and_are_not_doubled() -> None:
+    statement = HEADER + "set_option debug.skipKernelTC true\ntheorem t1 : True := by sorry\n"
+    assembled = assemble(Submission(statement=statement, proof="trivial"))
+    result = check_submission(assembled)
+    (violation,) = result.violations
+    assert violation.rule == "debug-option" and violation.line == 4
+    assert violation.message.startswith("in the statement: ")
+
+
+def test_code_violation_positions_survive_a_borrowed_header() -> None:
+    code = "theorem t1 (a b : ℕ) : a + b = b + a := by\n  native_decide\n"
+    assembled = assemble(Submission(statement=STATEMENT, code=code))
+    assert assembled.text.startswith("import Mathlib\n")
+    (violation,) = check_submission(assembled).violations
+    assert (violation.rule, violation.line, violation.column) == ("native-code", 2, 2)
+
+
+def test_submission_rewrites_apply_to_code_and_statement() -> None:
+    statement = "set_option maxHeartbeats 2000000 in\ntheorem t : True := by sorry\n"
+    code = "set_option maxHeartbeats 3000000 in\ntheorem t : True := trivial\n"
+    assembled = assemble(Submission(statement=statement, code=code))
+    result = check_submission(assembled, PERMISSIVE)
+    assert result.ok and "1000000" in result.code and "3000000" not in result.code
+    assert result.statement is not None and "2000000" not in result.statement
+    assert len(result.notes) == 2
+    assert assembled.with_text(result.code).text == result.code
+
+
+# --- properties --------------------------------------------------------------------------------
+
+FORBIDDEN = [
+    "#eval IO.println 1", "#exit", "run_cmd", "run_tac", "elab", "macro_rules", "syntax",
+    "initialize", "unsafe", "partial", "native_decide", "set_option debug.skipKernelTC true",
+    "set_option maxHeartbeats 0", "@[extern \"x\"]", "@[implemented_by f]", "prelude",
+    "import Evil", "include_str", "polyrith", "Lean.ofReduceBool", "#leansearch", "simproc",
+    "attribute [init] x", "tο", "aesop (add safe tactic t)", "by_elab",
+]
+_safe_text = st.text(alphabet=st.characters(
+    blacklist_categories=("Cs", "Cc", "Cf", "Zl", "Zp"), blacklist_characters='"\\-/{}\u00a0'
+), max_size=30)
+
+
+@settings(max_examples=200, deadline=None)
+@given(before=_safe_text, word=st.sampled_from(FORBIDDEN), after=_safe_text,
+       wrapper=st.sampled_from(["line", "block", "nested", "doc", "string", "raw"]))
+def test_comments_and_strings_never_trigger_the_policy(
+    before: str, word: str, after: str, wrapper: str
+) -> None:
+    inner = f"{before} {word} {after}"
+    body = {
+        "line": f"-- {inner}\n",
+        "block": f"/- {inner} -/\n",
+        "nested": f"/- outer /- {inner} -/ {word} -/\n",
+        "doc": f"/-- {inner} -/\ntheorem x : True := trivial\n",
+        "string": f'def s : String := "{inner}"\n',
+        "raw": f'def s : String := r#"{inner}"#\n',
+    }[wrapper]
+    assert check_source(HEADER + body, STRICT).violations == ()
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(max_size=300))
+def test_no_input_crashes_the_policy(text: str) -> None:
+    for config in (STRICT, PERMISSIVE):
+        result = check_source(text, config)
+        assert all(v.rule in RULES for v in result.violations)
+        assert len(result.code) == len(text)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.sampled_from([*FORBIDDEN, "theorem", "x", ":=", "by", "\n", " ", "'", '"',
+                                  "/-", "-/", "--", "s!\"{", "}", "«", "»", "#", "0"]),
+                max_size=40))
+def test_no_token_soup_crashes_the_policy(parts: list[str]) -> None:
+    text = " ".join(parts)
+    result = check_source(text, STRICT)
+    assert json.dumps([v.model_dump() for v in result.violations])
+
+
+def test_docs_list_every_rule() -> None:
+    docs = (SOURCE_ROOT / "docs" / "policy.md").read_text(encoding="utf-8")
+    for name in RULES:
+        assert f"`{name}`" in docs, name
