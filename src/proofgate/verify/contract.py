@@ -12,7 +12,7 @@ from enum import Enum
 
 from pydantic import BaseModel, ConfigDict, Field
 
-__all__ = ["CONTRACT_VERSION", "AuditOutcome", "AuditReport", "DeclarationAudit"]
+__all__ = ["CHECKER_ID", "CONTRACT_VERSION", "AuditOutcome", "AuditReport", "DeclarationAudit"]
 
 CONTRACT_VERSION = 1
 
@@ -60,3 +60,7 @@ class AuditReport(BaseModel):
     declarations: list[DeclarationAudit] = Field(default_factory=list)  # every new declaration
     answers: dict[str, str] = Field(default_factory=dict)  # answer holes' submitted values
     timings_ms: dict[str, float] = Field(default_factory=dict)
+
+#: The checker's name and version, as `Proofgate/Checker.lean` prints it (`checkerId`); part of
+#: every cached verdict's key, so a new checker never reuses an old checker's verdicts.
+CHECKER_ID = "proofgate-checker 1"
