@@ -1,6 +1,11 @@
 """The checker service: the one API every front (HTTP, CLI, CI, MCP) calls.
 
-policy -> REPL pool -> trusted audit -> verdict and feedback. The fronts never reach past it.
+    assemble -> policy -> (result cache) -> REPL pool -> trusted audit -> verdict and feedback
+
+A policy refusal needs no Lean and is answered even when the service cannot verify. Everything
+else needs a ready backend (toolchain or configured commands, and a sandbox); without one `check`
+raises `NotReady` with the reason, which HTTP turns into 503. Only the trusted audit can make a
+verdict `proved`: the REPL run gives feedback, and its errors short-cut to `failed`.
 """
 
 from __future__ import annotations
@@ -9,13 +14,35 @@ import asyncio
 import time
 from dataclasses import dataclass, field
 
+from proofgate.__about__ import __version__
 from proofgate.config import Settings
-from proofgate.doctor import run_doctor
-from proofgate.environments import discover_environments
-from proofgate.exceptions import LeanUnavailable
-from proofgate.models import Submission, Verdict
+from proofgate.environments import Environment, discover_environments
+from proofgate.exceptions import (
+    AuditCompileFailed,
+    AuditError,
+    ConfigError,
+    NotReady,
+    ReplError,
+    SandboxUnavailable,
+    SubmissionError,
+)
+from proofgate.lean.launch import ReplLauncher
+from proofgate.lean.pool import PoolStats, ReplPool, ReplRun
+from proofgate.logs import get_logger
+from proofgate.models import Pins, Submission, Timings, Verdict
+from proofgate.process import Spawner
+from proofgate.sandbox import detect_sandbox, select_spawner
+from proofgate.store import ResultCache, cache_key
+from proofgate.toolchain import find_lean
+from proofgate.verify.assemble import Assembled, assemble
+from proofgate.verify.audit import Auditor
+from proofgate.verify.contract import CHECKER_ID
+from proofgate.verify.policy import PolicyConfig, PolicyResult, check_submission
+from proofgate.verify.verdict import AuditResult, InfraFailure, build_verdict
 
 __all__ = ["CheckerService", "Readiness"]
+
+_log = get_logger("proofgate.service")
 
 
 @dataclass(frozen=True)
@@ -28,36 +55,239 @@ class Readiness:
     pool: dict[str, object] = field(default_factory=dict)
 
 
-class CheckerService:
-    """Owns the pool and the auditor for the life of a process (or an app's lifespan)."""
+@dataclass
+class _Prepared:
+    """A submission after assembly and policy, with what its verdict depends on."""
 
-    def __init__(self, settings: Settings) -> None:
+    submission: Submission
+    environment: Environment
+    assembled: Assembled
+    policy: PolicyResult
+    allowed_axioms: list[str]
+    pins: Pins
+    cache_key: str
+    policy_ms: float
+
+
+class CheckerService:
+    """Owns the pool, the auditor and the cache for the life of a process (or an app's lifespan).
+
+    `spawner`, `launcher`, `auditor` and `cache` may be given (tests, `proofgate bench`); by default
+    they come from the settings: the sandbox's spawner, `lake env repl`, the Lean checker, SQLite.
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        spawner: Spawner | None = None,
+        launcher: ReplLauncher | None = None,
+        auditor: Auditor | None = None,
+        cache: ResultCache | None = None,
+    ) -> None:
         self.settings = settings
-        self._readiness = Readiness(ready=False, reasons=["starting"])
-        self._readiness_at = 0.0
+        self._spawner = spawner
+        self._launcher = launcher
+        self._auditor = auditor
+        self._cache = cache if cache is not None else ResultCache.from_settings(settings)
+        self._pool: ReplPool | None = None
+        self._environments: dict[str, Environment] = {}
+        self._reasons: list[str] = ["starting"]
+        self._sandbox = "unknown"
+
+    # --- lifecycle -----------------------------------------------------------------------
 
     async def start(self) -> None:
-        await self.refresh_readiness()
+        """Open the cache, check the backend, and start the pool (warming in the background)."""
+        self._environments = discover_environments(self.settings)
+        await self._cache.open()
+        self._reasons = await asyncio.to_thread(self._backend_problems)
+        if self._reasons:
+            _log.warning("not_ready", reasons=self._reasons)
+            return
+        assert self._spawner is not None  # chosen by _backend_problems, or given
+        self._pool = ReplPool(self.settings, spawner=self._spawner, launcher=self._launcher)
+        if self._auditor is None:
+            self._auditor = Auditor(self.settings, spawner=self._spawner)
+        await self._pool.start(wait=False)
 
     async def close(self) -> None:
-        return None
+        if self._pool is not None:
+            await self._pool.close()
+            self._pool = None
+        await self._cache.close()
 
-    async def refresh_readiness(self) -> Readiness:
-        report = await asyncio.to_thread(run_doctor, self.settings)
-        sandbox = next((c.detail for c in report.checks if c.name == "sandbox"), "none")
-        self._readiness = Readiness(ready=report.ready, reasons=report.problems, sandbox=sandbox)
-        self._readiness_at = time.monotonic()
-        return self._readiness
+    def _backend_problems(self) -> list[str]:
+        """Why this service cannot verify, each with its fix; empty when it can."""
+        problems: list[str] = []
+        if self._spawner is None:
+            status = detect_sandbox(self.settings)
+            self._sandbox = status.detail
+            try:
+                self._spawner = select_spawner(self.settings)
+            except SandboxUnavailable as exc:
+                problems.append(exc.reason)
+        else:
+            self._sandbox = getattr(self._spawner, "name", "custom")
+        needs_lean_for_repl = self._launcher is None and self.settings.repl_command is None
+        needs_lean_for_audit = self._auditor is None and not (
+            self.settings.checker_command and self.settings.compile_command
+        )
+        if needs_lean_for_repl or needs_lean_for_audit:
+            default = self._environments["default"]
+            problems.extend(find_lean(self.settings, default).problems)
+            checker = default.directory / ".lake" / "build" / "bin" / "proofgate-checker"
+            if needs_lean_for_audit and not checker.exists():
+                problems.append(f"trusted checker not built ({checker}): run `proofgate setup`")
+        return problems
+
+    # --- state ---------------------------------------------------------------------------
 
     def readiness(self) -> Readiness:
-        return self._readiness
+        pool = self._pool.stats() if self._pool is not None else None
+        summary: dict[str, object] = {}
+        if pool is not None:
+            summary = {
+                "busy": pool.busy_workers,
+                "idle": pool.idle_workers,
+                "starting": pool.starting_workers,
+                "queued": pool.queue_depth,
+            }
+        return Readiness(
+            ready=not self._reasons, reasons=list(self._reasons), sandbox=self._sandbox, pool=summary
+        )
+
+    def pool_stats(self) -> PoolStats | None:
+        return self._pool.stats() if self._pool is not None else None
 
     def environments(self) -> list[dict[str, object]]:
-        return [env.describe() for env in discover_environments(self.settings).values()]
+        return [env.describe() for env in (self._environments or discover_environments(self.settings)).values()]
+
+    # --- checking ------------------------------------------------------------------------
 
     async def check(self, submission: Submission) -> Verdict:
-        """Verify one submission. Raises `NotReady`/`Busy` for the service's own state."""
-        state = self.readiness()
-        if not state.ready:
-            raise LeanUnavailable("cannot verify: " + "; ".join(state.reasons))
-        raise LeanUnavailable("verification pipeline not built yet")
+        """Verify one submission. Raises `SubmissionError`, `NotReady` or `Busy`; every outcome
+        the submission caused is a `Verdict`."""
+        started = time.perf_counter()
+        prepared = self._prepare(submission)
+        if not prepared.policy.ok:
+            verdict = self._verdict(prepared, started)
+            await self._remember(prepared, verdict)
+            return verdict
+        cached = await self._cache.get(prepared.cache_key)
+        if cached is not None:
+            return cached
+        if self._reasons or self._pool is None or self._auditor is None:
+            raise NotReady("cannot verify: " + "; ".join(self._reasons or ["the service is not started"]))
+        verdict = await self._verify(prepared, started)
+        await self._remember(prepared, verdict)
+        return verdict
+
+    def _prepare(self, submission: Submission) -> _Prepared:
+        began = time.perf_counter()
+        environment = self._environment(submission.environment)
+        assembled = assemble(submission)
+        config = PolicyConfig.from_settings(
+            self.settings, profile=submission.policy, environment=environment
+        )
+        policy = check_submission(assembled, config)
+        allowed = sorted(set(self.settings.allowed_axioms) | set(submission.allowed_axioms))
+        pins = Pins(
+            lean=environment.lean_version,
+            mathlib=environment.mathlib_commit or "none",
+            repl=environment.repl_commit or "none",
+            proofgate=__version__,
+            checker=CHECKER_ID,
+            environment=environment.name,
+        )
+        key = cache_key(
+            submission,
+            pins,
+            allowed_axioms=allowed,
+            checker_version=CHECKER_ID,
+            options={"heartbeat_cap": self.settings.heartbeat_cap},
+        )
+        return _Prepared(
+            submission, environment, assembled, policy, allowed, pins, key,
+            (time.perf_counter() - began) * 1000,
+        )
+
+    def _environment(self, name: str) -> Environment:
+        environments = self._environments or discover_environments(self.settings)
+        if name not in environments:
+            known = ", ".join(sorted(environments))
+            raise SubmissionError(f"unknown environment {name!r}; known: {known}", field="environment")
+        return environments[name]
+
+    async def _verify(self, prepared: _Prepared, started: float) -> Verdict:
+        assert self._pool is not None and self._auditor is not None
+        limit = self.settings.request_timeout
+        timeout = min(prepared.submission.timeout or limit, limit)
+        run: ReplRun | None = None
+        audit: AuditResult = None
+        infra: InfraFailure | None = None
+        audit_ms = 0.0
+        try:
+            run = await self._pool.run(
+                prepared.policy.code, environment=prepared.environment.name, timeout=timeout
+            )
+        except ReplError as exc:
+            infra = InfraFailure.from_exception(exc)
+            _log.info("repl_failed", error=type(exc).__name__, detail=str(exc)[:200])
+        if run is not None and not run.header_failed and not _has_errors(run.reply):
+            audit_began = time.perf_counter()
+            try:
+                audit = await self._auditor.audit(
+                    environment=prepared.environment,
+                    statement=prepared.policy.statement if prepared.assembled.kind == "check" else None,
+                    code=prepared.policy.code,
+                    target=prepared.assembled.target,
+                    answer_holes=list(prepared.assembled.answer_holes),
+                    allowed_axioms=prepared.allowed_axioms,
+                )
+            except AuditCompileFailed as exc:
+                audit = exc
+            except (AuditError, ReplError, ConfigError) as exc:
+                infra = InfraFailure.from_exception(exc)
+                _log.warning("audit_failed", error=type(exc).__name__, detail=str(exc)[:200])
+            audit_ms = (time.perf_counter() - audit_began) * 1000
+        timings = Timings(
+            queue_ms=run.queue_ms if run else 0.0,
+            policy_ms=prepared.policy_ms,
+            repl_ms=run.run_ms if run else 0.0,
+            audit_ms=audit_ms,
+        )
+        return self._verdict(prepared, started, run=run, audit=audit, infra=infra, timings=timings)
+
+    def _verdict(
+        self,
+        prepared: _Prepared,
+        started: float,
+        *,
+        run: ReplRun | None = None,
+        audit: AuditResult = None,
+        infra: InfraFailure | None = None,
+        timings: Timings | None = None,
+    ) -> Verdict:
+        timings = timings or Timings(policy_ms=prepared.policy_ms)
+        timings.total_ms = (time.perf_counter() - started) * 1000
+        return build_verdict(
+            assembled=prepared.assembled,
+            policy=prepared.policy,
+            allowed_axioms=prepared.allowed_axioms,
+            repl_reply=run.reply if run else None,
+            audit=audit,
+            infra_error=infra,
+            content_hash=prepared.submission.content_hash(),
+            pins=prepared.pins,
+            timings=timings,
+        )
+
+    async def _remember(self, prepared: _Prepared, verdict: Verdict) -> None:
+        if verdict.status.is_deterministic:
+            await self._cache.put(prepared.cache_key, verdict)
+
+
+def _has_errors(reply: dict[str, object]) -> bool:
+    messages = reply.get("messages") or []
+    return any(isinstance(m, dict) and m.get("severity") == "error" for m in messages)  # type: ignore[union-attr]

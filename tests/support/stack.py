@@ -1,0 +1,94 @@
+"""The whole checking stack on stand-ins: the simulated REPL behind the real pool, the stand-in
+compiler and checker behind the real auditor, the unjailed spawner. Used by service, API, CLI and
+CI tests that need verdicts without Lean.
+
+The stand-in checker acts out `scenario.json` (see tests/standins/checker.py): by default a coherent
+`ok` for the requested target, reaching only `propext`.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import threading
+import time
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import uvicorn
+
+from proofgate.config import Settings
+from proofgate.lean.spawn import ProcessGroupSpawner
+from proofgate.service import CheckerService
+from tests.standins.repl import standin_launcher
+from tests.support.server import free_port
+
+STANDINS = Path(__file__).resolve().parents[1] / "standins"
+
+
+@dataclass
+class Stack:
+    settings: Settings
+    scenario_file: Path
+
+    def scenario(self, **scenario: Any) -> None:
+        """What the stand-in checker answers next (e.g. `axioms=["propext", "sorryAx"]`)."""
+        self.scenario_file.write_text(json.dumps(scenario))
+
+    def service(self, *repl_options: str) -> CheckerService:
+        return CheckerService(
+            self.settings,
+            spawner=ProcessGroupSpawner(),
+            launcher=standin_launcher(self.settings, *repl_options),
+        )
+
+
+def make_stack(tmp_path: Path, **overrides: Any) -> Stack:
+    scenario_file = tmp_path / "scenario.json"
+    options: dict[str, Any] = dict(
+        data_dir=tmp_path / "data",
+        elan_home=tmp_path / "elan",
+        workers=2,
+        spare_workers=0,
+        request_timeout=10.0,
+        audit_timeout=10.0,
+        compile_command=f"{sys.executable} {STANDINS / 'compiler.py'}",
+        checker_command=f"{sys.executable} {STANDINS / 'checker.py'} {scenario_file}",
+    )
+    options.update(overrides)
+    stack = Stack(Settings(**options), scenario_file)
+    stack.scenario()
+    return stack
+
+
+@asynccontextmanager
+async def running_service(stack: Stack, *repl_options: str) -> AsyncIterator[CheckerService]:
+    service = stack.service(*repl_options)
+    await service.start()
+    try:
+        yield service
+    finally:
+        await service.close()
+
+
+@contextmanager
+def uvicorn_app(app: Any, *, timeout: float = 20.0) -> Iterator[str]:
+    """Serve `app` with real uvicorn on a free loopback port in a thread; yield its base URL."""
+    port = free_port()
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, name="uvicorn-test", daemon=True)
+    thread.start()
+    stop_at = time.monotonic() + timeout
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > stop_at:
+            raise RuntimeError("uvicorn did not start")
+        time.sleep(0.02)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=timeout)
