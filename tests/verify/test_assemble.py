@@ -200,3 +200,10 @@ def test_with_text_keeps_the_map_and_refuses_a_length_change() -> None:
     assert rewritten.locate(1, 25) == assembled.locate(1, 25)
     with pytest.raises(ValueError):
         assembled.with_text("shorter")
+
+
+def test_hash_notation_in_a_signature_is_not_a_command() -> None:
+    text = "open Finset\ntheorem c (s : Finset ℕ) (h : s = ∅) :\n    #s = 0 := by sorry\n#check c\n"
+    statement = parse_statement(text)
+    assert statement.target_name == "c" and statement.target.is_sorry
+    assert "s" in statement.target.signature

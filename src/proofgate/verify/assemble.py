@@ -24,6 +24,7 @@ from typing import Literal
 from proofgate.exceptions import SubmissionError
 from proofgate.models import Position, Submission
 from proofgate.verify.lexer import Token, TokenKind, tokenize
+from proofgate.verify.rules import HASH_KNOWN
 
 __all__ = [
     "Assembled",
@@ -248,11 +249,10 @@ def _leading_imports(code: list[Token]) -> tuple[tuple[str, ...], int, int]:
 
 
 def _starts_command(token: Token) -> bool:
-    return (
-        token.is_word(*_COMMAND_WORDS)
-        or token.kind is TokenKind.HASH
-        or (token.kind is TokenKind.SYMBOL and token.text == "@[")
-    )
+    """A command keyword, `@[`, or a known `#` command (`#s` is Mathlib notation, not one)."""
+    if token.kind is TokenKind.HASH:
+        return any(token.text.startswith(known) for known in HASH_KNOWN)
+    return token.is_word(*_COMMAND_WORDS) or (token.kind is TokenKind.SYMBOL and token.text == "@[")
 
 
 def _read_declarations(code: list[Token], start: int) -> list[Declaration]:

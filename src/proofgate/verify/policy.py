@@ -173,10 +173,14 @@ class _Scan:
         return self.code[index] if 0 <= index < len(self.code) else None
 
     def _at_command_start(self, index: int) -> bool:
-        previous = self._next(index - 1)
-        if previous is None:
+        """First in the file, after `in`, or at column 0 of a line after something that ends a
+        term (not after `:`, `=`, `(`, ...: there a `#` word is notation such as `#s`)."""
+        previous, token = self._next(index - 1), self.code[index]
+        if previous is None or previous.is_word("in"):
             return True
-        return previous.end_line < self.code[index].line or previous.is_word("in")
+        if previous.end_line == token.line or token.column != 0:
+            return False
+        return previous.kind is not TokenKind.SYMBOL or previous.text in (")", "]", "}", "⟩")
 
     def _glued(self, index: int, symbol: str) -> bool:
         following = self._next(index + 1)
