@@ -127,8 +127,29 @@ def test_not_ready_kinds_map_to_their_errors(kind: str, expected: type[NotReady]
         with pytest.raises(expected) as caught:
             client.check(code="x")
     assert caught.value.reason == "run `proofgate setup`" and caught.value.retry_after == 30
-    # waiting does not install a toolchain: only the generic not-ready is retried
-    assert len(sleeps) == (2 if kind == "not_ready" else 0)
+    # no estimate from the service: waiting does not install a toolchain, so no retry
+    assert sleeps == []
+
+
+def test_not_ready_with_an_estimate_is_retried() -> None:
+    body = {"error": "not_ready", "message": "warming", "reason": "warming", "retry_after": 2}
+    warming = httpx.Response(503, json=body, headers={"Retry-After": "2"})
+    transport, seen = _scripted([warming, httpx.Response(200, json=VERDICT)])
+    sleeps: list[float] = []
+    with _client(transport, sleeps) as client:
+        assert client.check(code="x").status is VerdictStatus.compiled
+    assert sleeps == [2.0] and len(seen) == 2
+
+
+def test_a_503_from_something_in_front_is_retried() -> None:
+    proxy = httpx.Response(
+        503, text="<html>upstream unavailable</html>", headers={"Retry-After": "1"}
+    )
+    transport, seen = _scripted([proxy, httpx.Response(200, json=VERDICT)])
+    sleeps: list[float] = []
+    with _client(transport, sleeps) as client:
+        client.check(code="x")
+    assert sleeps == [1.0]
 
 
 def test_server_errors_and_garbage_are_server_errors() -> None:

@@ -6,10 +6,10 @@
 
 Answers are the server's own models (`Verdict`, `EnvironmentInfo`, `ReadinessReport`). 429 and 503
 are retried with exponential backoff, honouring Retry-After, for a bounded number of attempts with
-a capped sleep (except a 503 for a missing toolchain or sandbox, which waiting does not fix); what
-still fails becomes a typed error: `SubmissionError` (422, names the field),
-`Busy`/`NotReady`/`LeanUnavailable`/`SandboxUnavailable` (503), `ClientError` (other 4xx) and
-`ServerError` (5xx, timeouts, connection failures, unreadable answers).
+a capped sleep (except a 503 "not ready" that gives no estimate, e.g. a missing toolchain, which
+waiting does not fix). What still fails becomes a typed error: `SubmissionError` (422, names the
+field), `Busy`/`NotReady`/`LeanUnavailable`/`SandboxUnavailable` (503), `ClientError` (other 4xx)
+and `ServerError` (5xx, timeouts, connection failures, unreadable answers).
 """
 
 from __future__ import annotations
@@ -193,13 +193,15 @@ class _Base:
     def _should_retry(self, response: httpx.Response, attempt: int) -> float | None:
         """Seconds to wait before retrying `response`, or None to stop here.
 
-        A missing toolchain or sandbox needs an operator, not patience: those 503s are not retried.
+        A 503 "not ready" without the service's own estimate (no toolchain, no sandbox) needs an
+        operator, not patience: it is reported at once. Busy, quota, and 503s with an estimate
+        (or from something in front of proofgate) are retried.
         """
         if response.status_code not in _RETRY_STATUSES or attempt >= self.retry.attempts:
             return None
         if response.status_code == 503:
             body = _error_body(response)
-            if body is not None and body.error in _NOT_READY_KINDS:
+            if body is not None and body.error != "busy" and body.retry_after is None:
                 return None
         return self.retry.delay(attempt, parse_retry_after(response.headers.get("retry-after")))
 

@@ -152,6 +152,9 @@ def test_service_unready_or_busy_is_503_with_retry_after(
     body = response.json()
     assert body["error"] == kind
     assert str(error) in body["message"] and body["reason"] == str(error)
+    # the body carries the service's own estimate only; without one, clients do not keep retrying
+    estimate = getattr(error, "retry_after", None)
+    assert body.get("retry_after") == estimate
 
 
 def test_submission_error_is_422_naming_its_field(live: LiveApp) -> None:

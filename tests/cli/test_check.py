@@ -210,6 +210,25 @@ def test_locally_without_lean_exits_3_naming_what_is_missing(tmp_path: Path) -> 
     assert "v4.32.0" in error["message"]
 
 
+def test_locally_a_policy_refusal_needs_no_lean(tmp_path: Path) -> None:
+    code = _file(tmp_path, "import Mathlib\n\n#eval IO.Process.exit 0\n")
+    done = subprocess.run(
+        [sys.executable, "-m", "proofgate", "check", code, "--json"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={
+            "PATH": "/usr/bin:/bin",
+            "PROOFGATE_DATA_DIR": str(tmp_path / "data"),
+            "PROOFGATE_ELAN_HOME": str(tmp_path / "elan"),
+            "HOME": str(tmp_path),
+        },
+    )
+    assert done.returncode == 1, done.stderr
+    verdict = Verdict.model_validate_json(done.stdout)
+    assert verdict.status is VerdictStatus.rejected and verdict.violations[0].line == 3
+
+
 def test_the_real_cli_against_a_server(
     server: tuple[str, FakeServiceWithPool], tmp_path: Path
 ) -> None:

@@ -70,10 +70,16 @@ def _error(
     message: str,
     *,
     retry_after: float | None = None,
+    estimated: bool = True,
     **extra: Any,
 ) -> JSONResponse:
+    """The JSON error; `retry_after` goes in the header, and in the body only when `estimated`."""
     body = ErrorBody(
-        error=error, message=message, request_id=request_id, retry_after=retry_after, **extra
+        error=error,
+        message=message,
+        request_id=request_id,
+        retry_after=retry_after if estimated else None,
+        **extra,
     )
     headers = {}
     if retry_after is not None:
@@ -159,6 +165,8 @@ async def _not_ready(request: Request, exc: Exception) -> JSONResponse:
         kind = "sandbox_unavailable"
     else:
         kind = "not_ready"
+    # Without the service's own estimate, the header still says when to look again, but the body
+    # has no `retry_after`: clients take that as "an operator must act" and do not keep retrying.
     retry_after = exc.retry_after if exc.retry_after is not None else DEFAULT_RETRY_AFTER
     return _error(
         _request_id(request),
@@ -166,6 +174,7 @@ async def _not_ready(request: Request, exc: Exception) -> JSONResponse:
         kind,
         f"cannot verify now: {exc.reason}",
         retry_after=retry_after,
+        estimated=exc.retry_after is not None,
         reason=exc.reason,
     )
 

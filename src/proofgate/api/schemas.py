@@ -54,5 +54,9 @@ class ErrorBody(BaseModel):
     message: str = Field(description="What went wrong and what to do next.")
     request_id: str | None = Field(None, description="Quote it when reporting a problem.")
     reason: str | None = Field(None, description="Why the service cannot verify (503).")
-    retry_after: float | None = Field(None, description="Seconds to wait before retrying (503).")
+    retry_after: float | None = Field(
+        None,
+        description="The service's own estimate of when to retry, in seconds (503). Absent when "
+        "it cannot say (e.g. no toolchain): an operator must act before a retry can help.",
+    )
     detail: list[ValidationIssue] | None = Field(None, description="Field errors (422).")

@@ -104,7 +104,12 @@ def build_submission(
 
 
 async def _check_locally(settings: Settings, submission: Submission) -> Verdict:
+    from proofgate.logs import configure_logging
     from proofgate.service import CheckerService
+
+    # The service logs to stderr (stdout is the verdict's); warnings and up unless asked for more.
+    level = "warning" if settings.log_level == "info" else settings.log_level
+    configure_logging(level, json=settings.log_json)
 
     service = CheckerService(settings)
     await service.start()
