@@ -1,8 +1,11 @@
-"""Property-based fuzz of the OpenAPI contract against real uvicorn on loopback: never a 5xx.
+"""Property-based fuzz of the OpenAPI contract against real uvicorn on loopback: never a 500.
 
 schemathesis generates valid and invalid requests from `/openapi.json` and checks each answer
-against the schema (status codes, content types, bodies) as well as "no server error". Bounded:
-a fixed number of examples per operation, no shrinking database, well under a minute in all.
+against the schema (status codes, content types, bodies), that invalid input is refused with 4xx,
+and that no server error comes back. Two runs: the fronts on a fake service (every verdict path),
+and the real `CheckerService` without Lean (assembly, policy and the cache on every generated
+submission; 503 with Retry-After is its designed answer for the rest). Bounded: a fixed number of
+examples per operation, no example database, about 20 s in all on 2 cores.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from hypothesis import settings as hypothesis_settings
 
 from proofgate.api.app import create_app
 from proofgate.config import Settings
+from proofgate.service import CheckerService
 from tests.support.fake_service import FakeServiceWithPool
 from tests.support.live_app import run_app
 
@@ -47,14 +51,38 @@ def _refused(ctx: object, response: schemathesis.Response, case: schemathesis.Ca
     return negative_data_rejection(ctx, response, case)  # type: ignore[arg-type]
 
 
+def _unready_is_not_a_failure(
+    ctx: object, response: schemathesis.Response, case: schemathesis.Case
+) -> bool | None:
+    """A service without Lean answers 503 with Retry-After, by design; any other 5xx is a bug."""
+    if response.status_code == 503:
+        assert "retry-after" in {name.lower() for name in response.headers}, (
+            "503 without Retry-After"
+        )
+        return True
+    return not_a_server_error(ctx, response, case)  # type: ignore[arg-type]
+
+
 def _fuzz(
-    operation: schemathesis.APIOperation, mode: GenerationMode, url: str, statuses: set[int]
+    operation: schemathesis.APIOperation,
+    mode: GenerationMode,
+    url: str,
+    statuses: set[int],
+    *,
+    unready: bool = False,
+    check_examples: int = _EXAMPLES["/v1/check"],
 ) -> Callable[[], None]:
     """A bounded hypothesis test of one operation in one generation mode."""
-    checks = [*_CHECKS, _refused] if mode is GenerationMode.NEGATIVE else _CHECKS
+    checks = list(_CHECKS)
+    if unready:
+        checks[0] = _unready_is_not_a_failure
+    if mode is GenerationMode.NEGATIVE:
+        checks.append(_refused)
 
     @hypothesis_settings(
-        max_examples=_EXAMPLES.get(operation.path, _DEFAULT_EXAMPLES),
+        max_examples=check_examples
+        if operation.path == "/v1/check"
+        else _EXAMPLES.get(operation.path, _DEFAULT_EXAMPLES),
         deadline=None,
         database=None,
         derandomize=True,
@@ -70,22 +98,39 @@ def _fuzz(
     return exercise
 
 
+def _fuzz_app(app: object, *, unready: bool = False, check_examples: int = 300) -> set[int]:
+    """Every operation of `app`'s schema, valid and invalid requests; the statuses seen."""
+    statuses: set[int] = set()
+    with run_app(app) as url:
+        raw = httpx.get(url + "/openapi.json").json()
+        schema = schemathesis.openapi.from_dict(raw)
+        operations = [result.ok() for result in schema.get_all_operations()]
+        assert {op.path for op in operations} >= {"/v1/check", "/v1/environments", "/readyz"}
+        for operation in operations:
+            takes_input = bool(list(operation.iter_parameters())) or bool(operation.body)
+            modes = [GenerationMode.POSITIVE] + ([GenerationMode.NEGATIVE] if takes_input else [])
+            for mode in modes:
+                _fuzz(
+                    operation, mode, url, statuses, unready=unready, check_examples=check_examples
+                )()
+    assert all(code < 500 or (unready and code == 503) for code in statuses)
+    return statuses
+
+
+@pytest.mark.timeout(90)
+def test_the_real_service_without_lean_never_gives_a_server_error(settings: Settings) -> None:
+    """Assembly, policy and the cache run on every generated submission; the rest is 503."""
+    small = settings.model_copy(update={"max_body_bytes": 65_536})
+    app = create_app(small, service=CheckerService(small))
+    statuses = _fuzz_app(app, unready=True, check_examples=120)
+    assert {200, 422, 503} <= statuses  # refusals, malformed requests, and "needs Lean"
+
+
 @pytest.mark.timeout(90)
 def test_generated_requests_never_get_a_server_error(settings: Settings) -> None:
     # 64 KiB keeps the 413 path reachable without sending megabytes on every example.
     small = settings.model_copy(update={"max_body_bytes": 65_536})
     service = FakeServiceWithPool()
-    with run_app(create_app(small, service=service)) as url:  # type: ignore[arg-type]
-        raw = httpx.get(url + "/openapi.json").json()
-        schema = schemathesis.openapi.from_dict(raw)
-        operations = [result.ok() for result in schema.get_all_operations()]
-        assert {op.path for op in operations} >= {"/v1/check", "/v1/environments", "/readyz"}
-        statuses: set[int] = set()
-        for operation in operations:
-            takes_input = bool(list(operation.iter_parameters())) or bool(operation.body)
-            modes = [GenerationMode.POSITIVE] + ([GenerationMode.NEGATIVE] if takes_input else [])
-            for mode in modes:
-                _fuzz(operation, mode, url, statuses)()
-    assert all(code < 500 for code in statuses)
+    statuses = _fuzz_app(create_app(small, service=service))  # type: ignore[arg-type]
     assert {200, 422} <= statuses  # the fuzz reached both the verdict and the refusal paths
     assert service.seen  # and some generated submissions got through to the service
