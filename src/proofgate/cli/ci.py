@@ -22,6 +22,7 @@ from proofgate.ci.runner import lock_repository, run_ci
 from proofgate.cli.common import EXIT_USAGE, console, fail, load_settings
 from proofgate.config import Settings
 from proofgate.exceptions import ConfigError
+from proofgate.logs import configure_logging
 
 #: Checks in flight against a server (the server queues and answers 503/429 beyond its own limits).
 REMOTE_CONCURRENCY = 4
@@ -77,6 +78,9 @@ def ci(
     if not root.is_dir():
         fail(f"{path} is not a directory: give the repository to check")
     settings = load_settings()
+    # The service logs to stderr (stdout is the --json report's); warnings and up unless asked.
+    configure_logging("warning" if settings.log_level == "info" else settings.log_level,
+                      json=settings.log_json)
     try:
         if lock:
             manifest = lock_repository(root)
