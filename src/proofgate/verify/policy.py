@@ -123,6 +123,7 @@ class _Scan:
         self.rewrites: list[tuple[int, int, str]] = []
         self._seen: set[tuple[str, int, int]] = set()
         self._mentions_io: bool | None = None
+        self._aesop_phase: set[int] = set()  # token starts where `unsafe` is Aesop's rule phase
 
     def refuse(self, rule: str, token: Token, message: str) -> None:
         self.refuse_at(rule, token.line, token.column, message)
@@ -197,7 +198,7 @@ class _Scan:
             return
         word = token.text
         keyword = KEYWORDS.get(word)
-        if keyword is not None:
+        if keyword is not None and token.start not in self._aesop_phase:
             rule, strict_only, message = keyword
             if strict or not strict_only:
                 self.refuse(rule, token, message)
@@ -315,6 +316,8 @@ class _Scan:
             elif entry == "aesop" and token.is_word("tactic"):
                 self.refuse("code-attribute", token, "an `aesop` rule of kind `tactic` runs the "
                             "file's own meta code; use lemma rules")
+            elif entry == "aesop" and token.is_word("unsafe"):
+                self._aesop_phase.add(token.start)
 
     def _aesop_clauses(self, index: int) -> None:
         """`aesop (add safe tactic f)`: refuse tactic rules among the clauses."""
@@ -332,6 +335,8 @@ class _Scan:
                 elif token.is_word("tactic"):
                     self.refuse("aesop-tactic-rule", token, "an aesop `tactic` rule runs the "
                                 "file's own meta code; use lemma rules (`add safe apply foo`)")
+                elif token.is_word("unsafe"):  # Aesop's `unsafe` rule phase, not the keyword
+                    self._aesop_phase.add(token.start)
 
     # --- `#` commands -------------------------------------------------------------------------
     def _hash(self, index: int, token: Token) -> None:
