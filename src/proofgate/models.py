@@ -18,10 +18,16 @@ __all__ = [
     "Message",
     "Pins",
     "Position",
+    "ProbeKind",
+    "ProbeOutcome",
+    "ProbeResult",
     "Severity",
     "SorryInfo",
     "Submission",
     "Timings",
+    "TriageRequest",
+    "TriageResult",
+    "TriageTimings",
     "Verdict",
     "VerdictStatus",
     "Violation",
@@ -249,3 +255,123 @@ class Verdict(BaseModel):
     @property
     def ok(self) -> bool:
         return self.status.is_success
+
+
+# --- triage (proofgate.triage): is a statement misformalized? ---------------------------------
+
+
+class ProbeKind(str, Enum):
+    """What a triage probe asks of a statement."""
+
+    trivially_provable = "trivially_provable"  # a cheap closer proves it as stated
+    disproved = "disproved"  # a cheap closer proves its negation (audited before it counts)
+    vacuous = "vacuous"  # its hypotheses alone prove `False`
+
+
+class ProbeOutcome(str, Enum):
+    closed = "closed"  # no error, and no `sorry` in the probe
+    failed = "failed"  # an error (the closer did not close it), or the probe could not run
+    timeout = "timeout"  # ran past its own time limit or the total budget
+    skipped = "skipped"  # not run: the budget ran out, an earlier closer already closed it, ...
+
+
+class ProbeResult(BaseModel):
+    """One probe: a closer proofgate tried on the statement, its negation or its hypotheses."""
+
+    kind: ProbeKind
+    closer: str = Field(description="The configured closer this probe tried.")
+    tactic: str = Field(description="The tactic script proofgate ran, e.g. `push_neg; linarith`.")
+    outcome: ProbeOutcome
+    time_ms: float = 0.0
+    proof: str | None = Field(
+        None, description="When closed: the Lean file proofgate checked (statement and probe)."
+    )
+    detail: str = Field("", description="Why it failed or was skipped; the audit's answer.")
+    audited: bool | None = Field(
+        None, description="`disproved` probes that closed: did the trusted audit accept the proof?"
+    )
+
+
+class TriageRequest(BaseModel):
+    """A statement to triage: a whole snippet with its header, ending in a theorem with `sorry`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    statement: str = Field(min_length=1, max_length=MAX_SOURCE_CHARS)
+    target: str | None = Field(
+        None, max_length=512, pattern=_NAME_PATTERN,
+        description="The theorem to triage (default: the statement's last theorem).",
+    )
+    environment: str = Field(
+        "default", max_length=128, pattern=r"^[A-Za-z0-9_.-]+$", description="Pinned environment."
+    )
+    policy: Literal["strict", "permissive"] = "strict"
+    closers: list[str] | None = Field(
+        None, max_length=64,
+        description="A selection (in order) of the server's configured closers; default: all.",
+    )
+    budget: float | None = Field(
+        None, gt=0, le=3600, description="Seconds for all probes together (capped by server)."
+    )
+
+    def content_hash(self) -> str:
+        """Hash of everything in the request that can change its triage."""
+        payload = self.model_dump(mode="json")
+        blob = json.dumps(payload, sort_keys=True, ensure_ascii=False).encode()
+        return hashlib.sha256(blob).hexdigest()
+
+
+class TriageTimings(BaseModel):
+    """Milliseconds spent in each stage of a triage."""
+
+    policy_ms: float = 0.0
+    elaboration_ms: float = 0.0
+    probes_ms: float = 0.0
+    audit_ms: float = 0.0
+    total_ms: float = 0.0
+
+
+class TriageResult(BaseModel):
+    """proofgate's triage of one statement: does it elaborate, and is it trivial, false or vacuous?"""
+
+    target: str | None = None
+    elaboration: Literal["ok", "failed", "rejected", "timeout", "out_of_memory", "internal"] = Field(
+        description="`ok`: elaborates; `failed`: Lean errors; `rejected`: policy; else the service."
+    )
+    reason: str = Field("", description="One line saying what the triage found.")
+    trivially_provable: bool = False
+    disproved: bool = Field(False, description="Its negation was proved and the proof audited.")
+    vacuous: bool = False
+    closed_by: dict[ProbeKind, str] = Field(
+        default_factory=dict, description="For each flag that holds: the first tactic that closed."
+    )
+    negation_proof: str | None = Field(
+        None, description="When disproved: the Lean file whose last theorem proves the negation."
+    )
+    answer_holes: list[str] = Field(
+        default_factory=list, description="`:= sorry` declarations the target's statement mentions."
+    )
+    sorried_definitions: list[str] = Field(
+        default_factory=list, description="Declarations with a `sorry` the target depends on."
+    )
+    probes: list[ProbeResult] = Field(default_factory=list)
+    messages: list[Message] = Field(default_factory=list, description="Elaboration messages.")
+    sorries: list[SorryInfo] = Field(default_factory=list)
+    violations: list[Violation] = Field(default_factory=list)
+    feedback: str = Field("", description="The triage for a prompt: flags, probes, annotated errors.")
+    closers: list[str] = Field(default_factory=list, description="The closers tried, in order.")
+    budget: float = Field(0.0, description="Seconds all probes could take together.")
+    pins: Pins | None = None
+    timings: TriageTimings = Field(default_factory=TriageTimings)
+    content_hash: str = ""
+    cached: bool = False
+
+    @property
+    def flags(self) -> list[ProbeKind]:
+        """Every flag that holds."""
+        held = {
+            ProbeKind.trivially_provable: self.trivially_provable,
+            ProbeKind.disproved: self.disproved,
+            ProbeKind.vacuous: self.vacuous,
+        }
+        return [kind for kind, holds in held.items() if holds]
