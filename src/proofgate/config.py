@@ -119,6 +119,48 @@ class Settings(BaseSettings):
         "lake env lean", description="Compiles one file to an .olean for the audit (shell words)."
     )
 
+    # --- triage (proofgate.triage) ----------------------------------------------------------
+    triage_closers: NameList = Field(
+        default_factory=lambda: [
+            "decide", "norm_num", "simp", "omega", "linarith", "positivity", "aesop"
+        ],
+        description="Cheap closers triage tries, in order (JSON list, or comma-separated).",
+    )
+    triage_budget: float = Field(
+        10.0, gt=0, le=3600, description="Seconds all of one statement's probes may take."
+    )
+    triage_probe_timeout: float = Field(
+        5.0, gt=0, le=3600, description="Wall-clock seconds one probe may take."
+    )
+    triage_heartbeats: int = Field(
+        100_000, ge=0, description="maxHeartbeats of one probe (0: Lean's default; <= the cap)."
+    )
+
+    @field_validator("triage_closers", mode="before")
+    @classmethod
+    def _closer_list(cls, value: object) -> object:
+        """A JSON list, or comma-separated closers (use JSON for `simp [a, b]`)."""
+        if isinstance(value, str):
+            if value.lstrip().startswith("["):
+                return json.loads(value)
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("triage_closers")
+    @classmethod
+    def _closers_are_one_line_tactics(cls, value: list[str]) -> list[str]:
+        for closer in value:
+            if not closer.strip() or len(closer) > 200 or "\n" in closer or "\r" in closer:
+                raise ValueError(f"{closer!r}: a closer is one line of tactic, at most 200 chars")
+            if "--" in closer or "/-" in closer:
+                raise ValueError(f"{closer!r}: a closer may not contain a comment")
+        if not value:
+            raise ValueError("give at least one closer")
+        if len(set(value)) != len(value):
+            raise ValueError("closers must be distinct")
+        return value
+
+
     @field_validator("prewarm_headers", "allowed_axioms", mode="before")
     @classmethod
     def _split_commas(cls, value: object) -> object:
