@@ -160,7 +160,6 @@ class Settings(BaseSettings):
             raise ValueError("closers must be distinct")
         return value
 
-
     @field_validator("prewarm_headers", "allowed_axioms", mode="before")
     @classmethod
     def _split_commas(cls, value: object) -> object:
