@@ -14,10 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from proofgate.bench.simulated_repl import split_transcript_commands
+from proofgate.bench.simulated_repl import SCRIPT, split_transcript_commands
 from proofgate.exceptions import ReplCommandError
 from tests.conftest import TRANSCRIPTS_DIR
-from proofgate.bench.simulated_repl import SCRIPT
 from tests.standins.repl import start_standin
 
 

@@ -14,10 +14,13 @@ Two modes:
   in order, after checking the command equals the recorded one (as JSON values);
 - generic: `{"cmd"}` gets `{"env": N}` (ids from 0, as the real one), `{"tactic", "proofState"}` a
   proof state; markers in the Lean text steer it, one per line: `-- standin: error TEXT`,
-  `info TEXT`, `warning TEXT`, `sorry`, `sleep SECONDS`, `crash`, `crash-mid-reply`, `hang`,
+  `info TEXT`, `warning TEXT`, `sorry`, `sleep SECONDS`, `crash`, `crash-once FLAG_FILE`,
+  `crash-mid-reply`, `hang`,
   `forge` (a bogus `{"env": 0}` first), `forge-extra` (a second value after the reply),
   `stderr-flood [MB]`, `huge-reply [MB]`, `grow-memory MB`, `print-while-idle [SECONDS]`,
-  `fork-child-sleep` (leaves a child holding the pipes), `report-base` (which env it ran on).
+  `fork-child-sleep` (leaves a child holding the pipes), `report-base` (which env it ran on),
+  `report-worker` (its pid, when its header import finished and when this command started, as
+  `time.monotonic()` seconds: `proofgate bench` tells from them whether a request waited on an import).
   Modules named `Standin.Missing...` fail to import, as an unknown module does in Lean.
 
 Run it as `python -m proofgate.bench.simulated_repl [--replay FILE.in] [--import-seconds S]
@@ -141,6 +144,7 @@ class SimulatedRepl:
     rng: random.Random = field(default_factory=random.Random)
     envs: list[_Env] = field(default_factory=list)
     proof_states: int = 0
+    ready_at: float = 0.0  # monotonic time its last header import finished
 
     def answer(self, kind: str, data: dict[str, Any]) -> None:
         if kind == "cmd":
@@ -168,6 +172,7 @@ class SimulatedRepl:
                 threading.Timer(delay, _emit, args=('{"env": 99}\n\n',)).start()
 
     def _command(self, data: dict[str, Any]) -> None:
+        received_at = time.monotonic()
         code: str = data["cmd"]
         env_id = data.get("env")
         lines = code.split("\n")
@@ -180,6 +185,7 @@ class SimulatedRepl:
             imports = tuple(ln.split()[1] for ln in lines if ln.startswith("import ") and len(ln.split()) > 1)
             if imports:
                 time.sleep(self.import_seconds)
+            self.ready_at = time.monotonic()
             for number, module in enumerate(imports, start=1):
                 if module.startswith("Standin.Missing"):
                     messages.append(_message("error", number, 0, f"unknown module prefix '{module}'"))
@@ -198,6 +204,9 @@ class SimulatedRepl:
         markers = _markers(lines)
         for line, column, name, argument in markers:
             self._act(name, argument, line, column, messages, sorries, record)
+            if name == "report-worker":
+                text = f"worker pid={os.getpid()} ready_at={self.ready_at:.6f} started_at={received_at:.6f}"
+                messages.append(_message("info", line, column, text))
         self.envs.append(record)
         reply: dict[str, Any] = {"env": len(self.envs) - 1}
         if messages:
@@ -224,6 +233,9 @@ class SimulatedRepl:
         elif name == "hang":
             while True:
                 time.sleep(3600)
+        elif name == "crash-once" and not os.path.exists(argument):
+            Path(argument).touch()  # the next worker given this code will not crash
+            os._exit(134)
         elif name == "crash":
             sys.stderr.write("INTERNAL PANIC: simulated crash\n")
             sys.stderr.flush()

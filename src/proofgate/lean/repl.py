@@ -82,7 +82,8 @@ class ReplProcess:
         self._process = process
         self.pid: int = process.pid
         self.started_at = time.monotonic()
-        self.requests = 0
+        self.requests = 0  # replies received
+        self.commands_sent = 0  # commands written (a dead worker refuses before writing)
         self._memory_limit = memory_limit_bytes
         self._max_reply_bytes = max_reply_bytes
         self._lock = asyncio.Lock()
@@ -110,6 +111,11 @@ class ReplProcess:
     @property
     def alive(self) -> bool:
         return self._failure is None and self._process.returncode is None
+
+    @property
+    def returncode(self) -> int | None:
+        """The exit status once the process ended (negative: killed by that signal)."""
+        return self._process.returncode
 
     @property
     def busy(self) -> bool:
@@ -168,7 +174,8 @@ class ReplProcess:
         deadline = None if timeout is None else time.monotonic() + timeout
         async with self._lock:
             if self._failure is not None or self._process.returncode is not None:
-                raise ReplCrashed(f"REPL {self.pid} is no longer running ({self._failure})", stderr=self.stderr_tail())
+                reason = self._failure or self._exit_error("it exited")
+                raise ReplCrashed(f"REPL {self.pid} is no longer running: {reason}", stderr=self.stderr_tail())
             reply = await self._exchange(data, deadline, timeout)
             self.requests += 1
             return self._check_reply(kind, command, reply)
@@ -178,6 +185,7 @@ class ReplProcess:
         self._pending = future
         try:
             try:
+                self.commands_sent += 1
                 self._process.stdin.write(data)
             except (ConnectionError, OSError, RuntimeError) as exc:
                 self._die(self._exit_error(f"its stdin closed ({exc})"))

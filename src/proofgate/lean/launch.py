@@ -1,0 +1,99 @@
+"""How a REPL worker is started for an environment: the `SpawnSpec` the pool hands the spawner.
+
+Default: `lake env <repl>` in the environment's directory, the binary being the REPL that Lake built
+at `<env dir>/.lake/packages/REPL/.lake/build/bin/repl` (see `proofgate.toolchain`); `lake env`
+sets LEAN_PATH to the project's oleans. `settings.repl_command` (shell words) replaces the command,
+e.g. the REPL binary itself with LEAN_PATH set by the operator. The spawner (unjailed or the
+sandbox) decides how the spec runs: `read_only` and `writable` name what a jail must expose.
+
+`SpawnSpec.env` is the child's whole environment: a short allowlist of the service's variables,
+never its secrets. The simulated REPL is refused here: no verification path may select it.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+from pathlib import Path
+from typing import Protocol
+
+from proofgate.config import Settings
+from proofgate.environments import Environment
+from proofgate.exceptions import ConfigError, LeanUnavailable
+from proofgate.process import SpawnSpec
+from proofgate.toolchain import LeanInstall, find_lean
+
+__all__ = ["LeanReplLauncher", "ReplLauncher", "child_environment", "scratch_dir"]
+
+#: Variables a Lean process may inherit from the service; everything else is dropped.
+INHERITED_VARIABLES = (
+    "PATH", "HOME", "USER", "LANG", "LC_ALL", "LC_CTYPE", "LEAN_PATH", "LEAN_SYSROOT",
+    "LEAN_NUM_THREADS", "PYTHONPATH",
+)
+SIMULATED_MODULE = "proofgate.bench.simulated_repl"
+
+
+class ReplLauncher(Protocol):
+    """Builds the spec of one REPL worker for an environment."""
+
+    def spawn_spec(self, environment: Environment) -> SpawnSpec: ...
+
+
+def scratch_dir(settings: Settings, environment: Environment) -> Path:
+    """The one directory a worker may write (TMPDIR); created on demand."""
+    path = settings.data_dir / "scratch" / environment.name
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(f"cannot create {path}: {exc} (check PROOFGATE_DATA_DIR)") from exc
+    return path
+
+
+def child_environment(settings: Settings, *, scratch: Path, bin_dir: Path | None = None) -> dict[str, str]:
+    """The allowlisted environment of a worker, with the toolchain's `bin` first on PATH."""
+    env = {name: os.environ[name] for name in INHERITED_VARIABLES if name in os.environ}
+    env["ELAN_HOME"] = str(settings.elan_home)
+    env["TMPDIR"] = str(scratch)
+    env.setdefault("LANG", "C.UTF-8")
+    if bin_dir is not None:
+        env["PATH"] = os.pathsep.join(filter(None, [str(bin_dir), env.get("PATH", "")]))
+    return env
+
+
+class LeanReplLauncher:
+    """`lake env <repl binary>` in the environment's directory, or `settings.repl_command`."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        self._installs: dict[str, LeanInstall] = {}
+
+    def _install(self, environment: Environment) -> LeanInstall:
+        """The toolchain found for `environment`, looked up once (it runs `lean --version`)."""
+        if environment.name not in self._installs:
+            self._installs[environment.name] = find_lean(self._settings, environment)
+        return self._installs[environment.name]
+
+    def spawn_spec(self, environment: Environment) -> SpawnSpec:
+        settings = self._settings
+        install = self._install(environment)
+        toolchain = install.lean.parent.parent if install.lean is not None else None
+        read_only = tuple(p for p in (toolchain, environment.directory) if p is not None)
+        scratch = scratch_dir(settings, environment)
+        env = child_environment(
+            settings, scratch=scratch, bin_dir=install.lean.parent if install.lean else None
+        )
+        if settings.repl_command is not None:
+            argv = shlex.split(settings.repl_command)
+            if any(SIMULATED_MODULE in word or word.endswith("simulated_repl.py") for word in argv):
+                raise ConfigError(
+                    "PROOFGATE_REPL_COMMAND names the simulated REPL, which checks nothing: "
+                    "it only runs under `proofgate bench`; unset PROOFGATE_REPL_COMMAND"
+                )
+        else:
+            if install.lake is None or install.repl_binary is None:
+                problems = "; ".join(install.problems) or "lake or the REPL binary is missing"
+                raise LeanUnavailable(f"cannot start a Lean REPL for {environment.name!r}: {problems}")
+            argv = [str(install.lake), "env", str(install.repl_binary)]
+        return SpawnSpec(
+            argv=argv, cwd=environment.directory, env=env, read_only=read_only, writable=(scratch,)
+        )

@@ -1,0 +1,243 @@
+"""The pool of warm REPL workers, keyed by (environment, header): what the checker calls to run Lean.
+
+Contract of `ReplPool.run(code)`:
+- `code` is split into its leading `import`s (the header) and the body (`proofgate.lean.header`).
+  A worker elaborates its header once and keeps that env id; every body runs as
+  `{"cmd": body, "env": header_env}`, never on top of another submission's env. A submission
+  without imports has its own header key (the REPL's prelude-only env). Positions in the returned
+  reply are the submitter's own lines and columns.
+- It returns a `ReplRun`, or raises: `ReplTimeout` (wall-clock limit hit; the worker's whole tree
+  was killed) and `ReplOutOfMemory` (private memory over the cap), which are the submission's
+  outcome and never retried; `ReplCrashed` / `ReplProtocolError` when a worker died or misbehaved
+  on it twice (the first failure is retried once on another worker); `ReplCommandError` when the
+  REPL refused the command; `Busy` when the queue is full, the wait ran out or the pool is closing;
+  `SubmissionError` for an unknown environment; `LeanUnavailable` when no worker can be started.
+- If the header itself fails to elaborate (an unknown module), the run returns that header reply,
+  mapped to the import lines, with `header_failed=True`; no body runs.
+
+Which worker serves a request, and the workers' lives, belong to `proofgate.lean.workers`.
+Sessions (tactic mode) would pin one worker to a client; `run_tactic` is left for that issue.
+Untested against real Lean here: the REPL side is exercised with the simulated REPL.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any
+
+from proofgate.config import Settings
+from proofgate.environments import Environment, discover_environments
+from proofgate.exceptions import Busy, ReplCrashed, ReplProtocolError, SubmissionError
+from proofgate.lean.header import (
+    SplitSource,
+    map_body_positions,
+    map_header_positions,
+    split_header,
+)
+from proofgate.lean.launch import LeanReplLauncher, ReplLauncher
+from proofgate.lean.workers import RECENT_SAMPLES, HeaderFailure, HeaderKey, WorkerSet
+from proofgate.logs import get_logger
+from proofgate.process import Spawner
+
+__all__ = ["PoolStats", "ReplPool", "ReplRun"]
+
+#: Workers found dead (killed while idle) that one request may skip before it gives up.
+MAX_UNSENT = 8
+_log = get_logger("proofgate.pool")
+
+
+@dataclass
+class ReplRun:
+    """One body run: the REPL's reply with positions mapped to the submitter's `code`."""
+
+    reply: dict[str, Any]
+    header: str
+    header_lines: int
+    worker_pid: int
+    attempts: int
+    queue_ms: float
+    run_ms: float
+    header_failed: bool = False
+
+
+@dataclass
+class PoolStats:
+    """Counters for metrics; plain values, safe to read at any time."""
+
+    queue_depth: int
+    in_flight: int
+    busy_workers: int
+    idle_workers: int
+    starting_workers: int
+    max_busy: int
+    max_processes: int
+    requests: int
+    retries: int
+    busy_rejections: int
+    restarts: dict[str, int]  # cause -> workers retired for it
+    workers_by_header: dict[str, int]
+    imports: int
+    import_seconds_total: float
+    checks: int
+    check_seconds_total: float
+    recent_import_seconds: list[float] = field(default_factory=list)
+    recent_check_seconds: list[float] = field(default_factory=list)
+
+
+class ReplPool:
+    """Warm REPL workers keyed by (environment, header); see the module docstring for the contract."""
+
+    def __init__(self, settings: Settings, *, spawner: Spawner, launcher: ReplLauncher | None = None) -> None:
+        self._settings = settings
+        self._environments: dict[str, Environment] = {}
+        self._workers = WorkerSet(
+            settings,
+            spawner=spawner,
+            launcher=launcher if launcher is not None else LeanReplLauncher(settings),
+            environment=self._environment,
+        )
+        self._in_flight = 0
+        self._drained = asyncio.Event()
+        self._requests = self._retries = self._rejections = self._checks = 0
+        self._check_seconds_total = 0.0
+        self._recent_checks: deque[float] = deque(maxlen=RECENT_SAMPLES)
+
+    async def start(self, *, wait: bool = True) -> None:
+        """Start supervising and pre-warm `settings.prewarm_headers` for "default".
+
+        With `wait`, return once each pre-warmed header has a ready worker or failed to start."""
+        if not self._workers.started:
+            self._environments = discover_environments(self._settings)
+        await self._workers.start(wait=wait)
+
+    async def close(self, *, drain_timeout: float = 10.0) -> None:
+        """Refuse new requests, let running ones finish for up to `drain_timeout`, then kill all."""
+        self._workers.closing = True
+        if self._in_flight:
+            self._drained.clear()
+            try:
+                await asyncio.wait_for(self._drained.wait(), drain_timeout)
+            except asyncio.TimeoutError:
+                _log.warning("pool drain timed out; killing the workers", in_flight=self._in_flight)
+        await self._workers.close()
+
+    async def run(
+        self,
+        code: str,
+        *,
+        environment: str = "default",
+        timeout: float | None = None,
+        all_tactics: bool = False,
+        infotree: str | None = None,
+    ) -> ReplRun:
+        """Check `code` on a warm worker of its header; see the module docstring for what raises."""
+        if self._workers.closing:
+            raise Busy("proofgate is shutting down: retry shortly")
+        if not self._workers.started:
+            await self.start(wait=False)
+        self._environment(environment)
+        if timeout is not None and timeout <= 0:
+            raise SubmissionError("timeout must be positive", field="timeout")
+        split = split_header(code)
+        if self._workers.queue_depth >= self._settings.max_queue:
+            self._rejections += 1
+            raise Busy(f"{self._workers.queue_depth} requests already queued: retry later")
+        self._in_flight += 1
+        self._requests += 1
+        try:
+            return await self._run(
+                split, (environment, split.header), timeout or self._settings.request_timeout,
+                all_tactics=all_tactics, infotree=infotree,
+            )
+        except Busy:
+            self._rejections += 1
+            raise
+        finally:
+            self._in_flight -= 1
+            if not self._in_flight:
+                self._drained.set()
+
+    async def _run(
+        self, split: SplitSource, key: HeaderKey, timeout: float, *, all_tactics: bool, infotree: str | None
+    ) -> ReplRun:
+        """Run the body on a worker; a crash or protocol fault is retried once on another one."""
+        queued_at = time.monotonic()
+        attempts = unsent = 0
+        while True:
+            attempts += 1
+            got = await self._workers.acquire(key, first=attempts > 1 or unsent > 0)
+            queue_ms = (time.monotonic() - queued_at) * 1000
+            if isinstance(got, HeaderFailure):
+                reply = map_header_positions(got.reply, split)
+                return ReplRun(reply, split.header, split.header_lines, 0, attempts, queue_ms, 0.0, header_failed=True)
+            worker, started = got, time.monotonic()
+            sent_before = worker.repl.commands_sent
+            try:
+                reply = await worker.repl.command(
+                    split.body, env=worker.header_env, all_tactics=all_tactics, infotree=infotree, timeout=timeout
+                )
+            except (ReplCrashed, ReplProtocolError) as exc:
+                self._workers.release(worker)
+                if worker.repl.commands_sent == sent_before and unsent < MAX_UNSENT:
+                    unsent += 1  # it died idle before the code was sent: not an attempt
+                    attempts -= 1
+                    continue
+                if attempts >= 2:
+                    message = f"{exc} (it had already been retried once on another worker)"
+                    raise type(exc)(message, stderr=exc.stderr) from exc
+                self._retries += 1
+                _log.warning("retrying on another worker", pid=worker.repl.pid, error=str(exc))
+                continue
+            except BaseException:
+                self._workers.release(worker)
+                raise
+            seconds = time.monotonic() - started
+            worker.served += 1
+            self._checks += 1
+            self._check_seconds_total += seconds
+            self._recent_checks.append(seconds)
+            self._workers.release(worker)
+            return ReplRun(
+                map_body_positions(reply, split.header_lines), split.header, split.header_lines,
+                worker.repl.pid, attempts, queue_ms, seconds * 1000,
+            )
+
+    def _environment(self, name: str) -> Environment:
+        if name not in self._environments:
+            self._environments = discover_environments(self._settings)
+        try:
+            return self._environments[name]
+        except KeyError:
+            known = ", ".join(sorted(self._environments))
+            raise SubmissionError(f"unknown environment {name!r}; known: {known}", field="environment") from None
+
+    def stats(self) -> PoolStats:
+        workers = self._workers
+        busy = workers.busy_count()
+        by_header: dict[str, int] = {}
+        for worker in workers.workers:
+            label = f"{worker.key[0]}:{worker.key[1] or '(no imports)'}"
+            by_header[label] = by_header.get(label, 0) + 1
+        return PoolStats(
+            queue_depth=workers.queue_depth,
+            in_flight=self._in_flight,
+            busy_workers=busy,
+            idle_workers=len(workers.workers) - busy,
+            starting_workers=sum(workers.starting.values()),
+            max_busy=workers.max_busy,
+            max_processes=workers.max_processes,
+            requests=self._requests,
+            retries=self._retries,
+            busy_rejections=self._rejections,
+            restarts=dict(workers.restarts),
+            workers_by_header=by_header,
+            imports=workers.imports,
+            import_seconds_total=workers.import_seconds_total,
+            checks=self._checks,
+            check_seconds_total=self._check_seconds_total,
+            recent_import_seconds=list(workers.recent_import_seconds),
+            recent_check_seconds=list(self._recent_checks),
+        )

@@ -1,0 +1,377 @@
+"""The set of live REPL workers and the one loop that owns them (supervision as uvicorn does it).
+
+`WorkerSet` hands idle workers to queued requests in order (a retry goes first), starts workers for
+unmet demand (evicting the least recently used idle worker of another header when full), keeps the
+pool filled with warm workers for the pre-warmed headers, and retires workers that died, served
+`recycle_after` requests, grew past `RECYCLE_MEMORY_FRACTION` of the memory cap, or idled too long
+on a cold header. All of it runs on the event loop, synchronously between awaits, so no lock is
+needed; a worker's failure is counted and logged, never raised into the loop.
+
+Capacity: at most `settings.workers` workers are busy; `settings.spare_workers` more warm processes
+stand by, so a retry or the next request never waits behind a cold import.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import Counter, deque
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass, field
+from typing import Any
+
+from proofgate.config import Settings
+from proofgate.environments import Environment
+from proofgate.exceptions import (
+    Busy,
+    ProofgateError,
+    ReplCrashed,
+    ReplError,
+    ReplOutOfMemory,
+    ReplProtocolError,
+    ReplTimeout,
+)
+from proofgate.lean.header import split_header
+from proofgate.lean.launch import ReplLauncher
+from proofgate.lean.repl import ReplProcess
+from proofgate.logs import get_logger
+from proofgate.process import Limits, Spawner
+
+__all__ = ["HeaderFailure", "HeaderKey", "Worker", "WorkerSet"]
+
+#: A worker whose private memory passes this share of the cap is recycled after its request.
+RECYCLE_MEMORY_FRACTION = 0.75
+#: An idle worker of a header that is not pre-warmed is retired after this many idle seconds.
+COLD_IDLE_SECONDS = 600.0
+SUPERVISE_SECONDS = 0.25
+#: Starts of one header that may fail in a row (killed while importing) before its waiters fail.
+START_ATTEMPTS = 5
+#: How many recent import durations are kept for metrics.
+RECENT_SAMPLES = 512
+
+HeaderKey = tuple[str, str]  # (environment name, normalized header)
+_log = get_logger("proofgate.pool")
+
+
+@dataclass(eq=False)
+class Worker:
+    """One live REPL with its header elaborated; `header_env` is the env every body runs on."""
+
+    key: HeaderKey
+    repl: ReplProcess
+    header_env: int
+    served: int = 0
+    busy: bool = False
+    last_used: float = field(default_factory=time.monotonic)
+
+
+@dataclass(frozen=True)
+class HeaderFailure:
+    """The header's own reply had errors: every request with this header gets that reply."""
+
+    reply: dict[str, Any]
+
+
+@dataclass(eq=False)
+class _Waiter:
+    key: HeaderKey
+    future: asyncio.Future[Worker | HeaderFailure]
+
+
+def death_cause(failure: ReplError | None) -> str:
+    """The `restarts` counter a dead worker goes under."""
+    causes = ((ReplTimeout, "timeout"), (ReplOutOfMemory, "out_of_memory"), (ReplProtocolError, "protocol"))
+    return next((cause for kind, cause in causes if isinstance(failure, kind)), "crashed")
+
+
+def _kill_when_started(starting: asyncio.Future[ReplProcess]) -> None:
+    if not starting.cancelled() and starting.exception() is None:
+        starting.result().kill()
+
+
+def _has_errors(reply: dict[str, Any]) -> bool:
+    return any(isinstance(m, dict) and m.get("severity") == "error" for m in reply.get("messages", []))
+
+
+class WorkerSet:
+    """Owns every worker process of one pool; see the module docstring."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        spawner: Spawner,
+        launcher: ReplLauncher,
+        environment: Callable[[str], Environment],
+    ) -> None:
+        self._settings = settings
+        self._spawner = spawner
+        self._launcher = launcher
+        self._environment = environment
+        self.limits = Limits(memory_bytes=settings.memory_limit_mb * 2**20, max_processes=settings.max_processes)
+        self.max_busy = settings.workers
+        self.max_processes = settings.workers + settings.spare_workers
+        self.prewarm = [("default", split_header(h).header) for h in settings.prewarm_headers]
+        self.workers: list[Worker] = []
+        self.starting: Counter[HeaderKey] = Counter()
+        self.restarts: Counter[str] = Counter()
+        self.imports = 0
+        self.import_seconds_total = 0.0
+        self.recent_import_seconds: deque[float] = deque(maxlen=RECENT_SAMPLES)
+        self._queue: deque[_Waiter] = deque()
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._backoff: dict[HeaderKey, tuple[int, float]] = {}  # key -> (failures in a row, until)
+        self._supervisor: asyncio.Task[None] | None = None
+        self.closing = False  # draining: no more pre-warming
+        self.closed = False  # nothing is handed out or started any more
+
+    # --- lifecycle -----------------------------------------------------------------------
+
+    @property
+    def started(self) -> bool:
+        return self._supervisor is not None
+
+    async def start(self, *, wait: bool) -> None:
+        """Start supervising and pre-warming; with `wait`, until each pre-warmed header is ready or failed."""
+        if self._supervisor is None:
+            self._supervisor = asyncio.get_running_loop().create_task(self._supervise(), name="repl-pool")
+        self._dispatch()
+        deadline = time.monotonic() + self._settings.import_timeout + 5
+        while wait and time.monotonic() < deadline:
+            ready = {w.key for w in self.workers}
+            if all(key in ready or key in self._backoff for key in self.prewarm):
+                return
+            await asyncio.sleep(0.05)
+
+    async def close(self) -> None:
+        """Answer the queue with `Busy`, stop starting, kill every worker and wait for it all."""
+        self.closing = self.closed = True
+        for waiter in self._queue:
+            if not waiter.future.done():
+                waiter.future.set_exception(Busy("proofgate is shutting down: retry shortly"))
+        self._queue.clear()
+        if self._supervisor is not None:
+            self._supervisor.cancel()
+        workers, self.workers = self.workers, []
+        for task in list(self._tasks):
+            task.cancel()  # worker starts; closing ones have already killed their process
+        await asyncio.gather(*(w.repl.close() for w in workers), return_exceptions=True)
+        for _ in range(100):  # requests still running retire their workers as they fail
+            pending = list(self._tasks) + ([self._supervisor] if self._supervisor else [])
+            await asyncio.gather(*pending, return_exceptions=True)
+            if not self._tasks:
+                return
+            await asyncio.sleep(0.01)
+
+    # --- handing workers out -------------------------------------------------------------
+
+    @property
+    def queue_depth(self) -> int:
+        return len(self._queue)
+
+    def busy_count(self) -> int:
+        return sum(1 for w in self.workers if w.busy)
+
+    async def acquire(self, key: HeaderKey, *, first: bool) -> Worker | HeaderFailure:
+        """Wait (in order, up to `queue_wait`) for an idle worker of `key`; `first` jumps the queue."""
+        if self.closed:
+            raise Busy("proofgate is shutting down: retry shortly")
+        waiter = _Waiter(key, asyncio.get_running_loop().create_future())
+        if first:
+            self._queue.appendleft(waiter)
+        else:
+            self._queue.append(waiter)
+        self._dispatch()
+        try:
+            await asyncio.wait({waiter.future}, timeout=self._settings.queue_wait)
+        except asyncio.CancelledError:
+            future = waiter.future
+            if future.done() and not future.cancelled() and future.exception() is None:
+                got = future.result()
+                if isinstance(got, Worker):
+                    self.release(got)
+            future.cancel()
+            raise
+        finally:
+            if waiter in self._queue:
+                self._queue.remove(waiter)
+        if not waiter.future.done():
+            waiter.future.cancel()
+            raise Busy(f"no worker free within {self._settings.queue_wait:g} s: retry later")
+        return waiter.future.result()
+
+    def release(self, worker: Worker) -> None:
+        """Take a worker back after a request: idle again, or retired with the reason counted."""
+        worker.busy = False
+        worker.last_used = time.monotonic()
+        cause = None
+        if not worker.repl.alive:
+            cause = death_cause(worker.repl.failure)
+        elif worker.served >= self._settings.recycle_after:
+            cause = "recycled"
+        else:
+            used = worker.repl.private_memory_bytes()
+            if used is not None and used > RECYCLE_MEMORY_FRACTION * (self.limits.memory_bytes or float("inf")):
+                cause = "memory"
+        if cause is not None:
+            self._retire(worker, cause)
+        self._dispatch()
+
+    def _take_idle(self, key: HeaderKey) -> Worker | None:
+        idle = [w for w in self.workers if w.key == key and not w.busy]
+        for worker in sorted(idle, key=lambda w: w.last_used, reverse=True):
+            if worker.repl.alive:
+                return worker
+            self._retire(worker, death_cause(worker.repl.failure))
+        return None
+
+    def _dispatch(self) -> None:
+        """Hand idle workers to waiting requests in order and start workers where demand is unmet."""
+        if self.closed:
+            return
+        busy = self.busy_count()
+        for waiter in list(self._queue):
+            if waiter.future.done():
+                self._queue.remove(waiter)
+            elif busy < self.max_busy and (worker := self._take_idle(waiter.key)) is not None:
+                worker.busy = True
+                busy += 1
+                self._queue.remove(waiter)
+                waiter.future.set_result(worker)
+        for key, wanted in Counter(w.key for w in self._queue).items():
+            idle = sum(1 for w in self.workers if w.key == key and not w.busy)
+            for _ in range(wanted - idle - self.starting[key]):
+                if not self._make_room(key):
+                    break
+                self._spawn(key)
+        if not self._queue and not self.closing:
+            self._fill_prewarm()
+
+    # --- starting and retiring -----------------------------------------------------------
+
+    def _processes(self) -> int:
+        return len(self.workers) + sum(self.starting.values())
+
+    def _make_room(self, key: HeaderKey) -> bool:
+        """True if a worker for `key` may start, evicting the LRU idle worker nobody waits for."""
+        if self._processes() < self.max_processes:
+            return True
+        wanted = {w.key for w in self._queue}
+        idle = [w for w in self.workers if not w.busy and w.key != key and w.key not in wanted]
+        if not idle:
+            return False
+        self._retire(min(idle, key=lambda w: (w.key in self.prewarm, w.last_used)), "evicted")
+        return True
+
+    def _fill_prewarm(self) -> None:
+        now = time.monotonic()
+        while self.prewarm and self._processes() < self.max_processes:
+            ready = [k for k in self.prewarm if self._backoff.get(k, (0, 0.0))[1] <= now]
+            if not ready:
+                return
+            count = Counter(w.key for w in self.workers) + self.starting
+            self._spawn(min(ready, key=lambda k: count[k]))
+
+    def _retire(self, worker: Worker, cause: str) -> None:
+        if worker in self.workers:
+            self.workers.remove(worker)
+            self.restarts[cause] += 1
+            _log.info("worker retired", pid=worker.repl.pid, cause=cause, header=worker.key[1][:80])
+        self._background(worker.repl.close())
+
+    def _background(self, coroutine: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.get_running_loop().create_task(coroutine)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def _spawn(self, key: HeaderKey) -> None:
+        self.starting[key] += 1
+        self._background(self._start_worker(key))
+
+    async def _start_worker(self, key: HeaderKey) -> None:
+        repl: ReplProcess | None = None
+        try:
+            spec = self._launcher.spawn_spec(self._environment(key[0]))
+            starting = asyncio.ensure_future(ReplProcess.start(self._spawner, spec, self.limits))
+            try:
+                repl = await asyncio.shield(starting)
+            except asyncio.CancelledError:  # never lose a process that is being spawned
+                starting.add_done_callback(_kill_when_started)
+                raise
+            began = time.monotonic()
+            reply = await repl.command(key[1], timeout=self._settings.import_timeout)
+            seconds = time.monotonic() - began
+        except (ProofgateError, OSError) as exc:
+            killed = False
+            if repl is not None:
+                await repl.close()
+                killed = type(exc) is ReplCrashed and (repl.returncode or 0) < 0
+            self._start_failed(key, exc, killed=killed)
+            return
+        except asyncio.CancelledError:
+            if repl is not None:
+                await repl.close()
+            raise
+        finally:
+            self.starting[key] -= 1
+        self.imports += 1
+        self.import_seconds_total += seconds
+        self.recent_import_seconds.append(seconds)
+        if self.closed:
+            await repl.close()
+            return
+        if _has_errors(reply):
+            self.restarts["header_failed"] += 1
+            self._background(repl.close())
+            self._answer_waiters(key, HeaderFailure(reply))
+        else:
+            self._backoff.pop(key, None)
+            self.workers.append(Worker(key, repl, int(reply["env"])))
+            _log.info("worker ready", pid=repl.pid, header=key[1][:80], import_seconds=round(seconds, 3))
+        self._dispatch()
+
+    def _start_failed(self, key: HeaderKey, exc: BaseException, *, killed: bool) -> None:
+        """Count a failed start; fail the header's waiters unless it looks transient.
+
+        A worker killed by a signal while importing (by an operator, the OOM killer, a test) is
+        replaced and its waiters keep waiting; anything else (no Lean, a crash on import, a broken
+        command), or `START_ATTEMPTS` failures in a row, is answered at once instead of at the
+        end of `queue_wait`."""
+        self.restarts["start_failed"] += 1
+        failures = self._backoff.get(key, (0, 0.0))[0] + 1
+        self._backoff[key] = (failures, time.monotonic() + min(60.0, 2.0**failures))
+        _log.warning("worker failed to start", header=key[1][:80], error=str(exc), failures=failures)
+        if not killed or failures >= START_ATTEMPTS:
+            keep = isinstance(exc, ProofgateError) and not isinstance(exc, ReplError)
+            error = exc if keep else ReplCrashed(
+                f"could not start a Lean worker for this header: {exc}", stderr=getattr(exc, "stderr", "")
+            )
+            self._answer_waiters(key, error)
+        self._dispatch()
+
+    def _answer_waiters(self, key: HeaderKey, answer: HeaderFailure | BaseException) -> None:
+        for waiter in [w for w in self._queue if w.key == key]:
+            self._queue.remove(waiter)
+            if waiter.future.done():
+                continue
+            if isinstance(answer, BaseException):
+                waiter.future.set_exception(answer)
+            else:
+                waiter.future.set_result(answer)
+
+    async def _supervise(self) -> None:
+        """Retire workers that died while idle or idled too long on a cold header; refill."""
+        while True:
+            await asyncio.sleep(SUPERVISE_SECONDS)
+            try:
+                now = time.monotonic()
+                for worker in list(self.workers):
+                    if worker.busy:
+                        continue
+                    if not worker.repl.alive:
+                        self._retire(worker, death_cause(worker.repl.failure))
+                    elif worker.key not in self.prewarm and now - worker.last_used > COLD_IDLE_SECONDS:
+                        self._retire(worker, "idle")
+                self._dispatch()
+            except Exception as exc:  # noqa: BLE001 - the supervisor must outlive any one bug
+                _log.error("pool supervisor error", error=repr(exc))

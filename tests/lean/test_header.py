@@ -1,0 +1,116 @@
+"""Splitting a submission into header and body, and mapping reply positions back to it."""
+
+from __future__ import annotations
+
+import copy
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from proofgate.lean.header import map_body_positions, map_header_positions, split_header
+
+
+def test_no_imports_is_its_own_header_and_the_body_is_untouched() -> None:
+    code = "theorem t : True := trivial\n"
+    split = split_header(code)
+    assert (split.imports, split.header, split.body, split.header_lines) == ((), "", code, 0)
+
+
+def test_imports_with_comments_before_and_between() -> None:
+    code = (
+        "-- a proof\n"
+        "/- block /- nested -/ still comment -/\n"
+        "\n"
+        "import Mathlib.Data.Nat.Basic\n"
+        "-- between\n"
+        "import   Aesop -- trailing\n"
+        "open Nat\n"
+        "theorem t : 1 = 1 := rfl\n"
+    )
+    split = split_header(code)
+    assert split.imports == ("Mathlib.Data.Nat.Basic", "Aesop")
+    assert split.header == "import Mathlib.Data.Nat.Basic\nimport Aesop"
+    assert split.header_lines == 6
+    assert split.body == "open Nat\ntheorem t : 1 = 1 := rfl\n"
+    assert [(s.line, s.keyword_column, s.module_column) for s in split.sites] == [(4, 0, 7), (6, 0, 9)]
+
+
+def test_code_after_the_last_import_on_its_line_keeps_its_columns() -> None:
+    code = "import Mathlib open Nat\ntheorem t : True := trivial"
+    split = split_header(code)
+    assert split.imports == ("Mathlib",)
+    assert split.header_lines == 0
+    assert split.body == " " * len("import Mathlib") + " open Nat\ntheorem t : True := trivial"
+
+
+def test_only_leading_imports_count() -> None:
+    code = "open Nat\nimport Mathlib\n"
+    assert split_header(code).imports == ()
+    assert split_header("/-- doc -/\nimport Mathlib\n").imports == ()  # a doc comment is not trivia
+    assert split_header("imports := 1\n").imports == ()
+    assert split_header("import\n  Mathlib\nexample : True := trivial").imports == ("Mathlib",)
+
+
+def test_guillemets_unterminated_comment_and_crlf() -> None:
+    assert split_header("import «My Module».Sub\n").imports == ("«My Module».Sub",)
+    split = split_header("import A /- never closed\ntheorem x : True := trivial")
+    assert split.imports == ("A",) and split.header_lines == 0
+    assert split.body.startswith(" " * len("import A") + " /- never closed")
+    crlf = split_header("import A\r\nimport B\r\ntheorem x : True := trivial\r\n")
+    assert crlf.imports == ("A", "B") and crlf.header_lines == 2
+    assert crlf.body == "theorem x : True := trivial\r\n"
+
+
+def test_body_positions_move_by_the_removed_lines_everywhere() -> None:
+    reply = {
+        "env": 3,
+        "messages": [
+            {"severity": "error", "pos": {"line": 2, "column": 4}, "endPos": {"line": 2, "column": 9}, "data": "x"},
+            {"severity": "info", "pos": {"line": 0, "column": 0}, "endPos": {"line": 0, "column": 0}, "data": "y"},
+        ],
+        "sorries": [{"proofState": 0, "goal": "⊢ True"}],
+        "infotree": [{"node": {"stx": {"range": {"start": {"line": 1, "column": 0}, "finish": {"line": 3, "column": 2}}}}}],
+    }
+    original = copy.deepcopy(reply)
+    mapped = map_body_positions(reply, 5)
+    assert reply == original  # not mutated
+    assert mapped["messages"][0]["pos"] == {"line": 7, "column": 4}
+    assert mapped["messages"][0]["endPos"] == {"line": 7, "column": 9}
+    assert mapped["messages"][1]["pos"] == {"line": 0, "column": 0}  # "no position" stays
+    assert mapped["infotree"][0]["node"]["stx"]["range"]["finish"] == {"line": 8, "column": 2}
+    assert mapped["sorries"] == reply["sorries"] and mapped["env"] == 3
+
+
+def test_header_positions_map_to_each_import_site() -> None:
+    split = split_header("-- intro\nimport Mathlib\n\n  import   Standin.Missing\nexample : True := trivial")
+    reply = {"env": 0, "messages": [{"severity": "error", "pos": {"line": 2, "column": 0},
+                                     "endPos": {"line": 2, "column": 22}, "data": "unknown module"}]}
+    mapped = map_header_positions(reply, split)["messages"][0]
+    assert mapped["pos"] == {"line": 4, "column": 2}
+    assert mapped["endPos"] == {"line": 4, "column": 11 + 15}
+
+
+_modules = st.from_regex(r"[A-Z][a-z]{0,5}(\.[A-Z][a-z]{0,4}){0,2}", fullmatch=True)
+_trivia = st.sampled_from(["", "\n", "-- note\n", "/- c -/\n", "  \n"])
+_body = st.text(alphabet="abxyz :=()-/\nαβ⊢𝔽", max_size=80)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(_trivia, _modules), max_size=4), st.sampled_from(["\n", " ", "\n\n"]), _body)
+def test_body_lines_keep_the_submitters_lines_and_columns(
+    imports: list[tuple[str, str]], gap: str, body: str
+) -> None:
+    code = "".join(f"{trivia}import {module}\n" for trivia, module in imports)
+    code = code[:-1] + gap + body if imports else body
+    split = split_header(code)
+    assert split.imports[: len(imports)] == tuple(module for _, module in imports)
+    original = code.split("\n")
+    if not split.body:  # the code ended on its last import line: nothing to map
+        return
+    for index, line in enumerate(split.body.split("\n")):
+        source = original[split.header_lines + index]
+        if index == 0 and line != source:
+            assert len(line) == len(source)  # padded with spaces: same columns, in codepoints
+            assert source.endswith(line.lstrip(" ")) and not line[: len(line) - len(line.lstrip(" "))].strip()
+        else:
+            assert line == source

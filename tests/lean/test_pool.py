@@ -1,0 +1,274 @@
+"""The worker pool on stand-in REPL processes: warm headers, limits, retries, backpressure, drain."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import random
+import signal
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import psutil
+import pytest
+
+from proofgate.config import Settings
+from proofgate.exceptions import (
+    Busy,
+    ReplCrashed,
+    ReplError,
+    ReplOutOfMemory,
+    ReplProtocolError,
+    ReplTimeout,
+    SubmissionError,
+)
+from proofgate.lean.pool import ReplPool, ReplRun
+from proofgate.lean.spawn import ProcessGroupSpawner
+from tests.standins.repl import SESSION_TAG, standin_launcher
+
+
+@asynccontextmanager
+async def running_pool(tmp_path: Path, *options: str, **overrides: Any) -> AsyncIterator[ReplPool]:
+    values: dict[str, Any] = {
+        "workers": 2, "spare_workers": 1, "prewarm_headers": ["import Mathlib"], "request_timeout": 10.0,
+        "queue_wait": 10.0, "import_timeout": 10.0, "memory_limit_mb": 1024, "recycle_after": 100,
+    }
+    values.update(overrides)
+    settings = Settings(data_dir=tmp_path / "data", elan_home=tmp_path / "elan", **values)
+    pool = ReplPool(settings, spawner=ProcessGroupSpawner(), launcher=standin_launcher(settings, *options))
+    await pool.start()
+    try:
+        yield pool
+    finally:
+        await pool.close(drain_timeout=2.0)
+
+
+async def _until(condition: Any, seconds: float = 5.0) -> bool:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        await asyncio.sleep(0.05)
+    return True
+
+
+def _standin_children() -> list[int]:
+    """PIDs of this test process's stand-in workers (the spawner runs them as direct children)."""
+    found = []
+    for child in psutil.Process().children():
+        try:
+            if SESSION_TAG in " ".join(child.cmdline()) and child.status() != psutil.STATUS_ZOMBIE:
+                found.append(child.pid)
+        except psutil.Error:
+            pass
+    return found
+
+
+def _info(run: ReplRun) -> list[str]:
+    return [m["data"] for m in run.reply.get("messages", []) if m["severity"] == "info"]
+
+
+async def test_prewarmed_header_serves_bodies_from_its_own_env(tmp_path: Path) -> None:
+    async with running_pool(tmp_path) as pool:
+        code = "import Mathlib\n\ntheorem t : True := trivial\n-- standin: report-base\n-- standin: error nope"
+        first, second = await pool.run(code), await pool.run(code)
+        for run in (first, second):
+            assert run.header == "import Mathlib" and run.header_lines == 1 and run.attempts == 1
+            assert _info(run) == ["base env=0 depth=0 imports=Mathlib"]
+            error = next(m for m in run.reply["messages"] if m["severity"] == "error")
+            assert error["pos"] == {"line": 5, "column": 0} and error["data"] == "nope"
+        assert second.reply["env"] >= 1
+        assert await _until(lambda: pool.stats().idle_workers == 3)
+        stats = pool.stats()
+        assert stats.imports == 3 and stats.checks == 2 and stats.check_seconds_total > 0
+        assert stats.workers_by_header == {"default:import Mathlib": 3}
+        assert stats.busy_workers == 0 and stats.queue_depth == 0 and stats.restarts == {}
+
+
+async def test_code_after_the_import_on_its_line_keeps_its_position(tmp_path: Path) -> None:
+    async with running_pool(tmp_path) as pool:
+        code = "import Mathlib open Nat -- standin: error here"
+        run = await pool.run(code)
+        assert run.reply["messages"][0]["pos"] == {"line": 1, "column": code.index("-- standin")}
+
+
+async def test_headerless_code_gets_a_prelude_only_worker(tmp_path: Path) -> None:
+    async with running_pool(tmp_path) as pool:
+        run = await pool.run("-- standin: report-base")
+        assert run.header == "" and run.header_lines == 0
+        assert _info(run) == ["base env=0 depth=0 imports="]
+
+
+async def test_a_cold_header_evicts_the_least_recently_used_idle_worker(tmp_path: Path) -> None:
+    async with running_pool(tmp_path, workers=1, spare_workers=0) as pool:
+        run = await pool.run("import Aesop\n-- standin: report-base")
+        assert _info(run) == ["base env=0 depth=0 imports=Aesop"]
+        assert pool.stats().restarts == {"evicted": 1}
+        await pool.run("import Mathlib\n-- standin: info back")
+        assert pool.stats().restarts == {"evicted": 2}
+        assert pool.stats().workers_by_header == {"default:import Mathlib": 1}
+
+
+async def test_a_header_that_fails_to_import_is_answered_at_the_import_line(tmp_path: Path) -> None:
+    async with running_pool(tmp_path) as pool:
+        run = await pool.run("-- hi\nimport Standin.Missing.Thing\ntheorem t : True := trivial")
+        assert run.header_failed
+        message = run.reply["messages"][0]
+        assert message["severity"] == "error" and message["pos"]["line"] == 2
+        assert pool.stats().restarts == {"header_failed": 1, "evicted": 1}  # the pool was full
+
+
+async def test_timeout_is_not_retried_and_the_spare_answers_at_once(tmp_path: Path) -> None:
+    async with running_pool(tmp_path, "--import-seconds", "1.5", workers=1, spare_workers=1) as pool:
+        before = set(_standin_children())
+        with pytest.raises(ReplTimeout):
+            await pool.run("import Mathlib\n-- standin: hang", timeout=0.5)
+        run = await pool.run("import Mathlib\n-- standin: info next")
+        assert run.queue_ms < 500 and run.run_ms < 500  # no cold import in the way
+        stats = pool.stats()
+        assert stats.retries == 0 and stats.restarts == {"timeout": 1}
+        assert await _until(lambda: not (before - {run.worker_pid}) & set(_standin_children()) or len(before) == 2)
+
+
+async def test_a_crash_is_retried_once_on_another_worker(tmp_path: Path) -> None:
+    flag = tmp_path / "crashed-once"
+    async with running_pool(tmp_path) as pool:
+        run = await pool.run(f"import Mathlib\n-- standin: crash-once {flag}\n-- standin: info survived")
+        assert run.attempts == 2 and _info(run) == ["survived"]
+        assert flag.exists()
+        assert pool.stats().retries == 1 and pool.stats().restarts == {"crashed": 1}
+
+
+async def test_a_worker_that_always_crashes_gives_a_clear_error_after_one_retry(tmp_path: Path) -> None:
+    async with running_pool(tmp_path) as pool:
+        with pytest.raises(ReplCrashed, match="retried once") as caught:
+            await pool.run("import Mathlib\n-- standin: crash")
+        assert "INTERNAL PANIC" in caught.value.stderr
+        assert pool.stats().restarts == {"crashed": 2}
+        assert _info(await pool.run("import Mathlib\n-- standin: info fine")) == ["fine"]
+
+
+async def test_forged_output_replaces_the_worker_and_retries(tmp_path: Path) -> None:
+    async with running_pool(tmp_path) as pool:
+        with pytest.raises(ReplProtocolError, match="retried once"):
+            await pool.run("import Mathlib\n-- standin: forge")
+        assert pool.stats().retries == 1 and pool.stats().restarts == {"protocol": 2}
+
+
+async def test_printing_while_idle_gets_the_worker_replaced(tmp_path: Path) -> None:
+    async with running_pool(tmp_path) as pool:
+        run = await pool.run("import Mathlib\n-- standin: print-while-idle 0.1")
+        assert await _until(lambda: pool.stats().restarts.get("protocol") == 1)
+        assert run.worker_pid not in _standin_children() or not await _until(
+            lambda: run.worker_pid in _standin_children(), 0.5
+        )
+        assert _info(await pool.run("import Mathlib\n-- standin: info ok")) == ["ok"]
+
+
+async def test_memory_over_the_cap_is_the_submissions_outcome(tmp_path: Path) -> None:
+    async with running_pool(tmp_path, memory_limit_mb=96) as pool:
+        with pytest.raises(ReplOutOfMemory):
+            await pool.run("import Mathlib\n-- standin: grow-memory 400\n-- standin: hang", timeout=20)
+        assert pool.stats().retries == 0 and pool.stats().restarts == {"out_of_memory": 1}
+
+
+async def test_workers_are_recycled_by_count_and_by_memory(tmp_path: Path) -> None:
+    async with running_pool(tmp_path, workers=1, spare_workers=0, recycle_after=2, memory_limit_mb=256) as pool:
+        pids = [(await pool.run("import Mathlib\n-- standin: info x")).worker_pid for _ in range(4)]
+        assert pids[0] == pids[1] != pids[2] == pids[3]
+        assert pool.stats().restarts == {"recycled": 2}
+        grown = await pool.run("import Mathlib\n-- standin: grow-memory 208")  # over 3/4 of the cap
+        assert pool.stats().restarts == {"recycled": 2, "memory": 1}
+        assert (await pool.run("import Mathlib")).worker_pid != grown.worker_pid
+
+
+async def test_a_full_queue_answers_busy(tmp_path: Path) -> None:
+    async with running_pool(tmp_path, workers=1, spare_workers=0, max_queue=1, queue_wait=0.5) as pool:
+        running = asyncio.ensure_future(pool.run("import Mathlib\n-- standin: sleep 1.5"))
+        await asyncio.sleep(0.2)
+        waiting = asyncio.ensure_future(pool.run("import Mathlib"))
+        await asyncio.sleep(0.05)
+        with pytest.raises(Busy, match="queued"):
+            await pool.run("import Mathlib")
+        with pytest.raises(Busy, match="no worker free"):
+            await waiting
+        assert (await running).attempts == 1
+        assert pool.stats().busy_rejections == 2
+
+
+async def test_unknown_environment_is_the_submissions_fault(tmp_path: Path) -> None:
+    async with running_pool(tmp_path) as pool:
+        with pytest.raises(SubmissionError, match="unknown environment"):
+            await pool.run("import Mathlib", environment="nope")
+
+
+async def test_close_drains_running_requests_then_refuses(tmp_path: Path) -> None:
+    async with running_pool(tmp_path) as pool:
+        running = asyncio.ensure_future(pool.run("import Mathlib\n-- standin: sleep 0.5\n-- standin: info done"))
+        await asyncio.sleep(0.1)
+        await pool.close(drain_timeout=5)
+        assert _info(await running) == ["done"]
+        with pytest.raises(Busy, match="shutting down"):
+            await pool.run("import Mathlib")
+    assert await _until(lambda: not _standin_children()), [psutil.Process(p).cmdline() for p in _standin_children()]
+
+
+async def test_close_after_the_drain_timeout_kills_what_still_runs(tmp_path: Path) -> None:
+    async with running_pool(tmp_path) as pool:
+        running = asyncio.ensure_future(pool.run("import Mathlib\n-- standin: hang", timeout=30))
+        await asyncio.sleep(0.2)
+        started = time.monotonic()
+        await pool.close(drain_timeout=0.3)
+        with pytest.raises((Busy, ReplError)):
+            await running
+        assert time.monotonic() - started < 5
+    assert await _until(lambda: not _standin_children())
+
+
+async def test_killing_random_workers_loses_and_mixes_up_nothing(tmp_path: Path) -> None:
+    """300 concurrent requests while workers are SIGKILLed at random: each gets its own answer."""
+    total = 300
+    async with running_pool(
+        tmp_path, "--check-seconds-lognormal=-4,0.5", "--seed", "7",
+        workers=4, spare_workers=1, max_queue=total, queue_wait=60,
+    ) as pool:
+        kills = 0
+
+        async def killer() -> None:
+            nonlocal kills
+            rng = random.Random(11)
+            while True:
+                await asyncio.sleep(rng.uniform(0.03, 0.1))
+                victims = _standin_children()
+                if victims:
+                    try:
+                        os.killpg(rng.choice(victims), signal.SIGKILL)
+                        kills += 1
+                    except ProcessLookupError:
+                        pass
+
+        async def one(index: int) -> tuple[int, ReplRun | BaseException]:
+            code = f"import Mathlib\n\ntheorem t{index} : True := trivial\n-- standin: info request-{index}"
+            try:
+                return index, await pool.run(code)
+            except ReplError as exc:
+                return index, exc
+
+        killing = asyncio.ensure_future(killer())
+        try:
+            results = await asyncio.wait_for(asyncio.gather(*(one(i) for i in range(total))), 30)
+        finally:
+            killing.cancel()
+        answered = [r for _, r in results if isinstance(r, ReplRun)]
+        failed = [r for _, r in results if not isinstance(r, ReplRun)]
+        assert len(results) == total
+        for index, result in results:
+            if isinstance(result, ReplRun):
+                assert _info(result) == [f"request-{index}"]
+                assert result.reply["messages"][0]["pos"]["line"] == 4
+        assert all(isinstance(error, ReplCrashed) for error in failed), [repr(e) for e in failed[:3]]
+        assert kills >= 10 and pool.stats().retries >= 3
+        assert len(answered) >= total * 0.9, sorted({str(e)[:200] for e in failed})[:5]
