@@ -17,6 +17,9 @@ ProofgateError
  +-- AuditError                the trusted checker crashed, hung or broke its contract
  +-- AuditCompileFailed        the submission did not compile for the audit (a verdict, not a fault)
  +-- StoreError                the SQLite store failed
+ +-- SessionError              a proof session cannot serve the request
+ |    +-- SessionNotFound      no such session (unknown, expired, closed, another key's) or state
+ |    +-- SessionLimitReached  the key already has as many open sessions as it may
  +-- ClientError               the server refused a client's request (4xx): fix the request
  +-- ServerError               the server failed, answered nonsense, or could not be reached
 """
@@ -40,6 +43,9 @@ __all__ = [
     "ReplTimeout",
     "SandboxUnavailable",
     "ServerError",
+    "SessionError",
+    "SessionLimitReached",
+    "SessionNotFound",
     "SetupError",
     "StoreError",
     "SubmissionError",
@@ -145,6 +151,19 @@ class AuditCompileFailed(ProofgateError):
 
 class StoreError(ProofgateError):
     """The SQLite store failed."""
+
+
+class SessionError(ProofgateError):
+    """A proof session (`proofgate.sessions`) cannot serve the request."""
+
+
+class SessionNotFound(SessionError):
+    """The session (or one of its states) does not exist for this caller: unknown, expired after
+    its idle TTL, closed, or owned by another API key. Open a new session."""
+
+
+class SessionLimitReached(SessionError):
+    """The caller already holds its maximum of open sessions: close one (or let one expire)."""
 
 
 class ClientError(ProofgateError):
