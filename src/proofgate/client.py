@@ -18,7 +18,7 @@ import asyncio
 import email.utils
 import random
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, TypeVar
@@ -27,6 +27,7 @@ import httpx
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from proofgate.__about__ import __version__
+from proofgate.api.job_schemas import ItemError
 from proofgate.api.schemas import EnvironmentInfo, ErrorBody, ReadinessReport
 from proofgate.exceptions import (
     Busy,
@@ -264,6 +265,15 @@ class Client(_Base):
             raise error_for(response)
         return decode(response, Verdict)
 
+    def batch(
+        self, submissions: Iterable[Submission | Mapping[str, Any]], *, progress: bool = True
+    ) -> list[Verdict | ItemError]:
+        """Check many submissions as one server job; results in input order (an invalid item is
+        an `ItemError`). A mapping may carry an `id`. Streams, with a progress bar on stderr."""
+        from proofgate.client_batch import run_batch
+
+        return run_batch(self, submissions, progress=progress)
+
     def environments(self) -> list[EnvironmentInfo]:
         response = self._send("GET", "/v1/environments")
         if response.status_code != 200:
@@ -347,6 +357,14 @@ class AsyncClient(_Base):
         if response.status_code != 200:
             raise error_for(response)
         return decode(response, Verdict)
+
+    async def batch(
+        self, submissions: Iterable[Submission | Mapping[str, Any]], *, progress: bool = True
+    ) -> list[Verdict | ItemError]:
+        """`Client.batch`, awaitable."""
+        from proofgate.client_batch import run_batch_async
+
+        return await run_batch_async(self, submissions, progress=progress)
 
     async def environments(self) -> list[EnvironmentInfo]:
         response = await self._send("GET", "/v1/environments")

@@ -58,6 +58,15 @@ class Settings(BaseSettings):
         False, description="Serve non-loopback addresses without API keys (not recommended)."
     )
     max_body_bytes: int = Field(1_000_000, ge=1_024, description="Largest request body accepted.")
+    max_batch_items: int = Field(
+        10_000, ge=1, description="Most submissions one `POST /v1/batch` may carry."
+    )
+    batch_concurrency: int | None = Field(
+        None, ge=1, le=4096, description="Batch items checked at once (default: 2 x workers)."
+    )
+    resume_jobs: bool = Field(
+        True, description="Resume batch jobs a restart interrupted (else mark them failed)."
+    )
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     log_json: bool = Field(True, description="Log one JSON object a line.")
 

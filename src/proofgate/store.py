@@ -36,6 +36,33 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX results_status ON results (status);
     """,
+    # 2: batch jobs (proofgate.jobs): one row a job, one a submission; `result` is the item's
+    # answer as JSON (`{"verdict": ...}` or `{"error": ...}`), NULL until it is done.
+    """
+    CREATE TABLE jobs (
+        id TEXT PRIMARY KEY,
+        status TEXT NOT NULL,
+        key_name TEXT,
+        total INTEGER NOT NULL,
+        created_at REAL NOT NULL,
+        started_at REAL,
+        finished_at REAL,
+        reason TEXT NOT NULL DEFAULT '',
+        resumed INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE INDEX jobs_status ON jobs (status);
+    CREATE TABLE job_items (
+        job_id TEXT NOT NULL REFERENCES jobs (id) ON DELETE CASCADE,
+        idx INTEGER NOT NULL,
+        client_id TEXT,
+        submission TEXT,
+        outcome TEXT,
+        result TEXT,
+        finished_at REAL,
+        PRIMARY KEY (job_id, idx)
+    );
+    CREATE INDEX job_items_open ON job_items (job_id, outcome);
+    """,
 ]
 
 #: Bumped when the key's layout changes, so old entries can never be read under a new meaning.

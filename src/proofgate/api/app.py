@@ -8,7 +8,8 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from proofgate.__about__ import __version__
-from proofgate.api import check, environments, health, metrics
+from proofgate.api import check, environments, health, jobs, kimina, metrics
+from proofgate.api.auth import install_auth
 from proofgate.api.errors import BodySizeLimitMiddleware, install_error_handlers
 from proofgate.api.middleware import RequestContextMiddleware
 from proofgate.config import Settings, get_settings
@@ -25,7 +26,11 @@ def create_app(settings: Settings | None = None, *, service: CheckerService | No
         app.state.service = owned
         await owned.start()
         try:
-            yield
+            await jobs.start_jobs(app, settings, owned)
+            try:
+                yield
+            finally:
+                await jobs.stop_jobs(app)
         finally:
             await owned.close()
 
@@ -40,9 +45,12 @@ def create_app(settings: Settings | None = None, *, service: CheckerService | No
     app.include_router(check.router)
     app.include_router(environments.router)
     app.include_router(metrics.router)
+    app.include_router(jobs.router)
+    app.include_router(kimina.router)
     app.state.metrics = metrics.Metrics(pool_stats=metrics.pool_stats_of(app.state))
     install_error_handlers(app)
     # added last = outermost: the request id exists before the body limit answers
     app.add_middleware(BodySizeLimitMiddleware, max_body_bytes=settings.max_body_bytes)
+    install_auth(app, settings)  # inside the request context: refusals get ids, logs, metrics
     app.add_middleware(RequestContextMiddleware, metrics=app.state.metrics)
     return app

@@ -176,8 +176,54 @@ class Metrics:
             "Verdicts computed while the result cache was enabled.",
             registry=self.registry,
         )
+        self.auth_failures = Counter(
+            "proofgate_auth_failures",
+            "Requests refused for their API key, by reason (missing, invalid, revoked, malformed).",
+            ["reason"],
+            registry=self.registry,
+        )
+        self.key_requests = Counter(
+            "proofgate_key_requests",
+            "Requests admitted under an API key, by key name.",
+            ["key"],
+            registry=self.registry,
+        )
+        self.quota_rejections = Counter(
+            "proofgate_quota_rejections",
+            "Requests refused with 429 for a key over its quota, by key and limit.",
+            ["key", "limit"],
+            registry=self.registry,
+        )
+        self.jobs_created = Counter(
+            "proofgate_jobs_created", "Batch jobs accepted.", registry=self.registry
+        )
+        self.batch_items = Counter(
+            "proofgate_batch_items",
+            "Batch items finished, by outcome (a verdict status, or `error`).",
+            ["outcome"],
+            registry=self.registry,
+        )
         if pool_stats is not None:
             self.registry.register(PoolCollector(pool_stats))
+
+    def watch_jobs(self, read: Callable[[], Mapping[str, int]]) -> None:
+        """Export the job runner's live numbers (`active_jobs`, `pending_items`, `in_flight`)."""
+        self.registry.register(JobsCollector(read))
+
+    def observe_auth_failure(self, reason: str) -> None:
+        self.auth_failures.labels(reason).inc()
+
+    def observe_key_request(self, key: str) -> None:
+        self.key_requests.labels(key).inc()
+
+    def observe_quota_rejection(self, key: str, limit: str) -> None:
+        self.quota_rejections.labels(key, limit).inc()
+
+    def observe_job_created(self) -> None:
+        self.jobs_created.inc()
+
+    def observe_batch_item(self, outcome: str) -> None:
+        self.batch_items.labels(outcome).inc()
 
     def observe_request(self, route: str, method: str, status: int, seconds: float) -> None:
         self.requests.labels(route, method, str(status)).inc()
@@ -194,6 +240,34 @@ class Metrics:
 
     def render(self) -> bytes:
         return generate_latest(self.registry)
+
+
+class JobsCollector(Collector):
+    """The job runner's gauges, read at scrape time."""
+
+    _HELP = {
+        "active_jobs": "Batch jobs queued or running in this process.",
+        "pending_items": "Batch items not yet finished, in active jobs.",
+        "in_flight": "Batch items being checked now.",
+    }
+
+    def __init__(self, read: Callable[[], Mapping[str, int]]) -> None:
+        self._read = read
+
+    def describe(self) -> list[Metric]:
+        return []
+
+    def collect(self) -> Iterator[Metric]:
+        try:
+            stats = dict(self._read())
+        except Exception as exc:  # the runner's problem must not break a scrape
+            _log.warning("job stats failed", error=repr(exc))
+            return
+        for key, help_text in self._HELP.items():
+            value = stats.get(key)
+            if _is_number(value):
+                name = "proofgate_batch_" + key
+                yield GaugeMetricFamily(name, help_text, value=float(value))
 
 
 def pool_stats_of(state: object) -> PoolStatsReader:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import typer
 
-from proofgate.cli import cache, check, ci, lint, server
+from proofgate.cli import cache, check, ci, keys, lint, server
 from proofgate.cli import batch as batch_cli
 
 app = typer.Typer(
@@ -23,6 +23,7 @@ ci.register(app)
 check.register(app)
 cache.register(app)
 lint.register(app)
+keys.register(app)
 batch_cli.register(app)
 
 

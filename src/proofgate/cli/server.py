@@ -12,7 +12,7 @@ from rich.table import Table
 from proofgate.__about__ import __version__
 from proofgate.cli.common import EXIT_INFRA, console, fail, load_settings
 from proofgate.config import Settings
-from proofgate.exceptions import ConfigError, SetupError
+from proofgate.exceptions import ConfigError, SetupError, StoreError
 
 
 def _is_loopback(host: str) -> bool:
@@ -28,9 +28,14 @@ def check_binding(settings: Settings) -> None:
     """No API keys configured: loopback only, unless unauthenticated use is explicitly allowed."""
     if _is_loopback(settings.host) or settings.allow_unauthenticated:
         return
+    from proofgate.keys import KeyStore
+
     keys = settings.api_keys_file
-    if keys is not None and keys.exists() and keys.stat().st_size > 2:
-        return
+    try:
+        if keys is not None and KeyStore(keys).active_keys():
+            return
+    except StoreError as exc:
+        raise ConfigError(str(exc)) from exc
     raise ConfigError(
         f"refusing to listen on {settings.host} without API keys: create one with "
         "`proofgate keys create NAME`, or set PROOFGATE_ALLOW_UNAUTHENTICATED=true"

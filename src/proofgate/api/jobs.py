@@ -1,0 +1,232 @@
+"""`POST /v1/batch`, `GET /v1/jobs/{id}`, `GET /v1/jobs/{id}/results`: many submissions as a job.
+
+The job is stored before the answer goes out (202 with its report, or 200 streaming NDJSON as items
+finish); a client that drops the stream can follow it again from `/v1/jobs/{id}/results`. A job
+made under an API key is visible to that key only (404 to others).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator
+
+from fastapi import APIRouter, Depends, FastAPI, Path, Query, Request
+from fastapi.responses import JSONResponse, Response, StreamingResponse
+
+from proofgate.api.errors import ERROR_RESPONSES
+from proofgate.api.job_schemas import (
+    NDJSON,
+    BatchRequest,
+    BatchResult,
+    JobReport,
+    parse_item,
+    timestamp,
+)
+from proofgate.api.schemas import ErrorBody
+from proofgate.config import Settings
+from proofgate.jobs import JobRecord, JobRunner, JobStore, PreparedItem
+from proofgate.keys import KeyStore
+from proofgate.models import Submission, Verdict
+
+__all__ = ["router", "start_jobs", "stop_jobs"]
+
+router = APIRouter(prefix="/v1", tags=["batch"], responses=ERROR_RESPONSES)
+
+JobId = Path(pattern=r"^[0-9a-f]{32}$", description="The job's id, as `POST /v1/batch` gave it.")
+_NOT_FOUND = {404: {"model": ErrorBody, "description": "No such job (for this API key)."}}
+
+
+def get_runner(request: Request) -> JobRunner:
+    return request.app.state.jobs
+
+
+def _wants_ndjson(request: Request, stream: bool) -> bool:
+    return stream or NDJSON in request.headers.get("accept", "")
+
+
+def _error(request: Request, status: int, error: str, message: str) -> JSONResponse:
+    body = ErrorBody(error=error, message=message, request_id=getattr(request.state, "request_id", None))
+    return JSONResponse(body.model_dump(mode="json", exclude_none=True), status_code=status)
+
+
+def _not_found(request: Request, job_id: str) -> JSONResponse:
+    return _error(
+        request, 404, "not_found",
+        f"no job {job_id!r}: check the id (a job is visible only to the API key that made it)",
+    )
+
+
+async def _report(runner: JobRunner, job: JobRecord) -> JobReport:
+    counts = await runner.store.counts(job)
+    fresh = await runner.store.job(job.id) or job
+    return JobReport(
+        id=fresh.id,
+        status=fresh.status,  # type: ignore[arg-type]  # the store only writes JobStatus values
+        reason=fresh.reason,
+        counts=counts,
+        created_at=timestamp(fresh.created_at),  # type: ignore[arg-type]  # never None
+        started_at=timestamp(fresh.started_at),
+        finished_at=timestamp(fresh.finished_at),
+        resumed=fresh.resumed,
+        results_url=f"/v1/jobs/{fresh.id}/results",
+    )
+
+
+async def _lines(lines: AsyncIterator[str]) -> AsyncIterator[bytes]:
+    async for line in lines:
+        yield (line + "\n").encode("utf-8")
+
+
+async def _visible_job(request: Request, runner: JobRunner, job_id: str) -> JobRecord | None:
+    job = await runner.store.job(job_id)
+    key = getattr(request.state, "api_key", None)
+    if job is None or (key is not None and job.key_name != key):
+        return None
+    return job
+
+
+@router.post(
+    "/batch",
+    status_code=202,
+    response_model=JobReport,
+    summary="Check many submissions as one job",
+    description=(
+        "Returns the job at once (202), or with `?stream=true` / `Accept: application/x-ndjson` "
+        "streams one line per item as it finishes: `{\"index\", \"id\"?, \"verdict\"}` or "
+        "`{\"index\", \"error\"}`. An invalid item is an error line, never a failed batch. "
+        "More items than PROOFGATE_MAX_BATCH_ITEMS: 413."
+    ),
+    responses={
+        200: {"content": {NDJSON: {}}, "description": "The results as NDJSON, as they finish."},
+        413: {"model": ErrorBody, "description": "Too many items, or the body is too large."},
+    },
+)
+async def create_batch(
+    body: BatchRequest,
+    request: Request,
+    stream: bool = Query(False, description="Stream the results as NDJSON."),
+    runner: JobRunner = Depends(get_runner),
+) -> Response:
+    settings: Settings = request.app.state.settings
+    if len(body.items) > settings.max_batch_items:
+        return _error(
+            request,
+            413,
+            "too_many_items",
+            f"the batch has {len(body.items)} items, more than the {settings.max_batch_items} "
+            "allowed: split it into smaller batches (or raise PROOFGATE_MAX_BATCH_ITEMS)",
+        )
+    items = []
+    for index, raw in enumerate(body.items):
+        client_id, submission, error = parse_item(index, raw)
+        items.append(PreparedItem(client_id, submission, error))
+    admission = getattr(request.state, "admission", None)
+    if admission is not None:
+        admission.charge(len(items))
+    job = await runner.submit(items, key_name=getattr(request.state, "api_key", None))
+    request.app.state.metrics.observe_job_created()
+    headers = {"Location": f"/v1/jobs/{job.id}", "X-Job-ID": job.id}
+    if _wants_ndjson(request, stream):
+        return StreamingResponse(
+            _lines(runner.stream(job.id)), media_type=NDJSON, headers=headers
+        )
+    report = await _report(runner, job)
+    return JSONResponse(report.model_dump(mode="json"), status_code=202, headers=headers)
+
+
+@router.get(
+    "/jobs/{job_id}",
+    response_model=JobReport,
+    summary="A job's status and counts",
+    responses=_NOT_FOUND,
+)
+async def get_job(
+    request: Request, job_id: str = JobId, runner: JobRunner = Depends(get_runner)
+) -> Response:
+    job = await _visible_job(request, runner, job_id)
+    if job is None:
+        return _not_found(request, job_id)
+    return JSONResponse((await _report(runner, job)).model_dump(mode="json"))
+
+
+@router.get(
+    "/jobs/{job_id}/results",
+    summary="A job's results, by index",
+    description=(
+        "Finished items with `offset <= index < offset + limit`, in index order: a JSON list, or "
+        "NDJSON with `?stream=true` / `Accept: application/x-ndjson`. With NDJSON, `follow=true` "
+        "keeps the stream open and adds each remaining item as it finishes."
+    ),
+    response_class=Response,
+    responses={
+        200: {"model": list[BatchResult], "content": {NDJSON: {}}},
+        **_NOT_FOUND,
+    },
+)
+async def get_results(
+    request: Request,
+    job_id: str = JobId,
+    offset: int = Query(0, ge=0),
+    limit: int | None = Query(None, ge=1, le=1_000_000, description="Default: all (1000 as JSON)."),
+    stream: bool = Query(False, description="Answer NDJSON."),
+    follow: bool = Query(False, description="NDJSON only: wait for the unfinished items."),
+    runner: JobRunner = Depends(get_runner),
+) -> Response:
+    job = await _visible_job(request, runner, job_id)
+    if job is None:
+        return _not_found(request, job_id)
+    if _wants_ndjson(request, stream):
+        lines = runner.stream(job.id, offset=offset, limit=limit, follow=follow)
+        return StreamingResponse(_lines(lines), media_type=NDJSON)
+    collected = [
+        line async for line in runner.stream(job.id, offset=offset, limit=limit or 1000, follow=False)
+    ]
+    return Response("[" + ",".join(collected) + "]", media_type="application/json")
+
+
+async def start_jobs(app: FastAPI, settings: Settings, service: object) -> JobRunner:
+    """Open the job store and start the runner on `service.check` (call in the lifespan)."""
+    store = JobStore(settings.cache_path)
+    await store.open()
+    metrics = app.state.metrics
+    check = service.check  # type: ignore[attr-defined]  # CheckerService or a stand-in
+
+    async def checked(submission: Submission) -> Verdict:
+        began = time.perf_counter()
+        verdict: Verdict = await check(submission)
+        metrics.observe_verdict(
+            verdict, time.perf_counter() - began, cache_enabled=settings.cache_enabled
+        )
+        return verdict
+
+    keys: KeyStore = app.state.keys
+
+    def key_limit(name: str) -> int | None:
+        for key in keys.keys():
+            if key.name == name:
+                return key.concurrency
+        return None
+
+    runner = JobRunner(
+        store,
+        checked,
+        concurrency=settings.batch_concurrency or 2 * settings.workers,
+        key_limit=key_limit,
+        resume=settings.resume_jobs,
+        on_item=metrics.observe_batch_item,
+    )
+    await runner.start()
+    app.state.jobs = runner
+    if not getattr(app.state, "jobs_watched", False):  # one collector, whichever runner is live
+        app.state.jobs_watched = True
+        metrics.watch_jobs(lambda: app.state.jobs.stats() if app.state.jobs else {})
+    return runner
+
+
+async def stop_jobs(app: FastAPI) -> None:
+    """Stop the runner (pending items stay stored) and close the job store."""
+    runner: JobRunner | None = getattr(app.state, "jobs", None)
+    if runner is not None:
+        await runner.stop()
+        await runner.store.close()
+        app.state.jobs = None

@@ -1,0 +1,229 @@
+"""`Client.batch` / `AsyncClient.batch`: many submissions as one server job, streamed back.
+
+The submissions go out in one `POST /v1/batch?stream=true`; results come back as NDJSON lines as
+they finish, and a rich progress bar (on stderr) counts them. If the stream breaks after the job
+exists (a dropped connection, a server restart), the client follows the job again from
+`GET /v1/jobs/{id}/results?stream=true&follow=true`, up to the retry policy's attempts: a line that
+arrives twice is kept once. The POST itself is never re-sent once a job may exist.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterable, Iterator, Mapping
+from contextlib import asynccontextmanager, contextmanager, nullcontext
+from typing import TYPE_CHECKING, Any
+
+import httpx
+from pydantic import ValidationError
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from proofgate.api.job_schemas import NDJSON, BatchRequest, BatchResult, ItemError
+from proofgate.exceptions import ServerError
+from proofgate.models import Submission, Verdict
+
+if TYPE_CHECKING:
+    from proofgate.client import AsyncClient, Client
+
+__all__ = ["BatchOutcome", "batch_body", "run_batch", "run_batch_async"]
+
+BatchOutcome = Verdict | ItemError
+_HEADERS = {"Content-Type": "application/json", "Accept": NDJSON}
+
+
+def batch_body(submissions: Iterable[Submission | Mapping[str, Any]]) -> tuple[bytes, int]:
+    """The request body and its item count. A mapping may carry an `id`, echoed in its result."""
+    items: list[Any] = []
+    for submission in submissions:
+        if isinstance(submission, Submission):
+            items.append(submission.model_dump(mode="json", exclude_none=True))
+        else:
+            items.append(dict(submission))
+    if not items:
+        return b"", 0
+    return BatchRequest(items=items).model_dump_json().encode("utf-8"), len(items)
+
+
+class _Collector:
+    """Results by index; each index counted once however often it arrives."""
+
+    def __init__(self, total: int) -> None:
+        self.total = total
+        self.results: dict[int, BatchOutcome] = {}
+
+    def add(self, line: str) -> bool:
+        """Take one NDJSON line; True if it was a new result."""
+        if not line.strip():
+            return False
+        try:
+            result = BatchResult.model_validate_json(line)
+            outcome = result.outcome
+        except (ValidationError, ValueError) as exc:
+            raise ServerError(f"unreadable batch result line {line[:200]!r}: {exc}") from exc
+        if result.index >= self.total:
+            raise ServerError(f"the server sent a result for item {result.index} of {self.total}")
+        if result.index in self.results:
+            return False
+        self.results[result.index] = outcome
+        return True
+
+    @property
+    def complete(self) -> bool:
+        return len(self.results) >= self.total
+
+    def ordered(self) -> list[BatchOutcome]:
+        return [self.results[index] for index in range(self.total)]
+
+
+def _progress(enabled: bool, total: int) -> Progress:
+    return Progress(
+        TextColumn("[bold]batch"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=Console(stderr=True),
+        disable=not enabled,
+        transient=False,
+    )
+
+
+def _follow_path(job_id: str) -> str:
+    return f"/v1/jobs/{job_id}/results?stream=true&follow=true"
+
+
+def _job_id(response: httpx.Response) -> str:
+    job_id = response.headers.get("x-job-id")
+    if not job_id:
+        raise ServerError("the server started a batch without saying its job id (X-Job-ID)")
+    return job_id
+
+
+@contextmanager
+def _stream(client: Client, method: str, path: str, **kwargs: Any) -> Iterator[httpx.Response]:
+    """A streamed 200 answer, retrying 429/503 as `Client._send` does; other answers raise."""
+    from proofgate.client import _transport_error, error_for
+
+    attempt = 0
+    while True:
+        attempt += 1
+        try:
+            response = client._http.send(client._http.build_request(method, path, **kwargs), stream=True)
+        except httpx.HTTPError as exc:
+            raise _transport_error(exc, client.base_url) from exc
+        if response.status_code == 200:
+            try:
+                yield response
+            finally:
+                response.close()
+            return
+        response.read()
+        response.close()
+        wait = client._should_retry(response, attempt)
+        if wait is None:
+            raise error_for(response)
+        client._sleep(wait)
+
+
+def run_batch(
+    client: Client, submissions: Iterable[Submission | Mapping[str, Any]], *, progress: bool
+) -> list[BatchOutcome]:
+    body, total = batch_body(submissions)
+    if total == 0:
+        return []
+    collected = _Collector(total)
+    job_id: str | None = None
+    reattached = 0
+    bar = _progress(progress, total)
+    with bar if progress else nullcontext():
+        task = bar.add_task("batch", total=total)
+        while not collected.complete:
+            try:
+                if job_id is None:
+                    opened = _stream(client, "POST", "/v1/batch", content=body, headers=_HEADERS)
+                else:
+                    opened = _stream(client, "GET", _follow_path(job_id))
+                with opened as response:
+                    job_id = job_id or _job_id(response)
+                    for line in response.iter_lines():
+                        if collected.add(line):
+                            bar.update(task, completed=len(collected.results))
+            except (httpx.HTTPError, ServerError) as exc:
+                if job_id is None or reattached >= client.retry.attempts:
+                    if isinstance(exc, ServerError):
+                        raise
+                    raise ServerError(f"the batch stream from {client.base_url} broke: {exc}") from exc
+            if not collected.complete:
+                reattached += 1
+                if reattached > client.retry.attempts:
+                    raise ServerError(
+                        f"job {job_id} ended with {len(collected.results)} of {total} results; "
+                        f"see GET /v1/jobs/{job_id}"
+                    )
+                client._sleep(client.retry.delay(reattached, None))
+    return collected.ordered()
+
+
+@asynccontextmanager
+async def _astream(client: AsyncClient, method: str, path: str, **kwargs: Any) -> AsyncIterator[httpx.Response]:
+    from proofgate.client import _transport_error, error_for
+
+    attempt = 0
+    while True:
+        attempt += 1
+        try:
+            response = await client._http.send(
+                client._http.build_request(method, path, **kwargs), stream=True
+            )
+        except httpx.HTTPError as exc:
+            raise _transport_error(exc, client.base_url) from exc
+        if response.status_code == 200:
+            try:
+                yield response
+            finally:
+                await response.aclose()
+            return
+        await response.aread()
+        await response.aclose()
+        wait = client._should_retry(response, attempt)
+        if wait is None:
+            raise error_for(response)
+        await client._sleep(wait)
+
+
+async def run_batch_async(
+    client: AsyncClient, submissions: Iterable[Submission | Mapping[str, Any]], *, progress: bool
+) -> list[BatchOutcome]:
+    body, total = batch_body(submissions)
+    if total == 0:
+        return []
+    collected = _Collector(total)
+    job_id: str | None = None
+    reattached = 0
+    bar = _progress(progress, total)
+    with bar if progress else nullcontext():
+        task = bar.add_task("batch", total=total)
+        while not collected.complete:
+            try:
+                if job_id is None:
+                    opened = _astream(client, "POST", "/v1/batch", content=body, headers=_HEADERS)
+                else:
+                    opened = _astream(client, "GET", _follow_path(job_id))
+                async with opened as response:
+                    job_id = job_id or _job_id(response)
+                    async for line in response.aiter_lines():
+                        if collected.add(line):
+                            bar.update(task, completed=len(collected.results))
+            except (httpx.HTTPError, ServerError) as exc:
+                if job_id is None or reattached >= client.retry.attempts:
+                    if isinstance(exc, ServerError):
+                        raise
+                    raise ServerError(f"the batch stream from {client.base_url} broke: {exc}") from exc
+            if not collected.complete:
+                reattached += 1
+                if reattached > client.retry.attempts:
+                    raise ServerError(
+                        f"job {job_id} ended with {len(collected.results)} of {total} results; "
+                        f"see GET /v1/jobs/{job_id}"
+                    )
+                await client._sleep(client.retry.delay(reattached, None))
+    return collected.ordered()
