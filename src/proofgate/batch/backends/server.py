@@ -51,7 +51,9 @@ class ServerBackend(PerItemBackend):
             try:
                 verdict = await self._client.check(item.submission)
             except SubmissionError as exc:
-                return item.error("submission", str(exc), field=exc.field, attempts=attempts)
+                return item.error(
+                    "submission", _message(exc), field=exc.field, attempts=attempts
+                )
             except Busy as exc:
                 await wait_while_busy(exc, attempts)
                 continue
@@ -61,3 +63,10 @@ class ServerBackend(PerItemBackend):
                 await asyncio.sleep(self._backoff * 2 ** (attempts - 1))
                 continue
             return item.record(verdict, attempts=attempts)
+
+
+def _message(error: SubmissionError) -> str:
+    """The refusal as the service words it: the API prefixes the field, which the record holds."""
+    message = str(error)
+    prefix = f"{error.field}: "
+    return message[len(prefix) :] if error.field and message.startswith(prefix) else message
