@@ -30,10 +30,12 @@ from proofgate.lean.launch import ReplLauncher
 from proofgate.lean.pool import PoolStats, ReplPool, ReplRun
 from proofgate.logs import get_logger
 from proofgate.models import Pins, Submission, Timings, Verdict
+from proofgate.models import TriageRequest, TriageResult
 from proofgate.process import Spawner
 from proofgate.sandbox import detect_sandbox, select_spawner
 from proofgate.store import ResultCache, cache_key
 from proofgate.toolchain import find_lean
+from proofgate.triage import Triager
 from proofgate.verify.assemble import Assembled, assemble
 from proofgate.verify.audit import Auditor
 from proofgate.verify.contract import CHECKER_ID
@@ -286,6 +288,18 @@ class CheckerService:
     async def _remember(self, prepared: _Prepared, verdict: Verdict) -> None:
         if verdict.status.is_deterministic:
             await self._cache.put(prepared.cache_key, verdict)
+
+    # --- triage --------------------------------------------------------------------------
+
+    async def triage(self, request: TriageRequest) -> TriageResult:
+        """Triage one statement for misformalization (`proofgate.triage`) on this service's pool,
+        auditor and cache. Raises `SubmissionError`, `NotReady` or `Busy`, as `check` does."""
+        environment = self._environment(request.environment)
+        triager = Triager(
+            self.settings, pool=self._pool, auditor=self._auditor, cache=self._cache,
+            not_ready=self._reasons,
+        )
+        return await triager.triage(request, environment)
 
 
 def _has_errors(reply: dict[str, object]) -> bool:

@@ -241,6 +241,46 @@ class ResultCache:
         except sqlite3.Error as exc:
             raise StoreError(f"result cache write failed ({self.path}): {exc}") from exc
 
+    async def get_document(self, key: str) -> str | None:
+        """The JSON document `put_document` stored under `key` (e.g. a triage result), or None.
+
+        Counts as a lookup, like `get`; the caller validates the document (a miss if it cannot)."""
+        if not self.enabled:
+            self._misses += 1
+            return None
+        connection = self._require()
+        try:
+            async with connection.execute(
+                "SELECT verdict FROM results WHERE key = ?", (key,)
+            ) as cursor:
+                row = await cursor.fetchone()
+            if row is not None:
+                await connection.execute("UPDATE results SET hits = hits + 1 WHERE key = ?", (key,))
+                await connection.commit()
+        except sqlite3.Error as exc:
+            raise StoreError(f"result cache lookup failed ({self.path}): {exc}") from exc
+        if row is None:
+            self._misses += 1
+            return None
+        self._hits += 1
+        return str(row[0])
+
+    async def put_document(self, key: str, kind: str, document: str) -> None:
+        """Store a deterministic JSON result other than a verdict under `key`; `kind` (e.g.
+        `triage`) is what `stats().by_status` counts it as. The caller decides it is cacheable."""
+        if not self.enabled:
+            return
+        connection = self._require()
+        try:
+            await connection.execute(
+                "INSERT OR REPLACE INTO results (key, status, verdict, created_at, hits) "
+                "VALUES (?, ?, ?, ?, 0)",
+                (key, kind, document, time.time()),
+            )
+            await connection.commit()
+        except sqlite3.Error as exc:
+            raise StoreError(f"result cache write failed ({self.path}): {exc}") from exc
+
     async def purge(self) -> int:
         """Delete every stored verdict; returns how many there were."""
         if self._connection is None and not self.path.exists():

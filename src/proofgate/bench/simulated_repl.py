@@ -22,6 +22,9 @@ Two modes:
   `report-worker` (its pid, when its header import finished and when this command started, as
   `time.monotonic()` seconds: `proofgate bench` tells from them whether a request waited on an import).
   Modules named `Standin.Missing...` fail to import, as an unknown module does in Lean.
+  A marker may be conditional: `with WORD MARKER` / `without WORD MARKER` acts out MARKER only if
+  the command's text (its marker lines aside) contains / does not contain WORD; they nest, e.g.
+  `-- standin: with proofgate_triage without norm_num error failed` (triage tests script probes so).
 
 Run it as `python -m proofgate.bench.simulated_repl [--replay FILE.in] [--import-seconds S]
 [--check-seconds-lognormal MU,SIGMA] [--seed N] [--start-seconds S]`.
@@ -295,8 +298,22 @@ def _markers(lines: list[str]) -> list[tuple[int, int, str, str]]:
         column = text.find(MARKER)
         if column >= 0:
             name, _, argument = text[column + len(MARKER) :].strip().partition(" ")
+            name, argument = _condition(name, argument.strip(), lines)
+            if not name:
+                continue
             found.append((number, column, name, argument.strip()))
     return found
+
+
+def _condition(name: str, argument: str, lines: list[str]) -> tuple[str, str]:
+    """Resolve `with WORD ...` / `without WORD ...` prefixes; ("", "") when a condition fails."""
+    plain = "\n".join(line for line in lines if MARKER not in line)
+    while name in ("with", "without"):
+        word, _, rest = argument.partition(" ")
+        if (word in plain) != (name == "with"):
+            return "", ""
+        name, _, argument = rest.strip().partition(" ")
+    return name, argument
 
 
 def _replay(transcript: Path, expected: Path) -> None:
