@@ -272,3 +272,54 @@ async def test_killing_random_workers_loses_and_mixes_up_nothing(tmp_path: Path)
         assert all(isinstance(error, ReplCrashed) for error in failed), [repr(e) for e in failed[:3]]
         assert kills >= 10 and pool.stats().retries >= 3
         assert len(answered) >= total * 0.9, sorted({str(e)[:200] for e in failed})[:5]
+
+
+# --- with real Lean (the real-Lean workflow runs these; skipped here) ----------------------------
+
+
+@asynccontextmanager
+async def real_pool(tmp_path: Path, **overrides: Any) -> AsyncIterator[ReplPool]:
+    """The default launcher (`lake env <repl>` in the root project) on the unjailed spawner."""
+    values: dict[str, Any] = {"workers": 1, "spare_workers": 0, "prewarm_headers": ["import Mathlib"]}
+    values.update(overrides)
+    settings = Settings(data_dir=tmp_path / "data", **values)
+    pool = ReplPool(settings, spawner=ProcessGroupSpawner())
+    await pool.start()
+    try:
+        yield pool
+    finally:
+        await pool.close(drain_timeout=5.0)
+
+
+@pytest.mark.lean
+@pytest.mark.timeout(900)
+async def test_real_mathlib_header_is_imported_once_and_reused(tmp_path: Path) -> None:
+    async with real_pool(tmp_path) as pool:
+        first = await pool.run("import Mathlib\n\ntheorem two : (2 : ℕ) + 2 = 4 := by norm_num")
+        second = await pool.run("import Mathlib\nopen Nat\n\nexample : (3 : ℕ) ≤ 5 := by decide\nexample : 1 = 2 := by rfl")
+        assert not first.reply.get("messages") and first.worker_pid == second.worker_pid
+        error = next(m for m in second.reply["messages"] if m["severity"] == "error")
+        assert error["pos"]["line"] == 5  # the submitter's line, not the body's
+        stats = pool.stats()
+        assert stats.imports == 1 and stats.checks == 2
+        assert stats.check_seconds_total < stats.import_seconds_total
+
+
+@pytest.mark.lean
+@pytest.mark.timeout(900)
+async def test_real_timeout_kills_the_worker_and_is_not_retried(tmp_path: Path) -> None:
+    async with real_pool(tmp_path) as pool:
+        with pytest.raises(ReplTimeout):
+            await pool.run("import Mathlib\ntheorem slow : True := by\n  sleep 60000\n  trivial", timeout=5)
+        assert pool.stats().retries == 0 and pool.stats().restarts.get("timeout") == 1
+
+
+@pytest.mark.lean
+@pytest.mark.timeout(900)
+async def test_real_prelude_only_code_and_an_unknown_module(tmp_path: Path) -> None:
+    async with real_pool(tmp_path, prewarm_headers=[]) as pool:
+        plain = await pool.run("example : 1 + 1 = 2 := rfl")
+        assert plain.header == "" and not plain.reply.get("messages")
+        missing = await pool.run("-- header\nimport Mathlib.No.Such.Module\nexample : True := trivial")
+        assert missing.header_failed
+        assert any(m["severity"] == "error" and m["pos"]["line"] == 2 for m in missing.reply["messages"])

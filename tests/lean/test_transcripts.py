@@ -76,7 +76,45 @@ def test_standin_prints_the_recorded_bytes_for_the_recorded_input(name: str, sha
     )
     assert result.returncode == 0, result.stderr.decode()
     recorded = expected.read_bytes()
+    diagnostics = (result.returncode, result.stderr.decode()[-500:])
     if len(split_transcript_commands(source.read_text("utf-8"))) == len(_replies(expected)):
-        assert result.stdout == recorded
+        assert result.stdout == recorded, diagnostics
     else:  # the recording stopped early; the stand-in then refuses the extra command
-        assert recorded.startswith(result.stdout)
+        assert result.stdout and recorded.startswith(result.stdout), diagnostics
+
+
+def _file_free(name: str) -> bool:
+    """Transcripts that do not read or write files the recording had (`path`, pickles)."""
+    if not TRANSCRIPTS_DIR.is_dir():
+        return False
+    folder, stem = name.split("/")
+    text = (TRANSCRIPTS_DIR / folder / f"{stem}.in").read_text("utf-8")
+    return not any(key in text for key in ('"path"', "pickleTo", "unpickle"))
+
+
+@pytest.mark.lean
+@pytest.mark.timeout(900)
+@pytest.mark.parametrize("name", [n for n in _pairs() if _file_free(n)])
+async def test_real_repl_answers_as_recorded(name: str, shared_dir: Path, tmp_path: Path) -> None:
+    """The same replay against the real REPL of the root project (untested here: no Lean)."""
+    from proofgate.config import Settings
+    from proofgate.environments import get_environment
+    from proofgate.lean.launch import LeanReplLauncher
+    from proofgate.lean.repl import ReplProcess
+    from proofgate.lean.spawn import ProcessGroupSpawner
+    from proofgate.process import Limits
+
+    settings = Settings(data_dir=tmp_path / "data")
+    spec = LeanReplLauncher(settings).spawn_spec(get_environment(settings, "default"))
+    source, expected = _files(shared_dir, name)
+    repl = await ReplProcess.start(ProcessGroupSpawner(), spec, Limits())
+    got: list[dict[str, object]] = []
+    try:
+        for command in [json.loads(q) for q in split_transcript_commands(source.read_text("utf-8"))]:
+            try:
+                got.append(await repl.send(command, timeout=600))
+            except ReplCommandError as exc:
+                got.append({"message": str(exc)})
+    finally:
+        await repl.close()
+    assert got == _replies(expected)

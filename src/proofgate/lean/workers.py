@@ -44,8 +44,6 @@ RECYCLE_MEMORY_FRACTION = 0.75
 #: An idle worker of a header that is not pre-warmed is retired after this many idle seconds.
 COLD_IDLE_SECONDS = 600.0
 SUPERVISE_SECONDS = 0.25
-#: Starts of one header that may fail in a row (killed while importing) before its waiters fail.
-START_ATTEMPTS = 5
 #: How many recent import durations are kept for metrics.
 RECENT_SAMPLES = 512
 
@@ -334,14 +332,14 @@ class WorkerSet:
         """Count a failed start; fail the header's waiters unless it looks transient.
 
         A worker killed by a signal while importing (by an operator, the OOM killer, a test) is
-        replaced and its waiters keep waiting; anything else (no Lean, a crash on import, a broken
-        command), or `START_ATTEMPTS` failures in a row, is answered at once instead of at the
-        end of `queue_wait`."""
+        replaced and its waiters keep waiting (at most `queue_wait`); anything else (no Lean, a
+        crash or memory cap on import, a broken command) is answered at once. Pre-warming backs
+        off exponentially after failures in a row."""
         self.restarts["start_failed"] += 1
         failures = self._backoff.get(key, (0, 0.0))[0] + 1
         self._backoff[key] = (failures, time.monotonic() + min(60.0, 2.0**failures))
         _log.warning("worker failed to start", header=key[1][:80], error=str(exc), failures=failures)
-        if not killed or failures >= START_ATTEMPTS:
+        if not killed:
             keep = isinstance(exc, ProofgateError) and not isinstance(exc, ReplError)
             error = exc if keep else ReplCrashed(
                 f"could not start a Lean worker for this header: {exc}", stderr=getattr(exc, "stderr", "")

@@ -1,0 +1,86 @@
+"""How a worker's SpawnSpec is built: `lake env <repl>`, the command override, what a jail must see."""
+
+from __future__ import annotations
+
+import os
+import shlex
+import sys
+from pathlib import Path
+
+import pytest
+
+import proofgate.lean
+from proofgate.config import Settings
+from proofgate.environments import Environment
+from proofgate.exceptions import ConfigError, LeanUnavailable
+from proofgate.lean.launch import LeanReplLauncher
+
+
+def _environment(tmp_path: Path) -> Environment:
+    directory = tmp_path / "project"
+    directory.mkdir()
+    (directory / "lean-toolchain").write_text("leanprover/lean4:v4.32.0\n")
+    return Environment(name="default", directory=directory, toolchain="leanprover/lean4:v4.32.0")
+
+
+def _fake_toolchain(elan_home: Path) -> Path:
+    """An elan toolchain whose `lean --version` claims the pinned version, and a `lake`."""
+    bin_dir = elan_home / "toolchains" / "leanprover--lean4---v4.32.0" / "bin"
+    bin_dir.mkdir(parents=True)
+    (bin_dir / "lean").write_text("#!/bin/sh\necho 'Lean (version 4.32.0, x86_64-unknown-linux-gnu)'\n")
+    (bin_dir / "lake").write_text("#!/bin/sh\nexit 0\n")
+    for tool in ("lean", "lake"):
+        (bin_dir / tool).chmod(0o755)
+    return bin_dir
+
+
+def test_default_is_lake_env_repl_in_the_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PATH", "/usr/bin:/bin")
+    monkeypatch.setenv("PROOFGATE_TEST_SECRET", "never passed on")
+    settings = Settings(data_dir=tmp_path / "data", elan_home=tmp_path / "elan")
+    bin_dir = _fake_toolchain(settings.elan_home)
+    environment = _environment(tmp_path)
+    repl = environment.directory / ".lake" / "packages" / "REPL" / ".lake" / "build" / "bin" / "repl"
+    repl.parent.mkdir(parents=True)
+    repl.write_text("")
+    spec = LeanReplLauncher(settings).spawn_spec(environment)
+    assert spec.argv == [str(bin_dir / "lake"), "env", str(repl)]
+    assert spec.cwd == environment.directory
+    assert spec.read_only == (bin_dir.parent, environment.directory)
+    scratch = settings.data_dir / "scratch" / "default"
+    assert spec.writable == (scratch,) and scratch.is_dir()
+    assert spec.env["PATH"].split(os.pathsep)[0] == str(bin_dir)
+    assert spec.env["ELAN_HOME"] == str(settings.elan_home) and spec.env["TMPDIR"] == str(scratch)
+    assert "PROOFGATE_TEST_SECRET" not in spec.env
+
+
+def test_missing_repl_binary_says_how_to_fix_it(tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path / "data", elan_home=tmp_path / "elan")
+    _fake_toolchain(settings.elan_home)
+    with pytest.raises(LeanUnavailable, match="proofgate setup"):
+        LeanReplLauncher(settings).spawn_spec(_environment(tmp_path))
+
+
+def test_repl_command_replaces_lake_env(tmp_path: Path) -> None:
+    command = "/opt/repl/bin/repl --flag 'two words'"
+    settings = Settings(data_dir=tmp_path / "data", elan_home=tmp_path / "elan", repl_command=command)
+    environment = _environment(tmp_path)
+    spec = LeanReplLauncher(settings).spawn_spec(environment)
+    assert spec.argv == shlex.split(command) == ["/opt/repl/bin/repl", "--flag", "two words"]
+    assert spec.cwd == environment.directory and environment.directory in spec.read_only
+
+
+@pytest.mark.parametrize("command", [
+    f"{sys.executable} -m proofgate.bench.simulated_repl",
+    f"{sys.executable} /somewhere/proofgate/bench/simulated_repl.py --seed 1",
+])
+def test_the_simulated_repl_can_never_be_the_verifying_repl(tmp_path: Path, command: str) -> None:
+    settings = Settings(data_dir=tmp_path / "data", elan_home=tmp_path / "elan", repl_command=command)
+    with pytest.raises(ConfigError, match="simulated REPL"):
+        LeanReplLauncher(settings).spawn_spec(_environment(tmp_path))
+
+
+def test_the_package_exports_what_it_lists() -> None:
+    assert proofgate.lean.__all__ == sorted(proofgate.lean.__all__)
+    for name in proofgate.lean.__all__:
+        assert getattr(proofgate.lean, name) is not None
