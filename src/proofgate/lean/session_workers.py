@@ -1,0 +1,259 @@
+"""Long-lived REPL workers for proof sessions, keyed by (environment, header) and shared.
+
+The pool (`proofgate.lean.pool`) runs each body on a fresh env and forgets it; a proof session needs
+the proof states it made to outlive the request, so its worker must too. These workers are started
+exactly as the pool's are (same launcher, same spawner, so the same sandbox and memory cap), import
+their header once, and then serve every session of that (environment, header): the REPL's
+proof-state ids are global to a worker, and each session maps them to its own ids.
+
+A worker that dies, times out or is recycled is simply dropped: its sessions notice at their next
+step and replay their tactic path on a fresh worker (`proofgate.sessions`). Capacity is
+`settings.session_workers` processes in all; one worker serves all sessions of a header (the REPL
+runs one command at a time); a worker nobody is attached to is evicted when another header needs
+the room, and retired after `IDLE_SECONDS`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from proofgate.config import Settings
+from proofgate.environments import Environment
+from proofgate.exceptions import Busy, NotReady, ProofgateError, ReplError, SubmissionError
+from proofgate.lean.launch import ReplLauncher
+from proofgate.lean.repl import ReplProcess
+from proofgate.logs import get_logger
+from proofgate.process import Limits, Spawner
+
+__all__ = ["SessionWorker", "SessionWorkers"]
+
+HeaderKey = tuple[str, str]  # (environment name, normalized header)
+#: A worker no session is attached to is retired after this many idle seconds.
+IDLE_SECONDS = 300.0
+#: A worker whose private memory passes this share of the cap is recycled.
+RECYCLE_MEMORY_FRACTION = 0.75
+
+_log = get_logger("proofgate.session_workers")
+_serial = itertools.count(1)
+
+
+@dataclass(eq=False)
+class SessionWorker:
+    """One REPL process with its header imported; `serial` tells two incarnations apart."""
+
+    key: HeaderKey
+    repl: ReplProcess
+    header_env: int | None  # None: no imports, each statement runs in a fresh env
+    serial: int = field(default_factory=lambda: next(_serial))
+    sessions: int = 0  # sessions attached
+    commands: int = 0
+    retiring: bool = False
+    idle_since: float = field(default_factory=time.monotonic)
+
+    @property
+    def usable(self) -> bool:
+        """Alive and not being recycled: a session may (keep) using it."""
+        return self.repl.alive and not self.retiring
+
+    async def command(self, code: str, *, timeout: float) -> dict[str, Any]:
+        """Run Lean commands on top of the header's env."""
+        self.commands += 1
+        return await self.repl.command(code, env=self.header_env, timeout=timeout)
+
+    async def tactic(self, tactic: str, proof_state: int, *, timeout: float) -> dict[str, Any]:
+        """Run one tactic on one of this worker's proof states (a REPL id)."""
+        self.commands += 1
+        return await self.repl.tactic(tactic, proof_state, timeout=timeout)
+
+
+class SessionWorkers:
+    """The session workers of one service; see the module docstring."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        spawner: Spawner,
+        launcher: ReplLauncher,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._settings = settings
+        self._spawner = spawner
+        self._launcher = launcher
+        self._clock = clock
+        self._limits = Limits(
+            memory_bytes=settings.memory_limit_mb * 2**20, max_processes=settings.max_processes
+        )
+        self._workers: list[SessionWorker] = []
+        self._starting: dict[HeaderKey, asyncio.Future[SessionWorker]] = {}
+        self._closed = False
+        self.started = 0
+        self.retired: dict[str, int] = {}
+
+    # --- attaching -----------------------------------------------------------------------
+
+    async def attach(self, environment: Environment, header: str) -> SessionWorker:
+        """A usable worker for (environment, header), started if need be, with one more session.
+
+        Raises `SubmissionError` when the header does not import, `Busy` when every worker serves
+        other headers' sessions, `NotReady` when no worker can be started."""
+        if self._closed:
+            raise Busy("proofgate is shutting down: retry shortly")
+        key = (environment.name, header)
+        self._drop_dead()
+        while True:
+            serving = [w for w in self._workers if w.key == key and w.usable]
+            if serving:
+                worker = min(serving, key=lambda w: w.sessions)
+                break
+            starting = self._starting.get(key)
+            if starting is None:
+                self._make_room(key)
+                starting = asyncio.get_running_loop().create_future()
+                self._starting[key] = starting
+                try:
+                    worker = await self._start(environment, key)
+                except BaseException as exc:
+                    self._starting.pop(key, None)
+                    if not starting.done():
+                        starting.set_exception(exc if isinstance(exc, Exception) else Busy())
+                        starting.exception()  # retrieved here, waiters re-raise their own copy
+                    raise
+                self._starting.pop(key, None)
+                self._workers.append(worker)
+                starting.set_result(worker)
+                break
+            worker = await asyncio.shield(starting)
+            if worker.usable:
+                break
+        worker.sessions += 1
+        return worker
+
+    def detach(self, worker: SessionWorker) -> None:
+        """A session stops using `worker`; a worker being recycled goes once nobody uses it."""
+        worker.sessions = max(0, worker.sessions - 1)
+        if worker.sessions == 0:
+            worker.idle_since = self._clock()
+            if worker.retiring and not worker.repl.busy:
+                self._retire(worker, "recycled")
+
+    def after_command(self, worker: SessionWorker) -> None:
+        """Mark a worker that served enough (or grew too much) for recycling; its sessions move."""
+        if worker.retiring or not worker.repl.alive:
+            return
+        used = worker.repl.private_memory_bytes()
+        cap = self._limits.memory_bytes
+        grown = used is not None and cap is not None and used > RECYCLE_MEMORY_FRACTION * cap
+        if worker.commands >= self._settings.session_recycle_after or grown:
+            worker.retiring = True
+            _log.info("session worker recycling", pid=worker.repl.pid, commands=worker.commands)
+            if worker.sessions == 0 and not worker.repl.busy:
+                self._retire(worker, "recycled")
+
+    # --- starting and stopping -----------------------------------------------------------
+
+    def _make_room(self, key: HeaderKey) -> None:
+        """Evict an unused (or recycling, idle) worker of another header when at capacity."""
+        if len(self._workers) + len(self._starting) < self._settings.session_workers:
+            return
+        candidates = [
+            w for w in self._workers if not w.repl.busy and (w.sessions == 0 or w.retiring)
+        ]
+        if not candidates:
+            raise Busy(
+                f"all {self._settings.session_workers} session workers serve other statements' "
+                "open sessions: close a session or retry later (PROOFGATE_SESSION_WORKERS sets "
+                "how many there are)",
+                retry_after=5.0,
+            )
+        victim = min(candidates, key=lambda w: (not w.retiring, w.sessions, w.idle_since))
+        self._retire(victim, "evicted")
+
+    async def _start(self, environment: Environment, key: HeaderKey) -> SessionWorker:
+        """Spawn a REPL and import the header; one retry when the process dies on the way."""
+        for attempt in (1, 2):
+            repl: ReplProcess | None = None
+            try:
+                spec = self._launcher.spawn_spec(environment)
+                repl = await ReplProcess.start(self._spawner, spec, self._limits)
+                header_env = None
+                if key[1]:
+                    reply = await repl.command(key[1], timeout=self._settings.import_timeout)
+                    errors = [
+                        str(m.get("data", ""))
+                        for m in reply.get("messages", [])
+                        if isinstance(m, dict) and m.get("severity") == "error"
+                    ]
+                    if errors:
+                        raise SubmissionError(
+                            f"the statement's imports do not load: {errors[0][:300]}",
+                            field="statement",
+                        )
+                    header_env = int(reply["env"])
+            except ReplError as exc:
+                if repl is not None:
+                    await repl.close()
+                if attempt == 2:
+                    raise NotReady(
+                        f"could not start a Lean worker for this session: {exc}", retry_after=5.0
+                    ) from exc
+                _log.warning("session worker failed to start", error=str(exc)[:200])
+                continue
+            except (ProofgateError, OSError, asyncio.CancelledError) as exc:
+                if repl is not None:
+                    await repl.close()
+                if isinstance(exc, OSError):
+                    raise NotReady(
+                        f"could not start a Lean worker: {exc}", retry_after=5.0
+                    ) from exc
+                raise
+            self.started += 1
+            _log.info("session worker ready", pid=repl.pid, header=key[1][:80])
+            return SessionWorker(key, repl, header_env, idle_since=self._clock())
+        raise AssertionError("unreachable")
+
+    def _retire(self, worker: SessionWorker, cause: str) -> None:
+        if worker in self._workers:
+            self._workers.remove(worker)
+            self.retired[cause] = self.retired.get(cause, 0) + 1
+            _log.info("session worker retired", pid=worker.repl.pid, cause=cause)
+        worker.retiring = True
+        worker.repl.kill()
+        task = asyncio.get_running_loop().create_task(worker.repl.close())
+        task.add_done_callback(lambda done: done.cancelled() or done.exception())
+
+    def _drop_dead(self) -> None:
+        for worker in [w for w in self._workers if not w.repl.alive]:
+            self._retire(worker, "died")
+
+    def sweep(self) -> None:
+        """Retire dead workers, idle ones past `IDLE_SECONDS`, and recycled ones nobody uses."""
+        self._drop_dead()
+        now = self._clock()
+        for worker in list(self._workers):
+            if worker.repl.busy or worker.sessions:
+                continue
+            if worker.retiring:
+                self._retire(worker, "recycled")
+            elif now - worker.idle_since > IDLE_SECONDS:
+                self._retire(worker, "idle")
+
+    def stats(self) -> dict[str, object]:
+        return {
+            "workers": len(self._workers),
+            "starting": len(self._starting),
+            "started": self.started,
+            "retired": dict(self.retired),
+            "sessions_by_worker": {w.repl.pid: w.sessions for w in self._workers},
+        }
+
+    async def close(self) -> None:
+        """Kill every worker and wait for them."""
+        self._closed = True
+        workers, self._workers = self._workers, []
+        await asyncio.gather(*(w.repl.close() for w in workers), return_exceptions=True)
