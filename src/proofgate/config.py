@@ -118,6 +118,12 @@ class Settings(BaseSettings):
     )
     heartbeat_cap: int = Field(1_000_000, ge=0, description="Highest maxHeartbeats allowed.")
     cache_enabled: bool = True
+    report_key: str | None = Field(
+        None,
+        repr=False,
+        description="Signs reproducible reports (HMAC-SHA256); unset: a key made on first use "
+        "in DATA_DIR/report.key (mode 0600).",
+    )
     audit_timeout: float = Field(120.0, gt=0)
     checker_command: str | None = Field(
         None,

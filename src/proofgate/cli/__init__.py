@@ -9,6 +9,8 @@ import typer
 
 from proofgate.cli import cache, check, ci, keys, lint, server
 from proofgate.cli import batch as batch_cli
+from proofgate.cli import record as record_cli
+from proofgate.cli import report as report_cli
 
 app = typer.Typer(
     name="proofgate",
@@ -25,6 +27,8 @@ cache.register(app)
 lint.register(app)
 keys.register(app)
 batch_cli.register(app)
+record_cli.register(app)
+report_cli.register(app)
 
 
 def main() -> None:

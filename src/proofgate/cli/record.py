@@ -1,0 +1,204 @@
+"""`proofgate export` (a verdict in, a signed reproducible report out) and `proofgate replay REPORT`.
+
+export: 0 written; 2 usage (unreadable input, the verdict does not belong to the submission).
+replay: 0 the verdict reproduced; 1 it did not (the reasons are printed); 2 usage; 3 the check
+could not run (not ready, unreachable server).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from pydantic import ValidationError
+from rich.console import Console
+from rich.text import Text
+
+from proofgate.cli.common import (
+    EXIT_FAILED,
+    EXIT_INFRA,
+    EXIT_OK,
+    EXIT_USAGE,
+    console,
+    fail,
+    load_settings,
+)
+from proofgate.config import Settings
+from proofgate.exceptions import ConfigError, ProofgateError, SubmissionError
+from proofgate.models import Submission, Verdict
+from proofgate.reports.record import build_record, load_record, render_markdown, write_record
+from proofgate.reports.replay import ReplayResult, replay
+from proofgate.reports.signing import load_report_key
+
+__all__ = ["export", "read_json_or_line", "register", "replay_command"]
+
+
+def read_json_or_line(path: Path, item_id: str | None, what: str) -> dict[str, Any]:
+    """The JSON object in `path`, or with `item_id` the JSONL line whose `id` is `item_id`."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read the {what} {path}: {exc}") from exc
+    if item_id is None:
+        try:
+            value = json.loads(text)
+        except ValueError as exc:
+            raise ConfigError(
+                f"the {what} {path} is not one JSON object ({exc}); for a JSONL file give --id"
+            ) from exc
+        if not isinstance(value, dict):
+            raise ConfigError(f"the {what} {path} is not a JSON object")
+        return value
+    for line in text.splitlines():
+        try:
+            value = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(value, dict) and str(value.get("id")) == item_id:
+            return value
+    raise ConfigError(f"no line with id {item_id!r} in the {what} {path}")
+
+
+def _verdict_from(value: dict[str, Any], path: Path) -> Verdict:
+    payload = value if "status" in value else value.get("verdict")
+    if not isinstance(payload, dict):
+        error = value.get("error") or {}
+        detail = error.get("message", "no `verdict` field") if isinstance(error, dict) else error
+        raise ConfigError(f"{path}: that item has no verdict ({detail})")
+    try:
+        return Verdict.model_validate(payload)
+    except ValidationError as exc:
+        raise ConfigError(f"{path} does not hold a verdict: {exc.errors()[0]['msg']}") from exc
+
+
+def _submission_from(value: dict[str, Any], path: Path) -> Submission:
+    fields = {name: field for name, field in value.items() if name != "id"}
+    try:
+        return Submission.model_validate(fields)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in first["loc"]) or "submission"
+        raise ConfigError(f"{path} does not hold a submission: {where}: {first['msg']}") from exc
+
+
+def export(
+    verdict_path: Annotated[
+        Path,
+        typer.Argument(
+            metavar="VERDICT",
+            help="A verdict as JSON (`proofgate check --json`), or a batch RESULTS.jsonl with --id.",
+        ),
+    ],
+    submission_path: Annotated[
+        Path,
+        typer.Option(
+            "--submission",
+            metavar="SUBMISSION",
+            help="The submission as JSON, or the batch INPUT.jsonl with --id.",
+        ),
+    ],
+    item_id: Annotated[
+        str | None, typer.Option("--id", help="The item to export from JSONL files.")
+    ] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", "-o", help="Write REPORT.json and REPORT.md (default: JSON on stdout)."),
+    ] = None,
+    markdown: Annotated[
+        bool, typer.Option("--markdown", help="Print the Markdown report instead of JSON.")
+    ] = False,
+) -> None:
+    """Export a verdict as a signed, self-contained, reproducible report."""
+    settings = load_settings()
+    try:
+        verdict = _verdict_from(read_json_or_line(verdict_path, item_id, "verdict"), verdict_path)
+        submission = _submission_from(
+            read_json_or_line(submission_path, item_id, "submission"), submission_path
+        )
+        record = build_record(
+            submission, verdict, settings, load_report_key(settings), item_id=item_id
+        )
+        if out is not None:
+            markdown_path = write_record(record, out)
+            console.print(f"wrote {out} and {markdown_path}")
+            raise typer.Exit(EXIT_OK)
+    except ConfigError as exc:
+        fail(str(exc), EXIT_USAGE)
+    if markdown:
+        typer.echo(render_markdown(record), nl=False)
+    else:
+        typer.echo(json.dumps(record, indent=2, sort_keys=True, ensure_ascii=False))
+
+
+async def _check_locally(settings: Settings, submission: Submission) -> Verdict:
+    """A fresh check: the result cache is off, or the replay would only read the old verdict."""
+    from proofgate.service import CheckerService
+
+    service = CheckerService(settings.model_copy(update={"cache_enabled": False}))
+    await service.start()
+    try:
+        return await service.check(submission)
+    finally:
+        await service.close()
+
+
+async def _check_on_server(url: str, submission: Submission) -> Verdict:
+    from proofgate.client import AsyncClient
+
+    async with AsyncClient(url, api_key=os.environ.get("PROOFGATE_API_KEY") or None) as client:
+        return await client.check(submission)
+
+
+def _show(result: ReplayResult, out: Console) -> None:
+    if result.reproduced:
+        out.print(Text("reproduced", style="bold green") + Text(f": {result.replayed.status.value}"))
+    else:
+        out.print(
+            Text("not reproduced", style="bold red")
+            + Text(f": recorded {result.original.status.value}, now {result.replayed.status.value}")
+        )
+        for reason in result.reasons:
+            out.print(Text("  - ") + Text(reason))
+    out.print(Text(f"signature: {result.signature}", style="dim"))
+    if result.replayed.cached:
+        out.print(Text("the server answered from its result cache", style="dim"))
+
+
+def replay_command(
+    report: Annotated[Path, typer.Argument(metavar="REPORT", help="A report, .json or .md.")],
+    server: Annotated[
+        str | None,
+        typer.Option("--server", envvar="PROOFGATE_SERVER", help="Re-check on this server (URL)."),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the outcome as JSON.")] = False,
+) -> None:
+    """Re-check a report's submission and say whether its verdict reproduces, and why not."""
+    settings = load_settings()
+    try:
+        loaded = load_record(report)
+        key = load_report_key(settings)
+
+        async def check(submission: Submission) -> Verdict:
+            if server:
+                return await _check_on_server(server, submission)
+            return await _check_locally(settings, submission)
+
+        result = asyncio.run(replay(loaded, key, check))
+    except (ConfigError, SubmissionError) as exc:
+        fail(str(exc), EXIT_USAGE)
+    except ProofgateError as exc:
+        fail(f"the submission could not be checked again: {exc}", EXIT_INFRA)
+    if as_json:
+        typer.echo(json.dumps(result.to_json(), indent=2))
+    else:
+        _show(result, Console(highlight=False, soft_wrap=True))
+    raise typer.Exit(EXIT_OK if result.reproduced else EXIT_FAILED)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("export")(export)
+    app.command("replay")(replay_command)
