@@ -39,7 +39,9 @@ def item_line(index: int) -> tuple[str, str]:
         body = {"code": _broken(index)}
         expected = "failed"
     elif kind == 6:
-        body = {"code": "import Mathlib\nset_option maxHeartbeats 0 in\ntheorem x : True := trivial\n"}
+        body = {
+            "code": "import Mathlib\nset_option maxHeartbeats 0 in\ntheorem x : True := trivial\n"
+        }
         expected = "rejected"
     elif kind == 7:
         body = {"statement": STATEMENT, "code": _honest(0), "environment": "nowhere"}

@@ -54,7 +54,9 @@ async def test_a_batch_stopped_midway_resumes_to_the_same_complete_output(tmp_pa
         tmp_path / "in.jsonl", reference, LocalBackend(service=stack_in(tmp_path / "a").service())
     )
     assert whole.complete and whole.written == ITEMS
-    assert {k: record_outcome(r) for k, r in ((r.id, r) for r in read_records(reference))} == expected
+    assert {
+        k: record_outcome(r) for k, r in ((r.id, r) for r in read_records(reference))
+    } == expected
 
     out = tmp_path / "results.jsonl"
     stack = stack_in(tmp_path / "b")

@@ -40,12 +40,22 @@ def env(tmp_path: Path) -> dict[str, str]:
 def test_export_then_replay_on_a_server(tmp_path: Path, env: dict[str, str]) -> None:
     write_batch(tmp_path / "in.jsonl", 12)
     stack = make_stack(tmp_path)
-    batch = run_batch(tmp_path / "in.jsonl", tmp_path / "out.jsonl", LocalBackend(service=stack.service()))
+    batch = run_batch(
+        tmp_path / "in.jsonl", tmp_path / "out.jsonl", LocalBackend(service=stack.service())
+    )
     asyncio.run(batch)  # the CLI runs its own event loop: this test has none
     exported = runner.invoke(
         app,
-        ["export", str(tmp_path / "out.jsonl"), "--submission", str(tmp_path / "in.jsonl"),
-         "--id", "item-0002", "--out", str(tmp_path / "report.json")],
+        [
+            "export",
+            str(tmp_path / "out.jsonl"),
+            "--submission",
+            str(tmp_path / "in.jsonl"),
+            "--id",
+            "item-0002",
+            "--out",
+            str(tmp_path / "report.json"),
+        ],
         env=env,
     )
     assert exported.exit_code == 0, exported.output
@@ -70,14 +80,31 @@ def test_export_then_replay_on_a_server(tmp_path: Path, env: dict[str, str]) -> 
     assert outcome["reasons"][0].startswith("signature invalid")
 
 
-def test_export_refuses_a_verdict_of_another_submission(tmp_path: Path, env: dict[str, str]) -> None:
-    verdict = {"status": "failed", "kind": "compile", "content_hash": "0" * 64,
-               "pins": {"lean": "v4.32.0", "mathlib": "m", "repl": "r", "proofgate": "0.1.0",
-                        "checker": "c"}}
+def test_export_refuses_a_verdict_of_another_submission(
+    tmp_path: Path, env: dict[str, str]
+) -> None:
+    verdict = {
+        "status": "failed",
+        "kind": "compile",
+        "content_hash": "0" * 64,
+        "pins": {
+            "lean": "v4.32.0",
+            "mathlib": "m",
+            "repl": "r",
+            "proofgate": "0.1.0",
+            "checker": "c",
+        },
+    }
     (tmp_path / "verdict.json").write_text(json.dumps(verdict))
     (tmp_path / "submission.json").write_text(json.dumps({"code": "theorem x : True := trivial"}))
     result = runner.invoke(
-        app, ["export", str(tmp_path / "verdict.json"), "--submission", str(tmp_path / "submission.json")],
+        app,
+        [
+            "export",
+            str(tmp_path / "verdict.json"),
+            "--submission",
+            str(tmp_path / "submission.json"),
+        ],
         env=env,
     )
     assert result.exit_code == 2 and "not computed for this submission" in result.output
@@ -87,13 +114,26 @@ def test_export_prints_json_or_markdown_without_out(tmp_path: Path, env: dict[st
     submission = {"code": "theorem x : True := trivial"}
     from proofgate.models import Submission
 
-    verdict = {"status": "compiled", "kind": "compile",
-               "content_hash": Submission(**submission).content_hash(),
-               "pins": {"lean": "v4.32.0", "mathlib": "m", "repl": "r", "proofgate": "0.1.0",
-                        "checker": "c"}}
+    verdict = {
+        "status": "compiled",
+        "kind": "compile",
+        "content_hash": Submission(**submission).content_hash(),
+        "pins": {
+            "lean": "v4.32.0",
+            "mathlib": "m",
+            "repl": "r",
+            "proofgate": "0.1.0",
+            "checker": "c",
+        },
+    }
     (tmp_path / "verdict.json").write_text(json.dumps(verdict))
     (tmp_path / "submission.json").write_text(json.dumps(submission))
-    args = ["export", str(tmp_path / "verdict.json"), "--submission", str(tmp_path / "submission.json")]
+    args = [
+        "export",
+        str(tmp_path / "verdict.json"),
+        "--submission",
+        str(tmp_path / "submission.json"),
+    ]
     as_json = runner.invoke(app, args, env=env)
     assert as_json.exit_code == 0 and json.loads(as_json.stdout)["verdict"]["status"] == "compiled"
     as_markdown = runner.invoke(app, [*args, "--markdown"], env=env)

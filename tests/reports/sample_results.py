@@ -34,8 +34,10 @@ _ERRORS = [
     (Category.tactic_failed, "linarith failed to find a contradiction\ncase a\n⊢ False"),
     (Category.unknown_constant, "unknown constant '{name}'"),
     (Category.syntax, "unexpected token 'at'; expected command"),
-    (Category.heartbeats, "(deterministic) timeout at `whnf`, maximum number of heartbeats ({n}) "
-     "has been reached"),
+    (
+        Category.heartbeats,
+        "(deterministic) timeout at `whnf`, maximum number of heartbeats ({n}) has been reached",
+    ),
 ]
 _NAMES = ["Nat.succ_le_iff'", "Finset.sum_range_succ'", "foo", "Real.sqrt_lt'", "h.trans"]
 _RULES = ["eval", "heartbeats", "extern", "exit", "debug_option", "initialize"]
@@ -67,7 +69,9 @@ def _verdict(rng: random.Random, status: VerdictStatus, index: int) -> Verdict:
             category, template = rng.choice(_ERRORS)
             text = template.format(name=rng.choice(_NAMES), n=rng.randint(1, 9))
             pos = Position(line=rng.randint(2, 12), column=rng.randint(0, 8))
-            verdict.messages.append(Message(severity=Severity.error, category=category, text=text, pos=pos))
+            verdict.messages.append(
+                Message(severity=Severity.error, category=category, text=text, pos=pos)
+            )
     elif status is VerdictStatus.rejected:
         rule = rng.choice(_RULES)
         verdict.violations.append(Violation(rule=rule, line=3, column=0, message=f"{rule} refused"))
@@ -75,7 +79,9 @@ def _verdict(rng: random.Random, status: VerdictStatus, index: int) -> Verdict:
             Message(severity=Severity.error, category=Category.policy, text=f"[{rule}] refused")
         )
     elif status is VerdictStatus.axiom_violation:
-        verdict.axioms.append(rng.choice(["cheat", "Lean.ofReduceBool", "Lean.ofReduceBool", "myAx"]))
+        verdict.axioms.append(
+            rng.choice(["cheat", "Lean.ofReduceBool", "Lean.ofReduceBool", "myAx"])
+        )
     elif status is VerdictStatus.incomplete:
         verdict.axioms.append("sorryAx")
     elif status is VerdictStatus.statement_mismatch:
@@ -108,11 +114,15 @@ def sample_records(count: int = 400, seed: int = 7) -> list[BatchRecord]:
         roll = rng.random()
         if roll < 0.02:
             error = ItemError(kind="input", line=index + 1, field="id", message="missing `id`")
-            records.append(BatchRecord(id=f"line:{index + 1}", line=index + 1, error=error, attempts=0))
+            records.append(
+                BatchRecord(id=f"line:{index + 1}", line=index + 1, error=error, attempts=0)
+            )
             continue
         if roll < 0.03:
             error = ItemError(
-                kind="submission", line=index + 1, field="environment",
+                kind="submission",
+                line=index + 1,
+                field="environment",
                 message="unknown environment 'mathlib-old'; known: default",
             )
             records.append(BatchRecord(id=item_id, line=index + 1, error=error))

@@ -15,7 +15,7 @@ from proofgate.cli import app
 from tests.reports.sample_results import write_sample_results
 
 pytest.importorskip("matplotlib", reason="the failure report needs the `report` extra")
-from PIL import Image  # noqa: E402 - installed with matplotlib
+from PIL import Image
 
 VOID = {"meta", "img", "br", "link", "input", "hr"}
 
@@ -59,7 +59,9 @@ def _assert_real_picture(png: bytes) -> None:
 
 def test_the_report_renders_from_a_results_file(tmp_path: Path) -> None:
     write_sample_results(tmp_path / "results.jsonl")
-    result = CliRunner().invoke(app, ["report", str(tmp_path / "results.jsonl"), "--out", str(tmp_path / "r")])
+    result = CliRunner().invoke(
+        app, ["report", str(tmp_path / "results.jsonl"), "--out", str(tmp_path / "r")]
+    )
     assert result.exit_code == 0, result.output
     assert "400 items" in result.output
 
@@ -69,8 +71,15 @@ def test_the_report_renders_from_a_results_file(tmp_path: Path) -> None:
     parsed.close()
     assert parsed.open == [], f"unclosed tags: {parsed.open}"
     assert parsed.headings[0] == "How this batch failed"
-    for section in ("Verdicts", "Error categories", "Most frequent error messages", "Cheats caught",
-                    "Time", "Retries", "Items without a verdict"):
+    for section in (
+        "Verdicts",
+        "Error categories",
+        "Most frequent error messages",
+        "Cheats caught",
+        "Time",
+        "Retries",
+        "Items without a verdict",
+    ):
         assert section in parsed.headings
     assert parsed.tables >= 6
     assert "http://" not in page and "https://" not in page  # self-contained
@@ -93,7 +102,9 @@ def test_the_report_renders_from_a_results_file(tmp_path: Path) -> None:
 
 def test_an_empty_results_file_still_renders(tmp_path: Path) -> None:
     (tmp_path / "results.jsonl").write_text("")
-    result = CliRunner().invoke(app, ["report", str(tmp_path / "results.jsonl"), "-o", str(tmp_path / "r")])
+    result = CliRunner().invoke(
+        app, ["report", str(tmp_path / "results.jsonl"), "-o", str(tmp_path / "r")]
+    )
     assert result.exit_code == 0, result.output
     for name in ("outcomes.png", "times.png"):
         png = (tmp_path / "r" / name).read_bytes()

@@ -8,7 +8,12 @@ from pathlib import Path
 import pytest
 
 from proofgate.batch.runner import record_outcome
-from proofgate.reports.failures import analyse_records, analyse_results, normalise_message, percentile
+from proofgate.reports.failures import (
+    analyse_records,
+    analyse_results,
+    normalise_message,
+    percentile,
+)
 from tests.reports.sample_results import sample_records, write_sample_results
 
 
@@ -18,8 +23,14 @@ from tests.reports.sample_results import sample_records, write_sample_results
         ("unknown identifier 'Nat.succ_le_iff''", "unknown identifier '…'"),
         ("unknown identifier 'foo'", "unknown identifier '…'"),
         ("unsolved goals\nx : ℕ\n⊢ x + 1 = 1 + x", "unsolved goals"),
-        ("maximum number of heartbeats (200000) has been reached", "maximum number of heartbeats (N) has been reached"),
-        ("the target's type differs from the statement's", "the target's type differs from the statement's"),
+        (
+            "maximum number of heartbeats (200000) has been reached",
+            "maximum number of heartbeats (N) has been reached",
+        ),
+        (
+            "the target's type differs from the statement's",
+            "the target's type differs from the statement's",
+        ),
         ("unknown constant `Real.pi`   here", "unknown constant `…` here"),
         ("", ""),
     ],

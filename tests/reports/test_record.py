@@ -46,7 +46,9 @@ def test_a_record_holds_everything_needed_to_recheck(settings: Settings, key: Re
     record = build_record(submission, verdict, settings, key, item_id="minif2f-0007")
     assert record["statement"] == STATEMENT and record["item_id"] == "minif2f-0007"
     assert record["pins"]["mathlib"] == "81a5d257c8e410db227a6665ed08f64fea08e997"
-    assert record["pins"]["repl"] and record["pins"]["checker"] and record["exported_by"]["proofgate"]
+    assert (
+        record["pins"]["repl"] and record["pins"]["checker"] and record["exported_by"]["proofgate"]
+    )
     assert record["policy_profile"] == "strict"
     assert record["allowed_axioms"] == ["Classical.choice", "Quot.sound", "propext"]
     assert record["hashes"]["submission"] == submission.content_hash()
@@ -57,7 +59,7 @@ def test_a_record_holds_everything_needed_to_recheck(settings: Settings, key: Re
 
 
 def test_a_verdict_for_another_submission_is_refused(settings: Settings, key: ReportKey) -> None:
-    submission, verdict = _pair()
+    _, verdict = _pair()
     other = Submission(statement=STATEMENT, proof="by simp")
     with pytest.raises(ConfigError, match="not computed for this submission"):
         build_record(other, verdict, settings, key)

@@ -41,9 +41,7 @@ async def test_a_report_replays_to_the_same_verdict(stack: Stack, tmp_path: Path
     key = load_report_key(stack.settings)
     await _report(stack, key, tmp_path / "report.json")
     for name in ("report.json", "report.md"):
-        result = await replay(
-            load_record(tmp_path / name), key, lambda s: _fresh_check(stack, s)
-        )
+        result = await replay(load_record(tmp_path / name), key, lambda s: _fresh_check(stack, s))
         assert result.reproduced, result.reasons
         assert result.signature == "valid" and result.replayed.status is VerdictStatus.proved
         assert not result.replayed.cached
@@ -60,7 +58,9 @@ async def test_a_tampered_report_is_detected(stack: Stack, tmp_path: Path) -> No
     )
     assert not result.reproduced and result.signature == "invalid"
     assert result.reasons[0].startswith("signature invalid")
-    assert any(r.startswith("verdict differs: same status, different axioms") for r in result.reasons)
+    assert any(
+        r.startswith("verdict differs: same status, different axioms") for r in result.reasons
+    )
 
 
 async def test_a_changed_outcome_is_a_verdict_difference(stack: Stack, tmp_path: Path) -> None:

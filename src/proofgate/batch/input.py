@@ -68,8 +68,12 @@ class BatchItem:
         return BatchRecord(id=self.id, line=self.line, verdict=verdict, attempts=attempts)
 
     def error(
-        self, kind: Literal["submission", "infrastructure"], message: str, *,
-        field: str | None = None, attempts: int = 1,
+        self,
+        kind: Literal["submission", "infrastructure"],
+        message: str,
+        *,
+        field: str | None = None,
+        attempts: int = 1,
     ) -> BatchRecord:
         problem = ItemError(kind=kind, line=self.line, field=field, message=message)
         return BatchRecord(id=self.id, line=self.line, error=problem, attempts=attempts)

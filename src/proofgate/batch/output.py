@@ -120,7 +120,7 @@ class ResultsFile:
             os.close(self._fd)
             self._fd = None
 
-    def __enter__(self) -> ResultsFile:
+    def __enter__(self) -> ResultsFile:  # noqa: PYI034 - typing.Self needs Python 3.11
         return self.open()
 
     def __exit__(

@@ -110,7 +110,8 @@ def _print_summary(summary: BatchSummary, *, interrupted: bool = False) -> None:
 
 def batch(
     input_path: Annotated[
-        Path, typer.Argument(metavar="INPUT.jsonl", help="One submission a line, each with an `id`.")
+        Path,
+        typer.Argument(metavar="INPUT.jsonl", help="One submission a line, each with an `id`."),
     ],
     out: Annotated[
         Path,

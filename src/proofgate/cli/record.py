@@ -106,7 +106,9 @@ def export(
     ] = None,
     out: Annotated[
         Path | None,
-        typer.Option("--out", "-o", help="Write REPORT.json and REPORT.md (default: JSON on stdout)."),
+        typer.Option(
+            "--out", "-o", help="Write REPORT.json and REPORT.md (default: JSON on stdout)."
+        ),
     ] = None,
     markdown: Annotated[
         bool, typer.Option("--markdown", help="Print the Markdown report instead of JSON.")
@@ -155,7 +157,9 @@ async def _check_on_server(url: str, submission: Submission) -> Verdict:
 
 def _show(result: ReplayResult, out: Console) -> None:
     if result.reproduced:
-        out.print(Text("reproduced", style="bold green") + Text(f": {result.replayed.status.value}"))
+        out.print(
+            Text("reproduced", style="bold green") + Text(f": {result.replayed.status.value}")
+        )
     else:
         out.print(
             Text("not reproduced", style="bold red")

@@ -53,7 +53,11 @@ def _share(count: int, total: int) -> str:
 
 
 def _table(
-    headers: list[str], rows: list[list[str]], numeric: set[int] = frozenset(), *, narrow: bool = False
+    headers: list[str],
+    rows: list[list[str]],
+    numeric: set[int] = frozenset(),
+    *,
+    narrow: bool = False,
 ) -> str:
     head = "".join(
         f'<th class="num">{_e(h)}</th>' if i in numeric else f"<th>{_e(h)}</th>"
@@ -61,7 +65,10 @@ def _table(
     )
     body = "".join(
         "<tr>"
-        + "".join(f'<td class="num">{c}</td>' if i in numeric else f"<td>{c}</td>" for i, c in enumerate(row))
+        + "".join(
+            f'<td class="num">{c}</td>' if i in numeric else f"<td>{c}</td>"
+            for i, c in enumerate(row)
+        )
         + "</tr>"
         for row in rows
     )
@@ -76,13 +83,15 @@ def _image(name: str, png: bytes, alt: str) -> str:
 
 def _examples(group: MessageGroup) -> str:
     return "<br>".join(
-        f'<span class="ex"><code>{_e(item)}</code>: {_e(text)}</span>' for item, text in group.examples
+        f'<span class="ex"><code>{_e(item)}</code>: {_e(text)}</span>'
+        for item, text in group.examples
     )
 
 
 def _message_rows(groups: list[MessageGroup]) -> list[list[str]]:
     return [
-        [str(g.count), _e(g.category), f"<code>{_e(g.pattern)}</code>", _examples(g)] for g in groups
+        [str(g.count), _e(g.category), f"<code>{_e(g.pattern)}</code>", _examples(g)]
+        for g in groups
     ]
 
 
@@ -115,18 +124,27 @@ def render_html(summary: FailureSummary, charts: dict[str, bytes]) -> str:
         f"<title>proofgate failure report: {_e(Path(summary.source).name or 'batch')}</title>",
         f"<style>{_CSS}</style></head><body><main>",
         "<h1>How this batch failed</h1>",
-        f'<div class="meta">{_e(summary.source)} &middot; generated '
-        f"{_e(datetime.now(timezone.utc).isoformat(timespec='seconds'))} by proofgate "
-        f"{_e(__version__)}</div>",
+        (
+            f'<div class="meta">{_e(summary.source)} &middot; generated '
+            f"{_e(datetime.now(timezone.utc).isoformat(timespec='seconds'))} by proofgate "
+            f"{_e(__version__)}</div>"
+        ),
         '<div class="cards">'
-        + "".join(f'<div class="card"><div class="n">{_e(n)}</div><div class="l">{_e(label)}</div></div>' for n, label in cards)
+        + "".join(
+            f'<div class="card"><div class="n">{_e(n)}</div><div class="l">{_e(label)}</div></div>'
+            for n, label in cards
+        )
         + "</div>",
         "<h2>Verdicts</h2>",
         _image("outcomes.png", charts["outcomes.png"], "Verdicts and item errors"),
         _table(
             ["outcome", "items", "share"],
             [
-                [f'<span class="dot" style="background:{colour_of(o)}"></span>{_e(o)}', str(c), _share(c, total)]
+                [
+                    f'<span class="dot" style="background:{colour_of(o)}"></span>{_e(o)}',
+                    str(c),
+                    _share(c, total),
+                ]
                 for o, c in summary.outcomes.most_common()
             ],
             {1, 2},
@@ -134,8 +152,10 @@ def render_html(summary: FailureSummary, charts: dict[str, bytes]) -> str:
         "<h2>Error categories</h2>",
         _image("categories.png", charts["categories.png"], "Error categories"),
         "<h2>Most frequent error messages</h2>",
-        '<p class="ex">Names in quotes and numbers are blanked so that the same mistake groups '
-        "together; the examples show the original first line.</p>",
+        (
+            '<p class="ex">Names in quotes and numbers are blanked so that the same mistake '
+            "groups together; the examples show the original first line.</p>"
+        ),
         _table(["count", "category", "message", "examples"], _message_rows(summary.messages), {0})
         if summary.messages
         else '<p class="none">No Lean errors.</p>',
@@ -143,19 +163,29 @@ def render_html(summary: FailureSummary, charts: dict[str, bytes]) -> str:
         _cheats_html(summary),
         "<h2>Time</h2>",
         _image("times.png", charts["times.png"], "Time per check"),
-        _table(["verdict", "checks", "p50 s", "p90 s", "p99 s", "max s"], _times_rows(summary), {1, 2, 3, 4, 5}),
+        _table(
+            ["verdict", "checks", "p50 s", "p90 s", "p99 s", "max s"],
+            _times_rows(summary),
+            {1, 2, 3, 4, 5},
+        ),
         _table(
             ["stage", "mean ms"],
             [[_e(label), f"{summary.stage_ms.get(key, 0.0):.1f}"] for key, label in _STAGES],
             {1},
             narrow=True,
         ),
-        f'<p class="ex">{summary.cached} of {summary.verdicts} verdicts came from the result cache '
-        "and are left out of the times above.</p>",
+        (
+            f'<p class="ex">{summary.cached} of {summary.verdicts} verdicts came from the result '
+            "cache and are left out of the times above.</p>"
+        ),
         "<h2>Retries</h2>",
         _image("attempts.png", charts["attempts.png"], "Checks started per item"),
         "<h2>Items without a verdict</h2>",
-        _table(["count", "kind (field)", "message", "examples"], _message_rows(summary.item_errors), {0})
+        _table(
+            ["count", "kind (field)", "message", "examples"],
+            _message_rows(summary.item_errors),
+            {0},
+        )
         if summary.item_errors
         else '<p class="none">Every item has a verdict.</p>',
         "</main></body></html>",
@@ -185,9 +215,11 @@ def render_markdown_summary(summary: FailureSummary) -> str:
     lines = [
         "# How this batch failed",
         "",
-        f"Source: `{summary.source}`; {total} items, {summary.successes} proved or compiled "
-        f"({_share(summary.successes, total)}), {summary.cheats_caught()} cheats caught, "
-        f"{summary.retried} retried.",
+        (
+            f"Source: `{summary.source}`; {total} items, {summary.successes} proved or compiled "
+            f"({_share(summary.successes, total)}), {summary.cheats_caught()} cheats caught, "
+            f"{summary.retried} retried."
+        ),
         "",
         "## Verdicts",
         "",
@@ -211,13 +243,22 @@ def render_markdown_summary(summary: FailureSummary) -> str:
         which = ", ".join(f"`{_md(k)}` ×{v}" for k, v in found.most_common(8)) if found else "none"
         lines.append(f"| {name} | {sum(found.values())} | {which} |")
     lines += ["", "## Time", "", "![Time per check](times.png)", ""]
-    lines += ["| verdict | checks | p50 s | p90 s | p99 s | max s |", "|---|---:|---:|---:|---:|---:|"]
+    lines += [
+        "| verdict | checks | p50 s | p90 s | p99 s | max s |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
     lines += ["| " + " | ".join(row) + " |" for row in _times_rows(summary)]
     lines += ["", "## Retries", "", "![Checks started per item](attempts.png)", ""]
     lines += ["| checks started | items |", "|---:|---:|"]
     lines += [f"| {t} | {summary.attempts[t]} |" for t in sorted(summary.attempts)]
     if summary.item_errors:
-        lines += ["", "## Items without a verdict", "", "| count | kind | message |", "|---:|---|---|"]
+        lines += [
+            "",
+            "## Items without a verdict",
+            "",
+            "| count | kind | message |",
+            "|---:|---|---|",
+        ]
         lines += [f"| {g.count} | {g.category} | {_md(g.pattern)} |" for g in summary.item_errors]
     return "\n".join(lines) + "\n"
 

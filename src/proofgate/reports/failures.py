@@ -81,7 +81,9 @@ class FailureSummary:
     outcomes: Counter[str] = field(default_factory=Counter)
     categories: Counter[str] = field(default_factory=Counter)
     messages: list[MessageGroup] = field(default_factory=list)
-    seconds: dict[str, list[float]] = field(default_factory=dict)  # checks run (cache hits left out)
+    seconds: dict[str, list[float]] = field(
+        default_factory=dict
+    )  # checks run (cache hits left out)
     verdicts: int = 0
     stage_ms: dict[str, float] = field(default_factory=dict)
     attempts: Counter[int] = field(default_factory=Counter)
@@ -101,7 +103,9 @@ class FailureSummary:
         return sum(sum(found.values()) for found in self.cheats.values())
 
 
-def _group(groups: dict[tuple[str, str], MessageGroup], category: str, text: str, item: str) -> None:
+def _group(
+    groups: dict[tuple[str, str], MessageGroup], category: str, text: str, item: str
+) -> None:
     pattern = normalise_message(text)
     group = groups.setdefault((category, pattern), MessageGroup(pattern, category))
     group.count += 1
@@ -114,7 +118,9 @@ def _ranked(groups: dict[tuple[str, str], MessageGroup], limit: int) -> list[Mes
     return sorted(groups.values(), key=lambda g: (-g.count, g.category, g.pattern))[:limit]
 
 
-def analyse_records(records: list[BatchRecord], *, source: str = "", top: int = 15) -> FailureSummary:
+def analyse_records(
+    records: list[BatchRecord], *, source: str = "", top: int = 15
+) -> FailureSummary:
     """The failure-mode summary of a batch's records."""
     summary = FailureSummary(source=source, total=len(records))
     summary.cheats = {name: Counter() for name in CHEAT_CLASSES}
@@ -153,7 +159,9 @@ def analyse_records(records: list[BatchRecord], *, source: str = "", top: int = 
     return summary
 
 
-def _count_cheats(cheats: dict[str, Counter[str]], status: VerdictStatus, record: BatchRecord) -> None:
+def _count_cheats(
+    cheats: dict[str, Counter[str]], status: VerdictStatus, record: BatchRecord
+) -> None:
     verdict = record.verdict
     assert verdict is not None
     if status is VerdictStatus.rejected:

@@ -117,6 +117,11 @@ def _cell(value: object) -> str:
     return str(value).replace("|", "\\|").replace("\n", " ")
 
 
+def _time_cell(timings: dict[str, Any]) -> str:
+    total, repl, audit = (timings.get(f"{n}_ms", 0) for n in ("total", "repl", "audit"))
+    return f"{total:.0f} ms (REPL {repl:.0f} ms, audit {audit:.0f} ms)"
+
+
 def render_markdown(record: dict[str, Any]) -> str:
     """The report for people, ending in the signed JSON record it was rendered from."""
     verdict = record.get("verdict") or {}
@@ -125,6 +130,7 @@ def render_markdown(record: dict[str, Any]) -> str:
     timings = record.get("timings") or {}
     signature = record.get("signature") or {}
     status = verdict.get("status", "?")
+    exporter = (record.get("exported_by") or {}).get("proofgate")
     lines = ["# proofgate reproducible report", ""]
     title = f"**Verdict: `{status}`**"
     if verdict.get("target"):
@@ -145,13 +151,8 @@ def render_markdown(record: dict[str, Any]) -> str:
         ("axioms reached", ", ".join(record.get("axioms") or []) or "none"),
         ("submission hash", (record.get("hashes") or {}).get("submission")),
         ("verdict hash", (record.get("hashes") or {}).get("verdict")),
-        (
-            "time",
-            f"{timings.get('total_ms', 0):.0f} ms (REPL {timings.get('repl_ms', 0):.0f} ms, "
-            f"audit {timings.get('audit_ms', 0):.0f} ms)",
-        ),
-        ("exported", f"{record.get('created_at')} by proofgate "
-         f"{(record.get('exported_by') or {}).get('proofgate')}"),
+        ("time", _time_cell(timings)),
+        ("exported", f"{record.get('created_at')} by proofgate {exporter}"),
         ("signature", f"{signature.get('algorithm')}, key id `{signature.get('key_id')}`"),
     ]
     lines += ["| | |", "|---|---|"]

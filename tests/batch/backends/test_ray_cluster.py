@@ -3,6 +3,7 @@ pool's results, and the items of an actor killed midway are retried on another."
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import os
 import time
@@ -94,5 +95,5 @@ async def test_ray_gives_the_local_pools_results_and_retries_a_lost_actor(
 
     deadline = time.monotonic() + 10
     while (left := _tagged_processes(tag)) and time.monotonic() < deadline:
-        time.sleep(0.1)
+        await asyncio.sleep(0.1)
     assert not left, f"stand-in REPLs of the Ray actors outlived the batch: {left}"

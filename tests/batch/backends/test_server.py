@@ -64,7 +64,7 @@ async def test_a_server_lost_midway_keeps_what_was_done(tmp_path: Path) -> None:
     written: list[str] = []
 
     def stop_the_server_midway(record: object) -> None:
-        written.append(getattr(record, "id"))
+        written.append(record.id)
         if len(written) == 30:
             server.__exit__(None, None, None)
 

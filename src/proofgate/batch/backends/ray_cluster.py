@@ -15,6 +15,7 @@ initialised (else starts a local one).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Iterable
@@ -205,10 +206,8 @@ class RayBackend(Backend):
             except asyncio.TimeoutError:
                 _log.warning("ray_actor_close_timeout", actors=len(closing))
         for actor in actors:
-            try:
+            with contextlib.suppress(Exception):  # a dead or unknown actor needs no killing
                 ray.kill(actor.handle)
-            except Exception:  # noqa: BLE001 - a dead or unknown actor needs no killing
-                pass
         if self._owns_ray:
             ray.shutdown()
             self._owns_ray = False
@@ -226,7 +225,9 @@ class RayBackend(Backend):
     def _live(self) -> list[_Actor]:
         return [actor for actor in self._actors if actor.alive]
 
-    def _pick(self, actor: _Actor, queues: dict[HeaderKey, deque[tuple[BatchItem, int]]]) -> HeaderKey:
+    def _pick(
+        self, actor: _Actor, queues: dict[HeaderKey, deque[tuple[BatchItem, int]]]
+    ) -> HeaderKey:
         """The header `actor` should run next: its own warm one, else an unclaimed, else the
         longest queue (sharing a header only when nothing else is waiting)."""
         warm = [key for key in actor.headers if key in queues]
@@ -267,7 +268,9 @@ class RayBackend(Backend):
                             del queues[key]
                         actor.headers.add(key)
                         actor.in_flight += 1
-                        call = self._await(actor.handle.check.remote(item.submission.model_dump_json()))
+                        call = self._await(
+                            actor.handle.check.remote(item.submission.model_dump_json())
+                        )
                         calls[call] = (actor, item, attempts + 1)
                 if not calls and not spawning:
                     if exhausted and not queued:
@@ -289,7 +292,9 @@ class RayBackend(Backend):
                     except self._lost_errors as exc:
                         if actor.alive:
                             actor.alive = False
-                            _log.warning("ray_actor_lost", actor=actor.number, error=type(exc).__name__)
+                            _log.warning(
+                                "ray_actor_lost", actor=actor.number, error=type(exc).__name__
+                            )
                             if len(self._live()) + len(spawning) < self._target:
                                 spawning.add(asyncio.create_task(self._spawn()))
                         if attempts >= self.max_attempts:

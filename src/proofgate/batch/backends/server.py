@@ -51,9 +51,7 @@ class ServerBackend(PerItemBackend):
             try:
                 verdict = await self._client.check(item.submission)
             except SubmissionError as exc:
-                return item.error(
-                    "submission", _message(exc), field=exc.field, attempts=attempts
-                )
+                return item.error("submission", _message(exc), field=exc.field, attempts=attempts)
             except Busy as exc:
                 await wait_while_busy(exc, attempts)
                 continue
