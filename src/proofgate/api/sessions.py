@@ -1,0 +1,179 @@
+"""`/v1/sessions`: interactive proof sessions (open, tactic, proof so far, finish, close).
+
+A session belongs to the API key that opened it (`request.state.api_key`, set by the key
+middleware; None for keyless loopback use): another key sees 404, and each key may hold
+`settings.max_sessions_per_key` open sessions (then 429). Every outcome of a tactic is a 200
+`TacticOutcome`; only `finish`, which runs the full check, answers a `Verdict`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends, Path, Request, Response
+from fastapi.responses import JSONResponse
+
+from proofgate.api.deps import get_service
+from proofgate.api.errors import ERROR_RESPONSES
+from proofgate.api.schemas import ErrorBody
+from proofgate.api.session_schemas import (
+    FinishRequest,
+    OpenSessionRequest,
+    ProofSnippet,
+    ProofState,
+    SessionInfo,
+    TacticOutcome,
+    TacticRequest,
+)
+from proofgate.exceptions import SessionError, SessionLimitReached
+from proofgate.models import Verdict
+from proofgate.service import CheckerService
+from proofgate.sessions import SessionManager
+
+__all__ = ["router"]
+
+_RESPONSES: dict[int | str, dict[str, Any]] = {
+    **ERROR_RESPONSES,
+    404: {
+        "model": ErrorBody,
+        "description": "No such session or state (unknown, expired, "
+        "closed, or another key's): open a new session.",
+    },
+    429: {"model": ErrorBody, "description": "Too many open sessions for this key: close one."},
+}
+
+router = APIRouter(prefix="/v1/sessions", tags=["sessions"], responses=_RESPONSES)
+
+SessionId = Path(
+    pattern=r"^[A-Za-z0-9_-]{8,64}$", description="The session's id, as `POST /v1/sessions` gave it."
+)
+StateId = Path(ge=0, description="One of the session's states (0 is the statement).")
+
+
+def get_sessions(service: CheckerService = Depends(get_service)) -> SessionManager:
+    return service.sessions
+
+
+def _owner(request: Request) -> str | None:
+    """The API key's name when the key middleware admitted one (the per-key hook)."""
+    owner = getattr(request.state, "api_key", None)
+    return str(owner) if owner else None
+
+
+def _refusal(request: Request, exc: SessionError) -> JSONResponse:
+    limited = isinstance(exc, SessionLimitReached)
+    body = ErrorBody(
+        error="too_many_sessions" if limited else "session_not_found",
+        message=str(exc),
+        request_id=getattr(request.state, "request_id", None),
+    )
+    return JSONResponse(
+        body.model_dump(mode="json", exclude_none=True), status_code=429 if limited else 404
+    )
+
+
+@router.post(
+    "",
+    response_model=SessionInfo,
+    status_code=201,
+    summary="Open a proof session on a locked statement",
+    description="Elaborates the statement and answers its root state (state 0) with its goal. "
+    "The statement must end in a theorem proved by `sorry`, as for `POST /v1/check`.",
+)
+async def open_session(
+    body: OpenSessionRequest, request: Request, sessions: SessionManager = Depends(get_sessions)
+) -> SessionInfo | JSONResponse:
+    try:
+        return await sessions.open(body, owner=_owner(request))
+    except SessionError as exc:
+        return _refusal(request, exc)
+
+
+@router.post(
+    "/{session_id}/tactic",
+    response_model=TacticOutcome,
+    summary="Run one tactic on any state of the session",
+    description="A new state when Lean accepts the tactic; otherwise why not (policy refusal, "
+    "Lean's error, timeout). States are never changed, so any earlier state can be tried again.",
+)
+async def run_tactic(
+    body: TacticRequest,
+    request: Request,
+    session_id: str = SessionId,
+    sessions: SessionManager = Depends(get_sessions),
+) -> TacticOutcome | JSONResponse:
+    try:
+        return await sessions.run_tactic(session_id, body.state, body.tactic, owner=_owner(request))
+    except SessionError as exc:
+        return _refusal(request, exc)
+
+
+@router.get(
+    "/{session_id}/states/{state}",
+    response_model=ProofState,
+    summary="One state of the session: its goals and how it was reached",
+)
+async def get_state(
+    request: Request,
+    session_id: str = SessionId,
+    state: int = StateId,
+    sessions: SessionManager = Depends(get_sessions),
+) -> ProofState | JSONResponse:
+    try:
+        return sessions.state(session_id, state, owner=_owner(request))
+    except SessionError as exc:
+        return _refusal(request, exc)
+
+
+@router.get(
+    "/{session_id}/states/{state}/proof",
+    response_model=ProofSnippet,
+    summary="The proof so far at a state, as Lean source",
+)
+async def get_proof(
+    request: Request,
+    session_id: str = SessionId,
+    state: int = StateId,
+    sessions: SessionManager = Depends(get_sessions),
+) -> ProofSnippet | JSONResponse:
+    try:
+        return sessions.proof(session_id, state, owner=_owner(request))
+    except SessionError as exc:
+        return _refusal(request, exc)
+
+
+@router.post(
+    "/{session_id}/finish",
+    response_model=Verdict,
+    summary="Check the proof at a state in full",
+    description="Assembles the statement with the state's tactic path and runs the full check "
+    "(policy, compile, trusted audit), as `POST /v1/check` would: only this can say `proved`.",
+)
+async def finish(
+    body: FinishRequest,
+    request: Request,
+    session_id: str = SessionId,
+    sessions: SessionManager = Depends(get_sessions),
+) -> Verdict | JSONResponse:
+    try:
+        return await sessions.finish(session_id, body.state, owner=_owner(request))
+    except SessionError as exc:
+        return _refusal(request, exc)
+
+
+@router.delete(
+    "/{session_id}",
+    status_code=204,
+    response_class=Response,
+    summary="Close a session now",
+)
+async def close_session(
+    request: Request,
+    session_id: str = SessionId,
+    sessions: SessionManager = Depends(get_sessions),
+) -> Response:
+    try:
+        await sessions.close_session(session_id, owner=_owner(request))
+    except SessionError as exc:
+        return _refusal(request, exc)
+    return Response(status_code=204)

@@ -1,0 +1,95 @@
+"""Session workers on the simulated REPL: sharing by header, capacity and eviction, header
+failures, recycling, and concurrent starts."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+
+from proofgate.config import Settings
+from proofgate.environments import Environment, discover_environments
+from proofgate.exceptions import Busy, SubmissionError
+from proofgate.lean.session_workers import SessionWorkers
+from proofgate.lean.spawn import ProcessGroupSpawner
+from tests.standins.repl import standin_launcher
+
+
+def _workers(tmp_path: Path, **overrides: object) -> tuple[SessionWorkers, Environment]:
+    settings = Settings(data_dir=tmp_path / "data", elan_home=tmp_path / "elan", **overrides)
+    workers = SessionWorkers(
+        settings, spawner=ProcessGroupSpawner(), launcher=standin_launcher(settings)
+    )
+    return workers, discover_environments(settings)["default"]
+
+
+async def test_sessions_of_one_header_share_one_worker(tmp_path: Path) -> None:
+    workers, env = _workers(tmp_path)
+    try:
+        first, second = await asyncio.gather(
+            workers.attach(env, "import Mathlib"), workers.attach(env, "import Mathlib")
+        )
+        assert first is second and first.sessions == 2 and workers.started == 1
+        assert first.header_env == 0  # the header's env, reused by every statement
+        reply = await first.command("-- standin: report-base", timeout=5)
+        assert "base env=0" in reply["messages"][0]["data"]
+        other = await workers.attach(env, "import Mathlib.Tactic")
+        assert other is not first and workers.started == 2
+    finally:
+        await workers.close()
+
+
+async def test_no_imports_means_a_fresh_env_per_statement(tmp_path: Path) -> None:
+    workers, env = _workers(tmp_path)
+    try:
+        worker = await workers.attach(env, "")
+        assert worker.header_env is None
+        reply = await worker.command("-- standin: report-base", timeout=5)
+        assert "base env=None" in reply["messages"][0]["data"]
+    finally:
+        await workers.close()
+
+
+async def test_a_header_that_does_not_import_is_the_statements_fault(tmp_path: Path) -> None:
+    workers, env = _workers(tmp_path)
+    try:
+        with pytest.raises(SubmissionError, match="do not load") as info:
+            await workers.attach(env, "import Standin.Missing")
+        assert info.value.field == "statement"
+        assert workers.stats()["workers"] == 0
+    finally:
+        await workers.close()
+
+
+async def test_at_capacity_unused_workers_are_evicted_and_used_ones_are_not(tmp_path: Path) -> None:
+    workers, env = _workers(tmp_path, session_workers=1)
+    try:
+        held = await workers.attach(env, "import Mathlib")
+        with pytest.raises(Busy, match="close a session"):
+            await workers.attach(env, "import Mathlib.Tactic")
+        workers.detach(held)
+        moved = await workers.attach(env, "import Mathlib.Tactic")
+        assert moved.usable and not held.usable
+        assert workers.retired == {"evicted": 1}
+    finally:
+        await workers.close()
+
+
+async def test_a_worker_that_served_enough_is_recycled_once_unused(tmp_path: Path) -> None:
+    workers, env = _workers(tmp_path, session_recycle_after=2)
+    try:
+        old = await workers.attach(env, "import Mathlib")
+        await old.command("-- standin: info one", timeout=5)
+        workers.after_command(old)
+        assert old.usable
+        await old.command("-- standin: info two", timeout=5)
+        workers.after_command(old)
+        assert old.retiring and old.repl.alive  # its session still holds it
+        fresh = await workers.attach(env, "import Mathlib")
+        assert fresh is not old and workers.started == 2
+        workers.detach(old)
+        assert not old.repl.alive
+        assert workers.retired == {"recycled": 1}
+    finally:
+        await workers.close()
