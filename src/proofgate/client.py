@@ -29,6 +29,7 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 from proofgate.__about__ import __version__
 from proofgate.api.job_schemas import ItemError
 from proofgate.api.schemas import EnvironmentInfo, ErrorBody, ReadinessReport
+from proofgate.client_sessions import AsyncSessionMethods, SessionMethods
 from proofgate.exceptions import (
     Busy,
     ClientError,
@@ -207,7 +208,7 @@ class _Base:
         return self.retry.delay(attempt, parse_retry_after(response.headers.get("retry-after")))
 
 
-class Client(_Base):
+class Client(_Base, SessionMethods):
     """Blocking client. Use as a context manager, or call `close()`."""
 
     _sleep: Callable[[float], None] = staticmethod(time.sleep)
@@ -298,7 +299,7 @@ class Client(_Base):
         return decode(response, ReadinessReport)
 
 
-class AsyncClient(_Base):
+class AsyncClient(_Base, AsyncSessionMethods):
     """The same API as `Client`, awaitable. Use `async with`, or `await aclose()`."""
 
     _sleep: Callable[[float], Any] = staticmethod(asyncio.sleep)

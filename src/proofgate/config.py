@@ -105,6 +105,24 @@ class Settings(BaseSettings):
     memory_limit_mb: int = Field(8192, ge=64, description="Private memory cap of one worker.")
     recycle_after: int = Field(200, ge=1, description="Requests a worker serves before recycling.")
 
+    # --- proof sessions (proofgate.sessions) ----------------------------------------------
+    session_ttl: float = Field(
+        1800.0, gt=0, le=86_400, description="Seconds a proof session may sit idle before it expires."
+    )
+    max_sessions_per_key: int = Field(
+        8, ge=1, le=4096, description="Open sessions one API key (or the keyless caller) may hold."
+    )
+    max_sessions: int = Field(256, ge=1, description="Open proof sessions in all.")
+    max_session_states: int = Field(
+        5000, ge=2, description="Proof states one session may create before it must start over."
+    )
+    session_workers: int = Field(
+        2, ge=1, le=64, description="Long-lived REPL processes that serve sessions, in all."
+    )
+    session_recycle_after: int = Field(
+        5000, ge=1, description="Commands a session worker runs before it is replaced (replayed)."
+    )
+
     # --- sandbox -------------------------------------------------------------------------
     sandbox: Literal["auto", "bwrap", "none"] = Field(
         "auto", description="`none` runs Lean unjailed: local development only."

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import time
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from proofgate.__about__ import __version__
 from proofgate.config import Settings
@@ -26,7 +27,7 @@ from proofgate.exceptions import (
     SandboxUnavailable,
     SubmissionError,
 )
-from proofgate.lean.launch import ReplLauncher
+from proofgate.lean.launch import LeanReplLauncher, ReplLauncher
 from proofgate.lean.pool import PoolStats, ReplPool, ReplRun
 from proofgate.logs import get_logger
 from proofgate.models import Pins, Submission, Timings, Verdict
@@ -41,6 +42,9 @@ from proofgate.verify.audit import Auditor
 from proofgate.verify.contract import CHECKER_ID
 from proofgate.verify.policy import PolicyConfig, PolicyResult, check_submission
 from proofgate.verify.verdict import AuditResult, InfraFailure, build_verdict
+
+if TYPE_CHECKING:
+    from proofgate.sessions import SessionManager
 
 __all__ = ["CheckerService", "Readiness"]
 
@@ -96,6 +100,7 @@ class CheckerService:
         self._environments: dict[str, Environment] = {}
         self._reasons: list[str] = ["starting"]
         self._sandbox = "unknown"
+        self._sessions: SessionManager | None = None
 
     # --- lifecycle -----------------------------------------------------------------------
 
@@ -114,6 +119,9 @@ class CheckerService:
         await self._pool.start(wait=False)
 
     async def close(self) -> None:
+        if self._sessions is not None:
+            await self._sessions.close()
+            self._sessions = None
         if self._pool is not None:
             await self._pool.close()
             self._pool = None
@@ -161,6 +169,23 @@ class CheckerService:
 
     def pool_stats(self) -> PoolStats | None:
         return self._pool.stats() if self._pool is not None else None
+
+    # --- proof sessions (proofgate.sessions) ---------------------------------------------
+
+    @property
+    def sessions(self) -> SessionManager:
+        """Interactive proof sessions on long-lived workers; `finish` comes back to `check`."""
+        if self._sessions is None:
+            from proofgate.sessions import SessionManager
+
+            self._sessions = SessionManager(self)
+        return self._sessions
+
+    def repl_backend(self) -> tuple[Spawner, ReplLauncher]:
+        """The spawner and launcher the pool uses, for session workers; `NotReady` without them."""
+        if self._reasons or self._spawner is None:
+            raise NotReady("cannot verify: " + "; ".join(self._reasons or ["the service is not started"]))
+        return self._spawner, self._launcher or LeanReplLauncher(self.settings)
 
     def environments(self) -> list[dict[str, object]]:
         return [env.describe() for env in (self._environments or discover_environments(self.settings)).values()]

@@ -25,6 +25,11 @@ Two modes:
   A marker may be conditional: `with WORD MARKER` / `without WORD MARKER` acts out MARKER only if
   the command's text (its marker lines aside) contains / does not contain WORD; they nest, e.g.
   `-- standin: with proofgate_triage without norm_num error failed` (triage tests script probes so).
+  For proof sessions: in a tactic, `goal TEXT` gives the new state a goal (one a marker, `\\n` for a
+  newline), `error-state TEXT` answers a new state carrying an error (as Lean answers a tactic that
+  fails to elaborate), `give-up` the answer to `sorry` (a sorry, then a state with no goals) and
+  `report-state` an info message naming the state it ran on; in a `cmd`,
+  `goal TEXT` is the goal of the `sorry` markers after it.
 
 Run it as `python -m proofgate.bench.simulated_repl [--replay FILE.in] [--import-seconds S]
 [--check-seconds-lognormal MU,SIGMA] [--seed N] [--start-seconds S]`.
@@ -147,6 +152,7 @@ class SimulatedRepl:
     rng: random.Random = field(default_factory=random.Random)
     envs: list[_Env] = field(default_factory=list)
     proof_states: int = 0
+    next_goal: str = "⊢ True"  # the goal a `sorry` marker reports (`goal TEXT` sets it)
     ready_at: float = 0.0  # monotonic time its last header import finished
 
     def answer(self, kind: str, data: dict[str, Any]) -> None:
@@ -177,6 +183,7 @@ class SimulatedRepl:
     def _command(self, data: dict[str, Any]) -> None:
         received_at = time.monotonic()
         code: str = data["cmd"]
+        self.next_goal = "⊢ True"
         env_id = data.get("env")
         lines = code.split("\n")
         messages: list[dict[str, Any]] = []
@@ -226,11 +233,13 @@ class SimulatedRepl:
             messages.append(_message(name, line, column, argument))
         elif name == "sorry":
             sorries.append({
-                "proofState": self.proof_states, "goal": "⊢ True",
+                "proofState": self.proof_states, "goal": self.next_goal,
                 "pos": {"line": line, "column": column}, "endPos": {"line": line, "column": column + 5},
             })
             self.proof_states += 1
             messages.append(_message("warning", line, column, "declaration uses `sorry`"))
+        elif name == "goal":
+            self.next_goal = argument.replace("\\n", "\n")
         elif name == "sleep":
             time.sleep(float(argument))
         elif name == "hang":
@@ -274,12 +283,29 @@ class SimulatedRepl:
                 self._reply({"message": f"Lean error:\n{argument}"})
                 return
             self._act(name, argument, 1, 0, [], [], _Env((), 0, None))
-        open_goal = any(name == "sorry" for _, _, name, _ in markers)
-        reply = {
+        goals = [argument.replace("\\n", "\n") for _, _, name, argument in markers if name == "goal"]
+        open_goal = bool(goals) or any(name == "sorry" for _, _, name, _ in markers)
+        reply: dict[str, Any] = {
             "proofState": self.proof_states,
-            "goals": ["⊢ True"] if open_goal else [],
+            "goals": (goals or ["⊢ True"]) if open_goal else [],
             "proofStatus": "Incomplete: open goals remain" if open_goal else "Completed",
         }
+        nowhere = {"line": 0, "column": 0}
+        for _, _, name, argument in markers:
+            if name == "error-state":
+                reply.update(proofStatus="Incomplete: contains sorry", goals=[], messages=[
+                    {"severity": "error", "pos": nowhere, "endPos": nowhere, "data": argument}
+                ])
+            elif name == "give-up":  # as the `sorry` tactic answers: its sorry, then the new state
+                reply["sorries"] = [{"proofState": self.proof_states, "goal": "⊢ True"}]
+                reply.update(proofStatus="Incomplete: contains sorry", goals=[])
+                self.proof_states += 1
+                reply["proofState"] = self.proof_states
+            elif name == "report-state":
+                reply.setdefault("messages", []).append({
+                    "severity": "info", "pos": nowhere, "endPos": nowhere,
+                    "data": f"ran on proofState {data['proofState']}",
+                })
         self.proof_states += 1
         self._reply(reply, markers=markers)
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import typer
 
 from proofgate.cli import cache, check, ci, keys, lint, server
+from proofgate.cli import mcp as mcp_cli
 from proofgate.cli import batch as batch_cli
 from proofgate.cli import record as record_cli
 from proofgate.cli import report as report_cli
@@ -25,6 +26,7 @@ ci.register(app)
 check.register(app)
 cache.register(app)
 lint.register(app)
+mcp_cli.register(app)
 keys.register(app)
 batch_cli.register(app)
 record_cli.register(app)
