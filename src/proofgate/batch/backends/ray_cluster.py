@@ -10,6 +10,9 @@ Ray is the optional `ray` extra. Every use sets RAY_USAGE_STATS_ENABLED=0. `addr
 `"local"` starts a private Ray for this run, `"auto"` joins the cluster this machine belongs to,
 `"HOST:PORT"` / `"ray://HOST:10001"` a given one, and None uses the Ray this process already
 initialised (else starts a local one).
+
+Tested on a local two-CPU Ray cluster with the stand-in checking stack; untested on a multi-node
+cluster and against real Lean.
 """
 
 from __future__ import annotations
@@ -160,9 +163,9 @@ class RayBackend(Backend):
             if self.address not in (None, "local"):
                 options["address"] = self.address
             else:
+                # never a cluster found on the machine (RAY_ADDRESS, the latest started): our own
+                options["address"] = "local"
                 options.setdefault("include_dashboard", False)
-                if self.address == "local":
-                    options["address"] = "local"
             try:
                 ray.init(**options)
             except (ConnectionError, RuntimeError, ValueError, TimeoutError) as exc:
