@@ -21,18 +21,18 @@ import pytest
 import structlog
 
 mcp = pytest.importorskip("mcp", reason="the `mcp` extra is not installed")
-from mcp import Client, ClientSession, StdioServerParameters  # noqa: E402
-from mcp.client.stdio import stdio_client  # noqa: E402
-from mcp.client.streamable_http import streamable_http_client  # noqa: E402
+from mcp import Client, ClientSession, StdioServerParameters
+from mcp.client.stdio import stdio_client
+from mcp.client.streamable_http import streamable_http_client
 
-from proofgate.api.app import create_app  # noqa: E402
-from proofgate.backends import LocalBackend, RemoteBackend  # noqa: E402
-from proofgate.exceptions import ConfigError  # noqa: E402
-from proofgate.mcp_server import TOOL_NAMES, ProofgateTools, build_server, serve  # noqa: E402
-from proofgate.service import CheckerService  # noqa: E402
-from tests.support.live_app import run_app  # noqa: E402
-from tests.support.server import free_port  # noqa: E402
-from tests.support.stack import Stack, make_stack, running_service  # noqa: E402
+from proofgate.api.app import create_app
+from proofgate.backends import LocalBackend, RemoteBackend
+from proofgate.exceptions import ConfigError
+from proofgate.mcp_server import TOOL_NAMES, ProofgateTools, build_server, serve
+from proofgate.service import CheckerService
+from tests.support.live_app import run_app
+from tests.support.server import free_port
+from tests.support.stack import Stack, make_stack, running_service
 
 LOCKED = "theorem t : 1 + 1 = 2 := by sorry"
 STATEMENT = """import Mathlib
@@ -68,7 +68,11 @@ async def test_every_tool_over_stdio_without_lean(tmp_path: Path) -> None:
         await session.initialize()
         tools = {tool.name: tool for tool in (await session.list_tools()).tools}
         assert set(tools) == set(TOOL_NAMES)
-        assert set(tools["run_tactic"].input_schema["required"]) == {"session_id", "state", "tactic"}
+        assert set(tools["run_tactic"].input_schema["required"]) == {
+            "session_id",
+            "state",
+            "tactic",
+        }
         assert all(tool.description for tool in tools.values())
 
         clean = await session.call_tool("lint", {"code": "theorem t : True := trivial"})
@@ -80,7 +84,9 @@ async def test_every_tool_over_stdio_without_lean(tmp_path: Path) -> None:
         names = [e["name"] for e in environments.structured_content["environments"]]
         assert "default" in names and "Lean v4.32.0" in _text(environments)
 
-        rejected = await session.call_tool("check_proof", {"statement": LOCKED, "proof": "by\n  #exit"})
+        rejected = await session.call_tool(
+            "check_proof", {"statement": LOCKED, "proof": "by\n  #exit"}
+        )
         assert not rejected.is_error
         assert rejected.structured_content["status"] == "rejected"
         assert "status: rejected" in _text(rejected) and "#exit" in _text(rejected)
@@ -94,7 +100,9 @@ async def test_every_tool_over_stdio_without_lean(tmp_path: Path) -> None:
         ]:
             needs_lean = await session.call_tool(name, arguments)
             assert needs_lean.is_error, name
-            assert "cannot verify now" in _text(needs_lean) and "proofgate setup" in _text(needs_lean)
+            assert "cannot verify now" in _text(needs_lean) and "proofgate setup" in _text(
+                needs_lean
+            )
 
         for name, arguments in [
             ("run_tactic", {"session_id": "no-such-session", "state": 0, "tactic": "rfl"}),
@@ -185,7 +193,7 @@ async def test_tools_in_process_through_a_proofgate_server(stack: Stack) -> None
 
 async def test_http_transport_refuses_other_addresses_without_auth(stack: Stack) -> None:
     with pytest.raises(ConfigError, match="no authentication"):
-        await serve(stack.settings, transport="http", host="0.0.0.0", port=free_port())  # noqa: S104
+        await serve(stack.settings, transport="http", host="0.0.0.0", port=free_port())
 
 
 # --- streamable HTTP, the real command ----------------------------------------------------------
@@ -203,8 +211,9 @@ def _wait_for_port(port: int, process: subprocess.Popen[bytes], seconds: float) 
     raise TimeoutError(f"proofgate mcp did not listen on {port} within {seconds} s")
 
 
-@pytest.mark.timeout(60)
-async def test_streamable_http_transport(tmp_path: Path) -> None:
+@pytest.fixture
+def mcp_over_http(tmp_path: Path) -> Iterator[int]:
+    """The real `proofgate mcp --transport http` on a free loopback port; its port."""
     port = free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "proofgate", "mcp", "--transport", "http", "--port", str(port)],
@@ -215,13 +224,7 @@ async def test_streamable_http_transport(tmp_path: Path) -> None:
     )
     try:
         _wait_for_port(port, process, 30)
-        async with streamable_http_client(f"http://127.0.0.1:{port}/mcp") as (read, write):
-            async with ClientSession(read, write) as session:
-                await session.initialize()
-                names = {tool.name for tool in (await session.list_tools()).tools}
-                assert names == set(TOOL_NAMES)
-                linted = await session.call_tool("lint", {"code": "set_option maxHeartbeats 0 in"})
-                assert linted.structured_content["ok"] is False
+        yield port
     finally:
         process.terminate()
         try:
@@ -229,3 +232,14 @@ async def test_streamable_http_transport(tmp_path: Path) -> None:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait(timeout=5)
+
+
+@pytest.mark.timeout(60)
+async def test_streamable_http_transport(mcp_over_http: int) -> None:
+    url = f"http://127.0.0.1:{mcp_over_http}/mcp"
+    async with streamable_http_client(url) as (read, write), ClientSession(read, write) as session:
+        await session.initialize()
+        names = {tool.name for tool in (await session.list_tools()).tools}
+        assert names == set(TOOL_NAMES)
+        linted = await session.call_tool("lint", {"code": "set_option maxHeartbeats 0 in"})
+        assert linted.structured_content["ok"] is False

@@ -81,8 +81,8 @@ class FakeClock:
 
 
 def _commands(manager: SessionManager) -> int:
-    workers = manager._workers  # noqa: SLF001 - counting what reached the REPL
-    return sum(w.commands for w in workers._workers) if workers else 0  # noqa: SLF001
+    workers = manager._workers
+    return sum(w.commands for w in workers._workers) if workers else 0
 
 
 # --- the tree ------------------------------------------------------------------------------
@@ -135,7 +135,10 @@ async def test_finish_is_proved_only_by_the_full_check(service: CheckerService) 
     [
         ({"axioms": ["propext", "sorryAx"]}, VerdictStatus.incomplete),
         ({"axioms": ["propext", "cheat"]}, VerdictStatus.axiom_violation),
-        ({"report": {"outcome": "type_mismatch", "detail": "changed"}}, VerdictStatus.statement_mismatch),
+        (
+            {"report": {"outcome": "type_mismatch", "detail": "changed"}},
+            VerdictStatus.statement_mismatch,
+        ),
     ],
 )
 async def test_finish_never_says_proved_when_the_trusted_check_disagrees(
@@ -154,11 +157,15 @@ async def test_finish_never_says_proved_when_the_trusted_check_disagrees(
 async def test_lean_errors_make_no_state_and_keep_the_goals(service: CheckerService) -> None:
     sessions = service.sessions
     sid = (await sessions.open(OpenSessionRequest(statement=STATEMENT))).session_id
-    refused = await sessions.run_tactic(sid, 0, "exact foo -- standin: error unknown identifier 'foo'")
+    refused = await sessions.run_tactic(
+        sid, 0, "exact foo -- standin: error unknown identifier 'foo'"
+    )
     assert refused.outcome == "error" and refused.state is None
     assert refused.reason == "unknown identifier 'foo'"
     assert "goals of state 0, unchanged" in refused.feedback and "⊢ p ∧ q" in refused.feedback
-    in_state = await sessions.run_tactic(sid, 0, "exact bar -- standin: error-state Unknown identifier `bar`")
+    in_state = await sessions.run_tactic(
+        sid, 0, "exact bar -- standin: error-state Unknown identifier `bar`"
+    )
     assert in_state.outcome == "error" and in_state.state is None
     assert in_state.messages and in_state.messages[0].text == "Unknown identifier `bar`"
     gave_up = await sessions.run_tactic(sid, 0, "sorry -- standin: give-up")
@@ -182,8 +189,10 @@ async def test_unknown_session_and_state_never_reach_the_repl(service: CheckerSe
 async def test_a_stale_repl_id_is_rebuilt_rather_than_answered(service: CheckerService) -> None:
     sessions = service.sessions
     sid = (await sessions.open(OpenSessionRequest(statement=STATEMENT))).session_id
-    sessions._sessions[sid].repl_ids[0] = 99  # noqa: SLF001 - as if the map had gone stale
-    outcome = await sessions.run_tactic(sid, 0, "skip\n  -- standin: goal ⊢ x\n  -- standin: report-state")
+    sessions._sessions[sid].repl_ids[0] = 99
+    outcome = await sessions.run_tactic(
+        sid, 0, "skip\n  -- standin: goal ⊢ x\n  -- standin: report-state"
+    )
     assert outcome.ok, outcome.reason  # "Unknown proof state." made it re-elaborate, once
     assert outcome.state is not None and outcome.state.messages[0].text == "ran on proofState 1"
 
@@ -199,7 +208,7 @@ async def test_a_stale_repl_id_is_rebuilt_rather_than_answered(service: CheckerS
         ("simp /- unterminated", "unterminated"),
         ("   \n  ", "empty"),
         ("exact hp\r\n  rfl", "carriage return"),
-        ("exact (show p from by\n  run_cmd IO.println \"x\")", "policy"),
+        ('exact (show p from by\n  run_cmd IO.println "x")', "policy"),
     ],
 )
 async def test_tactics_are_refused_before_lean_sees_them(
@@ -225,9 +234,13 @@ async def test_a_policy_refusal_is_placed_in_the_tactics_own_text(service: Check
 async def test_statements_are_checked_when_a_session_opens(service: CheckerService) -> None:
     sessions = service.sessions
     with pytest.raises(SubmissionError, match="policy"):
-        await sessions.open(OpenSessionRequest(statement="import Mathlib\n#exit\ntheorem t : True := by sorry"))
+        await sessions.open(
+            OpenSessionRequest(statement="import Mathlib\n#exit\ntheorem t : True := by sorry")
+        )
     with pytest.raises(SubmissionError, match="no open goal"):
-        await sessions.open(OpenSessionRequest(statement="import Mathlib\ntheorem t : True := by sorry"))
+        await sessions.open(
+            OpenSessionRequest(statement="import Mathlib\ntheorem t : True := by sorry")
+        )
     broken = STATEMENT.replace("-- standin: sorry", "-- standin: error unknown identifier 'x'")
     with pytest.raises(SubmissionError, match="does not elaborate"):
         await sessions.open(OpenSessionRequest(statement=broken))
@@ -241,7 +254,9 @@ async def test_statements_are_checked_when_a_session_opens(service: CheckerServi
 # --- workers: sharing, loss, replay ----------------------------------------------------------
 
 
-async def test_sessions_share_a_worker_and_map_its_ids_to_their_own(service: CheckerService) -> None:
+async def test_sessions_share_a_worker_and_map_its_ids_to_their_own(
+    service: CheckerService,
+) -> None:
     sessions = service.sessions
     first = await sessions.open(OpenSessionRequest(statement=STATEMENT))
     second = await sessions.open(OpenSessionRequest(statement=STATEMENT))
@@ -308,7 +323,8 @@ async def test_sessions_expire_after_their_idle_ttl(service: CheckerService) -> 
         sessions.sweep()
         assert sessions.stats()["open"] == 0
         assert sessions.stats()["workers"]["sessions_by_worker"] == {  # type: ignore[index]
-            pid: 0 for pid in sessions.stats()["workers"]["sessions_by_worker"]  # type: ignore[index]
+            pid: 0
+            for pid in sessions.stats()["workers"]["sessions_by_worker"]  # type: ignore[index]
         }
         with pytest.raises(SessionNotFound, match="expired"):
             sessions.proof(second.session_id, 0)
@@ -342,7 +358,9 @@ async def test_sessions_need_a_ready_service(stack: Stack) -> None:
         with pytest.raises(NotReady, match="v4.32.0"):
             await service.sessions.open(OpenSessionRequest(statement=STATEMENT))
         with pytest.raises(SubmissionError, match="policy"):  # the statement is judged first
-            await service.sessions.open(OpenSessionRequest(statement="#exit\ntheorem t : True := by sorry"))
+            await service.sessions.open(
+                OpenSessionRequest(statement="#exit\ntheorem t : True := by sorry")
+            )
     finally:
         await service.close()
 
@@ -353,8 +371,12 @@ async def test_sessions_need_a_ready_service(stack: Stack) -> None:
 def _transcript(name: str) -> tuple[Path, list[dict[str, object]], list[dict[str, object]]]:
     path = TRANSCRIPTS_DIR / "core" / f"{name}.in"
     if not path.exists():
-        pytest.skip(f"shared REPL transcripts not found at {TRANSCRIPTS_DIR} (set PROOFGATE_SHARED_DIR)")
-    commands = [json.loads(block) for block in path.read_text("utf-8").split("\n\n") if block.strip()]
+        pytest.skip(
+            f"shared REPL transcripts not found at {TRANSCRIPTS_DIR} (set PROOFGATE_SHARED_DIR)"
+        )
+    commands = [
+        json.loads(block) for block in path.read_text("utf-8").split("\n\n") if block.strip()
+    ]
     expected = path.with_name(f"{name}.expected.out").read_text("utf-8")
     replies = [json.loads(block) for block in expected.split("\n\n") if block.strip()]
     return path, commands, replies
@@ -387,7 +409,9 @@ async def test_recorded_session_survives_its_worker_by_replaying_the_same_comman
     path, commands, replies = _transcript("proof_branching")
     async with running_service(replay_stack, "--replay", str(path)) as service:
         sessions = service.sessions
-        sid = (await sessions.open(OpenSessionRequest(statement=str(commands[0]["cmd"])))).session_id
+        sid = (
+            await sessions.open(OpenSessionRequest(statement=str(commands[0]["cmd"])))
+        ).session_id
         for state, command in enumerate(commands[1:3]):
             assert (await sessions.run_tactic(sid, state, str(command["tactic"]))).ok
         (pid,) = sessions.stats()["workers"]["sessions_by_worker"]  # type: ignore[index]
@@ -402,7 +426,9 @@ async def test_recorded_by_cases_branches_from_one_state_twice(replay_stack: Sta
     path, commands, replies = _transcript("by_cases")
     async with running_service(replay_stack, "--replay", str(path)) as service:
         sessions = service.sessions
-        sid = (await sessions.open(OpenSessionRequest(statement=str(commands[0]["cmd"])))).session_id
+        sid = (
+            await sessions.open(OpenSessionRequest(statement=str(commands[0]["cmd"])))
+        ).session_id
         cases = await sessions.run_tactic(sid, 0, str(commands[1]["tactic"]))
         assert cases.state is not None and len(cases.state.goals) == 2
         pos = await sessions.run_tactic(sid, 1, str(commands[2]["tactic"]))
@@ -417,7 +443,9 @@ async def test_recorded_invalid_tactic_is_an_error_not_a_state(replay_stack: Sta
     path, commands, _ = _transcript("invalid_tactic")
     async with running_service(replay_stack, "--replay", str(path)) as service:
         sessions = service.sessions
-        sid = (await sessions.open(OpenSessionRequest(statement=str(commands[0]["cmd"])))).session_id
+        sid = (
+            await sessions.open(OpenSessionRequest(statement=str(commands[0]["cmd"])))
+        ).session_id
         outcome = await sessions.run_tactic(sid, 0, str(commands[1]["tactic"]))
         assert outcome.outcome == "error" and outcome.state is None
         assert "Unknown identifier `my_fake_premise`" in outcome.reason

@@ -85,7 +85,9 @@ def test_finish_over_http_follows_the_trusted_check(stack: Stack, url: str) -> N
 def test_refusals_on_the_wire(url: str) -> None:
     with proofgate.Client(url, timeout=30, retry=proofgate.RetryPolicy(attempts=1)) as client:
         sid = client.open_session(STATEMENT).session_id
-        missing = httpx.post(f"{url}/v1/sessions/no-such-session/tactic", json={"state": 0, "tactic": "rfl"})
+        missing = httpx.post(
+            f"{url}/v1/sessions/no-such-session/tactic", json={"state": 0, "tactic": "rfl"}
+        )
         assert missing.status_code == 404 and missing.json()["error"] == "session_not_found"
         assert missing.json()["request_id"]
         no_state = httpx.get(f"{url}/v1/sessions/{sid}/states/9/proof")
