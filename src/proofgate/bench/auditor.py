@@ -1,0 +1,50 @@
+"""The bench-only SIMULATED audit: answers `ok` after a set delay and checks nothing.
+
+`proofgate bench` injects it into `CheckerService(auditor=...)` so the HTTP path runs policy, cache,
+pool and verdict for real without a Lean checker; its output labels the audit "simulated". Nothing
+in the settings can select it: only `proofgate.bench.server` constructs it, for a loopback server
+whose verdicts never leave the bench (and whose cache lives in a temporary directory).
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from proofgate.environments import Environment
+from proofgate.verify.contract import CHECKER_ID, AuditOutcome, AuditReport, DeclarationAudit
+
+__all__ = ["SimulatedAuditor"]
+
+
+class SimulatedAuditor:
+    """Duck-types `proofgate.verify.audit.Auditor.audit`; every report is `ok`, after `seconds`."""
+
+    label = "simulated"
+
+    def __init__(self, seconds: float = 0.0) -> None:
+        self.seconds = seconds
+        self.audits = 0
+
+    async def audit(
+        self,
+        *,
+        environment: Environment,
+        statement: str | None,
+        code: str,
+        target: str | None,
+        answer_holes: list[str],
+        allowed_axioms: list[str],
+    ) -> AuditReport:
+        """An `ok` report for `target` (as the real checker would print for an honest proof)."""
+        if self.seconds > 0:
+            await asyncio.sleep(self.seconds)
+        self.audits += 1
+        declarations = [DeclarationAudit(name=target, kind="theorem")] if target else []
+        return AuditReport(
+            checker=CHECKER_ID,
+            lean=environment.lean_version,
+            outcome=AuditOutcome.ok,
+            detail="simulated audit (proofgate bench): nothing was checked",
+            target=target,
+            declarations=declarations,
+        )

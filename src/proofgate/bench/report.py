@@ -1,0 +1,119 @@
+"""What `proofgate bench` writes: the one-line JSON, the results file, a markdown table, a plot.
+
+The plot needs matplotlib (the `report` extra) and draws with the Agg backend (no display).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+__all__ = ["headline_json", "markdown_table", "plot", "write_results"]
+
+#: Raw samples kept in the results file for the plot, left out of the one-line JSON.
+RAW_KEY = "cdf_ms"
+
+
+def headline_json(results: dict[str, Any]) -> str:
+    """The figures as ONE compact JSON object (raw samples dropped), for the last line of output."""
+    return json.dumps({k: v for k, v in results.items() if k != RAW_KEY}, separators=(",", ":"))
+
+
+def _fmt(value: Any, digits: int = 2) -> str:
+    if value is None:
+        return "n/a"
+    if isinstance(value, float):
+        return f"{value:.{digits}f}"
+    return str(value)
+
+
+def markdown_table(results: dict[str, Any]) -> str:
+    """The headline figures and targets, then the throughput points, as markdown tables."""
+    summary = results["summary"]
+    backend = results["backend"]
+    lognormal = backend["check_seconds_lognormal"]
+    intro = (
+        f"Simulated REPL: import {backend['import_seconds']:g} s, check time lognormal "
+        f"(mu {lognormal['mu']:g}, sigma {lognormal['sigma']:g}; mean "
+        f"{backend['mean_check_seconds']:.3f} s), audit {backend['audit']}; "
+        f"{results['machine']['cpus']} CPUs, `proofgate bench` mode `{results['config']['mode']}`."
+    )
+    lines = [
+        intro,
+        "",
+        "| figure | value | target | met |",
+        "|---|---|---|---|",
+    ]
+    for name, target in results["targets"].items():
+        met = {True: "yes", False: "**no**", None: "n/a"}[target["met"]]
+        lines.append(f"| {name} | {_fmt(target['value'], 3)} | {target['target']} | {met} |")
+    for name in ("pool_added_p99_ms", "http_added_p99_ms", "header_hit_rate_min",
+                 "recovery_kills", "recovery_affected", "recovery_affected_extra_p50_ms",
+                 "server_rss_idle_mib", "server_rss_load_max_mib"):
+        lines.append(f"| {name} | {_fmt(summary.get(name), 3)} | | |")
+    lines += [
+        "",
+        "| workers | concurrency | achieved/ideal | by count | req/s | ideal req/s | header hits | p50 ms | p99 ms | health p99 ms |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for point in results.get("throughput", []):
+        latency = point["latency"]
+        lines.append(
+            f"| {point['workers']} | {point['concurrency']} | {_fmt(point['achieved_over_ideal'], 3)} | "
+            f"{_fmt(point['achieved_over_ideal_by_count'], 3)} | {_fmt(point['achieved_rps'])} | "
+            f"{_fmt(point['ideal_rps'])} | {_fmt(point['header_hit_rate'], 3)} | "
+            f"{_fmt(latency.get('p50_ms'), 1)} | {_fmt(latency.get('p99_ms'), 1)} | "
+            f"{_fmt(point.get('health_p99_ms'), 1)} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def plot(results: dict[str, Any], path: Path) -> None:
+    """Latency CDFs (overhead paths, and end-to-end under load) and throughput vs workers."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, (cdf_axes, throughput_axes) = plt.subplots(1, 2, figsize=(12, 4.5))
+    for name, values in sorted(results.get(RAW_KEY, {}).items()):
+        ordered = sorted(v for v in values if v > 0)
+        if not ordered:
+            continue
+        fractions = [(i + 1) / len(ordered) for i in range(len(ordered))]
+        cdf_axes.step(ordered, fractions, where="post", label=name)
+    cdf_axes.set_xscale("log")
+    cdf_axes.set_xlabel("latency (ms, log scale)")
+    cdf_axes.set_ylabel("fraction of requests")
+    cdf_axes.set_title("Latency CDF (simulated REPL)")
+    cdf_axes.grid(True, which="both", alpha=0.3)
+    cdf_axes.legend(fontsize=7)
+
+    points = results.get("throughput", [])
+    for concurrency in sorted({p["concurrency"] for p in points}):
+        chosen = sorted((p for p in points if p["concurrency"] == concurrency), key=lambda p: p["workers"])
+        workers = [p["workers"] for p in chosen]
+        throughput_axes.plot(workers, [p["achieved_rps"] for p in chosen], marker="o", label=f"achieved, c={concurrency}")
+        throughput_axes.plot(workers, [p["ideal_rps"] for p in chosen], linestyle="--", label=f"ideal, c={concurrency}")
+    throughput_axes.set_xlabel("workers")
+    throughput_axes.set_ylabel("checks / s")
+    throughput_axes.set_title("Throughput vs workers (steady-state window)")
+    throughput_axes.grid(True, alpha=0.3)
+    throughput_axes.legend(fontsize=7)
+    figure.tight_layout()
+    figure.savefig(path, dpi=120)
+    plt.close(figure)
+
+
+def write_results(results: dict[str, Any], directory: Path, *, with_plot: bool = True) -> list[Path]:
+    """`bench-MODE.json`, `bench-MODE.md` and (with matplotlib) `bench-MODE.png` in `directory`."""
+    directory.mkdir(parents=True, exist_ok=True)
+    stem = f"bench-{results['config']['mode']}"
+    written = [directory / f"{stem}.json", directory / f"{stem}.md"]
+    written[0].write_text(json.dumps(results, indent=1) + "\n", "utf-8")
+    written[1].write_text(markdown_table(results), "utf-8")
+    if with_plot:
+        plot(results, directory / f"{stem}.png")
+        written.append(directory / f"{stem}.png")
+    return written

@@ -1,0 +1,295 @@
+"""`proofgate bench`: every scenario in one run, against the SIMULATED REPL, figures as one dict.
+
+Order: for each worker count, one bench server (real app, real service, simulated REPL and audit)
+is started and warmed; the first one also serves the overhead scenario; each then serves the
+throughput points for every concurrency; the server with `recovery_workers` workers ends with the
+recovery scenario. A health prober runs through all load and kills and samples the server's RSS.
+Everything lives in a temporary directory that is removed afterwards.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import os
+import platform
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from proofgate.__about__ import __version__
+from proofgate.bench.load import HealthProber
+from proofgate.bench.report import RAW_KEY
+from proofgate.bench.scenarios import (
+    measure_overhead,
+    measure_recovery,
+    measure_throughput,
+    project_dir,
+)
+from proofgate.bench.server import BenchServer, ServerConfig
+from proofgate.bench.stats import percentile
+from proofgate.bench.workload import DEFAULT_HEADER_MIX, BackendProfile, JobFactory
+from proofgate.config import Settings
+
+__all__ = ["TARGETS", "BenchConfig", "run_bench"]
+
+#: The issue's targets: (figure, comparison, bound). Reported, never relaxed by the bench.
+TARGETS: tuple[tuple[str, str, float], ...] = (
+    ("throughput_min_achieved_over_ideal_c2", ">=", 0.97),
+    ("throughput_min_achieved_over_ideal_c16", ">=", 0.97),
+    ("pool_added_p50_ms", "<", 1.0),
+    ("http_added_p50_ms", "<", 5.0),
+    ("server_cpu_ms_per_request", "<", 3.0),
+    ("recovery_lost", "==", 0),
+    ("recovery_waited_on_import", "==", 0),
+    ("health_p99_ms", "<", 100.0),
+)
+
+Progress = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class BenchConfig:
+    """Sizes and durations of one bench run; `quick()` and `full()` are the documented presets."""
+
+    mode: str = "custom"
+    profile: BackendProfile = field(default_factory=BackendProfile)
+    header_mix: tuple[tuple[str, float], ...] = DEFAULT_HEADER_MIX
+    worker_counts: tuple[int, ...] = (2,)
+    concurrencies: tuple[int, ...] = (2, 16)
+    spare_workers: int | None = None  # None: enough for `workers` warm processes per header
+    warmup_seconds: float = 0.5
+    window_seconds: float = 5.0
+    overhead_requests: int = 300
+    recovery_workers: int = 2
+    recovery_seconds: float = 12.0
+    kill_every_seconds: float = 3.0
+    probe_interval: float = 0.1
+    seed: int = 0
+    repl_extra_options: tuple[str, ...] = ()  # e.g. a tag tests use to find every process
+
+    @classmethod
+    def quick(cls) -> BenchConfig:
+        """Under a minute on 2 cores: workers 2 at concurrency 2 and 16, kills every ~3 s."""
+        return cls(mode="quick")
+
+    @classmethod
+    def full(cls) -> BenchConfig:
+        """Several worker counts, longer windows, a minute of kills every ~5 s."""
+        return cls(
+            mode="full", worker_counts=(1, 2, 4, 8), concurrencies=(2, 16), window_seconds=20.0,
+            warmup_seconds=1.0, overhead_requests=1000, recovery_seconds=60.0, kill_every_seconds=5.0,
+        )
+
+    def with_options(self, **changes: Any) -> BenchConfig:
+        return replace(self, **changes)
+
+    def spares_for(self, workers: int) -> int:
+        """Warm spares of a `workers` server: by default every header of the mix can have
+        `workers` warm processes, so the mix never waits on a header another one holds."""
+        if self.spare_workers is not None:
+            return self.spare_workers
+        return min(16, max(1, workers * (len(self.header_mix) - 1)))
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "mode": self.mode,
+            "worker_counts": list(self.worker_counts),
+            "concurrencies": list(self.concurrencies),
+            "spare_workers": {str(w): self.spares_for(w) for w in sorted(set(self.worker_counts) | {self.recovery_workers})},
+            "header_mix": [{"header": h, "share": w} for h, w in self.header_mix],
+            "warmup_s": self.warmup_seconds,
+            "window_s": self.window_seconds,
+            "overhead_requests": self.overhead_requests,
+            "recovery": {
+                "workers": self.recovery_workers,
+                "seconds": self.recovery_seconds,
+                "kill_every_s": self.kill_every_seconds,
+            },
+            "probe_interval_s": self.probe_interval,
+            "seed": self.seed,
+        }
+
+
+def _server_settings(config: BenchConfig, workdir: Path, workers: int) -> dict[str, Any]:
+    return {
+        "data_dir": str(workdir / f"data-w{workers}"),
+        "project_dir": str(project_dir(workdir)),
+        "elan_home": str(workdir / "elan"),
+        "workers": workers,
+        "spare_workers": config.spares_for(workers),
+        "prewarm_headers": [h for h, _ in config.header_mix],
+        "request_timeout": 120.0,
+        "import_timeout": 120.0,
+        "queue_wait": 300.0,
+        "max_queue": 4096,
+        "sandbox": "none",
+        "log_level": "info",
+        "log_json": True,
+        "cache_enabled": True,
+    }
+
+
+def _targets(results: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    checks: dict[str, dict[str, Any]] = {}
+    for name, comparison, bound in TARGETS:
+        value = results["summary"].get(name)
+        met: bool | None
+        if value is None or (isinstance(value, float) and math.isnan(value)):
+            met = None
+        elif comparison == ">=":
+            met = value >= bound
+        elif comparison == "<":
+            met = value < bound
+        else:
+            met = value == bound
+        checks[name] = {"value": value, "target": f"{comparison} {bound:g}", "met": met}
+    return checks
+
+
+async def _run(config: BenchConfig, workdir: Path, progress: Progress) -> dict[str, Any]:
+    results: dict[str, Any] = {"throughput": [], RAW_KEY: {}}
+    raw: dict[str, list[float]] = results[RAW_KEY]
+    health: dict[str, list[float]] = {"load": [], "kills": []}
+    rss_idle: list[int] = []
+    rss_load: list[int] = []
+    cpu_per_request: list[tuple[float, int]] = []
+    probe_failures = 0
+    counts = sorted(set(config.worker_counts) | {config.recovery_workers})
+    for index, workers in enumerate(counts):
+        server_config = ServerConfig(
+            _server_settings(config, workdir, workers), config.profile, list(config.repl_extra_options)
+        )
+        server = BenchServer(server_config, workdir, f"server-w{workers}")
+        progress(f"starting a bench server with {workers} worker(s) and {config.spares_for(workers)} spare(s)")
+        with server:
+            rss_idle.append(server.rss_bytes())
+            factory = JobFactory(config.profile, run=f"w{workers}", seed=config.seed, header_mix=config.header_mix)
+            if index == 0:
+                progress(f"overhead: {config.overhead_requests} zero-latency checks on each path")
+                local = Settings(**{**server_config.settings, "data_dir": str(workdir / "data-local"),
+                                    "workers": 1, "spare_workers": 0,
+                                    "prewarm_headers": [config.header_mix[0][0]]})
+                results["overhead"] = await measure_overhead(
+                    server, local, requests=config.overhead_requests, run="overhead", seed=config.seed,
+                    repl_extra_options=config.repl_extra_options,
+                )
+                for path, values in results["overhead"].pop("_raw_ms").items():
+                    raw[f"{path}, zero backend latency"] = values
+            if workers in config.worker_counts:
+                for concurrency in config.concurrencies:
+                    progress(f"throughput: {workers} worker(s), concurrency {concurrency}")
+                    with HealthProber(server, interval=config.probe_interval) as prober:
+                        point = await measure_throughput(
+                            server, factory, workers=workers, concurrency=concurrency,
+                            warmup=config.warmup_seconds, window=config.window_seconds,
+                        )
+                    raw[f"HTTP under load, w={workers} c={concurrency}"] = point.pop("_raw_ms")
+                    point["health_p99_ms"] = round(percentile(prober.latencies, 99) * 1000, 3) if prober.latencies else None
+                    health["load"] += prober.latencies
+                    rss_load += prober.rss
+                    probe_failures += prober.failures
+                    cpu_per_request.append((point["server_cpu_ms_per_request"], point["requests"]))
+                    results["throughput"].append(point)
+            if workers == config.recovery_workers and config.recovery_seconds > 0:
+                progress(f"recovery: {workers} worker(s), SIGKILL every ~{config.kill_every_seconds:g} s")
+                server.wait_warm(time.monotonic() + config.profile.import_seconds + 30)
+                with HealthProber(server, interval=config.probe_interval) as prober:
+                    results["recovery"] = await measure_recovery(
+                        server, factory, prober, workers=workers, seconds=config.recovery_seconds,
+                        kill_every=config.kill_every_seconds, seed=config.seed,
+                    )
+                health["kills"] += prober.latencies
+                rss_load += prober.rss
+                probe_failures += prober.failures
+                recovery = results["recovery"]
+                cpu_per_request.append((recovery["server_cpu_ms_per_request"], recovery["requests"]))
+    all_health = health["load"] + health["kills"]
+    mib = 2**20
+    results["memory"] = {
+        "server_rss_idle_mib": round(max(rss_idle) / mib, 1) if rss_idle else None,
+        "server_rss_load_max_mib": round(max(rss_load) / mib, 1) if rss_load else None,
+        "note": "the server process alone; its REPL workers are separate processes, not counted",
+    }
+    results["health"] = {
+        "probes": len(all_health),
+        "failures": probe_failures,
+        "p50_ms": round(percentile(all_health, 50) * 1000, 3) if all_health else None,
+        "p99_ms_load": round(percentile(health["load"], 99) * 1000, 3) if health["load"] else None,
+        "p99_ms_kills": round(percentile(health["kills"], 99) * 1000, 3) if health["kills"] else None,
+        "p99_ms": round(percentile(all_health, 99) * 1000, 3) if all_health else None,
+    }
+    weighted = sum(value * n for value, n in cpu_per_request)
+    total = sum(n for _, n in cpu_per_request)
+    results["server_cpu"] = {
+        "ms_per_request_under_load": round(weighted / total, 3) if total else None,
+        "ms_per_request_sequential": results.get("overhead", {}).get("server_cpu_ms_per_request"),
+        "note": "CPU time of the server process over each load phase / its check requests; "
+                "health probes and supervision in that time are included",
+    }
+    return results
+
+
+def _summary(results: dict[str, Any]) -> dict[str, Any]:
+    """The headline figures (ratios first) that the targets are judged on."""
+    points = results.get("throughput", [])
+    overhead = results.get("overhead", {})
+    recovery = results.get("recovery", {})
+
+    def worst(concurrency: int) -> float | None:
+        ratios = [p["achieved_over_ideal"] for p in points if p["concurrency"] == concurrency]
+        return min(ratios) if ratios else None
+
+    hit_rates = [p["header_hit_rate"] for p in points if p.get("header_hit_rate") is not None]
+    cpu = [results["server_cpu"]["ms_per_request_under_load"], results["server_cpu"]["ms_per_request_sequential"]]
+    return {
+        "throughput_min_achieved_over_ideal_c2": worst(2),
+        "throughput_min_achieved_over_ideal_c16": worst(16),
+        "header_hit_rate_min": min(hit_rates) if hit_rates else None,
+        "pool_added_p50_ms": overhead.get("pool_added_p50_ms"),
+        "pool_added_p99_ms": overhead.get("pool_added_p99_ms"),
+        "http_added_p50_ms": overhead.get("http_added_p50_ms"),
+        "http_added_p99_ms": overhead.get("http_added_p99_ms"),
+        "server_cpu_ms_per_request": max((c for c in cpu if c is not None), default=None),
+        "recovery_lost": recovery.get("lost"),
+        "recovery_kills": recovery.get("kills"),
+        "recovery_affected": recovery.get("affected"),
+        "recovery_affected_extra_p50_ms": recovery.get("affected_extra_latency", {}).get("p50_ms"),
+        "recovery_waited_on_import": recovery.get("waited_on_import"),
+        "health_p99_ms": results["health"]["p99_ms"],
+        "server_rss_idle_mib": results["memory"]["server_rss_idle_mib"],
+        "server_rss_load_max_mib": results["memory"]["server_rss_load_max_mib"],
+        "failed_requests": sum(p["failed"] for p in points) + (recovery.get("lost") or 0),
+    }
+
+
+def run_bench(
+    config: BenchConfig, *, workdir: Path | None = None, progress: Progress | None = None
+) -> dict[str, Any]:
+    """Run every scenario and return the results (`summary` and `targets` included)."""
+    say = progress or (lambda _message: None)
+    started = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix="proofgate-bench-") as scratch:
+        directory = workdir or Path(scratch)
+        directory.mkdir(parents=True, exist_ok=True)
+        body = asyncio.run(_run(config, directory, say))
+    results: dict[str, Any] = {
+        "proofgate_bench": 1,
+        "proofgate": __version__,
+        "backend": {"repl": "simulated (proofgate.bench.simulated_repl)", **config.profile.describe()},
+        "config": config.describe(),
+        "machine": {
+            "cpus": os.cpu_count(),
+            "python": sys.version.split()[0],
+            "platform": platform.platform(),
+        },
+        **body,
+    }
+    results["summary"] = _summary(results)
+    results["targets"] = _targets(results)
+    results["duration_s"] = round(time.monotonic() - started, 2)
+    return results

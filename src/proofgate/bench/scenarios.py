@@ -1,0 +1,269 @@
+"""The bench's scenarios: overhead, throughput, recovery. Each returns a plain dict of figures.
+
+- overhead: the same zero-latency checks, one at a time, through the REPL driver directly, through
+  the pool (in this process), and through HTTP (the bench server); what the pool and HTTP add to
+  the driver's p50 and p99.
+- throughput: closed-loop clients on the header mix; achieved / ideal over a steady-state window,
+  where ideal = min(workers, concurrency) / mean backend time (the audit is a zero-cost simulated
+  one and holds no worker). Achieved is measured as the check work the workers did inside the
+  window (each check's exact interval, from the worker's own report), divided by what
+  min(workers, concurrency) workers could do in it; the request-count estimate is reported too.
+- recovery: workers SIGKILLed at random while `concurrency = workers` clients run: lost requests,
+  the extra latency of the requests that were on a killed worker, and whether any request waited
+  for a worker that finished importing after the request arrived (a cold import).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from proofgate.bench.load import HealthProber, Kill, Sample, WorkerKiller, closed_loop, send_job
+from proofgate.bench.server import BenchServer
+from proofgate.bench.simulated_repl import SimulatedReplLauncher
+from proofgate.bench.stats import busy_seconds_in_window, latency_summary, percentile
+from proofgate.bench.workload import BackendProfile, Job, JobFactory
+from proofgate.config import Settings
+from proofgate.environments import discover_environments
+from proofgate.lean.header import split_header
+from proofgate.lean.pool import ReplPool
+from proofgate.lean.repl import ReplProcess
+from proofgate.lean.spawn import ProcessGroupSpawner
+from proofgate.process import Limits
+
+__all__ = ["measure_overhead", "measure_recovery", "measure_throughput"]
+
+#: Requests sent before timing starts on each overhead path (connections, caches, first imports).
+OVERHEAD_WARMUP = 20
+
+
+def _round(value: float, digits: int = 3) -> float:
+    return round(value, digits)
+
+
+# --- overhead --------------------------------------------------------------------------------
+
+
+async def _driver_latencies(settings: Settings, launcher: SimulatedReplLauncher, jobs: Sequence[Job]) -> list[float]:
+    environment = discover_environments(settings)["default"]
+    repl = await ReplProcess.start(ProcessGroupSpawner(), launcher.spawn_spec(environment), Limits())
+    try:
+        header = split_header(jobs[0].code)
+        env = int((await repl.command(header.header, timeout=60))["env"])
+        latencies = []
+        for job in jobs:
+            body = split_header(job.code).body
+            began = time.perf_counter()
+            await repl.command(body, env=env, timeout=60)
+            latencies.append(time.perf_counter() - began)
+        return latencies
+    finally:
+        await repl.close()
+
+
+async def _pool_latencies(settings: Settings, launcher: SimulatedReplLauncher, jobs: Sequence[Job]) -> list[float]:
+    pool = ReplPool(settings, spawner=ProcessGroupSpawner(), launcher=launcher)
+    await pool.start(wait=True)
+    try:
+        latencies = []
+        for job in jobs:
+            code = job.code
+            began = time.perf_counter()
+            await pool.run(code)
+            latencies.append(time.perf_counter() - began)
+        return latencies
+    finally:
+        await pool.close()
+
+
+async def _http_latencies(server: BenchServer, jobs: Sequence[Job]) -> tuple[list[float], list[Sample]]:
+    async with httpx.AsyncClient(base_url=server.url, timeout=60.0) as client:
+        samples = [await send_job(client, job) for job in jobs]
+    return [s.latency for s in samples], samples
+
+
+async def measure_overhead(
+    server: BenchServer, local_settings: Settings, *, requests: int, run: str, seed: int,
+    repl_extra_options: Sequence[str] = (),
+) -> dict[str, Any]:
+    """Driver vs pool vs HTTP on the same zero-latency checks, sequentially (one in flight)."""
+    profile = BackendProfile(import_seconds=0.0)
+    factory = JobFactory(profile, run=run, seed=seed, zero_latency=True)
+    header = factory.headers[0]
+    jobs = [factory.next(header) for _ in range(requests + OVERHEAD_WARMUP)]
+    launcher = SimulatedReplLauncher(local_settings, profile.repl_options() + list(repl_extra_options))
+    driver = (await _driver_latencies(local_settings, launcher, jobs))[OVERHEAD_WARMUP:]
+    pool = (await _pool_latencies(local_settings, launcher, jobs))[OVERHEAD_WARMUP:]
+    cpu_before = server.cpu_seconds()
+    http_all, samples = await _http_latencies(server, jobs)
+    cpu_ms = (server.cpu_seconds() - cpu_before) * 1000 / len(jobs)
+    http = http_all[OVERHEAD_WARMUP:]
+    failed = sum(1 for s in samples if not s.ok)
+    result: dict[str, Any] = {
+        "requests": requests,
+        "backend_seconds": 0.0,
+        "driver": latency_summary(driver),
+        "pool": latency_summary(pool),
+        "http": latency_summary(http),
+        "failed": failed,
+        "server_cpu_ms_per_request": _round(cpu_ms),
+    }
+    for path, values in (("pool", pool), ("http", http)):
+        for q in (50, 99):
+            added = (percentile(values, q) - percentile(driver, q)) * 1000
+            result[f"{path}_added_p{q}_ms"] = _round(added)
+    if failed:
+        result["first_failure"] = next(s.error for s in samples if not s.ok)
+    result["_raw_ms"] = {
+        path: [round(v * 1000, 3) for v in values] for path, values in (("driver", driver), ("pool", pool), ("http", http))
+    }
+    return result
+
+
+# --- throughput ------------------------------------------------------------------------------
+
+
+def _delta(after: dict[str, Any], before: dict[str, Any], key: str) -> int:
+    return int(after.get(key, 0) or 0) - int(before.get(key, 0) or 0)
+
+
+async def _snapshot(server: BenchServer) -> tuple[dict[str, Any], float]:
+    stats = await asyncio.to_thread(server.pool_stats)
+    return stats, server.cpu_seconds()
+
+
+def _work_interval(sample: Sample) -> tuple[float, float]:
+    """When the worker ran this check: from its own report, else the tail of the request."""
+    if sample.worker is not None:
+        return sample.worker.started_at, sample.worker.started_at + sample.job.backend_seconds
+    return sample.received - sample.job.backend_seconds, sample.received
+
+
+async def measure_throughput(
+    server: BenchServer, factory: JobFactory, *, workers: int, concurrency: int,
+    warmup: float, window: float,
+) -> dict[str, Any]:
+    """One (workers, concurrency) point: closed-loop load, figures over the steady-state window."""
+    began = time.monotonic()
+    before, cpu_before = await _snapshot(server)
+    window_start = began + warmup
+    window_end = window_start + window
+
+    async def window_snapshot() -> tuple[dict[str, Any], float]:
+        await asyncio.sleep(max(0.0, window_start - time.monotonic()))
+        return await _snapshot(server)
+
+    at_start_task = asyncio.ensure_future(window_snapshot())
+    samples = await closed_loop(server.url, factory, concurrency=concurrency, seconds=warmup + window)
+    at_end, _ = await _snapshot(server)
+    cpu_after = server.cpu_seconds()
+    at_start, _ = await at_start_task
+
+    capacity = min(workers, concurrency)
+    work = busy_seconds_in_window((_work_interval(s) for s in samples if s.ok), window_start, window_end)
+    done_in_window = [s for s in samples if window_start <= s.received < window_end and s.ok]
+    mean_backend = (
+        sum(s.job.backend_seconds for s in done_in_window) / len(done_in_window) if done_in_window else float("nan")
+    )
+    achieved = len(done_in_window) / window
+    ideal = capacity / mean_backend if done_in_window else float("nan")
+    requests = _delta(at_end, at_start, "requests")
+    imports = _delta(at_end, at_start, "imports")
+    late = [s for s in samples if s.worker is not None and s.worker.ready_at > s.sent]
+    return {
+        "workers": workers,
+        "concurrency": concurrency,
+        "window_s": window,
+        "requests": len(samples),
+        "failed": sum(1 for s in samples if not s.ok),
+        "achieved_rps": _round(achieved),
+        "ideal_rps": _round(ideal),
+        "achieved_over_ideal": _round(work / (capacity * window), 4),
+        "achieved_over_ideal_by_count": _round(achieved / ideal, 4) if done_in_window else None,
+        "mean_backend_s": _round(mean_backend, 4),
+        "header_hit_rate": _round(1 - imports / requests, 4) if requests > 0 else None,
+        "imports_in_window": imports,
+        # Only meaningful when nothing queues (concurrency <= workers): see measure_recovery.
+        "waited_on_import": len(late) if concurrency <= workers else None,
+        "latency": latency_summary([s.latency for s in samples if s.ok]),
+        "server_cpu_ms_per_request": _round((cpu_after - cpu_before) * 1000 / max(1, len(samples))),
+        "busy_rejections": _delta(at_end, before, "busy_rejections"),
+        "first_failure": next((s.error for s in samples if not s.ok), None),
+        "_raw_ms": [round(s.latency * 1000, 3) for s in samples if s.ok],
+    }
+
+
+# --- recovery --------------------------------------------------------------------------------
+
+
+def _affected_by(sample: Sample, kills: Sequence[Kill]) -> Kill | None:
+    """The kill of a busy worker that struck while this request waited for or ran its first
+    attempt: it came after the request was sent and before its (last) attempt started."""
+    if sample.worker is None:
+        return None
+    for kill in kills:
+        if kill.busy and sample.sent < kill.at < sample.worker.started_at:
+            return kill
+    return None
+
+
+async def measure_recovery(
+    server: BenchServer, factory: JobFactory, prober: HealthProber, *, workers: int,
+    seconds: float, kill_every: float, seed: int,
+) -> dict[str, Any]:
+    """`workers` closed-loop clients (so nothing queues) while workers are SIGKILLed at random."""
+    before, cpu_before = await _snapshot(server)
+    probes_before = len(prober.latencies)
+    killer = WorkerKiller(server, every=kill_every, import_seconds=factory.profile.import_seconds, seed=seed)
+    kill_task = asyncio.ensure_future(killer.run(seconds))
+    samples = await closed_loop(server.url, factory, concurrency=workers, seconds=seconds)
+    await kill_task
+    cpu_after = server.cpu_seconds()
+    after, _ = await _snapshot(server)
+    kills = killer.kills
+    ok = [s for s in samples if s.ok]
+    affected = [(s, k) for s in ok if (k := _affected_by(s, kills)) is not None]
+    affected_ids = {id(s) for s, _ in affected}
+    baseline = [s.latency - s.job.backend_seconds for s in ok if id(s) not in affected_ids]
+    floor = percentile(baseline, 50) if baseline else 0.0
+    extra = [s.latency - s.job.backend_seconds - floor for s, _ in affected]
+    cold = [s for s in ok if s.worker is not None and s.worker.ready_at > s.sent]
+    probes = prober.latencies[probes_before:]
+    return {
+        "workers": workers,
+        "concurrency": workers,
+        "seconds": seconds,
+        "kill_every_s": kill_every,
+        "kills": len(kills),
+        "kills_of_busy_workers": sum(1 for k in kills if k.busy),
+        "requests": len(samples),
+        "lost": len(samples) - len(ok),
+        "pool_retries": _delta(after, before, "retries"),
+        "affected": len(affected),
+        "affected_extra_latency": latency_summary(extra),
+        "waited_on_import": len(cold),
+        "restarts": {
+            cause: int(count) - int((before.get("restarts") or {}).get(cause, 0))
+            for cause, count in (after.get("restarts") or {}).items()
+        },
+        "health_p99_ms": _round(percentile(probes, 99) * 1000) if probes else None,
+        "server_cpu_ms_per_request": _round((cpu_after - cpu_before) * 1000 / max(1, len(samples))),
+        "first_failure": next((s.error for s in samples if not s.ok), None),
+    }
+
+
+def project_dir(workdir: Path) -> Path:
+    """A minimal pinned environment for the simulated backend (no Lean inside)."""
+    import json
+
+    path = workdir / "project"
+    path.mkdir(parents=True, exist_ok=True)
+    (path / "lean-toolchain").write_text("leanprover/lean4:v4.32.0\n", "utf-8")
+    packages = [{"name": name, "rev": "simulated"} for name in ("mathlib", "batteries", "aesop")]
+    (path / "lake-manifest.json").write_text(json.dumps({"version": 7, "packages": packages}), "utf-8")
+    return path

@@ -1,0 +1,218 @@
+"""The bench's HTTP server: the real app and `CheckerService` over the SIMULATED backend.
+
+`python -m proofgate.bench.server CONFIG.json` runs in its own process, so the bench can read the
+server's own CPU time and RSS (its workers are separate processes and are not counted). The service
+is the real one (assembly, policy, result cache, REPL pool, verdict, HTTP middleware and logging,
+uvicorn as `proofgate serve` runs it); only the REPL (`SimulatedReplLauncher`) and the audit
+(`SimulatedAuditor`) are simulated. It binds a random loopback port, writes it to a file, and stops
+(draining its pool) on SIGTERM. `BenchServer` starts and stops it from the bench.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psutil
+
+from proofgate.bench.workload import BackendProfile
+from proofgate.exceptions import ProofgateError
+
+__all__ = ["BenchServer", "BenchServerError", "ServerConfig", "main"]
+
+#: Seconds the server may take to start and warm every worker, beyond the import time.
+START_SECONDS = 40.0
+STOP_SECONDS = 15.0
+
+
+class BenchServerError(ProofgateError):
+    """The bench server did not start, or died; the message quotes its log."""
+
+
+@dataclass
+class ServerConfig:
+    """What the server process builds: settings fields, the backend profile, extra REPL options."""
+
+    settings: dict[str, Any]
+    profile: BackendProfile
+    repl_extra_options: list[str] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "settings": self.settings,
+            "profile": self.profile.__dict__,
+            "repl_extra_options": self.repl_extra_options,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> ServerConfig:
+        return cls(data["settings"], BackendProfile(**data["profile"]), list(data["repl_extra_options"]))
+
+
+# --- the server process ----------------------------------------------------------------------
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Serve the app over the simulated backend until SIGTERM; the port goes to `PORT_FILE`."""
+    import uvicorn
+
+    from proofgate.api.app import create_app
+    from proofgate.bench.auditor import SimulatedAuditor
+    from proofgate.bench.simulated_repl import SimulatedReplLauncher
+    from proofgate.config import Settings
+    from proofgate.lean.spawn import ProcessGroupSpawner
+    from proofgate.logs import configure_logging
+    from proofgate.service import CheckerService
+
+    config_path, port_file = (argv if argv is not None else sys.argv[1:])[:2]
+    config = ServerConfig.from_json(json.loads(Path(config_path).read_text("utf-8")))
+    settings = Settings(**config.settings)
+    configure_logging(settings.log_level, json=settings.log_json)
+    launcher = SimulatedReplLauncher(settings, config.profile.repl_options() + config.repl_extra_options)
+    service = CheckerService(
+        settings,
+        spawner=ProcessGroupSpawner(),
+        launcher=launcher,
+        auditor=SimulatedAuditor(config.profile.audit_seconds),  # type: ignore[arg-type]  # duck-typed
+    )
+    app = create_app(settings, service=service)
+    # IPPROTO_TCP explicitly: asyncio sets TCP_NODELAY only on sockets whose `proto` says TCP, and
+    # without it every response waits ~40 ms on delayed ACKs (uvicorn's own bind gets this right).
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    Path(port_file).write_text(str(sock.getsockname()[1]), "utf-8")
+    server = uvicorn.Server(
+        uvicorn.Config(app, log_level=settings.log_level, access_log=False, lifespan="on")
+    )
+    server.run(sockets=[sock])
+
+
+# --- the bench's handle on it ----------------------------------------------------------------
+
+
+class BenchServer:
+    """Starts the server process in `workdir`, waits until every worker is warm, stops it."""
+
+    def __init__(self, config: ServerConfig, workdir: Path, name: str) -> None:
+        self.config = config
+        self.workdir = workdir
+        self.name = name
+        self.log_path = workdir / f"{name}.log"
+        self.url = ""
+        self._process: subprocess.Popen[bytes] | None = None
+        self._psutil: psutil.Process | None = None
+
+    @property
+    def pid(self) -> int:
+        assert self._process is not None
+        return self._process.pid
+
+    def start(self) -> None:
+        config_path = self.workdir / f"{self.name}.json"
+        port_file = self.workdir / f"{self.name}.port"
+        config_path.write_text(json.dumps(self.config.to_json()), "utf-8")
+        env = {k: v for k, v in os.environ.items() if not k.startswith("PROOFGATE_")}
+        env["RAY_USAGE_STATS_ENABLED"] = "0"
+        with self.log_path.open("wb") as log:
+            self._process = subprocess.Popen(
+                [sys.executable, "-m", "proofgate.bench.server", str(config_path), str(port_file)],
+                stdin=subprocess.DEVNULL, stdout=log, stderr=log, env=env, cwd=self.workdir,
+            )
+        self._psutil = psutil.Process(self._process.pid)
+        deadline = time.monotonic() + START_SECONDS + self.config.profile.import_seconds
+        while not port_file.exists() or not port_file.read_text("utf-8").strip():
+            self._check_alive()
+            if time.monotonic() > deadline:
+                self.stop()
+                raise BenchServerError(f"the bench server did not bind a port: {self.log_tail()}")
+            time.sleep(0.02)
+        self.url = f"http://127.0.0.1:{int(port_file.read_text('utf-8'))}"
+        self.wait_warm(deadline)
+
+    def wait_warm(self, deadline: float) -> dict[str, Any]:
+        """Block until `/readyz` shows every worker process idle and warm."""
+        with httpx.Client(base_url=self.url, timeout=5.0) as client:
+            while True:
+                self._check_alive()
+                try:
+                    response = client.get("/readyz")
+                    pool = response.json().get("pool", {})
+                    if response.status_code == 200 and pool.get("idle_workers") == pool.get("max_processes"):
+                        return pool
+                except (httpx.HTTPError, ValueError):
+                    pass
+                if time.monotonic() > deadline:
+                    raise BenchServerError(f"the bench server's pool did not warm up: {self.log_tail()}")
+                time.sleep(0.05)
+
+    def pool_stats(self) -> dict[str, Any]:
+        response = httpx.get(f"{self.url}/readyz", timeout=10.0)
+        return dict(response.json().get("pool", {}))
+
+    def cpu_seconds(self) -> float:
+        """CPU time (user + system) of the server process itself, not of its workers."""
+        assert self._psutil is not None
+        times = self._psutil.cpu_times()
+        return float(times.user + times.system)
+
+    def rss_bytes(self) -> int:
+        assert self._psutil is not None
+        return int(self._psutil.memory_info().rss)
+
+    def worker_pids(self) -> list[int]:
+        """The server's live simulated-REPL children."""
+        assert self._psutil is not None
+        pids = []
+        for child in self._psutil.children():
+            try:
+                if child.status() != psutil.STATUS_ZOMBIE and any("simulated_repl" in w for w in child.cmdline()):
+                    pids.append(child.pid)
+            except psutil.Error:
+                continue
+        return pids
+
+    def _check_alive(self) -> None:
+        if self._process is not None and self._process.poll() is not None:
+            raise BenchServerError(
+                f"the bench server exited with status {self._process.returncode}: {self.log_tail()}"
+            )
+
+    def log_tail(self, lines: int = 15) -> str:
+        try:
+            text = self.log_path.read_text("utf-8", errors="replace")
+        except OSError:
+            return "(no log)"
+        return " | ".join(text.strip().splitlines()[-lines:]) or "(empty log)"
+
+    def stop(self) -> None:
+        """SIGTERM (uvicorn drains and the pool kills its workers), then SIGKILL if it hangs."""
+        process, self._process = self._process, None
+        if process is None or process.poll() is not None:
+            return
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=STOP_SECONDS)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=STOP_SECONDS)
+
+    def __enter__(self) -> BenchServer:
+        self.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+
+if __name__ == "__main__":
+    main()

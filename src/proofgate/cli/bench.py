@@ -1,0 +1,104 @@
+"""`proofgate bench`: overhead, throughput, recovery, memory and health figures on the SIMULATED REPL.
+
+Progress goes to stderr; stdout's last line is the figures as one JSON object. The full run (the
+default) also writes `bench-full.json`, `bench-full.md` and `bench-full.png` under `--out`.
+Exit 0 when every target is met, 1 when one is missed, 3 when the bench could not run.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from proofgate.cli.common import EXIT_FAILED, EXIT_INFRA, EXIT_OK, console, fail
+
+__all__ = ["bench", "register"]
+
+
+def _numbers(text: str | None, kind: type, what: str) -> tuple | None:  # type: ignore[type-arg]
+    if text is None:
+        return None
+    try:
+        values = tuple(kind(part) for part in text.split(",") if part.strip())
+    except ValueError:
+        fail(f"{what}: expected comma-separated numbers, got {text!r}")
+    if not values or any(v <= 0 for v in values):
+        fail(f"{what}: expected positive numbers, got {text!r}")
+    return values
+
+
+def bench(
+    quick: Annotated[bool, typer.Option("--quick", help="Under a minute on 2 cores; writes no files unless --out.")] = False,
+    out: Annotated[Path | None, typer.Option(help="Directory for JSON, markdown and PNG (full run default: benchmarks/results).")] = None,
+    workers: Annotated[str | None, typer.Option(help="Worker counts, e.g. 1,2,4,8.")] = None,
+    concurrency: Annotated[str | None, typer.Option(help="Client concurrencies, e.g. 2,16.")] = None,
+    spare_workers: Annotated[int | None, typer.Option(min=0, max=16, help="Warm spares per server.")] = None,
+    window: Annotated[float | None, typer.Option(min=0.5, help="Steady-state window, seconds.")] = None,
+    import_seconds: Annotated[float | None, typer.Option(min=0.0, help="Simulated header import time.")] = None,
+    check_mu: Annotated[float | None, typer.Option(help="Lognormal mu of the check time (log seconds).")] = None,
+    check_sigma: Annotated[float | None, typer.Option(min=0.0, help="Lognormal sigma of the check time.")] = None,
+    memory_mb_per_check: Annotated[int | None, typer.Option(min=0, help="MiB a worker keeps per check.")] = None,
+    audit_seconds: Annotated[float | None, typer.Option(min=0.0, help="Simulated audit's constant delay.")] = None,
+    kill_every: Annotated[float | None, typer.Option(min=0.1, help="Mean seconds between worker kills.")] = None,
+    recovery_seconds: Annotated[float | None, typer.Option(min=0.0, help="Length of the kill run (0: skip).")] = None,
+    seed: Annotated[int, typer.Option(help="Seed of check times, header mix and kills.")] = 0,
+    plot: Annotated[bool, typer.Option(help="Draw the PNG (needs matplotlib: the `report` extra).")] = True,
+) -> None:
+    """Benchmark proofgate's own machinery against the SIMULATED REPL (no Lean involved).
+
+    Overhead (driver vs pool vs HTTP), throughput achieved/ideal at several worker counts and
+    concurrencies, recovery from SIGKILLed workers, server memory, health-probe latency and
+    server CPU per request, each judged against the project's targets.
+    """
+    from dataclasses import replace
+
+    from proofgate.bench.report import headline_json, markdown_table, write_results
+    from proofgate.bench.runner import BenchConfig, run_bench
+    from proofgate.exceptions import ProofgateError
+
+    config = BenchConfig.quick() if quick else BenchConfig.full()
+    profile_changes = {
+        key: value
+        for key, value in (
+            ("import_seconds", import_seconds), ("check_mu", check_mu), ("check_sigma", check_sigma),
+            ("memory_mb_per_check", memory_mb_per_check), ("audit_seconds", audit_seconds),
+        )
+        if value is not None
+    }
+    changes: dict[str, object] = {"seed": seed, "profile": replace(config.profile, **profile_changes)}
+    for key, value in (
+        ("worker_counts", _numbers(workers, int, "--workers")),
+        ("concurrencies", _numbers(concurrency, int, "--concurrency")),
+        ("spare_workers", spare_workers), ("window_seconds", window),
+        ("kill_every_seconds", kill_every), ("recovery_seconds", recovery_seconds),
+    ):
+        if value is not None:
+            changes[key] = value
+    if changes.get("worker_counts") and config.recovery_workers not in changes["worker_counts"]:  # type: ignore[operator]
+        changes["recovery_workers"] = min(changes["worker_counts"])  # type: ignore[type-var]
+    config = replace(config, **changes)  # type: ignore[arg-type]
+    console.print(f"[bold]proofgate bench[/bold] ({config.mode}) on the SIMULATED REPL: no Lean is run")
+    try:
+        results = run_bench(config, progress=lambda message: console.print(f"  {message}"))
+    except ProofgateError as exc:
+        fail(f"the bench could not run: {exc}", EXIT_INFRA)
+    directory = out if out is not None else (None if quick else Path("benchmarks/results"))
+    if directory is not None:
+        try:
+            written = write_results(results, directory, with_plot=plot)
+        except ImportError:
+            written = write_results(results, directory, with_plot=False)
+            console.print("[yellow]note:[/yellow] no plot: install matplotlib (`pip install proofgate[report]`)")
+        console.print("wrote " + ", ".join(str(path) for path in written))
+    console.print(markdown_table(results))
+    missed = [name for name, target in results["targets"].items() if target["met"] is False]
+    if missed:
+        console.print("[red]targets missed:[/red] " + ", ".join(missed))
+    typer.echo(headline_json(results))
+    raise typer.Exit(EXIT_FAILED if missed else EXIT_OK)
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(bench)
