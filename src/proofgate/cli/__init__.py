@@ -12,6 +12,7 @@ from proofgate.cli import mcp as mcp_cli
 from proofgate.cli import batch as batch_cli
 from proofgate.cli import record as record_cli
 from proofgate.cli import report as report_cli
+from proofgate.cli import bench as bench_cli
 
 app = typer.Typer(
     name="proofgate",
@@ -31,6 +32,7 @@ keys.register(app)
 batch_cli.register(app)
 record_cli.register(app)
 report_cli.register(app)
+bench_cli.register(app)
 
 
 def main() -> None:
