@@ -17,6 +17,7 @@ from proofgate.api.app import create_app
 from proofgate.batch.backends.local import LocalBackend
 from proofgate.batch.runner import run_batch
 from proofgate.cli import app
+from proofgate.cli import record as record_cli
 from tests.batch.items import write_batch
 from tests.support.live_app import run_app
 from tests.support.stack import make_stack
@@ -25,7 +26,9 @@ runner = CliRunner()
 
 
 @pytest.fixture(autouse=True)
-def _logs_to_stderr() -> Iterator[None]:
+def _logs_to_stderr(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Logs to the real stderr (the runner's stream is closed after each invocation)."""
+    monkeypatch.setattr(record_cli, "configure_logging", lambda *args, **kwargs: None)
     structlog.configure(logger_factory=structlog.WriteLoggerFactory(file=sys.__stderr__))
     yield
     structlog.reset_defaults()
@@ -143,3 +146,20 @@ def test_export_prints_json_or_markdown_without_out(tmp_path: Path, env: dict[st
 def test_replay_of_a_missing_report_is_a_usage_error(tmp_path: Path, env: dict[str, str]) -> None:
     result = runner.invoke(app, ["replay", str(tmp_path / "nope.json")], env=env)
     assert result.exit_code == 2 and "cannot read the report" in result.output
+
+
+def test_replay_in_process_without_lean_exits_3(tmp_path: Path, env: dict[str, str]) -> None:
+    write_batch(tmp_path / "in.jsonl", 3)
+    stack = make_stack(tmp_path)
+    batch = run_batch(
+        tmp_path / "in.jsonl", tmp_path / "out.jsonl", LocalBackend(service=stack.service())
+    )
+    asyncio.run(batch)
+    args = ["export", str(tmp_path / "out.jsonl"), "--submission", str(tmp_path / "in.jsonl")]
+    exported = runner.invoke(
+        app, [*args, "--id", "item-0000", "-o", str(tmp_path / "r.json")], env=env
+    )
+    assert exported.exit_code == 0, exported.output
+    result = runner.invoke(app, ["replay", str(tmp_path / "r.json")], env=env)
+    assert result.exit_code == 3, result.output
+    assert "could not be checked again" in result.output and "proofgate setup" in result.output

@@ -34,6 +34,7 @@ from proofgate.batch.input import BatchRecord
 from proofgate.batch.runner import BatchSummary, run_batch
 from proofgate.cli.common import EXIT_INFRA, EXIT_OK, EXIT_USAGE, console, fail, load_settings
 from proofgate.exceptions import ConfigError, ProofgateError
+from proofgate.logs import configure_logging
 
 __all__ = ["batch", "make_backend", "register"]
 
@@ -149,6 +150,11 @@ def batch(
         backend = make_backend(server=server, ray=ray, concurrency=concurrency, actors=actors)
     except ConfigError as exc:
         fail(str(exc), EXIT_USAGE)
+    settings = load_settings()
+    # the service and backends log to stderr, warnings and up unless asked for more (as `check`)
+    configure_logging(
+        "warning" if settings.log_level == "info" else settings.log_level, json=settings.log_json
+    )
     progress = Progress(
         SpinnerColumn(),
         TextColumn("[bold]{task.description}"),

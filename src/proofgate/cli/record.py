@@ -29,6 +29,7 @@ from proofgate.cli.common import (
 )
 from proofgate.config import Settings
 from proofgate.exceptions import ConfigError, ProofgateError, SubmissionError
+from proofgate.logs import configure_logging
 from proofgate.models import Submission, Verdict
 from proofgate.reports.record import build_record, load_record, render_markdown, write_record
 from proofgate.reports.replay import ReplayResult, replay
@@ -140,6 +141,9 @@ async def _check_locally(settings: Settings, submission: Submission) -> Verdict:
     """A fresh check: the result cache is off, or the replay would only read the old verdict."""
     from proofgate.service import CheckerService
 
+    # the service logs to stderr (stdout is the outcome's), warnings and up unless asked for more
+    level = "warning" if settings.log_level == "info" else settings.log_level
+    configure_logging(level, json=settings.log_json)
     service = CheckerService(settings.model_copy(update={"cache_enabled": False}))
     await service.start()
     try:
