@@ -209,6 +209,12 @@ def _md(value: object) -> str:
     return str(value).replace("|", "\\|").replace("\n", " ")
 
 
+def _md_code(value: object) -> str:
+    """An inline code span that survives backticks inside it."""
+    text = _md(value)
+    return f"`` {text} ``" if "`" in text else f"`{text}`"
+
+
 def render_markdown_summary(summary: FailureSummary) -> str:
     """The report's numbers and tables in Markdown, with the charts linked as files."""
     total = summary.total
@@ -236,11 +242,15 @@ def render_markdown_summary(summary: FailureSummary) -> str:
     lines += ["| count | category | message | example |", "|---:|---|---|---|"]
     for group in summary.messages:
         example = f"`{group.examples[0][0]}`: {_md(group.examples[0][1])}" if group.examples else ""
-        lines.append(f"| {group.count} | {group.category} | `{_md(group.pattern)}` | {example} |")
+        lines.append(
+            f"| {group.count} | {group.category} | {_md_code(group.pattern)} | {example} |"
+        )
     lines += ["", "## Cheats caught", "", "| class | items | which |", "|---|---:|---|"]
     for name in CHEAT_CLASSES:
         found = summary.cheats.get(name) or {}
-        which = ", ".join(f"`{_md(k)}` ×{v}" for k, v in found.most_common(8)) if found else "none"
+        which = (
+            ", ".join(f"{_md_code(k)} ×{v}" for k, v in found.most_common(8)) if found else "none"
+        )
         lines.append(f"| {name} | {sum(found.values())} | {which} |")
     lines += ["", "## Time", "", "![Time per check](times.png)", ""]
     lines += [
