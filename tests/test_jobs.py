@@ -33,7 +33,7 @@ def items(count: int, *, prefix: str = "c") -> list[PreparedItem]:
 
 @asynccontextmanager
 async def running(
-    path: Path, check: Check = instant, **options: object
+    path: Path, check: Check = instant, *, grace: float = 5.0, **options: object
 ) -> AsyncIterator[JobRunner]:
     store = JobStore(path)
     await store.open()
@@ -42,7 +42,7 @@ async def running(
     try:
         yield runner
     finally:
-        await runner.stop()
+        await runner.stop(grace=grace)
         await store.close()
 
 
@@ -187,7 +187,7 @@ async def _interrupted_job(path: Path, total: int) -> tuple[str, int]:
             await release.wait()
         return judge(submission)
 
-    async with running(path, gated, concurrency=2) as runner:
+    async with running(path, gated, concurrency=2, grace=0.05) as runner:
         job = await runner.submit(items(total), key_name="k")
         for _ in range(200):
             record = await runner.store.job(job.id)
@@ -253,5 +253,26 @@ def test_item_error_shape() -> None:
 
 @pytest.mark.parametrize("raw", [None, [], "x", 3])
 def test_parse_item_refuses_non_objects(raw: object) -> None:
-    client_id, submission, error = parse_item(0, raw)
+    _client_id, submission, error = parse_item(0, raw)
     assert submission is None and error is not None and error.detail
+
+
+async def test_stopping_lets_items_in_flight_finish_within_the_grace(tmp_path: Path) -> None:
+    path = tmp_path / "s.sqlite3"
+
+    async def slow(submission: Submission) -> Verdict:
+        await asyncio.sleep(0.3)
+        return judge(submission)
+
+    async with running(path, slow, concurrency=2, grace=5.0) as runner:
+        job = await runner.submit(items(6), key_name=None)
+        await asyncio.sleep(0.1)  # two items are in flight now
+    store = JobStore(path)
+    await store.open()
+    try:
+        record = await store.job(job.id)
+        assert record is not None
+        counts = await store.counts(record)
+    finally:
+        await store.close()
+    assert counts.done == 2 and record.status == "running"  # finished, not cancelled; none new

@@ -149,8 +149,8 @@ class JobStore:
                     (job_id, status, key_name, len(items), now, now if status == "completed" else None),
                 ),
                 (
-                    "INSERT INTO job_items (job_id, idx, client_id, submission, outcome, result, "
-                    "finished_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    ("INSERT INTO job_items (job_id, idx, client_id, submission, outcome, result, "
+                    "finished_at) VALUES (?, ?, ?, ?, ?, ?, ?)"),
                     rows,
                 ),
             ]
@@ -211,8 +211,8 @@ class JobStore:
         await self._write(
             [
                 (
-                    "UPDATE job_items SET outcome = ?, result = ?, finished_at = ? "
-                    "WHERE job_id = ? AND idx = ? AND outcome IS NULL",
+                    ("UPDATE job_items SET outcome = ?, result = ?, finished_at = ? "
+                    "WHERE job_id = ? AND idx = ? AND outcome IS NULL"),
                     (outcome, result, time.time(), job_id, index),
                 )
             ]
@@ -220,8 +220,8 @@ class JobStore:
 
     async def mark_running(self, job_id: str) -> None:
         await self._write(
-            [("UPDATE jobs SET status = 'running', started_at = COALESCE(started_at, ?) "
-              "WHERE id = ? AND status = 'queued'", (time.time(), job_id))]
+            [(("UPDATE jobs SET status = 'running', started_at = COALESCE(started_at, ?) "
+              "WHERE id = ? AND status = 'queued'"), (time.time(), job_id))]
         )
 
     async def mark_completed(self, job_id: str) -> None:
@@ -245,8 +245,8 @@ class JobStore:
         await self._write(
             [
                 (
-                    "UPDATE job_items SET outcome = 'error', result = ?, finished_at = ? "
-                    "WHERE job_id = ? AND outcome IS NULL",
+                    ("UPDATE job_items SET outcome = 'error', result = ?, finished_at = ? "
+                    "WHERE job_id = ? AND outcome IS NULL"),
                     (error, now, job_id),
                 ),
                 (
@@ -322,13 +322,19 @@ class JobRunner:
         self._loop_task = asyncio.create_task(self._loop(), name="proofgate-job-runner")
         self._wake.set()
 
-    async def stop(self) -> None:
-        """Stop working; unfinished items stay pending in the store for the next start."""
-        tasks = [t for t in (self._loop_task, *self._tasks) if t is not None]
+    async def stop(self, *, grace: float = 5.0) -> None:
+        """Stop working: start nothing new, let items in flight finish for up to `grace` seconds,
+        then cancel the rest; unfinished items stay pending in the store for the next start."""
+        if self._loop_task is not None:
+            self._loop_task.cancel()
+            await asyncio.gather(self._loop_task, return_exceptions=True)
+            self._loop_task = None
+        if self._tasks and grace > 0:
+            await asyncio.wait(set(self._tasks), timeout=grace)
+        tasks = list(self._tasks)
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
-        self._loop_task = None
         for listeners in self._listeners.values():
             for queue in listeners:
                 queue.put_nowait(_END)

@@ -26,7 +26,7 @@ from pathlib import Path
 
 from proofgate.exceptions import ConfigError, StoreError
 
-__all__ = ["ApiKey", "KeyMatch", "KeyStore", "TOKEN_PREFIX", "hash_token", "parse_rate"]
+__all__ = ["TOKEN_PREFIX", "ApiKey", "KeyMatch", "KeyStore", "hash_token", "parse_rate"]
 
 TOKEN_PREFIX = "pg_"
 _FORMAT = 1

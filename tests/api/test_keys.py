@@ -109,9 +109,11 @@ def test_over_the_rate_is_429_with_retry_after(served: Served) -> None:
     assert "2 submissions a minute" in over.json()["message"]
     # one key's quota is its own
     assert httpx.post(served.url + "/v1/check", json=CHECK, headers=bearer(other)).status_code == 200
-    with Client(served.url, api_key=token, retry=RetryPolicy(attempts=1)) as client:
-        with pytest.raises(ClientError) as info:
-            client.check(code="theorem t : 1 = 1 := rfl")
+    with (
+        Client(served.url, api_key=token, retry=RetryPolicy(attempts=1)) as client,
+        pytest.raises(ClientError) as info,
+    ):
+        client.check(code="theorem t : 1 = 1 := rfl")
     assert info.value.status_code == 429
     metrics = httpx.get(served.url + "/metrics").text
     assert 'proofgate_quota_rejections_total{key="slow",limit="rate"}' in metrics

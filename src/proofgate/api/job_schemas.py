@@ -16,13 +16,13 @@ from proofgate.api.schemas import ValidationIssue
 from proofgate.models import Submission, Verdict
 
 __all__ = [
+    "NDJSON",
     "BatchRequest",
     "BatchResult",
     "ItemError",
     "JobCounts",
     "JobReport",
     "JobStatus",
-    "NDJSON",
     "parse_item",
     "timestamp",
 ]

@@ -202,7 +202,7 @@ async def start_jobs(app: FastAPI, settings: Settings, service: object) -> JobRu
     keys: KeyStore = app.state.keys
 
     def key_limit(name: str) -> int | None:
-        for key in keys.keys():
+        for key in keys:
             if key.name == name:
                 return key.concurrency
         return None

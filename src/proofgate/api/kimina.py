@@ -108,15 +108,15 @@ class Pos(BaseModel):
 class Message(BaseModel):
     severity: Literal["trace", "info", "warning", "error"]
     pos: Pos
-    endPos: Pos | None = None  # noqa: N815  # Kimina's (the REPL's) field name
+    endPos: Pos | None = None  # Kimina's (the REPL's) field name
     data: str
 
 
 class Sorry(BaseModel):
     pos: Pos
-    endPos: Pos  # noqa: N815
+    endPos: Pos
     goal: str
-    proofState: int | None = None  # noqa: N815
+    proofState: int | None = None
 
 
 class CommandResponse(BaseModel):
