@@ -8,9 +8,10 @@ from proofgate.config import Settings
 from proofgate.service import CheckerService
 
 
-def get_service(request: Request) -> CheckerService:
+# `async def`: FastAPI runs a plain `def` dependency in its thread pool, a thread hop per request.
+async def get_service(request: Request) -> CheckerService:
     return request.app.state.service
 
 
-def get_app_settings(request: Request) -> Settings:
+async def get_app_settings(request: Request) -> Settings:
     return request.app.state.settings
