@@ -204,10 +204,12 @@ class ResultCache:
             return None
         connection = self._require()
         try:
-            async with connection.execute(
+            # One trip to aiosqlite's thread, not three (execute, fetch, close): every lookup is
+            # on the request path, and each trip is a thread wake-up.
+            rows = await connection.execute_fetchall(
                 "SELECT verdict FROM results WHERE key = ?", (key,)
-            ) as cursor:
-                row = await cursor.fetchone()
+            )
+            row = next(iter(rows), None)
             if row is not None:
                 await connection.execute("UPDATE results SET hits = hits + 1 WHERE key = ?", (key,))
                 await connection.commit()
@@ -250,10 +252,12 @@ class ResultCache:
             return None
         connection = self._require()
         try:
-            async with connection.execute(
+            # One trip to aiosqlite's thread, not three (execute, fetch, close): every lookup is
+            # on the request path, and each trip is a thread wake-up.
+            rows = await connection.execute_fetchall(
                 "SELECT verdict FROM results WHERE key = ?", (key,)
-            ) as cursor:
-                row = await cursor.fetchone()
+            )
+            row = next(iter(rows), None)
             if row is not None:
                 await connection.execute("UPDATE results SET hits = hits + 1 WHERE key = ?", (key,))
                 await connection.commit()
