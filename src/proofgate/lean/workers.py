@@ -236,9 +236,16 @@ class WorkerSet:
                 busy += 1
                 self._queue.remove(waiter)
                 waiter.future.set_result(worker)
+        # Evicting a warm worker pays only for a slot nothing warm can fill: while every slot is
+        # busy, the next one freed serves the queue without an import (no churn under load).
+        evictable = self.max_busy - busy - sum(self.starting.values())
         for key, wanted in Counter(w.key for w in self._queue).items():
             idle = sum(1 for w in self.workers if w.key == key and not w.busy)
             for _ in range(wanted - idle - self.starting[key]):
+                if self._processes() >= self.max_processes:
+                    if evictable <= 0:
+                        break
+                    evictable -= 1
                 if not self._make_room(key):
                     break
                 self._spawn(key)
