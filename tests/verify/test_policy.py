@@ -420,3 +420,20 @@ def test_docs_list_every_rule() -> None:
     docs = (SOURCE_ROOT / "docs" / "policy.md").read_text(encoding="utf-8")
     for name in RULES:
         assert f"`{name}`" in docs, name
+
+
+def test_unclosed_or_endless_brackets_are_refused_not_trusted() -> None:
+    assert "code-attribute" in rules("@[simp\ntheorem x : True := trivial\n")
+    long_list = "@[" + ", ".join(["simp"] * 3000) + ", extern \"f\"] def f := 1\n"
+    assert "code-attribute" in rules(long_list)
+    endless = "example : True := by aesop (add " + "safe apply True.intro " * 2000 + "\n"
+    assert "aesop-tactic-rule" in rules(endless)
+    long_eval = "#eval (" + " + ".join(["1"] * 5000) + ")\n"
+    assert rules(long_eval, PERMISSIVE) == ["eval"]
+    assert rules("#eval (" + " + ".join(["1"] * 50) + ")\n", PERMISSIVE) == []
+
+
+def test_nested_constructs_are_still_judged() -> None:
+    assert "aesop-tactic-rule" in rules("example : True := by aesop (add (aesop (add safe tactic t)))\n")
+    assert rules("#eval (#eval IO.println 1)\n", PERMISSIVE) == ["eval"]
+    assert "code-attribute" in rules("@[simp, @[extern \"f\"] x] def f := 1\n")

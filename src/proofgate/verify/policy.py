@@ -9,6 +9,7 @@ traces allowed; heartbeat limits above the cap lowered instead of refused).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
@@ -27,6 +28,7 @@ from proofgate.verify.rules import (
     IO_WORDS,
     KEYWORDS,
     LINE_SEPARATORS,
+    MAX_SCAN,
     MAX_VIOLATIONS,
     NATIVE_CONSTANTS,
     RULES,
@@ -124,6 +126,9 @@ class _Scan:
         self._seen: set[tuple[str, int, int]] = set()
         self._mentions_io: bool | None = None
         self._aesop_phase: set[int] = set()  # token starts where `unsafe` is Aesop's rule phase
+        # How far each kind of bracketed scan has read: a construct nested inside one already
+        # read is not read again (so unclosed brackets cost linear time, not quadratic).
+        self._scanned: dict[str, int] = {"attribute": -1, "aesop": -1, "eval": -1}
 
     def refuse(self, rule: str, token: Token, message: str) -> None:
         self.refuse_at(rule, token.line, token.column, message)
@@ -151,9 +156,11 @@ class _Scan:
                 self.refuse("invisible-character", token, f"invisible or non-ASCII space "
                             f"U+{ord(token.text):04X} in code: use a plain space or delete it")
         self.violations.sort(key=lambda v: (v.line, v.column))
-        text = self.text
-        for start, end, replacement in sorted(self.rewrites, reverse=True):
-            text = text[:start] + replacement + text[end:]
+        pieces, done = [], 0
+        for start, end, replacement in sorted(self.rewrites):
+            pieces += [self.text[done:start], replacement]
+            done = end
+        text = "".join([*pieces, self.text[done:]])
         return PolicyResult(tuple(self.violations), tuple(self.notes), text)
 
     def _characters(self) -> None:
@@ -172,6 +179,12 @@ class _Scan:
 
     def _next(self, index: int) -> Token | None:
         return self.code[index] if 0 <= index < len(self.code) else None
+
+    def _window(self, index: int) -> Iterator[Token]:
+        """At most MAX_SCAN tokens from `index` (a bracketed construct longer than that is refused
+        by its caller, so a file of unclosed brackets costs linear time, not quadratic)."""
+        for position in range(index, min(len(self.code), index + MAX_SCAN)):
+            yield self.code[position]
 
     def _at_command_start(self, index: int) -> bool:
         """First in the file, after `in`, or at column 0 of a line after something that ends a
@@ -295,11 +308,15 @@ class _Scan:
     # --- attributes ---------------------------------------------------------------------------
     def _attributes(self, index: int) -> None:
         """An attribute list, from just after `@[` (or `attribute [`) to its `]`."""
+        if index <= self._scanned["attribute"]:
+            return
+        self._scanned["attribute"] = min(len(self.code), index + MAX_SCAN)
         depth, entry_start, entry = 0, True, ""
-        for token in self.code[index:]:
+        for token in self._window(index):
             if token.kind is TokenKind.SYMBOL:
                 if token.text in ("[", "(", "{", "@[", "#[", "%["):
                     depth += 1
+                    entry_start = entry_start or token.text == "@["
                 elif token.text in ("]", ")", "}"):
                     if depth == 0:
                         return
@@ -318,14 +335,25 @@ class _Scan:
                             "file's own meta code; use lemma rules")
             elif entry == "aesop" and token.is_word("unsafe"):
                 self._aesop_phase.add(token.start)
+        if index < len(self.code):
+            self.refuse("code-attribute", self.code[index], "attribute list too long (or never "
+                        "closed) to inspect; close it with `]`")
 
     def _aesop_clauses(self, index: int) -> None:
         """`aesop (add safe tactic f)`: refuse tactic rules among the clauses."""
+        if index <= self._scanned["aesop"]:
+            return
         position = index + 1
+        self._scanned["aesop"] = min(len(self.code), position + MAX_SCAN)
         while (opening := self._next(position)) is not None and opening.text == "(":
-            depth, position = 0, position + 1
+            depth, position, limit = 0, position + 1, position + MAX_SCAN
             while (token := self._next(position)) is not None:
+                if position >= limit:
+                    self.refuse("aesop-tactic-rule", opening, "aesop clause too long (or never "
+                                "closed) to inspect")
+                    return
                 position += 1
+                self._scanned["aesop"] = max(self._scanned["aesop"], position)
                 if token.text == "(":
                     depth += 1
                 elif token.text == ")":
@@ -367,7 +395,11 @@ class _Scan:
                         "refuses it whatever it does (use `#reduce`, or "
                         "`example : ... := by decide`)")
             return
-        body = self._term_after(index + (2 if what == "eval%" else 1))
+        start = index + (2 if what == "eval%" else 1)
+        if start <= self._scanned["eval"]:  # inside a term already judged: the same verdict
+            return
+        body = self._term_after(start)
+        self._scanned["eval"] = start + len(body)
         io_like = next((t for t in body if _io_like(t)), None)
         if io_like is not None:
             self.refuse("eval", io_like, f"`{what}` here looks like IO or meta code "
@@ -379,7 +411,7 @@ class _Scan:
     def _term_after(self, index: int) -> list[Token]:
         body: list[Token] = []
         depth = 0
-        for token in self.code[index:]:
+        for token in self._window(index):
             if token.kind is TokenKind.SYMBOL and token.text in ("(", "[", "{", "⟨"):
                 depth += 1
             elif token.kind is TokenKind.SYMBOL and token.text in (")", "]", "}", "⟩"):
@@ -388,6 +420,9 @@ class _Scan:
                                  or token.is_word(*COMMAND_WORDS)):
                 break
             body.append(token)
+        else:
+            if index + MAX_SCAN < len(self.code):  # too long to inspect: treat it as not pure
+                return [*body, Token(TokenKind.IDENT, "IO", 0, 0, 1, 0, 1, 0, parts=("IO",))]
         return body
 
     def _file_mentions_io(self) -> bool:

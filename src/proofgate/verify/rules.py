@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["MAX_VIOLATIONS", "RULES", "Rule"]
+__all__ = ["MAX_SCAN", "MAX_VIOLATIONS", "RULES", "Rule"]
 
 
 @dataclass(frozen=True)
@@ -283,6 +283,8 @@ CONFUSABLE = frozenset(
 )
 #: Violations kept per text: enough to act on, bounded for a prompt.
 MAX_VIOLATIONS = 200
+#: Tokens one bracketed construct (attribute list, aesop clause, `#eval` term) may span.
+MAX_SCAN = 4096
 
 
 def _each(words: frozenset[str], rule: str, strict_only: bool, advice: str) -> dict[str, tuple]:
