@@ -33,11 +33,13 @@ def markdown_table(results: dict[str, Any]) -> str:
     summary = results["summary"]
     backend = results["backend"]
     lognormal = backend["check_seconds_lognormal"]
+    load = results["machine"].get("load_average_1m", {"before": None, "after": None})
     intro = (
         f"Simulated REPL: import {backend['import_seconds']:g} s, check time lognormal "
         f"(mu {lognormal['mu']:g}, sigma {lognormal['sigma']:g}; mean "
         f"{backend['mean_check_seconds']:.3f} s), audit {backend['audit']}; "
-        f"{results['machine']['cpus']} CPUs, `proofgate bench` mode `{results['config']['mode']}`."
+        f"{results['machine']['cpus']} CPUs (1-minute load average {load['before']} before, "
+        f"{load['after']} after), `proofgate bench` mode `{results['config']['mode']}`."
     )
     lines = [
         intro,

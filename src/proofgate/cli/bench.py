@@ -43,6 +43,7 @@ def bench(
     audit_seconds: Annotated[float | None, typer.Option(min=0.0, help="Simulated audit's constant delay.")] = None,
     kill_every: Annotated[float | None, typer.Option(min=0.1, help="Mean seconds between worker kills.")] = None,
     recovery_seconds: Annotated[float | None, typer.Option(min=0.0, help="Length of the kill run (0: skip).")] = None,
+    overhead_requests: Annotated[int | None, typer.Option(min=1, help="Checks on each overhead path.")] = None,
     seed: Annotated[int, typer.Option(help="Seed of check times, header mix and kills.")] = 0,
     plot: Annotated[bool, typer.Option(help="Draw the PNG (needs matplotlib: the `report` extra).")] = True,
 ) -> None:
@@ -73,6 +74,7 @@ def bench(
         ("concurrencies", _numbers(concurrency, int, "--concurrency")),
         ("spare_workers", spare_workers), ("window_seconds", window),
         ("kill_every_seconds", kill_every), ("recovery_seconds", recovery_seconds),
+        ("overhead_requests", overhead_requests),
     ):
         if value is not None:
             changes[key] = value

@@ -1,0 +1,183 @@
+"""`proofgate bench` on a tiny configuration: every figure is there and sane. No timing targets are
+asserted here (shared machines make them flaky); the figures' meaning is tested, not their size."""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from pathlib import Path
+from typing import Any
+
+import psutil
+import pytest
+from typer.testing import CliRunner
+
+from proofgate.bench.auditor import SimulatedAuditor
+from proofgate.bench.report import headline_json, markdown_table, write_results
+from proofgate.bench.runner import TARGETS, BenchConfig, run_bench
+from proofgate.bench.stats import busy_seconds_in_window, latency_summary, percentile
+from proofgate.bench.workload import BackendProfile, JobFactory, parse_worker_report
+from proofgate.environments import Environment
+from proofgate.verify.contract import AuditOutcome
+
+TAG = f"bench-test-{time.monotonic_ns()}"
+TINY_PROFILE = BackendProfile(import_seconds=0.3, check_mu=-3.5, check_sigma=0.3)
+
+
+def _tiny(**changes: Any) -> BenchConfig:
+    config = BenchConfig(
+        mode="tiny", profile=TINY_PROFILE, worker_counts=(2,), concurrencies=(2, 16),
+        warmup_seconds=0.3, window_seconds=1.5, overhead_requests=30, recovery_workers=2,
+        recovery_seconds=4.0, kill_every_seconds=1.0, repl_extra_options=("--tag", TAG),
+    )
+    return config.with_options(**changes)
+
+
+def _tagged_processes() -> list[int]:
+    found = []
+    for process in psutil.process_iter(["cmdline", "status"]):
+        cmdline = " ".join(process.info.get("cmdline") or [])
+        if TAG in cmdline and process.info.get("status") != psutil.STATUS_ZOMBIE:
+            found.append(process.pid)
+    return found
+
+
+def _no_worker_left() -> list[int]:
+    deadline = time.monotonic() + 5
+    left = _tagged_processes()
+    while left and time.monotonic() < deadline:
+        time.sleep(0.1)
+        left = _tagged_processes()
+    return left
+
+
+@pytest.fixture(scope="module")
+def results() -> dict[str, Any]:
+    """One tiny run shared by the assertions below (about ten seconds)."""
+    outcome = run_bench(_tiny())
+    assert _no_worker_left() == [], "a simulated worker outlived the bench"
+    return outcome
+
+
+@pytest.mark.timeout(90)
+def test_every_figure_is_reported(results: dict[str, Any]) -> None:
+    summary = results["summary"]
+    for name, _, _ in TARGETS:
+        assert summary[name] is not None, name
+        assert results["targets"][name]["met"] in (True, False)
+    overhead = results["overhead"]
+    for path in ("driver", "pool", "http"):
+        assert overhead[path]["count"] == 30
+        assert 0 < overhead[path]["p50_ms"] <= overhead[path]["p99_ms"]
+    assert overhead["failed"] == 0
+    assert results["backend"]["repl"].startswith("simulated")
+    assert "simulated" in results["backend"]["audit"]
+    assert results["memory"]["server_rss_idle_mib"] > 10
+    assert results["memory"]["server_rss_load_max_mib"] >= results["memory"]["server_rss_idle_mib"] * 0.5
+    assert results["health"]["probes"] > 10 and results["health"]["failures"] == 0
+    assert results["server_cpu"]["ms_per_request_under_load"] > 0
+    assert results["cdf_ms"] and all(results["cdf_ms"].values())
+
+
+@pytest.mark.timeout(90)
+def test_throughput_ratios_are_sane(results: dict[str, Any]) -> None:
+    points = results["throughput"]
+    assert [(p["workers"], p["concurrency"]) for p in points] == [(2, 2), (2, 16)]
+    for point in points:
+        assert point["failed"] == 0, point["first_failure"]
+        assert 0 < point["achieved_over_ideal"] <= 1.2
+        assert 0 < point["achieved_over_ideal_by_count"] <= 1.2
+        assert point["ideal_rps"] == pytest.approx(2 / point["mean_backend_s"], rel=0.01)
+        assert 0 <= point["header_hit_rate"] <= 1
+        assert point["latency"]["p50_ms"] >= 1000 * math.exp(TINY_PROFILE.check_mu) * 0.5
+
+
+@pytest.mark.timeout(90)
+def test_recovery_loses_nothing_under_kills(results: dict[str, Any]) -> None:
+    recovery = results["recovery"]
+    assert recovery["kills"] >= 2
+    assert recovery["lost"] == 0, recovery["first_failure"]
+    assert recovery["requests"] > 10
+    # Kills of workers running a check make the pool retry, and the bench finds those requests.
+    assert recovery["kills_of_busy_workers"] > 0 and recovery["pool_retries"] > 0
+    assert 0 < recovery["affected"] <= recovery["pool_retries"]
+    assert recovery["affected_extra_latency"]["count"] == recovery["affected"]
+    assert isinstance(recovery["waited_on_import"], int)
+
+
+@pytest.mark.timeout(90)
+def test_reports_are_written(results: dict[str, Any], tmp_path: Path) -> None:
+    line = headline_json(results)
+    assert "\n" not in line and "cdf_ms" not in json.loads(line)
+    table = markdown_table(results)
+    assert "achieved/ideal" in table and "| 2 | 16 |" in table
+    written = write_results(results, tmp_path)
+    assert sorted(p.name for p in written) == ["bench-tiny.json", "bench-tiny.md", "bench-tiny.png"]
+    assert json.loads(written[0].read_text())["summary"] == results["summary"]
+    assert written[2].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.mark.timeout(90)
+def test_cli_prints_one_json_object_last() -> None:
+    from proofgate.cli import app
+
+    args = [
+        "bench", "--quick", "--workers", "1", "--concurrency", "2", "--window", "1",
+        "--import-seconds", "0.2", "--check-mu", "-4", "--check-sigma", "0.2",
+        "--overhead-requests", "10", "--recovery-seconds", "0",
+    ]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code in (0, 1), result.output
+    last = json.loads(result.stdout.strip().splitlines()[-1])
+    assert last["config"]["mode"] == "quick" and last["config"]["worker_counts"] == [1]
+    assert set(last["targets"]) == {name for name, _, _ in TARGETS}
+    assert (result.exit_code == 0) == all(t["met"] is not False for t in last["targets"].values())
+
+
+# --- pieces ------------------------------------------------------------------------------------
+
+
+def test_percentiles_and_window_accounting() -> None:
+    assert percentile([3.0, 1.0, 2.0], 50) == 2.0
+    assert percentile([0.0, 10.0], 99) == pytest.approx(9.9)
+    assert math.isnan(percentile([], 50))
+    assert latency_summary([0.001, 0.003])["p50_ms"] == 2.0
+    intervals = [(0.0, 2.0), (1.5, 3.0), (5.0, 6.0)]
+    assert busy_seconds_in_window(intervals, 1.0, 5.5) == pytest.approx(1.0 + 1.5 + 0.5)
+
+
+def test_jobs_carry_their_exact_backend_time_and_unique_names() -> None:
+    profile = BackendProfile(memory_mb_per_check=16)
+    first = [JobFactory(profile, run="a", seed=3).next() for _ in range(1)][0]
+    again = JobFactory(profile, run="a", seed=3).next()
+    assert first.body == again.body  # seeded: reproducible
+    factory = JobFactory(profile, run="a", seed=3)
+    jobs = [factory.next() for _ in range(50)]
+    assert len({job.body["statement"] for job in jobs}) == 50  # no cache hits inside a run
+    for job in jobs:
+        sleep = float(job.body["proof"].split("-- standin: sleep ")[1].split()[0])
+        assert job.backend_seconds == pytest.approx(sleep + profile.growth_seconds)
+        assert job.code.startswith(job.header + "\n")
+    assert {job.header for job in jobs} == set(factory.headers)
+    zero = JobFactory(profile, run="z", zero_latency=True).next()
+    assert zero.backend_seconds == 0 and "sleep" not in zero.body["proof"]
+
+
+def test_worker_report_is_parsed_from_reply_or_verdict_messages() -> None:
+    text = "worker pid=42 ready_at=10.5 started_at=12.25"
+    assert parse_worker_report([{"data": text}]) == parse_worker_report([{"text": text}])
+    report = parse_worker_report([{"data": "other"}, {"data": text}])
+    assert report is not None and (report.pid, report.ready_at, report.started_at) == (42, 10.5, 12.25)
+    assert parse_worker_report([{"data": "worker pid=x"}]) is None
+
+
+async def test_simulated_audit_says_ok_and_says_it_checked_nothing(tmp_path: Path) -> None:
+    environment = Environment("default", tmp_path, "leanprover/lean4:v4.32.0")
+    auditor = SimulatedAuditor(0.01)
+    report = await auditor.audit(
+        environment=environment, statement="theorem t : True := sorry", code="", target="t",
+        answer_holes=[], allowed_axioms=[],
+    )
+    assert report.outcome is AuditOutcome.ok and report.target == "t"
+    assert "nothing was checked" in report.detail and auditor.audits == 1
