@@ -135,3 +135,28 @@ def test_the_openapi_schema_lists_the_session_routes(url: str) -> None:
     assert set(paths["/v1/sessions/{session_id}"]) == {"delete"}
     assert "404" in paths["/v1/sessions/{session_id}/tactic"]["post"]["responses"]
     assert "429" in paths["/v1/sessions"]["post"]["responses"]
+
+
+def test_sessions_belong_to_the_api_key_that_opened_them(stack: Stack) -> None:
+    from proofgate.keys import KeyStore
+
+    assert stack.settings.api_keys_file is not None
+    keys = KeyStore(stack.settings.api_keys_file)
+    _, alice_token = keys.create("alice")
+    _, bob_token = keys.create("bob")
+    with run_app(create_app(stack.settings, service=stack.service()), timeout=20) as url:
+        with (
+            proofgate.Client(url, timeout=30, api_key=alice_token) as alice,
+            proofgate.Client(url, timeout=30, api_key=bob_token) as bob,
+        ):
+            mine = [alice.open_session(STATEMENT) for _ in range(2)]
+            with pytest.raises(SessionLimitReached):  # alice's limit, not the server's
+                alice.open_session(STATEMENT)
+            theirs = bob.open_session(STATEMENT)
+            with pytest.raises(SessionNotFound):
+                bob.run_tactic(mine[0].session_id, 0, "exact ⟨hp, hq⟩")
+            with pytest.raises(SessionNotFound):
+                alice.session_proof(theirs.session_id, 0)
+            assert alice.run_tactic(mine[0].session_id, 0, "exact ⟨hp, hq⟩").ok
+            keyless = httpx.get(f"{url}/v1/sessions/{theirs.session_id}/states/0")
+            assert keyless.status_code == 401  # keys are configured: no key, no session
