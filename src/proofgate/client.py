@@ -41,6 +41,7 @@ from proofgate.exceptions import (
     SubmissionError,
 )
 from proofgate.models import Submission, Verdict
+from proofgate.models import TriageRequest, TriageResult
 
 __all__ = ["AsyncClient", "Client", "RetryPolicy"]
 
@@ -103,6 +104,20 @@ def build_submission(submission: Submission | None, fields: Mapping[str, Any]) -
         first = exc.errors()[0]
         field = ".".join(str(part) for part in first["loc"]) or None
         raise SubmissionError(f"{field or 'submission'}: {first['msg']}", field=field) from exc
+
+
+def build_triage_request(request: TriageRequest | None, fields: Mapping[str, Any]) -> TriageRequest:
+    """A `TriageRequest` from either the model or its fields; a bad field is a `SubmissionError`."""
+    if request is not None:
+        if fields:
+            raise TypeError("give a TriageRequest or keyword fields, not both")
+        return request
+    try:
+        return TriageRequest(**fields)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field = ".".join(str(part) for part in first["loc"]) or None
+        raise SubmissionError(f"{field or 'request'}: {first['msg']}", field=field) from exc
 
 
 def _error_body(response: httpx.Response) -> ErrorBody | None:
@@ -275,6 +290,20 @@ class Client(_Base, SessionMethods):
 
         return run_batch(self, submissions, progress=progress)
 
+    def triage(self, request: TriageRequest | None = None, /, **fields: Any) -> TriageResult:
+        """Triage one statement (a `TriageRequest`, or its fields as keywords): does it elaborate,
+        and is it false, vacuous or trivially provable?"""
+        built = build_triage_request(request, fields)
+        response = self._send(
+            "POST",
+            "/v1/triage",
+            content=built.model_dump_json(exclude_none=True),
+            headers={"Content-Type": "application/json"},
+        )
+        if response.status_code != 200:
+            raise error_for(response)
+        return decode(response, TriageResult)
+
     def environments(self) -> list[EnvironmentInfo]:
         response = self._send("GET", "/v1/environments")
         if response.status_code != 200:
@@ -366,6 +395,22 @@ class AsyncClient(_Base, AsyncSessionMethods):
         from proofgate.client_batch import run_batch_async
 
         return await run_batch_async(self, submissions, progress=progress)
+
+    async def triage(
+        self, request: TriageRequest | None = None, /, **fields: Any
+    ) -> TriageResult:
+        """Triage one statement (a `TriageRequest`, or its fields as keywords): does it elaborate,
+        and is it false, vacuous or trivially provable?"""
+        built = build_triage_request(request, fields)
+        response = await self._send(
+            "POST",
+            "/v1/triage",
+            content=built.model_dump_json(exclude_none=True),
+            headers={"Content-Type": "application/json"},
+        )
+        if response.status_code != 200:
+            raise error_for(response)
+        return decode(response, TriageResult)
 
     async def environments(self) -> list[EnvironmentInfo]:
         response = await self._send("GET", "/v1/environments")

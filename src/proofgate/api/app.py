@@ -13,6 +13,7 @@ from proofgate.api.auth import install_auth
 from proofgate.api.errors import BodySizeLimitMiddleware, install_error_handlers
 from proofgate.api.middleware import RequestContextMiddleware
 from proofgate.api.sessions import router as sessions_router
+from proofgate.api.triage import router as triage_router
 from proofgate.config import Settings, get_settings
 from proofgate.service import CheckerService
 
@@ -47,6 +48,7 @@ def create_app(settings: Settings | None = None, *, service: CheckerService | No
     app.include_router(environments.router)
     app.include_router(metrics.router)
     app.include_router(sessions_router)
+    app.include_router(triage_router)
     app.include_router(jobs.router)
     app.include_router(kimina.router)
     app.state.metrics = metrics.Metrics(pool_stats=metrics.pool_stats_of(app.state))

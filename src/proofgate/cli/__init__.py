@@ -13,6 +13,7 @@ from proofgate.cli import batch as batch_cli
 from proofgate.cli import record as record_cli
 from proofgate.cli import report as report_cli
 from proofgate.cli import bench as bench_cli
+from proofgate.cli import triage as triage_cli
 
 app = typer.Typer(
     name="proofgate",
@@ -33,6 +34,7 @@ batch_cli.register(app)
 record_cli.register(app)
 report_cli.register(app)
 bench_cli.register(app)
+triage_cli.register(app)
 
 
 def main() -> None:

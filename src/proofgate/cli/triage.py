@@ -1,0 +1,313 @@
+"""`proofgate triage`: is a statement false, vacuous or trivial? One file, or a JSONL batch.
+
+    proofgate triage Statement.lean [--json]
+    proofgate triage statements.jsonl --out triaged.jsonl [--json]
+
+A batch line is a JSON object with `statement` (or `formal_statement`, as miniF2F writes it), an
+optional `id` (or `name`) echoed in the output, and optionally the other `TriageRequest` fields;
+other keys are ignored. Each output line is `{"line", "id", "result"}` or `{"line", "id",
+"error"}`; the summary counts the statements that are false, vacuous or trivial.
+
+Exit codes: 0 the statement elaborates and no flag holds (batch: every one); 1 a flag holds, or it
+does not elaborate or is refused (batch: any); 2 usage; 3 infrastructure (not ready, busy,
+unreachable server, an elaboration proofgate could not finish; batch: any).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sys
+from collections import Counter
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Annotated, Any, NoReturn
+
+import typer
+from pydantic import ValidationError
+from rich.console import Console
+from rich.panel import Panel
+from rich.table import Table
+from rich.text import Text
+
+from proofgate.cli.common import (
+    EXIT_FAILED,
+    EXIT_INFRA,
+    EXIT_OK,
+    EXIT_USAGE,
+    console,
+    load_settings,
+)
+from proofgate.exceptions import (
+    Busy,
+    ClientError,
+    ConfigError,
+    NotReady,
+    ProofgateError,
+    SubmissionError,
+)
+from proofgate.models import ProbeOutcome, TriageRequest, TriageResult
+
+__all__ = ["exit_code_for", "read_batch", "register", "render_triage_result", "triage"]
+
+Backend = Callable[[TriageRequest], Awaitable[TriageResult]]
+_INFRA = frozenset({"timeout", "out_of_memory", "internal"})
+_OUTCOME_STYLE = {
+    ProbeOutcome.closed: "bold red",
+    ProbeOutcome.failed: "dim",
+    ProbeOutcome.timeout: "yellow",
+    ProbeOutcome.skipped: "dim",
+}
+
+
+def exit_code_for(result: TriageResult) -> int:
+    if result.elaboration in _INFRA:
+        return EXIT_INFRA
+    if result.elaboration != "ok" or result.flags:
+        return EXIT_FAILED
+    return EXIT_OK
+
+
+def _stop(message: str, code: int, *, as_json: bool, kind: str) -> NoReturn:
+    if as_json:
+        typer.echo(json.dumps({"error": kind, "message": message}))
+    console.print(Text("error: ", style="red") + Text(message))
+    raise typer.Exit(code)
+
+
+def _error_kind(exc: BaseException) -> tuple[str, int]:
+    """(kind, exit code) of an error that stopped a triage."""
+    if isinstance(exc, (SubmissionError, ConfigError)):
+        return "submission", EXIT_USAGE
+    if isinstance(exc, NotReady):
+        return "not_ready", EXIT_INFRA
+    if isinstance(exc, Busy):
+        return "busy", EXIT_INFRA
+    if isinstance(exc, ClientError):
+        return "refused", EXIT_INFRA if exc.status_code == 429 else EXIT_USAGE
+    return "infrastructure", EXIT_INFRA
+
+
+def read_batch(text: str) -> list[tuple[int, object, TriageRequest | str]]:
+    """`(line number, id, request or why the line is unusable)` for each non-blank line."""
+    items: list[tuple[int, object, TriageRequest | str]] = []
+    fields = set(TriageRequest.model_fields)
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            value = json.loads(line)
+        except ValueError as exc:
+            items.append((number, None, f"not JSON: {exc}"))
+            continue
+        if not isinstance(value, dict):
+            items.append((number, None, "not a JSON object"))
+            continue
+        ident = value.get("id", value.get("name"))
+        given = {key: value[key] for key in fields if key in value}
+        if "statement" not in given and isinstance(value.get("formal_statement"), str):
+            given["statement"] = value["formal_statement"]
+        try:
+            items.append((number, ident, TriageRequest(**given)))
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            where = ".".join(str(part) for part in first["loc"]) or "line"
+            items.append((number, ident, f"{where}: {first['msg']}"))
+    return items
+
+
+async def _with_backend(server: str | None, work: Callable[[Backend], Awaitable[Any]]) -> Any:
+    """Run `work` with a triage function: on `server`, or on an in-process service."""
+    if server:
+        from proofgate.client import AsyncClient
+
+        async with AsyncClient(server, api_key=os.environ.get("PROOFGATE_API_KEY") or None) as client:
+            return await work(client.triage)
+    from proofgate.logs import configure_logging
+    from proofgate.service import CheckerService
+
+    settings = load_settings()
+    # The service logs to stderr (stdout is the result's); warnings and up unless asked for more.
+    configure_logging(
+        "warning" if settings.log_level == "info" else settings.log_level, json=settings.log_json
+    )
+    service = CheckerService(settings)
+    await service.start()
+    try:
+        return await work(service.triage)
+    finally:
+        await service.close()
+
+
+def render_triage_result(result: TriageResult, out: Console) -> None:
+    """The triage for a person: the reason, the feedback, then every probe."""
+    style = "bold green" if exit_code_for(result) == EXIT_OK else "bold red"
+    header = Text(f" {', '.join(f.value for f in result.flags) or 'no flag'} ", style=style)
+    header.append(f"  {result.target or ''}", style="bold")
+    header.append(f"  (elaboration {result.elaboration}, {result.timings.total_ms / 1000:.2f}s", style="dim")
+    header.append(", cached)" if result.cached else ")", style="dim")
+    out.print(header)
+    out.print(Panel(Text(result.feedback), title="triage", title_align="left"))
+    if result.probes:
+        table = Table("kind", "tactic", "outcome", "ms", "detail", box=None, pad_edge=False)
+        for probe in result.probes:
+            table.add_row(
+                probe.kind.value, probe.tactic,
+                Text(probe.outcome.value, style=_OUTCOME_STYLE[probe.outcome]),
+                f"{probe.time_ms:.0f}", probe.detail[:80],
+            )
+        out.print(table)
+    if result.negation_proof:
+        out.print(Panel(Text(result.negation_proof), title="negation proof (audited)", title_align="left"))
+
+
+def _one(
+    file: Path, server: str | None, as_json: bool, request_fields: dict[str, Any]
+) -> NoReturn:
+    try:
+        text = sys.stdin.read() if str(file) == "-" else file.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        _stop(f"cannot read {file}: {exc}", EXIT_USAGE, as_json=as_json, kind="usage")
+    try:
+        request = TriageRequest(statement=text, **request_fields)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in first["loc"])
+        _stop(f"{where}: {first['msg']}", EXIT_USAGE, as_json=as_json, kind="submission")
+
+    async def work(backend: Backend) -> TriageResult:
+        return await backend(request)
+
+    try:
+        result: TriageResult = asyncio.run(_with_backend(server, work))
+    except ProofgateError as exc:
+        kind, code = _error_kind(exc)
+        _stop(str(exc), code, as_json=as_json, kind=kind)
+    if as_json:
+        typer.echo(result.model_dump_json(indent=2))
+    else:
+        render_triage_result(result, Console(highlight=False, soft_wrap=True))
+    raise typer.Exit(exit_code_for(result))
+
+
+def _summary(rows: list[dict[str, Any]]) -> dict[str, int]:
+    counts: Counter[str] = Counter(statements=len(rows))
+    for row in rows:
+        result = row.get("result")
+        if result is None:
+            counts["errors"] += 1
+            continue
+        counts[f"elaboration_{result['elaboration']}"] += 1
+        for flag, name in (("disproved", "false"), ("vacuous", "vacuous"),
+                           ("trivially_provable", "trivial")):
+            counts[name] += bool(result[flag])
+        flagged = result["disproved"] or result["vacuous"] or result["trivially_provable"]
+        counts["clean"] += result["elaboration"] == "ok" and not flagged
+    keys = ("statements", "false", "vacuous", "trivial", "clean", "elaboration_ok",
+            "elaboration_failed", "elaboration_rejected", "errors")
+    return {key: counts[key] for key in keys} | {k: v for k, v in counts.items() if k not in keys}
+
+
+def _batch(
+    file: Path, out: Path, server: str | None, as_json: bool, request_fields: dict[str, Any]
+) -> NoReturn:
+    try:
+        items = read_batch(file.read_text(encoding="utf-8"))
+        sink = out.open("w", encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        _stop(f"cannot read {file} or write {out}: {exc}", EXIT_USAGE, as_json=as_json, kind="usage")
+    codes: list[int] = []
+
+    async def work(backend: Backend) -> list[dict[str, Any]]:
+        rows = []
+        for number, ident, request in items:
+            row: dict[str, Any] = {"line": number, "id": ident}
+            if isinstance(request, str):
+                row["error"] = {"kind": "submission", "message": request}
+                codes.append(EXIT_USAGE)
+            else:
+                defaults = {k: v for k, v in request_fields.items() if k not in request.model_fields_set}
+                request = request.model_copy(update=defaults)
+                try:
+                    result = await backend(request)
+                except ProofgateError as exc:
+                    kind, code = _error_kind(exc)
+                    row["error"] = {"kind": kind, "message": str(exc)}
+                    codes.append(code)
+                else:
+                    row["result"] = result.model_dump(mode="json")
+                    codes.append(exit_code_for(result))
+            sink.write(json.dumps(row, ensure_ascii=False) + "\n")
+            sink.flush()
+            rows.append(row)
+        return rows
+
+    try:
+        with sink:
+            rows: list[dict[str, Any]] = asyncio.run(_with_backend(server, work))
+    except ProofgateError as exc:  # the service could not even start
+        kind, code = _error_kind(exc)
+        _stop(str(exc), code, as_json=as_json, kind=kind)
+    summary = _summary(rows)
+    if as_json:
+        typer.echo(json.dumps(summary))
+    else:
+        table = Table("", "statements", box=None, pad_edge=False, title=f"triage of {file.name}")
+        for key, value in summary.items():
+            table.add_row(key.replace("_", " "), str(value))
+        Console(highlight=False).print(table)
+        console.print(f"results written to {out}")
+    infra = EXIT_INFRA in codes
+    raise typer.Exit(EXIT_INFRA if infra else (EXIT_FAILED if any(codes) else EXIT_OK))
+
+
+def triage(
+    file: Annotated[
+        Path,
+        typer.Argument(help="A statement (`.lean`, `-` for stdin), or a `.jsonl` batch of them."),
+    ],
+    out: Annotated[
+        Path | None, typer.Option("--out", help="Batch mode: write one JSON result a line here.")
+    ] = None,
+    server: Annotated[
+        str | None,
+        typer.Option("--server", envvar="PROOFGATE_SERVER", help="Triage on this proofgate server."),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+    target: Annotated[
+        str | None, typer.Option("--target", help="The theorem to triage (default: the last one).")
+    ] = None,
+    environment: Annotated[
+        str | None, typer.Option("--environment", help="Pinned environment.")
+    ] = None,
+    closer: Annotated[
+        list[str] | None,
+        typer.Option("--closer", help="Try only this configured closer (repeat for several)."),
+    ] = None,
+    budget: Annotated[
+        float | None, typer.Option("--budget", min=0.001, help="Seconds for all probes together.")
+    ] = None,
+) -> None:
+    """Triage a statement: does it elaborate, and is it false, vacuous or trivially provable?"""
+    fields: dict[str, Any] = {
+        key: value
+        for key, value in {
+            "target": target, "environment": environment, "closers": closer or None,
+            "budget": budget,
+        }.items()
+        if value is not None
+    }
+    if out is not None or file.suffix == ".jsonl":
+        if out is None:
+            _stop("a .jsonl batch needs --out FILE for its results", EXIT_USAGE,
+                  as_json=as_json, kind="usage")
+        if target is not None:
+            _stop("--target names one statement's theorem; give `target` per line in a batch",
+                  EXIT_USAGE, as_json=as_json, kind="usage")
+        _batch(file, out, server, as_json, fields)
+    _one(file, server, as_json, fields)
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(triage)
