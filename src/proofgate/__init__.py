@@ -11,6 +11,8 @@ from proofgate.exceptions import (
     ProofgateError,
     SandboxUnavailable,
     ServerError,
+    SessionLimitReached,
+    SessionNotFound,
     SubmissionError,
 )
 from proofgate.models import Submission, Verdict, VerdictStatus
@@ -28,6 +30,8 @@ __all__ = [
     "RetryPolicy",
     "SandboxUnavailable",
     "ServerError",
+    "SessionLimitReached",
+    "SessionNotFound",
     "Submission",
     "SubmissionError",
     "Verdict",

@@ -55,7 +55,7 @@ from proofgate.exceptions import (
 )
 from proofgate.feedback import messages_from_repl
 from proofgate.lean.header import split_header
-from proofgate.lean.session_workers import SessionWorkers
+from proofgate.lean.session_workers import SessionWorker, SessionWorkers
 from proofgate.logs import get_logger
 from proofgate.models import Message, Submission, Verdict
 from proofgate.session_tactics import TacticCheck, check_tactic, render_step
@@ -426,7 +426,7 @@ class SessionManager:
         session.repl_ids[node.state] = int(reply["proofState"])
         return self._outcome(session, before, tactic, "ok", "", new=node)
 
-    async def _materialize(self, session: Session, state: int) -> tuple[Any, int]:
+    async def _materialize(self, session: Session, state: int) -> tuple[SessionWorker, int]:
         """`session_tree.materialize` on this manager's workers, counting replays."""
         worker, repl_id, replayed = await materialize(
             session, self._pool(), state, timeout=self._settings.request_timeout
