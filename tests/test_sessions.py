@@ -459,3 +459,18 @@ async def test_recorded_tactic_errors_from_the_repl_are_errors(replay_stack: Sta
         with pytest.raises(SubmissionError, match="theorem"):
             await service.sessions.open(OpenSessionRequest(statement=statement))
     await asyncio.sleep(0)
+
+
+async def test_a_permissive_session_runs_and_records_the_rewritten_tactic(
+    service: CheckerService,
+) -> None:
+    sessions = service.sessions
+    info = await sessions.open(OpenSessionRequest(statement=STATEMENT, policy="permissive"))
+    outcome = await sessions.run_tactic(
+        info.session_id, 0, "set_option maxHeartbeats 5000000 in\n  exact ⟨hp, hq⟩"
+    )
+    assert outcome.ok and outcome.state is not None
+    assert "maxHeartbeats 1000000" in (outcome.state.tactic or "")
+    assert "5000000" not in sessions.proof(info.session_id, 1).code
+    verdict = await sessions.finish(info.session_id, 1)
+    assert verdict.status is VerdictStatus.proved
