@@ -7,7 +7,9 @@ the end (`lean` marker) are skipped without a toolchain."""
 
 from __future__ import annotations
 
+import asyncio
 import json
+import time
 from pathlib import Path
 
 import pytest
@@ -41,6 +43,19 @@ def only(*needles: str) -> list[str]:
 COMM = "theorem k (a b : ℕ) : a + b = b + a"
 FALSE = "theorem g : (2 : ℕ) + 2 = 5"
 VACUOUS = "theorem f (n : ℕ) (h : n < 0) : n = 5"
+
+
+async def refilled(service: CheckerService, seconds: float = 10.0) -> None:
+    """Wait until the pool has replaced the workers a timeout killed, so closing the service
+    cancels no worker mid-spawn."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        stats = service.pool_stats()
+        if stats is None or (
+            not stats.starting_workers and stats.idle_workers >= service.settings.workers
+        ):
+            return
+        await asyncio.sleep(0.05)
 
 
 def by_outcome(result: TriageResult, outcome: ProbeOutcome) -> list[str]:
@@ -175,6 +190,7 @@ async def test_a_probe_timing_out(tmp_path: Path) -> None:
     async with running_service(stack) as service:
         result = await service.triage(TriageRequest(statement=text, closers=["omega"]))
         entries = (await service._cache.stats()).by_status.get("triage", 0)
+        await refilled(service)
     outcomes = {p.kind: p.outcome for p in result.probes if p.tactic.endswith("omega")}
     assert outcomes[ProbeKind.vacuous] is ProbeOutcome.timeout
     vacuous = next(p for p in result.probes if p.kind is ProbeKind.vacuous)
@@ -190,6 +206,7 @@ async def test_the_total_budget_running_out(tmp_path: Path) -> None:
     text = statement(VACUOUS, "-- standin: with proofgate_triage sleep 5")
     async with running_service(make_stack(tmp_path)) as service:
         result = await service.triage(TriageRequest(statement=text, budget=1.0))
+        await refilled(service)
     assert result.budget == 1.0
     timed_out = by_outcome(result, ProbeOutcome.timeout)
     skipped = [p for p in result.probes if p.outcome is ProbeOutcome.skipped]

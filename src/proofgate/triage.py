@@ -167,6 +167,13 @@ class Triager:
         closers = select_closers(request.closers, settings.triage_closers)
         budget = min(request.budget or settings.triage_budget, settings.triage_budget)
         heartbeats = min(settings.triage_heartbeats, settings.heartbeat_cap)
+        try:
+            probes = build_probes(statement, closers, heartbeats=heartbeats)
+        except ValueError as exc:  # parse_statement found a target the probe builder cannot read
+            raise SubmissionError(
+                f"proofgate cannot build probes for this statement ({exc}); write the target as "
+                "`theorem name binders : type := by sorry`", field="statement",
+            ) from exc
         config = PolicyConfig.from_settings(settings, profile=request.policy, environment=environment)
         policy = check_source(statement.text, config)
         timings = TriageTimings(policy_ms=(time.perf_counter() - started) * 1000)
@@ -210,7 +217,7 @@ class Triager:
         timings.elaboration_ms = (time.perf_counter() - began) * 1000
         runs: list[_Run] = []
         if elaboration.status == "ok":
-            runs = self._prepare(statement, closers, heartbeats, config)
+            runs = self._prepare(probes, config)
             began = time.perf_counter()
             await self._run_probes(runs, environment.name, budget)
             timings.probes_ms = (time.perf_counter() - began) * 1000
@@ -244,12 +251,10 @@ class Triager:
         failed = run.header_failed or any(m.severity is Severity.error for m in messages)
         return _Elaboration("failed" if failed else "ok", messages, sorries)
 
-    def _prepare(
-        self, statement: Statement, closers: list[str], heartbeats: int, config: PolicyConfig
-    ) -> list[_Run]:
+    def _prepare(self, probes: list[Probe], config: PolicyConfig) -> list[_Run]:
         """Every probe, through the policy; refused or pointless ones decided already."""
         runs: list[_Run] = []
-        for probe in build_probes(statement, closers, heartbeats=heartbeats):
+        for probe in probes:
             run = _Run(probe)
             policy = check_source(probe.source, config)
             run.code = policy.code
