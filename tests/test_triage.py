@@ -274,7 +274,7 @@ async def test_the_statements_own_sorry_does_not_block_a_probe(tmp_path: Path) -
 
 def test_classify_probe_counts_only_the_probes_own_sorry() -> None:
     probe = build_probes(parse_statement(statement(COMM)), ["decide"], heartbeats=0)[0]
-    inside, outside = {"line": probe.first_line + 1, "column": 2}, {"line": 3, "column": 0}
+    inside, outside = {"line": probe.first_line + 1, "column": 2}, {"line": 1, "column": 0}
     warning = "declaration uses 'sorry'"
 
     def reply(**fields: object) -> dict[str, object]:

@@ -44,15 +44,32 @@ def test_run_order_is_per_closer_then_push_neg() -> None:
     assert len({p.name for p in probes}) == 8
 
 
-def test_trivial_probe_keeps_the_statement_and_the_targets_signature() -> None:
+def test_trivial_probe_is_the_target_itself_renamed_and_proved() -> None:
     probe = _probes(VACUOUS)[0]
-    assert probe.source.startswith(VACUOUS.rstrip("\n"))  # the statement itself, target included
-    assert _own_lines(probe) == (
+    assert probe.source == (  # no sorry'd copy of the target is left for a closer to use
+        "import Mathlib\n\n"
         "set_option maxHeartbeats 100000 in\n"
         "theorem proofgate_triage_trivial_0 (n : ℕ) (h : n < 0) : n = 5 := by\n"
-        "  decide"
+        "  decide\n"
     )
+    assert (probe.first_line, probe.last_line) == (3, 5)
     assert probe.name == "proofgate_triage_trivial_0" and probe.negation_statement is None
+
+
+def test_doc_comments_attributes_and_indentation_stay_with_the_target() -> None:
+    text = (
+        "import Mathlib\n\nnamespace N\n  /-- the doc -/\n  @[simp] theorem t (n : ℕ) :\n"
+        "      n = n := sorry\nend N\n"
+    )
+    probe = _probes(text)[0]
+    assert _own_lines(probe).split("\n") == [
+        "  set_option maxHeartbeats 100000 in",
+        "  /-- the doc -/",
+        "  @[simp] theorem proofgate_triage_trivial_0 (n : ℕ) :",
+        "      n = n := by",
+        "    decide",
+    ]
+    assert probe.source.endswith("    decide\nend N\n") and probe.name == "N.proofgate_triage_trivial_0"
 
 
 def test_disproof_negates_the_closed_type_of_the_target() -> None:
@@ -95,13 +112,18 @@ def test_namespaces_dotted_names_universes_and_root() -> None:
     trivial, disproof = probes[0], probes[1]
     assert trivial.name == "Foo.Nat.proofgate_triage_trivial_0"
     assert _own_lines(trivial).split("\n") == [
-        "open Real in",
         "set_option maxHeartbeats 100000 in",
-        "theorem Nat.proofgate_triage_trivial_0.{u} (α : Sort u) (n : ℕ) : n = n := by",
-        "  decide",
+        "open Real in",
+        (
+            "@[simp] protected theorem Nat.proofgate_triage_trivial_0.{u} (α : Sort u) (n : ℕ) : "
+            "n = n := by"
+        ),
+        "  decide -- trailing",
     ]
+    assert _own_lines(disproof).split("\n")[:2] == ["open Real in", "set_option maxHeartbeats 100000 in"]
     assert "¬ (type_of% @_root_.Foo.Nat.f)" in _own_lines(disproof)
-    assert trivial.source.endswith(" -- trailing\nend Foo\n")  # the probe stays inside Foo
+    assert disproof.source.endswith(" -- trailing\nend Foo\n")  # the probe stays inside Foo
+    assert "theorem Nat.f.{u}" in disproof.source and "theorem Nat.f" not in trivial.source
     rooted = "namespace A\ntheorem _root_.top (n : ℕ) : n = n := by sorry\nend A\n"
     probe = _probes(rooted)[0]
     assert probe.name == "proofgate_triage_trivial_0"

@@ -1,21 +1,24 @@
 """Triage probes: the Lean files proofgate builds to ask cheap questions of a statement.
 
-Every probe is the statement's own text (same header, `open`s, `variable`s, definitions, target
-left as `sorry`) with one new theorem inserted right after the target, in the target's scope:
+Every probe is the statement's own text (same header, `open`s, `variable`s, definitions), with
+the target either replaced in place by the probe or followed by it, in the target's scope:
 
     set_option maxHeartbeats N in
     theorem <Pfx.>proofgate_triage_<kind>_<i> ... := by
       <proofgate's fixed tactics>
 
-- `trivially_provable`: the target's own signature (binders and type, as written), proved by a
-  closer. It means exactly what the target means; only the name is fresh.
+- `trivially_provable`: the target itself (doc comment, attributes, binders and type as written),
+  renamed and proved by a closer: it means exactly what the target means, and no sorry'd copy of
+  the target is left for a closer (`simp` with an `@[simp]` target) to use.
 - `disproved`: `¬ (type_of% @_root_.<target>)`, the negation of the target's elaborated, closed
   type (its binders, `variable`s and auto-bound implicits all quantified as in the target), proved
   by a closer, or by `push_neg` then a closer. Only proofgate's text surrounds the user's here, and
   a statement that declares notation (which could change what `¬` or `type_of%` parse as) gets no
   `disproved` probe at all.
-- `vacuous`: the target's signature, proved by `intros`, `exfalso`, then a closer: the hypotheses
-  (binders and the premises of its type) alone prove `False`.
+- `vacuous`: the target itself, renamed and proved by `intros`, `exfalso`, then a closer: the
+  hypotheses (binders and the premises of its type) alone prove `False`.
+- `disproved` probes follow the target, which stays proved by `sorry` (the negation names it); a
+  closer that used it would reach `sorryAx`, which the audit refuses.
 
 The user's text never becomes a tactic: tactics are proofgate's fixed words and the configured
 closers. Names are `proofgate_triage_trivial_<i>`, `..._disproof_<i>`, `..._vacuous_<i>`, with the
@@ -79,6 +82,7 @@ class TargetText:
     name: Token  # the declared name, as written
     signature: str  # text between the name and `:=` (universe parameters, binders, `: type`)
     prefix: str  # `open ... in` / `set_option ... in` written before the target, kept for probes
+    command_start: int  # where the target's command starts (prefixes, doc comment, attributes)
     has_hypotheses: bool  # binders, premises in its type, or `variable`s that may add some
     declares_notation: str | None  # the first notation command in the statement, if any
     has_mathlib: bool
@@ -128,8 +132,11 @@ def _find_target(code: list[Token], declaration: Declaration) -> tuple[int, int,
     raise ValueError(f"cannot find the target {declaration.name} in the statement's text")
 
 
-def _command_prefix(text: str, code: list[Token], keyword: int) -> str:
-    """`open X in` / `set_option o v in` written before the target (over its modifiers)."""
+def _command_start(
+    text: str, tokens: list[Token], code: list[Token], keyword: int
+) -> tuple[str, int]:
+    """The `open X in` / `set_option o v in` written before the target (over its modifiers and
+    attributes), and the offset where the target's whole command starts (doc comment included)."""
     index = keyword - 1
     while index >= 0 and code[index].is_word(*_MODIFIERS):
         index -= 1
@@ -141,22 +148,28 @@ def _command_prefix(text: str, code: list[Token], keyword: int) -> str:
             index -= 1
             if depth == 0:
                 break
+    first = code[index + 1]
+    position = next(i for i, token in enumerate(tokens) if token is first)
+    doc = tokens[position - 1] if position > 0 else None
+    start = doc.start if doc is not None and doc.kind is TokenKind.DOC_COMMENT else first.start
     pieces: list[str] = []
     while index >= 0 and code[index].is_word("in"):
-        start = index - 1
-        while start >= 0 and not code[start].is_word("open", "set_option"):
-            start -= 1
-        if start < 0:
+        opening = index - 1
+        while opening >= 0 and not code[opening].is_word("open", "set_option"):
+            opening -= 1
+        if opening < 0:
             break
-        pieces.insert(0, text[code[start].start : code[index].end])
-        index = start - 1
-    return "".join(f"{piece}\n" for piece in pieces)
+        pieces.insert(0, text[code[opening].start : code[index].end] + "\n")
+        start = code[opening].start
+        index = opening - 1
+    return "".join(pieces), start
 
 
 def read_target(statement: Statement) -> TargetText:
     """Read the target's name and signature from the statement's tokens."""
     text = statement.text
-    code = [token for token in tokenize(text) if token.is_code]
+    tokens = tokenize(text)
+    code = [token for token in tokens if token.is_code]
     keyword, name_index, assign = _find_target(code, statement.target)
     name = code[name_index]
     signature_tokens = code[name_index + 1 : assign]
@@ -173,11 +186,13 @@ def read_target(statement: Statement) -> TargetText:
     uses_variables = any(token.is_word("variable", "include") for token in code)
     premises = any(token.text in _ARROWS for token in conclusion)
     notation = next((t.text for t in code if t.is_word(*NOTATION_WORDS)), None)
+    prefix, command_start = _command_start(text, tokens, code, keyword)
     return TargetText(
         declaration=statement.target,
         name=name,
         signature=text[name.end : code[assign].start],
-        prefix=_command_prefix(text, code, keyword),
+        prefix=prefix,
+        command_start=command_start,
         has_hypotheses=bool(binders) or premises or uses_variables,
         declares_notation=notation,
         has_mathlib=any(module.split(".")[0] == "Mathlib" for module in statement.imports),
@@ -225,28 +240,44 @@ def build_probes(
     `skip_reason` instead of being left out, so the result lists them."""
     target = read_target(statement)
     text = statement.text
-    end = statement.target.proof_end
-    assert end is not None  # a target proved by `sorry` has a value
+    start, end = statement.target.proof_start, statement.target.proof_end
+    assert start is not None and end is not None  # a target proved by `sorry` has a value
     before, after = text[:end] + "\n\n", text[end:]
-    first_line = before.count("\n") + 1
     reference = "@" + lean_name(["_root_", *statement.target_name.split(".")])
+    line_start = text.rfind("\n", 0, target.command_start) + 1
+    indent = " " * (len(text[line_start : target.command_start]) - len(
+        text[line_start : target.command_start].lstrip(" ")
+    ))
+    option = f"set_option maxHeartbeats {heartbeats} in\n{indent}" if heartbeats > 0 else ""
     probes: list[Probe] = []
+
+    def in_place(declared: str, tactics: list[str]) -> tuple[str, int, int]:
+        """The target itself, renamed and proved by `tactics` (no sorry'd copy of it is left for
+        a closer to use): (source, its first line, its last line)."""
+        head = text[: target.command_start] + option
+        proof = "by" + "".join(f"\n{indent}  {tactic}" for tactic in tactics)
+        body = (
+            text[target.command_start : target.name.start] + declared
+            + text[target.name.end : start] + proof
+        )
+        first = text[: target.command_start].count("\n") + 1
+        return head + body + text[end:], first, first + (option + body).count("\n")
 
     def add(kind: ProbeKind, closer: str, tactics: list[str], skip: str | None) -> None:
         order = len(probes)
         declared, full = _names(statement, target, f"{PROBE_PREFIX}{_KIND_WORD[kind]}_{order}")
-        if kind is ProbeKind.disproved:
-            header = f"theorem {declared} : ¬ (type_of% {reference})"
-        else:
-            header = f"theorem {declared}{target.signature}"
-        block = _block(target.prefix, heartbeats, header, tactics)
         negation = None
         if kind is ProbeKind.disproved:
+            header = f"theorem {declared} : ¬ (type_of% {reference})"
+            block = _block(target.prefix, heartbeats, header, tactics)
+            source, first = before + block + after, before.count("\n") + 1
+            last = first + block.count("\n") - 1
             negation = before + _block(target.prefix, heartbeats, header, ["sorry"]) + after
+        else:
+            source, first, last = in_place(declared, tactics)
         probes.append(Probe(
             kind=kind, closer=closer, tactic="; ".join(tactics), order=order, name=full,
-            source=before + block + after, first_line=first_line,
-            last_line=first_line + block.count("\n") - 1, negation_statement=negation,
+            source=source, first_line=first, last_line=last, negation_statement=negation,
             skip_reason=skip,
         ))
 
