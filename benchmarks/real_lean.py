@@ -85,7 +85,9 @@ class SystemResult:
             "proofs_per_s_per_core": round(rate / cores, 3),
             "cold_first_request_s": round(self.cold_seconds, 3) if self.cold_seconds else None,
             "latency": latency_summary([o.seconds for o in self.outcomes]),
-            "not_accepted": [f"{o.name}: {o.detail[:160]}" for o in self.outcomes if not o.accepted][:10],
+            "not_accepted": [
+                f"{o.name}: {o.detail[:160]}" for o in self.outcomes if not o.accepted
+            ][:10],
         }
 
 
@@ -190,8 +192,12 @@ def kimina(url: str, api_key: str | None, timeout: int) -> tuple[Check, Close]:
 
     async def check(case: Case, round_: int) -> Outcome:
         async def work() -> tuple[bool, str]:
-            body = {"snippets": [{"id": f"{case.name}-{round_}", "code": case.code(round_)}],
-                    "timeout": timeout, "debug": False, "reuse": True}
+            body = {
+                "snippets": [{"id": f"{case.name}-{round_}", "code": case.code(round_)}],
+                "timeout": timeout,
+                "debug": False,
+                "reuse": True,
+            }
             response = await client.post("/api/check", json=body)
             response.raise_for_status()
             result = response.json()["results"][0]
@@ -234,7 +240,9 @@ async def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--kimina", help="a Kimina Lean Server URL, to run the same sample against")
     parser.add_argument("--kimina-api-key", default=os.environ.get("LEAN_SERVER_API_KEY"))
     parser.add_argument("--rounds", type=int, default=1)
-    parser.add_argument("--cores", type=int, default=os.cpu_count() or 1, help="for proofs/s per core")
+    parser.add_argument(
+        "--cores", type=int, default=os.cpu_count() or 1, help="for proofs/s per core"
+    )
     parser.add_argument("--concurrency", type=int, default=None, help="default: --cores")
     parser.add_argument("--timeout", type=int, default=120, help="Kimina's per-snippet timeout, s")
     parser.add_argument("--out", type=Path, help="write real-lean.json and real-lean.md here")
@@ -244,7 +252,9 @@ async def main(argv: list[str] | None = None) -> int:
     systems: list[tuple[str, Callable[[], Awaitable[tuple[Check, Close]]]]] = []
 
     async def ours() -> tuple[Check, Close]:
-        return proofgate_server(args.server, args.api_key) if args.server else await proofgate_local()
+        return (
+            proofgate_server(args.server, args.api_key) if args.server else await proofgate_local()
+        )
 
     async def theirs() -> tuple[Check, Close]:
         return kimina(args.kimina, args.kimina_api_key, args.timeout)
@@ -256,7 +266,9 @@ async def main(argv: list[str] | None = None) -> int:
     for name, connect in systems:  # one after the other: they would share the machine's cores
         check, close = await connect()
         try:
-            result = await run_system(name, check, cases, rounds=args.rounds, concurrency=concurrency)
+            result = await run_system(
+                name, check, cases, rounds=args.rounds, concurrency=concurrency
+            )
         finally:
             await close()
         summaries.append(result.summary(args.cores))

@@ -27,9 +27,17 @@ TINY_PROFILE = BackendProfile(import_seconds=0.3, check_mu=-3.5, check_sigma=0.3
 
 def _tiny(**changes: Any) -> BenchConfig:
     config = BenchConfig(
-        mode="tiny", profile=TINY_PROFILE, worker_counts=(2,), concurrencies=(2, 16),
-        warmup_seconds=0.3, window_seconds=1.5, overhead_requests=30, recovery_workers=2,
-        recovery_seconds=4.0, kill_every_seconds=1.0, repl_extra_options=("--tag", TAG),
+        mode="tiny",
+        profile=TINY_PROFILE,
+        worker_counts=(2,),
+        concurrencies=(2, 16),
+        warmup_seconds=0.3,
+        window_seconds=1.5,
+        overhead_requests=30,
+        recovery_workers=2,
+        recovery_seconds=4.0,
+        kill_every_seconds=1.0,
+        repl_extra_options=("--tag", TAG),
     )
     return config.with_options(**changes)
 
@@ -74,7 +82,10 @@ def test_every_figure_is_reported(results: dict[str, Any]) -> None:
     assert results["backend"]["repl"].startswith("simulated")
     assert "simulated" in results["backend"]["audit"]
     assert results["memory"]["server_rss_idle_mib"] > 10
-    assert results["memory"]["server_rss_load_max_mib"] >= results["memory"]["server_rss_idle_mib"] * 0.5
+    assert (
+        results["memory"]["server_rss_load_max_mib"]
+        >= results["memory"]["server_rss_idle_mib"] * 0.5
+    )
     assert results["health"]["probes"] > 10 and results["health"]["failures"] == 0
     assert results["server_cpu"]["ms_per_request_under_load"] > 0
     assert results["cdf_ms"] and all(results["cdf_ms"].values())
@@ -101,7 +112,7 @@ def test_recovery_loses_nothing_under_kills(results: dict[str, Any]) -> None:
     assert recovery["requests"] > 10
     # Kills of workers running a check make the pool retry, and the bench finds those requests.
     assert recovery["kills_of_busy_workers"] > 0 and recovery["pool_retries"] > 0
-    assert 0 < recovery["affected"] <= recovery["pool_retries"]
+    assert recovery["affected"] == recovery["pool_retries"]
     assert recovery["affected_extra_latency"]["count"] == recovery["affected"]
     assert isinstance(recovery["waited_on_import"], int)
 
@@ -123,9 +134,24 @@ def test_cli_prints_one_json_object_last() -> None:
     from proofgate.cli import app
 
     args = [
-        "bench", "--quick", "--workers", "1", "--concurrency", "2", "--window", "1",
-        "--import-seconds", "0.2", "--check-mu", "-4", "--check-sigma", "0.2",
-        "--overhead-requests", "10", "--recovery-seconds", "0",
+        "bench",
+        "--quick",
+        "--workers",
+        "1",
+        "--concurrency",
+        "2",
+        "--window",
+        "1",
+        "--import-seconds",
+        "0.2",
+        "--check-mu",
+        "-4",
+        "--check-sigma",
+        "0.2",
+        "--overhead-requests",
+        "10",
+        "--recovery-seconds",
+        "0",
     ]
     result = CliRunner().invoke(app, args)
     assert result.exit_code in (0, 1), result.output
@@ -149,7 +175,7 @@ def test_percentiles_and_window_accounting() -> None:
 
 def test_jobs_carry_their_exact_backend_time_and_unique_names() -> None:
     profile = BackendProfile(memory_mb_per_check=16)
-    first = [JobFactory(profile, run="a", seed=3).next() for _ in range(1)][0]
+    first = JobFactory(profile, run="a", seed=3).next()
     again = JobFactory(profile, run="a", seed=3).next()
     assert first.body == again.body  # seeded: reproducible
     factory = JobFactory(profile, run="a", seed=3)
@@ -168,7 +194,11 @@ def test_worker_report_is_parsed_from_reply_or_verdict_messages() -> None:
     text = "worker pid=42 ready_at=10.5 started_at=12.25"
     assert parse_worker_report([{"data": text}]) == parse_worker_report([{"text": text}])
     report = parse_worker_report([{"data": "other"}, {"data": text}])
-    assert report is not None and (report.pid, report.ready_at, report.started_at) == (42, 10.5, 12.25)
+    assert report is not None and (report.pid, report.ready_at, report.started_at) == (
+        42,
+        10.5,
+        12.25,
+    )
     assert parse_worker_report([{"data": "worker pid=x"}]) is None
 
 
@@ -176,8 +206,12 @@ async def test_simulated_audit_says_ok_and_says_it_checked_nothing(tmp_path: Pat
     environment = Environment("default", tmp_path, "leanprover/lean4:v4.32.0")
     auditor = SimulatedAuditor(0.01)
     report = await auditor.audit(
-        environment=environment, statement="theorem t : True := sorry", code="", target="t",
-        answer_holes=[], allowed_axioms=[],
+        environment=environment,
+        statement="theorem t : True := sorry",
+        code="",
+        target="t",
+        answer_holes=[],
+        allowed_axioms=[],
     )
     assert report.outcome is AuditOutcome.ok and report.target == "t"
     assert "nothing was checked" in report.detail and auditor.audits == 1

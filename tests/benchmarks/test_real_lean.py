@@ -46,10 +46,14 @@ def test_the_sample_is_twenty_honest_locked_checks_in_one_header() -> None:
 
 
 @pytest.mark.timeout(60)
-async def test_both_clients_run_the_sample_against_a_server(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+async def test_both_clients_run_the_sample_against_a_server(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     settings = _server_settings(BenchConfig.quick(), tmp_path, 2)
     settings.update(prewarm_headers=["import Mathlib\nimport Aesop"], spare_workers=0)
-    with BenchServer(ServerConfig(settings, BackendProfile(import_seconds=0.1)), tmp_path, "rl") as server:
+    with BenchServer(
+        ServerConfig(settings, BackendProfile(import_seconds=0.1)), tmp_path, "rl"
+    ) as server:
         code = await rl.main(["--server", server.url, "--kimina", server.url, "--cores", "2"])
     assert code == 0
     lines = capsys.readouterr().out.strip().splitlines()

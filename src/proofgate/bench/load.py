@@ -56,7 +56,9 @@ async def send_job(client: httpx.AsyncClient, job: Job) -> Sample:
     """POST one job to `/v1/check`; any failure is recorded in the sample, never raised."""
     sent = time.monotonic()
     try:
-        response = await client.post("/v1/check", json=job.body, headers={"X-Request-ID": f"bench-{job.index}"})
+        response = await client.post(
+            "/v1/check", json=job.body, headers={"X-Request-ID": job.request_id}
+        )
     except httpx.HTTPError as exc:
         return Sample(job, sent, time.monotonic(), 0, None, error=f"{type(exc).__name__}: {exc}")
     received = time.monotonic()
@@ -67,7 +69,11 @@ async def send_job(client: httpx.AsyncClient, job: Job) -> Sample:
     if response.status_code != 200:
         return Sample(job, sent, received, response.status_code, None, error=str(body)[:300])
     return Sample(
-        job, sent, received, 200, body.get("status"),
+        job,
+        sent,
+        received,
+        200,
+        body.get("status"),
         error=None if body.get("status") == "proved" else str(body.get("reason"))[:300],
         worker=parse_worker_report(body.get("messages", [])),
         timings=dict(body.get("timings", {})),
@@ -81,8 +87,12 @@ async def closed_loop(
     `seconds` have passed; requests still in flight then are awaited and kept."""
     stop_at = time.monotonic() + seconds
     samples: list[Sample] = []
-    limits = httpx.Limits(max_connections=concurrency + 4, max_keepalive_connections=concurrency + 4)
-    async with httpx.AsyncClient(base_url=base_url, timeout=REQUEST_TIMEOUT, limits=limits) as client:
+    limits = httpx.Limits(
+        max_connections=concurrency + 4, max_keepalive_connections=concurrency + 4
+    )
+    async with httpx.AsyncClient(
+        base_url=base_url, timeout=REQUEST_TIMEOUT, limits=limits
+    ) as client:
 
         async def one_client() -> None:
             while time.monotonic() < stop_at:
@@ -153,7 +163,9 @@ class WorkerKiller:
     """SIGKILLs a random worker of `server` every `every` seconds on average (uniform jitter of
     plus or minus half), preferring one that is running a check (not importing, not idle)."""
 
-    def __init__(self, server: BenchServer, *, every: float, import_seconds: float, seed: int = 0) -> None:
+    def __init__(
+        self, server: BenchServer, *, every: float, import_seconds: float, seed: int = 0
+    ) -> None:
         self.server = server
         self.every = every
         self.import_seconds = import_seconds

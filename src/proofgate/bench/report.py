@@ -50,9 +50,16 @@ def markdown_table(results: dict[str, Any]) -> str:
     for name, target in results["targets"].items():
         met = {True: "yes", False: "**no**", None: "n/a"}[target["met"]]
         lines.append(f"| {name} | {_fmt(target['value'], 3)} | {target['target']} | {met} |")
-    for name in ("pool_added_p99_ms", "http_added_p99_ms", "header_hit_rate_min",
-                 "recovery_kills", "recovery_affected", "recovery_affected_extra_p50_ms",
-                 "server_rss_idle_mib", "server_rss_load_max_mib"):
+    for name in (
+        "pool_added_p99_ms",
+        "http_added_p99_ms",
+        "header_hit_rate_min",
+        "recovery_kills",
+        "recovery_affected",
+        "recovery_affected_extra_p50_ms",
+        "server_rss_idle_mib",
+        "server_rss_load_max_mib",
+    ):
         lines.append(f"| {name} | {_fmt(summary.get(name), 3)} | | |")
     lines += [
         "",
@@ -71,44 +78,72 @@ def markdown_table(results: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _cdf(axes: Any, series: dict[str, list[float]], title: str) -> None:
+    for name, values in sorted(series.items()):
+        ordered = sorted(v for v in values if v > 0)
+        if not ordered:
+            continue
+        fractions = [(i + 1) / len(ordered) for i in range(len(ordered))]
+        axes.step(ordered, fractions, where="post", label=name)
+    axes.set_xscale("log")
+    axes.set_xlabel("latency (ms, log scale)")
+    axes.set_ylabel("fraction of requests")
+    axes.set_title(title)
+    axes.grid(True, which="both", alpha=0.3)
+    axes.legend(fontsize=7)
+
+
 def plot(results: dict[str, Any], path: Path) -> None:
-    """Latency CDFs (overhead paths, and end-to-end under load) and throughput vs workers."""
+    """Latency CDFs (overhead paths; end to end under load) and throughput vs workers."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    figure, (cdf_axes, throughput_axes) = plt.subplots(1, 2, figsize=(12, 4.5))
-    for name, values in sorted(results.get(RAW_KEY, {}).items()):
-        ordered = sorted(v for v in values if v > 0)
-        if not ordered:
-            continue
-        fractions = [(i + 1) / len(ordered) for i in range(len(ordered))]
-        cdf_axes.step(ordered, fractions, where="post", label=name)
-    cdf_axes.set_xscale("log")
-    cdf_axes.set_xlabel("latency (ms, log scale)")
-    cdf_axes.set_ylabel("fraction of requests")
-    cdf_axes.set_title("Latency CDF (simulated REPL)")
-    cdf_axes.grid(True, which="both", alpha=0.3)
-    cdf_axes.legend(fontsize=7)
-
+    figure, (overhead_axes, load_axes, throughput_axes) = plt.subplots(1, 3, figsize=(17, 4.8))
+    raw = results.get(RAW_KEY, {})
+    _cdf(
+        overhead_axes,
+        {k: v for k, v in raw.items() if "zero backend" in k},
+        "Zero backend latency: driver, pool, HTTP",
+    )
+    _cdf(
+        load_axes,
+        {k.replace("HTTP under load, ", ""): v for k, v in raw.items() if "under load" in k},
+        "End to end under load (simulated checks)",
+    )
     points = results.get("throughput", [])
     for concurrency in sorted({p["concurrency"] for p in points}):
-        chosen = sorted((p for p in points if p["concurrency"] == concurrency), key=lambda p: p["workers"])
+        chosen = sorted(
+            (p for p in points if p["concurrency"] == concurrency), key=lambda p: p["workers"]
+        )
         workers = [p["workers"] for p in chosen]
-        throughput_axes.plot(workers, [p["achieved_rps"] for p in chosen], marker="o", label=f"achieved, c={concurrency}")
-        throughput_axes.plot(workers, [p["ideal_rps"] for p in chosen], linestyle="--", label=f"ideal, c={concurrency}")
+        throughput_axes.plot(
+            workers,
+            [p["achieved_rps"] for p in chosen],
+            marker="o",
+            label=f"achieved, concurrency {concurrency}",
+        )
+        throughput_axes.plot(
+            workers,
+            [p["ideal_rps"] for p in chosen],
+            linestyle="--",
+            label=f"ideal, concurrency {concurrency}",
+        )
     throughput_axes.set_xlabel("workers")
     throughput_axes.set_ylabel("checks / s")
     throughput_axes.set_title("Throughput vs workers (steady-state window)")
     throughput_axes.grid(True, alpha=0.3)
     throughput_axes.legend(fontsize=7)
+    figure.suptitle("proofgate bench on the SIMULATED REPL (no Lean)", fontsize=10)
     figure.tight_layout()
-    figure.savefig(path, dpi=120)
+    figure.savefig(path, dpi=110)
     plt.close(figure)
 
 
-def write_results(results: dict[str, Any], directory: Path, *, with_plot: bool = True) -> list[Path]:
+def write_results(
+    results: dict[str, Any], directory: Path, *, with_plot: bool = True
+) -> list[Path]:
     """`bench-MODE.json`, `bench-MODE.md` and (with matplotlib) `bench-MODE.png` in `directory`."""
     directory.mkdir(parents=True, exist_ok=True)
     stem = f"bench-{results['config']['mode']}"

@@ -61,7 +61,7 @@ class BenchConfig:
     header_mix: tuple[tuple[str, float], ...] = DEFAULT_HEADER_MIX
     worker_counts: tuple[int, ...] = (2,)
     concurrencies: tuple[int, ...] = (2, 16)
-    spare_workers: int | None = None  # None: enough for `workers` warm processes per header
+    spare_workers: int | None = None  # None: `workers + 1` warm processes per header of the mix
     warmup_seconds: float = 0.5
     window_seconds: float = 5.0
     overhead_requests: int = 300
@@ -81,26 +81,36 @@ class BenchConfig:
     def full(cls) -> BenchConfig:
         """Several worker counts, longer windows, a minute of kills every ~5 s."""
         return cls(
-            mode="full", worker_counts=(1, 2, 4, 8), concurrencies=(2, 16), window_seconds=20.0,
-            warmup_seconds=1.0, overhead_requests=1000, recovery_seconds=60.0, kill_every_seconds=5.0,
+            mode="full",
+            worker_counts=(1, 2, 4, 8),
+            concurrencies=(2, 16),
+            window_seconds=20.0,
+            warmup_seconds=1.0,
+            overhead_requests=1000,
+            recovery_seconds=60.0,
+            kill_every_seconds=5.0,
         )
 
     def with_options(self, **changes: Any) -> BenchConfig:
         return replace(self, **changes)
 
     def spares_for(self, workers: int) -> int:
-        """Warm spares of a `workers` server: by default every header of the mix can have
-        `workers` warm processes, so the mix never waits on a header another one holds."""
+        """Warm spares of a `workers` server. By default each header of the mix gets
+        `workers + 1` warm processes: a header's requests never wait for a worker another
+        header holds, and a killed or recycled worker leaves `workers` warm ones behind."""
         if self.spare_workers is not None:
             return self.spare_workers
-        return min(16, max(1, workers * (len(self.header_mix) - 1)))
+        return min(16, (workers + 1) * len(self.header_mix) - workers)
 
     def describe(self) -> dict[str, Any]:
         return {
             "mode": self.mode,
             "worker_counts": list(self.worker_counts),
             "concurrencies": list(self.concurrencies),
-            "spare_workers": {str(w): self.spares_for(w) for w in sorted(set(self.worker_counts) | {self.recovery_workers})},
+            "spare_workers": {
+                str(w): self.spares_for(w)
+                for w in sorted(set(self.worker_counts) | {self.recovery_workers})
+            },
             "header_mix": [{"header": h, "share": w} for h, w in self.header_mix],
             "warmup_s": self.warmup_seconds,
             "window_s": self.window_seconds,
@@ -162,20 +172,36 @@ async def _run(config: BenchConfig, workdir: Path, progress: Progress) -> dict[s
     counts = sorted(set(config.worker_counts) | {config.recovery_workers})
     for index, workers in enumerate(counts):
         server_config = ServerConfig(
-            _server_settings(config, workdir, workers), config.profile, list(config.repl_extra_options)
+            _server_settings(config, workdir, workers),
+            config.profile,
+            list(config.repl_extra_options),
         )
         server = BenchServer(server_config, workdir, f"server-w{workers}")
-        progress(f"starting a bench server with {workers} worker(s) and {config.spares_for(workers)} spare(s)")
+        progress(
+            f"starting a bench server with {workers} worker(s) and {config.spares_for(workers)} spare(s)"
+        )
         with server:
             rss_idle.append(server.rss_bytes())
-            factory = JobFactory(config.profile, run=f"w{workers}", seed=config.seed, header_mix=config.header_mix)
+            factory = JobFactory(
+                config.profile, run=f"w{workers}", seed=config.seed, header_mix=config.header_mix
+            )
             if index == 0:
                 progress(f"overhead: {config.overhead_requests} zero-latency checks on each path")
-                local = Settings(**{**server_config.settings, "data_dir": str(workdir / "data-local"),
-                                    "workers": 1, "spare_workers": 0,
-                                    "prewarm_headers": [config.header_mix[0][0]]})
+                local = Settings(
+                    **{
+                        **server_config.settings,
+                        "data_dir": str(workdir / "data-local"),
+                        "workers": 1,
+                        "spare_workers": 0,
+                        "prewarm_headers": [config.header_mix[0][0]],
+                    }
+                )
                 results["overhead"] = await measure_overhead(
-                    server, local, requests=config.overhead_requests, run="overhead", seed=config.seed,
+                    server,
+                    local,
+                    requests=config.overhead_requests,
+                    run="overhead",
+                    seed=config.seed,
                     repl_extra_options=config.repl_extra_options,
                 )
                 for path, values in results["overhead"].pop("_raw_ms").items():
@@ -185,23 +211,38 @@ async def _run(config: BenchConfig, workdir: Path, progress: Progress) -> dict[s
                     progress(f"throughput: {workers} worker(s), concurrency {concurrency}")
                     with HealthProber(server, interval=config.probe_interval) as prober:
                         point = await measure_throughput(
-                            server, factory, workers=workers, concurrency=concurrency,
-                            warmup=config.warmup_seconds, window=config.window_seconds,
+                            server,
+                            factory,
+                            workers=workers,
+                            concurrency=concurrency,
+                            warmup=config.warmup_seconds,
+                            window=config.window_seconds,
                         )
                     raw[f"HTTP under load, w={workers} c={concurrency}"] = point.pop("_raw_ms")
-                    point["health_p99_ms"] = round(percentile(prober.latencies, 99) * 1000, 3) if prober.latencies else None
+                    point["health_p99_ms"] = (
+                        round(percentile(prober.latencies, 99) * 1000, 3)
+                        if prober.latencies
+                        else None
+                    )
                     health["load"] += prober.latencies
                     rss_load += prober.rss
                     probe_failures += prober.failures
                     cpu_per_request.append((point["server_cpu_ms_per_request"], point["requests"]))
                     results["throughput"].append(point)
             if workers == config.recovery_workers and config.recovery_seconds > 0:
-                progress(f"recovery: {workers} worker(s), SIGKILL every ~{config.kill_every_seconds:g} s")
+                progress(
+                    f"recovery: {workers} worker(s), SIGKILL every ~{config.kill_every_seconds:g} s"
+                )
                 server.wait_warm(time.monotonic() + config.profile.import_seconds + 30)
                 with HealthProber(server, interval=config.probe_interval) as prober:
                     results["recovery"] = await measure_recovery(
-                        server, factory, prober, workers=workers, seconds=config.recovery_seconds,
-                        kill_every=config.kill_every_seconds, seed=config.seed,
+                        server,
+                        factory,
+                        prober,
+                        workers=workers,
+                        seconds=config.recovery_seconds,
+                        kill_every=config.kill_every_seconds,
+                        seed=config.seed,
                     )
                 health["kills"] += prober.latencies
                 rss_load += prober.rss
@@ -218,7 +259,9 @@ async def _run(config: BenchConfig, workdir: Path, progress: Progress) -> dict[s
         "failures": probe_failures,
         "p50_ms": round(percentile(all_health, 50) * 1000, 3) if all_health else None,
         "p99_ms_load": round(percentile(health["load"], 99) * 1000, 3) if health["load"] else None,
-        "p99_ms_kills": round(percentile(health["kills"], 99) * 1000, 3) if health["kills"] else None,
+        "p99_ms_kills": round(percentile(health["kills"], 99) * 1000, 3)
+        if health["kills"]
+        else None,
         "p99_ms": round(percentile(all_health, 99) * 1000, 3) if all_health else None,
     }
     weighted = sum(value * n for value, n in cpu_per_request)
@@ -245,7 +288,10 @@ def _summary(results: dict[str, Any]) -> dict[str, Any]:
         return min(ratios) if ratios else None
 
     hit_rates = [p["header_hit_rate"] for p in points if p.get("header_hit_rate") is not None]
-    cpu = [results["server_cpu"]["ms_per_request_under_load"], results["server_cpu"]["ms_per_request_sequential"]]
+    cpu = [
+        results["server_cpu"]["ms_per_request_under_load"],
+        results["server_cpu"]["ms_per_request_sequential"],
+    ]
     return {
         "throughput_min_achieved_over_ideal_c2": worst(2),
         "throughput_min_achieved_over_ideal_c16": worst(16),
@@ -288,7 +334,10 @@ def run_bench(
     results: dict[str, Any] = {
         "proofgate_bench": 1,
         "proofgate": __version__,
-        "backend": {"repl": "simulated (proofgate.bench.simulated_repl)", **config.profile.describe()},
+        "backend": {
+            "repl": "simulated (proofgate.bench.simulated_repl)",
+            **config.profile.describe(),
+        },
         "config": config.describe(),
         "machine": {
             "cpus": os.cpu_count(),

@@ -9,8 +9,9 @@
   window (each check's exact interval, from the worker's own report), divided by what
   min(workers, concurrency) workers could do in it; the request-count estimate is reported too.
 - recovery: workers SIGKILLed at random while `concurrency = workers` clients run: lost requests,
-  the extra latency of the requests that were on a killed worker, and whether any request waited
-  for a worker that finished importing after the request arrived (a cold import).
+  the extra latency of the requests that were on a killed worker (the pool logs each retry with
+  the request's id), and whether any request waited for a worker that finished importing after
+  the request arrived (a cold import; exact when nothing queues, as here).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from typing import Any
 
 import httpx
 
-from proofgate.bench.load import HealthProber, Kill, Sample, WorkerKiller, closed_loop, send_job
+from proofgate.bench.load import HealthProber, Sample, WorkerKiller, closed_loop, send_job
 from proofgate.bench.server import BenchServer
 from proofgate.bench.simulated_repl import SimulatedReplLauncher
 from proofgate.bench.stats import busy_seconds_in_window, latency_summary, percentile
@@ -49,9 +50,13 @@ def _round(value: float, digits: int = 3) -> float:
 # --- overhead --------------------------------------------------------------------------------
 
 
-async def _driver_latencies(settings: Settings, launcher: SimulatedReplLauncher, jobs: Sequence[Job]) -> list[float]:
+async def _driver_latencies(
+    settings: Settings, launcher: SimulatedReplLauncher, jobs: Sequence[Job]
+) -> list[float]:
     environment = discover_environments(settings)["default"]
-    repl = await ReplProcess.start(ProcessGroupSpawner(), launcher.spawn_spec(environment), Limits())
+    repl = await ReplProcess.start(
+        ProcessGroupSpawner(), launcher.spawn_spec(environment), Limits()
+    )
     try:
         header = split_header(jobs[0].code)
         env = int((await repl.command(header.header, timeout=60))["env"])
@@ -66,7 +71,9 @@ async def _driver_latencies(settings: Settings, launcher: SimulatedReplLauncher,
         await repl.close()
 
 
-async def _pool_latencies(settings: Settings, launcher: SimulatedReplLauncher, jobs: Sequence[Job]) -> list[float]:
+async def _pool_latencies(
+    settings: Settings, launcher: SimulatedReplLauncher, jobs: Sequence[Job]
+) -> list[float]:
     pool = ReplPool(settings, spawner=ProcessGroupSpawner(), launcher=launcher)
     await pool.start(wait=True)
     try:
@@ -81,14 +88,21 @@ async def _pool_latencies(settings: Settings, launcher: SimulatedReplLauncher, j
         await pool.close()
 
 
-async def _http_latencies(server: BenchServer, jobs: Sequence[Job]) -> tuple[list[float], list[Sample]]:
+async def _http_latencies(
+    server: BenchServer, jobs: Sequence[Job]
+) -> tuple[list[float], list[Sample]]:
     async with httpx.AsyncClient(base_url=server.url, timeout=60.0) as client:
         samples = [await send_job(client, job) for job in jobs]
     return [s.latency for s in samples], samples
 
 
 async def measure_overhead(
-    server: BenchServer, local_settings: Settings, *, requests: int, run: str, seed: int,
+    server: BenchServer,
+    local_settings: Settings,
+    *,
+    requests: int,
+    run: str,
+    seed: int,
     repl_extra_options: Sequence[str] = (),
 ) -> dict[str, Any]:
     """Driver vs pool vs HTTP on the same zero-latency checks, sequentially (one in flight)."""
@@ -96,7 +110,9 @@ async def measure_overhead(
     factory = JobFactory(profile, run=run, seed=seed, zero_latency=True)
     header = factory.headers[0]
     jobs = [factory.next(header) for _ in range(requests + OVERHEAD_WARMUP)]
-    launcher = SimulatedReplLauncher(local_settings, profile.repl_options() + list(repl_extra_options))
+    launcher = SimulatedReplLauncher(
+        local_settings, profile.repl_options() + list(repl_extra_options)
+    )
     driver = (await _driver_latencies(local_settings, launcher, jobs))[OVERHEAD_WARMUP:]
     pool = (await _pool_latencies(local_settings, launcher, jobs))[OVERHEAD_WARMUP:]
     cpu_before = server.cpu_seconds()
@@ -120,7 +136,8 @@ async def measure_overhead(
     if failed:
         result["first_failure"] = next(s.error for s in samples if not s.ok)
     result["_raw_ms"] = {
-        path: [round(v * 1000, 3) for v in values] for path, values in (("driver", driver), ("pool", pool), ("http", http))
+        path: [round(v * 1000, 3) for v in values]
+        for path, values in (("driver", driver), ("pool", pool), ("http", http))
     }
     return result
 
@@ -145,8 +162,13 @@ def _work_interval(sample: Sample) -> tuple[float, float]:
 
 
 async def measure_throughput(
-    server: BenchServer, factory: JobFactory, *, workers: int, concurrency: int,
-    warmup: float, window: float,
+    server: BenchServer,
+    factory: JobFactory,
+    *,
+    workers: int,
+    concurrency: int,
+    warmup: float,
+    window: float,
 ) -> dict[str, Any]:
     """One (workers, concurrency) point: closed-loop load, figures over the steady-state window."""
     began = time.monotonic()
@@ -159,16 +181,22 @@ async def measure_throughput(
         return await _snapshot(server)
 
     at_start_task = asyncio.ensure_future(window_snapshot())
-    samples = await closed_loop(server.url, factory, concurrency=concurrency, seconds=warmup + window)
+    samples = await closed_loop(
+        server.url, factory, concurrency=concurrency, seconds=warmup + window
+    )
     at_end, _ = await _snapshot(server)
     cpu_after = server.cpu_seconds()
     at_start, _ = await at_start_task
 
     capacity = min(workers, concurrency)
-    work = busy_seconds_in_window((_work_interval(s) for s in samples if s.ok), window_start, window_end)
+    work = busy_seconds_in_window(
+        (_work_interval(s) for s in samples if s.ok), window_start, window_end
+    )
     done_in_window = [s for s in samples if window_start <= s.received < window_end and s.ok]
     mean_backend = (
-        sum(s.job.backend_seconds for s in done_in_window) / len(done_in_window) if done_in_window else float("nan")
+        sum(s.job.backend_seconds for s in done_in_window) / len(done_in_window)
+        if done_in_window
+        else float("nan")
     )
     achieved = len(done_in_window) / window
     ideal = capacity / mean_backend if done_in_window else float("nan")
@@ -201,25 +229,36 @@ async def measure_throughput(
 # --- recovery --------------------------------------------------------------------------------
 
 
-def _affected_by(sample: Sample, kills: Sequence[Kill]) -> Kill | None:
-    """The kill of a busy worker that struck while this request waited for or ran its first
-    attempt: it came after the request was sent and before its (last) attempt started."""
-    if sample.worker is None:
-        return None
-    for kill in kills:
-        if kill.busy and sample.sent < kill.at < sample.worker.started_at:
-            return kill
-    return None
+#: The pool's log event for a request whose worker died under it (`proofgate.lean.pool`).
+RETRY_EVENT = "retrying on another worker"
+
+
+def _retried_requests(server: BenchServer, since: int) -> set[str]:
+    """Request ids the pool retried, from the server's own log lines written after `since`."""
+    return {
+        str(event.get("request_id"))
+        for event in server.log_events(since)
+        if event.get("event") == RETRY_EVENT and event.get("request_id")
+    }
 
 
 async def measure_recovery(
-    server: BenchServer, factory: JobFactory, prober: HealthProber, *, workers: int,
-    seconds: float, kill_every: float, seed: int,
+    server: BenchServer,
+    factory: JobFactory,
+    prober: HealthProber,
+    *,
+    workers: int,
+    seconds: float,
+    kill_every: float,
+    seed: int,
 ) -> dict[str, Any]:
     """`workers` closed-loop clients (so nothing queues) while workers are SIGKILLed at random."""
     before, cpu_before = await _snapshot(server)
+    log_from = server.log_size()
     probes_before = len(prober.latencies)
-    killer = WorkerKiller(server, every=kill_every, import_seconds=factory.profile.import_seconds, seed=seed)
+    killer = WorkerKiller(
+        server, every=kill_every, import_seconds=factory.profile.import_seconds, seed=seed
+    )
     kill_task = asyncio.ensure_future(killer.run(seconds))
     samples = await closed_loop(server.url, factory, concurrency=workers, seconds=seconds)
     await kill_task
@@ -227,11 +266,11 @@ async def measure_recovery(
     after, _ = await _snapshot(server)
     kills = killer.kills
     ok = [s for s in samples if s.ok]
-    affected = [(s, k) for s in ok if (k := _affected_by(s, kills)) is not None]
-    affected_ids = {id(s) for s, _ in affected}
-    baseline = [s.latency - s.job.backend_seconds for s in ok if id(s) not in affected_ids]
+    retried = _retried_requests(server, log_from)
+    affected = [s for s in ok if s.job.request_id in retried]
+    baseline = [s.latency - s.job.backend_seconds for s in ok if s.job.request_id not in retried]
     floor = percentile(baseline, 50) if baseline else 0.0
-    extra = [s.latency - s.job.backend_seconds - floor for s, _ in affected]
+    extra = [s.latency - s.job.backend_seconds - floor for s in affected]
     cold = [s for s in ok if s.worker is not None and s.worker.ready_at > s.sent]
     probes = prober.latencies[probes_before:]
     return {
@@ -244,7 +283,7 @@ async def measure_recovery(
         "requests": len(samples),
         "lost": len(samples) - len(ok),
         "pool_retries": _delta(after, before, "retries"),
-        "affected": len(affected),
+        "affected": len(affected),  # answered after a retry (matched by X-Request-ID in the log)
         "affected_extra_latency": latency_summary(extra),
         "waited_on_import": len(cold),
         "restarts": {
@@ -265,5 +304,7 @@ def project_dir(workdir: Path) -> Path:
     path.mkdir(parents=True, exist_ok=True)
     (path / "lean-toolchain").write_text("leanprover/lean4:v4.32.0\n", "utf-8")
     packages = [{"name": name, "rev": "simulated"} for name in ("mathlib", "batteries", "aesop")]
-    (path / "lake-manifest.json").write_text(json.dumps({"version": 7, "packages": packages}), "utf-8")
+    (path / "lake-manifest.json").write_text(
+        json.dumps({"version": 7, "packages": packages}), "utf-8"
+    )
     return path

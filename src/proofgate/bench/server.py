@@ -55,7 +55,9 @@ class ServerConfig:
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> ServerConfig:
-        return cls(data["settings"], BackendProfile(**data["profile"]), list(data["repl_extra_options"]))
+        return cls(
+            data["settings"], BackendProfile(**data["profile"]), list(data["repl_extra_options"])
+        )
 
 
 # --- the server process ----------------------------------------------------------------------
@@ -77,7 +79,9 @@ def main(argv: list[str] | None = None) -> None:
     config = ServerConfig.from_json(json.loads(Path(config_path).read_text("utf-8")))
     settings = Settings(**config.settings)
     configure_logging(settings.log_level, json=settings.log_json)
-    launcher = SimulatedReplLauncher(settings, config.profile.repl_options() + config.repl_extra_options)
+    launcher = SimulatedReplLauncher(
+        settings, config.profile.repl_options() + config.repl_extra_options
+    )
     service = CheckerService(
         settings,
         spawner=ProcessGroupSpawner(),
@@ -126,7 +130,11 @@ class BenchServer:
         with self.log_path.open("wb") as log:
             self._process = subprocess.Popen(
                 [sys.executable, "-m", "proofgate.bench.server", str(config_path), str(port_file)],
-                stdin=subprocess.DEVNULL, stdout=log, stderr=log, env=env, cwd=self.workdir,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=log,
+                env=env,
+                cwd=self.workdir,
             )
         self._psutil = psutil.Process(self._process.pid)
         deadline = time.monotonic() + START_SECONDS + self.config.profile.import_seconds
@@ -147,12 +155,16 @@ class BenchServer:
                 try:
                     response = client.get("/readyz")
                     pool = response.json().get("pool", {})
-                    if response.status_code == 200 and pool.get("idle_workers") == pool.get("max_processes"):
+                    if response.status_code == 200 and pool.get("idle_workers") == pool.get(
+                        "max_processes"
+                    ):
                         return pool
                 except (httpx.HTTPError, ValueError):
                     pass
                 if time.monotonic() > deadline:
-                    raise BenchServerError(f"the bench server's pool did not warm up: {self.log_tail()}")
+                    raise BenchServerError(
+                        f"the bench server's pool did not warm up: {self.log_tail()}"
+                    )
                 time.sleep(0.05)
 
     def pool_stats(self) -> dict[str, Any]:
@@ -175,7 +187,9 @@ class BenchServer:
         pids = []
         for child in self._psutil.children():
             try:
-                if child.status() != psutil.STATUS_ZOMBIE and any("simulated_repl" in w for w in child.cmdline()):
+                if child.status() != psutil.STATUS_ZOMBIE and any(
+                    "simulated_repl" in w for w in child.cmdline()
+                ):
                     pids.append(child.pid)
             except psutil.Error:
                 continue
@@ -186,6 +200,30 @@ class BenchServer:
             raise BenchServerError(
                 f"the bench server exited with status {self._process.returncode}: {self.log_tail()}"
             )
+
+    def log_size(self) -> int:
+        try:
+            return self.log_path.stat().st_size
+        except OSError:
+            return 0
+
+    def log_events(self, since: int = 0) -> list[dict[str, Any]]:
+        """The server's JSON log lines written after byte `since` (other lines are skipped)."""
+        try:
+            with self.log_path.open("rb") as log:
+                log.seek(since)
+                lines = log.read().decode("utf-8", errors="replace").splitlines()
+        except OSError:
+            return []
+        events = []
+        for line in lines:
+            try:
+                event = json.loads(line)
+            except ValueError:
+                continue
+            if isinstance(event, dict):
+                events.append(event)
+        return events
 
     def log_tail(self, lines: int = 15) -> str:
         try:

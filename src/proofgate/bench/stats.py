@@ -34,7 +34,9 @@ def latency_summary(seconds: Sequence[float]) -> dict[str, float | int]:
     }
 
 
-def busy_seconds_in_window(intervals: Iterable[tuple[float, float]], start: float, end: float) -> float:
+def busy_seconds_in_window(
+    intervals: Iterable[tuple[float, float]], start: float, end: float
+) -> float:
     """Total length of `(begin, finish)` intervals that falls inside `[start, end]`."""
     total = 0.0
     for begin, finish in intervals:

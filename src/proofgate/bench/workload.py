@@ -41,7 +41,12 @@ _STATEMENTS = (
     "theorem {name} (x : ℝ) (h : 2 * x + {k} = 3 * x) : x = {k} := by sorry",
     "theorem {name} : (∑ i in Finset.range {k}, i) = {k} * ({k} - 1) / 2 := by sorry",
 )
-_TACTICS = ("nlinarith [sq_nonneg (a - b)]", "omega", "linarith", "simp [Finset.sum_range_id_mul_two]")
+_TACTICS = (
+    "nlinarith [sq_nonneg (a - b)]",
+    "omega",
+    "linarith",
+    "simp [Finset.sum_range_id_mul_two]",
+)
 
 
 @dataclass(frozen=True)
@@ -86,6 +91,12 @@ class Job:
     header: str
     backend_seconds: float
     body: dict[str, object]
+    run: str = ""
+
+    @property
+    def request_id(self) -> str:
+        """Sent as `X-Request-ID`, so the server's log lines can be matched to the request."""
+        return f"bench-{self.run}-{self.index}"
 
     @property
     def code(self) -> str:
@@ -140,7 +151,7 @@ class JobFactory:
         lines += ["  -- standin: report-worker", f"  {_TACTICS[template]}"]
         proof = "\n".join(lines)
         backend = seconds + (0.0 if self.zero_latency else self.profile.growth_seconds)
-        return Job(index, header, backend, {"statement": statement, "proof": proof})
+        return Job(index, header, backend, {"statement": statement, "proof": proof}, self.run)
 
     def __iter__(self) -> Iterator[Job]:
         while True:
@@ -159,11 +170,17 @@ class WorkerReport:
 def parse_worker_report(messages: Sequence[object]) -> WorkerReport | None:
     """The `report-worker` line among a reply's or verdict's messages (dicts or `Message`s)."""
     for message in messages:
-        text = message.get("data", message.get("text")) if isinstance(message, dict) else getattr(message, "text", None)
+        text = (
+            message.get("data", message.get("text"))
+            if isinstance(message, dict)
+            else getattr(message, "text", None)
+        )
         if isinstance(text, str) and text.startswith(_REPORT_PREFIX):
             fields = dict(part.split("=", 1) for part in text.split()[1:] if "=" in part)
             try:
-                return WorkerReport(int(fields["pid"]), float(fields["ready_at"]), float(fields["started_at"]))
+                return WorkerReport(
+                    int(fields["pid"]), float(fields["ready_at"]), float(fields["started_at"])
+                )
             except (KeyError, ValueError):
                 return None
     return None

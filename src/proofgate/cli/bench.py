@@ -30,22 +30,54 @@ def _numbers(text: str | None, kind: type, what: str) -> tuple | None:  # type: 
 
 
 def bench(
-    quick: Annotated[bool, typer.Option("--quick", help="Under a minute on 2 cores; writes no files unless --out.")] = False,
-    out: Annotated[Path | None, typer.Option(help="Directory for JSON, markdown and PNG (full run default: benchmarks/results).")] = None,
+    quick: Annotated[
+        bool,
+        typer.Option("--quick", help="Under a minute on 2 cores; writes no files unless --out."),
+    ] = False,
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            help="Directory for JSON, markdown and PNG (full run default: benchmarks/results)."
+        ),
+    ] = None,
     workers: Annotated[str | None, typer.Option(help="Worker counts, e.g. 1,2,4,8.")] = None,
-    concurrency: Annotated[str | None, typer.Option(help="Client concurrencies, e.g. 2,16.")] = None,
-    spare_workers: Annotated[int | None, typer.Option(min=0, max=16, help="Warm spares per server.")] = None,
-    window: Annotated[float | None, typer.Option(min=0.5, help="Steady-state window, seconds.")] = None,
-    import_seconds: Annotated[float | None, typer.Option(min=0.0, help="Simulated header import time.")] = None,
-    check_mu: Annotated[float | None, typer.Option(help="Lognormal mu of the check time (log seconds).")] = None,
-    check_sigma: Annotated[float | None, typer.Option(min=0.0, help="Lognormal sigma of the check time.")] = None,
-    memory_mb_per_check: Annotated[int | None, typer.Option(min=0, help="MiB a worker keeps per check.")] = None,
-    audit_seconds: Annotated[float | None, typer.Option(min=0.0, help="Simulated audit's constant delay.")] = None,
-    kill_every: Annotated[float | None, typer.Option(min=0.1, help="Mean seconds between worker kills.")] = None,
-    recovery_seconds: Annotated[float | None, typer.Option(min=0.0, help="Length of the kill run (0: skip).")] = None,
-    overhead_requests: Annotated[int | None, typer.Option(min=1, help="Checks on each overhead path.")] = None,
+    concurrency: Annotated[
+        str | None, typer.Option(help="Client concurrencies, e.g. 2,16.")
+    ] = None,
+    spare_workers: Annotated[
+        int | None, typer.Option(min=0, max=16, help="Warm spares per server.")
+    ] = None,
+    window: Annotated[
+        float | None, typer.Option(min=0.5, help="Steady-state window, seconds.")
+    ] = None,
+    import_seconds: Annotated[
+        float | None, typer.Option(min=0.0, help="Simulated header import time.")
+    ] = None,
+    check_mu: Annotated[
+        float | None, typer.Option(help="Lognormal mu of the check time (log seconds).")
+    ] = None,
+    check_sigma: Annotated[
+        float | None, typer.Option(min=0.0, help="Lognormal sigma of the check time.")
+    ] = None,
+    memory_mb_per_check: Annotated[
+        int | None, typer.Option(min=0, help="MiB a worker keeps per check.")
+    ] = None,
+    audit_seconds: Annotated[
+        float | None, typer.Option(min=0.0, help="Simulated audit's constant delay.")
+    ] = None,
+    kill_every: Annotated[
+        float | None, typer.Option(min=0.1, help="Mean seconds between worker kills.")
+    ] = None,
+    recovery_seconds: Annotated[
+        float | None, typer.Option(min=0.0, help="Length of the kill run (0: skip).")
+    ] = None,
+    overhead_requests: Annotated[
+        int | None, typer.Option(min=1, help="Checks on each overhead path.")
+    ] = None,
     seed: Annotated[int, typer.Option(help="Seed of check times, header mix and kills.")] = 0,
-    plot: Annotated[bool, typer.Option(help="Draw the PNG (needs matplotlib: the `report` extra).")] = True,
+    plot: Annotated[
+        bool, typer.Option(help="Draw the PNG (needs matplotlib: the `report` extra).")
+    ] = True,
 ) -> None:
     """Benchmark proofgate's own machinery against the SIMULATED REPL (no Lean involved).
 
@@ -63,17 +95,25 @@ def bench(
     profile_changes = {
         key: value
         for key, value in (
-            ("import_seconds", import_seconds), ("check_mu", check_mu), ("check_sigma", check_sigma),
-            ("memory_mb_per_check", memory_mb_per_check), ("audit_seconds", audit_seconds),
+            ("import_seconds", import_seconds),
+            ("check_mu", check_mu),
+            ("check_sigma", check_sigma),
+            ("memory_mb_per_check", memory_mb_per_check),
+            ("audit_seconds", audit_seconds),
         )
         if value is not None
     }
-    changes: dict[str, object] = {"seed": seed, "profile": replace(config.profile, **profile_changes)}
+    changes: dict[str, object] = {
+        "seed": seed,
+        "profile": replace(config.profile, **profile_changes),
+    }
     for key, value in (
         ("worker_counts", _numbers(workers, int, "--workers")),
         ("concurrencies", _numbers(concurrency, int, "--concurrency")),
-        ("spare_workers", spare_workers), ("window_seconds", window),
-        ("kill_every_seconds", kill_every), ("recovery_seconds", recovery_seconds),
+        ("spare_workers", spare_workers),
+        ("window_seconds", window),
+        ("kill_every_seconds", kill_every),
+        ("recovery_seconds", recovery_seconds),
         ("overhead_requests", overhead_requests),
     ):
         if value is not None:
@@ -81,7 +121,9 @@ def bench(
     if changes.get("worker_counts") and config.recovery_workers not in changes["worker_counts"]:  # type: ignore[operator]
         changes["recovery_workers"] = min(changes["worker_counts"])  # type: ignore[type-var]
     config = replace(config, **changes)  # type: ignore[arg-type]
-    console.print(f"[bold]proofgate bench[/bold] ({config.mode}) on the SIMULATED REPL: no Lean is run")
+    console.print(
+        f"[bold]proofgate bench[/bold] ({config.mode}) on the SIMULATED REPL: no Lean is run"
+    )
     try:
         results = run_bench(config, progress=lambda message: console.print(f"  {message}"))
     except ProofgateError as exc:
@@ -92,7 +134,9 @@ def bench(
             written = write_results(results, directory, with_plot=plot)
         except ImportError:
             written = write_results(results, directory, with_plot=False)
-            console.print("[yellow]note:[/yellow] no plot: install matplotlib (`pip install proofgate[report]`)")
+            console.print(
+                "[yellow]note:[/yellow] no plot: install matplotlib (`pip install proofgate[report]`)"
+            )
         console.print("wrote " + ", ".join(str(path) for path in written))
     console.print(markdown_table(results))
     missed = [name for name, target in results["targets"].items() if target["met"] is False]
