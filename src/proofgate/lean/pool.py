@@ -38,15 +38,13 @@ from proofgate.lean.header import (
     split_header,
 )
 from proofgate.lean.launch import LeanReplLauncher, ReplLauncher
-from proofgate.lean.workers import RECENT_SAMPLES, HeaderFailure, HeaderKey, WorkerSet
-from proofgate.logs import get_logger
+from proofgate.lean.workers import RECENT_SAMPLES, HeaderFailure, HeaderKey, WorkerSet, note
 from proofgate.process import Spawner
 
 __all__ = ["PoolStats", "ReplPool", "ReplRun"]
 
 #: Workers found dead (killed while idle) that one request may skip before it gives up.
 MAX_UNSENT = 8
-_log = get_logger("proofgate.pool")
 
 
 @dataclass
@@ -121,7 +119,7 @@ class ReplPool:
             try:
                 await asyncio.wait_for(self._drained.wait(), drain_timeout)
             except asyncio.TimeoutError:
-                _log.warning("pool drain timed out; killing the workers", in_flight=self._in_flight)
+                note("warning", "pool drain timed out; killing the workers", in_flight=self._in_flight)
         await self._workers.close()
 
     async def run(
@@ -189,7 +187,7 @@ class ReplPool:
                     message = f"{exc} (it had already been retried once on another worker)"
                     raise type(exc)(message, stderr=exc.stderr) from exc
                 self._retries += 1
-                _log.warning("retrying on another worker", pid=worker.repl.pid, error=str(exc))
+                note("warning", "retrying on another worker", pid=worker.repl.pid, error=str(exc))
                 continue
             except BaseException:
                 self._workers.release(worker)

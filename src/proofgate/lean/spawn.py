@@ -178,6 +178,7 @@ class GroupProcess:
                     await asyncio.sleep(EXIT_POLL_SECONDS)
                 else:  # a look every second too, in case the pid was reused before pidfd_open
                     await asyncio.wait({exited}, timeout=PIDFD_RECHECK_SECONDS)
+        await asyncio.sleep(0)  # let asyncio's own exit callback run first: it closes the transport
         return self._process.returncode
 
     @contextlib.contextmanager
@@ -212,10 +213,13 @@ class GroupProcess:
             return
         if self._process.returncode is not None:
             self._group_released = True
-        with contextlib.suppress(ProcessLookupError, PermissionError, OSError):
+        try:
             os.killpg(self.pid, signal.SIGKILL)
-        with contextlib.suppress(ProcessLookupError, OSError):
-            self._process.kill()
+        except OSError:
+            # Never `Popen.kill()`: it polls first, reaping the child behind asyncio's back (which
+            # then reports exit status 255 instead of the signal).
+            with contextlib.suppress(OSError):
+                os.kill(self.pid, signal.SIGKILL)
 
     def _stop_watchdog(self) -> None:
         task = self._watchdog

@@ -37,7 +37,7 @@ from proofgate.lean.repl import ReplProcess
 from proofgate.logs import get_logger
 from proofgate.process import Limits, Spawner
 
-__all__ = ["HeaderFailure", "HeaderKey", "Worker", "WorkerSet"]
+__all__ = ["HeaderFailure", "HeaderKey", "Worker", "WorkerSet", "note"]
 
 #: A worker whose private memory passes this share of the cap is recycled after its request.
 RECYCLE_MEMORY_FRACTION = 0.75
@@ -48,7 +48,15 @@ SUPERVISE_SECONDS = 0.25
 RECENT_SAMPLES = 512
 
 HeaderKey = tuple[str, str]  # (environment name, normalized header)
-_log = get_logger("proofgate.pool")
+
+
+def note(level: str, event: str, **fields: object) -> None:
+    """Log through the logging setup current now (no logger cached at import); a broken log sink
+    (a closed stderr) never breaks the pool."""
+    try:
+        getattr(get_logger("proofgate.pool"), level)(event, **fields)
+    except (ValueError, OSError):
+        pass
 
 
 @dataclass(eq=False)
@@ -281,7 +289,7 @@ class WorkerSet:
         if worker in self.workers:
             self.workers.remove(worker)
             self.restarts[cause] += 1
-            _log.info("worker retired", pid=worker.repl.pid, cause=cause, header=worker.key[1][:80])
+            note("info", "worker retired", pid=worker.repl.pid, cause=cause, header=worker.key[1][:80])
         self._background(worker.repl.close())
 
     def _background(self, coroutine: Coroutine[Any, Any, None]) -> None:
@@ -308,9 +316,10 @@ class WorkerSet:
             seconds = time.monotonic() - began
         except (ProofgateError, OSError) as exc:
             killed = False
-            if repl is not None:
+            if repl is not None:  # killed from outside, or exit not seen yet: not the header's fault
                 await repl.close()
-                killed = type(exc) is ReplCrashed and (repl.returncode or 0) < 0
+                code = repl.returncode
+                killed = type(exc) is ReplCrashed and (code is None or code < 0)
             self._start_failed(key, exc, killed=killed)
             return
         except asyncio.CancelledError:
@@ -332,7 +341,7 @@ class WorkerSet:
         else:
             self._backoff.pop(key, None)
             self.workers.append(Worker(key, repl, int(reply["env"])))
-            _log.info("worker ready", pid=repl.pid, header=key[1][:80], import_seconds=round(seconds, 3))
+            note("info", "worker ready", pid=repl.pid, header=key[1][:80], import_seconds=round(seconds, 3))
         self._dispatch()
 
     def _start_failed(self, key: HeaderKey, exc: BaseException, *, killed: bool) -> None:
@@ -345,7 +354,7 @@ class WorkerSet:
         self.restarts["start_failed"] += 1
         failures = self._backoff.get(key, (0, 0.0))[0] + 1
         self._backoff[key] = (failures, time.monotonic() + min(60.0, 2.0**failures))
-        _log.warning("worker failed to start", header=key[1][:80], error=str(exc), failures=failures)
+        note("warning", "worker failed to start", header=key[1][:80], error=str(exc), failures=failures)
         if not killed:
             keep = isinstance(exc, ProofgateError) and not isinstance(exc, ReplError)
             error = exc if keep else ReplCrashed(
@@ -379,4 +388,4 @@ class WorkerSet:
                         self._retire(worker, "idle")
                 self._dispatch()
             except Exception as exc:  # noqa: BLE001 - the supervisor must outlive any one bug
-                _log.error("pool supervisor error", error=repr(exc))
+                note("error", "pool supervisor error", error=repr(exc))
