@@ -16,7 +16,8 @@ the REPL did list is already not valid, so proofgate's notes about it come as wa
 ("... timed out ...") or a server failure.
 
 Not supported: `infotree` (accepted, no info tree is returned), `reuse` (proofgate keeps its own
-warm environments), REPL `env` chaining (`env` is always 0).
+warm environments), REPL `env` chaining (`env` is always 0). Tested on the stand-in REPL and
+checker; untested against real Lean (the positions and texts of Lean's own messages pass through).
 """
 
 from __future__ import annotations
