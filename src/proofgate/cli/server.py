@@ -65,6 +65,8 @@ def serve(
         port=settings.port,
         log_level=settings.log_level,
         access_log=False,
+        # Open NDJSON streams would otherwise hold shutdown until their job ends; jobs resume.
+        timeout_graceful_shutdown=10,
     )
 
 
