@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import time
 from collections.abc import Iterator
 
@@ -42,6 +43,7 @@ def _kill(pids: list[int]) -> None:
 @pytest.fixture(autouse=True)
 def _no_standin_outlives_its_test() -> Iterator[None]:
     yield
+    gc.collect()  # an unclosed subprocess transport then warns in the test that leaked it
     left = _wait_until_none(_live_standin_children, 3.0)
     _kill(left)
     if left:

@@ -142,12 +142,15 @@ async def test_a_crash_is_retried_once_on_another_worker(tmp_path: Path) -> None
         assert pool.stats().retries == 1 and pool.stats().restarts == {"crashed": 1}
 
 
-async def test_a_worker_that_always_crashes_gives_a_clear_error_after_one_retry(tmp_path: Path) -> None:
+@pytest.mark.parametrize(("fault", "stderr"), [("crash", "INTERNAL PANIC"), ("crash-mid-reply", "")])
+async def test_a_worker_that_always_crashes_gives_a_clear_error_after_one_retry(
+    tmp_path: Path, fault: str, stderr: str
+) -> None:
     async with running_pool(tmp_path) as pool:
         with pytest.raises(ReplCrashed, match="retried once") as caught:
-            await pool.run("import Mathlib\n-- standin: crash")
-        assert "INTERNAL PANIC" in caught.value.stderr
-        assert pool.stats().restarts == {"crashed": 2}
+            await pool.run(f"import Mathlib\n-- standin: error partial\n-- standin: {fault}")
+        assert stderr in caught.value.stderr
+        assert pool.stats().restarts == {"crashed": 2} and pool.stats().retries == 1
         assert _info(await pool.run("import Mathlib\n-- standin: info fine")) == ["fine"]
 
 

@@ -49,7 +49,9 @@ MAX_UNSENT = 8
 
 @dataclass
 class ReplRun:
-    """One body run: the REPL's reply with positions mapped to the submitter's `code`."""
+    """One body run: the REPL's reply with positions mapped to the submitter's `code`.
+
+    With `header_failed`, `reply` is the header's own reply (no body ran) and `worker_pid` is 0."""
 
     reply: dict[str, Any]
     header: str

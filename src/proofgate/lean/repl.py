@@ -47,6 +47,8 @@ STDERR_TAIL_BYTES = 64 * 1024
 MEMORY_POLL_SECONDS = 0.25
 #: Seconds the driver waits for the last bytes of a worker that exited.
 EXIT_GRACE_SECONDS = 1.0
+#: Seconds `close()` waits for the killed process to be reaped.
+CLOSE_WAIT_SECONDS = 5.0
 _READ_CHUNK = 1 << 16
 
 
@@ -374,3 +376,6 @@ class ReplProcess:
         for task in done:  # a reader's own error is already reflected in `failure`; mark it seen
             if not task.cancelled():
                 task.exception()
+        # Until asyncio has seen the exit, it cannot close the subprocess transport.
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(self._process.wait(), CLOSE_WAIT_SECONDS)

@@ -90,9 +90,18 @@ def death_cause(failure: ReplError | None) -> str:
     return next((cause for kind, cause in causes if isinstance(failure, kind)), "crashed")
 
 
-def _kill_when_started(starting: asyncio.Future[ReplProcess]) -> None:
-    if not starting.cancelled() and starting.exception() is None:
-        starting.result().kill()
+async def _close_when_started(starting: asyncio.Future[ReplProcess]) -> None:
+    """Close a worker whose start was cancelled, once it exists; kill it if we are cancelled again."""
+    try:
+        repl = await asyncio.shield(starting)
+    except asyncio.CancelledError:
+        starting.add_done_callback(
+            lambda done: None if done.cancelled() or done.exception() else done.result().kill()
+        )
+        return
+    except (ProofgateError, OSError):
+        return
+    await repl.close()
 
 
 def _has_errors(reply: dict[str, Any]) -> bool:
@@ -125,7 +134,8 @@ class WorkerSet:
         self.import_seconds_total = 0.0
         self.recent_import_seconds: deque[float] = deque(maxlen=RECENT_SAMPLES)
         self._queue: deque[_Waiter] = deque()
-        self._tasks: set[asyncio.Task[Any]] = set()
+        self._tasks: set[asyncio.Task[Any]] = set()  # worker starts and closes
+        self._starts: set[asyncio.Task[Any]] = set()
         self._backoff: dict[HeaderKey, tuple[int, float]] = {}  # key -> (failures in a row, until)
         self._supervisor: asyncio.Task[None] | None = None
         self.closing = False  # draining: no more pre-warming
@@ -159,8 +169,8 @@ class WorkerSet:
         if self._supervisor is not None:
             self._supervisor.cancel()
         workers, self.workers = self.workers, []
-        for task in list(self._tasks):
-            task.cancel()  # worker starts; closing ones have already killed their process
+        for task in list(self._starts):
+            task.cancel()  # closes run on: they wait until the killed process is reaped
         await asyncio.gather(*(w.repl.close() for w in workers), return_exceptions=True)
         for _ in range(100):  # requests still running retire their workers as they fail
             pending = list(self._tasks) + ([self._supervisor] if self._supervisor else [])
@@ -292,14 +302,17 @@ class WorkerSet:
             note("info", "worker retired", pid=worker.repl.pid, cause=cause, header=worker.key[1][:80])
         self._background(worker.repl.close())
 
-    def _background(self, coroutine: Coroutine[Any, Any, None]) -> None:
+    def _background(self, coroutine: Coroutine[Any, Any, None]) -> asyncio.Task[Any]:
         task = asyncio.get_running_loop().create_task(coroutine)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+        return task
 
     def _spawn(self, key: HeaderKey) -> None:
         self.starting[key] += 1
-        self._background(self._start_worker(key))
+        task = self._background(self._start_worker(key))
+        self._starts.add(task)
+        task.add_done_callback(self._starts.discard)
 
     async def _start_worker(self, key: HeaderKey) -> None:
         repl: ReplProcess | None = None
@@ -309,7 +322,7 @@ class WorkerSet:
             try:
                 repl = await asyncio.shield(starting)
             except asyncio.CancelledError:  # never lose a process that is being spawned
-                starting.add_done_callback(_kill_when_started)
+                await _close_when_started(starting)
                 raise
             began = time.monotonic()
             reply = await repl.command(key[1], timeout=self._settings.import_timeout)
