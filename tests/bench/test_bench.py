@@ -22,7 +22,7 @@ from proofgate.environments import Environment
 from proofgate.verify.contract import AuditOutcome
 
 TAG = f"bench-test-{time.monotonic_ns()}"
-TINY_PROFILE = BackendProfile(import_seconds=0.3, check_mu=-3.5, check_sigma=0.3)
+TINY_PROFILE = BackendProfile(import_seconds=0.3, check_mu=-3.0, check_sigma=0.3)
 
 
 def _tiny(**changes: Any) -> BenchConfig:
@@ -107,12 +107,12 @@ def test_throughput_ratios_are_sane(results: dict[str, Any]) -> None:
 @pytest.mark.timeout(90)
 def test_recovery_loses_nothing_under_kills(results: dict[str, Any]) -> None:
     recovery = results["recovery"]
-    assert recovery["kills"] >= 2
-    assert recovery["lost"] == 0, recovery["first_failure"]
-    assert recovery["requests"] > 10
+    assert recovery["kills"] >= 2, recovery
+    assert recovery["lost"] == 0, recovery
+    assert recovery["requests"] > 10, recovery
     # Kills of workers running a check make the pool retry, and the bench finds those requests.
-    assert recovery["kills_of_busy_workers"] > 0 and recovery["pool_retries"] > 0
-    assert recovery["affected"] == recovery["pool_retries"]
+    assert recovery["kills_of_busy_workers"] > 0 and recovery["pool_retries"] > 0, recovery
+    assert recovery["affected"] == recovery["pool_retries"], recovery
     assert recovery["affected_extra_latency"]["count"] == recovery["affected"]
     assert isinstance(recovery["waited_on_import"], int)
 

@@ -26,6 +26,9 @@ from proofgate.bench.workload import Job, JobFactory, WorkerReport, parse_worker
 
 __all__ = ["HealthProber", "Kill", "Sample", "WorkerKiller", "closed_loop", "send_job"]
 
+#: A worker younger than its import time plus this may still be importing (a busy machine slows
+#: the start): the killer does not count it as running a check.
+STARTUP_MARGIN_SECONDS = 3.0
 #: Seconds a client waits for one answer before counting the request as lost.
 REQUEST_TIMEOUT = 120.0
 
@@ -179,29 +182,39 @@ class WorkerKiller:
             if time.monotonic() + delay >= stop_at:
                 return
             await asyncio.sleep(delay)
-            self.kill_one()
+            await self.kill_one()
 
-    def kill_one(self) -> Kill | None:
-        pids = self.server.worker_pids()
-        if not pids:
+    async def kill_one(self, *, patience: float = 0.5) -> Kill | None:
+        """SIGKILL a worker running a check, looking for one for up to `patience` seconds, else
+        an idle warm one; never one that may still be importing (that fault would be the
+        start's, not a check's)."""
+        give_up = time.monotonic() + patience
+        while True:
+            states = {pid: self._state(pid) for pid in self.server.worker_pids()}
+            busy = [pid for pid, state in states.items() if state == "busy"]
+            if busy or time.monotonic() >= give_up:
+                break
+            await asyncio.sleep(0.01)
+        idle = [pid for pid, state in states.items() if state in ("idle", "unknown")]
+        if not (busy or idle):
             return None
-        states = {pid: self._running_a_check(pid) for pid in pids}
-        busy = [pid for pid, state in states.items() if state]
-        victim = self._rng.choice(busy or pids)
+        victim = self._rng.choice(busy or idle)
         try:
             os.kill(victim, signal.SIGKILL)
         except ProcessLookupError:
             return None
-        kill = Kill(time.monotonic(), victim, bool(states.get(victim)))
+        kill = Kill(time.monotonic(), victim, states[victim] == "busy")
         self.kills.append(kill)
         return kill
 
-    def _running_a_check(self, pid: int) -> bool | None:
-        """Sleeping, and old enough to be past its header import (which sleeps too)."""
+    def _state(self, pid: int) -> str:
+        """`busy` (sleeping in a check), `idle` (reading its stdin), `starting` (young enough to
+        be importing, which sleeps too), or `unknown` (no /proc/PID/wchan)."""
         try:
             age = time.time() - psutil.Process(pid).create_time()
         except psutil.Error:
-            return None
-        if age < self.import_seconds + 0.5:
-            return False
-        return _sleeping(pid)
+            return "gone"
+        if age < self.import_seconds + STARTUP_MARGIN_SECONDS:
+            return "starting"
+        sleeping = _sleeping(pid)
+        return "unknown" if sleeping is None else ("busy" if sleeping else "idle")
