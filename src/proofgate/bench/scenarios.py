@@ -3,11 +3,12 @@
 - overhead: the same zero-latency checks, one at a time, through the REPL driver directly, through
   the pool (in this process), and through HTTP (the bench server); what the pool and HTTP add to
   the driver's p50 and p99.
-- throughput: closed-loop clients on the header mix; achieved / ideal over a steady-state window,
-  where ideal = min(workers, concurrency) / mean backend time (the audit is a zero-cost simulated
-  one and holds no worker). Achieved is measured as the check work the workers did inside the
-  window (each check's exact interval, from the worker's own report), divided by what
-  min(workers, concurrency) workers could do in it; the request-count estimate is reported too.
+- throughput: closed-loop clients on the header mix; achieved / ideal over a steady-state window.
+  A check holds a worker for its check time r; the (simulated, constant a) audit holds none. So
+  ideal = min(workers / mean r, concurrency / (mean r + a)), which is min(workers, concurrency) /
+  mean r with the default a = 0. Achieved is the check work the workers did inside the window
+  (each check's exact interval, from the worker's own report) over the work the ideal implies;
+  the request-count estimate (checks answered in the window / ideal) is reported too.
 - recovery: workers SIGKILLed at random while `concurrency = workers` clients run: lost requests,
   the extra latency of the requests that were on a killed worker (the pool logs each retry with
   the request's id), and whether any request waited for a worker that finished importing after
@@ -188,7 +189,7 @@ async def measure_throughput(
     cpu_after = server.cpu_seconds()
     at_start, _ = await at_start_task
 
-    capacity = min(workers, concurrency)
+    audit = factory.profile.audit_seconds
     work = busy_seconds_in_window(
         (_work_interval(s) for s in samples if s.ok), window_start, window_end
     )
@@ -199,7 +200,8 @@ async def measure_throughput(
         else float("nan")
     )
     achieved = len(done_in_window) / window
-    ideal = capacity / mean_backend if done_in_window else float("nan")
+    ideal = min(workers / mean_backend, concurrency / (mean_backend + audit))
+    busy_workers_ideal = ideal * mean_backend  # min(workers, concurrency * r / (r + a))
     requests = _delta(at_end, at_start, "requests")
     imports = _delta(at_end, at_start, "imports")
     late = [s for s in samples if s.worker is not None and s.worker.ready_at > s.sent]
@@ -211,7 +213,7 @@ async def measure_throughput(
         "failed": sum(1 for s in samples if not s.ok),
         "achieved_rps": _round(achieved),
         "ideal_rps": _round(ideal),
-        "achieved_over_ideal": _round(work / (capacity * window), 4),
+        "achieved_over_ideal": _round(work / (busy_workers_ideal * window), 4),
         "achieved_over_ideal_by_count": _round(achieved / ideal, 4) if done_in_window else None,
         "mean_backend_s": _round(mean_backend, 4),
         "header_hit_rate": _round(1 - imports / requests, 4) if requests > 0 else None,
