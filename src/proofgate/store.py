@@ -197,10 +197,9 @@ class ResultCache:
             raise StoreError("the result cache is not open: call `await cache.open()` first")
         return self._connection
 
-    async def get(self, key: str) -> Verdict | None:
-        """The stored verdict for `key`, marked cached, or None."""
+    async def _fetch(self, key: str) -> str | None:
+        """The stored document under `key`, counting its use; None when absent or disabled."""
         if not self.enabled:
-            self._misses += 1
             return None
         connection = self._require()
         try:
@@ -215,13 +214,18 @@ class ResultCache:
                 await connection.commit()
         except sqlite3.Error as exc:
             raise StoreError(f"result cache lookup failed ({self.path}): {exc}") from exc
-        if row is None:
-            self._misses += 1
-            return None
-        try:
-            verdict = Verdict.model_validate_json(row[0])
-        except ValueError:
-            # Written by an incompatible version: treat as absent; the next put replaces it.
+        return None if row is None else str(row[0])
+
+    async def get(self, key: str) -> Verdict | None:
+        """The stored verdict for `key`, marked cached, or None."""
+        document = await self._fetch(key)
+        verdict = None
+        if document is not None:
+            try:
+                verdict = Verdict.model_validate_json(document)
+            except ValueError:
+                pass  # written by an incompatible version: absent; the next put replaces it
+        if verdict is None:
             self._misses += 1
             return None
         self._hits += 1
@@ -247,27 +251,12 @@ class ResultCache:
         """The JSON document `put_document` stored under `key` (e.g. a triage result), or None.
 
         Counts as a lookup, like `get`; the caller validates the document (a miss if it cannot)."""
-        if not self.enabled:
+        document = await self._fetch(key)
+        if document is None:
             self._misses += 1
-            return None
-        connection = self._require()
-        try:
-            # One trip to aiosqlite's thread, not three (execute, fetch, close): every lookup is
-            # on the request path, and each trip is a thread wake-up.
-            rows = await connection.execute_fetchall(
-                "SELECT verdict FROM results WHERE key = ?", (key,)
-            )
-            row = next(iter(rows), None)
-            if row is not None:
-                await connection.execute("UPDATE results SET hits = hits + 1 WHERE key = ?", (key,))
-                await connection.commit()
-        except sqlite3.Error as exc:
-            raise StoreError(f"result cache lookup failed ({self.path}): {exc}") from exc
-        if row is None:
-            self._misses += 1
-            return None
-        self._hits += 1
-        return str(row[0])
+        else:
+            self._hits += 1
+        return document
 
     async def put_document(self, key: str, kind: str, document: str) -> None:
         """Store a deterministic JSON result other than a verdict under `key`; `kind` (e.g.
