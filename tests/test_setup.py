@@ -54,3 +54,24 @@ def test_cli_setup_offline_exits_3(tmp_path: Path) -> None:
     )
     assert done.returncode == 3
     assert "cannot reach" in done.stderr and url in done.stderr.replace("\n", "")
+
+
+def test_plan_builds_the_repl_and_the_checker_until_both_exist(tmp_path: Path) -> None:
+    from proofgate.environments import Environment
+    from proofgate.setup import plan_setup
+
+    project = tmp_path / "project"
+    (project / ".lake" / "build" / "bin").mkdir(parents=True)
+    environment = Environment("default", project, "leanprover/lean4:v4.32.0", {"REPL": "abc"})
+    settings = Settings(data_dir=tmp_path / "data", elan_home=tmp_path / "elan")
+
+    def build_needed() -> bool:
+        return next(s for s in plan_setup(settings, environment) if s.name == "build lean targets").needed
+
+    assert build_needed()
+    repl = project / ".lake" / "packages" / "REPL" / ".lake" / "build" / "bin" / "repl"
+    repl.parent.mkdir(parents=True)
+    repl.write_text("")
+    assert build_needed()  # the trusted checker is still missing
+    (project / ".lake" / "build" / "bin" / "proofgate-checker").write_text("")
+    assert not build_needed()

@@ -1,4 +1,4 @@
-"""`proofgate setup`: make this machine able to verify (elan, toolchain, Mathlib cache, REPL).
+"""`proofgate setup`: make this machine able to verify (elan, toolchain, Mathlib cache, REPL, checker).
 
 Idempotent: each step first looks whether its result is already there. Before changing anything it
 checks that every download location it still needs answers, so offline it fails within seconds,
@@ -51,6 +51,7 @@ def plan_setup(settings: Settings, environment: Environment) -> list[SetupStep]:
     """What still has to happen, in order."""
     install = find_lean(settings, environment)
     have_lean = install.lean is not None and install.version == install.expected
+    checker = environment.directory / ".lake" / "build" / "bin" / "proofgate-checker"
     return [
         SetupStep("elan", not have_lean and _elan_binary(settings) is None, settings.elan_installer_url),
         SetupStep("toolchain", not have_lean, settings.toolchain_release_url),
@@ -59,7 +60,7 @@ def plan_setup(settings: Settings, environment: Environment) -> list[SetupStep]:
             "mathlib" in environment.packages and not install.mathlib_built,
             settings.mathlib_cache_url or "https://github.com/leanprover-community/mathlib4",
         ),
-        SetupStep("build repl", install.repl_binary is None, None),
+        SetupStep("build lean targets", install.repl_binary is None or not checker.exists(), None),
     ]
 
 
@@ -123,8 +124,10 @@ def run_setup(settings: Settings, *, environment: str = "default", progress: Pro
                  what="toolchain install")
         elif step.name == "mathlib cache":
             _run(["lake", "exe", "cache", "get"], cwd=target.directory, env=env, what="Mathlib cache")
-        elif step.name == "build repl":
-            _run(["lake", "build", "repl"], cwd=target.directory, env=env, what="REPL build")
+        elif step.name == "build lean targets":
+            # The REPL and proofgate's trusted checker (the root package's `lean_exe`).
+            _run(["lake", "build", "repl", "proofgate-checker"], cwd=target.directory, env=env,
+                 what="REPL and checker build")
         progress(f"setup: {step.name} done")
     remaining = find_lean(settings, target).problems
     if remaining:
