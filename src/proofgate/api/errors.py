@@ -25,6 +25,8 @@ from proofgate.exceptions import (
     LeanUnavailable,
     NotReady,
     SandboxUnavailable,
+    SessionError,
+    SessionLimitReached,
     StoreError,
     SubmissionError,
 )
@@ -206,6 +208,19 @@ async def _config_error(request: Request, exc: Exception) -> JSONResponse:
     return _error(_request_id(request), 500, "misconfigured", f"server misconfigured: {exc}")
 
 
+async def _session_error(request: Request, exc: Exception) -> JSONResponse:
+    """A session (or its state) that is not there is 404; one too many for the key is 429."""
+    limited = isinstance(exc, SessionLimitReached)
+    body = ErrorBody(
+        error="too_many_sessions" if limited else "session_not_found",
+        message=str(exc),
+        request_id=_request_id(request),
+    )
+    return JSONResponse(
+        body.model_dump(mode="json", exclude_none=True), status_code=429 if limited else 404
+    )
+
+
 def install_error_handlers(app: FastAPI) -> None:
     """Register the handlers above on `app` (the catch-all lives in the request middleware)."""
     app.add_exception_handler(RequestValidationError, _validation_error)
@@ -215,6 +230,7 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(Busy, _busy)
     app.add_exception_handler(StoreError, _store_error)
     app.add_exception_handler(ConfigError, _config_error)
+    app.add_exception_handler(SessionError, _session_error)
 
 
 class _BodyTooLarge(Exception):

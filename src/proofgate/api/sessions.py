@@ -11,7 +11,6 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Depends, Path, Request, Response
-from fastapi.responses import JSONResponse
 
 from proofgate.api.deps import get_service
 from proofgate.api.errors import ERROR_RESPONSES
@@ -25,7 +24,6 @@ from proofgate.api.session_schemas import (
     TacticOutcome,
     TacticRequest,
 )
-from proofgate.exceptions import SessionError, SessionLimitReached
 from proofgate.models import Verdict
 from proofgate.service import CheckerService
 from proofgate.sessions import SessionManager
@@ -60,18 +58,6 @@ def _owner(request: Request) -> str | None:
     return str(owner) if owner else None
 
 
-def _refusal(request: Request, exc: SessionError) -> JSONResponse:
-    limited = isinstance(exc, SessionLimitReached)
-    body = ErrorBody(
-        error="too_many_sessions" if limited else "session_not_found",
-        message=str(exc),
-        request_id=getattr(request.state, "request_id", None),
-    )
-    return JSONResponse(
-        body.model_dump(mode="json", exclude_none=True), status_code=429 if limited else 404
-    )
-
-
 @router.post(
     "",
     response_model=SessionInfo,
@@ -82,11 +68,8 @@ def _refusal(request: Request, exc: SessionError) -> JSONResponse:
 )
 async def open_session(
     body: OpenSessionRequest, request: Request, sessions: SessionManager = Depends(get_sessions)
-) -> SessionInfo | JSONResponse:
-    try:
-        return await sessions.open(body, owner=_owner(request))
-    except SessionError as exc:
-        return _refusal(request, exc)
+) -> SessionInfo:
+    return await sessions.open(body, owner=_owner(request))
 
 
 @router.post(
@@ -101,11 +84,8 @@ async def run_tactic(
     request: Request,
     session_id: str = SessionId,
     sessions: SessionManager = Depends(get_sessions),
-) -> TacticOutcome | JSONResponse:
-    try:
-        return await sessions.run_tactic(session_id, body.state, body.tactic, owner=_owner(request))
-    except SessionError as exc:
-        return _refusal(request, exc)
+) -> TacticOutcome:
+    return await sessions.run_tactic(session_id, body.state, body.tactic, owner=_owner(request))
 
 
 @router.get(
@@ -118,11 +98,8 @@ async def get_state(
     session_id: str = SessionId,
     state: int = StateId,
     sessions: SessionManager = Depends(get_sessions),
-) -> ProofState | JSONResponse:
-    try:
-        return sessions.state(session_id, state, owner=_owner(request))
-    except SessionError as exc:
-        return _refusal(request, exc)
+) -> ProofState:
+    return sessions.state(session_id, state, owner=_owner(request))
 
 
 @router.get(
@@ -135,11 +112,8 @@ async def get_proof(
     session_id: str = SessionId,
     state: int = StateId,
     sessions: SessionManager = Depends(get_sessions),
-) -> ProofSnippet | JSONResponse:
-    try:
-        return sessions.proof(session_id, state, owner=_owner(request))
-    except SessionError as exc:
-        return _refusal(request, exc)
+) -> ProofSnippet:
+    return sessions.proof(session_id, state, owner=_owner(request))
 
 
 @router.post(
@@ -154,11 +128,8 @@ async def finish(
     request: Request,
     session_id: str = SessionId,
     sessions: SessionManager = Depends(get_sessions),
-) -> Verdict | JSONResponse:
-    try:
-        return await sessions.finish(session_id, body.state, owner=_owner(request))
-    except SessionError as exc:
-        return _refusal(request, exc)
+) -> Verdict:
+    return await sessions.finish(session_id, body.state, owner=_owner(request))
 
 
 @router.delete(
@@ -172,8 +143,5 @@ async def close_session(
     session_id: str = SessionId,
     sessions: SessionManager = Depends(get_sessions),
 ) -> Response:
-    try:
-        await sessions.close_session(session_id, owner=_owner(request))
-    except SessionError as exc:
-        return _refusal(request, exc)
+    await sessions.close_session(session_id, owner=_owner(request))
     return Response(status_code=204)
