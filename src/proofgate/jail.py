@@ -25,6 +25,9 @@ __all__ = ["BWRAP_OWN_TASKS", "JailedProcess", "Preexec", "remove_tree"]
 
 #: bwrap's own processes in the jail's cgroup: the outer bwrap and the namespace's init.
 BWRAP_OWN_TASKS = 2
+#: Seconds between two looks at a cgroup-confined tree (without a cgroup, the sandbox's own
+#: `poll_interval`: the watchdog is then what enforces the caps).
+CGROUP_POLL_SECONDS = 1.0
 
 _log = get_logger(__name__)
 
@@ -155,13 +158,16 @@ class JailedProcess:
 
     async def _supervise(self) -> None:
         exited = asyncio.ensure_future(self._process.wait())
+        # Under a cgroup the kernel enforces both caps and `_release` reads the OOM record after the
+        # exit: the look only ends a tree whose member the kernel killed, so it need not be often.
+        interval = self._poll_interval if self.cgroup is None else max(self._poll_interval, CGROUP_POLL_SECONDS)
         try:
             while not exited.done():
                 try:
                     self._check_limits()
                 except Exception as exc:  # noqa: BLE001 - a failed look must not end the watch
                     _log.error("jail_watch_failed", pid=self.pid, error=repr(exc))
-                await asyncio.wait({exited}, timeout=self._poll_interval)
+                await asyncio.wait({exited}, timeout=interval)
             await asyncio.to_thread(self._release)
         except asyncio.CancelledError:
             self.kill()

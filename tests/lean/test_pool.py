@@ -171,6 +171,21 @@ async def test_printing_while_idle_gets_the_worker_replaced(tmp_path: Path) -> N
         assert _info(await pool.run("import Mathlib\n-- standin: info ok")) == ["ok"]
 
 
+async def test_an_idle_worker_that_dies_is_replaced_without_waiting_for_the_supervisor(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("proofgate.lean.workers.SUPERVISE_SECONDS", 600.0)
+    async with running_pool(tmp_path) as pool:
+        before = set(_standin_children())
+        victim = (await pool.run("import Mathlib\n-- standin: info ok")).worker_pid
+        await asyncio.sleep(0.2)  # the worker is idle again
+        os.kill(victim, signal.SIGKILL)
+        assert await _until(lambda: sum(pool.stats().restarts.values()) == 1, 5.0)
+        assert await _until(lambda: len(set(_standin_children()) - before) == 1, 10.0)
+        assert victim not in _standin_children()
+        assert _info(await pool.run("import Mathlib\n-- standin: info ok")) == ["ok"]
+
+
 async def test_memory_over_the_cap_is_the_submissions_outcome(tmp_path: Path) -> None:
     async with running_pool(tmp_path, memory_limit_mb=96) as pool:
         with pytest.raises(ReplOutOfMemory):

@@ -12,7 +12,14 @@ import psutil
 import pytest
 
 from proofgate.exceptions import ReplCrashed
-from proofgate.lean.spawn import ProcessGroupSpawner, tree_private_memory
+from proofgate.lean.spawn import (
+    MEMORY_POLL_MAX_SECONDS,
+    MEMORY_POLL_SECONDS,
+    MEMORY_STEADY_BYTES,
+    ProcessGroupSpawner,
+    next_memory_poll,
+    tree_private_memory,
+)
 from proofgate.process import Limits, ManagedProcess, SpawnSpec
 
 
@@ -117,6 +124,33 @@ async def test_the_watchdog_kills_a_tree_over_its_memory_cap(tmp_path: Path) -> 
     process = await _spawn(tmp_path, code, Limits(memory_bytes=96 << 20))
     assert await asyncio.wait_for(process.wait(), 10) == -9
     assert process.out_of_memory()
+    await _finish(process)
+
+
+def test_a_steady_tree_is_looked_at_less_often_and_a_moving_one_at_once() -> None:
+    interval, last = MEMORY_POLL_SECONDS, None
+    schedule = []
+    for used in [100 << 20] * 6:
+        interval = next_memory_poll(interval, last, used)
+        last = used
+        schedule.append(interval)
+    assert schedule[0] == MEMORY_POLL_SECONDS  # the first look has nothing to compare with
+    assert schedule == sorted(schedule) and schedule[-1] == MEMORY_POLL_MAX_SECONDS
+    assert next_memory_poll(MEMORY_POLL_MAX_SECONDS, last, last + MEMORY_STEADY_BYTES) == MEMORY_POLL_SECONDS
+    assert next_memory_poll(MEMORY_POLL_MAX_SECONDS, last, last - MEMORY_STEADY_BYTES) == MEMORY_POLL_SECONDS
+    assert next_memory_poll(MEMORY_POLL_MAX_SECONDS, last, None) == MEMORY_POLL_SECONDS
+
+
+async def test_the_watchdog_catches_a_tree_that_starts_growing_after_idling(tmp_path: Path) -> None:
+    """An idle tree is looked at once a second at most; growth after that is still caught."""
+    code = (
+        "import time\ntime.sleep(3)\nx = []\n"
+        "while True:\n    x.append(bytearray(b'\\x01' * (16 << 20)))\n    time.sleep(0.02)\n"
+    )
+    process = await _spawn(tmp_path, code, Limits(memory_bytes=96 << 20))
+    began = time.monotonic()
+    assert await asyncio.wait_for(process.wait(), 15) == -9
+    assert process.out_of_memory() and time.monotonic() - began >= 3
     await _finish(process)
 
 

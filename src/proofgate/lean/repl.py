@@ -24,6 +24,7 @@ import asyncio
 import contextlib
 import json
 import time
+from collections.abc import Callable
 from typing import Any
 
 from proofgate.exceptions import (
@@ -131,6 +132,10 @@ class ReplProcess:
     @property
     def next_env(self) -> int:
         return self._next_env
+
+    def on_exit(self, callback: Callable[[], object]) -> None:
+        """Call `callback()` once the worker has stopped (exited, killed or closed)."""
+        self._exit_task.add_done_callback(lambda _: callback())
 
     def stderr_tail(self) -> str:
         return self._stderr_tail.decode("utf-8", errors="replace")

@@ -25,18 +25,31 @@ import psutil
 from proofgate.exceptions import ReplCrashed
 from proofgate.process import Limits, ManagedProcess, SpawnSpec
 
-__all__ = ["GroupProcess", "ProcessGroupSpawner", "tree_members", "tree_private_memory"]
+__all__ = [
+    "GroupProcess",
+    "ProcessGroupSpawner",
+    "next_memory_poll",
+    "tree_members",
+    "tree_private_memory",
+]
 
-#: Seconds between two looks at a tree's private memory.
+#: Seconds between two looks at a tree's private memory while it changes. A steady tree (an idle
+#: worker) is looked at half as often each time, down to once every `MEMORY_POLL_MAX_SECONDS`: nine
+#: idle workers polled five times a second were most of an idle server's CPU. While a command runs,
+#: the REPL driver looks as well, every `repl.MEMORY_POLL_SECONDS`.
 MEMORY_POLL_SECONDS = 0.2
+MEMORY_POLL_MAX_SECONDS = 1.0
+#: A change in private memory smaller than this between two looks counts as steady.
+MEMORY_STEADY_BYTES = 4 * 2**20
 #: Seconds between two looks at whether the process exited without a pidfd (`GroupProcess.wait`).
 EXIT_POLL_SECONDS = 0.05
 #: Seconds a tree's list of members is reused. Finding descendants reads every process's /proc
 #: entry (over a millisecond on a quiet host, more on a busy one), while each member's RssAnon is
 #: one small read; a child started since the last look is counted within this delay.
 MEMBERS_REFRESH_SECONDS = 1.0
-#: Seconds between two looks at the exit status while a pidfd watches for the exit.
-PIDFD_RECHECK_SECONDS = 1.0
+#: Seconds between two looks at the exit status while a pidfd watches for the exit (the look is
+#: for a pid reused before `pidfd_open`, which the pidfd would then never report).
+PIDFD_RECHECK_SECONDS = 5.0
 
 
 def _rss_anon_bytes(pid: int) -> int | None:
@@ -105,6 +118,14 @@ def tree_members(pid: int, *, fresh: bool = True) -> list[int] | None:
         return [pid] + [child.pid for child in psutil.Process(pid).children(recursive=True)]
     except psutil.Error:
         return None
+
+
+def next_memory_poll(interval: float, last: int | None, used: int | None) -> float:
+    """Seconds to the next look at a tree's memory: doubled while it holds steady (up to
+    `MEMORY_POLL_MAX_SECONDS`), back to `MEMORY_POLL_SECONDS` as soon as it moves."""
+    if last is None or used is None or abs(used - last) >= MEMORY_STEADY_BYTES:
+        return MEMORY_POLL_SECONDS
+    return min(interval * 2, MEMORY_POLL_MAX_SECONDS)
 
 
 def _members_private_memory(members: list[int]) -> int | None:
@@ -249,13 +270,16 @@ class GroupProcess:
         return self._out_of_memory
 
     async def _watch_memory(self, limit: int) -> None:
+        interval, last = MEMORY_POLL_SECONDS, None
         while self._process.returncode is None:
             used = self.private_memory_bytes()
             if used is not None and used > limit:
                 self._out_of_memory = True
                 self.kill()
                 return
-            await asyncio.sleep(MEMORY_POLL_SECONDS)
+            interval = next_memory_poll(interval, last, used)
+            last = used
+            await asyncio.sleep(interval)
 
 
 class ProcessGroupSpawner:

@@ -43,7 +43,9 @@ __all__ = ["HeaderFailure", "HeaderKey", "Worker", "WorkerSet", "note"]
 RECYCLE_MEMORY_FRACTION = 0.75
 #: An idle worker of a header that is not pre-warmed is retired after this many idle seconds.
 COLD_IDLE_SECONDS = 600.0
-SUPERVISE_SECONDS = 0.25
+#: Seconds between two passes of the supervisor (cold-idle retirement, refills after a back-off).
+#: A worker's death needs no pass: it retires the worker and refills at once (`_worker_exited`).
+SUPERVISE_SECONDS = 1.0
 #: How many recent import durations are kept for metrics.
 RECENT_SAMPLES = 512
 
@@ -353,7 +355,9 @@ class WorkerSet:
             self._answer_waiters(key, HeaderFailure(reply))
         else:
             self._backoff.pop(key, None)
-            self.workers.append(Worker(key, repl, int(reply["env"])))
+            worker = Worker(key, repl, int(reply["env"]))
+            self.workers.append(worker)
+            repl.on_exit(lambda: self._worker_exited(worker))
             note("info", "worker ready", pid=repl.pid, header=key[1][:80], import_seconds=round(seconds, 3))
         self._dispatch()
 
@@ -385,6 +389,14 @@ class WorkerSet:
                 waiter.future.set_exception(answer)
             else:
                 waiter.future.set_result(answer)
+
+    def _worker_exited(self, worker: Worker) -> None:
+        """A worker stopped: if it was idle in the set, retire it and refill now (a busy one is
+        retired by `release`; a retired one is gone already)."""
+        if worker.busy or worker not in self.workers or self.closed:
+            return
+        self._retire(worker, death_cause(worker.repl.failure))
+        self._dispatch()
 
     async def _supervise(self) -> None:
         """Retire workers that died while idle or idled too long on a cold header; refill."""
