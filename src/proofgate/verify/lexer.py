@@ -16,6 +16,8 @@ the text is inspected, never less. `tokenize` never raises.
 from __future__ import annotations
 
 import bisect
+import functools
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from enum import Enum
@@ -111,6 +113,9 @@ def is_id_rest(char: str) -> bool:
     return _is_letter_like(code) or _is_subscript_alnum(code)
 
 
+#: `is_id_rest` over ASCII, as a regex: most identifiers are read by it in one call.
+_ASCII_ID_REST = re.compile(r"[A-Za-z0-9_'!?]*")
+_NEWLINE = re.compile("\n")
 _QUOTABLE = frozenset("\\\"'rnt")  # Lean's isQuotableCharDefault
 _HEX = frozenset("0123456789abcdefABCDEF")
 #: Keywords whose string argument Lean parses as an interpolated string (`{...}` is code).
@@ -129,12 +134,7 @@ class _Lexer:
         self.pos = 0
         self.tokens: list[Token] = []
         self._interpolation_depth = 0
-        self._line_starts = [0] + [i + 1 for i, ch in enumerate(text) if ch == "\n"]
-
-    # --- positions ---------------------------------------------------------------------------
-    def _where(self, offset: int) -> tuple[int, int]:
-        index = bisect.bisect_right(self._line_starts, offset) - 1
-        return index + 1, offset - self._line_starts[index]
+        self._line_starts = [0] + [match.end() for match in _NEWLINE.finditer(text)]
 
     def _emit(
         self,
@@ -147,8 +147,11 @@ class _Lexer:
         quoted: bool = False,
         interpolated: bool = False,
     ) -> Token:
-        line, column = self._where(start)
-        end_line, end_column = self._where(end)
+        starts = self._line_starts
+        line = bisect.bisect_right(starts, start)
+        column = start - starts[line - 1]
+        end_line = bisect.bisect_right(starts, end)
+        end_column = end - starts[end_line - 1]
         token = Token(
             kind,
             self.text[start:end],
@@ -407,8 +410,12 @@ class _Lexer:
             else:
                 begin = offset
                 offset += 1
-                while offset < self.length and is_id_rest(text[offset]):
-                    offset += 1
+                while True:  # ASCII runs by regex, a non-ASCII character at a time by the rules
+                    offset = _ASCII_ID_REST.match(text, offset).end()  # type: ignore[union-attr]  # `*` always matches
+                    if offset < self.length and not text[offset].isascii() and is_id_rest(text[offset]):
+                        offset += 1
+                        continue
+                    break
                 parts.append(text[begin:offset])
             after = self._at(offset + 1)
             if self._at(offset) == "." and (is_id_first(after) or after == "«"):
@@ -434,9 +441,23 @@ class _Lexer:
         )
 
 
+#: Texts up to this many characters are remembered with their tokens (`_remembered_tokens`).
+_REMEMBER_CHARACTERS = 32 * 1024
+
+
 def tokenize(text: str) -> list[Token]:
-    """Every token of `text` (comments included), in order. Never raises."""
+    """Every token of `text` (comments included), in order. Never raises.
+
+    A short text seen a moment ago is not lexed again: assembly and the policy both read a
+    submission's statement, which is most of the lexing a request does."""
+    if len(text) <= _REMEMBER_CHARACTERS:
+        return list(_remembered_tokens(text))
     return _Lexer(text).run()
+
+
+@functools.lru_cache(maxsize=8)
+def _remembered_tokens(text: str) -> tuple[Token, ...]:
+    return tuple(_Lexer(text).run())  # tokens are frozen: sharing them is safe
 
 
 def code_tokens(tokens: list[Token]) -> Iterator[Token]:

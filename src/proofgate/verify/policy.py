@@ -9,6 +9,7 @@ traces allowed; heartbeat limits above the cap lowered instead of refused).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
@@ -104,6 +105,11 @@ class PolicyResult:
         return not self.violations
 
 
+#: The characters `_control_rule` may refuse (not printable ASCII, not a newline), found by regex
+#: rather than by a Python loop over every character.
+_SUSPECT_CHARACTER = re.compile("[^\x20-\x7e\n]")
+
+
 def _control_rule(char: str) -> str | None:
     if char in BIDI:
         return "bidi-control"
@@ -164,18 +170,16 @@ class _Scan:
         return PolicyResult(tuple(self.violations), tuple(self.notes), text)
 
     def _characters(self) -> None:
-        line, column = 1, 0
-        for char in self.text:
-            if char == "\n":
-                line, column = line + 1, 0
-                continue
-            if (not char.isascii() or ord(char) < 0x20 or char == "\x7f") and (
-                rule := _control_rule(char)
-            ):
+        text, line, line_start = self.text, 1, 0
+        for match in _SUSPECT_CHARACTER.finditer(text):
+            offset = match.start()
+            line += text.count("\n", line_start, offset)
+            line_start = text.rfind("\n", 0, offset) + 1
+            char = match.group()
+            if rule := _control_rule(char):
                 what = "bidirectional control" if rule == "bidi-control" else "control"
-                self.refuse_at(rule, line, column, f"{what} character U+{ord(char):04X}: it can "
-                               "make the text read differently from what Lean parses; delete it")
-            column += 1
+                self.refuse_at(rule, line, offset - line_start, f"{what} character U+{ord(char):04X}: "
+                               "it can make the text read differently from what Lean parses; delete it")
 
     def _next(self, index: int) -> Token | None:
         return self.code[index] if 0 <= index < len(self.code) else None
