@@ -178,3 +178,43 @@ async def test_an_unreadable_row_is_a_miss(tmp_path: Path) -> None:
     raw.close()
     async with ResultCache(path) as cache:
         assert await cache.get("k") is None
+
+
+async def test_a_write_while_another_process_holds_the_lock_waits_instead_of_failing(
+    tmp_path: Path,
+) -> None:
+    """The inline connection never waits for a lock; the write then goes to aiosqlite's thread,
+    which waits until the other writer commits."""
+    import asyncio
+
+    path = tmp_path / "cache.sqlite"
+    async with ResultCache(path) as cache:
+        other = sqlite3.connect(path, isolation_level=None)
+        other.execute("BEGIN IMMEDIATE")  # holds the write lock, as a batch job writing could
+        other.execute("INSERT INTO results VALUES ('held', 'proved', '{}', 0, 0)")
+        write = asyncio.ensure_future(cache.put("k", _verdict()))
+        await asyncio.sleep(0.3)
+        assert not write.done()  # waiting for the lock, not failed
+        other.execute("COMMIT")
+        await asyncio.wait_for(write, 10)
+        assert (await cache.get("k")) is not None
+        other.close()
+
+
+async def test_the_write_ahead_log_is_checkpointed_as_writes_go_by(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The inline connection never checkpoints; the cache does every `CHECKPOINT_EVERY` writes,
+    so the log restarts instead of growing with every verdict ever written."""
+    monkeypatch.setattr("proofgate.store.CHECKPOINT_EVERY", 10)
+    path = tmp_path / "cache.sqlite"
+    wal = Path(str(path) + "-wal")
+    big = _verdict().model_copy(update={"reason": "x" * 8000})  # two or three pages a row
+    async with ResultCache(path) as cache:
+        for index in range(200):
+            await cache.put(f"k{index}", big)
+            if cache._checkpoint is not None:
+                await cache._checkpoint
+        # 200 rows of ~8 KB never checkpointed would leave a log of over 1.6 MB.
+        assert wal.stat().st_size < 400_000
+    assert sqlite3.connect(path).execute("SELECT COUNT(*) FROM results").fetchone() == (200,)

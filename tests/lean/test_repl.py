@@ -85,6 +85,12 @@ async def test_a_reply_of_several_megabytes_is_parsed(repl: ReplProcess) -> None
     assert (await repl.command("def y := 2", timeout=5))["env"] == 1
 
 
+async def test_a_command_larger_than_the_pipe_is_written_whole(repl: ReplProcess) -> None:
+    filler = "-- " + "x" * (2 * 2**20) + "\n"  # far past a pipe's 64 KiB: the driver must drain
+    reply = await repl.command(filler + "-- standin: info big", timeout=30)
+    assert reply["messages"][0]["data"] == "big" and repl.alive
+
+
 async def test_stderr_flood_is_drained_and_only_its_tail_kept(repl: ReplProcess) -> None:
     reply = await repl.command("-- standin: stderr-flood 24\n-- standin: info done", timeout=20)
     assert reply["messages"][0]["data"] == "done"

@@ -36,7 +36,7 @@ JobId = Path(pattern=r"^[0-9a-f]{32}$", description="The job's id, as `POST /v1/
 _NOT_FOUND = {404: {"model": ErrorBody, "description": "No such job (for this API key)."}}
 
 
-def get_runner(request: Request) -> JobRunner:
+async def get_runner(request: Request) -> JobRunner:
     return request.app.state.jobs
 
 

@@ -48,7 +48,7 @@ SessionId = Path(
 StateId = Path(ge=0, description="One of the session's states (0 is the statement).")
 
 
-def get_sessions(service: CheckerService = Depends(get_service)) -> SessionManager:
+async def get_sessions(service: CheckerService = Depends(get_service)) -> SessionManager:
     return service.sessions
 
 

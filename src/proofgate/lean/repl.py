@@ -91,6 +91,7 @@ class ReplProcess:
         self._max_reply_bytes = max_reply_bytes
         self._lock = asyncio.Lock()
         self._pending: asyncio.Future[dict[str, Any]] | None = None
+        self._watch_handle: asyncio.TimerHandle | None = None
         self._failure: ReplError | None = None
         self._next_env = 0
         self._next_proof_state = 0
@@ -188,6 +189,9 @@ class ReplProcess:
             return self._check_reply(kind, command, reply)
 
     async def _exchange(self, data: bytes, deadline: float | None, timeout: float | None) -> dict[str, Any]:
+        """Write one command and await its reply. The reply future is awaited directly, with a
+        timer for the deadline and the memory cap: no helper task or `asyncio.wait` per command,
+        each of which costs the event loop extra passes on every request."""
         future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
         self._pending = future
         try:
@@ -196,27 +200,11 @@ class ReplProcess:
                 self._process.stdin.write(data)
             except (ConnectionError, OSError, RuntimeError) as exc:
                 self._die(self._exit_error(f"its stdin closed ({exc})"))
-            drain = asyncio.ensure_future(self._process.stdin.drain())
-            await asyncio.wait(
-                {drain, future}, timeout=self._remaining(deadline), return_when=asyncio.FIRST_COMPLETED
-            )
-            if not drain.done():
-                drain.cancel()
-            elif drain.exception() is not None and not future.done():
-                self._die(self._exit_error(f"its stdin closed ({drain.exception()})"))
-            while not future.done():
-                remaining = self._remaining(deadline)
-                if remaining is not None and remaining <= 0:
-                    self._die(ReplTimeout(
-                        f"no reply within {timeout:g} s: the worker and its process tree were killed",
-                        stderr=self.stderr_tail(),
-                    ))
-                    break
-                wait = MEMORY_POLL_SECONDS if remaining is None else min(remaining, MEMORY_POLL_SECONDS)
-                await asyncio.wait({future}, timeout=wait)
-                if not future.done():
-                    self._check_memory()
-            return future.result()
+            transport = getattr(self._process.stdin, "transport", None)
+            if not future.done() and (transport is None or transport.get_write_buffer_size() > 0):
+                await self._drain(future, deadline)  # a command larger than the pipe holds
+            self._watch(future, deadline, timeout)
+            return await future
         except asyncio.CancelledError:
             # The caller gave up mid-command: the REPL's state is unknown, so it cannot be reused.
             self._pending = None
@@ -224,6 +212,38 @@ class ReplProcess:
             raise
         finally:
             self._pending = None
+            if self._watch_handle is not None:
+                self._watch_handle.cancel()
+                self._watch_handle = None
+
+    async def _drain(self, future: asyncio.Future[dict[str, Any]], deadline: float | None) -> None:
+        """Wait until the pipe took the whole command, or the reply (or the worker's death) came."""
+        drain = asyncio.ensure_future(self._process.stdin.drain())
+        await asyncio.wait({drain, future}, timeout=self._remaining(deadline), return_when=asyncio.FIRST_COMPLETED)
+        if not drain.done():
+            drain.cancel()
+        elif drain.exception() is not None and not future.done():
+            self._die(self._exit_error(f"its stdin closed ({drain.exception()})"))
+
+    def _watch(self, future: asyncio.Future[dict[str, Any]], deadline: float | None, timeout: float | None) -> None:
+        """Every `MEMORY_POLL_SECONDS` while `future` is pending: the memory cap, then the deadline."""
+        if future.done():
+            return
+        remaining = self._remaining(deadline)
+        if remaining is not None and remaining <= 0:
+            self._die(ReplTimeout(
+                f"no reply within {timeout:g} s: the worker and its process tree were killed",
+                stderr=self.stderr_tail(),
+            ))
+            return
+        wait = MEMORY_POLL_SECONDS if remaining is None else min(remaining, MEMORY_POLL_SECONDS)
+        self._watch_handle = asyncio.get_running_loop().call_later(wait, self._look, future, deadline, timeout)
+
+    def _look(self, future: asyncio.Future[dict[str, Any]], deadline: float | None, timeout: float | None) -> None:
+        self._watch_handle = None
+        if not future.done():
+            self._check_memory()
+        self._watch(future, deadline, timeout)
 
     @staticmethod
     def _remaining(deadline: float | None) -> float | None:
