@@ -121,8 +121,9 @@ class JobStore:
 
     async def _read(self, sql: str, parameters: Sequence[object]) -> list[sqlite3.Row]:
         try:
-            async with self._db().execute(sql, parameters) as cursor:
-                return list(await cursor.fetchall())
+            # One trip: a cursor kept open across awaits holds a read snapshot, and a write on this
+            # connection in between then fails (SQLITE_BUSY_SNAPSHOT) once another one committed.
+            return list(await self._db().execute_fetchall(sql, parameters))
         except sqlite3.Error as exc:
             raise StoreError(f"job store read failed ({self.path}): {exc}") from exc
 

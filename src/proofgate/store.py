@@ -368,10 +368,9 @@ class ResultCache:
             opened_here = self._connection is None
             connection = self._connection or await connect(self.path)
             try:
-                async with connection.execute(
+                rows = await connection.execute_fetchall(
                     "SELECT status, COUNT(*) FROM results GROUP BY status ORDER BY status"
-                ) as cursor:
-                    rows = await cursor.fetchall()
+                )
             except sqlite3.Error as exc:
                 raise StoreError(f"result cache stats failed ({self.path}): {exc}") from exc
             finally:

@@ -13,20 +13,14 @@ from contextlib import contextmanager
 
 import uvicorn
 
+from proofgate.api.server import uvicorn_config
 from tests.support.server import free_port
 
 
 @contextmanager
 def run_app(app: object, *, timeout: float = 10.0) -> Iterator[str]:
     """Serve `app` on 127.0.0.1 in a thread; yield its URL; shut it down (lifespan included)."""
-    config = uvicorn.Config(
-        app,  # type: ignore[arg-type]  # any ASGI callable
-        host="127.0.0.1",
-        port=free_port(),
-        log_level="warning",
-        access_log=False,
-        lifespan="on",
-    )
+    config = uvicorn_config(app, host="127.0.0.1", port=free_port(), log_level="warning", lifespan="on")
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, name="uvicorn-test", daemon=True)
     thread.start()

@@ -20,6 +20,7 @@ from typing import Any
 
 import uvicorn
 
+from proofgate.api.server import uvicorn_config
 from proofgate.config import Settings
 from proofgate.lean.spawn import ProcessGroupSpawner
 from proofgate.service import CheckerService
@@ -78,7 +79,7 @@ async def running_service(stack: Stack, *repl_options: str) -> AsyncIterator[Che
 def uvicorn_app(app: Any, *, timeout: float = 20.0) -> Iterator[str]:
     """Serve `app` with real uvicorn on a free loopback port in a thread; yield its base URL."""
     port = free_port()
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+    config = uvicorn_config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, name="uvicorn-test", daemon=True)
     thread.start()

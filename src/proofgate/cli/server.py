@@ -50,6 +50,7 @@ def serve(
     import uvicorn
 
     from proofgate.api.app import create_app
+    from proofgate.api.server import uvicorn_config
     from proofgate.logs import configure_logging
 
     settings = load_settings(host=host, port=port)
@@ -59,15 +60,15 @@ def serve(
         fail(str(exc))
     configure_logging(settings.log_level, json=settings.log_json)
     console.print(f"proofgate {__version__} on http://{settings.host}:{settings.port} (docs at /docs)")
-    uvicorn.run(
+    config = uvicorn_config(
         create_app(settings),
         host=settings.host,
         port=settings.port,
         log_level=settings.log_level,
-        access_log=False,
         # Open NDJSON streams would otherwise hold shutdown until their job ends; jobs resume.
         timeout_graceful_shutdown=10,
     )
+    uvicorn.Server(config).run()
 
 
 def doctor(

@@ -1,0 +1,120 @@
+"""How uvicorn runs the app: `proofgate serve`, the bench server and the tests share `uvicorn_config`.
+
+uvicorn's h11 protocol writes a response in two or three pieces (head, body, end of message), each
+a `send()` of its own on the socket. On loopback each send also does the receiving side's work and
+wakes the client, and under load that was the largest single cost of a request on the server's
+CPU. `CoalescingH11Protocol` gives the protocol a transport that joins the writes made in one pass
+of the event loop into one send, at the end of that pass: no latency is added, and nothing is held
+past the pass in which it was written.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import uvicorn
+from uvicorn.protocols.http.h11_impl import H11Protocol
+
+__all__ = ["CoalescingH11Protocol", "CoalescingTransport", "uvicorn_config"]
+
+
+class CoalescingTransport(asyncio.Transport):
+    """Wraps a transport: the writes of one event-loop pass go out as one write, at its end."""
+
+    def __init__(self, transport: asyncio.Transport, loop: asyncio.AbstractEventLoop) -> None:
+        super().__init__()
+        self._transport = transport
+        self._loop = loop
+        self._pending: list[bytes] = []
+        self._scheduled = False
+
+    # --- writing: joined per pass ----------------------------------------------------------
+    def write(self, data: bytes | bytearray | memoryview) -> None:
+        if not data:
+            return
+        self._pending.append(bytes(data))
+        if not self._scheduled:
+            self._scheduled = True
+            self._loop.call_soon(self.flush)
+
+    def writelines(self, list_of_data: Any) -> None:
+        for data in list_of_data:
+            self.write(data)
+
+    def flush(self) -> None:
+        """Hand everything written so far to the real transport (one write)."""
+        self._scheduled = False
+        if not self._pending:
+            return
+        data = b"".join(self._pending)
+        self._pending.clear()
+        if not self._transport.is_closing():
+            self._transport.write(data)
+
+    def get_write_buffer_size(self) -> int:
+        return self._transport.get_write_buffer_size() + sum(len(data) for data in self._pending)
+
+    def write_eof(self) -> None:
+        self.flush()
+        self._transport.write_eof()
+
+    def close(self) -> None:
+        self.flush()  # what was written before close() still goes out, in order
+        self._transport.close()
+
+    def abort(self) -> None:
+        self._pending.clear()
+        self._transport.abort()
+
+    # --- everything else: the real transport's -------------------------------------------
+    def get_extra_info(self, name: str, default: Any = None) -> Any:
+        return self._transport.get_extra_info(name, default)
+
+    def is_closing(self) -> bool:
+        return self._transport.is_closing()
+
+    def can_write_eof(self) -> bool:
+        return self._transport.can_write_eof()
+
+    def pause_reading(self) -> None:
+        self._transport.pause_reading()
+
+    def resume_reading(self) -> None:
+        self._transport.resume_reading()
+
+    def is_reading(self) -> bool:
+        return self._transport.is_reading()
+
+    def set_write_buffer_limits(self, high: int | None = None, low: int | None = None) -> None:
+        self._transport.set_write_buffer_limits(high, low)
+
+    def get_write_buffer_limits(self) -> tuple[int, int]:
+        return self._transport.get_write_buffer_limits()
+
+    def set_protocol(self, protocol: asyncio.BaseProtocol) -> None:
+        self._transport.set_protocol(protocol)
+
+    def get_protocol(self) -> asyncio.BaseProtocol:
+        return self._transport.get_protocol()
+
+
+class CoalescingH11Protocol(H11Protocol):
+    """uvicorn's h11 protocol over a `CoalescingTransport`: one socket send per response."""
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(CoalescingTransport(transport, self.loop))
+
+
+def uvicorn_config(app: Any, *, log_level: str = "info", **options: Any) -> uvicorn.Config:
+    """The uvicorn settings proofgate serves with; `options` are further `uvicorn.Config` fields.
+
+    The loop is asyncio's own (the pool's process handling is tested on it, not on uvloop)."""
+    return uvicorn.Config(
+        app,
+        http=CoalescingH11Protocol,
+        loop="asyncio",
+        log_level=log_level,
+        access_log=False,
+        **options,
+    )
