@@ -42,7 +42,7 @@ class TokenKind(str, Enum):
 
     @property
     def is_comment(self) -> bool:
-        return self in (TokenKind.LINE_COMMENT, TokenKind.BLOCK_COMMENT, TokenKind.DOC_COMMENT)
+        return self is TokenKind.LINE_COMMENT or self is TokenKind.BLOCK_COMMENT or self is TokenKind.DOC_COMMENT
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,7 +73,8 @@ class Token:
 
     @property
     def is_code(self) -> bool:
-        return not self.kind.is_comment
+        kind = self.kind
+        return not (kind is TokenKind.LINE_COMMENT or kind is TokenKind.BLOCK_COMMENT or kind is TokenKind.DOC_COMMENT)
 
 
 # --- Lean's identifier characters (Init/Meta: isLetterLike, isSubScriptAlnum, isIdFirst/Rest) ---
@@ -116,6 +117,7 @@ def is_id_rest(char: str) -> bool:
 #: `is_id_rest` over ASCII, as a regex: most identifiers are read by it in one call.
 _ASCII_ID_REST = re.compile(r"[A-Za-z0-9_'!?]*")
 _NEWLINE = re.compile("\n")
+_ASCII_ID_FIRST = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz_")
 _QUOTABLE = frozenset("\\\"'rnt")  # Lean's isQuotableCharDefault
 _HEX = frozenset("0123456789abcdefABCDEF")
 #: Keywords whose string argument Lean parses as an interpolated string (`{...}` is code).
@@ -197,6 +199,9 @@ class _Lexer:
 
     def _lex_one(self, char: str) -> None:
         text, start = self.text, self.pos
+        if char in _ASCII_ID_FIRST and (char != "r" or not self._raw_string_ahead(start + 1)):
+            self._lex_ident(start)  # most tokens; no branch below can take an ASCII letter
+            return
         nxt = self._at(start + 1)
         if char == "-" and nxt == "-":
             end = text.find("\n", start)
