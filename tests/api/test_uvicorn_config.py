@@ -10,7 +10,15 @@ from starlette.applications import Starlette
 from starlette.responses import JSONResponse, StreamingResponse
 from starlette.routing import Route
 
-from proofgate.api.server import CoalescingH11Protocol, CoalescingTransport, uvicorn_config
+import pytest
+
+from proofgate.api.server import (
+    CoalescingH11Protocol,
+    CoalescingHttpToolsProtocol,
+    CoalescingTransport,
+    http_protocol,
+    uvicorn_config,
+)
 from tests.support.live_app import run_app
 
 
@@ -86,7 +94,8 @@ async def test_nothing_is_written_to_a_transport_closed_meanwhile() -> None:
 
 def test_the_config_serves_with_the_coalescing_protocol_on_asyncio() -> None:
     config = uvicorn_config(object(), host="127.0.0.1", port=1, log_level="warning")
-    assert config.http is CoalescingH11Protocol and config.loop == "asyncio"
+    assert config.http is http_protocol() is CoalescingHttpToolsProtocol  # httptools is installed
+    assert config.loop == "asyncio"
     assert config.access_log is False
 
 
@@ -107,9 +116,10 @@ async def _big(request: Any) -> JSONResponse:
     return JSONResponse({"data": "x" * 2_000_000})
 
 
-def test_responses_streams_and_closed_connections_arrive_whole_over_real_http() -> None:
+@pytest.mark.parametrize("protocol", [CoalescingHttpToolsProtocol, CoalescingH11Protocol])
+def test_responses_streams_and_closed_connections_arrive_whole_over_real_http(protocol: type) -> None:
     app = Starlette(routes=[Route("/json", _json), Route("/stream", _stream), Route("/big", _big)])
-    with run_app(app) as url, httpx.Client(base_url=url, timeout=10) as client:
+    with run_app(app, http=protocol) as url, httpx.Client(base_url=url, timeout=10) as client:
         for index in range(20):  # keep-alive: one connection, many responses
             assert client.get("/json", params={"q": str(index)}).json() == {"ok": True, "echo": str(index)}
         assert client.get("/stream").text == "".join(f"{i}\n" for i in range(50))

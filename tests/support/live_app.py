@@ -18,9 +18,12 @@ from tests.support.server import free_port
 
 
 @contextmanager
-def run_app(app: object, *, timeout: float = 10.0) -> Iterator[str]:
-    """Serve `app` on 127.0.0.1 in a thread; yield its URL; shut it down (lifespan included)."""
-    config = uvicorn_config(app, host="127.0.0.1", port=free_port(), log_level="warning", lifespan="on")
+def run_app(app: object, *, timeout: float = 10.0, **options: object) -> Iterator[str]:
+    """Serve `app` on 127.0.0.1 in a thread; yield its URL; shut it down (lifespan included).
+    `options` are further `uvicorn_config` settings."""
+    config = uvicorn_config(
+        app, host="127.0.0.1", port=free_port(), log_level="warning", lifespan="on", **options
+    )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, name="uvicorn-test", daemon=True)
     thread.start()
