@@ -127,6 +127,19 @@ async def test_the_watchdog_kills_a_tree_over_its_memory_cap(tmp_path: Path) -> 
     await _finish(process)
 
 
+@pytest.mark.skipif(not Path("/proc/self/statm").exists(), reason="needs Linux /proc")
+def test_one_process_private_memory_is_its_rss_anon() -> None:
+    """statm's resident minus shared is what status calls RssAnon (read both, compare)."""
+    from proofgate.lean.spawn import _rss_anon_bytes
+
+    ballast = bytearray(b"\x01" * (40 << 20))  # touched, so it is resident
+    status = Path("/proc/self/status").read_text()
+    rss_anon = next(int(line.split()[1]) * 1024 for line in status.splitlines() if line.startswith("RssAnon:"))
+    measured = _rss_anon_bytes(os.getpid())
+    assert measured is not None and abs(measured - rss_anon) <= 1 << 20 and measured >= len(ballast)
+    assert _rss_anon_bytes(2**22 + 12345) is None  # no such process
+
+
 def test_a_steady_tree_is_looked_at_less_often_and_a_moving_one_at_once() -> None:
     interval, last = MEMORY_POLL_SECONDS, None
     schedule = []

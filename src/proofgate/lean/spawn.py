@@ -52,20 +52,24 @@ MEMBERS_REFRESH_SECONDS = 1.0
 PIDFD_RECHECK_SECONDS = 5.0
 
 
+_PAGE_BYTES = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
+
+
 def _rss_anon_bytes(pid: int) -> int | None:
-    """RssAnon of one process from /proc (Linux), else psutil's USS; None if it is gone."""
+    """RssAnon of one process from /proc (Linux), else psutil's USS; None if it is gone.
+
+    Read from /proc/PID/statm, one short line, as resident minus shared pages (Linux >= 4.5
+    counts shared as file-backed plus shmem, so the difference is exactly status's RssAnon)."""
     try:
-        with open(f"/proc/{pid}/status", encoding="ascii", errors="replace") as status:
-            for line in status:
-                if line.startswith("RssAnon:"):
-                    return int(line.split()[1]) * 1024
-        return 0
+        with open(f"/proc/{pid}/statm", "rb") as statm:
+            fields = statm.read().split()
+        return (int(fields[1]) - int(fields[2])) * _PAGE_BYTES
     except FileNotFoundError:
         if not Path("/proc/self/status").exists():
             with contextlib.suppress(psutil.Error):
                 return int(psutil.Process(pid).memory_full_info().uss)
         return None
-    except (OSError, ValueError):
+    except (OSError, ValueError, IndexError):
         return None
 
 
