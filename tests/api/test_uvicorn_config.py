@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import signal
+import threading
+import time
 from typing import Any
 
 import httpx
@@ -16,6 +19,7 @@ from proofgate.api.server import (
     CoalescingH11Protocol,
     CoalescingHttpToolsProtocol,
     CoalescingTransport,
+    Server,
     http_protocol,
     uvicorn_config,
 )
@@ -127,3 +131,23 @@ def test_responses_streams_and_closed_connections_arrive_whole_over_real_http(pr
         assert closing.json()["ok"] is True and closing.headers["connection"] == "close"
         big = client.get("/big")  # far over the socket's buffer: written over several passes
         assert big.json() == {"data": "x" * 2_000_000}
+
+
+def test_the_server_ticks_rarely_but_a_signal_stops_it_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("proofgate.api.server.TICK_SECONDS", 30.0)  # only the wake-up can be quick
+    app = Starlette(routes=[Route("/json", _json)])
+    from tests.support.server import free_port
+
+    port = free_port()
+    server = Server(uvicorn_config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert httpx.get(f"http://127.0.0.1:{port}/json", timeout=5).json()["ok"] is True
+    assert "date" in httpx.get(f"http://127.0.0.1:{port}/json", timeout=5).headers
+    began = time.monotonic()
+    server._loop.call_soon_threadsafe(server.handle_exit, signal.SIGTERM, None)
+    thread.join(15)
+    assert not thread.is_alive() and time.monotonic() - began < 10

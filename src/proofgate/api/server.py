@@ -11,6 +11,8 @@ a third off the server CPU of a health probe in `proofgate bench`.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from types import FrameType
 from typing import Any
 
 import uvicorn
@@ -21,7 +23,17 @@ try:  # httptools parses in C: a third less server CPU per request than h11 (a d
 except ImportError:  # pragma: no cover - httptools is a dependency
     HttpToolsProtocol = None  # type: ignore[assignment,misc]
 
-__all__ = ["CoalescingH11Protocol", "CoalescingTransport", "http_protocol", "uvicorn_config"]
+__all__ = [
+    "CoalescingH11Protocol",
+    "CoalescingTransport",
+    "Server",
+    "http_protocol",
+    "uvicorn_config",
+]
+
+#: Seconds between two ticks of the server's main loop (uvicorn's own: 0.1 s). Each tick wakes an
+#: idle process; ten a second were half of an idle server's CPU. A signal still ends the wait at once.
+TICK_SECONDS = 1.0
 
 
 class CoalescingTransport(asyncio.Transport):
@@ -138,3 +150,25 @@ def uvicorn_config(app: Any, *, log_level: str = "info", **options: Any) -> uvic
         "access_log": False,
     }
     return uvicorn.Config(app, **{**settings, **options})
+
+
+class Server(uvicorn.Server):
+    """uvicorn's server, ticking once a second instead of ten times; SIGTERM or SIGINT still
+    starts the shutdown at once. `on_tick` is uvicorn's: it counts tenths of a second."""
+
+    async def main_loop(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._woken = asyncio.Event()
+        counter = 0
+        should_exit = await self.on_tick(counter)
+        while not should_exit:
+            counter = (counter + round(TICK_SECONDS * 10)) % 864000
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self._woken.wait(), TICK_SECONDS)
+            should_exit = await self.on_tick(counter)
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        super().handle_exit(sig, frame)
+        loop, woken = getattr(self, "_loop", None), getattr(self, "_woken", None)
+        if loop is not None and woken is not None and not loop.is_closed():
+            loop.call_soon_threadsafe(woken.set)

@@ -65,10 +65,9 @@ class ServerConfig:
 
 def main(argv: list[str] | None = None) -> None:
     """Serve the app over the simulated backend until SIGTERM; the port goes to `PORT_FILE`."""
-    import uvicorn
 
     from proofgate.api.app import create_app
-    from proofgate.api.server import uvicorn_config
+    from proofgate.api.server import Server, uvicorn_config
     from proofgate.bench.auditor import SimulatedAuditor
     from proofgate.bench.simulated_repl import SimulatedReplLauncher
     from proofgate.config import Settings
@@ -96,7 +95,7 @@ def main(argv: list[str] | None = None) -> None:
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
     Path(port_file).write_text(str(sock.getsockname()[1]), "utf-8")
-    server = uvicorn.Server(uvicorn_config(app, log_level=settings.log_level, lifespan="on"))
+    server = Server(uvicorn_config(app, log_level=settings.log_level, lifespan="on"))
     server.run(sockets=[sock])
 
 

@@ -47,10 +47,9 @@ def serve(
     port: Annotated[int | None, typer.Option(help="Port (PROOFGATE_PORT).")] = None,
 ) -> None:
     """Run the HTTP service (uvicorn)."""
-    import uvicorn
 
     from proofgate.api.app import create_app
-    from proofgate.api.server import uvicorn_config
+    from proofgate.api.server import Server, uvicorn_config
     from proofgate.logs import configure_logging
 
     settings = load_settings(host=host, port=port)
@@ -68,7 +67,7 @@ def serve(
         # Open NDJSON streams would otherwise hold shutdown until their job ends; jobs resume.
         timeout_graceful_shutdown=10,
     )
-    uvicorn.Server(config).run()
+    Server(config).run()
 
 
 def doctor(
