@@ -20,6 +20,7 @@ from proofgate.cgroups import Cgroup
 from proofgate.logs import get_logger
 from proofgate.process import Limits
 from proofgate.proctree import kill_members, living, sample_tree
+from proofgate.ticks import grid_delay
 
 __all__ = ["BWRAP_OWN_TASKS", "JailedProcess", "Preexec", "remove_tree"]
 
@@ -167,7 +168,7 @@ class JailedProcess:
                     self._check_limits()
                 except Exception as exc:  # noqa: BLE001 - a failed look must not end the watch
                     _log.error("jail_watch_failed", pid=self.pid, error=repr(exc))
-                await asyncio.wait({exited}, timeout=interval)
+                await asyncio.wait({exited}, timeout=grid_delay(interval))
             await asyncio.to_thread(self._release)
         except asyncio.CancelledError:
             self.kill()

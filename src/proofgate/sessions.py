@@ -67,6 +67,7 @@ from proofgate.session_tree import (
     materialize,
     tactic_failure,
 )
+from proofgate.ticks import sleep_on_grid
 from proofgate.verify.assemble import assemble, parse_statement
 from proofgate.verify.policy import PolicyConfig, check_submission
 
@@ -113,7 +114,7 @@ class SessionManager:
     async def _sweep_forever(self) -> None:
         period = max(0.05, min(30.0, self._settings.session_ttl / 4))
         while True:
-            await asyncio.sleep(period)
+            await sleep_on_grid(period)
             try:
                 self.sweep()
             except Exception as exc:  # noqa: BLE001 - the janitor must outlive any one bug

@@ -24,6 +24,7 @@ import psutil
 
 from proofgate.exceptions import ReplCrashed
 from proofgate.process import Limits, ManagedProcess, SpawnSpec
+from proofgate.ticks import grid_delay, sleep_on_grid
 
 __all__ = [
     "GroupProcess",
@@ -202,7 +203,7 @@ class GroupProcess:
                 if exited is None or exited.done():  # the child watcher records it a moment later
                     await asyncio.sleep(EXIT_POLL_SECONDS)
                 else:  # a look every second too, in case the pid was reused before pidfd_open
-                    await asyncio.wait({exited}, timeout=PIDFD_RECHECK_SECONDS)
+                    await asyncio.wait({exited}, timeout=grid_delay(PIDFD_RECHECK_SECONDS))
         await asyncio.sleep(0)  # let asyncio's own exit callback run first: it closes the transport
         return self._process.returncode
 
@@ -283,7 +284,7 @@ class GroupProcess:
                 return
             interval = next_memory_poll(interval, last, used)
             last = used
-            await asyncio.sleep(interval)
+            await sleep_on_grid(interval)
 
 
 class ProcessGroupSpawner:

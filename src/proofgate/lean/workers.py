@@ -36,6 +36,7 @@ from proofgate.lean.launch import ReplLauncher
 from proofgate.lean.repl import ReplProcess
 from proofgate.logs import get_logger
 from proofgate.process import Limits, Spawner
+from proofgate.ticks import sleep_on_grid
 
 __all__ = ["HeaderFailure", "HeaderKey", "Worker", "WorkerSet", "note"]
 
@@ -401,7 +402,7 @@ class WorkerSet:
     async def _supervise(self) -> None:
         """Retire workers that died while idle or idled too long on a cold header; refill."""
         while True:
-            await asyncio.sleep(SUPERVISE_SECONDS)
+            await sleep_on_grid(SUPERVISE_SECONDS)
             try:
                 now = time.monotonic()
                 for worker in list(self.workers):
