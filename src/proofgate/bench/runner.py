@@ -71,6 +71,9 @@ class BenchConfig:
     probe_interval: float = 0.1
     seed: int = 0
     repl_extra_options: tuple[str, ...] = ()  # e.g. a tag tests use to find every process
+    #: Another proofgate source tree (its `src/`) to run the bench server from, for before/after
+    #: comparisons on one machine; the harness, its load and its clocks stay this installation's.
+    server_source: Path | None = None
 
     @classmethod
     def quick(cls) -> BenchConfig:
@@ -121,6 +124,7 @@ class BenchConfig:
                 "kill_every_s": self.kill_every_seconds,
             },
             "probe_interval_s": self.probe_interval,
+            "server_source": str(self.server_source) if self.server_source else None,
             "seed": self.seed,
         }
 
@@ -176,7 +180,9 @@ async def _run(config: BenchConfig, workdir: Path, progress: Progress) -> dict[s
             config.profile,
             list(config.repl_extra_options),
         )
-        server = BenchServer(server_config, workdir, f"server-w{workers}")
+        server = BenchServer(
+            server_config, workdir, f"server-w{workers}", source=config.server_source
+        )
         progress(
             f"starting a bench server with {workers} worker(s) and {config.spares_for(workers)} spare(s)"
         )

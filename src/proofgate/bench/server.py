@@ -99,14 +99,32 @@ def main(argv: list[str] | None = None) -> None:
     server.run(sockets=[sock])
 
 
+def _scheduler_seconds(pid: int) -> float | None:
+    """Run time of every live thread of `pid` from /proc/PID/task/*/schedstat (ns), or None."""
+    total = 0
+    try:
+        for task in os.scandir(f"/proc/{pid}/task"):
+            try:
+                with open(f"{task.path}/schedstat", "rb") as stat:
+                    total += int(stat.read().split()[0])
+            except (OSError, ValueError, IndexError):
+                continue  # a thread that ended meanwhile
+    except OSError:
+        return None
+    return total / 1e9 if total else None
+
+
 # --- the bench's handle on it ----------------------------------------------------------------
 
 
 class BenchServer:
     """Starts the server process in `workdir`, waits until every worker is warm, stops it."""
 
-    def __init__(self, config: ServerConfig, workdir: Path, name: str) -> None:
+    def __init__(
+        self, config: ServerConfig, workdir: Path, name: str, *, source: Path | None = None
+    ) -> None:
         self.config = config
+        self.source = source  # another proofgate's src/ to run the server from (None: this one)
         self.workdir = workdir
         self.name = name
         self.log_path = workdir / f"{name}.log"
@@ -125,6 +143,10 @@ class BenchServer:
         config_path.write_text(json.dumps(self.config.to_json()), "utf-8")
         env = {k: v for k, v in os.environ.items() if not k.startswith("PROOFGATE_")}
         env["RAY_USAGE_STATS_ENABLED"] = "0"
+        if self.source is not None:
+            env["PYTHONPATH"] = os.pathsep.join(
+                filter(None, [str(self.source), env.get("PYTHONPATH")])
+            )
         with self.log_path.open("wb") as log:
             self._process = subprocess.Popen(
                 [sys.executable, "-m", "proofgate.bench.server", str(config_path), str(port_file)],
@@ -170,8 +192,13 @@ class BenchServer:
         return dict(response.json().get("pool", {}))
 
     def cpu_seconds(self) -> float:
-        """CPU time (user + system) of the server process itself, not of its workers."""
+        """CPU time of the server process itself (every thread), not of its workers: the
+        scheduler's nanosecond count where Linux gives it, else user + system time in clock
+        ticks (100 a second: too coarse for a few seconds' window of a few ms per request)."""
         assert self._psutil is not None
+        precise = _scheduler_seconds(self.pid)
+        if precise is not None:
+            return precise
         times = self._psutil.cpu_times()
         return float(times.user + times.system)
 

@@ -78,6 +78,13 @@ def bench(
     plot: Annotated[
         bool, typer.Option(help="Draw the PNG (needs matplotlib: the `report` extra).")
     ] = True,
+    server_source: Annotated[
+        Path | None,
+        typer.Option(
+            help="Run the bench server from another proofgate source tree (its src/ directory), "
+            "e.g. an older revision, for before/after figures; the harness stays this one."
+        ),
+    ] = None,
 ) -> None:
     """Benchmark proofgate's own machinery against the SIMULATED REPL (no Lean involved).
 
@@ -118,6 +125,10 @@ def bench(
     ):
         if value is not None:
             changes[key] = value
+    if server_source is not None:
+        if not (server_source / "proofgate" / "bench" / "server.py").is_file():
+            fail(f"--server-source: {server_source} has no proofgate/bench/server.py (give a src/ directory)")
+        changes["server_source"] = server_source.resolve()
     if changes.get("worker_counts") and config.recovery_workers not in changes["worker_counts"]:  # type: ignore[operator]
         changes["recovery_workers"] = min(changes["worker_counts"])  # type: ignore[type-var]
     config = replace(config, **changes)  # type: ignore[arg-type]
