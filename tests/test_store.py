@@ -218,3 +218,47 @@ async def test_the_write_ahead_log_is_checkpointed_as_writes_go_by(
         # 200 rows of ~8 KB never checkpointed would leave a log of over 1.6 MB.
         assert wal.stat().st_size < 400_000
     assert sqlite3.connect(path).execute("SELECT COUNT(*) FROM results").fetchone() == (200,)
+
+
+def test_processes_opening_a_new_file_at_once_apply_each_migration_once(tmp_path: Path) -> None:
+    """The schema version is read under the write lock: concurrent first opens never both
+    migrate (which would fail on `CREATE TABLE results` for the second)."""
+    import asyncio
+    import threading
+
+    path = tmp_path / "fresh.sqlite"
+    start = threading.Barrier(6)
+    errors: list[BaseException] = []
+
+    def open_once() -> None:
+        async def run() -> None:
+            connection = await connect(path)
+            await connection.close()
+
+        start.wait()
+        try:
+            asyncio.run(run())
+        except BaseException as exc:  # noqa: BLE001 - collected for the assertion
+            errors.append(exc)
+
+    threads = [threading.Thread(target=open_once) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert errors == []
+    versions = sqlite3.connect(path).execute("SELECT version FROM schema_version ORDER BY version")
+    assert [row[0] for row in versions] == list(range(1, len(MIGRATIONS) + 1))
+
+
+def test_a_failed_migration_leaves_the_file_as_it_was(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import asyncio
+
+    path = tmp_path / "cache.sqlite"
+    monkeypatch.setattr("proofgate.store.MIGRATIONS", [*MIGRATIONS, "CREATE TABLE broken (x);\nNOT SQL;"])
+    with pytest.raises(StoreError):
+        asyncio.run(connect(path))
+    tables = {row[0] for row in sqlite3.connect(path).execute("SELECT name FROM sqlite_master")}
+    assert "results" not in tables and "broken" not in tables  # all or nothing

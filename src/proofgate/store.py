@@ -15,7 +15,7 @@ import hashlib
 import json
 import sqlite3
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -114,11 +114,10 @@ async def connect(path: Path) -> aiosqlite.Connection:
         raise StoreError(f"cannot create {path.parent}: {exc}; check PROOFGATE_DATA_DIR") from exc
     connection: aiosqlite.Connection | None = None
     try:
+        await asyncio.to_thread(_migrate, path)
         connection = await aiosqlite.connect(path, timeout=10.0)
-        await connection.execute("PRAGMA journal_mode=WAL")
         await connection.execute("PRAGMA synchronous=NORMAL")
         await connection.execute("PRAGMA busy_timeout=10000")
-        await _migrate(connection)
     except BaseException as exc:
         if connection is not None:
             await connection.close()
@@ -131,24 +130,45 @@ async def connect(path: Path) -> aiosqlite.Connection:
     return connection
 
 
-async def _migrate(connection: aiosqlite.Connection) -> None:
-    await connection.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
-    async with connection.execute("SELECT MAX(version) FROM schema_version") as cursor:
-        row = await cursor.fetchone()
-    current = int(row[0]) if row and row[0] is not None else 0
-    if current > len(MIGRATIONS):
-        raise StoreError(
-            f"the store has schema version {current}, newer than this proofgate knows "
-            f"({len(MIGRATIONS)}): upgrade proofgate or use another PROOFGATE_DATA_DIR"
-        )
-    for version in range(current, len(MIGRATIONS)):
-        # executescript commits on its own; the version row goes in the same script so a crash
-        # between the two cannot leave a half-migrated file that claims to be complete.
-        await connection.executescript(
-            "BEGIN;\n"
-            + MIGRATIONS[version]
-            + f"\nINSERT INTO schema_version (version) VALUES ({version + 1});\nCOMMIT;"
-        )
+def _migrate(path: Path) -> None:
+    """WAL mode, then every missing migration in one IMMEDIATE transaction: the version is read
+    under the write lock, so processes opening a new file at once apply each migration once, and
+    a crash midway leaves the file as it was."""
+    db = sqlite3.connect(path, timeout=10.0, isolation_level=None)
+    try:
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            db.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
+            (current,) = db.execute("SELECT COALESCE(MAX(version), 0) FROM schema_version").fetchone()
+            if current > len(MIGRATIONS):
+                raise StoreError(
+                    f"the store has schema version {current}, newer than this proofgate knows "
+                    f"({len(MIGRATIONS)}): upgrade proofgate or use another PROOFGATE_DATA_DIR"
+                )
+            for version in range(current, len(MIGRATIONS)):
+                for statement in _statements(MIGRATIONS[version]):
+                    db.execute(statement)
+                db.execute("INSERT INTO schema_version (version) VALUES (?)", (version + 1,))
+        except BaseException:
+            with contextlib.suppress(sqlite3.Error):
+                db.execute("ROLLBACK")
+            raise
+        db.execute("COMMIT")
+    finally:
+        db.close()
+
+
+def _statements(script: str) -> Iterator[str]:
+    """The SQL statements of `script`, split where SQLite itself says a statement is complete."""
+    statement = ""
+    for line in script.splitlines(keepends=True):
+        statement += line
+        if sqlite3.complete_statement(statement):
+            yield statement
+            statement = ""
+    if statement.strip():
+        raise StoreError(f"an incomplete statement ends a migration: {statement.strip()[:80]!r}")
 
 
 @dataclass(frozen=True)
