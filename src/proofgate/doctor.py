@@ -51,6 +51,10 @@ def _python_checks() -> list[Check]:
             checks.append(Check(f"python:{dist}", True, importlib.metadata.version(dist)))
         except importlib.metadata.PackageNotFoundError:
             checks.append(Check(f"python:{dist}", False, "not installed: pip install proofgate"))
+    try:
+        checks.append(Check("python:httptools", True, importlib.metadata.version("httptools"), required=False))
+    except importlib.metadata.PackageNotFoundError:
+        checks.append(Check("python:httptools", False, "not installed: HTTP is parsed by h11 (slower)", required=False))
     return checks
 
 
