@@ -88,6 +88,7 @@ def test_every_figure_is_reported(results: dict[str, Any]) -> None:
     )
     assert results["health"]["probes"] > 10 and results["health"]["failures"] == 0
     assert results["server_cpu"]["ms_per_request_under_load"] > 0
+    assert 0 <= results["server_cpu"]["idle_ms_per_second"] < 100  # a 2-core machine, idling
     assert results["cdf_ms"] and all(results["cdf_ms"].values())
 
 

@@ -50,6 +50,8 @@ TARGETS: tuple[tuple[str, str, float], ...] = (
 )
 
 Progress = Callable[[str], None]
+#: Seconds the server's CPU is read with every worker warm and nothing to do.
+IDLE_SECONDS = 2.0
 
 
 @dataclass(frozen=True)
@@ -172,6 +174,7 @@ async def _run(config: BenchConfig, workdir: Path, progress: Progress) -> dict[s
     rss_idle: list[int] = []
     rss_load: list[int] = []
     cpu_per_request: list[tuple[float, int]] = []
+    idle_cpu: list[float] = []  # ms of server CPU per second with every worker warm and no request
     probe_failures = 0
     counts = sorted(set(config.worker_counts) | {config.recovery_workers})
     for index, workers in enumerate(counts):
@@ -188,6 +191,9 @@ async def _run(config: BenchConfig, workdir: Path, progress: Progress) -> dict[s
         )
         with server:
             rss_idle.append(server.rss_bytes())
+            idle_began = server.cpu_seconds()
+            await asyncio.sleep(IDLE_SECONDS)
+            idle_cpu.append((server.cpu_seconds() - idle_began) * 1000 / IDLE_SECONDS)
             factory = JobFactory(
                 config.profile, run=f"w{workers}", seed=config.seed, header_mix=config.header_mix
             )
@@ -276,9 +282,12 @@ async def _run(config: BenchConfig, workdir: Path, progress: Progress) -> dict[s
         "ms_per_request_under_load": round(weighted / total, 3) if total else None,
         "ms_per_request_sequential": results.get("overhead", {}).get("server_cpu_ms_per_request"),
         "ms_per_request_under_kills": results.get("recovery", {}).get("server_cpu_ms_per_request"),
+        "idle_ms_per_second": round(max(idle_cpu), 3) if idle_cpu else None,
         "note": "CPU time of the server process (not its workers) over each throughput run / its "
         f"check requests, with health probes every {config.probe_interval:g} s and supervision "
-        "included; sequential: the overhead run; under kills: the recovery run (respawns included)",
+        "included; sequential: the overhead run; under kills: the recovery run (respawns included); "
+        f"idle: the server with every worker warm and no request, over {IDLE_SECONDS:g} s (the most of "
+        "any worker count)",
     }
     return results
 
