@@ -204,8 +204,9 @@ class _InlineConnection:
             raise
 
     def one(self, sql: str, parameters: tuple[object, ...]) -> tuple[object, ...] | None:
-        row: tuple[object, ...] | None = self._db.execute(sql, parameters).fetchone()
-        return row
+        """The first row of a primary-key lookup; read to the end, so no read stays open."""
+        rows: list[tuple[object, ...]] = self._db.execute(sql, parameters).fetchall()
+        return rows[0] if rows else None
 
     def write(self, sql: str, parameters: tuple[object, ...]) -> None:
         self._db.execute(sql, parameters)
