@@ -437,3 +437,15 @@ def test_nested_constructs_are_still_judged() -> None:
     assert "aesop-tactic-rule" in rules("example : True := by aesop (add (aesop (add safe tactic t)))\n")
     assert rules("#eval (#eval IO.println 1)\n", PERMISSIVE) == ["eval"]
     assert "code-attribute" in rules("@[simp, @[extern \"f\"] x] def f := 1\n")
+
+
+def test_a_remembered_statement_result_is_never_served_under_another_policy() -> None:
+    """Statement results are remembered per (text, config): a permissive answer must not leak into
+    a strict check of the same statement, nor the other way round."""
+    statement = HEADER + "partial def loop (n : Nat) : Nat := loop n\ntheorem t : True := by sorry\n"
+    submission = Submission(statement=statement, proof="by trivial")
+    for _ in range(2):  # the second round is served from memory
+        strict = check_submission(assemble(submission), STRICT)
+        permissive = check_submission(assemble(submission), PERMISSIVE)
+        assert any(v.rule == "partial" and v.message.startswith("in the statement") for v in strict.violations)
+        assert not any(v.rule == "partial" for v in permissive.violations)

@@ -9,6 +9,7 @@ traces allowed; heartbeat limits above the cap lowered instead of refused).
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -472,6 +473,24 @@ def check_source(text: str, config: PolicyConfig | None = None) -> PolicyResult:
     return _Scan(text, config or PolicyConfig()).run()
 
 
+#: Statements up to this many characters have their policy result remembered (`_check_statement`).
+_REMEMBER_STATEMENT_CHARACTERS = 16 * 1024
+
+
+def _check_statement(text: str, config: PolicyConfig) -> PolicyResult:
+    """`check_source` of a statement alone. A short statement is checked once per config while it
+    is in use: training loops send one statement with many proofs. (The assembled file, statement
+    and proof together, is new with every proof and is always checked.)"""
+    if len(text) <= _REMEMBER_STATEMENT_CHARACTERS:
+        return _remembered_statement_check(text, config)
+    return check_source(text, config)
+
+
+@functools.lru_cache(maxsize=256)
+def _remembered_statement_check(text: str, config: PolicyConfig) -> PolicyResult:
+    return check_source(text, config)  # a frozen result of a pure function of (text, config)
+
+
 def check_submission(assembled: Assembled, config: PolicyConfig | None = None) -> PolicyResult:
     """The policy over a whole submission: the statement alone (the audit compiles it as the
     trusted reference) and the assembled file (a `proof` can close its block and add commands).
@@ -493,7 +512,7 @@ def check_submission(assembled: Assembled, config: PolicyConfig | None = None) -
 
     statement_text: str | None = None
     if assembled.statement is not None:
-        alone = check_source(assembled.statement.text, config)
+        alone = _check_statement(assembled.statement.text, config)
         statement_text = alone.code
         for bucket, items in (("violations", alone.violations), ("notes", alone.notes)):
             for item in items:
