@@ -260,7 +260,7 @@ class GroupProcess:
 
     def private_memory_bytes(self) -> int | None:
         """RssAnon of the tree, its member list refreshed every `MEMBERS_REFRESH_SECONDS`: the
-        pool asks after every request and the watchdog five times a second."""
+        pool asks after every request and the watchdog up to five times a second."""
         if self._process.returncode is not None:
             return None
         now = time.monotonic()
