@@ -10,22 +10,17 @@ from __future__ import annotations
 
 import json
 import sys
-import threading
-import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import uvicorn
-
-from proofgate.api.server import uvicorn_config
 from proofgate.config import Settings
 from proofgate.lean.spawn import ProcessGroupSpawner
 from proofgate.service import CheckerService
 from tests.standins.repl import standin_launcher
-from tests.support.server import free_port
+from tests.support.live_app import run_app
 
 STANDINS = Path(__file__).resolve().parents[1] / "standins"
 
@@ -78,18 +73,5 @@ async def running_service(stack: Stack, *repl_options: str) -> AsyncIterator[Che
 @contextmanager
 def uvicorn_app(app: Any, *, timeout: float = 20.0) -> Iterator[str]:
     """Serve `app` with real uvicorn on a free loopback port in a thread; yield its base URL."""
-    port = free_port()
-    config = uvicorn_config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, name="uvicorn-test", daemon=True)
-    thread.start()
-    stop_at = time.monotonic() + timeout
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > stop_at:
-            raise RuntimeError("uvicorn did not start")
-        time.sleep(0.02)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=timeout)
+    with run_app(app, timeout=timeout) as url:
+        yield url
