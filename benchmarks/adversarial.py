@@ -47,7 +47,11 @@ def load_cases(paths: list[Path]) -> list[dict[str, Any]]:
 async def judge(case: dict[str, Any], checker: Checker) -> dict[str, Any]:
     """One case's verdict and whether it met the expectation (`met` is None for errors)."""
     started = time.perf_counter()
-    row: dict[str, Any] = {"id": case["id"], "expect": case.get("expect"), "category": case.get("category")}
+    row: dict[str, Any] = {
+        "id": case["id"],
+        "expect": case.get("expect"),
+        "category": case.get("category"),
+    }
     try:
         submission = Submission(**{k: v for k, v in case.items() if k in _FIELDS})
         verdict = await checker.check(submission)
@@ -55,7 +59,11 @@ async def judge(case: dict[str, Any], checker: Checker) -> dict[str, Any]:
         row.update(status="error", reason=str(exc).splitlines()[0], met=None)
     else:
         status = verdict.status
-        met = None if status in _NOT_AN_ANSWER else (status.is_success == (case.get("expect") == "accept"))
+        met = (
+            None
+            if status in _NOT_AN_ANSWER
+            else (status.is_success == (case.get("expect") == "accept"))
+        )
         row.update(status=status.value, reason=verdict.reason, axioms=verdict.axioms, met=met)
     row["time_ms"] = round((time.perf_counter() - started) * 1000, 1)
     return row
@@ -66,8 +74,10 @@ def markdown(rows: list[dict[str, Any]]) -> str:
     lines = ["| case | category | expect | verdict | |", "|---|---|---|---|---|"]
     for row in rows:
         reason = " ".join(str(row.get("reason", "")).split()).replace("|", "\\|")[:160]
-        lines.append(f"| {row['id']} | {row.get('category') or ''} | {row.get('expect')} | "
-                     f"{row['status']}: {reason} | {marks[row['met']]} |")
+        lines.append(
+            f"| {row['id']} | {row.get('category') or ''} | {row.get('expect')} | "
+            f"{row['status']}: {reason} | {marks[row['met']]} |"
+        )
     met = sum(1 for r in rows if r["met"])
     errors = sum(1 for r in rows if r["met"] is None)
     lines.append("")
@@ -83,7 +93,11 @@ async def main_async(args: argparse.Namespace) -> int:
             rows = []
             for case in cases:
                 rows.append(await judge(case, checker))
-                print(f"[{len(rows)}/{len(cases)}] {case['id']}: {rows[-1]['status']}", file=sys.stderr, flush=True)
+                print(
+                    f"[{len(rows)}/{len(cases)}] {case['id']}: {rows[-1]['status']}",
+                    file=sys.stderr,
+                    flush=True,
+                )
     except ProofgateError as exc:
         print(f"cannot check: {exc}", file=sys.stderr)
         return 3
@@ -91,7 +105,9 @@ async def main_async(args: argparse.Namespace) -> int:
     print(table)
     if args.out:
         args.out.mkdir(parents=True, exist_ok=True)
-        (args.out / "verdicts.jsonl").write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
+        (args.out / "verdicts.jsonl").write_text(
+            "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows)
+        )
         (args.out / "summary.md").write_text(table)
     return 0 if all(r["met"] for r in rows) else 1
 
@@ -99,7 +115,9 @@ async def main_async(args: argparse.Namespace) -> int:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("cases", type=Path, nargs="+", help="JSONL files of cases")
-    parser.add_argument("--server", help="check against this proofgate server instead of in-process")
+    parser.add_argument(
+        "--server", help="check against this proofgate server instead of in-process"
+    )
     parser.add_argument("--out", type=Path, help="write verdicts.jsonl and summary.md here")
     return asyncio.run(main_async(parser.parse_args()))
 

@@ -41,13 +41,15 @@ EXPLOITS = Path("tests/lean_exploit_files")
 REFERENCES = Path("tests/benchmark/references")
 COMPARISON = Path("VERIFIER_COMPARISON.md")
 #: Modules that only serve others (LeanParanoia's benchmark skips them too).
-HELPER_MODULES = frozenset({
-    "LeanTestProject.Transitive.BadLib",
-    "LeanTestProject.Transitive.DeepAxiom_L0",
-    "LeanTestProject.Transitive.DeepSorry_L0",
-    "LeanTestProject.Transitive.Level0_Clean",
-    "LeanTestProject.Transitive.Level1_UsesClean",
-})
+HELPER_MODULES = frozenset(
+    {
+        "LeanTestProject.Transitive.BadLib",
+        "LeanTestProject.Transitive.DeepAxiom_L0",
+        "LeanTestProject.Transitive.DeepSorry_L0",
+        "LeanTestProject.Transitive.Level0_Clean",
+        "LeanTestProject.Transitive.Level1_UsesClean",
+    }
+)
 _NAMED_THEOREM = re.compile(r'"(LeanTestProject\.[^"]+)",\s*"([^"]+)"')
 _LOCAL_IMPORT = re.compile(r"^import\s+LeanTestProject\.(\S+)\s*$", re.M)
 _ANY_IMPORT = re.compile(r"^import\s+\S+\s*$", re.M)
@@ -99,7 +101,9 @@ def collect_cases(checkout: Path) -> list[Case]:
         module = "LeanTestProject." + ".".join(parts)
         if module in HELPER_MODULES and module not in names:
             continue
-        cases.append(Case("/".join(parts), module, names.get(module, "exploit_theorem"), parts[0] == "Valid"))
+        cases.append(
+            Case("/".join(parts), module, names.get(module, "exploit_theorem"), parts[0] == "Valid")
+        )
     return cases
 
 
@@ -135,8 +139,10 @@ def full_name(code: str, short: str) -> str:
 
 def submission_for(case: Case, checkout: Path) -> Submission:
     """The locked submission for a case; FileNotFoundError when its files are missing."""
-    code = inline_imports((checkout / EXPLOITS / case.name).with_suffix(".lean").read_text(encoding="utf-8"),
-                          checkout / EXPLOITS)
+    code = inline_imports(
+        (checkout / EXPLOITS / case.name).with_suffix(".lean").read_text(encoding="utf-8"),
+        checkout / EXPLOITS,
+    )
     reference_path = (checkout / REFERENCES / case.name).with_suffix(".lean")
     if not reference_path.is_file():
         raise FileNotFoundError(f"no reference statement at {reference_path}")
@@ -158,7 +164,9 @@ async def run_cases(cases: list[Case], checkout: Path, checker: Checker) -> list
         else:
             status, reason = verdict.status.value, verdict.reason
         elapsed = (time.perf_counter() - started) * 1000
-        outcomes.append(Outcome(case.name, case.theorem, status, reason, elapsed, case.expect_proved))
+        outcomes.append(
+            Outcome(case.name, case.theorem, status, reason, elapsed, case.expect_proved)
+        )
         print(f"[{len(outcomes)}/{len(cases)}] {case.name}: {status}", file=sys.stderr, flush=True)
     return outcomes
 
@@ -210,8 +218,10 @@ def summary(outcomes: list[Outcome]) -> str:
     detected = sum(1 for o in exploits if o.detected)
     passed = sum(1 for o in valid if o.detected is False)
     unknown = sum(1 for o in outcomes if o.detected is None)
-    return (f"proofgate: {detected}/{len(exploits)} exploit files detected, {passed}/{len(valid)} "
-            f"valid files proved, {unknown} not run (🟡).")
+    return (
+        f"proofgate: {detected}/{len(exploits)} exploit files detected, {passed}/{len(valid)} "
+        f"valid files proved, {unknown} not run (🟡)."
+    )
 
 
 async def main_async(args: argparse.Namespace) -> int:
@@ -227,12 +237,18 @@ async def main_async(args: argparse.Namespace) -> int:
     except ProofgateError as exc:
         print(f"cannot check: {exc}", file=sys.stderr)
         return 3
-    existing = (checkout / COMPARISON).read_text(encoding="utf-8") if (checkout / COMPARISON).is_file() else None
+    existing = (
+        (checkout / COMPARISON).read_text(encoding="utf-8")
+        if (checkout / COMPARISON).is_file()
+        else None
+    )
     table = comparison_table(outcomes, existing)
     print(table)
     if args.out:
         args.out.mkdir(parents=True, exist_ok=True)
-        (args.out / "verdicts.json").write_text(json.dumps([asdict(o) for o in outcomes], indent=2) + "\n")
+        (args.out / "verdicts.json").write_text(
+            json.dumps([asdict(o) for o in outcomes], indent=2) + "\n"
+        )
         (args.out / "VERIFIER_COMPARISON.md").write_text(table)
     missed = [o for o in outcomes if o.detected is not None and o.detected == o.expect_proved]
     return 1 if missed else 0
@@ -241,8 +257,12 @@ async def main_async(args: argparse.Namespace) -> int:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("checkout", type=Path, help="a LeanParanoia checkout")
-    parser.add_argument("--server", help="check against this proofgate server instead of in-process")
-    parser.add_argument("--out", type=Path, help="write verdicts.json and VERIFIER_COMPARISON.md here")
+    parser.add_argument(
+        "--server", help="check against this proofgate server instead of in-process"
+    )
+    parser.add_argument(
+        "--out", type=Path, help="write verdicts.json and VERIFIER_COMPARISON.md here"
+    )
     parser.add_argument("--filter", help="only cases whose CATEGORY/NAME contains this")
     return asyncio.run(main_async(parser.parse_args()))
 

@@ -51,7 +51,9 @@ def test_no_cgroup_mount_at_all(tmp_path: Path) -> None:
     assert tree is None and str(tmp_path) in detail
 
 
-def test_v2_busy_parent_moves_its_processes_into_a_leaf(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_v2_busy_parent_moves_its_processes_into_a_leaf(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     root = make_fake_v2_root(tmp_path / "cgroup")
     (root / "cgroup.procs").write_text("4242\n4343\n")
     calls: list[str] = []
@@ -80,7 +82,9 @@ def test_v2_limits_are_written(tmp_path: Path) -> None:
     assert (directory / "memory.swap.max").read_text() == "0"
     assert (directory / "memory.oom.group").read_text() == "1"
     cgroup.set_limits(memory_bytes=None, max_tasks=None)
-    assert (directory / "memory.max").read_text() == "max" and (directory / "pids.max").read_text() == "max"
+    assert (directory / "memory.max").read_text() == "max" and (
+        directory / "pids.max"
+    ).read_text() == "max"
     assert cgroup.join_files() == (directory / "cgroup.procs",)
 
 
@@ -91,7 +95,9 @@ def test_v2_reads_oom_and_private_memory(tmp_path: Path) -> None:
     assert not cgroup.oom_killed()
     assert cgroup.private_memory_bytes() == 0
     (directory / "memory.stat").write_text("anon 123456789\nfile 999999999\nshmem 0\n")
-    (directory / "memory.events").write_text("low 0\nhigh 0\nmax 7\noom 1\noom_kill 1\noom_group_kill 0\n")
+    (directory / "memory.events").write_text(
+        "low 0\nhigh 0\nmax 7\noom 1\noom_kill 1\noom_group_kill 0\n"
+    )
     assert cgroup.private_memory_bytes() == 123456789  # anon only, not the page cache
     assert cgroup.oom_killed()
 
@@ -154,7 +160,9 @@ def test_stale_cgroups_of_dead_services_are_swept(tmp_path: Path) -> None:
 def real_tree() -> CgroupTree:
     tree, detail = find_cgroup_tree()
     if tree is None:
-        pytest.skip(f"no writable cgroup on this machine ({detail}); the sandbox uses its RSS watchdog")
+        pytest.skip(
+            f"no writable cgroup on this machine ({detail}); the sandbox uses its RSS watchdog"
+        )
     return tree
 
 
@@ -204,12 +212,15 @@ def test_real_limits_are_applied(real_tree: CgroupTree, real_cgroup: Cgroup) -> 
 
 
 def test_real_membership_memory_and_kill(real_cgroup: Cgroup) -> None:
-    child = _run_in(real_cgroup, """
+    child = _run_in(
+        real_cgroup,
+        """
         import sys, time
         block = bytearray(b"m" * (48 << 20))
         print("ready", flush=True)
         time.sleep(60)
-    """)
+    """,
+    )
     try:
         assert child.stdout and child.stdout.readline() == "ready\n"
         assert child.pid in real_cgroup.pids()
@@ -226,7 +237,9 @@ def test_real_membership_memory_and_kill(real_cgroup: Cgroup) -> None:
 
 def test_real_pids_cap_refuses_forks(real_cgroup: Cgroup) -> None:
     real_cgroup.set_limits(memory_bytes=None, max_tasks=8)
-    child = _run_in(real_cgroup, """
+    child = _run_in(
+        real_cgroup,
+        """
         import os, time
         forked = 0
         try:
@@ -239,7 +252,8 @@ def test_real_pids_cap_refuses_forks(real_cgroup: Cgroup) -> None:
             pass
         print(forked, flush=True)
         time.sleep(60)
-    """)
+    """,
+    )
     try:
         assert child.stdout
         forked = int(child.stdout.readline())
@@ -254,12 +268,15 @@ def test_real_pids_cap_refuses_forks(real_cgroup: Cgroup) -> None:
 
 def test_real_memory_cap_kills_and_is_recorded(real_cgroup: Cgroup) -> None:
     real_cgroup.set_limits(memory_bytes=48 * MiB, max_tasks=None)
-    child = _run_in(real_cgroup, """
+    child = _run_in(
+        real_cgroup,
+        """
         chunks = []
         for _ in range(64):
             chunks.append(bytearray(b"h" * (8 << 20)))
         print("SURVIVED", flush=True)
-    """)
+    """,
+    )
     try:
         out, _ = child.communicate(timeout=30)
     finally:

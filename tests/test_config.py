@@ -48,7 +48,11 @@ def test_bad_values_name_the_field(
 def test_cli_reports_bad_setting_by_variable_name() -> None:
     env = {"PROOFGATE_PORT": "not-a-port", "PATH": "/usr/bin:/bin"}
     done = subprocess.run(
-        [sys.executable, "-m", "proofgate", "doctor"], env=env, capture_output=True, text=True, timeout=60
+        [sys.executable, "-m", "proofgate", "doctor"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert done.returncode == 2
     assert "PROOFGATE_PORT" in done.stderr

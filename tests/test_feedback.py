@@ -89,12 +89,19 @@ def test_categories_of_every_real_message(shared_dir: Path) -> None:
         ("failed to synthesize\n  HAdd ℕ ℝ ?m", Category.type_mismatch),
         ("function expected\n  f", Category.type_mismatch),
         ("unknown constant 'Nat.foo'", Category.unknown_constant),
-        ("invalid field 'foo', the environment does not contain 'Nat.foo'", Category.unknown_constant),
+        (
+            "invalid field 'foo', the environment does not contain 'Nat.foo'",
+            Category.unknown_constant,
+        ),
         ("unknown namespace 'Foo'", Category.unknown_identifier),
-        ("(deterministic) timeout at `whnf`, maximum number of heartbeats (200000) has been reached",
-         Category.heartbeats),
-        ("maximum recursion depth has been reached\nuse `set_option maxRecDepth <num>`",
-         Category.max_recursion),
+        (
+            "(deterministic) timeout at `whnf`, maximum number of heartbeats (200000) has been reached",
+            Category.heartbeats,
+        ),
+        (
+            "maximum recursion depth has been reached\nuse `set_option maxRecDepth <num>`",
+            Category.max_recursion,
+        ),
         ("unterminated comment", Category.syntax),
         ("unexpected identifier; expected ':='", Category.syntax),
         ("something new entirely", Category.other),
@@ -112,16 +119,25 @@ def test_warnings_and_infos() -> None:
 
 def test_goals_of_unsolved_goals_with_cases() -> None:
     text = "unsolved goals\ncase zero\n⊢ 0 + 1 > 0\n\ncase succ\nx : Nat\nhx : x + 1 > x\n⊢ x + 1 + 1 > x + 1"
-    assert goals_in(text) == ["case zero\n⊢ 0 + 1 > 0", "case succ\nx : Nat\nhx : x + 1 > x\n⊢ x + 1 + 1 > x + 1"]
+    assert goals_in(text) == [
+        "case zero\n⊢ 0 + 1 > 0",
+        "case succ\nx : Nat\nhx : x + 1 > x\n⊢ x + 1 + 1 > x + 1",
+    ]
 
 
 def test_goals_of_placeholders_and_tactic_failures() -> None:
-    assert goals_in("don't know how to synthesize placeholder\ncontext:\nn : ℕ\n⊢ n = 2") == ["n : ℕ\n⊢ n = 2"]
+    assert goals_in("don't know how to synthesize placeholder\ncontext:\nn : ℕ\n⊢ n = 2") == [
+        "n : ℕ\n⊢ n = 2"
+    ]
     assert goals_in("linarith failed to find a contradiction\nx : ℝ\n⊢ False") == ["x : ℝ\n⊢ False"]
     assert goals_in("Unknown identifier `g`") == []
 
 
-STATEMENT_HEADERS = ["", "import Mathlib\n", "import Mathlib\nopen Real Nat\n\n/- long\ncomment -/\n"]
+STATEMENT_HEADERS = [
+    "",
+    "import Mathlib\n",
+    "import Mathlib\nopen Real Nat\n\n/- long\ncomment -/\n",
+]
 
 
 @pytest.mark.parametrize("header", STATEMENT_HEADERS)
@@ -131,47 +147,78 @@ def test_repl_positions_land_in_the_proof(header: str) -> None:
     assembled = assemble(Submission(statement=statement, proof=proof))
     theorem_line = header.count("\n") + 1
     raw = [
-        {"severity": "error", "pos": {"line": theorem_line + 2, "column": 2},
-         "endPos": {"line": theorem_line + 2, "column": 10},
-         "data": "linarith failed to find a contradiction\nx : Int\nh : x = 1\n⊢ False"},
-        {"severity": "warning", "pos": {"line": theorem_line, "column": 8},
-         "endPos": {"line": theorem_line, "column": 11}, "data": "declaration uses `sorry`"},
-        {"severity": "error", "pos": {"line": 0, "column": 0}, "endPos": {"line": 0, "column": 0},
-         "data": "unsolved goals\n⊢ False"},
+        {
+            "severity": "error",
+            "pos": {"line": theorem_line + 2, "column": 2},
+            "endPos": {"line": theorem_line + 2, "column": 10},
+            "data": "linarith failed to find a contradiction\nx : Int\nh : x = 1\n⊢ False",
+        },
+        {
+            "severity": "warning",
+            "pos": {"line": theorem_line, "column": 8},
+            "endPos": {"line": theorem_line, "column": 11},
+            "data": "declaration uses `sorry`",
+        },
+        {
+            "severity": "error",
+            "pos": {"line": 0, "column": 0},
+            "endPos": {"line": 0, "column": 0},
+            "data": "unsolved goals\n⊢ False",
+        },
     ]
     tactic, warning, nowhere = messages_from_repl(raw, locate=assembled.locate)
     assert tactic.source == "proof" and tactic.pos == Position(line=3, column=2)
-    assert tactic.end_pos == Position(line=3, column=10) and tactic.goals == ["x : Int\nh : x = 1\n⊢ False"]
+    assert tactic.end_pos == Position(line=3, column=10) and tactic.goals == [
+        "x : Int\nh : x = 1\n⊢ False"
+    ]
     assert warning.source == "statement" and warning.pos == Position(line=theorem_line, column=8)
     assert nowhere.pos is None and nowhere.source is None and nowhere.goals == ["⊢ False"]
     sorries = sorries_from_repl(
-        [{"proofState": 0, "pos": {"line": theorem_line + 1, "column": 23},
-          "endPos": {"line": theorem_line + 1, "column": 28}, "goal": "x : Int\n⊢ x = 1"},
-         {"proofState": 1, "goal": "⊢ True"}],
+        [
+            {
+                "proofState": 0,
+                "pos": {"line": theorem_line + 1, "column": 23},
+                "endPos": {"line": theorem_line + 1, "column": 28},
+                "goal": "x : Int\n⊢ x = 1",
+            },
+            {"proofState": 1, "goal": "⊢ True"},
+        ],
         locate=assembled.locate,
     )
-    assert sorries[0] == SorryInfo(pos=Position(line=2, column=23), end_pos=Position(line=2, column=28),
-                                   goal="x : Int\n⊢ x = 1", source="proof")
+    assert sorries[0] == SorryInfo(
+        pos=Position(line=2, column=23),
+        end_pos=Position(line=2, column=28),
+        goal="x : Int\n⊢ x = 1",
+        source="proof",
+    )
     assert sorries[1].pos is None and sorries[1].goal == "⊢ True"
 
 
 def test_messages_without_a_locator_keep_their_positions() -> None:
-    (message,) = messages_from_repl([{"severity": "error", "pos": {"line": 2, "column": 4},
-                                      "data": "Unknown identifier `g`"}])
-    assert message.pos == Position(line=2, column=4) and message.category is Category.unknown_identifier
+    (message,) = messages_from_repl(
+        [{"severity": "error", "pos": {"line": 2, "column": 4}, "data": "Unknown identifier `g`"}]
+    )
+    assert (
+        message.pos == Position(line=2, column=4)
+        and message.category is Category.unknown_identifier
+    )
 
 
 def test_malformed_repl_entries_are_skipped_or_unplaced() -> None:
-    messages = messages_from_repl([
-        "not a dict",  # type: ignore[list-item]
-        {"severity": "bogus", "pos": {"line": "x"}, "data": 5},
-    ])
+    messages = messages_from_repl(
+        [
+            "not a dict",  # type: ignore[list-item]
+            {"severity": "bogus", "pos": {"line": "x"}, "data": 5},
+        ]
+    )
     assert len(messages) == 1 and messages[0].pos is None and messages[0].severity is Severity.info
 
 
 def test_policy_messages() -> None:
-    violations = [Violation(rule="eval", line=2, column=0, message="`#eval` is refused"),
-                  Violation(rule="debug-option", line=1, column=11, message="in the statement: x")]
+    violations = [
+        Violation(rule="eval", line=2, column=0, message="`#eval` is refused"),
+        Violation(rule="debug-option", line=1, column=11, message="in the statement: x"),
+    ]
     notes = [Violation(rule="heartbeats", line=3, column=25, message="lowered")]
     first, second, note = policy_messages(violations, notes=notes, source="proof")
     assert first.category is Category.policy and first.source == "proof" and "[eval]" in first.text
@@ -183,9 +230,13 @@ CODE = "theorem t (a b : ℕ) : a + b = b + a := by\n  simp\n  linarith\n"
 
 
 def error_at(line: int, column: int, end: int | None, text: str) -> Message:
-    return Message(severity=Severity.error, category=categorize(text), text=text,
-                   pos=Position(line=line, column=column),
-                   end_pos=Position(line=line, column=end) if end is not None else None)
+    return Message(
+        severity=Severity.error,
+        category=categorize(text),
+        text=text,
+        pos=Position(line=line, column=column),
+        end_pos=Position(line=line, column=end) if end is not None else None,
+    )
 
 
 def test_rendering_puts_carets_under_the_columns() -> None:
@@ -200,7 +251,9 @@ def test_rendering_puts_carets_under_the_columns() -> None:
 
 def test_rendering_lists_unplaced_messages_and_sorries() -> None:
     unplaced = Message(severity=Severity.error, category=Category.axiom, text="depends on `cheat`")
-    sorry = SorryInfo(pos=Position(line=2, column=2), end_pos=Position(line=2, column=6), goal="⊢ P")
+    sorry = SorryInfo(
+        pos=Position(line=2, column=2), end_pos=Position(line=2, column=6), goal="⊢ P"
+    )
     rendered = render_annotated(CODE, [unplaced], sorries=[sorry])
     assert rendered.startswith("error[axiom]: depends on `cheat`")
     assert "^^^^ sorry: goal: ⊢ P" in rendered
@@ -208,7 +261,9 @@ def test_rendering_lists_unplaced_messages_and_sorries() -> None:
 
 def test_rendering_elides_far_lines_and_stays_bounded() -> None:
     code = "\n".join(f"  step{i}" for i in range(1, 400))
-    messages = [error_at(i, 2, 7, "unsolved goals\n" + "h : P\n" * 30 + "⊢ Q") for i in range(5, 390, 3)]
+    messages = [
+        error_at(i, 2, 7, "unsolved goals\n" + "h : P\n" * 30 + "⊢ Q") for i in range(5, 390, 3)
+    ]
     rendered = render_annotated(code, messages, max_chars=3000)
     assert len(rendered) <= 3000
     assert "..." in rendered

@@ -65,12 +65,20 @@ async def test_every_item_is_streamed_exactly_once_with_its_id(tmp_path: Path) -
 
 
 async def test_invalid_items_are_error_entries_and_never_fail_the_batch(tmp_path: Path) -> None:
-    raw = [{"code": "theorem a : 1 = 1 := rfl"}, 7, {"code": 1, "id": "x"}, {"id": 5, "code": "c"},
-           {"statement": "s"}, {"code": "theorem b : 2 = 2 := rfl", "bogus": True}]
+    raw = [
+        {"code": "theorem a : 1 = 1 := rfl"},
+        7,
+        {"code": 1, "id": "x"},
+        {"id": 5, "code": "c"},
+        {"statement": "s"},
+        {"code": "theorem b : 2 = 2 := rfl", "bogus": True},
+    ]
     prepared = [PreparedItem(*parse_item(i, r)) for i, r in enumerate(raw)]
     async with running(tmp_path / "s.sqlite3") as runner:
         job = await runner.submit(prepared, key_name=None)
-        lines = {line["index"]: line for line in await asyncio.wait_for(collect(runner, job.id), 10)}
+        lines = {
+            line["index"]: line for line in await asyncio.wait_for(collect(runner, job.id), 10)
+        }
     assert set(lines) == set(range(6))
     assert "verdict" in lines[0]
     for index in (1, 2, 3, 4, 5):
@@ -108,7 +116,9 @@ async def test_service_failures_become_item_errors_and_busy_is_retried(tmp_path:
     prepared = [PreparedItem(None, Submission(code=code)) for code in codes]
     async with running(tmp_path / "s.sqlite3", flaky) as runner:
         job = await runner.submit(prepared, key_name=None)
-        lines = {line["index"]: line for line in await asyncio.wait_for(collect(runner, job.id), 10)}
+        lines = {
+            line["index"]: line for line in await asyncio.wait_for(collect(runner, job.id), 10)
+        }
     assert lines[0]["verdict"]["status"] == "compiled"  # type: ignore[index]
     kinds = {i: lines[i]["error"]["error"] for i in (1, 2, 3)}  # type: ignore[index]
     assert kinds == {1: "submission", 2: "not_ready", 3: "internal"}
@@ -137,7 +147,8 @@ async def test_concurrency_is_bounded_per_runner_and_per_key(tmp_path: Path) -> 
 
     async with running(tmp_path / "s.sqlite3", slow, concurrency=3, key_limit=limit) as runner:
         narrow = await runner.submit(
-            [PreparedItem(None, Submission(code=f"narrow: {i}")) for i in range(8)], key_name="narrow"
+            [PreparedItem(None, Submission(code=f"narrow: {i}")) for i in range(8)],
+            key_name="narrow",
         )
         wide = await runner.submit(
             [PreparedItem(None, Submission(code=f"wide: {i}")) for i in range(8)], key_name="wide"
@@ -158,8 +169,12 @@ async def test_jobs_take_turns(tmp_path: Path) -> None:
         return judge(submission)
 
     async with running(tmp_path / "s.sqlite3", record, concurrency=1) as runner:
-        first = await runner.submit([PreparedItem(None, Submission(code=f"a{i}")) for i in range(6)], key_name=None)
-        second = await runner.submit([PreparedItem(None, Submission(code=f"b{i}")) for i in range(3)], key_name=None)
+        first = await runner.submit(
+            [PreparedItem(None, Submission(code=f"a{i}")) for i in range(6)], key_name=None
+        )
+        second = await runner.submit(
+            [PreparedItem(None, Submission(code=f"b{i}")) for i in range(3)], key_name=None
+        )
         await asyncio.wait_for(collect(runner, first.id), 10)
         await asyncio.wait_for(collect(runner, second.id), 10)
     # the second job does not wait for the whole first one to finish
@@ -241,14 +256,19 @@ async def test_a_stored_submission_that_no_longer_parses_is_an_item_error(tmp_pa
     await db.commit()
     await store.close()
     async with running(path) as runner:
-        lines = {line["index"]: line for line in await asyncio.wait_for(collect(runner, job.id), 10)}
+        lines = {
+            line["index"]: line for line in await asyncio.wait_for(collect(runner, job.id), 10)
+        }
     assert "verdict" in lines[0]
     assert lines[1]["error"]["error"] == "validation"  # type: ignore[index]
 
 
 def test_item_error_shape() -> None:
     error = ItemError(error="validation", message="m")
-    assert json.loads(error.model_dump_json(exclude_none=True)) == {"error": "validation", "message": "m"}
+    assert json.loads(error.model_dump_json(exclude_none=True)) == {
+        "error": "validation",
+        "message": "m",
+    }
 
 
 @pytest.mark.parametrize("raw", [None, [], "x", 3])

@@ -16,13 +16,17 @@ MiB = 1 << 20
 
 def test_sample_sees_every_descendant_and_their_private_memory() -> None:
     tree = subprocess.Popen(
-        [sys.executable, "-c", textwrap.dedent("""
+        [
+            sys.executable,
+            "-c",
+            textwrap.dedent("""
             import subprocess, sys, time
             children = [subprocess.Popen(["sleep", "60"]) for _ in range(2)]
             block = bytearray(b"a" * (32 << 20))
             print("ready", flush=True)
             time.sleep(60)
-        """)],
+        """),
+        ],
         stdout=subprocess.PIPE,
     )
     try:
@@ -30,7 +34,9 @@ def test_sample_sees_every_descendant_and_their_private_memory() -> None:
         sample = sample_tree(tree.pid)
         assert len(sample.members) == 3 and tree.pid in sample.members
         assert sample.tasks >= 3
-        assert 30 * MiB <= sample.private_bytes < 200 * MiB  # RssAnon, the 32 MiB block counted once
+        assert (
+            30 * MiB <= sample.private_bytes < 200 * MiB
+        )  # RssAnon, the 32 MiB block counted once
         assert kill_members(sample.members.values()) == 3
         _, alive = psutil.wait_procs(list(sample.members.values())[1:], timeout=5)
         assert alive == []

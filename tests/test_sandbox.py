@@ -111,7 +111,9 @@ async def test_no_connection_to_a_server_on_host_loopback(spawner: BwrapSpawner)
     abstract.setblocking(False)
     port = server.getsockname()[1]
     try:
-        result = await run_jailed(spawner, python(f"""
+        result = await run_jailed(
+            spawner,
+            python(f"""
             import socket
             for family, address in ((socket.AF_INET, ("127.0.0.1", {port})), (socket.AF_UNIX, {abstract_name!r})):
                 s = socket.socket(family)
@@ -122,7 +124,10 @@ async def test_no_connection_to_a_server_on_host_loopback(spawner: BwrapSpawner)
                 except OSError as exc:
                     print("FAILED", type(exc).__name__)
             print("interfaces", [line.split(":")[0].strip() for line in open("/proc/net/dev") if ":" in line])
-        """), Limits(), timeout=15)
+        """),
+            Limits(),
+            timeout=15,
+        )
         assert result.returncode == 0, result.stderr
         assert b"CONNECTED" not in result.stdout
         assert result.stdout.count(b"FAILED") == 2
@@ -151,9 +156,20 @@ async def test_secrets_outside_the_mounted_paths_cannot_be_read(
     allowed = tmp_path / "project"
     allowed.mkdir()
     (allowed / "visible.lean").write_text("theorem visible : True := trivial")
-    targets = [str(secret), str(keys), str(allowed / "visible.lean"), "/etc/shadow", "/etc/passwd",
-               "/root", "/home", str(Path.home())]
-    result = await run_jailed(spawner, python(f"""
+    targets = [
+        str(secret),
+        str(keys),
+        str(allowed / "visible.lean"),
+        "/etc/shadow",
+        "/etc/passwd",
+        "/root",
+        "/home",
+        str(Path.home()),
+    ]
+    result = await run_jailed(
+        spawner,
+        python(
+            f"""
         import json, os
         out = {{}}
         for path in {targets!r}:
@@ -162,15 +178,25 @@ async def test_secrets_outside_the_mounted_paths_cannot_be_read(
             except OSError as exc:
                 out[path] = type(exc).__name__
         print(json.dumps(out))
-    """, read_only=(allowed,)), Limits(), timeout=15)
+    """,
+            read_only=(allowed,),
+        ),
+        Limits(),
+        timeout=15,
+    )
     seen = json.loads(result.stdout)
     assert seen[str(allowed / "visible.lean")].startswith("theorem visible")  # control: mounts work
     for path in targets[:2] + targets[3:5]:
         assert seen[path] == "FileNotFoundError", (path, seen[path])
     for directory in targets[5:]:
         # a directory exists inside only as the skeleton leading to a mounted path (the interpreter's)
-        skeleton = sorted({p.relative_to(directory).parts[0] for p in (PYTHON_HOME, allowed)
-                           if p.is_relative_to(directory) and p != Path(directory)})
+        skeleton = sorted(
+            {
+                p.relative_to(directory).parts[0]
+                for p in (PYTHON_HOME, allowed)
+                if p.is_relative_to(directory) and p != Path(directory)
+            }
+        )
         assert seen[directory] == (skeleton or "FileNotFoundError"), (directory, seen[directory])
     assert b"s3cret" not in result.stdout
 
@@ -184,8 +210,14 @@ async def test_writes_land_only_in_scratch_tmp_and_writable_paths(
     settings.data_dir.mkdir(parents=True)
     at_root = Path(f"/proofgate-pwned-{secrets.token_hex(4)}")
     refused = [read_only / "pwned", at_root, Path("/usr/pwned"), settings.data_dir / "pwned"]
-    private = [tmp_path / "pwned", Path("/scratch/ok"), Path("/tmp/ok")]  # land in the jail's own tmpfs/scratch
-    process = await spawner.spawn(python(f"""
+    private = [
+        tmp_path / "pwned",
+        Path("/scratch/ok"),
+        Path("/tmp/ok"),
+    ]  # land in the jail's own tmpfs/scratch
+    process = await spawner.spawn(
+        python(
+            f"""
         import json
         out = {{}}
         for path in {[str(t) for t in [*refused, *private, writable / "ok"]]!r}:
@@ -196,11 +228,19 @@ async def test_writes_land_only_in_scratch_tmp_and_writable_paths(
             except OSError as exc:
                 out[path] = type(exc).__name__
         print(json.dumps(out))
-    """, read_only=(read_only,), writable=(writable,)), Limits())
+    """,
+            read_only=(read_only,),
+            writable=(writable,),
+        ),
+        Limits(),
+    )
     seen = json.loads(await process.stdout.read())
     await process.wait()
     for path in refused:
-        assert seen[str(path)] in {"OSError", "PermissionError", "FileNotFoundError"}, (path, seen[str(path)])
+        assert seen[str(path)] in {"OSError", "PermissionError", "FileNotFoundError"}, (
+            path,
+            seen[str(path)],
+        )
     for path in private:
         assert seen[str(path)] == "written", path
     for path in [*refused, tmp_path / "pwned", Path("/tmp/ok")]:
@@ -211,9 +251,17 @@ async def test_writes_land_only_in_scratch_tmp_and_writable_paths(
 
 async def test_kernel_settings_cannot_be_written(spawner: BwrapSpawner) -> None:
     # Opened for writing, never written: even a broken jail leaves the host's settings alone.
-    targets = ["/proc/sys/kernel/core_pattern", "/proc/sys/kernel/panic", "/proc/sys/vm/drop_caches",
-               "/proc/sysrq-trigger", "/proc/self/oom_score_adj", "/sys/kernel/uevent_helper"]
-    result = await run_jailed(spawner, python(f"""
+    targets = [
+        "/proc/sys/kernel/core_pattern",
+        "/proc/sys/kernel/panic",
+        "/proc/sys/vm/drop_caches",
+        "/proc/sysrq-trigger",
+        "/proc/self/oom_score_adj",
+        "/sys/kernel/uevent_helper",
+    ]
+    result = await run_jailed(
+        spawner,
+        python(f"""
         import json, os
         out = {{}}
         for path in {targets!r}:
@@ -224,7 +272,10 @@ async def test_kernel_settings_cannot_be_written(spawner: BwrapSpawner) -> None:
                 out[path] = exc.strerror
         out["control"] = open("/proc/sys/kernel/ostype").read().strip()
         print(json.dumps(out))
-    """), Limits(), timeout=15)
+    """),
+        Limits(),
+        timeout=15,
+    )
     seen = json.loads(result.stdout)
     assert seen.pop("control") == "Linux"  # /proc/sys is there and readable
     assert "OPENED" not in seen.values(), seen
@@ -236,7 +287,10 @@ async def test_service_environment_is_not_visible(
     token = secrets.token_hex(8)
     monkeypatch.setenv("PROOFGATE_SECRET", token)
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", token)
-    result = await run_jailed(spawner, python("""
+    result = await run_jailed(
+        spawner,
+        python(
+            """
         import glob, json, os
         environs = []
         for path in glob.glob("/proc/[0-9]*/environ"):
@@ -245,22 +299,34 @@ async def test_service_environment_is_not_visible(
             except OSError:
                 pass
         print(json.dumps({"env": dict(os.environ), "proc": environs}))
-    """, env={"LEAN_PATH": "/toolchain/lib"}), Limits(), timeout=15)
+    """,
+            env={"LEAN_PATH": "/toolchain/lib"},
+        ),
+        Limits(),
+        timeout=15,
+    )
     seen = json.loads(result.stdout)
     assert token.encode() not in result.stdout
     assert "PROOFGATE_SECRET" not in seen["env"] and "PROOFGATE_DATA_DIR" not in seen["env"]
-    assert seen["env"]["LEAN_PATH"] == "/toolchain/lib"  # control: the spec's own variables do arrive
+    assert (
+        seen["env"]["LEAN_PATH"] == "/toolchain/lib"
+    )  # control: the spec's own variables do arrive
     assert seen["env"]["HOME"] == "/scratch"
     assert seen["proc"], "no /proc/*/environ was readable: the check proved nothing"
 
 
 async def test_no_capabilities_and_no_host_processes_inside(spawner: BwrapSpawner) -> None:
-    result = await run_jailed(spawner, python("""
+    result = await run_jailed(
+        spawner,
+        python("""
         import json, os
         caps = dict(line.split(":") for line in open("/proc/self/status") if line.startswith("Cap"))
         pids = sorted(int(name) for name in os.listdir("/proc") if name.isdigit())
         print(json.dumps({"caps": {key: int(value, 16) for key, value in caps.items()}, "pids": pids}))
-    """), Limits(), timeout=15)
+    """),
+        Limits(),
+        timeout=15,
+    )
     seen = json.loads(result.stdout)
     assert seen["caps"] == {"CapInh": 0, "CapPrm": 0, "CapEff": 0, "CapBnd": 0, "CapAmb": 0}
     assert seen["pids"] and max(seen["pids"]) < 10  # a fresh PID namespace: bwrap's init and us
@@ -287,7 +353,9 @@ FORK_FLOOD = """
 async def test_fork_flood_is_contained_and_cleaned_up(any_spawner: BwrapSpawner) -> None:
     marker = f"flood-{secrets.token_hex(4)}"
     cap = 16
-    process = await any_spawner.spawn(python(f"# {marker}\n" + textwrap.dedent(FORK_FLOOD)), Limits(max_processes=cap))
+    process = await any_spawner.spawn(
+        python(f"# {marker}\n" + textwrap.dedent(FORK_FLOOD)), Limits(max_processes=cap)
+    )
     seen: dict[int, psutil.Process] = {}
     line = b""
     deadline = time.monotonic() + 20
@@ -326,7 +394,9 @@ HOG = """
 
 async def test_memory_hog_is_killed_and_reported(any_spawner: BwrapSpawner) -> None:
     cap_mib = 128
-    result = await run_jailed(any_spawner, python(HOG), Limits(memory_bytes=cap_mib * MiB), timeout=60)
+    result = await run_jailed(
+        any_spawner, python(HOG), Limits(memory_bytes=cap_mib * MiB), timeout=60
+    )
     assert result.out_of_memory
     assert not result.timed_out
     assert b"SURVIVED" not in result.stdout
@@ -340,7 +410,9 @@ async def test_private_memory_counts_anonymous_memory_not_mapped_files(
     data = tmp_path / "oleans"
     data.mkdir()
     (data / "Mathlib.olean").write_bytes(b"o" * (96 * MiB))
-    process = await any_spawner.spawn(python("""
+    process = await any_spawner.spawn(
+        python(
+            """
         import mmap, sys
         with open("{path}", "rb") as handle:
             mapped = mmap.mmap(handle.fileno(), 0, prot=mmap.PROT_READ)
@@ -350,7 +422,11 @@ async def test_private_memory_counts_anonymous_memory_not_mapped_files(
         private = bytearray(b"p" * (64 << 20))
         print("allocated", flush=True)
         sys.stdin.readline()
-    """.replace("{path}", str(data / "Mathlib.olean")), read_only=(data,)), Limits(memory_bytes=1 << 30))
+    """.replace("{path}", str(data / "Mathlib.olean")),
+            read_only=(data,),
+        ),
+        Limits(memory_bytes=1 << 30),
+    )
     try:
         assert await asyncio.wait_for(process.stdout.readline(), 15) == b"mapped\n"
         after_map = process.private_memory_bytes()
@@ -405,10 +481,15 @@ async def test_sleeper_and_children_die_past_timeout(any_spawner: BwrapSpawner, 
     assert with_marker(stamp) == []
 
 
-def test_jail_dies_with_the_service_and_its_cgroup_is_swept(settings: Settings, tmp_path: Path) -> None:
+def test_jail_dies_with_the_service_and_its_cgroup_is_swept(
+    settings: Settings, tmp_path: Path
+) -> None:
     stamp = f"300.{secrets.randbelow(10**8):08d}"
     service = subprocess.Popen(
-        [sys.executable, "-c", textwrap.dedent(f"""
+        [
+            sys.executable,
+            "-c",
+            textwrap.dedent(f"""
             import asyncio, os
             from pathlib import Path
             from proofgate.config import Settings
@@ -422,13 +503,16 @@ def test_jail_dies_with_the_service_and_its_cgroup_is_swept(settings: Settings, 
                 await asyncio.sleep(120)
 
             asyncio.run(main())
-        """)],
+        """),
+        ],
         stdout=subprocess.PIPE,
         text=True,
     )
     try:
         assert service.stdout
-        line = next(line for line in service.stdout if line.startswith("JAIL "))  # past any log lines
+        line = next(
+            line for line in service.stdout if line.startswith("JAIL ")
+        )  # past any log lines
         _, cgroup_name, scratch = line.split()
         assert Path(scratch).is_dir()
         jailed: list[psutil.Process] = []
@@ -460,15 +544,20 @@ async def test_fake_v2_cgroup_oom_record_kills_the_jail(settings: Settings, tmp_
     jail.cgroups = FakeV2Tree(root)  # the kernel's part: control files in each new cgroup
     stamp = f"300.{secrets.randbelow(10**8):08d}"
     process = await jail.spawn(
-        SpawnSpec(argv=["sleep", stamp], cwd=Path("/scratch")), Limits(memory_bytes=64 * MiB, max_processes=8)
+        SpawnSpec(argv=["sleep", stamp], cwd=Path("/scratch")),
+        Limits(memory_bytes=64 * MiB, max_processes=8),
     )
     assert process.cgroup is not None
     group = root / process.cgroup.name
     assert (group / "memory.max").read_text() == str(64 * MiB)
     assert (group / "pids.max").read_text() == "10"  # 8 for the program, 2 for bwrap itself
-    assert (group / "memory.swap.max").read_text() == "0" and (group / "memory.oom.group").read_text() == "1"
+    assert (group / "memory.swap.max").read_text() == "0" and (
+        group / "memory.oom.group"
+    ).read_text() == "1"
     assert (group / "cgroup.procs").read_text() == "0"  # the child joined before it exec'd bwrap
-    (group / "memory.events").write_text("low 0\nhigh 0\nmax 3\noom 1\noom_kill 1\n")  # as the kernel would
+    (group / "memory.events").write_text(
+        "low 0\nhigh 0\nmax 3\noom 1\noom_kill 1\n"
+    )  # as the kernel would
     await asyncio.wait_for(process.wait(), 10)
     assert process.out_of_memory() and process.limit_exceeded == "memory"
     assert with_marker(stamp) == []
@@ -480,16 +569,24 @@ async def test_fake_v2_cgroup_oom_record_kills_the_jail(settings: Settings, tmp_
 
 async def test_run_jailed_feeds_stdin_and_collects_output(spawner: BwrapSpawner) -> None:
     result = await run_jailed(
-        spawner, SpawnSpec(argv=["sh", "-c", "tr a-z A-Z; echo oops >&2; exit 3"], cwd=Path("/scratch")),
-        Limits(), timeout=10, stdin=b"lean\n",
+        spawner,
+        SpawnSpec(argv=["sh", "-c", "tr a-z A-Z; echo oops >&2; exit 3"], cwd=Path("/scratch")),
+        Limits(),
+        timeout=10,
+        stdin=b"lean\n",
     )
     assert (result.returncode, result.stdout, result.stderr) == (3, b"LEAN\n", b"oops\n")
     assert not result.timed_out and not result.out_of_memory and not result.output_truncated
 
 
 async def test_run_jailed_stops_a_flood_of_output(spawner: BwrapSpawner) -> None:
-    result = await run_jailed(spawner, SpawnSpec(argv=["yes"], cwd=Path("/scratch")), Limits(), timeout=20,
-                              max_output=1 * MiB)
+    result = await run_jailed(
+        spawner,
+        SpawnSpec(argv=["yes"], cwd=Path("/scratch")),
+        Limits(),
+        timeout=20,
+        max_output=1 * MiB,
+    )
     assert result.output_truncated and not result.timed_out
     assert len(result.stdout) == 1 * MiB
 
@@ -497,7 +594,9 @@ async def test_run_jailed_stops_a_flood_of_output(spawner: BwrapSpawner) -> None
 async def test_cancelled_run_leaves_nothing_behind(spawner: BwrapSpawner) -> None:
     stamp = f"300.{secrets.randbelow(10**8):08d}"
     run = asyncio.ensure_future(
-        run_jailed(spawner, SpawnSpec(argv=["sleep", stamp], cwd=Path("/scratch")), Limits(), timeout=60)
+        run_jailed(
+            spawner, SpawnSpec(argv=["sleep", stamp], cwd=Path("/scratch")), Limits(), timeout=60
+        )
     )
     for _ in range(500):
         if jailed := sleepers(stamp):
@@ -510,13 +609,23 @@ async def test_cancelled_run_leaves_nothing_behind(spawner: BwrapSpawner) -> Non
     assert living(jailed) == []
 
 
-def test_command_mounts_only_what_a_program_needs(spawner: BwrapSpawner, settings: Settings, tmp_path: Path) -> None:
+def test_command_mounts_only_what_a_program_needs(
+    spawner: BwrapSpawner, settings: Settings, tmp_path: Path
+) -> None:
     argv = spawner.command(python("pass"), Limits(), tmp_path)
     joined = " ".join(argv)
-    for flag in ("--unshare-all", "--unshare-user", "--die-with-parent", "--new-session", "--clearenv"):
+    for flag in (
+        "--unshare-all",
+        "--unshare-user",
+        "--die-with-parent",
+        "--new-session",
+        "--clearenv",
+    ):
         assert flag in argv
     assert argv[argv.index("--cap-drop") + 1] == "ALL"
-    mounted = {argv[i + 1] for i, arg in enumerate(argv) if arg in {"--bind", "--ro-bind", "--ro-bind-try"}}
+    mounted = {
+        argv[i + 1] for i, arg in enumerate(argv) if arg in {"--bind", "--ro-bind", "--ro-bind-try"}
+    }
     assert not {"/", "/etc", "/root", "/home", str(settings.data_dir), str(Path.home())} & mounted
     assert "--share-net" not in argv and "/etc/shadow" not in joined
 
@@ -534,8 +643,12 @@ def test_command_mounts_only_what_a_program_needs(spawner: BwrapSpawner, setting
 def test_specs_that_would_weaken_the_jail_are_refused(
     spawner: BwrapSpawner, settings: Settings, tmp_path: Path, change: dict[str, str]
 ) -> None:
-    paths = {"data_parent": settings.data_dir.parent, "/": Path("/"), "home": Path.home(),
-             "missing": tmp_path / "missing"}
+    paths = {
+        "data_parent": settings.data_dir.parent,
+        "/": Path("/"),
+        "home": Path.home(),
+        "missing": tmp_path / "missing",
+    }
     key, value = next(iter(change.items()))
     if key == "cwd":
         spec = SpawnSpec(argv=["true"], cwd=Path(value))
@@ -555,16 +668,27 @@ def test_detect_reports_bwrap_and_how_limits_are_held(settings: Settings) -> Non
 def _fake_bwrap(tmp_path: Path, script: str, *, options: str = "--disable-userns --size") -> None:
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
-    (bin_dir / "bwrap").write_text(f'#!/bin/sh\nif [ "$1" = --help ]; then echo "{options}"; exit 0; fi\n{script}\n')
+    (bin_dir / "bwrap").write_text(
+        f'#!/bin/sh\nif [ "$1" = --help ]; then echo "{options}"; exit 0; fi\n{script}\n'
+    )
     (bin_dir / "bwrap").chmod(0o755)
 
 
-def test_broken_bwrap_is_refused_with_a_fix(settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_broken_bwrap_is_refused_with_a_fix(
+    settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     # What an unprivileged Docker container says (bubblewrap issue 505).
-    _fake_bwrap(tmp_path, "echo 'bwrap: Can'\"'\"'t mount proc on /newroot/proc: Operation not permitted' >&2; exit 1")
+    _fake_bwrap(
+        tmp_path,
+        "echo 'bwrap: Can'\"'\"'t mount proc on /newroot/proc: Operation not permitted' >&2; exit 1",
+    )
     monkeypatch.setenv("PATH", f"{tmp_path / 'bin'}:/usr/bin:/bin")
     status = detect_sandbox(settings)
-    assert not status.ok and "Can't mount proc" in status.detail and "seccomp=unconfined" in status.detail
+    assert (
+        not status.ok
+        and "Can't mount proc" in status.detail
+        and "seccomp=unconfined" in status.detail
+    )
     with pytest.raises(SandboxUnavailable, match="apparmor_restrict_unprivileged_userns=0"):
         select_spawner(settings)
 
@@ -576,10 +700,16 @@ def test_old_bwrap_is_refused_for_a_root_service(
     monkeypatch.setenv("PATH", f"{tmp_path / 'bin'}:/usr/bin:/bin")
     monkeypatch.setattr(os, "geteuid", lambda: 0)
     status = detect_sandbox(settings)
-    assert not status.ok and "--disable-userns" in status.detail and "unprivileged user" in status.detail
+    assert (
+        not status.ok
+        and "--disable-userns" in status.detail
+        and "unprivileged user" in status.detail
+    )
 
 
-def test_missing_bwrap_is_refused_with_a_fix(settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_missing_bwrap_is_refused_with_a_fix(
+    settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("PATH", str(tmp_path))
     assert not detect_sandbox(settings).ok
     with pytest.raises(SandboxUnavailable, match="apt-get install bubblewrap"):
@@ -590,7 +720,9 @@ def test_select_gives_bwrap_when_it_works(settings: Settings) -> None:
     assert isinstance(select_spawner(settings), BwrapSpawner)
 
 
-def test_opt_out_gives_the_unjailed_spawner_loudly(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_opt_out_gives_the_unjailed_spawner_loudly(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     class StandIn:
         name = "none"
 
@@ -603,8 +735,12 @@ def test_opt_out_gives_the_unjailed_spawner_loudly(tmp_path: Path, monkeypatch: 
     with structlog.testing.capture_logs() as logs:
         chosen = select_spawner(Settings(sandbox="none", data_dir=tmp_path / "d"))
     assert isinstance(chosen, StandIn)
-    assert any(entry["event"] == "sandbox_disabled" and entry["log_level"] == "warning" for entry in logs)
-    assert detect_sandbox(Settings(sandbox="none", data_dir=tmp_path / "d")).detail.startswith("DISABLED")
+    assert any(
+        entry["event"] == "sandbox_disabled" and entry["log_level"] == "warning" for entry in logs
+    )
+    assert detect_sandbox(Settings(sandbox="none", data_dir=tmp_path / "d")).detail.startswith(
+        "DISABLED"
+    )
 
 
 async def test_jailed_process_is_a_managed_process(spawner: BwrapSpawner) -> None:

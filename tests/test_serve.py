@@ -21,7 +21,9 @@ def test_non_loopback_without_keys_is_refused() -> None:
 
     done = subprocess.run(
         [sys.executable, "-m", "proofgate", "serve", "--host", "0.0.0.0"],
-        capture_output=True, text=True, timeout=60,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert done.returncode == 2
     assert "without API keys" in done.stderr

@@ -52,7 +52,9 @@ async def test_forbidden_axiom_is_a_violation(tmp_path: Path) -> None:
 async def test_lean_error_is_failed_with_feedback_and_skips_the_audit(tmp_path: Path) -> None:
     stack = make_stack(tmp_path)
     stack.scenario(mode="crash")  # the audit would be `internal` if it ran
-    code = HONEST.replace("Nat.add_comm a b", "by\n  -- standin: error unknown identifier 'foo'\n  exact foo")
+    code = HONEST.replace(
+        "Nat.add_comm a b", "by\n  -- standin: error unknown identifier 'foo'\n  exact foo"
+    )
     async with running_service(stack) as service:
         verdict = await service.check(Submission(statement=STATEMENT, code=code))
         assert verdict.status is VerdictStatus.failed, verdict.reason

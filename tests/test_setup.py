@@ -18,7 +18,9 @@ def _refusing_url() -> str:
     return f"http://127.0.0.1:{free_port()}/nothing-listens-here"
 
 
-def test_offline_setup_fails_fast_and_changes_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_offline_setup_fails_fast_and_changes_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("PATH", "/usr/bin:/bin")
     url = _refusing_url()
     settings = Settings(
@@ -50,7 +52,11 @@ def test_cli_setup_offline_exits_3(tmp_path: Path) -> None:
         PROOFGATE_DOWNLOAD_TIMEOUT="2",
     )
     done = subprocess.run(
-        [sys.executable, "-m", "proofgate", "setup"], env=env, capture_output=True, text=True, timeout=60
+        [sys.executable, "-m", "proofgate", "setup"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert done.returncode == 3
     assert "cannot reach" in done.stderr and url in done.stderr.replace("\n", "")
@@ -66,7 +72,9 @@ def test_plan_builds_the_repl_and_the_checker_until_both_exist(tmp_path: Path) -
     settings = Settings(data_dir=tmp_path / "data", elan_home=tmp_path / "elan")
 
     def build_needed() -> bool:
-        return next(s for s in plan_setup(settings, environment) if s.name == "build lean targets").needed
+        return next(
+            s for s in plan_setup(settings, environment) if s.name == "build lean targets"
+        ).needed
 
     assert build_needed()
     repl = project / ".lake" / "packages" / "REPL" / ".lake" / "build" / "bin" / "repl"

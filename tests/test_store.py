@@ -257,7 +257,9 @@ def test_a_failed_migration_leaves_the_file_as_it_was(
     import asyncio
 
     path = tmp_path / "cache.sqlite"
-    monkeypatch.setattr("proofgate.store.MIGRATIONS", [*MIGRATIONS, "CREATE TABLE broken (x);\nNOT SQL;"])
+    monkeypatch.setattr(
+        "proofgate.store.MIGRATIONS", [*MIGRATIONS, "CREATE TABLE broken (x);\nNOT SQL;"]
+    )
     with pytest.raises(StoreError):
         asyncio.run(connect(path))
     tables = {row[0] for row in sqlite3.connect(path).execute("SELECT name FROM sqlite_master")}

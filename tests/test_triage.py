@@ -80,17 +80,23 @@ async def test_elaboration_error_is_reported_like_a_check_and_no_probe_runs(tmp_
 
 async def test_trivially_provable_reports_the_first_closer_in_order(tmp_path: Path) -> None:
     # norm_num and omega both close the goal; norm_num comes first in the configured order.
-    text = statement(COMM, *only("proofgate_triage_trivial"),
-                     "-- standin: with proofgate_triage without norm_num without omega error no")
+    text = statement(
+        COMM,
+        *only("proofgate_triage_trivial"),
+        "-- standin: with proofgate_triage without norm_num without omega error no",
+    )
     async with running_service(make_stack(tmp_path)) as service:
         result = await service.triage(TriageRequest(statement=text))
     assert result.elaboration == "ok" and result.flags == [ProbeKind.trivially_provable]
     assert result.closed_by == {ProbeKind.trivially_provable: "norm_num"}
-    first = next(p for p in result.probes if p.outcome is ProbeOutcome.closed and p.closer == "norm_num")
+    first = next(
+        p for p in result.probes if p.outcome is ProbeOutcome.closed and p.closer == "norm_num"
+    )
     assert first.proof is not None and "theorem proofgate_triage_trivial_3 (a b : ℕ)" in first.proof
     assert first.proof.rstrip().endswith("  norm_num")
     assert by_outcome(result, ProbeOutcome.failed)[:2] == [
-        "trivially_provable:decide", "disproved:decide"
+        "trivially_provable:decide",
+        "disproved:decide",
     ]
     assert "vacuous:intros; exfalso; decide" in by_outcome(result, ProbeOutcome.skipped)
     assert result.reason == "k elaborates; trivially_provable (`norm_num`)"
@@ -148,14 +154,15 @@ async def test_refused_audit_leaves_disproved_unset(
 
 async def test_vacuous_hypotheses_and_every_flag_that_holds(tmp_path: Path) -> None:
     text = statement(VACUOUS, *only("proofgate_triage_vacuous", "omega"))
-    both = statement(VACUOUS, "-- standin: with proofgate_triage_disproof error no",
-                     *only("omega"))
+    both = statement(VACUOUS, "-- standin: with proofgate_triage_disproof error no", *only("omega"))
     async with running_service(make_stack(tmp_path)) as service:
         vacuous = await service.triage(TriageRequest(statement=text))
         flagged = await service.triage(TriageRequest(statement=both))
     assert vacuous.flags == [ProbeKind.vacuous]
     assert vacuous.closed_by == {ProbeKind.vacuous: "intros; exfalso; omega"}
-    assert "- VACUOUS: its hypotheses alone prove False (`intros; exfalso; omega`)" in vacuous.feedback
+    assert (
+        "- VACUOUS: its hypotheses alone prove False (`intros; exfalso; omega`)" in vacuous.feedback
+    )
     assert flagged.flags == [ProbeKind.trivially_provable, ProbeKind.vacuous]
     assert flagged.reason == (
         "f elaborates; vacuous (`intros; exfalso; omega`), trivially_provable (`omega`)"
@@ -175,8 +182,10 @@ async def test_all_probes_failing_is_no_flag_and_is_cached(tmp_path: Path) -> No
     assert len(ran) == requests - 1 and all(p.outcome is ProbeOutcome.failed for p in ran)
     assert all(p.detail == "closer failed" for p in ran)
     skipped = {p.detail for p in first.probes if p.outcome is ProbeOutcome.skipped}
-    assert skipped == {"`decide` cannot prove False from hypotheses",
-                       "`positivity` cannot prove False from hypotheses"}
+    assert skipped == {
+        "`decide` cannot prove False from hypotheses",
+        "`positivity` cannot prove False from hypotheses",
+    }
     assert first.reason == "f elaborates; no probe closed"
     assert "- no flag: none of decide, norm_num, simp, omega, linarith, positivity, aesop" in (
         first.feedback
@@ -185,8 +194,11 @@ async def test_all_probes_failing_is_no_flag_and_is_cached(tmp_path: Path) -> No
 
 async def test_a_probe_timing_out(tmp_path: Path) -> None:
     stack = make_stack(tmp_path, triage_probe_timeout=1.0)
-    text = statement(VACUOUS, "-- standin: with proofgate_triage_vacuous hang",
-                     "-- standin: with proofgate_triage without proofgate_triage_vacuous error no")
+    text = statement(
+        VACUOUS,
+        "-- standin: with proofgate_triage_vacuous hang",
+        "-- standin: with proofgate_triage without proofgate_triage_vacuous error no",
+    )
     async with running_service(stack) as service:
         result = await service.triage(TriageRequest(statement=text, closers=["omega"]))
         entries = (await service._cache.stats()).by_status.get("triage", 0)
@@ -196,7 +208,9 @@ async def test_a_probe_timing_out(tmp_path: Path) -> None:
     vacuous = next(p for p in result.probes if p.kind is ProbeKind.vacuous)
     assert vacuous.detail == "no answer within 1 s" and vacuous.time_ms >= 900
     assert by_outcome(result, ProbeOutcome.failed) == [
-        "trivially_provable:omega", "disproved:omega", "disproved:push_neg; omega"
+        "trivially_provable:omega",
+        "disproved:omega",
+        "disproved:push_neg; omega",
     ]
     assert not result.flags and entries == 0  # a timeout is not deterministic: not cached
     assert "timeout vacuous            intros; exfalso; omega" in result.feedback
@@ -213,7 +227,9 @@ async def test_the_total_budget_running_out(tmp_path: Path) -> None:
     assert 1 <= len(timed_out) <= 2 == service.settings.workers  # only the first wave started
     assert timed_out[0] == "trivially_provable:decide"
     assert sum(p.detail == "the total budget ran out" for p in skipped) >= 20
-    assert not by_outcome(result, ProbeOutcome.closed) and not by_outcome(result, ProbeOutcome.failed)
+    assert not by_outcome(result, ProbeOutcome.closed) and not by_outcome(
+        result, ProbeOutcome.failed
+    )
     assert result.timings.probes_ms < 1000 + 1500  # the budget, and the grace for a pool wait
 
 
@@ -281,14 +297,21 @@ def test_classify_probe_counts_only_the_probes_own_sorry() -> None:
         return {"env": 1, **fields}
 
     assert classify_probe(reply(), probe) == (ProbeOutcome.closed, "")
-    assert classify_probe(reply(messages=[{"severity": "warning", "pos": outside, "data": warning}]),
-                          probe)[0] is ProbeOutcome.closed
+    assert (
+        classify_probe(
+            reply(messages=[{"severity": "warning", "pos": outside, "data": warning}]), probe
+        )[0]
+        is ProbeOutcome.closed
+    )
     for bad in (
         reply(messages=[{"severity": "warning", "pos": inside, "data": warning}]),
         reply(messages=[{"severity": "warning", "pos": None, "data": warning}]),
         reply(sorries=[{"pos": inside, "goal": "⊢ False"}]),
     ):
-        assert classify_probe(bad, probe) == (ProbeOutcome.failed, "the probe still contains a `sorry`")
+        assert classify_probe(bad, probe) == (
+            ProbeOutcome.failed,
+            "the probe still contains a `sorry`",
+        )
     error = reply(messages=[{"severity": "error", "pos": outside, "data": "unsolved goals\n⊢ x"}])
     assert classify_probe(error, probe) == (ProbeOutcome.failed, "unsolved goals")
 
@@ -299,10 +322,15 @@ def test_classify_probe_counts_only_the_probes_own_sorry() -> None:
 def _real_stack(tmp_path: Path) -> CheckerService:
     from proofgate.config import Settings
 
-    return CheckerService(Settings(
-        data_dir=tmp_path / "data", workers=2, queue_wait=600, triage_budget=120,
-        triage_probe_timeout=60,
-    ))
+    return CheckerService(
+        Settings(
+            data_dir=tmp_path / "data",
+            workers=2,
+            queue_wait=600,
+            triage_budget=120,
+            triage_probe_timeout=60,
+        )
+    )
 
 
 @pytest.mark.lean

@@ -43,11 +43,18 @@ def test_actionlint_passes_on_every_workflow() -> None:
 
 
 def _workflow_using_the_action(inputs: dict[str, str]) -> str:
-    return yaml.safe_dump({
-        "name": "uses-proofgate", "on": "push",
-        "jobs": {"check": {"runs-on": "ubuntu-24.04", "steps": [
-            {"uses": "actions/checkout@v5"}, {"uses": "./", "with": inputs}]}},
-    })
+    return yaml.safe_dump(
+        {
+            "name": "uses-proofgate",
+            "on": "push",
+            "jobs": {
+                "check": {
+                    "runs-on": "ubuntu-24.04",
+                    "steps": [{"uses": "actions/checkout@v5"}, {"uses": "./", "with": inputs}],
+                }
+            },
+        }
+    )
 
 
 def _scratch_repo(tmp_path: Path, workflow: str) -> Path:
@@ -66,7 +73,9 @@ def test_actionlint_reads_the_action_metadata(tmp_path: Path) -> None:
     good = _scratch_repo(tmp_path / "good", _workflow_using_the_action(inputs))
     linted = run([actionlint, "-no-color"], cwd=good)
     assert linted.returncode == 0, linted.stdout + linted.stderr
-    bad = _scratch_repo(tmp_path / "bad", _workflow_using_the_action({**inputs, "no-such-input": "x"}))
+    bad = _scratch_repo(
+        tmp_path / "bad", _workflow_using_the_action({**inputs, "no-such-input": "x"})
+    )
     linted = run([actionlint, "-no-color"], cwd=bad)
     assert linted.returncode != 0 and "no-such-input" in linted.stdout
 
@@ -86,13 +95,19 @@ def test_action_structure() -> None:
     for step in steps:
         assert ("run" in step) != ("uses" in step), step
         if "run" in step:
-            assert step.get("shell") == "bash", f"composite run steps need a shell: {step.get('name')}"
-            assert "${{" not in step["run"], f"pass inputs through env, not into the script: {step.get('name')}"
+            assert step.get("shell") == "bash", (
+                f"composite run steps need a shell: {step.get('name')}"
+            )
+            assert "${{" not in step["run"], (
+                f"pass inputs through env, not into the script: {step.get('name')}"
+            )
             checked = run(["bash", "-n", "-c", step["run"]])
             assert checked.returncode == 0, (step.get("name"), checked.stderr)
     commands = " ".join(step.get("run", "") for step in steps)
     assert "proofgate setup" in commands and "proofgate ci" in commands
-    assert any(step.get("uses", "").startswith("github/codeql-action/upload-sarif@") for step in steps)
+    assert any(
+        step.get("uses", "").startswith("github/codeql-action/upload-sarif@") for step in steps
+    )
 
 
 def test_pre_commit_hook() -> None:
@@ -116,7 +131,11 @@ def test_dockerfile_health_user_and_stages() -> None:
     assert "/readyz" not in text.split("HEALTHCHECK", 1)[1]
     users = re.findall(r"^USER\s+(\S+)", text, re.M)
     assert users and not users[-1].startswith(("0", "root"))
-    assert "bubblewrap" in text and "lake exe cache get" in text and "lake build repl proofgate-checker" in text
+    assert (
+        "bubblewrap" in text
+        and "lake exe cache get" in text
+        and "lake build repl proofgate-checker" in text
+    )
 
 
 def test_compose_keeps_a_persistent_cache_and_the_sandbox_flags() -> None:
@@ -124,5 +143,7 @@ def test_compose_keeps_a_persistent_cache_and_the_sandbox_flags() -> None:
     service = compose["services"]["proofgate"]
     assert "proofgate-data" in compose["volumes"]
     assert any(v.startswith("proofgate-data:") for v in service["volumes"])
-    assert {"seccomp=unconfined", "apparmor=unconfined", "systempaths=unconfined"} <= set(service["security_opt"])
+    assert {"seccomp=unconfined", "apparmor=unconfined", "systempaths=unconfined"} <= set(
+        service["security_opt"]
+    )
     assert any("/healthz" in part for part in service["healthcheck"]["test"])

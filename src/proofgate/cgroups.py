@@ -20,7 +20,15 @@ from pathlib import Path
 
 from proofgate.logs import get_logger
 
-__all__ = ["Cgroup", "CgroupTree", "CgroupV1", "CgroupV1Tree", "CgroupV2", "CgroupV2Tree", "find_cgroup_tree"]
+__all__ = [
+    "Cgroup",
+    "CgroupTree",
+    "CgroupV1",
+    "CgroupV1Tree",
+    "CgroupV2",
+    "CgroupV2Tree",
+    "find_cgroup_tree",
+]
 
 DEFAULT_ROOT = Path("/sys/fs/cgroup")
 #: Every cgroup proofgate creates is named `proofgate-<service pid>-<random>`.
@@ -177,7 +185,11 @@ class CgroupTree(ABC):
                 continue
             for entry in entries:
                 owner = entry.name.removeprefix(NAME_PREFIX).partition("-")[0]
-                if not entry.name.startswith(NAME_PREFIX) or not owner.isdigit() or entry.name in seen:
+                if (
+                    not entry.name.startswith(NAME_PREFIX)
+                    or not owner.isdigit()
+                    or entry.name in seen
+                ):
                     continue
                 if int(owner) == os.getpid() or Path(f"/proc/{owner}").exists():
                     continue
@@ -337,7 +349,9 @@ class CgroupV2Tree(CgroupTree):
                 errno.ENOTSUP,
                 f"controllers {sorted(wanted - available)} are not delegated to {self.parent}",
             )
-        enabled = {word.lstrip("+") for word in _read(self.parent / "cgroup.subtree_control").split()}
+        enabled = {
+            word.lstrip("+") for word in _read(self.parent / "cgroup.subtree_control").split()
+        }
         if wanted <= enabled:
             return
         request = " ".join(f"+{name}" for name in sorted(wanted))
@@ -403,7 +417,9 @@ def find_cgroup_tree(root: Path | None = None) -> tuple[CgroupTree | None, str]:
     if (mount / "cgroup.controllers").is_file():
         tree = CgroupV2Tree(_nested(mount, own.get("")))
     elif (mount / "memory").is_dir() and (mount / "pids").is_dir():
-        tree = CgroupV1Tree(_nested(mount / "memory", own.get("memory")), _nested(mount / "pids", own.get("pids")))
+        tree = CgroupV1Tree(
+            _nested(mount / "memory", own.get("memory")), _nested(mount / "pids", own.get("pids"))
+        )
     else:
         return None, f"no cgroup v2 or v1 memory+pids hierarchy at {mount}"
     try:

@@ -396,9 +396,7 @@ class AsyncClient(_Base, AsyncSessionMethods):
 
         return await run_batch_async(self, submissions, progress=progress)
 
-    async def triage(
-        self, request: TriageRequest | None = None, /, **fields: Any
-    ) -> TriageResult:
+    async def triage(self, request: TriageRequest | None = None, /, **fields: Any) -> TriageResult:
         """Triage one statement (a `TriageRequest`, or its fields as keywords): does it elaborate,
         and is it false, vacuous or trivially provable?"""
         built = build_triage_request(request, fields)

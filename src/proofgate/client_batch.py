@@ -107,7 +107,9 @@ def _stream(client: Client, method: str, path: str, **kwargs: Any) -> Iterator[h
     while True:
         attempt += 1
         try:
-            response = client._http.send(client._http.build_request(method, path, **kwargs), stream=True)
+            response = client._http.send(
+                client._http.build_request(method, path, **kwargs), stream=True
+            )
         except httpx.HTTPError as exc:
             raise _transport_error(exc, client.base_url) from exc
         if response.status_code == 200:
@@ -151,7 +153,9 @@ def run_batch(
                 if job_id is None or reattached >= client.retry.attempts:
                     if isinstance(exc, ServerError):
                         raise
-                    raise ServerError(f"the batch stream from {client.base_url} broke: {exc}") from exc
+                    raise ServerError(
+                        f"the batch stream from {client.base_url} broke: {exc}"
+                    ) from exc
             if not collected.complete:
                 reattached += 1
                 if reattached > client.retry.attempts:
@@ -164,7 +168,9 @@ def run_batch(
 
 
 @asynccontextmanager
-async def _astream(client: AsyncClient, method: str, path: str, **kwargs: Any) -> AsyncIterator[httpx.Response]:
+async def _astream(
+    client: AsyncClient, method: str, path: str, **kwargs: Any
+) -> AsyncIterator[httpx.Response]:
     from proofgate.client import _transport_error, error_for
 
     attempt = 0
@@ -217,7 +223,9 @@ async def run_batch_async(
                 if job_id is None or reattached >= client.retry.attempts:
                     if isinstance(exc, ServerError):
                         raise
-                    raise ServerError(f"the batch stream from {client.base_url} broke: {exc}") from exc
+                    raise ServerError(
+                        f"the batch stream from {client.base_url} broke: {exc}"
+                    ) from exc
             if not collected.complete:
                 reattached += 1
                 if reattached > client.retry.attempts:

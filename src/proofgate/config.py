@@ -87,10 +87,13 @@ class Settings(BaseSettings):
     )
 
     # --- downloads (settings so tests can point them at loopback) --------------------------
-    elan_installer_url: str = "https://raw.githubusercontent.com/leanprover/elan/master/elan-init.sh"
+    elan_installer_url: str = (
+        "https://raw.githubusercontent.com/leanprover/elan/master/elan-init.sh"
+    )
     toolchain_release_url: str = "https://github.com/leanprover/lean4/releases"
     mathlib_cache_url: str | None = Field(
-        None, description="Mathlib cache mirror; passed to `lake exe cache get` as MATHLIB_CACHE_URL."
+        None,
+        description="Mathlib cache mirror; passed to `lake exe cache get` as MATHLIB_CACHE_URL.",
     )
     download_timeout: float = Field(10.0, gt=0, description="Seconds before a download gives up.")
 
@@ -107,7 +110,10 @@ class Settings(BaseSettings):
 
     # --- proof sessions (proofgate.sessions) ----------------------------------------------
     session_ttl: float = Field(
-        1800.0, gt=0, le=86_400, description="Seconds a proof session may sit idle before it expires."
+        1800.0,
+        gt=0,
+        le=86_400,
+        description="Seconds a proof session may sit idle before it expires.",
     )
     max_sessions_per_key: int = Field(
         8, ge=1, le=4096, description="Open sessions one API key (or the keyless caller) may hold."
@@ -155,7 +161,13 @@ class Settings(BaseSettings):
     # --- triage (proofgate.triage) ----------------------------------------------------------
     triage_closers: NameList = Field(
         default_factory=lambda: [
-            "decide", "norm_num", "simp", "omega", "linarith", "positivity", "aesop"
+            "decide",
+            "norm_num",
+            "simp",
+            "omega",
+            "linarith",
+            "positivity",
+            "aesop",
         ],
         description="Cheap closers triage tries, in order (JSON list, or comma-separated).",
     )

@@ -52,9 +52,18 @@ def _python_checks() -> list[Check]:
         except importlib.metadata.PackageNotFoundError:
             checks.append(Check(f"python:{dist}", False, "not installed: pip install proofgate"))
     try:
-        checks.append(Check("python:httptools", True, importlib.metadata.version("httptools"), required=False))
+        checks.append(
+            Check("python:httptools", True, importlib.metadata.version("httptools"), required=False)
+        )
     except importlib.metadata.PackageNotFoundError:
-        checks.append(Check("python:httptools", False, "not installed: HTTP is parsed by h11 (slower)", required=False))
+        checks.append(
+            Check(
+                "python:httptools",
+                False,
+                "not installed: HTTP is parsed by h11 (slower)",
+                required=False,
+            )
+        )
     return checks
 
 
@@ -62,9 +71,18 @@ def run_doctor(settings: Settings) -> Report:
     """Inspect this machine for everything verification needs."""
     checks = _python_checks()
     elan = shutil.which("elan") or (
-        str(settings.elan_home / "bin" / "elan") if (settings.elan_home / "bin" / "elan").exists() else None
+        str(settings.elan_home / "bin" / "elan")
+        if (settings.elan_home / "bin" / "elan").exists()
+        else None
     )
-    checks.append(Check("elan", elan is not None, elan or "not found (optional with PROOFGATE_LEAN_HOME)", required=False))
+    checks.append(
+        Check(
+            "elan",
+            elan is not None,
+            elan or "not found (optional with PROOFGATE_LEAN_HOME)",
+            required=False,
+        )
+    )
     try:
         environments = discover_environments(settings)
     except ConfigError as exc:
@@ -73,8 +91,12 @@ def run_doctor(settings: Settings) -> Report:
     for name, environment in environments.items():
         install = find_lean(settings, environment)
         prefix = f"{name}:"
-        checks.append(Check(prefix + "lean", install.lean is not None, str(install.lean or "not found")))
-        checks.append(Check(prefix + "lake", install.lake is not None, str(install.lake or "not found")))
+        checks.append(
+            Check(prefix + "lean", install.lean is not None, str(install.lean or "not found"))
+        )
+        checks.append(
+            Check(prefix + "lake", install.lake is not None, str(install.lake or "not found"))
+        )
         checks.append(
             Check(
                 prefix + "toolchain",
@@ -83,10 +105,18 @@ def run_doctor(settings: Settings) -> Report:
             )
         )
         checks.append(
-            Check(prefix + "mathlib", install.mathlib_built, "oleans built" if install.mathlib_built else "oleans missing")
+            Check(
+                prefix + "mathlib",
+                install.mathlib_built,
+                "oleans built" if install.mathlib_built else "oleans missing",
+            )
         )
         checks.append(
-            Check(prefix + "repl", install.repl_binary is not None, str(install.repl_binary or "binary missing"))
+            Check(
+                prefix + "repl",
+                install.repl_binary is not None,
+                str(install.repl_binary or "binary missing"),
+            )
         )
         for problem in install.problems:
             checks.append(Check(prefix + "fix", False, problem, required=False))
@@ -95,5 +125,9 @@ def run_doctor(settings: Settings) -> Report:
     cores = os.cpu_count() or 1
     memory = psutil.virtual_memory().total / 2**30
     checks.append(Check("cores", True, str(cores), required=False))
-    checks.append(Check("memory", memory >= 8, f"{memory:.1f} GiB (a Mathlib worker wants ~6)", required=False))
+    checks.append(
+        Check(
+            "memory", memory >= 8, f"{memory:.1f} GiB (a Mathlib worker wants ~6)", required=False
+        )
+    )
     return Report(checks)

@@ -135,8 +135,17 @@ def messages_from_repl(
             end_pos = None  # an end in another field than the start says nothing useful
         category = categorize(text, severity)
         goals = goals_in(text) if severity is Severity.error else []
-        messages.append(Message(severity=severity, category=category, text=text, pos=pos,
-                                end_pos=end_pos, goals=goals, source=source))
+        messages.append(
+            Message(
+                severity=severity,
+                category=category,
+                text=text,
+                pos=pos,
+                end_pos=end_pos,
+                goals=goals,
+                source=source,
+            )
+        )
     return messages
 
 
@@ -150,8 +159,14 @@ def sorries_from_repl(
             continue
         pos, source = _place(raw.get("pos"), locate, end=False)
         end_pos, end_source = _place(raw.get("endPos"), locate, end=True)
-        found.append(SorryInfo(pos=pos, end_pos=end_pos if end_source == source else None,
-                               goal=str(raw.get("goal", "")), source=source))
+        found.append(
+            SorryInfo(
+                pos=pos,
+                end_pos=end_pos if end_source == source else None,
+                goal=str(raw.get("goal", "")),
+                source=source,
+            )
+        )
     return found
 
 
@@ -166,13 +181,15 @@ def policy_messages(
     for severity, items in ((Severity.error, violations), (Severity.info, notes)):
         for item in items:
             in_statement = item.message.startswith("in the statement: ")
-            messages.append(Message(
-                severity=severity,
-                category=Category.policy,
-                text=f"[{item.rule}] {item.message}",
-                pos=Position(line=item.line, column=item.column),
-                source="statement" if in_statement else source,
-            ))
+            messages.append(
+                Message(
+                    severity=severity,
+                    category=Category.policy,
+                    text=f"[{item.rule}] {item.message}",
+                    pos=Position(line=item.line, column=item.column),
+                    source="statement" if in_statement else source,
+                )
+            )
     return messages
 
 
@@ -216,10 +233,14 @@ def _render(
         line = min(max(note[0].line, 1), len(lines))
         by_line.setdefault(line, []).append(note)
     if by_line:
-        shown = sorted({
-            n for line in by_line for n in range(line - context, line + context + 1)
-            if 1 <= n <= len(lines)
-        })
+        shown = sorted(
+            {
+                n
+                for line in by_line
+                for n in range(line - context, line + context + 1)
+                if 1 <= n <= len(lines)
+            }
+        )
     else:
         shown = list(range(1, len(lines) + 1))
     out = list(unplaced)
@@ -263,8 +284,9 @@ def render_annotated(
             placed_all.append((message.pos, message.end_pos, label, message.text, message.severity))
     for sorry in sorries:
         if sorry.pos is not None:
-            placed_all.append((sorry.pos, sorry.end_pos, "sorry", f"goal: {sorry.goal}",
-                               Severity.warning))
+            placed_all.append(
+                (sorry.pos, sorry.end_pos, "sorry", f"goal: {sorry.goal}", Severity.warning)
+            )
     attempts = ((context, 12, False), (0, 4, False), (0, 2, True))
     rendered = ""
     for attempt_context, max_lines, errors_only in attempts:

@@ -39,7 +39,11 @@ class Preexec:
     def __init__(self, limits: Limits, join_files: tuple[Path, ...]) -> None:
         self._join = [os.fsencode(path) for path in join_files]
         _, hard_nofile = resource.getrlimit(resource.RLIMIT_NOFILE)
-        nofile = limits.open_files if hard_nofile == resource.RLIM_INFINITY else min(limits.open_files, hard_nofile)
+        nofile = (
+            limits.open_files
+            if hard_nofile == resource.RLIM_INFINITY
+            else min(limits.open_files, hard_nofile)
+        )
         self._rlimits = [
             (resource.RLIMIT_NOFILE, nofile),
             (resource.RLIMIT_FSIZE, limits.file_size_bytes),
@@ -86,7 +90,9 @@ class JailedProcess:
         self.cgroup = cgroup
         self._limits = limits
         self._poll_interval = poll_interval
-        self._members: dict[int, psutil.Process] = {}  # watchdog mode: every process ever seen in the tree
+        self._members: dict[
+            int, psutil.Process
+        ] = {}  # watchdog mode: every process ever seen in the tree
         self._private: int | None = None
         self._oom = False
         #: "memory" or "processes" once the watcher killed the tree for going over a cap.
@@ -152,7 +158,9 @@ class JailedProcess:
     def _exceeded(self, what: str) -> None:
         if self.limit_exceeded is None:
             self.limit_exceeded = what
-            _log.warning("jail_limit_exceeded", pid=self.pid, limit=what, private_bytes=self._private)
+            _log.warning(
+                "jail_limit_exceeded", pid=self.pid, limit=what, private_bytes=self._private
+            )
         if what == "memory":
             self._oom = True
         self.kill()
@@ -161,7 +169,11 @@ class JailedProcess:
         exited = asyncio.ensure_future(self._process.wait())
         # Under a cgroup the kernel enforces both caps and `_release` reads the OOM record after the
         # exit: the look only ends a tree whose member the kernel killed, so it need not be often.
-        interval = self._poll_interval if self.cgroup is None else max(self._poll_interval, CGROUP_POLL_SECONDS)
+        interval = (
+            self._poll_interval
+            if self.cgroup is None
+            else max(self._poll_interval, CGROUP_POLL_SECONDS)
+        )
         try:
             while not exited.done():
                 try:
@@ -195,7 +207,9 @@ class JailedProcess:
         else:
             self._wait_for_members()
         remove_tree(self.scratch)
-        _log.debug("jail_released", pid=self.pid, returncode=self._process.returncode, oom=self._oom)
+        _log.debug(
+            "jail_released", pid=self.pid, returncode=self._process.returncode, oom=self._oom
+        )
 
 
 def remove_tree(path: Path) -> None:

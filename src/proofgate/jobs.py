@@ -104,7 +104,9 @@ class JobStore:
             raise StoreError("the job store is not open: call `await store.open()` first")
         return self._connection
 
-    async def _write(self, statements: Sequence[tuple[str, Sequence[object] | list[Sequence[object]]]]) -> None:
+    async def _write(
+        self, statements: Sequence[tuple[str, Sequence[object] | list[Sequence[object]]]]
+    ) -> None:
         """Run `statements` (a list of parameters means executemany) in one transaction."""
         db = self._db()
         async with self._write_lock:
@@ -136,7 +138,15 @@ class JobStore:
             if item.error is not None:
                 finished += 1
                 rows.append(
-                    (job_id, index, item.client_id, None, "error", item.error.model_dump_json(exclude_none=True), now)
+                    (
+                        job_id,
+                        index,
+                        item.client_id,
+                        None,
+                        "error",
+                        item.error.model_dump_json(exclude_none=True),
+                        now,
+                    )
                 )
             else:
                 assert item.submission is not None
@@ -147,17 +157,35 @@ class JobStore:
             [
                 (
                     f"INSERT INTO jobs ({_JOB_COLUMNS}) VALUES (?, ?, ?, ?, ?, NULL, ?, '', 0)",
-                    (job_id, status, key_name, len(items), now, now if status == "completed" else None),
+                    (
+                        job_id,
+                        status,
+                        key_name,
+                        len(items),
+                        now,
+                        now if status == "completed" else None,
+                    ),
                 ),
                 (
-                    ("INSERT INTO job_items (job_id, idx, client_id, submission, outcome, result, "
-                    "finished_at) VALUES (?, ?, ?, ?, ?, ?, ?)"),
+                    (
+                        "INSERT INTO job_items (job_id, idx, client_id, submission, outcome, result, "
+                        "finished_at) VALUES (?, ?, ?, ?, ?, ?, ?)"
+                    ),
                     rows,
                 ),
             ]
         )
-        return JobRecord(job_id, status, key_name, len(items), now, None,
-                         now if status == "completed" else None, "", 0)
+        return JobRecord(
+            job_id,
+            status,
+            key_name,
+            len(items),
+            now,
+            None,
+            now if status == "completed" else None,
+            "",
+            0,
+        )
 
     async def job(self, job_id: str) -> JobRecord | None:
         rows = await self._read(f"SELECT {_JOB_COLUMNS} FROM jobs WHERE id = ?", (job_id,))
@@ -181,7 +209,10 @@ class JobStore:
         errors = by_outcome.pop("error", 0)
         done = errors + sum(by_outcome.values())
         return JobCounts(
-            total=job.total, done=done, pending=job.total - done, errors=errors,
+            total=job.total,
+            done=done,
+            pending=job.total - done,
+            errors=errors,
             by_status=dict(sorted(by_outcome.items())),
         )
 
@@ -198,9 +229,14 @@ class JobStore:
             "outcome IS NOT NULL AND idx >= ? AND idx < ? ORDER BY idx",
             (job_id, start, end),
         )
-        return [(int(idx), result_line(int(idx), cid, str(out), str(res))) for idx, cid, out, res in rows]
+        return [
+            (int(idx), result_line(int(idx), cid, str(out), str(res)))
+            for idx, cid, out, res in rows
+        ]
 
-    async def pending(self, job_id: str, *, after: int, limit: int) -> list[tuple[int, str | None, str | None]]:
+    async def pending(
+        self, job_id: str, *, after: int, limit: int
+    ) -> list[tuple[int, str | None, str | None]]:
         rows = await self._read(
             "SELECT idx, client_id, submission FROM job_items WHERE job_id = ? AND outcome IS NULL "
             "AND idx >= ? ORDER BY idx LIMIT ?",
@@ -212,8 +248,10 @@ class JobStore:
         await self._write(
             [
                 (
-                    ("UPDATE job_items SET outcome = ?, result = ?, finished_at = ? "
-                    "WHERE job_id = ? AND idx = ? AND outcome IS NULL"),
+                    (
+                        "UPDATE job_items SET outcome = ?, result = ?, finished_at = ? "
+                        "WHERE job_id = ? AND idx = ? AND outcome IS NULL"
+                    ),
                     (outcome, result, time.time(), job_id, index),
                 )
             ]
@@ -221,14 +259,25 @@ class JobStore:
 
     async def mark_running(self, job_id: str) -> None:
         await self._write(
-            [(("UPDATE jobs SET status = 'running', started_at = COALESCE(started_at, ?) "
-              "WHERE id = ? AND status = 'queued'"), (time.time(), job_id))]
+            [
+                (
+                    (
+                        "UPDATE jobs SET status = 'running', started_at = COALESCE(started_at, ?) "
+                        "WHERE id = ? AND status = 'queued'"
+                    ),
+                    (time.time(), job_id),
+                )
+            ]
         )
 
     async def mark_completed(self, job_id: str) -> None:
         await self._write(
-            [("UPDATE jobs SET status = 'completed', finished_at = ? WHERE id = ?",
-              (time.time(), job_id))]
+            [
+                (
+                    "UPDATE jobs SET status = 'completed', finished_at = ? WHERE id = ?",
+                    (time.time(), job_id),
+                )
+            ]
         )
 
     async def mark_resumed(self, job_id: str, reason: str) -> None:
@@ -246,8 +295,10 @@ class JobStore:
         await self._write(
             [
                 (
-                    ("UPDATE job_items SET outcome = 'error', result = ?, finished_at = ? "
-                    "WHERE job_id = ? AND outcome IS NULL"),
+                    (
+                        "UPDATE job_items SET outcome = 'error', result = ?, finished_at = ? "
+                        "WHERE job_id = ? AND outcome IS NULL"
+                    ),
                     (error, now, job_id),
                 ),
                 (
@@ -342,7 +393,11 @@ class JobRunner:
 
     def stats(self) -> dict[str, int]:
         pending = sum(job.record.total - job.done for job in self._active.values())
-        return {"active_jobs": len(self._active), "pending_items": pending, "in_flight": len(self._tasks)}
+        return {
+            "active_jobs": len(self._active),
+            "pending_items": pending,
+            "in_flight": len(self._tasks),
+        }
 
     def is_active(self, job_id: str) -> bool:
         return job_id in self._active
@@ -407,7 +462,9 @@ class JobRunner:
                 job.exhausted = True
         return job.buffer.popleft() if job.buffer else None
 
-    def _launch(self, job: _ActiveJob, index: int, client_id: str | None, submission: str | None) -> None:
+    def _launch(
+        self, job: _ActiveJob, index: int, client_id: str | None, submission: str | None
+    ) -> None:
         key = job.record.key_name
         if key:
             self._by_key[key] = self._by_key.get(key, 0) + 1
@@ -426,7 +483,9 @@ class JobRunner:
 
         task.add_done_callback(finished)
 
-    async def _run_item(self, job: _ActiveJob, index: int, client_id: str | None, stored: str | None) -> None:
+    async def _run_item(
+        self, job: _ActiveJob, index: int, client_id: str | None, stored: str | None
+    ) -> None:
         outcome, result = await self._outcome(stored)
         try:
             await self.store.finish_item(job.record.id, index, outcome, result)
@@ -449,7 +508,10 @@ class JobRunner:
         try:
             submission = Submission.model_validate_json(stored or "")
         except ValidationError as exc:
-            return _error("validation", f"the stored submission is unreadable ({exc.errors()[0]['msg']}): resubmit it")
+            return _error(
+                "validation",
+                f"the stored submission is unreadable ({exc.errors()[0]['msg']}): resubmit it",
+            )
         while True:
             try:
                 verdict = await self._check(submission)
@@ -463,8 +525,9 @@ class JobRunner:
             except Exception as exc:  # one item's failure never stops the job
                 _log.error("job_item_failed", error=repr(exc))
                 return _error(
-                    "internal", f"internal error ({type(exc).__name__}): proofgate's fault, not the "
-                    "submission's; resubmit it, and report it if it recurs"
+                    "internal",
+                    f"internal error ({type(exc).__name__}): proofgate's fault, not the "
+                    "submission's; resubmit it, and report it if it recurs",
                 )
             return verdict.status.value, verdict.model_dump_json()
 

@@ -32,8 +32,17 @@ TOKEN_PREFIX = "pg_"
 _FORMAT = 1
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}$")
 _RATE = re.compile(r"^\s*([0-9]*\.?[0-9]+)\s*(?:/\s*(s|sec|second|m|min|minute|h|hour))?\s*$")
-_PER_MINUTE = {None: 1.0, "s": 60.0, "sec": 60.0, "second": 60.0, "m": 1.0, "min": 1.0,
-               "minute": 1.0, "h": 1 / 60, "hour": 1 / 60}
+_PER_MINUTE = {
+    None: 1.0,
+    "s": 60.0,
+    "sec": 60.0,
+    "second": 60.0,
+    "m": 1.0,
+    "min": 1.0,
+    "minute": 1.0,
+    "h": 1 / 60,
+    "hour": 1 / 60,
+}
 
 
 def hash_token(token: str) -> str:

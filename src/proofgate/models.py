@@ -299,7 +299,9 @@ class TriageRequest(BaseModel):
 
     statement: str = Field(min_length=1, max_length=MAX_SOURCE_CHARS)
     target: str | None = Field(
-        None, max_length=512, pattern=_NAME_PATTERN,
+        None,
+        max_length=512,
+        pattern=_NAME_PATTERN,
         description="The theorem to triage (default: the statement's last theorem).",
     )
     environment: str = Field(
@@ -307,7 +309,8 @@ class TriageRequest(BaseModel):
     )
     policy: Literal["strict", "permissive"] = "strict"
     closers: list[str] | None = Field(
-        None, max_length=64,
+        None,
+        max_length=64,
         description="A selection (in order) of the server's configured closers; default: all.",
     )
     budget: float | None = Field(
@@ -335,8 +338,10 @@ class TriageResult(BaseModel):
     """proofgate's triage of one statement: does it elaborate, and is it trivial, false or vacuous?"""
 
     target: str | None = None
-    elaboration: Literal["ok", "failed", "rejected", "timeout", "out_of_memory", "internal"] = Field(
-        description="`ok`: elaborates; `failed`: Lean errors; `rejected`: policy; else the service."
+    elaboration: Literal["ok", "failed", "rejected", "timeout", "out_of_memory", "internal"] = (
+        Field(
+            description="`ok`: elaborates; `failed`: Lean errors; `rejected`: policy; else the service."
+        )
     )
     reason: str = Field("", description="One line saying what the triage found.")
     trivially_provable: bool = False
@@ -358,7 +363,9 @@ class TriageResult(BaseModel):
     messages: list[Message] = Field(default_factory=list, description="Elaboration messages.")
     sorries: list[SorryInfo] = Field(default_factory=list)
     violations: list[Violation] = Field(default_factory=list)
-    feedback: str = Field("", description="The triage for a prompt: flags, probes, annotated errors.")
+    feedback: str = Field(
+        "", description="The triage for a prompt: flags, probes, annotated errors."
+    )
     closers: list[str] = Field(default_factory=list, description="The closers tried, in order.")
     budget: float = Field(0.0, description="Seconds all probes could take together.")
     pins: Pins | None = None

@@ -47,7 +47,9 @@ SCRATCH_PREFIX = "proofgate-scratch-"
 _SYSTEM_DIRS = ("usr", "bin", "sbin", "lib", "lib32", "lib64", "libx32")
 #: Only what the dynamic linker reads from /etc (and the alternatives symlinks of /usr/bin).
 _SYSTEM_ETC = ("/etc/ld.so.cache", "/etc/ld.so.conf", "/etc/ld.so.conf.d", "/etc/alternatives")
-_INSTALL_HINT = "apt-get install bubblewrap (or set PROOFGATE_SANDBOX=none for local development only)"
+_INSTALL_HINT = (
+    "apt-get install bubblewrap (or set PROOFGATE_SANDBOX=none for local development only)"
+)
 _DOCKER_HINT = (
     "in Docker run with --security-opt seccomp=unconfined --security-opt apparmor=unconfined "
     "(see docs/sandbox.md); on Ubuntu 24.04 set sysctl kernel.apparmor_restrict_unprivileged_userns=0"
@@ -70,7 +72,9 @@ class SandboxStatus:
 def _bwrap_options(bwrap: str) -> frozenset[str]:
     """The options this bwrap understands (--disable-userns and --size are newer than some distros')."""
     try:
-        run = subprocess.run([bwrap, "--help"], capture_output=True, text=True, timeout=10, check=False)
+        run = subprocess.run(
+            [bwrap, "--help"], capture_output=True, text=True, timeout=10, check=False
+        )
     except (OSError, subprocess.SubprocessError):
         return frozenset()
     return frozenset(word for word in (run.stdout + run.stderr).split() if word.startswith("--"))
@@ -123,8 +127,18 @@ class BwrapSpawner:
     def command(self, spec: SpawnSpec, limits: Limits, scratch: Path) -> list[str]:
         """The bwrap argv that runs `spec` jailed (checks the spec first; raises ConfigError)."""
         self._check(spec)
-        argv = [self.bwrap, "--unshare-all", "--unshare-user", "--cap-drop", "ALL", "--die-with-parent",
-                "--new-session", "--clearenv", "--hostname", "proofgate"]
+        argv = [
+            self.bwrap,
+            "--unshare-all",
+            "--unshare-user",
+            "--cap-drop",
+            "ALL",
+            "--die-with-parent",
+            "--new-session",
+            "--clearenv",
+            "--hostname",
+            "proofgate",
+        ]
         if "--disable-userns" in self._options:
             argv.append("--disable-userns")  # no nested user namespace to regain capabilities in
         for name in _SYSTEM_DIRS:
@@ -157,7 +171,9 @@ class BwrapSpawner:
         bound = [*spec.read_only, *spec.writable]
         for path in bound:
             if not path.is_absolute() or not path.exists():
-                raise ConfigError(f"cannot mount {path} into the jail: it must be an existing absolute path")
+                raise ConfigError(
+                    f"cannot mount {path} into the jail: it must be an existing absolute path"
+                )
             resolved = path.resolve()
             for hidden in self._hidden:
                 if resolved == Path("/") or hidden.resolve().is_relative_to(resolved):
@@ -183,7 +199,9 @@ class BwrapSpawner:
             argv = self.command(spec, limits, scratch)
             if self.cgroups is not None:
                 cgroup = self.cgroups.create()
-                tasks = None if limits.max_processes is None else limits.max_processes + BWRAP_OWN_TASKS
+                tasks = (
+                    None if limits.max_processes is None else limits.max_processes + BWRAP_OWN_TASKS
+                )
                 cgroup.set_limits(memory_bytes=limits.memory_bytes, max_tasks=tasks)
             process = await asyncio.create_subprocess_exec(
                 *argv,
@@ -201,10 +219,21 @@ class BwrapSpawner:
             raise
         except (OSError, subprocess.SubprocessError) as exc:
             self._discard(cgroup, scratch)
-            raise SandboxUnavailable(f"could not start the jail ({exc}): run `proofgate doctor`") from exc
-        _log.info("jail_started", pid=process.pid, argv0=spec.argv[0], limits=self.limits_mode.split(" (")[0])
+            raise SandboxUnavailable(
+                f"could not start the jail ({exc}): run `proofgate doctor`"
+            ) from exc
+        _log.info(
+            "jail_started",
+            pid=process.pid,
+            argv0=spec.argv[0],
+            limits=self.limits_mode.split(" (")[0],
+        )
         return JailedProcess(
-            process, limits=limits, cgroup=cgroup, scratch=scratch, poll_interval=self._poll_interval
+            process,
+            limits=limits,
+            cgroup=cgroup,
+            scratch=scratch,
+            poll_interval=self._poll_interval,
         )
 
     @staticmethod
@@ -219,7 +248,9 @@ def _probe_jail(spawner: BwrapSpawner) -> str | None:
     scratch = Path(tempfile.mkdtemp(prefix="proofgate-probe-"))
     try:
         argv = spawner.command(SpawnSpec(argv=["true"], cwd=SCRATCH), Limits(), scratch)
-        run = subprocess.run(argv, capture_output=True, text=True, timeout=10, check=False, env={"PATH": JAIL_PATH})
+        run = subprocess.run(
+            argv, capture_output=True, text=True, timeout=10, check=False, env={"PATH": JAIL_PATH}
+        )
     except (OSError, subprocess.SubprocessError) as exc:
         return str(exc)
     finally:
@@ -230,7 +261,9 @@ def _probe_jail(spawner: BwrapSpawner) -> str | None:
 def detect_sandbox(settings: Settings) -> SandboxStatus:
     """Which sandbox will wrap Lean processes, whether it works here, and how limits are held."""
     if settings.sandbox == "none":
-        return SandboxStatus("none", True, "DISABLED by PROOFGATE_SANDBOX=none: local development only", "none")
+        return SandboxStatus(
+            "none", True, "DISABLED by PROOFGATE_SANDBOX=none: local development only", "none"
+        )
     try:
         spawner = BwrapSpawner(settings)
     except SandboxUnavailable as exc:
@@ -238,10 +271,15 @@ def detect_sandbox(settings: Settings) -> SandboxStatus:
     problem = _probe_jail(spawner)
     if problem:
         return SandboxStatus(
-            "bwrap", False, f"bwrap at {spawner.bwrap} cannot build the jail: {problem} ({_DOCKER_HINT})"
+            "bwrap",
+            False,
+            f"bwrap at {spawner.bwrap} cannot build the jail: {problem} ({_DOCKER_HINT})",
         )
     return SandboxStatus(
-        "bwrap", True, f"bubblewrap at {spawner.bwrap}; limits by {spawner.limits_mode}", spawner.limits_mode
+        "bwrap",
+        True,
+        f"bubblewrap at {spawner.bwrap}; limits by {spawner.limits_mode}",
+        spawner.limits_mode,
     )
 
 
@@ -311,8 +349,12 @@ async def run_jailed(
 
     try:
         await asyncio.wait_for(
-            asyncio.gather(feed(), collect(process.stdout, buffers[0]), collect(process.stderr, buffers[1]),
-                           process.wait()),
+            asyncio.gather(
+                feed(),
+                collect(process.stdout, buffers[0]),
+                collect(process.stderr, buffers[1]),
+                process.wait(),
+            ),
             timeout,
         )
     except asyncio.TimeoutError:

@@ -164,7 +164,10 @@ class CheckerService:
                 "queued": pool.queue_depth,
             }
         return Readiness(
-            ready=not self._reasons, reasons=list(self._reasons), sandbox=self._sandbox, pool=summary
+            ready=not self._reasons,
+            reasons=list(self._reasons),
+            sandbox=self._sandbox,
+            pool=summary,
         )
 
     def pool_stats(self) -> PoolStats | None:
@@ -184,11 +187,16 @@ class CheckerService:
     def repl_backend(self) -> tuple[Spawner, ReplLauncher]:
         """The spawner and launcher the pool uses, for session workers; `NotReady` without them."""
         if self._reasons or self._spawner is None:
-            raise NotReady("cannot verify: " + "; ".join(self._reasons or ["the service is not started"]))
+            raise NotReady(
+                "cannot verify: " + "; ".join(self._reasons or ["the service is not started"])
+            )
         return self._spawner, self._launcher or LeanReplLauncher(self.settings)
 
     def environments(self) -> list[dict[str, object]]:
-        return [env.describe() for env in (self._environments or discover_environments(self.settings)).values()]
+        return [
+            env.describe()
+            for env in (self._environments or discover_environments(self.settings)).values()
+        ]
 
     # --- checking ------------------------------------------------------------------------
 
@@ -205,7 +213,9 @@ class CheckerService:
         if cached is not None:
             return cached
         if self._reasons or self._pool is None or self._auditor is None:
-            raise NotReady("cannot verify: " + "; ".join(self._reasons or ["the service is not started"]))
+            raise NotReady(
+                "cannot verify: " + "; ".join(self._reasons or ["the service is not started"])
+            )
         verdict = await self._verify(prepared, started)
         await self._remember(prepared, verdict)
         return verdict
@@ -235,7 +245,13 @@ class CheckerService:
             options={"heartbeat_cap": self.settings.heartbeat_cap},
         )
         return _Prepared(
-            submission, environment, assembled, policy, allowed, pins, key,
+            submission,
+            environment,
+            assembled,
+            policy,
+            allowed,
+            pins,
+            key,
             (time.perf_counter() - began) * 1000,
         )
 
@@ -243,7 +259,9 @@ class CheckerService:
         environments = self._environments or discover_environments(self.settings)
         if name not in environments:
             known = ", ".join(sorted(environments))
-            raise SubmissionError(f"unknown environment {name!r}; known: {known}", field="environment")
+            raise SubmissionError(
+                f"unknown environment {name!r}; known: {known}", field="environment"
+            )
         return environments[name]
 
     async def _verify(self, prepared: _Prepared, started: float) -> Verdict:
@@ -266,7 +284,9 @@ class CheckerService:
             try:
                 audit = await self._auditor.audit(
                     environment=prepared.environment,
-                    statement=prepared.policy.statement if prepared.assembled.kind == "check" else None,
+                    statement=prepared.policy.statement
+                    if prepared.assembled.kind == "check"
+                    else None,
                     code=prepared.policy.code,
                     target=prepared.assembled.target,
                     answer_holes=list(prepared.assembled.answer_holes),
@@ -321,7 +341,10 @@ class CheckerService:
         auditor and cache. Raises `SubmissionError`, `NotReady` or `Busy`, as `check` does."""
         environment = self._environment(request.environment)
         triager = Triager(
-            self.settings, pool=self._pool, auditor=self._auditor, cache=self._cache,
+            self.settings,
+            pool=self._pool,
+            auditor=self._auditor,
+            cache=self._cache,
             not_ready=self._reasons,
         )
         return await triager.triage(request, environment)

@@ -53,7 +53,9 @@ def plan_setup(settings: Settings, environment: Environment) -> list[SetupStep]:
     have_lean = install.lean is not None and install.version == install.expected
     checker = environment.directory / ".lake" / "build" / "bin" / "proofgate-checker"
     return [
-        SetupStep("elan", not have_lean and _elan_binary(settings) is None, settings.elan_installer_url),
+        SetupStep(
+            "elan", not have_lean and _elan_binary(settings) is None, settings.elan_installer_url
+        ),
         SetupStep("toolchain", not have_lean, settings.toolchain_release_url),
         SetupStep(
             "mathlib cache",
@@ -75,7 +77,10 @@ def _preflight(urls: list[str], timeout: float) -> None:
                 unreachable.append(f"{url} ({type(exc).__name__}: {exc})")
     if unreachable:
         raise SetupError(
-            "cannot reach " + "; ".join(unreachable) + ". Nothing was changed. " + _EXISTING_TOOLCHAIN_HINT
+            "cannot reach "
+            + "; ".join(unreachable)
+            + ". Nothing was changed. "
+            + _EXISTING_TOOLCHAIN_HINT
         )
 
 
@@ -96,13 +101,21 @@ def _install_elan(settings: Settings, env: dict[str, str]) -> None:
             response = httpx.get(settings.elan_installer_url, timeout=settings.download_timeout)
             response.raise_for_status()
         except httpx.HTTPError as exc:
-            raise SetupError(f"download of the elan installer failed: {exc}. {_EXISTING_TOOLCHAIN_HINT}") from exc
+            raise SetupError(
+                f"download of the elan installer failed: {exc}. {_EXISTING_TOOLCHAIN_HINT}"
+            ) from exc
         script.write_bytes(response.content)
-        _run(["sh", str(script), "-y", "--default-toolchain", "none", "--no-modify-path"],
-             cwd=Path(scratch), env=env, what="elan install")
+        _run(
+            ["sh", str(script), "-y", "--default-toolchain", "none", "--no-modify-path"],
+            cwd=Path(scratch),
+            env=env,
+            what="elan install",
+        )
 
 
-def run_setup(settings: Settings, *, environment: str = "default", progress: Progress = print) -> None:
+def run_setup(
+    settings: Settings, *, environment: str = "default", progress: Progress = print
+) -> None:
     """Bring `environment` to the state `proofgate doctor` calls ready."""
     target = get_environment(settings, environment)
     steps = plan_setup(settings, target)
@@ -120,14 +133,24 @@ def run_setup(settings: Settings, *, environment: str = "default", progress: Pro
         if step.name == "elan":
             _install_elan(settings, env)
         elif step.name == "toolchain":
-            _run(["elan", "toolchain", "install", target.toolchain], cwd=target.directory, env=env,
-                 what="toolchain install")
+            _run(
+                ["elan", "toolchain", "install", target.toolchain],
+                cwd=target.directory,
+                env=env,
+                what="toolchain install",
+            )
         elif step.name == "mathlib cache":
-            _run(["lake", "exe", "cache", "get"], cwd=target.directory, env=env, what="Mathlib cache")
+            _run(
+                ["lake", "exe", "cache", "get"], cwd=target.directory, env=env, what="Mathlib cache"
+            )
         elif step.name == "build lean targets":
             # The REPL and proofgate's trusted checker (the root package's `lean_exe`).
-            _run(["lake", "build", "repl", "proofgate-checker"], cwd=target.directory, env=env,
-                 what="REPL and checker build")
+            _run(
+                ["lake", "build", "repl", "proofgate-checker"],
+                cwd=target.directory,
+                env=env,
+                what="REPL and checker build",
+            )
         progress(f"setup: {step.name} done")
     remaining = find_lean(settings, target).problems
     if remaining:

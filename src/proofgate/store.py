@@ -140,7 +140,9 @@ def _migrate(path: Path) -> None:
         db.execute("BEGIN IMMEDIATE")
         try:
             db.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
-            (current,) = db.execute("SELECT COALESCE(MAX(version), 0) FROM schema_version").fetchone()
+            (current,) = db.execute(
+                "SELECT COALESCE(MAX(version), 0) FROM schema_version"
+            ).fetchone()
             if current > len(MIGRATIONS):
                 raise StoreError(
                     f"the store has schema version {current}, newer than this proofgate knows "
@@ -303,7 +305,9 @@ class ResultCache:
             await connection.execute(sql, parameters)
             await connection.commit()
         self._writes += 1
-        if self._writes >= CHECKPOINT_EVERY and (self._checkpoint is None or self._checkpoint.done()):
+        if self._writes >= CHECKPOINT_EVERY and (
+            self._checkpoint is None or self._checkpoint.done()
+        ):
             self._writes = 0
             self._checkpoint = asyncio.get_running_loop().create_task(self._checkpoint_wal())
 

@@ -40,7 +40,9 @@ def _candidate_bins(settings: Settings, environment: Environment) -> list[Path]:
     candidates: list[Path] = []
     if settings.lean_home is not None:
         candidates.append(settings.lean_home / "bin")
-    candidates.append(settings.elan_home / "toolchains" / _toolchain_dir_name(environment.toolchain) / "bin")
+    candidates.append(
+        settings.elan_home / "toolchains" / _toolchain_dir_name(environment.toolchain) / "bin"
+    )
     for entry in os.environ.get("PATH", "").split(os.pathsep):
         if entry:
             candidates.append(Path(entry))
@@ -70,7 +72,11 @@ def find_lean(settings: Settings, environment: Environment) -> LeanInstall:
         if (directory / "lean").is_file() and os.access(directory / "lean", os.X_OK):
             lean = directory / "lean"
             lake_path = directory / "lake"
-            lake = lake_path if lake_path.is_file() else (Path(p) if (p := shutil.which("lake")) else None)
+            lake = (
+                lake_path
+                if lake_path.is_file()
+                else (Path(p) if (p := shutil.which("lake")) else None)
+            )
             break
     problems: list[str] = []
     version = _lean_version(lean) if lean else None
@@ -82,7 +88,9 @@ def find_lean(settings: Settings, environment: Environment) -> LeanInstall:
     if lake is None and lean is not None:
         problems.append(f"`lake` not found beside {lean}: {hint}")
     packages = environment.directory / ".lake" / "packages"
-    mathlib_built = (packages / "mathlib" / ".lake" / "build" / "lib" / "lean" / "Mathlib.olean").exists()
+    mathlib_built = (
+        packages / "mathlib" / ".lake" / "build" / "lib" / "lean" / "Mathlib.olean"
+    ).exists()
     if "mathlib" in environment.packages and not mathlib_built:
         problems.append(
             f"Mathlib oleans missing under {packages / 'mathlib'}: run `proofgate setup` "

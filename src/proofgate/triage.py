@@ -113,9 +113,14 @@ class _Run:
         probe = self.probe
         closed = self.outcome is ProbeOutcome.closed
         return ProbeResult(
-            kind=probe.kind, closer=probe.closer, tactic=probe.tactic,
-            outcome=self.outcome or ProbeOutcome.skipped, time_ms=round(self.time_ms, 3),
-            proof=self.code if closed else None, detail=self.detail, audited=self.audited,
+            kind=probe.kind,
+            closer=probe.closer,
+            tactic=probe.tactic,
+            outcome=self.outcome or ProbeOutcome.skipped,
+            time_ms=round(self.time_ms, 3),
+            proof=self.code if closed else None,
+            detail=self.detail,
+            audited=self.audited,
         )
 
 
@@ -172,9 +177,12 @@ class Triager:
         except ValueError as exc:  # parse_statement found a target the probe builder cannot read
             raise SubmissionError(
                 f"proofgate cannot build probes for this statement ({exc}); write the target as "
-                "`theorem name binders : type := by sorry`", field="statement",
+                "`theorem name binders : type := by sorry`",
+                field="statement",
             ) from exc
-        config = PolicyConfig.from_settings(settings, profile=request.policy, environment=environment)
+        config = PolicyConfig.from_settings(
+            settings, profile=request.policy, environment=environment
+        )
         policy = check_source(statement.text, config)
         timings = TriageTimings(policy_ms=(time.perf_counter() - started) * 1000)
         pins = Pins(
@@ -262,7 +270,9 @@ class Triager:
                 run.decide(ProbeOutcome.skipped, probe.skip_reason)
             elif not policy.ok:
                 first = policy.violations[0]
-                run.decide(ProbeOutcome.failed, f"refused by policy: [{first.rule}] {first.message}")
+                run.decide(
+                    ProbeOutcome.failed, f"refused by policy: [{first.rule}] {first.message}"
+                )
             runs.append(run)
         return runs
 
@@ -283,9 +293,13 @@ class Triager:
                     return
                 remaining = deadline - loop.time()
                 if remaining < MIN_PROBE_SECONDS:
-                    run.decide(ProbeOutcome.skipped, "the total budget ran out", deterministic=False)
+                    run.decide(
+                        ProbeOutcome.skipped, "the total budget ran out", deterministic=False
+                    )
                     return
-                await self._probe(run, environment, min(self._settings.triage_probe_timeout, remaining))
+                await self._probe(
+                    run, environment, min(self._settings.triage_probe_timeout, remaining)
+                )
                 if run.outcome is ProbeOutcome.closed:
                     closed[probe.kind].append(probe.order)
 
@@ -311,17 +325,25 @@ class Triager:
         try:
             replied = await self._pool.run(run.code, environment=environment, timeout=timeout)
         except ReplTimeout:
-            run.decide(ProbeOutcome.timeout, f"no answer within {timeout:.3g} s", deterministic=False)
+            run.decide(
+                ProbeOutcome.timeout, f"no answer within {timeout:.3g} s", deterministic=False
+            )
         except ReplOutOfMemory:
-            run.decide(ProbeOutcome.failed, "the probe went over the memory cap", deterministic=False)
+            run.decide(
+                ProbeOutcome.failed, "the probe went over the memory cap", deterministic=False
+            )
         except Busy as exc:
             run.decide(ProbeOutcome.skipped, f"the pool is saturated: {exc}", deterministic=False)
         except (ReplError, ProofgateError) as exc:
-            run.decide(ProbeOutcome.failed, f"proofgate could not run this probe: {exc}",
-                       deterministic=False)
+            run.decide(
+                ProbeOutcome.failed,
+                f"proofgate could not run this probe: {exc}",
+                deterministic=False,
+            )
         except asyncio.CancelledError:
-            run.decide(ProbeOutcome.timeout, "the total budget ran out while it ran",
-                       deterministic=False)
+            run.decide(
+                ProbeOutcome.timeout, "the total budget ran out while it ran", deterministic=False
+            )
             run.time_ms = (time.perf_counter() - began) * 1000
             raise
         else:
@@ -333,7 +355,8 @@ class Triager:
     ) -> None:
         """The trusted audit of the first closed negations: only an accepted one sets `disproved`."""
         closed = [
-            run for run in runs
+            run
+            for run in runs
             if run.probe.kind is ProbeKind.disproved and run.outcome is ProbeOutcome.closed
         ]
         for run in sorted(closed, key=lambda r: r.probe.order)[:MAX_AUDITS]:
@@ -368,13 +391,19 @@ class Triager:
             _log.warning("triage_audit_failed", error=type(exc).__name__, detail=str(exc)[:200])
             return False, f"the trusted audit could not conclude: {exc}", False
         status, reason = decide_verdict(
-            kind="check", violations=(), repl_messages=(), audit=report,
-            allowed_axioms=allowed, target=run.probe.name,
+            kind="check",
+            violations=(),
+            repl_messages=(),
+            audit=report,
+            allowed_axioms=allowed,
+            target=run.probe.name,
         )
         if status is VerdictStatus.proved:
             return True, "audited: kernel-checked, allowed axioms only", True
-        return False, f"the audit refused the negation proof ({status.value}): {reason}", (
-            status.is_deterministic
+        return (
+            False,
+            f"the audit refused the negation proof ({status.value}): {reason}",
+            (status.is_deterministic),
         )
 
     # --- result ------------------------------------------------------------------------------
@@ -400,21 +429,23 @@ class Triager:
                 negation_proof = run.code
             closed_by[result.kind] = result.tactic
         timings.total_ms = (time.perf_counter() - started) * 1000
-        result = base.model_copy(update={
-            "elaboration": elaboration.status,
-            "trivially_provable": ProbeKind.trivially_provable in closed_by,
-            "disproved": ProbeKind.disproved in closed_by,
-            "vacuous": ProbeKind.vacuous in closed_by,
-            "closed_by": closed_by,
-            "negation_proof": negation_proof,
-            "probes": results,
-            "messages": elaboration.messages,
-            "sorries": elaboration.sorries,
-            "timings": timings,
-        })
-        result.reason = triage_reason(result, detail=elaboration.detail or _first_error(
-            elaboration.messages
-        ))
+        result = base.model_copy(
+            update={
+                "elaboration": elaboration.status,
+                "trivially_provable": ProbeKind.trivially_provable in closed_by,
+                "disproved": ProbeKind.disproved in closed_by,
+                "vacuous": ProbeKind.vacuous in closed_by,
+                "closed_by": closed_by,
+                "negation_proof": negation_proof,
+                "probes": results,
+                "messages": elaboration.messages,
+                "sorries": elaboration.sorries,
+                "timings": timings,
+            }
+        )
+        result.reason = triage_reason(
+            result, detail=elaboration.detail or _first_error(elaboration.messages)
+        )
         result.feedback = render_triage(result, statement.text)
         return result
 

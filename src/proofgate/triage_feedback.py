@@ -54,10 +54,13 @@ def triage_reason(result: TriageResult, *, detail: str = "") -> str:
     flags = [kind for kind in _FLAG_ORDER if kind in result.flags]
     if not flags:
         refused = any(
-            p.kind is ProbeKind.disproved and p.outcome is ProbeOutcome.closed for p in result.probes
+            p.kind is ProbeKind.disproved and p.outcome is ProbeOutcome.closed
+            for p in result.probes
         )
         if refused:
-            return f"{name} elaborates; no flag (a negation closed, but the audit did not accept it)"
+            return (
+                f"{name} elaborates; no flag (a negation closed, but the audit did not accept it)"
+            )
         return f"{name} elaborates; no probe closed"
     found = ", ".join(f"{kind.value} (`{result.closed_by[kind]}`)" for kind in flags)
     return f"{name} elaborates; {found}"
@@ -79,7 +82,8 @@ def render_triage(result: TriageResult, statement: str) -> str:
             label, text = _FLAG_TEXT[kind]
             lines.append(f"- {label}: {text.format(tactic=result.closed_by[kind])}")
     refused = [
-        p for p in result.probes
+        p
+        for p in result.probes
         if p.kind is ProbeKind.disproved and p.outcome is ProbeOutcome.closed and not p.audited
     ]
     if refused and not result.disproved:

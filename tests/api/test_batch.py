@@ -101,7 +101,9 @@ def test_a_batch_of_300_streams_every_result_exactly_once(stack: Stack) -> None:
     assert job["finished_at"] and job["created_at"]
     assert "proofgate_jobs_created_total 1.0" in metrics
     assert 'proofgate_batch_items_total{outcome="compiled"} 30.0' in metrics
-    assert "proofgate_batch_active_jobs 0.0" in metrics and "proofgate_batch_in_flight 0.0" in metrics
+    assert (
+        "proofgate_batch_active_jobs 0.0" in metrics and "proofgate_batch_in_flight 0.0" in metrics
+    )
 
 
 def test_post_without_stream_answers_202_and_the_job_can_be_read(stack: Stack) -> None:

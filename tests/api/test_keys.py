@@ -57,21 +57,29 @@ def test_with_keys_a_missing_or_invalid_key_is_401(served: Served) -> None:
     missing = httpx.post(served.url + "/v1/check", json=CHECK)
     assert missing.status_code == 401
     assert missing.headers["www-authenticate"].startswith("Bearer")
-    assert missing.json()["error"] == "unauthorized" and "Authorization: Bearer" in missing.json()["message"]
+    assert (
+        missing.json()["error"] == "unauthorized"
+        and "Authorization: Bearer" in missing.json()["message"]
+    )
     assert missing.json()["request_id"] == missing.headers["x-request-id"]
     wrong = httpx.post(served.url + "/v1/check", json=CHECK, headers=bearer(token[:-2] + "xx"))
     assert wrong.status_code == 401 and 'error="invalid_token"' in wrong.headers["www-authenticate"]
-    basic = httpx.post(served.url + "/v1/check", json=CHECK, headers={"Authorization": "Basic eDp5"})
+    basic = httpx.post(
+        served.url + "/v1/check", json=CHECK, headers={"Authorization": "Basic eDp5"}
+    )
     assert basic.status_code == 401
     assert not served.service.seen  # nothing reached the service
 
 
 def test_a_valid_key_works_as_bearer_or_x_api_key(served: Served) -> None:
     _, token = served.keys.create("ci")
-    assert httpx.post(served.url + "/v1/check", json=CHECK, headers=bearer(token)).status_code == 200
-    assert httpx.post(
-        served.url + "/v1/check", json=CHECK, headers={"X-API-Key": token}
-    ).status_code == 200
+    assert (
+        httpx.post(served.url + "/v1/check", json=CHECK, headers=bearer(token)).status_code == 200
+    )
+    assert (
+        httpx.post(served.url + "/v1/check", json=CHECK, headers={"X-API-Key": token}).status_code
+        == 200
+    )
     with Client(served.url, api_key=token) as client:
         assert client.check(code="theorem t : 1 = 1 := rfl").ok
 
@@ -108,7 +116,9 @@ def test_over_the_rate_is_429_with_retry_after(served: Served) -> None:
     assert 1 <= int(over.headers["retry-after"]) <= 30
     assert "2 submissions a minute" in over.json()["message"]
     # one key's quota is its own
-    assert httpx.post(served.url + "/v1/check", json=CHECK, headers=bearer(other)).status_code == 200
+    assert (
+        httpx.post(served.url + "/v1/check", json=CHECK, headers=bearer(other)).status_code == 200
+    )
     with (
         Client(served.url, api_key=token, retry=RetryPolicy(attempts=1)) as client,
         pytest.raises(ClientError) as info,
@@ -134,7 +144,9 @@ def test_over_the_concurrency_limit_is_429(served: Served) -> None:
     first: list[int] = []
     holder = threading.Thread(
         target=lambda: first.append(
-            httpx.post(served.url + "/v1/check", json=CHECK, headers=bearer(token), timeout=10).status_code
+            httpx.post(
+                served.url + "/v1/check", json=CHECK, headers=bearer(token), timeout=10
+            ).status_code
         )
     )
     holder.start()
@@ -150,7 +162,9 @@ def test_over_the_concurrency_limit_is_429(served: Served) -> None:
     assert second.status_code == 429 and second.json()["error"] == "too_many_requests"
     assert second.headers["retry-after"] == "1"
     served.service.delay = 0.0
-    assert httpx.post(served.url + "/v1/check", json=CHECK, headers=bearer(token)).status_code == 200
+    assert (
+        httpx.post(served.url + "/v1/check", json=CHECK, headers=bearer(token)).status_code == 200
+    )
 
 
 def test_jobs_are_visible_only_to_the_key_that_made_them(served: Served) -> None:

@@ -107,9 +107,7 @@ def check(url: str, body: dict[str, Any], **kwargs: Any) -> list[dict[str, Any]]
 
 
 def verdict_messages(result: dict[str, Any]) -> list[dict[str, Any]]:
-    return [
-        m for m in result["response"]["messages"] if m["data"].startswith("proofgate verdict:")
-    ]
+    return [m for m in result["response"]["messages"] if m["data"].startswith("proofgate verdict:")]
 
 
 # --- tests -------------------------------------------------------------------------------------
@@ -177,7 +175,10 @@ def test_a_plain_sorry_keeps_kiminas_sorry_status(stack: Stack, url: str) -> Non
     [result] = check(url, kimina_request([{"id": "draft", "code": code}]))
     assert analyze(result) == "sorry"  # not valid, and not an error either, as with Kimina
     [sorry] = result["response"]["sorries"]
-    assert sorry["pos"] == {"line": 4, "column": 2}  # the user's own text: line 1-based, col 0-based
+    assert sorry["pos"] == {
+        "line": 4,
+        "column": 2,
+    }  # the user's own text: line 1-based, col 0-based
     assert "incomplete" in verdict_messages(result)[0]["data"]
 
 

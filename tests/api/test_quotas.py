@@ -19,7 +19,9 @@ class FakeClock:
 
 
 def key(name: str = "k", *, rate: float | None = None, concurrency: int | None = None) -> ApiKey:
-    return ApiKey(name, "0" * 64, "pg_abc", time.time(), rate_per_minute=rate, concurrency=concurrency)
+    return ApiKey(
+        name, "0" * 64, "pg_abc", time.time(), rate_per_minute=rate, concurrency=concurrency
+    )
 
 
 def test_bucket_allows_a_burst_then_refills_at_the_rate() -> None:

@@ -58,7 +58,10 @@ def test_triage_over_http_and_the_blocking_client(stack: Stack) -> None:
             assert info.value.field == "closers"
     assert isinstance(result, TriageResult) and result.flags == [ProbeKind.vacuous]
     assert [p.tactic for p in result.probes] == [
-        "omega", "omega", "intros; exfalso; omega", "push_neg; omega"
+        "omega",
+        "omega",
+        "intros; exfalso; omega",
+        "push_neg; omega",
     ]
     assert again.cached and again.vacuous
 
@@ -78,7 +81,10 @@ def test_malformed_requests_are_422_naming_the_field(stack: Stack) -> None:
         missing = httpx.post(url + "/v1/triage", json={"closers": ["omega"]}, timeout=30)
         no_target = httpx.post(url + "/v1/triage", json={"statement": "def x := 1\n"}, timeout=30)
         schema = httpx.get(url + "/openapi.json", timeout=30).json()
-    assert missing.status_code == 422 and missing.json()["detail"][0]["loc"] == ["body", "statement"]
+    assert missing.status_code == 422 and missing.json()["detail"][0]["loc"] == [
+        "body",
+        "statement",
+    ]
     assert no_target.status_code == 422 and no_target.json()["error"] == "submission"
     assert "theorem" in no_target.json()["message"]
     post = schema["paths"]["/v1/triage"]["post"]
@@ -92,7 +98,9 @@ def test_malformed_requests_are_422_naming_the_field(stack: Stack) -> None:
 def test_without_a_backend_503_but_a_policy_refusal_is_answered(stack: Stack) -> None:
     service = CheckerService(stack.settings)  # no stand-ins: the service cannot verify
     with run_app(create_app(stack.settings, service=service), timeout=20) as url:
-        refused = httpx.post(url + "/v1/triage", json={"statement": "#exit\n" + VACUOUS}, timeout=30)
+        refused = httpx.post(
+            url + "/v1/triage", json={"statement": "#exit\n" + VACUOUS}, timeout=30
+        )
         unready = httpx.post(url + "/v1/triage", json={"statement": VACUOUS}, timeout=30)
         with proofgate.Client(url, timeout=30) as client, pytest.raises(NotReady):
             client.triage(statement=VACUOUS)

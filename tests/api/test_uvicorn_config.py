@@ -121,11 +121,16 @@ async def _big(request: Any) -> JSONResponse:
 
 
 @pytest.mark.parametrize("protocol", [CoalescingHttpToolsProtocol, CoalescingH11Protocol])
-def test_responses_streams_and_closed_connections_arrive_whole_over_real_http(protocol: type) -> None:
+def test_responses_streams_and_closed_connections_arrive_whole_over_real_http(
+    protocol: type,
+) -> None:
     app = Starlette(routes=[Route("/json", _json), Route("/stream", _stream), Route("/big", _big)])
     with run_app(app, http=protocol) as url, httpx.Client(base_url=url, timeout=10) as client:
         for index in range(20):  # keep-alive: one connection, many responses
-            assert client.get("/json", params={"q": str(index)}).json() == {"ok": True, "echo": str(index)}
+            assert client.get("/json", params={"q": str(index)}).json() == {
+                "ok": True,
+                "echo": str(index),
+            }
         assert client.get("/stream").text == "".join(f"{i}\n" for i in range(50))
         closing = client.get("/json", headers={"Connection": "close"})
         assert closing.json()["ok"] is True and closing.headers["connection"] == "close"
@@ -133,13 +138,17 @@ def test_responses_streams_and_closed_connections_arrive_whole_over_real_http(pr
         assert big.json() == {"data": "x" * 2_000_000}
 
 
-def test_the_server_ticks_rarely_but_a_signal_stops_it_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_server_ticks_rarely_but_a_signal_stops_it_at_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     monkeypatch.setattr("proofgate.api.server.TICK_SECONDS", 30.0)  # only the wake-up can be quick
     app = Starlette(routes=[Route("/json", _json)])
     from tests.support.server import free_port
 
     port = free_port()
-    server = Server(uvicorn_config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"))
+    server = Server(
+        uvicorn_config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+    )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 10

@@ -28,17 +28,25 @@ def test_strings_escape_what_lean_escapes_and_nothing_else() -> None:
 
 
 def test_keys_come_out_in_descending_order_and_short_values_stay_on_one_line() -> None:
-    assert lean_json_pretty({"env": 0, "messages": [], "sorries": [1]}) == '{"sorries": [1], "messages": [], "env": 0}'
+    assert (
+        lean_json_pretty({"env": 0, "messages": [], "sorries": [1]})
+        == '{"sorries": [1], "messages": [], "env": 0}'
+    )
 
 
 def test_long_values_break_after_commas_with_bracket_indentation() -> None:
     text = lean_json_pretty({"goals": ["x" * 40, "y" * 40], "proofState": 1})
-    assert text == '{"proofState": 1,\n "goals":\n ["xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",\n  "yyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyy"]}'
+    assert (
+        text
+        == '{"proofState": 1,\n "goals":\n ["xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",\n  "yyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyy"]}'
+    )
 
 
 _json = st.recursive(
     st.none() | st.booleans() | st.integers(min_value=0, max_value=10**6) | st.text(max_size=30),
-    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4)
+    ),
     max_leaves=20,
 )
 

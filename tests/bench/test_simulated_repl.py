@@ -11,7 +11,12 @@ from proofgate.bench.simulated_repl import SCRIPT, split_transcript_commands
 
 def _run(stdin: str, *options: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, SCRIPT, *options], input=stdin, capture_output=True, text=True, timeout=20, check=False
+        [sys.executable, SCRIPT, *options],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=20,
+        check=False,
     )
 
 
@@ -52,8 +57,11 @@ def test_an_unknown_command_exits() -> None:
 def test_runs_as_a_module_too() -> None:
     result = subprocess.run(
         [sys.executable, "-m", "proofgate.bench.simulated_repl", "--import-seconds", "0"],
-        input='{"cmd": "import Mathlib"}\n\n{"cmd": "x", "env": 3}\n\n', capture_output=True, text=True,
-        timeout=30, check=False,
+        input='{"cmd": "import Mathlib"}\n\n{"cmd": "x", "env": 3}\n\n',
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
     )
     assert result.returncode == 0
     assert _values(result.stdout) == [{"env": 0}, {"message": "Unknown environment."}]
@@ -61,7 +69,11 @@ def test_runs_as_a_module_too() -> None:
 
 def test_transcript_commands_split_like_the_repl_reads_them() -> None:
     text = '{"cmd": "a"}\n\n{"cmd":\n "b"}\n\n\n# skipped\n\n{"tactic": "rfl", "proofState": 0}'
-    assert split_transcript_commands(text) == ['{"cmd": "a"}\n', '{"cmd": "b"}\n', '{"tactic": "rfl", "proofState": 0}']
+    assert split_transcript_commands(text) == [
+        '{"cmd": "a"}\n',
+        '{"cmd": "b"}\n',
+        '{"tactic": "rfl", "proofState": 0}',
+    ]
 
 
 def test_replay_refuses_a_command_that_is_not_the_recorded_one(tmp_path) -> None:  # type: ignore[no-untyped-def]

@@ -13,7 +13,12 @@ from proofgate.bench.simulated_repl import SCRIPT
 def _replies(*codes: str) -> list[dict[str, object]]:
     stdin = "".join(json.dumps({"cmd": code}) + "\n\n" for code in codes)
     result = subprocess.run(
-        [sys.executable, SCRIPT], input=stdin, capture_output=True, text=True, timeout=20, check=False
+        [sys.executable, SCRIPT],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=20,
+        check=False,
     )
     assert result.returncode == 0, result.stderr
     return [json.loads(chunk) for chunk in result.stdout.split("\n\n") if chunk.strip()]
@@ -24,8 +29,7 @@ def _errors(reply: dict[str, object]) -> list[str]:
 
 
 MARKERS = (
-    "-- standin: with probe without omega error no omega\n"
-    "-- standin: without probe info plain\n"
+    "-- standin: with probe without omega error no omega\n-- standin: without probe info plain\n"
 )
 
 
@@ -37,7 +41,9 @@ def test_conditions_look_at_the_text_without_marker_lines() -> None:
     )
     assert _errors(plain) == [] and plain["messages"][0]["data"] == "plain"  # type: ignore[index]
     assert _errors(other) == ["no omega"]
-    assert _errors(closer) == [] and "messages" not in closer  # `omega` in a marker line is not seen
+    assert (
+        _errors(closer) == [] and "messages" not in closer
+    )  # `omega` in a marker line is not seen
 
 
 def test_a_failed_condition_drops_only_its_own_marker() -> None:

@@ -14,7 +14,9 @@ from proofgate.models import Submission, Verdict, VerdictStatus
 
 
 def load_script() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("adversarial_bench", SOURCE_ROOT / "benchmarks" / "adversarial.py")
+    spec = importlib.util.spec_from_file_location(
+        "adversarial_bench", SOURCE_ROOT / "benchmarks" / "adversarial.py"
+    )
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module
@@ -37,17 +39,34 @@ class MarkerChecker:
 async def test_rows_say_whether_each_case_met_its_expectation(tmp_path: Path) -> None:
     statement = "theorem t : True := sorry"
     cases = [
-        {"id": "honest", "expect": "accept", "statement": statement, "code": "theorem t : True := trivial"},
-        {"id": "cheat", "expect": "reject", "statement": statement, "code": "theorem t : True := sorry"},
-        {"id": "missed", "expect": "reject", "statement": statement, "code": "theorem t : True := trivial",
-         "why": "not a Submission field, ignored"},
+        {
+            "id": "honest",
+            "expect": "accept",
+            "statement": statement,
+            "code": "theorem t : True := trivial",
+        },
+        {
+            "id": "cheat",
+            "expect": "reject",
+            "statement": statement,
+            "code": "theorem t : True := sorry",
+        },
+        {
+            "id": "missed",
+            "expect": "reject",
+            "statement": statement,
+            "code": "theorem t : True := trivial",
+            "why": "not a Submission field, ignored",
+        },
         {"id": "down", "expect": "accept", "statement": statement, "code": "busy"},
     ]
     path = tmp_path / "cases.jsonl"
     path.write_text("".join(json.dumps(c) + "\n" for c in cases))
     rows = [await adv.judge(case, MarkerChecker()) for case in adv.load_cases([path])]
     assert [(r["id"], r["status"], r["met"]) for r in rows] == [
-        ("honest", "proved", True), ("cheat", "incomplete", True), ("missed", "proved", False),
+        ("honest", "proved", True),
+        ("cheat", "incomplete", True),
+        ("missed", "proved", False),
         ("down", "error", None),
     ]
     table = adv.markdown(rows)

@@ -72,16 +72,29 @@ class MarkerChecker:
     async def check(self, submission: Submission) -> Verdict:
         self.seen.append(submission)
         code = submission.code or ""
-        status = VerdictStatus.incomplete if "sorry" in code else (
-            VerdictStatus.axiom_violation if "axiom " in code else VerdictStatus.proved)
-        return Verdict(status=status, kind="check", target=submission.target, reason=f"judged {status.value}")
+        status = (
+            VerdictStatus.incomplete
+            if "sorry" in code
+            else (VerdictStatus.axiom_violation if "axiom " in code else VerdictStatus.proved)
+        )
+        return Verdict(
+            status=status, kind="check", target=submission.target, reason=f"judged {status.value}"
+        )
 
 
 def test_cases_follow_leanparanoias_own_naming(checkout: Path) -> None:
     cases = {c.name: c for c in lp.collect_cases(checkout)}
-    assert set(cases) == {"Valid/Simple", "Sorry/Direct", "Transitive/UsesBadLib", "Extern/NoReference"}
+    assert set(cases) == {
+        "Valid/Simple",
+        "Sorry/Direct",
+        "Transitive/UsesBadLib",
+        "Extern/NoReference",
+    }
     assert cases["Valid/Simple"].theorem == "simple_theorem" and cases["Valid/Simple"].expect_proved
-    assert cases["Sorry/Direct"].theorem == "exploit_theorem" and not cases["Sorry/Direct"].expect_proved
+    assert (
+        cases["Sorry/Direct"].theorem == "exploit_theorem"
+        and not cases["Sorry/Direct"].expect_proved
+    )
 
 
 def test_local_imports_are_inlined_once_with_imports_on_top(checkout: Path) -> None:
@@ -96,7 +109,9 @@ def test_local_imports_are_inlined_once_with_imports_on_top(checkout: Path) -> N
 
 def test_the_target_gets_its_full_name(checkout: Path) -> None:
     case = next(c for c in lp.collect_cases(checkout) if c.name == "Sorry/Direct")
-    assert lp.submission_for(case, checkout).target == "LeanTestProject.Sorry.Direct.exploit_theorem"
+    assert (
+        lp.submission_for(case, checkout).target == "LeanTestProject.Sorry.Direct.exploit_theorem"
+    )
 
 
 async def test_table_adds_a_proofgate_column(checkout: Path) -> None:
@@ -111,6 +126,9 @@ async def test_table_adds_a_proofgate_column(checkout: Path) -> None:
     assert rows[0] == "| Exploit | LeanParanoia | lean4checker | proofgate |"
     assert all(row.count("|") == rows[0].count("|") for row in rows[2:]), rows
     direct = next(row for row in rows if row.startswith("| Sorry/Direct"))
-    assert direct.endswith("🛑 " + direct.split("🛑 ")[-1]) and "incomplete: judged incomplete" in direct
+    assert (
+        direct.endswith("🛑 " + direct.split("🛑 ")[-1])
+        and "incomplete: judged incomplete" in direct
+    )
     assert any(row.startswith("| Transitive/UsesBadLib | – | – |") for row in rows)
     assert "2/3 exploit files detected, 1/1 valid files proved, 1 not run" in table

@@ -36,19 +36,46 @@ theorem extra_true : True := trivial
 
 #: How each failing scenario changes the clean repository, and where its failure must point.
 SCENARIOS: dict[str, dict[str, object]] = {
-    "changed_statement": {"edit": ("Demo/Basic.lean", "n + 0 = n", "0 + n = n"),
-                          "status": "statement_changed", "file": "Demo/Basic.lean", "line": 5,
-                          "column": 0, "theorem": "Demo.add_zero_right"},
-    "sorry": {"edit": ("Demo/Basic.lean", "  simp", "  sorry"), "status": "incomplete",
-              "file": "Demo/Basic.lean", "line": 6, "column": 2, "theorem": "Demo.add_zero_right"},
-    "forbidden_axiom": {"edit": ("Demo/Basic.lean", "  decide", "  native_decide"),
-                        "status": "axiom_violation", "file": "Demo/Basic.lean", "line": 10,
-                        "column": 0, "theorem": "Demo.small"},
-    "deleted_target": {"edit": ("Demo/Basic.lean", "theorem two_eq : 2 = 2 := rfl\n\n", ""),
-                       "status": "target_missing", "file": "Demo/Basic.lean", "line": 8,
-                       "column": 0, "theorem": "Demo.two_eq"},
-    "deleted_file": {"delete": "Demo/Extra.lean", "status": "target_missing",
-                     "file": "Demo/Extra.lean", "line": 1, "column": 0, "theorem": "extra_true"},
+    "changed_statement": {
+        "edit": ("Demo/Basic.lean", "n + 0 = n", "0 + n = n"),
+        "status": "statement_changed",
+        "file": "Demo/Basic.lean",
+        "line": 5,
+        "column": 0,
+        "theorem": "Demo.add_zero_right",
+    },
+    "sorry": {
+        "edit": ("Demo/Basic.lean", "  simp", "  sorry"),
+        "status": "incomplete",
+        "file": "Demo/Basic.lean",
+        "line": 6,
+        "column": 2,
+        "theorem": "Demo.add_zero_right",
+    },
+    "forbidden_axiom": {
+        "edit": ("Demo/Basic.lean", "  decide", "  native_decide"),
+        "status": "axiom_violation",
+        "file": "Demo/Basic.lean",
+        "line": 10,
+        "column": 0,
+        "theorem": "Demo.small",
+    },
+    "deleted_target": {
+        "edit": ("Demo/Basic.lean", "theorem two_eq : 2 = 2 := rfl\n\n", ""),
+        "status": "target_missing",
+        "file": "Demo/Basic.lean",
+        "line": 8,
+        "column": 0,
+        "theorem": "Demo.two_eq",
+    },
+    "deleted_file": {
+        "delete": "Demo/Extra.lean",
+        "status": "target_missing",
+        "file": "Demo/Extra.lean",
+        "line": 1,
+        "column": 0,
+        "theorem": "extra_true",
+    },
 }
 
 

@@ -33,7 +33,9 @@ def _proof_lines(code: str, target: str) -> list[tuple[int, str]]:
     """(line number, text) of the target's declaration, from its keyword to the next blank line."""
     short = target.rsplit(".", 1)[-1]
     lines = code.splitlines()
-    pattern = re.compile(rf"^\s*(?:@\[[^\]]*\]\s*)?(?:theorem|lemma)\s+(?:\S+\.)?{re.escape(short)}\b")
+    pattern = re.compile(
+        rf"^\s*(?:@\[[^\]]*\]\s*)?(?:theorem|lemma)\s+(?:\S+\.)?{re.escape(short)}\b"
+    )
     for index, line in enumerate(lines):
         if pattern.match(line):
             block = []
@@ -47,8 +49,12 @@ def _proof_lines(code: str, target: str) -> list[tuple[int, str]]:
 
 def judge(submission: Submission) -> Verdict:
     assert submission.statement is not None and submission.code is not None and submission.target
-    common = {"kind": "check", "target": submission.target, "pins": PINS,
-              "content_hash": submission.content_hash()}
+    common = {
+        "kind": "check",
+        "target": submission.target,
+        "pins": PINS,
+        "content_hash": submission.content_hash(),
+    }
     block = _proof_lines(submission.code, submission.target)
     if not block:
         return Verdict(status=VerdictStatus.statement_mismatch, reason="target not found", **common)
@@ -57,9 +63,14 @@ def judge(submission: Submission) -> Verdict:
             return Verdict(
                 status=VerdictStatus.failed,
                 reason="Lean reported errors",
-                messages=[Message(severity=Severity.error, category=Category.unknown_identifier,
-                                  text="unknown tactic 'bogus_tactic'",
-                                  pos=Position(line=line, column=column))],
+                messages=[
+                    Message(
+                        severity=Severity.error,
+                        category=Category.unknown_identifier,
+                        text="unknown tactic 'bogus_tactic'",
+                        pos=Position(line=line, column=column),
+                    )
+                ],
                 **common,
             )
     for line, text in block:
@@ -72,10 +83,15 @@ def judge(submission: Submission) -> Verdict:
                 **common,
             )
     if any("native_decide" in text for _, text in block):
-        return Verdict(status=VerdictStatus.axiom_violation,
-                       reason="the target depends on Lean.ofReduceBool, outside the allowlist",
-                       axioms=["Lean.ofReduceBool"], **common)
-    return Verdict(status=VerdictStatus.proved, reason="all checks passed", axioms=["propext"], **common)
+        return Verdict(
+            status=VerdictStatus.axiom_violation,
+            reason="the target depends on Lean.ofReduceBool, outside the allowlist",
+            axioms=["Lean.ofReduceBool"],
+            **common,
+        )
+    return Verdict(
+        status=VerdictStatus.proved, reason="all checks passed", axioms=["propext"], **common
+    )
 
 
 @dataclass

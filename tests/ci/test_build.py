@@ -16,10 +16,7 @@ def fake_lake(tmp_path: Path, *, exit_code: int, output: str = "") -> Path:
     script.parent.mkdir(parents=True, exist_ok=True)
     log = tmp_path / "lake.log"
     script.write_text(
-        "#!/bin/sh\n"
-        f'echo "$PWD $*" >> "{log}"\n'
-        f"cat <<'OUT'\n{output}\nOUT\n"
-        f"exit {exit_code}\n"
+        f'#!/bin/sh\necho "$PWD $*" >> "{log}"\ncat <<\'OUT\'\n{output}\nOUT\nexit {exit_code}\n'
     )
     script.chmod(script.stat().st_mode | stat.S_IXUSR)
     return script
@@ -59,7 +56,9 @@ def test_lake_errors_become_failures_at_their_lines(tmp_path: Path) -> None:
 
 def test_an_unparsed_failure_points_at_the_lakefile(tmp_path: Path) -> None:
     root = project(tmp_path)
-    failures, _ = run_build(root, fake_lake(tmp_path, exit_code=2, output="could not fetch mathlib"), base=root)
+    failures, _ = run_build(
+        root, fake_lake(tmp_path, exit_code=2, output="could not fetch mathlib"), base=root
+    )
     (failure,) = failures
     assert (failure.file, failure.line) == ("lakefile.toml", 1)
     assert "could not fetch mathlib" in failure.message

@@ -9,7 +9,9 @@ from proofgate.ci.checkers import remote_checker
 from proofgate.exceptions import ProofgateError
 from proofgate.models import Submission, Verdict, VerdictStatus
 
-SUBMISSION = Submission(statement="theorem t : True := sorry", code="theorem t : True := trivial", target="t")
+SUBMISSION = Submission(
+    statement="theorem t : True := sorry", code="theorem t : True := trivial", target="t"
+)
 
 
 def transport(responses: list[httpx.Response], seen: list[httpx.Request]) -> httpx.MockTransport:
@@ -43,6 +45,8 @@ async def test_an_unreachable_server_is_a_proofgate_error() -> None:
     def refuse(request: httpx.Request) -> httpx.Response:
         raise httpx.ConnectError("connection refused", request=request)
 
-    async with remote_checker("http://127.0.0.1:9", transport=httpx.MockTransport(refuse)) as checker:
+    async with remote_checker(
+        "http://127.0.0.1:9", transport=httpx.MockTransport(refuse)
+    ) as checker:
         with pytest.raises(ProofgateError, match="cannot reach"):
             await checker.check(SUBMISSION)

@@ -64,10 +64,16 @@ def test_statement_is_self_contained_and_ends_in_sorry() -> None:
 
 
 def test_text_hash_ignores_comments_whitespace_and_attributes() -> None:
-    edited = SOURCE.replace("@[simp] theorem one (n : ℕ) : n + 0 = n", "theorem one  (n : ℕ) -- c\n  : n + 0 = n")
-    assert by_name(edited)["Outer.Inner.one"].text_sha256 == by_name()["Outer.Inner.one"].text_sha256
+    edited = SOURCE.replace(
+        "@[simp] theorem one (n : ℕ) : n + 0 = n", "theorem one  (n : ℕ) -- c\n  : n + 0 = n"
+    )
+    assert (
+        by_name(edited)["Outer.Inner.one"].text_sha256 == by_name()["Outer.Inner.one"].text_sha256
+    )
     changed = SOURCE.replace("n + 0 = n", "0 + n = n")
-    assert by_name(changed)["Outer.Inner.one"].text_sha256 != by_name()["Outer.Inner.one"].text_sha256
+    assert (
+        by_name(changed)["Outer.Inner.one"].text_sha256 != by_name()["Outer.Inner.one"].text_sha256
+    )
 
 
 def test_context_hash_follows_definitions_not_lemmas() -> None:
@@ -83,8 +89,18 @@ def test_context_hash_follows_definitions_not_lemmas() -> None:
 
 
 def test_lean_files_skip_build_output_and_hidden_dirs(tmp_path: Path) -> None:
-    for relative in ("A.lean", "Sub/B.lean", ".lake/packages/m/M.lean", "build/C.lean", ".hidden/D.lean", "notes.txt"):
+    for relative in (
+        "A.lean",
+        "Sub/B.lean",
+        ".lake/packages/m/M.lean",
+        "build/C.lean",
+        ".hidden/D.lean",
+        "notes.txt",
+    ):
         path = tmp_path / relative
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text("theorem t : True := trivial\n")
-    assert [p.relative_to(tmp_path).as_posix() for p in lean_files(tmp_path)] == ["A.lean", "Sub/B.lean"]
+    assert [p.relative_to(tmp_path).as_posix() for p in lean_files(tmp_path)] == [
+        "A.lean",
+        "Sub/B.lean",
+    ]

@@ -21,7 +21,9 @@ async def run(repo: Repo, stack: Stack):  # noqa: ANN201
     return await run_ci(repo.root, lambda: running_service(stack), build=False, base=repo.root)
 
 
-async def test_clean_repository_is_proved_then_answered_from_the_cache(repo: Repo, tmp_path: Path) -> None:
+async def test_clean_repository_is_proved_then_answered_from_the_cache(
+    repo: Repo, tmp_path: Path
+) -> None:
     stack = stack_in(tmp_path)
     first = await run(repo, stack)
     assert first.exit_code == 0, [(r.theorem, r.status, r.message) for r in first.results]
@@ -35,12 +37,17 @@ async def test_clean_repository_is_proved_then_answered_from_the_cache(repo: Rep
 
 
 async def test_a_lean_error_fails_its_file_at_the_line(repo: Repo, tmp_path: Path) -> None:
-    repo.edit("Demo/Extra.lean", "theorem extra_true : True := trivial",
-              "theorem extra_true : True := by\n  -- standin: error unknown identifier 'foo'\n  exact foo")
+    repo.edit(
+        "Demo/Extra.lean",
+        "theorem extra_true : True := trivial",
+        "theorem extra_true : True := by\n  -- standin: error unknown identifier 'foo'\n  exact foo",
+    )
     report = await run(repo, stack_in(tmp_path))
     assert report.exit_code == 1
     failed = [r for r in report.results if r.outcome is Outcome.failed]
-    assert [(r.file, r.theorem, r.status) for r in failed] == [("Demo/Extra.lean", "extra_true", "failed")]
+    assert [(r.file, r.theorem, r.status) for r in failed] == [
+        ("Demo/Extra.lean", "extra_true", "failed")
+    ]
     assert 1 <= failed[0].line <= 3
     assert "unknown identifier" in failed[0].message
     assert {r.status for r in report.results if r.file == "Demo/Basic.lean"} == {"proved"}
@@ -77,16 +84,39 @@ def test_the_cli_against_a_real_server_on_the_stand_in_stack(repo: Repo, tmp_pat
     stack.scenario(axioms=["propext", "sorryAx"])
     with uvicorn_app(create_app(stack.settings, service=stack.service())) as url:
         run = subprocess.run(
-            [sys.executable, "-m", "proofgate", "ci", str(repo.root), "--no-build", "--server", url,
-             "--json", "--sarif", str(tmp_path / "out.sarif")],
-            capture_output=True, text=True, timeout=60, cwd=repo.root,
+            [
+                sys.executable,
+                "-m",
+                "proofgate",
+                "ci",
+                str(repo.root),
+                "--no-build",
+                "--server",
+                url,
+                "--json",
+                "--sarif",
+                str(tmp_path / "out.sarif"),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            cwd=repo.root,
         )
     document = json.loads(run.stdout)
     assert run.returncode == 1, (run.stderr, document["results"])
     assert {r["status"] for r in document["results"]} == {"incomplete"}
     assert all(r["verdict"]["pins"]["lean"] == "v4.32.0" for r in document["results"])
     sarif = json.loads((tmp_path / "out.sarif").read_text())
-    located = {(r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"],
-                r["locations"][0]["physicalLocation"]["region"]["startLine"]) for r in sarif["runs"][0]["results"]}
-    assert located == {("Demo/Basic.lean", 5), ("Demo/Basic.lean", 8), ("Demo/Basic.lean", 10),
-                       ("Demo/Extra.lean", 1)}
+    located = {
+        (
+            r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"],
+            r["locations"][0]["physicalLocation"]["region"]["startLine"],
+        )
+        for r in sarif["runs"][0]["results"]
+    }
+    assert located == {
+        ("Demo/Basic.lean", 5),
+        ("Demo/Basic.lean", 8),
+        ("Demo/Basic.lean", 10),
+        ("Demo/Extra.lean", 1),
+    }

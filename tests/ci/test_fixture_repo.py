@@ -16,4 +16,6 @@ def test_committed_manifest_is_what_lock_writes(tmp_path: Path) -> None:
     shutil.copytree(FIXTURE, copy)
     lock_repository(copy)
     assert (copy / MANIFEST_NAME).read_text() == (FIXTURE / MANIFEST_NAME).read_text()
-    assert (FIXTURE / "lean-toolchain").read_text() == (FIXTURE.parents[2] / "lean-toolchain").read_text()
+    assert (FIXTURE / "lean-toolchain").read_text() == (
+        FIXTURE.parents[2] / "lean-toolchain"
+    ).read_text()

@@ -19,7 +19,9 @@ def test_round_trip_sorted(tmp_path: Path) -> None:
         timeout=120.0,
         locked=[
             LockedResult(file="B.lean", theorem="b", line=3, text_sha256=HASH),
-            LockedResult(file="A.lean", theorem="a2", line=9, text_sha256=HASH, context_sha256="b" * 64),
+            LockedResult(
+                file="A.lean", theorem="a2", line=9, text_sha256=HASH, context_sha256="b" * 64
+            ),
             LockedResult(file="A.lean", theorem="a1", line=2, text_sha256=HASH),
         ],
     )
@@ -37,7 +39,10 @@ def test_round_trip_sorted(tmp_path: Path) -> None:
     ("body", "fragment"),
     [
         ("version = 2\n", "version"),
-        ("[[locked]]\nfile = 'A.lean'\ntheorem = 'a'\ntext_sha256 = 'nothex'\n", "locked.0.text_sha256"),
+        (
+            "[[locked]]\nfile = 'A.lean'\ntheorem = 'a'\ntext_sha256 = 'nothex'\n",
+            "locked.0.text_sha256",
+        ),
         ("[[locked]]\nfile = 'A.lean'\ntext_sha256 = '" + HASH + "'\n", "locked.0.theorem"),
         ("surprise = 1\n", "surprise"),
         ("version = [\n", "not valid TOML"),

@@ -20,7 +20,9 @@ SARIF_SCHEMA = json.loads((Path(__file__).parent / "sarif-2.1.0-subset.schema.js
 
 def _validate_sarif(document: dict) -> None:
     jsonschema.Draft7Validator.check_schema(SARIF_SCHEMA)
-    jsonschema.Draft7Validator(SARIF_SCHEMA, format_checker=jsonschema.FormatChecker()).validate(document)
+    jsonschema.Draft7Validator(SARIF_SCHEMA, format_checker=jsonschema.FormatChecker()).validate(
+        document
+    )
 
 
 def _human(report: CiReport) -> str:
@@ -44,12 +46,18 @@ async def test_every_format_points_at_the_failure(repo: Repo, scenario: str) -> 
     document = json.loads(json.dumps(to_json(report)))
     assert document["ok"] is False and document["exit_code"] == 1
     failed = [r for r in document["results"] if r["outcome"] == "failed"]
-    assert [(r["file"], r["line"], r["column"], r["status"]) for r in failed] == [(file, line, column, status)]
+    assert [(r["file"], r["line"], r["column"], r["status"]) for r in failed] == [
+        (file, line, column, status)
+    ]
 
     # JUnit
     root = ET.fromstring(to_junit(report))
     suite = root.find("testsuite")
-    assert suite is not None and suite.get("failures") == "1" and suite.get("tests") == str(len(report.results))
+    assert (
+        suite is not None
+        and suite.get("failures") == "1"
+        and suite.get("tests") == str(len(report.results))
+    )
     failing_cases = [case for case in suite.iter("testcase") if case.find("failure") is not None]
     assert len(failing_cases) == 1
     case = failing_cases[0]
@@ -71,7 +79,9 @@ async def test_every_format_points_at_the_failure(repo: Repo, scenario: str) -> 
 
     # GitHub annotations
     (annotation,) = github_annotations(report)
-    assert annotation.startswith(f"::error file={file},line={line},col={int(column) + 1},title=proofgate%3A {status}::")
+    assert annotation.startswith(
+        f"::error file={file},line={line},col={int(column) + 1},title=proofgate%3A {status}::"
+    )
 
 
 async def test_a_clean_run_renders_as_passing(repo: Repo) -> None:
@@ -83,7 +93,10 @@ async def test_a_clean_run_renders_as_passing(repo: Repo) -> None:
     assert not list(root.iter("failure"))
     sarif = to_sarif(report)
     _validate_sarif(sarif)
-    assert sarif["runs"][0]["results"] == [] and sarif["runs"][0]["invocations"][0]["executionSuccessful"]
+    assert (
+        sarif["runs"][0]["results"] == []
+        and sarif["runs"][0]["invocations"][0]["executionSuccessful"]
+    )
     assert github_annotations(report) == []
 
 
@@ -92,19 +105,26 @@ def _report(*results: CiResult) -> CiReport:
 
 
 def test_infrastructure_problems_are_notifications_not_alerts() -> None:
-    report = _report(CiResult("A.lean", "a", 3, 0, "not_checked", Outcome.error, "not checked: server down"))
+    report = _report(
+        CiResult("A.lean", "a", 3, 0, "not_checked", Outcome.error, "not checked: server down")
+    )
     sarif = to_sarif(report)
     _validate_sarif(sarif)
     run = sarif["runs"][0]
     assert run["results"] == []
     assert run["invocations"][0]["executionSuccessful"] is False
-    assert run["invocations"][0]["toolExecutionNotifications"][0]["message"]["text"] == "not checked: server down"
+    assert (
+        run["invocations"][0]["toolExecutionNotifications"][0]["message"]["text"]
+        == "not checked: server down"
+    )
     assert github_annotations(report)[0].startswith("::warning file=A.lean,line=3,col=1,")
     assert ET.fromstring(to_junit(report)).find("testsuite/testcase/error") is not None
 
 
 def test_annotations_escape_what_the_runner_would_misread() -> None:
-    report = _report(CiResult("dir,x/A:B.lean", "a", 1, 0, "failed", Outcome.failed, "50% done\nsecond line"))
+    report = _report(
+        CiResult("dir,x/A:B.lean", "a", 1, 0, "failed", Outcome.failed, "50% done\nsecond line")
+    )
     (annotation,) = github_annotations(report)
     assert "file=dir%2Cx/A%3AB.lean," in annotation
     assert annotation.endswith("::50%25 done%0Asecond line")
@@ -112,7 +132,9 @@ def test_annotations_escape_what_the_runner_would_misread() -> None:
 
 
 def test_junit_survives_control_characters_and_markup() -> None:
-    report = _report(CiResult("A.lean", "a<b>", 1, 0, "failed", Outcome.failed, "bad \x1b[31m & <tag> \x00"))
+    report = _report(
+        CiResult("A.lean", "a<b>", 1, 0, "failed", Outcome.failed, "bad \x1b[31m & <tag> \x00")
+    )
     root = ET.fromstring(to_junit(report))
     assert root.find("testsuite/testcase").get("name") == "a<b>"  # type: ignore[union-attr]
     assert "&" in root.find("testsuite/testcase/failure").get("message")  # type: ignore[union-attr,operator]
@@ -125,8 +147,14 @@ def test_sarif_uris_are_encoded() -> None:
     )
     sarif = to_sarif(report)
     _validate_sarif(sarif)
-    uris = [r["locations"][0]["physicalLocation"]["artifactLocation"] for r in sarif["runs"][0]["results"]]
-    assert uris == [{"uri": "My%20Dir/A.lean", "uriBaseId": "%SRCROOT%"}, {"uri": "file:///abs/B.lean"}]
+    uris = [
+        r["locations"][0]["physicalLocation"]["artifactLocation"]
+        for r in sarif["runs"][0]["results"]
+    ]
+    assert uris == [
+        {"uri": "My%20Dir/A.lean", "uriBaseId": "%SRCROOT%"},
+        {"uri": "file:///abs/B.lean"},
+    ]
 
 
 def test_the_schema_catches_a_broken_document() -> None:

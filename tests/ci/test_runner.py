@@ -30,7 +30,9 @@ async def test_lock_skips_dependencies_and_keeps_settings(repo: Repo) -> None:
     manifest = load_manifest(repo.root / MANIFEST_NAME)
     assert {entry.file for entry in manifest.locked} == {"Demo/Basic.lean", "Demo/Extra.lean"}
     text = (repo.root / MANIFEST_NAME).read_text()
-    (repo.root / MANIFEST_NAME).write_text(text.replace('environment = "default"', 'environment = "mine"'))
+    (repo.root / MANIFEST_NAME).write_text(
+        text.replace('environment = "default"', 'environment = "mine"')
+    )
     repo.lock()
     assert load_manifest(repo.root / MANIFEST_NAME).environment == "mine"
 
@@ -45,7 +47,11 @@ async def test_each_failure_points_at_its_file_and_line(repo: Repo, scenario: st
     (failure,) = failing
     assert failure.outcome is Outcome.failed
     assert (failure.status, failure.file, failure.line, failure.column, failure.theorem) == (
-        spec["status"], spec["file"], spec["line"], spec["column"], spec["theorem"],
+        spec["status"],
+        spec["file"],
+        spec["line"],
+        spec["column"],
+        spec["theorem"],
     )
     assert failure.message
 
@@ -57,14 +63,20 @@ async def test_a_changed_statement_is_not_sent_to_the_checker(repo: Repo) -> Non
 
 
 async def test_comments_and_whitespace_do_not_unlock_a_statement(repo: Repo) -> None:
-    repo.edit("Demo/Basic.lean", "(n : Nat) : n + 0 = n", "(n : Nat)  -- the number\n    : n   + 0 = n")
+    repo.edit(
+        "Demo/Basic.lean", "(n : Nat) : n + 0 = n", "(n : Nat)  -- the number\n    : n   + 0 = n"
+    )
     repo.edit("Demo/Basic.lean", "/-- Adding zero on the right. -/", "/-- Reworded. -/ @[simp]")
     report = await repo.run()
     assert report.exit_code == 0, [r.message for r in report.results]
 
 
 async def test_a_local_instance_above_a_locked_result_fails_it(repo: Repo) -> None:
-    repo.edit("Demo/Basic.lean", "theorem small", "local instance : LT Nat := ⟨fun _ _ => True⟩\n\ntheorem small")
+    repo.edit(
+        "Demo/Basic.lean",
+        "theorem small",
+        "local instance : LT Nat := ⟨fun _ _ => True⟩\n\ntheorem small",
+    )
     report = await repo.run()
     failing = {r.theorem: r for r in report.results if r.outcome is Outcome.failed}
     assert set(failing) == {"Demo.small"}
@@ -98,7 +110,9 @@ async def test_submissions_are_locked_checks_of_the_whole_file(repo: Repo) -> No
     by_target = {s.target: s for s in repo.checker.seen}
     small = by_target["Demo.small"]
     assert small.code == (repo.root / "Demo/Basic.lean").read_text()
-    assert small.statement is not None and small.statement.rstrip().endswith("theorem small : 3 < 5 := sorry")
+    assert small.statement is not None and small.statement.rstrip().endswith(
+        "theorem small : 3 < 5 := sorry"
+    )
     assert "theorem two_eq : 2 = 2 := sorry" in small.statement  # earlier proofs cut
     assert "decide" not in small.statement
     assert small.environment == "default" and small.policy == "strict"
@@ -106,7 +120,9 @@ async def test_submissions_are_locked_checks_of_the_whole_file(repo: Repo) -> No
 
 async def test_without_a_manifest_every_theorem_is_checked(repo: Repo) -> None:
     (repo.root / MANIFEST_NAME).unlink()
-    repo.edit("Demo/Basic.lean", "theorem small", "theorem helper : 1 = 1 := by sorry\n\ntheorem small")
+    repo.edit(
+        "Demo/Basic.lean", "theorem small", "theorem helper : 1 = 1 := by sorry\n\ntheorem small"
+    )
     report = await repo.run()
     assert report.exit_code == 1
     statuses = {r.theorem: r.status for r in report.results}
@@ -140,7 +156,9 @@ async def test_an_internal_verdict_is_not_blamed_on_the_proof(repo: Repo) -> Non
 
     class Internal:
         async def check(self, submission):  # noqa: ANN001, ANN202
-            return Verdict(status=VerdictStatus.internal, kind="check", reason="worker crashed twice")
+            return Verdict(
+                status=VerdictStatus.internal, kind="check", reason="worker crashed twice"
+            )
 
     repo.checker = Internal()  # type: ignore[assignment]
     report = await repo.run()

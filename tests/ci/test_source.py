@@ -21,7 +21,16 @@ def test_comments_hide_commands() -> None:
 
 def test_strings_and_char_literals_are_single_tokens() -> None:
     tokens = tokenize('def s := "theorem x := \\"y\\"" ++ toString \'"\'')
-    assert [t.kind for t in tokens] == ["ident", "ident", "symbol", "string", "symbol", "symbol", "ident", "char"]
+    assert [t.kind for t in tokens] == [
+        "ident",
+        "ident",
+        "symbol",
+        "string",
+        "symbol",
+        "symbol",
+        "ident",
+        "char",
+    ]
 
 
 def test_primes_belong_to_identifiers() -> None:
@@ -39,7 +48,9 @@ def test_tactic_open_and_set_option_do_not_start_commands() -> None:
 
 
 def test_prefixes_join_the_command_they_prefix() -> None:
-    text = "open Real in\ntheorem a : True := trivial\n@[simp]\nprivate\ntheorem b : True := trivial\n"
+    text = (
+        "open Real in\ntheorem a : True := trivial\n@[simp]\nprivate\ntheorem b : True := trivial\n"
+    )
     commands = split_commands(tokenize(text))
     assert [(c.kind, c.name()) for c in commands] == [("theorem", "a"), ("theorem", "b")]
 
@@ -53,7 +64,9 @@ def test_normalised_drops_comments_and_collapses_whitespace() -> None:
     a = normalised(tokenize("lemma x  (n : ℕ) -- note\n  : n = n"))
     b = normalised(tokenize("theorem x (n : ℕ) /- other -/ : n = n"))
     assert a == b == "theorem x (n : ℕ) : n = n"
-    assert normalised(tokenize("theorem x : 1+1 = 2")) != normalised(tokenize("theorem x : 1+1 = 3"))
+    assert normalised(tokenize("theorem x : 1+1 = 2")) != normalised(
+        tokenize("theorem x : 1+1 = 3")
+    )
 
 
 @settings(max_examples=200, deadline=None)

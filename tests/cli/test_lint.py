@@ -18,10 +18,14 @@ from proofgate.verify.rules import RULES
 from tests.support.adversarial import OWN_CASES, load_cases
 
 runner = CliRunner()
-STATEMENT = "import Mathlib\nopen Real Nat Topology\n\ntheorem t1 (a b : ℕ) : a + b = b + a := by sorry\n"
+STATEMENT = (
+    "import Mathlib\nopen Real Nat Topology\n\ntheorem t1 (a b : ℕ) : a + b = b + a := by sorry\n"
+)
 
 
-def lint(tmp_path: Path, code: str, *args: str, statement: str | None = None) -> tuple[int, Any, str]:
+def lint(
+    tmp_path: Path, code: str, *args: str, statement: str | None = None
+) -> tuple[int, Any, str]:
     """Run `proofgate lint --json` on `code`; (exit code, parsed stdout or None, stderr)."""
     source = tmp_path / "Sub.lean"
     source.write_text(code, encoding="utf-8")
@@ -86,7 +90,9 @@ def test_profiles(tmp_path: Path) -> None:
     assert code == 2
 
 
-def test_profile_default_comes_from_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_profile_default_comes_from_settings(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("PROOFGATE_POLICY", "permissive")
     assert lint(tmp_path, "#eval 2 + 2\n")[0] == 0
     monkeypatch.setenv("PROOFGATE_HEARTBEAT_CAP", "1000")
@@ -151,7 +157,11 @@ def test_registered_in_the_real_command(tmp_path: Path) -> None:
     env["PROOFGATE_DATA_DIR"] = str(tmp_path / "data")
     done = subprocess.run(
         [sys.executable, "-m", "proofgate", "lint", str(source), "--json"],
-        capture_output=True, text=True, timeout=60, cwd=SOURCE_ROOT, env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=SOURCE_ROOT,
+        env=env,
     )
     assert done.returncode == 1, done.stderr
     assert json.loads(done.stdout)["violations"][0]["rule"] == "exit"

@@ -54,7 +54,9 @@ def test_one_statement_shown_for_a_person(server: str, tmp_path: Path) -> None:
     path = _file(tmp_path, "F.lean", VACUOUS)
     result = runner.invoke(app, ["triage", path, "--server", server, "--closer", "omega"])
     assert result.exit_code == 1, result.output
-    assert "vacuous" in result.stdout and "VACUOUS: its hypotheses alone prove False" in result.stdout
+    assert (
+        "vacuous" in result.stdout and "VACUOUS: its hypotheses alone prove False" in result.stdout
+    )
     assert "intros; exfalso; omega" in result.stdout and "closed" in result.stdout
 
 
@@ -85,7 +87,12 @@ def test_batch_writes_results_and_counts_false_vacuous_trivial(server: str, tmp_
     assert result.exit_code == 1, result.output
     summary = json.loads(result.stdout)
     assert summary["statements"] == 6 and summary["errors"] == 2
-    assert (summary["false"], summary["vacuous"], summary["trivial"], summary["clean"]) == (1, 1, 1, 1)
+    assert (summary["false"], summary["vacuous"], summary["trivial"], summary["clean"]) == (
+        1,
+        1,
+        1,
+        1,
+    )
     assert summary["elaboration_ok"] == 4
     rows = [json.loads(line) for line in out.read_text().splitlines()]
     assert [row["id"] for row in rows] == ["false", "vacuous", 3, "clean", None, "bad closer"]

@@ -32,7 +32,10 @@ def test_imports_with_comments_before_and_between() -> None:
     assert split.header == "import Mathlib.Data.Nat.Basic\nimport Aesop"
     assert split.header_lines == 6
     assert split.body == "open Nat\ntheorem t : 1 = 1 := rfl\n"
-    assert [(s.line, s.keyword_column, s.module_column) for s in split.sites] == [(4, 0, 7), (6, 0, 9)]
+    assert [(s.line, s.keyword_column, s.module_column) for s in split.sites] == [
+        (4, 0, 7),
+        (6, 0, 9),
+    ]
 
 
 def test_code_after_the_last_import_on_its_line_keeps_its_columns() -> None:
@@ -65,11 +68,32 @@ def test_body_positions_move_by_the_removed_lines_everywhere() -> None:
     reply = {
         "env": 3,
         "messages": [
-            {"severity": "error", "pos": {"line": 2, "column": 4}, "endPos": {"line": 2, "column": 9}, "data": "x"},
-            {"severity": "info", "pos": {"line": 0, "column": 0}, "endPos": {"line": 0, "column": 0}, "data": "y"},
+            {
+                "severity": "error",
+                "pos": {"line": 2, "column": 4},
+                "endPos": {"line": 2, "column": 9},
+                "data": "x",
+            },
+            {
+                "severity": "info",
+                "pos": {"line": 0, "column": 0},
+                "endPos": {"line": 0, "column": 0},
+                "data": "y",
+            },
         ],
         "sorries": [{"proofState": 0, "goal": "⊢ True"}],
-        "infotree": [{"node": {"stx": {"range": {"start": {"line": 1, "column": 0}, "finish": {"line": 3, "column": 2}}}}}],
+        "infotree": [
+            {
+                "node": {
+                    "stx": {
+                        "range": {
+                            "start": {"line": 1, "column": 0},
+                            "finish": {"line": 3, "column": 2},
+                        }
+                    }
+                }
+            }
+        ],
     }
     original = copy.deepcopy(reply)
     mapped = map_body_positions(reply, 5)
@@ -82,9 +106,20 @@ def test_body_positions_move_by_the_removed_lines_everywhere() -> None:
 
 
 def test_header_positions_map_to_each_import_site() -> None:
-    split = split_header("-- intro\nimport Mathlib\n\n  import   Standin.Missing\nexample : True := trivial")
-    reply = {"env": 0, "messages": [{"severity": "error", "pos": {"line": 2, "column": 0},
-                                     "endPos": {"line": 2, "column": 22}, "data": "unknown module"}]}
+    split = split_header(
+        "-- intro\nimport Mathlib\n\n  import   Standin.Missing\nexample : True := trivial"
+    )
+    reply = {
+        "env": 0,
+        "messages": [
+            {
+                "severity": "error",
+                "pos": {"line": 2, "column": 0},
+                "endPos": {"line": 2, "column": 22},
+                "data": "unknown module",
+            }
+        ],
+    }
     mapped = map_header_positions(reply, split)["messages"][0]
     assert mapped["pos"] == {"line": 4, "column": 2}
     assert mapped["endPos"] == {"line": 4, "column": 11 + 15}
@@ -96,7 +131,9 @@ _body = st.text(alphabet="abxyz :=()-/\nαβ⊢𝔽", max_size=80)
 
 
 @settings(max_examples=300, deadline=None)
-@given(st.lists(st.tuples(_trivia, _modules), max_size=4), st.sampled_from(["\n", " ", "\n\n"]), _body)
+@given(
+    st.lists(st.tuples(_trivia, _modules), max_size=4), st.sampled_from(["\n", " ", "\n\n"]), _body
+)
 def test_body_lines_keep_the_submitters_lines_and_columns(
     imports: list[tuple[str, str]], gap: str, body: str
 ) -> None:
@@ -111,6 +148,9 @@ def test_body_lines_keep_the_submitters_lines_and_columns(
         source = original[split.header_lines + index]
         if index == 0 and line != source:
             assert len(line) == len(source)  # padded with spaces: same columns, in codepoints
-            assert source.endswith(line.lstrip(" ")) and not line[: len(line) - len(line.lstrip(" "))].strip()
+            assert (
+                source.endswith(line.lstrip(" "))
+                and not line[: len(line) - len(line.lstrip(" "))].strip()
+            )
         else:
             assert line == source

@@ -27,20 +27,26 @@ def _fake_toolchain(elan_home: Path) -> Path:
     """An elan toolchain whose `lean --version` claims the pinned version, and a `lake`."""
     bin_dir = elan_home / "toolchains" / "leanprover--lean4---v4.32.0" / "bin"
     bin_dir.mkdir(parents=True)
-    (bin_dir / "lean").write_text("#!/bin/sh\necho 'Lean (version 4.32.0, x86_64-unknown-linux-gnu)'\n")
+    (bin_dir / "lean").write_text(
+        "#!/bin/sh\necho 'Lean (version 4.32.0, x86_64-unknown-linux-gnu)'\n"
+    )
     (bin_dir / "lake").write_text("#!/bin/sh\nexit 0\n")
     for tool in ("lean", "lake"):
         (bin_dir / tool).chmod(0o755)
     return bin_dir
 
 
-def test_default_is_lake_env_repl_in_the_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_default_is_lake_env_repl_in_the_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("PATH", "/usr/bin:/bin")
     monkeypatch.setenv("PROOFGATE_TEST_SECRET", "never passed on")
     settings = Settings(data_dir=tmp_path / "data", elan_home=tmp_path / "elan")
     bin_dir = _fake_toolchain(settings.elan_home)
     environment = _environment(tmp_path)
-    repl = environment.directory / ".lake" / "packages" / "REPL" / ".lake" / "build" / "bin" / "repl"
+    repl = (
+        environment.directory / ".lake" / "packages" / "REPL" / ".lake" / "build" / "bin" / "repl"
+    )
     repl.parent.mkdir(parents=True)
     repl.write_text("")
     spec = LeanReplLauncher(settings).spawn_spec(environment)
@@ -63,19 +69,26 @@ def test_missing_repl_binary_says_how_to_fix_it(tmp_path: Path) -> None:
 
 def test_repl_command_replaces_lake_env(tmp_path: Path) -> None:
     command = "/opt/repl/bin/repl --flag 'two words'"
-    settings = Settings(data_dir=tmp_path / "data", elan_home=tmp_path / "elan", repl_command=command)
+    settings = Settings(
+        data_dir=tmp_path / "data", elan_home=tmp_path / "elan", repl_command=command
+    )
     environment = _environment(tmp_path)
     spec = LeanReplLauncher(settings).spawn_spec(environment)
     assert spec.argv == shlex.split(command) == ["/opt/repl/bin/repl", "--flag", "two words"]
     assert spec.cwd == environment.directory and environment.directory in spec.read_only
 
 
-@pytest.mark.parametrize("command", [
-    f"{sys.executable} -m proofgate.bench.simulated_repl",
-    f"{sys.executable} /somewhere/proofgate/bench/simulated_repl.py --seed 1",
-])
+@pytest.mark.parametrize(
+    "command",
+    [
+        f"{sys.executable} -m proofgate.bench.simulated_repl",
+        f"{sys.executable} /somewhere/proofgate/bench/simulated_repl.py --seed 1",
+    ],
+)
 def test_the_simulated_repl_can_never_be_the_verifying_repl(tmp_path: Path, command: str) -> None:
-    settings = Settings(data_dir=tmp_path / "data", elan_home=tmp_path / "elan", repl_command=command)
+    settings = Settings(
+        data_dir=tmp_path / "data", elan_home=tmp_path / "elan", repl_command=command
+    )
     with pytest.raises(ConfigError, match="simulated REPL"):
         LeanReplLauncher(settings).spawn_spec(_environment(tmp_path))
 

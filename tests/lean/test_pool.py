@@ -33,12 +33,20 @@ from tests.standins.repl import SESSION_TAG, standin_launcher
 @asynccontextmanager
 async def running_pool(tmp_path: Path, *options: str, **overrides: Any) -> AsyncIterator[ReplPool]:
     values: dict[str, Any] = {
-        "workers": 2, "spare_workers": 1, "prewarm_headers": ["import Mathlib"], "request_timeout": 10.0,
-        "queue_wait": 10.0, "import_timeout": 10.0, "memory_limit_mb": 1024, "recycle_after": 100,
+        "workers": 2,
+        "spare_workers": 1,
+        "prewarm_headers": ["import Mathlib"],
+        "request_timeout": 10.0,
+        "queue_wait": 10.0,
+        "import_timeout": 10.0,
+        "memory_limit_mb": 1024,
+        "recycle_after": 100,
     }
     values.update(overrides)
     settings = Settings(data_dir=tmp_path / "data", elan_home=tmp_path / "elan", **values)
-    pool = ReplPool(settings, spawner=ProcessGroupSpawner(), launcher=standin_launcher(settings, *options))
+    pool = ReplPool(
+        settings, spawner=ProcessGroupSpawner(), launcher=standin_launcher(settings, *options)
+    )
     await pool.start()
     try:
         yield pool
@@ -122,7 +130,9 @@ async def test_a_header_that_fails_to_import_is_answered_at_the_import_line(tmp_
 
 
 async def test_timeout_is_not_retried_and_the_spare_answers_at_once(tmp_path: Path) -> None:
-    async with running_pool(tmp_path, "--import-seconds", "1.5", workers=1, spare_workers=1) as pool:
+    async with running_pool(
+        tmp_path, "--import-seconds", "1.5", workers=1, spare_workers=1
+    ) as pool:
         before = set(_standin_children())
         with pytest.raises(ReplTimeout):
             await pool.run("import Mathlib\n-- standin: hang", timeout=0.5)
@@ -130,19 +140,25 @@ async def test_timeout_is_not_retried_and_the_spare_answers_at_once(tmp_path: Pa
         assert run.queue_ms < 500 and run.run_ms < 500  # no cold import in the way
         stats = pool.stats()
         assert stats.retries == 0 and stats.restarts == {"timeout": 1}
-        assert await _until(lambda: not (before - {run.worker_pid}) & set(_standin_children()) or len(before) == 2)
+        assert await _until(
+            lambda: not (before - {run.worker_pid}) & set(_standin_children()) or len(before) == 2
+        )
 
 
 async def test_a_crash_is_retried_once_on_another_worker(tmp_path: Path) -> None:
     flag = tmp_path / "crashed-once"
     async with running_pool(tmp_path) as pool:
-        run = await pool.run(f"import Mathlib\n-- standin: crash-once {flag}\n-- standin: info survived")
+        run = await pool.run(
+            f"import Mathlib\n-- standin: crash-once {flag}\n-- standin: info survived"
+        )
         assert run.attempts == 2 and _info(run) == ["survived"]
         assert flag.exists()
         assert pool.stats().retries == 1 and pool.stats().restarts == {"crashed": 1}
 
 
-@pytest.mark.parametrize(("fault", "stderr"), [("crash", "INTERNAL PANIC"), ("crash-mid-reply", "")])
+@pytest.mark.parametrize(
+    ("fault", "stderr"), [("crash", "INTERNAL PANIC"), ("crash-mid-reply", "")]
+)
 async def test_a_worker_that_always_crashes_gives_a_clear_error_after_one_retry(
     tmp_path: Path, fault: str, stderr: str
 ) -> None:
@@ -189,12 +205,16 @@ async def test_an_idle_worker_that_dies_is_replaced_without_waiting_for_the_supe
 async def test_memory_over_the_cap_is_the_submissions_outcome(tmp_path: Path) -> None:
     async with running_pool(tmp_path, memory_limit_mb=96) as pool:
         with pytest.raises(ReplOutOfMemory):
-            await pool.run("import Mathlib\n-- standin: grow-memory 400\n-- standin: hang", timeout=20)
+            await pool.run(
+                "import Mathlib\n-- standin: grow-memory 400\n-- standin: hang", timeout=20
+            )
         assert pool.stats().retries == 0 and pool.stats().restarts == {"out_of_memory": 1}
 
 
 async def test_workers_are_recycled_by_count_and_by_memory(tmp_path: Path) -> None:
-    async with running_pool(tmp_path, workers=1, spare_workers=0, recycle_after=2, memory_limit_mb=256) as pool:
+    async with running_pool(
+        tmp_path, workers=1, spare_workers=0, recycle_after=2, memory_limit_mb=256
+    ) as pool:
         pids = [(await pool.run("import Mathlib\n-- standin: info x")).worker_pid for _ in range(4)]
         assert pids[0] == pids[1] != pids[2] == pids[3]
         assert pool.stats().restarts == {"recycled": 2}
@@ -204,7 +224,9 @@ async def test_workers_are_recycled_by_count_and_by_memory(tmp_path: Path) -> No
 
 
 async def test_a_full_queue_answers_busy(tmp_path: Path) -> None:
-    async with running_pool(tmp_path, workers=1, spare_workers=0, max_queue=1, queue_wait=0.5) as pool:
+    async with running_pool(
+        tmp_path, workers=1, spare_workers=0, max_queue=1, queue_wait=0.5
+    ) as pool:
         running = asyncio.ensure_future(pool.run("import Mathlib\n-- standin: sleep 1.5"))
         await asyncio.sleep(0.2)
         waiting = asyncio.ensure_future(pool.run("import Mathlib"))
@@ -225,13 +247,17 @@ async def test_unknown_environment_is_the_submissions_fault(tmp_path: Path) -> N
 
 async def test_close_drains_running_requests_then_refuses(tmp_path: Path) -> None:
     async with running_pool(tmp_path) as pool:
-        running = asyncio.ensure_future(pool.run("import Mathlib\n-- standin: sleep 0.5\n-- standin: info done"))
+        running = asyncio.ensure_future(
+            pool.run("import Mathlib\n-- standin: sleep 0.5\n-- standin: info done")
+        )
         await asyncio.sleep(0.1)
         await pool.close(drain_timeout=5)
         assert _info(await running) == ["done"]
         with pytest.raises(Busy, match="shutting down"):
             await pool.run("import Mathlib")
-    assert await _until(lambda: not _standin_children()), [psutil.Process(p).cmdline() for p in _standin_children()]
+    assert await _until(lambda: not _standin_children()), [
+        psutil.Process(p).cmdline() for p in _standin_children()
+    ]
 
 
 async def test_close_after_the_drain_timeout_kills_what_still_runs(tmp_path: Path) -> None:
@@ -250,8 +276,14 @@ async def test_killing_random_workers_loses_and_mixes_up_nothing(tmp_path: Path)
     """300 concurrent requests while workers are SIGKILLed at random: each gets its own answer."""
     total = 300
     async with running_pool(
-        tmp_path, "--check-seconds-lognormal=-4,0.5", "--seed", "7",
-        workers=4, spare_workers=1, max_queue=total, queue_wait=60,
+        tmp_path,
+        "--check-seconds-lognormal=-4,0.5",
+        "--seed",
+        "7",
+        workers=4,
+        spare_workers=1,
+        max_queue=total,
+        queue_wait=60,
     ) as pool:
         kills = 0
 
@@ -287,7 +319,9 @@ async def test_killing_random_workers_loses_and_mixes_up_nothing(tmp_path: Path)
             if isinstance(result, ReplRun):
                 assert _info(result) == [f"request-{index}"]
                 assert result.reply["messages"][0]["pos"]["line"] == 4
-        assert all(isinstance(error, ReplCrashed) for error in failed), [repr(e) for e in failed[:3]]
+        assert all(isinstance(error, ReplCrashed) for error in failed), [
+            repr(e) for e in failed[:3]
+        ]
         assert kills >= 10 and pool.stats().retries >= 1
         assert len(answered) >= total * 0.9, sorted({str(e)[:200] for e in failed})[:5]
 
@@ -298,7 +332,11 @@ async def test_killing_random_workers_loses_and_mixes_up_nothing(tmp_path: Path)
 @asynccontextmanager
 async def real_pool(tmp_path: Path, **overrides: Any) -> AsyncIterator[ReplPool]:
     """The default launcher (`lake env <repl>` in the root project) on the unjailed spawner."""
-    values: dict[str, Any] = {"workers": 1, "spare_workers": 0, "prewarm_headers": ["import Mathlib"]}
+    values: dict[str, Any] = {
+        "workers": 1,
+        "spare_workers": 0,
+        "prewarm_headers": ["import Mathlib"],
+    }
     values.update(overrides)
     settings = Settings(data_dir=tmp_path / "data", **values)
     pool = ReplPool(settings, spawner=ProcessGroupSpawner())
@@ -314,7 +352,9 @@ async def real_pool(tmp_path: Path, **overrides: Any) -> AsyncIterator[ReplPool]
 async def test_real_mathlib_header_is_imported_once_and_reused(tmp_path: Path) -> None:
     async with real_pool(tmp_path) as pool:
         first = await pool.run("import Mathlib\n\ntheorem two : (2 : ℕ) + 2 = 4 := by norm_num")
-        second = await pool.run("import Mathlib\nopen Nat\n\nexample : (3 : ℕ) ≤ 5 := by decide\nexample : 1 = 2 := by rfl")
+        second = await pool.run(
+            "import Mathlib\nopen Nat\n\nexample : (3 : ℕ) ≤ 5 := by decide\nexample : 1 = 2 := by rfl"
+        )
         assert not first.reply.get("messages") and first.worker_pid == second.worker_pid
         error = next(m for m in second.reply["messages"] if m["severity"] == "error")
         assert error["pos"]["line"] == 5  # the submitter's line, not the body's
@@ -328,7 +368,9 @@ async def test_real_mathlib_header_is_imported_once_and_reused(tmp_path: Path) -
 async def test_real_timeout_kills_the_worker_and_is_not_retried(tmp_path: Path) -> None:
     async with real_pool(tmp_path) as pool:
         with pytest.raises(ReplTimeout):
-            await pool.run("import Mathlib\ntheorem slow : True := by\n  sleep 60000\n  trivial", timeout=5)
+            await pool.run(
+                "import Mathlib\ntheorem slow : True := by\n  sleep 60000\n  trivial", timeout=5
+            )
         assert pool.stats().retries == 0 and pool.stats().restarts.get("timeout") == 1
 
 
@@ -338,6 +380,10 @@ async def test_real_prelude_only_code_and_an_unknown_module(tmp_path: Path) -> N
     async with real_pool(tmp_path, prewarm_headers=[]) as pool:
         plain = await pool.run("example : 1 + 1 = 2 := rfl")
         assert plain.header == "" and not plain.reply.get("messages")
-        missing = await pool.run("-- header\nimport Mathlib.No.Such.Module\nexample : True := trivial")
+        missing = await pool.run(
+            "-- header\nimport Mathlib.No.Such.Module\nexample : True := trivial"
+        )
         assert missing.header_failed
-        assert any(m["severity"] == "error" and m["pos"]["line"] == 2 for m in missing.reply["messages"])
+        assert any(
+            m["severity"] == "error" and m["pos"]["line"] == 2 for m in missing.reply["messages"]
+        )

@@ -46,7 +46,9 @@ async def repl(tmp_path: Path):  # type: ignore[no-untyped-def]
 
 async def test_ids_count_from_zero_and_bodies_run_on_the_header_env(repl: ReplProcess) -> None:
     assert await repl.command("import Mathlib", timeout=5) == {"env": 0}
-    first = await repl.command("theorem a : True := trivial\n-- standin: report-base", env=0, timeout=5)
+    first = await repl.command(
+        "theorem a : True := trivial\n-- standin: report-base", env=0, timeout=5
+    )
     second = await repl.command("-- standin: sorry", env=0, timeout=5)
     assert first["env"] == 1 and second["env"] == 2
     assert first["messages"][0]["data"] == "base env=0 depth=0 imports=Mathlib"
@@ -57,7 +59,7 @@ async def test_ids_count_from_zero_and_bodies_run_on_the_header_env(repl: ReplPr
 
 
 async def test_unicode_travels_both_ways_unescaped(repl: ReplProcess) -> None:
-    text = "∀ α : Type, 𝔽 ≤ ℕ “quoted” \\ \"x\" \t tab"
+    text = '∀ α : Type, 𝔽 ≤ ℕ “quoted” \\ "x" \t tab'
     reply = await repl.command(f"-- standin: info {text}", timeout=5)
     assert reply["messages"][0]["data"] == text
 
@@ -81,7 +83,7 @@ async def test_a_reply_of_several_megabytes_is_parsed(repl: ReplProcess) -> None
     reply = await repl.command("-- standin: huge-reply 6", timeout=30)
     data = reply["messages"][0]["data"]
     assert len(data) == 6 * 2**20
-    assert data.startswith("⊢ α → β “quoted” \\ \"x\"\n")
+    assert data.startswith('⊢ α → β “quoted” \\ "x"\n')
     assert (await repl.command("def y := 2", timeout=5))["env"] == 1
 
 

@@ -24,10 +24,14 @@ from proofgate.process import Limits, ManagedProcess, SpawnSpec
 
 
 def _spec(tmp_path: Path, code: str, **env: str) -> SpawnSpec:
-    return SpawnSpec(argv=[sys.executable, "-c", code], cwd=tmp_path, env={"PATH": os.environ["PATH"], **env})
+    return SpawnSpec(
+        argv=[sys.executable, "-c", code], cwd=tmp_path, env={"PATH": os.environ["PATH"], **env}
+    )
 
 
-async def _spawn(tmp_path: Path, code: str, limits: Limits | None = None, **env: str) -> ManagedProcess:
+async def _spawn(
+    tmp_path: Path, code: str, limits: Limits | None = None, **env: str
+) -> ManagedProcess:
     return await ProcessGroupSpawner().spawn(_spec(tmp_path, code, **env), limits or Limits())
 
 
@@ -73,7 +77,9 @@ async def test_the_tree_is_one_process_group_and_dies_as_one(tmp_path: Path) -> 
 
 
 async def test_wait_returns_while_an_orphan_still_holds_the_pipes(tmp_path: Path) -> None:
-    spec = SpawnSpec(argv=["/bin/sh", "-c", "sleep 30 & exit 3"], cwd=tmp_path, env={"PATH": os.environ["PATH"]})
+    spec = SpawnSpec(
+        argv=["/bin/sh", "-c", "sleep 30 & exit 3"], cwd=tmp_path, env={"PATH": os.environ["PATH"]}
+    )
     process = await ProcessGroupSpawner().spawn(spec, Limits())
     try:
         assert await asyncio.wait_for(process.wait(), 3) == 3
@@ -86,13 +92,17 @@ async def test_rlimits_are_set_before_exec(tmp_path: Path) -> None:
         "import resource as r\n"
         "print(r.getrlimit(r.RLIMIT_NOFILE), r.getrlimit(r.RLIMIT_FSIZE), r.getrlimit(r.RLIMIT_CORE))\n"
     )
-    process = await _spawn(tmp_path, code, Limits(open_files=77, file_size_bytes=123456, core_dumps=False))
+    process = await _spawn(
+        tmp_path, code, Limits(open_files=77, file_size_bytes=123456, core_dumps=False)
+    )
     out = (await process.stdout.read()).decode().strip()
     await _finish(process)
     assert out == "(77, 77) (123456, 123456) (0, 0)"
 
 
-async def test_the_environment_is_exactly_the_specs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_the_environment_is_exactly_the_specs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("PROOFGATE_TEST_SECRET", "do-not-leak")
     process = await _spawn(tmp_path, "import os; print(sorted(os.environ))", ONLY_THIS="1")
     names = (await process.stdout.read()).decode()
@@ -134,7 +144,9 @@ def test_one_process_private_memory_is_its_rss_anon() -> None:
 
     ballast = bytearray(b"\x01" * (40 << 20))  # touched, so it is resident
     status = Path("/proc/self/status").read_text()
-    rss_anon = next(int(line.split()[1]) * 1024 for line in status.splitlines() if line.startswith("RssAnon:"))
+    rss_anon = next(
+        int(line.split()[1]) * 1024 for line in status.splitlines() if line.startswith("RssAnon:")
+    )
     measured = _rss_anon_bytes(os.getpid())
     assert measured is not None and abs(measured - rss_anon) <= 1 << 20 and measured >= len(ballast)
     assert _rss_anon_bytes(2**22 + 12345) is None  # no such process
@@ -149,8 +161,14 @@ def test_a_steady_tree_is_looked_at_less_often_and_a_moving_one_at_once() -> Non
         schedule.append(interval)
     assert schedule[0] == MEMORY_POLL_SECONDS  # the first look has nothing to compare with
     assert schedule == sorted(schedule) and schedule[-1] == MEMORY_POLL_MAX_SECONDS
-    assert next_memory_poll(MEMORY_POLL_MAX_SECONDS, last, last + MEMORY_STEADY_BYTES) == MEMORY_POLL_SECONDS
-    assert next_memory_poll(MEMORY_POLL_MAX_SECONDS, last, last - MEMORY_STEADY_BYTES) == MEMORY_POLL_SECONDS
+    assert (
+        next_memory_poll(MEMORY_POLL_MAX_SECONDS, last, last + MEMORY_STEADY_BYTES)
+        == MEMORY_POLL_SECONDS
+    )
+    assert (
+        next_memory_poll(MEMORY_POLL_MAX_SECONDS, last, last - MEMORY_STEADY_BYTES)
+        == MEMORY_POLL_SECONDS
+    )
     assert next_memory_poll(MEMORY_POLL_MAX_SECONDS, last, None) == MEMORY_POLL_SECONDS
 
 

@@ -38,7 +38,9 @@ def _files(shared_dir: Path, name: str) -> tuple[Path, Path]:
 
 
 def _replies(expected: Path) -> list[dict[str, object]]:
-    return [json.loads(chunk) for chunk in expected.read_text("utf-8").split("\n\n") if chunk.strip()]
+    return [
+        json.loads(chunk) for chunk in expected.read_text("utf-8").split("\n\n") if chunk.strip()
+    ]
 
 
 def test_there_are_transcripts_to_replay(shared_dir: Path) -> None:
@@ -48,7 +50,9 @@ def test_there_are_transcripts_to_replay(shared_dir: Path) -> None:
 
 
 @pytest.mark.parametrize("name", _pairs())
-async def test_transcript_replays_through_the_driver(name: str, shared_dir: Path, tmp_path: Path) -> None:
+async def test_transcript_replays_through_the_driver(
+    name: str, shared_dir: Path, tmp_path: Path
+) -> None:
     source, expected = _files(shared_dir, name)
     commands = [json.loads(query) for query in split_transcript_commands(source.read_text("utf-8"))]
     replies = _replies(expected)
@@ -67,12 +71,17 @@ async def test_transcript_replays_through_the_driver(name: str, shared_dir: Path
 
 
 @pytest.mark.parametrize("name", _pairs())
-def test_standin_prints_the_recorded_bytes_for_the_recorded_input(name: str, shared_dir: Path) -> None:
+def test_standin_prints_the_recorded_bytes_for_the_recorded_input(
+    name: str, shared_dir: Path
+) -> None:
     """Fed the `.in` file byte for byte, the stand-in prints `.expected.out` byte for byte."""
     source, expected = _files(shared_dir, name)
     result = subprocess.run(
         [sys.executable, SCRIPT, "--replay", str(source)],
-        input=source.read_bytes(), capture_output=True, timeout=20, check=False,
+        input=source.read_bytes(),
+        capture_output=True,
+        timeout=20,
+        check=False,
     )
     assert result.returncode == 0, result.stderr.decode()
     recorded = expected.read_bytes()
@@ -110,7 +119,9 @@ async def test_real_repl_answers_as_recorded(name: str, shared_dir: Path, tmp_pa
     repl = await ReplProcess.start(ProcessGroupSpawner(), spec, Limits())
     got: list[dict[str, object]] = []
     try:
-        for command in [json.loads(q) for q in split_transcript_commands(source.read_text("utf-8"))]:
+        for command in [
+            json.loads(q) for q in split_transcript_commands(source.read_text("utf-8"))
+        ]:
             try:
                 got.append(await repl.send(command, timeout=600))
             except ReplCommandError as exc:

@@ -27,7 +27,9 @@ class RunningServer:
 
 
 @contextmanager
-def serve(env: dict[str, str] | None = None, *, args: tuple[str, ...] = (), timeout: float = 30.0) -> Iterator[RunningServer]:
+def serve(
+    env: dict[str, str] | None = None, *, args: tuple[str, ...] = (), timeout: float = 30.0
+) -> Iterator[RunningServer]:
     """Start the CLI's `serve` with `env` added; wait for /healthz; stop it (SIGTERM) afterwards."""
     port = free_port()
     full_env = dict(os.environ, PROOFGATE_HOST="127.0.0.1", PROOFGATE_PORT=str(port), **(env or {}))

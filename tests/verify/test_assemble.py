@@ -78,7 +78,9 @@ def test_answer_holes_are_found_and_resolved() -> None:
     statement = parse_statement(PUTNAM)
     assert statement.holes == ("putnam_x_solution",)
     code = PUTNAM.replace(":= sorry", ":= {0}").replace("by\n  sorry", "by simp")
-    assembled = assemble(Submission(statement=PUTNAM, code=code, answer_holes=["putnam_x_solution"]))
+    assembled = assemble(
+        Submission(statement=PUTNAM, code=code, answer_holes=["putnam_x_solution"])
+    )
     assert assembled.answer_holes == ("putnam_x_solution",)
     assert assembled.target == "putnam_x" and assembled.text == code
 
@@ -90,7 +92,11 @@ def test_a_sorried_definition_the_target_does_not_mention_is_no_hole() -> None:
 
 @pytest.mark.parametrize(
     ("holes", "proof", "field"),
-    [(["nope"], None, "answer_holes"), ([], None, "answer_holes"), (["putnam_x_solution"], "by simp", "proof")],
+    [
+        (["nope"], None, "answer_holes"),
+        ([], None, "answer_holes"),
+        (["putnam_x_solution"], "by simp", "proof"),
+    ],
 )
 def test_answer_hole_errors(holes: list[str], proof: str | None, field: str) -> None:
     fields = {"proof": proof} if proof is not None else {"code": PUTNAM}

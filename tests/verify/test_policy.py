@@ -144,7 +144,7 @@ REFUSED = [
     ("syntax-extension", "declare_syntax_cat mycat\n"),
     ("simproc", "simproc reduceFoo (foo _) := fun e => pure .continue\n"),
     ("simproc", "dsimproc_decl d (foo _) := fun e => pure .continue\n"),
-    ("code-attribute", "@[extern \"c_fn\"] opaque f : Nat → Nat\n"),
+    ("code-attribute", '@[extern "c_fn"] opaque f : Nat → Nat\n'),
     ("code-attribute", "@[simp, implemented_by g] def f : Nat := 0\n"),
     ("code-attribute", "@[local csimp] theorem a : @f = @g := rfl\n"),
     ("code-attribute", "attribute [implemented_by g] f\n"),
@@ -177,7 +177,7 @@ REFUSED = [
     ("heartbeats", "set_option maxHeartbeats true\n"),
     ("heartbeats", "example : True := by\n  set_option maxHeartbeats 0 in\n  trivial\n"),
     ("rec-depth", "set_option maxRecDepth 10000000\n"),
-    ("malformed-literal", "def c := '\"#eval IO.println 1\"\n"),
+    ("malformed-literal", 'def c := \'"#eval IO.println 1"\n'),
     ("malformed-literal", 'def s := "\\q"\n'),
     ("bidi-control", "-- comment \u202e hidden\ntheorem x : True := trivial\n"),
     ("bidi-control", 'def s := "abc\u2067"\n'),
@@ -190,7 +190,9 @@ REFUSED = [
 ]
 
 
-@pytest.mark.parametrize(("rule", "text"), REFUSED, ids=[f"{r}-{i}" for i, (r, _) in enumerate(REFUSED)])
+@pytest.mark.parametrize(
+    ("rule", "text"), REFUSED, ids=[f"{r}-{i}" for i, (r, _) in enumerate(REFUSED)]
+)
 def test_rule_refuses(rule: str, text: str) -> None:
     found = check_source(text, STRICT).violations
     assert rule in [v.rule for v in found], found
@@ -210,19 +212,21 @@ ALLOWED = [
     HEADER + "example : #[1, 2].size = 2 := rfl\n",
     HEADER + "open Finset\ntheorem z (s : Finset ℕ) :\n    #s = s.card := rfl\n",
     HEADER + "open Finset\ntheorem z (s : Finset ℕ) (h : 0 <\n#s) : True := trivial\n",
-    HEADER + "set_option maxHeartbeats 400000 in\nset_option maxRecDepth 2000 in\nexample : True := trivial\n",
+    HEADER
+    + "set_option maxHeartbeats 400000 in\nset_option maxRecDepth 2000 in\nexample : True := trivial\n",
     HEADER + "set_option maxHeartbeats 1_000_000 in\nexample : True := trivial\n",
     HEADER + "set_option linter.unusedVariables false\nset_option autoImplicit true\n",
     HEADER + "@[simp, norm_cast, elab_as_elim, reducible] theorem w : True := trivial\n",
     HEADER + "attribute [local instance] Classical.propDecidable\n",
     HEADER + "example (f : ℕ → ℕ) (s : Set ℕ) : f ⁻¹' s = f ⁻¹' s := rfl\n",
     HEADER + "example : 'a' ≠ 'b' := by decide\n",
-    HEADER + "def «unsafe name» : ℕ := 1\ndef s : String := s!\"{1 + 1} apples\"\n",
+    HEADER + 'def «unsafe name» : ℕ := 1\ndef s : String := s!"{1 + 1} apples"\n',
     HEADER + "theorem α₁ (ι : Type) (ν ρ κ : ℕ) : ν + ρ = ρ + ν := by omega\n",
     HEADER + "example : True := by aesop\nexample : True := by aesop (add safe apply True.intro)\n",
-    HEADER + "example (a b : ℕ) (h : a < b) : a ≤ b := by\n  aesop (add unsafe 50% apply Nat.le_of_lt)\n",
+    HEADER
+    + "example (a b : ℕ) (h : a < b) : a ≤ b := by\n  aesop (add unsafe 50% apply Nat.le_of_lt)\n",
     HEADER + "@[aesop unsafe 20% apply] theorem w (a : ℕ) : a ≤ a + 1 := by omega\n",
-    HEADER + "notation \"‖\" x \"‖₁\" => x + 1\ntheorem v : True := trivial\n",
+    HEADER + 'notation "‖" x "‖₁" => x + 1\ntheorem v : True := trivial\n',
     HEADER + "theorem u : sorry = sorry := by admit\n",
     HEADER + "axiom cheat : False\n",
     HEADER + "noncomputable section\nopen Classical\nend\n",
@@ -240,9 +244,13 @@ def test_honest_code_is_not_refused(text: str) -> None:
 def test_permissive_allows_pure_eval_but_not_io() -> None:
     assert rules(HEADER + "#eval 2 + 2\n", PERMISSIVE) == []
     assert rules(HEADER + "#eval (List.range 5).sum\n", PERMISSIVE) == []
-    for io in ('#eval IO.println "x"\n', "#eval do\n  let x ← pure 1\n  return x\n",
-               '#eval (IO.Process.run { cmd := "id" })\n', "#evalIO.println 1\n",
-               "#eval unsafeBaseIO (pure 1)\n"):
+    for io in (
+        '#eval IO.println "x"\n',
+        "#eval do\n  let x ← pure 1\n  return x\n",
+        '#eval (IO.Process.run { cmd := "id" })\n',
+        "#evalIO.println 1\n",
+        "#eval unsafeBaseIO (pure 1)\n",
+    ):
         assert rules(HEADER + io, PERMISSIVE) == ["eval"], io
 
 
@@ -259,8 +267,13 @@ def test_permissive_allows_what_only_strict_refuses() -> None:
         "theorem t\u03bf : True := trivial\n"
         "#frobnicate\n"
     )
-    assert set(rules(text)) == {"partial", "native-code", "trace-option", "confusable-identifier",
-                                "hash-command"}
+    assert set(rules(text)) == {
+        "partial",
+        "native-code",
+        "trace-option",
+        "confusable-identifier",
+        "hash-command",
+    }
     assert rules(text, PERMISSIVE) == []
 
 
@@ -278,17 +291,25 @@ def test_permissive_lowers_heartbeats_keeping_every_column(value: str, expected:
     assert result.ok and len(result.code) == len(text)
     assert result.code == text.replace(value, expected)
     (note,) = result.notes
-    assert note.rule == "heartbeats" and (note.line, note.column) == (1, 25) and "1000000" in note.message
+    assert (
+        note.rule == "heartbeats"
+        and (note.line, note.column) == (1, 25)
+        and "1000000" in note.message
+    )
     assert rules(text) == ["heartbeats"]  # strict refuses the same text
 
 
 @settings(max_examples=200, deadline=None)
-@given(cap=st.integers(min_value=1, max_value=10**15), extra=st.integers(min_value=1, max_value=10**18),
-       spelling=st.sampled_from(["dec", "hex", "bin", "under"]))
+@given(
+    cap=st.integers(min_value=1, max_value=10**15),
+    extra=st.integers(min_value=1, max_value=10**18),
+    spelling=st.sampled_from(["dec", "hex", "bin", "under"]),
+)
 def test_a_lowered_cap_always_fits_in_place(cap: int, extra: int, spelling: str) -> None:
     value = cap + extra
-    text = {"dec": str(value), "hex": hex(value), "bin": bin(value),
-            "under": f"{value:_}"}[spelling]
+    text = {"dec": str(value), "hex": hex(value), "bin": bin(value), "under": f"{value:_}"}[
+        spelling
+    ]
     line = f"set_option maxHeartbeats {text} in\n"
     result = check_source(line, PolicyConfig(profile="permissive", heartbeat_cap=cap))
     assert result.ok and len(result.code) == len(line)
@@ -329,7 +350,7 @@ STATEMENT = HEADER + "theorem t1 (a b : ℕ) : a + b = b + a := by sorry\n"
 
 
 def test_a_proof_that_closes_its_block_and_adds_commands_is_refused_in_its_own_text() -> None:
-    proof = "by omega\n\n#eval IO.println \"forged\""
+    proof = 'by omega\n\n#eval IO.println "forged"'
     assembled = assemble(Submission(statement=STATEMENT, proof=proof))
     result = check_submission(assembled)
     (violation,) = result.violations
@@ -368,20 +389,48 @@ def test_submission_rewrites_apply_to_code_and_statement() -> None:
 # --- properties --------------------------------------------------------------------------------
 
 FORBIDDEN = [
-    "#eval IO.println 1", "#exit", "run_cmd", "run_tac", "elab", "macro_rules", "syntax",
-    "initialize", "unsafe", "partial", "native_decide", "set_option debug.skipKernelTC true",
-    "set_option maxHeartbeats 0", "@[extern \"x\"]", "@[implemented_by f]", "prelude",
-    "import Evil", "include_str", "polyrith", "Lean.ofReduceBool", "#leansearch", "simproc",
-    "attribute [init] x", "tο", "aesop (add safe tactic t)", "by_elab",
+    "#eval IO.println 1",
+    "#exit",
+    "run_cmd",
+    "run_tac",
+    "elab",
+    "macro_rules",
+    "syntax",
+    "initialize",
+    "unsafe",
+    "partial",
+    "native_decide",
+    "set_option debug.skipKernelTC true",
+    "set_option maxHeartbeats 0",
+    '@[extern "x"]',
+    "@[implemented_by f]",
+    "prelude",
+    "import Evil",
+    "include_str",
+    "polyrith",
+    "Lean.ofReduceBool",
+    "#leansearch",
+    "simproc",
+    "attribute [init] x",
+    "tο",
+    "aesop (add safe tactic t)",
+    "by_elab",
 ]
-_safe_text = st.text(alphabet=st.characters(
-    blacklist_categories=("Cs", "Cc", "Cf", "Zl", "Zp"), blacklist_characters='"\\-/{}\u00a0'
-), max_size=30)
+_safe_text = st.text(
+    alphabet=st.characters(
+        blacklist_categories=("Cs", "Cc", "Cf", "Zl", "Zp"), blacklist_characters='"\\-/{}\u00a0'
+    ),
+    max_size=30,
+)
 
 
 @settings(max_examples=200, deadline=None)
-@given(before=_safe_text, word=st.sampled_from(FORBIDDEN), after=_safe_text,
-       wrapper=st.sampled_from(["line", "block", "nested", "doc", "string", "raw"]))
+@given(
+    before=_safe_text,
+    word=st.sampled_from(FORBIDDEN),
+    after=_safe_text,
+    wrapper=st.sampled_from(["line", "block", "nested", "doc", "string", "raw"]),
+)
 def test_comments_and_strings_never_trigger_the_policy(
     before: str, word: str, after: str, wrapper: str
 ) -> None:
@@ -407,9 +456,33 @@ def test_no_input_crashes_the_policy(text: str) -> None:
 
 
 @settings(max_examples=200, deadline=None)
-@given(st.lists(st.sampled_from([*FORBIDDEN, "theorem", "x", ":=", "by", "\n", " ", "'", '"',
-                                  "/-", "-/", "--", "s!\"{", "}", "«", "»", "#", "0"]),
-                max_size=40))
+@given(
+    st.lists(
+        st.sampled_from(
+            [
+                *FORBIDDEN,
+                "theorem",
+                "x",
+                ":=",
+                "by",
+                "\n",
+                " ",
+                "'",
+                '"',
+                "/-",
+                "-/",
+                "--",
+                's!"{',
+                "}",
+                "«",
+                "»",
+                "#",
+                "0",
+            ]
+        ),
+        max_size=40,
+    )
+)
 def test_no_token_soup_crashes_the_policy(parts: list[str]) -> None:
     text = " ".join(parts)
     result = check_source(text, STRICT)
@@ -424,7 +497,7 @@ def test_docs_list_every_rule() -> None:
 
 def test_unclosed_or_endless_brackets_are_refused_not_trusted() -> None:
     assert "code-attribute" in rules("@[simp\ntheorem x : True := trivial\n")
-    long_list = "@[" + ", ".join(["simp"] * 3000) + ", extern \"f\"] def f := 1\n"
+    long_list = "@[" + ", ".join(["simp"] * 3000) + ', extern "f"] def f := 1\n'
     assert "code-attribute" in rules(long_list)
     endless = "example : True := by aesop (add " + "safe apply True.intro " * 2000 + "\n"
     assert "aesop-tactic-rule" in rules(endless)
@@ -434,18 +507,25 @@ def test_unclosed_or_endless_brackets_are_refused_not_trusted() -> None:
 
 
 def test_nested_constructs_are_still_judged() -> None:
-    assert "aesop-tactic-rule" in rules("example : True := by aesop (add (aesop (add safe tactic t)))\n")
+    assert "aesop-tactic-rule" in rules(
+        "example : True := by aesop (add (aesop (add safe tactic t)))\n"
+    )
     assert rules("#eval (#eval IO.println 1)\n", PERMISSIVE) == ["eval"]
-    assert "code-attribute" in rules("@[simp, @[extern \"f\"] x] def f := 1\n")
+    assert "code-attribute" in rules('@[simp, @[extern "f"] x] def f := 1\n')
 
 
 def test_a_remembered_statement_result_is_never_served_under_another_policy() -> None:
     """Statement results are remembered per (text, config): a permissive answer must not leak into
     a strict check of the same statement, nor the other way round."""
-    statement = HEADER + "partial def loop (n : Nat) : Nat := loop n\ntheorem t : True := by sorry\n"
+    statement = (
+        HEADER + "partial def loop (n : Nat) : Nat := loop n\ntheorem t : True := by sorry\n"
+    )
     submission = Submission(statement=statement, proof="by trivial")
     for _ in range(2):  # the second round is served from memory
         strict = check_submission(assemble(submission), STRICT)
         permissive = check_submission(assemble(submission), PERMISSIVE)
-        assert any(v.rule == "partial" and v.message.startswith("in the statement") for v in strict.violations)
+        assert any(
+            v.rule == "partial" and v.message.startswith("in the statement")
+            for v in strict.violations
+        )
         assert not any(v.rule == "partial" for v in permissive.violations)

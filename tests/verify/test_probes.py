@@ -20,7 +20,9 @@ FALSE = "import Mathlib\n\ntheorem g : (2 : ℕ) + 2 = 5 := by sorry\n"
 
 
 def _probes(text: str, closers: list[str] | None = None, heartbeats: int = 100_000):  # type: ignore[no-untyped-def]
-    return build_probes(parse_statement(text), closers or ["decide", "omega"], heartbeats=heartbeats)
+    return build_probes(
+        parse_statement(text), closers or ["decide", "omega"], heartbeats=heartbeats
+    )
 
 
 def _own_lines(probe) -> str:  # type: ignore[no-untyped-def]
@@ -69,7 +71,10 @@ def test_doc_comments_attributes_and_indentation_stay_with_the_target() -> None:
         "      n = n := by",
         "    decide",
     ]
-    assert probe.source.endswith("    decide\nend N\n") and probe.name == "N.proofgate_triage_trivial_0"
+    assert (
+        probe.source.endswith("    decide\nend N\n")
+        and probe.name == "N.proofgate_triage_trivial_0"
+    )
 
 
 def test_disproof_negates_the_closed_type_of_the_target() -> None:
@@ -87,7 +92,9 @@ def test_vacuous_probe_introduces_then_proves_false_with_hypothesis_forms() -> N
     probes = _probes(VACUOUS, ["simp", "decide", "omega"])
     vacuous = {p.closer: p for p in probes if p.kind is ProbeKind.vacuous}
     assert vacuous["simp"].tactic == "intros; exfalso; simp_all"
-    assert vacuous["omega"].tactic == "intros; exfalso; omega" and vacuous["omega"].skip_reason is None
+    assert (
+        vacuous["omega"].tactic == "intros; exfalso; omega" and vacuous["omega"].skip_reason is None
+    )
     assert vacuous["decide"].skip_reason == "`decide` cannot prove False from hypotheses"
     assert "theorem proofgate_triage_vacuous_" in _own_lines(vacuous["omega"])
     assert "(n : ℕ) (h : n < 0) : n = 5 := by" in _own_lines(vacuous["omega"])
@@ -95,8 +102,11 @@ def test_vacuous_probe_introduces_then_proves_false_with_hypothesis_forms() -> N
 
 def test_no_hypotheses_no_vacuous_probe_but_variables_count() -> None:
     probes = _probes(FALSE)
-    assert all(p.skip_reason == "the statement has no hypotheses"
-               for p in probes if p.kind is ProbeKind.vacuous)
+    assert all(
+        p.skip_reason == "the statement has no hypotheses"
+        for p in probes
+        if p.kind is ProbeKind.vacuous
+    )
     premises = "import Mathlib\n\ntheorem g : ∀ n : ℕ, n < 0 → n = 5 := by sorry\n"
     assert read_target(parse_statement(premises)).has_hypotheses
     variables = "import Mathlib\n\nvariable (n : ℕ) (h : n < 0)\ninclude h\n\ntheorem g : n = 5 := by sorry\n"
@@ -120,7 +130,10 @@ def test_namespaces_dotted_names_universes_and_root() -> None:
         ),
         "  decide -- trailing",
     ]
-    assert _own_lines(disproof).split("\n")[:2] == ["open Real in", "set_option maxHeartbeats 100000 in"]
+    assert _own_lines(disproof).split("\n")[:2] == [
+        "open Real in",
+        "set_option maxHeartbeats 100000 in",
+    ]
     assert "¬ (type_of% @_root_.Foo.Nat.f)" in _own_lines(disproof)
     assert disproof.source.endswith(" -- trailing\nend Foo\n")  # the probe stays inside Foo
     assert "theorem Nat.f.{u}" in disproof.source and "theorem Nat.f" not in trivial.source
@@ -141,10 +154,13 @@ def test_push_neg_needs_mathlib_and_notation_blocks_disproof() -> None:
     core = "theorem g : (2 : Nat) + 2 = 5 := by sorry\n"
     push = [p for p in _probes(core) if p.tactic.startswith("push_neg")]
     assert push and all(p.skip_reason == "`push_neg` needs Mathlib" for p in push)
-    notation = 'import Mathlib\n\nnotation "⟪" x "⟫" => x + 1\ntheorem g : ⟪(2 : ℕ)⟫ = 3 := by sorry\n'
+    notation = (
+        'import Mathlib\n\nnotation "⟪" x "⟫" => x + 1\ntheorem g : ⟪(2 : ℕ)⟫ = 3 := by sorry\n'
+    )
     disproofs = [p for p in _probes(notation) if p.kind is ProbeKind.disproved]
-    assert disproofs and all("declares notation (`notation`)" in (p.skip_reason or "")
-                             for p in disproofs)
+    assert disproofs and all(
+        "declares notation (`notation`)" in (p.skip_reason or "") for p in disproofs
+    )
     trivial = [p for p in _probes(notation) if p.kind is ProbeKind.trivially_provable]
     assert all(p.skip_reason is None for p in trivial)
 

@@ -41,10 +41,18 @@ def report(
     **extra: Any,
 ) -> AuditReport:
     if declarations is None:
-        declarations = [DeclarationAudit(name=target, kind="theorem", axioms=list(axioms))] if target else []
-    return AuditReport(checker="stand-in 0", lean="v4.32.0", outcome=outcome, target=target,
-                       target_axioms=list(axioms) if target else [], declarations=declarations,
-                       **extra)
+        declarations = (
+            [DeclarationAudit(name=target, kind="theorem", axioms=list(axioms))] if target else []
+        )
+    return AuditReport(
+        checker="stand-in 0",
+        lean="v4.32.0",
+        outcome=outcome,
+        target=target,
+        target_axioms=list(axioms) if target else [],
+        declarations=declarations,
+        **extra,
+    )
 
 
 def violation() -> Violation:
@@ -56,8 +64,13 @@ def error(text: str = "unknown identifier `foo`") -> dict[str, Any]:
 
 
 def decide(**kwargs: Any) -> VerdictStatus:
-    arguments: dict[str, Any] = {"kind": "check", "violations": [], "repl_messages": [],
-                                 "audit": report(), "allowed_axioms": ALLOWED}
+    arguments: dict[str, Any] = {
+        "kind": "check",
+        "violations": [],
+        "repl_messages": [],
+        "audit": report(),
+        "allowed_axioms": ALLOWED,
+    }
     arguments.update(kwargs)
     status, reason = decide_verdict(**arguments)
     assert reason and "\n" not in reason
@@ -76,10 +89,14 @@ def _inputs(conditions: set[str], kind: str) -> dict[str, Any]:
     if "incomplete" in conditions:
         axioms.append("sorryAx")
     if kind == "check":
-        outcome = AuditOutcome.type_mismatch if "statement_mismatch" in conditions else AuditOutcome.ok
+        outcome = (
+            AuditOutcome.type_mismatch if "statement_mismatch" in conditions else AuditOutcome.ok
+        )
         audit = report(outcome, axioms=tuple(axioms))
     else:
-        audit = report(target=None, declarations=[DeclarationAudit(name="a", kind="theorem", axioms=axioms)])
+        audit = report(
+            target=None, declarations=[DeclarationAudit(name="a", kind="theorem", axioms=axioms)]
+        )
     return {
         "kind": kind,
         "violations": [violation()] if "rejected" in conditions else [],
@@ -103,7 +120,11 @@ COMPILE_ORDER = ["rejected", "failed", "axiom_violation", "incomplete"]
 
 @pytest.mark.parametrize(
     "conditions",
-    [set(c) for n in range(len(COMPILE_ORDER) + 1) for c in itertools.combinations(COMPILE_ORDER, n)],
+    [
+        set(c)
+        for n in range(len(COMPILE_ORDER) + 1)
+        for c in itertools.combinations(COMPILE_ORDER, n)
+    ],
     ids=lambda c: "+".join(sorted(c)) or "none",
 )
 def test_compile_precedence(conditions: set[str]) -> None:
@@ -112,9 +133,13 @@ def test_compile_precedence(conditions: set[str]) -> None:
 
 
 @pytest.mark.parametrize("infra", ["timeout", "out_of_memory", "internal"])
-@pytest.mark.parametrize("conditions", [set(), {"rejected"}, {"failed"}, {"statement_mismatch"},
-                                        {"axiom_violation"}, {"incomplete"}])
-def test_unfinished_runs_rank_below_rejected_and_failed_only(infra: str, conditions: set[str]) -> None:
+@pytest.mark.parametrize(
+    "conditions",
+    [set(), {"rejected"}, {"failed"}, {"statement_mismatch"}, {"axiom_violation"}, {"incomplete"}],
+)
+def test_unfinished_runs_rank_below_rejected_and_failed_only(
+    infra: str, conditions: set[str]
+) -> None:
     inputs = _inputs(conditions, "check")
     status = decide(**inputs, infra_error=InfraFailure(infra, "worker"))  # type: ignore[arg-type]
     if conditions & {"rejected", "failed"}:
@@ -153,7 +178,9 @@ def test_the_outcome_table_covers_the_contract() -> None:
 
 
 def test_statement_outcome_in_a_free_compile_is_internal() -> None:
-    assert decide(kind="compile", audit=report(AuditOutcome.type_mismatch, target=None)) is S.internal
+    assert (
+        decide(kind="compile", audit=report(AuditOutcome.type_mismatch, target=None)) is S.internal
+    )
 
 
 def test_missing_audit_is_never_proved() -> None:
@@ -218,7 +245,8 @@ def test_native_decide_axioms_are_violations_not_incomplete() -> None:
     audit = report(axioms=("propext", "Lean.ofReduceBool", "t1._native.native_decide.ax_1_1"))
     assert decide(audit=audit) is S.axiom_violation
     assert disallowed_axioms(audit, ALLOWED, kind="check") == [
-        "Lean.ofReduceBool", "t1._native.native_decide.ax_1_1"
+        "Lean.ofReduceBool",
+        "t1._native.native_decide.ax_1_1",
     ]
 
 
@@ -228,7 +256,11 @@ def test_the_checkers_own_judgement_can_only_add() -> None:
 
 
 def test_sorry_is_decided_from_axioms_never_from_warning_text() -> None:
-    warning = {"severity": "warning", "pos": {"line": 1, "column": 8}, "data": "declaration uses `sorry`"}
+    warning = {
+        "severity": "warning",
+        "pos": {"line": 1, "column": 8},
+        "data": "declaration uses `sorry`",
+    }
     assert decide(audit=report(axioms=("sorryAx",)), repl_messages=[]) is S.incomplete
     assert decide(audit=report(axioms=("propext",)), repl_messages=[warning]) is S.proved
 
@@ -268,17 +300,34 @@ def test_free_compile_every_theorem_counts() -> None:
 
 
 def test_reasons_name_the_cause() -> None:
-    status, reason = decide_verdict(kind="check", violations=[violation()], repl_messages=[],
-                                    audit=None, allowed_axioms=ALLOWED)
+    status, reason = decide_verdict(
+        kind="check", violations=[violation()], repl_messages=[], audit=None, allowed_axioms=ALLOWED
+    )
     assert status is S.rejected and "[eval]" in reason and "line 3" in reason
-    status, reason = decide_verdict(kind="check", violations=[], repl_messages=[error()] * 2,
-                                    audit=report(), allowed_axioms=ALLOWED)
+    status, reason = decide_verdict(
+        kind="check",
+        violations=[],
+        repl_messages=[error()] * 2,
+        audit=report(),
+        allowed_axioms=ALLOWED,
+    )
     assert status is S.failed and "2 errors" in reason and "unknown identifier" in reason
-    status, reason = decide_verdict(kind="check", violations=[], repl_messages=[],
-                                    audit=report(axioms=("cheat",)), allowed_axioms=ALLOWED)
+    status, reason = decide_verdict(
+        kind="check",
+        violations=[],
+        repl_messages=[],
+        audit=report(axioms=("cheat",)),
+        allowed_axioms=ALLOWED,
+    )
     assert "cheat" in reason
-    status, reason = decide_verdict(kind="check", violations=[], repl_messages=[], audit=None,
-                                    allowed_axioms=ALLOWED, infra_error=InfraFailure("internal", "x"))
+    status, reason = decide_verdict(
+        kind="check",
+        violations=[],
+        repl_messages=[],
+        audit=None,
+        allowed_axioms=ALLOWED,
+        infra_error=InfraFailure("internal", "x"),
+    )
     assert "not the proof's" in reason
 
 
@@ -290,12 +339,24 @@ STATEMENT = "import Mathlib\n\ntheorem t1 (a b : ℕ) : a + b = b + a := by sorr
 def test_build_verdict_places_messages_in_the_proof() -> None:
     submission = Submission(statement=STATEMENT, proof="by\n  linarith")
     assembled = assemble(submission)
-    reply = {"messages": [{"severity": "error", "pos": {"line": 4, "column": 2},
-                           "endPos": {"line": 4, "column": 10},
-                           "data": "linarith failed to find a contradiction\na b : ℕ\n⊢ False"}]}
-    verdict = build_verdict(assembled=assembled, policy=check_submission(assembled),
-                            allowed_axioms=ALLOWED, repl_reply=reply, audit=None,
-                            content_hash=submission.content_hash())
+    reply = {
+        "messages": [
+            {
+                "severity": "error",
+                "pos": {"line": 4, "column": 2},
+                "endPos": {"line": 4, "column": 10},
+                "data": "linarith failed to find a contradiction\na b : ℕ\n⊢ False",
+            }
+        ]
+    }
+    verdict = build_verdict(
+        assembled=assembled,
+        policy=check_submission(assembled),
+        allowed_axioms=ALLOWED,
+        repl_reply=reply,
+        audit=None,
+        content_hash=submission.content_hash(),
+    )
     assert verdict.status is S.failed and verdict.kind == "check" and verdict.target == "t1"
     (message,) = verdict.messages
     assert message.category is Category.tactic_failed and message.source == "proof"
@@ -307,24 +368,36 @@ def test_build_verdict_places_messages_in_the_proof() -> None:
 
 def test_build_verdict_proved_with_axioms_answers_and_sorry_report() -> None:
     assembled = assemble(Submission(statement=STATEMENT, proof="by omega"))
-    declarations = [DeclarationAudit(name="t1", kind="theorem", axioms=["propext"]),
-                    DeclarationAudit(name="spare", kind="theorem", axioms=["sorryAx"])]
+    declarations = [
+        DeclarationAudit(name="t1", kind="theorem", axioms=["propext"]),
+        DeclarationAudit(name="spare", kind="theorem", axioms=["sorryAx"]),
+    ]
     audit = report(axioms=("propext",), declarations=declarations)
-    verdict = build_verdict(assembled=assembled, policy=check_submission(assembled),
-                            allowed_axioms=ALLOWED, repl_reply={"messages": []}, audit=audit)
+    verdict = build_verdict(
+        assembled=assembled,
+        policy=check_submission(assembled),
+        allowed_axioms=ALLOWED,
+        repl_reply={"messages": []},
+        audit=audit,
+    )
     assert verdict.status is S.proved and verdict.ok and verdict.axioms == ["propext"]
     assert [m.category for m in verdict.messages] == [Category.sorry]
 
 
 def test_build_verdict_policy_refusal_and_infra() -> None:
     assembled = assemble(Submission(code="#eval 1\n"))
-    verdict = build_verdict(assembled=assembled, policy=check_submission(assembled),
-                            allowed_axioms=ALLOWED)
+    verdict = build_verdict(
+        assembled=assembled, policy=check_submission(assembled), allowed_axioms=ALLOWED
+    )
     assert verdict.status is S.rejected and verdict.violations[0].rule == "eval"
     assert verdict.messages[0].category is Category.policy and "[eval]" in verdict.feedback
     clean = assemble(Submission(code="theorem x : True := trivial\n"))
-    verdict = build_verdict(assembled=clean, policy=check_submission(clean), allowed_axioms=ALLOWED,
-                            infra_error=InfraFailure("timeout", "60 s"))
+    verdict = build_verdict(
+        assembled=clean,
+        policy=check_submission(clean),
+        allowed_axioms=ALLOWED,
+        infra_error=InfraFailure("timeout", "60 s"),
+    )
     assert verdict.status is S.timeout and verdict.messages[-1].category is Category.timeout
     assert not verdict.status.is_deterministic
 
@@ -332,8 +405,12 @@ def test_build_verdict_policy_refusal_and_infra() -> None:
 def test_build_verdict_maps_the_audit_compile_errors() -> None:
     assembled = assemble(Submission(statement=STATEMENT, proof="by\n  exact foo"))
     failure = AuditCompileFailed("no", messages=["4:8: unknown identifier 'foo'", "garbage line"])
-    verdict = build_verdict(assembled=assembled, policy=check_submission(assembled),
-                            allowed_axioms=ALLOWED, audit=failure)
+    verdict = build_verdict(
+        assembled=assembled,
+        policy=check_submission(assembled),
+        allowed_axioms=ALLOWED,
+        audit=failure,
+    )
     assert verdict.status is S.failed
     first, second = verdict.messages
     assert first.category is Category.unknown_identifier and first.source == "proof"

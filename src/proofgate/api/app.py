@@ -18,7 +18,9 @@ from proofgate.config import Settings, get_settings
 from proofgate.service import CheckerService
 
 
-def create_app(settings: Settings | None = None, *, service: CheckerService | None = None) -> FastAPI:
+def create_app(
+    settings: Settings | None = None, *, service: CheckerService | None = None
+) -> FastAPI:
     """Build the app; `service` may be given by tests to run a prepared service."""
     settings = settings or get_settings()
 

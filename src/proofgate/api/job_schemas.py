@@ -119,7 +119,8 @@ def parse_item(index: int, raw: object) -> tuple[str | None, Submission | None, 
     client_id = fields.pop("id", None)
     if client_id is not None and (not isinstance(client_id, str) or len(client_id) > _MAX_ID_CHARS):
         issue = ValidationIssue(
-            loc=[*where, "id"], msg=f"`id` must be a string of at most {_MAX_ID_CHARS} characters",
+            loc=[*where, "id"],
+            msg=f"`id` must be a string of at most {_MAX_ID_CHARS} characters",
             type="id",
         )
         return None, None, ItemError(error="validation", message=issue.msg, detail=[issue])
@@ -131,7 +132,11 @@ def parse_item(index: int, raw: object) -> tuple[str | None, Submission | None, 
             f"{'.'.join(str(p) for p in issue.loc[3:]) or 'item'}: {issue.msg}"
             for issue in issues[:5]
         )
-        return client_id, None, ItemError(
-            error="validation", message=f"invalid item {index}: {summary}", detail=issues
+        return (
+            client_id,
+            None,
+            ItemError(
+                error="validation", message=f"invalid item {index}: {summary}", detail=issues
+            ),
         )
     return client_id, submission, None

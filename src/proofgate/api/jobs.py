@@ -45,13 +45,17 @@ def _wants_ndjson(request: Request, stream: bool) -> bool:
 
 
 def _error(request: Request, status: int, error: str, message: str) -> JSONResponse:
-    body = ErrorBody(error=error, message=message, request_id=getattr(request.state, "request_id", None))
+    body = ErrorBody(
+        error=error, message=message, request_id=getattr(request.state, "request_id", None)
+    )
     return JSONResponse(body.model_dump(mode="json", exclude_none=True), status_code=status)
 
 
 def _not_found(request: Request, job_id: str) -> JSONResponse:
     return _error(
-        request, 404, "not_found",
+        request,
+        404,
+        "not_found",
         f"no job {job_id!r}: check the id (a job is visible only to the API key that made it)",
     )
 
@@ -92,8 +96,8 @@ async def _visible_job(request: Request, runner: JobRunner, job_id: str) -> JobR
     summary="Check many submissions as one job",
     description=(
         "Returns the job at once (202), or with `?stream=true` / `Accept: application/x-ndjson` "
-        "streams one line per item as it finishes: `{\"index\", \"id\"?, \"verdict\"}` or "
-        "`{\"index\", \"error\"}`. An invalid item is an error line, never a failed batch. "
+        'streams one line per item as it finishes: `{"index", "id"?, "verdict"}` or '
+        '`{"index", "error"}`. An invalid item is an error line, never a failed batch. '
         "More items than PROOFGATE_MAX_BATCH_ITEMS: 413."
     ),
     responses={
@@ -127,9 +131,7 @@ async def create_batch(
     request.app.state.metrics.observe_job_created()
     headers = {"Location": f"/v1/jobs/{job.id}", "X-Job-ID": job.id}
     if _wants_ndjson(request, stream):
-        return StreamingResponse(
-            _lines(runner.stream(job.id)), media_type=NDJSON, headers=headers
-        )
+        return StreamingResponse(_lines(runner.stream(job.id)), media_type=NDJSON, headers=headers)
     report = await _report(runner, job)
     return JSONResponse(report.model_dump(mode="json"), status_code=202, headers=headers)
 
@@ -179,7 +181,8 @@ async def get_results(
         lines = runner.stream(job.id, offset=offset, limit=limit, follow=follow)
         return StreamingResponse(_lines(lines), media_type=NDJSON)
     collected = [
-        line async for line in runner.stream(job.id, offset=offset, limit=limit or 1000, follow=False)
+        line
+        async for line in runner.stream(job.id, offset=offset, limit=limit or 1000, follow=False)
     ]
     return Response("[" + ",".join(collected) + "]", media_type="application/json")
 

@@ -179,7 +179,8 @@ def to_repl_response(
             error = f"proofgate verdict {verdict.status.value}: {verdict.reason}"
         return ReplResponse(id=snippet_id, time=seconds, error=error, diagnostics=diagnostics)
     sorries = [
-        Sorry(pos=_pos(s.pos), endPos=_pos(s.end_pos or s.pos), goal=s.goal) for s in verdict.sorries
+        Sorry(pos=_pos(s.pos), endPos=_pos(s.end_pos or s.pos), goal=s.goal)
+        for s in verdict.sorries
     ]
     # `incomplete` with the sorries listed: already Kimina's `sorry` status; keep it that way.
     keeps_sorry_status = verdict.status is VerdictStatus.incomplete and bool(sorries)

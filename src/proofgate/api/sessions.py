@@ -43,7 +43,8 @@ _RESPONSES: dict[int | str, dict[str, Any]] = {
 router = APIRouter(prefix="/v1/sessions", tags=["sessions"], responses=_RESPONSES)
 
 SessionId = Path(
-    pattern=r"^[A-Za-z0-9_-]{8,64}$", description="The session's id, as `POST /v1/sessions` gave it."
+    pattern=r"^[A-Za-z0-9_-]{8,64}$",
+    description="The session's id, as `POST /v1/sessions` gave it.",
 )
 StateId = Path(ge=0, description="One of the session's states (0 is the statement).")
 

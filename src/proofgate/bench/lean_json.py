@@ -116,5 +116,7 @@ def lean_json_pretty(value: Any, width: int = 80) -> str:
             stack.append((indent + doc[1], flat, doc[2]))
         else:
             inner = doc[1]
-            stack.append((indent, flat or _fits(width - column, (indent, True, inner), stack), inner))
+            stack.append(
+                (indent, flat or _fits(width - column, (indent, True, inner), stack), inner)
+            )
     return "".join(out)

@@ -60,7 +60,13 @@ if TYPE_CHECKING:
     from proofgate.environments import Environment
     from proofgate.process import SpawnSpec
 
-__all__ = ["SimulatedRepl", "SimulatedReplLauncher", "main", "read_query", "split_transcript_commands"]
+__all__ = [
+    "SimulatedRepl",
+    "SimulatedReplLauncher",
+    "main",
+    "read_query",
+    "split_transcript_commands",
+]
 
 MARKER = "-- standin:"
 #: This file: `python SCRIPT` starts about ten times faster than `python -m`, which first imports
@@ -163,7 +169,9 @@ class SimulatedRepl:
         else:
             self._reply({"message": f"simulated REPL: `{kind}` is not simulated"})
 
-    def _reply(self, value: dict[str, Any], *, markers: list[tuple[int, int, str, str]] = ()) -> None:
+    def _reply(
+        self, value: dict[str, Any], *, markers: list[tuple[int, int, str, str]] = ()
+    ) -> None:
         text = lean_json_pretty(value) + "\n\n"
         names = {name for _, _, name, _ in markers}
         if "crash-mid-reply" in names:
@@ -192,23 +200,31 @@ class SimulatedRepl:
             self._reply({"message": "Unknown environment."})
             return
         if env_id is None:
-            imports = tuple(ln.split()[1] for ln in lines if ln.startswith("import ") and len(ln.split()) > 1)
+            imports = tuple(
+                ln.split()[1] for ln in lines if ln.startswith("import ") and len(ln.split()) > 1
+            )
             if imports:
                 time.sleep(self.import_seconds)
             self.ready_at = time.monotonic()
             for number, module in enumerate(imports, start=1):
                 if module.startswith("Standin.Missing"):
-                    messages.append(_message("error", number, 0, f"unknown module prefix '{module}'"))
+                    messages.append(
+                        _message("error", number, 0, f"unknown module prefix '{module}'")
+                    )
             record = _Env(imports, 0, None)
         else:
             base = self.envs[env_id]
             record = _Env(base.imports, base.depth + 1, env_id)
             for number, text in enumerate(lines, start=1):
                 if text.startswith("import "):
-                    messages.append(_message(
-                        "error", number, 0,
-                        "invalid 'import' command, it must be used in the beginning of the file",
-                    ))
+                    messages.append(
+                        _message(
+                            "error",
+                            number,
+                            0,
+                            "invalid 'import' command, it must be used in the beginning of the file",
+                        )
+                    )
             if self.check_lognormal is not None:
                 time.sleep(min(30.0, self.rng.lognormvariate(*self.check_lognormal)))
         markers = _markers(lines)
@@ -226,16 +242,26 @@ class SimulatedRepl:
         self._reply(reply, markers=markers)
 
     def _act(
-        self, name: str, argument: str, line: int, column: int,
-        messages: list[dict[str, Any]], sorries: list[dict[str, Any]], record: _Env,
+        self,
+        name: str,
+        argument: str,
+        line: int,
+        column: int,
+        messages: list[dict[str, Any]],
+        sorries: list[dict[str, Any]],
+        record: _Env,
     ) -> None:
         if name in ("error", "info", "warning"):
             messages.append(_message(name, line, column, argument))
         elif name == "sorry":
-            sorries.append({
-                "proofState": self.proof_states, "goal": self.next_goal,
-                "pos": {"line": line, "column": column}, "endPos": {"line": line, "column": column + 5},
-            })
+            sorries.append(
+                {
+                    "proofState": self.proof_states,
+                    "goal": self.next_goal,
+                    "pos": {"line": line, "column": column},
+                    "endPos": {"line": line, "column": column + 5},
+                }
+            )
             self.proof_states += 1
             messages.append(_message("warning", line, column, "declaration uses `sorry`"))
         elif name == "goal":
@@ -259,8 +285,10 @@ class SimulatedRepl:
             sys.stderr.flush()
         elif name == "huge-reply":
             size = int(float(argument or 8) * 2**20)
-            piece = "⊢ α → β “quoted” \\ \"x\"\n"
-            messages.append(_message("info", line, column, (piece * (size // len(piece) + 1))[:size]))
+            piece = '⊢ α → β “quoted” \\ "x"\n'
+            messages.append(
+                _message("info", line, column, (piece * (size // len(piece) + 1))[:size])
+            )
         elif name == "grow-memory":
             for _ in range(int(argument) // 8):
                 _memory_hog.append(bytearray(b"\x01" * (8 * 2**20)))
@@ -283,7 +311,9 @@ class SimulatedRepl:
                 self._reply({"message": f"Lean error:\n{argument}"})
                 return
             self._act(name, argument, 1, 0, [], [], _Env((), 0, None))
-        goals = [argument.replace("\\n", "\n") for _, _, name, argument in markers if name == "goal"]
+        goals = [
+            argument.replace("\\n", "\n") for _, _, name, argument in markers if name == "goal"
+        ]
         open_goal = bool(goals) or any(name == "sorry" for _, _, name, _ in markers)
         reply: dict[str, Any] = {
             "proofState": self.proof_states,
@@ -293,27 +323,37 @@ class SimulatedRepl:
         nowhere = {"line": 0, "column": 0}
         for _, _, name, argument in markers:
             if name == "error-state":
-                reply.update(proofStatus="Incomplete: contains sorry", goals=[], messages=[
-                    {"severity": "error", "pos": nowhere, "endPos": nowhere, "data": argument}
-                ])
+                reply.update(
+                    proofStatus="Incomplete: contains sorry",
+                    goals=[],
+                    messages=[
+                        {"severity": "error", "pos": nowhere, "endPos": nowhere, "data": argument}
+                    ],
+                )
             elif name == "give-up":  # as the `sorry` tactic answers: its sorry, then the new state
                 reply["sorries"] = [{"proofState": self.proof_states, "goal": "⊢ True"}]
                 reply.update(proofStatus="Incomplete: contains sorry", goals=[])
                 self.proof_states += 1
                 reply["proofState"] = self.proof_states
             elif name == "report-state":
-                reply.setdefault("messages", []).append({
-                    "severity": "info", "pos": nowhere, "endPos": nowhere,
-                    "data": f"ran on proofState {data['proofState']}",
-                })
+                reply.setdefault("messages", []).append(
+                    {
+                        "severity": "info",
+                        "pos": nowhere,
+                        "endPos": nowhere,
+                        "data": f"ran on proofState {data['proofState']}",
+                    }
+                )
         self.proof_states += 1
         self._reply(reply, markers=markers)
 
 
 def _message(severity: str, line: int, column: int, data: str) -> dict[str, Any]:
     return {
-        "severity": severity, "pos": {"line": line, "column": column},
-        "endPos": {"line": line, "column": column + len(MARKER)}, "data": data,
+        "severity": severity,
+        "pos": {"line": line, "column": column},
+        "endPos": {"line": line, "column": column + len(MARKER)},
+        "data": data,
     }
 
 
@@ -404,7 +444,9 @@ def main(argv: list[str] | None = None) -> None:
         return
     time.sleep(args.start_seconds)
     if args.replay is not None:
-        expected = args.expected or args.replay.with_name(args.replay.name[: -len(".in")] + ".expected.out")
+        expected = args.expected or args.replay.with_name(
+            args.replay.name[: -len(".in")] + ".expected.out"
+        )
         _replay(args.replay, expected)
         return
     lognormal = None

@@ -5,7 +5,13 @@ statements without Lean; `runner` builds, compares and checks; `report` renders 
 """
 
 from proofgate.ci.checkers import Checker, local_checker, remote_checker
-from proofgate.ci.manifest import MANIFEST_NAME, LockedResult, Manifest, load_manifest, write_manifest
+from proofgate.ci.manifest import (
+    MANIFEST_NAME,
+    LockedResult,
+    Manifest,
+    load_manifest,
+    write_manifest,
+)
 from proofgate.ci.results import CiReport, CiResult, Outcome
 from proofgate.ci.runner import lock_repository, run_ci
 

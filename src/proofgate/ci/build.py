@@ -42,21 +42,35 @@ def lake_project(root: Path) -> Path | None:
     return None
 
 
-def run_build(root: Path, lake: Path | None, *, base: Path, timeout: float = 7200.0) -> tuple[list[CiResult], str]:
+def run_build(
+    root: Path, lake: Path | None, *, base: Path, timeout: float = 7200.0
+) -> tuple[list[CiResult], str]:
     """`lake build` in the repository; returns failures (one per reported error) and a note."""
     project = lake_project(root)
     if project is None:
         return [], f"no lakefile at or above {root}: build skipped"
     if lake is None:
-        return [], "lake not found (run `proofgate setup`, or set PROOFGATE_LEAN_HOME): build skipped"
+        return (
+            [],
+            "lake not found (run `proofgate setup`, or set PROOFGATE_LEAN_HOME): build skipped",
+        )
     try:
         run = subprocess.run(
-            [str(lake), "build"], cwd=project, capture_output=True, text=True, timeout=timeout, check=False
+            [str(lake), "build"],
+            cwd=project,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
         )
     except subprocess.TimeoutExpired:
-        return [_build_failure(project, base, f"`lake build` ran past {timeout:.0f}s")], "lake build timed out"
+        return [
+            _build_failure(project, base, f"`lake build` ran past {timeout:.0f}s")
+        ], "lake build timed out"
     except OSError as exc:
-        return [_build_failure(project, base, f"cannot run {lake}: {exc}")], "lake build could not start"
+        return [
+            _build_failure(project, base, f"cannot run {lake}: {exc}")
+        ], "lake build could not start"
     if run.returncode == 0:
         return [], f"lake build in {project}: ok"
     output = (run.stdout or "") + (run.stderr or "")
@@ -80,4 +94,12 @@ def run_build(root: Path, lake: Path | None, *, base: Path, timeout: float = 720
 
 def _build_failure(project: Path, base: Path, message: str) -> CiResult:
     lakefile = next((n for n in _LAKEFILES if (project / n).is_file()), _LAKEFILES[0])
-    return CiResult(display_path(project, lakefile, base), "lake build", 1, 0, "build_failed", Outcome.failed, message)
+    return CiResult(
+        display_path(project, lakefile, base),
+        "lake build",
+        1,
+        0,
+        "build_failed",
+        Outcome.failed,
+        message,
+    )

@@ -37,8 +37,11 @@ async def local_checker(settings: Settings) -> AsyncIterator[Checker]:
     try:
         state = service.readiness()
         if not state.ready:
-            raise NotReady("local verification is not ready: " + "; ".join(state.reasons)
-                           + " (run `proofgate doctor`, or check against a server with --server URL)")
+            raise NotReady(
+                "local verification is not ready: "
+                + "; ".join(state.reasons)
+                + " (run `proofgate doctor`, or check against a server with --server URL)"
+            )
         yield service
     finally:
         await service.close()

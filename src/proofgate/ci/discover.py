@@ -138,7 +138,8 @@ def discover_text(text: str) -> list[Theorem]:
                             column=command.keyword.column,
                             end_line=command.tokens[-1].line,
                             signature=signature,
-                            statement="\n\n".join([*statement_parts, signature + " := sorry"]) + "\n",
+                            statement="\n\n".join([*statement_parts, signature + " := sorry"])
+                            + "\n",
                             text_sha256=_sha256(normalised(signature_tokens)),
                             context_sha256=_sha256(normalised(context_tokens)),
                         )

@@ -80,7 +80,9 @@ def load_manifest(path: Path) -> Manifest:
     except OSError as exc:
         raise ConfigError(f"cannot read {path}: {exc}") from exc
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path} is not valid TOML: {exc}; fix it, or rewrite it with `proofgate ci --lock`") from exc
+        raise ConfigError(
+            f"{path} is not valid TOML: {exc}; fix it, or rewrite it with `proofgate ci --lock`"
+        ) from exc
     try:
         return Manifest.model_validate(raw)
     except ValidationError as exc:
@@ -88,7 +90,9 @@ def load_manifest(path: Path) -> Manifest:
         for error in exc.errors():
             where = ".".join(str(part) for part in error["loc"]) or "manifest"
             problems.append(f"{where}: {error['msg']}")
-        raise ConfigError(f"{path} is not a valid proofgate manifest: " + "; ".join(problems)) from exc
+        raise ConfigError(
+            f"{path} is not a valid proofgate manifest: " + "; ".join(problems)
+        ) from exc
 
 
 def write_manifest(path: Path, manifest: Manifest) -> None:

@@ -75,9 +75,14 @@ def render_human(report: CiReport, console: Console) -> None:
         if result.outcome is Outcome.error:
             unchecked.setdefault(result.message, []).append(result)
     for message, results in unchecked.items():
-        console.print(f"[yellow]NOT CHECKED[/yellow] ({len(results)}): {escape(message.removeprefix('not checked: '))}", soft_wrap=True)
+        console.print(
+            f"[yellow]NOT CHECKED[/yellow] ({len(results)}): {escape(message.removeprefix('not checked: '))}",
+            soft_wrap=True,
+        )
         for result in results[:10]:
-            console.print(f"  {escape(result.file)}:{result.line} {escape(result.theorem)}", soft_wrap=True)
+            console.print(
+                f"  {escape(result.file)}:{result.line} {escape(result.theorem)}", soft_wrap=True
+            )
         if len(results) > 10:
             console.print(f"  ... and {len(results) - 10} more", soft_wrap=True)
     counts = _summary(report)
@@ -131,15 +136,34 @@ def to_junit(report: CiReport) -> str:
     """JUnit XML: one test case per result, `classname` the file, `name` the theorem."""
     counts = _summary(report)
     seconds = f"{report.duration_ms / 1000:.3f}"
-    suites = ET.Element("testsuites", name="proofgate ci", tests=str(counts["total"]),
-                        failures=str(counts["failed"]), errors=str(counts["errors"]), time=seconds)
-    suite = ET.SubElement(suites, "testsuite", name="proofgate", tests=str(counts["total"]),
-                          failures=str(counts["failed"]), errors=str(counts["errors"]), skipped="0",
-                          time=seconds)
+    suites = ET.Element(
+        "testsuites",
+        name="proofgate ci",
+        tests=str(counts["total"]),
+        failures=str(counts["failed"]),
+        errors=str(counts["errors"]),
+        time=seconds,
+    )
+    suite = ET.SubElement(
+        suites,
+        "testsuite",
+        name="proofgate",
+        tests=str(counts["total"]),
+        failures=str(counts["failed"]),
+        errors=str(counts["errors"]),
+        skipped="0",
+        time=seconds,
+    )
     for result in report.results:
-        case = ET.SubElement(suite, "testcase", classname=_xml_text(result.file),
-                             name=_xml_text(result.theorem), file=_xml_text(result.file),
-                             line=str(result.line), time=f"{result.duration_ms / 1000:.3f}")
+        case = ET.SubElement(
+            suite,
+            "testcase",
+            classname=_xml_text(result.file),
+            name=_xml_text(result.theorem),
+            file=_xml_text(result.file),
+            line=str(result.line),
+            time=f"{result.duration_ms / 1000:.3f}",
+        )
         if result.outcome is Outcome.passed:
             continue
         tag = "failure" if result.outcome is Outcome.failed else "error"
@@ -149,7 +173,9 @@ def to_junit(report: CiReport) -> str:
         element = ET.SubElement(case, tag, message=_xml_text(result.message), type=result.status)
         element.text = _xml_text(detail)
     ET.indent(suites)
-    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(suites, encoding="unicode") + "\n"
+    return (
+        '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(suites, encoding="unicode") + "\n"
+    )
 
 
 # --- SARIF ---------------------------------------------------------------------------------
@@ -177,8 +203,12 @@ def to_sarif(report: CiReport) -> dict[str, Any]:
     problems = [r for r in report.results if r.outcome is Outcome.error]
     rule_ids = sorted({r.status for r in failures})
     rules = [
-        {"id": rule, "name": rule, "shortDescription": {"text": RULES.get(rule, rule)},
-         "defaultConfiguration": {"level": "error"}}
+        {
+            "id": rule,
+            "name": rule,
+            "shortDescription": {"text": RULES.get(rule, rule)},
+            "defaultConfiguration": {"level": "error"},
+        }
         for rule in rule_ids
     ]
     results = [
@@ -231,8 +261,12 @@ def github_annotations(report: CiReport) -> list[str]:
         title = f"proofgate: {result.status}"
         properties = ",".join(
             f"{key}={_escape_property(value)}"
-            for key, value in (("file", result.file), ("line", str(result.line)),
-                               ("col", str(result.column + 1)), ("title", title))
+            for key, value in (
+                ("file", result.file),
+                ("line", str(result.line)),
+                ("col", str(result.column + 1)),
+                ("title", title),
+            )
         )
         lines.append(f"::{command} {properties}::{_escape_data(result.message)}")
     return lines

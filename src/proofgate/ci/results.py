@@ -8,7 +8,15 @@ from pathlib import Path
 
 from proofgate.models import Verdict
 
-__all__ = ["EXIT_FAILED", "EXIT_INFRA", "EXIT_OK", "CiReport", "CiResult", "Outcome", "display_path"]
+__all__ = [
+    "EXIT_FAILED",
+    "EXIT_INFRA",
+    "EXIT_OK",
+    "CiReport",
+    "CiResult",
+    "Outcome",
+    "display_path",
+]
 
 EXIT_OK, EXIT_FAILED, EXIT_INFRA = 0, 1, 3
 

@@ -20,7 +20,13 @@ from pydantic import ValidationError
 from proofgate.ci.build import run_build
 from proofgate.ci.checkers import Checker
 from proofgate.ci.discover import Theorem, discover_text, lean_files
-from proofgate.ci.manifest import MANIFEST_NAME, LockedResult, Manifest, load_manifest, write_manifest
+from proofgate.ci.manifest import (
+    MANIFEST_NAME,
+    LockedResult,
+    Manifest,
+    load_manifest,
+    write_manifest,
+)
 from proofgate.ci.results import CiReport, CiResult, Outcome, display_path
 from proofgate.exceptions import ConfigError, ProofgateError
 from proofgate.models import Severity, Submission, Verdict, VerdictStatus
@@ -80,7 +86,9 @@ def lock_repository(root: Path) -> Manifest:
 # --- plan ----------------------------------------------------------------------------------
 
 
-def plan_checks(root: Path, manifest: Manifest | None, *, base: Path) -> tuple[list[CheckJob], list[CiResult]]:
+def plan_checks(
+    root: Path, manifest: Manifest | None, *, base: Path
+) -> tuple[list[CheckJob], list[CiResult]]:
     """What to check, and the failures found without Lean (missing targets, changed statements)."""
     if manifest is None:
         jobs = []
@@ -103,24 +111,60 @@ def plan_checks(root: Path, manifest: Manifest | None, *, base: Path) -> tuple[l
         shown = display_path(root, entry.file, base)
         found = files[entry.file]
         if found is None:
-            failures.append(CiResult(shown, entry.theorem, entry.line, 0, "target_missing", Outcome.failed,
-                                     f"{entry.file} is gone; {entry.theorem} was locked there"))
+            failures.append(
+                CiResult(
+                    shown,
+                    entry.theorem,
+                    entry.line,
+                    0,
+                    "target_missing",
+                    Outcome.failed,
+                    f"{entry.file} is gone; {entry.theorem} was locked there",
+                )
+            )
             continue
         text, theorems = found
         theorem = theorems.get(entry.theorem)
         if theorem is None:
-            failures.append(CiResult(shown, entry.theorem, entry.line, 0, "target_missing", Outcome.failed,
-                                     f"{entry.theorem} is no longer in {entry.file} (locked at line {entry.line})"))
+            failures.append(
+                CiResult(
+                    shown,
+                    entry.theorem,
+                    entry.line,
+                    0,
+                    "target_missing",
+                    Outcome.failed,
+                    f"{entry.theorem} is no longer in {entry.file} (locked at line {entry.line})",
+                )
+            )
         elif theorem.text_sha256 != entry.text_sha256:
-            failures.append(CiResult(shown, entry.theorem, theorem.line, theorem.column, "statement_changed",
-                                     Outcome.failed, f"the statement of {entry.theorem} changed since it was "
-                                     "locked; if the change is intended, review it and run `proofgate ci --lock`"))
+            failures.append(
+                CiResult(
+                    shown,
+                    entry.theorem,
+                    theorem.line,
+                    theorem.column,
+                    "statement_changed",
+                    Outcome.failed,
+                    f"the statement of {entry.theorem} changed since it was "
+                    "locked; if the change is intended, review it and run `proofgate ci --lock`",
+                )
+            )
         elif entry.context_sha256 and theorem.context_sha256 != entry.context_sha256:
-            failures.append(CiResult(shown, entry.theorem, theorem.line, theorem.column, "statement_changed",
-                                     Outcome.failed, f"what stands before {entry.theorem} in {entry.file} "
-                                     "(imports, opens, variables, definitions, instances, notation) changed "
-                                     "since it was locked and can change what the statement means; if intended, "
-                                     "review it and run `proofgate ci --lock`"))
+            failures.append(
+                CiResult(
+                    shown,
+                    entry.theorem,
+                    theorem.line,
+                    theorem.column,
+                    "statement_changed",
+                    Outcome.failed,
+                    f"what stands before {entry.theorem} in {entry.file} "
+                    "(imports, opens, variables, definitions, instances, notation) changed "
+                    "since it was locked and can change what the statement means; if intended, "
+                    "review it and run `proofgate ci --lock`",
+                )
+            )
         else:
             jobs.append(CheckJob(entry.file, theorem, text))
     return jobs, failures
@@ -144,6 +188,7 @@ def submission_for(job: CheckJob, manifest: Manifest) -> Submission:
 
 def _place(verdict: Verdict, theorem: Theorem) -> tuple[int, int]:
     """Where to point a person: an error (or sorry) in the theorem first, then anywhere, then the theorem."""
+
     def inside(line: int) -> bool:
         return theorem.line <= line <= theorem.end_line
 
@@ -178,8 +223,17 @@ def result_for(job: CheckJob, verdict: Verdict, *, shown: str, duration_ms: floa
         outcome = Outcome.error
     else:
         outcome = Outcome.failed
-    return CiResult(shown, job.theorem.name, line, column, verdict.status.value, outcome,
-                    _message(verdict, job.theorem), verdict, duration_ms)
+    return CiResult(
+        shown,
+        job.theorem.name,
+        line,
+        column,
+        verdict.status.value,
+        outcome,
+        _message(verdict, job.theorem),
+        verdict,
+        duration_ms,
+    )
 
 
 async def check_targets(
@@ -205,11 +259,25 @@ async def check_targets(
                 verdict = await checker.check(submission)
             except ValidationError as exc:
                 first = exc.errors()[0]
-                result = CiResult(shown, theorem.name, theorem.line, theorem.column, "not_checked", Outcome.failed,
-                                  f"{theorem.name} cannot be submitted: {first['loc'][0]}: {first['msg']}")
+                result = CiResult(
+                    shown,
+                    theorem.name,
+                    theorem.line,
+                    theorem.column,
+                    "not_checked",
+                    Outcome.failed,
+                    f"{theorem.name} cannot be submitted: {first['loc'][0]}: {first['msg']}",
+                )
             except ProofgateError as exc:
-                result = CiResult(shown, theorem.name, theorem.line, theorem.column, "not_checked", Outcome.error,
-                                  f"not checked: {exc}")
+                result = CiResult(
+                    shown,
+                    theorem.name,
+                    theorem.line,
+                    theorem.column,
+                    "not_checked",
+                    Outcome.error,
+                    f"not checked: {exc}",
+                )
             else:
                 elapsed = (time.perf_counter() - started) * 1000
                 result = result_for(job, verdict, shown=shown, duration_ms=elapsed)
@@ -228,8 +296,15 @@ def read_manifest(root: Path) -> Manifest | None:
 
 def _not_checked(job: CheckJob, *, root: Path, base: Path, reason: str) -> CiResult:
     theorem = job.theorem
-    return CiResult(display_path(root, job.file, base), theorem.name, theorem.line, theorem.column,
-                    "not_checked", Outcome.error, f"not checked: {reason}")
+    return CiResult(
+        display_path(root, job.file, base),
+        theorem.name,
+        theorem.line,
+        theorem.column,
+        "not_checked",
+        Outcome.error,
+        f"not checked: {reason}",
+    )
 
 
 async def run_ci(
@@ -268,8 +343,15 @@ async def run_ci(
     if jobs:
         try:
             async with open_checker() as checker:
-                checked = await check_targets(jobs, checker, manifest or Manifest(), root=root,
-                                              base=base, concurrency=concurrency, on_result=on_result)
+                checked = await check_targets(
+                    jobs,
+                    checker,
+                    manifest or Manifest(),
+                    root=root,
+                    base=base,
+                    concurrency=concurrency,
+                    on_result=on_result,
+                )
         except ProofgateError as exc:
             if checked is None:
                 checked = [_not_checked(job, root=root, base=base, reason=str(exc)) for job in jobs]

@@ -17,13 +17,53 @@ __all__ = ["Command", "Token", "normalised", "skip_brackets", "split_commands", 
 #: Keywords that start a command when they are the first token of a line.
 COMMAND_KEYWORDS = frozenset(
     {
-        "abbrev", "add_decl_doc", "attribute", "axiom", "class", "def", "elab",
-        "elab_rules", "end", "example", "export", "import", "include", "inductive", "infix",
-        "infixl", "infixr", "initialize", "builtin_initialize", "instance", "lemma", "macro",
-        "macro_rules", "mutual", "namespace", "noncomputable", "nonrec", "notation", "omit",
-        "opaque", "open", "partial", "postfix", "prefix", "private", "protected", "scoped",
-        "local", "section", "set_option", "simproc", "structure", "syntax", "theorem",
-        "universe", "unsafe", "variable",
+        "abbrev",
+        "add_decl_doc",
+        "attribute",
+        "axiom",
+        "class",
+        "def",
+        "elab",
+        "elab_rules",
+        "end",
+        "example",
+        "export",
+        "import",
+        "include",
+        "inductive",
+        "infix",
+        "infixl",
+        "infixr",
+        "initialize",
+        "builtin_initialize",
+        "instance",
+        "lemma",
+        "macro",
+        "macro_rules",
+        "mutual",
+        "namespace",
+        "noncomputable",
+        "nonrec",
+        "notation",
+        "omit",
+        "opaque",
+        "open",
+        "partial",
+        "postfix",
+        "prefix",
+        "private",
+        "protected",
+        "scoped",
+        "local",
+        "section",
+        "set_option",
+        "simproc",
+        "structure",
+        "syntax",
+        "theorem",
+        "universe",
+        "unsafe",
+        "variable",
     }
 )
 #: Command keywords that tactic blocks use too (`open Foo in`, `set_option x y in`).
@@ -80,9 +120,16 @@ def tokenize(text: str) -> list[Token]:
         if not token.is_code:
             continue
         tokens.append(
-            Token(token.kind.value, token.text, token.start, token.end, token.line, token.column,
-                  spaced=not tokens or token.start != previous_end,
-                  first_on_line=token.line != previous_line)
+            Token(
+                token.kind.value,
+                token.text,
+                token.start,
+                token.end,
+                token.line,
+                token.column,
+                spaced=not tokens or token.start != previous_end,
+                first_on_line=token.line != previous_line,
+            )
         )
         previous_end, previous_line = token.end, token.end_line
     return tokens

@@ -127,7 +127,9 @@ def bench(
             changes[key] = value
     if server_source is not None:
         if not (server_source / "proofgate" / "bench" / "server.py").is_file():
-            fail(f"--server-source: {server_source} has no proofgate/bench/server.py (give a src/ directory)")
+            fail(
+                f"--server-source: {server_source} has no proofgate/bench/server.py (give a src/ directory)"
+            )
         changes["server_source"] = server_source.resolve()
     if changes.get("worker_counts") and config.recovery_workers not in changes["worker_counts"]:  # type: ignore[operator]
         changes["recovery_workers"] = min(changes["worker_counts"])  # type: ignore[type-var]

@@ -28,7 +28,9 @@ from proofgate.logs import configure_logging
 REMOTE_CONCURRENCY = 4
 
 
-def open_checker(settings: Settings, server: str | None) -> Callable[[], AbstractAsyncContextManager[Checker]]:
+def open_checker(
+    settings: Settings, server: str | None
+) -> Callable[[], AbstractAsyncContextManager[Checker]]:
     """The checker a run uses: a server given with --server, else the in-process service."""
     if server:
         api_key = os.environ.get("PROOFGATE_API_KEY") or None  # sent as a bearer token
@@ -62,13 +64,23 @@ def _emit(report: CiReport, *, junit: Path | None, sarif: Path | None, as_json: 
 
 
 def ci(
-    path: Annotated[Path, typer.Argument(help="The repository (or a directory in it) to check.")] = Path("."),
-    lock: Annotated[bool, typer.Option("--lock", help=f"Lock every theorem under PATH into {MANIFEST_NAME}.")] = False,
-    server: Annotated[str | None, typer.Option(help="Check against this proofgate server (http://host:port).")] = None,
+    path: Annotated[
+        Path, typer.Argument(help="The repository (or a directory in it) to check.")
+    ] = Path("."),
+    lock: Annotated[
+        bool, typer.Option("--lock", help=f"Lock every theorem under PATH into {MANIFEST_NAME}.")
+    ] = False,
+    server: Annotated[
+        str | None, typer.Option(help="Check against this proofgate server (http://host:port).")
+    ] = None,
     junit: Annotated[Path | None, typer.Option(help="Write JUnit XML here.")] = None,
     sarif: Annotated[Path | None, typer.Option(help="Write SARIF 2.1.0 here.")] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON on stdout.")] = False,
-    no_build: Annotated[bool, typer.Option("--no-build", help="Do not run `lake build` first.")] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the report as JSON on stdout.")
+    ] = False,
+    no_build: Annotated[
+        bool, typer.Option("--no-build", help="Do not run `lake build` first.")
+    ] = False,
 ) -> None:
     """Check that every locked statement is unchanged and proved (exit 0), or say where not (exit 1).
 
@@ -79,8 +91,9 @@ def ci(
         fail(f"{path} is not a directory: give the repository to check")
     settings = load_settings()
     # The service logs to stderr (stdout is the --json report's); warnings and up unless asked.
-    configure_logging("warning" if settings.log_level == "info" else settings.log_level,
-                      json=settings.log_json)
+    configure_logging(
+        "warning" if settings.log_level == "info" else settings.log_level, json=settings.log_json
+    )
     try:
         if lock:
             manifest = lock_repository(root)
@@ -95,8 +108,15 @@ def ci(
 
 async def _run(root: Path, settings: Settings, *, server: str | None, build: bool) -> CiReport:
     concurrency = REMOTE_CONCURRENCY if server else settings.workers
-    with Progress(TextColumn("checking"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                  TextColumn("{task.description}"), console=console, transient=True) as progress:
+    with Progress(
+        TextColumn("checking"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TextColumn("{task.description}"),
+        console=console,
+        transient=True,
+    ) as progress:
         task = progress.add_task("", total=None)
 
         def planned(total: int) -> None:
@@ -105,9 +125,15 @@ async def _run(root: Path, settings: Settings, *, server: str | None, build: boo
         def done(result: CiResult) -> None:
             progress.update(task, advance=1, description=result.theorem)
 
-        return await run_ci(root, open_checker(settings, server), build=build,
-                            lake=find_lake(settings), concurrency=concurrency,
-                            on_plan=planned, on_result=done)
+        return await run_ci(
+            root,
+            open_checker(settings, server),
+            build=build,
+            lake=find_lake(settings),
+            concurrency=concurrency,
+            on_plan=planned,
+            on_result=done,
+        )
 
 
 def register(app: typer.Typer) -> None:

@@ -57,10 +57,12 @@ def _config(profile: ProfileChoice | None, environment: str) -> PolicyConfig:
     except ConfigError as exc:
         if environment != "default":
             fail(str(exc))
-        console.print(f"[yellow]note:[/yellow] {exc}; checking imports against the standard "
-                      "Mathlib roots")
-        return PolicyConfig(profile=chosen, heartbeat_cap=settings.heartbeat_cap,
-                            import_roots=DEFAULT_IMPORT_ROOTS)
+        console.print(
+            f"[yellow]note:[/yellow] {exc}; checking imports against the standard Mathlib roots"
+        )
+        return PolicyConfig(
+            profile=chosen, heartbeat_cap=settings.heartbeat_cap, import_roots=DEFAULT_IMPORT_ROOTS
+        )
     return PolicyConfig.from_settings(settings, profile=chosen, environment=env)
 
 
@@ -105,19 +107,26 @@ def lint(
     if as_json:
         payload = {
             "ok": result.ok,
-            "violations": [v.model_dump(include={"rule", "line", "column", "message"})
-                           for v in result.violations],
+            "violations": [
+                v.model_dump(include={"rule", "line", "column", "message"})
+                for v in result.violations
+            ],
         }
         typer.echo(json.dumps(payload, ensure_ascii=False))
     else:
         for violation in result.violations:
-            typer.echo(f"{file}:{violation.line}:{violation.column}: [{violation.rule}] "
-                       f"{violation.message}")
+            typer.echo(
+                f"{file}:{violation.line}:{violation.column}: [{violation.rule}] "
+                f"{violation.message}"
+            )
         for note in result.notes:
             console.print(f"note: {file}:{note.line}:{note.column}: [{note.rule}] {note.message}")
         count = len(result.violations)
-        console.print("ok: nothing refused" if result.ok else
-                      f"refused: {count} violation{'s' * (count != 1)}")
+        console.print(
+            "ok: nothing refused"
+            if result.ok
+            else f"refused: {count} violation{'s' * (count != 1)}"
+        )
     raise typer.Exit(EXIT_OK if result.ok else EXIT_FAILED)
 
 

@@ -58,7 +58,9 @@ def serve(
     except ConfigError as exc:
         fail(str(exc))
     configure_logging(settings.log_level, json=settings.log_json)
-    console.print(f"proofgate {__version__} on http://{settings.host}:{settings.port} (docs at /docs)")
+    console.print(
+        f"proofgate {__version__} on http://{settings.host}:{settings.port} (docs at /docs)"
+    )
     config = uvicorn_config(
         create_app(settings),
         host=settings.host,
@@ -84,7 +86,11 @@ def doctor(
         for column in ("check", "ok", "detail"):
             table.add_column(column)
         for check in report.checks:
-            mark = "[green]yes[/green]" if check.ok else ("[red]NO[/red]" if check.required else "[yellow]no[/yellow]")
+            mark = (
+                "[green]yes[/green]"
+                if check.ok
+                else ("[red]NO[/red]" if check.required else "[yellow]no[/yellow]")
+            )
             table.add_row(check.name, mark, check.detail)
         console.print(table)
         if report.ready:

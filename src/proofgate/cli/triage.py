@@ -122,7 +122,9 @@ async def _with_backend(server: str | None, work: Callable[[Backend], Awaitable[
     if server:
         from proofgate.client import AsyncClient
 
-        async with AsyncClient(server, api_key=os.environ.get("PROOFGATE_API_KEY") or None) as client:
+        async with AsyncClient(
+            server, api_key=os.environ.get("PROOFGATE_API_KEY") or None
+        ) as client:
             return await work(client.triage)
     from proofgate.logs import configure_logging
     from proofgate.service import CheckerService
@@ -145,7 +147,9 @@ def render_triage_result(result: TriageResult, out: Console) -> None:
     style = "bold green" if exit_code_for(result) == EXIT_OK else "bold red"
     header = Text(f" {', '.join(f.value for f in result.flags) or 'no flag'} ", style=style)
     header.append(f"  {result.target or ''}", style="bold")
-    header.append(f"  (elaboration {result.elaboration}, {result.timings.total_ms / 1000:.2f}s", style="dim")
+    header.append(
+        f"  (elaboration {result.elaboration}, {result.timings.total_ms / 1000:.2f}s", style="dim"
+    )
     header.append(", cached)" if result.cached else ")", style="dim")
     out.print(header)
     out.print(Panel(Text(result.feedback), title="triage", title_align="left"))
@@ -153,18 +157,20 @@ def render_triage_result(result: TriageResult, out: Console) -> None:
         table = Table("kind", "tactic", "outcome", "ms", "detail", box=None, pad_edge=False)
         for probe in result.probes:
             table.add_row(
-                probe.kind.value, probe.tactic,
+                probe.kind.value,
+                probe.tactic,
                 Text(probe.outcome.value, style=_OUTCOME_STYLE[probe.outcome]),
-                f"{probe.time_ms:.0f}", probe.detail[:80],
+                f"{probe.time_ms:.0f}",
+                probe.detail[:80],
             )
         out.print(table)
     if result.negation_proof:
-        out.print(Panel(Text(result.negation_proof), title="negation proof (audited)", title_align="left"))
+        out.print(
+            Panel(Text(result.negation_proof), title="negation proof (audited)", title_align="left")
+        )
 
 
-def _one(
-    file: Path, server: str | None, as_json: bool, request_fields: dict[str, Any]
-) -> NoReturn:
+def _one(file: Path, server: str | None, as_json: bool, request_fields: dict[str, Any]) -> NoReturn:
     try:
         text = sys.stdin.read() if str(file) == "-" else file.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
@@ -199,13 +205,25 @@ def _summary(rows: list[dict[str, Any]]) -> dict[str, int]:
             counts["errors"] += 1
             continue
         counts[f"elaboration_{result['elaboration']}"] += 1
-        for flag, name in (("disproved", "false"), ("vacuous", "vacuous"),
-                           ("trivially_provable", "trivial")):
+        for flag, name in (
+            ("disproved", "false"),
+            ("vacuous", "vacuous"),
+            ("trivially_provable", "trivial"),
+        ):
             counts[name] += bool(result[flag])
         flagged = result["disproved"] or result["vacuous"] or result["trivially_provable"]
         counts["clean"] += result["elaboration"] == "ok" and not flagged
-    keys = ("statements", "false", "vacuous", "trivial", "clean", "elaboration_ok",
-            "elaboration_failed", "elaboration_rejected", "errors")
+    keys = (
+        "statements",
+        "false",
+        "vacuous",
+        "trivial",
+        "clean",
+        "elaboration_ok",
+        "elaboration_failed",
+        "elaboration_rejected",
+        "errors",
+    )
     return {key: counts[key] for key in keys} | {k: v for k, v in counts.items() if k not in keys}
 
 
@@ -216,7 +234,9 @@ def _batch(
         items = read_batch(file.read_text(encoding="utf-8"))
         sink = out.open("w", encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
-        _stop(f"cannot read {file} or write {out}: {exc}", EXIT_USAGE, as_json=as_json, kind="usage")
+        _stop(
+            f"cannot read {file} or write {out}: {exc}", EXIT_USAGE, as_json=as_json, kind="usage"
+        )
     codes: list[int] = []
 
     async def work(backend: Backend) -> list[dict[str, Any]]:
@@ -227,7 +247,9 @@ def _batch(
                 row["error"] = {"kind": "submission", "message": request}
                 codes.append(EXIT_USAGE)
             else:
-                defaults = {k: v for k, v in request_fields.items() if k not in request.model_fields_set}
+                defaults = {
+                    k: v for k, v in request_fields.items() if k not in request.model_fields_set
+                }
                 request = request.model_copy(update=defaults)
                 try:
                     result = await backend(request)
@@ -272,7 +294,9 @@ def triage(
     ] = None,
     server: Annotated[
         str | None,
-        typer.Option("--server", envvar="PROOFGATE_SERVER", help="Triage on this proofgate server."),
+        typer.Option(
+            "--server", envvar="PROOFGATE_SERVER", help="Triage on this proofgate server."
+        ),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
     target: Annotated[
@@ -293,18 +317,28 @@ def triage(
     fields: dict[str, Any] = {
         key: value
         for key, value in {
-            "target": target, "environment": environment, "closers": closer or None,
+            "target": target,
+            "environment": environment,
+            "closers": closer or None,
             "budget": budget,
         }.items()
         if value is not None
     }
     if out is not None or file.suffix == ".jsonl":
         if out is None:
-            _stop("a .jsonl batch needs --out FILE for its results", EXIT_USAGE,
-                  as_json=as_json, kind="usage")
+            _stop(
+                "a .jsonl batch needs --out FILE for its results",
+                EXIT_USAGE,
+                as_json=as_json,
+                kind="usage",
+            )
         if target is not None:
-            _stop("--target names one statement's theorem; give `target` per line in a batch",
-                  EXIT_USAGE, as_json=as_json, kind="usage")
+            _stop(
+                "--target names one statement's theorem; give `target` per line in a batch",
+                EXIT_USAGE,
+                as_json=as_json,
+                kind="usage",
+            )
         _batch(file, out, server, as_json, fields)
     _one(file, server, as_json, fields)
 

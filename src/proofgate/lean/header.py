@@ -16,7 +16,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["ImportSite", "SplitSource", "map_body_positions", "map_header_positions", "split_header"]
+__all__ = [
+    "ImportSite",
+    "SplitSource",
+    "map_body_positions",
+    "map_header_positions",
+    "split_header",
+]
 
 _KEYWORD = "import"
 _HEADER_COLUMN = len(_KEYWORD) + 1  # where the module name starts in a normalized `import M` line
@@ -70,7 +76,10 @@ class _Scanner:
             elif text.startswith("--", self.pos):
                 end = text.find("\n", self.pos)
                 self.pos = length if end < 0 else end
-            elif text.startswith("/-", self.pos) and text[self.pos + 2 : self.pos + 3] not in ("-", "!"):
+            elif text.startswith("/-", self.pos) and text[self.pos + 2 : self.pos + 3] not in (
+                "-",
+                "!",
+            ):
                 if not self._skip_block_comment():
                     return False
             else:

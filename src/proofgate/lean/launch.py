@@ -27,8 +27,16 @@ __all__ = ["LeanReplLauncher", "ReplLauncher", "child_environment", "scratch_dir
 
 #: Variables a Lean process may inherit from the service; everything else is dropped.
 INHERITED_VARIABLES = (
-    "PATH", "HOME", "USER", "LANG", "LC_ALL", "LC_CTYPE", "LEAN_PATH", "LEAN_SYSROOT",
-    "LEAN_NUM_THREADS", "PYTHONPATH",
+    "PATH",
+    "HOME",
+    "USER",
+    "LANG",
+    "LC_ALL",
+    "LC_CTYPE",
+    "LEAN_PATH",
+    "LEAN_SYSROOT",
+    "LEAN_NUM_THREADS",
+    "PYTHONPATH",
 )
 SIMULATED_MODULE = "proofgate.bench.simulated_repl"
 
@@ -49,7 +57,9 @@ def scratch_dir(settings: Settings, environment: Environment) -> Path:
     return path
 
 
-def child_environment(settings: Settings, *, scratch: Path, bin_dir: Path | None = None) -> dict[str, str]:
+def child_environment(
+    settings: Settings, *, scratch: Path, bin_dir: Path | None = None
+) -> dict[str, str]:
     """The allowlisted environment of a worker, with the toolchain's `bin` first on PATH."""
     env = {name: os.environ[name] for name in INHERITED_VARIABLES if name in os.environ}
     env["ELAN_HOME"] = str(settings.elan_home)
@@ -92,7 +102,9 @@ class LeanReplLauncher:
         else:
             if install.lake is None or install.repl_binary is None:
                 problems = "; ".join(install.problems) or "lake or the REPL binary is missing"
-                raise LeanUnavailable(f"cannot start a Lean REPL for {environment.name!r}: {problems}")
+                raise LeanUnavailable(
+                    f"cannot start a Lean REPL for {environment.name!r}: {problems}"
+                )
             argv = [str(install.lake), "env", str(install.repl_binary)]
         return SpawnSpec(
             argv=argv, cwd=environment.directory, env=env, read_only=read_only, writable=(scratch,)

@@ -90,7 +90,9 @@ class PoolStats:
 class ReplPool:
     """Warm REPL workers keyed by (environment, header); see the module docstring for the contract."""
 
-    def __init__(self, settings: Settings, *, spawner: Spawner, launcher: ReplLauncher | None = None) -> None:
+    def __init__(
+        self, settings: Settings, *, spawner: Spawner, launcher: ReplLauncher | None = None
+    ) -> None:
         self._settings = settings
         self._environments: dict[str, Environment] = {}
         self._workers = WorkerSet(
@@ -121,7 +123,11 @@ class ReplPool:
             try:
                 await asyncio.wait_for(self._drained.wait(), drain_timeout)
             except asyncio.TimeoutError:
-                note("warning", "pool drain timed out; killing the workers", in_flight=self._in_flight)
+                note(
+                    "warning",
+                    "pool drain timed out; killing the workers",
+                    in_flight=self._in_flight,
+                )
         await self._workers.close()
 
     async def run(
@@ -149,8 +155,11 @@ class ReplPool:
         self._requests += 1
         try:
             return await self._run(
-                split, (environment, split.header), timeout or self._settings.request_timeout,
-                all_tactics=all_tactics, infotree=infotree,
+                split,
+                (environment, split.header),
+                timeout or self._settings.request_timeout,
+                all_tactics=all_tactics,
+                infotree=infotree,
             )
         except Busy:
             self._rejections += 1
@@ -161,7 +170,13 @@ class ReplPool:
                 self._drained.set()
 
     async def _run(
-        self, split: SplitSource, key: HeaderKey, timeout: float, *, all_tactics: bool, infotree: str | None
+        self,
+        split: SplitSource,
+        key: HeaderKey,
+        timeout: float,
+        *,
+        all_tactics: bool,
+        infotree: str | None,
     ) -> ReplRun:
         """Run the body on a worker; a crash or protocol fault is retried once on another one."""
         queued_at = time.monotonic()
@@ -172,12 +187,25 @@ class ReplPool:
             queue_ms = (time.monotonic() - queued_at) * 1000
             if isinstance(got, HeaderFailure):
                 reply = map_header_positions(got.reply, split)
-                return ReplRun(reply, split.header, split.header_lines, 0, attempts, queue_ms, 0.0, header_failed=True)
+                return ReplRun(
+                    reply,
+                    split.header,
+                    split.header_lines,
+                    0,
+                    attempts,
+                    queue_ms,
+                    0.0,
+                    header_failed=True,
+                )
             worker, started = got, time.monotonic()
             sent_before = worker.repl.commands_sent
             try:
                 reply = await worker.repl.command(
-                    split.body, env=worker.header_env, all_tactics=all_tactics, infotree=infotree, timeout=timeout
+                    split.body,
+                    env=worker.header_env,
+                    all_tactics=all_tactics,
+                    infotree=infotree,
+                    timeout=timeout,
                 )
             except (ReplCrashed, ReplProtocolError) as exc:
                 self._workers.release(worker)
@@ -201,8 +229,13 @@ class ReplPool:
             self._recent_checks.append(seconds)
             self._workers.release(worker)
             return ReplRun(
-                map_body_positions(reply, split.header_lines), split.header, split.header_lines,
-                worker.repl.pid, attempts, queue_ms, seconds * 1000,
+                map_body_positions(reply, split.header_lines),
+                split.header,
+                split.header_lines,
+                worker.repl.pid,
+                attempts,
+                queue_ms,
+                seconds * 1000,
             )
 
     def _environment(self, name: str) -> Environment:
@@ -212,7 +245,9 @@ class ReplPool:
             return self._environments[name]
         except KeyError:
             known = ", ".join(sorted(self._environments))
-            raise SubmissionError(f"unknown environment {name!r}; known: {known}", field="environment") from None
+            raise SubmissionError(
+                f"unknown environment {name!r}; known: {known}", field="environment"
+            ) from None
 
     def stats(self) -> PoolStats:
         workers = self._workers

@@ -104,7 +104,12 @@ class ReplProcess:
 
     @classmethod
     async def start(
-        cls, spawner: Spawner, spec: SpawnSpec, limits: Limits, *, max_reply_bytes: int = MAX_REPLY_BYTES
+        cls,
+        spawner: Spawner,
+        spec: SpawnSpec,
+        limits: Limits,
+        *,
+        max_reply_bytes: int = MAX_REPLY_BYTES,
     ) -> ReplProcess:
         """Spawn a REPL; its memory cap is `limits.memory_bytes` (checked by the spawner and here)."""
         process = await spawner.spawn(spec, limits)
@@ -168,11 +173,15 @@ class ReplProcess:
             request["infotree"] = infotree
         return await self.send(request, timeout=timeout)
 
-    async def tactic(self, tactic: str, proof_state: int, *, timeout: float | None = None) -> dict[str, Any]:
+    async def tactic(
+        self, tactic: str, proof_state: int, *, timeout: float | None = None
+    ) -> dict[str, Any]:
         """Run one tactic in a proof state (`{"tactic", "proofState"}`)."""
         return await self.send({"tactic": tactic, "proofState": proof_state}, timeout=timeout)
 
-    async def send(self, command: dict[str, Any], *, timeout: float | None = None) -> dict[str, Any]:
+    async def send(
+        self, command: dict[str, Any], *, timeout: float | None = None
+    ) -> dict[str, Any]:
         """Send one command and return its reply; see the module docstring for what raises."""
         kind = _command_kind(command)
         try:
@@ -183,12 +192,16 @@ class ReplProcess:
         async with self._lock:
             if self._failure is not None or self._process.returncode is not None:
                 reason = self._failure or self._exit_error("it exited")
-                raise ReplCrashed(f"REPL {self.pid} is no longer running: {reason}", stderr=self.stderr_tail())
+                raise ReplCrashed(
+                    f"REPL {self.pid} is no longer running: {reason}", stderr=self.stderr_tail()
+                )
             reply = await self._exchange(data, deadline, timeout)
             self.requests += 1
             return self._check_reply(kind, command, reply)
 
-    async def _exchange(self, data: bytes, deadline: float | None, timeout: float | None) -> dict[str, Any]:
+    async def _exchange(
+        self, data: bytes, deadline: float | None, timeout: float | None
+    ) -> dict[str, Any]:
         """Write one command and await its reply. The reply future is awaited directly, with a
         timer for the deadline and the memory cap: no helper task or `asyncio.wait` per command,
         each of which costs the event loop extra passes on every request."""
@@ -208,7 +221,11 @@ class ReplProcess:
         except asyncio.CancelledError:
             # The caller gave up mid-command: the REPL's state is unknown, so it cannot be reused.
             self._pending = None
-            self._die(ReplCrashed("request cancelled while the REPL was working", stderr=self.stderr_tail()))
+            self._die(
+                ReplCrashed(
+                    "request cancelled while the REPL was working", stderr=self.stderr_tail()
+                )
+            )
             raise
         finally:
             self._pending = None
@@ -219,27 +236,37 @@ class ReplProcess:
     async def _drain(self, future: asyncio.Future[dict[str, Any]], deadline: float | None) -> None:
         """Wait until the pipe took the whole command, or the reply (or the worker's death) came."""
         drain = asyncio.ensure_future(self._process.stdin.drain())
-        await asyncio.wait({drain, future}, timeout=self._remaining(deadline), return_when=asyncio.FIRST_COMPLETED)
+        await asyncio.wait(
+            {drain, future}, timeout=self._remaining(deadline), return_when=asyncio.FIRST_COMPLETED
+        )
         if not drain.done():
             drain.cancel()
         elif drain.exception() is not None and not future.done():
             self._die(self._exit_error(f"its stdin closed ({drain.exception()})"))
 
-    def _watch(self, future: asyncio.Future[dict[str, Any]], deadline: float | None, timeout: float | None) -> None:
+    def _watch(
+        self, future: asyncio.Future[dict[str, Any]], deadline: float | None, timeout: float | None
+    ) -> None:
         """Every `MEMORY_POLL_SECONDS` while `future` is pending: the memory cap, then the deadline."""
         if future.done():
             return
         remaining = self._remaining(deadline)
         if remaining is not None and remaining <= 0:
-            self._die(ReplTimeout(
-                f"no reply within {timeout:g} s: the worker and its process tree were killed",
-                stderr=self.stderr_tail(),
-            ))
+            self._die(
+                ReplTimeout(
+                    f"no reply within {timeout:g} s: the worker and its process tree were killed",
+                    stderr=self.stderr_tail(),
+                )
+            )
             return
         wait = MEMORY_POLL_SECONDS if remaining is None else min(remaining, MEMORY_POLL_SECONDS)
-        self._watch_handle = asyncio.get_running_loop().call_later(wait, self._look, future, deadline, timeout)
+        self._watch_handle = asyncio.get_running_loop().call_later(
+            wait, self._look, future, deadline, timeout
+        )
 
-    def _look(self, future: asyncio.Future[dict[str, Any]], deadline: float | None, timeout: float | None) -> None:
+    def _look(
+        self, future: asyncio.Future[dict[str, Any]], deadline: float | None, timeout: float | None
+    ) -> None:
         self._watch_handle = None
         if not future.done():
             self._check_memory()
@@ -254,22 +281,30 @@ class ReplProcess:
             return
         used = self._process.private_memory_bytes()
         if used is not None and used > self._memory_limit:
-            self._die(ReplOutOfMemory(
-                f"the worker used {used / 2**20:.0f} MiB of private memory, over its "
-                f"{self._memory_limit / 2**20:.0f} MiB cap; it was killed",
-                stderr=self.stderr_tail(),
-            ))
+            self._die(
+                ReplOutOfMemory(
+                    f"the worker used {used / 2**20:.0f} MiB of private memory, over its "
+                    f"{self._memory_limit / 2**20:.0f} MiB cap; it was killed",
+                    stderr=self.stderr_tail(),
+                )
+            )
 
-    def _check_reply(self, kind: str, command: dict[str, Any], reply: dict[str, Any]) -> dict[str, Any]:
+    def _check_reply(
+        self, kind: str, command: dict[str, Any], reply: dict[str, Any]
+    ) -> dict[str, Any]:
         """Check the ids in `reply` are the next ones this REPL hands out, then count them."""
         if "message" in reply and "env" not in reply and "proofState" not in reply:
             raise ReplCommandError(str(reply["message"]), stderr=self.stderr_tail())
-        new_proof_states = [s.get("proofState") for s in reply.get("sorries", []) if isinstance(s, dict)]
+        new_proof_states = [
+            s.get("proofState") for s in reply.get("sorries", []) if isinstance(s, dict)
+        ]
         new_proof_states = [ps for ps in new_proof_states if ps is not None]
         new_envs: list[Any] = []
         if kind == "cmd" or kind == "unpickle_env":
             new_envs = [reply.get("env")]
-            new_proof_states += [t.get("proofState") for t in reply.get("tactics", []) if isinstance(t, dict)]
+            new_proof_states += [
+                t.get("proofState") for t in reply.get("tactics", []) if isinstance(t, dict)
+            ]
             new_proof_states = [ps for ps in new_proof_states if ps is not None]
         elif kind == "pickle_env":
             if reply.get("env") != command.get("env"):
@@ -277,7 +312,9 @@ class ReplProcess:
         else:
             new_proof_states.append(reply.get("proofState"))
         expected_envs = list(range(self._next_env, self._next_env + len(new_envs)))
-        expected_states = list(range(self._next_proof_state, self._next_proof_state + len(new_proof_states)))
+        expected_states = list(
+            range(self._next_proof_state, self._next_proof_state + len(new_proof_states))
+        )
         if not all(_is_id(i) for i in new_envs + new_proof_states) or new_envs != expected_envs:
             self._forged(f"env ids {new_envs}, expected {expected_envs}")
         if new_proof_states != expected_states:
@@ -313,9 +350,15 @@ class ReplProcess:
                 f"the worker went over its private memory cap and was killed ({how})", stderr=tail
             )
         code = self._process.returncode
-        status = "still running" if code is None else (f"killed by signal {-code}" if code < 0 else f"exit status {code}")
+        status = (
+            "still running"
+            if code is None
+            else (f"killed by signal {-code}" if code < 0 else f"exit status {code}")
+        )
         last = tail.strip().splitlines()[-1:] or ["no stderr"]
-        return ReplCrashed(f"the REPL stopped: {how}, {status}; last stderr line: {last[0][:300]}", stderr=tail)
+        return ReplCrashed(
+            f"the REPL stopped: {how}, {status}; last stderr line: {last[0][:300]}", stderr=tail
+        )
 
     async def _read_stdout(self) -> None:
         buffer = bytearray()
@@ -325,14 +368,20 @@ class ReplProcess:
             if self._failure is not None:
                 continue  # dead: keep draining so nothing blocks on a full pipe
             if self._pending is None:
-                self._die(ReplProtocolError(
-                    f"the REPL printed while idle ({bytes(chunk[:120])!r}): forged output, the worker was killed",
-                    stderr=self.stderr_tail(),
-                ))
+                self._die(
+                    ReplProtocolError(
+                        f"the REPL printed while idle ({bytes(chunk[:120])!r}): forged output, the worker was killed",
+                        stderr=self.stderr_tail(),
+                    )
+                )
                 continue
             buffer += chunk
             if len(buffer) > self._max_reply_bytes:
-                self._die(ReplProtocolError(f"reply over {self._max_reply_bytes} bytes", stderr=self.stderr_tail()))
+                self._die(
+                    ReplProtocolError(
+                        f"reply over {self._max_reply_bytes} bytes", stderr=self.stderr_tail()
+                    )
+                )
                 buffer.clear()
                 continue
             end = buffer.find(b"\n\n", scan_from)
@@ -359,7 +408,11 @@ class ReplProcess:
                         pending.set_result(value)
                     return
                 reason = f"a reply that is not a JSON object ({frame[:120]!r})"
-        self._die(ReplProtocolError(f"the REPL printed {reason}: the worker was killed", stderr=self.stderr_tail()))
+        self._die(
+            ReplProtocolError(
+                f"the REPL printed {reason}: the worker was killed", stderr=self.stderr_tail()
+            )
+        )
 
     async def _read_stderr(self) -> None:
         stream = self._process.stderr

@@ -311,4 +311,3 @@ class ProcessGroupSpawner:
                 "(check the REPL command and that `proofgate doctor` passes)"
             ) from exc
         return GroupProcess(process, limits)
-

@@ -89,7 +89,11 @@ class _Waiter:
 
 def death_cause(failure: ReplError | None) -> str:
     """The `restarts` counter a dead worker goes under."""
-    causes = ((ReplTimeout, "timeout"), (ReplOutOfMemory, "out_of_memory"), (ReplProtocolError, "protocol"))
+    causes = (
+        (ReplTimeout, "timeout"),
+        (ReplOutOfMemory, "out_of_memory"),
+        (ReplProtocolError, "protocol"),
+    )
     return next((cause for kind, cause in causes if isinstance(failure, kind)), "crashed")
 
 
@@ -108,7 +112,9 @@ async def _close_when_started(starting: asyncio.Future[ReplProcess]) -> None:
 
 
 def _has_errors(reply: dict[str, Any]) -> bool:
-    return any(isinstance(m, dict) and m.get("severity") == "error" for m in reply.get("messages", []))
+    return any(
+        isinstance(m, dict) and m.get("severity") == "error" for m in reply.get("messages", [])
+    )
 
 
 class WorkerSet:
@@ -126,7 +132,9 @@ class WorkerSet:
         self._spawner = spawner
         self._launcher = launcher
         self._environment = environment
-        self.limits = Limits(memory_bytes=settings.memory_limit_mb * 2**20, max_processes=settings.max_processes)
+        self.limits = Limits(
+            memory_bytes=settings.memory_limit_mb * 2**20, max_processes=settings.max_processes
+        )
         self.max_busy = settings.workers
         self.max_processes = settings.workers + settings.spare_workers
         self.prewarm = [("default", split_header(h).header) for h in settings.prewarm_headers]
@@ -153,7 +161,9 @@ class WorkerSet:
     async def start(self, *, wait: bool) -> None:
         """Start supervising and pre-warming; with `wait`, until each pre-warmed header is ready or failed."""
         if self._supervisor is None:
-            self._supervisor = asyncio.get_running_loop().create_task(self._supervise(), name="repl-pool")
+            self._supervisor = asyncio.get_running_loop().create_task(
+                self._supervise(), name="repl-pool"
+            )
         self._dispatch()
         deadline = time.monotonic() + self._settings.import_timeout + 5
         while wait and time.monotonic() < deadline:
@@ -230,7 +240,9 @@ class WorkerSet:
             cause = "recycled"
         else:
             used = worker.repl.private_memory_bytes()
-            if used is not None and used > RECYCLE_MEMORY_FRACTION * (self.limits.memory_bytes or float("inf")):
+            if used is not None and used > RECYCLE_MEMORY_FRACTION * (
+                self.limits.memory_bytes or float("inf")
+            ):
                 cause = "memory"
         if cause is not None:
             self._retire(worker, cause)
@@ -302,7 +314,13 @@ class WorkerSet:
         if worker in self.workers:
             self.workers.remove(worker)
             self.restarts[cause] += 1
-            note("info", "worker retired", pid=worker.repl.pid, cause=cause, header=worker.key[1][:80])
+            note(
+                "info",
+                "worker retired",
+                pid=worker.repl.pid,
+                cause=cause,
+                header=worker.key[1][:80],
+            )
         self._background(worker.repl.close())
 
     def _background(self, coroutine: Coroutine[Any, Any, None]) -> asyncio.Task[Any]:
@@ -332,7 +350,9 @@ class WorkerSet:
             seconds = time.monotonic() - began
         except (ProofgateError, OSError) as exc:
             killed = False
-            if repl is not None:  # killed from outside, or exit not seen yet: not the header's fault
+            if (
+                repl is not None
+            ):  # killed from outside, or exit not seen yet: not the header's fault
                 await repl.close()
                 code = repl.returncode
                 killed = type(exc) is ReplCrashed and (code is None or code < 0)
@@ -359,7 +379,13 @@ class WorkerSet:
             worker = Worker(key, repl, int(reply["env"]))
             self.workers.append(worker)
             repl.on_exit(lambda: self._worker_exited(worker))
-            note("info", "worker ready", pid=repl.pid, header=key[1][:80], import_seconds=round(seconds, 3))
+            note(
+                "info",
+                "worker ready",
+                pid=repl.pid,
+                header=key[1][:80],
+                import_seconds=round(seconds, 3),
+            )
         self._dispatch()
 
     def _start_failed(self, key: HeaderKey, exc: BaseException, *, killed: bool) -> None:
@@ -372,11 +398,22 @@ class WorkerSet:
         self.restarts["start_failed"] += 1
         failures = self._backoff.get(key, (0, 0.0))[0] + 1
         self._backoff[key] = (failures, time.monotonic() + min(60.0, 2.0**failures))
-        note("warning", "worker failed to start", header=key[1][:80], error=str(exc), failures=failures)
+        note(
+            "warning",
+            "worker failed to start",
+            header=key[1][:80],
+            error=str(exc),
+            failures=failures,
+        )
         if not killed:
             keep = isinstance(exc, ProofgateError) and not isinstance(exc, ReplError)
-            error = exc if keep else ReplCrashed(
-                f"could not start a Lean worker for this header: {exc}", stderr=getattr(exc, "stderr", "")
+            error = (
+                exc
+                if keep
+                else ReplCrashed(
+                    f"could not start a Lean worker for this header: {exc}",
+                    stderr=getattr(exc, "stderr", ""),
+                )
             )
             self._answer_waiters(key, error)
         self._dispatch()
@@ -410,7 +447,10 @@ class WorkerSet:
                         continue
                     if not worker.repl.alive:
                         self._retire(worker, death_cause(worker.repl.failure))
-                    elif worker.key not in self.prewarm and now - worker.last_used > COLD_IDLE_SECONDS:
+                    elif (
+                        worker.key not in self.prewarm
+                        and now - worker.last_used > COLD_IDLE_SECONDS
+                    ):
                         self._retire(worker, "idle")
                 self._dispatch()
             except Exception as exc:  # noqa: BLE001 - the supervisor must outlive any one bug

@@ -61,6 +61,7 @@ class AuditReport(BaseModel):
     answers: dict[str, str] = Field(default_factory=dict)  # answer holes' submitted values
     timings_ms: dict[str, float] = Field(default_factory=dict)
 
+
 #: The checker's name and version, as `Proofgate/Checker.lean` prints it (`checkerId`); part of
 #: every cached verdict's key, so a new checker never reuses an old checker's verdicts.
 CHECKER_ID = "proofgate-checker 1"

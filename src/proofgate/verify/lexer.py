@@ -42,7 +42,11 @@ class TokenKind(str, Enum):
 
     @property
     def is_comment(self) -> bool:
-        return self is TokenKind.LINE_COMMENT or self is TokenKind.BLOCK_COMMENT or self is TokenKind.DOC_COMMENT
+        return (
+            self is TokenKind.LINE_COMMENT
+            or self is TokenKind.BLOCK_COMMENT
+            or self is TokenKind.DOC_COMMENT
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,7 +78,11 @@ class Token:
     @property
     def is_code(self) -> bool:
         kind = self.kind
-        return not (kind is TokenKind.LINE_COMMENT or kind is TokenKind.BLOCK_COMMENT or kind is TokenKind.DOC_COMMENT)
+        return not (
+            kind is TokenKind.LINE_COMMENT
+            or kind is TokenKind.BLOCK_COMMENT
+            or kind is TokenKind.DOC_COMMENT
+        )
 
 
 # --- Lean's identifier characters (Init/Meta: isLetterLike, isSubScriptAlnum, isIdFirst/Rest) ---
@@ -417,7 +425,11 @@ class _Lexer:
                 offset += 1
                 while True:  # ASCII runs by regex, a non-ASCII character at a time by the rules
                     offset = _ASCII_ID_REST.match(text, offset).end()  # type: ignore[union-attr]  # `*` always matches
-                    if offset < self.length and not text[offset].isascii() and is_id_rest(text[offset]):
+                    if (
+                        offset < self.length
+                        and not text[offset].isascii()
+                        and is_id_rest(text[offset])
+                    ):
                         offset += 1
                         continue
                     break

@@ -154,14 +154,22 @@ class _Scan:
             elif token.kind is TokenKind.HASH:
                 self._hash(index, token)
             elif token.kind is TokenKind.MALFORMED:
-                self.refuse("malformed-literal", token, "this literal is malformed, and Lean's "
-                            "error recovery could read the text after it as commands: fix the "
-                            "quote or the escape")
+                self.refuse(
+                    "malformed-literal",
+                    token,
+                    "this literal is malformed, and Lean's "
+                    "error recovery could read the text after it as commands: fix the "
+                    "quote or the escape",
+                )
             elif token.text == "@[":
                 self._attributes(index + 1)
             elif token.kind is TokenKind.SYMBOL and token.text in INVISIBLE:
-                self.refuse("invisible-character", token, f"invisible or non-ASCII space "
-                            f"U+{ord(token.text):04X} in code: use a plain space or delete it")
+                self.refuse(
+                    "invisible-character",
+                    token,
+                    f"invisible or non-ASCII space "
+                    f"U+{ord(token.text):04X} in code: use a plain space or delete it",
+                )
         self.violations.sort(key=lambda v: (v.line, v.column))
         pieces, done = [], 0
         for start, end, replacement in sorted(self.rewrites):
@@ -179,8 +187,13 @@ class _Scan:
             char = match.group()
             if rule := _control_rule(char):
                 what = "bidirectional control" if rule == "bidi-control" else "control"
-                self.refuse_at(rule, line, offset - line_start, f"{what} character U+{ord(char):04X}: "
-                               "it can make the text read differently from what Lean parses; delete it")
+                self.refuse_at(
+                    rule,
+                    line,
+                    offset - line_start,
+                    f"{what} character U+{ord(char):04X}: "
+                    "it can make the text read differently from what Lean parses; delete it",
+                )
 
     def _next(self, index: int) -> Token | None:
         return self.code[index] if 0 <= index < len(self.code) else None
@@ -221,13 +234,20 @@ class _Scan:
             if strict or not strict_only:
                 self.refuse(rule, token, message)
         elif word.startswith(("register_", "declare_")):
-            self.refuse("declare-command", token, f"`{word}` registers an option, attribute or "
-                        "rule set (code run at load time); remove it")
+            self.refuse(
+                "declare-command",
+                token,
+                f"`{word}` registers an option, attribute or "
+                "rule set (code run at load time); remove it",
+            )
         elif word == "import":
             self._import(index)
         elif word == "native" and strict and self._native_option(index):
-            self.refuse("native-code", token, "`native` evaluation trusts compiled code; use "
-                        "`decide` without it")
+            self.refuse(
+                "native-code",
+                token,
+                "`native` evaluation trusts compiled code; use `decide` without it",
+            )
         elif word == "eval" and self._glued(index, "%"):
             self._eval(index, token, what="eval%")
         elif word == "set_option":
@@ -237,15 +257,23 @@ class _Scan:
         elif word.startswith("aesop"):
             self._aesop_clauses(index)
         if strict and token.parts and token.parts[-1] in NATIVE_CONSTANTS:
-            self.refuse("native-code", token, f"`{token.name}` trusts compiled code; the strict "
-                        "policy refuses it (the audit would reject its axiom anyway)")
+            self.refuse(
+                "native-code",
+                token,
+                f"`{token.name}` trusts compiled code; the strict "
+                "policy refuses it (the audit would reject its axiom anyway)",
+            )
 
     def _confusable(self, token: Token) -> None:
         for part in token.parts:
             odd = next((ch for ch in part if ch in CONFUSABLE), None)
             if odd is not None and any(ch.isascii() and ch.isalpha() for ch in part):
-                self.refuse("confusable-identifier", token, f"identifier `{part}` mixes ASCII "
-                            f"letters with U+{ord(odd):04X}, which looks like one; use one script")
+                self.refuse(
+                    "confusable-identifier",
+                    token,
+                    f"identifier `{part}` mixes ASCII "
+                    f"letters with U+{ord(odd):04X}, which looks like one; use one script",
+                )
                 return
 
     def _native_option(self, index: int) -> bool:
@@ -265,8 +293,11 @@ class _Scan:
             return
         if module.parts[0] not in self.config.import_roots:
             allowed = ", ".join(sorted(self.config.import_roots))
-            self.refuse("import-not-allowed", module, f"module `{module.name}` is outside this "
-                        f"environment; import only from: {allowed}")
+            self.refuse(
+                "import-not-allowed",
+                module,
+                f"module `{module.name}` is outside this environment; import only from: {allowed}",
+            )
 
     # --- set_option ---------------------------------------------------------------------------
     def _set_option(self, index: int) -> None:
@@ -275,13 +306,17 @@ class _Scan:
             return
         name, value, config = name_token.name, self._next(index + 2), self.config
         if name == "debug" or name.startswith("debug."):
-            self.refuse("debug-option", name_token, f"`{name}` changes how Lean checks proofs; "
-                        "remove it")
+            self.refuse(
+                "debug-option", name_token, f"`{name}` changes how Lean checks proofs; remove it"
+            )
         elif name.startswith("trace.") and (
             config.strict or name.startswith("trace.profiler.output")
         ):
-            self.refuse("trace-option", name_token, f"`{name}` is refused by the {config.profile} "
-                        "policy; remove the trace option")
+            self.refuse(
+                "trace-option",
+                name_token,
+                f"`{name}` is refused by the {config.profile} policy; remove the trace option",
+            )
         elif name in ("maxHeartbeats", "synthInstance.maxHeartbeats"):
             cap = config.heartbeat_cap
             self._limit(name_token, value, cap=cap, rule="heartbeats", zero_ok=False)
@@ -296,13 +331,18 @@ class _Scan:
         if value is None or number is None:
             self.refuse(rule, name, f"`{name.name}` must be set to a plain number, at most {cap}")
         elif number == 0 and not zero_ok:
-            self.refuse(rule, value, f"`{name.name} 0` removes Lean's limit; use a number up "
-                        f"to {cap}")
+            self.refuse(
+                rule, value, f"`{name.name} 0` removes Lean's limit; use a number up to {cap}"
+            )
         elif number > cap:
             replacement = _fit(cap, len(value.text))
             if self.config.strict or replacement is None:
-                self.refuse(rule, value, f"`{name.name} {value.text}` is above this service's cap "
-                            f"of {cap}; use at most {cap}")
+                self.refuse(
+                    rule,
+                    value,
+                    f"`{name.name} {value.text}` is above this service's cap "
+                    f"of {cap}; use at most {cap}",
+                )
                 return
             self.rewrites.append((value.start, value.end, replacement))
             message = f"`{name.name} {value.text}` lowered to the cap, {cap}"
@@ -333,16 +373,26 @@ class _Scan:
                     continue
                 entry_start, entry = False, token.name
                 if _is_code_attribute(entry):
-                    self.refuse("code-attribute", token, f"attribute `{entry}` registers or "
-                                "replaces code; remove it")
+                    self.refuse(
+                        "code-attribute",
+                        token,
+                        f"attribute `{entry}` registers or replaces code; remove it",
+                    )
             elif entry == "aesop" and token.is_word("tactic"):
-                self.refuse("code-attribute", token, "an `aesop` rule of kind `tactic` runs the "
-                            "file's own meta code; use lemma rules")
+                self.refuse(
+                    "code-attribute",
+                    token,
+                    "an `aesop` rule of kind `tactic` runs the "
+                    "file's own meta code; use lemma rules",
+                )
             elif entry == "aesop" and token.is_word("unsafe"):
                 self._aesop_phase.add(token.start)
         if index < len(self.code):
-            self.refuse("code-attribute", self.code[index], "attribute list too long (or never "
-                        "closed) to inspect; close it with `]`")
+            self.refuse(
+                "code-attribute",
+                self.code[index],
+                "attribute list too long (or never closed) to inspect; close it with `]`",
+            )
 
     def _aesop_clauses(self, index: int) -> None:
         """`aesop (add safe tactic f)`: refuse tactic rules among the clauses."""
@@ -354,8 +404,11 @@ class _Scan:
             depth, position, limit = 0, position + 1, position + MAX_SCAN
             while (token := self._next(position)) is not None:
                 if position >= limit:
-                    self.refuse("aesop-tactic-rule", opening, "aesop clause too long (or never "
-                                "closed) to inspect")
+                    self.refuse(
+                        "aesop-tactic-rule",
+                        opening,
+                        "aesop clause too long (or never closed) to inspect",
+                    )
                     return
                 position += 1
                 self._scanned["aesop"] = max(self._scanned["aesop"], position)
@@ -366,8 +419,12 @@ class _Scan:
                         break
                     depth -= 1
                 elif token.is_word("tactic"):
-                    self.refuse("aesop-tactic-rule", token, "an aesop `tactic` rule runs the "
-                                "file's own meta code; use lemma rules (`add safe apply foo`)")
+                    self.refuse(
+                        "aesop-tactic-rule",
+                        token,
+                        "an aesop `tactic` rule runs the "
+                        "file's own meta code; use lemma rules (`add safe apply foo`)",
+                    )
                 elif token.is_word("unsafe"):  # Aesop's `unsafe` rule phase, not the keyword
                     self._aesop_phase.add(token.start)
 
@@ -377,18 +434,30 @@ class _Scan:
         known = next((k for k in HASH_KNOWN if word.startswith(k)), None)
         if known is None:
             if self.config.strict and self._at_command_start(index):
-                self.refuse("hash-command", token, f"`{word}` is not an allowed `#` command "
-                            "(allowed: #check, #print, #reduce, #synth, ...)")
+                self.refuse(
+                    "hash-command",
+                    token,
+                    f"`{word}` is not an allowed `#` command "
+                    "(allowed: #check, #print, #reduce, #synth, ...)",
+                )
             return
         rule = HASH_DENIED.get(known)
         if rule == "eval" and word != known:
-            self.refuse("eval", token, f"`{word}` is read by Lean as `{known} "
-                        f"{word[len(known):]}`, and `{known}` is refused")
+            self.refuse(
+                "eval",
+                token,
+                f"`{word}` is read by Lean as `{known} "
+                f"{word[len(known) :]}`, and `{known}` is refused",
+            )
         elif rule == "eval":
             self._eval(index, token, what=known)
         elif rule == "exit":
-            self.refuse("exit", token, "`#exit` is not allowed: remove it (everything after it "
-                        "would be skipped without a word)")
+            self.refuse(
+                "exit",
+                token,
+                "`#exit` is not allowed: remove it (everything after it "
+                "would be skipped without a word)",
+            )
         elif rule == "network":
             self.refuse("network", token, f"`{known}` calls an outside service; search offline")
         elif rule is not None:
@@ -396,9 +465,13 @@ class _Scan:
 
     def _eval(self, index: int, token: Token, *, what: str) -> None:
         if self.config.strict:
-            self.refuse("eval", token, f"`{what}` runs code in the checker; the strict policy "
-                        "refuses it whatever it does (use `#reduce`, or "
-                        "`example : ... := by decide`)")
+            self.refuse(
+                "eval",
+                token,
+                f"`{what}` runs code in the checker; the strict policy "
+                "refuses it whatever it does (use `#reduce`, or "
+                "`example : ... := by decide`)",
+            )
             return
         start = index + (2 if what == "eval%" else 1)
         if start <= self._scanned["eval"]:  # inside a term already judged: the same verdict
@@ -407,11 +480,19 @@ class _Scan:
         self._scanned["eval"] = start + len(body)
         io_like = next((t for t in body if _io_like(t)), None)
         if io_like is not None:
-            self.refuse("eval", io_like, f"`{what}` here looks like IO or meta code "
-                        f"(`{io_like.text}`); only pure evaluation is allowed")
+            self.refuse(
+                "eval",
+                io_like,
+                f"`{what}` here looks like IO or meta code "
+                f"(`{io_like.text}`); only pure evaluation is allowed",
+            )
         elif self._file_mentions_io():
-            self.refuse("eval", token, f"`{what}` is refused because this file mentions IO or meta "
-                        "code; only pure evaluation, in a file without any, is allowed")
+            self.refuse(
+                "eval",
+                token,
+                f"`{what}` is refused because this file mentions IO or meta "
+                "code; only pure evaluation, in a file without any, is allowed",
+            )
 
     def _term_after(self, index: int) -> list[Token]:
         body: list[Token] = []
@@ -421,8 +502,9 @@ class _Scan:
                 depth += 1
             elif token.kind is TokenKind.SYMBOL and token.text in (")", "]", "}", "⟩"):
                 depth -= 1
-            elif depth <= 0 and (token.kind is TokenKind.HASH or token.text == "@["
-                                 or token.is_word(*COMMAND_WORDS)):
+            elif depth <= 0 and (
+                token.kind is TokenKind.HASH or token.text == "@[" or token.is_word(*COMMAND_WORDS)
+            ):
                 break
             body.append(token)
         else:
@@ -507,8 +589,14 @@ def check_submission(assembled: Assembled, config: PolicyConfig | None = None) -
         if key not in seen:
             seen.add(key)
             prefix = "in the statement: " if where == "statement" else ""
-            found[bucket].append(Violation(rule=violation.rule, line=line, column=column,
-                                           message=prefix + violation.message))
+            found[bucket].append(
+                Violation(
+                    rule=violation.rule,
+                    line=line,
+                    column=column,
+                    message=prefix + violation.message,
+                )
+            )
 
     statement_text: str | None = None
     if assembled.statement is not None:

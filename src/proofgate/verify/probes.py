@@ -66,12 +66,50 @@ _MODIFIERS = frozenset({"protected", "noncomputable", "nonrec", "private", "part
 _OPEN = frozenset({"(", "[", "{", "⟨", "⦃", "@[", "#[", "%["})
 _CLOSE = frozenset({")", "]", "}", "⟩", "⦄"})
 #: Lean keywords a name component may not be spelled as without «».
-_KEYWORDS = frozenset({
-    "theorem", "lemma", "def", "abbrev", "instance", "example", "fun", "let", "have", "show",
-    "from", "by", "at", "in", "if", "then", "else", "do", "match", "with", "where", "end", "open",
-    "namespace", "section", "import", "variable", "universe", "structure", "class", "inductive",
-    "axiom", "opaque", "calc", "Type", "Sort", "Prop", "forall", "exists", "sorry",
-})
+_KEYWORDS = frozenset(
+    {
+        "theorem",
+        "lemma",
+        "def",
+        "abbrev",
+        "instance",
+        "example",
+        "fun",
+        "let",
+        "have",
+        "show",
+        "from",
+        "by",
+        "at",
+        "in",
+        "if",
+        "then",
+        "else",
+        "do",
+        "match",
+        "with",
+        "where",
+        "end",
+        "open",
+        "namespace",
+        "section",
+        "import",
+        "variable",
+        "universe",
+        "structure",
+        "class",
+        "inductive",
+        "axiom",
+        "opaque",
+        "calc",
+        "Type",
+        "Sort",
+        "Prop",
+        "forall",
+        "exists",
+        "sorry",
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -173,7 +211,11 @@ def read_target(statement: Statement) -> TargetText:
     keyword, name_index, assign = _find_target(code, statement.target)
     name = code[name_index]
     signature_tokens = code[name_index + 1 : assign]
-    if len(signature_tokens) >= 2 and signature_tokens[0].text == "." and signature_tokens[1].text == "{":
+    if (
+        len(signature_tokens) >= 2
+        and signature_tokens[0].text == "."
+        and signature_tokens[1].text == "{"
+    ):
         close = next((i for i, t in enumerate(signature_tokens) if t.text == "}"), 1)
         signature_tokens = signature_tokens[close + 1 :]  # universe parameters `.{u}`
     depth, colon = 0, len(signature_tokens)
@@ -232,9 +274,7 @@ def _block(prefix: str, heartbeats: int, header: str, tactics: Sequence[str]) ->
     return f"{prefix}{option}{header}{space}:= by{body}\n"
 
 
-def build_probes(
-    statement: Statement, closers: Sequence[str], *, heartbeats: int
-) -> list[Probe]:
+def build_probes(statement: Statement, closers: Sequence[str], *, heartbeats: int) -> list[Probe]:
     """Every probe for `closers`, in run order: for each closer, its trivial, disproof and vacuous
     probes, then the disproof after `push_neg`. Probes that cannot say anything carry a
     `skip_reason` instead of being left out, so the result lists them."""
@@ -245,9 +285,10 @@ def build_probes(
     before, after = text[:end] + "\n\n", text[end:]
     reference = "@" + lean_name(["_root_", *statement.target_name.split(".")])
     line_start = text.rfind("\n", 0, target.command_start) + 1
-    indent = " " * (len(text[line_start : target.command_start]) - len(
-        text[line_start : target.command_start].lstrip(" ")
-    ))
+    indent = " " * (
+        len(text[line_start : target.command_start])
+        - len(text[line_start : target.command_start].lstrip(" "))
+    )
     option = f"set_option maxHeartbeats {heartbeats} in\n{indent}" if heartbeats > 0 else ""
     probes: list[Probe] = []
 
@@ -257,8 +298,10 @@ def build_probes(
         head = text[: target.command_start] + option
         proof = "by" + "".join(f"\n{indent}  {tactic}" for tactic in tactics)
         body = (
-            text[target.command_start : target.name.start] + declared
-            + text[target.name.end : start] + proof
+            text[target.command_start : target.name.start]
+            + declared
+            + text[target.name.end : start]
+            + proof
         )
         first = text[: target.command_start].count("\n") + 1
         return head + body + text[end:], first, first + (option + body).count("\n")
@@ -275,11 +318,20 @@ def build_probes(
             negation = before + _block(target.prefix, heartbeats, header, ["sorry"]) + after
         else:
             source, first, last = in_place(declared, tactics)
-        probes.append(Probe(
-            kind=kind, closer=closer, tactic="; ".join(tactics), order=order, name=full,
-            source=source, first_line=first, last_line=last, negation_statement=negation,
-            skip_reason=skip,
-        ))
+        probes.append(
+            Probe(
+                kind=kind,
+                closer=closer,
+                tactic="; ".join(tactics),
+                order=order,
+                name=full,
+                source=source,
+                first_line=first,
+                last_line=last,
+                negation_statement=negation,
+                skip_reason=skip,
+            )
+        )
 
     no_disproof = None
     if target.declares_notation is not None:
@@ -327,7 +379,8 @@ def sorried_dependencies(statement: Statement) -> list[str]:
     frontier |= {name.rsplit(".", 1)[-1] for name in frontier}
     while frontier:
         reached = [
-            d for d in others
+            d
+            for d in others
             if d.name not in seen
             and ({d.name, d.declared or "", d.name.rsplit(".", 1)[-1]} & frontier)
         ]
@@ -368,7 +421,8 @@ def classify_probe(reply: Mapping[str, Any], probe: Probe) -> tuple[ProbeOutcome
         return probe.first_line <= pos["line"] <= probe.last_line
 
     sorry_warnings = [
-        m for m in messages
+        m
+        for m in messages
         if "declaration uses 'sorry'" in str(m.get("data", ""))
         or "declaration uses `sorry`" in str(m.get("data", ""))
     ]

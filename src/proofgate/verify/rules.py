@@ -165,7 +165,7 @@ RULES: dict[str, Rule] = _table(
     (
         "malformed-literal",
         "a char literal or string escape Lean rejects where its error recovery could read the "
-        "text that follows as commands (`'\"#eval ...\"`, `\"\\q #eval ...\"`)",
+        'text that follows as commands (`\'"#eval ..."`, `"\\q #eval ..."`)',
         _REFUSED,
         _REFUSED,
     ),
@@ -200,33 +200,100 @@ RULES: dict[str, Rule] = _table(
 
 RUN_CODE = frozenset({"run_cmd", "run_tac", "run_elab", "run_meta", "by_elab"})
 SYNTAX = frozenset({"elab", "elab_rules", "macro", "macro_rules", "syntax", "declare_syntax_cat"})
-SIMPROC = frozenset({
-    "simproc", "dsimproc", "simproc_decl", "dsimproc_decl", "builtin_simproc", "builtin_dsimproc",
-    "builtin_simproc_decl", "builtin_dsimproc_decl",
-})
+SIMPROC = frozenset(
+    {
+        "simproc",
+        "dsimproc",
+        "simproc_decl",
+        "dsimproc_decl",
+        "builtin_simproc",
+        "builtin_dsimproc",
+        "builtin_simproc_decl",
+        "builtin_dsimproc_decl",
+    }
+)
 INITIALIZE = frozenset({"initialize", "builtin_initialize"})
 NATIVE_TACTICS = frozenset({"native_decide", "bv_decide", "bv_check"})
 #: Last name components of the constants behind compiled-code evaluation.
-NATIVE_CONSTANTS = frozenset({
-    "ofReduceBool", "ofReduceNat", "trustCompiler", "reduceBool", "reduceNat",
-})
-CODE_ATTRIBUTES = frozenset({
-    "extern", "implemented_by", "init", "export", "csimp", "command_elab", "term_elab", "tactic",
-    "macro", "env_linter", "delab", "app_delab", "app_unexpander", "code_action_provider",
-    "hole_code_action", "command_code_action", "tactic_code_action", "server_rpc_method",
-    "widget_module", "cpass", "norm_num", "positivity", "simproc", "sevalproc", "dsimproc",
-    "combinator_formatter", "combinator_parenthesizer", "formatter", "parenthesizer",
-    "run_builtin_parser_attribute_hooks", "run_parser_attribute_hooks", "incremental", "linter",
-})
+NATIVE_CONSTANTS = frozenset(
+    {
+        "ofReduceBool",
+        "ofReduceNat",
+        "trustCompiler",
+        "reduceBool",
+        "reduceNat",
+    }
+)
+CODE_ATTRIBUTES = frozenset(
+    {
+        "extern",
+        "implemented_by",
+        "init",
+        "export",
+        "csimp",
+        "command_elab",
+        "term_elab",
+        "tactic",
+        "macro",
+        "env_linter",
+        "delab",
+        "app_delab",
+        "app_unexpander",
+        "code_action_provider",
+        "hole_code_action",
+        "command_code_action",
+        "tactic_code_action",
+        "server_rpc_method",
+        "widget_module",
+        "cpass",
+        "norm_num",
+        "positivity",
+        "simproc",
+        "sevalproc",
+        "dsimproc",
+        "combinator_formatter",
+        "combinator_parenthesizer",
+        "formatter",
+        "parenthesizer",
+        "run_builtin_parser_attribute_hooks",
+        "run_parser_attribute_hooks",
+        "incremental",
+        "linter",
+    }
+)
 CODE_ATTRIBUTE_SUFFIXES = ("_parser", "_elab", "_delab", "_formatter", "_parenthesizer")
 
 #: `#` commands that only report (feedback; `#print axioms` can be forged, and only informs).
-HASH_ALLOWED = frozenset({
-    "#check", "#check_failure", "#print", "#reduce", "#synth", "#guard_msgs", "#where", "#help",
-    "#version", "#simp", "#norm_num", "#conv", "#whnf", "#whnfR", "#instances", "#explode",
-    "#find", "#time", "#adaptation_note", "#count_heartbeats", "#unfold?", "#push_neg",
-    "#check_tactic", "#check_simp", "#discr_tree_key", "#long_names",
-})
+HASH_ALLOWED = frozenset(
+    {
+        "#check",
+        "#check_failure",
+        "#print",
+        "#reduce",
+        "#synth",
+        "#guard_msgs",
+        "#where",
+        "#help",
+        "#version",
+        "#simp",
+        "#norm_num",
+        "#conv",
+        "#whnf",
+        "#whnfR",
+        "#instances",
+        "#explode",
+        "#find",
+        "#time",
+        "#adaptation_note",
+        "#count_heartbeats",
+        "#unfold?",
+        "#push_neg",
+        "#check_tactic",
+        "#check_simp",
+        "#discr_tree_key",
+        "#long_names",
+    }
+)
 #: `#` commands refused, with the rule that refuses them.
 HASH_DENIED: dict[str, str] = {
     "#eval": "eval",
@@ -251,22 +318,102 @@ HASH_DENIED: dict[str, str] = {
 HASH_KNOWN = sorted({*HASH_ALLOWED, *HASH_DENIED}, key=len, reverse=True)
 
 #: A command starts with one of these (where an `#eval`'s term ends).
-COMMAND_WORDS = frozenset({
-    "theorem", "lemma", "def", "example", "abbrev", "instance", "structure", "class", "inductive",
-    "axiom", "opaque", "namespace", "section", "end", "open", "variable", "universe", "set_option",
-    "attribute", "noncomputable", "private", "protected", "mutual", "deriving", "import", "export",
-    "notation", "infix", "infixl", "infixr", "prefix", "postfix", "macro", "syntax", "elab",
-    "initialize", "run_cmd", "include", "omit", "local", "scoped",
-})
+COMMAND_WORDS = frozenset(
+    {
+        "theorem",
+        "lemma",
+        "def",
+        "example",
+        "abbrev",
+        "instance",
+        "structure",
+        "class",
+        "inductive",
+        "axiom",
+        "opaque",
+        "namespace",
+        "section",
+        "end",
+        "open",
+        "variable",
+        "universe",
+        "set_option",
+        "attribute",
+        "noncomputable",
+        "private",
+        "protected",
+        "mutual",
+        "deriving",
+        "import",
+        "export",
+        "notation",
+        "infix",
+        "infixl",
+        "infixr",
+        "prefix",
+        "postfix",
+        "macro",
+        "syntax",
+        "elab",
+        "initialize",
+        "run_cmd",
+        "include",
+        "omit",
+        "local",
+        "scoped",
+    }
+)
 #: Name components that make an `#eval` (or the file around it) look like IO or meta code.
-IO_WORDS = frozenset({
-    "IO", "EIO", "BaseIO", "ST", "EST", "System", "FS", "Process", "Handle", "FilePath", "Lean",
-    "Elab", "Meta", "Core", "CoreM", "MetaM", "TermElabM", "CommandElabM", "TacticM",
-    "Environment", "spawn", "output", "readFile", "writeFile", "readBinFile", "writeBinFile",
-    "getEnv", "setEnv", "modifyEnv", "addDecl", "evalConst", "evalExpr", "println", "print",
-    "eprintln", "eprint", "println!", "getStdout", "getStderr", "getStdin", "sleep", "timeit",
-    "ptrAddrUnsafe", "do", "runCmd", "runTactic",
-})
+IO_WORDS = frozenset(
+    {
+        "IO",
+        "EIO",
+        "BaseIO",
+        "ST",
+        "EST",
+        "System",
+        "FS",
+        "Process",
+        "Handle",
+        "FilePath",
+        "Lean",
+        "Elab",
+        "Meta",
+        "Core",
+        "CoreM",
+        "MetaM",
+        "TermElabM",
+        "CommandElabM",
+        "TacticM",
+        "Environment",
+        "spawn",
+        "output",
+        "readFile",
+        "writeFile",
+        "readBinFile",
+        "writeBinFile",
+        "getEnv",
+        "setEnv",
+        "modifyEnv",
+        "addDecl",
+        "evalConst",
+        "evalExpr",
+        "println",
+        "print",
+        "eprintln",
+        "eprint",
+        "println!",
+        "getStdout",
+        "getStderr",
+        "getStdin",
+        "sleep",
+        "timeit",
+        "ptrAddrUnsafe",
+        "do",
+        "runCmd",
+        "runTactic",
+    }
+)
 
 BIDI = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
 LINE_SEPARATORS = frozenset("\u2028\u2029\u0085")
@@ -294,19 +441,43 @@ def _each(words: frozenset[str], rule: str, strict_only: bool, advice: str) -> d
 #: Keywords refused wherever they stand: word -> (rule, strict profile only?, message).
 KEYWORDS: dict[str, tuple[str, bool, str]] = {
     "prelude": ("prelude", False, "`prelude` is not allowed: a submission always builds on Init"),
-    **_each(RUN_CODE, "run-code", False,
-            "runs meta code inside the checker; prove with ordinary tactics instead"),
-    **_each(SYNTAX, "syntax-extension", False,
-            "extends Lean's syntax or elaborator with code; state and prove without new syntax"),
+    **_each(
+        RUN_CODE,
+        "run-code",
+        False,
+        "runs meta code inside the checker; prove with ordinary tactics instead",
+    ),
+    **_each(
+        SYNTAX,
+        "syntax-extension",
+        False,
+        "extends Lean's syntax or elaborator with code; state and prove without new syntax",
+    ),
     **_each(SIMPROC, "simproc", False, "registers code with simp; use simp lemmas instead"),
     **_each(INITIALIZE, "initialize", False, "runs code when a module is loaded; remove it"),
-    "unsafe": ("unsafe", False, "`unsafe` is not allowed (the kernel replay skips unsafe "
-               "declarations); write it safely"),
-    "partial": ("partial", True, "`partial def` is refused by the strict policy: a proof cannot "
-                "use it; give a terminating definition"),
-    **_each(NATIVE_TACTICS, "native-code", True, "trusts compiled code (its proof adds a "
-            "non-standard axiom); use `decide`, `norm_num` or `omega`"),
+    "unsafe": (
+        "unsafe",
+        False,
+        "`unsafe` is not allowed (the kernel replay skips unsafe declarations); write it safely",
+    ),
+    "partial": (
+        "partial",
+        True,
+        "`partial def` is refused by the strict policy: a proof cannot "
+        "use it; give a terminating definition",
+    ),
+    **_each(
+        NATIVE_TACTICS,
+        "native-code",
+        True,
+        "trusts compiled code (its proof adds a "
+        "non-standard axiom); use `decide`, `norm_num` or `omega`",
+    ),
     "include_str": ("host-file", False, "`include_str` reads a file of the host; inline the text"),
-    "polyrith": ("network", False, "`polyrith` calls an outside service; use "
-                 "`linear_combination` with its coefficients instead"),
+    "polyrith": (
+        "network",
+        False,
+        "`polyrith` calls an outside service; use "
+        "`linear_combination` with its coefficients instead",
+    ),
 }

@@ -80,14 +80,16 @@ DEFAULT_ALLOWED_AXIOMS = ("propext", "Classical.choice", "Quot.sound")
 #: What the audit step produced: its report, the submission's compile failure, or nothing.
 AuditResult = AuditReport | AuditCompileFailed | None
 
-_STATEMENT_OUTCOMES = frozenset({
-    AuditOutcome.target_missing,
-    AuditOutcome.not_a_theorem,
-    AuditOutcome.type_mismatch,
-    AuditOutcome.universe_mismatch,
-    AuditOutcome.statement_constant_changed,
-    AuditOutcome.target_not_replayed,
-})
+_STATEMENT_OUTCOMES = frozenset(
+    {
+        AuditOutcome.target_missing,
+        AuditOutcome.not_a_theorem,
+        AuditOutcome.type_mismatch,
+        AuditOutcome.universe_mismatch,
+        AuditOutcome.statement_constant_changed,
+        AuditOutcome.target_not_replayed,
+    }
+)
 _OUTCOME_WORDS = {
     AuditOutcome.target_missing: "the target theorem is missing from the submission",
     AuditOutcome.not_a_theorem: "the target is not a theorem",
@@ -291,8 +293,12 @@ def audit_messages(
         detail = f": {audit.detail}" if audit.detail else ""
         add(Severity.error, Category.statement_mismatch, f"{_OUTCOME_WORDS[audit.outcome]}{detail}")
     elif audit.outcome is AuditOutcome.replay_failed:
-        add(Severity.error, Category.kernel, f"(kernel) {audit.declaration or 'a declaration'} was "
-            f"refused on replay: {audit.detail}")
+        add(
+            Severity.error,
+            Category.kernel,
+            f"(kernel) {audit.declaration or 'a declaration'} was "
+            f"refused on replay: {audit.detail}",
+        )
     elif audit.outcome is AuditOutcome.import_not_allowed:
         add(Severity.error, Category.policy, f"{_OUTCOME_WORDS[audit.outcome]}: {audit.detail}")
     elif audit.outcome is AuditOutcome.bad_input:
@@ -300,21 +306,32 @@ def audit_messages(
     if audit.outcome is not AuditOutcome.ok:
         return messages
     for axiom in disallowed_axioms(audit, allowed_axioms, kind=kind):
-        add(Severity.error, Category.axiom, f"depends on axiom `{axiom}`, which is not allowed "
-            f"(allowed: {', '.join(sorted(allowed_axioms)) or 'none'}); prove it without it")
+        add(
+            Severity.error,
+            Category.axiom,
+            f"depends on axiom `{axiom}`, which is not allowed "
+            f"(allowed: {', '.join(sorted(allowed_axioms)) or 'none'}); prove it without it",
+        )
     target_sorry = SORRY_AXIOM in audit.target_axioms
     for declaration in audit.declarations:
         if SORRY_AXIOM not in declaration.axioms:
             continue
         name = declaration.name
         if kind == "check" and name == audit.target:
-            add(Severity.error, Category.sorry, f"the target {name} depends on sorryAx: a `sorry` "
-                "it uses is still open")
+            add(
+                Severity.error,
+                Category.sorry,
+                f"the target {name} depends on sorryAx: a `sorry` it uses is still open",
+            )
         elif kind == "compile" and declaration.kind == "theorem":
             add(Severity.error, Category.sorry, f"{name} depends on sorryAx: a `sorry` is open")
         elif kind == "check" and not target_sorry:
-            add(Severity.warning, Category.sorry, f"{name} uses `sorry`; the target does not "
-                "depend on it, so it does not block the verdict")
+            add(
+                Severity.warning,
+                Category.sorry,
+                f"{name} uses `sorry`; the target does not "
+                "depend on it, so it does not block the verdict",
+            )
         else:
             add(Severity.warning, Category.sorry, f"{name} uses `sorry`")
     return messages
@@ -339,9 +356,16 @@ def _compile_messages(failure: AuditCompileFailed, assembled: Assembled) -> list
         text = match.group(3)
         where = assembled.locate(int(match.group(1)), int(match.group(2)))
         pos = where.position if where is not None else None
-        messages.append(Message(severity=Severity.error, category=categorize(text), text=text,
-                                pos=pos, goals=goals_in(text),
-                                source=where.field if where is not None else None))
+        messages.append(
+            Message(
+                severity=Severity.error,
+                category=categorize(text),
+                text=text,
+                pos=pos,
+                goals=goals_in(text),
+                source=where.field if where is not None else None,
+            )
+        )
     return messages
 
 
