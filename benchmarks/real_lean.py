@@ -96,7 +96,7 @@ Check = Callable[[Case, int], Awaitable[Outcome]]
 
 def load_cases(path: Path) -> list[Case]:
     cases = []
-    for number, line in enumerate(path.read_text("utf-8").splitlines(), start=1):
+    for line in path.read_text("utf-8").splitlines():
         if line.strip():
             data = json.loads(line)
             cases.append(Case(str(data["name"]), str(data["statement"]), str(data["proof"])))

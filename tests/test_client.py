@@ -83,7 +83,7 @@ def test_429_is_retried_too_and_sleeps_are_capped() -> None:
     quota = httpx.Response(
         429, json={"error": "quota", "message": "over quota"}, headers={"Retry-After": "3600"}
     )
-    transport, seen = _scripted([quota, httpx.Response(200, json=VERDICT)])
+    transport, _seen = _scripted([quota, httpx.Response(200, json=VERDICT)])
     sleeps: list[float] = []
     with _client(transport, sleeps, retry=RetryPolicy(max_sleep=5)) as client:
         client.check(code="x")
@@ -123,9 +123,11 @@ def test_not_ready_kinds_map_to_their_errors(kind: str, expected: type[NotReady]
     body = {"error": kind, "message": "cannot verify now: x", "reason": "run `proofgate setup`"}
     transport, _ = _scripted([httpx.Response(503, json=body, headers={"Retry-After": "30"})])
     sleeps: list[float] = []
-    with _client(transport, sleeps, retry=RetryPolicy(attempts=3)) as client:
-        with pytest.raises(expected) as caught:
-            client.check(code="x")
+    with (
+        _client(transport, sleeps, retry=RetryPolicy(attempts=3)) as client,
+        pytest.raises(expected) as caught,
+    ):
+        client.check(code="x")
     assert caught.value.reason == "run `proofgate setup`" and caught.value.retry_after == 30
     # no estimate from the service: waiting does not install a toolchain, so no retry
     assert sleeps == []
@@ -145,7 +147,7 @@ def test_a_503_from_something_in_front_is_retried() -> None:
     proxy = httpx.Response(
         503, text="<html>upstream unavailable</html>", headers={"Retry-After": "1"}
     )
-    transport, seen = _scripted([proxy, httpx.Response(200, json=VERDICT)])
+    transport, _seen = _scripted([proxy, httpx.Response(200, json=VERDICT)])
     sleeps: list[float] = []
     with _client(transport, sleeps) as client:
         client.check(code="x")
@@ -156,9 +158,8 @@ def test_server_errors_and_garbage_are_server_errors() -> None:
     transport, _ = _scripted(
         [httpx.Response(500, json={"error": "internal", "message": "boom", "request_id": "r1"})]
     )
-    with _client(transport, []) as client:
-        with pytest.raises(ServerError) as caught:
-            client.check(code="x")
+    with _client(transport, []) as client, pytest.raises(ServerError) as caught:
+        client.check(code="x")
     assert caught.value.status_code == 500 and caught.value.request_id == "r1"
     transport, _ = _scripted([httpx.Response(200, text="<html>proxy</html>")])
     with _client(transport, []) as client, pytest.raises(ServerError, match="not a valid Verdict"):

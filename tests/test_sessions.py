@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import signal
 import time
 from collections.abc import AsyncIterator, Iterator
@@ -355,7 +356,7 @@ async def test_sessions_need_a_ready_service(stack: Stack) -> None:
     service = CheckerService(stack.settings)  # no stand-ins: no Lean, not ready
     await service.start()
     try:
-        with pytest.raises(NotReady, match="v4.32.0"):
+        with pytest.raises(NotReady, match=re.escape("v4.32.0")):
             await service.sessions.open(OpenSessionRequest(statement=STATEMENT))
         with pytest.raises(SubmissionError, match="policy"):  # the statement is judged first
             await service.sessions.open(

@@ -40,8 +40,7 @@ from proofgate.exceptions import (
     ServerError,
     SubmissionError,
 )
-from proofgate.models import Submission, Verdict
-from proofgate.models import TriageRequest, TriageResult
+from proofgate.models import Submission, TriageRequest, TriageResult, Verdict
 
 __all__ = ["AsyncClient", "Client", "RetryPolicy"]
 

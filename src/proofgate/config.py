@@ -5,10 +5,10 @@ Every download location is a setting, so tests can point them at a refusing port
 
 from __future__ import annotations
 
+import json
 import os
 from functools import lru_cache
 from pathlib import Path
-import json
 from typing import Annotated, Literal
 
 from pydantic import Field, field_validator, model_validator

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import threading
 from collections.abc import Coroutine
 from dataclasses import dataclass
@@ -263,10 +264,9 @@ class Dojo:
         try:
             if backend is not None:
                 if session is not None:
-                    try:
+                    # A session left open expires on its own.
+                    with contextlib.suppress(ProofgateError, concurrent.futures.TimeoutError):
                         self._loop.run(backend.close_session(session), 30)
-                    except (ProofgateError, concurrent.futures.TimeoutError):
-                        pass  # it expires on its own
                 self._loop.run(backend.aclose(), 30)
         finally:
             self._loop.stop()

@@ -8,6 +8,7 @@ after exit kills any straggler and removes its cgroup and scratch directory.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import resource
 import shutil
@@ -117,10 +118,8 @@ class JailedProcess:
             members = sample_tree(self.pid).members
             self._members.update(members)  # among them the namespace's init: _release waits on it
             kill_members(members.values())
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 self._process.kill()  # the namespace's init dies with it (--die-with-parent)
-            except ProcessLookupError:
-                pass
         if self.cgroup is not None:
             self.cgroup.signal_all()
 

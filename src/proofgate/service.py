@@ -30,8 +30,7 @@ from proofgate.exceptions import (
 from proofgate.lean.launch import LeanReplLauncher, ReplLauncher
 from proofgate.lean.pool import PoolStats, ReplPool, ReplRun
 from proofgate.logs import get_logger
-from proofgate.models import Pins, Submission, Timings, Verdict
-from proofgate.models import TriageRequest, TriageResult
+from proofgate.models import Pins, Submission, Timings, TriageRequest, TriageResult, Verdict
 from proofgate.process import Spawner
 from proofgate.sandbox import detect_sandbox, select_spawner
 from proofgate.store import ResultCache, cache_key

@@ -25,7 +25,7 @@ from proofgate.config import Settings
 from proofgate.exceptions import StoreError
 from proofgate.models import Pins, Submission, Verdict
 
-__all__ = ["CacheStats", "MIGRATIONS", "ResultCache", "cache_key", "connect"]
+__all__ = ["MIGRATIONS", "CacheStats", "ResultCache", "cache_key", "connect"]
 
 #: Schema migrations, applied in order; entry i brings the file from version i to i + 1.
 #: Append only: never edit an entry that has shipped.
@@ -326,10 +326,9 @@ class ResultCache:
         document = await self._fetch(key)
         verdict = None
         if document is not None:
-            try:
+            # One written by an incompatible version is absent; the next put replaces it.
+            with contextlib.suppress(ValueError):
                 verdict = Verdict.model_validate_json(document)
-            except ValueError:
-                pass  # written by an incompatible version: absent; the next put replaces it
         if verdict is None:
             self._misses += 1
             return None

@@ -183,7 +183,7 @@ def test_a_plain_sorry_keeps_kiminas_sorry_status(stack: Stack, url: str) -> Non
 
 
 def test_lean_errors_keep_the_repls_positions_in_the_snippet(url: str) -> None:
-    code = "import Mathlib\nopen Nat\n\ntheorem t3 : 1 = 1 := by\n    -- standin: error unknown identifier 'foo'\n  exact foo\n"
+    code = "import Mathlib\nopen Nat\n\ntheorem t3 : 1 = 1 := by\n    -- standin: error unknown identifier 'foo'\n  exact foo\n"  # noqa: E501
     [result] = check(url, kimina_request([{"id": "err", "code": code}]))
     assert analyze(result) == "lean_error"
     lean = [m for m in result["response"]["messages"] if "unknown identifier" in m["data"]]

@@ -9,11 +9,10 @@ import time
 from typing import Any
 
 import httpx
+import pytest
 from starlette.applications import Starlette
 from starlette.responses import JSONResponse, StreamingResponse
 from starlette.routing import Route
-
-import pytest
 
 from proofgate.api.server import (
     CoalescingH11Protocol,

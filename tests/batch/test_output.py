@@ -54,6 +54,6 @@ def test_a_torn_last_line_is_cut_before_appending(tmp_path: Path, torn: str) -> 
 def test_a_bad_line_before_the_last_is_an_edit_not_a_tear(tmp_path: Path) -> None:
     path = tmp_path / "r.jsonl"
     path.write_text(_record("a").to_line() + "\nnot json\n" + _record("b").to_line() + "\n")
-    with pytest.raises(ConfigError, match="line 2 .* was edited"):
+    with pytest.raises(ConfigError, match=r"line 2 .* was edited"):
         ResultsFile(path).open()
     assert "not json" in path.read_text()  # nothing was cut

@@ -38,7 +38,7 @@ def test_long_values_break_after_commas_with_bracket_indentation() -> None:
     text = lean_json_pretty({"goals": ["x" * 40, "y" * 40], "proofState": 1})
     assert (
         text
-        == '{"proofState": 1,\n "goals":\n ["xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",\n  "yyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyy"]}'
+        == '{"proofState": 1,\n "goals":\n ["xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",\n  "yyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyy"]}'  # noqa: E501
     )
 
 

@@ -86,7 +86,7 @@ def test_profiles(tmp_path: Path) -> None:
     text = "import Mathlib\nexample : 2 + 2 = 4 := by native_decide\n#eval 2 + 2\n"
     assert lint(tmp_path, text)[0] == 1
     assert lint(tmp_path, text, "--profile", "permissive")[0] == 0
-    code, _, stderr = lint(tmp_path, "x", "--profile", "lenient")
+    code, _, _stderr = lint(tmp_path, "x", "--profile", "lenient")
     assert code == 2
 
 

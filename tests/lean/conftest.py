@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import time
 from collections.abc import Iterator
@@ -34,10 +35,8 @@ def _wait_until_none(find: object, seconds: float) -> list[int]:
 
 def _kill(pids: list[int]) -> None:
     for pid in pids:  # clean up, then fail: a leak is a bug even if we can mop it up
-        try:
+        with contextlib.suppress(psutil.Error):
             psutil.Process(pid).kill()
-        except psutil.Error:
-            pass
 
 
 @pytest.fixture(autouse=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 from pathlib import Path
 
@@ -65,9 +66,9 @@ async def test_unicode_travels_both_ways_unescaped(repl: ReplProcess) -> None:
 
 
 async def test_message_reply_is_a_command_error_and_the_worker_lives_on(repl: ReplProcess) -> None:
-    with pytest.raises(ReplCommandError, match="Unknown environment."):
+    with pytest.raises(ReplCommandError, match=re.escape("Unknown environment.")):
         await repl.command("def x := 1", env=7, timeout=5)
-    with pytest.raises(ReplCommandError, match="Unknown proof state."):
+    with pytest.raises(ReplCommandError, match=re.escape("Unknown proof state.")):
         await repl.tactic("rfl", 3, timeout=5)
     assert repl.alive
     assert (await repl.command("def x := 1", timeout=5))["env"] == 0

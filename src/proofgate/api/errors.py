@@ -32,8 +32,8 @@ from proofgate.exceptions import (
 )
 
 __all__ = [
-    "BodySizeLimitMiddleware",
     "ERROR_RESPONSES",
+    "BodySizeLimitMiddleware",
     "install_error_handlers",
     "internal_error_response",
 ]

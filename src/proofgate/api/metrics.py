@@ -14,7 +14,7 @@ from __future__ import annotations
 import dataclasses
 import re
 from collections.abc import Callable, Iterator, Mapping
-from typing import TypeGuard
+from typing import ClassVar, TypeGuard
 
 from fastapi import APIRouter, Request, Response
 from prometheus_client import (
@@ -245,7 +245,7 @@ class Metrics:
 class JobsCollector(Collector):
     """The job runner's gauges, read at scrape time."""
 
-    _HELP = {
+    _HELP: ClassVar[dict[str, str]] = {
         "active_jobs": "Batch jobs queued or running in this process.",
         "pending_items": "Batch items not yet finished, in active jobs.",
         "in_flight": "Batch items being checked now.",

@@ -63,7 +63,7 @@ def markdown_table(results: dict[str, Any]) -> str:
         lines.append(f"| {name} | {_fmt(summary.get(name), 3)} | | |")
     lines += [
         "",
-        "| workers | concurrency | achieved/ideal | by count | req/s | ideal req/s | header hits | p50 ms | p99 ms | health p99 ms |",
+        "| workers | concurrency | achieved/ideal | by count | req/s | ideal req/s | header hits | p50 ms | p99 ms | health p99 ms |",  # noqa: E501 - one Markdown table row
         "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for point in results.get("throughput", []):

@@ -7,12 +7,12 @@ from __future__ import annotations
 
 import typer
 
+from proofgate.cli import batch as batch_cli
+from proofgate.cli import bench as bench_cli
 from proofgate.cli import cache, check, ci, keys, lint, server
 from proofgate.cli import mcp as mcp_cli
-from proofgate.cli import batch as batch_cli
 from proofgate.cli import record as record_cli
 from proofgate.cli import report as report_cli
-from proofgate.cli import bench as bench_cli
 from proofgate.cli import triage as triage_cli
 
 app = typer.Typer(

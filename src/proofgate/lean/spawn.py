@@ -118,7 +118,7 @@ def tree_members(pid: int, *, fresh: bool = True) -> list[int] | None:
     if not fresh and os.path.isdir("/proc/self/task"):
         if not psutil.pid_exists(pid):
             return None
-        return [pid] + _CHILDREN.descendants(pid)
+        return [pid, *_CHILDREN.descendants(pid)]
     try:
         return [pid] + [child.pid for child in psutil.Process(pid).children(recursive=True)]
     except psutil.Error:

@@ -14,6 +14,7 @@ stand by, so a retry or the next request never waits behind a cold import.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections import Counter, deque
 from collections.abc import Callable, Coroutine
@@ -56,10 +57,8 @@ HeaderKey = tuple[str, str]  # (environment name, normalized header)
 def note(level: str, event: str, **fields: object) -> None:
     """Log through the logging setup current now (no logger cached at import); a broken log sink
     (a closed stderr) never breaks the pool."""
-    try:
+    with contextlib.suppress(ValueError, OSError):
         getattr(get_logger("proofgate.pool"), level)(event, **fields)
-    except (ValueError, OSError):
-        pass
 
 
 @dataclass(eq=False)

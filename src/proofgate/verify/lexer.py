@@ -384,7 +384,7 @@ class _Lexer:
                 offset += 1
         else:
             while offset < self.length and (
-                text[offset].isdigit() and text[offset].isascii() or text[offset] == "_"
+                (text[offset].isdigit() and text[offset].isascii()) or text[offset] == "_"
             ):
                 offset += 1
             if (

@@ -33,10 +33,10 @@ class Backend(ABC):
             raise ValueError("concurrency must be at least 1")
         self.concurrency = concurrency
 
-    async def start(self) -> None:
+    async def start(self) -> None:  # noqa: B027 - an optional hook
         """Get ready to check (start a pool, connect to a server or cluster)."""
 
-    async def close(self) -> None:
+    async def close(self) -> None:  # noqa: B027 - an optional hook
         """Release what `start` took; safe to call after a failed or cancelled run."""
 
     @abstractmethod
