@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from proofgate.cgroups import (
+from proofgate.sandbox.cgroups import (
     SERVICE_LEAF,
     Cgroup,
     CgroupTree,

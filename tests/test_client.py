@@ -16,7 +16,8 @@ import pytest
 
 import proofgate
 from proofgate.api.app import create_app
-from proofgate.client import RetryPolicy, parse_retry_after
+from proofgate.client import RetryPolicy
+from proofgate.client._base import parse_retry_after
 from proofgate.config import Settings
 from proofgate.exceptions import (
     Busy,

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from proofgate.config import Settings
-from proofgate.doctor import run_doctor
+from proofgate.environments.doctor import run_doctor
 
 
 def _fake_toolchain(root: Path, version: str) -> Path:

@@ -9,7 +9,9 @@ from typing import Any
 
 import pytest
 
-from proofgate.feedback import (
+from proofgate.models import Category, Message, Position, Severity, SorryInfo, Submission, Violation
+from proofgate.verify.assemble import assemble
+from proofgate.verify.feedback import (
     categorize,
     goals_in,
     messages_from_repl,
@@ -17,8 +19,6 @@ from proofgate.feedback import (
     render_annotated,
     sorries_from_repl,
 )
-from proofgate.models import Category, Message, Position, Severity, SorryInfo, Submission, Violation
-from proofgate.verify.assemble import assemble
 
 
 def replies(path: Path) -> Iterator[dict[str, Any]]:

@@ -11,10 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from proofgate.api.job_schemas import ItemError, parse_item
 from proofgate.exceptions import Busy, NotReady, SubmissionError
-from proofgate.jobs import JobRunner, JobStore, PreparedItem
+from proofgate.jobs import JobRunner
 from proofgate.models import Submission, Verdict
+from proofgate.models.jobs import ItemError, parse_item
+from proofgate.store.jobs import JobStore, PreparedItem
 from tests.support.fake_service import judge
 
 Check = Callable[[Submission], Awaitable[Verdict]]

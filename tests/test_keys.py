@@ -1,4 +1,4 @@
-"""API keys (proofgate.keys): hashed storage, create/revoke, matching, reloads, rates."""
+"""API keys (proofgate.store.keys): hashed storage, create/revoke, matching, reloads, rates."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from proofgate.exceptions import ConfigError, StoreError
-from proofgate.keys import TOKEN_PREFIX, KeyStore, hash_token, parse_rate
+from proofgate.store.keys import TOKEN_PREFIX, KeyStore, hash_token, parse_rate
 
 
 def test_only_the_hash_is_stored_and_the_token_matches(tmp_path: Path) -> None:

@@ -9,7 +9,7 @@ import time
 
 import psutil
 
-from proofgate.proctree import kill_members, living, sample_tree
+from proofgate.sandbox.proctree import kill_members, living, sample_tree
 
 MiB = 1 << 20
 

@@ -24,8 +24,6 @@ import pytest
 
 from proofgate.config import Settings
 from proofgate.exceptions import ConfigError, SandboxUnavailable
-from proofgate.process import Limits, ManagedProcess, SpawnSpec
-from proofgate.proctree import living, sample_tree
 from proofgate.sandbox import (
     BwrapSpawner,
     JailedProcess,
@@ -33,6 +31,8 @@ from proofgate.sandbox import (
     run_jailed,
     select_spawner,
 )
+from proofgate.sandbox.process import Limits, ManagedProcess, SpawnSpec
+from proofgate.sandbox.proctree import living, sample_tree
 from tests.support.fake_cgroup import FakeV2Tree, make_fake_v2_root
 
 IN_CI = bool(os.environ.get("CI"))
@@ -493,7 +493,7 @@ def test_jail_dies_with_the_service_and_its_cgroup_is_swept(
             import asyncio, os
             from pathlib import Path
             from proofgate.config import Settings
-            from proofgate.process import Limits, ManagedProcess, SpawnSpec
+            from proofgate.sandbox.process import Limits, ManagedProcess, SpawnSpec
             from proofgate.sandbox import BwrapSpawner
 
             async def main():
@@ -726,9 +726,9 @@ def test_opt_out_gives_the_unjailed_spawner_loudly(
     class StandIn:
         name = "none"
 
-    fake = types.ModuleType("proofgate.lean.spawn")
+    fake = types.ModuleType("proofgate.sandbox.group")
     fake.ProcessGroupSpawner = StandIn  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "proofgate.lean.spawn", fake)
+    monkeypatch.setitem(sys.modules, "proofgate.sandbox.group", fake)
     monkeypatch.setenv("PATH", str(tmp_path))  # even with no bwrap at all
     import structlog.testing
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from proofgate.api.session_schemas import ProofState, TacticOutcome
-from proofgate.session_tactics import check_tactic, indent_tactic, render_step
+from proofgate.models.sessions import ProofState, TacticOutcome
+from proofgate.sessions.tactics import check_tactic, indent_tactic, render_step
 from proofgate.verify.policy import PolicyConfig
 
 STRICT = PolicyConfig()

@@ -20,9 +20,9 @@ from pathlib import Path
 import psutil
 import pytest
 
-from proofgate.api.session_schemas import OpenSessionRequest
 from proofgate.exceptions import NotReady, SessionLimitReached, SessionNotFound, SubmissionError
 from proofgate.models import VerdictStatus
+from proofgate.models.sessions import OpenSessionRequest
 from proofgate.service import CheckerService
 from proofgate.sessions import SessionManager
 from tests.conftest import TRANSCRIPTS_DIR
@@ -62,6 +62,23 @@ def _no_worker_outlives_its_test() -> Iterator[None]:
     assert not left, f"session workers outlived the test: {left}"
 
 
+_managers: dict[int, SessionManager] = {}
+
+
+def sessions_of(service: CheckerService) -> SessionManager:
+    """The session manager of `service` in this test, built as the app's lifespan builds it."""
+    if id(service) not in _managers:
+        _managers[id(service)] = SessionManager(service)
+    return _managers[id(service)]
+
+
+@pytest.fixture(autouse=True)
+async def _close_session_managers(_no_worker_outlives_its_test: None) -> AsyncIterator[None]:
+    yield
+    while _managers:
+        await _managers.popitem()[1].close()
+
+
 @pytest.fixture
 def stack(tmp_path: Path) -> Stack:
     return make_stack(tmp_path, cache_enabled=False)
@@ -92,7 +109,7 @@ def _commands(manager: SessionManager) -> int:
 async def test_open_gives_the_root_goal_and_tactics_branch_into_a_tree(
     service: CheckerService,
 ) -> None:
-    sessions = service.sessions
+    sessions = sessions_of(service)
     info = await sessions.open(OpenSessionRequest(statement=STATEMENT))
     assert info.target == "t"
     assert info.root.state == 0 and info.root.goals == ["p q : Prop\nhp : p\nhq : q\n⊢ p ∧ q"]
@@ -119,7 +136,7 @@ async def test_open_gives_the_root_goal_and_tactics_branch_into_a_tree(
 
 
 async def test_finish_is_proved_only_by_the_full_check(service: CheckerService) -> None:
-    sessions = service.sessions
+    sessions = sessions_of(service)
     info = await sessions.open(OpenSessionRequest(statement=STATEMENT))
     done = await sessions.run_tactic(info.session_id, 0, "exact ⟨hp, hq⟩")
     assert done.state is not None and done.state.status == "no_goals"
@@ -145,7 +162,7 @@ async def test_finish_is_proved_only_by_the_full_check(service: CheckerService) 
 async def test_finish_never_says_proved_when_the_trusted_check_disagrees(
     stack: Stack, service: CheckerService, scenario: dict[str, object], expected: VerdictStatus
 ) -> None:
-    sessions = service.sessions
+    sessions = sessions_of(service)
     info = await sessions.open(OpenSessionRequest(statement=STATEMENT))
     done = await sessions.run_tactic(info.session_id, 0, "exact ⟨hp, hq⟩")
     assert done.state is not None and done.state.status == "no_goals"  # tactic mode is satisfied
@@ -156,7 +173,7 @@ async def test_finish_never_says_proved_when_the_trusted_check_disagrees(
 
 
 async def test_lean_errors_make_no_state_and_keep_the_goals(service: CheckerService) -> None:
-    sessions = service.sessions
+    sessions = sessions_of(service)
     sid = (await sessions.open(OpenSessionRequest(statement=STATEMENT))).session_id
     refused = await sessions.run_tactic(
         sid, 0, "exact foo -- standin: error unknown identifier 'foo'"
@@ -175,7 +192,7 @@ async def test_lean_errors_make_no_state_and_keep_the_goals(service: CheckerServ
 
 
 async def test_unknown_session_and_state_never_reach_the_repl(service: CheckerService) -> None:
-    sessions = service.sessions
+    sessions = sessions_of(service)
     sid = (await sessions.open(OpenSessionRequest(statement=STATEMENT))).session_id
     sent = _commands(sessions)
     with pytest.raises(SessionNotFound, match="no state 7"):
@@ -188,7 +205,7 @@ async def test_unknown_session_and_state_never_reach_the_repl(service: CheckerSe
 
 
 async def test_a_stale_repl_id_is_rebuilt_rather_than_answered(service: CheckerService) -> None:
-    sessions = service.sessions
+    sessions = sessions_of(service)
     sid = (await sessions.open(OpenSessionRequest(statement=STATEMENT))).session_id
     sessions._sessions[sid].repl_ids[0] = 99
     outcome = await sessions.run_tactic(
@@ -215,7 +232,7 @@ async def test_a_stale_repl_id_is_rebuilt_rather_than_answered(service: CheckerS
 async def test_tactics_are_refused_before_lean_sees_them(
     service: CheckerService, tactic: str, reason: str
 ) -> None:
-    sessions = service.sessions
+    sessions = sessions_of(service)
     sid = (await sessions.open(OpenSessionRequest(statement=STATEMENT))).session_id
     sent = _commands(sessions)
     outcome = await sessions.run_tactic(sid, 0, tactic)
@@ -225,7 +242,7 @@ async def test_tactics_are_refused_before_lean_sees_them(
 
 
 async def test_a_policy_refusal_is_placed_in_the_tactics_own_text(service: CheckerService) -> None:
-    sessions = service.sessions
+    sessions = sessions_of(service)
     sid = (await sessions.open(OpenSessionRequest(statement=STATEMENT))).session_id
     outcome = await sessions.run_tactic(sid, 0, "skip\n  set_option debug.skipKernelTC true in rfl")
     assert outcome.outcome == "rejected" and outcome.violations
@@ -233,7 +250,7 @@ async def test_a_policy_refusal_is_placed_in_the_tactics_own_text(service: Check
 
 
 async def test_statements_are_checked_when_a_session_opens(service: CheckerService) -> None:
-    sessions = service.sessions
+    sessions = sessions_of(service)
     with pytest.raises(SubmissionError, match="policy"):
         await sessions.open(
             OpenSessionRequest(statement="import Mathlib\n#exit\ntheorem t : True := by sorry")
@@ -258,7 +275,7 @@ async def test_statements_are_checked_when_a_session_opens(service: CheckerServi
 async def test_sessions_share_a_worker_and_map_its_ids_to_their_own(
     service: CheckerService,
 ) -> None:
-    sessions = service.sessions
+    sessions = sessions_of(service)
     first = await sessions.open(OpenSessionRequest(statement=STATEMENT))
     second = await sessions.open(OpenSessionRequest(statement=STATEMENT))
     probe = "skip\n  -- standin: goal ⊢ x\n  -- standin: report-state"
@@ -274,7 +291,7 @@ async def test_sessions_share_a_worker_and_map_its_ids_to_their_own(
 async def test_a_worker_killed_mid_session_is_replaced_and_the_session_replays(
     service: CheckerService,
 ) -> None:
-    sessions = service.sessions
+    sessions = sessions_of(service)
     sid = (await sessions.open(OpenSessionRequest(statement=STATEMENT))).session_id
     split = await sessions.run_tactic(sid, 0, SPLIT)
     assert split.state is not None
@@ -295,7 +312,7 @@ async def test_a_worker_killed_mid_session_is_replaced_and_the_session_replays(
 async def test_a_timed_out_tactic_costs_its_worker_but_not_the_session(tmp_path: Path) -> None:
     stack = make_stack(tmp_path, cache_enabled=False, request_timeout=1.0)
     async with running_service(stack) as service:
-        sessions = service.sessions
+        sessions = sessions_of(service)
         sid = (await sessions.open(OpenSessionRequest(statement=STATEMENT))).session_id
         hung = await sessions.run_tactic(sid, 0, "skip -- standin: hang")
         assert hung.outcome == "timeout" and hung.state is None
@@ -336,7 +353,7 @@ async def test_sessions_expire_after_their_idle_ttl(service: CheckerService) -> 
 async def test_each_key_has_its_own_sessions_and_limit(tmp_path: Path) -> None:
     stack = make_stack(tmp_path, cache_enabled=False, max_sessions_per_key=2)
     async with running_service(stack) as service:
-        sessions = service.sessions
+        sessions = sessions_of(service)
         request = OpenSessionRequest(statement=STATEMENT)
         mine = [await sessions.open(request, owner="alice") for _ in range(2)]
         with pytest.raises(SessionLimitReached, match="limit is 2"):
@@ -357,9 +374,9 @@ async def test_sessions_need_a_ready_service(stack: Stack) -> None:
     await service.start()
     try:
         with pytest.raises(NotReady, match=re.escape("v4.32.0")):
-            await service.sessions.open(OpenSessionRequest(statement=STATEMENT))
+            await sessions_of(service).open(OpenSessionRequest(statement=STATEMENT))
         with pytest.raises(SubmissionError, match="policy"):  # the statement is judged first
-            await service.sessions.open(
+            await sessions_of(service).open(
                 OpenSessionRequest(statement="#exit\ntheorem t : True := by sorry")
             )
     finally:
@@ -391,7 +408,7 @@ def replay_stack(tmp_path: Path) -> Stack:
 async def test_recorded_proof_branching_session(replay_stack: Stack) -> None:
     path, commands, replies = _transcript("proof_branching")
     async with running_service(replay_stack, "--replay", str(path)) as service:
-        sessions = service.sessions
+        sessions = sessions_of(service)
         info = await sessions.open(OpenSessionRequest(statement=str(commands[0]["cmd"])))
         assert info.target == "complex_and"
         assert info.root.goals == [replies[0]["sorries"][0]["goal"]]  # type: ignore[index]
@@ -409,7 +426,7 @@ async def test_recorded_session_survives_its_worker_by_replaying_the_same_comman
 ) -> None:
     path, commands, replies = _transcript("proof_branching")
     async with running_service(replay_stack, "--replay", str(path)) as service:
-        sessions = service.sessions
+        sessions = sessions_of(service)
         sid = (
             await sessions.open(OpenSessionRequest(statement=str(commands[0]["cmd"])))
         ).session_id
@@ -426,7 +443,7 @@ async def test_recorded_session_survives_its_worker_by_replaying_the_same_comman
 async def test_recorded_by_cases_branches_from_one_state_twice(replay_stack: Stack) -> None:
     path, commands, replies = _transcript("by_cases")
     async with running_service(replay_stack, "--replay", str(path)) as service:
-        sessions = service.sessions
+        sessions = sessions_of(service)
         sid = (
             await sessions.open(OpenSessionRequest(statement=str(commands[0]["cmd"])))
         ).session_id
@@ -443,7 +460,7 @@ async def test_recorded_by_cases_branches_from_one_state_twice(replay_stack: Sta
 async def test_recorded_invalid_tactic_is_an_error_not_a_state(replay_stack: Stack) -> None:
     path, commands, _ = _transcript("invalid_tactic")
     async with running_service(replay_stack, "--replay", str(path)) as service:
-        sessions = service.sessions
+        sessions = sessions_of(service)
         sid = (
             await sessions.open(OpenSessionRequest(statement=str(commands[0]["cmd"])))
         ).session_id
@@ -458,14 +475,14 @@ async def test_recorded_tactic_errors_from_the_repl_are_errors(replay_stack: Sta
     assert statement.startswith("def ")  # not a theorem: a session refuses it before Lean
     async with running_service(replay_stack, "--replay", str(path)) as service:
         with pytest.raises(SubmissionError, match="theorem"):
-            await service.sessions.open(OpenSessionRequest(statement=statement))
+            await sessions_of(service).open(OpenSessionRequest(statement=statement))
     await asyncio.sleep(0)
 
 
 async def test_a_permissive_session_runs_and_records_the_rewritten_tactic(
     service: CheckerService,
 ) -> None:
-    sessions = service.sessions
+    sessions = sessions_of(service)
     info = await sessions.open(OpenSessionRequest(statement=STATEMENT, policy="permissive"))
     outcome = await sessions.run_tactic(
         info.session_id, 0, "set_option maxHeartbeats 5000000 in\n  exact ⟨hp, hq⟩"

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from proofgate.config import Settings
+from proofgate.environments.setup import run_setup
 from proofgate.exceptions import SetupError
-from proofgate.setup import run_setup
 from tests.support.server import free_port
 
 
@@ -63,8 +63,8 @@ def test_cli_setup_offline_exits_3(tmp_path: Path) -> None:
 
 
 def test_plan_builds_the_repl_and_the_checker_until_both_exist(tmp_path: Path) -> None:
-    from proofgate.environments import Environment
-    from proofgate.setup import plan_setup
+    from proofgate.environments.registry import Environment
+    from proofgate.environments.setup import plan_setup
 
     project = tmp_path / "project"
     (project / ".lake" / "build" / "bin").mkdir(parents=True)

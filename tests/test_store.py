@@ -7,7 +7,8 @@ import pytest
 
 from proofgate.exceptions import StoreError
 from proofgate.models import Pins, Submission, Verdict, VerdictStatus
-from proofgate.store import MIGRATIONS, ResultCache, cache_key, connect
+from proofgate.store.connection import MIGRATIONS, connect
+from proofgate.store.results import ResultCache, cache_key
 
 PINS = Pins(lean="v4.32.0", mathlib="81a5d25", repl="v4.32.0", proofgate="0.1.0", checker="1")
 AXIOMS = ["propext", "Classical.choice", "Quot.sound"]
@@ -206,7 +207,7 @@ async def test_the_write_ahead_log_is_checkpointed_as_writes_go_by(
 ) -> None:
     """The inline connection never checkpoints; the cache does every `CHECKPOINT_EVERY` writes,
     so the log restarts instead of growing with every verdict ever written."""
-    monkeypatch.setattr("proofgate.store.CHECKPOINT_EVERY", 10)
+    monkeypatch.setattr("proofgate.store.results.CHECKPOINT_EVERY", 10)
     path = tmp_path / "cache.sqlite"
     wal = Path(str(path) + "-wal")
     big = _verdict().model_copy(update={"reason": "x" * 8000})  # two or three pages a row
@@ -258,7 +259,7 @@ def test_a_failed_migration_leaves_the_file_as_it_was(
 
     path = tmp_path / "cache.sqlite"
     monkeypatch.setattr(
-        "proofgate.store.MIGRATIONS", [*MIGRATIONS, "CREATE TABLE broken (x);\nNOT SQL;"]
+        "proofgate.store.connection.MIGRATIONS", [*MIGRATIONS, "CREATE TABLE broken (x);\nNOT SQL;"]
     )
     with pytest.raises(StoreError):
         asyncio.run(connect(path))

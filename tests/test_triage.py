@@ -23,7 +23,7 @@ from proofgate.models import (
     TriageResult,
 )
 from proofgate.service import CheckerService
-from proofgate.triage import classify_probe, select_closers
+from proofgate.triage.runner import classify_probe, select_closers
 from proofgate.verify.assemble import parse_statement
 from proofgate.verify.probes import build_probes
 from tests.support.stack import make_stack, running_service

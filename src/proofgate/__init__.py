@@ -1,7 +1,6 @@
 """proofgate: Lean-backed proof verification with verdicts that cannot be gamed."""
 
 from proofgate.__about__ import __version__
-from proofgate.api.schemas import EnvironmentInfo, ReadinessReport
 from proofgate.client import AsyncClient, Client, RetryPolicy
 from proofgate.exceptions import (
     Busy,
@@ -16,6 +15,7 @@ from proofgate.exceptions import (
     SubmissionError,
 )
 from proofgate.models import Submission, Verdict, VerdictStatus
+from proofgate.models.http import EnvironmentInfo, ReadinessReport
 
 __all__ = [
     "AsyncClient",

@@ -10,17 +10,18 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from proofgate.api.schemas import EnvironmentInfo
-from proofgate.api.session_schemas import (
+from proofgate.client import AsyncClient
+from proofgate.config import Settings
+from proofgate.models import Submission, Verdict
+from proofgate.models.http import EnvironmentInfo
+from proofgate.models.sessions import (
     OpenSessionRequest,
     ProofSnippet,
     SessionInfo,
     TacticOutcome,
 )
-from proofgate.client import AsyncClient
-from proofgate.config import Settings
-from proofgate.models import Submission, Verdict
 from proofgate.service import CheckerService
+from proofgate.sessions import SessionManager
 
 __all__ = ["Backend", "LocalBackend", "RemoteBackend"]
 
@@ -54,6 +55,7 @@ class LocalBackend:
 
     def __init__(self, service: CheckerService, *, owned: bool = False) -> None:
         self.service = service
+        self.sessions = SessionManager(service)
         self._owned = owned
 
     @classmethod
@@ -70,21 +72,22 @@ class LocalBackend:
         return [EnvironmentInfo.model_validate(entry) for entry in self.service.environments()]
 
     async def open_session(self, request: OpenSessionRequest) -> SessionInfo:
-        return await self.service.sessions.open(request)
+        return await self.sessions.open(request)
 
     async def run_tactic(self, session_id: str, state: int, tactic: str) -> TacticOutcome:
-        return await self.service.sessions.run_tactic(session_id, state, tactic)
+        return await self.sessions.run_tactic(session_id, state, tactic)
 
     async def session_proof(self, session_id: str, state: int) -> ProofSnippet:
-        return self.service.sessions.proof(session_id, state)
+        return self.sessions.proof(session_id, state)
 
     async def finish_session(self, session_id: str, state: int) -> Verdict:
-        return await self.service.sessions.finish(session_id, state)
+        return await self.sessions.finish(session_id, state)
 
     async def close_session(self, session_id: str) -> None:
-        await self.service.sessions.close_session(session_id)
+        await self.sessions.close_session(session_id)
 
     async def aclose(self) -> None:
+        await self.sessions.close()
         if self._owned:
             await self.service.close()
 

@@ -29,11 +29,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
-from proofgate.api.session_schemas import OpenSessionRequest, ProofState
 from proofgate.backends import Backend, LocalBackend, RemoteBackend
 from proofgate.config import Settings, get_settings
 from proofgate.exceptions import ConfigError, ProofgateError
 from proofgate.models import VerdictStatus
+from proofgate.models.sessions import OpenSessionRequest, ProofState
 from proofgate.service import CheckerService
 from proofgate.verify.lexer import TokenKind, tokenize
 

@@ -22,10 +22,9 @@ from mcp.server.mcpserver import MCPServer
 from mcp.types import CallToolResult
 
 from proofgate.__about__ import __version__
-from proofgate.api.session_schemas import OpenSessionRequest, TacticOutcome
 from proofgate.backends import Backend, LocalBackend, RemoteBackend
 from proofgate.config import Settings
-from proofgate.environments import get_environment
+from proofgate.environments.registry import get_environment
 from proofgate.exceptions import (
     Busy,
     ConfigError,
@@ -35,6 +34,7 @@ from proofgate.exceptions import (
     SubmissionError,
 )
 from proofgate.models import Submission, Verdict
+from proofgate.models.sessions import OpenSessionRequest, TacticOutcome
 from proofgate.verify.policy import DEFAULT_IMPORT_ROOTS, PolicyConfig, check_source
 
 __all__ = ["TOOL_NAMES", "ProofgateTools", "build_server", "render_verdict", "serve"]

@@ -13,11 +13,11 @@ from __future__ import annotations
 import asyncio
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 from proofgate.__about__ import __version__
 from proofgate.config import Settings
-from proofgate.environments import Environment, discover_environments
+from proofgate.environments.registry import Environment, discover_environments
+from proofgate.environments.toolchain import find_lean
 from proofgate.exceptions import (
     AuditCompileFailed,
     AuditError,
@@ -31,19 +31,15 @@ from proofgate.lean.launch import LeanReplLauncher, ReplLauncher
 from proofgate.lean.pool import PoolStats, ReplPool, ReplRun
 from proofgate.logs import get_logger
 from proofgate.models import Pins, Submission, Timings, TriageRequest, TriageResult, Verdict
-from proofgate.process import Spawner
 from proofgate.sandbox import detect_sandbox, select_spawner
-from proofgate.store import ResultCache, cache_key
-from proofgate.toolchain import find_lean
+from proofgate.sandbox.process import Spawner
+from proofgate.store.results import ResultCache, cache_key
 from proofgate.triage import Triager
 from proofgate.verify.assemble import Assembled, assemble
 from proofgate.verify.audit import Auditor
 from proofgate.verify.contract import CHECKER_ID
 from proofgate.verify.policy import PolicyConfig, PolicyResult, check_submission
 from proofgate.verify.verdict import AuditResult, InfraFailure, build_verdict
-
-if TYPE_CHECKING:
-    from proofgate.sessions import SessionManager
 
 __all__ = ["CheckerService", "Readiness"]
 
@@ -99,7 +95,6 @@ class CheckerService:
         self._environments: dict[str, Environment] = {}
         self._reasons: list[str] = ["starting"]
         self._sandbox = "unknown"
-        self._sessions: SessionManager | None = None
 
     # --- lifecycle -----------------------------------------------------------------------
 
@@ -118,9 +113,6 @@ class CheckerService:
         await self._pool.start(wait=False)
 
     async def close(self) -> None:
-        if self._sessions is not None:
-            await self._sessions.close()
-            self._sessions = None
         if self._pool is not None:
             await self._pool.close()
             self._pool = None
@@ -172,16 +164,7 @@ class CheckerService:
     def pool_stats(self) -> PoolStats | None:
         return self._pool.stats() if self._pool is not None else None
 
-    # --- proof sessions (proofgate.sessions) ---------------------------------------------
-
-    @property
-    def sessions(self) -> SessionManager:
-        """Interactive proof sessions on long-lived workers; `finish` comes back to `check`."""
-        if self._sessions is None:
-            from proofgate.sessions import SessionManager
-
-            self._sessions = SessionManager(self)
-        return self._sessions
+    # --- what proof sessions build on ------------------------------------------------------
 
     def repl_backend(self) -> tuple[Spawner, ReplLauncher]:
         """The spawner and launcher the pool uses, for session workers; `NotReady` without them."""

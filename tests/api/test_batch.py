@@ -19,9 +19,9 @@ import pytest
 import structlog
 
 from proofgate.api.app import create_app
-from proofgate.api.job_schemas import ItemError
 from proofgate.client import AsyncClient, Client
 from proofgate.models import Verdict, VerdictStatus
+from proofgate.models.jobs import ItemError
 from tests.support.live_app import run_app
 from tests.support.stack import Stack, make_stack
 

@@ -7,8 +7,8 @@ from pathlib import Path
 import httpx
 
 from proofgate.api.app import create_app
-from proofgate.api.schemas import EnvironmentInfo
 from proofgate.config import Settings
+from proofgate.models.http import EnvironmentInfo
 from proofgate.service import CheckerService
 from tests.api.conftest import LiveApp
 from tests.support.live_app import run_app

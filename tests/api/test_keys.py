@@ -20,7 +20,7 @@ from proofgate.api.app import create_app
 from proofgate.client import Client, RetryPolicy
 from proofgate.config import Settings
 from proofgate.exceptions import ClientError
-from proofgate.keys import KeyStore
+from proofgate.store.keys import KeyStore
 from tests.support.fake_service import FakeServiceWithPool
 from tests.support.live_app import run_app
 

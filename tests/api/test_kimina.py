@@ -19,7 +19,7 @@ import structlog
 
 from proofgate.api.app import create_app
 from proofgate.api.kimina import CheckResponse
-from proofgate.keys import KeyStore
+from proofgate.store.keys import KeyStore
 from tests.support.adversarial import load_cases
 from tests.support.live_app import run_app
 from tests.support.stack import Stack, make_stack

@@ -7,7 +7,7 @@ import time
 import pytest
 
 from proofgate.api.quotas import Admission, Quotas, Refusal, TokenBucket
-from proofgate.keys import ApiKey
+from proofgate.store.keys import ApiKey
 
 
 class FakeClock:

@@ -138,7 +138,7 @@ def test_the_openapi_schema_lists_the_session_routes(url: str) -> None:
 
 
 def test_sessions_belong_to_the_api_key_that_opened_them(stack: Stack) -> None:
-    from proofgate.keys import KeyStore
+    from proofgate.store.keys import KeyStore
 
     assert stack.settings.api_keys_file is not None
     keys = KeyStore(stack.settings.api_keys_file)

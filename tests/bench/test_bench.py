@@ -18,7 +18,7 @@ from proofgate.bench.report import headline_json, markdown_table, write_results
 from proofgate.bench.runner import TARGETS, BenchConfig, run_bench
 from proofgate.bench.stats import busy_seconds_in_window, latency_summary, percentile
 from proofgate.bench.workload import BackendProfile, JobFactory, parse_worker_report
-from proofgate.environments import Environment
+from proofgate.environments.registry import Environment
 from proofgate.verify.contract import AuditOutcome
 
 TAG = f"bench-test-{time.monotonic_ns()}"

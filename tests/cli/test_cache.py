@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 from proofgate.cli import app
 from proofgate.config import Settings
 from proofgate.models import Verdict, VerdictStatus
-from proofgate.store import ResultCache
+from proofgate.store.results import ResultCache
 
 runner = CliRunner()
 

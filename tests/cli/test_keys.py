@@ -12,7 +12,7 @@ from proofgate.cli import app
 from proofgate.cli.server import check_binding
 from proofgate.config import Settings
 from proofgate.exceptions import ConfigError
-from proofgate.keys import KeyStore, hash_token
+from proofgate.store.keys import KeyStore, hash_token
 
 runner = CliRunner()
 

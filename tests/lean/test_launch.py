@@ -11,7 +11,7 @@ import pytest
 
 import proofgate.lean
 from proofgate.config import Settings
-from proofgate.environments import Environment
+from proofgate.environments.registry import Environment
 from proofgate.exceptions import ConfigError, LeanUnavailable
 from proofgate.lean.launch import LeanReplLauncher
 

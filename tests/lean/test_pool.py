@@ -26,7 +26,7 @@ from proofgate.exceptions import (
     SubmissionError,
 )
 from proofgate.lean.pool import ReplPool, ReplRun
-from proofgate.lean.spawn import ProcessGroupSpawner
+from proofgate.sandbox.group import ProcessGroupSpawner
 from tests.standins.repl import SESSION_TAG, standin_launcher
 
 

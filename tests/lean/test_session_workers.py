@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 
 from proofgate.config import Settings
-from proofgate.environments import Environment, discover_environments
+from proofgate.environments.registry import Environment, discover_environments
 from proofgate.exceptions import Busy, SubmissionError
 from proofgate.lean.session_workers import SessionWorkers
-from proofgate.lean.spawn import ProcessGroupSpawner
+from proofgate.sandbox.group import ProcessGroupSpawner
 from tests.standins.repl import standin_launcher
 
 

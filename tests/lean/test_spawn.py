@@ -12,7 +12,7 @@ import psutil
 import pytest
 
 from proofgate.exceptions import ReplCrashed
-from proofgate.lean.spawn import (
+from proofgate.sandbox.group import (
     MEMORY_POLL_MAX_SECONDS,
     MEMORY_POLL_SECONDS,
     MEMORY_STEADY_BYTES,
@@ -20,7 +20,7 @@ from proofgate.lean.spawn import (
     next_memory_poll,
     tree_private_memory,
 )
-from proofgate.process import Limits, ManagedProcess, SpawnSpec
+from proofgate.sandbox.process import Limits, ManagedProcess, SpawnSpec
 
 
 def _spec(tmp_path: Path, code: str, **env: str) -> SpawnSpec:
@@ -140,7 +140,7 @@ async def test_the_watchdog_kills_a_tree_over_its_memory_cap(tmp_path: Path) -> 
 @pytest.mark.skipif(not Path("/proc/self/statm").exists(), reason="needs Linux /proc")
 def test_one_process_private_memory_is_its_rss_anon() -> None:
     """statm's resident minus shared is what status calls RssAnon (read both, compare)."""
-    from proofgate.lean.spawn import _rss_anon_bytes
+    from proofgate.sandbox.group import _rss_anon_bytes
 
     ballast = bytearray(b"\x01" * (40 << 20))  # touched, so it is resident
     status = Path("/proc/self/status").read_text()

@@ -107,11 +107,11 @@ def _file_free(name: str) -> bool:
 async def test_real_repl_answers_as_recorded(name: str, shared_dir: Path, tmp_path: Path) -> None:
     """The same replay against the real REPL of the root project (untested here: no Lean)."""
     from proofgate.config import Settings
-    from proofgate.environments import get_environment
+    from proofgate.environments.registry import get_environment
     from proofgate.lean.launch import LeanReplLauncher
     from proofgate.lean.repl import ReplProcess
-    from proofgate.lean.spawn import ProcessGroupSpawner
-    from proofgate.process import Limits
+    from proofgate.sandbox.group import ProcessGroupSpawner
+    from proofgate.sandbox.process import Limits
 
     settings = Settings(data_dir=tmp_path / "data")
     spec = LeanReplLauncher(settings).spawn_spec(get_environment(settings, "default"))

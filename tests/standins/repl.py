@@ -13,8 +13,8 @@ from pathlib import Path
 from proofgate.bench.simulated_repl import SCRIPT, SimulatedReplLauncher
 from proofgate.config import Settings
 from proofgate.lean.repl import ReplProcess
-from proofgate.lean.spawn import ProcessGroupSpawner
-from proofgate.process import Limits, SpawnSpec
+from proofgate.sandbox.group import ProcessGroupSpawner
+from proofgate.sandbox.process import Limits, SpawnSpec
 
 STANDIN_MODULE = "proofgate.bench.simulated_repl"
 #: How a stand-in process shows in a command line: started with `-m` or as a file.

@@ -13,7 +13,7 @@ import signal
 import time
 from dataclasses import dataclass
 
-from proofgate.process import Limits, Spawner, SpawnSpec
+from proofgate.sandbox.process import Limits, Spawner, SpawnSpec
 
 
 @dataclass(frozen=True)

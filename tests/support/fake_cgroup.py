@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from proofgate.cgroups import CgroupV2, CgroupV2Tree
+from proofgate.sandbox.cgroups import CgroupV2, CgroupV2Tree
 
 CONTROL_FILES = {
     "cgroup.procs": "",

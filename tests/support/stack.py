@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from proofgate.config import Settings
-from proofgate.lean.spawn import ProcessGroupSpawner
+from proofgate.sandbox.group import ProcessGroupSpawner
 from proofgate.service import CheckerService
 from tests.standins.repl import standin_launcher
 from tests.support.live_app import run_app

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from proofgate.config import Settings
-from proofgate.environments import Environment
+from proofgate.environments.registry import Environment
 from proofgate.exceptions import AuditCompileFailed, AuditError, SubmissionError
 from proofgate.verify.audit import Auditor, checker_argv, parse_checker_output
 from proofgate.verify.contract import CONTRACT_VERSION, AuditOutcome, AuditReport
@@ -431,7 +431,7 @@ async def test_the_default_runner_is_the_sandboxs_run_jailed(
     tmp_path: Path, environment: Environment
 ) -> None:
     """The same flow through `proofgate.sandbox.run_jailed` with the unjailed spawner."""
-    spawn = pytest.importorskip("proofgate.lean.spawn")
+    spawn = pytest.importorskip("proofgate.sandbox.group")
     pytest.importorskip("proofgate.sandbox").run_jailed  # noqa: B018 - skip until it lands
     harness = Harness(tmp_path, environment)
     auditor = Auditor(harness.settings, spawner=spawn.ProcessGroupSpawner())

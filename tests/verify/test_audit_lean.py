@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from proofgate.config import SOURCE_ROOT, Settings
-from proofgate.environments import get_environment
+from proofgate.environments.registry import get_environment
 from proofgate.exceptions import AuditCompileFailed, AuditError
 from proofgate.verify.audit import CHECKER_BINARY, Auditor
 from proofgate.verify.contract import AuditOutcome, AuditReport

@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from proofgate.config import SOURCE_ROOT, Settings
-from proofgate.environments import Environment
+from proofgate.environments.registry import Environment
 from proofgate.models import Submission
 from proofgate.verify.assemble import assemble
 from proofgate.verify.policy import (

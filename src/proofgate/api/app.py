@@ -16,6 +16,7 @@ from proofgate.api.sessions import router as sessions_router
 from proofgate.api.triage import router as triage_router
 from proofgate.config import Settings, get_settings
 from proofgate.service import CheckerService
+from proofgate.sessions import SessionManager
 
 
 def create_app(
@@ -29,6 +30,7 @@ def create_app(
         owned = service or CheckerService(settings)
         app.state.service = owned
         await owned.start()
+        app.state.sessions = SessionManager(owned)
         try:
             await jobs.start_jobs(app, settings, owned)
             try:
@@ -36,6 +38,7 @@ def create_app(
             finally:
                 await jobs.stop_jobs(app)
         finally:
+            await app.state.sessions.close()
             await owned.close()
 
     app = FastAPI(

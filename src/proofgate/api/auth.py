@@ -22,11 +22,11 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from proofgate.api.metrics import Metrics
 from proofgate.api.quotas import Admission, Quotas, Refusal
-from proofgate.api.schemas import ErrorBody
 from proofgate.config import Settings
 from proofgate.exceptions import StoreError
-from proofgate.keys import KeyStore
 from proofgate.logs import get_logger
+from proofgate.models.http import ErrorBody
+from proofgate.store.keys import KeyStore
 
 __all__ = ["GUARDED_PREFIXES", "ApiKeyMiddleware", "install_auth", "is_loopback_client"]
 

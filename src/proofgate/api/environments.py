@@ -7,7 +7,7 @@ import asyncio
 from fastapi import APIRouter, Depends
 
 from proofgate.api.deps import get_service
-from proofgate.api.schemas import EnvironmentInfo
+from proofgate.models.http import EnvironmentInfo
 from proofgate.service import CheckerService
 
 router = APIRouter(prefix="/v1", tags=["environments"])

@@ -18,7 +18,6 @@ from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from proofgate.api.schemas import ErrorBody, ValidationIssue
 from proofgate.exceptions import (
     Busy,
     ConfigError,
@@ -30,6 +29,7 @@ from proofgate.exceptions import (
     StoreError,
     SubmissionError,
 )
+from proofgate.models.http import ErrorBody, ValidationIssue
 
 __all__ = [
     "ERROR_RESPONSES",

@@ -7,8 +7,8 @@ from fastapi.responses import JSONResponse
 
 from proofgate.api.deps import get_service
 from proofgate.api.metrics import pool_stats_mapping
-from proofgate.api.schemas import ReadinessReport
 from proofgate.logs import get_logger
+from proofgate.models.http import ReadinessReport
 from proofgate.service import CheckerService
 
 router = APIRouter(tags=["health"])

@@ -14,7 +14,11 @@ from fastapi import APIRouter, Depends, FastAPI, Path, Query, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 
 from proofgate.api.errors import ERROR_RESPONSES
-from proofgate.api.job_schemas import (
+from proofgate.config import Settings
+from proofgate.jobs import JobRunner
+from proofgate.models import Submission, Verdict
+from proofgate.models.http import ErrorBody
+from proofgate.models.jobs import (
     NDJSON,
     BatchRequest,
     BatchResult,
@@ -22,11 +26,8 @@ from proofgate.api.job_schemas import (
     parse_item,
     timestamp,
 )
-from proofgate.api.schemas import ErrorBody
-from proofgate.config import Settings
-from proofgate.jobs import JobRecord, JobRunner, JobStore, PreparedItem
-from proofgate.keys import KeyStore
-from proofgate.models import Submission, Verdict
+from proofgate.store.jobs import JobRecord, JobStore, PreparedItem
+from proofgate.store.keys import KeyStore
 
 __all__ = ["router", "start_jobs", "stop_jobs"]
 

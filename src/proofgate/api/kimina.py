@@ -33,10 +33,10 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from proofgate.api.deps import get_service
 from proofgate.api.errors import ERROR_RESPONSES
-from proofgate.api.schemas import ErrorBody
 from proofgate.exceptions import Busy, SubmissionError
 from proofgate.models import Message as ProofgateMessage
 from proofgate.models import Position, Severity, Submission, Verdict, VerdictStatus
+from proofgate.models.http import ErrorBody
 from proofgate.service import CheckerService
 
 __all__ = [

@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from proofgate.keys import ApiKey
+from proofgate.store.keys import ApiKey
 
 __all__ = ["Admission", "Quotas", "Refusal", "TokenBucket"]
 

@@ -12,10 +12,10 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, Path, Request, Response
 
-from proofgate.api.deps import get_service
 from proofgate.api.errors import ERROR_RESPONSES
-from proofgate.api.schemas import ErrorBody
-from proofgate.api.session_schemas import (
+from proofgate.models import Verdict
+from proofgate.models.http import ErrorBody
+from proofgate.models.sessions import (
     FinishRequest,
     OpenSessionRequest,
     ProofSnippet,
@@ -24,8 +24,6 @@ from proofgate.api.session_schemas import (
     TacticOutcome,
     TacticRequest,
 )
-from proofgate.models import Verdict
-from proofgate.service import CheckerService
 from proofgate.sessions import SessionManager
 
 __all__ = ["router"]
@@ -49,8 +47,9 @@ SessionId = Path(
 StateId = Path(ge=0, description="One of the session's states (0 is the statement).")
 
 
-async def get_sessions(service: CheckerService = Depends(get_service)) -> SessionManager:
-    return service.sessions
+async def get_sessions(request: Request) -> SessionManager:
+    sessions: SessionManager = request.app.state.sessions  # built by the app's lifespan
+    return sessions
 
 
 def _owner(request: Request) -> str | None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 
-from proofgate.environments import Environment
+from proofgate.environments.registry import Environment
 from proofgate.verify.contract import CHECKER_ID, AuditOutcome, AuditReport, DeclarationAudit
 
 __all__ = ["SimulatedAuditor"]

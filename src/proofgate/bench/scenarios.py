@@ -31,12 +31,12 @@ from proofgate.bench.simulated_repl import SimulatedReplLauncher
 from proofgate.bench.stats import busy_seconds_in_window, latency_summary, percentile
 from proofgate.bench.workload import BackendProfile, Job, JobFactory
 from proofgate.config import Settings
-from proofgate.environments import discover_environments
+from proofgate.environments.registry import discover_environments
 from proofgate.lean.header import split_header
 from proofgate.lean.pool import ReplPool
 from proofgate.lean.repl import ReplProcess
-from proofgate.lean.spawn import ProcessGroupSpawner
-from proofgate.process import Limits
+from proofgate.sandbox.group import ProcessGroupSpawner
+from proofgate.sandbox.process import Limits
 
 __all__ = ["measure_overhead", "measure_recovery", "measure_throughput"]
 

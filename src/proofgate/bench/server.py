@@ -71,8 +71,8 @@ def main(argv: list[str] | None = None) -> None:
     from proofgate.bench.auditor import SimulatedAuditor
     from proofgate.bench.simulated_repl import SimulatedReplLauncher
     from proofgate.config import Settings
-    from proofgate.lean.spawn import ProcessGroupSpawner
     from proofgate.logs import configure_logging
+    from proofgate.sandbox.group import ProcessGroupSpawner
     from proofgate.service import CheckerService
 
     config_path, port_file = (argv if argv is not None else sys.argv[1:])[:2]

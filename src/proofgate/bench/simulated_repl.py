@@ -57,8 +57,8 @@ else:  # run as a file: import the sibling printer without the (slow to import) 
 
 if TYPE_CHECKING:
     from proofgate.config import Settings
-    from proofgate.environments import Environment
-    from proofgate.process import SpawnSpec
+    from proofgate.environments.registry import Environment
+    from proofgate.sandbox.process import SpawnSpec
 
 __all__ = [
     "SimulatedRepl",
@@ -410,7 +410,7 @@ class SimulatedReplLauncher:
 
     def spawn_spec(self, environment: Environment) -> SpawnSpec:
         from proofgate.lean.launch import child_environment, scratch_dir
-        from proofgate.process import SpawnSpec
+        from proofgate.sandbox.process import SpawnSpec
 
         scratch = scratch_dir(self._settings, environment)
         return SpawnSpec(

@@ -11,7 +11,7 @@ from rich.table import Table
 
 from proofgate.cli.common import EXIT_INFRA, console, fail, load_settings
 from proofgate.exceptions import StoreError
-from proofgate.store import CacheStats, ResultCache
+from proofgate.store.results import CacheStats, ResultCache
 
 __all__ = ["cache_app", "register"]
 

@@ -16,7 +16,7 @@ from rich.table import Table
 
 from proofgate.cli.common import EXIT_INFRA, console, fail, load_settings
 from proofgate.exceptions import ConfigError, StoreError
-from proofgate.keys import KeyStore, parse_rate
+from proofgate.store.keys import KeyStore, parse_rate
 
 __all__ = ["keys_app", "register"]
 

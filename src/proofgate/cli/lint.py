@@ -16,7 +16,7 @@ import typer
 from pydantic import ValidationError
 
 from proofgate.cli.common import EXIT_FAILED, EXIT_OK, console, fail, load_settings
-from proofgate.environments import get_environment
+from proofgate.environments.registry import get_environment
 from proofgate.exceptions import ConfigError, SubmissionError
 from proofgate.models import Submission
 from proofgate.verify.assemble import assemble

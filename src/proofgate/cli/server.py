@@ -28,7 +28,7 @@ def check_binding(settings: Settings) -> None:
     """No API keys configured: loopback only, unless unauthenticated use is explicitly allowed."""
     if _is_loopback(settings.host) or settings.allow_unauthenticated:
         return
-    from proofgate.keys import KeyStore
+    from proofgate.store.keys import KeyStore
 
     keys = settings.api_keys_file
     try:
@@ -76,7 +76,7 @@ def doctor(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Show what verification needs and what is missing; exit 0 only when ready."""
-    from proofgate.doctor import run_doctor
+    from proofgate.environments.doctor import run_doctor
 
     report = run_doctor(load_settings())
     if as_json:
@@ -104,7 +104,7 @@ def setup(
     environment: Annotated[str, typer.Option(help="Environment to set up.")] = "default",
 ) -> None:
     """Install elan, the pinned toolchain, the Mathlib cache and the REPL (idempotent)."""
-    from proofgate.setup import run_setup
+    from proofgate.environments.setup import run_setup
 
     settings = load_settings()
     try:

@@ -1,15 +1,14 @@
-"""Running Lean: the REPL driver, its worker pool, header handling, and how workers are started."""
+"""Running Lean: the REPL driver, its worker pool, header handling, and how workers are started
+(in a sandbox of `proofgate.sandbox`)."""
 
 from proofgate.lean.header import SplitSource, map_body_positions, split_header
 from proofgate.lean.launch import LeanReplLauncher, ReplLauncher
 from proofgate.lean.pool import PoolStats, ReplPool, ReplRun
 from proofgate.lean.repl import ReplProcess
-from proofgate.lean.spawn import ProcessGroupSpawner
 
 __all__ = [
     "LeanReplLauncher",
     "PoolStats",
-    "ProcessGroupSpawner",
     "ReplLauncher",
     "ReplPool",
     "ReplProcess",

@@ -1,7 +1,7 @@
 """How a REPL worker is started for an environment: the `SpawnSpec` the pool hands the spawner.
 
 Default: `lake env <repl>` in the environment's directory, the binary being the REPL that Lake built
-at `<env dir>/.lake/packages/REPL/.lake/build/bin/repl` (see `proofgate.toolchain`); `lake env`
+at `<env dir>/.lake/packages/REPL/.lake/build/bin/repl` (see `proofgate.environments.toolchain`); `lake env`
 sets LEAN_PATH to the project's oleans. `settings.repl_command` (shell words) replaces the command,
 e.g. the REPL binary itself with LEAN_PATH set by the operator. The spawner (unjailed or the
 sandbox) decides how the spec runs: `read_only` and `writable` name what a jail must expose.
@@ -18,10 +18,10 @@ from pathlib import Path
 from typing import Protocol
 
 from proofgate.config import Settings
-from proofgate.environments import Environment
+from proofgate.environments.registry import Environment
+from proofgate.environments.toolchain import LeanInstall, find_lean
 from proofgate.exceptions import ConfigError, LeanUnavailable
-from proofgate.process import SpawnSpec
-from proofgate.toolchain import LeanInstall, find_lean
+from proofgate.sandbox.process import SpawnSpec
 
 __all__ = ["LeanReplLauncher", "ReplLauncher", "child_environment", "scratch_dir"]
 

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from proofgate.config import Settings
-from proofgate.environments import Environment, discover_environments
+from proofgate.environments.registry import Environment, discover_environments
 from proofgate.exceptions import Busy, ReplCrashed, ReplProtocolError, SubmissionError
 from proofgate.lean.header import (
     SplitSource,
@@ -39,7 +39,7 @@ from proofgate.lean.header import (
 )
 from proofgate.lean.launch import LeanReplLauncher, ReplLauncher
 from proofgate.lean.workers import RECENT_SAMPLES, HeaderFailure, HeaderKey, WorkerSet, note
-from proofgate.process import Spawner
+from proofgate.sandbox.process import Spawner
 
 __all__ = ["PoolStats", "ReplPool", "ReplRun"]
 

@@ -36,7 +36,7 @@ from proofgate.exceptions import (
     ReplTimeout,
     SubmissionError,
 )
-from proofgate.process import Limits, ManagedProcess, Spawner, SpawnSpec
+from proofgate.sandbox.process import Limits, ManagedProcess, Spawner, SpawnSpec
 
 __all__ = ["ReplProcess"]
 

@@ -23,12 +23,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from proofgate.config import Settings
-from proofgate.environments import Environment
+from proofgate.environments.registry import Environment
 from proofgate.exceptions import Busy, NotReady, ProofgateError, ReplError, SubmissionError
 from proofgate.lean.launch import ReplLauncher
 from proofgate.lean.repl import ReplProcess
 from proofgate.logs import get_logger
-from proofgate.process import Limits, Spawner
+from proofgate.sandbox.process import Limits, Spawner
 
 __all__ = ["SessionWorker", "SessionWorkers"]
 

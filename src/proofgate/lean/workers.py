@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from proofgate.config import Settings
-from proofgate.environments import Environment
+from proofgate.environments.registry import Environment
 from proofgate.exceptions import (
     Busy,
     ProofgateError,
@@ -36,7 +36,7 @@ from proofgate.lean.header import split_header
 from proofgate.lean.launch import ReplLauncher
 from proofgate.lean.repl import ReplProcess
 from proofgate.logs import get_logger
-from proofgate.process import Limits, Spawner
+from proofgate.sandbox.process import Limits, Spawner
 from proofgate.ticks import sleep_on_grid
 
 __all__ = ["HeaderFailure", "HeaderKey", "Worker", "WorkerSet", "note"]

@@ -26,7 +26,7 @@ from typing import Any, Protocol
 from pydantic import ValidationError
 
 from proofgate.config import Settings
-from proofgate.environments import Environment
+from proofgate.environments.registry import Environment
 from proofgate.exceptions import (
     AuditCompileFailed,
     AuditError,
@@ -34,7 +34,7 @@ from proofgate.exceptions import (
     ReplError,
     SubmissionError,
 )
-from proofgate.process import Limits, Spawner, SpawnSpec
+from proofgate.sandbox.process import Limits, Spawner, SpawnSpec
 from proofgate.verify.contract import CONTRACT_VERSION, AuditOutcome, AuditReport
 
 __all__ = ["Auditor", "RunResult", "Runner", "checker_argv", "parse_checker_output"]

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
-from proofgate.environments import CORE_MODULE_ROOTS
+from proofgate.environments.registry import CORE_MODULE_ROOTS
 from proofgate.models import Violation
 from proofgate.verify.lexer import Token, TokenKind, tokenize
 from proofgate.verify.rules import (
@@ -39,7 +39,7 @@ from proofgate.verify.rules import (
 
 if TYPE_CHECKING:
     from proofgate.config import Settings
-    from proofgate.environments import Environment
+    from proofgate.environments.registry import Environment
     from proofgate.verify.assemble import Assembled
 
 __all__ = [

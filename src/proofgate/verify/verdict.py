@@ -39,14 +39,6 @@ from proofgate.exceptions import (
     ReplOutOfMemory,
     ReplTimeout,
 )
-from proofgate.feedback import (
-    categorize,
-    goals_in,
-    messages_from_repl,
-    policy_messages,
-    render_annotated,
-    sorries_from_repl,
-)
 from proofgate.models import (
     Category,
     Message,
@@ -58,6 +50,14 @@ from proofgate.models import (
     Violation,
 )
 from proofgate.verify.contract import CONTRACT_VERSION, AuditOutcome, AuditReport
+from proofgate.verify.feedback import (
+    categorize,
+    goals_in,
+    messages_from_repl,
+    policy_messages,
+    render_annotated,
+    sorries_from_repl,
+)
 
 if TYPE_CHECKING:
     from proofgate.verify.assemble import Assembled

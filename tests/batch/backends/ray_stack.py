@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 
 from proofgate.bench.simulated_repl import SimulatedReplLauncher
-from proofgate.lean.spawn import ProcessGroupSpawner
+from proofgate.sandbox.group import ProcessGroupSpawner
 from proofgate.service import CheckerService
 from tests.support.stack import make_stack
 

@@ -36,7 +36,7 @@ from pydantic import ValidationError
 
 from proofgate.__about__ import __version__
 from proofgate.config import Settings
-from proofgate.environments import Environment
+from proofgate.environments.registry import Environment
 from proofgate.exceptions import (
     AuditCompileFailed,
     AuditError,
@@ -49,7 +49,6 @@ from proofgate.exceptions import (
     ReplTimeout,
     SubmissionError,
 )
-from proofgate.feedback import messages_from_repl, policy_messages, sorries_from_repl
 from proofgate.lean.pool import ReplPool
 from proofgate.logs import get_logger
 from proofgate.models import (
@@ -64,11 +63,12 @@ from proofgate.models import (
     TriageTimings,
     VerdictStatus,
 )
-from proofgate.store import ResultCache
-from proofgate.triage_feedback import render_triage, triage_reason
+from proofgate.store.results import ResultCache
+from proofgate.triage.feedback import render_triage, triage_reason
 from proofgate.verify.assemble import SourcePosition, Statement, parse_statement
 from proofgate.verify.audit import Auditor
 from proofgate.verify.contract import CHECKER_ID
+from proofgate.verify.feedback import messages_from_repl, policy_messages, sorries_from_repl
 from proofgate.verify.policy import PolicyConfig, check_source
 from proofgate.verify.probes import (
     Probe,

@@ -12,8 +12,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from proofgate.api.schemas import ValidationIssue
-from proofgate.models import Submission, Verdict
+from proofgate.models.check import Submission, Verdict
+from proofgate.models.http import ValidationIssue
 
 __all__ = [
     "NDJSON",

@@ -4,7 +4,7 @@
 namespaces with every capability dropped, an empty environment, and only the system's /usr, the
 dynamic linker's files and the paths the `SpawnSpec` names mounted (read-only unless listed as
 writable), plus a private /tmp and /scratch. Memory and tasks are capped by a cgroup (v1 or v2, see
-`proofgate.cgroups`), or by an RSS watchdog when no cgroup is writable; open files, file size and
+`proofgate.sandbox.cgroups`), or by an RSS watchdog when no cgroup is writable; open files, file size and
 core dumps by rlimits. Killing the jail kills its namespace's init, and with it every process inside.
 docs/sandbox.md says what is isolated, how, and what was not tested.
 """
@@ -21,12 +21,12 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from proofgate.cgroups import Cgroup, CgroupTree, find_cgroup_tree
 from proofgate.config import Settings
 from proofgate.exceptions import ConfigError, SandboxUnavailable
-from proofgate.jail import BWRAP_OWN_TASKS, JailedProcess, Preexec, remove_tree
 from proofgate.logs import get_logger
-from proofgate.process import Limits, ManagedProcess, Spawner, SpawnSpec
+from proofgate.sandbox.cgroups import Cgroup, CgroupTree, find_cgroup_tree
+from proofgate.sandbox.jail import BWRAP_OWN_TASKS, JailedProcess, Preexec, remove_tree
+from proofgate.sandbox.process import Limits, ManagedProcess, Spawner, SpawnSpec
 
 __all__ = [
     "BwrapSpawner",
@@ -286,7 +286,7 @@ def detect_sandbox(settings: Settings) -> SandboxStatus:
 def select_spawner(settings: Settings) -> Spawner:
     """The jail when it works; the unjailed spawner only on explicit opt-out; else refuse."""
     if settings.sandbox == "none":
-        from proofgate.lean.spawn import ProcessGroupSpawner  # only the opt-out needs it
+        from proofgate.sandbox.group import ProcessGroupSpawner  # only the opt-out needs it
 
         _log.warning(
             "sandbox_disabled",

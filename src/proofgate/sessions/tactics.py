@@ -13,13 +13,13 @@ import textwrap
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from proofgate.api.session_schemas import MAX_TACTIC_CHARS
 from proofgate.models import Violation
+from proofgate.models.sessions import MAX_TACTIC_CHARS
 from proofgate.verify.lexer import tokenize
 from proofgate.verify.policy import PolicyConfig, check_source
 
 if TYPE_CHECKING:
-    from proofgate.api.session_schemas import ProofState, TacticOutcome
+    from proofgate.models.sessions import ProofState, TacticOutcome
 
 __all__ = ["TacticCheck", "check_tactic", "indent_tactic", "render_step"]
 

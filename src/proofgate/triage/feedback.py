@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from collections import Counter
 
-from proofgate.feedback import render_annotated
 from proofgate.models import ProbeKind, ProbeOutcome, TriageResult
+from proofgate.verify.feedback import render_annotated
 
 __all__ = ["render_triage", "triage_reason"]
 

@@ -18,9 +18,9 @@ from pathlib import Path
 import httpx
 
 from proofgate.config import Settings
-from proofgate.environments import Environment, get_environment
+from proofgate.environments.registry import Environment, get_environment
+from proofgate.environments.toolchain import find_lean
 from proofgate.exceptions import SetupError
-from proofgate.toolchain import find_lean
 
 __all__ = ["SetupStep", "plan_setup", "run_setup"]
 

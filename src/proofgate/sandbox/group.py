@@ -23,7 +23,7 @@ from pathlib import Path
 import psutil
 
 from proofgate.exceptions import ReplCrashed
-from proofgate.process import Limits, ManagedProcess, SpawnSpec
+from proofgate.sandbox.process import Limits, ManagedProcess, SpawnSpec
 from proofgate.ticks import grid_delay, sleep_on_grid
 
 __all__ = [

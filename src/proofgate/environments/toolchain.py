@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from proofgate.config import Settings
-from proofgate.environments import Environment
+from proofgate.environments.registry import Environment
 
 __all__ = ["LeanInstall", "find_lean"]
 

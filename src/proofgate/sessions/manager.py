@@ -33,14 +33,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
-from proofgate.api.session_schemas import (
-    OpenSessionRequest,
-    ProofSnippet,
-    ProofState,
-    SessionInfo,
-    TacticOutcome,
-)
-from proofgate.environments import Environment, discover_environments
+from proofgate.environments.registry import Environment, discover_environments
 from proofgate.exceptions import (
     NotReady,
     ReplCommandError,
@@ -53,13 +46,19 @@ from proofgate.exceptions import (
     SessionNotFound,
     SubmissionError,
 )
-from proofgate.feedback import messages_from_repl
 from proofgate.lean.header import split_header
 from proofgate.lean.session_workers import SessionWorker, SessionWorkers
 from proofgate.logs import get_logger
 from proofgate.models import Message, Submission, Verdict
-from proofgate.session_tactics import TacticCheck, check_tactic, render_step
-from proofgate.session_tree import (
+from proofgate.models.sessions import (
+    OpenSessionRequest,
+    ProofSnippet,
+    ProofState,
+    SessionInfo,
+    TacticOutcome,
+)
+from proofgate.sessions.tactics import TacticCheck, check_tactic, render_step
+from proofgate.sessions.tree import (
     Node,
     ReplayFailed,
     Session,
@@ -69,9 +68,11 @@ from proofgate.session_tree import (
 )
 from proofgate.ticks import sleep_on_grid
 from proofgate.verify.assemble import assemble, parse_statement
+from proofgate.verify.feedback import messages_from_repl
 from proofgate.verify.policy import PolicyConfig, check_submission
 
 if TYPE_CHECKING:
+    from proofgate.config import Settings
     from proofgate.service import CheckerService
 
 __all__ = ["SessionManager"]
@@ -91,13 +92,16 @@ class SessionManager:
         self, service: CheckerService, *, clock: Callable[[], float] = time.monotonic
     ) -> None:
         self._service = service
-        self._settings = service.settings
         self._clock = clock
         self._sessions: dict[str, Session] = {}
         self._ended: OrderedDict[str, str] = OrderedDict()
         self._workers: SessionWorkers | None = None
         self._janitor: asyncio.Task[None] | None = None
         self.replays = 0
+
+    @property
+    def _settings(self) -> Settings:
+        return self._service.settings  # read when used: a manager is built before its service starts
 
     # --- lifecycle -----------------------------------------------------------------------
 

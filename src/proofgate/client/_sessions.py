@@ -13,21 +13,14 @@ never retried). Every other 429/503 is retried as the client's `RetryPolicy` say
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any, Literal, TypeVar
 from urllib.parse import quote
 
 import httpx
 from pydantic import BaseModel, ValidationError
 
-from proofgate.api.schemas import ErrorBody
-from proofgate.api.session_schemas import (
-    OpenSessionRequest,
-    ProofSnippet,
-    ProofState,
-    SessionInfo,
-    TacticOutcome,
-)
+from proofgate.client._base import AsyncBase, SyncBase, decode, error_for
 from proofgate.exceptions import (
     ProofgateError,
     SessionLimitReached,
@@ -35,6 +28,14 @@ from proofgate.exceptions import (
     SubmissionError,
 )
 from proofgate.models import Verdict
+from proofgate.models.http import ErrorBody
+from proofgate.models.sessions import (
+    OpenSessionRequest,
+    ProofSnippet,
+    ProofState,
+    SessionInfo,
+    TacticOutcome,
+)
 
 __all__ = ["AsyncSessionMethods", "SessionMethods", "open_request"]
 
@@ -80,19 +81,13 @@ def _session_refusal(response: httpx.Response) -> ProofgateError | None:
 
 
 def _result(response: httpx.Response, expected: int, model: type[ModelT] | None) -> Any:
-    from proofgate.client import decode, error_for
-
     if response.status_code != expected:
         raise _session_refusal(response) or error_for(response)
     return decode(response, model) if model is not None else None
 
 
-class SessionMethods:
-    """The blocking session calls; `Client` provides `_send`, `_should_retry` and `_sleep`."""
-
-    _send: Callable[..., httpx.Response]
-    _should_retry: Callable[[httpx.Response, int], float | None]
-    _sleep: Callable[[float], None]
+class SessionMethods(SyncBase):
+    """The blocking session calls of `Client`."""
 
     def _session_call(
         self, method: str, path: str, expected: int, model: type[ModelT] | None, **kwargs: Any
@@ -171,12 +166,8 @@ class SessionMethods:
         self._session_call("DELETE", f"/v1/sessions/{quote(session_id, safe='')}", 204, None)
 
 
-class AsyncSessionMethods:
+class AsyncSessionMethods(AsyncBase):
     """The awaitable session calls of `AsyncClient` (same names and arguments)."""
-
-    _send: Callable[..., Any]
-    _should_retry: Callable[[httpx.Response, int], float | None]
-    _sleep: Callable[[float], Any]
 
     async def _session_call(
         self, method: str, path: str, expected: int, model: type[ModelT] | None, **kwargs: Any

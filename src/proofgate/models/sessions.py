@@ -11,7 +11,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from proofgate.models import MAX_SOURCE_CHARS, Message, Violation
+from proofgate.models.check import MAX_SOURCE_CHARS, Message, Violation
 
 __all__ = [
     "MAX_TACTIC_CHARS",

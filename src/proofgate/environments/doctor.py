@@ -10,10 +10,10 @@ from dataclasses import asdict, dataclass
 import psutil
 
 from proofgate.config import Settings
-from proofgate.environments import discover_environments
+from proofgate.environments.registry import discover_environments
+from proofgate.environments.toolchain import find_lean
 from proofgate.exceptions import ConfigError
 from proofgate.sandbox import detect_sandbox
-from proofgate.toolchain import find_lean
 
 __all__ = ["Check", "Report", "run_doctor"]
 

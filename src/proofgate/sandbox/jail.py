@@ -17,10 +17,10 @@ from pathlib import Path
 
 import psutil
 
-from proofgate.cgroups import Cgroup
 from proofgate.logs import get_logger
-from proofgate.process import Limits
-from proofgate.proctree import kill_members, living, sample_tree
+from proofgate.sandbox.cgroups import Cgroup
+from proofgate.sandbox.process import Limits
+from proofgate.sandbox.proctree import kill_members, living, sample_tree
 from proofgate.ticks import grid_delay
 
 __all__ = ["BWRAP_OWN_TASKS", "JailedProcess", "Preexec", "remove_tree"]

@@ -11,19 +11,17 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterable, Iterator, Mapping
 from contextlib import asynccontextmanager, contextmanager, nullcontext
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import httpx
 from pydantic import ValidationError
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from proofgate.api.job_schemas import NDJSON, BatchRequest, BatchResult, ItemError
+from proofgate.client._base import AsyncBase, SyncBase, error_for, transport_error
 from proofgate.exceptions import ServerError
 from proofgate.models import Submission, Verdict
-
-if TYPE_CHECKING:
-    from proofgate.client import AsyncClient, Client
+from proofgate.models.jobs import NDJSON, BatchRequest, BatchResult, ItemError
 
 __all__ = ["BatchOutcome", "batch_body", "run_batch", "run_batch_async"]
 
@@ -99,10 +97,8 @@ def _job_id(response: httpx.Response) -> str:
 
 
 @contextmanager
-def _stream(client: Client, method: str, path: str, **kwargs: Any) -> Iterator[httpx.Response]:
+def _stream(client: SyncBase, method: str, path: str, **kwargs: Any) -> Iterator[httpx.Response]:
     """A streamed 200 answer, retrying 429/503 as `Client._send` does; other answers raise."""
-    from proofgate.client import _transport_error, error_for
-
     attempt = 0
     while True:
         attempt += 1
@@ -111,7 +107,7 @@ def _stream(client: Client, method: str, path: str, **kwargs: Any) -> Iterator[h
                 client._http.build_request(method, path, **kwargs), stream=True
             )
         except httpx.HTTPError as exc:
-            raise _transport_error(exc, client.base_url) from exc
+            raise transport_error(exc, client.base_url) from exc
         if response.status_code == 200:
             try:
                 yield response
@@ -127,7 +123,7 @@ def _stream(client: Client, method: str, path: str, **kwargs: Any) -> Iterator[h
 
 
 def run_batch(
-    client: Client, submissions: Iterable[Submission | Mapping[str, Any]], *, progress: bool
+    client: SyncBase, submissions: Iterable[Submission | Mapping[str, Any]], *, progress: bool
 ) -> list[BatchOutcome]:
     body, total = batch_body(submissions)
     if total == 0:
@@ -169,10 +165,8 @@ def run_batch(
 
 @asynccontextmanager
 async def _astream(
-    client: AsyncClient, method: str, path: str, **kwargs: Any
+    client: AsyncBase, method: str, path: str, **kwargs: Any
 ) -> AsyncIterator[httpx.Response]:
-    from proofgate.client import _transport_error, error_for
-
     attempt = 0
     while True:
         attempt += 1
@@ -181,7 +175,7 @@ async def _astream(
                 client._http.build_request(method, path, **kwargs), stream=True
             )
         except httpx.HTTPError as exc:
-            raise _transport_error(exc, client.base_url) from exc
+            raise transport_error(exc, client.base_url) from exc
         if response.status_code == 200:
             try:
                 yield response
@@ -197,7 +191,7 @@ async def _astream(
 
 
 async def run_batch_async(
-    client: AsyncClient, submissions: Iterable[Submission | Mapping[str, Any]], *, progress: bool
+    client: AsyncBase, submissions: Iterable[Submission | Mapping[str, Any]], *, progress: bool
 ) -> list[BatchOutcome]:
     body, total = batch_body(submissions)
     if total == 0:

@@ -13,8 +13,7 @@ import itertools
 from dataclasses import dataclass, field
 from typing import Any
 
-from proofgate.api.session_schemas import OpenSessionRequest, ProofState
-from proofgate.environments import Environment
+from proofgate.environments.registry import Environment
 from proofgate.exceptions import (
     ReplCommandError,
     ReplOutOfMemory,
@@ -22,10 +21,11 @@ from proofgate.exceptions import (
     SessionNotFound,
     SubmissionError,
 )
-from proofgate.feedback import messages_from_repl
 from proofgate.lean.header import map_body_positions
 from proofgate.lean.session_workers import SessionWorker, SessionWorkers
-from proofgate.session_tactics import indent_tactic
+from proofgate.models.sessions import OpenSessionRequest, ProofState
+from proofgate.sessions.tactics import indent_tactic
+from proofgate.verify.feedback import messages_from_repl
 
 __all__ = ["Node", "ReplayFailed", "Session", "lean_error", "materialize", "tactic_failure"]
 

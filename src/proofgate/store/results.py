@@ -1,10 +1,7 @@
-"""The SQLite store (one file under the data directory, WAL, async access): the result cache.
+"""The result cache, a table of the SQLite store (`proofgate.store.connection`).
 
-The file is versioned by a `schema_version` table and grows by appending to `MIGRATIONS`, so later
-tables (batch jobs, API keys) join the same file without touching what is there. Every `sqlite3`
-error is turned into `StoreError` where it enters. The result cache's one-row reads and writes run
-inline on the event loop's thread when the file is free (see `_InlineConnection`), the rest on
-aiosqlite's thread.
+Its one-row reads and writes run inline on the event loop's thread when the file is free (see
+`InlineConnection`), the rest on aiosqlite's thread.
 """
 
 from __future__ import annotations
@@ -15,7 +12,7 @@ import hashlib
 import json
 import sqlite3
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -24,50 +21,9 @@ import aiosqlite
 from proofgate.config import Settings
 from proofgate.exceptions import StoreError
 from proofgate.models import Pins, Submission, Verdict
+from proofgate.store.connection import InlineConnection, connect
 
-__all__ = ["MIGRATIONS", "CacheStats", "ResultCache", "cache_key", "connect"]
-
-#: Schema migrations, applied in order; entry i brings the file from version i to i + 1.
-#: Append only: never edit an entry that has shipped.
-MIGRATIONS: list[str] = [
-    """
-    CREATE TABLE results (
-        key TEXT PRIMARY KEY,
-        status TEXT NOT NULL,
-        verdict TEXT NOT NULL,
-        created_at REAL NOT NULL,
-        hits INTEGER NOT NULL DEFAULT 0
-    );
-    CREATE INDEX results_status ON results (status);
-    """,
-    # 2: batch jobs (proofgate.jobs): one row a job, one a submission; `result` is the item's
-    # answer as JSON (`{"verdict": ...}` or `{"error": ...}`), NULL until it is done.
-    """
-    CREATE TABLE jobs (
-        id TEXT PRIMARY KEY,
-        status TEXT NOT NULL,
-        key_name TEXT,
-        total INTEGER NOT NULL,
-        created_at REAL NOT NULL,
-        started_at REAL,
-        finished_at REAL,
-        reason TEXT NOT NULL DEFAULT '',
-        resumed INTEGER NOT NULL DEFAULT 0
-    );
-    CREATE INDEX jobs_status ON jobs (status);
-    CREATE TABLE job_items (
-        job_id TEXT NOT NULL REFERENCES jobs (id) ON DELETE CASCADE,
-        idx INTEGER NOT NULL,
-        client_id TEXT,
-        submission TEXT,
-        outcome TEXT,
-        result TEXT,
-        finished_at REAL,
-        PRIMARY KEY (job_id, idx)
-    );
-    CREATE INDEX job_items_open ON job_items (job_id, outcome);
-    """,
-]
+__all__ = ["CacheStats", "ResultCache", "cache_key"]
 
 _INSERT = (
     "INSERT OR REPLACE INTO results (key, status, verdict, created_at, hits) VALUES (?, ?, ?, ?, 0)"
@@ -106,73 +62,6 @@ def cache_key(
     return hashlib.sha256(blob).hexdigest()
 
 
-async def connect(path: Path) -> aiosqlite.Connection:
-    """Open (creating if needed) the store at `path` in WAL mode, with every migration applied."""
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise StoreError(f"cannot create {path.parent}: {exc}; check PROOFGATE_DATA_DIR") from exc
-    connection: aiosqlite.Connection | None = None
-    try:
-        await asyncio.to_thread(_migrate, path)
-        connection = await aiosqlite.connect(path, timeout=10.0)
-        await connection.execute("PRAGMA synchronous=NORMAL")
-        await connection.execute("PRAGMA busy_timeout=10000")
-    except BaseException as exc:
-        if connection is not None:
-            await connection.close()
-        if not isinstance(exc, (sqlite3.Error, OSError)):
-            raise
-        raise StoreError(
-            f"cannot open the store at {path}: {exc}; move the file aside or run "
-            "`proofgate cache purge`"
-        ) from exc
-    return connection
-
-
-def _migrate(path: Path) -> None:
-    """WAL mode, then every missing migration in one IMMEDIATE transaction: the version is read
-    under the write lock, so processes opening a new file at once apply each migration once, and
-    a crash midway leaves the file as it was."""
-    db = sqlite3.connect(path, timeout=10.0, isolation_level=None)
-    try:
-        db.execute("PRAGMA journal_mode=WAL")
-        db.execute("BEGIN IMMEDIATE")
-        try:
-            db.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
-            (current,) = db.execute(
-                "SELECT COALESCE(MAX(version), 0) FROM schema_version"
-            ).fetchone()
-            if current > len(MIGRATIONS):
-                raise StoreError(
-                    f"the store has schema version {current}, newer than this proofgate knows "
-                    f"({len(MIGRATIONS)}): upgrade proofgate or use another PROOFGATE_DATA_DIR"
-                )
-            for version in range(current, len(MIGRATIONS)):
-                for statement in _statements(MIGRATIONS[version]):
-                    db.execute(statement)
-                db.execute("INSERT INTO schema_version (version) VALUES (?)", (version + 1,))
-        except BaseException:
-            with contextlib.suppress(sqlite3.Error):
-                db.execute("ROLLBACK")
-            raise
-        db.execute("COMMIT")
-    finally:
-        db.close()
-
-
-def _statements(script: str) -> Iterator[str]:
-    """The SQL statements of `script`, split where SQLite itself says a statement is complete."""
-    statement = ""
-    for line in script.splitlines(keepends=True):
-        statement += line
-        if sqlite3.complete_statement(statement):
-            yield statement
-            statement = ""
-    if statement.strip():
-        raise StoreError(f"an incomplete statement ends a migration: {statement.strip()[:80]!r}")
-
-
 @dataclass(frozen=True)
 class CacheStats:
     """What the cache holds, and how it served this process."""
@@ -189,34 +78,6 @@ class CacheStats:
         return asdict(self)
 
 
-class _InlineConnection:
-    """A second connection to the store, used on the event loop's own thread for the cache's
-    one-row reads and writes. A trip to aiosqlite's thread wakes the loop twice; a primary-key read,
-    or a one-row write in WAL mode (no fsync under synchronous=NORMAL), takes tens of microseconds.
-    It never waits for a lock (busy timeout 0): `sqlite3.OperationalError` tells the caller to take
-    the aiosqlite path, which may wait. It never checkpoints; `ResultCache` does, on that thread."""
-
-    def __init__(self, path: Path) -> None:
-        self._db = sqlite3.connect(path, timeout=0, isolation_level=None)  # autocommit
-        try:
-            self._db.execute("PRAGMA synchronous=NORMAL")
-            self._db.execute("PRAGMA wal_autocheckpoint=0")
-        except sqlite3.Error:
-            self._db.close()
-            raise
-
-    def one(self, sql: str, parameters: tuple[object, ...]) -> tuple[object, ...] | None:
-        """The first row of a primary-key lookup; read to the end, so no read stays open."""
-        rows: list[tuple[object, ...]] = self._db.execute(sql, parameters).fetchall()
-        return rows[0] if rows else None
-
-    def write(self, sql: str, parameters: tuple[object, ...]) -> None:
-        self._db.execute(sql, parameters)
-
-    def close(self) -> None:
-        self._db.close()
-
-
 class ResultCache:
     """Deterministic verdicts by `cache_key`; a hit comes back with `cached=True`.
 
@@ -227,7 +88,7 @@ class ResultCache:
         self.path = path
         self.enabled = enabled
         self._connection: aiosqlite.Connection | None = None
-        self._inline: _InlineConnection | None = None
+        self._inline: InlineConnection | None = None
         self._writes = 0  # since the last checkpoint
         self._checkpoint: asyncio.Task[None] | None = None
         self._hits = 0
@@ -241,7 +102,7 @@ class ResultCache:
         if self.enabled and self._connection is None:
             self._connection = await connect(self.path)
             try:
-                self._inline = _InlineConnection(self.path)
+                self._inline = InlineConnection(self.path)
             except sqlite3.Error as exc:
                 await self.close()
                 raise StoreError(f"cannot open the store at {self.path}: {exc}") from exc
@@ -290,7 +151,7 @@ class ResultCache:
             raise StoreError(f"result cache lookup failed ({self.path}): {exc}") from exc
         return None if row is None else str(row[0])
 
-    def _inline_connection(self) -> _InlineConnection:
+    def _inline_connection(self) -> InlineConnection:
         if self._inline is None:
             raise StoreError("the result cache is not open: call `await cache.open()` first")
         return self._inline

@@ -1,0 +1,53 @@
+"""The one contract shared by the server, the CLI, CI mode and the client: plain pydantic models.
+
+- `proofgate.models.check`: `Submission` in, `Verdict` out, and triage's request and result;
+- `proofgate.models.http`: environments, readiness and error bodies of the HTTP API;
+- `proofgate.models.jobs`: batch jobs (request, result lines, report);
+- `proofgate.models.sessions`: interactive proof sessions.
+
+The check models are importable from here too (`proofgate.models.Verdict`).
+"""
+
+from proofgate.models.check import (
+    MAX_SOURCE_CHARS,
+    Category,
+    Goal,
+    Message,
+    Pins,
+    Position,
+    ProbeKind,
+    ProbeOutcome,
+    ProbeResult,
+    Severity,
+    SorryInfo,
+    Submission,
+    Timings,
+    TriageRequest,
+    TriageResult,
+    TriageTimings,
+    Verdict,
+    VerdictStatus,
+    Violation,
+)
+
+__all__ = [
+    "MAX_SOURCE_CHARS",
+    "Category",
+    "Goal",
+    "Message",
+    "Pins",
+    "Position",
+    "ProbeKind",
+    "ProbeOutcome",
+    "ProbeResult",
+    "Severity",
+    "SorryInfo",
+    "Submission",
+    "Timings",
+    "TriageRequest",
+    "TriageResult",
+    "TriageTimings",
+    "Verdict",
+    "VerdictStatus",
+    "Violation",
+]

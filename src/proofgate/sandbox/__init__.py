@@ -1,0 +1,28 @@
+"""Where every Lean process runs: a process group of its own, or a bubblewrap jail with a cgroup.
+
+- `process`: the spawner interface (`SpawnSpec`, `Limits`, `ManagedProcess`, `Spawner`);
+- `group`: the unjailed spawner (one process group, rlimits, an RSS watchdog);
+- `bwrap`: the bubblewrap spawner, its detection, and `run_jailed` for one-shot processes;
+- `jail`: a jailed process tree and its release; `cgroups`: cgroup v1/v2 limits;
+- `proctree`: reading a process tree from /proc.
+"""
+
+from proofgate.sandbox.bwrap import (
+    BwrapSpawner,
+    JailedProcess,
+    JailedResult,
+    SandboxStatus,
+    detect_sandbox,
+    run_jailed,
+    select_spawner,
+)
+
+__all__ = [
+    "BwrapSpawner",
+    "JailedProcess",
+    "JailedResult",
+    "SandboxStatus",
+    "detect_sandbox",
+    "run_jailed",
+    "select_spawner",
+]

@@ -1,0 +1,158 @@
+"""The SQLite store's file: one under the data directory, WAL, async access, versioned.
+
+The file is versioned by a `schema_version` table and grows by appending to `MIGRATIONS`, so later
+tables (batch jobs, API keys) join the same file without touching what is there. Every `sqlite3`
+error is turned into `StoreError` where it enters.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+
+import aiosqlite
+
+from proofgate.exceptions import StoreError
+
+__all__ = ["MIGRATIONS", "InlineConnection", "connect"]
+
+
+#: Schema migrations, applied in order; entry i brings the file from version i to i + 1.
+#: Append only: never edit an entry that has shipped.
+MIGRATIONS: list[str] = [
+    """
+    CREATE TABLE results (
+        key TEXT PRIMARY KEY,
+        status TEXT NOT NULL,
+        verdict TEXT NOT NULL,
+        created_at REAL NOT NULL,
+        hits INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE INDEX results_status ON results (status);
+    """,
+    # 2: batch jobs (proofgate.jobs): one row a job, one a submission; `result` is the item's
+    # answer as JSON (`{"verdict": ...}` or `{"error": ...}`), NULL until it is done.
+    """
+    CREATE TABLE jobs (
+        id TEXT PRIMARY KEY,
+        status TEXT NOT NULL,
+        key_name TEXT,
+        total INTEGER NOT NULL,
+        created_at REAL NOT NULL,
+        started_at REAL,
+        finished_at REAL,
+        reason TEXT NOT NULL DEFAULT '',
+        resumed INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE INDEX jobs_status ON jobs (status);
+    CREATE TABLE job_items (
+        job_id TEXT NOT NULL REFERENCES jobs (id) ON DELETE CASCADE,
+        idx INTEGER NOT NULL,
+        client_id TEXT,
+        submission TEXT,
+        outcome TEXT,
+        result TEXT,
+        finished_at REAL,
+        PRIMARY KEY (job_id, idx)
+    );
+    CREATE INDEX job_items_open ON job_items (job_id, outcome);
+    """,
+]
+
+
+async def connect(path: Path) -> aiosqlite.Connection:
+    """Open (creating if needed) the store at `path` in WAL mode, with every migration applied."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise StoreError(f"cannot create {path.parent}: {exc}; check PROOFGATE_DATA_DIR") from exc
+    connection: aiosqlite.Connection | None = None
+    try:
+        await asyncio.to_thread(_migrate, path)
+        connection = await aiosqlite.connect(path, timeout=10.0)
+        await connection.execute("PRAGMA synchronous=NORMAL")
+        await connection.execute("PRAGMA busy_timeout=10000")
+    except BaseException as exc:
+        if connection is not None:
+            await connection.close()
+        if not isinstance(exc, (sqlite3.Error, OSError)):
+            raise
+        raise StoreError(
+            f"cannot open the store at {path}: {exc}; move the file aside or run "
+            "`proofgate cache purge`"
+        ) from exc
+    return connection
+
+
+def _migrate(path: Path) -> None:
+    """WAL mode, then every missing migration in one IMMEDIATE transaction: the version is read
+    under the write lock, so processes opening a new file at once apply each migration once, and
+    a crash midway leaves the file as it was."""
+    db = sqlite3.connect(path, timeout=10.0, isolation_level=None)
+    try:
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            db.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
+            (current,) = db.execute(
+                "SELECT COALESCE(MAX(version), 0) FROM schema_version"
+            ).fetchone()
+            if current > len(MIGRATIONS):
+                raise StoreError(
+                    f"the store has schema version {current}, newer than this proofgate knows "
+                    f"({len(MIGRATIONS)}): upgrade proofgate or use another PROOFGATE_DATA_DIR"
+                )
+            for version in range(current, len(MIGRATIONS)):
+                for statement in _statements(MIGRATIONS[version]):
+                    db.execute(statement)
+                db.execute("INSERT INTO schema_version (version) VALUES (?)", (version + 1,))
+        except BaseException:
+            with contextlib.suppress(sqlite3.Error):
+                db.execute("ROLLBACK")
+            raise
+        db.execute("COMMIT")
+    finally:
+        db.close()
+
+
+def _statements(script: str) -> Iterator[str]:
+    """The SQL statements of `script`, split where SQLite itself says a statement is complete."""
+    statement = ""
+    for line in script.splitlines(keepends=True):
+        statement += line
+        if sqlite3.complete_statement(statement):
+            yield statement
+            statement = ""
+    if statement.strip():
+        raise StoreError(f"an incomplete statement ends a migration: {statement.strip()[:80]!r}")
+
+
+class InlineConnection:
+    """A second connection to the store, used on the event loop's own thread for the cache's
+    one-row reads and writes. A trip to aiosqlite's thread wakes the loop twice; a primary-key read,
+    or a one-row write in WAL mode (no fsync under synchronous=NORMAL), takes tens of microseconds.
+    It never waits for a lock (busy timeout 0): `sqlite3.OperationalError` tells the caller to take
+    the aiosqlite path, which may wait. It never checkpoints; `ResultCache` does, on that thread."""
+
+    def __init__(self, path: Path) -> None:
+        self._db = sqlite3.connect(path, timeout=0, isolation_level=None)  # autocommit
+        try:
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.execute("PRAGMA wal_autocheckpoint=0")
+        except sqlite3.Error:
+            self._db.close()
+            raise
+
+    def one(self, sql: str, parameters: tuple[object, ...]) -> tuple[object, ...] | None:
+        """The first row of a primary-key lookup; read to the end, so no read stays open."""
+        rows: list[tuple[object, ...]] = self._db.execute(sql, parameters).fetchall()
+        return rows[0] if rows else None
+
+    def write(self, sql: str, parameters: tuple[object, ...]) -> None:
+        self._db.execute(sql, parameters)
+
+    def close(self) -> None:
+        self._db.close()

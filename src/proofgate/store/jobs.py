@@ -1,0 +1,291 @@
+"""The job tables of the store: one row a job in `jobs`, one a submission in `job_items`
+(migration 2 of `proofgate.store.connection`). An item is done when its `outcome` (a verdict
+status, or `error`) and `result` are written; `proofgate.jobs` runs what is pending.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sqlite3
+import time
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import aiosqlite
+
+from proofgate.exceptions import StoreError
+from proofgate.models import Submission
+from proofgate.models.jobs import ItemError, JobCounts
+from proofgate.store.connection import connect
+
+__all__ = ["JobRecord", "JobStore", "PreparedItem", "result_line"]
+
+
+@dataclass(frozen=True)
+class PreparedItem:
+    """An item as submitted: its submission, or the error that stands for it."""
+
+    client_id: str | None
+    submission: Submission | None
+    error: ItemError | None = None
+
+
+@dataclass(frozen=True)
+class JobRecord:
+    id: str
+    status: str
+    key_name: str | None
+    total: int
+    created_at: float
+    started_at: float | None
+    finished_at: float | None
+    reason: str
+    resumed: int
+
+    @property
+    def finished(self) -> bool:
+        return self.status in ("completed", "failed")
+
+
+def result_line(index: int, client_id: str | None, outcome: str, result: str) -> str:
+    """One NDJSON line (without its newline), built around the stored JSON without reparsing it."""
+    field_name = "error" if outcome == "error" else "verdict"
+    identity = "" if client_id is None else f',"id":{json.dumps(client_id, ensure_ascii=False)}'
+    return f'{{"index":{index}{identity},"{field_name}":{result}}}'
+
+
+_JOB_COLUMNS = "id, status, key_name, total, created_at, started_at, finished_at, reason, resumed"
+
+
+class JobStore:
+    """The job tables of the store file. Writes are serialised, so a job is created whole."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._connection: aiosqlite.Connection | None = None
+        self._write_lock = asyncio.Lock()
+
+    async def open(self) -> None:
+        if self._connection is None:
+            self._connection = await connect(self.path)
+
+    async def close(self) -> None:
+        connection, self._connection = self._connection, None
+        if connection is not None:
+            try:
+                await connection.close()
+            except sqlite3.Error as exc:
+                raise StoreError(f"cannot close the job store at {self.path}: {exc}") from exc
+
+    def _db(self) -> aiosqlite.Connection:
+        if self._connection is None:
+            raise StoreError("the job store is not open: call `await store.open()` first")
+        return self._connection
+
+    async def _write(
+        self, statements: Sequence[tuple[str, Sequence[object] | list[Sequence[object]]]]
+    ) -> None:
+        """Run `statements` (a list of parameters means executemany) in one transaction."""
+        db = self._db()
+        async with self._write_lock:
+            try:
+                for sql, parameters in statements:
+                    if parameters and isinstance(parameters[0], (list, tuple)):
+                        await db.executemany(sql, parameters)  # type: ignore[arg-type]
+                    else:
+                        await db.execute(sql, parameters)
+                await db.commit()
+            except sqlite3.Error as exc:
+                await db.rollback()
+                raise StoreError(f"job store write failed ({self.path}): {exc}") from exc
+
+    async def _read(self, sql: str, parameters: Sequence[object]) -> list[sqlite3.Row]:
+        try:
+            # One trip: a cursor kept open across awaits holds a read snapshot, and a write on this
+            # connection in between then fails (SQLITE_BUSY_SNAPSHOT) once another one committed.
+            return list(await self._db().execute_fetchall(sql, parameters))
+        except sqlite3.Error as exc:
+            raise StoreError(f"job store read failed ({self.path}): {exc}") from exc
+
+    async def create(self, items: Sequence[PreparedItem], *, key_name: str | None) -> JobRecord:
+        now = time.time()
+        job_id = uuid.uuid4().hex
+        rows: list[Sequence[object]] = []
+        finished = 0
+        for index, item in enumerate(items):
+            if item.error is not None:
+                finished += 1
+                rows.append(
+                    (
+                        job_id,
+                        index,
+                        item.client_id,
+                        None,
+                        "error",
+                        item.error.model_dump_json(exclude_none=True),
+                        now,
+                    )
+                )
+            else:
+                assert item.submission is not None
+                submission = item.submission.model_dump_json(exclude_none=True)
+                rows.append((job_id, index, item.client_id, submission, None, None, None))
+        status = "completed" if finished == len(items) else "queued"
+        await self._write(
+            [
+                (
+                    f"INSERT INTO jobs ({_JOB_COLUMNS}) VALUES (?, ?, ?, ?, ?, NULL, ?, '', 0)",
+                    (
+                        job_id,
+                        status,
+                        key_name,
+                        len(items),
+                        now,
+                        now if status == "completed" else None,
+                    ),
+                ),
+                (
+                    (
+                        "INSERT INTO job_items (job_id, idx, client_id, submission, outcome, result, "
+                        "finished_at) VALUES (?, ?, ?, ?, ?, ?, ?)"
+                    ),
+                    rows,
+                ),
+            ]
+        )
+        return JobRecord(
+            job_id,
+            status,
+            key_name,
+            len(items),
+            now,
+            None,
+            now if status == "completed" else None,
+            "",
+            0,
+        )
+
+    async def job(self, job_id: str) -> JobRecord | None:
+        rows = await self._read(f"SELECT {_JOB_COLUMNS} FROM jobs WHERE id = ?", (job_id,))
+        return JobRecord(*rows[0]) if rows else None
+
+    async def unfinished(self) -> list[JobRecord]:
+        rows = await self._read(
+            f"SELECT {_JOB_COLUMNS} FROM jobs WHERE status IN ('queued', 'running') "
+            "ORDER BY created_at",
+            (),
+        )
+        return [JobRecord(*row) for row in rows]
+
+    async def counts(self, job: JobRecord) -> JobCounts:
+        rows = await self._read(
+            "SELECT outcome, COUNT(*) FROM job_items WHERE job_id = ? AND outcome IS NOT NULL "
+            "GROUP BY outcome",
+            (job.id,),
+        )
+        by_outcome = {str(outcome): int(count) for outcome, count in rows}
+        errors = by_outcome.pop("error", 0)
+        done = errors + sum(by_outcome.values())
+        return JobCounts(
+            total=job.total,
+            done=done,
+            pending=job.total - done,
+            errors=errors,
+            by_status=dict(sorted(by_outcome.items())),
+        )
+
+    async def done_count(self, job_id: str) -> int:
+        rows = await self._read(
+            "SELECT COUNT(*) FROM job_items WHERE job_id = ? AND outcome IS NOT NULL", (job_id,)
+        )
+        return int(rows[0][0])
+
+    async def results(self, job_id: str, *, start: int, end: int) -> list[tuple[int, str]]:
+        """Finished items with `start <= index < end`, in index order, as result lines."""
+        rows = await self._read(
+            "SELECT idx, client_id, outcome, result FROM job_items WHERE job_id = ? AND "
+            "outcome IS NOT NULL AND idx >= ? AND idx < ? ORDER BY idx",
+            (job_id, start, end),
+        )
+        return [
+            (int(idx), result_line(int(idx), cid, str(out), str(res)))
+            for idx, cid, out, res in rows
+        ]
+
+    async def pending(
+        self, job_id: str, *, after: int, limit: int
+    ) -> list[tuple[int, str | None, str | None]]:
+        rows = await self._read(
+            "SELECT idx, client_id, submission FROM job_items WHERE job_id = ? AND outcome IS NULL "
+            "AND idx >= ? ORDER BY idx LIMIT ?",
+            (job_id, after, limit),
+        )
+        return [(int(idx), cid, sub) for idx, cid, sub in rows]
+
+    async def finish_item(self, job_id: str, index: int, outcome: str, result: str) -> None:
+        await self._write(
+            [
+                (
+                    (
+                        "UPDATE job_items SET outcome = ?, result = ?, finished_at = ? "
+                        "WHERE job_id = ? AND idx = ? AND outcome IS NULL"
+                    ),
+                    (outcome, result, time.time(), job_id, index),
+                )
+            ]
+        )
+
+    async def mark_running(self, job_id: str) -> None:
+        await self._write(
+            [
+                (
+                    (
+                        "UPDATE jobs SET status = 'running', started_at = COALESCE(started_at, ?) "
+                        "WHERE id = ? AND status = 'queued'"
+                    ),
+                    (time.time(), job_id),
+                )
+            ]
+        )
+
+    async def mark_completed(self, job_id: str) -> None:
+        await self._write(
+            [
+                (
+                    "UPDATE jobs SET status = 'completed', finished_at = ? WHERE id = ?",
+                    (time.time(), job_id),
+                )
+            ]
+        )
+
+    async def mark_resumed(self, job_id: str, reason: str) -> None:
+        await self._write(
+            [("UPDATE jobs SET resumed = resumed + 1, reason = ? WHERE id = ?", (reason, job_id))]
+        )
+
+    async def fail(self, job_id: str, reason: str) -> list[int]:
+        """Mark the job failed; every unfinished item gets a `job_failed` error. Returns them."""
+        rows = await self._read(
+            "SELECT idx FROM job_items WHERE job_id = ? AND outcome IS NULL", (job_id,)
+        )
+        error = ItemError(error="job_failed", message=reason).model_dump_json(exclude_none=True)
+        now = time.time()
+        await self._write(
+            [
+                (
+                    (
+                        "UPDATE job_items SET outcome = 'error', result = ?, finished_at = ? "
+                        "WHERE job_id = ? AND outcome IS NULL"
+                    ),
+                    (error, now, job_id),
+                ),
+                (
+                    "UPDATE jobs SET status = 'failed', reason = ?, finished_at = ? WHERE id = ?",
+                    (reason, now, job_id),
+                ),
+            ]
+        )
+        return [int(row[0]) for row in rows]
