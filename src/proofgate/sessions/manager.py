@@ -101,7 +101,8 @@ class SessionManager:
 
     @property
     def _settings(self) -> Settings:
-        return self._service.settings  # read when used: a manager is built before its service starts
+        # Read when used: the app builds its manager before the service has started.
+        return self._service.settings
 
     # --- lifecycle -----------------------------------------------------------------------
 
