@@ -19,7 +19,7 @@ may refuse one), are `skipped`. The budget bounds the probes; the elaboration ru
 budget skip, no service fault) are cached like verdicts.
 
 Tested on the stand-in REPL and checker; the probe files are untested against real Lean here (the
-`lean`-marked tests in tests/test_triage.py run them in the real-Lean workflow).
+`lean`-marked tests in tests/triage/test_runner.py run them in the real-Lean workflow).
 """
 
 from __future__ import annotations
