@@ -258,7 +258,7 @@ def test_relative_and_type_checking_imports_are_seen(tmp_path: Path) -> None:
 
 def test_a_module_outside_the_table_is_named(tmp_path: Path) -> None:
     root = _tree(tmp_path, {"__init__.py": "", "gadgets.py": ""})
-    with pytest.raises(LookupError, match="proofgate.gadgets is in no layer"):
+    with pytest.raises(LookupError, match=r"proofgate\.gadgets is in no layer"):
         for module in import_graph(root):
             layer_of(module)
 
