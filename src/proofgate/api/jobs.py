@@ -66,10 +66,10 @@ async def _report(runner: JobRunner, job: JobRecord) -> JobReport:
     fresh = await runner.store.job(job.id) or job
     return JobReport(
         id=fresh.id,
-        status=fresh.status,  # type: ignore[arg-type]  # the store only writes JobStatus values
+        status=fresh.status,
         reason=fresh.reason,
         counts=counts,
-        created_at=timestamp(fresh.created_at),  # type: ignore[arg-type]  # never None
+        created_at=timestamp(fresh.created_at),
         started_at=timestamp(fresh.started_at),
         finished_at=timestamp(fresh.finished_at),
         resumed=fresh.resumed,

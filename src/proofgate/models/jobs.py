@@ -8,7 +8,8 @@ of the NDJSON stream is `{"index": 3, "id": "p3", "verdict": {...}}` or
 from __future__ import annotations
 
 from datetime import datetime, timezone
-from typing import Any, Literal
+from enum import Enum
+from typing import Any, overload
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -28,7 +29,17 @@ __all__ = [
 ]
 
 NDJSON = "application/x-ndjson"
-JobStatus = Literal["queued", "running", "completed", "failed"]
+
+
+class JobStatus(str, Enum):
+    """Where a batch job is: waiting, being worked through, or ended (see `JobReport.reason`)."""
+
+    QUEUED = "queued"
+    RUNNING = "running"
+    COMPLETED = "completed"
+    FAILED = "failed"
+
+
 _MAX_ID_CHARS = 256
 
 
@@ -94,6 +105,12 @@ class JobReport(BaseModel):
     results_url: str = Field(description="Where its results are (JSON list or NDJSON).")
 
 
+@overload
+def timestamp(seconds: float) -> datetime: ...
+@overload
+def timestamp(seconds: None) -> None: ...
+@overload
+def timestamp(seconds: float | None) -> datetime | None: ...
 def timestamp(seconds: float | None) -> datetime | None:
     return None if seconds is None else datetime.fromtimestamp(seconds, tz=timezone.utc)
 

@@ -18,7 +18,7 @@ import aiosqlite
 
 from proofgate.exceptions import StoreError
 from proofgate.models import Submission
-from proofgate.models.jobs import ItemError, JobCounts
+from proofgate.models.jobs import ItemError, JobCounts, JobStatus
 from proofgate.store.connection import connect
 
 __all__ = ["JobRecord", "JobStore", "PreparedItem", "result_line"]
@@ -36,7 +36,7 @@ class PreparedItem:
 @dataclass(frozen=True)
 class JobRecord:
     id: str
-    status: str
+    status: JobStatus
     key_name: str | None
     total: int
     created_at: float
@@ -45,9 +45,12 @@ class JobRecord:
     reason: str
     resumed: int
 
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "status", JobStatus(self.status))  # read back as text
+
     @property
     def finished(self) -> bool:
-        return self.status in ("completed", "failed")
+        return self.status in (JobStatus.COMPLETED, JobStatus.FAILED)
 
 
 def result_line(index: int, client_id: str | None, outcome: str, result: str) -> str:
@@ -133,18 +136,18 @@ class JobStore:
                 assert item.submission is not None
                 submission = item.submission.model_dump_json(exclude_none=True)
                 rows.append((job_id, index, item.client_id, submission, None, None, None))
-        status = "completed" if finished == len(items) else "queued"
+        status = JobStatus.COMPLETED if finished == len(items) else JobStatus.QUEUED
         await self._write(
             [
                 (
                     f"INSERT INTO jobs ({_JOB_COLUMNS}) VALUES (?, ?, ?, ?, ?, NULL, ?, '', 0)",
                     (
                         job_id,
-                        status,
+                        status.value,
                         key_name,
                         len(items),
                         now,
-                        now if status == "completed" else None,
+                        now if status is JobStatus.COMPLETED else None,
                     ),
                 ),
                 (
@@ -163,7 +166,7 @@ class JobStore:
             len(items),
             now,
             None,
-            now if status == "completed" else None,
+            now if status is JobStatus.COMPLETED else None,
             "",
             0,
         )
