@@ -16,7 +16,8 @@ Contract of `ReplPool.run(code)`:
   mapped to the import lines, with `header_failed=True`; no body runs.
 
 Which worker serves a request, and the workers' lives, belong to `proofgate.lean.workers`.
-Sessions (tactic mode) would pin one worker to a client; `run_tactic` is left for that issue.
+Proof sessions (tactic mode, `run_tactic`) do not use this pool: they hold long-lived workers of
+their own (`proofgate.lean.session_workers`).
 Untested against real Lean here: the REPL side is exercised with the simulated REPL.
 """
 

@@ -1,8 +1,9 @@
 """How proofgate starts the processes that run submissions: the seam between the pool and the jail.
 
 A `Spawner` turns a `SpawnSpec` (what to run) and `Limits` (how much it may take) into a
-`ManagedProcess` that can always be killed as a whole, with every descendant. The unjailed spawner
-here uses a process group; `proofgate.sandbox` provides the bubblewrap one. Callers never touch
+`ManagedProcess` that can always be killed as a whole, with every descendant. The spawners are
+`proofgate.sandbox.group.ProcessGroupSpawner` (a process group, unjailed) and
+`proofgate.sandbox.bwrap.BwrapSpawner` (a bubblewrap jail); `select_spawner` picks one. Callers never touch
 `asyncio.subprocess` directly.
 """
 
