@@ -242,13 +242,9 @@ def lean_dojo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
     monkeypatch.setenv("DISABLE_REMOTE_CACHE", "1")
     monkeypatch.setenv("RAY_USAGE_STATS_ENABLED", "0")
     monkeypatch.delenv("GITHUB_ACCESS_TOKEN", raising=False)
-    try:
-        import lean_dojo
-    except Exception as exc:  # noqa: BLE001 - any failure to import means: skip, saying why
-        pytest.skip(
-            f"lean_dojo (the `dojo` extra) does not import here: {type(exc).__name__}: {exc}"
-        )
-    return lean_dojo
+    return pytest.importorskip(
+        "lean_dojo", reason="lean_dojo is not installed here (the `dojo` extra)"
+    )
 
 
 def test_the_default_types_are_leandojos_own(lean_dojo: Any, stack: Stack) -> None:

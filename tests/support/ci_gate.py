@@ -1,0 +1,55 @@
+"""Under CI every test runs: a skip there is a failure, except for the `lean`-marked tests.
+
+A missing bubblewrap, a cgroup that cannot be written, absent shared/ data or an extra that does not
+import would otherwise turn whole suites into skips and a red CI into a green one. On a developer's
+machine the same tests still skip, saying why. CI is on when the `CI` variable is set to anything
+but "", "0" or "false" (`.ci/run` exports CI=1).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Generator
+
+import pytest
+
+IN_CI = os.environ.get("CI", "").strip().lower() not in ("", "0", "false")
+
+
+def _reason(longrepr: object) -> str:
+    if isinstance(longrepr, tuple) and len(longrepr) == 3:
+        return str(longrepr[2]).removeprefix("Skipped: ")
+    return str(longrepr)
+
+
+def _fail_skip(report: pytest.TestReport | pytest.CollectReport) -> None:
+    report.outcome = "failed"
+    report.longrepr = (
+        f"skipped under CI, where every test but the `lean`-marked ones must run: "
+        f"{_reason(report.longrepr)}"
+    )
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, None]:
+    outcome = yield
+    report: pytest.TestReport = outcome.get_result()  # type: ignore[attr-defined]
+    if (
+        IN_CI
+        and report.skipped
+        and not hasattr(report, "wasxfail")
+        and item.get_closest_marker("lean") is None
+    ):
+        _fail_skip(report)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_make_collect_report(
+    collector: pytest.Collector,
+) -> Generator[None, pytest.CollectReport, None]:
+    outcome = yield
+    report: pytest.CollectReport = outcome.get_result()  # type: ignore[attr-defined]
+    if IN_CI and report.skipped:  # a module-level importorskip
+        _fail_skip(report)
