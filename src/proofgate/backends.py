@@ -1,18 +1,23 @@
-"""What the agent fronts (the MCP server, the Dojo adapter) talk to: one async interface, `Backend`,
-over an in-process `CheckerService` (`LocalBackend`) or a proofgate server (`RemoteBackend`).
+"""Where checks run, said once: `open_backend` gives one async interface, `Backend`, over an
+in-process `CheckerService` (`LocalBackend`) or a proofgate server (`RemoteBackend`).
 
-Both answer with the same models (`Verdict`, `SessionInfo`, `TacticOutcome`, ...), so a front does
-not care where Lean runs. A local backend owns its service when it started it (`LocalBackend.start`)
-and closes it with itself.
+Every front that can check either way (`check`, `triage`, `record`, `ci`, `batch`, the MCP server,
+the Dojo adapter) opens its backend here. Both answer with the same models (`Verdict`,
+`TriageResult`, `SessionInfo`, ...), so a front does not care where Lean runs.
 """
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Protocol
 
-from proofgate.client import AsyncClient
+import httpx
+
+from proofgate.client import DEFAULT_TIMEOUT, AsyncClient
 from proofgate.config import Settings
-from proofgate.models import Submission, Verdict
+from proofgate.exceptions import NotReady
+from proofgate.models import Submission, TriageRequest, TriageResult, Verdict
 from proofgate.models.http import EnvironmentInfo
 from proofgate.models.sessions import (
     OpenSessionRequest,
@@ -23,7 +28,7 @@ from proofgate.models.sessions import (
 from proofgate.service import CheckerService
 from proofgate.sessions import SessionManager
 
-__all__ = ["Backend", "LocalBackend", "RemoteBackend"]
+__all__ = ["Backend", "LocalBackend", "RemoteBackend", "open_backend"]
 
 
 class Backend(Protocol):
@@ -32,6 +37,8 @@ class Backend(Protocol):
     name: str
 
     async def check(self, submission: Submission) -> Verdict: ...
+
+    async def triage(self, request: TriageRequest) -> TriageResult: ...
 
     async def environments(self) -> list[EnvironmentInfo]: ...
 
@@ -58,15 +65,11 @@ class LocalBackend:
         self.sessions = SessionManager(service)
         self._owned = owned
 
-    @classmethod
-    async def start(cls, settings: Settings) -> LocalBackend:
-        """A service from `settings`, started (not ready without Lean: checks then say why)."""
-        service = CheckerService(settings)
-        await service.start()
-        return cls(service, owned=True)
-
     async def check(self, submission: Submission) -> Verdict:
         return await self.service.check(submission)
+
+    async def triage(self, request: TriageRequest) -> TriageResult:
+        return await self.service.triage(request)
 
     async def environments(self) -> list[EnvironmentInfo]:
         return [EnvironmentInfo.model_validate(entry) for entry in self.service.environments()]
@@ -100,12 +103,11 @@ class RemoteBackend:
     def __init__(self, client: AsyncClient) -> None:
         self.client = client
 
-    @classmethod
-    def connect(cls, url: str, *, api_key: str | None = None) -> RemoteBackend:
-        return cls(AsyncClient(url, api_key=api_key))
-
     async def check(self, submission: Submission) -> Verdict:
         return await self.client.check(submission)
+
+    async def triage(self, request: TriageRequest) -> TriageResult:
+        return await self.client.triage(request)
 
     async def environments(self) -> list[EnvironmentInfo]:
         return await self.client.environments()
@@ -133,3 +135,40 @@ class RemoteBackend:
 
     async def aclose(self) -> None:
         await self.client.aclose()
+
+
+@asynccontextmanager
+async def open_backend(
+    settings: Settings,
+    *,
+    server: str | None = None,
+    api_key: str | None = None,
+    timeout: float = DEFAULT_TIMEOUT,
+    transport: httpx.AsyncBaseTransport | None = None,
+    service: CheckerService | None = None,
+    require_ready: bool = False,
+) -> AsyncIterator[Backend]:
+    """The proofgate server at `server` (a URL), or else a service in this process, closed on exit.
+
+    A local service is built from `settings` unless one is given (`service`, started here, closed
+    on exit all the same). Without Lean it starts anyway, and each check says why it cannot verify;
+    with `require_ready` it raises `NotReady` at once instead (CI mode, batch runs: one clear
+    error, not one per item). `api_key`, `timeout` and `transport` (for tests) are the client's.
+    """
+    if server:
+        async with AsyncClient(server, api_key=api_key, timeout=timeout, transport=transport) as c:
+            yield RemoteBackend(c)
+        return
+    backend = LocalBackend(service or CheckerService(settings), owned=True)
+    try:
+        await backend.service.start()
+        readiness = backend.service.readiness()
+        if require_ready and not readiness.ready:
+            raise NotReady(
+                "local verification is not ready: "
+                + "; ".join(readiness.reasons)
+                + " (run `proofgate doctor`, or check against a server with --server URL)"
+            )
+        yield backend
+    finally:
+        await backend.aclose()

@@ -17,7 +17,6 @@ from proofgate.api.app import create_app
 from proofgate.batch.backends.local import LocalBackend
 from proofgate.batch.runner import run_batch
 from proofgate.cli import app
-from proofgate.cli import record as record_cli
 from tests.batch.items import write_batch
 from tests.support.live_app import run_app
 from tests.support.stack import make_stack
@@ -28,7 +27,7 @@ runner = CliRunner()
 @pytest.fixture(autouse=True)
 def _logs_to_stderr(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """Logs to the real stderr (the runner's stream is closed after each invocation)."""
-    monkeypatch.setattr(record_cli, "configure_logging", lambda *args, **kwargs: None)
+    monkeypatch.setattr("proofgate.logs.configure_logging", lambda *args, **kwargs: None)
     structlog.configure(logger_factory=structlog.WriteLoggerFactory(file=sys.__stderr__))
     yield
     structlog.reset_defaults()

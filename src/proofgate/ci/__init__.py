@@ -4,7 +4,7 @@
 statements without Lean; `runner` builds, compares and checks; `report` renders the outputs.
 """
 
-from proofgate.ci.checkers import Checker, local_checker, remote_checker
+from proofgate.ci.checkers import Checker
 from proofgate.ci.manifest import (
     MANIFEST_NAME,
     LockedResult,
@@ -24,9 +24,7 @@ __all__ = [
     "Manifest",
     "Outcome",
     "load_manifest",
-    "local_checker",
     "lock_repository",
-    "remote_checker",
     "run_ci",
     "write_manifest",
 ]

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import sys
 from pathlib import Path
 from typing import Annotated, NoReturn
@@ -25,10 +24,9 @@ from proofgate.cli.common import (
     EXIT_INFRA,
     EXIT_OK,
     EXIT_USAGE,
+    command_backend,
     console,
-    load_settings,
 )
-from proofgate.config import Settings
 from proofgate.exceptions import (
     Busy,
     ClientError,
@@ -103,28 +101,9 @@ def build_submission(
         raise SubmissionError(f"{field or 'submission'}: {first['msg']}", field=field) from exc
 
 
-async def _check_locally(settings: Settings, submission: Submission) -> Verdict:
-    from proofgate.logs import configure_logging
-    from proofgate.service import CheckerService
-
-    # The service logs to stderr (stdout is the verdict's); warnings and up unless asked for more.
-    level = "warning" if settings.log_level == "info" else settings.log_level
-    configure_logging(level, json=settings.log_json)
-
-    service = CheckerService(settings)
-    await service.start()
-    try:
-        return await service.check(submission)
-    finally:
-        await service.close()
-
-
-def _check_on_server(server: str, submission: Submission) -> Verdict:
-    from proofgate.client import Client
-
-    api_key = os.environ.get("PROOFGATE_API_KEY") or None
-    with Client(server, api_key=api_key) as client:
-        return client.check(submission)
+async def _check(server: str | None, submission: Submission) -> Verdict:
+    async with command_backend(server) as backend:
+        return await backend.check(submission)
 
 
 def _annotated_source(source: str, messages: list[Message]) -> Text:
@@ -250,10 +229,7 @@ def check(
             environment=environment,
             timeout=timeout,
         )
-        if server:
-            verdict = _check_on_server(server, submission)
-        else:
-            verdict = asyncio.run(_check_locally(load_settings(), submission))
+        verdict = asyncio.run(_check(server, submission))
     except (SubmissionError, ConfigError) as exc:
         _stop(str(exc), EXIT_USAGE, as_json=as_json, kind="submission")
     except NotReady as exc:

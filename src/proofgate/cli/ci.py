@@ -13,8 +13,9 @@ from typing import Annotated
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from proofgate.backends import open_backend
 from proofgate.ci.build import find_lake
-from proofgate.ci.checkers import Checker, local_checker, remote_checker
+from proofgate.ci.checkers import Checker
 from proofgate.ci.manifest import MANIFEST_NAME
 from proofgate.ci.report import dumps_json, github_annotations, render_human, to_junit, to_sarif
 from proofgate.ci.results import CiReport, CiResult
@@ -26,16 +27,18 @@ from proofgate.logs import configure_logging
 
 #: Checks in flight against a server (the server queues and answers 503/429 beyond its own limits).
 REMOTE_CONCURRENCY = 4
+#: Seconds one check may take on a server, queueing included.
+REMOTE_TIMEOUT = 600.0
 
 
 def open_checker(
     settings: Settings, server: str | None
 ) -> Callable[[], AbstractAsyncContextManager[Checker]]:
     """The checker a run uses: a server given with --server, else the in-process service."""
-    if server:
-        api_key = os.environ.get("PROOFGATE_API_KEY") or None  # sent as a bearer token
-        return lambda: remote_checker(server, api_key=api_key)
-    return lambda: local_checker(settings)
+    api_key = os.environ.get("PROOFGATE_API_KEY") or None  # sent as a bearer token
+    return lambda: open_backend(
+        settings, server=server, api_key=api_key, timeout=REMOTE_TIMEOUT, require_ready=True
+    )
 
 
 def _write(path: Path, text: str) -> None:

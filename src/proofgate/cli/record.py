@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -23,13 +22,12 @@ from proofgate.cli.common import (
     EXIT_INFRA,
     EXIT_OK,
     EXIT_USAGE,
+    command_backend,
     console,
     fail,
     load_settings,
 )
-from proofgate.config import Settings
 from proofgate.exceptions import ConfigError, ProofgateError, SubmissionError
-from proofgate.logs import configure_logging
 from proofgate.models import Submission, Verdict
 from proofgate.reports.record import build_record, load_record, render_markdown, write_record
 from proofgate.reports.replay import ReplayResult, replay
@@ -137,28 +135,6 @@ def export(
         typer.echo(json.dumps(record, indent=2, sort_keys=True, ensure_ascii=False))
 
 
-async def _check_locally(settings: Settings, submission: Submission) -> Verdict:
-    """A fresh check: the result cache is off, or the replay would only read the old verdict."""
-    from proofgate.service import CheckerService
-
-    # the service logs to stderr (stdout is the outcome's), warnings and up unless asked for more
-    level = "warning" if settings.log_level == "info" else settings.log_level
-    configure_logging(level, json=settings.log_json)
-    service = CheckerService(settings.model_copy(update={"cache_enabled": False}))
-    await service.start()
-    try:
-        return await service.check(submission)
-    finally:
-        await service.close()
-
-
-async def _check_on_server(url: str, submission: Submission) -> Verdict:
-    from proofgate.client import AsyncClient
-
-    async with AsyncClient(url, api_key=os.environ.get("PROOFGATE_API_KEY") or None) as client:
-        return await client.check(submission)
-
-
 def _show(result: ReplayResult, out: Console) -> None:
     if result.reproduced:
         out.print(
@@ -190,12 +166,13 @@ def replay_command(
         loaded = load_record(report)
         key = load_report_key(settings)
 
-        async def check(submission: Submission) -> Verdict:
-            if server:
-                return await _check_on_server(server, submission)
-            return await _check_locally(settings, submission)
+        async def replay_on_backend() -> ReplayResult:
+            # A fresh check: the result cache is off, or the replay would only read the old verdict.
+            fresh = settings.model_copy(update={"cache_enabled": False})
+            async with command_backend(server, fresh) as backend:
+                return await replay(loaded, key, backend.check)
 
-        result = asyncio.run(replay(loaded, key, check))
+        result = asyncio.run(replay_on_backend())
     except (ConfigError, SubmissionError) as exc:
         fail(str(exc), EXIT_USAGE)
     except ProofgateError as exc:

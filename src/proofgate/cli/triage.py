@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import sys
 from collections import Counter
 from collections.abc import Awaitable, Callable
@@ -36,8 +35,8 @@ from proofgate.cli.common import (
     EXIT_INFRA,
     EXIT_OK,
     EXIT_USAGE,
+    command_backend,
     console,
-    load_settings,
 )
 from proofgate.exceptions import (
     Busy,
@@ -51,7 +50,7 @@ from proofgate.models import ProbeOutcome, TriageRequest, TriageResult
 
 __all__ = ["exit_code_for", "read_batch", "register", "render_triage_result", "triage"]
 
-Backend = Callable[[TriageRequest], Awaitable[TriageResult]]
+TriageFunction = Callable[[TriageRequest], Awaitable[TriageResult]]
 _INFRA = frozenset({"timeout", "out_of_memory", "internal"})
 _OUTCOME_STYLE = {
     ProbeOutcome.closed: "bold red",
@@ -117,29 +116,12 @@ def read_batch(text: str) -> list[tuple[int, object, TriageRequest | str]]:
     return items
 
 
-async def _with_backend(server: str | None, work: Callable[[Backend], Awaitable[Any]]) -> Any:
+async def _with_backend(
+    server: str | None, work: Callable[[TriageFunction], Awaitable[Any]]
+) -> Any:
     """Run `work` with a triage function: on `server`, or on an in-process service."""
-    if server:
-        from proofgate.client import AsyncClient
-
-        async with AsyncClient(
-            server, api_key=os.environ.get("PROOFGATE_API_KEY") or None
-        ) as client:
-            return await work(client.triage)
-    from proofgate.logs import configure_logging
-    from proofgate.service import CheckerService
-
-    settings = load_settings()
-    # The service logs to stderr (stdout is the result's); warnings and up unless asked for more.
-    configure_logging(
-        "warning" if settings.log_level == "info" else settings.log_level, json=settings.log_json
-    )
-    service = CheckerService(settings)
-    await service.start()
-    try:
-        return await work(service.triage)
-    finally:
-        await service.close()
+    async with command_backend(server) as backend:
+        return await work(backend.triage)
 
 
 def render_triage_result(result: TriageResult, out: Console) -> None:
@@ -182,7 +164,7 @@ def _one(file: Path, server: str | None, as_json: bool, request_fields: dict[str
         where = ".".join(str(part) for part in first["loc"])
         _stop(f"{where}: {first['msg']}", EXIT_USAGE, as_json=as_json, kind="submission")
 
-    async def work(backend: Backend) -> TriageResult:
+    async def work(backend: TriageFunction) -> TriageResult:
         return await backend(request)
 
     try:
@@ -239,7 +221,7 @@ def _batch(
         )
     codes: list[int] = []
 
-    async def work(backend: Backend) -> list[dict[str, Any]]:
+    async def work(backend: TriageFunction) -> list[dict[str, Any]]:
         rows = []
         for number, ident, request in items:
             row: dict[str, Any] = {"line": number, "id": ident}
