@@ -26,7 +26,7 @@ from mcp.client.stdio import stdio_client
 from mcp.client.streamable_http import streamable_http_client
 
 from proofgate.api.app import create_app
-from proofgate.backends import LocalBackend, RemoteBackend
+from proofgate.backends import LocalBackend, open_backend
 from proofgate.exceptions import ConfigError
 from proofgate.mcp_server import TOOL_NAMES, ProofgateTools, build_server, serve
 from proofgate.service import CheckerService
@@ -180,15 +180,12 @@ def _logs_to_stderr() -> Iterator[None]:
 @pytest.mark.usefixtures("_logs_to_stderr")
 async def test_tools_in_process_through_a_proofgate_server(stack: Stack) -> None:
     with run_app(create_app(stack.settings, service=stack.service()), timeout=20) as url:
-        backend = RemoteBackend.connect(url)
-        try:
+        async with open_backend(stack.settings, server=url) as backend:
             server = build_server(ProofgateTools(backend, stack.settings))
             async with Client(server) as client:
                 await _prove_in_a_session(client)
                 environments = await client.call_tool("list_environments", {})
                 assert environments.structured_content["environments"][0]["name"] == "default"
-        finally:
-            await backend.aclose()
 
 
 async def test_http_transport_refuses_other_addresses_without_auth(stack: Stack) -> None:

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
-from proofgate.backends import Backend, LocalBackend, RemoteBackend
+from proofgate.backends import Backend, open_backend
 from proofgate.config import Settings, get_settings
 from proofgate.exceptions import ConfigError, ProofgateError
 from proofgate.models import VerdictStatus
@@ -203,6 +203,7 @@ class Dojo:
         self._service = service
         self._loop: _Loop | None = None
         self._backend: Backend | None = None
+        self._exit = contextlib.AsyncExitStack()  # closes the backend
         self.session_id: str | None = None
 
     @property
@@ -228,11 +229,15 @@ class Dojo:
             raise self._types.DojoTacticTimeoutError() from None
 
     async def _start_backend(self) -> Backend:
-        if self._server:
-            return RemoteBackend.connect(self._server, api_key=self._api_key)
-        service = self._service or CheckerService(self._settings or get_settings())
-        await service.start()
-        return LocalBackend(service, owned=True)
+        self._exit = contextlib.AsyncExitStack()
+        return await self._exit.enter_async_context(
+            open_backend(
+                self._settings or get_settings(),
+                server=self._server,
+                api_key=self._api_key,
+                service=self._service,
+            )
+        )
 
     def __enter__(self) -> tuple[Dojo, Any]:
         try:
@@ -267,7 +272,7 @@ class Dojo:
                     # A session left open expires on its own.
                     with contextlib.suppress(ProofgateError, concurrent.futures.TimeoutError):
                         self._loop.run(backend.close_session(session), 30)
-                self._loop.run(backend.aclose(), 30)
+                self._loop.run(self._exit.aclose(), 30)
         finally:
             self._loop.stop()
             self._loop = None

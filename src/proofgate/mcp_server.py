@@ -22,7 +22,7 @@ from mcp.server.mcpserver import MCPServer
 from mcp.types import CallToolResult
 
 from proofgate.__about__ import __version__
-from proofgate.backends import Backend, LocalBackend, RemoteBackend
+from proofgate.backends import Backend, open_backend
 from proofgate.config import Settings
 from proofgate.environments.registry import get_environment
 from proofgate.exceptions import (
@@ -272,16 +272,9 @@ async def serve(
             f"refusing to serve MCP on {host}: it has no authentication; bind 127.0.0.1, or set "
             "PROOFGATE_ALLOW_UNAUTHENTICATED=1 if something in front of it authenticates"
         )
-    backend: Backend
-    if server_url:
-        backend = RemoteBackend.connect(server_url, api_key=api_key)
-    else:
-        backend = await LocalBackend.start(settings)
-    try:
+    async with open_backend(settings, server=server_url, api_key=api_key) as backend:
         server = build_server(ProofgateTools(backend, settings))
         if transport == "stdio":
             await server.run_stdio_async()
         else:
             await server.run_streamable_http_async(host=host, port=port)
-    finally:
-        await backend.aclose()
