@@ -32,10 +32,10 @@ from typing import Any, TypeVar
 from proofgate.backends import Backend, open_backend
 from proofgate.config import Settings, get_settings
 from proofgate.exceptions import ConfigError, ProofgateError
+from proofgate.lean.lexer import TokenKind, tokenize
 from proofgate.models import VerdictStatus
 from proofgate.models.sessions import OpenSessionRequest, ProofState
 from proofgate.service import CheckerService
-from proofgate.verify.lexer import TokenKind, tokenize
 
 __all__ = ["Dojo", "DojoTypes", "statement_from_theorem"]
 

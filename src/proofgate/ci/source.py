@@ -1,6 +1,6 @@
 """Top-level commands of a Lean 4 file, enough to find theorems without Lean.
 
-Tokens come from the policy pass's Lean-aware lexer (`proofgate.verify.lexer`: comments, nested
+Tokens come from proofgate's Lean-aware lexer (`proofgate.lean.lexer`: comments, nested
 `/- -/`, strings, char literals, `«»` names), so nothing inside a comment or a string is ever taken
 for a declaration. Commands are not Lean's parser: one starts where a command keyword is the first
 token of its line (for `open` and `set_option`, which tactics use too, only at column 0).
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from proofgate.verify import lexer
+from proofgate.lean import lexer
 
 __all__ = ["Command", "Token", "normalised", "skip_brackets", "split_commands", "tokenize"]
 

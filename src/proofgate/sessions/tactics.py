@@ -13,9 +13,9 @@ import textwrap
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from proofgate.lean.lexer import tokenize
 from proofgate.models import Violation
 from proofgate.models.sessions import MAX_TACTIC_CHARS
-from proofgate.verify.lexer import tokenize
 from proofgate.verify.policy import PolicyConfig, check_source
 
 if TYPE_CHECKING:

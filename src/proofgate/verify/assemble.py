@@ -22,8 +22,8 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from proofgate.exceptions import SubmissionError
+from proofgate.lean.lexer import Token, TokenKind, tokenize
 from proofgate.models import Position, Submission
-from proofgate.verify.lexer import Token, TokenKind, tokenize
 from proofgate.verify.rules import HASH_KNOWN
 
 __all__ = [

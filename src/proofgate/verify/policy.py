@@ -1,6 +1,6 @@
 """The policy pass: refuse, before Lean runs, source that reaches the host or the checker.
 
-It reads tokens (`proofgate.verify.lexer`), so comments and plain strings never trigger it and
+It reads tokens (`proofgate.lean.lexer`), so comments and plain strings never trigger it and
 `open ... in` hides nothing. It is defence in depth: the sandbox holds whatever slips past it, and
 the trusted audit never relies on it. Every rule is listed in `RULES` and in docs/policy.md.
 Two profiles: `strict` (the default) and `permissive` (pure `#eval`, `partial`, `native_decide`,
@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
 from proofgate.environments.registry import CORE_MODULE_ROOTS
+from proofgate.lean.lexer import Token, TokenKind, tokenize
 from proofgate.models import Violation
-from proofgate.verify.lexer import Token, TokenKind, tokenize
 from proofgate.verify.rules import (
     BIDI,
     CODE_ATTRIBUTE_SUFFIXES,

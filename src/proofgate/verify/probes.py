@@ -32,9 +32,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from proofgate.exceptions import SubmissionError
+from proofgate.lean.lexer import Token, TokenKind, is_id_first, is_id_rest, tokenize
 from proofgate.models import ProbeKind, ProbeOutcome
 from proofgate.verify.assemble import Declaration, Statement
-from proofgate.verify.lexer import Token, TokenKind, is_id_first, is_id_rest, tokenize
 
 __all__ = [
     "Probe",

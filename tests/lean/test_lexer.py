@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from proofgate.verify.lexer import Token, TokenKind, is_id_first, is_id_rest, tokenize
+from proofgate.lean.lexer import Token, TokenKind, is_id_first, is_id_rest, tokenize
 
 
 def kinds(text: str) -> list[tuple[str, str]]:
