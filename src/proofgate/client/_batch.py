@@ -9,8 +9,8 @@ arrives twice is kept once. The POST itself is never re-sent once a job may exis
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterable, Iterator, Mapping
-from contextlib import asynccontextmanager, contextmanager, nullcontext
+from collections.abc import Iterable, Mapping
+from contextlib import nullcontext
 from typing import Any
 
 import httpx
@@ -18,12 +18,12 @@ from pydantic import ValidationError
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from proofgate.client._base import AsyncBase, SyncBase, error_for, transport_error
+from proofgate.client._base import ClientBase, Flow, NextLine, Sleep, error_for, send
 from proofgate.exceptions import ServerError
 from proofgate.models import Submission, Verdict
 from proofgate.models.jobs import NDJSON, BatchRequest, BatchResult, ItemError
 
-__all__ = ["BatchOutcome", "batch_body", "run_batch", "run_batch_async"]
+__all__ = ["BatchOutcome", "batch_body", "batch_flow"]
 
 BatchOutcome = Verdict | ItemError
 _HEADERS = {"Content-Type": "application/json", "Accept": NDJSON}
@@ -93,38 +93,12 @@ def _job_id(response: httpx.Response) -> str:
     job_id = response.headers.get("x-job-id")
     if not job_id:
         raise ServerError("the server started a batch without saying its job id (X-Job-ID)")
-    return job_id
+    return str(job_id)
 
 
-@contextmanager
-def _stream(client: SyncBase, method: str, path: str, **kwargs: Any) -> Iterator[httpx.Response]:
-    """A streamed 200 answer, retrying 429/503 as `Client._send` does; other answers raise."""
-    attempt = 0
-    while True:
-        attempt += 1
-        try:
-            response = client._http.send(
-                client._http.build_request(method, path, **kwargs), stream=True
-            )
-        except httpx.HTTPError as exc:
-            raise transport_error(exc, client.base_url) from exc
-        if response.status_code == 200:
-            try:
-                yield response
-            finally:
-                response.close()
-            return
-        response.read()
-        response.close()
-        wait = client._should_retry(response, attempt)
-        if wait is None:
-            raise error_for(response)
-        client._sleep(wait)
-
-
-def run_batch(
-    client: SyncBase, submissions: Iterable[Submission | Mapping[str, Any]], *, progress: bool
-) -> list[BatchOutcome]:
+def batch_flow(
+    client: ClientBase, submissions: Iterable[Submission | Mapping[str, Any]], *, progress: bool
+) -> Flow[list[BatchOutcome]]:
     body, total = batch_body(submissions)
     if total == 0:
         return []
@@ -137,14 +111,14 @@ def run_batch(
         while not collected.complete:
             try:
                 if job_id is None:
-                    opened = _stream(client, "POST", "/v1/batch", content=body, headers=_HEADERS)
+                    opened = _open(client, "POST", "/v1/batch", content=body, headers=_HEADERS)
                 else:
-                    opened = _stream(client, "GET", _follow_path(job_id))
-                with opened as response:
-                    job_id = job_id or _job_id(response)
-                    for line in response.iter_lines():
-                        if collected.add(line):
-                            bar.update(task, completed=len(collected.results))
+                    opened = _open(client, "GET", _follow_path(job_id))
+                response = yield from opened
+                job_id = job_id or _job_id(response)
+                while (line := (yield NextLine())) is not None:
+                    if collected.add(line):
+                        bar.update(task, completed=len(collected.results))
             except (httpx.HTTPError, ServerError) as exc:
                 if job_id is None or reattached >= client.retry.attempts:
                     if isinstance(exc, ServerError):
@@ -159,73 +133,13 @@ def run_batch(
                         f"job {job_id} ended with {len(collected.results)} of {total} results; "
                         f"see GET /v1/jobs/{job_id}"
                     )
-                client._sleep(client.retry.delay(reattached, None))
+                yield Sleep(client.retry.delay(reattached, None))
     return collected.ordered()
 
 
-@asynccontextmanager
-async def _astream(
-    client: AsyncBase, method: str, path: str, **kwargs: Any
-) -> AsyncIterator[httpx.Response]:
-    attempt = 0
-    while True:
-        attempt += 1
-        try:
-            response = await client._http.send(
-                client._http.build_request(method, path, **kwargs), stream=True
-            )
-        except httpx.HTTPError as exc:
-            raise transport_error(exc, client.base_url) from exc
-        if response.status_code == 200:
-            try:
-                yield response
-            finally:
-                await response.aclose()
-            return
-        await response.aread()
-        await response.aclose()
-        wait = client._should_retry(response, attempt)
-        if wait is None:
-            raise error_for(response)
-        await client._sleep(wait)
-
-
-async def run_batch_async(
-    client: AsyncBase, submissions: Iterable[Submission | Mapping[str, Any]], *, progress: bool
-) -> list[BatchOutcome]:
-    body, total = batch_body(submissions)
-    if total == 0:
-        return []
-    collected = _Collector(total)
-    job_id: str | None = None
-    reattached = 0
-    bar = _progress(progress, total)
-    with bar if progress else nullcontext():
-        task = bar.add_task("batch", total=total)
-        while not collected.complete:
-            try:
-                if job_id is None:
-                    opened = _astream(client, "POST", "/v1/batch", content=body, headers=_HEADERS)
-                else:
-                    opened = _astream(client, "GET", _follow_path(job_id))
-                async with opened as response:
-                    job_id = job_id or _job_id(response)
-                    async for line in response.aiter_lines():
-                        if collected.add(line):
-                            bar.update(task, completed=len(collected.results))
-            except (httpx.HTTPError, ServerError) as exc:
-                if job_id is None or reattached >= client.retry.attempts:
-                    if isinstance(exc, ServerError):
-                        raise
-                    raise ServerError(
-                        f"the batch stream from {client.base_url} broke: {exc}"
-                    ) from exc
-            if not collected.complete:
-                reattached += 1
-                if reattached > client.retry.attempts:
-                    raise ServerError(
-                        f"job {job_id} ended with {len(collected.results)} of {total} results; "
-                        f"see GET /v1/jobs/{job_id}"
-                    )
-                await client._sleep(client.retry.delay(reattached, None))
-    return collected.ordered()
+def _open(client: ClientBase, method: str, path: str, **options: Any) -> Flow[httpx.Response]:
+    """A streamed 200 answer, retrying 429/503 as every call does; other answers raise."""
+    response = yield from send(client, method, path, stream=True, **options)
+    if response.status_code != 200:
+        raise error_for(response)
+    return response
