@@ -32,10 +32,7 @@ def test_imports_with_comments_before_and_between() -> None:
     assert split.header == "import Mathlib.Data.Nat.Basic\nimport Aesop"
     assert split.header_lines == 6
     assert split.body == "open Nat\ntheorem t : 1 = 1 := rfl\n"
-    assert [(s.line, s.keyword_column, s.module_column) for s in split.sites] == [
-        (4, 0, 7),
-        (6, 0, 9),
-    ]
+    assert [s.words for s in split.sites] == [((0, 4, 0), (7, 4, 7)), ((0, 6, 0), (7, 6, 9))]
 
 
 def test_code_after_the_last_import_on_its_line_keeps_its_columns() -> None:
@@ -62,6 +59,56 @@ def test_guillemets_unterminated_comment_and_crlf() -> None:
     crlf = split_header("import A\r\nimport B\r\ntheorem x : True := trivial\r\n")
     assert crlf.imports == ("A", "B") and crlf.header_lines == 2
     assert crlf.body == "theorem x : True := trivial\r\n"
+
+
+def test_import_modifiers_stay_in_the_header_and_imports_name_the_modules() -> None:
+    code = (
+        "import all Mathlib.Foo\n"
+        "public import Mathlib.Bar\n"
+        "meta import Aesop\n"
+        "public meta import all Qq -- all four modifiers\n"
+        "theorem t : True := trivial\n"
+    )
+    split = split_header(code)
+    assert split.imports == ("Mathlib.Foo", "Mathlib.Bar", "Aesop", "Qq")
+    assert split.header == (
+        "import all Mathlib.Foo\npublic import Mathlib.Bar\nmeta import Aesop\n"
+        "public meta import all Qq"
+    )
+    assert (split.header_lines, split.body) == (4, "theorem t : True := trivial\n")
+    # `import all M` is another environment than `import M`: the pool's key (the header) differs
+    plain, opened = split_header("import Mathlib.Foo\n"), split_header("import all Mathlib.Foo\n")
+    assert plain.imports == opened.imports == ("Mathlib.Foo",)
+    assert (plain.header, opened.header) == ("import Mathlib.Foo", "import all Mathlib.Foo")
+
+
+def test_module_and_prelude_lead_the_header() -> None:
+    split = split_header("module\n\nprelude -- no Init\nimport Init.Core\ntheorem t : True := ⟨⟩")
+    assert split.header == "module\nprelude\nimport Init.Core"
+    assert split.imports == ("Init.Core",)
+    assert (split.header_lines, split.body) == (4, "theorem t : True := ⟨⟩")
+    assert split_header("prelude\ntheorem t : True := ⟨⟩").header == "prelude"
+
+
+def test_modifiers_without_an_import_are_body() -> None:
+    for code in ("public section\nimport A\n", "meta def f := 1\n", "import all\nopen A\n"):
+        split = split_header(code)
+        assert (split.imports, split.header, split.body) == ((), "", code), code
+    split = split_header("import A\npublic section\nmeta def f := 1\n")
+    assert split.header == "import A" and split.body == "public section\nmeta def f := 1\n"
+
+
+def test_comments_inside_an_import_and_a_block_comment_past_its_line() -> None:
+    split = split_header("public /- a -/ import -- b\n  all Mathlib.Foo\nopen Nat\n")
+    assert (split.header, split.header_lines, split.body) == (
+        "public import all Mathlib.Foo",
+        2,
+        "open Nat\n",
+    )
+    # A block comment that opens on the last header line and closes on a later one: the lines stay
+    split = split_header("import A /- one\ntwo -/\ntheorem x : True := trivial")
+    assert split.imports == ("A",) and split.header_lines == 0
+    assert split.body == " " * len("import A") + " /- one\ntwo -/\ntheorem x : True := trivial"
 
 
 def test_body_positions_move_by_the_removed_lines_everywhere() -> None:
@@ -123,6 +170,19 @@ def test_header_positions_map_to_each_import_site() -> None:
     mapped = map_header_positions(reply, split)["messages"][0]
     assert mapped["pos"] == {"line": 4, "column": 2}
     assert mapped["endPos"] == {"line": 4, "column": 11 + 15}
+
+
+def test_header_positions_map_each_word_where_it_stood() -> None:
+    split = split_header("module\npublic\n  import all\n    Standin.Missing\nexample : True := ⟨⟩")
+    assert split.header == "module\npublic import all Standin.Missing"
+    reply = {"messages": [{"pos": {"line": 2, "column": 18}, "endPos": {"line": 2, "column": 33}}]}
+    mapped = map_header_positions(reply, split)["messages"][0]
+    assert mapped["pos"] == {"line": 4, "column": 4}  # the module, on its own line
+    assert mapped["endPos"] == {"line": 4, "column": 19}
+    module = map_header_positions({"pos": {"line": 1, "column": 3}}, split)["pos"]
+    assert module == {"line": 1, "column": 3}
+    keyword = map_header_positions({"pos": {"line": 2, "column": 7}}, split)["pos"]
+    assert keyword == {"line": 3, "column": 2}
 
 
 _modules = st.from_regex(r"[A-Z][a-z]{0,5}(\.[A-Z][a-z]{0,4}){0,2}", fullmatch=True)

@@ -6,7 +6,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from proofgate.lean.lexer import Token, TokenKind, is_id_first, is_id_rest, tokenize
+from proofgate.lean.lexer import (
+    Token,
+    TokenKind,
+    is_id_first,
+    is_id_rest,
+    iter_tokens,
+    tokenize,
+)
 
 
 def kinds(text: str) -> list[tuple[str, str]]:
@@ -229,3 +236,9 @@ def test_lexer_never_raises_and_covers_the_text(text: str) -> None:
 def test_lexer_never_raises_on_any_unicode(text: str) -> None:
     tokens = tokenize(text)
     assert all(token.text for token in tokens)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(alphabet=_lean_alphabet, max_size=120))
+def test_lazy_tokens_are_the_same_tokens(text: str) -> None:
+    assert list(iter_tokens(text)) == tokenize(text)

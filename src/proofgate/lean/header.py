@@ -1,14 +1,23 @@
-"""Split a submission into its header (the leading `import`s) and body, and map positions back.
+"""Split a submission into its header and body, and map positions back.
+
+The header is what Lean's header parser reads (`proofgate.lean.syntax.read_header`, which cites
+Lean's grammar): `module`, `prelude` and the leading imports, with their modifiers (`public meta
+import all M`); comments may stand before and between them. Everything else (`open`, `set_option`,
+`public section`, ...) is body (DESIGN.md, "Settled questions": the header is the leading import
+lines; `module` and `prelude` are read as Lean reads them, so the body never starts with one).
+
+The header is given to Lean normalized, one command a line with its words one space apart and its
+modifiers kept: `import all M` opens M's private scope and `public`/`meta` change what is exported
+and which code is loaded, so it is not the environment `import M` builds, and the pool keys its
+workers by (environment, this text). `SplitSource.imports` names the imported modules alone, as
+written (`M` for `import all M`): what an import allowlist checks.
 
 The pool elaborates the header once per worker and runs every body from that header's env, so the
 REPL numbers the body's lines from 1. `split_header` records how many of the submitter's lines
 were taken off (`header_lines`), and `map_body_positions` adds them back to every position in a
-reply. Whole lines are removed, except when code follows the last import on the same line: then the
-body's first line is padded with spaces, so columns (which the REPL counts in codepoints, like
-Python's `str`) never need mapping.
-
-Header = the leading `import` commands only (DESIGN.md, "Settled questions"); blank lines and
-comments may come before and between them. `open`, `set_option` and everything else is body.
+reply. Whole lines are removed, except when code follows the header's last token on its line (or
+a block comment starting there runs past it): then the body's first line is padded with spaces, so
+columns (which the REPL counts in codepoints, like Python's `str`) never need mapping.
 """
 
 from __future__ import annotations
@@ -16,26 +25,41 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from proofgate.lean.lexer import TokenKind, iter_tokens
+from proofgate.lean.syntax import HeaderCommand, read_header
+
 __all__ = [
-    "ImportSite",
+    "HeaderSite",
     "SplitSource",
     "map_body_positions",
     "map_header_positions",
     "split_header",
 ]
 
-_KEYWORD = "import"
-_HEADER_COLUMN = len(_KEYWORD) + 1  # where the module name starts in a normalized `import M` line
-
 
 @dataclass(frozen=True)
-class ImportSite:
-    """Where one `import` stood in the submitter's text: 1-based line, 0-based codepoint columns."""
+class HeaderSite:
+    """Where one header command stood: its normalized line, and for each of its words the column
+    in that line and the place in the submitter's text (1-based line, 0-based codepoint column)."""
 
-    module: str
-    line: int
-    keyword_column: int
-    module_column: int
+    text: str
+    words: tuple[tuple[int, int, int], ...]  # (column in `text`, line, column)
+
+    @classmethod
+    def of(cls, command: HeaderCommand) -> HeaderSite:
+        words, column = [], 0
+        for token in command.tokens:
+            words.append((column, token.line, token.column))
+            column += len(token.text) + 1
+        return cls(command.text, tuple(words))
+
+    def locate(self, column: int) -> tuple[int, int]:
+        """The submitter's (line, column) for `column` of the normalized line: in the word it falls
+        in (or the space after it), moved to where that word stood."""
+        start, line, at = next(
+            (word for word in reversed(self.words) if word[0] <= column), self.words[0]
+        )
+        return line, at + column - start
 
 
 @dataclass(frozen=True)
@@ -45,129 +69,39 @@ class SplitSource:
     imports: tuple[str, ...]
     body: str
     header_lines: int
-    sites: tuple[ImportSite, ...] = ()
+    sites: tuple[HeaderSite, ...] = ()
 
     @property
     def header(self) -> str:
-        """The normalized header, one `import` a line (empty when there are no imports)."""
-        return "\n".join(f"{_KEYWORD} {module}" for module in self.imports)
+        """The normalized header, one command a line (empty when there is none)."""
+        return "\n".join(site.text for site in self.sites)
 
 
-def _is_ident_char(char: str) -> bool:
-    return char.isalnum() or char in "_'!?"
-
-
-class _Scanner:
-    """Walks Lean source over whitespace, comments and `import` commands, as Lean's header parser does."""
-
-    def __init__(self, text: str) -> None:
-        self.text = text
-        self.pos = 0
-
-    def skip_trivia(self, *, stop_at_newline: bool = False) -> bool:
-        """Skip whitespace and comments; False if an unterminated block comment runs to the end."""
-        text, length = self.text, len(self.text)
-        while self.pos < length:
-            char = text[self.pos]
-            if char == "\n" and stop_at_newline:
-                return True
-            if char in " \t\r\n":
-                self.pos += 1
-            elif text.startswith("--", self.pos):
-                end = text.find("\n", self.pos)
-                self.pos = length if end < 0 else end
-            elif text.startswith("/-", self.pos) and text[self.pos + 2 : self.pos + 3] not in (
-                "-",
-                "!",
-            ):
-                if not self._skip_block_comment():
-                    return False
-            else:
-                return True
-        return True
-
-    def _skip_block_comment(self) -> bool:
-        """Block comments nest in Lean: `/- /- -/ -/` is one comment."""
-        depth, self.pos = 1, self.pos + 2
-        while self.pos < len(self.text):
-            if self.text.startswith("/-", self.pos):
-                depth, self.pos = depth + 1, self.pos + 2
-            elif self.text.startswith("-/", self.pos):
-                depth, self.pos = depth - 1, self.pos + 2
-                if depth == 0:
-                    return True
-            else:
-                self.pos += 1
-        return False
-
-    def read_import(self) -> tuple[str, int, int] | None:
-        """`(module, keyword offset, module offset)` if an `import` command starts here, else None."""
-        start = self.pos
-        after = start + len(_KEYWORD)
-        if not self.text.startswith(_KEYWORD, start) or after >= len(self.text):
-            return None
-        if _is_ident_char(self.text[after]) or self.text[after] == ".":
-            return None  # `imports`, `import.foo`: an identifier, not the keyword
-        self.pos = after
-        if not self.skip_trivia():
-            self.pos = start
-            return None
-        module_start = self.pos
-        module = self._read_module_name()
-        if not module:
-            self.pos = start
-            return None
-        return module, start, module_start
-
-    def _read_module_name(self) -> str:
-        text, begin = self.text, self.pos
-        while self.pos < len(text):
-            char = text[self.pos]
-            if char == "«":
-                end = text.find("»", self.pos)
-                if end < 0:
-                    break
-                self.pos = end + 1
-            elif _is_ident_char(char) or (char == "." and self.pos > begin):
-                self.pos += 1
-            else:
-                break
-        return text[begin : self.pos].rstrip(".")
-
-
-def _line_and_column(text: str, offset: int) -> tuple[int, int]:
-    line = text.count("\n", 0, offset) + 1
-    column = offset - (text.rfind("\n", 0, offset) + 1)
-    return line, column
+def _only_comments(text: str) -> bool:
+    """`text` (the rest of a line) holds nothing but whitespace and comments that close in it."""
+    return all(
+        token.kind is TokenKind.LINE_COMMENT
+        or (token.kind is TokenKind.BLOCK_COMMENT and token.terminated)
+        for token in iter_tokens(text)
+    )
 
 
 def split_header(code: str) -> SplitSource:
-    """Cut `code` after its last leading `import`; the body keeps the submitter's columns."""
-    scanner = _Scanner(code)
-    sites: list[ImportSite] = []
-    end_of_last = 0
-    while scanner.skip_trivia():
-        found = scanner.read_import()
-        if found is None:
-            break
-        module, keyword_at, module_at = found
-        line, keyword_column = _line_and_column(code, keyword_at)
-        module_line, module_column = _line_and_column(code, module_at)
-        if module_line != line:
-            module_column = keyword_column + _HEADER_COLUMN
-        sites.append(ImportSite(module, line, keyword_column, module_column))
-        end_of_last = scanner.pos
-    if not sites:
+    """Cut `code` after its header; the body keeps the submitter's lines and columns. Only the
+    header (and the rest of its last line) is read, however long the body is."""
+    header = read_header(iter_tokens(code))
+    if not header.commands:
         return SplitSource(imports=(), body=code, header_lines=0)
-    # Drop the rest of the last import's line if it holds only trivia; else keep it, padded.
-    scanner.pos = end_of_last
-    closed = scanner.skip_trivia(stop_at_newline=True)
-    last_line, last_column = _line_and_column(code, end_of_last)
-    if closed and (scanner.pos >= len(code) or code[scanner.pos] == "\n"):
-        rest = code[scanner.pos + 1 :] if scanner.pos < len(code) else ""
-        return SplitSource(tuple(s.module for s in sites), rest, last_line, tuple(sites))
-    body = " " * last_column + code[end_of_last:]
-    return SplitSource(tuple(s.module for s in sites), body, last_line - 1, tuple(sites))
+    imports = tuple(module.text for module in header.modules)
+    sites = tuple(HeaderSite.of(command) for command in header.commands)
+    last = header.commands[-1].tokens[-1]
+    newline = code.find("\n", last.end)
+    rest = code[last.end :] if newline < 0 else code[last.end : newline]
+    if _only_comments(rest):  # drop the rest of the last line
+        body = "" if newline < 0 else code[newline + 1 :]
+        return SplitSource(imports, body, last.end_line, sites)
+    body = " " * last.end_column + code[last.end :]  # keep it, padded to its columns
+    return SplitSource(imports, body, last.end_line - 1, sites)
 
 
 def _map_positions(value: Any, move: Any) -> Any:
@@ -201,16 +135,13 @@ def map_body_positions(reply: dict[str, Any], header_lines: int) -> dict[str, An
 
 
 def map_header_positions(reply: dict[str, Any], split: SplitSource) -> dict[str, Any]:
-    """Positions in the normalized header's reply, moved to where each `import` stood."""
+    """Positions in the normalized header's reply, moved to where each word of it stood."""
     if not split.sites:
         return reply
 
     def move(line: int, column: int) -> tuple[int, int]:
         if line <= 0:
             return line, column
-        site = split.sites[min(line, len(split.sites)) - 1]
-        if column >= _HEADER_COLUMN:
-            return site.line, site.module_column + column - _HEADER_COLUMN
-        return site.line, site.keyword_column + column
+        return split.sites[min(line, len(split.sites)) - 1].locate(column)
 
     return _map_positions(reply, move)

@@ -22,7 +22,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from enum import Enum
 
-__all__ = ["Token", "TokenKind", "is_id_first", "is_id_rest", "tokenize"]
+__all__ = ["Token", "TokenKind", "is_id_first", "is_id_rest", "iter_tokens", "tokenize"]
 
 
 class TokenKind(str, Enum):
@@ -186,6 +186,16 @@ class _Lexer:
     def run(self) -> list[Token]:
         self._lex_code(stop_at_brace=False)
         return self.tokens
+
+    def step(self) -> bool:
+        """Lex the next top-level token (a string with all its pieces); False at the end."""
+        text = self.text
+        while self.pos < self.length and text[self.pos] in " \t\r\n":
+            self.pos += 1
+        if self.pos >= self.length:
+            return False
+        self._lex_one(text[self.pos])
+        return True
 
     def _lex_code(self, *, stop_at_brace: bool) -> None:
         """Lex code up to the end, or (inside an interpolated string) up to its closing `}`."""
@@ -475,6 +485,17 @@ def tokenize(text: str) -> list[Token]:
 @functools.lru_cache(maxsize=8)
 def _remembered_tokens(text: str) -> tuple[Token, ...]:
     return tuple(_Lexer(text).run())  # tokens are frozen: sharing them is safe
+
+
+def iter_tokens(text: str) -> Iterator[Token]:
+    """`tokenize(text)`'s tokens, each lexed when it is asked for: a reader that stops early (the
+    header reader, `proofgate.lean.syntax.read_header`) costs what it reads, not the whole text."""
+    lexer = _Lexer(text)
+    given = 0
+    while lexer.step():
+        while given < len(lexer.tokens):
+            yield lexer.tokens[given]
+            given += 1
 
 
 def code_tokens(tokens: list[Token]) -> Iterator[Token]:

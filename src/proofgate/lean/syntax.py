@@ -1,0 +1,292 @@
+"""Lean 4's surface syntax as proofgate reads it: the one owner of its words and of the header.
+
+Every reader of Lean source in proofgate (the header split of `proofgate.lean.header`, assembly and
+the policy in `proofgate.verify`, the probes, CI's theorem finder) takes its words from here, and
+every reader of a header uses `read_header` (or, for one `import`, `imported_module`), so none can
+read a file differently from the others. The rules follow Lean v4.32's own sources:
+
+- `src/Lean/Parser/Module.lean`: `header := ("module")? ("prelude")? import*` and
+  `import := atomic(("public")? ("meta")? "import ") ("all")? ident`: `public`/`meta` belong to an
+  import only when `import` follows them (`public section` is a command), `all` only after it.
+- `src/Lean/Elab/Import.lean` (`HeaderSyntax.imports`): each import loads the module its identifier
+  names, whatever its modifiers (`import all M` loads `M`); without `prelude`, `Init` comes first.
+- `src/Lean/Parser/Basic.lean` (`whitespace`): `--` comments and nested `/- -/` comments may stand
+  anywhere between the header's tokens; a doc comment (`/--`, `/-!`) is a token, so it ends it.
+- `src/Lean/Parser/Command.lean`: `declModifiers` (doc comment, attributes, then `private` or
+  `public`, `protected`, `meta` or `noncomputable`, `unsafe`, `partial` or `nonrec`) and the
+  declaration keywords of `declaration` (Mathlib adds `lemma`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+from proofgate.lean.lexer import Token, TokenKind
+
+__all__ = [
+    "ATTRIBUTE_KINDS",
+    "CLOSE_BRACKETS",
+    "COMMAND_WORDS",
+    "DECLARATION_WORDS",
+    "HEADER_WORDS",
+    "MODIFIER_WORDS",
+    "NOTATION_WORDS",
+    "OPEN_BRACKETS",
+    "RESERVED_WORDS",
+    "TACTIC_COMMAND_WORDS",
+    "THEOREM_WORDS",
+    "Header",
+    "HeaderCommand",
+    "imported_module",
+    "nesting",
+    "read_header",
+]
+
+#: The keywords of `declaration` (Command.lean), with Mathlib's `lemma`.
+DECLARATION_WORDS = frozenset(
+    {
+        "abbrev",
+        "axiom",
+        "class",
+        "def",
+        "example",
+        "inductive",
+        "instance",
+        "lemma",
+        "opaque",
+        "structure",
+        "theorem",
+    }
+)
+THEOREM_WORDS = frozenset({"theorem", "lemma"})
+#: The keywords of `declModifiers` (Command.lean), which stand between attributes and a keyword.
+MODIFIER_WORDS = frozenset(
+    {"private", "public", "protected", "meta", "noncomputable", "unsafe", "partial", "nonrec"}
+)
+#: `attrKind` (`local instance`, `scoped notation`): also written before a command's keyword.
+ATTRIBUTE_KINDS = frozenset({"local", "scoped"})
+#: Commands that add notation (they can change what later text parses as).
+NOTATION_WORDS = frozenset(
+    {"notation", "notation3", "infix", "infixl", "infixr", "prefix", "postfix", "binder_predicate"}
+)
+#: Commands that define syntax or run code (the policy refuses them; they still end a command).
+_CODE_COMMAND_WORDS = frozenset(
+    {
+        "add_decl_doc",
+        "builtin_initialize",
+        "elab",
+        "elab_rules",
+        "initialize",
+        "macro",
+        "macro_rules",
+        "run_cmd",
+        "simproc",
+        "syntax",
+    }
+)
+#: A word that starts a command: what ends the previous one.
+COMMAND_WORDS = (
+    DECLARATION_WORDS
+    | MODIFIER_WORDS
+    | ATTRIBUTE_KINDS
+    | NOTATION_WORDS
+    | _CODE_COMMAND_WORDS
+    | frozenset(
+        {
+            "attribute",
+            "deriving",
+            "end",
+            "export",
+            "import",
+            "include",
+            "mutual",
+            "namespace",
+            "omit",
+            "open",
+            "section",
+            "set_option",
+            "universe",
+            "variable",
+        }
+    )
+)
+#: Command words that tactic blocks use too (`open Foo in`, `set_option x y in` inside a proof).
+TACTIC_COMMAND_WORDS = frozenset({"open", "set_option"})
+#: The words of a header (Module.lean); `public`, `meta` and `all` only count next to `import`.
+HEADER_WORDS = frozenset({"module", "prelude", "import"})
+_TERM_WORDS = frozenset(
+    {
+        "at",
+        "by",
+        "calc",
+        "do",
+        "else",
+        "exists",
+        "forall",
+        "from",
+        "fun",
+        "have",
+        "if",
+        "in",
+        "let",
+        "match",
+        "show",
+        "sorry",
+        "then",
+        "where",
+        "with",
+        "Prop",
+        "Sort",
+        "Type",
+    }
+)
+#: Words a name component must not be spelled as without «»: they are tokens to Lean's parser.
+RESERVED_WORDS = COMMAND_WORDS | HEADER_WORDS | _TERM_WORDS
+
+OPEN_BRACKETS = frozenset({"(", "[", "{", "⟨", "⦃", "@[", "#[", "%["})
+CLOSE_BRACKETS = frozenset({")", "]", "}", "⟩", "⦄"})
+
+
+def nesting(token: Token, depth: int) -> int:
+    """The bracket depth after `token` (never below 0)."""
+    if token.kind is TokenKind.SYMBOL and token.text in OPEN_BRACKETS:
+        return depth + 1
+    if token.kind is TokenKind.SYMBOL and token.text in CLOSE_BRACKETS:
+        return max(0, depth - 1)
+    return depth
+
+
+# --- the header -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class HeaderCommand:
+    """One command of a header (`module`, `prelude`, or one import with its modifiers)."""
+
+    kind: Literal["module", "prelude", "import"]
+    tokens: tuple[Token, ...]
+
+    @property
+    def module(self) -> Token | None:
+        """An import's module (its last token); None for `module` and `prelude`."""
+        return self.tokens[-1] if self.kind == "import" else None
+
+    @property
+    def text(self) -> str:
+        """The command as Lean is given it: its words, one space apart (`public import all M`)."""
+        return " ".join(token.text for token in self.tokens)
+
+
+@dataclass(frozen=True)
+class Header:
+    """A file's header: the commands Lean's header parser reads before the first other command."""
+
+    commands: tuple[HeaderCommand, ...] = ()
+
+    @property
+    def modules(self) -> tuple[Token, ...]:
+        """The module of each import, in order (`Mathlib.Foo` for `import all Mathlib.Foo`)."""
+        return tuple(c.tokens[-1] for c in self.commands if c.kind == "import")
+
+    @property
+    def prelude(self) -> bool:
+        """`prelude`: the file does not build on `Init`."""
+        return any(command.kind == "prelude" for command in self.commands)
+
+    @property
+    def size(self) -> int:
+        """How many code tokens the header holds: the body's code starts at this index."""
+        return sum(len(command.tokens) for command in self.commands)
+
+    @property
+    def end(self) -> int:
+        """The offset just past the header's last token (0 for an empty header)."""
+        return self.commands[-1].tokens[-1].end if self.commands else 0
+
+    @property
+    def text(self) -> str:
+        """The header as Lean is given it: one command a line (empty without commands)."""
+        return "\n".join(command.text for command in self.commands)
+
+
+def _is(token: Token | None, word: str) -> bool:
+    return token is not None and token.is_word(word)
+
+
+def _is_name(token: Token | None) -> bool:
+    """An identifier Lean's `ident` parser accepts (a keyword such as `theorem` is a token)."""
+    if token is None or token.kind is not TokenKind.IDENT:
+        return False
+    return token.quoted or token.text not in RESERVED_WORDS
+
+
+def _module_offset(peek: Callable[[int], Token | None], keyword: int) -> int | None:
+    """Where the module of the `import` at offset `keyword` stands (past an `all`), if anywhere."""
+    offset = keyword + 1
+    if _is(peek(offset), "all"):  # a token in the header: `import all` is never module `all`
+        offset += 1
+    module = peek(offset)
+    return offset if _is_name(module) and not _is(module, "all") else None
+
+
+def _import_length(peek: Callable[[int], Token | None]) -> int:
+    """How many tokens the import starting at offset 0 spans; 0 if no import starts there."""
+    keyword = 0
+    for word in ("public", "meta"):  # in this order, and only if `import` follows (atomic)
+        if _is(peek(keyword), word):
+            keyword += 1
+    if not _is(peek(keyword), "import"):
+        return 0
+    module = _module_offset(peek, keyword)
+    return 0 if module is None else module + 1
+
+
+def imported_module(code: Sequence[Token], index: int) -> Token | None:
+    """The module named by the `import` keyword at `code[index]` (code tokens), wherever it stands;
+    None when no module name follows it (Lean reports that `import` as a syntax error)."""
+
+    def peek(offset: int) -> Token | None:
+        position = index + offset
+        return code[position] if position < len(code) else None
+
+    offset = _module_offset(peek, 0)
+    return None if offset is None else code[index + offset]
+
+
+class _Ahead:
+    """The code tokens of a token stream, read ahead on demand, up to the first doc comment."""
+
+    def __init__(self, tokens: Iterable[Token]) -> None:
+        self._source: Iterator[Token] = iter(tokens)
+        self._read: list[Token] = []
+        self._done = False
+
+    def peek(self, offset: int) -> Token | None:
+        while len(self._read) <= offset and not self._done:
+            token = next(self._source, None)
+            if token is None or token.kind is TokenKind.DOC_COMMENT:
+                self._done = True
+            elif token.is_code:
+                self._read.append(token)
+        return self._read[offset] if offset < len(self._read) else None
+
+    def take(self, count: int) -> tuple[Token, ...]:
+        taken, self._read = tuple(self._read[:count]), self._read[count:]
+        return taken
+
+
+def read_header(tokens: Iterable[Token]) -> Header:
+    """The header at the start of `tokens` (all of a text's tokens, comments included, as
+    `tokenize` or `iter_tokens` gives them; read lazily, so an iterator is read only as far as
+    the header and a few tokens past it). A malformed import ends the header before it."""
+    ahead = _Ahead(tokens)
+    commands: list[HeaderCommand] = []
+    if _is(ahead.peek(0), "module"):
+        commands.append(HeaderCommand("module", ahead.take(1)))
+    if _is(ahead.peek(0), "prelude"):
+        commands.append(HeaderCommand("prelude", ahead.take(1)))
+    while length := _import_length(ahead.peek):
+        commands.append(HeaderCommand("import", ahead.take(length)))
+    return Header(tuple(commands))

@@ -1,0 +1,76 @@
+"""Lean's surface syntax in one place: the command words and the header reader every reader shares."""
+
+from __future__ import annotations
+
+import pytest
+
+from proofgate.lean.lexer import iter_tokens, tokenize
+from proofgate.lean.syntax import (
+    COMMAND_WORDS,
+    DECLARATION_WORDS,
+    MODIFIER_WORDS,
+    RESERVED_WORDS,
+    imported_module,
+    nesting,
+    read_header,
+)
+
+
+def code(text: str) -> list:
+    return [token for token in tokenize(text) if token.is_code]
+
+
+def test_the_header_is_module_prelude_then_imports_with_their_modifiers() -> None:
+    text = "/- c -/ module\nprelude\n-- x\npublic meta import all A.B\nimport C\nimport D open E"
+    header = read_header(tokenize(text))
+    assert [(c.kind, c.text) for c in header.commands] == [
+        ("module", "module"),
+        ("prelude", "prelude"),
+        ("import", "public meta import all A.B"),
+        ("import", "import C"),
+        ("import", "import D"),
+    ]
+    assert [m.text for m in header.modules] == ["A.B", "C", "D"] and header.prelude
+    assert header.size == 11 and header.end == text.index(" open E")
+    assert read_header(tokenize("theorem t : True := ⟨⟩")).commands == ()
+    assert read_header(tokenize("")).end == 0
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "meta public import A",  # the modifiers come in Lean's order: `public` first
+        "import prelude",  # a keyword is not a module name
+        "import all",
+        "prelude\nmodule\nimport A",  # `module` only first
+        "/-! doc -/\nimport A",  # a doc comment is a token: it ends the header
+        "import /-- doc -/ A",
+    ],
+)
+def test_what_is_no_header(text: str) -> None:
+    assert [c.kind for c in read_header(tokenize(text)).commands] in ([], ["prelude"])
+    assert not read_header(tokenize(text)).modules
+
+
+def test_the_header_is_read_lazily() -> None:
+    body = "theorem t : 1 = 1 := rfl\n" * 200
+    tokens = iter_tokens("import A\n" + body)
+    assert [m.text for m in read_header(tokens).modules] == ["A"]
+    assert len(list(tokens)) >= len(tokenize(body)) - 4  # the body was not read
+
+
+def test_imported_module_reads_any_import_keyword_as_the_header_does() -> None:
+    tokens = code("theorem t := 1\nimport all Mathlib.Foo\nimport «all» B\nimport\nimport theorem")
+    keywords = [i for i, token in enumerate(tokens) if token.is_word("import")]
+    found = [imported_module(tokens, i) for i in keywords]
+    assert [m.name if m else None for m in found] == ["Mathlib.Foo", "all", None, None]
+
+
+def test_the_words_nest() -> None:
+    assert DECLARATION_WORDS | MODIFIER_WORDS <= COMMAND_WORDS <= RESERVED_WORDS
+    assert {"public", "meta"} <= MODIFIER_WORDS  # Lean v4.32's declModifiers
+    depths, depth = [], 0
+    for token in code("f (a [b ⟨c⟩]) ) @[x"):
+        depth = nesting(token, depth)
+        depths.append(depth)
+    assert depths == [0, 1, 1, 2, 2, 3, 3, 2, 1, 0, 0, 1, 1]  # never below 0; `@[` opens
