@@ -206,7 +206,7 @@ async def start_jobs(app: FastAPI, settings: Settings, service: object) -> JobRu
     keys: KeyStore = app.state.keys
 
     def key_limit(name: str) -> int | None:
-        for key in keys:
+        for key in keys.keys():  # noqa: SIM118 - a KeyStore, not a dict: keys() rereads the file
             if key.name == name:
                 return key.concurrency
         return None
