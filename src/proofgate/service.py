@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 from proofgate.__about__ import __version__
 from proofgate.config import Settings
@@ -36,7 +37,7 @@ from proofgate.sandbox.process import Spawner
 from proofgate.store.results import ResultCache, cache_key
 from proofgate.triage import Triager
 from proofgate.verify.assemble import Assembled, assemble
-from proofgate.verify.audit import Auditor
+from proofgate.verify.audit import Auditor, Audits
 from proofgate.verify.contract import CHECKER_ID
 from proofgate.verify.policy import PolicyConfig, PolicyResult, check_submission
 from proofgate.verify.verdict import AuditResult, InfraFailure, build_verdict
@@ -83,7 +84,7 @@ class CheckerService:
         *,
         spawner: Spawner | None = None,
         launcher: ReplLauncher | None = None,
-        auditor: Auditor | None = None,
+        auditor: Audits | None = None,
         cache: ResultCache | None = None,
     ) -> None:
         self.settings = settings
@@ -332,6 +333,6 @@ class CheckerService:
         return await triager.triage(request, environment)
 
 
-def _has_errors(reply: dict[str, object]) -> bool:
+def _has_errors(reply: dict[str, Any]) -> bool:
     messages = reply.get("messages") or []
-    return any(isinstance(m, dict) and m.get("severity") == "error" for m in messages)  # type: ignore[union-attr]
+    return any(isinstance(m, dict) and m.get("severity") == "error" for m in messages)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import AsyncIterator
+from typing import Any, Protocol
 
 from fastapi import APIRouter, Depends, FastAPI, Path, Query, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
@@ -34,7 +35,9 @@ __all__ = ["router", "start_jobs", "stop_jobs"]
 router = APIRouter(prefix="/v1", tags=["batch"], responses=ERROR_RESPONSES)
 
 JobId = Path(pattern=r"^[0-9a-f]{32}$", description="The job's id, as `POST /v1/batch` gave it.")
-_NOT_FOUND = {404: {"model": ErrorBody, "description": "No such job (for this API key)."}}
+_NOT_FOUND: dict[int | str, dict[str, Any]] = {
+    404: {"model": ErrorBody, "description": "No such job (for this API key)."}
+}
 
 
 async def get_runner(request: Request) -> JobRunner:
@@ -188,12 +191,18 @@ async def get_results(
     return Response("[" + ",".join(collected) + "]", media_type="application/json")
 
 
-async def start_jobs(app: FastAPI, settings: Settings, service: object) -> JobRunner:
+class Checker(Protocol):
+    """What the runner checks items with: `CheckerService`, or a stand-in with its `check`."""
+
+    async def check(self, submission: Submission) -> Verdict: ...
+
+
+async def start_jobs(app: FastAPI, settings: Settings, service: Checker) -> JobRunner:
     """Open the job store and start the runner on `service.check` (call in the lifespan)."""
     store = JobStore(settings.cache_path)
     await store.open()
     metrics = app.state.metrics
-    check = service.check  # type: ignore[attr-defined]  # CheckerService or a stand-in
+    check = service.check
 
     async def checked(submission: Submission) -> Verdict:
         began = time.perf_counter()

@@ -86,7 +86,7 @@ def main(argv: list[str] | None = None) -> None:
         settings,
         spawner=ProcessGroupSpawner(),
         launcher=launcher,
-        auditor=SimulatedAuditor(config.profile.audit_seconds),  # type: ignore[arg-type]  # duck-typed
+        auditor=SimulatedAuditor(config.profile.audit_seconds),
     )
     app = create_app(settings, service=service)
     # IPPROTO_TCP explicitly: asyncio sets TCP_NODELAY only on sockets whose `proto` says TCP, and

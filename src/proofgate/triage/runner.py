@@ -66,7 +66,7 @@ from proofgate.models import (
 from proofgate.store.results import ResultCache
 from proofgate.triage.feedback import render_triage, triage_reason
 from proofgate.verify.assemble import SourcePosition, Statement, parse_statement
-from proofgate.verify.audit import Auditor
+from proofgate.verify.audit import Audits
 from proofgate.verify.contract import CHECKER_ID
 from proofgate.verify.feedback import messages_from_repl, policy_messages, sorries_from_repl
 from proofgate.verify.policy import PolicyConfig, check_source
@@ -153,7 +153,7 @@ class Triager:
         settings: Settings,
         *,
         pool: ReplPool | None,
-        auditor: Auditor | None,
+        auditor: Audits | None,
         cache: ResultCache,
         not_ready: Sequence[str] = (),
     ) -> None:
@@ -429,7 +429,7 @@ class Triager:
                 negation_proof = run.code
             closed_by[result.kind] = result.tactic
         timings.total_ms = (time.perf_counter() - started) * 1000
-        result = base.model_copy(
+        triaged = base.model_copy(
             update={
                 "elaboration": elaboration.status,
                 "trivially_provable": ProbeKind.trivially_provable in closed_by,
@@ -443,11 +443,11 @@ class Triager:
                 "timings": timings,
             }
         )
-        result.reason = triage_reason(
-            result, detail=elaboration.detail or _first_error(elaboration.messages)
+        triaged.reason = triage_reason(
+            triaged, detail=elaboration.detail or _first_error(elaboration.messages)
         )
-        result.feedback = render_triage(result, statement.text)
-        return result
+        triaged.feedback = render_triage(triaged, statement.text)
+        return triaged
 
     # --- cache -------------------------------------------------------------------------------
 

@@ -37,7 +37,14 @@ from proofgate.exceptions import (
 from proofgate.sandbox.process import Limits, Spawner, SpawnSpec
 from proofgate.verify.contract import CONTRACT_VERSION, AuditOutcome, AuditReport
 
-__all__ = ["Auditor", "RunResult", "Runner", "checker_argv", "parse_checker_output"]
+__all__ = [
+    "Auditor",
+    "Audits",
+    "RunResult",
+    "Runner",
+    "checker_argv",
+    "parse_checker_output",
+]
 
 #: The checker's executable inside an environment's Lake build directory.
 CHECKER_BINARY = Path(".lake/build/bin/proofgate-checker")
@@ -66,6 +73,21 @@ class RunResult(Protocol):
 
 #: `proofgate.sandbox.run_jailed`'s signature: one program run to completion in a jail.
 Runner = Callable[..., Awaitable[RunResult]]
+
+
+class Audits(Protocol):
+    """What a service audits with: an `Auditor`, or a stand-in (`proofgate bench`'s simulated one)."""
+
+    async def audit(
+        self,
+        *,
+        environment: Environment,
+        statement: str | None,
+        code: str,
+        target: str | None,
+        answer_holes: list[str],
+        allowed_axioms: list[str],
+    ) -> AuditReport: ...
 
 
 class Auditor:
