@@ -106,8 +106,11 @@ class Pos(BaseModel):
     column: int
 
 
+KiminaSeverity = Literal["trace", "info", "warning", "error"]
+
+
 class Message(BaseModel):
-    severity: Literal["trace", "info", "warning", "error"]
+    severity: KiminaSeverity
     pos: Pos
     endPos: Pos | None = None  # Kimina's (the REPL's) field name
     data: str
@@ -150,12 +153,19 @@ def _pos(position: Position | None) -> Pos:
     return Pos(line=position.line, column=position.column)
 
 
+_SEVERITY: dict[Severity, KiminaSeverity] = {
+    Severity.error: "error",
+    Severity.warning: "warning",
+    Severity.info: "info",
+}
+
+
 def _message(message: ProofgateMessage, *, demote: bool) -> Message:
-    severity = message.severity.value
-    if demote and severity == Severity.error.value:
-        severity = Severity.warning.value
+    severity = message.severity
+    if demote and severity is Severity.error:
+        severity = Severity.warning
     return Message(
-        severity=severity,  # type: ignore[arg-type]  # error/warning/info
+        severity=_SEVERITY[severity],
         pos=_pos(message.pos),
         endPos=_pos(message.end_pos) if message.end_pos is not None else None,
         data=message.text,

@@ -23,7 +23,7 @@ from proofgate.ticks import grid_delay
 try:  # httptools parses in C: a third less server CPU per request than h11 (a dependency; h11 if absent)
     from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 except ImportError:  # pragma: no cover - httptools is a dependency
-    HttpToolsProtocol = None  # type: ignore[assignment,misc]
+    HttpToolsProtocol = None  # type: ignore[assignment,misc]  # a class, or None when absent
 
 __all__ = [
     "CoalescingH11Protocol",
@@ -121,7 +121,7 @@ class CoalescingTransport(asyncio.Transport):
 class CoalescingH11Protocol(H11Protocol):
     """uvicorn's h11 protocol over a `CoalescingTransport`: one socket send per response."""
 
-    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]  # Transport, as uvicorn's own
         super().connection_made(CoalescingTransport(transport, self.loop))
 
 
@@ -130,7 +130,7 @@ if HttpToolsProtocol is not None:
     class CoalescingHttpToolsProtocol(HttpToolsProtocol):
         """uvicorn's httptools protocol over a `CoalescingTransport`."""
 
-        def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]  # Transport, as uvicorn's own
             super().connection_made(CoalescingTransport(transport, self.loop))
 
 

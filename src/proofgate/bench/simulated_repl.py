@@ -53,7 +53,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 if __package__:
     from proofgate.bench.lean_json import lean_json_pretty
 else:  # run as a file: import the sibling printer without the (slow to import) proofgate package
-    from lean_json import lean_json_pretty  # type: ignore[import-not-found,no-redef]
+    from lean_json import lean_json_pretty  # type: ignore[import-not-found,no-redef]  # the sibling file
 
 if TYPE_CHECKING:
     from proofgate.config import Settings
@@ -170,7 +170,7 @@ class SimulatedRepl:
             self._reply({"message": f"simulated REPL: `{kind}` is not simulated"})
 
     def _reply(
-        self, value: dict[str, Any], *, markers: list[tuple[int, int, str, str]] = ()
+        self, value: dict[str, Any], *, markers: Sequence[tuple[int, int, str, str]] = ()
     ) -> None:
         text = lean_json_pretty(value) + "\n\n"
         names = {name for _, _, name, _ in markers}

@@ -90,15 +90,14 @@ def plan_checks(
     root: Path, manifest: Manifest | None, *, base: Path
 ) -> tuple[list[CheckJob], list[CiResult]]:
     """What to check, and the failures found without Lean (missing targets, changed statements)."""
+    jobs: list[CheckJob] = []
     if manifest is None:
-        jobs = []
         for path in lean_files(root):
             text, theorems = _discover_file(path)
             relative = path.relative_to(root).as_posix()
             jobs.extend(CheckJob(relative, theorem, text) for theorem in theorems)
         return jobs, []
     files: dict[str, tuple[str, dict[str, Theorem]] | None] = {}
-    jobs: list[CheckJob] = []
     failures: list[CiResult] = []
     for entry in manifest.locked:
         if entry.file not in files:
@@ -123,8 +122,8 @@ def plan_checks(
                 )
             )
             continue
-        text, theorems = found
-        theorem = theorems.get(entry.theorem)
+        text, by_name = found
+        theorem = by_name.get(entry.theorem)
         if theorem is None:
             failures.append(
                 CiResult(

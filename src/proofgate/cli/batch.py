@@ -10,9 +10,8 @@ from __future__ import annotations
 import asyncio
 import os
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
-import click
 import typer
 from rich.progress import (
     BarColumn,
@@ -36,6 +35,10 @@ from proofgate.cli.common import EXIT_INFRA, EXIT_OK, EXIT_USAGE, console, fail,
 from proofgate.exceptions import ConfigError, ProofgateError
 from proofgate.logs import configure_logging
 
+if TYPE_CHECKING:
+    # typer vendors click: the Context its commands parse with is this one, not `click.Context`.
+    from typer._click.core import Context
+
 __all__ = ["batch", "make_backend", "register"]
 
 EXIT_INTERRUPTED = 130
@@ -46,7 +49,7 @@ LOCAL_RAY = "local"
 class _OptionalRayAddress(TyperCommand):
     """Lets `--ray` stand alone (`--ray` = `--ray local`), as `--ray [ADDRESS]` promises."""
 
-    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+    def parse_args(self, ctx: Context, args: list[str]) -> list[str]:
         fixed: list[str] = []
         for index, arg in enumerate(args):
             fixed.append(arg)

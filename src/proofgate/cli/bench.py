@@ -7,8 +7,9 @@ Exit 0 when every target is met, 1 when one is missed, 3 when the bench could no
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, TypeVar
 
 import typer
 
@@ -16,8 +17,11 @@ from proofgate.cli.common import EXIT_FAILED, EXIT_INFRA, EXIT_OK, console, fail
 
 __all__ = ["bench", "register"]
 
+_N = TypeVar("_N", int, float)
+_T = TypeVar("_T")
 
-def _numbers(text: str | None, kind: type, what: str) -> tuple | None:  # type: ignore[type-arg]
+
+def _numbers(text: str | None, kind: Callable[[str], _N], what: str) -> tuple[_N, ...] | None:
     if text is None:
         return None
     try:
@@ -27,6 +31,11 @@ def _numbers(text: str | None, kind: type, what: str) -> tuple | None:  # type: 
     if not values or any(v <= 0 for v in values):
         fail(f"{what}: expected positive numbers, got {text!r}")
     return values
+
+
+def _given(value: _T | None, default: _T) -> _T:
+    """The option's value when it was given, else the preset's."""
+    return default if value is None else value
 
 
 def bench(
@@ -99,41 +108,39 @@ def bench(
     from proofgate.exceptions import ProofgateError
 
     config = BenchConfig.quick() if quick else BenchConfig.full()
-    profile_changes = {
-        key: value
-        for key, value in (
-            ("import_seconds", import_seconds),
-            ("check_mu", check_mu),
-            ("check_sigma", check_sigma),
-            ("memory_mb_per_check", memory_mb_per_check),
-            ("audit_seconds", audit_seconds),
-        )
-        if value is not None
-    }
-    changes: dict[str, object] = {
-        "seed": seed,
-        "profile": replace(config.profile, **profile_changes),
-    }
-    for key, value in (
-        ("worker_counts", _numbers(workers, int, "--workers")),
-        ("concurrencies", _numbers(concurrency, int, "--concurrency")),
-        ("spare_workers", spare_workers),
-        ("window_seconds", window),
-        ("kill_every_seconds", kill_every),
-        ("recovery_seconds", recovery_seconds),
-        ("overhead_requests", overhead_requests),
-    ):
-        if value is not None:
-            changes[key] = value
+    worker_counts = _numbers(workers, int, "--workers")
+    concurrencies = _numbers(concurrency, int, "--concurrency")
     if server_source is not None:
         if not (server_source / "proofgate" / "bench" / "server.py").is_file():
             fail(
                 f"--server-source: {server_source} has no proofgate/bench/server.py (give a src/ directory)"
             )
-        changes["server_source"] = server_source.resolve()
-    if changes.get("worker_counts") and config.recovery_workers not in changes["worker_counts"]:  # type: ignore[operator]
-        changes["recovery_workers"] = min(changes["worker_counts"])  # type: ignore[type-var]
-    config = replace(config, **changes)  # type: ignore[arg-type]
+        server_source = server_source.resolve()
+    recovery_workers = config.recovery_workers
+    if worker_counts and recovery_workers not in worker_counts:
+        recovery_workers = min(worker_counts)
+    profile = config.profile
+    config = replace(
+        config,
+        seed=seed,
+        profile=replace(
+            profile,
+            import_seconds=_given(import_seconds, profile.import_seconds),
+            check_mu=_given(check_mu, profile.check_mu),
+            check_sigma=_given(check_sigma, profile.check_sigma),
+            memory_mb_per_check=_given(memory_mb_per_check, profile.memory_mb_per_check),
+            audit_seconds=_given(audit_seconds, profile.audit_seconds),
+        ),
+        worker_counts=_given(worker_counts, config.worker_counts),
+        concurrencies=_given(concurrencies, config.concurrencies),
+        spare_workers=_given(spare_workers, config.spare_workers),
+        window_seconds=_given(window, config.window_seconds),
+        kill_every_seconds=_given(kill_every, config.kill_every_seconds),
+        recovery_seconds=_given(recovery_seconds, config.recovery_seconds),
+        overhead_requests=_given(overhead_requests, config.overhead_requests),
+        server_source=_given(server_source, config.server_source),
+        recovery_workers=recovery_workers,
+    )
     console.print(
         f"[bold]proofgate bench[/bold] ({config.mode}) on the SIMULATED REPL: no Lean is run"
     )

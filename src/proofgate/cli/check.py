@@ -94,7 +94,9 @@ def build_submission(
         fields["code"] = text
         fields["target"] = target
     try:
-        return Submission(**{key: value for key, value in fields.items() if value is not None})
+        return Submission.model_validate(
+            {key: value for key, value in fields.items() if value is not None}
+        )
     except ValidationError as exc:
         first = exc.errors()[0]
         field = ".".join(str(part) for part in first["loc"]) or None

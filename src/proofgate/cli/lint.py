@@ -72,8 +72,11 @@ def _policy(text: str, statement: str | None, *, proof: bool, config: PolicyConf
             fail("--proof needs --statement: a proof only makes sense against a statement")
         return check_source(text, config)
     try:
-        field = {"proof": text} if proof else {"code": text}
-        submission = Submission(statement=statement, **field)
+        submission = (
+            Submission(statement=statement, proof=text)
+            if proof
+            else Submission(statement=statement, code=text)
+        )
         assembled = assemble(submission)
     except SubmissionError as exc:
         fail(f"{exc} (field: {exc.field})" if exc.field else str(exc))

@@ -62,7 +62,7 @@ def mcp(
         asyncio.run(
             serve(
                 settings,
-                transport=transport.value,  # type: ignore[arg-type]  # the enum's values are the literals
+                transport=transport.value,
                 server_url=server,
                 api_key=os.environ.get("PROOFGATE_API_KEY") or None,
                 host=host,

@@ -22,6 +22,7 @@ columns (which the REPL counts in codepoints, like Python's `str`) never need ma
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -104,23 +105,32 @@ def split_header(code: str) -> SplitSource:
     return SplitSource(imports, body, last.end_line - 1, sites)
 
 
-def _map_positions(value: Any, move: Any) -> Any:
+#: Moves one (line, column) position.
+_Move = Callable[[int, int], tuple[int, int]]
+
+
+def _map_positions(value: object, move: _Move) -> object:
     """A copy of `value` with every `{"line": int, "column": int}` object passed through `move`."""
     if isinstance(value, dict):
-        line, column = value.get("line"), value.get("column")
-        if (
-            isinstance(line, int)
-            and isinstance(column, int)
-            and not isinstance(line, bool)
-            and not isinstance(column, bool)
-        ):
-            mapped = dict(value)
-            mapped["line"], mapped["column"] = move(line, column)
-            return mapped
-        return {key: _map_positions(item, move) for key, item in value.items()}
+        return _map_object(value, move)
     if isinstance(value, list):
         return [_map_positions(item, move) for item in value]
     return value
+
+
+def _map_object(value: dict[str, Any], move: _Move) -> dict[str, Any]:
+    """`_map_positions` of one JSON object."""
+    line, column = value.get("line"), value.get("column")
+    if (
+        isinstance(line, int)
+        and isinstance(column, int)
+        and not isinstance(line, bool)
+        and not isinstance(column, bool)
+    ):
+        mapped = dict(value)
+        mapped["line"], mapped["column"] = move(line, column)
+        return mapped
+    return {key: _map_positions(item, move) for key, item in value.items()}
 
 
 def map_body_positions(reply: dict[str, Any], header_lines: int) -> dict[str, Any]:
@@ -131,7 +141,7 @@ def map_body_positions(reply: dict[str, Any], header_lines: int) -> dict[str, An
     def move(line: int, column: int) -> tuple[int, int]:
         return (line + header_lines if line > 0 else line), column
 
-    return _map_positions(reply, move)
+    return _map_object(reply, move)
 
 
 def map_header_positions(reply: dict[str, Any], split: SplitSource) -> dict[str, Any]:
@@ -144,4 +154,4 @@ def map_header_positions(reply: dict[str, Any], split: SplitSource) -> dict[str,
             return line, column
         return split.sites[min(line, len(split.sites)) - 1].locate(column)
 
-    return _map_positions(reply, move)
+    return _map_object(reply, move)

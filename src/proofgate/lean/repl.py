@@ -236,8 +236,9 @@ class ReplProcess:
     async def _drain(self, future: asyncio.Future[dict[str, Any]], deadline: float | None) -> None:
         """Wait until the pipe took the whole command, or the reply (or the worker's death) came."""
         drain = asyncio.ensure_future(self._process.stdin.drain())
+        either: set[asyncio.Future[Any]] = {drain, future}
         await asyncio.wait(
-            {drain, future}, timeout=self._remaining(deadline), return_when=asyncio.FIRST_COMPLETED
+            either, timeout=self._remaining(deadline), return_when=asyncio.FIRST_COMPLETED
         )
         if not drain.done():
             drain.cancel()

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import base64
 import html
+from collections import Counter
+from collections.abc import Set
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -55,7 +57,7 @@ def _share(count: int, total: int) -> str:
 def _table(
     headers: list[str],
     rows: list[list[str]],
-    numeric: set[int] = frozenset(),
+    numeric: Set[int] = frozenset(),
     *,
     narrow: bool = False,
 ) -> str:
@@ -247,7 +249,7 @@ def render_markdown_summary(summary: FailureSummary) -> str:
         )
     lines += ["", "## Cheats caught", "", "| class | items | which |", "|---|---:|---|"]
     for name in CHEAT_CLASSES:
-        found = summary.cheats.get(name) or {}
+        found = summary.cheats.get(name) or Counter()
         which = (
             ", ".join(f"{_md_code(k)} ×{v}" for k, v in found.most_common(8)) if found else "none"
         )

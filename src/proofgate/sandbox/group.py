@@ -211,14 +211,19 @@ class GroupProcess:
     def _exit_signal(self) -> Iterator[asyncio.Future[None] | None]:
         """A future done when the process exits (from a pidfd), or None where there is none."""
         try:
-            descriptor = os.pidfd_open(self.pid)  # type: ignore[attr-defined]  # Linux only
+            descriptor = os.pidfd_open(self.pid)  # Linux only: AttributeError elsewhere
         except (AttributeError, OSError):
             yield None
             return
         loop = asyncio.get_running_loop()
         exited: asyncio.Future[None] = loop.create_future()
+
+        def mark_exited() -> None:
+            if not exited.done():
+                exited.set_result(None)
+
         try:
-            loop.add_reader(descriptor, lambda: exited.done() or exited.set_result(None))
+            loop.add_reader(descriptor, mark_exited)
         except (NotImplementedError, OSError):  # a loop without add_reader: poll instead
             os.close(descriptor)
             yield None

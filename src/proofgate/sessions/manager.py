@@ -52,6 +52,7 @@ from proofgate.logs import get_logger
 from proofgate.models import Message, Submission, Verdict
 from proofgate.models.sessions import (
     OpenSessionRequest,
+    Outcome,
     ProofSnippet,
     ProofState,
     SessionInfo,
@@ -446,7 +447,7 @@ class SessionManager:
         session: Session,
         before: ProofState,
         tactic: str,
-        outcome: str,
+        outcome: Outcome,
         reason: str,
         *,
         new: ProofState | None = None,
@@ -457,7 +458,7 @@ class SessionManager:
         result = TacticOutcome(
             session_id=session.id,
             from_state=before.state,
-            outcome=outcome,  # type: ignore[arg-type]  # one of the Outcome literals, by construction
+            outcome=outcome,
             state=new,
             reason=reason,
             messages=messages or [],

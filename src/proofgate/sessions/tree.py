@@ -23,7 +23,7 @@ from proofgate.exceptions import (
 )
 from proofgate.lean.header import map_body_positions
 from proofgate.lean.session_workers import SessionWorker, SessionWorkers
-from proofgate.models.sessions import OpenSessionRequest, ProofState
+from proofgate.models.sessions import OpenSessionRequest, ProofState, StateStatus
 from proofgate.sessions.tactics import indent_tactic
 from proofgate.verify.feedback import messages_from_repl
 
@@ -87,7 +87,7 @@ class Session:
     def add_state(self, parent: ProofState, tactic: str, reply: dict[str, Any]) -> ProofState:
         """A new state from a successful tactic reply (its REPL id is the caller's to record)."""
         goals = [str(g) for g in reply.get("goals", [])]
-        status = "open" if goals else "no_goals"
+        status: StateStatus = "open" if goals else "no_goals"
         if reply.get("sorries") or "sorry" in str(reply.get("proofStatus", "")):
             status = "sorry"
         raw = [m for m in reply.get("messages", []) if isinstance(m, dict)]
@@ -174,8 +174,10 @@ async def _elaborate(
     start, end = session.target_span
     for sorry in reply.get("sorries", []):
         pos = sorry.get("pos") if isinstance(sorry, dict) else None
-        where = (pos.get("line"), pos.get("column")) if isinstance(pos, dict) else None
-        if where is not None and all(isinstance(n, int) for n in where) and start <= where < end:
+        line, column = (
+            (pos.get("line"), pos.get("column")) if isinstance(pos, dict) else (None, None)
+        )
+        if isinstance(line, int) and isinstance(column, int) and start <= (line, column) < end:
             session.repl_ids[0] = int(sorry["proofState"])
             return str(sorry.get("goal", ""))
     raise SubmissionError(

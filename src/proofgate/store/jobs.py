@@ -97,7 +97,7 @@ class JobStore:
             try:
                 for sql, parameters in statements:
                     if parameters and isinstance(parameters[0], (list, tuple)):
-                        await db.executemany(sql, parameters)  # type: ignore[arg-type]
+                        await db.executemany(sql, parameters)
                     else:
                         await db.execute(sql, parameters)
                 await db.commit()

@@ -140,6 +140,7 @@ class ResultCache:
             return None
         connection = self._require()
         select = "SELECT verdict FROM results WHERE key = ?"
+        row: tuple[object, ...] | sqlite3.Row | None
         try:
             try:
                 row = self._inline_connection().one(select, (key,))

@@ -179,7 +179,7 @@ class Assembled:
     _lines: dict[str, _Lines] = field(default_factory=dict, repr=False, compare=False)
 
     @property
-    def primary(self) -> SourceField:
+    def primary(self) -> Literal["proof", "code"]:
         """The field the submitter wrote the proof in (`proof` or `code`)."""
         return "proof" if "proof" in self.sources else "code"
 
@@ -477,6 +477,7 @@ def assemble(submission: Submission) -> Assembled:
     statement = parse_statement(submission.statement, target=submission.target)
     holes = _resolve_holes(statement, submission.answer_holes)
     sources: dict[SourceField, str] = {"statement": statement.text}
+    spans: tuple[Span, ...]
     if submission.proof is not None:
         if holes:
             raise SubmissionError(

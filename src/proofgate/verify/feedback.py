@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 from proofgate.models import Category, Message, Position, Severity, SorryInfo, Violation
+from proofgate.verify.assemble import SourceField, SourcePosition
 
 __all__ = [
     "Locator",
@@ -23,9 +24,13 @@ __all__ = [
     "sorries_from_repl",
 ]
 
-#: Maps a (line, column) of the checked file to the submitter's text: an object with `.field`,
-#: `.line`, `.column` (e.g. `Assembled.locate`), or None where the position is proofgate's own.
-Locator = Callable[..., Any]
+
+class Locator(Protocol):
+    """Maps a (line, column) of the checked file to the submitter's text (e.g. `Assembled.locate`),
+    or None where the position is proofgate's own."""
+
+    def __call__(self, line: int, column: int, *, end: bool = False) -> SourcePosition | None: ...
+
 
 _SYNTAX = re.compile(
     r"^(unexpected (token|identifier|end of input)|expected |unterminated |missing end of character"
@@ -105,7 +110,9 @@ def _severity(value: object) -> Severity:
         return Severity.info
 
 
-def _place(raw: object, locate: Locator | None, *, end: bool) -> tuple[Position | None, str | None]:
+def _place(
+    raw: object, locate: Locator | None, *, end: bool
+) -> tuple[Position | None, SourceField | None]:
     if not isinstance(raw, Mapping):
         return None, None
     line, column = raw.get("line"), raw.get("column")
@@ -290,7 +297,9 @@ def render_annotated(
     attempts = ((context, 12, False), (0, 4, False), (0, 2, True))
     rendered = ""
     for attempt_context, max_lines, errors_only in attempts:
-        keep = (lambda s: s is Severity.error) if errors_only else (lambda s: True)
+        keep: Callable[[Severity], bool] = (
+            (lambda s: s is Severity.error) if errors_only else (lambda s: True)
+        )
         placed = [(p, e, lbl, body) for p, e, lbl, body, sev in placed_all if keep(sev)]
         unplaced = [lbl for lbl, sev in unplaced_all if keep(sev)]
         rendered = _render(text, placed, unplaced, context=attempt_context, max_lines=max_lines)

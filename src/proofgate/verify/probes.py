@@ -373,23 +373,21 @@ def _has_sorry(text: str, declaration: Declaration) -> bool:
 def sorried_dependencies(statement: Statement) -> list[str]:
     """Declarations of the statement with a `sorry` in their value that the target's statement
     depends on, directly or through other declarations (by the names they mention)."""
-    others = [d for d in statement.declarations if d is not statement.target and d.name]
+    others = [(d.name, d) for d in statement.declarations if d is not statement.target and d.name]
     seen: set[str] = set()
     frontier = set(statement.target.signature)
     frontier |= {name.rsplit(".", 1)[-1] for name in frontier}
     while frontier:
         reached = [
-            d
-            for d in others
-            if d.name not in seen
-            and ({d.name, d.declared or "", d.name.rsplit(".", 1)[-1]} & frontier)
+            (name, d)
+            for name, d in others
+            if name not in seen and ({name, d.declared or "", name.rsplit(".", 1)[-1]} & frontier)
         ]
         frontier = set()
-        for declaration in reached:
-            assert declaration.name is not None
-            seen.add(declaration.name)
+        for name, declaration in reached:
+            seen.add(name)
             frontier |= _mentions(statement.text, declaration)
-    return [d.name for d in others if d.name in seen and _has_sorry(statement.text, d)]
+    return [name for name, d in others if name in seen and _has_sorry(statement.text, d)]
 
 
 def select_closers(requested: Sequence[str] | None, configured: Sequence[str]) -> list[str]:
@@ -416,9 +414,10 @@ def classify_probe(reply: Mapping[str, Any], probe: Probe) -> tuple[ProbeOutcome
         return ProbeOutcome.failed, text[:200] or "Lean reported an error"
 
     def in_probe(pos: object) -> bool:
-        if not isinstance(pos, Mapping) or not isinstance(pos.get("line"), int):
+        line = pos.get("line") if isinstance(pos, Mapping) else None
+        if not isinstance(line, int):
             return True  # no position: it could be the probe's
-        return probe.first_line <= pos["line"] <= probe.last_line
+        return probe.first_line <= line <= probe.last_line
 
     sorry_warnings = [
         m

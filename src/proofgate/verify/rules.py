@@ -434,7 +434,9 @@ MAX_VIOLATIONS = 200
 MAX_SCAN = 4096
 
 
-def _each(words: frozenset[str], rule: str, strict_only: bool, advice: str) -> dict[str, tuple]:
+def _each(
+    words: frozenset[str], rule: str, strict_only: bool, advice: str
+) -> dict[str, tuple[str, bool, str]]:
     return {word: (rule, strict_only, f"`{word}` {advice}") for word in sorted(words)}
 
 

@@ -239,8 +239,8 @@ def decide_verdict(
     if kind == "check":
         entry = next((d for d in report.declarations if d.name == report.target), None)
         if entry is not None and not entry.replayed:
-            skipped = _OUTCOME_WORDS[AuditOutcome.target_not_replayed]
-            return VerdictStatus.statement_mismatch, skipped
+            not_replayed = _OUTCOME_WORDS[AuditOutcome.target_not_replayed]
+            return VerdictStatus.statement_mismatch, not_replayed
     else:
         skipped = [d.name for d in report.declarations if d.kind == "theorem" and not d.replayed]
         if skipped:

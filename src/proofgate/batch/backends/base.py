@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from abc import ABC, abstractmethod
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncGenerator, Iterable
 
 from proofgate.batch.input import BatchItem, BatchRecord
 from proofgate.exceptions import Busy
@@ -40,7 +40,7 @@ class Backend(ABC):
         """Release what `start` took; safe to call after a failed or cancelled run."""
 
     @abstractmethod
-    def check_many(self, items: Iterable[BatchItem]) -> AsyncIterator[BatchRecord]:
+    def check_many(self, items: Iterable[BatchItem]) -> AsyncGenerator[BatchRecord, None]:
         """Every item's record, in the order they finish."""
 
 
@@ -51,7 +51,7 @@ class PerItemBackend(Backend):
     async def check_item(self, item: BatchItem) -> BatchRecord:
         """The item's record; raises when the backend, not the item, failed."""
 
-    async def check_many(self, items: Iterable[BatchItem]) -> AsyncIterator[BatchRecord]:
+    async def check_many(self, items: Iterable[BatchItem]) -> AsyncGenerator[BatchRecord, None]:
         source = iter(items)
         exhausted = False
         pending: set[asyncio.Task[BatchRecord]] = set()

@@ -21,7 +21,7 @@ import asyncio
 import contextlib
 import os
 from collections import deque
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import AsyncGenerator, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -240,7 +240,7 @@ class RayBackend(Backend):
         unclaimed = [key for key in queues if key not in claimed]
         return max(unclaimed or queues, key=lambda key: len(queues[key]))
 
-    async def check_many(self, items: Iterable[BatchItem]) -> AsyncIterator[BatchRecord]:
+    async def check_many(self, items: Iterable[BatchItem]) -> AsyncGenerator[BatchRecord, None]:
         source = iter(items)
         exhausted = False
         queues: dict[HeaderKey, deque[tuple[BatchItem, int]]] = {}
@@ -284,7 +284,7 @@ class RayBackend(Backend):
                 )
                 for finished in done:
                     if finished in spawning:
-                        spawning.discard(finished)  # type: ignore[arg-type]
+                        spawning.discard(finished)
                         if finished.exception() is not None:
                             _log.warning("ray_replacement_failed", error=str(finished.exception()))
                         continue
