@@ -213,3 +213,55 @@ def test_hash_notation_in_a_signature_is_not_a_command() -> None:
     statement = parse_statement(text)
     assert statement.target_name == "c" and statement.target.is_sorry
     assert "s" in statement.target.signature
+
+
+def test_the_statement_header_is_read_as_lean_reads_it() -> None:
+    text = (
+        "-- a\npublic import Mathlib.Foo\n/- b -/ import all Aesop\nmeta import Qq\n\n"
+        "theorem t : True := sorry\n"
+    )
+    statement = parse_statement(text)
+    assert statement.imports == ("Mathlib.Foo", "Aesop", "Qq")
+    assert statement.header.end == text.index("\n\ntheorem")
+    # Lean v4.32 has no `private import` nor `import runtime`: no header, and `runtime` is a module
+    assert parse_statement("private import Mathlib\ntheorem t : True := sorry").imports == ()
+    assert parse_statement("import runtime Mathlib\ntheorem t : True := sorry").imports == (
+        "runtime",
+    )
+    prelude = parse_statement("prelude\nimport Init.Core\ntheorem t : True := sorry")
+    assert prelude.imports == ("Init.Core",) and prelude.header.prelude
+
+
+def test_code_without_a_header_borrows_the_statements_as_written() -> None:
+    statement = "module\npublic import Mathlib -- all of it\n/- c -/ import all Aesop\n\n" + (
+        "theorem t : True := sorry\n"
+    )
+    code = "theorem t : True := by\n  trivial\n"
+    assembled = assemble(Submission(statement=statement, code=code))
+    header = "module\npublic import Mathlib -- all of it\n/- c -/ import all Aesop\n"
+    assert assembled.text == header + code
+    assert assembled.locate(5, 2) == SourcePosition("code", 2, 2)
+    assert assembled.locate(3, 13) == SourcePosition("statement", 3, 13)
+
+
+@pytest.mark.parametrize("own", ["module\n", "prelude\n", "public import Mathlib\n"])
+def test_code_with_any_header_of_its_own_keeps_it(own: str) -> None:
+    code = own + "theorem t1 (a b : ℕ) : a + b = b + a := by omega\n"
+    assert assemble(Submission(statement=STATEMENT, code=code)).text == code
+
+
+def test_a_statement_without_imports_lends_no_header() -> None:
+    statement = parse_statement("theorem t : True := sorry\n")
+    assert statement.imports == () and statement.header.end == 0
+    code = "theorem t : True := trivial\n"
+    assert assemble(Submission(statement="theorem t : True := sorry\n", code=code)).text == code
+
+
+def test_a_local_notation_or_a_public_theorem_ends_an_answer_hole() -> None:
+    text = (
+        'abbrev a_solution : ℕ := sorry\nlocal notation "X" => 1\n'
+        "abbrev b_solution : ℕ := sorry\npublic theorem t : a_solution = b_solution := sorry\n"
+    )
+    statement = parse_statement(text)
+    assert statement.holes == ("a_solution", "b_solution")
+    assert statement.target_name == "t"

@@ -1,8 +1,9 @@
 """Turn a `Submission` into the one Lean file that is checked, and map positions back.
 
 - Free compile: the file is `code`.
-- Locked check with `code`: the file is `code`; if it has no `import`s, the statement's own
-  header (its leading imports, DESIGN.md "Settled questions") goes in front of it.
+- Locked check with `code`: the file is `code`; if it has no header (no `module`, `prelude` or
+  `import`), the statement's own header (DESIGN.md "Settled questions": its leading imports, read
+  by `proofgate.lean.syntax.read_header` as Lean reads them) goes in front of it.
 - Locked check with `proof`: the file is the statement with its target's proof (`sorry` or
   `by sorry`) replaced by `proof`, a tactic block (`by ...`) or a term, inserted where the
   `sorry` stood (so a multi-line tactic block keeps its own indentation).
@@ -22,7 +23,16 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from proofgate.exceptions import SubmissionError
-from proofgate.lean.lexer import Token, TokenKind, tokenize
+from proofgate.lean.lexer import Token, TokenKind, iter_tokens, tokenize
+from proofgate.lean.syntax import (
+    COMMAND_WORDS,
+    DECLARATION_WORDS,
+    MODIFIER_WORDS,
+    THEOREM_WORDS,
+    Header,
+    nesting,
+    read_header,
+)
 from proofgate.models import Position, Submission
 from proofgate.verify.rules import HASH_KNOWN
 
@@ -39,57 +49,8 @@ __all__ = [
 
 SourceField = Literal["code", "statement", "proof"]
 
-_DECLARATION_WORDS = frozenset(
-    {
-        "theorem",
-        "lemma",
-        "def",
-        "abbrev",
-        "instance",
-        "example",
-        "opaque",
-        "axiom",
-        "structure",
-        "class",
-        "inductive",
-    }
-)
-_THEOREM_WORDS = frozenset({"theorem", "lemma"})
+#: Declarations that may be an answer hole (`abbrev ..._solution : T := sorry`).
 _HOLE_WORDS = frozenset({"def", "abbrev", "opaque"})
-_MODIFIER_WORDS = frozenset(
-    {"private", "protected", "noncomputable", "partial", "unsafe", "nonrec"}
-)
-#: Tokens that start a new command, ending the previous declaration's body.
-_COMMAND_WORDS = (
-    _DECLARATION_WORDS
-    | _MODIFIER_WORDS
-    | frozenset(
-        {
-            "namespace",
-            "section",
-            "end",
-            "open",
-            "variable",
-            "universe",
-            "attribute",
-            "mutual",
-            "import",
-            "export",
-            "notation",
-            "infix",
-            "infixl",
-            "infixr",
-            "prefix",
-            "postfix",
-            "set_option",
-            "include",
-            "omit",
-            "deriving",
-        }
-    )
-)
-_OPEN = frozenset({"(", "[", "{", "⟨", "⦃", "@[", "#[", "%["})
-_CLOSE = frozenset({")", "]", "}", "⟩", "⦄"})
 
 
 @dataclass(frozen=True)
@@ -134,8 +95,7 @@ class Statement:
     """A locked statement, read: its header, declarations, target and answer holes."""
 
     text: str
-    imports: tuple[str, ...]
-    header_end: int  # offset just past the last leading `import`
+    header: Header  # `module`, `prelude`, the leading imports
     declarations: tuple[Declaration, ...]
     target: Declaration
     holes: tuple[str, ...]  # full names of the `:= sorry` declarations the target mentions
@@ -144,6 +104,11 @@ class Statement:
     def target_name(self) -> str:
         assert self.target.name is not None
         return self.target.name
+
+    @property
+    def imports(self) -> tuple[str, ...]:
+        """The modules the statement imports, as written (`M` for `import all M`)."""
+        return tuple(module.text for module in self.header.modules)
 
 
 class _Lines:
@@ -227,32 +192,11 @@ class Assembled:
 # --- reading a statement ---------------------------------------------------------------------
 
 
-def _leading_imports(code: list[Token]) -> tuple[tuple[str, ...], int, int]:
-    """(modules, index of the first body token, offset just past the last import)."""
-    modules: list[str] = []
-    index, end = 0, 0
-    while index < len(code):
-        probe = index
-        while probe < len(code) and code[probe].is_word("public", "meta", "private"):
-            probe += 1
-        if probe >= len(code) or not code[probe].is_word("import"):
-            break
-        probe += 1
-        while probe < len(code) and code[probe].is_word("all", "runtime"):
-            probe += 1
-        if probe >= len(code) or code[probe].kind is not TokenKind.IDENT:
-            break
-        modules.append(code[probe].name)
-        end = code[probe].end
-        index = probe + 1
-    return tuple(modules), index, end
-
-
 def _starts_command(token: Token) -> bool:
     """A command keyword, `@[`, or a known `#` command (`#s` is Mathlib notation, not one)."""
     if token.kind is TokenKind.HASH:
         return any(token.text.startswith(known) for known in HASH_KNOWN)
-    return token.is_word(*_COMMAND_WORDS) or (token.kind is TokenKind.SYMBOL and token.text == "@[")
+    return token.is_word(*COMMAND_WORDS) or (token.kind is TokenKind.SYMBOL and token.text == "@[")
 
 
 def _read_declarations(code: list[Token], start: int) -> list[Declaration]:
@@ -302,12 +246,12 @@ def _read_declarations(code: list[Token], start: int) -> list[Declaration]:
             private = True
             index += 1
             continue
-        if token.is_word(*_DECLARATION_WORDS) and not _is_attribute_use(code, index):
+        if token.is_word(*DECLARATION_WORDS) and not _is_attribute_use(code, index):
             declaration, index = _read_declaration(code, index, scopes, private)
             declarations.append(declaration)
             private = False
             continue
-        if _starts_command(token) and not token.is_word(*_MODIFIER_WORDS) and token.text != "@[":
+        if _starts_command(token) and not token.is_word(*MODIFIER_WORDS) and token.text != "@[":
             private = False
         index += 1
     return declarations
@@ -352,7 +296,7 @@ def _read_declaration(
         if depth == 0 and token.text == ":=":
             has_value = True
             break
-        depth = _nesting(token, depth)
+        depth = nesting(token, depth)
         if token.kind is TokenKind.IDENT:
             signature.append(token.name)
     body: list[Token] = []
@@ -361,7 +305,7 @@ def _read_declaration(
         token = code[index]
         if depth == 0 and _starts_command(token):
             break
-        depth = _nesting(token, depth)
+        depth = nesting(token, depth)
         body.append(token)
         index += 1
     proof_start = body[0].start if body else None
@@ -374,20 +318,12 @@ def _read_declaration(
     return declaration, index
 
 
-def _nesting(token: Token, depth: int) -> int:
-    if token.kind is TokenKind.SYMBOL and token.text in _OPEN:
-        return depth + 1
-    if token.kind is TokenKind.SYMBOL and token.text in _CLOSE:
-        return max(0, depth - 1)
-    return depth
-
-
 def parse_statement(text: str, *, target: str | None = None) -> Statement:
     """Read a locked statement; `SubmissionError(field=...)` says what is wrong with its shape."""
-    code = [token for token in tokenize(text) if token.is_code]
-    imports, body_index, header_end = _leading_imports(code)
-    declarations = _read_declarations(code, body_index)
-    theorems = [d for d in declarations if d.keyword in _THEOREM_WORDS and d.name is not None]
+    tokens = tokenize(text)
+    header = read_header(tokens)
+    declarations = _read_declarations([token for token in tokens if token.is_code], header.size)
+    theorems = [d for d in declarations if d.keyword in THEOREM_WORDS and d.name is not None]
     if target is not None:
         matches = [d for d in theorems if target in (d.name, d.declared)]
         if len(matches) != 1:
@@ -434,7 +370,7 @@ def parse_statement(text: str, *, target: str | None = None) -> Statement:
             or d.name.rsplit(".", 1)[-1] in mentioned
         )
     )
-    return Statement(text, imports, header_end, tuple(declarations), chosen, holes)
+    return Statement(text, header, tuple(declarations), chosen, holes)
 
 
 # --- assembling ------------------------------------------------------------------------------
@@ -502,15 +438,14 @@ def assemble(submission: Submission) -> Assembled:
     else:
         code = submission.code or ""
         sources["code"] = code
-        code_tokens = [token for token in tokenize(code) if token.is_code]
-        has_imports = bool(_leading_imports(code_tokens)[0])
-        if has_imports or not statement.imports:
+        header_end = statement.header.end
+        if read_header(iter_tokens(code)).commands or not header_end:  # its own header, or none
             text, spans = code, (Span(0, len(code), "code", 0),)
         else:
-            header = statement.text[: statement.header_end] + "\n"
+            header = statement.text[:header_end] + "\n"
             text = header + code
             spans = (
-                Span(0, statement.header_end, "statement", 0),
+                Span(0, header_end, "statement", 0),
                 Span(len(header), len(text), "code", 0),
             )
     return Assembled("check", text, sources, spans, statement, statement.target_name, holes)
