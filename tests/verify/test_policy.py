@@ -333,6 +333,34 @@ def test_config_from_settings_and_environment(settings: Settings) -> None:
     assert PolicyConfig.from_settings(settings).import_roots == DEFAULT_IMPORT_ROOTS
 
 
+def test_import_modifiers_are_allowed_and_the_module_they_load_is_checked() -> None:
+    text = (
+        "import all Mathlib.Foo\npublic import Aesop\nmeta import Qq\npublic meta import all Lean\n"
+    )
+    assert check_source(text).ok
+    for header in ("import all", "public import", "meta import", "public meta import all"):
+        text = f"import Mathlib -- a\n/- b -/ {header} /- c -/ Evil.Stuff\n"
+        (violation,) = check_source(text).violations
+        assert violation.rule == "import-not-allowed" and "`Evil.Stuff`" in violation.message
+        column = text.split("\n")[1].index("Evil")
+        assert (violation.line, violation.column) == (2, column), header
+
+
+@pytest.mark.parametrize(
+    ("text", "named"),
+    [
+        ("import runtime Mathlib\n", "`runtime`"),  # Lean v4.32 has no `import runtime`
+        ("import private Mathlib\n", "names no module"),  # nor `import private`
+        ("import all\ntheorem t : True := trivial\n", "names no module"),
+        ("theorem t : True := trivial\nimport\n", "names no module"),
+    ],
+)
+def test_an_import_is_refused_unless_its_module_is_read_and_allowed(text: str, named: str) -> None:
+    for config in (STRICT, PERMISSIVE):
+        (violation,) = check_source(text, config).violations
+        assert violation.rule == "import-not-allowed" and named in violation.message
+
+
 def test_violations_name_rule_line_and_column() -> None:
     text = HEADER + "theorem x : True := by\n  run_tac pure ()\n"
     (violation,) = check_source(text).violations
@@ -373,6 +401,39 @@ def test_code_violation_positions_survive_a_borrowed_header() -> None:
     assert assembled.text.startswith("import Mathlib\n")
     (violation,) = check_submission(assembled).violations
     assert (violation.rule, violation.line, violation.column) == ("native-code", 2, 2)
+
+
+@pytest.mark.parametrize(
+    ("statement", "code", "refused"),
+    [
+        (
+            "prelude\nimport Init.Core\ntheorem t : True := sorry\n",
+            "theorem t : True := ⟨⟩",
+            ["prelude"],
+        ),
+        (
+            "import Init.Core\ntheorem t : True := sorry\n",
+            "prelude\ntheorem t : True := ⟨⟩",
+            ["prelude"],
+        ),
+        (
+            "module\npublic import Mathlib\ntheorem t : True := sorry\n",
+            "theorem t : True := ⟨⟩",
+            [],
+        ),
+        ("theorem t : True := sorry\n", "theorem t : True := ⟨⟩", []),  # no imports at all
+        (
+            "import all Evil\ntheorem t : True := sorry\n",
+            "theorem t : True := ⟨⟩",
+            ["import-not-allowed"],
+        ),
+    ],
+)
+def test_headers_through_assembly_and_the_policy(
+    statement: str, code: str, refused: list[str]
+) -> None:
+    assembled = assemble(Submission(statement=statement, code=code))
+    assert [v.rule for v in check_submission(assembled).violations] == refused
 
 
 def test_submission_rewrites_apply_to_code_and_statement() -> None:

@@ -17,12 +17,12 @@ from typing import TYPE_CHECKING, Literal
 
 from proofgate.environments.registry import CORE_MODULE_ROOTS
 from proofgate.lean.lexer import Token, TokenKind, tokenize
+from proofgate.lean.syntax import COMMAND_WORDS, imported_module
 from proofgate.models import Violation
 from proofgate.verify.rules import (
     BIDI,
     CODE_ATTRIBUTE_SUFFIXES,
     CODE_ATTRIBUTES,
-    COMMAND_WORDS,
     CONFUSABLE,
     HASH_DENIED,
     HASH_KNOWN,
@@ -284,14 +284,17 @@ class _Scan:
         )
 
     def _import(self, index: int) -> None:
-        position = index + 1
-        while (module := self._next(position)) is not None and module.is_word(
-            "all", "runtime", "public", "meta", "private"
-        ):
-            position += 1
-        if module is None or module.kind is not TokenKind.IDENT:
-            return
-        if module.parts[0] not in self.config.import_roots:
+        """The module an `import` names (the header's reading, `import all M` imports `M`), at the
+        head of the file or anywhere else (where Lean refuses the command: checked all the same)."""
+        module = imported_module(self.code, index)
+        if module is None:
+            self.refuse(
+                "import-not-allowed",
+                self.code[index],
+                "this `import` names no module (Lean reads `public? meta? import all? Module`): "
+                "write the module's name",
+            )
+        elif module.parts[0] not in self.config.import_roots:
             allowed = ", ".join(sorted(self.config.import_roots))
             self.refuse(
                 "import-not-allowed",

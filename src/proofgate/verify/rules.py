@@ -30,7 +30,8 @@ def _table(*rows: tuple[str, str, str, str]) -> dict[str, Rule]:
 RULES: dict[str, Rule] = _table(
     (
         "import-not-allowed",
-        "`import` of a module outside the environment's own packages",
+        "`import` of a module outside the environment's own packages (the module an import "
+        "loads: `M` in `public meta import all M`), or an `import` that names no module",
         _REFUSED,
         _REFUSED,
     ),
@@ -317,52 +318,6 @@ HASH_DENIED: dict[str, str] = {
 #: Longest first: Lean reads `#evalIO.println` as `#eval IO.println` (longest known token).
 HASH_KNOWN = sorted({*HASH_ALLOWED, *HASH_DENIED}, key=len, reverse=True)
 
-#: A command starts with one of these (where an `#eval`'s term ends).
-COMMAND_WORDS = frozenset(
-    {
-        "theorem",
-        "lemma",
-        "def",
-        "example",
-        "abbrev",
-        "instance",
-        "structure",
-        "class",
-        "inductive",
-        "axiom",
-        "opaque",
-        "namespace",
-        "section",
-        "end",
-        "open",
-        "variable",
-        "universe",
-        "set_option",
-        "attribute",
-        "noncomputable",
-        "private",
-        "protected",
-        "mutual",
-        "deriving",
-        "import",
-        "export",
-        "notation",
-        "infix",
-        "infixl",
-        "infixr",
-        "prefix",
-        "postfix",
-        "macro",
-        "syntax",
-        "elab",
-        "initialize",
-        "run_cmd",
-        "include",
-        "omit",
-        "local",
-        "scoped",
-    }
-)
 #: Name components that make an `#eval` (or the file around it) look like IO or meta code.
 IO_WORDS = frozenset(
     {
