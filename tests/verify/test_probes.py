@@ -150,6 +150,24 @@ def test_names_that_need_guillemets() -> None:
     assert "@_root_.«my thm»" in _probes(text)[1].source
 
 
+def test_every_reserved_word_is_quoted_in_a_name() -> None:
+    assert lean_name(["local", "meta", "set_option", "notation3", "x"]) == (
+        "«local».«meta».«set_option».«notation3».x"
+    )
+    assert lean_name(["Nat", "add_comm"]) == "Nat.add_comm"
+
+
+def test_module_system_modifiers_stay_with_the_target() -> None:
+    text = "module\npublic import Mathlib\n\npublic meta theorem t (n : ℕ) : n = n := sorry\n"
+    probe = _probes(text)[0]
+    assert _own_lines(probe).split("\n") == [
+        "set_option maxHeartbeats 100000 in",
+        "public meta theorem proofgate_triage_trivial_0 (n : ℕ) : n = n := by",
+        "  decide",
+    ]
+    assert read_target(parse_statement(text)).has_mathlib
+
+
 def test_push_neg_needs_mathlib_and_notation_blocks_disproof() -> None:
     core = "theorem g : (2 : Nat) + 2 = 5 := by sorry\n"
     push = [p for p in _probes(core) if p.tactic.startswith("push_neg")]

@@ -33,6 +33,13 @@ from typing import Any
 
 from proofgate.exceptions import SubmissionError
 from proofgate.lean.lexer import Token, TokenKind, is_id_first, is_id_rest, tokenize
+from proofgate.lean.syntax import (
+    MODIFIER_WORDS,
+    NOTATION_WORDS,
+    RESERVED_WORDS,
+    THEOREM_WORDS,
+    nesting,
+)
 from proofgate.models import ProbeKind, ProbeOutcome
 from proofgate.verify.assemble import Declaration, Statement
 
@@ -53,63 +60,11 @@ _KIND_WORD = {
     ProbeKind.disproved: "disproof",
     ProbeKind.vacuous: "vacuous",
 }
-#: Commands that add notation: they could change what the negation proofgate writes parses as.
-NOTATION_WORDS = frozenset(
-    {"notation", "notation3", "infix", "infixl", "infixr", "prefix", "postfix", "binder_predicate"}
-)
 #: Closers that only look at the goal, and their forms that use the hypotheses (vacuous probes).
 _HYPOTHESIS_FORMS = {"simp": "simp_all", "norm_num": "norm_num at *"}
 #: Closers that can never prove `False` from hypotheses: their vacuous probes are not run.
 _GOAL_ONLY = frozenset({"decide", "positivity", "rfl", "trivial"})
 _ARROWS = frozenset({"→", "->", "∀", "Π", "forall"})
-_MODIFIERS = frozenset({"protected", "noncomputable", "nonrec", "private", "partial", "unsafe"})
-_OPEN = frozenset({"(", "[", "{", "⟨", "⦃", "@[", "#[", "%["})
-_CLOSE = frozenset({")", "]", "}", "⟩", "⦄"})
-#: Lean keywords a name component may not be spelled as without «».
-_KEYWORDS = frozenset(
-    {
-        "theorem",
-        "lemma",
-        "def",
-        "abbrev",
-        "instance",
-        "example",
-        "fun",
-        "let",
-        "have",
-        "show",
-        "from",
-        "by",
-        "at",
-        "in",
-        "if",
-        "then",
-        "else",
-        "do",
-        "match",
-        "with",
-        "where",
-        "end",
-        "open",
-        "namespace",
-        "section",
-        "import",
-        "variable",
-        "universe",
-        "structure",
-        "class",
-        "inductive",
-        "axiom",
-        "opaque",
-        "calc",
-        "Type",
-        "Sort",
-        "Prop",
-        "forall",
-        "exists",
-        "sorry",
-    }
-)
 
 
 @dataclass(frozen=True)
@@ -142,18 +97,10 @@ class Probe:
     skip_reason: str | None = None  # built, but not to be run
 
 
-def _nesting(token: Token, depth: int) -> int:
-    if token.kind is TokenKind.SYMBOL and token.text in _OPEN:
-        return depth + 1
-    if token.kind is TokenKind.SYMBOL and token.text in _CLOSE:
-        return max(0, depth - 1)
-    return depth
-
-
 def _find_target(code: list[Token], declaration: Declaration) -> tuple[int, int, int]:
     """Indices of the target's keyword, its name and its `:=` among the code tokens."""
     for index, token in enumerate(code[:-1]):
-        if not token.is_word("theorem", "lemma"):
+        if not token.is_word(*THEOREM_WORDS):
             continue
         name = code[index + 1]
         if name.kind is not TokenKind.IDENT or name.name != declaration.declared:
@@ -166,7 +113,7 @@ def _find_target(code: list[Token], declaration: Declaration) -> tuple[int, int,
                 if after is not None and after.start == declaration.proof_start:
                     return index, index + 1, position
                 break
-            depth = _nesting(probe, depth)
+            depth = nesting(probe, depth)
     raise ValueError(f"cannot find the target {declaration.name} in the statement's text")
 
 
@@ -176,7 +123,7 @@ def _command_start(
     """The `open X in` / `set_option o v in` written before the target (over its modifiers and
     attributes), and the offset where the target's whole command starts (doc comment included)."""
     index = keyword - 1
-    while index >= 0 and code[index].is_word(*_MODIFIERS):
+    while index >= 0 and code[index].is_word(*MODIFIER_WORDS):
         index -= 1
     if index >= 0 and code[index].text == "]":  # an attribute list `@[...]`
         depth = 0
@@ -223,7 +170,7 @@ def read_target(statement: Statement) -> TargetText:
         if depth == 0 and token.kind is TokenKind.SYMBOL and token.text == ":":
             colon = index
             break
-        depth = _nesting(token, depth)
+        depth = nesting(token, depth)
     binders, conclusion = signature_tokens[:colon], signature_tokens[colon + 1 :]
     uses_variables = any(token.is_word("variable", "include") for token in code)
     premises = any(token.text in _ARROWS for token in conclusion)
@@ -237,7 +184,7 @@ def read_target(statement: Statement) -> TargetText:
         command_start=command_start,
         has_hypotheses=bool(binders) or premises or uses_variables,
         declares_notation=notation,
-        has_mathlib=any(module.split(".")[0] == "Mathlib" for module in statement.imports),
+        has_mathlib=any(module.parts[0] == "Mathlib" for module in statement.header.modules),
     )
 
 
@@ -249,7 +196,7 @@ def lean_name(parts: Sequence[str]) -> str:
             bool(part)
             and is_id_first(part[0])
             and all(is_id_rest(ch) for ch in part[1:])
-            and part not in _KEYWORDS
+            and part not in RESERVED_WORDS
         )
         return part if plain else f"«{part}»"
 
