@@ -55,6 +55,22 @@ def test_prefixes_join_the_command_they_prefix() -> None:
     assert [(c.kind, c.name()) for c in commands] == [("theorem", "a"), ("theorem", "b")]
 
 
+def test_module_system_modifiers_and_every_command_word_start_commands() -> None:
+    text = (
+        "theorem a : True := trivial\npublic theorem b : True := trivial\nmeta def m := 1\n"
+        'notation3 "X" => 1\nderiving instance Repr for S\nrun_cmd pure ()\n'
+    )
+    commands = split_commands(tokenize(text))
+    assert [(c.kind, c.name()) for c in commands] == [
+        ("theorem", "a"),
+        ("theorem", "b"),
+        ("def", "m"),
+        ("notation3", None),
+        ("deriving", "instance"),
+        ("run_cmd", "pure"),
+    ]
+
+
 def test_hash_commands_and_sections() -> None:
     text = "#eval 1\nnoncomputable section\nend\n#check Nat\n"
     assert kinds(text) == ["#eval", "section", "end", "#check"]

@@ -2,8 +2,9 @@
 
 Tokens come from proofgate's Lean-aware lexer (`proofgate.lean.lexer`: comments, nested
 `/- -/`, strings, char literals, `«»` names), so nothing inside a comment or a string is ever taken
-for a declaration. Commands are not Lean's parser: one starts where a command keyword is the first
-token of its line (for `open` and `set_option`, which tactics use too, only at column 0).
+for a declaration. Commands are not Lean's parser: one starts where a command word
+(`proofgate.lean.syntax.COMMAND_WORDS`) is the first token of its line (for `open` and
+`set_option`, which tactics use too, only at column 0).
 """
 
 from __future__ import annotations
@@ -11,67 +12,17 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from proofgate.lean import lexer
+from proofgate.lean.syntax import (
+    ATTRIBUTE_KINDS,
+    COMMAND_WORDS,
+    MODIFIER_WORDS,
+    TACTIC_COMMAND_WORDS,
+)
 
 __all__ = ["Command", "Token", "normalised", "skip_brackets", "split_commands", "tokenize"]
 
-#: Keywords that start a command when they are the first token of a line.
-COMMAND_KEYWORDS = frozenset(
-    {
-        "abbrev",
-        "add_decl_doc",
-        "attribute",
-        "axiom",
-        "class",
-        "def",
-        "elab",
-        "elab_rules",
-        "end",
-        "example",
-        "export",
-        "import",
-        "include",
-        "inductive",
-        "infix",
-        "infixl",
-        "infixr",
-        "initialize",
-        "builtin_initialize",
-        "instance",
-        "lemma",
-        "macro",
-        "macro_rules",
-        "mutual",
-        "namespace",
-        "noncomputable",
-        "nonrec",
-        "notation",
-        "omit",
-        "opaque",
-        "open",
-        "partial",
-        "postfix",
-        "prefix",
-        "private",
-        "protected",
-        "scoped",
-        "local",
-        "section",
-        "set_option",
-        "simproc",
-        "structure",
-        "syntax",
-        "theorem",
-        "universe",
-        "unsafe",
-        "variable",
-    }
-)
-#: Command keywords that tactic blocks use too (`open Foo in`, `set_option x y in`).
-COLUMN_ZERO_ONLY = frozenset({"open", "set_option"})
 #: Words that may precede a declaration keyword without changing what it declares.
-MODIFIERS = frozenset(
-    {"private", "protected", "noncomputable", "partial", "unsafe", "nonrec", "local", "scoped"}
-)
+_PREFIXES = MODIFIER_WORDS | ATTRIBUTE_KINDS
 
 
 @dataclass(frozen=True)
@@ -141,9 +92,9 @@ def _starts_command(tokens: list[Token], index: int) -> bool:
         return False
     if token.kind == "hash" or token.text == "@[":  # `#eval`, `#check`, ...; `@[attr]`
         return True
-    if token.kind != "ident" or token.text not in COMMAND_KEYWORDS:
+    if token.kind != "ident" or token.text not in COMMAND_WORDS:
         return False
-    return token.column == 0 or token.text not in COLUMN_ZERO_ONLY
+    return token.column == 0 or token.text not in TACTIC_COMMAND_WORDS
 
 
 def _classify(command: Command, index: int) -> None:
@@ -154,7 +105,7 @@ def _classify(command: Command, index: int) -> None:
         if token.text == "@[":
             index = skip_brackets(tokens, index)
             continue
-        if token.text in MODIFIERS and index + 1 < len(tokens):
+        if token.text in _PREFIXES and index + 1 < len(tokens):
             index += 1
             continue
         break
@@ -169,7 +120,7 @@ def _only_modifiers(tokens: list[Token], index: int) -> bool:
     while index < len(tokens):
         if tokens[index].text == "@[":
             index = skip_brackets(tokens, index)
-        elif tokens[index].text in MODIFIERS:
+        elif tokens[index].text in _PREFIXES:
             index += 1
         else:
             return False
