@@ -77,6 +77,6 @@ async def test_without_a_server_a_service_runs_here_and_closes_with_the_backend(
 
 
 async def test_require_ready_raises_at_once_naming_what_is_missing(settings: Settings) -> None:
-    with pytest.raises(NotReady, match=r"local verification is not ready: .*proofgate doctor"):
+    with pytest.raises(NotReady, match=r"cannot verify in this process: .*proofgate doctor"):
         async with open_backend(settings, require_ready=True):
             pytest.fail("a backend that cannot verify was handed out")

@@ -165,7 +165,7 @@ async def open_backend(
         readiness = backend.service.readiness()
         if require_ready and not readiness.ready:
             raise NotReady(
-                "local verification is not ready: "
+                "cannot verify in this process: "
                 + "; ".join(readiness.reasons)
                 + " (run `proofgate doctor`, or check against a server with --server URL)"
             )

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from proofgate.batch.backends.local import LocalBackend
+from proofgate.batch.executors.checker import CheckerExecutor
 from proofgate.batch.input import BatchRecord
 from proofgate.batch.output import read_records
 from proofgate.batch.runner import record_outcome, run_batch
@@ -52,7 +52,9 @@ async def test_a_batch_stopped_midway_resumes_to_the_same_complete_output(tmp_pa
 
     reference = tmp_path / "reference.jsonl"
     whole = await run_batch(
-        tmp_path / "in.jsonl", reference, LocalBackend(service=stack_in(tmp_path / "a").service())
+        tmp_path / "in.jsonl",
+        reference,
+        CheckerExecutor(service=stack_in(tmp_path / "a").service()),
     )
     assert whole.complete and whole.written == ITEMS
     assert {
@@ -70,7 +72,9 @@ async def test_a_batch_stopped_midway_resumes_to_the_same_complete_output(tmp_pa
             stop.set()
 
     run = asyncio.create_task(
-        run_batch(tmp_path / "in.jsonl", out, LocalBackend(service=stack.service()), on_record=note)
+        run_batch(
+            tmp_path / "in.jsonl", out, CheckerExecutor(service=stack.service()), on_record=note
+        )
     )
     await asyncio.wait_for(stop.wait(), 30)
     run.cancel()  # as Ctrl-C does: checks in flight are dropped, nothing half-written
@@ -81,14 +85,14 @@ async def test_a_batch_stopped_midway_resumes_to_the_same_complete_output(tmp_pa
     with out.open("a", encoding="utf-8") as stream:  # and a crash tore the last write
         stream.write('{"id": "item-9999", "line": 3, "verd')
 
-    resumed = await run_batch(tmp_path / "in.jsonl", out, LocalBackend(service=stack.service()))
+    resumed = await run_batch(tmp_path / "in.jsonl", out, CheckerExecutor(service=stack.service()))
     assert resumed.already_done == len(first_part)
     assert resumed.written == ITEMS - len(first_part)
     assert resumed.torn_bytes > 0 and resumed.complete
     assert outcomes(out) == outcomes(reference)
     assert [r.id for r in read_records(out)][: len(first_part)] == [r.id for r in first_part]
 
-    again = await run_batch(tmp_path / "in.jsonl", out, LocalBackend(service=stack.service()))
+    again = await run_batch(tmp_path / "in.jsonl", out, CheckerExecutor(service=stack.service()))
     assert again.written == 0 and again.already_done == ITEMS
 
 
@@ -96,7 +100,7 @@ async def test_records_carry_what_a_report_needs(tmp_path: Path) -> None:
     write_batch(tmp_path / "in.jsonl", 20)
     out = tmp_path / "out.jsonl"
     summary = await run_batch(
-        tmp_path / "in.jsonl", out, LocalBackend(service=make_stack(tmp_path).service())
+        tmp_path / "in.jsonl", out, CheckerExecutor(service=make_stack(tmp_path).service())
     )
     by_id = {record.id: record for record in read_records(out)}
     proved = by_id["item-0000"]
@@ -115,5 +119,5 @@ async def test_a_backend_that_cannot_verify_stops_before_writing(tmp_path: Path)
     out = tmp_path / "out.jsonl"
     service = CheckerService(make_stack(tmp_path).settings)  # no stand-ins: no Lean here
     with pytest.raises(NotReady, match=re.escape("v4.32.0")):
-        await run_batch(tmp_path / "in.jsonl", out, LocalBackend(service=service))
+        await run_batch(tmp_path / "in.jsonl", out, CheckerExecutor(service=service))
     assert read_records(out) == []

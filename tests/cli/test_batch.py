@@ -89,7 +89,7 @@ def test_ray_takes_an_optional_address(
         seen.update(options)
         raise ConfigError("captured")
 
-    monkeypatch.setattr(batch_cli, "make_backend", capture)
+    monkeypatch.setattr(batch_cli, "make_executor", capture)
     result = runner.invoke(app, ["batch", str(tmp_path / "in.jsonl"), "-o", "o.jsonl", *given])
     assert result.exit_code == 2 and "captured" in result.output
     assert seen["ray"] == address

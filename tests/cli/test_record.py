@@ -14,7 +14,7 @@ import structlog
 from typer.testing import CliRunner
 
 from proofgate.api.app import create_app
-from proofgate.batch.backends.local import LocalBackend
+from proofgate.batch.executors.checker import CheckerExecutor
 from proofgate.batch.runner import run_batch
 from proofgate.cli import app
 from tests.batch.items import write_batch
@@ -43,7 +43,7 @@ def test_export_then_replay_on_a_server(tmp_path: Path, env: dict[str, str]) -> 
     write_batch(tmp_path / "in.jsonl", 12)
     stack = make_stack(tmp_path)
     batch = run_batch(
-        tmp_path / "in.jsonl", tmp_path / "out.jsonl", LocalBackend(service=stack.service())
+        tmp_path / "in.jsonl", tmp_path / "out.jsonl", CheckerExecutor(service=stack.service())
     )
     asyncio.run(batch)  # the CLI runs its own event loop: this test has none
     exported = runner.invoke(
@@ -151,7 +151,7 @@ def test_replay_in_process_without_lean_exits_3(tmp_path: Path, env: dict[str, s
     write_batch(tmp_path / "in.jsonl", 3)
     stack = make_stack(tmp_path)
     batch = run_batch(
-        tmp_path / "in.jsonl", tmp_path / "out.jsonl", LocalBackend(service=stack.service())
+        tmp_path / "in.jsonl", tmp_path / "out.jsonl", CheckerExecutor(service=stack.service())
     )
     asyncio.run(batch)
     args = ["export", str(tmp_path / "out.jsonl"), "--submission", str(tmp_path / "in.jsonl")]

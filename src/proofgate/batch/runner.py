@@ -14,7 +14,7 @@ from contextlib import aclosing
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from proofgate.batch.backends.base import Backend
+from proofgate.batch.executors.base import BatchExecutor
 from proofgate.batch.input import BatchItem, BatchRecord, read_items
 from proofgate.batch.output import ResultsFile
 
@@ -61,7 +61,7 @@ class BatchSummary:
 async def run_batch(
     input_path: Path,
     output_path: Path,
-    backend: Backend,
+    backend: BatchExecutor,
     *,
     on_start: Callable[[BatchSummary], None] | None = None,
     on_record: RecordHook | None = None,

@@ -28,7 +28,7 @@ from rich.table import Table
 from rich.text import Text
 from typer.core import TyperCommand
 
-from proofgate.batch.backends.base import Backend
+from proofgate.batch.executors.base import BatchExecutor
 from proofgate.batch.input import BatchRecord
 from proofgate.batch.runner import BatchSummary, run_batch
 from proofgate.cli.common import EXIT_INFRA, EXIT_OK, EXIT_USAGE, console, fail, load_settings
@@ -39,7 +39,7 @@ if TYPE_CHECKING:
     # typer vendors click: the Context its commands parse with is this one, not `click.Context`.
     from typer._click.core import Context
 
-__all__ = ["batch", "make_backend", "register"]
+__all__ = ["batch", "make_executor", "register"]
 
 EXIT_INTERRUPTED = 130
 #: What a bare `--ray` means: a private Ray on this machine for this run.
@@ -67,26 +67,22 @@ class _RateColumn(ProgressColumn):
         return Text(f"{speed:.1f} items/s" if speed else "- items/s", style="progress.data.speed")
 
 
-def make_backend(
+def make_executor(
     *, server: str | None, ray: str | None, concurrency: int | None, actors: int | None
-) -> Backend:
-    """The backend the options name (the local pool when neither --server nor --ray is given)."""
+) -> BatchExecutor:
+    """The executor the options name (in this process when neither --server nor --ray is given)."""
     if server and ray:
         raise ConfigError("give --server URL or --ray [ADDRESS], not both")
     if actors is not None and not ray:
         raise ConfigError("--actors needs --ray")
-    if server:
-        from proofgate.batch.backends.server import ServerBackend
-
-        api_key = os.environ.get("PROOFGATE_API_KEY") or None
-        return ServerBackend(server, api_key=api_key, concurrency=concurrency)
     if ray:
-        from proofgate.batch.backends.ray_cluster import RayBackend
+        from proofgate.batch.executors.ray_cluster import RayExecutor
 
-        return RayBackend(ray, actors=actors, concurrency=concurrency)
-    from proofgate.batch.backends.local import LocalBackend
+        return RayExecutor(ray, actors=actors, concurrency=concurrency)
+    from proofgate.batch.executors.checker import CheckerExecutor
 
-    return LocalBackend(load_settings(), concurrency=concurrency)
+    api_key = os.environ.get("PROOFGATE_API_KEY") or None
+    return CheckerExecutor(load_settings(), server=server, api_key=api_key, concurrency=concurrency)
 
 
 def _tally(summary: BatchSummary) -> str:
@@ -150,7 +146,7 @@ def batch(
 ) -> None:
     """Check every submission of a JSONL file; ids already in the results are skipped."""
     try:
-        backend = make_backend(server=server, ray=ray, concurrency=concurrency, actors=actors)
+        backend = make_executor(server=server, ray=ray, concurrency=concurrency, actors=actors)
     except ConfigError as exc:
         fail(str(exc), EXIT_USAGE)
     settings = load_settings()

@@ -11,8 +11,7 @@ import pytest
 import structlog
 
 from proofgate.api.app import create_app
-from proofgate.batch.backends.local import LocalBackend
-from proofgate.batch.backends.server import ServerBackend
+from proofgate.batch.executors.checker import CheckerExecutor
 from proofgate.batch.output import read_records
 from proofgate.batch.runner import run_batch
 from proofgate.exceptions import ServerError
@@ -35,12 +34,16 @@ async def test_a_server_gives_the_local_pools_results(tmp_path: Path) -> None:
     write_batch(tmp_path / "in.jsonl", ITEMS)
     reference = tmp_path / "local.jsonl"
     await run_batch(
-        tmp_path / "in.jsonl", reference, LocalBackend(service=stack_in(tmp_path / "l").service())
+        tmp_path / "in.jsonl",
+        reference,
+        CheckerExecutor(service=stack_in(tmp_path / "l").service()),
     )
     stack = stack_in(tmp_path / "s")
     with run_app(create_app(stack.settings, service=stack.service()), timeout=20) as url:
         summary = await run_batch(
-            tmp_path / "in.jsonl", tmp_path / "http.jsonl", ServerBackend(url, concurrency=6)
+            tmp_path / "in.jsonl",
+            tmp_path / "http.jsonl",
+            CheckerExecutor(server=url, concurrency=6),
         )
     assert summary.complete and summary.backend == "server"
     assert outcomes(tmp_path / "http.jsonl") == outcomes(reference)
@@ -50,7 +53,7 @@ async def test_an_unreachable_server_stops_the_run_before_anything_is_written(
     tmp_path: Path,
 ) -> None:
     write_batch(tmp_path / "in.jsonl", 10)
-    backend = ServerBackend(f"http://127.0.0.1:{free_port()}", retry_backoff=0.01)
+    backend = CheckerExecutor(server=f"http://127.0.0.1:{free_port()}", retry_backoff=0.01)
     with pytest.raises(ServerError, match="cannot reach"):
         await run_batch(tmp_path / "in.jsonl", tmp_path / "out.jsonl", backend)
     assert read_records(tmp_path / "out.jsonl") == []
@@ -68,7 +71,7 @@ async def test_a_server_lost_midway_keeps_what_was_done(tmp_path: Path) -> None:
         if len(written) == 30:
             server.__exit__(None, None, None)
 
-    backend = ServerBackend(url, concurrency=2, retry_backoff=0.01)
+    backend = CheckerExecutor(server=url, concurrency=2, retry_backoff=0.01)
     with pytest.raises(ServerError):
         await run_batch(
             tmp_path / "in.jsonl", tmp_path / "out.jsonl", backend, on_record=stop_the_server_midway

@@ -8,7 +8,7 @@ import json
 from collections import defaultdict
 from typing import Any
 
-from proofgate.batch.backends.ray_cluster import RayBackend, _Actor
+from proofgate.batch.executors.ray_cluster import RayExecutor, _Actor
 from proofgate.batch.input import BatchItem, header_key
 from proofgate.models import Submission, Verdict, VerdictStatus
 
@@ -68,8 +68,10 @@ class _FakeRemote:
         return FakeHandle(f"replacement-{self.made}", self._log)
 
 
-def _backend(*handles: FakeHandle, log: list[tuple[str, str]], max_attempts: int = 3) -> RayBackend:
-    backend = RayBackend(None, concurrency=2, max_attempts=max_attempts)
+def _backend(
+    *handles: FakeHandle, log: list[tuple[str, str]], max_attempts: int = 3
+) -> RayExecutor:
+    backend = RayExecutor(None, concurrency=2, max_attempts=max_attempts)
     backend._actors = [_Actor(handle, number) for number, handle in enumerate(handles, start=1)]
     backend._started = len(handles)
     backend._target = len(handles)
@@ -87,7 +89,7 @@ def _items(headers: dict[str, int]) -> list[BatchItem]:
     return items
 
 
-async def _run(backend: RayBackend, items: list[BatchItem]) -> dict[str, Any]:
+async def _run(backend: RayExecutor, items: list[BatchItem]) -> dict[str, Any]:
     return {record.id: record async for record in backend.check_many(items)}
 
 

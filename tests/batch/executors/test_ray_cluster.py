@@ -15,12 +15,12 @@ from typing import Any
 import psutil
 import pytest
 
-from proofgate.batch.backends.local import LocalBackend
-from proofgate.batch.backends.ray_cluster import RayBackend
+from proofgate.batch.executors.checker import CheckerExecutor
+from proofgate.batch.executors.ray_cluster import RayExecutor
 from proofgate.batch.input import BatchRecord
 from proofgate.batch.output import read_records
 from proofgate.batch.runner import run_batch
-from tests.batch.backends.ray_stack import actor_service
+from tests.batch.executors.ray_stack import actor_service
 from tests.batch.items import write_batch
 from tests.batch.test_runner import outcomes, stack_in
 
@@ -62,11 +62,13 @@ async def test_ray_gives_the_local_pools_results_and_retries_a_lost_actor(
     write_batch(tmp_path / "in.jsonl", ITEMS)
     reference = tmp_path / "local.jsonl"
     await run_batch(
-        tmp_path / "in.jsonl", reference, LocalBackend(service=stack_in(tmp_path / "l").service())
+        tmp_path / "in.jsonl",
+        reference,
+        CheckerExecutor(service=stack_in(tmp_path / "l").service()),
     )
 
     tag = f"raybatch-{uuid.uuid4().hex[:8]}"
-    backend = RayBackend(
+    backend = RayExecutor(
         None,  # the cluster this test started
         actors=2,
         concurrency=4,

@@ -15,7 +15,7 @@ from collections.abc import AsyncGenerator, Iterable
 from proofgate.batch.input import BatchItem, BatchRecord
 from proofgate.exceptions import Busy
 
-__all__ = ["Backend", "PerItemBackend"]
+__all__ = ["BatchExecutor", "PerItemExecutor"]
 
 #: Tries of one item while the backend answers `Busy` (each waits as Retry-After asks).
 BUSY_ATTEMPTS = 6
@@ -23,7 +23,7 @@ BUSY_ATTEMPTS = 6
 MAX_BUSY_WAIT = 30.0
 
 
-class Backend(ABC):
+class BatchExecutor(ABC):
     """A place where submissions are checked: started once, then fed items, then closed."""
 
     name: str = "backend"
@@ -44,7 +44,7 @@ class Backend(ABC):
         """Every item's record, in the order they finish."""
 
 
-class PerItemBackend(Backend):
+class PerItemExecutor(BatchExecutor):
     """A backend that checks one item per call; this class bounds how many run at once."""
 
     @abstractmethod

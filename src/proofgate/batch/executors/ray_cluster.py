@@ -25,7 +25,7 @@ from collections.abc import AsyncGenerator, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from proofgate.batch.backends.base import Backend, wait_while_busy
+from proofgate.batch.executors.base import BatchExecutor, wait_while_busy
 from proofgate.batch.input import BatchItem, BatchRecord, header_key
 from proofgate.config import Settings
 from proofgate.exceptions import Busy, ConfigError, NotReady, SubmissionError
@@ -33,7 +33,7 @@ from proofgate.logs import get_logger
 from proofgate.models import Submission, Verdict
 from proofgate.service import CheckerService
 
-__all__ = ["CheckerActor", "RayBackend", "import_ray"]
+__all__ = ["CheckerActor", "RayExecutor", "import_ray"]
 
 _log = get_logger("proofgate.batch.ray")
 
@@ -111,7 +111,7 @@ class _Actor:
     alive: bool = True
 
 
-class RayBackend(Backend):
+class RayExecutor(BatchExecutor):
     """Checks items on Ray actors; `concurrency` is the calls in flight per actor."""
 
     name = "ray"
