@@ -24,7 +24,8 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from proofgate.ci.checkers import Checker, local_checker, remote_checker
+from proofgate.backends import open_backend
+from proofgate.ci.checkers import Checker
 from proofgate.config import Settings
 from proofgate.exceptions import ProofgateError
 from proofgate.models import Submission, VerdictStatus
@@ -87,7 +88,7 @@ def markdown(rows: list[dict[str, Any]]) -> str:
 
 async def main_async(args: argparse.Namespace) -> int:
     cases = load_cases(args.cases)
-    opener = remote_checker(args.server) if args.server else local_checker(Settings())
+    opener = open_backend(Settings(), server=args.server, require_ready=True)
     try:
         async with opener as checker:
             rows = []

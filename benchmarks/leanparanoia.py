@@ -31,7 +31,8 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from proofgate.ci.checkers import Checker, local_checker, remote_checker
+from proofgate.backends import open_backend
+from proofgate.ci.checkers import Checker
 from proofgate.ci.discover import discover_text
 from proofgate.config import Settings
 from proofgate.exceptions import ProofgateError
@@ -230,7 +231,7 @@ async def main_async(args: argparse.Namespace) -> int:
     if not cases:
         print(f"no LeanParanoia cases under {checkout / EXPLOITS}", file=sys.stderr)
         return 2
-    opener = remote_checker(args.server) if args.server else local_checker(Settings())
+    opener = open_backend(Settings(), server=args.server, require_ready=True)
     try:
         async with opener as checker:
             outcomes = await run_cases(cases, checkout, checker)
