@@ -72,9 +72,17 @@ def test_an_unreadable_input_is_a_config_error(tmp_path: Path) -> None:
         list(read_items(tmp_path / "missing.jsonl"))
 
 
-def test_header_key_is_environment_and_leading_imports() -> None:
+def test_header_key_is_environment_and_the_pools_header() -> None:
     code = "import Mathlib.Tactic\nimport Aesop\nopen Nat\ntheorem x : True := trivial\n"
-    assert header_key(Submission(code=code)) == ("default", ("Mathlib.Tactic", "Aesop"))
+    assert header_key(Submission(code=code)) == ("default", "import Mathlib.Tactic\nimport Aesop")
     locked = Submission(statement=STATEMENT, proof="by norm_num", environment="other")
-    assert header_key(locked) == ("other", ("Mathlib.Tactic",))
-    assert header_key(Submission(code="theorem x : True := trivial")) == ("default", ())
+    assert header_key(locked) == ("other", "import Mathlib.Tactic")
+    assert header_key(Submission(code="theorem x : True := trivial")) == ("default", "")
+
+
+def test_header_key_keeps_import_modifiers_apart_and_ignores_layout() -> None:
+    def key(code: str) -> tuple[str, str]:
+        return header_key(Submission(code=code + "\ntheorem x : True := trivial"))
+
+    assert key("import all Mathlib.Tactic") != key("import Mathlib.Tactic")
+    assert key("import  Mathlib.Tactic -- the tactics") == key("import Mathlib.Tactic")

@@ -79,14 +79,15 @@ class BatchItem:
         return BatchRecord(id=self.id, line=self.line, error=problem, attempts=attempts)
 
 
-def header_key(submission: Submission) -> tuple[str, tuple[str, ...]]:
-    """What a warm worker is keyed by: the environment and the leading imports (DESIGN.md).
+def header_key(submission: Submission) -> tuple[str, str]:
+    """What a warm worker is keyed by: the environment and the normalized header, as the pool keys
+    it (`import all M` and `import M` are different headers; comments and spacing are not).
 
     A locked check runs the statement's header (the proof is spliced into it) unless whole `code`
     is given, whose own imports then lead.
     """
     source = submission.code if submission.code is not None else submission.statement or ""
-    return submission.environment, split_header(source).imports
+    return submission.environment, split_header(source).header
 
 
 def _input_error(item_id: str, line: int, message: str, field: str | None = None) -> BatchRecord:
