@@ -84,3 +84,11 @@ def test_replay_refuses_a_command_that_is_not_the_recorded_one(tmp_path) -> None
     assert ok.returncode == 0 and _values(ok.stdout) == [{"env": 0}, {"env": 1}]
     wrong = _run('{"cmd": "def f := 1"}\n\n{"cmd": "def h := 3"}\n\n', "--replay", str(transcript))
     assert wrong.returncode == 2 and "command 1 is not the recorded one" in wrong.stderr
+
+
+def test_an_unknown_module_is_found_behind_import_modifiers() -> None:
+    """`import all M` imports M, as Lean reads it: the stand-in must not take `all` for a module."""
+    commands = '{"cmd": "import all Standin.Missing.Foo"}\n\n{"cmd": "import Mathlib"}\n\n'
+    first, second = _values(_run(commands, "--import-seconds", "0").stdout)
+    assert [m["data"] for m in first["messages"]] == ["unknown module prefix 'Standin.Missing.Foo'"]
+    assert "messages" not in second

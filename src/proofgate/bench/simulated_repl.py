@@ -50,6 +50,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
+from proofgate.lean.header import split_header
+
 if __package__:
     from proofgate.bench.lean_json import lean_json_pretty
 else:  # run as a file: import the sibling printer without the (slow to import) proofgate package
@@ -200,9 +202,7 @@ class SimulatedRepl:
             self._reply({"message": "Unknown environment."})
             return
         if env_id is None:
-            imports = tuple(
-                ln.split()[1] for ln in lines if ln.startswith("import ") and len(ln.split()) > 1
-            )
+            imports = split_header(code).imports  # `import all M` imports M, as Lean reads it
             if imports:
                 time.sleep(self.import_seconds)
             self.ready_at = time.monotonic()
