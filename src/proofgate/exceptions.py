@@ -15,7 +15,6 @@ ProofgateError
  |    +-- ReplOutOfMemory      the worker went over its memory cap (the submission's outcome)
  |    +-- ReplCommandError     the REPL answered `{"message": ...}` (e.g. "Unknown environment.")
  +-- AuditError                the trusted checker crashed, hung or broke its contract
- +-- AuditCompileFailed        the submission did not compile for the audit (a verdict, not a fault)
  +-- StoreError                the SQLite store failed
  +-- SessionError              a proof session cannot serve the request
  |    +-- SessionNotFound      no such session (unknown, expired, closed, another key's) or state
@@ -27,7 +26,6 @@ ProofgateError
 from __future__ import annotations
 
 __all__ = [
-    "AuditCompileFailed",
     "AuditError",
     "Busy",
     "ClientError",
@@ -127,26 +125,6 @@ class ReplCommandError(ReplError):
 
 class AuditError(ProofgateError):
     """The trusted checker crashed, timed out or broke its JSON contract: never a pass."""
-
-
-class AuditCompileFailed(ProofgateError):
-    """`lean -o` refused the submission for the audit: map it to `failed`, or to `timeout` /
-    `out_of_memory` when `timed_out` / `out_of_memory` is set. `messages` are Lean's, one a line."""
-
-    def __init__(
-        self,
-        message: str,
-        *,
-        messages: list[str] | None = None,
-        output: str = "",
-        timed_out: bool = False,
-        out_of_memory: bool = False,
-    ) -> None:
-        super().__init__(message)
-        self.messages = list(messages or [])
-        self.output = output
-        self.timed_out = timed_out
-        self.out_of_memory = out_of_memory
 
 
 class StoreError(ProofgateError):

@@ -20,7 +20,6 @@ from proofgate.config import Settings
 from proofgate.environments.registry import Environment, discover_environments
 from proofgate.environments.toolchain import find_lean
 from proofgate.exceptions import (
-    AuditCompileFailed,
     AuditError,
     ConfigError,
     NotReady,
@@ -275,8 +274,6 @@ class CheckerService:
                     answer_holes=list(prepared.assembled.answer_holes),
                     allowed_axioms=prepared.allowed_axioms,
                 )
-            except AuditCompileFailed as exc:
-                audit = exc
             except (AuditError, ReplError, ConfigError) as exc:
                 infra = InfraFailure.from_exception(exc)
                 _log.warning("audit_failed", error=type(exc).__name__, detail=str(exc)[:200])

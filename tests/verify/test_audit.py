@@ -1,7 +1,7 @@
 """The audit flow against stand-ins for the compiler and the trusted checker.
 
 Every way the checker can answer, fail to answer, or answer wrongly ends in a report that cannot
-give `proved`, an `AuditCompileFailed`, or an `AuditError`: never in a pass by accident.
+give `proved`, a `CompileFailure`, or an `AuditError`: never in a pass by accident.
 """
 
 from __future__ import annotations
@@ -17,9 +17,9 @@ import pytest
 
 from proofgate.config import Settings
 from proofgate.environments.registry import Environment
-from proofgate.exceptions import AuditCompileFailed, AuditError, SubmissionError
+from proofgate.exceptions import AuditError, SubmissionError
 from proofgate.verify.audit import Auditor, checker_argv, parse_checker_output
-from proofgate.verify.contract import CONTRACT_VERSION, AuditOutcome, AuditReport
+from proofgate.verify.contract import CONTRACT_VERSION, AuditOutcome, AuditReport, CompileFailure
 from tests.standins.runner import NoSpawner, local_runner
 
 STANDINS = Path(__file__).resolve().parents[1] / "standins"
@@ -80,7 +80,7 @@ class Harness:
         target: str | None = "t1",
         answer_holes: list[str] | None = None,
         environment: Environment | None = None,
-    ) -> AuditReport:
+    ) -> AuditReport | CompileFailure:
         return await self.auditor.audit(
             environment=environment or self.environment,
             statement=statement,
@@ -184,23 +184,22 @@ async def test_a_submission_that_does_not_compile_fails_with_leans_messages(
     harness: Harness,
 ) -> None:
     code = "-- standin-compiler: error unknown identifier 'foo'\n" + CODE
-    with pytest.raises(AuditCompileFailed) as caught:
-        await harness.audit(code=code)
-    assert caught.value.messages == ["3:2: unknown identifier 'foo'"]
-    assert not caught.value.timed_out and not caught.value.out_of_memory
+    failure = await harness.audit(code=code)  # a value, not an exception: the submission's outcome
+    assert isinstance(failure, CompileFailure)
+    assert failure.messages == ["3:2: unknown identifier 'foo'"]
+    assert not failure.timed_out and not failure.out_of_memory
     assert not harness.argv_log.exists()
     assert not any((harness.settings.data_dir / "audit").iterdir())
 
 
 async def test_a_compile_that_hangs_is_a_timeout_of_the_submission(harness: Harness) -> None:
-    with pytest.raises(AuditCompileFailed) as caught:
-        await harness.audit(code="-- standin-compiler: hang\n" + CODE)
-    assert caught.value.timed_out
+    failure = await harness.audit(code="-- standin-compiler: hang\n" + CODE)
+    assert isinstance(failure, CompileFailure) and failure.timed_out
 
 
 async def test_a_compiler_killed_mid_run_is_a_failed_compile(harness: Harness) -> None:
-    with pytest.raises(AuditCompileFailed):
-        await harness.audit(code="-- standin-compiler: crash\n" + CODE)
+    failure = await harness.audit(code="-- standin-compiler: crash\n" + CODE)
+    assert isinstance(failure, CompileFailure) and not failure.timed_out
 
 
 async def test_a_compiler_that_writes_no_olean_is_an_audit_error(harness: Harness) -> None:

@@ -8,7 +8,6 @@ from typing import Any
 import pytest
 
 from proofgate.exceptions import (
-    AuditCompileFailed,
     AuditError,
     ReplCrashed,
     ReplOutOfMemory,
@@ -17,7 +16,7 @@ from proofgate.exceptions import (
 )
 from proofgate.models import Category, Severity, Submission, VerdictStatus, Violation
 from proofgate.verify.assemble import assemble
-from proofgate.verify.contract import AuditOutcome, AuditReport, DeclarationAudit
+from proofgate.verify.contract import AuditOutcome, AuditReport, CompileFailure, DeclarationAudit
 from proofgate.verify.policy import check_submission
 from proofgate.verify.verdict import (
     DEFAULT_ALLOWED_AXIOMS,
@@ -195,10 +194,10 @@ def test_contract_or_target_disagreement_is_internal() -> None:
 
 
 def test_audit_compile_failure() -> None:
-    failed = AuditCompileFailed("does not compile", messages=["3:4: unknown identifier `x`"])
+    failed = CompileFailure("does not compile", messages=["3:4: unknown identifier `x`"])
     assert decide(audit=failed) is S.failed
-    assert decide(audit=AuditCompileFailed("slow", timed_out=True)) is S.timeout
-    assert decide(audit=AuditCompileFailed("big", out_of_memory=True)) is S.out_of_memory
+    assert decide(audit=CompileFailure("slow", timed_out=True)) is S.timeout
+    assert decide(audit=CompileFailure("big", out_of_memory=True)) is S.out_of_memory
 
 
 @pytest.mark.parametrize(
@@ -209,7 +208,7 @@ def test_audit_compile_failure() -> None:
         (ReplCrashed("killed"), "internal"),
         (ReplProtocolError("forged output"), "internal"),
         (AuditError("checker printed garbage"), "internal"),
-        (AuditCompileFailed("x", timed_out=True), "timeout"),
+        (ReplTimeout(""), "timeout"),  # no message: the detail names the exception
         (RuntimeError("boom"), "internal"),
     ],
 )
@@ -404,7 +403,7 @@ def test_build_verdict_policy_refusal_and_infra() -> None:
 
 def test_build_verdict_maps_the_audit_compile_errors() -> None:
     assembled = assemble(Submission(statement=STATEMENT, proof="by\n  exact foo"))
-    failure = AuditCompileFailed("no", messages=["4:8: unknown identifier 'foo'", "garbage line"])
+    failure = CompileFailure("no", messages=["4:8: unknown identifier 'foo'", "garbage line"])
     verdict = build_verdict(
         assembled=assembled,
         policy=check_submission(assembled),

@@ -38,7 +38,6 @@ from proofgate.__about__ import __version__
 from proofgate.config import Settings
 from proofgate.environments.registry import Environment
 from proofgate.exceptions import (
-    AuditCompileFailed,
     AuditError,
     Busy,
     ConfigError,
@@ -67,7 +66,7 @@ from proofgate.store.results import ResultCache
 from proofgate.triage.feedback import render_triage, triage_reason
 from proofgate.verify.assemble import SourcePosition, Statement, parse_statement
 from proofgate.verify.audit import Audits
-from proofgate.verify.contract import CHECKER_ID
+from proofgate.verify.contract import CHECKER_ID, CompileFailure
 from proofgate.verify.feedback import messages_from_repl, policy_messages, sorries_from_repl
 from proofgate.verify.policy import PolicyConfig, check_source
 from proofgate.verify.probes import (
@@ -374,7 +373,7 @@ class Triager:
         allowed = sorted(set(self._settings.allowed_axioms))
         reference = check_source(run.probe.negation_statement, config).code
         try:
-            report = await self._auditor.audit(
+            outcome = await self._auditor.audit(
                 environment=environment,
                 statement=reference,
                 code=run.code,
@@ -382,19 +381,23 @@ class Triager:
                 answer_holes=[],
                 allowed_axioms=allowed,
             )
-        except AuditCompileFailed as exc:
-            transient = exc.timed_out or exc.out_of_memory
-            return False, f"the audit could not compile the negation proof: {exc}", not transient
         except SubmissionError as exc:
             return False, f"the audit could not compile the negation: {exc}", True
         except (AuditError, ReplError, ConfigError, NotReady) as exc:
             _log.warning("triage_audit_failed", error=type(exc).__name__, detail=str(exc)[:200])
             return False, f"the trusted audit could not conclude: {exc}", False
+        if isinstance(outcome, CompileFailure):
+            transient = outcome.timed_out or outcome.out_of_memory
+            return (
+                False,
+                f"the audit could not compile the negation proof: {outcome}",
+                not transient,
+            )
         status, reason = decide_verdict(
             kind="check",
             violations=(),
             repl_messages=(),
-            audit=report,
+            audit=outcome,
             allowed_axioms=allowed,
             target=run.probe.name,
         )

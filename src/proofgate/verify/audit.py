@@ -3,7 +3,7 @@
 Three jailed processes, none of which the submission can talk to:
 1. the locked statement compiled once per (statement, environment) into a reference .olean, cached
    under `DATA_DIR/references/<hash>/` (it failing is the statement's fault: `SubmissionError`);
-2. the submission compiled to a scratch .olean (`lean -o`; its errors raise `AuditCompileFailed`);
+2. the submission compiled to a scratch .olean (`lean -o`; its errors are a `CompileFailure`);
 3. the trusted checker (`proofgate-checker`, docs/checker-contract.md) on both, read-only, under a
    timeout. Its stdout must be exactly one JSON object that validates as `AuditReport` and agrees
    with what was asked; anything else raises `AuditError`, which the verdict turns into `internal`.
@@ -28,14 +28,13 @@ from pydantic import ValidationError
 from proofgate.config import Settings
 from proofgate.environments.registry import Environment
 from proofgate.exceptions import (
-    AuditCompileFailed,
     AuditError,
     NotReady,
     ReplError,
     SubmissionError,
 )
 from proofgate.sandbox.process import Limits, Spawner, SpawnSpec
-from proofgate.verify.contract import CONTRACT_VERSION, AuditOutcome, AuditReport
+from proofgate.verify.contract import CONTRACT_VERSION, AuditOutcome, AuditReport, CompileFailure
 
 __all__ = [
     "Auditor",
@@ -87,7 +86,7 @@ class Audits(Protocol):
         target: str | None,
         answer_holes: list[str],
         allowed_axioms: list[str],
-    ) -> AuditReport: ...
+    ) -> AuditReport | CompileFailure: ...
 
 
 class Auditor:
@@ -110,12 +109,12 @@ class Auditor:
         target: str | None,
         answer_holes: list[str],
         allowed_axioms: list[str],
-    ) -> AuditReport:
+    ) -> AuditReport | CompileFailure:
         """Check `code` against the locked `statement` (None: a free compile, no target).
 
-        Returns the checker's report (any outcome: the verdict logic judges it). Raises
-        `AuditCompileFailed` when the submission does not compile, `SubmissionError` when the
-        statement does not, and `AuditError` whenever the checker fails to conclude.
+        Returns the checker's report (any outcome: the verdict logic judges it), or the
+        `CompileFailure` when the submission does not compile. Raises `SubmissionError` when the
+        statement does not compile, and `AuditError` whenever the checker fails to conclude.
         """
         if (statement is None) != (target is None):
             raise SubmissionError(
@@ -136,7 +135,7 @@ class Auditor:
             compiled = await self._compile(environment, source, olean, writable=scratch)
             timings["compile_submission"] = float(compiled.duration_ms)
             if compiled.timed_out or compiled.out_of_memory or compiled.returncode != 0:
-                raise _compile_failure(compiled, what="the submission")
+                return _compile_failure(compiled, what="the submission")
             if not olean.is_file():
                 raise AuditError(f"the compiler exited 0 but wrote no {olean.name}")
             argv = checker_argv(
@@ -410,8 +409,8 @@ def _check_agreement(
         )
 
 
-def _compile_failure(result: RunResult, *, what: str) -> AuditCompileFailed:
-    """Lean's messages (from `--json` lines, else the raw text) as an AuditCompileFailed."""
+def _compile_failure(result: RunResult, *, what: str) -> CompileFailure:
+    """Lean's messages (from `--json` lines, else the raw text) as a `CompileFailure`."""
     stdout = result.stdout.decode("utf-8", "replace")
     stderr = result.stderr.decode("utf-8", "replace")
     messages: list[str] = []
@@ -438,7 +437,7 @@ def _compile_failure(result: RunResult, *, what: str) -> AuditCompileFailed:
         summary = f"compiling {what} went over the memory cap"
     else:
         summary = f"{what} does not compile (exit {result.returncode})"
-    return AuditCompileFailed(
+    return CompileFailure(
         summary,
         messages=messages,
         output=(stdout + stderr)[-MAX_OUTPUT:],

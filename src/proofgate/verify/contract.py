@@ -8,11 +8,19 @@ pass. See docs/checker-contract.md for the full description.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from enum import Enum
 
 from pydantic import BaseModel, ConfigDict, Field
 
-__all__ = ["CHECKER_ID", "CONTRACT_VERSION", "AuditOutcome", "AuditReport", "DeclarationAudit"]
+__all__ = [
+    "CHECKER_ID",
+    "CONTRACT_VERSION",
+    "AuditOutcome",
+    "AuditReport",
+    "CompileFailure",
+    "DeclarationAudit",
+]
 
 CONTRACT_VERSION = 1
 
@@ -65,3 +73,19 @@ class AuditReport(BaseModel):
 #: The checker's name and version, as `Proofgate/Checker.lean` prints it (`checkerId`); part of
 #: every cached verdict's key, so a new checker never reuses an old checker's verdicts.
 CHECKER_ID = "proofgate-checker 1"
+
+
+@dataclass(frozen=True)
+class CompileFailure:
+    """The audit's other outcome: `lean -o` refused the submission. The verdict is `failed`, or
+    `timeout` / `out_of_memory` when `timed_out` / `out_of_memory` is set. A value, not an error:
+    faults of the audit itself (a broken checker) are `AuditError`s."""
+
+    reason: str
+    messages: list[str] = field(default_factory=list)  # Lean's, `line:column: text`, one a line
+    output: str = ""
+    timed_out: bool = False
+    out_of_memory: bool = False
+
+    def __str__(self) -> str:
+        return self.reason

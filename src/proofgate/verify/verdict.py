@@ -34,7 +34,6 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
 from proofgate.exceptions import (
-    AuditCompileFailed,
     AuditError,
     ReplOutOfMemory,
     ReplTimeout,
@@ -49,7 +48,7 @@ from proofgate.models import (
     VerdictStatus,
     Violation,
 )
-from proofgate.verify.contract import CONTRACT_VERSION, AuditOutcome, AuditReport
+from proofgate.verify.contract import CONTRACT_VERSION, AuditOutcome, AuditReport, CompileFailure
 from proofgate.verify.feedback import (
     categorize,
     goals_in,
@@ -78,7 +77,7 @@ SORRY_AXIOM = "sorryAx"
 DEFAULT_ALLOWED_AXIOMS = ("propext", "Classical.choice", "Quot.sound")
 
 #: What the audit step produced: its report, the submission's compile failure, or nothing.
-AuditResult = AuditReport | AuditCompileFailed | None
+AuditResult = AuditReport | CompileFailure | None
 
 _STATEMENT_OUTCOMES = frozenset(
     {
@@ -115,11 +114,9 @@ class InfraFailure:
         """`ReplTimeout` and timed-out compiles are `timeout`, memory caps `out_of_memory`, and
         everything else (a crashed worker, a broken checker) `internal`."""
         detail = str(exc) or type(exc).__name__
-        if isinstance(exc, ReplTimeout) or (isinstance(exc, AuditCompileFailed) and exc.timed_out):
+        if isinstance(exc, ReplTimeout):
             return cls("timeout", detail)
-        if isinstance(exc, ReplOutOfMemory) or (
-            isinstance(exc, AuditCompileFailed) and exc.out_of_memory
-        ):
+        if isinstance(exc, ReplOutOfMemory):
             return cls("out_of_memory", detail)
         if isinstance(exc, AuditError):
             return cls("internal", f"the trusted audit failed: {detail}")
@@ -188,7 +185,7 @@ def decide_verdict(
     """The verdict's status and a one-line reason. See the module docstring for the precedence.
 
     `repl_messages` are the REPL's messages (dicts as the REPL prints them, or `Message`s);
-    `audit` is the checker's report, the audit's `AuditCompileFailed`, or None when the audit did
+    `audit` is the checker's report, the audit's `CompileFailure`, or None when the audit did
     not run (then the answer is never `proved`/`compiled`); `target`, when given, must be the
     target the report answers for; `repl_sorries` counts the `sorries` the REPL reported.
     """
@@ -207,14 +204,17 @@ def decide_verdict(
         count = _count_errors(repl_messages)
         errors = f"{count} error{'s' * (count > 1)}"
         return VerdictStatus.failed, f"Lean reported {errors}: {first_error}"
-    if isinstance(audit, AuditCompileFailed) and not (audit.timed_out or audit.out_of_memory):
+    if isinstance(audit, CompileFailure) and not (audit.timed_out or audit.out_of_memory):
         detail = audit.messages[0] if audit.messages else str(audit)
         return VerdictStatus.failed, f"the submission does not compile: {detail[:200]}"
     if report is not None and report.outcome is AuditOutcome.replay_failed:
         what = report.declaration or "a declaration"
         return VerdictStatus.failed, f"the kernel refused {what} on replay: {report.detail[:200]}"
-    if infra_error is None and isinstance(audit, AuditCompileFailed):
-        infra_error = InfraFailure.from_exception(audit)
+    if infra_error is None and isinstance(audit, CompileFailure):
+        ended: Literal["timeout", "out_of_memory"] = (
+            "timeout" if audit.timed_out else "out_of_memory"
+        )
+        infra_error = InfraFailure(ended, audit.reason)
     if infra_error is not None:
         return VerdictStatus(infra_error.kind), _infra_reason(infra_error)
     if report is None:
@@ -345,7 +345,7 @@ _INFRA_CATEGORY = {
 }
 
 
-def _compile_messages(failure: AuditCompileFailed, assembled: Assembled) -> list[Message]:
+def _compile_messages(failure: CompileFailure, assembled: Assembled) -> list[Message]:
     """The audit compile's `line:column: text` errors as messages in the submitter's text."""
     messages: list[Message] = []
     for line in failure.messages:
@@ -391,7 +391,7 @@ def build_verdict(
     raw_messages = [m for m in (repl_reply or {}).get("messages", []) if isinstance(m, Mapping)]
     messages = policy_messages(policy.violations, notes=policy.notes, source=primary)
     messages += messages_from_repl(raw_messages, locate=assembled.locate)
-    if isinstance(audit, AuditCompileFailed) and not any(
+    if isinstance(audit, CompileFailure) and not any(
         m.get("severity") == "error" for m in raw_messages
     ):
         messages += _compile_messages(audit, assembled)

@@ -39,7 +39,7 @@ _log = get_logger("proofgate.batch.ray")
 
 #: Builds the service an actor holds; it runs inside the actor, so it must be importable there.
 ServiceFactory = Callable[[], CheckerService]
-HeaderKey = tuple[str, tuple[str, ...]]
+HeaderKey = tuple[str, str]  # (environment, normalized header): the pool's key
 
 
 def import_ray() -> Any:
