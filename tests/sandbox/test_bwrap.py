@@ -34,6 +34,7 @@ from proofgate.sandbox import (
 from proofgate.sandbox.process import Limits, ManagedProcess, SpawnSpec
 from proofgate.sandbox.proctree import living, sample_tree
 from tests.support.fake_cgroup import FakeV2Tree, make_fake_v2_root
+from tests.support.waiting import DEADLINE_SECONDS, until_async
 
 IN_CI = bool(os.environ.get("CI"))
 pytestmark = [
@@ -462,20 +463,21 @@ async def test_sleeper_and_children_die_past_timeout(any_spawner: BwrapSpawner, 
             await asyncio.sleep(0.02)
 
     watcher = asyncio.ensure_future(watch())
-    started = time.monotonic()
+    # The sleepers sleep for 300 s: a run or a wait that waited for them would hit the deadline.
     try:
         if how == "kill":
             process = await any_spawner.spawn(spec, Limits())
-            await asyncio.wait_for(asyncio.shield(watcher), 10)
+            await asyncio.wait_for(asyncio.shield(watcher), DEADLINE_SECONDS)
             process.kill()
-            assert await process.wait() != 0
+            assert await asyncio.wait_for(process.wait(), DEADLINE_SECONDS) != 0
         else:
-            result = await run_jailed(any_spawner, spec, Limits(), timeout=1.0)
+            result = await asyncio.wait_for(
+                run_jailed(any_spawner, spec, Limits(), timeout=1.0), DEADLINE_SECONDS
+            )
             assert result.timed_out
             assert watcher.done(), "the sleepers never all started"
     finally:
         watcher.cancel()
-    assert time.monotonic() - started < 10
     assert len(seen) == 5
     assert living(seen) == [], [p.pid for p in living(seen)]
     assert with_marker(stamp) == []
@@ -558,7 +560,10 @@ async def test_fake_v2_cgroup_oom_record_kills_the_jail(settings: Settings, tmp_
     (group / "memory.events").write_text(
         "low 0\nhigh 0\nmax 3\noom 1\noom_kill 1\n"
     )  # as the kernel would
-    await asyncio.wait_for(process.wait(), 10)
+    # The watcher's next look finds the record and kills the jail; its `sleep` would otherwise
+    # outlive the test, so the exit itself is the event to wait for.
+    assert await until_async(lambda: process.limit_exceeded is not None)
+    await asyncio.wait_for(process.wait(), DEADLINE_SECONDS)
     assert process.out_of_memory() and process.limit_exceeded == "memory"
     assert with_marker(stamp) == []
     assert not group.exists()  # removed once the jail was gone
