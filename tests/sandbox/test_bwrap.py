@@ -6,6 +6,7 @@ These run, never skip, in CI (`CI` set); elsewhere they skip only when bwrap is 
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import os
 import secrets
@@ -17,6 +18,7 @@ import sys
 import textwrap
 import time
 import types
+import warnings
 from pathlib import Path
 
 import psutil
@@ -34,7 +36,7 @@ from proofgate.sandbox import (
 from proofgate.sandbox.process import Limits, ManagedProcess, SpawnSpec
 from proofgate.sandbox.proctree import living, sample_tree
 from tests.support.fake_cgroup import FakeV2Tree, make_fake_v2_root
-from tests.support.waiting import DEADLINE_SECONDS, until_async
+from tests.support.waiting import DEADLINE_SECONDS, until, until_async
 
 IN_CI = bool(os.environ.get("CI"))
 pytestmark = [
@@ -612,6 +614,38 @@ async def test_cancelled_run_leaves_nothing_behind(spawner: BwrapSpawner) -> Non
         await run
     assert len(jailed) == 1
     assert living(jailed) == []
+
+
+def test_a_jail_left_to_its_loops_shutdown_is_seen_out_before_the_loop_closes(
+    any_spawner: BwrapSpawner,
+) -> None:
+    """A caller that gives up on a running jail leaves it to the event loop's shutdown, which
+    cancels the jail's watcher. The watcher kills the tree and waits until asyncio saw it exit
+    and its pipes end, so asyncio closes the subprocess transport while its loop still runs:
+    left open, the transport warns ("unclosed transport", then "Event loop is closed") in
+    whichever later test happens to collect it."""
+    stamp = f"300.{secrets.randbelow(10**8):08d}"
+    loop = asyncio.new_event_loop()
+    try:
+        jail = loop.run_until_complete(
+            any_spawner.spawn(SpawnSpec(argv=["sleep", stamp], cwd=Path("/scratch")), Limits())
+        )
+        # What asyncio.run and pytest-asyncio do at the end: cancel every task, run them to
+        # their end, close the loop (not one pass more).
+        tasks = asyncio.all_tasks(loop)
+        for task in tasks:
+            task.cancel()
+        loop.run_until_complete(asyncio.gather(*tasks, return_exceptions=True))
+    finally:
+        loop.close()
+    assert jail.returncode is not None  # its exit was seen while the loop ran
+    pid = jail.pid
+    assert until(lambda: with_marker(stamp) == [] and not psutil.pid_exists(pid))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        del jail, tasks
+        gc.collect()
+    assert [str(w.message) for w in caught if "transport" in str(w.message)] == []
 
 
 def test_command_mounts_only_what_a_program_needs(

@@ -183,6 +183,12 @@ class JailedProcess:
             await asyncio.to_thread(self._release)
         except asyncio.CancelledError:
             self.kill()
+            # Cancelled (its loop is shutting down, say), the watch still sees the exit through,
+            # for a bounded time: asyncio closes the subprocess transport only once it has seen
+            # the exit and the pipes' end, and one left open when its loop is gone warns
+            # ("unclosed transport", "Event loop is closed") wherever it is collected.
+            with contextlib.suppress(asyncio.TimeoutError, asyncio.CancelledError):
+                await asyncio.wait_for(self._process.wait(), 5.0)
             self._release()
             raise
 
