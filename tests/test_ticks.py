@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import selectors
+from collections.abc import Awaitable, Callable
 
 import pytest
 
@@ -22,15 +24,74 @@ def test_periods_that_divide_each_other_share_their_grid_points() -> None:
     assert abs((now + grid_delay(0.2, now) + 0.2 * 3) - 8.0) < 1e-9  # 7.4, 7.6, 7.8, 8.0
 
 
-async def test_sleepers_that_start_apart_wake_in_the_same_pass() -> None:
-    loop = asyncio.get_running_loop()
-    woke: list[float] = []
+class _JumpingSelector(selectors.DefaultSelector):
+    """Never waits: where the loop would sleep until its next timer, the clock jumps there.
+    Counts the loop's passes (one `select` each)."""
 
-    async def sleeper(start_after: float) -> None:
+    def __init__(self, start: float) -> None:
+        super().__init__()
+        self.now = start
+        self.passes = 0
+
+    def select(self, timeout: float | None = None) -> list[tuple[selectors.SelectorKey, int]]:
+        self.passes += 1
+        if timeout:
+            self.now += timeout
+        return super().select(0)
+
+
+class _VirtualClockLoop(asyncio.SelectorEventLoop):
+    """An event loop on a clock of its own: timers fire at exactly their due time, however busy
+    the machine is, and each pass of the loop is numbered. Every value here is a binary fraction,
+    so the clock's arithmetic is exact."""
+
+    def __init__(self) -> None:
+        self.clock = _JumpingSelector(start=1000.25)
+        super().__init__(self.clock)
+
+    def time(self) -> float:
+        return self.clock.now
+
+
+StartsAndWakes = tuple[list[float], list[tuple[float, int]]]
+
+
+def _sleepers_started_apart(wait: Callable[[], Awaitable[None]]) -> StartsAndWakes:
+    """Four sleepers that start 1/16 s apart, just past a grid point, each then `wait()`ing once:
+    when each started, and when and in which pass of the loop each woke."""
+    started: list[float] = []
+    woke: list[tuple[float, int]] = []
+
+    async def sleeper(loop: _VirtualClockLoop, start_after: float) -> None:
         await asyncio.sleep(start_after)
-        await sleep_on_grid(0.5)
-        woke.append(loop.time())
+        started.append(loop.time())
+        await wait()
+        woke.append((loop.time(), loop.clock.passes))
 
-    await sleep_on_grid(0.5)  # just past a grid point: every start below is before the next one
-    await asyncio.gather(*(sleeper(d) for d in (0.0, 0.05, 0.1, 0.15)))
-    assert max(woke) - min(woke) < 0.02
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        assert isinstance(loop, _VirtualClockLoop)
+        await sleep_on_grid(0.5)  # on a grid point: every start below is before the next one
+        await asyncio.gather(*(sleeper(loop, d) for d in (0.0, 0.0625, 0.125, 0.1875)))
+
+    loop = _VirtualClockLoop()
+    try:
+        loop.run_until_complete(main())
+    finally:
+        loop.close()
+    return started, woke
+
+
+def test_sleepers_that_start_apart_wake_in_the_same_pass() -> None:
+    started, woke = _sleepers_started_apart(lambda: sleep_on_grid(0.5))
+    assert started == [1000.5, 1000.5625, 1000.625, 1000.6875]
+    assert [when for when, _ in woke] == [1001.0] * 4  # the next grid point, for each
+    assert len({one_pass for _, one_pass in woke}) == 1  # one wake-up of the loop for all four
+
+
+def test_plain_sleeps_from_the_same_starts_wake_in_as_many_passes() -> None:
+    """The control: without the grid, the same four timers wake the loop four times."""
+    started, woke = _sleepers_started_apart(lambda: asyncio.sleep(0.5))
+    assert started == [1000.5, 1000.5625, 1000.625, 1000.6875]
+    assert [when for when, _ in woke] == [1001.0, 1001.0625, 1001.125, 1001.1875]
+    assert len({one_pass for _, one_pass in woke}) == 4
