@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -17,6 +18,7 @@ from proofgate.models import Submission, Verdict
 from proofgate.models.jobs import ItemError, parse_item
 from proofgate.store.jobs import JobStore, PreparedItem
 from tests.support.fake_service import judge
+from tests.support.waiting import DEADLINE_SECONDS, until_async
 
 Check = Callable[[Submission], Awaitable[Verdict]]
 
@@ -203,15 +205,16 @@ async def _interrupted_job(path: Path, total: int) -> tuple[str, int]:
             await release.wait()
         return judge(submission)
 
+    async def done_now(job_id: str) -> int:
+        record = await runner.store.job(job_id)
+        assert record is not None
+        return (await runner.store.counts(record)).done
+
     async with running(path, gated, concurrency=2, grace=0.05) as runner:
         job = await runner.submit(items(total), key_name="k")
-        for _ in range(200):
-            record = await runner.store.job(job.id)
-            assert record is not None
-            if (await runner.store.counts(record)).done >= 3:
-                break
+        deadline = time.monotonic() + DEADLINE_SECONDS
+        while (done := await done_now(job.id)) < 3 and time.monotonic() < deadline:
             await asyncio.sleep(0.01)
-        done = (await runner.store.counts(record)).done
     return job.id, done
 
 
@@ -280,14 +283,26 @@ def test_parse_item_refuses_non_objects(raw: object) -> None:
 
 async def test_stopping_lets_items_in_flight_finish_within_the_grace(tmp_path: Path) -> None:
     path = tmp_path / "s.sqlite3"
+    started = 0
+    two_in_flight, release = asyncio.Event(), asyncio.Event()
 
-    async def slow(submission: Submission) -> Verdict:
-        await asyncio.sleep(0.3)
+    async def held(submission: Submission) -> Verdict:
+        nonlocal started
+        started += 1
+        if started == 2:
+            two_in_flight.set()
+        await release.wait()
         return judge(submission)
 
-    async with running(path, slow, concurrency=2, grace=5.0) as runner:
+    async with running(path, held, concurrency=2, grace=DEADLINE_SECONDS) as runner:
         job = await runner.submit(items(6), key_name=None)
-        await asyncio.sleep(0.1)  # two items are in flight now
+        await asyncio.wait_for(two_in_flight.wait(), DEADLINE_SECONDS)
+        stopping = asyncio.ensure_future(runner.stop(grace=DEADLINE_SECONDS))
+        # once the runner stopped taking items, the two in flight may finish
+        assert await until_async(lambda: runner._loop_task is None or stopping.done())
+        release.set()
+        await asyncio.wait_for(stopping, DEADLINE_SECONDS)
+    assert started == 2  # nothing new was started
     store = JobStore(path)
     await store.open()
     try:
