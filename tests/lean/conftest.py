@@ -11,6 +11,7 @@ import psutil
 import pytest
 
 from tests.standins.repl import SESSION_TAG, standin_processes
+from tests.support.waiting import DEADLINE_SECONDS
 
 
 def _live_standin_children() -> list[int]:
@@ -43,7 +44,7 @@ def _kill(pids: list[int]) -> None:
 def _no_standin_outlives_its_test() -> Iterator[None]:
     yield
     gc.collect()  # an unclosed subprocess transport then warns in the test that leaked it
-    left = _wait_until_none(_live_standin_children, 3.0)
+    left = _wait_until_none(_live_standin_children, DEADLINE_SECONDS)
     _kill(left)
     if left:
         pytest.fail(f"stand-in REPL workers outlived the test: {left}")
@@ -52,7 +53,7 @@ def _no_standin_outlives_its_test() -> Iterator[None]:
 @pytest.fixture(scope="session", autouse=True)
 def _no_orphan_standins() -> Iterator[None]:
     yield
-    left = _wait_until_none(standin_processes, 5.0)
+    left = _wait_until_none(standin_processes, DEADLINE_SECONDS)
     _kill(left)
     if left:
         pytest.fail(f"stand-in REPL processes (orphans included) outlived the suite: {left}")
