@@ -74,7 +74,6 @@ def outcome(line: dict[str, Any]) -> str:
 @pytest.mark.timeout(90)
 def test_a_batch_of_300_streams_every_result_exactly_once(stack: Stack) -> None:
     items, expected = mixed_items(300)
-    began = time.monotonic()
     with run_app(create_app(stack.settings, service=stack.service()), timeout=20) as url:
         lines = []
         with httpx.stream(
@@ -88,7 +87,6 @@ def test_a_batch_of_300_streams_every_result_exactly_once(stack: Stack) -> None:
                 lines.append(json.loads(raw))
         job = httpx.get(f"{url}/v1/jobs/{job_id}", timeout=10).json()
         metrics = httpx.get(url + "/metrics", timeout=10).text
-    assert time.monotonic() - began < 60
     indices = Counter(line["index"] for line in lines)
     assert len(lines) == 300 and set(indices) == set(range(300)) and max(indices.values()) == 1
     assert {line["index"]: outcome(line) for line in lines} == expected

@@ -23,6 +23,7 @@ from proofgate.exceptions import ClientError
 from proofgate.store.keys import KeyStore
 from tests.support.fake_service import FakeServiceWithPool
 from tests.support.live_app import run_app
+from tests.support.waiting import until
 
 CHECK = {"code": "theorem t : 1 = 1 := rfl"}
 
@@ -140,28 +141,27 @@ def test_a_batch_is_charged_per_submission(served: Served) -> None:
 
 def test_over_the_concurrency_limit_is_429(served: Served) -> None:
     _, token = served.keys.create("one", concurrency=1)
-    served.service.delay = 1.0
+    served.service.gate = gate = threading.Event()  # the first check stays in until opened
     first: list[int] = []
     holder = threading.Thread(
         target=lambda: first.append(
             httpx.post(
-                served.url + "/v1/check", json=CHECK, headers=bearer(token), timeout=10
+                served.url + "/v1/check", json=CHECK, headers=bearer(token), timeout=90
             ).status_code
         )
     )
     holder.start()
     try:
-        for _ in range(100):  # until the first request is being served
-            if served.service.seen:
-                break
-            threading.Event().wait(0.01)
+        assert until(lambda: served.service.inside == 1)  # the first request is being served
         second = httpx.post(served.url + "/v1/check", json=CHECK, headers=bearer(token))
     finally:
-        holder.join(10)
+        gate.set()
+        holder.join(90)
     assert first == [200]
     assert second.status_code == 429 and second.json()["error"] == "too_many_requests"
     assert second.headers["retry-after"] == "1"
-    served.service.delay = 0.0
+    assert served.service.most_inside == 1  # the second never reached the backend
+    served.service.gate = None
     assert (
         httpx.post(served.url + "/v1/check", json=CHECK, headers=bearer(token)).status_code == 200
     )

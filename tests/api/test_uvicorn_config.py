@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import signal
 import threading
-import time
 from typing import Any
 
 import httpx
@@ -23,6 +22,7 @@ from proofgate.api.server import (
     uvicorn_config,
 )
 from tests.support.live_app import run_app
+from tests.support.waiting import DEADLINE_SECONDS, until
 
 
 class RecordingTransport(asyncio.Transport):
@@ -140,7 +140,8 @@ def test_responses_streams_and_closed_connections_arrive_whole_over_real_http(
 def test_the_server_ticks_rarely_but_a_signal_stops_it_at_once(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr("proofgate.api.server.TICK_SECONDS", 30.0)  # only the wake-up can be quick
+    # a tick far past the test's own deadline: only the wake-up can stop the server in time
+    monkeypatch.setattr("proofgate.api.server.TICK_SECONDS", 10 * DEADLINE_SECONDS)
     app = Starlette(routes=[Route("/json", _json)])
     from tests.support.server import free_port
 
@@ -150,12 +151,9 @@ def test_the_server_ticks_rarely_but_a_signal_stops_it_at_once(
     )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.02)
+    assert until(lambda: server.started)
     assert httpx.get(f"http://127.0.0.1:{port}/json", timeout=5).json()["ok"] is True
     assert "date" in httpx.get(f"http://127.0.0.1:{port}/json", timeout=5).headers
-    began = time.monotonic()
     server._loop.call_soon_threadsafe(server.handle_exit, signal.SIGTERM, None)
-    thread.join(15)
-    assert not thread.is_alive() and time.monotonic() - began < 10
+    thread.join(DEADLINE_SECONDS)
+    assert not thread.is_alive()

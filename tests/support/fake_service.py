@@ -2,12 +2,15 @@
 
 It judges by plain text markers, which is enough to exercise every path of the HTTP layer, the
 client and the CLI: `#exit` -> rejected, `sorry` -> incomplete, `error` -> failed, `hang` ->
-timeout, anything else -> proved/compiled. `raises` makes the next checks raise instead.
+timeout, anything else -> proved/compiled. `raises` makes the next checks raise instead. `inside`
+counts the checks in progress and `gate` holds them there until the test opens it, so a test sees
+requests overlap (or queue) as events, not as durations.
 """
 
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -86,6 +89,13 @@ class FakeCheckerService:
     started: bool = False
     closed: bool = False
     seen: list[Submission] = field(default_factory=list)
+    #: Checks in progress now, and the most there ever were at once.
+    inside: int = 0
+    most_inside: int = 0
+    #: When set, each check waits inside until a test opens it (a threading.Event: the test runs
+    #: in another thread than the server); one never opened fails the check after `gate_timeout`.
+    gate: threading.Event | None = None
+    gate_timeout: float = 60.0
 
     async def start(self) -> None:
         self.started = True
@@ -112,11 +122,20 @@ class FakeCheckerService:
 
     async def check(self, submission: Submission) -> Verdict:
         self.seen.append(submission)
-        if self.delay:
-            await asyncio.sleep(self.delay)
-        if self.raises is not None:
-            raise self.raises
-        return judge(submission)
+        self.inside += 1
+        self.most_inside = max(self.most_inside, self.inside)
+        try:
+            if self.gate is not None and not await asyncio.to_thread(
+                self.gate.wait, self.gate_timeout
+            ):
+                raise RuntimeError(f"the test did not open the gate within {self.gate_timeout} s")
+            if self.delay:
+                await asyncio.sleep(self.delay)
+            if self.raises is not None:
+                raise self.raises
+            return judge(submission)
+        finally:
+            self.inside -= 1
 
 
 @dataclass
