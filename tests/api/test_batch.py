@@ -7,22 +7,18 @@ checker, the real SQLite store (tests/support/stack.py).
 from __future__ import annotations
 
 import json
-import sys
 import time
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-import structlog
 
-from proofgate.api.app import create_app
 from proofgate.client import AsyncClient, Client
 from proofgate.models import Verdict, VerdictStatus
 from proofgate.models.jobs import ItemError
-from tests.support.live_app import run_app
+from tests.api.conftest import serve_stack
 from tests.support.stack import Stack, make_stack
 
 HONEST = "import Mathlib\n\ntheorem t{i} (a b : ℕ) : a + b = b + a := Nat.add_comm a b\n"
@@ -32,19 +28,6 @@ SLOW = (
     "  -- standin: error unknown identifier 'foo'\n  exact foo\n"
 )
 REFUSED = "import Mathlib\n#exit\n-- {i}\n"
-
-
-@pytest.fixture(autouse=True)
-def _logs_to_stderr() -> Iterator[None]:
-    """The server runs in this process: keep its request logs out of captured stdout."""
-    structlog.configure(logger_factory=structlog.WriteLoggerFactory(file=sys.__stderr__))
-    yield
-    structlog.reset_defaults()
-
-
-@pytest.fixture
-def stack(tmp_path: Path) -> Stack:
-    return make_stack(tmp_path)
 
 
 def mixed_items(count: int) -> tuple[list[dict[str, Any]], dict[int, str]]:
@@ -74,7 +57,7 @@ def outcome(line: dict[str, Any]) -> str:
 @pytest.mark.timeout(90)
 def test_a_batch_of_300_streams_every_result_exactly_once(stack: Stack) -> None:
     items, expected = mixed_items(300)
-    with run_app(create_app(stack.settings, service=stack.service()), timeout=20) as url:
+    with serve_stack(stack) as url:
         lines = []
         with httpx.stream(
             "POST", url + "/v1/batch", params={"stream": "true"}, json={"items": items}, timeout=60
@@ -106,7 +89,7 @@ def test_a_batch_of_300_streams_every_result_exactly_once(stack: Stack) -> None:
 
 def test_post_without_stream_answers_202_and_the_job_can_be_read(stack: Stack) -> None:
     items, expected = mixed_items(40)
-    with run_app(create_app(stack.settings, service=stack.service()), timeout=20) as url:
+    with serve_stack(stack) as url:
         created = httpx.post(url + "/v1/batch", json={"items": items}, timeout=20)
         assert created.status_code == 202, created.text
         job_id = created.json()["id"]
@@ -136,7 +119,7 @@ def test_post_without_stream_answers_202_and_the_job_can_be_read(stack: Stack) -
 
 def test_item_limits_give_413_and_422_with_a_clear_message(tmp_path: Path) -> None:
     stack = make_stack(tmp_path, max_batch_items=5)
-    with run_app(create_app(stack.settings, service=stack.service()), timeout=20) as url:
+    with serve_stack(stack) as url:
         many = httpx.post(url + "/v1/batch", json={"items": [{"code": "x"}] * 6}, timeout=10)
         assert many.status_code == 413
         assert many.json()["error"] == "too_many_items"
@@ -165,11 +148,11 @@ def test_a_restart_mid_job_resumes_it_or_fails_it_with_a_reason(
 ) -> None:
     stack = make_stack(tmp_path, resume_jobs=resume, batch_concurrency=2)
     items = [{"id": f"s{i}", "code": SLOW.format(i=i)} for i in range(16)]
-    with run_app(create_app(stack.settings, service=stack.service()), timeout=20) as url:
+    with serve_stack(stack) as url:
         job_id = httpx.post(url + "/v1/batch", json={"items": items}, timeout=10).json()["id"]
         before = _wait_done(url, job_id, at_least=3, timeout=20)
     assert 3 <= before["counts"]["done"] < 16, before  # the server stopped with items left
-    with run_app(create_app(stack.settings, service=stack.service()), timeout=20) as url:
+    with serve_stack(stack) as url:
         after = _wait_done(url, job_id, at_least=16, timeout=30)
         results = httpx.get(f"{url}/v1/jobs/{job_id}/results", timeout=10).json()
     assert sorted(entry["index"] for entry in results) == list(range(16))
@@ -195,7 +178,7 @@ def test_the_clients_batch_helpers_return_results_in_order(
         {"code": 42},
         {"code": BROKEN.format(i=3)},
     ]
-    with run_app(create_app(stack.settings, service=stack.service()), timeout=20) as url:
+    with serve_stack(stack) as url:
         with Client(url) as client:
             results = client.batch(submissions, progress=True)
             assert client.batch([], progress=False) == []

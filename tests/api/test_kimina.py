@@ -8,21 +8,17 @@ restated below): a cheat must never come back valid, an honest snippet must.
 
 from __future__ import annotations
 
-import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-import structlog
 
-from proofgate.api.app import create_app
 from proofgate.api.kimina import CheckResponse
 from proofgate.store.keys import KeyStore
+from tests.api.conftest import serve_stack
 from tests.support.adversarial import load_cases
-from tests.support.live_app import run_app
-from tests.support.stack import Stack, make_stack
+from tests.support.stack import Stack
 
 HONEST = "import Mathlib\n\ntheorem t1 (a b : ℕ) : a + b = b + a := Nat.add_comm a b\n"
 
@@ -75,25 +71,7 @@ def assert_kimina_shape(result: dict[str, Any]) -> None:
         assert {"pos", "endPos", "goal"} <= set(sorry)
 
 
-# --- fixtures ----------------------------------------------------------------------------------
-
-
-@pytest.fixture(autouse=True)
-def _logs_to_stderr() -> Iterator[None]:
-    structlog.configure(logger_factory=structlog.WriteLoggerFactory(file=sys.__stderr__))
-    yield
-    structlog.reset_defaults()
-
-
-@pytest.fixture
-def stack(tmp_path: Path) -> Stack:
-    return make_stack(tmp_path)
-
-
-@pytest.fixture
-def url(stack: Stack) -> Iterator[str]:
-    with run_app(create_app(stack.settings, service=stack.service()), timeout=20) as served:
-        yield served
+# --- the app on the stand-in stack (`stack`, `url`: tests/api/conftest.py) ---------------------
 
 
 def check(url: str, body: dict[str, Any], **kwargs: Any) -> list[dict[str, Any]]:
@@ -208,7 +186,7 @@ def test_kiminas_request_validation_is_kept(url: str) -> None:
 def test_a_kimina_client_sends_its_key_as_a_bearer_token(stack: Stack) -> None:
     assert stack.settings.api_keys_file is not None
     _, token = KeyStore(stack.settings.api_keys_file).create("kimina")
-    with run_app(create_app(stack.settings, service=stack.service()), timeout=20) as served:
+    with serve_stack(stack) as served:
         body = kimina_request([{"id": "h", "code": HONEST}])
         refused = httpx.post(served + "/api/check", json=body, timeout=30)
         assert refused.status_code == 401

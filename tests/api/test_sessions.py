@@ -4,20 +4,16 @@ from __future__ import annotations
 
 import os
 import signal
-import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import psutil
 import pytest
-import structlog
 
 import proofgate
-from proofgate.api.app import create_app
 from proofgate.exceptions import SessionLimitReached, SessionNotFound, SubmissionError
 from proofgate.models import VerdictStatus
-from tests.support.live_app import run_app
+from tests.api.conftest import serve_stack
 from tests.support.stack import Stack, make_stack
 
 STATEMENT = """import Mathlib
@@ -30,22 +26,10 @@ theorem t (p q : Prop) (hp : p) (hq : q) : p ∧ q := by
 SPLIT = "constructor\n  -- standin: goal ⊢ p\n  -- standin: goal ⊢ q"
 
 
-@pytest.fixture(autouse=True)
-def _logs_to_stderr() -> Iterator[None]:
-    structlog.configure(logger_factory=structlog.WriteLoggerFactory(file=sys.__stderr__))
-    yield
-    structlog.reset_defaults()
-
-
 @pytest.fixture
 def stack(tmp_path: Path) -> Stack:
+    """The conftest's stack, with no cache and at most two sessions per key."""
     return make_stack(tmp_path, cache_enabled=False, max_sessions_per_key=2)
-
-
-@pytest.fixture
-def url(stack: Stack) -> Iterator[str]:
-    with run_app(create_app(stack.settings, service=stack.service()), timeout=20) as served:
-        yield served
 
 
 def test_a_session_over_http_from_open_to_a_proved_finish(url: str) -> None:
@@ -144,7 +128,7 @@ def test_sessions_belong_to_the_api_key_that_opened_them(stack: Stack) -> None:
     keys = KeyStore(stack.settings.api_keys_file)
     _, alice_token = keys.create("alice")
     _, bob_token = keys.create("bob")
-    with run_app(create_app(stack.settings, service=stack.service()), timeout=20) as url:
+    with serve_stack(stack) as url:
         with (
             proofgate.Client(url, timeout=30, api_key=alice_token) as alice,
             proofgate.Client(url, timeout=30, api_key=bob_token) as bob,

@@ -10,18 +10,13 @@ import re
 import sqlite3
 import subprocess
 import sys
-from collections.abc import Iterator
-from contextlib import AbstractContextManager
 from pathlib import Path
 
 import httpx
-import pytest
-import structlog
 
 import proofgate
-from proofgate.api.app import create_app
 from proofgate.models import VerdictStatus
-from tests.support.live_app import run_app
+from tests.api.conftest import serve_stack
 from tests.support.stack import Stack, make_stack
 
 STATEMENT = "import Mathlib\n\ntheorem t1 (a b : ℕ) : a + b = b + a := by sorry\n"
@@ -29,23 +24,6 @@ HONEST = "import Mathlib\n\ntheorem t1 (a b : ℕ) : a + b = b + a := Nat.add_co
 BROKEN = HONEST.replace(
     "Nat.add_comm a b", "by\n  -- standin: error unknown identifier 'foo'\n  exact foo"
 )
-
-
-@pytest.fixture(autouse=True)
-def _logs_to_stderr() -> Iterator[None]:
-    """The server runs in this process: keep its request logs out of captured stdout."""
-    structlog.configure(logger_factory=structlog.WriteLoggerFactory(file=sys.__stderr__))
-    yield
-    structlog.reset_defaults()
-
-
-@pytest.fixture
-def stack(tmp_path: Path) -> Stack:
-    return make_stack(tmp_path)
-
-
-def _serve(stack: Stack) -> AbstractContextManager[str]:
-    return run_app(create_app(stack.settings, service=stack.service()), timeout=20)
 
 
 def _sample(text: str, name: str, labels: str = "") -> float | None:
@@ -56,12 +34,12 @@ def _sample(text: str, name: str, labels: str = "") -> float | None:
 
 def test_check_then_cache_hit_after_a_restart(stack: Stack) -> None:
     body = {"statement": STATEMENT, "code": HONEST}
-    with _serve(stack) as url:
+    with serve_stack(stack) as url:
         first = httpx.post(url + "/v1/check", json=body, timeout=30)
         assert first.status_code == 200, first.text
         assert first.json()["status"] == "proved" and first.json()["cached"] is False
     assert stack.settings.cache_path.exists()
-    with _serve(stack) as url:  # a new service and a new connection to the same file
+    with serve_stack(stack) as url:  # a new service and a new connection to the same file
         again = httpx.post(url + "/v1/check", json=body, timeout=30)
         assert again.json()["status"] == "proved" and again.json()["cached"] is True
         metrics = httpx.get(url + "/metrics", timeout=30).text
@@ -73,7 +51,7 @@ def test_disabled_cache_recomputes_after_a_restart(tmp_path: Path) -> None:
     stack = make_stack(tmp_path, cache_enabled=False)
     body = {"statement": STATEMENT, "proof": "Nat.add_comm a b"}
     for _ in range(2):
-        with _serve(stack) as url:
+        with serve_stack(stack) as url:
             verdict = httpx.post(url + "/v1/check", json=body, timeout=30).json()
             assert verdict["status"] == "proved" and verdict["cached"] is False
     # the file may exist (batch jobs live in it too), but no verdict was stored
@@ -86,7 +64,7 @@ def test_disabled_cache_recomputes_after_a_restart(tmp_path: Path) -> None:
 
 
 def test_readiness_and_pool_metrics_from_the_real_pool(stack: Stack) -> None:
-    with _serve(stack) as url:
+    with serve_stack(stack) as url:
         ready = httpx.get(url + "/readyz", timeout=30)
         assert ready.status_code == 200, ready.text
         pool = ready.json()["pool"]
@@ -104,7 +82,7 @@ def test_client_and_cli_against_the_server(stack: Stack, tmp_path: Path) -> None
     statement.write_text(STATEMENT)
     broken = tmp_path / "Broken.lean"
     broken.write_text(BROKEN)
-    with _serve(stack) as url:
+    with serve_stack(stack) as url:
         with proofgate.Client(url, timeout=30) as client:
             verdict = client.check(statement=STATEMENT, proof="Nat.add_comm a b")
             assert verdict.status is VerdictStatus.proved and verdict.target == "t1"

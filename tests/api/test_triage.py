@@ -2,21 +2,17 @@
 
 from __future__ import annotations
 
-import sys
-from collections.abc import Iterator
-from pathlib import Path
-
 import httpx
 import pytest
-import structlog
 
 import proofgate
 from proofgate.api.app import create_app
 from proofgate.exceptions import NotReady, SubmissionError
 from proofgate.models import ProbeKind, TriageRequest, TriageResult
 from proofgate.service import CheckerService
+from tests.api.conftest import serve_stack
 from tests.support.live_app import run_app
-from tests.support.stack import Stack, make_stack
+from tests.support.stack import Stack
 
 FAIL_OTHERS = "-- standin: with proofgate_triage without {needle} error closer failed"
 
@@ -30,20 +26,8 @@ FALSE = statement("theorem g : (2 : ℕ) + 2 = 5", "proofgate_triage_disproof", 
 VACUOUS = statement("theorem f (n : ℕ) (h : n < 0) : n = 5", "proofgate_triage_vacuous", "omega")
 
 
-@pytest.fixture(autouse=True)
-def _logs_to_stderr() -> Iterator[None]:
-    structlog.configure(logger_factory=structlog.WriteLoggerFactory(file=sys.__stderr__))
-    yield
-    structlog.reset_defaults()
-
-
-@pytest.fixture
-def stack(tmp_path: Path) -> Stack:
-    return make_stack(tmp_path)
-
-
 def test_triage_over_http_and_the_blocking_client(stack: Stack) -> None:
-    with run_app(create_app(stack.settings, service=stack.service()), timeout=20) as url:
+    with serve_stack(stack) as url:
         response = httpx.post(url + "/v1/triage", json={"statement": FALSE}, timeout=60)
         assert response.status_code == 200, response.text
         body = response.json()
@@ -68,7 +52,7 @@ def test_triage_over_http_and_the_blocking_client(stack: Stack) -> None:
 
 async def test_async_client_reports_an_elaboration_error(stack: Stack) -> None:
     broken = statement("theorem k : 1 = 1", extra="-- standin: error unknown identifier 'x'\n")
-    with run_app(create_app(stack.settings, service=stack.service()), timeout=20) as url:
+    with serve_stack(stack) as url:
         async with proofgate.AsyncClient(url, timeout=60) as client:
             result = await client.triage(statement=broken)
     assert result.elaboration == "failed" and not result.probes
@@ -77,7 +61,7 @@ async def test_async_client_reports_an_elaboration_error(stack: Stack) -> None:
 
 
 def test_malformed_requests_are_422_naming_the_field(stack: Stack) -> None:
-    with run_app(create_app(stack.settings, service=stack.service()), timeout=20) as url:
+    with serve_stack(stack) as url:
         missing = httpx.post(url + "/v1/triage", json={"closers": ["omega"]}, timeout=30)
         no_target = httpx.post(url + "/v1/triage", json={"statement": "def x := 1\n"}, timeout=30)
         schema = httpx.get(url + "/openapi.json", timeout=30).json()
