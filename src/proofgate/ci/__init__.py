@@ -4,27 +4,18 @@
 statements without Lean; `runner` builds, compares and checks; `report` renders the outputs.
 """
 
+from proofgate.ci import manifest
 from proofgate.ci.checkers import Checker
-from proofgate.ci.manifest import (
-    MANIFEST_NAME,
-    LockedResult,
-    Manifest,
-    load_manifest,
-    write_manifest,
-)
+from proofgate.ci.manifest import *  # noqa: F403  (the names in manifest.__all__)
 from proofgate.ci.results import CiReport, CiResult, Outcome
 from proofgate.ci.runner import lock_repository, run_ci
 
 __all__ = [
-    "MANIFEST_NAME",
+    *manifest.__all__,
     "Checker",
     "CiReport",
     "CiResult",
-    "LockedResult",
-    "Manifest",
     "Outcome",
-    "load_manifest",
     "lock_repository",
     "run_ci",
-    "write_manifest",
 ]

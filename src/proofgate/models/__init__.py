@@ -8,46 +8,7 @@
 The check models are importable from here too (`proofgate.models.Verdict`).
 """
 
-from proofgate.models.check import (
-    MAX_SOURCE_CHARS,
-    Category,
-    Goal,
-    Message,
-    Pins,
-    Position,
-    ProbeKind,
-    ProbeOutcome,
-    ProbeResult,
-    Severity,
-    SorryInfo,
-    Submission,
-    Timings,
-    TriageRequest,
-    TriageResult,
-    TriageTimings,
-    Verdict,
-    VerdictStatus,
-    Violation,
-)
+from proofgate.models import check
+from proofgate.models.check import *  # noqa: F403  (the names in check.__all__)
 
-__all__ = [
-    "MAX_SOURCE_CHARS",
-    "Category",
-    "Goal",
-    "Message",
-    "Pins",
-    "Position",
-    "ProbeKind",
-    "ProbeOutcome",
-    "ProbeResult",
-    "Severity",
-    "SorryInfo",
-    "Submission",
-    "Timings",
-    "TriageRequest",
-    "TriageResult",
-    "TriageTimings",
-    "Verdict",
-    "VerdictStatus",
-    "Violation",
-]
+__all__ = list(check.__all__)

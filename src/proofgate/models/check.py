@@ -13,6 +13,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 __all__ = [
+    "MAX_SOURCE_CHARS",
     "Category",
     "Goal",
     "Message",
