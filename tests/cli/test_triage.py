@@ -117,6 +117,8 @@ def test_usage_errors_exit_2(tmp_path: Path) -> None:
     assert runner.invoke(app, ["triage", batch]).exit_code == 2  # no --out
     missing = runner.invoke(app, ["triage", str(tmp_path / "missing.lean"), "--json"])
     assert missing.exit_code == 2 and json.loads(missing.stdout)["error"] == "usage"
+    # One reader with `proofgate check`: the message names what could not be read.
+    assert json.loads(missing.stdout)["message"].startswith("cannot read statement ")
 
 
 @pytest.fixture

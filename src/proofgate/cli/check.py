@@ -8,10 +8,8 @@ the `timeout`/`out_of_memory`/`internal` verdicts).
 from __future__ import annotations
 
 import asyncio
-import json
-import sys
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import Annotated
 
 import typer
 from pydantic import ValidationError
@@ -25,17 +23,11 @@ from proofgate.cli.common import (
     EXIT_OK,
     EXIT_USAGE,
     command_backend,
-    console,
+    read_input,
+    stop,
+    stop_for,
 )
-from proofgate.exceptions import (
-    Busy,
-    ClientError,
-    ConfigError,
-    NotReady,
-    ProofgateError,
-    ServerError,
-    SubmissionError,
-)
+from proofgate.exceptions import ProofgateError, SubmissionError
 from proofgate.models import Message, Submission, Verdict, VerdictStatus
 
 __all__ = ["build_submission", "check", "exit_code_for", "register", "render_verdict"]
@@ -57,23 +49,6 @@ def exit_code_for(verdict: Verdict) -> int:
     if verdict.status in _INFRA_VERDICTS:
         return EXIT_INFRA
     return EXIT_FAILED
-
-
-def _stop(message: str, code: int, *, as_json: bool, kind: str) -> NoReturn:
-    """Say what went wrong (stderr; also a JSON object on stdout with --json) and exit."""
-    if as_json:
-        typer.echo(json.dumps({"error": kind, "message": message}))
-    console.print(Text("error: ", style="red") + Text(message))
-    raise typer.Exit(code)
-
-
-def _read(path: Path, what: str, *, as_json: bool) -> str:
-    try:
-        if str(path) == "-":
-            return sys.stdin.read()
-        return path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        _stop(f"cannot read {what} {path}: {exc}", EXIT_USAGE, as_json=as_json, kind="usage")
 
 
 def build_submission(
@@ -211,7 +186,7 @@ def check(
 ) -> None:
     """Check one Lean file (or a proof of a locked statement) and show the verdict."""
     if statement is not None and target is not None:
-        _stop(
+        stop(
             "give --statement (a locked check) or --target (a free compile), not both; the "
             "statement's target is its last theorem",
             EXIT_USAGE,
@@ -219,9 +194,11 @@ def check(
             kind="usage",
         )
     if proof and statement is None:
-        _stop("--proof needs --statement FILE", EXIT_USAGE, as_json=as_json, kind="usage")
-    source = _read(file, "file", as_json=as_json)
-    statement_text = None if statement is None else _read(statement, "statement", as_json=as_json)
+        stop("--proof needs --statement FILE", EXIT_USAGE, as_json=as_json, kind="usage")
+    source = read_input(file, "file", as_json=as_json)
+    statement_text = (
+        None if statement is None else read_input(statement, "statement", as_json=as_json)
+    )
     try:
         submission = build_submission(
             source,
@@ -232,17 +209,8 @@ def check(
             timeout=timeout,
         )
         verdict = asyncio.run(_check(server, submission))
-    except (SubmissionError, ConfigError) as exc:
-        _stop(str(exc), EXIT_USAGE, as_json=as_json, kind="submission")
-    except NotReady as exc:
-        _stop(str(exc), EXIT_INFRA, as_json=as_json, kind="not_ready")
-    except Busy as exc:
-        _stop(str(exc), EXIT_INFRA, as_json=as_json, kind="busy")
-    except ClientError as exc:
-        code = EXIT_INFRA if exc.status_code == 429 else EXIT_USAGE
-        _stop(str(exc), code, as_json=as_json, kind="refused")
-    except (ServerError, ProofgateError) as exc:
-        _stop(str(exc), EXIT_INFRA, as_json=as_json, kind="infrastructure")
+    except ProofgateError as exc:
+        stop_for(exc, as_json=as_json)
     if as_json:
         typer.echo(verdict.model_dump_json(indent=2))
     else:

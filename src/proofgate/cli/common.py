@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import json
 import os
+import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
 import typer
 from pydantic import ValidationError
 from rich.console import Console
+from rich.text import Text
 
 from proofgate.config import Settings
+from proofgate.exceptions import Busy, ClientError, ConfigError, NotReady, SubmissionError
 
 if TYPE_CHECKING:
     from proofgate.backends import Backend
@@ -25,8 +30,45 @@ console = Console(stderr=True, highlight=False)
 
 
 def fail(message: str, code: int = EXIT_USAGE) -> NoReturn:
-    console.print(f"[red]error:[/red] {message}")
+    """Say what went wrong on stderr (the message as written, never read as markup) and exit."""
+    console.print(Text("error: ", style="red") + Text(message))
     raise typer.Exit(code)
+
+
+def stop(message: str, code: int, *, as_json: bool, kind: str) -> NoReturn:
+    """`fail`, and with --json also a JSON object on stdout that says what went wrong."""
+    if as_json:
+        typer.echo(json.dumps({"error": kind, "message": message}))
+    fail(message, code)
+
+
+def error_kind(exc: BaseException) -> tuple[str, int]:
+    """(kind, exit code) of an error that stopped a check or a triage."""
+    if isinstance(exc, (SubmissionError, ConfigError)):
+        return "submission", EXIT_USAGE
+    if isinstance(exc, NotReady):
+        return "not_ready", EXIT_INFRA
+    if isinstance(exc, Busy):
+        return "busy", EXIT_INFRA
+    if isinstance(exc, ClientError):
+        return "refused", EXIT_INFRA if exc.status_code == 429 else EXIT_USAGE
+    return "infrastructure", EXIT_INFRA
+
+
+def stop_for(exc: BaseException, *, as_json: bool) -> NoReturn:
+    """`stop` with the kind and exit code `error_kind` gives `exc`."""
+    kind, code = error_kind(exc)
+    stop(str(exc), code, as_json=as_json, kind=kind)
+
+
+def read_input(path: Path, what: str, *, as_json: bool) -> str:
+    """The text of `path` (`-`: stdin); an unreadable one stops the command with a usage error."""
+    try:
+        if str(path) == "-":
+            return sys.stdin.read()
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        stop(f"cannot read {what} {path}: {exc}", EXIT_USAGE, as_json=as_json, kind="usage")
 
 
 def load_settings(**overrides: object) -> Settings:

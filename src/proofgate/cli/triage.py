@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import sys
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -37,15 +36,12 @@ from proofgate.cli.common import (
     EXIT_USAGE,
     command_backend,
     console,
+    error_kind,
+    read_input,
+    stop,
+    stop_for,
 )
-from proofgate.exceptions import (
-    Busy,
-    ClientError,
-    ConfigError,
-    NotReady,
-    ProofgateError,
-    SubmissionError,
-)
+from proofgate.exceptions import ProofgateError
 from proofgate.models import ProbeOutcome, TriageRequest, TriageResult
 
 __all__ = ["exit_code_for", "read_batch", "register", "render_triage_result", "triage"]
@@ -66,26 +62,6 @@ def exit_code_for(result: TriageResult) -> int:
     if result.elaboration != "ok" or result.flags:
         return EXIT_FAILED
     return EXIT_OK
-
-
-def _stop(message: str, code: int, *, as_json: bool, kind: str) -> NoReturn:
-    if as_json:
-        typer.echo(json.dumps({"error": kind, "message": message}))
-    console.print(Text("error: ", style="red") + Text(message))
-    raise typer.Exit(code)
-
-
-def _error_kind(exc: BaseException) -> tuple[str, int]:
-    """(kind, exit code) of an error that stopped a triage."""
-    if isinstance(exc, (SubmissionError, ConfigError)):
-        return "submission", EXIT_USAGE
-    if isinstance(exc, NotReady):
-        return "not_ready", EXIT_INFRA
-    if isinstance(exc, Busy):
-        return "busy", EXIT_INFRA
-    if isinstance(exc, ClientError):
-        return "refused", EXIT_INFRA if exc.status_code == 429 else EXIT_USAGE
-    return "infrastructure", EXIT_INFRA
 
 
 def read_batch(text: str) -> list[tuple[int, object, TriageRequest | str]]:
@@ -153,16 +129,13 @@ def render_triage_result(result: TriageResult, out: Console) -> None:
 
 
 def _one(file: Path, server: str | None, as_json: bool, request_fields: dict[str, Any]) -> NoReturn:
-    try:
-        text = sys.stdin.read() if str(file) == "-" else file.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        _stop(f"cannot read {file}: {exc}", EXIT_USAGE, as_json=as_json, kind="usage")
+    text = read_input(file, "statement", as_json=as_json)
     try:
         request = TriageRequest(statement=text, **request_fields)
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(part) for part in first["loc"])
-        _stop(f"{where}: {first['msg']}", EXIT_USAGE, as_json=as_json, kind="submission")
+        stop(f"{where}: {first['msg']}", EXIT_USAGE, as_json=as_json, kind="submission")
 
     async def work(backend: TriageFunction) -> TriageResult:
         return await backend(request)
@@ -170,8 +143,7 @@ def _one(file: Path, server: str | None, as_json: bool, request_fields: dict[str
     try:
         result: TriageResult = asyncio.run(_with_backend(server, work))
     except ProofgateError as exc:
-        kind, code = _error_kind(exc)
-        _stop(str(exc), code, as_json=as_json, kind=kind)
+        stop_for(exc, as_json=as_json)
     if as_json:
         typer.echo(result.model_dump_json(indent=2))
     else:
@@ -216,9 +188,7 @@ def _batch(
         items = read_batch(file.read_text(encoding="utf-8"))
         sink = out.open("w", encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
-        _stop(
-            f"cannot read {file} or write {out}: {exc}", EXIT_USAGE, as_json=as_json, kind="usage"
-        )
+        stop(f"cannot read {file} or write {out}: {exc}", EXIT_USAGE, as_json=as_json, kind="usage")
     codes: list[int] = []
 
     async def work(backend: TriageFunction) -> list[dict[str, Any]]:
@@ -236,7 +206,7 @@ def _batch(
                 try:
                     result = await backend(request)
                 except ProofgateError as exc:
-                    kind, code = _error_kind(exc)
+                    kind, code = error_kind(exc)
                     row["error"] = {"kind": kind, "message": str(exc)}
                     codes.append(code)
                 else:
@@ -251,8 +221,7 @@ def _batch(
         with sink:
             rows: list[dict[str, Any]] = asyncio.run(_with_backend(server, work))
     except ProofgateError as exc:  # the service could not even start
-        kind, code = _error_kind(exc)
-        _stop(str(exc), code, as_json=as_json, kind=kind)
+        stop_for(exc, as_json=as_json)
     summary = _summary(rows)
     if as_json:
         typer.echo(json.dumps(summary))
@@ -308,14 +277,14 @@ def triage(
     }
     if out is not None or file.suffix == ".jsonl":
         if out is None:
-            _stop(
+            stop(
                 "a .jsonl batch needs --out FILE for its results",
                 EXIT_USAGE,
                 as_json=as_json,
                 kind="usage",
             )
         if target is not None:
-            _stop(
+            stop(
                 "--target names one statement's theorem; give `target` per line in a batch",
                 EXIT_USAGE,
                 as_json=as_json,
