@@ -36,7 +36,7 @@ from proofgate.sandbox.process import Spawner
 from proofgate.store.results import ResultCache, cache_key
 from proofgate.triage import Triager
 from proofgate.verify.assemble import Assembled, assemble
-from proofgate.verify.audit import Auditor, Audits
+from proofgate.verify.audit import Auditor, AuditRequest, Audits
 from proofgate.verify.contract import CHECKER_ID
 from proofgate.verify.policy import PolicyConfig, PolicyResult, check_submission
 from proofgate.verify.verdict import AuditResult, InfraFailure, build_verdict
@@ -265,14 +265,16 @@ class CheckerService:
             audit_began = time.perf_counter()
             try:
                 audit = await self._auditor.audit(
-                    environment=prepared.environment,
-                    statement=prepared.policy.statement
-                    if prepared.assembled.kind == "check"
-                    else None,
-                    code=prepared.policy.code,
-                    target=prepared.assembled.target,
-                    answer_holes=list(prepared.assembled.answer_holes),
-                    allowed_axioms=prepared.allowed_axioms,
+                    AuditRequest(
+                        environment=prepared.environment,
+                        statement=prepared.policy.statement
+                        if prepared.assembled.kind == "check"
+                        else None,
+                        code=prepared.policy.code,
+                        target=prepared.assembled.target,
+                        answer_holes=tuple(prepared.assembled.answer_holes),
+                        allowed_axioms=tuple(prepared.allowed_axioms),
+                    )
                 )
             except (AuditError, ReplError, ConfigError) as exc:
                 infra = InfraFailure.from_exception(exc)

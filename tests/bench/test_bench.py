@@ -19,6 +19,7 @@ from proofgate.bench.runner import TARGETS, BenchConfig, run_bench
 from proofgate.bench.stats import busy_seconds_in_window, latency_summary, percentile
 from proofgate.bench.workload import BackendProfile, JobFactory, parse_worker_report
 from proofgate.environments.registry import Environment
+from proofgate.verify.audit import AuditRequest
 from proofgate.verify.contract import AuditOutcome
 
 TAG = f"bench-test-{time.monotonic_ns()}"
@@ -207,12 +208,9 @@ async def test_simulated_audit_says_ok_and_says_it_checked_nothing(tmp_path: Pat
     environment = Environment("default", tmp_path, "leanprover/lean4:v4.32.0")
     auditor = SimulatedAuditor(0.01)
     report = await auditor.audit(
-        environment=environment,
-        statement="theorem t : True := sorry",
-        code="",
-        target="t",
-        answer_holes=[],
-        allowed_axioms=[],
+        AuditRequest(
+            environment=environment, statement="theorem t : True := sorry", code="", target="t"
+        )
     )
     assert report.outcome is AuditOutcome.ok and report.target == "t"
     assert "nothing was checked" in report.detail and auditor.audits == 1

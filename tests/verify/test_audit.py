@@ -10,6 +10,7 @@ import asyncio
 import json
 import re
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -18,17 +19,17 @@ import pytest
 from proofgate.config import Settings
 from proofgate.environments.registry import Environment
 from proofgate.exceptions import AuditError, SubmissionError
-from proofgate.verify.audit import Auditor, checker_argv, parse_checker_output
+from proofgate.verify.audit import Auditor, AuditRequest, checker_argv, parse_checker_output
 from proofgate.verify.contract import CONTRACT_VERSION, AuditOutcome, AuditReport, CompileFailure
 from tests.standins.runner import NoSpawner, local_runner
 
 STANDINS = Path(__file__).resolve().parents[1] / "standins"
-ALLOWED = ["propext", "Classical.choice", "Quot.sound"]
+ALLOWED = ("propext", "Classical.choice", "Quot.sound")
 STATEMENT = "import Mathlib\n\ntheorem t1 (a b : ℕ) : a + b = b + a := by sorry\n"
 CODE = "import Mathlib\n\ntheorem t1 (a b : ℕ) : a + b = b + a := Nat.add_comm a b\n"
 
 
-def would_prove(report: AuditReport, allowed: list[str] = ALLOWED) -> bool:
+def would_prove(report: AuditReport, allowed: Sequence[str] = ALLOWED) -> bool:
     """The least a `proved` needs from the audit (the verdict logic may ask more, never less)."""
     return (
         report.outcome is AuditOutcome.ok
@@ -82,12 +83,14 @@ class Harness:
         environment: Environment | None = None,
     ) -> AuditReport | CompileFailure:
         return await self.auditor.audit(
-            environment=environment or self.environment,
-            statement=statement,
-            code=code,
-            target=target,
-            answer_holes=answer_holes or [],
-            allowed_axioms=ALLOWED,
+            AuditRequest(
+                environment=environment or self.environment,
+                statement=statement,
+                code=code,
+                target=target,
+                answer_holes=tuple(answer_holes or ()),
+                allowed_axioms=ALLOWED,
+            )
         )
 
     def checker_call(self) -> dict[str, Any]:
@@ -118,7 +121,7 @@ async def test_locked_check_passes_the_checker_everything_it_needs(harness: Harn
     assert challenge.name == "Challenge.olean"
     assert challenge.parent.parent == harness.settings.data_dir / "references"
     assert argv[argv.index("--target") + 1] == "t1"
-    assert [argv[i + 1] for i, a in enumerate(argv) if a == "--axiom"] == ALLOWED
+    assert [argv[i + 1] for i, a in enumerate(argv) if a == "--axiom"] == list(ALLOWED)
     assert [argv[i + 1] for i, a in enumerate(argv) if a == "--answer-hole"] == ["answer"]
     roots = [argv[i + 1] for i, a in enumerate(argv) if a == "--module-root"]
     assert roots == sorted(harness.environment.module_roots)
@@ -434,22 +437,15 @@ async def test_the_default_runner_is_the_sandboxs_run_jailed(
     pytest.importorskip("proofgate.sandbox").run_jailed  # noqa: B018 - skip until it lands
     harness = Harness(tmp_path, environment)
     auditor = Auditor(harness.settings, spawner=spawn.ProcessGroupSpawner())
-    report = await auditor.audit(
+    request = AuditRequest(
         environment=environment,
         statement=STATEMENT,
         code=CODE,
         target="t1",
-        answer_holes=[],
         allowed_axioms=ALLOWED,
     )
+    report = await auditor.audit(request)
     assert report.outcome is AuditOutcome.ok
     harness.scenario(mode="garbage")
     with pytest.raises(AuditError):
-        await auditor.audit(
-            environment=environment,
-            statement=STATEMENT,
-            code=CODE,
-            target="t1",
-            answer_holes=[],
-            allowed_axioms=ALLOWED,
-        )
+        await auditor.audit(request)

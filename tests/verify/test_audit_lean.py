@@ -19,14 +19,14 @@ import pytest
 from proofgate.config import SOURCE_ROOT, Settings
 from proofgate.environments.registry import get_environment
 from proofgate.exceptions import AuditError
-from proofgate.verify.audit import CHECKER_BINARY, Auditor
+from proofgate.verify.audit import CHECKER_BINARY, Auditor, AuditRequest
 from proofgate.verify.contract import AuditOutcome, AuditReport, CompileFailure
 from tests.conftest import ADVERSARIAL_CASES
 
 pytestmark = [pytest.mark.lean, pytest.mark.timeout(900)]
 
 PROJECT_CASES = SOURCE_ROOT / "tests" / "data" / "adversarial.jsonl"
-ALLOWED = ["propext", "Classical.choice", "Quot.sound"]
+ALLOWED = ("propext", "Classical.choice", "Quot.sound")
 _THEOREM = re.compile(r"^\s*(?:@\[[^\]]*\]\s*)?(?:theorem|lemma)\s+(\S+)", re.MULTILINE)
 
 
@@ -86,12 +86,14 @@ async def test_adversarial_case_through_the_audit(
     environment = get_environment(auditor.settings, case.get("environment", "default"))
     try:
         report = await auditor.audit(
-            environment=environment,
-            statement=case.get("statement"),
-            code=case["code"],
-            target=_target(case),
-            answer_holes=list(case.get("answer_holes", [])),
-            allowed_axioms=ALLOWED,
+            AuditRequest(
+                environment=environment,
+                statement=case.get("statement"),
+                code=case["code"],
+                target=_target(case),
+                answer_holes=tuple(case.get("answer_holes", ())),
+                allowed_axioms=ALLOWED,
+            )
         )
     except AuditError as exc:
         pytest.fail(f"{case['id']}: the checker did not conclude: {exc}")
@@ -116,12 +118,14 @@ async def test_an_answer_hole_is_filled_and_reported(auditor: Auditor) -> None:
     environment = get_environment(auditor.settings, "default")
     code = "import Mathlib\n\nabbrev answer : ℕ := 2\n\ntheorem t : answer + 1 = 3 := by decide\n"
     report = await auditor.audit(
-        environment=environment,
-        statement=HOLE_STATEMENT,
-        code=code,
-        target="t",
-        answer_holes=["answer"],
-        allowed_axioms=ALLOWED,
+        AuditRequest(
+            environment=environment,
+            statement=HOLE_STATEMENT,
+            code=code,
+            target="t",
+            answer_holes=("answer",),
+            allowed_axioms=ALLOWED,
+        )
     )
     assert _passes(report, locked=True), report.model_dump_json()
     assert "2" in report.answers["answer"]
@@ -132,12 +136,14 @@ async def test_an_answer_hole_of_another_type_is_a_changed_statement(auditor: Au
     code = "import Mathlib\n\nabbrev answer : ℤ := 2\n\ntheorem t : answer + 1 = 3 := by decide\n"
     try:
         report = await auditor.audit(
-            environment=environment,
-            statement=HOLE_STATEMENT,
-            code=code,
-            target="t",
-            answer_holes=["answer"],
-            allowed_axioms=ALLOWED,
+            AuditRequest(
+                environment=environment,
+                statement=HOLE_STATEMENT,
+                code=code,
+                target="t",
+                answer_holes=("answer",),
+                allowed_axioms=ALLOWED,
+            )
         )
     except AuditError as exc:
         pytest.fail(f"the checker did not conclude: {exc}")

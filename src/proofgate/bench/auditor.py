@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import asyncio
 
-from proofgate.environments.registry import Environment
+from proofgate.verify.audit import AuditRequest
 from proofgate.verify.contract import CHECKER_ID, AuditOutcome, AuditReport, DeclarationAudit
 
 __all__ = ["SimulatedAuditor"]
 
 
 class SimulatedAuditor:
-    """Duck-types `proofgate.verify.audit.Auditor.audit`; every report is `ok`, after `seconds`."""
+    """Duck-types `proofgate.verify.audit.Audits`; every report is `ok`, after `seconds`."""
 
     label = "simulated"
 
@@ -25,24 +25,16 @@ class SimulatedAuditor:
         self.seconds = seconds
         self.audits = 0
 
-    async def audit(
-        self,
-        *,
-        environment: Environment,
-        statement: str | None,
-        code: str,
-        target: str | None,
-        answer_holes: list[str],
-        allowed_axioms: list[str],
-    ) -> AuditReport:
-        """An `ok` report for `target` (as the real checker would print for an honest proof)."""
+    async def audit(self, request: AuditRequest) -> AuditReport:
+        """An `ok` report for the target (as the real checker would print for an honest proof)."""
         if self.seconds > 0:
             await asyncio.sleep(self.seconds)
         self.audits += 1
+        target = request.target
         declarations = [DeclarationAudit(name=target, kind="theorem")] if target else []
         return AuditReport(
             checker=CHECKER_ID,
-            lean=environment.lean_version,
+            lean=request.environment.lean_version,
             outcome=AuditOutcome.ok,
             detail="simulated audit (proofgate bench): nothing was checked",
             target=target,

@@ -65,7 +65,7 @@ from proofgate.models import (
 from proofgate.store.results import ResultCache
 from proofgate.triage.feedback import render_triage, triage_reason
 from proofgate.verify.assemble import SourcePosition, Statement, parse_statement
-from proofgate.verify.audit import Audits
+from proofgate.verify.audit import AuditRequest, Audits
 from proofgate.verify.contract import CHECKER_ID, CompileFailure
 from proofgate.verify.feedback import messages_from_repl, policy_messages, sorries_from_repl
 from proofgate.verify.policy import PolicyConfig, check_source
@@ -370,16 +370,17 @@ class Triager:
     ) -> tuple[bool, str, bool]:
         """(accepted, what the audit said, whether that answer is deterministic)."""
         assert self._auditor is not None and run.probe.negation_statement is not None
-        allowed = sorted(set(self._settings.allowed_axioms))
+        allowed = tuple(sorted(set(self._settings.allowed_axioms)))
         reference = check_source(run.probe.negation_statement, config).code
         try:
             outcome = await self._auditor.audit(
-                environment=environment,
-                statement=reference,
-                code=run.code,
-                target=run.probe.name,
-                answer_holes=[],
-                allowed_axioms=allowed,
+                AuditRequest(
+                    environment=environment,
+                    statement=reference,
+                    code=run.code,
+                    target=run.probe.name,
+                    allowed_axioms=allowed,
+                )
             )
         except SubmissionError as exc:
             return False, f"the audit could not compile the negation: {exc}", True

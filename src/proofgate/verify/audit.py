@@ -19,7 +19,8 @@ import shlex
 import shutil
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -37,6 +38,7 @@ from proofgate.sandbox.process import Limits, Spawner, SpawnSpec
 from proofgate.verify.contract import CONTRACT_VERSION, AuditOutcome, AuditReport, CompileFailure
 
 __all__ = [
+    "AuditRequest",
     "Auditor",
     "Audits",
     "RunResult",
@@ -74,19 +76,24 @@ class RunResult(Protocol):
 Runner = Callable[..., Awaitable[RunResult]]
 
 
+@dataclass(frozen=True)
+class AuditRequest:
+    """One audit: does `code` prove `target`, the last theorem of the locked `statement`, using only
+    `allowed_axioms` (and filling `answer_holes`)? Without a statement (and target): a free compile,
+    whose declarations may use only `allowed_axioms`."""
+
+    environment: Environment
+    statement: str | None
+    code: str
+    target: str | None
+    answer_holes: tuple[str, ...] = ()
+    allowed_axioms: tuple[str, ...] = ()
+
+
 class Audits(Protocol):
     """What a service audits with: an `Auditor`, or a stand-in (`proofgate bench`'s simulated one)."""
 
-    async def audit(
-        self,
-        *,
-        environment: Environment,
-        statement: str | None,
-        code: str,
-        target: str | None,
-        answer_holes: list[str],
-        allowed_axioms: list[str],
-    ) -> AuditReport | CompileFailure: ...
+    async def audit(self, request: AuditRequest) -> AuditReport | CompileFailure: ...
 
 
 class Auditor:
@@ -100,27 +107,19 @@ class Auditor:
         self._spawner = spawner
         self._reference_locks: dict[str, asyncio.Lock] = {}
 
-    async def audit(
-        self,
-        *,
-        environment: Environment,
-        statement: str | None,
-        code: str,
-        target: str | None,
-        answer_holes: list[str],
-        allowed_axioms: list[str],
-    ) -> AuditReport | CompileFailure:
-        """Check `code` against the locked `statement` (None: a free compile, no target).
+    async def audit(self, request: AuditRequest) -> AuditReport | CompileFailure:
+        """Check the request's `code` against its locked `statement` (None: a free compile).
 
         Returns the checker's report (any outcome: the verdict logic judges it), or the
         `CompileFailure` when the submission does not compile. Raises `SubmissionError` when the
         statement does not compile, and `AuditError` whenever the checker fails to conclude.
         """
+        environment, statement, target = request.environment, request.statement, request.target
         if (statement is None) != (target is None):
             raise SubmissionError(
                 "give both a statement and its target, or neither", field="target"
             )
-        if statement is None and answer_holes:
+        if statement is None and request.answer_holes:
             raise SubmissionError("answer holes need a statement", field="answer_holes")
         timings: dict[str, float] = {}
         started = time.monotonic()
@@ -130,7 +129,7 @@ class Auditor:
         scratch.mkdir(parents=True)
         try:
             source = scratch / "Submission.lean"
-            source.write_text(code, encoding="utf-8")
+            source.write_text(request.code, encoding="utf-8")
             olean = scratch / "Submission.olean"
             compiled = await self._compile(environment, source, olean, writable=scratch)
             timings["compile_submission"] = float(compiled.duration_ms)
@@ -143,8 +142,8 @@ class Auditor:
                 submission=olean,
                 challenge=reference,
                 target=target,
-                allowed_axioms=allowed_axioms,
-                answer_holes=answer_holes,
+                allowed_axioms=request.allowed_axioms,
+                answer_holes=request.answer_holes,
                 module_roots=sorted(environment.module_roots),
             )
             visible = [scratch] + ([reference.parent] if reference else [])
@@ -155,13 +154,7 @@ class Auditor:
             shutil.rmtree(scratch, ignore_errors=True)
         timings["checker_process"] = float(result.duration_ms)
         report = _checker_report(result)
-        _check_agreement(
-            report,
-            environment=environment,
-            target=target,
-            answer_holes=answer_holes,
-            allowed_axioms=allowed_axioms,
-        )
+        _check_agreement(report, request)
         report.timings_ms.update(timings)
         return report
 
@@ -296,9 +289,9 @@ def checker_argv(
     submission: Path,
     challenge: Path | None,
     target: str | None,
-    allowed_axioms: list[str],
-    answer_holes: list[str],
-    module_roots: list[str],
+    allowed_axioms: Sequence[str],
+    answer_holes: Sequence[str],
+    module_roots: Sequence[str],
 ) -> list[str]:
     """The checker's command line (docs/checker-contract.md, "Inputs")."""
     argv = [*command, "--submission", str(submission)]
@@ -365,15 +358,9 @@ def _checker_report(result: RunResult) -> AuditReport:
     return parse_checker_output(result.stdout)
 
 
-def _check_agreement(
-    report: AuditReport,
-    *,
-    environment: Environment,
-    target: str | None,
-    answer_holes: list[str],
-    allowed_axioms: list[str],
-) -> None:
+def _check_agreement(report: AuditReport, request: AuditRequest) -> None:
     """Refuse a report that does not answer the question asked (AuditError)."""
+    environment, target = request.environment, request.target
     if report.contract != CONTRACT_VERSION:
         raise AuditError(
             f"checker speaks contract {report.contract}, proofgate {CONTRACT_VERSION}: rebuild it "
@@ -388,7 +375,7 @@ def _check_agreement(
         )
     if report.outcome is not AuditOutcome.ok:
         return
-    allowed = set(allowed_axioms)
+    allowed = set(request.allowed_axioms)
     theorems = {d.name: d for d in report.declarations if d.kind == "theorem" and d.replayed}
     if target is None:
         expected = {a for d in theorems.values() for a in d.axioms if a not in allowed}
@@ -397,9 +384,10 @@ def _check_agreement(
             raise AuditError(f"the checker said ok but lists no replayed theorem {target}")
         if set(theorems[target].axioms) != set(report.target_axioms):
             raise AuditError("the checker's target axioms disagree with its declaration list")
-        if set(report.answers) != set(answer_holes):
+        if set(report.answers) != set(request.answer_holes):
             raise AuditError(
-                f"the checker reported answers {sorted(report.answers)}, not {sorted(answer_holes)}"
+                f"the checker reported answers {sorted(report.answers)}, "
+                f"not {sorted(request.answer_holes)}"
             )
         expected = {a for a in report.target_axioms if a not in allowed}
     if set(report.disallowed_axioms) != expected:
