@@ -109,63 +109,31 @@ def plan_checks(
                 files[entry.file] = None
         shown = display_path(root, entry.file, base)
         found = files[entry.file]
+        theorem = None if found is None else found[1].get(entry.theorem)
         if found is None:
-            failures.append(
-                CiResult(
-                    shown,
-                    entry.theorem,
-                    entry.line,
-                    0,
-                    "target_missing",
-                    Outcome.failed,
-                    f"{entry.file} is gone; {entry.theorem} was locked there",
-                )
-            )
-            continue
-        text, by_name = found
-        theorem = by_name.get(entry.theorem)
-        if theorem is None:
-            failures.append(
-                CiResult(
-                    shown,
-                    entry.theorem,
-                    entry.line,
-                    0,
-                    "target_missing",
-                    Outcome.failed,
-                    f"{entry.theorem} is no longer in {entry.file} (locked at line {entry.line})",
-                )
-            )
+            why = f"{entry.file} is gone; {entry.theorem} was locked there"
+        elif theorem is None:
+            why = f"{entry.theorem} is no longer in {entry.file} (locked at line {entry.line})"
         elif theorem.text_sha256 != entry.text_sha256:
-            failures.append(
-                CiResult(
-                    shown,
-                    entry.theorem,
-                    theorem.line,
-                    theorem.column,
-                    "statement_changed",
-                    Outcome.failed,
-                    f"the statement of {entry.theorem} changed since it was "
-                    "locked; if the change is intended, review it and run `proofgate ci --lock`",
-                )
+            why = (
+                f"the statement of {entry.theorem} changed since it was "
+                "locked; if the change is intended, review it and run `proofgate ci --lock`"
             )
         elif entry.context_sha256 and theorem.context_sha256 != entry.context_sha256:
-            failures.append(
-                CiResult(
-                    shown,
-                    entry.theorem,
-                    theorem.line,
-                    theorem.column,
-                    "statement_changed",
-                    Outcome.failed,
-                    f"what stands before {entry.theorem} in {entry.file} "
-                    "(imports, opens, variables, definitions, instances, notation) changed "
-                    "since it was locked and can change what the statement means; if intended, "
-                    "review it and run `proofgate ci --lock`",
-                )
+            why = (
+                f"what stands before {entry.theorem} in {entry.file} "
+                "(imports, opens, variables, definitions, instances, notation) changed "
+                "since it was locked and can change what the statement means; if intended, "
+                "review it and run `proofgate ci --lock`"
             )
         else:
-            jobs.append(CheckJob(entry.file, theorem, text))
+            jobs.append(CheckJob(entry.file, theorem, found[0]))
+            continue
+        if theorem is None:  # shown where it was locked
+            status, line, column = "target_missing", entry.line, 0
+        else:  # shown where it stands now
+            status, line, column = "statement_changed", theorem.line, theorem.column
+        failures.append(CiResult(shown, entry.theorem, line, column, status, Outcome.failed, why))
     return jobs, failures
 
 
