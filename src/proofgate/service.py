@@ -15,7 +15,6 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from proofgate.__about__ import __version__
 from proofgate.config import Settings
 from proofgate.environments.registry import Environment, discover_environments
 from proofgate.environments.toolchain import find_lean
@@ -39,7 +38,7 @@ from proofgate.verify.assemble import Assembled, assemble
 from proofgate.verify.audit import Auditor, AuditRequest, Audits
 from proofgate.verify.contract import CHECKER_ID
 from proofgate.verify.policy import PolicyConfig, PolicyResult, check_submission
-from proofgate.verify.verdict import AuditResult, InfraFailure, build_verdict
+from proofgate.verify.verdict import AuditResult, InfraFailure, build_verdict, pins_for
 
 __all__ = ["CheckerService", "Readiness"]
 
@@ -211,14 +210,7 @@ class CheckerService:
         )
         policy = check_submission(assembled, config)
         allowed = sorted(set(self.settings.allowed_axioms) | set(submission.allowed_axioms))
-        pins = Pins(
-            lean=environment.lean_version,
-            mathlib=environment.mathlib_commit or "none",
-            repl=environment.repl_commit or "none",
-            proofgate=__version__,
-            checker=CHECKER_ID,
-            environment=environment.name,
-        )
+        pins = pins_for(environment)
         key = cache_key(
             submission,
             pins,

@@ -34,7 +34,6 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from proofgate.__about__ import __version__
 from proofgate.config import Settings
 from proofgate.environments.registry import Environment
 from proofgate.exceptions import (
@@ -66,7 +65,7 @@ from proofgate.store.results import ResultCache
 from proofgate.triage.feedback import render_triage, triage_reason
 from proofgate.verify.assemble import SourcePosition, Statement, parse_statement
 from proofgate.verify.audit import AuditRequest, Audits
-from proofgate.verify.contract import CHECKER_ID, CompileFailure
+from proofgate.verify.contract import CompileFailure
 from proofgate.verify.feedback import messages_from_repl, policy_messages, sorries_from_repl
 from proofgate.verify.policy import PolicyConfig, check_source
 from proofgate.verify.probes import (
@@ -76,7 +75,7 @@ from proofgate.verify.probes import (
     select_closers,
     sorried_dependencies,
 )
-from proofgate.verify.verdict import decide_verdict
+from proofgate.verify.verdict import decide_verdict, pins_for
 
 __all__ = ["Triager"]
 
@@ -184,14 +183,7 @@ class Triager:
         )
         policy = check_source(statement.text, config)
         timings = TriageTimings(policy_ms=(time.perf_counter() - started) * 1000)
-        pins = Pins(
-            lean=environment.lean_version,
-            mathlib=environment.mathlib_commit or "none",
-            repl=environment.repl_commit or "none",
-            proofgate=__version__,
-            checker=CHECKER_ID,
-            environment=environment.name,
-        )
+        pins = pins_for(environment)
         base = TriageResult(
             target=statement.target_name,
             elaboration="ok",

@@ -33,6 +33,7 @@ from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
+from proofgate.__about__ import __version__
 from proofgate.exceptions import (
     AuditError,
     ReplOutOfMemory,
@@ -48,7 +49,13 @@ from proofgate.models import (
     VerdictStatus,
     Violation,
 )
-from proofgate.verify.contract import CONTRACT_VERSION, AuditOutcome, AuditReport, CompileFailure
+from proofgate.verify.contract import (
+    CHECKER_ID,
+    CONTRACT_VERSION,
+    AuditOutcome,
+    AuditReport,
+    CompileFailure,
+)
 from proofgate.verify.feedback import (
     categorize,
     goals_in,
@@ -59,6 +66,7 @@ from proofgate.verify.feedback import (
 )
 
 if TYPE_CHECKING:
+    from proofgate.environments.registry import Environment
     from proofgate.verify.assemble import Assembled
     from proofgate.verify.policy import PolicyResult
 
@@ -71,6 +79,7 @@ __all__ = [
     "build_verdict",
     "decide_verdict",
     "disallowed_axioms",
+    "pins_for",
 ]
 
 SORRY_AXIOM = "sorryAx"
@@ -367,6 +376,18 @@ def _compile_messages(failure: CompileFailure, assembled: Assembled) -> list[Mes
             )
         )
     return messages
+
+
+def pins_for(environment: Environment) -> Pins:
+    """What a verdict (or a triage) in `environment` was reached with."""
+    return Pins(
+        lean=environment.lean_version,
+        mathlib=environment.mathlib_commit or "none",
+        repl=environment.repl_commit or "none",
+        proofgate=__version__,
+        checker=CHECKER_ID,
+        environment=environment.name,
+    )
 
 
 def build_verdict(
