@@ -126,6 +126,16 @@ def _place(
     return Position(line=where.line, column=where.column), where.field
 
 
+def _span(
+    raw: Mapping[str, Any], locate: Locator | None
+) -> tuple[Position | None, Position | None, SourceField | None]:
+    """Where a REPL message or sorry starts and ends in the submitter's text, and in which field.
+    An end in another field than the start says nothing useful: it is dropped."""
+    pos, source = _place(raw.get("pos"), locate, end=False)
+    end_pos, end_source = _place(raw.get("endPos"), locate, end=True)
+    return pos, end_pos if end_source == source else None, source
+
+
 def messages_from_repl(
     raw_messages: Iterable[Mapping[str, Any]], *, locate: Locator | None = None
 ) -> list[Message]:
@@ -136,10 +146,7 @@ def messages_from_repl(
             continue
         text = str(raw.get("data", ""))
         severity = _severity(raw.get("severity"))
-        pos, source = _place(raw.get("pos"), locate, end=False)
-        end_pos, end_source = _place(raw.get("endPos"), locate, end=True)
-        if end_source != source:
-            end_pos = None  # an end in another field than the start says nothing useful
+        pos, end_pos, source = _span(raw, locate)
         category = categorize(text, severity)
         goals = goals_in(text) if severity is Severity.error else []
         messages.append(
@@ -164,12 +171,11 @@ def sorries_from_repl(
     for raw in raw_sorries:
         if not isinstance(raw, Mapping):
             continue
-        pos, source = _place(raw.get("pos"), locate, end=False)
-        end_pos, end_source = _place(raw.get("endPos"), locate, end=True)
+        pos, end_pos, source = _span(raw, locate)
         found.append(
             SorryInfo(
                 pos=pos,
-                end_pos=end_pos if end_source == source else None,
+                end_pos=end_pos,
                 goal=str(raw.get("goal", "")),
                 source=source,
             )
