@@ -32,11 +32,19 @@ __all__ = [
     "Verdict",
     "VerdictStatus",
     "Violation",
+    "canonical_sha256",
 ]
 
 #: Upper bound of one Lean source field, before the HTTP body limit applies.
 MAX_SOURCE_CHARS = 500_000
 _NAME_PATTERN = r"^[^\s()\[\]{}:,;`]+$"
+
+
+def canonical_sha256(payload: object) -> str:
+    """The SHA-256 of `payload` as canonical JSON (sorted keys, UTF-8; a value JSON has no form
+    for is written as its str): the content hashes and cache keys of submissions and triages."""
+    blob = json.dumps(payload, sort_keys=True, ensure_ascii=False, default=str).encode()
+    return hashlib.sha256(blob).hexdigest()
 
 
 class VerdictStatus(str, Enum):
@@ -228,9 +236,7 @@ class Submission(BaseModel):
 
     def content_hash(self) -> str:
         """Hash of everything in the submission that can change its verdict."""
-        payload = self.model_dump(mode="json", exclude={"timeout"})
-        blob = json.dumps(payload, sort_keys=True, ensure_ascii=False).encode()
-        return hashlib.sha256(blob).hexdigest()
+        return canonical_sha256(self.model_dump(mode="json", exclude={"timeout"}))
 
 
 class Verdict(BaseModel):
@@ -320,9 +326,7 @@ class TriageRequest(BaseModel):
 
     def content_hash(self) -> str:
         """Hash of everything in the request that can change its triage."""
-        payload = self.model_dump(mode="json")
-        blob = json.dumps(payload, sort_keys=True, ensure_ascii=False).encode()
-        return hashlib.sha256(blob).hexdigest()
+        return canonical_sha256(self.model_dump(mode="json"))
 
 
 class TriageTimings(BaseModel):

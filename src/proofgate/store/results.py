@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
-import json
 import sqlite3
 import time
 from collections.abc import Mapping, Sequence
@@ -20,7 +18,7 @@ import aiosqlite
 
 from proofgate.config import Settings
 from proofgate.exceptions import StoreError
-from proofgate.models import Pins, Submission, Verdict
+from proofgate.models import Pins, Submission, Verdict, canonical_sha256
 from proofgate.store.connection import InlineConnection, connect
 
 __all__ = ["CacheStats", "ResultCache", "cache_key"]
@@ -58,8 +56,7 @@ def cache_key(
         "checker": checker_version,
         "options": dict(options or {}),
     }
-    blob = json.dumps(payload, sort_keys=True, ensure_ascii=False, default=str).encode()
-    return hashlib.sha256(blob).hexdigest()
+    return canonical_sha256(payload)
 
 
 @dataclass(frozen=True)

@@ -25,8 +25,6 @@ Tested on the stand-in REPL and checker; the probe files are untested against re
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import json
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -60,6 +58,7 @@ from proofgate.models import (
     TriageResult,
     TriageTimings,
     VerdictStatus,
+    canonical_sha256,
 )
 from proofgate.store.results import ResultCache
 from proofgate.triage.feedback import render_triage, triage_reason
@@ -464,8 +463,7 @@ class Triager:
             "allowed_axioms": sorted(set(settings.allowed_axioms)),
             "pins": pins.model_dump(mode="json"),
         }
-        blob = json.dumps(payload, sort_keys=True, ensure_ascii=False).encode()
-        return hashlib.sha256(blob).hexdigest()
+        return canonical_sha256(payload)
 
     async def _cached(self, key: str) -> TriageResult | None:
         document = await self._cache.get_document(key)
