@@ -8,6 +8,7 @@ ProofgateError
  |    +-- SandboxUnavailable   no working sandbox, and no explicit opt-out
  +-- Busy                      the pool is saturated: retry later
  +-- SetupError                `proofgate setup` could not finish
+ +-- SpawnFailed               a spawner could not start a process, or it died before its exec
  +-- ReplError                 a REPL worker misbehaved (the service's fault, retried once)
  |    +-- ReplCrashed          the process exited or was killed mid-request
  |    +-- ReplProtocolError    unparsable, forged or unexpected output
@@ -45,6 +46,7 @@ __all__ = [
     "SessionLimitReached",
     "SessionNotFound",
     "SetupError",
+    "SpawnFailed",
     "StoreError",
     "SubmissionError",
 ]
@@ -93,6 +95,12 @@ class Busy(ProofgateError):
 
 class SetupError(ProofgateError):
     """`proofgate setup` could not fetch or build something; nothing half-done is left."""
+
+
+class SpawnFailed(ProofgateError):
+    """A spawner (`proofgate.sandbox`) could not start a process: the program or the jail could not
+    be executed, or the child died between fork and exec (its rlimits, its cgroup). The sandbox's
+    own error: `proofgate.lean` answers it as a worker that could not start."""
 
 
 class ReplError(ProofgateError):

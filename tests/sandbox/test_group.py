@@ -11,7 +11,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from proofgate.exceptions import ReplCrashed
+from proofgate.exceptions import ReplError, SpawnFailed
 from proofgate.sandbox.group import (
     MEMORY_POLL_MAX_SECONDS,
     MEMORY_POLL_SECONDS,
@@ -185,7 +185,18 @@ async def test_the_watchdog_catches_a_tree_that_starts_growing_after_idling(tmp_
     await _finish(process)
 
 
-async def test_a_program_that_cannot_start_is_a_clear_error(tmp_path: Path) -> None:
-    spec = SpawnSpec(argv=[str(tmp_path / "no-such-repl")], cwd=tmp_path, env={})
-    with pytest.raises(ReplCrashed, match="could not start"):
+@pytest.mark.parametrize("missing", ["program", "working directory"])
+async def test_a_program_that_cannot_start_is_the_sandboxs_spawn_failure(
+    tmp_path: Path, missing: str
+) -> None:
+    """A failed exec, or a child that dies before it (a missing working directory), is the
+    sandbox's own `SpawnFailed`, no longer the REPL driver's `ReplCrashed`."""
+    gone = tmp_path / "gone"
+    if missing == "program":
+        spec = SpawnSpec(argv=[str(gone)], cwd=tmp_path, env={})
+    else:
+        spec = SpawnSpec(argv=[sys.executable, "-c", "pass"], cwd=gone, env={})
+    with pytest.raises(SpawnFailed, match="could not start") as caught:
         await ProcessGroupSpawner().spawn(spec, Limits())
+    assert not isinstance(caught.value, ReplError)
+    assert isinstance(caught.value.__cause__, OSError)

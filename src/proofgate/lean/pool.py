@@ -9,9 +9,11 @@ Contract of `ReplPool.run(code)`:
 - It returns a `ReplRun`, or raises: `ReplTimeout` (wall-clock limit hit; the worker's whole tree
   was killed) and `ReplOutOfMemory` (private memory over the cap), which are the submission's
   outcome and never retried; `ReplCrashed` / `ReplProtocolError` when a worker died or misbehaved
-  on it twice (the first failure is retried once on another worker); `ReplCommandError` when the
-  REPL refused the command; `Busy` when the queue is full, the wait ran out or the pool is closing;
-  `SubmissionError` for an unknown environment; `LeanUnavailable` when no worker can be started.
+  on it twice (the first failure is retried once on another worker), or at once when the spawner
+  could not start a worker (its `SpawnFailed`); `ReplCommandError` when the REPL refused the
+  command; `Busy` when the queue is full, the wait ran out or the pool is closing;
+  `SubmissionError` for an unknown environment; `LeanUnavailable` when the toolchain a worker
+  needs is missing.
 - If the header itself fails to elaborate (an unknown module), the run returns that header reply,
   mapped to the import lines, with `header_failed=True`; no body runs.
 

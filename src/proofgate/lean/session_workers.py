@@ -24,7 +24,14 @@ from typing import Any
 
 from proofgate.config import Settings
 from proofgate.environments.registry import Environment
-from proofgate.exceptions import Busy, NotReady, ProofgateError, ReplError, SubmissionError
+from proofgate.exceptions import (
+    Busy,
+    NotReady,
+    ProofgateError,
+    ReplError,
+    SpawnFailed,
+    SubmissionError,
+)
 from proofgate.lean.launch import ReplLauncher
 from proofgate.lean.repl import ReplProcess
 from proofgate.logs import get_logger
@@ -195,7 +202,7 @@ class SessionWorkers:
                             field="statement",
                         )
                     header_env = int(reply["env"])
-            except ReplError as exc:
+            except (ReplError, SpawnFailed) as exc:  # a failed spawn is retried like a crash
                 if repl is not None:
                     await repl.close()
                 if attempt == 2:

@@ -31,6 +31,7 @@ from proofgate.exceptions import (
     ReplOutOfMemory,
     ReplProtocolError,
     ReplTimeout,
+    SpawnFailed,
 )
 from proofgate.lean.header import split_header
 from proofgate.lean.launch import ReplLauncher
@@ -404,8 +405,8 @@ class WorkerSet:
             error=str(exc),
             failures=failures,
         )
-        if not killed:
-            keep = isinstance(exc, ProofgateError) and not isinstance(exc, ReplError)
+        if not killed:  # a spawner's SpawnFailed is answered as a worker that crashed
+            keep = isinstance(exc, ProofgateError) and not isinstance(exc, (ReplError, SpawnFailed))
             error = (
                 exc
                 if keep

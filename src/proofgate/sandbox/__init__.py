@@ -5,6 +5,8 @@
 - `bwrap`: the bubblewrap spawner, its detection, and `run_jailed` for one-shot processes;
 - `jail`: a jailed process tree and its release; `cgroups`: cgroup v1/v2 limits;
 - `proctree`: reading a process tree from /proc.
+
+A spawner that cannot start a process raises `proofgate.exceptions.SpawnFailed`.
 """
 
 from proofgate.sandbox.bwrap import (

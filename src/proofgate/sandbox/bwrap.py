@@ -22,7 +22,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from proofgate.config import Settings
-from proofgate.exceptions import ConfigError, SandboxUnavailable
+from proofgate.exceptions import ConfigError, SandboxUnavailable, SpawnFailed
 from proofgate.logs import get_logger
 from proofgate.sandbox.cgroups import Cgroup, CgroupTree, find_cgroup_tree
 from proofgate.sandbox.jail import BWRAP_OWN_TASKS, JailedProcess, Preexec, remove_tree
@@ -192,8 +192,12 @@ class BwrapSpawner:
             )
 
     async def spawn(self, spec: SpawnSpec, limits: Limits) -> JailedProcess:
-        """Start `spec` jailed under `limits`. Raises ConfigError (bad spec), SandboxUnavailable."""
-        scratch = Path(tempfile.mkdtemp(prefix=f"{SCRATCH_PREFIX}{os.getpid()}-"))
+        """Start `spec` jailed under `limits`. Raises ConfigError (bad spec), SpawnFailed (no scratch
+        directory, no cgroup, bwrap or the child's setup before exec failed)."""
+        try:
+            scratch = Path(tempfile.mkdtemp(prefix=f"{SCRATCH_PREFIX}{os.getpid()}-"))
+        except OSError as exc:
+            raise SpawnFailed(f"could not make the jail's scratch directory: {exc}") from exc
         cgroup: Cgroup | None = None
         try:
             argv = self.command(spec, limits, scratch)
@@ -217,11 +221,9 @@ class BwrapSpawner:
         except ConfigError:
             self._discard(cgroup, scratch)
             raise
-        except (OSError, subprocess.SubprocessError) as exc:
+        except (OSError, ValueError, subprocess.SubprocessError) as exc:
             self._discard(cgroup, scratch)
-            raise SandboxUnavailable(
-                f"could not start the jail ({exc}): run `proofgate doctor`"
-            ) from exc
+            raise SpawnFailed(f"could not start the jail ({exc}): run `proofgate doctor`") from exc
         _log.info(
             "jail_started",
             pid=process.pid,

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import psutil
 
-from proofgate.exceptions import ReplCrashed
+from proofgate.exceptions import SpawnFailed
 from proofgate.sandbox.process import Limits, ManagedProcess, SpawnSpec
 from proofgate.ticks import grid_delay, sleep_on_grid
 
@@ -311,7 +311,7 @@ class ProcessGroupSpawner:
                 preexec_fn=_limit_setter(limits),
             )
         except (OSError, ValueError, subprocess.SubprocessError) as exc:
-            raise ReplCrashed(
+            raise SpawnFailed(
                 f"could not start {spec.argv[0]!r} in {spec.cwd}: {exc} "
                 "(check the REPL command and that `proofgate doctor` passes)"
             ) from exc

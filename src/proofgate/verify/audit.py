@@ -32,6 +32,7 @@ from proofgate.exceptions import (
     AuditError,
     NotReady,
     ReplError,
+    SpawnFailed,
     SubmissionError,
 )
 from proofgate.sandbox.process import Limits, Spawner, SpawnSpec
@@ -264,7 +265,7 @@ class Auditor:
             return await runner(
                 spawner, spec, limits, timeout=settings.audit_timeout, max_output=MAX_OUTPUT
             )
-        except (OSError, ReplError) as exc:  # the spawners report a failed exec as ReplCrashed
+        except (OSError, ReplError, SpawnFailed) as exc:  # SpawnFailed: a failed exec or jail
             raise AuditError(f"could not start {argv[0]}: {exc}") from exc
 
     def _process_runner(self) -> tuple[Runner, Spawner]:
