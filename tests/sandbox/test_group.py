@@ -12,15 +12,10 @@ import psutil
 import pytest
 
 from proofgate.exceptions import ReplError, SpawnFailed
-from proofgate.sandbox.group import (
-    MEMORY_POLL_MAX_SECONDS,
-    MEMORY_POLL_SECONDS,
-    MEMORY_STEADY_BYTES,
-    ProcessGroupSpawner,
-    next_memory_poll,
-    tree_private_memory,
-)
+from proofgate.sandbox.group import GroupProcess, ProcessGroupSpawner
 from proofgate.sandbox.process import Limits, ManagedProcess, SpawnSpec
+from proofgate.sandbox.proctree import sample_tree
+from proofgate.sandbox.watchdog import POLL_MAX_SECONDS
 
 
 def _spec(tmp_path: Path, code: str, **env: str) -> SpawnSpec:
@@ -123,7 +118,7 @@ async def test_private_memory_counts_the_whole_tree(tmp_path: Path) -> None:
         assert (await process.stdout.readline()).strip() == b"ready"
         used = process.private_memory_bytes()
         assert used is not None and used >= 120 << 20
-        assert (tree_private_memory(process.pid) or 0) >= 120 << 20
+        assert sample_tree(process.pid).private_bytes >= 120 << 20
     finally:
         await _finish(process)
     assert process.private_memory_bytes() is None
@@ -135,41 +130,6 @@ async def test_the_watchdog_kills_a_tree_over_its_memory_cap(tmp_path: Path) -> 
     assert await asyncio.wait_for(process.wait(), 10) == -9
     assert process.out_of_memory()
     await _finish(process)
-
-
-@pytest.mark.skipif(not Path("/proc/self/statm").exists(), reason="needs Linux /proc")
-def test_one_process_private_memory_is_its_rss_anon() -> None:
-    """statm's resident minus shared is what status calls RssAnon (read both, compare)."""
-    from proofgate.sandbox.group import _rss_anon_bytes
-
-    ballast = bytearray(b"\x01" * (40 << 20))  # touched, so it is resident
-    status = Path("/proc/self/status").read_text()
-    rss_anon = next(
-        int(line.split()[1]) * 1024 for line in status.splitlines() if line.startswith("RssAnon:")
-    )
-    measured = _rss_anon_bytes(os.getpid())
-    assert measured is not None and abs(measured - rss_anon) <= 1 << 20 and measured >= len(ballast)
-    assert _rss_anon_bytes(2**22 + 12345) is None  # no such process
-
-
-def test_a_steady_tree_is_looked_at_less_often_and_a_moving_one_at_once() -> None:
-    interval, last = MEMORY_POLL_SECONDS, None
-    schedule = []
-    for used in [100 << 20] * 6:
-        interval = next_memory_poll(interval, last, used)
-        last = used
-        schedule.append(interval)
-    assert schedule[0] == MEMORY_POLL_SECONDS  # the first look has nothing to compare with
-    assert schedule == sorted(schedule) and schedule[-1] == MEMORY_POLL_MAX_SECONDS
-    assert (
-        next_memory_poll(MEMORY_POLL_MAX_SECONDS, last, last + MEMORY_STEADY_BYTES)
-        == MEMORY_POLL_SECONDS
-    )
-    assert (
-        next_memory_poll(MEMORY_POLL_MAX_SECONDS, last, last - MEMORY_STEADY_BYTES)
-        == MEMORY_POLL_SECONDS
-    )
-    assert next_memory_poll(MEMORY_POLL_MAX_SECONDS, last, None) == MEMORY_POLL_SECONDS
 
 
 async def test_the_watchdog_catches_a_tree_that_starts_growing_after_idling(tmp_path: Path) -> None:
@@ -200,3 +160,23 @@ async def test_a_program_that_cannot_start_is_the_sandboxs_spawn_failure(
         await ProcessGroupSpawner().spawn(spec, Limits())
     assert not isinstance(caught.value, ReplError)
     assert isinstance(caught.value.__cause__, OSError)
+
+
+async def test_the_task_count_is_not_capped_unjailed(tmp_path: Path) -> None:
+    """The one watchdog caps tasks only where the spawner asks (the jail): unjailed, a tree of
+    more tasks than `max_processes` lives on, looked at on the same back-off schedule."""
+    code = (
+        "import subprocess, sys, time\n"
+        "kids = [subprocess.Popen(['sleep', '60']) for _ in range(3)]\n"
+        "print('ready', flush=True); time.sleep(60)\n"
+    )
+    process = await _spawn(tmp_path, code, Limits(memory_bytes=1 << 30, max_processes=1))
+    try:
+        assert (await process.stdout.readline()).strip() == b"ready"
+        assert isinstance(process, GroupProcess) and process.watchdog is not None
+        intervals = [process.watchdog.look() for _ in range(8)]
+        assert sample_tree(process.pid).tasks >= 4
+        assert intervals[-1] == POLL_MAX_SECONDS  # steady: backed off, and never killed
+        assert process.returncode is None and process.watchdog.exceeded is None
+    finally:
+        await _finish(process)

@@ -1,7 +1,8 @@
-"""The jail's side of `SpawnFailed`: real jails through `BwrapSpawner`."""
+"""The jail's side of the one watchdog and of `SpawnFailed`: real jails through `BwrapSpawner`."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
 import sys
@@ -13,9 +14,10 @@ import pytest
 
 from proofgate.config import Settings
 from proofgate.exceptions import SandboxUnavailable, SpawnFailed
-from proofgate.sandbox import BwrapSpawner
+from proofgate.sandbox import BwrapSpawner, JailedProcess
 from proofgate.sandbox.bwrap import SCRATCH_PREFIX
 from proofgate.sandbox.process import Limits, SpawnSpec
+from proofgate.sandbox.watchdog import POLL_MAX_SECONDS
 
 IN_CI = bool(os.environ.get("CI"))
 
@@ -82,3 +84,49 @@ async def test_a_jail_without_a_scratch_directory_is_a_spawn_failure(
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "no-tmp-here"))
     with pytest.raises(SpawnFailed, match="scratch directory"):
         await watchdog_spawner.spawn(python("pass"), Limits())
+
+
+# --- the watchdog, where no cgroup holds the jail ----------------------------------------------
+
+
+IDLES_THEN_GROWS = """
+    import sys
+    print("ready", flush=True)
+    sys.stdin.readline()
+    chunks = []
+    while True:
+        chunks.append(bytearray(b"x" * (8 << 20)))
+"""
+
+
+async def test_the_jails_watchdog_backs_off_while_idle_and_still_catches_growth(
+    watchdog_spawner: BwrapSpawner,
+) -> None:
+    """Chosen: the jail's watchdog, like the unjailed one, looks every `poll_interval` while the
+    tree moves and backs off to once a second while it holds steady (it looked 10 times a second
+    whatever the tree did); a tree that starts growing after idling is still killed for memory."""
+    process = await watchdog_spawner.spawn(python(IDLES_THEN_GROWS), Limits(memory_bytes=128 * MiB))
+    assert isinstance(process, JailedProcess) and process.watchdog is not None
+    try:
+        assert await asyncio.wait_for(process.stdout.readline(), 15) == b"ready\n"
+        intervals = [process.watchdog.look() for _ in range(12)]
+        assert intervals[-1] == POLL_MAX_SECONDS, intervals  # backed off while idle
+        process.stdin.write(b"go\n")
+        await process.stdin.drain()
+        await asyncio.wait_for(process.wait(), 15)
+    finally:
+        process.kill()
+        await process.wait()
+    assert process.out_of_memory() and process.limit_exceeded == "memory"
+
+
+async def test_private_memory_is_unknown_once_the_jail_exited(any_spawner: BwrapSpawner) -> None:
+    """Chosen: like the unjailed spawner, a jail reports no private memory once it exited (it kept
+    reporting its last look), under a cgroup and under the watchdog alike."""
+    process = await any_spawner.spawn(python("import time; time.sleep(60)"), Limits())
+    try:
+        assert process.private_memory_bytes() is not None
+    finally:
+        process.kill()
+        await process.wait()
+    assert process.private_memory_bytes() is None

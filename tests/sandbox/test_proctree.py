@@ -2,14 +2,24 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import textwrap
 import time
+from pathlib import Path
 
 import psutil
+import pytest
 
-from proofgate.sandbox.proctree import kill_members, living, sample_tree
+from proofgate.sandbox import proctree
+from proofgate.sandbox.proctree import (
+    ProcessTree,
+    kill_members,
+    living,
+    rss_anon_bytes,
+    sample_tree,
+)
 
 MiB = 1 << 20
 
@@ -61,3 +71,129 @@ def test_an_exited_member_is_never_signalled_again() -> None:
     time.sleep(0.01)
     assert living([member]) == []
     assert kill_members([member]) == 0  # psutil knows it is gone (and would spot a reused PID)
+
+
+@pytest.mark.skipif(not Path("/proc/self/statm").exists(), reason="needs Linux /proc")
+def test_one_process_private_memory_is_its_rss_anon() -> None:
+    """Private memory is read from statm (resident minus shared), the one source for both
+    spawners: the same number as status's RssAnon, for one short line instead of the whole file."""
+    ballast = bytearray(b"\x01" * (40 << 20))  # touched, so it is resident
+    status = Path("/proc/self/status").read_text()
+    rss_anon = next(
+        int(line.split()[1]) * 1024 for line in status.splitlines() if line.startswith("RssAnon:")
+    )
+    measured = rss_anon_bytes(os.getpid())
+    assert measured is not None and abs(measured - rss_anon) <= 1 << 20 and measured >= len(ballast)
+    assert rss_anon_bytes(2**22 + 12345) is None  # no such process
+
+
+def test_tasks_count_every_thread_of_every_member() -> None:
+    tree = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            textwrap.dedent("""
+            import subprocess, threading, time
+            child = subprocess.Popen(["sleep", "60"])
+            stop = threading.Event()
+            for _ in range(4):
+                threading.Thread(target=stop.wait, daemon=True).start()
+            print("ready", flush=True)
+            time.sleep(60)
+        """),
+        ],
+        stdout=subprocess.PIPE,
+    )
+    try:
+        assert tree.stdout and tree.stdout.readline() == b"ready\n"
+        sample = sample_tree(tree.pid)
+        threads = sum(process.num_threads() for process in sample.members.values())
+        assert len(sample.members) == 2 and sample.tasks == threads >= 6  # 5 + the sleep
+    finally:
+        _kill_tree(tree)
+
+
+SPAWNS_ON_DEMAND = textwrap.dedent("""
+    import subprocess, sys, time
+    print("ready", flush=True)
+    sys.stdin.readline()
+    child = subprocess.Popen(
+        [sys.executable, "-c",
+         "import time; x = bytearray(b'x' * (32 << 20)); print(1, flush=True); time.sleep(60)"],
+        stdout=subprocess.PIPE,
+    )
+    child.stdout.readline()
+    print(child.pid, flush=True)
+    time.sleep(60)
+""")
+
+
+def test_every_look_and_report_lists_the_tree_anew(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Chosen refresh: every look (the watchdog's) and every report of the tree's memory (the pool's,
+    the REPL driver's) lists the members from a scan of its own moment, shared only by looks in the
+    same pass (`SCAN_SHARED_SECONDS`); the unjailed spawner reused a list up to a second old, which
+    missed a child started since, and in a jail the program itself, bwrap's grandchild."""
+    monkeypatch.setattr(proctree, "SCAN_SHARED_SECONDS", 0.0)  # no other look shares a scan here
+    monkeypatch.setattr(proctree, "FULL_SCAN_SECONDS", 3600.0)  # only updates after the first
+    root = subprocess.Popen(
+        [sys.executable, "-c", SPAWNS_ON_DEMAND],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+    )
+    try:
+        assert root.stdin and root.stdout and root.stdout.readline() == b"ready\n"
+        tree = ProcessTree(root.pid)
+        assert list(tree.look().members) == [root.pid]
+        alone = tree.private_memory_bytes()
+        root.stdin.write(b"go\n")
+        root.stdin.flush()
+        child = int(root.stdout.readline())
+        with_child = tree.private_memory_bytes()  # no look in between: the report lists anew
+        assert alone is not None and with_child is not None and with_child - alone >= 30 * MiB
+        assert list(tree.look().members) == [root.pid, child]
+    finally:
+        _kill_tree(root)
+
+
+ADOPTS_ITS_GRANDCHILD = textwrap.dedent("""
+    import ctypes, subprocess, sys, time
+    ctypes.CDLL(None, use_errno=True).prctl(36, 1, 0, 0, 0)  # PR_SET_CHILD_SUBREAPER, as an init
+    middle = subprocess.Popen(
+        [sys.executable, "-c",
+         "import subprocess, sys; c = subprocess.Popen(['sleep', '60']); "
+         "print(c.pid, flush=True); sys.stdin.readline()"],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+    )
+    print(middle.pid, int(middle.stdout.readline()), flush=True)
+    sys.stdin.readline()
+    middle.stdin.write(b"exit\\n"); middle.stdin.flush(); middle.wait()
+    print("adopted", flush=True)
+    time.sleep(60)
+""")
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs Linux /proc")
+def test_an_update_follows_an_orphan_to_its_new_parent(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Between full scans only new processes are read, and the children of vanished ones, whose
+    parent changed: an orphan adopted inside the tree (by a jail's init) stays in it."""
+    monkeypatch.setattr(proctree, "SCAN_SHARED_SECONDS", 0.0)
+    monkeypatch.setattr(proctree, "FULL_SCAN_SECONDS", 3600.0)
+    root = subprocess.Popen(
+        [sys.executable, "-c", ADOPTS_ITS_GRANDCHILD], stdin=subprocess.PIPE, stdout=subprocess.PIPE
+    )
+    try:
+        assert root.stdin and root.stdout
+        middle, orphan = (int(word) for word in root.stdout.readline().split())
+        tree = ProcessTree(root.pid)
+        assert list(tree.look().members) == [root.pid, middle, orphan]
+        root.stdin.write(b"go\n")
+        root.stdin.flush()
+        assert root.stdout.readline() == b"adopted\n"
+        assert list(tree.look().members) == [root.pid, orphan]
+    finally:
+        _kill_tree(root)
+
+
+def _kill_tree(root: subprocess.Popen[bytes]) -> None:
+    kill_members(sample_tree(root.pid).members.values())
+    root.wait(5)

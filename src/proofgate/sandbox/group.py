@@ -3,9 +3,10 @@
 `ProcessGroupSpawner` is for development and for the sandbox to wrap; it confines nothing. It
 starts the child in a new session (so its process group holds every descendant that does not
 `setsid` itself), sets RLIMIT_NOFILE, RLIMIT_FSIZE and RLIMIT_CORE before exec, kills the group with
-SIGKILL, and watches the tree's private memory: RssAnon of every process, never plain RSS, which
-counts the mmapped Mathlib oleans that all workers share through the page cache. RLIMIT_AS is not
-used: Lean reserves far more address space than it touches.
+SIGKILL, and caps the tree's private memory with the sandbox's `Watchdog`: RssAnon of every process
+(`proofgate.sandbox.proctree`), never plain RSS, which counts the mmapped Mathlib oleans that all
+workers share through the page cache. RLIMIT_AS is not used: Lean reserves far more address space
+than it touches.
 """
 
 from __future__ import annotations
@@ -16,134 +17,21 @@ import os
 import resource
 import signal
 import subprocess
-import time
 from collections.abc import Callable, Iterator
-from pathlib import Path
-
-import psutil
 
 from proofgate.exceptions import SpawnFailed
-from proofgate.sandbox.process import Limits, ManagedProcess, SpawnSpec
-from proofgate.ticks import grid_delay, sleep_on_grid
+from proofgate.sandbox.process import Limits, ManagedProcess, PipedProcess, SpawnSpec
+from proofgate.sandbox.proctree import ProcessTree
+from proofgate.sandbox.watchdog import Watchdog
+from proofgate.ticks import grid_delay
 
-__all__ = [
-    "GroupProcess",
-    "ProcessGroupSpawner",
-    "next_memory_poll",
-    "tree_members",
-    "tree_private_memory",
-]
+__all__ = ["GroupProcess", "ProcessGroupSpawner"]
 
-#: Seconds between two looks at a tree's private memory while it changes. A steady tree (an idle
-#: worker) is looked at half as often each time, down to once every `MEMORY_POLL_MAX_SECONDS`: nine
-#: idle workers polled five times a second were most of an idle server's CPU. While a command runs,
-#: the REPL driver looks as well, every `repl.MEMORY_POLL_SECONDS`.
-MEMORY_POLL_SECONDS = 0.2
-MEMORY_POLL_MAX_SECONDS = 1.0
-#: A change in private memory smaller than this between two looks counts as steady.
-MEMORY_STEADY_BYTES = 4 * 2**20
 #: Seconds between two looks at whether the process exited without a pidfd (`GroupProcess.wait`).
 EXIT_POLL_SECONDS = 0.05
-#: Seconds a tree's list of members is reused. Finding descendants reads every process's /proc
-#: entry (over a millisecond on a quiet host, more on a busy one), while each member's RssAnon is
-#: one small read; a child started since the last look is counted within this delay.
-MEMBERS_REFRESH_SECONDS = 1.0
 #: Seconds between two looks at the exit status while a pidfd watches for the exit (the look is
 #: for a pid reused before `pidfd_open`, which the pidfd would then never report).
 PIDFD_RECHECK_SECONDS = 5.0
-
-
-_PAGE_BYTES = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
-
-
-def _rss_anon_bytes(pid: int) -> int | None:
-    """RssAnon of one process from /proc (Linux), else psutil's USS; None if it is gone.
-
-    Read from /proc/PID/statm, one short line, as resident minus shared pages (Linux >= 4.5
-    counts shared as file-backed plus shmem, so the difference is exactly status's RssAnon)."""
-    try:
-        with open(f"/proc/{pid}/statm", "rb") as statm:
-            fields = statm.read().split()
-        return (int(fields[1]) - int(fields[2])) * _PAGE_BYTES
-    except FileNotFoundError:
-        if not Path("/proc/self/status").exists():
-            with contextlib.suppress(psutil.Error):
-                return int(psutil.Process(pid).memory_full_info().uss)
-        return None
-    except (OSError, ValueError, IndexError):
-        return None
-
-
-class _ChildrenIndex:
-    """Parent -> children of every process, from one pass over /proc shared by all trees and
-    redone at most every `MEMBERS_REFRESH_SECONDS`: one scan a second, not one per worker."""
-
-    def __init__(self) -> None:
-        self._children: dict[int, list[int]] = {}
-        self._listed_at = -MEMBERS_REFRESH_SECONDS
-
-    def descendants(self, pid: int) -> list[int]:
-        now = time.monotonic()
-        if now - self._listed_at >= MEMBERS_REFRESH_SECONDS:
-            self._children, self._listed_at = _read_children(), now
-        found: list[int] = []
-        pending = [pid]
-        while pending:
-            kids = self._children.get(pending.pop(), [])
-            found += kids
-            pending += kids
-        return found
-
-
-def _read_children() -> dict[int, list[int]]:
-    children: dict[int, list[int]] = {}
-    for entry in os.scandir("/proc"):
-        if not entry.name.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry.name}/stat", "rb") as stat:
-                parent = int(stat.read().rsplit(b")", 1)[1].split()[1])
-        except (OSError, ValueError, IndexError):
-            continue  # gone meanwhile, or unreadable
-        children.setdefault(parent, []).append(int(entry.name))
-    return children
-
-
-_CHILDREN = _ChildrenIndex()
-
-
-def tree_members(pid: int, *, fresh: bool = True) -> list[int] | None:
-    """`pid` and all its descendants (`pid` first); None if `pid` is gone. `fresh=False` may use
-    a list of processes up to `MEMBERS_REFRESH_SECONDS` old (Linux)."""
-    if not fresh and os.path.isdir("/proc/self/task"):
-        if not psutil.pid_exists(pid):
-            return None
-        return [pid, *_CHILDREN.descendants(pid)]
-    try:
-        return [pid] + [child.pid for child in psutil.Process(pid).children(recursive=True)]
-    except psutil.Error:
-        return None
-
-
-def next_memory_poll(interval: float, last: int | None, used: int | None) -> float:
-    """Seconds to the next look at a tree's memory: doubled while it holds steady (up to
-    `MEMORY_POLL_MAX_SECONDS`), back to `MEMORY_POLL_SECONDS` as soon as it moves."""
-    if last is None or used is None or abs(used - last) >= MEMORY_STEADY_BYTES:
-        return MEMORY_POLL_SECONDS
-    return min(interval * 2, MEMORY_POLL_MAX_SECONDS)
-
-
-def _members_private_memory(members: list[int]) -> int | None:
-    sizes = [_rss_anon_bytes(member) for member in members]
-    if sizes[0] is None:
-        return None
-    return sum(size for size in sizes if size is not None)
-
-
-def tree_private_memory(pid: int) -> int | None:
-    """Private memory of `pid` and all its descendants, in bytes; None if `pid` is gone."""
-    members = tree_members(pid)
-    return None if members is None else _members_private_memory(members)
 
 
 def _limit_setter(limits: Limits) -> Callable[[], None]:
@@ -169,30 +57,23 @@ def _limit_setter(limits: Limits) -> Callable[[], None]:
     return apply
 
 
-class GroupProcess:
-    """A started child and its process group; implements `ManagedProcess`."""
+class GroupProcess(PipedProcess):
+    """A started child and its process group; implements `ManagedProcess`. Its memory is watched
+    by the sandbox's `Watchdog` when `Limits.memory_bytes` caps it (the task count is not capped:
+    unjailed, the tree confines nothing)."""
 
     def __init__(self, process: asyncio.subprocess.Process, limits: Limits) -> None:
-        assert process.stdin and process.stdout and process.stderr
-        self._process = process
-        self.pid = process.pid
-        self.stdin: asyncio.StreamWriter = process.stdin
-        self.stdout: asyncio.StreamReader = process.stdout
-        self.stderr: asyncio.StreamReader = process.stderr
-        self._limits = limits
-        self._out_of_memory = False
+        super().__init__(process)
         self._group_released = False
-        self._members: list[int] = [self.pid]
-        self._members_listed_at = -MEMBERS_REFRESH_SECONDS
-        self._watchdog: asyncio.Task[None] | None = None
+        self._tree = ProcessTree(self.pid)
+        self.watchdog: Watchdog | None = None  # None without a memory cap
+        self._watching: asyncio.Task[None] | None = None
         if limits.memory_bytes is not None:
-            self._watchdog = asyncio.get_running_loop().create_task(
-                self._watch_memory(limits.memory_bytes), name=f"memory-watchdog-{self.pid}"
+            self.watchdog = Watchdog(self._tree, kill=self.kill, memory_bytes=limits.memory_bytes)
+            self._watching = asyncio.get_running_loop().create_task(
+                self.watchdog.run(stopped=lambda: self.returncode is not None),
+                name=f"memory-watchdog-{self.pid}",
             )
-
-    @property
-    def returncode(self) -> int | None:
-        return self._process.returncode
 
     async def wait(self) -> int:
         """The exit status. Not asyncio's own `wait()`, which also waits for every pipe to close
@@ -253,7 +134,7 @@ class GroupProcess:
                 os.kill(self.pid, signal.SIGKILL)
 
     def _stop_watchdog(self) -> None:
-        task = self._watchdog
+        task = self._watching
         if task is None or task.done():
             return
         try:
@@ -264,32 +145,13 @@ class GroupProcess:
             task.cancel()
 
     def private_memory_bytes(self) -> int | None:
-        """RssAnon of the tree, its member list refreshed every `MEMBERS_REFRESH_SECONDS`: the
-        pool asks after every request and the watchdog up to five times a second."""
+        """RssAnon of the tree (`ProcessTree.private_memory_bytes`); None once the leader exited."""
         if self._process.returncode is not None:
             return None
-        now = time.monotonic()
-        if now - self._members_listed_at >= MEMBERS_REFRESH_SECONDS:
-            members = tree_members(self.pid, fresh=False)
-            if members is None:
-                return None
-            self._members, self._members_listed_at = members, now
-        return _members_private_memory(self._members)
+        return self._tree.private_memory_bytes()
 
     def out_of_memory(self) -> bool:
-        return self._out_of_memory
-
-    async def _watch_memory(self, limit: int) -> None:
-        interval, last = MEMORY_POLL_SECONDS, None
-        while self._process.returncode is None:
-            used = self.private_memory_bytes()
-            if used is not None and used > limit:
-                self._out_of_memory = True
-                self.kill()
-                return
-            interval = next_memory_poll(interval, last, used)
-            last = used
-            await sleep_on_grid(interval)
+        return self.watchdog is not None and self.watchdog.out_of_memory
 
 
 class ProcessGroupSpawner:

@@ -1,8 +1,9 @@
 """A running jail: the `ManagedProcess` that `BwrapSpawner` returns, and what runs before its exec.
 
-`JailedProcess` watches its limits while the jail runs (the cgroup's OOM record, or the RSS and task
-count of the tree when there is no cgroup), kills the whole namespace on a breach or on request, and
-after exit kills any straggler and removes its cgroup and scratch directory.
+`JailedProcess` watches its limits while the jail runs (the cgroup's OOM record, or, when there is no
+cgroup, the sandbox's `Watchdog` over the tree's RssAnon and task count), kills the whole namespace
+on a breach or on request, and after exit kills any straggler and removes its cgroup and scratch
+directory.
 """
 
 from __future__ import annotations
@@ -15,20 +16,20 @@ import shutil
 import time
 from pathlib import Path
 
-import psutil
-
 from proofgate.logs import get_logger
 from proofgate.sandbox.cgroups import Cgroup
-from proofgate.sandbox.process import Limits
-from proofgate.sandbox.proctree import kill_members, living, sample_tree
+from proofgate.sandbox.process import Limits, PipedProcess
+from proofgate.sandbox.proctree import ProcessTree, kill_members, living
+from proofgate.sandbox.watchdog import Watchdog
 from proofgate.ticks import grid_delay
 
 __all__ = ["BWRAP_OWN_TASKS", "JailedProcess", "Preexec", "remove_tree"]
 
 #: bwrap's own processes in the jail's cgroup: the outer bwrap and the namespace's init.
 BWRAP_OWN_TASKS = 2
-#: Seconds between two looks at a cgroup-confined tree (without a cgroup, the sandbox's own
-#: `poll_interval`: the watchdog is then what enforces the caps).
+#: Seconds between two looks at a cgroup-confined tree. Without a cgroup the sandbox's `Watchdog`
+#: enforces the caps, looking every `poll_interval` while the tree moves, backing off to once a
+#: second while it holds steady.
 CGROUP_POLL_SECONDS = 1.0
 
 _log = get_logger(__name__)
@@ -69,7 +70,7 @@ class Preexec:
             pass
 
 
-class JailedProcess:
+class JailedProcess(PipedProcess):
     """A running jail: its pipes, its limits' watcher, and a kill that takes the whole namespace."""
 
     def __init__(
@@ -81,29 +82,36 @@ class JailedProcess:
         scratch: Path,
         poll_interval: float,
     ) -> None:
-        assert process.stdin and process.stdout and process.stderr
-        self._process = process
-        self.pid = process.pid
-        self.stdin: asyncio.StreamWriter = process.stdin
-        self.stdout: asyncio.StreamReader = process.stdout
-        self.stderr: asyncio.StreamReader = process.stderr
+        super().__init__(process)
         self.scratch = scratch
         self.cgroup = cgroup
-        self._limits = limits
         self._poll_interval = poll_interval
-        self._members: dict[
-            int, psutil.Process
-        ] = {}  # watchdog mode: every process ever seen in the tree
-        self._private: int | None = None
+        self._tree = ProcessTree(self.pid)  # watchdog mode: every process ever seen in the tree
+        self.watchdog: Watchdog | None = None  # None under a cgroup: the kernel holds the caps
+        if cgroup is None:
+            tasks = None if limits.max_processes is None else limits.max_processes + BWRAP_OWN_TASKS
+            self.watchdog = Watchdog(
+                self._tree,
+                kill=self.kill,
+                memory_bytes=limits.memory_bytes,
+                max_tasks=tasks,
+                fastest=poll_interval,
+            )
+        self._cgroup_exceeded: str | None = None
         self._oom = False
-        #: "memory" or "processes" once the watcher killed the tree for going over a cap.
-        self.limit_exceeded: str | None = None
         self._supervisor = asyncio.ensure_future(self._supervise())
 
     @property
     def returncode(self) -> int | None:
         """bwrap's exit status: the program's, 128+N if signal N killed it, -9 if we killed bwrap."""
         return self._process.returncode
+
+    @property
+    def limit_exceeded(self) -> str | None:
+        """ "memory" or "processes" once the watcher killed the tree for going over that cap."""
+        if self.watchdog is not None:
+            return self.watchdog.exceeded
+        return self._cgroup_exceeded
 
     async def wait(self) -> int:
         """Wait for exit and for the cleanup (stragglers killed, cgroup and scratch removed)."""
@@ -115,71 +123,48 @@ class JailedProcess:
     def kill(self) -> None:
         """SIGKILL bwrap, every descendant and everything in the cgroup; idempotent, never raises."""
         if self._process.returncode is None:
-            members = sample_tree(self.pid).members
-            self._members.update(members)  # among them the namespace's init: _release waits on it
-            kill_members(members.values())
+            # a scan now; among the members the namespace's init, which _release waits on
+            kill_members(self._tree.look(full=True).members.values())
             with contextlib.suppress(ProcessLookupError):
                 self._process.kill()  # the namespace's init dies with it (--die-with-parent)
         if self.cgroup is not None:
             self.cgroup.signal_all()
 
     def private_memory_bytes(self) -> int | None:
-        """Anonymous memory of the tree at the last look (cgroup, or RssAnon summed by the watchdog)."""
-        if self._process.returncode is None:
-            self._sample()
-        return self._private
+        """Anonymous memory of the tree (the cgroup's, or RssAnon summed); None once bwrap exited."""
+        if self._process.returncode is not None:
+            return None
+        if self.cgroup is not None:
+            return self.cgroup.private_memory_bytes()
+        return self._tree.private_memory_bytes()
 
     def out_of_memory(self) -> bool:
-        return self._oom
+        return self._oom or (self.watchdog is not None and self.watchdog.out_of_memory)
 
-    def _sample(self) -> None:
-        if self.cgroup is not None:
-            self._private = self.cgroup.private_memory_bytes()
-            return
-        sample = sample_tree(self.pid)
-        self._members.update(sample.members)
-        self._private = sample.private_bytes
-
-    def _check_limits(self) -> None:
-        if self.cgroup is not None:
-            if self.cgroup.oom_killed():
-                self._exceeded("memory")
-            return
-        sample = sample_tree(self.pid)
-        self._members.update(sample.members)
-        self._private = sample.private_bytes
-        cap_memory, cap_tasks = self._limits.memory_bytes, self._limits.max_processes
-        if cap_memory is not None and sample.private_bytes > cap_memory:
-            self._exceeded("memory")
-        elif cap_tasks is not None and sample.tasks > cap_tasks + BWRAP_OWN_TASKS:
-            self._exceeded("processes")
-
-    def _exceeded(self, what: str) -> None:
-        if self.limit_exceeded is None:
-            self.limit_exceeded = what
-            _log.warning(
-                "jail_limit_exceeded", pid=self.pid, limit=what, private_bytes=self._private
-            )
-        if what == "memory":
+    def _check_cgroup(self, cgroup: Cgroup) -> None:
+        """End a tree one of whose processes the kernel killed for memory."""
+        if self._cgroup_exceeded is None and cgroup.oom_killed():
+            self._cgroup_exceeded = "memory"
             self._oom = True
-        self.kill()
+            _log.warning("limit_exceeded", pid=self.pid, limit="memory", cgroup=cgroup.name)
+            self.kill()
 
     async def _supervise(self) -> None:
         exited = asyncio.ensure_future(self._process.wait())
-        # Under a cgroup the kernel enforces both caps and `_release` reads the OOM record after the
-        # exit: the look only ends a tree whose member the kernel killed, so it need not be often.
-        interval = (
-            self._poll_interval
-            if self.cgroup is None
-            else max(self._poll_interval, CGROUP_POLL_SECONDS)
-        )
         try:
-            while not exited.done():
+            if self.watchdog is not None:  # it enforces both caps and records every member
+                await self.watchdog.run(stopped=exited.done, exited=exited)
+            # Under a cgroup the kernel enforces both caps and `_release` reads the OOM record
+            # after the exit: the look only ends a tree whose member the kernel killed, so it need
+            # not be often.
+            interval = max(self._poll_interval, CGROUP_POLL_SECONDS)
+            while self.cgroup is not None and not exited.done():
                 try:
-                    self._check_limits()
+                    self._check_cgroup(self.cgroup)
                 except Exception as exc:  # noqa: BLE001 - a failed look must not end the watch
                     _log.error("jail_watch_failed", pid=self.pid, error=repr(exc))
                 await asyncio.wait({exited}, timeout=grid_delay(interval))
+            await exited
             await asyncio.to_thread(self._release)
         except asyncio.CancelledError:
             self.kill()
@@ -196,7 +181,7 @@ class JailedProcess:
         """Kill and outwait every process ever seen in the tree. The namespace's init is one of
         them, and the kernel lets it finish dying only after every other process inside is gone."""
         deadline = time.monotonic() + timeout
-        while alive := living(self._members.values()):
+        while alive := living(self._tree.seen):
             if time.monotonic() > deadline:
                 _log.error("jail_survivors", pid=self.pid, survivors=[p.pid for p in alive][:20])
                 return
@@ -213,7 +198,10 @@ class JailedProcess:
             self._wait_for_members()
         remove_tree(self.scratch)
         _log.debug(
-            "jail_released", pid=self.pid, returncode=self._process.returncode, oom=self._oom
+            "jail_released",
+            pid=self.pid,
+            returncode=self._process.returncode,
+            oom=self.out_of_memory(),
         )
 
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
-__all__ = ["Limits", "ManagedProcess", "SpawnSpec", "Spawner"]
+__all__ = ["Limits", "ManagedProcess", "PipedProcess", "SpawnSpec", "Spawner"]
 
 
 @dataclass(frozen=True)
@@ -61,6 +61,23 @@ class ManagedProcess(Protocol):
 
     def out_of_memory(self) -> bool:
         """True once the tree was killed for going over `Limits.memory_bytes`."""
+
+
+class PipedProcess:
+    """What both spawners' processes share: a started `asyncio.subprocess.Process`, its pid, its
+    pipes and its exit status (each spawner adds `wait`, `kill` and the memory accessors)."""
+
+    def __init__(self, process: asyncio.subprocess.Process) -> None:
+        assert process.stdin and process.stdout and process.stderr
+        self._process = process
+        self.pid: int = process.pid
+        self.stdin: asyncio.StreamWriter = process.stdin
+        self.stdout: asyncio.StreamReader = process.stdout
+        self.stderr: asyncio.StreamReader = process.stderr
+
+    @property
+    def returncode(self) -> int | None:
+        return self._process.returncode
 
 
 class Spawner(Protocol):

@@ -1,19 +1,61 @@
 """A process tree seen from /proc: its members, their private memory and tasks, and killing them.
 
-The sandbox's fallback when no cgroup is writable: an RSS watchdog. It sums `RssAnon` (private,
-anonymous memory), not RSS, which also counts the shared, mmapped Mathlib oleans. Members are kept
-as `psutil.Process` objects, whose identity includes the start time, so a PID the kernel has since
-reused for an unrelated process is never signalled.
+The one reader of process trees for both spawners: the unjailed one (`group`) and the jail without a
+writable cgroup (`jail`) watch a tree through it (`proofgate.sandbox.watchdog`), and the jail kills
+and outwaits every process it ever saw through it.
+
+- A tree is its root and every process descended from it by parent at the moment of a scan. (An
+  orphan is adopted by the nearest subreaper: in a jail the namespace's init, inside the tree; for
+  the unjailed spawner usually the host's init, so a daemonized grandchild leaves the tree.)
+- Private memory is `RssAnon` (anonymous, resident), never RSS, which also counts the shared, mmapped
+  Mathlib oleans. It is read from /proc/PID/statm, one short line, as resident minus shared pages:
+  Linux >= 4.5 counts shared as file-backed plus shmem, so the difference is exactly status's
+  RssAnon, for a fraction of the cost of rendering /proc/PID/status.
+- Tasks are processes plus their threads, what a pids cgroup counts.
+
+Finding descendants needs every process's parent. A full scan reads every /proc/PID/stat (a
+millisecond or more on a busy host), so it is made at most once every `FULL_SCAN_SECONDS`; in between
+an update lists /proc and reads only the processes that appeared and the children of those that
+vanished. Every look at a tree (`ProcessTree.look`, what the watchdog does, and
+`ProcessTree.private_memory_bytes`, what the pool and the REPL driver ask) sees the processes of its
+moment that way, and looks in the same pass of the loop (the watchdogs wake on one grid of its clock)
+share one update (`SCAN_SHARED_SECONDS`). Members are kept as `psutil.Process` objects, whose
+identity includes the start time, so a PID the kernel has since reused for an unrelated process is
+never signalled.
 """
 
 from __future__ import annotations
 
+import contextlib
+import os
+import threading
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import psutil
 
-__all__ = ["TreeSample", "kill_members", "living", "sample_tree"]
+__all__ = [
+    "FULL_SCAN_SECONDS",
+    "SCAN_SHARED_SECONDS",
+    "ProcessTree",
+    "TreeSample",
+    "kill_members",
+    "living",
+    "rss_anon_bytes",
+    "sample_tree",
+]
+
+#: A look at a tree uses the process table as /proc was at most this long ago: less than any
+#: watchdog's interval, so each look sees the processes of its own moment, yet every tree looked at
+#: in the same pass of the loop shares one update.
+SCAN_SHARED_SECONDS = 0.05
+#: Seconds between two full scans of /proc (each process's stat); in between, only new processes
+#: and the children of vanished ones are read.
+FULL_SCAN_SECONDS = 1.0
+
+_PROC = os.path.exists("/proc/self/statm")
+_PAGE_BYTES = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
 
 
 @dataclass(frozen=True)
@@ -25,36 +67,180 @@ class TreeSample:
     private_bytes: int = 0  # sum of RssAnon
 
 
-def _status(pid: int) -> tuple[int, int]:
-    """(RssAnon bytes, threads) of one process; (0, 0) when it is gone or a zombie."""
-    rss_anon = threads = 0
+def rss_anon_bytes(pid: int) -> int | None:
+    """RssAnon of one process (0 for a zombie), psutil's USS where there is no /proc; None if gone."""
+    if not _PROC:
+        try:
+            return int(psutil.Process(pid).memory_full_info().uss)
+        except psutil.Error:
+            return None
     try:
-        with open(f"/proc/{pid}/status", encoding="ascii", errors="replace") as handle:
-            for line in handle:
-                if line.startswith("RssAnon:"):
-                    rss_anon = int(line.split()[1]) * 1024  # reported in kB
-                elif line.startswith("Threads:"):
-                    threads = int(line.split()[1])
+        with open(f"/proc/{pid}/statm", "rb") as statm:
+            fields = statm.read().split()
+        return (int(fields[1]) - int(fields[2])) * _PAGE_BYTES
     except (OSError, ValueError, IndexError):
-        return 0, 0
-    return rss_anon, threads
+        return None
+
+
+@dataclass(frozen=True)
+class _Entry:
+    parent: int
+    threads: int
+    started: float  # start time (clock ticks since boot, or psutil's create time): with the pid, an identity
+
+
+def _read_entry(pid: int) -> _Entry | None:
+    """Parent, threads and start time of one process from /proc/PID/stat; None if it is gone."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as stat:
+            fields = stat.read().rsplit(b")", 1)[1].split()  # after the command's name
+        # fields[0] is stat's 3rd field (state): ppid is the 4th, num_threads the 20th, starttime
+        # the 22nd
+        return _Entry(int(fields[1]), int(fields[17]), float(fields[19]))
+    except (OSError, ValueError, IndexError):
+        return None  # gone meanwhile, or unreadable
+
+
+def _scan() -> dict[int, _Entry]:
+    """Parent, threads and start time of every process on the host."""
+    entries: dict[int, _Entry] = {}
+    if not _PROC:
+        for process in psutil.process_iter(["ppid", "num_threads", "create_time"]):
+            info = process.info
+            if info.get("ppid") is not None:
+                threads, created = info.get("num_threads") or 1, info.get("create_time") or 0.0
+                entries[process.pid] = _Entry(info["ppid"], threads, created)
+        return entries
+    for name in os.listdir("/proc"):
+        if name.isdigit() and (entry := _read_entry(int(name))) is not None:
+            entries[int(name)] = entry
+    return entries
+
+
+class _ProcessTable:
+    """Every process's parent, shared by every tree: a full scan of /proc at most once every
+    `FULL_SCAN_SECONDS`, and in between an update that lists /proc and reads the stat of only the
+    processes that appeared since and of the children of those that vanished (whose parent changed:
+    a process's parent changes only when its parent exits). The full scan also catches a pid that
+    was reused between two updates."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._entries: dict[int, _Entry] = {}
+        self._children: dict[int, list[int]] = {}
+        self._updated_at = self._scanned_at = float("-inf")
+
+    def get(self, max_age: float, *, full: bool = False) -> dict[int, list[int]]:
+        """Each process's children, as of a look at /proc at most `max_age` seconds old; with
+        `full`, from a full scan made now."""
+        with self._lock:
+            now = time.monotonic()
+            if not full and now - self._updated_at <= max_age:
+                return self._children
+            if full or not _PROC or now - self._scanned_at >= FULL_SCAN_SECONDS:
+                entries, self._scanned_at = _scan(), now
+            else:
+                entries = self._update()
+            children: dict[int, list[int]] = {}
+            for pid, entry in entries.items():
+                children.setdefault(entry.parent, []).append(pid)
+            self._entries, self._children, self._updated_at = entries, children, now
+            return children
+
+    def _update(self) -> dict[int, _Entry]:
+        listed = {int(name) for name in os.listdir("/proc") if name.isdigit()}
+        entries = {pid: entry for pid, entry in self._entries.items() if pid in listed}
+        changed = listed - entries.keys()
+        for gone in self._entries.keys() - listed:
+            changed.update(self._children.get(gone, ()))
+        for pid in changed & listed:
+            entry = _read_entry(pid)
+            if entry is None:
+                entries.pop(pid, None)
+            else:
+                entries[pid] = entry
+        return entries
+
+
+_TABLE = _ProcessTable()
+
+
+def _descendants(root: int, children: dict[int, list[int]]) -> list[int]:
+    found: list[int] = []
+    pending, visited = [root], {root}
+    while pending:
+        for child in children.get(pending.pop(), ()):
+            if child not in visited:  # a pid reused during the scan cannot make a cycle
+                visited.add(child)
+                found.append(child)
+                pending.append(child)
+    return found
+
+
+class ProcessTree:
+    """One process tree looked at over time: its members now, and every member it ever had."""
+
+    def __init__(self, root: int) -> None:
+        self.root = root
+        #: By (pid, start time); the root's start time is None: it is the caller's own child, whose
+        #: pid cannot be reused before the caller reaps it.
+        self._identities: dict[tuple[int, float | None], psutil.Process] = {}
+
+    @property
+    def seen(self) -> list[psutil.Process]:
+        """Every process any look found in the tree (the root first), by identity."""
+        return list(self._identities.values())
+
+    def look(self, *, full: bool = False) -> TreeSample:
+        """The tree now: its members as of a look at /proc at most `SCAN_SHARED_SECONDS` old (with
+        `full`, a full scan made now), their memory and threads read now. Empty once the root is
+        gone."""
+        children = _TABLE.get(SCAN_SHARED_SECONDS, full=full)
+        members: dict[int, psutil.Process] = {}
+        tasks = private = 0
+        for pid in [self.root, *_descendants(self.root, children)]:
+            size = rss_anon_bytes(pid)
+            entry = _read_entry(pid) if _PROC else None
+            process = self._identify(pid, None if pid == self.root or not entry else entry.started)
+            if size is None or process is None:
+                if pid == self.root:
+                    return TreeSample()
+                continue  # gone meanwhile
+            members[pid] = process
+            tasks += max(entry.threads if entry else _threads(process), 1)
+            private += size
+        return TreeSample(members, tasks, private)
+
+    def private_memory_bytes(self) -> int | None:
+        """RssAnon of the tree now (its members as of a look at /proc at most
+        `SCAN_SHARED_SECONDS` old); None once the root is gone."""
+        children = _TABLE.get(SCAN_SHARED_SECONDS)
+        sizes = [rss_anon_bytes(pid) for pid in [self.root, *_descendants(self.root, children)]]
+        if sizes[0] is None:
+            return None
+        return sum(size for size in sizes if size is not None)
+
+    def _identify(self, pid: int, started: float | None) -> psutil.Process | None:
+        known = self._identities.get((pid, started))
+        if known is not None:
+            return known
+        with contextlib.suppress(psutil.Error):
+            self._identities[(pid, started)] = psutil.Process(pid)
+            return self._identities[(pid, started)]
+        return None
+
+
+def _threads(process: psutil.Process) -> int:
+    try:
+        return int(process.num_threads())
+    except psutil.Error:
+        return 1
 
 
 def sample_tree(root_pid: int) -> TreeSample:
-    """The tree under `root_pid` (root included) now; empty when the root is gone."""
-    try:
-        root = psutil.Process(root_pid)
-        processes = [root, *root.children(recursive=True)]
-    except psutil.Error:
-        return TreeSample()
-    members: dict[int, psutil.Process] = {}
-    tasks = private = 0
-    for process in processes:
-        rss_anon, threads = _status(process.pid)
-        members[process.pid] = process
-        tasks += max(threads, 1)
-        private += rss_anon
-    return TreeSample(members, tasks, private)
+    """The tree under `root_pid` (root included) from a full scan made now; empty when the root is
+    gone."""
+    return ProcessTree(root_pid).look(full=True)
 
 
 def living(members: Iterable[psutil.Process]) -> list[psutil.Process]:
