@@ -189,13 +189,15 @@ class JailedProcess(PipedProcess):
             time.sleep(0.01)
 
     def _release(self) -> None:
-        """After bwrap exited: record a late OOM, kill what is left, remove cgroup and scratch."""
+        """After bwrap exited: record a late OOM, kill what is left, remove cgroup and scratch.
+
+        Under a cgroup too, every process a look saw is outwaited: the cgroup empties while a killed
+        process is still exiting (bwrap's setup child, reparented to the host's init)."""
         if self.cgroup is not None:
             if self.cgroup.oom_killed():
                 self._oom = True
             self.cgroup.remove()
-        else:
-            self._wait_for_members()
+        self._wait_for_members()
         remove_tree(self.scratch)
         _log.debug(
             "jail_released",
