@@ -6,6 +6,7 @@ import os
 import shlex
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -13,7 +14,10 @@ import proofgate.lean
 from proofgate.config import Settings
 from proofgate.environments.registry import Environment
 from proofgate.exceptions import ConfigError, LeanUnavailable
-from proofgate.lean.launch import LeanReplLauncher
+from proofgate.lean.launch import LeanReplLauncher, worker_limits
+from proofgate.lean.session_workers import SessionWorkers
+from proofgate.lean.workers import WorkerSet
+from proofgate.sandbox.process import Limits
 
 
 def _environment(tmp_path: Path) -> Environment:
@@ -97,3 +101,13 @@ def test_the_package_exports_what_it_lists() -> None:
     assert proofgate.lean.__all__ == sorted(proofgate.lean.__all__)
     for name in proofgate.lean.__all__:
         assert getattr(proofgate.lean, name) is not None
+
+
+def test_the_pool_and_the_sessions_cap_their_workers_alike(tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path / "d", memory_limit_mb=512, max_processes=77)
+    limits = worker_limits(settings)
+    assert limits == Limits(memory_bytes=512 << 20, max_processes=77)
+    unused: Any = None  # neither starts a process here
+    pool = WorkerSet(settings, spawner=unused, launcher=unused, environment=unused)
+    sessions = SessionWorkers(settings, spawner=unused, launcher=unused)
+    assert pool.limits == sessions._limits == limits

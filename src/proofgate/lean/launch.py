@@ -21,9 +21,9 @@ from proofgate.config import Settings
 from proofgate.environments.registry import Environment
 from proofgate.environments.toolchain import LeanInstall, find_lean
 from proofgate.exceptions import ConfigError, LeanUnavailable
-from proofgate.sandbox.process import SpawnSpec
+from proofgate.sandbox.process import Limits, SpawnSpec
 
-__all__ = ["LeanReplLauncher", "ReplLauncher", "child_environment", "scratch_dir"]
+__all__ = ["LeanReplLauncher", "ReplLauncher", "child_environment", "scratch_dir", "worker_limits"]
 
 #: Variables a Lean process may inherit from the service; everything else is dropped.
 INHERITED_VARIABLES = (
@@ -45,6 +45,13 @@ class ReplLauncher(Protocol):
     """Builds the spec of one REPL worker for an environment."""
 
     def spawn_spec(self, environment: Environment) -> SpawnSpec: ...
+
+
+def worker_limits(settings: Settings) -> Limits:
+    """What one REPL worker's tree may take, the pool's and the sessions' alike."""
+    return Limits(
+        memory_bytes=settings.memory_limit_mb * 2**20, max_processes=settings.max_processes
+    )
 
 
 def scratch_dir(settings: Settings, environment: Environment) -> Path:

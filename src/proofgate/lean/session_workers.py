@@ -32,10 +32,10 @@ from proofgate.exceptions import (
     SpawnFailed,
     SubmissionError,
 )
-from proofgate.lean.launch import ReplLauncher
+from proofgate.lean.launch import ReplLauncher, worker_limits
 from proofgate.lean.repl import ReplProcess
 from proofgate.logs import get_logger
-from proofgate.sandbox.process import Limits, Spawner
+from proofgate.sandbox.process import Spawner
 
 __all__ = ["SessionWorker", "SessionWorkers"]
 
@@ -93,9 +93,7 @@ class SessionWorkers:
         self._spawner = spawner
         self._launcher = launcher
         self._clock = clock
-        self._limits = Limits(
-            memory_bytes=settings.memory_limit_mb * 2**20, max_processes=settings.max_processes
-        )
+        self._limits = worker_limits(settings)
         self._workers: list[SessionWorker] = []
         self._starting: dict[HeaderKey, asyncio.Future[SessionWorker]] = {}
         self._closed = False

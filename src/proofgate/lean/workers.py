@@ -34,10 +34,10 @@ from proofgate.exceptions import (
     SpawnFailed,
 )
 from proofgate.lean.header import split_header
-from proofgate.lean.launch import ReplLauncher
+from proofgate.lean.launch import ReplLauncher, worker_limits
 from proofgate.lean.repl import ReplProcess
 from proofgate.logs import get_logger
-from proofgate.sandbox.process import Limits, Spawner
+from proofgate.sandbox.process import Spawner
 from proofgate.ticks import sleep_on_grid
 
 __all__ = ["HeaderFailure", "HeaderKey", "Worker", "WorkerSet", "note"]
@@ -132,9 +132,7 @@ class WorkerSet:
         self._spawner = spawner
         self._launcher = launcher
         self._environment = environment
-        self.limits = Limits(
-            memory_bytes=settings.memory_limit_mb * 2**20, max_processes=settings.max_processes
-        )
+        self.limits = worker_limits(settings)
         self.max_busy = settings.workers
         self.max_processes = settings.workers + settings.spare_workers
         self.prewarm = [("default", split_header(h).header) for h in settings.prewarm_headers]
