@@ -34,16 +34,14 @@ from proofgate.exceptions import (
 )
 from proofgate.lean.launch import ReplLauncher, worker_limits
 from proofgate.lean.repl import ReplProcess
+from proofgate.lean.workers import HeaderKey, outgrown
 from proofgate.logs import get_logger
 from proofgate.sandbox.process import Spawner
 
 __all__ = ["SessionWorker", "SessionWorkers"]
 
-HeaderKey = tuple[str, str]  # (environment name, normalized header)
 #: A worker no session is attached to is retired after this many idle seconds.
 IDLE_SECONDS = 300.0
-#: A worker whose private memory passes this share of the cap is recycled.
-RECYCLE_MEMORY_FRACTION = 0.75
 
 _log = get_logger("proofgate.session_workers")
 _serial = itertools.count(1)
@@ -151,10 +149,9 @@ class SessionWorkers:
         """Mark a worker that served enough (or grew too much) for recycling; its sessions move."""
         if worker.retiring or not worker.repl.alive:
             return
-        used = worker.repl.private_memory_bytes()
-        cap = self._limits.memory_bytes
-        grown = used is not None and cap is not None and used > RECYCLE_MEMORY_FRACTION * cap
-        if worker.commands >= self._settings.session_recycle_after or grown:
+        if worker.commands >= self._settings.session_recycle_after or outgrown(
+            worker.repl, self._limits
+        ):
             worker.retiring = True
             _log.info("session worker recycling", pid=worker.repl.pid, commands=worker.commands)
             if worker.sessions == 0 and not worker.repl.busy:

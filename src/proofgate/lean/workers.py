@@ -37,10 +37,10 @@ from proofgate.lean.header import split_header
 from proofgate.lean.launch import ReplLauncher, worker_limits
 from proofgate.lean.repl import ReplProcess
 from proofgate.logs import get_logger
-from proofgate.sandbox.process import Spawner
+from proofgate.sandbox.process import Limits, Spawner
 from proofgate.ticks import sleep_on_grid
 
-__all__ = ["HeaderFailure", "HeaderKey", "Worker", "WorkerSet", "note"]
+__all__ = ["HeaderFailure", "HeaderKey", "Worker", "WorkerSet", "note", "outgrown"]
 
 #: A worker whose private memory passes this share of the cap is recycled after its request.
 RECYCLE_MEMORY_FRACTION = 0.75
@@ -53,6 +53,14 @@ SUPERVISE_SECONDS = 1.0
 RECENT_SAMPLES = 512
 
 HeaderKey = tuple[str, str]  # (environment name, normalized header)
+
+
+def outgrown(repl: ReplProcess, limits: Limits) -> bool:
+    """The worker's private memory passed `RECYCLE_MEMORY_FRACTION` of its cap: recycle it (a
+    pool worker after its request, a session worker once its sessions have moved)."""
+    used = repl.private_memory_bytes()
+    cap = limits.memory_bytes
+    return used is not None and cap is not None and used > RECYCLE_MEMORY_FRACTION * cap
 
 
 def note(level: str, event: str, **fields: object) -> None:
@@ -237,10 +245,7 @@ class WorkerSet:
         elif worker.served >= self._settings.recycle_after:
             cause = "recycled"
         else:
-            used = worker.repl.private_memory_bytes()
-            if used is not None and used > RECYCLE_MEMORY_FRACTION * (
-                self.limits.memory_bytes or float("inf")
-            ):
+            if outgrown(worker.repl, self.limits):
                 cause = "memory"
         if cause is not None:
             self._retire(worker, cause)
