@@ -6,7 +6,7 @@ import sys
 import pytest
 from pydantic import ValidationError
 
-from proofgate.config import Settings
+from proofgate.config import Settings, is_loopback_host
 
 
 def test_defaults_are_loopback_and_strict(settings: Settings) -> None:
@@ -56,3 +56,17 @@ def test_cli_reports_bad_setting_by_variable_name() -> None:
     )
     assert done.returncode == 2
     assert "PROOFGATE_PORT" in done.stderr
+
+
+@pytest.mark.parametrize(
+    ("host", "loopback"),
+    [
+        ("localhost", True),
+        ("127.0.0.1", True),
+        ("::1", True),
+        ("0.0.0.0", False),
+        ("example", False),
+    ],
+)
+def test_is_loopback_host_is_the_one_test_of_a_bind_address(host: str, loopback: bool) -> None:
+    assert is_loopback_host(host) is loopback

@@ -5,6 +5,7 @@ Every download location is a setting, so tests can point them at a refusing port
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
 from functools import lru_cache
@@ -235,6 +236,16 @@ class Settings(BaseSettings):
     @property
     def lean_projects_dir(self) -> Path:
         return self.project_dir / "LeanProjects"
+
+
+def is_loopback_host(host: str) -> bool:
+    """Whether binding `host` serves this machine only (`localhost` or a loopback address)."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 @lru_cache(maxsize=1)

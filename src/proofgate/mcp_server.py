@@ -15,7 +15,6 @@ of the input (the service cannot verify, the session is gone) is an error result
 
 from __future__ import annotations
 
-import ipaddress
 from typing import Any, Literal
 
 from mcp.server.mcpserver import MCPServer
@@ -23,7 +22,7 @@ from mcp.types import CallToolResult
 
 from proofgate.__about__ import __version__
 from proofgate.backends import Backend, open_backend
-from proofgate.config import Settings
+from proofgate.config import Settings, is_loopback_host
 from proofgate.environments.registry import get_environment
 from proofgate.exceptions import (
     Busy,
@@ -245,15 +244,6 @@ def build_server(tools: ProofgateTools) -> MCPServer:
     return server
 
 
-def _loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
 async def serve(
     settings: Settings,
     *,
@@ -267,7 +257,7 @@ async def serve(
 
     Streamable HTTP has no API keys here: it binds loopback only unless
     `settings.allow_unauthenticated` is set."""
-    if transport == "http" and not _loopback(host) and not settings.allow_unauthenticated:
+    if transport == "http" and not is_loopback_host(host) and not settings.allow_unauthenticated:
         raise ConfigError(
             f"refusing to serve MCP on {host}: it has no authentication; bind 127.0.0.1, or set "
             "PROOFGATE_ALLOW_UNAUTHENTICATED=1 if something in front of it authenticates"

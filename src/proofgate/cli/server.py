@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ipaddress
 import json
 from typing import Annotated
 
@@ -11,22 +10,13 @@ from rich.table import Table
 
 from proofgate.__about__ import __version__
 from proofgate.cli.common import EXIT_INFRA, console, fail, load_settings
-from proofgate.config import Settings
+from proofgate.config import Settings, is_loopback_host
 from proofgate.exceptions import ConfigError, SetupError, StoreError
-
-
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def check_binding(settings: Settings) -> None:
     """No API keys configured: loopback only, unless unauthenticated use is explicitly allowed."""
-    if _is_loopback(settings.host) or settings.allow_unauthenticated:
+    if is_loopback_host(settings.host) or settings.allow_unauthenticated:
         return
     from proofgate.store.keys import KeyStore
 
