@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
+import subprocess
 import sys
 import tempfile
 import textwrap
@@ -130,3 +131,48 @@ async def test_private_memory_is_unknown_once_the_jail_exited(any_spawner: Bwrap
         process.kill()
         await process.wait()
     assert process.private_memory_bytes() is None
+
+
+# --- rlimits ------------------------------------------------------------------------------------
+
+UNDER_A_LOW_HARD_LIMIT = """
+import asyncio, resource, sys
+from pathlib import Path
+from proofgate.config import Settings
+from proofgate.sandbox import BwrapSpawner
+from proofgate.sandbox.group import ProcessGroupSpawner
+from proofgate.sandbox.process import Limits, SpawnSpec
+
+resource.setrlimit(resource.RLIMIT_FSIZE, (1 << 20, 1 << 20))  # this "service" may write 1 MiB
+kind, data, python = sys.argv[1], Path(sys.argv[2]), sys.argv[3]
+code = "import resource; print(resource.getrlimit(resource.RLIMIT_FSIZE))"
+if kind == "bwrap":
+    spawner = BwrapSpawner(Settings(data_dir=data))
+    spec = SpawnSpec([python, "-c", code], Path("/scratch"), read_only=(Path(sys.base_prefix),))
+else:
+    spawner = ProcessGroupSpawner()
+    spec = SpawnSpec([python, "-c", code], data)
+
+async def main():
+    process = await spawner.spawn(spec, Limits(file_size_bytes=1 << 30))
+    print((await process.stdout.read()).decode().strip(), await process.wait())
+
+asyncio.run(main())
+"""
+
+
+@pytest.mark.parametrize("kind", ["bwrap", "none"])
+def test_both_spawners_cap_the_rlimits_at_the_services_own_hard_limit(
+    kind: str, tmp_path: Path
+) -> None:
+    """One `rlimits(limits)` for both spawners. Chosen: each value is capped at the service's own
+    hard limit (the unjailed way); the jail asked for the file size cap as it was, and under a lower
+    hard limit could not start at all (its setrlimit failed between fork and exec)."""
+    run = subprocess.run(
+        [sys.executable, "-c", UNDER_A_LOW_HARD_LIMIT, kind, str(tmp_path), PYTHON],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert run.stdout.split("\n")[-2:] == [f"({1 << 20}, {1 << 20}) 0", ""], run.stderr[-2000:]

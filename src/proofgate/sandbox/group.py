@@ -20,7 +20,7 @@ import subprocess
 from collections.abc import Callable, Iterator
 
 from proofgate.exceptions import SpawnFailed
-from proofgate.sandbox.process import Limits, ManagedProcess, PipedProcess, SpawnSpec
+from proofgate.sandbox.process import Limits, ManagedProcess, PipedProcess, SpawnSpec, rlimits
 from proofgate.sandbox.proctree import ProcessTree
 from proofgate.sandbox.watchdog import Watchdog
 from proofgate.ticks import grid_delay
@@ -36,19 +36,7 @@ PIDFD_RECHECK_SECONDS = 5.0
 
 def _limit_setter(limits: Limits) -> Callable[[], None]:
     """What the child runs between fork and exec: cap open files, file size and core dumps."""
-
-    def capped(kind: int, wanted: int) -> tuple[int, int]:
-        _, hard = resource.getrlimit(kind)
-        value = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
-        return value, value
-
-    wanted = [
-        (resource.RLIMIT_NOFILE, limits.open_files),
-        (resource.RLIMIT_FSIZE, limits.file_size_bytes),
-    ]
-    if not limits.core_dumps:
-        wanted.append((resource.RLIMIT_CORE, 0))
-    settings = [(kind, capped(kind, value)) for kind, value in wanted]
+    settings = rlimits(limits)
 
     def apply() -> None:
         for kind, pair in settings:

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from proofgate.logs import get_logger
 from proofgate.sandbox.cgroups import Cgroup
-from proofgate.sandbox.process import Limits, PipedProcess
+from proofgate.sandbox.process import Limits, PipedProcess, rlimits
 from proofgate.sandbox.proctree import ProcessTree, kill_members, living
 from proofgate.sandbox.watchdog import Watchdog
 from proofgate.ticks import grid_delay
@@ -40,18 +40,7 @@ class Preexec:
 
     def __init__(self, limits: Limits, join_files: tuple[Path, ...]) -> None:
         self._join = [os.fsencode(path) for path in join_files]
-        _, hard_nofile = resource.getrlimit(resource.RLIMIT_NOFILE)
-        nofile = (
-            limits.open_files
-            if hard_nofile == resource.RLIM_INFINITY
-            else min(limits.open_files, hard_nofile)
-        )
-        self._rlimits = [
-            (resource.RLIMIT_NOFILE, nofile),
-            (resource.RLIMIT_FSIZE, limits.file_size_bytes),
-        ]
-        if not limits.core_dumps:
-            self._rlimits.append((resource.RLIMIT_CORE, 0))
+        self._rlimits = rlimits(limits)
 
     def __call__(self) -> None:
         for path in self._join:
@@ -60,8 +49,8 @@ class Preexec:
                 os.write(fd, b"0")  # "0" means the writing process itself
             finally:
                 os.close(fd)
-        for which, value in self._rlimits:
-            resource.setrlimit(which, (value, value))
+        for which, pair in self._rlimits:
+            resource.setrlimit(which, pair)
         try:  # under global memory pressure the kernel should pick a jail before the service
             fd = os.open("/proc/self/oom_score_adj", os.O_WRONLY)
             os.write(fd, b"1000")

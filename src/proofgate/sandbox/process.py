@@ -10,11 +10,12 @@ A `Spawner` turns a `SpawnSpec` (what to run) and `Limits` (how much it may take
 from __future__ import annotations
 
 import asyncio
+import resource
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
-__all__ = ["Limits", "ManagedProcess", "PipedProcess", "SpawnSpec", "Spawner"]
+__all__ = ["Limits", "ManagedProcess", "PipedProcess", "SpawnSpec", "Spawner", "rlimits"]
 
 
 @dataclass(frozen=True)
@@ -37,6 +38,24 @@ class Limits:
     open_files: int = 1024
     file_size_bytes: int = 1 << 30
     core_dumps: bool = False
+
+
+def rlimits(limits: Limits) -> list[tuple[int, tuple[int, int]]]:
+    """The rlimits both spawners set in the child before its exec, as (resource, (soft, hard)): open
+    files, file size and, unless `core_dumps`, core dumps (0). Each value is capped at the service's
+    own hard limit, which the child could not raise (unprivileged) or should not (root)."""
+    wanted = [
+        (resource.RLIMIT_NOFILE, limits.open_files),
+        (resource.RLIMIT_FSIZE, limits.file_size_bytes),
+    ]
+    if not limits.core_dumps:
+        wanted.append((resource.RLIMIT_CORE, 0))
+    pairs = []
+    for kind, value in wanted:
+        _, hard = resource.getrlimit(kind)
+        capped = value if hard == resource.RLIM_INFINITY else min(value, hard)
+        pairs.append((kind, (capped, capped)))
+    return pairs
 
 
 @runtime_checkable
