@@ -50,8 +50,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
-from proofgate.lean.header import split_header
-
 if __package__:
     from proofgate.bench.lean_json import lean_json_pretty
 else:  # run as a file: import the sibling printer without the (slow to import) proofgate package
@@ -202,7 +200,7 @@ class SimulatedRepl:
             self._reply({"message": "Unknown environment."})
             return
         if env_id is None:
-            imports = split_header(code).imports  # `import all M` imports M, as Lean reads it
+            imports = _imported_modules(lines)
             if imports:
                 time.sleep(self.import_seconds)
             self.ready_at = time.monotonic()
@@ -433,6 +431,21 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--child-sleep", type=float, default=None, help=argparse.SUPPRESS)
     parser.add_argument("--tag", default="", help=argparse.SUPPRESS)
     return parser.parse_args(argv)
+
+
+def _imported_modules(lines: list[str]) -> tuple[str, ...]:
+    """The modules a header imports, as Lean reads `public? meta? import all? M` (kept free of
+    proofgate's own imports: the stand-in must start as fast as a process can)."""
+    modules = []
+    for line in lines:
+        words = line.split()
+        while words[:1] in (["public"], ["meta"]):
+            words = words[1:]
+        if words[:1] == ["import"]:
+            rest = [w for w in words[1:] if w != "all"]
+            if rest:
+                modules.append(rest[0])
+    return tuple(modules)
 
 
 def main(argv: list[str] | None = None) -> None:
