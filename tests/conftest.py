@@ -11,7 +11,7 @@ import pytest
 from proofgate.config import SOURCE_ROOT, Settings
 
 # Under CI a skip fails the run, except for `lean`-marked tests (see tests/support/ci_gate.py).
-pytest_plugins = ["tests.support.ci_gate"]
+pytest_plugins = ["tests.support.ci_gate", "tests.support.standin_guard"]
 
 SHARED_DIR = Path(os.environ.get("PROOFGATE_SHARED_DIR", SOURCE_ROOT.parent / "shared"))
 TRANSCRIPTS_DIR = SHARED_DIR / "lean-repl-transcripts"

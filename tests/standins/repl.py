@@ -1,6 +1,6 @@
 """The simulated REPL as the tests start it: a real subprocess that speaks the REPL protocol.
 
-Every process carries `--tag SESSION_TAG`, so `tests/lean/conftest.py` can prove none outlives
+Every process carries `--tag SESSION_TAG`, so `tests/support/standin_guard.py` can prove none outlives
 the suite (orphaned grandchildren included).
 """
 
