@@ -10,22 +10,7 @@
 A spawner that cannot start a process raises `proofgate.exceptions.SpawnFailed`.
 """
 
-from proofgate.sandbox.bwrap import (
-    BwrapSpawner,
-    JailedProcess,
-    JailedResult,
-    SandboxStatus,
-    detect_sandbox,
-    run_jailed,
-    select_spawner,
-)
+from proofgate.sandbox import bwrap
+from proofgate.sandbox.bwrap import *  # noqa: F403  (the names in bwrap.__all__)
 
-__all__ = [
-    "BwrapSpawner",
-    "JailedProcess",
-    "JailedResult",
-    "SandboxStatus",
-    "detect_sandbox",
-    "run_jailed",
-    "select_spawner",
-]
+__all__ = list(bwrap.__all__)
