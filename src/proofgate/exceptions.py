@@ -20,8 +20,9 @@ ProofgateError
  +-- SessionError              a proof session cannot serve the request
  |    +-- SessionNotFound      no such session (unknown, expired, closed, another key's) or state
  |    +-- SessionLimitReached  the key already has as many open sessions as it may
- +-- ClientError               the server refused a client's request (4xx): fix the request
- +-- ServerError               the server failed, answered nonsense, or could not be reached
+ +-- RemoteError               a server's answer was an error (carries its status and request id)
+      +-- ClientError          the server refused a client's request (4xx): fix the request
+      +-- ServerError          the server failed, answered nonsense, or could not be reached
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ __all__ = [
     "LeanUnavailable",
     "NotReady",
     "ProofgateError",
+    "RemoteError",
     "ReplCommandError",
     "ReplCrashed",
     "ReplError",
@@ -152,23 +154,21 @@ class SessionLimitReached(SessionError):
     """The caller already holds its maximum of open sessions: close one (or let one expire)."""
 
 
-class ClientError(ProofgateError):
+class RemoteError(ProofgateError):
+    """A proofgate server's request failed: the HTTP status (None when no answer came) and the
+    request id to quote to the server's operator."""
+
+    def __init__(
+        self, message: str, *, status_code: int | None = None, request_id: str | None = None
+    ) -> None:
+        super().__init__(message)
+        self.status_code = status_code
+        self.request_id = request_id
+
+
+class ClientError(RemoteError):
     """The server refused the request (4xx other than 422, e.g. 413 too large, 429 over quota)."""
 
-    def __init__(
-        self, message: str, *, status_code: int | None = None, request_id: str | None = None
-    ) -> None:
-        super().__init__(message)
-        self.status_code = status_code
-        self.request_id = request_id
 
-
-class ServerError(ProofgateError):
+class ServerError(RemoteError):
     """The server failed (5xx), answered something unreadable, timed out or could not be reached."""
-
-    def __init__(
-        self, message: str, *, status_code: int | None = None, request_id: str | None = None
-    ) -> None:
-        super().__init__(message)
-        self.status_code = status_code
-        self.request_id = request_id
