@@ -33,9 +33,17 @@ RUN curl -sSfL https://raw.githubusercontent.com/leanprover/elan/master/elan-ini
 COPY lakefile.lean lake-manifest.json ./
 COPY Proofgate ./Proofgate
 # Mathlib's prebuilt oleans (never a local Mathlib build), then the REPL and the trusted checker.
+# A cache mirror (a host serving Mathlib's whole cache namespace) is a build argument: current
+# Mathlib reads MATHLIB_CACHE_BASE_URL, and an empty value means unset. Older Mathlib revisions
+# hard-code their cache location and ignore it; none reads MATHLIB_CACHE_URL.
+ARG MATHLIB_CACHE_BASE_URL=""
+# The packages keep their .git directories. Every `lake env` (the REPL, the audit's compiles, the
+# checker) loads the workspace, and for each git package of the manifest Lake runs
+# `git rev-parse HEAD` in its directory: without .git that fails, Lake takes the package for one
+# whose URL changed, deletes it and clones it again. So the image keeps .git (and git) rather than
+# running Lean without `lake env`.
 RUN lake exe cache get \
-    && lake build repl proofgate-checker \
-    && rm -rf .lake/packages/*/.git
+    && lake build repl proofgate-checker
 
 # --- stage 2: proofgate's wheel ------------------------------------------------------------
 FROM ${PYTHON_IMAGE} AS wheel
@@ -46,6 +54,7 @@ RUN pip wheel --no-cache-dir --no-deps --wheel-dir /wheels .
 
 # --- stage 3: the service ------------------------------------------------------------------
 FROM ${PYTHON_IMAGE}
+# git: Lake checks each package's checked-out revision on every `lake env` (see stage 1).
 # hadolint ignore=DL3008
 RUN apt-get update \
     && apt-get install -y --no-install-recommends bubblewrap git \

@@ -94,7 +94,11 @@ class Settings(BaseSettings):
     toolchain_release_url: str = "https://github.com/leanprover/lean4/releases"
     mathlib_cache_url: str | None = Field(
         None,
-        description="Mathlib cache mirror; passed to `lake exe cache get` as MATHLIB_CACHE_URL.",
+        description=(
+            "Mathlib cache mirror: a host serving Mathlib's whole cache namespace, passed to "
+            "`lake exe cache get` as MATHLIB_CACHE_BASE_URL (older Mathlib revisions hard-code "
+            "their location; `setup` refuses a mirror the checked-out Mathlib would ignore)."
+        ),
     )
     download_timeout: float = Field(10.0, gt=0, description="Seconds before a download gives up.")
 

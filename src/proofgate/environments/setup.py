@@ -22,9 +22,20 @@ from proofgate.environments.registry import Environment, get_environment
 from proofgate.environments.toolchain import find_lean
 from proofgate.exceptions import SetupError
 
-__all__ = ["SetupStep", "plan_setup", "run_setup"]
+__all__ = [
+    "MATHLIB_CACHE_ENV",
+    "SetupStep",
+    "mathlib_reads_cache_base_url",
+    "plan_setup",
+    "run_setup",
+]
 
 Progress = Callable[[str], None]
+
+#: The variable current Mathlib's `lake exe cache get` reads its download base from: a host that
+#: mirrors Mathlib's whole cache namespace (`{base}/{container}/{key}`). Not `MATHLIB_CACHE_URL`,
+#: which no Mathlib revision reads.
+MATHLIB_CACHE_ENV = "MATHLIB_CACHE_BASE_URL"
 
 _EXISTING_TOOLCHAIN_HINT = (
     "to use a toolchain you already have, set PROOFGATE_LEAN_HOME to the directory holding "
@@ -45,6 +56,36 @@ def _elan_binary(settings: Settings) -> Path | None:
         return local
     found = shutil.which("elan")
     return Path(found) if found else None
+
+
+def mathlib_reads_cache_base_url(directory: Path) -> bool | None:
+    """Whether the Mathlib checked out under `directory` reads `MATHLIB_CACHE_BASE_URL`.
+
+    None while Mathlib is not checked out yet (`lake exe cache get` clones it first). Older
+    revisions hard-code their download location in `Cache/Requests.lean`, and some read only
+    `MATHLIB_CACHE_GET_URL` (one flat endpoint); a mirror set for them would be ignored.
+    """
+    cache_sources = directory / ".lake" / "packages" / "mathlib" / "Cache"
+    if not cache_sources.is_dir():
+        return None
+    for source in cache_sources.rglob("*.lean"):
+        try:
+            if MATHLIB_CACHE_ENV in source.read_text(encoding="utf-8", errors="replace"):
+                return True
+        except OSError:
+            continue
+    return False
+
+
+def _check_mirror_is_read(directory: Path) -> None:
+    """Refuse a mirror the checked-out Mathlib would ignore (it would download upstream)."""
+    if mathlib_reads_cache_base_url(directory) is False:
+        raise SetupError(
+            f"PROOFGATE_MATHLIB_CACHE_URL is set, but the Mathlib under {directory / '.lake'} "
+            f"does not read {MATHLIB_CACHE_ENV} (older Mathlib revisions hard-code their cache "
+            "location): the mirror would be ignored. Nothing was changed. Unset the mirror, or pin "
+            "a Mathlib whose Cache/ reads it"
+        )
 
 
 def plan_setup(settings: Settings, environment: Environment) -> list[SetupStep]:
@@ -127,7 +168,8 @@ def run_setup(
     env = dict(os.environ, ELAN_HOME=str(settings.elan_home))
     env["PATH"] = f"{settings.elan_home / 'bin'}{os.pathsep}{env.get('PATH', '')}"
     if settings.mathlib_cache_url:
-        env["MATHLIB_CACHE_URL"] = settings.mathlib_cache_url
+        _check_mirror_is_read(target.directory)
+        env[MATHLIB_CACHE_ENV] = settings.mathlib_cache_url
     for step in pending:
         progress(f"setup: {step.name} ...")
         if step.name == "elan":
