@@ -226,25 +226,14 @@ async def check_targets(
                 verdict = await checker.check(submission)
             except ValidationError as exc:
                 first = exc.errors()[0]
-                result = CiResult(
+                result = _not_checked(
+                    job,
                     shown,
-                    theorem.name,
-                    theorem.line,
-                    theorem.column,
-                    "not_checked",
                     Outcome.failed,
                     f"{theorem.name} cannot be submitted: {first['loc'][0]}: {first['msg']}",
                 )
             except ProofgateError as exc:
-                result = CiResult(
-                    shown,
-                    theorem.name,
-                    theorem.line,
-                    theorem.column,
-                    "not_checked",
-                    Outcome.error,
-                    f"not checked: {exc}",
-                )
+                result = _not_checked(job, shown, Outcome.error, f"not checked: {exc}")
             else:
                 elapsed = (time.perf_counter() - started) * 1000
                 result = result_for(job, verdict, shown=shown, duration_ms=elapsed)
@@ -261,16 +250,11 @@ def read_manifest(root: Path) -> Manifest | None:
     return load_manifest(path) if path.is_file() else None
 
 
-def _not_checked(job: CheckJob, *, root: Path, base: Path, reason: str) -> CiResult:
+def _not_checked(job: CheckJob, shown: str, outcome: Outcome, message: str) -> CiResult:
+    """The result of a job that was never checked, placed at its theorem."""
     theorem = job.theorem
     return CiResult(
-        display_path(root, job.file, base),
-        theorem.name,
-        theorem.line,
-        theorem.column,
-        "not_checked",
-        Outcome.error,
-        f"not checked: {reason}",
+        shown, theorem.name, theorem.line, theorem.column, "not_checked", outcome, message
     )
 
 
@@ -321,7 +305,15 @@ async def run_ci(
                 )
         except ProofgateError as exc:
             if checked is None:
-                checked = [_not_checked(job, root=root, base=base, reason=str(exc)) for job in jobs]
+                checked = [
+                    _not_checked(
+                        job,
+                        display_path(root, job.file, base),
+                        Outcome.error,
+                        f"not checked: {exc}",
+                    )
+                    for job in jobs
+                ]
     report.results.extend(checked or [])
     report.results.sort(key=lambda r: (r.file, r.line, r.theorem))
     report.duration_ms = (time.perf_counter() - started) * 1000
