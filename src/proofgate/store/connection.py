@@ -17,7 +17,7 @@ import aiosqlite
 
 from proofgate.exceptions import StoreError
 
-__all__ = ["MIGRATIONS", "InlineConnection", "connect"]
+__all__ = ["MIGRATIONS", "InlineConnection", "connect", "disconnect"]
 
 
 #: Schema migrations, applied in order; entry i brings the file from version i to i + 1.
@@ -85,6 +85,16 @@ async def connect(path: Path) -> aiosqlite.Connection:
             "`proofgate cache purge`"
         ) from exc
     return connection
+
+
+async def disconnect(connection: aiosqlite.Connection | None, path: Path) -> None:
+    """Close a connection to the store at `path` (None: there is none to close)."""
+    if connection is None:
+        return
+    try:
+        await connection.close()
+    except sqlite3.Error as exc:
+        raise StoreError(f"cannot close the store at {path}: {exc}") from exc
 
 
 def _migrate(path: Path) -> None:

@@ -19,7 +19,7 @@ import aiosqlite
 from proofgate.exceptions import StoreError
 from proofgate.models import Submission
 from proofgate.models.jobs import ItemError, JobCounts, JobStatus
-from proofgate.store.connection import connect
+from proofgate.store.connection import connect, disconnect
 
 __all__ = ["JobRecord", "JobStore", "PreparedItem", "result_line"]
 
@@ -77,11 +77,7 @@ class JobStore:
 
     async def close(self) -> None:
         connection, self._connection = self._connection, None
-        if connection is not None:
-            try:
-                await connection.close()
-            except sqlite3.Error as exc:
-                raise StoreError(f"cannot close the job store at {self.path}: {exc}") from exc
+        await disconnect(connection, self.path)
 
     def _db(self) -> aiosqlite.Connection:
         if self._connection is None:

@@ -19,7 +19,7 @@ import aiosqlite
 from proofgate.config import Settings
 from proofgate.exceptions import StoreError
 from proofgate.models import Pins, Submission, Verdict, canonical_sha256
-from proofgate.store.connection import InlineConnection, connect
+from proofgate.store.connection import InlineConnection, connect, disconnect
 
 __all__ = ["CacheStats", "ResultCache", "cache_key"]
 
@@ -113,11 +113,7 @@ class ResultCache:
                 await self._checkpoint
             self._checkpoint = None
         connection, self._connection = self._connection, None
-        if connection is not None:
-            try:
-                await connection.close()
-            except sqlite3.Error as exc:
-                raise StoreError(f"cannot close the store at {self.path}: {exc}") from exc
+        await disconnect(connection, self.path)
 
     async def __aenter__(self) -> ResultCache:
         await self.open()
@@ -240,7 +236,7 @@ class ResultCache:
             raise StoreError(f"result cache purge failed ({self.path}): {exc}") from exc
         finally:
             if opened_here:
-                await connection.close()
+                await disconnect(connection, self.path)
         return max(removed, 0)
 
     async def stats(self) -> CacheStats:
@@ -258,7 +254,7 @@ class ResultCache:
                 raise StoreError(f"result cache stats failed ({self.path}): {exc}") from exc
             finally:
                 if opened_here:
-                    await connection.close()
+                    await disconnect(connection, self.path)
             by_status = {str(status): int(count) for status, count in rows}
             entries = sum(by_status.values())
         size = 0
