@@ -26,6 +26,13 @@ def test_environment_variables_are_read(monkeypatch: pytest.MonkeyPatch) -> None
     assert settings.allowed_axioms == ["propext"]
 
 
+def test_closers_are_read_like_the_other_lists(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PROOFGATE_TRIAGE_CLOSERS", "rfl, decide ,norm_num")
+    assert Settings().triage_closers == ["rfl", "decide", "norm_num"]
+    monkeypatch.setenv("PROOFGATE_TRIAGE_CLOSERS", '["simp [a, b]", "omega"]')
+    assert Settings().triage_closers == ["simp [a, b]", "omega"]
+
+
 @pytest.mark.parametrize(
     ("variable", "value", "field"),
     [

@@ -186,16 +186,6 @@ class Settings(BaseSettings):
         100_000, ge=0, description="maxHeartbeats of one probe (0: Lean's default; <= the cap)."
     )
 
-    @field_validator("triage_closers", mode="before")
-    @classmethod
-    def _closer_list(cls, value: object) -> object:
-        """A JSON list, or comma-separated closers (use JSON for `simp [a, b]`)."""
-        if isinstance(value, str):
-            if value.lstrip().startswith("["):
-                return json.loads(value)
-            return [part.strip() for part in value.split(",") if part.strip()]
-        return value
-
     @field_validator("triage_closers")
     @classmethod
     def _closers_are_one_line_tactics(cls, value: list[str]) -> list[str]:
@@ -210,10 +200,11 @@ class Settings(BaseSettings):
             raise ValueError("closers must be distinct")
         return value
 
-    @field_validator("prewarm_headers", "allowed_axioms", mode="before")
+    @field_validator("prewarm_headers", "allowed_axioms", "triage_closers", mode="before")
     @classmethod
     def _split_commas(cls, value: object) -> object:
-        """Accept `a,b` from the environment as well as a JSON list."""
+        """Accept `a,b` from the environment as well as a JSON list (the way to give an item with
+        a comma in it, such as the closer `simp [a, b]`)."""
         if isinstance(value, str):
             if value.lstrip().startswith("["):
                 return json.loads(value)
