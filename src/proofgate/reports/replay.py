@@ -72,20 +72,14 @@ def compare_verdicts(original: Verdict, replayed: Verdict) -> list[str]:
     """Why `replayed` is not `original`, one reason a kind of difference (empty if the same)."""
     reasons: list[str] = []
     old, new = original.pins or _NO_PINS, replayed.pins or _NO_PINS
-    changed = [
-        f"{name} {getattr(old, name)} -> {getattr(new, name)}"
-        for name in _ENVIRONMENT_PINS
-        if getattr(old, name) != getattr(new, name)
-    ]
-    if changed:
-        reasons.append("pins differ: " + "; ".join(changed))
-    checker = [
-        f"{name} {getattr(old, name)} -> {getattr(new, name)}"
-        for name in _CHECKER_PINS
-        if getattr(old, name) != getattr(new, name)
-    ]
-    if checker:
-        reasons.append("checker changed: " + "; ".join(checker))
+    for reason, names in (("pins differ", _ENVIRONMENT_PINS), ("checker changed", _CHECKER_PINS)):
+        changed = [
+            f"{name} {getattr(old, name)} -> {getattr(new, name)}"
+            for name in names
+            if getattr(old, name) != getattr(new, name)
+        ]
+        if changed:
+            reasons.append(f"{reason}: " + "; ".join(changed))
     before, after = _fingerprint(original), _fingerprint(replayed)
     differing = [name for name in before if before[name] != after[name]]
     if differing:
