@@ -61,11 +61,23 @@ def _empty(axes: Any, message: str) -> None:
     axes.set_axis_off()
 
 
-def _style(axes: Any) -> None:
+def _style(axes: Any, *, grid: str = "x") -> None:
     for side in ("top", "right"):
         axes.spines[side].set_visible(False)
-    axes.grid(axis="x", color="#e0e0e0", linewidth=0.8)
+    axes.grid(axis=grid, color="#e0e0e0", linewidth=0.8)
     axes.set_axisbelow(True)
+
+
+def _label_bars(axes: Any, bars: Any, labels: list[str], *, horizontal: bool) -> None:
+    """Write each bar's label just past its end."""
+    for bar, label in zip(bars, labels, strict=True):
+        if horizontal:
+            end = (bar.get_width(), bar.get_y() + bar.get_height() / 2)
+            offset, align = (4, 0), {"va": "center"}
+        else:
+            end = (bar.get_x() + bar.get_width() / 2, bar.get_height())
+            offset, align = (0, 3), {"ha": "center"}
+        axes.annotate(label, end, xytext=offset, textcoords="offset points", fontsize=9, **align)
 
 
 def _horizontal_bars(
@@ -80,16 +92,8 @@ def _horizontal_bars(
     labels = [name for name, _ in counts][::-1]
     values = [count for _, count in counts][::-1]
     bars = axes.barh(labels, values, color=colours[::-1], height=0.65)
-    for bar, value in zip(bars, values, strict=True):
-        share = f" ({100 * value / total:.1f}%)" if total else ""
-        axes.annotate(
-            f"{value}{share}",
-            (bar.get_width(), bar.get_y() + bar.get_height() / 2),
-            xytext=(4, 0),
-            textcoords="offset points",
-            va="center",
-            fontsize=9,
-        )
+    shown = [f"{value} ({100 * value / total:.1f}%)" if total else str(value) for value in values]
+    _label_bars(axes, bars, shown, horizontal=True)
     axes.set_xlim(0, max(values) * 1.25)
     axes.set_xlabel("items")
     _style(axes)
@@ -156,22 +160,11 @@ def draw_attempts(summary: FailureSummary) -> bytes:
     counts = [summary.attempts[t] for t in tries]
     colours = ["#9e9e9e" if t == 0 else (_BAR_COLOUR if t == 1 else "#ef6c00") for t in tries]
     bars = axes.bar([str(t) for t in tries], counts, color=colours, width=0.6)
-    for bar, count in zip(bars, counts, strict=True):
-        axes.annotate(
-            str(count),
-            (bar.get_x() + bar.get_width() / 2, bar.get_height()),
-            xytext=(0, 3),
-            textcoords="offset points",
-            ha="center",
-            fontsize=9,
-        )
+    _label_bars(axes, bars, [str(count) for count in counts], horizontal=False)
     axes.set_ylim(0, max(counts) * 1.2)
     axes.set_xlabel("checks started (0: a bad input line, never checked; 2+: retried)")
     axes.set_ylabel("items")
-    axes.grid(axis="y", color="#e0e0e0", linewidth=0.8)
-    axes.set_axisbelow(True)
-    for side in ("top", "right"):
-        axes.spines[side].set_visible(False)
+    _style(axes, grid="y")
     return _png(figure)
 
 
