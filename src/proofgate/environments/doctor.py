@@ -1,15 +1,21 @@
-"""`proofgate doctor`: what is present, what is missing, and whether the service can verify."""
+"""`proofgate doctor`: what is present, what is missing, and whether the service can verify.
+
+Its `reasons` are exactly what `/readyz` says for a service started with the same settings: both
+come from `proofgate.environments.readiness` (the sandbox, the default environment's toolchain,
+Mathlib and REPL, and the trusted checker).
+"""
 
 from __future__ import annotations
 
 import importlib.metadata
 import os
 import shutil
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 
 import psutil
 
 from proofgate.config import Settings
+from proofgate.environments.readiness import CHECKER_PATH, readiness_reasons
 from proofgate.environments.registry import discover_environments
 from proofgate.environments.toolchain import find_lean
 from proofgate.exceptions import ConfigError
@@ -28,20 +34,37 @@ class Check:
     required: bool = True
 
 
+#: Checks whose failures `reasons` already states in `/readyz`'s words.
+_COVERED_BY_REASONS = ("sandbox", "default:")
+
+
 @dataclass(frozen=True)
 class Report:
     checks: list[Check]
+    #: What `/readyz` would say, word for word (`readiness.readiness_reasons`).
+    reasons: list[str] = field(default_factory=list)
 
     @property
     def ready(self) -> bool:
-        return all(check.ok for check in self.checks if check.required)
+        return not self.problems
 
     @property
     def problems(self) -> list[str]:
-        return [f"{c.name}: {c.detail}" for c in self.checks if c.required and not c.ok]
+        """The readiness reasons, then what else is missing (Python packages, other environments)."""
+        others = [
+            f"{c.name}: {c.detail}"
+            for c in self.checks
+            if c.required and not c.ok and not c.name.startswith(_COVERED_BY_REASONS)
+        ]
+        return [*self.reasons, *others]
 
     def to_json(self) -> dict[str, object]:
-        return {"ready": self.ready, "checks": [asdict(check) for check in self.checks]}
+        return {
+            "ready": self.ready,
+            "reasons": list(self.reasons),
+            "problems": self.problems,
+            "checks": [asdict(check) for check in self.checks],
+        }
 
 
 def _python_checks() -> list[Check]:
@@ -83,11 +106,21 @@ def run_doctor(settings: Settings) -> Report:
             required=False,
         )
     )
+    audit = not (settings.checker_command and settings.compile_command)
+    reasons: list[str] = []
     try:
         environments = discover_environments(settings)
     except ConfigError as exc:
         checks.append(Check("environments", False, str(exc)))
         environments = {}
+    if "default" in environments:
+        # What the service decides at start (service.CheckerService._backend_problems).
+        reasons = readiness_reasons(
+            settings,
+            environments["default"],
+            repl=settings.repl_command is None,
+            audit=audit,
+        )
     for name, environment in environments.items():
         install = find_lean(settings, environment)
         prefix = f"{name}:"
@@ -118,6 +151,15 @@ def run_doctor(settings: Settings) -> Report:
                 str(install.repl_binary or "binary missing"),
             )
         )
+        checker = environment.directory / CHECKER_PATH
+        checks.append(
+            Check(
+                prefix + "checker",
+                checker.exists(),
+                str(checker) if checker.exists() else f"not built ({checker})",
+                required=audit,
+            )
+        )
         for problem in install.problems:
             checks.append(Check(prefix + "fix", False, problem, required=False))
     sandbox = detect_sandbox(settings)
@@ -130,4 +172,4 @@ def run_doctor(settings: Settings) -> Report:
             "memory", memory >= 8, f"{memory:.1f} GiB (a Mathlib worker wants ~6)", required=False
         )
     )
-    return Report(checks)
+    return Report(checks, reasons)

@@ -18,6 +18,7 @@ from pathlib import Path
 import httpx
 
 from proofgate.config import Settings
+from proofgate.environments.readiness import CHECKER_PATH
 from proofgate.environments.registry import Environment, get_environment
 from proofgate.environments.toolchain import find_lean
 from proofgate.exceptions import SetupError
@@ -92,7 +93,7 @@ def plan_setup(settings: Settings, environment: Environment) -> list[SetupStep]:
     """What still has to happen, in order."""
     install = find_lean(settings, environment)
     have_lean = install.lean is not None and install.version == install.expected
-    checker = environment.directory / ".lake" / "build" / "bin" / "proofgate-checker"
+    checker = environment.directory / CHECKER_PATH
     return [
         SetupStep(
             "elan", not have_lean and _elan_binary(settings) is None, settings.elan_installer_url
