@@ -9,9 +9,17 @@ from pathlib import Path
 import pytest
 
 from proofgate.config import SOURCE_ROOT, Settings
+from proofgate.environments.readiness import lean_problems
+from proofgate.environments.registry import get_environment
+from proofgate.exceptions import ConfigError
 
-# Under CI a skip fails the run, except for `lean`-marked tests (see tests/support/ci_gate.py).
-pytest_plugins = ["tests.support.ci_gate", "tests.support.standin_guard"]
+# Under CI a skip fails the run, except for `lean`-marked tests (see tests/support/ci_gate.py);
+# under PROOFGATE_REQUIRE_LEAN=1 a skipped `lean`-marked test fails too (tests/support/lean_gate.py).
+pytest_plugins = [
+    "tests.support.ci_gate",
+    "tests.support.lean_gate",
+    "tests.support.standin_guard",
+]
 
 SHARED_DIR = Path(os.environ.get("PROOFGATE_SHARED_DIR", SOURCE_ROOT.parent / "shared"))
 TRANSCRIPTS_DIR = SHARED_DIR / "lean-repl-transcripts"
@@ -19,9 +27,17 @@ ADVERSARIAL_CASES = SHARED_DIR / "adversarial" / "cases.jsonl"
 
 
 def _lean_missing_reason() -> str | None:
-    if shutil.which("lean") and shutil.which("lake"):
-        return None
-    return "needs a real Lean toolchain (lean/lake not on PATH); run in the real-Lean workflow"
+    """Why the `lean` tests cannot run here: the toolchain, Mathlib, the REPL or the checker."""
+    if not (shutil.which("lean") and shutil.which("lake")):
+        return "needs a real Lean toolchain (lean/lake not on PATH); run in the real-Lean workflow"
+    try:
+        settings = Settings()
+        problems = lean_problems(settings, get_environment(settings, "default"))
+    except ConfigError as exc:
+        problems = [str(exc)]
+    if problems:
+        return "needs real Lean, Mathlib, the REPL and the trusted checker: " + "; ".join(problems)
+    return None
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
