@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import time
 from dataclasses import dataclass, field
-from typing import Any
 
 from proofgate.config import Settings
 from proofgate.environments.registry import Environment, discover_environments
@@ -253,7 +252,7 @@ class CheckerService:
         except ReplError as exc:
             infra = InfraFailure.from_exception(exc)
             _log.info("repl_failed", error=type(exc).__name__, detail=str(exc)[:200])
-        if run is not None and not run.header_failed and not _has_errors(run.reply):
+        if run is not None and not run.header_failed and not run.reply.has_errors:
             audit_began = time.perf_counter()
             try:
                 audit = await self._auditor.audit(
@@ -322,8 +321,3 @@ class CheckerService:
             not_ready=self._reasons,
         )
         return await triager.triage(request, environment)
-
-
-def _has_errors(reply: dict[str, Any]) -> bool:
-    messages = reply.get("messages") or []
-    return any(isinstance(m, dict) and m.get("severity") == "error" for m in messages)

@@ -8,6 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from proofgate.lean.header import map_body_positions, map_header_positions, split_header
+from proofgate.lean.reply import ReplPos, ReplReply
 
 
 def test_no_imports_is_its_own_header_and_the_body_is_untouched() -> None:
@@ -143,7 +144,7 @@ def test_body_positions_move_by_the_removed_lines_everywhere() -> None:
         ],
     }
     original = copy.deepcopy(reply)
-    mapped = map_body_positions(reply, 5)
+    mapped = map_body_positions(ReplReply.parse(reply), 5).raw
     assert reply == original  # not mutated
     assert mapped["messages"][0]["pos"] == {"line": 7, "column": 4}
     assert mapped["messages"][0]["endPos"] == {"line": 7, "column": 9}
@@ -167,7 +168,7 @@ def test_header_positions_map_to_each_import_site() -> None:
             }
         ],
     }
-    mapped = map_header_positions(reply, split)["messages"][0]
+    mapped = map_header_positions(ReplReply.parse(reply), split).raw["messages"][0]
     assert mapped["pos"] == {"line": 4, "column": 2}
     assert mapped["endPos"] == {"line": 4, "column": 11 + 15}
 
@@ -175,14 +176,15 @@ def test_header_positions_map_to_each_import_site() -> None:
 def test_header_positions_map_each_word_where_it_stood() -> None:
     split = split_header("module\npublic\n  import all\n    Standin.Missing\nexample : True := ⟨⟩")
     assert split.header == "module\npublic import all Standin.Missing"
-    reply = {"messages": [{"pos": {"line": 2, "column": 18}, "endPos": {"line": 2, "column": 33}}]}
-    mapped = map_header_positions(reply, split)["messages"][0]
-    assert mapped["pos"] == {"line": 4, "column": 4}  # the module, on its own line
-    assert mapped["endPos"] == {"line": 4, "column": 19}
-    module = map_header_positions({"pos": {"line": 1, "column": 3}}, split)["pos"]
-    assert module == {"line": 1, "column": 3}
-    keyword = map_header_positions({"pos": {"line": 2, "column": 7}}, split)["pos"]
-    assert keyword == {"line": 3, "column": 2}
+
+    def at(line: int, column: int) -> ReplPos | None:
+        message = {"severity": "error", "data": "x", "pos": {"line": line, "column": column}}
+        return map_header_positions(ReplReply.parse({"messages": [message]}), split).messages[0].pos
+
+    assert at(2, 18) == ReplPos(line=4, column=4)  # the module, on its own line
+    assert at(2, 33) == ReplPos(line=4, column=19)
+    assert at(1, 3) == ReplPos(line=1, column=3)
+    assert at(2, 7) == ReplPos(line=3, column=2)
 
 
 _modules = st.from_regex(r"[A-Z][a-z]{0,5}(\.[A-Z][a-z]{0,4}){0,2}", fullmatch=True)

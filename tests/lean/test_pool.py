@@ -25,6 +25,7 @@ from proofgate.exceptions import (
     SubmissionError,
 )
 from proofgate.lean.pool import ReplPool, ReplRun
+from proofgate.lean.reply import ReplPos
 from proofgate.sandbox.group import ProcessGroupSpawner
 from tests.standins.repl import SESSION_TAG, standin_launcher
 from tests.support.waiting import DEADLINE_SECONDS, until_async
@@ -70,7 +71,7 @@ def _standin_children() -> list[int]:
 
 
 def _info(run: ReplRun) -> list[str]:
-    return [m["data"] for m in run.reply.get("messages", []) if m["severity"] == "info"]
+    return [m.data for m in run.reply.messages if m.severity == "info"]
 
 
 async def test_prewarmed_header_serves_bodies_from_its_own_env(tmp_path: Path) -> None:
@@ -80,9 +81,9 @@ async def test_prewarmed_header_serves_bodies_from_its_own_env(tmp_path: Path) -
         for run in (first, second):
             assert run.header == "import Mathlib" and run.header_lines == 1 and run.attempts == 1
             assert _info(run) == ["base env=0 depth=0 imports=Mathlib"]
-            error = next(m for m in run.reply["messages"] if m["severity"] == "error")
-            assert error["pos"] == {"line": 5, "column": 0} and error["data"] == "nope"
-        assert second.reply["env"] >= 1
+            error = next(m for m in run.reply.messages if m.is_error)
+            assert error.pos == ReplPos(line=5, column=0) and error.data == "nope"
+        assert second.reply.env >= 1
         assert await _until(lambda: pool.stats().idle_workers == 3)
         stats = pool.stats()
         assert stats.imports == 3 and stats.checks == 2 and stats.check_seconds_total > 0
@@ -94,7 +95,7 @@ async def test_code_after_the_import_on_its_line_keeps_its_position(tmp_path: Pa
     async with running_pool(tmp_path) as pool:
         code = "import Mathlib open Nat -- standin: error here"
         run = await pool.run(code)
-        assert run.reply["messages"][0]["pos"] == {"line": 1, "column": code.index("-- standin")}
+        assert run.reply.messages[0].pos == ReplPos(line=1, column=code.index("-- standin"))
 
 
 async def test_headerless_code_gets_a_prelude_only_worker(tmp_path: Path) -> None:
@@ -118,8 +119,8 @@ async def test_a_header_that_fails_to_import_is_answered_at_the_import_line(tmp_
     async with running_pool(tmp_path) as pool:
         run = await pool.run("-- hi\nimport Standin.Missing.Thing\ntheorem t : True := trivial")
         assert run.header_failed
-        message = run.reply["messages"][0]
-        assert message["severity"] == "error" and message["pos"]["line"] == 2
+        message = run.reply.messages[0]
+        assert message.is_error and message.pos is not None and message.pos.line == 2
         assert pool.stats().restarts == {"header_failed": 1, "evicted": 1}  # the pool was full
 
 
@@ -328,7 +329,8 @@ async def test_killing_random_workers_loses_and_mixes_up_nothing(tmp_path: Path)
         for index, result in results:
             if isinstance(result, ReplRun):
                 assert _info(result) == [f"request-{index}"]
-                assert result.reply["messages"][0]["pos"]["line"] == 4
+                pos = result.reply.messages[0].pos
+                assert pos is not None and pos.line == 4
         assert all(isinstance(error, ReplCrashed) for error in failed), [
             repr(e) for e in failed[:3]
         ]
@@ -365,9 +367,9 @@ async def test_real_mathlib_header_is_imported_once_and_reused(tmp_path: Path) -
         second = await pool.run(
             "import Mathlib\nopen Nat\n\nexample : (3 : ℕ) ≤ 5 := by decide\nexample : 1 = 2 := by rfl"
         )
-        assert not first.reply.get("messages") and first.worker_pid == second.worker_pid
-        error = next(m for m in second.reply["messages"] if m["severity"] == "error")
-        assert error["pos"]["line"] == 5  # the submitter's line, not the body's
+        assert not first.reply.messages and first.worker_pid == second.worker_pid
+        error = next(m for m in second.reply.messages if m.is_error)
+        assert error.pos is not None and error.pos.line == 5  # the submitter's line, not the body's
         stats = pool.stats()
         assert stats.imports == 1 and stats.checks == 2
         assert stats.check_seconds_total < stats.import_seconds_total
@@ -389,11 +391,11 @@ async def test_real_timeout_kills_the_worker_and_is_not_retried(tmp_path: Path) 
 async def test_real_prelude_only_code_and_an_unknown_module(tmp_path: Path) -> None:
     async with real_pool(tmp_path, prewarm_headers=[]) as pool:
         plain = await pool.run("example : 1 + 1 = 2 := rfl")
-        assert plain.header == "" and not plain.reply.get("messages")
+        assert plain.header == "" and not plain.reply.messages
         missing = await pool.run(
             "-- header\nimport Mathlib.No.Such.Module\nexample : True := trivial"
         )
         assert missing.header_failed
         assert any(
-            m["severity"] == "error" and m["pos"]["line"] == 2 for m in missing.reply["messages"]
+            m.is_error and m.pos is not None and m.pos.line == 2 for m in missing.reply.messages
         )

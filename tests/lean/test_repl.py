@@ -42,23 +42,23 @@ async def repl(tmp_path: Path):  # type: ignore[no-untyped-def]
 
 
 async def test_ids_count_from_zero_and_bodies_run_on_the_header_env(repl: ReplProcess) -> None:
-    assert await repl.command("import Mathlib", timeout=5) == {"env": 0}
+    assert (await repl.command("import Mathlib", timeout=5)).raw == {"env": 0}
     first = await repl.command(
         "theorem a : True := trivial\n-- standin: report-base", env=0, timeout=5
     )
     second = await repl.command("-- standin: sorry", env=0, timeout=5)
-    assert first["env"] == 1 and second["env"] == 2
-    assert first["messages"][0]["data"] == "base env=0 depth=0 imports=Mathlib"
-    assert second["sorries"][0]["proofState"] == 0
+    assert first.env == 1 and second.env == 2
+    assert first.messages[0].data == "base env=0 depth=0 imports=Mathlib"
+    assert second.sorries[0].proof_state == 0
     step = await repl.tactic("rfl", 0, timeout=5)
-    assert step == {"proofState": 1, "goals": [], "proofStatus": "Completed"}
+    assert step.raw == {"proofState": 1, "goals": [], "proofStatus": "Completed"}
     assert repl.next_env == 3 and repl.requests == 4
 
 
 async def test_unicode_travels_both_ways_unescaped(repl: ReplProcess) -> None:
     text = '∀ α : Type, 𝔽 ≤ ℕ “quoted” \\ "x" \t tab'
     reply = await repl.command(f"-- standin: info {text}", timeout=5)
-    assert reply["messages"][0]["data"] == text
+    assert reply.messages[0].data == text
 
 
 async def test_message_reply_is_a_command_error_and_the_worker_lives_on(repl: ReplProcess) -> None:
@@ -67,7 +67,7 @@ async def test_message_reply_is_a_command_error_and_the_worker_lives_on(repl: Re
     with pytest.raises(ReplCommandError, match=re.escape("Unknown proof state.")):
         await repl.tactic("rfl", 3, timeout=5)
     assert repl.alive
-    assert (await repl.command("def x := 1", timeout=5))["env"] == 0
+    assert (await repl.command("def x := 1", timeout=5)).env == 0
 
 
 async def test_code_that_is_not_text_is_refused_before_sending(repl: ReplProcess) -> None:
@@ -78,21 +78,21 @@ async def test_code_that_is_not_text_is_refused_before_sending(repl: ReplProcess
 
 async def test_a_reply_of_several_megabytes_is_parsed(repl: ReplProcess) -> None:
     reply = await repl.command("-- standin: huge-reply 6", timeout=30)
-    data = reply["messages"][0]["data"]
+    data = reply.messages[0].data
     assert len(data) == 6 * 2**20
     assert data.startswith('⊢ α → β “quoted” \\ "x"\n')
-    assert (await repl.command("def y := 2", timeout=5))["env"] == 1
+    assert (await repl.command("def y := 2", timeout=5)).env == 1
 
 
 async def test_a_command_larger_than_the_pipe_is_written_whole(repl: ReplProcess) -> None:
     filler = "-- " + "x" * (2 * 2**20) + "\n"  # far past a pipe's 64 KiB: the driver must drain
     reply = await repl.command(filler + "-- standin: info big", timeout=30)
-    assert reply["messages"][0]["data"] == "big" and repl.alive
+    assert reply.messages[0].data == "big" and repl.alive
 
 
 async def test_stderr_flood_is_drained_and_only_its_tail_kept(repl: ReplProcess) -> None:
     reply = await repl.command("-- standin: stderr-flood 24\n-- standin: info done", timeout=20)
-    assert reply["messages"][0]["data"] == "done"
+    assert reply.messages[0].data == "done"
     assert repl.stderr_bytes >= 24 * 2**20
     assert 0 < len(repl.stderr_tail()) <= STDERR_TAIL_BYTES
     assert "simulated diagnostics" in repl.stderr_tail()
@@ -131,7 +131,7 @@ async def test_crash_while_a_child_holds_the_pipes_is_noticed(repl: ReplProcess)
 
 async def test_close_kills_the_whole_process_group(repl: ReplProcess) -> None:
     reply = await repl.command("-- standin: fork-child-sleep", timeout=5)
-    child = int(reply["messages"][0]["data"].removeprefix("child pid "))
+    child = int(reply.messages[0].data.removeprefix("child pid "))
     assert not _gone(child)
     await repl.close()
     assert await _wait_gone(repl.pid) and await _wait_gone(child)
@@ -153,7 +153,7 @@ async def test_a_second_value_for_one_command_kills_the_worker(repl: ReplProcess
 
 async def test_printing_while_idle_kills_the_worker(repl: ReplProcess) -> None:
     reply = await repl.command("-- standin: print-while-idle 0.2", timeout=5)
-    assert reply == {"env": 0}
+    assert reply.raw == {"env": 0}
     assert await until_async(lambda: not repl.alive)
     assert isinstance(repl.failure, ReplProtocolError)
     assert "while idle" in str(repl.failure)
@@ -185,7 +185,7 @@ async def test_slow_start_is_waited_for_within_the_timeout(tmp_path: Path) -> No
     repl = await start_standin(tmp_path, "--start-seconds", "0.6")
     try:
         started = time.monotonic()
-        assert await repl.command("def a := 1", timeout=5) == {"env": 0}
+        assert (await repl.command("def a := 1", timeout=5)).env == 0
         assert time.monotonic() - started >= 0.5
     finally:
         await repl.close()

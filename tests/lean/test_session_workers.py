@@ -33,7 +33,7 @@ async def test_sessions_of_one_header_share_one_worker(tmp_path: Path) -> None:
         assert first is second and first.sessions == 2 and workers.started == 1
         assert first.header_env == 0  # the header's env, reused by every statement
         reply = await first.command("-- standin: report-base", timeout=5)
-        assert "base env=0" in reply["messages"][0]["data"]
+        assert "base env=0" in reply.messages[0].data
         other = await workers.attach(env, "import Mathlib.Tactic")
         assert other is not first and workers.started == 2
     finally:
@@ -46,7 +46,7 @@ async def test_no_imports_means_a_fresh_env_per_statement(tmp_path: Path) -> Non
         worker = await workers.attach(env, "")
         assert worker.header_env is None
         reply = await worker.command("-- standin: report-base", timeout=5)
-        assert "base env=None" in reply["messages"][0]["data"]
+        assert "base env=None" in reply.messages[0].data
     finally:
         await workers.close()
 

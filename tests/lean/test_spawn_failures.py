@@ -83,7 +83,7 @@ async def test_a_spawn_failure_is_answered_at_once_as_a_worker_that_could_not_st
         assert stats.restarts == {"start_failed": 1} and stats.retries == 0
         run = await pool.run(CODE)  # the next request starts a fresh worker, which serves it
         assert run.attempts == 1 and spawner.calls == 2
-        assert [m["data"] for m in run.reply["messages"]] == ["served"]
+        assert [m.data for m in run.reply.messages] == ["served"]
 
 
 async def test_a_spawner_that_always_fails_fails_every_request_the_same_way(

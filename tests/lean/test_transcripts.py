@@ -61,7 +61,7 @@ async def test_transcript_replays_through_the_driver(
     try:
         for command in commands[: len(replies)]:
             try:
-                got.append(await repl.send(command, timeout=10))
+                got.append(dict((await repl.send(command, timeout=10)).raw))
             except ReplCommandError as exc:
                 got.append({"message": str(exc)})
         assert repl.alive, repl.failure
@@ -123,7 +123,7 @@ async def test_real_repl_answers_as_recorded(name: str, shared_dir: Path, tmp_pa
             json.loads(q) for q in split_transcript_commands(source.read_text("utf-8"))
         ]:
             try:
-                got.append(await repl.send(command, timeout=600))
+                got.append(dict((await repl.send(command, timeout=600)).raw))
             except ReplCommandError as exc:
                 got.append({"message": str(exc)})
     finally:

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from proofgate.exceptions import NotReady, SubmissionError
+from proofgate.lean.reply import ReplReply
 from proofgate.models import (
     Category,
     ProbeKind,
@@ -293,8 +294,8 @@ def test_classify_probe_counts_only_the_probes_own_sorry() -> None:
     inside, outside = {"line": probe.first_line + 1, "column": 2}, {"line": 1, "column": 0}
     warning = "declaration uses 'sorry'"
 
-    def reply(**fields: object) -> dict[str, object]:
-        return {"env": 1, **fields}
+    def reply(**fields: object) -> ReplReply:
+        return ReplReply.parse({"env": 1, **fields})
 
     assert classify_probe(reply(), probe) == (ProbeOutcome.closed, "")
     assert (

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from proofgate.lean.reply import ReplMessage, ReplReply, ReplSorry
 from proofgate.models import Category, Message, Position, Severity, SorryInfo, Submission, Violation
 from proofgate.verify.assemble import assemble
 from proofgate.verify.feedback import (
@@ -19,6 +20,15 @@ from proofgate.verify.feedback import (
     render_annotated,
     sorries_from_repl,
 )
+
+
+def repl_messages(raw: list[dict[str, Any]]) -> tuple[ReplMessage, ...]:
+    """`messages` as the driver reads them from a reply."""
+    return ReplReply.parse({"messages": raw}).messages
+
+
+def repl_sorries(raw: list[dict[str, Any]]) -> tuple[ReplSorry, ...]:
+    return ReplReply.parse({"sorries": raw}).sorries
 
 
 def replies(path: Path) -> Iterator[dict[str, Any]]:
@@ -166,7 +176,7 @@ def test_repl_positions_land_in_the_proof(header: str) -> None:
             "data": "unsolved goals\n⊢ False",
         },
     ]
-    tactic, warning, nowhere = messages_from_repl(raw, locate=assembled.locate)
+    tactic, warning, nowhere = messages_from_repl(repl_messages(raw), locate=assembled.locate)
     assert tactic.source == "proof" and tactic.pos == Position(line=3, column=2)
     assert tactic.end_pos == Position(line=3, column=10) and tactic.goals == [
         "x : Int\nh : x = 1\n⊢ False"
@@ -174,15 +184,17 @@ def test_repl_positions_land_in_the_proof(header: str) -> None:
     assert warning.source == "statement" and warning.pos == Position(line=theorem_line, column=8)
     assert nowhere.pos is None and nowhere.source is None and nowhere.goals == ["⊢ False"]
     sorries = sorries_from_repl(
-        [
-            {
-                "proofState": 0,
-                "pos": {"line": theorem_line + 1, "column": 23},
-                "endPos": {"line": theorem_line + 1, "column": 28},
-                "goal": "x : Int\n⊢ x = 1",
-            },
-            {"proofState": 1, "goal": "⊢ True"},
-        ],
+        repl_sorries(
+            [
+                {
+                    "proofState": 0,
+                    "pos": {"line": theorem_line + 1, "column": 23},
+                    "endPos": {"line": theorem_line + 1, "column": 28},
+                    "goal": "x : Int\n⊢ x = 1",
+                },
+                {"proofState": 1, "goal": "⊢ True"},
+            ]
+        ),
         locate=assembled.locate,
     )
     assert sorries[0] == SorryInfo(
@@ -196,7 +208,15 @@ def test_repl_positions_land_in_the_proof(header: str) -> None:
 
 def test_messages_without_a_locator_keep_their_positions() -> None:
     (message,) = messages_from_repl(
-        [{"severity": "error", "pos": {"line": 2, "column": 4}, "data": "Unknown identifier `g`"}]
+        repl_messages(
+            [
+                {
+                    "severity": "error",
+                    "pos": {"line": 2, "column": 4},
+                    "data": "Unknown identifier `g`",
+                }
+            ]
+        )
     )
     assert (
         message.pos == Position(line=2, column=4)
@@ -204,14 +224,14 @@ def test_messages_without_a_locator_keep_their_positions() -> None:
     )
 
 
-def test_malformed_repl_entries_are_skipped_or_unplaced() -> None:
-    messages = messages_from_repl(
-        [
-            "not a dict",  # type: ignore[list-item]
-            {"severity": "bogus", "pos": {"line": "x"}, "data": 5},
-        ]
+def test_trace_messages_read_as_info_and_line_zero_is_unplaced() -> None:
+    """Malformed entries never get here: the driver refuses them (tests/lean/test_reply.py)."""
+    (message,) = messages_from_repl(
+        repl_messages(
+            [{"severity": "trace", "pos": {"line": 0, "column": 0}, "endPos": None, "data": "t"}]
+        )
     )
-    assert len(messages) == 1 and messages[0].pos is None and messages[0].severity is Severity.info
+    assert message.pos is None and message.severity is Severity.info
 
 
 def test_policy_messages() -> None:

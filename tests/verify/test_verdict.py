@@ -14,6 +14,7 @@ from proofgate.exceptions import (
     ReplProtocolError,
     ReplTimeout,
 )
+from proofgate.lean.reply import ReplMessage, ReplPos, ReplReply
 from proofgate.models import Category, Severity, Submission, VerdictStatus, Violation
 from proofgate.verify.assemble import assemble
 from proofgate.verify.contract import AuditOutcome, AuditReport, CompileFailure, DeclarationAudit
@@ -58,8 +59,8 @@ def violation() -> Violation:
     return Violation(rule="eval", line=3, column=0, message="`#eval` runs code in the checker")
 
 
-def error(text: str = "unknown identifier `foo`") -> dict[str, Any]:
-    return {"severity": "error", "pos": {"line": 4, "column": 2}, "endPos": None, "data": text}
+def error(text: str = "unknown identifier `foo`") -> ReplMessage:
+    return ReplMessage(severity="error", pos=ReplPos(line=4, column=2), data=text)
 
 
 def decide(**kwargs: Any) -> VerdictStatus:
@@ -255,11 +256,9 @@ def test_the_checkers_own_judgement_can_only_add() -> None:
 
 
 def test_sorry_is_decided_from_axioms_never_from_warning_text() -> None:
-    warning = {
-        "severity": "warning",
-        "pos": {"line": 1, "column": 8},
-        "data": "declaration uses `sorry`",
-    }
+    warning = ReplMessage(
+        severity="warning", pos=ReplPos(line=1, column=8), data="declaration uses `sorry`"
+    )
     assert decide(audit=report(axioms=("sorryAx",)), repl_messages=[]) is S.incomplete
     assert decide(audit=report(axioms=("propext",)), repl_messages=[warning]) is S.proved
 
@@ -338,16 +337,18 @@ STATEMENT = "import Mathlib\n\ntheorem t1 (a b : ℕ) : a + b = b + a := by sorr
 def test_build_verdict_places_messages_in_the_proof() -> None:
     submission = Submission(statement=STATEMENT, proof="by\n  linarith")
     assembled = assemble(submission)
-    reply = {
-        "messages": [
-            {
-                "severity": "error",
-                "pos": {"line": 4, "column": 2},
-                "endPos": {"line": 4, "column": 10},
-                "data": "linarith failed to find a contradiction\na b : ℕ\n⊢ False",
-            }
-        ]
-    }
+    reply = ReplReply.parse(
+        {
+            "messages": [
+                {
+                    "severity": "error",
+                    "pos": {"line": 4, "column": 2},
+                    "endPos": {"line": 4, "column": 10},
+                    "data": "linarith failed to find a contradiction\na b : ℕ\n⊢ False",
+                }
+            ]
+        }
+    )
     verdict = build_verdict(
         assembled=assembled,
         policy=check_submission(assembled),
@@ -376,7 +377,7 @@ def test_build_verdict_proved_with_axioms_answers_and_sorry_report() -> None:
         assembled=assembled,
         policy=check_submission(assembled),
         allowed_axioms=ALLOWED,
-        repl_reply={"messages": []},
+        repl_reply=ReplReply(),
         audit=audit,
     )
     assert verdict.status is S.proved and verdict.ok and verdict.axioms == ["propext"]

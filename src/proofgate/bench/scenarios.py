@@ -60,7 +60,7 @@ async def _driver_latencies(
     )
     try:
         header = split_header(jobs[0].code)
-        env = int((await repl.command(header.header, timeout=60))["env"])
+        env = (await repl.command(header.header, timeout=60)).env
         latencies = []
         for job in jobs:
             body = split_header(job.code).body

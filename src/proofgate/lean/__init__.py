@@ -5,6 +5,7 @@ from proofgate.lean.header import SplitSource, map_body_positions, split_header
 from proofgate.lean.launch import LeanReplLauncher, ReplLauncher
 from proofgate.lean.pool import PoolStats, ReplPool, ReplRun
 from proofgate.lean.repl import ReplProcess
+from proofgate.lean.reply import ReplReply
 
 __all__ = [
     "LeanReplLauncher",
@@ -12,6 +13,7 @@ __all__ = [
     "ReplLauncher",
     "ReplPool",
     "ReplProcess",
+    "ReplReply",
     "ReplRun",
     "SplitSource",
     "map_body_positions",

@@ -22,11 +22,12 @@ columns (which the REPL counts in codepoints, like Python's `str`) never need ma
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from proofgate.lean.lexer import TokenKind, iter_tokens
+from proofgate.lean.reply import ReplReply
 from proofgate.lean.syntax import HeaderCommand, read_header
 
 __all__ = [
@@ -118,7 +119,7 @@ def _map_positions(value: object, move: _Move) -> object:
     return value
 
 
-def _map_object(value: dict[str, Any], move: _Move) -> dict[str, Any]:
+def _map_object(value: Mapping[str, Any], move: _Move) -> dict[str, Any]:
     """`_map_positions` of one JSON object."""
     line, column = value.get("line"), value.get("column")
     if (
@@ -133,7 +134,12 @@ def _map_object(value: dict[str, Any], move: _Move) -> dict[str, Any]:
     return {key: _map_positions(item, move) for key, item in value.items()}
 
 
-def map_body_positions(reply: dict[str, Any], header_lines: int) -> dict[str, Any]:
+def _moved(reply: ReplReply, move: _Move) -> ReplReply:
+    """`reply` with every position in it (the infotree's too) passed through `move`."""
+    return ReplReply.parse(_map_object(reply.raw, move))
+
+
+def map_body_positions(reply: ReplReply, header_lines: int) -> ReplReply:
     """Positions in a body reply, moved to the submitter's lines. Line 0 means "no position"."""
     if header_lines == 0:
         return reply
@@ -141,10 +147,10 @@ def map_body_positions(reply: dict[str, Any], header_lines: int) -> dict[str, An
     def move(line: int, column: int) -> tuple[int, int]:
         return (line + header_lines if line > 0 else line), column
 
-    return _map_object(reply, move)
+    return _moved(reply, move)
 
 
-def map_header_positions(reply: dict[str, Any], split: SplitSource) -> dict[str, Any]:
+def map_header_positions(reply: ReplReply, split: SplitSource) -> ReplReply:
     """Positions in the normalized header's reply, moved to where each word of it stood."""
     if not split.sites:
         return reply
@@ -154,4 +160,4 @@ def map_header_positions(reply: dict[str, Any], split: SplitSource) -> dict[str,
             return line, column
         return split.sites[min(line, len(split.sites)) - 1].locate(column)
 
-    return _map_object(reply, move)
+    return _moved(reply, move)

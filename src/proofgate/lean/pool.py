@@ -29,7 +29,6 @@ import asyncio
 import time
 from collections import deque
 from dataclasses import dataclass, field
-from typing import Any
 
 from proofgate.config import Settings
 from proofgate.environments.registry import Environment, discover_environments
@@ -41,6 +40,7 @@ from proofgate.lean.header import (
     split_header,
 )
 from proofgate.lean.launch import LeanReplLauncher, ReplLauncher
+from proofgate.lean.reply import ReplReply
 from proofgate.lean.workers import RECENT_SAMPLES, HeaderFailure, HeaderKey, WorkerSet, note
 from proofgate.sandbox.process import Spawner
 
@@ -56,7 +56,7 @@ class ReplRun:
 
     With `header_failed`, `reply` is the header's own reply (no body ran) and `worker_pid` is 0."""
 
-    reply: dict[str, Any]
+    reply: ReplReply
     header: str
     header_lines: int
     worker_pid: int

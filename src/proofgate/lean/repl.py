@@ -13,6 +13,9 @@ REPL would hand out (it numbers both from 0 and never frees one). A forged reply
 right id and comes before the real one cannot be told apart here; the real reply then arrives while
 idle and kills the worker, and the verdict never rests on REPL output alone (the audit decides).
 
+Each reply is read once, here, into a `ReplReply` (`proofgate.lean.reply`); a value of the wrong
+shape (a list where an object belongs, a string id, an unknown severity) is garbage output too.
+
 Errors: `ReplCommandError` for a `{"message": ...}` reply (the worker stays usable);
 `ReplTimeout`, `ReplOutOfMemory`, `ReplCrashed`, `ReplProtocolError` each kill the whole process
 tree first. Each carries the tail of the worker's stderr, which is always drained.
@@ -36,6 +39,7 @@ from proofgate.exceptions import (
     ReplTimeout,
     SubmissionError,
 )
+from proofgate.lean.reply import ReplRefusal, ReplReply, parse_reply
 from proofgate.sandbox.process import Limits, ManagedProcess, Spawner, SpawnSpec
 
 __all__ = ["ReplProcess"]
@@ -51,10 +55,6 @@ EXIT_GRACE_SECONDS = 1.0
 #: Seconds `close()` waits for the killed process to be reaped.
 CLOSE_WAIT_SECONDS = 5.0
 _READ_CHUNK = 1 << 16
-
-
-def _is_id(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
 
 
 def _command_kind(command: dict[str, Any]) -> str:
@@ -90,7 +90,7 @@ class ReplProcess:
         self._memory_limit = memory_limit_bytes
         self._max_reply_bytes = max_reply_bytes
         self._lock = asyncio.Lock()
-        self._pending: asyncio.Future[dict[str, Any]] | None = None
+        self._pending: asyncio.Future[ReplReply | ReplRefusal] | None = None
         self._watch_handle: asyncio.TimerHandle | None = None
         self._failure: ReplError | None = None
         self._next_env = 0
@@ -160,7 +160,7 @@ class ReplProcess:
         root_goals: bool = False,
         infotree: str | None = None,
         timeout: float | None = None,
-    ) -> dict[str, Any]:
+    ) -> ReplReply:
         """Run Lean commands (`{"cmd"}`), on top of env `env` or, if None, in a fresh one."""
         request: dict[str, Any] = {"cmd": code}
         if env is not None:
@@ -175,13 +175,11 @@ class ReplProcess:
 
     async def tactic(
         self, tactic: str, proof_state: int, *, timeout: float | None = None
-    ) -> dict[str, Any]:
+    ) -> ReplReply:
         """Run one tactic in a proof state (`{"tactic", "proofState"}`)."""
         return await self.send({"tactic": tactic, "proofState": proof_state}, timeout=timeout)
 
-    async def send(
-        self, command: dict[str, Any], *, timeout: float | None = None
-    ) -> dict[str, Any]:
+    async def send(self, command: dict[str, Any], *, timeout: float | None = None) -> ReplReply:
         """Send one command and return its reply; see the module docstring for what raises."""
         kind = _command_kind(command)
         try:
@@ -201,11 +199,11 @@ class ReplProcess:
 
     async def _exchange(
         self, data: bytes, deadline: float | None, timeout: float | None
-    ) -> dict[str, Any]:
+    ) -> ReplReply | ReplRefusal:
         """Write one command and await its reply. The reply future is awaited directly, with a
         timer for the deadline and the memory cap: no helper task or `asyncio.wait` per command,
         each of which costs the event loop extra passes on every request."""
-        future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+        future: asyncio.Future[ReplReply | ReplRefusal] = asyncio.get_running_loop().create_future()
         self._pending = future
         try:
             try:
@@ -233,7 +231,9 @@ class ReplProcess:
                 self._watch_handle.cancel()
                 self._watch_handle = None
 
-    async def _drain(self, future: asyncio.Future[dict[str, Any]], deadline: float | None) -> None:
+    async def _drain(
+        self, future: asyncio.Future[ReplReply | ReplRefusal], deadline: float | None
+    ) -> None:
         """Wait until the pipe took the whole command, or the reply (or the worker's death) came."""
         drain = asyncio.ensure_future(self._process.stdin.drain())
         either: set[asyncio.Future[Any]] = {drain, future}
@@ -246,7 +246,10 @@ class ReplProcess:
             self._die(self._exit_error(f"its stdin closed ({drain.exception()})"))
 
     def _watch(
-        self, future: asyncio.Future[dict[str, Any]], deadline: float | None, timeout: float | None
+        self,
+        future: asyncio.Future[ReplReply | ReplRefusal],
+        deadline: float | None,
+        timeout: float | None,
     ) -> None:
         """Every `MEMORY_POLL_SECONDS` while `future` is pending: the memory cap, then the deadline."""
         if future.done():
@@ -266,7 +269,10 @@ class ReplProcess:
         )
 
     def _look(
-        self, future: asyncio.Future[dict[str, Any]], deadline: float | None, timeout: float | None
+        self,
+        future: asyncio.Future[ReplReply | ReplRefusal],
+        deadline: float | None,
+        timeout: float | None,
     ) -> None:
         self._watch_handle = None
         if not future.done():
@@ -291,32 +297,28 @@ class ReplProcess:
             )
 
     def _check_reply(
-        self, kind: str, command: dict[str, Any], reply: dict[str, Any]
-    ) -> dict[str, Any]:
+        self, kind: str, command: dict[str, Any], reply: ReplReply | ReplRefusal
+    ) -> ReplReply:
         """Check the ids in `reply` are the next ones this REPL hands out, then count them."""
-        if "message" in reply and "env" not in reply and "proofState" not in reply:
-            raise ReplCommandError(str(reply["message"]), stderr=self.stderr_tail())
-        new_proof_states = [
-            s.get("proofState") for s in reply.get("sorries", []) if isinstance(s, dict)
-        ]
-        new_proof_states = [ps for ps in new_proof_states if ps is not None]
-        new_envs: list[Any] = []
+        if isinstance(reply, ReplRefusal):
+            raise ReplCommandError(reply.message, stderr=self.stderr_tail())
+        new_proof_states = [s.proof_state for s in reply.sorries if s.proof_state is not None]
+        new_envs: list[int | None] = []
         if kind == "cmd" or kind == "unpickle_env":
-            new_envs = [reply.get("env")]
-            new_proof_states += [
-                t.get("proofState") for t in reply.get("tactics", []) if isinstance(t, dict)
-            ]
-            new_proof_states = [ps for ps in new_proof_states if ps is not None]
+            new_envs = [reply.env]
+            new_proof_states += [t.proof_state for t in reply.tactics if t.proof_state is not None]
         elif kind == "pickle_env":
-            if reply.get("env") != command.get("env"):
-                self._forged(f"pickling env {command.get('env')} answered env {reply.get('env')!r}")
+            if reply.env != command.get("env"):
+                self._forged(f"pickling env {command.get('env')} answered env {reply.env!r}")
+        elif reply.proof_state is None:
+            self._forged("a proof-state reply without a proofState")
         else:
-            new_proof_states.append(reply.get("proofState"))
+            new_proof_states.append(reply.proof_state)
         expected_envs = list(range(self._next_env, self._next_env + len(new_envs)))
         expected_states = list(
             range(self._next_proof_state, self._next_proof_state + len(new_proof_states))
         )
-        if not all(_is_id(i) for i in new_envs + new_proof_states) or new_envs != expected_envs:
+        if new_envs != expected_envs:
             self._forged(f"env ids {new_envs}, expected {expected_envs}")
         if new_proof_states != expected_states:
             self._forged(f"proof state ids {new_proof_states}, expected {expected_states}")
@@ -399,16 +401,19 @@ class ReplProcess:
             reason = f"more than one value for one command (then {rest[:120]!r})"
         else:
             try:
-                value = json.loads(frame.decode("utf-8"))
-            except (UnicodeDecodeError, ValueError) as exc:
+                reply = parse_reply(json.loads(frame.decode("utf-8")))
+            except UnicodeDecodeError as exc:
                 reason = f"a reply that is not one JSON value ({exc}; starts {frame[:120]!r})"
+            except ValueError as exc:  # json's errors are ValueErrors too
+                shown = (
+                    "not one JSON value" if isinstance(exc, json.JSONDecodeError) else "malformed"
+                )
+                reason = f"a reply that is {shown} ({exc}; starts {frame[:120]!r})"
             else:
-                if isinstance(value, dict):
-                    pending, self._pending = self._pending, None
-                    if pending is not None and not pending.done():
-                        pending.set_result(value)
-                    return
-                reason = f"a reply that is not a JSON object ({frame[:120]!r})"
+                pending, self._pending = self._pending, None
+                if pending is not None and not pending.done():
+                    pending.set_result(reply)
+                return
         self._die(
             ReplProtocolError(
                 f"the REPL printed {reason}: the worker was killed", stderr=self.stderr_tail()

@@ -20,7 +20,6 @@ import itertools
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
 
 from proofgate.config import Settings
 from proofgate.environments.registry import Environment
@@ -34,6 +33,7 @@ from proofgate.exceptions import (
 )
 from proofgate.lean.launch import ReplLauncher, worker_limits
 from proofgate.lean.repl import ReplProcess
+from proofgate.lean.reply import ReplReply
 from proofgate.lean.workers import HeaderKey, outgrown
 from proofgate.logs import get_logger
 from proofgate.sandbox.process import Spawner
@@ -65,12 +65,12 @@ class SessionWorker:
         """Alive and not being recycled: a session may (keep) using it."""
         return self.repl.alive and not self.retiring
 
-    async def command(self, code: str, *, timeout: float) -> dict[str, Any]:
+    async def command(self, code: str, *, timeout: float) -> ReplReply:
         """Run Lean commands on top of the header's env."""
         self.commands += 1
         return await self.repl.command(code, env=self.header_env, timeout=timeout)
 
-    async def tactic(self, tactic: str, proof_state: int, *, timeout: float) -> dict[str, Any]:
+    async def tactic(self, tactic: str, proof_state: int, *, timeout: float) -> ReplReply:
         """Run one tactic on one of this worker's proof states (a REPL id)."""
         self.commands += 1
         return await self.repl.tactic(tactic, proof_state, timeout=timeout)
@@ -186,17 +186,12 @@ class SessionWorkers:
                 header_env = None
                 if key[1]:
                     reply = await repl.command(key[1], timeout=self._settings.import_timeout)
-                    errors = [
-                        str(m.get("data", ""))
-                        for m in reply.get("messages", [])
-                        if isinstance(m, dict) and m.get("severity") == "error"
-                    ]
-                    if errors:
+                    if reply.has_errors:
                         raise SubmissionError(
-                            f"the statement's imports do not load: {errors[0][:300]}",
+                            f"the statement's imports do not load: {reply.errors[0].data[:300]}",
                             field="statement",
                         )
-                    header_env = int(reply["env"])
+                    header_env = reply.env
             except (ReplError, SpawnFailed) as exc:  # a failed spawn is retried like a crash
                 if repl is not None:
                     await repl.close()

@@ -36,6 +36,7 @@ from proofgate.exceptions import (
 from proofgate.lean.header import split_header
 from proofgate.lean.launch import ReplLauncher, worker_limits
 from proofgate.lean.repl import ReplProcess
+from proofgate.lean.reply import ReplReply
 from proofgate.logs import get_logger
 from proofgate.sandbox.process import Limits, Spawner
 from proofgate.ticks import sleep_on_grid
@@ -86,7 +87,7 @@ class Worker:
 class HeaderFailure:
     """The header's own reply had errors: every request with this header gets that reply."""
 
-    reply: dict[str, Any]
+    reply: ReplReply
 
 
 @dataclass(eq=False)
@@ -117,12 +118,6 @@ async def _close_when_started(starting: asyncio.Future[ReplProcess]) -> None:
     except (ProofgateError, OSError):
         return
     await repl.close()
-
-
-def _has_errors(reply: dict[str, Any]) -> bool:
-    return any(
-        isinstance(m, dict) and m.get("severity") == "error" for m in reply.get("messages", [])
-    )
 
 
 class WorkerSet:
@@ -373,13 +368,14 @@ class WorkerSet:
         if self.closed:
             await repl.close()
             return
-        if _has_errors(reply):
+        if reply.has_errors:
             self.restarts["header_failed"] += 1
             self._background(repl.close())
             self._answer_waiters(key, HeaderFailure(reply))
         else:
+            assert reply.env is not None  # the driver refuses a command's reply without its env
             self._backoff.pop(key, None)
-            worker = Worker(key, repl, int(reply["env"]))
+            worker = Worker(key, repl, reply.env)
             self.workers.append(worker)
             repl.on_exit(lambda: self._worker_exited(worker))
             note(

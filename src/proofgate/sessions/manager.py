@@ -29,7 +29,7 @@ import secrets
 import time
 from collections import OrderedDict
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from pydantic import ValidationError
 
@@ -47,6 +47,7 @@ from proofgate.exceptions import (
     SubmissionError,
 )
 from proofgate.lean.header import split_header
+from proofgate.lean.reply import ReplReply
 from proofgate.lean.session_workers import SessionWorker, SessionWorkers
 from proofgate.logs import get_logger
 from proofgate.models import Message, Submission, Verdict
@@ -370,7 +371,7 @@ class SessionManager:
 
     async def _run_tactic(self, session: Session, before: ProofState, tactic: str) -> TacticOutcome:
         timeout = self._settings.request_timeout
-        reply: dict[str, Any] | None = None
+        reply: ReplReply | None = None
         for attempt in (1, 2):
             try:
                 worker, repl_id = await self._materialize(session, before.state)
@@ -426,11 +427,11 @@ class SessionManager:
             return self._outcome(session, before, tactic, "internal", "the REPL gave no answer")
         failure = tactic_failure(reply)
         if failure is not None:
-            raw = [m for m in reply.get("messages", []) if isinstance(m, dict)]
-            errors = [m for m in messages_from_repl(raw) if m.severity.value == "error"]
+            errors = messages_from_repl(reply.errors)
             return self._outcome(session, before, tactic, "error", failure, messages=errors)
+        assert reply.proof_state is not None  # tactic_failure refuses a reply without one
         node = session.add_state(before, tactic, reply)
-        session.repl_ids[node.state] = int(reply["proofState"])
+        session.repl_ids[node.state] = reply.proof_state
         return self._outcome(session, before, tactic, "ok", "", new=node)
 
     async def _materialize(self, session: Session, state: int) -> tuple[SessionWorker, int]:

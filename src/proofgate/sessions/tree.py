@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import itertools
 from dataclasses import dataclass, field
-from typing import Any
 
 from proofgate.environments.registry import Environment
 from proofgate.exceptions import (
@@ -22,6 +21,7 @@ from proofgate.exceptions import (
     SubmissionError,
 )
 from proofgate.lean.header import map_body_positions
+from proofgate.lean.reply import ReplReply
 from proofgate.lean.session_workers import SessionWorker, SessionWorkers
 from proofgate.models.sessions import OpenSessionRequest, ProofState, StateStatus
 from proofgate.sessions.tactics import indent_tactic
@@ -84,13 +84,12 @@ class Session:
         lines = ["by"] + [indent_tactic(t, self.indent) for t in self.tactics(state)]
         return "\n".join(lines)
 
-    def add_state(self, parent: ProofState, tactic: str, reply: dict[str, Any]) -> ProofState:
+    def add_state(self, parent: ProofState, tactic: str, reply: ReplReply) -> ProofState:
         """A new state from a successful tactic reply (its REPL id is the caller's to record)."""
-        goals = [str(g) for g in reply.get("goals", [])]
+        goals = list(reply.goals)
         status: StateStatus = "open" if goals else "no_goals"
-        if reply.get("sorries") or "sorry" in str(reply.get("proofStatus", "")):
+        if reply.sorries or "sorry" in (reply.proof_status or ""):
             status = "sorry"
-        raw = [m for m in reply.get("messages", []) if isinstance(m, dict)]
         state = ProofState(
             state=len(self.nodes),
             parent=parent.state,
@@ -98,7 +97,7 @@ class Session:
             depth=parent.depth + 1,
             goals=goals,
             status=status,
-            messages=messages_from_repl(raw),
+            messages=messages_from_repl(reply.messages),
         )
         self.nodes.append(Node(state, tactic))
         return state
@@ -140,7 +139,8 @@ async def materialize(
             pool.after_command(worker)
         if (failure := tactic_failure(reply)) is not None:
             raise ReplayFailed(f"replaying state {current}'s tactic failed: {failure}")
-        session.repl_ids[current] = int(reply["proofState"])
+        assert reply.proof_state is not None  # tactic_failure refuses a reply without one
+        session.repl_ids[current] = reply.proof_state
     return worker, session.repl_ids[state], replayed
 
 
@@ -163,23 +163,19 @@ async def _elaborate(
     finally:
         pool.after_command(worker)
     reply = map_body_positions(reply, session.header_lines)
-    raw = [m for m in reply.get("messages", []) if isinstance(m, dict)]
-    errors = [m for m in messages_from_repl(raw) if m.severity.value == "error"]
-    if errors:
-        first = errors[0]
-        where = f" (line {first.pos.line})" if first.pos else ""
+    if reply.has_errors:
+        first = reply.errors[0]
+        where = f" (line {first.pos.line})" if first.pos and first.pos.line > 0 else ""
         raise SubmissionError(
-            f"the statement does not elaborate{where}: {first.text[:500]}", field="statement"
+            f"the statement does not elaborate{where}: {first.data[:500]}", field="statement"
         )
     start, end = session.target_span
-    for sorry in reply.get("sorries", []):
-        pos = sorry.get("pos") if isinstance(sorry, dict) else None
-        line, column = (
-            (pos.get("line"), pos.get("column")) if isinstance(pos, dict) else (None, None)
-        )
-        if isinstance(line, int) and isinstance(column, int) and start <= (line, column) < end:
-            session.repl_ids[0] = int(sorry["proofState"])
-            return str(sorry.get("goal", ""))
+    for sorry in reply.sorries:
+        if sorry.pos is None or sorry.proof_state is None:
+            continue
+        if start <= (sorry.pos.line, sorry.pos.column) < end:
+            session.repl_ids[0] = sorry.proof_state
+            return sorry.goal
     raise SubmissionError(
         f"Lean reported no open goal at the `sorry` of {session.target}: make its proof "
         "exactly `sorry` or `by sorry`",
@@ -192,14 +188,13 @@ def lean_error(message: str) -> str:
     return message.removeprefix("Lean error:").strip() or message
 
 
-def tactic_failure(reply: dict[str, Any]) -> str | None:
+def tactic_failure(reply: ReplReply) -> str | None:
     """Why a tactic reply is a failure (an error message, a kernel error), or None if it is not."""
-    for message in reply.get("messages", []):
-        if isinstance(message, dict) and message.get("severity") == "error":
-            return str(message.get("data", "")).strip() or "Lean reported an error"
-    status = str(reply.get("proofStatus", ""))
+    if reply.has_errors:
+        return reply.errors[0].data.strip() or "Lean reported an error"
+    status = reply.proof_status or ""
     if status.startswith("Error"):
         return status.removeprefix("Error:").strip() or status
-    if not isinstance(reply.get("proofState"), int):
+    if reply.proof_state is None:  # the driver refuses such a reply: never reached
         return "the REPL's reply has no proof state"
     return None

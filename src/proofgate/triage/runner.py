@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -243,10 +243,9 @@ class Triager:
         except ReplError as exc:
             _log.info("triage_elaboration_failed", error=type(exc).__name__, detail=str(exc)[:200])
             return _Elaboration("internal", detail=str(exc), deterministic=False)
-        raw = [m for m in run.reply.get("messages") or [] if isinstance(m, Mapping)]
-        messages = messages_from_repl(raw, locate=_locate_in_statement)
-        sorries = sorries_from_repl(run.reply.get("sorries") or [], locate=_locate_in_statement)
-        failed = run.header_failed or any(m.severity is Severity.error for m in messages)
+        messages = messages_from_repl(run.reply.messages, locate=_locate_in_statement)
+        sorries = sorries_from_repl(run.reply.sorries, locate=_locate_in_statement)
+        failed = run.header_failed or run.reply.has_errors
         return _Elaboration("failed" if failed else "ok", messages, sorries)
 
     def _prepare(self, probes: list[Probe], config: PolicyConfig) -> list[_Run]:

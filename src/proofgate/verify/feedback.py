@@ -8,9 +8,10 @@ shared/lean-repl-transcripts are the reference examples); anything unrecognised 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any, Literal, Protocol
+from collections.abc import Callable, Iterable, Sequence
+from typing import Literal, Protocol
 
+from proofgate.lean.reply import ReplMessage, ReplPos, ReplSorry
 from proofgate.models import Category, Message, Position, Severity, SorryInfo, Violation
 from proofgate.verify.assemble import SourceField, SourcePosition
 
@@ -103,49 +104,42 @@ def goals_in(text: str) -> list[str]:
     return [chunk.strip("\n") for chunk in re.split(r"\n\s*\n", rest) if "⊢" in chunk]
 
 
-def _severity(value: object) -> Severity:
-    try:
-        return Severity(str(value))
-    except ValueError:
-        return Severity.info
+def _severity(message: ReplMessage) -> Severity:
+    """The REPL's severity as the wire's (its `trace` reads as info)."""
+    return Severity.info if message.severity == "trace" else Severity(message.severity)
 
 
 def _place(
-    raw: object, locate: Locator | None, *, end: bool
+    raw: ReplPos | None, locate: Locator | None, *, end: bool
 ) -> tuple[Position | None, SourceField | None]:
-    if not isinstance(raw, Mapping):
-        return None, None
-    line, column = raw.get("line"), raw.get("column")
-    if not isinstance(line, int) or not isinstance(column, int) or line < 1 or column < 0:
+    if raw is None or raw.line < 1:  # line 0: the REPL's "nowhere"
         return None, None
     if locate is None:
-        return Position(line=line, column=column), None
-    where = locate(line, column, end=end)
+        return Position(line=raw.line, column=raw.column), None
+    where = locate(raw.line, raw.column, end=end)
     if where is None:
         return None, None
     return Position(line=where.line, column=where.column), where.field
 
 
 def _span(
-    raw: Mapping[str, Any], locate: Locator | None
+    raw: ReplMessage | ReplSorry, locate: Locator | None
 ) -> tuple[Position | None, Position | None, SourceField | None]:
     """Where a REPL message or sorry starts and ends in the submitter's text, and in which field.
     An end in another field than the start says nothing useful: it is dropped."""
-    pos, source = _place(raw.get("pos"), locate, end=False)
-    end_pos, end_source = _place(raw.get("endPos"), locate, end=True)
+    pos, source = _place(raw.pos, locate, end=False)
+    end_pos, end_source = _place(raw.end_pos, locate, end=True)
     return pos, end_pos if end_source == source else None, source
 
 
 def messages_from_repl(
-    raw_messages: Iterable[Mapping[str, Any]], *, locate: Locator | None = None
+    raw_messages: Iterable[ReplMessage], *, locate: Locator | None = None
 ) -> list[Message]:
     """REPL `messages` (severity, pos, endPos, data) as `Message`s in the submitter's text."""
     messages: list[Message] = []
     for raw in raw_messages:
-        if not isinstance(raw, Mapping):
-            continue
-        text = str(raw.get("data", ""))
-        severity = _severity(raw.get("severity"))
+        text = raw.data
+        severity = _severity(raw)
         pos, end_pos, source = _span(raw, locate)
         category = categorize(text, severity)
         goals = goals_in(text) if severity is Severity.error else []
@@ -164,19 +158,17 @@ def messages_from_repl(
 
 
 def sorries_from_repl(
-    raw_sorries: Iterable[Mapping[str, Any]], *, locate: Locator | None = None
+    raw_sorries: Iterable[ReplSorry], *, locate: Locator | None = None
 ) -> list[SorryInfo]:
     """REPL `sorries` (pos, endPos, goal) as `SorryInfo`s placed in the submitter's text."""
     found: list[SorryInfo] = []
     for raw in raw_sorries:
-        if not isinstance(raw, Mapping):
-            continue
         pos, end_pos, source = _span(raw, locate)
         found.append(
             SorryInfo(
                 pos=pos,
                 end_pos=end_pos,
-                goal=str(raw.get("goal", "")),
+                goal=raw.goal,
                 source=source,
             )
         )

@@ -27,12 +27,12 @@ declared name's own prefix (so `theorem Nat.foo` keeps `Nat` open in its probes)
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from proofgate.exceptions import SubmissionError
 from proofgate.lean.lexer import Token, TokenKind, is_id_first, is_id_rest, tokenize
+from proofgate.lean.reply import ReplPos, ReplReply
 from proofgate.lean.syntax import (
     MODIFIER_WORDS,
     NOTATION_WORDS,
@@ -351,30 +351,23 @@ def select_closers(requested: Sequence[str] | None, configured: Sequence[str]) -
     return list(requested)
 
 
-def classify_probe(reply: Mapping[str, Any], probe: Probe) -> tuple[ProbeOutcome, str]:
+def classify_probe(reply: ReplReply, probe: Probe) -> tuple[ProbeOutcome, str]:
     """Closed only without any error and without a `sorry` (REPL `sorries` or a "declaration uses
     sorry" warning) in the probe's own lines; the statement's own `sorry`s do not count."""
-    messages = [m for m in reply.get("messages") or [] if isinstance(m, Mapping)]
-    errors = [m for m in messages if m.get("severity") == "error"]
-    if errors:
-        text = str(errors[0].get("data", "")).strip().split("\n", 1)[0]
+    if reply.has_errors:
+        text = reply.errors[0].data.strip().split("\n", 1)[0]
         return ProbeOutcome.failed, text[:200] or "Lean reported an error"
 
-    def in_probe(pos: object) -> bool:
-        line = pos.get("line") if isinstance(pos, Mapping) else None
-        if not isinstance(line, int):
+    def in_probe(pos: ReplPos | None) -> bool:
+        if pos is None:
             return True  # no position: it could be the probe's
-        return probe.first_line <= line <= probe.last_line
+        return probe.first_line <= pos.line <= probe.last_line
 
     sorry_warnings = [
         m
-        for m in messages
-        if "declaration uses 'sorry'" in str(m.get("data", ""))
-        or "declaration uses `sorry`" in str(m.get("data", ""))
+        for m in reply.messages
+        if "declaration uses 'sorry'" in m.data or "declaration uses `sorry`" in m.data
     ]
-    sorries = [s for s in reply.get("sorries") or [] if isinstance(s, Mapping)]
-    if any(in_probe(m.get("pos")) for m in sorry_warnings) or any(
-        in_probe(s.get("pos")) for s in sorries
-    ):
+    if any(in_probe(m.pos) for m in sorry_warnings) or any(in_probe(s.pos) for s in reply.sorries):
         return ProbeOutcome.failed, "the probe still contains a `sorry`"
     return ProbeOutcome.closed, ""

@@ -29,9 +29,9 @@ Precedence, highest first, when several hold:
 from __future__ import annotations
 
 import re
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Literal
 
 from proofgate.__about__ import __version__
 from proofgate.exceptions import (
@@ -39,6 +39,7 @@ from proofgate.exceptions import (
     ReplOutOfMemory,
     ReplTimeout,
 )
+from proofgate.lean.reply import ReplMessage, ReplReply
 from proofgate.models import (
     Category,
     Message,
@@ -132,29 +133,16 @@ class InfraFailure:
         return cls("internal", detail)
 
 
-def _field(message: Message | Mapping[str, Any], name: str) -> Any:
-    if isinstance(message, Message):
-        return getattr(message, name if name != "data" else "text")
-    return message.get(name)
-
-
-def _first_error(messages: Sequence[Message | Mapping[str, Any]]) -> str | None:
+def _errors(messages: Sequence[Message | ReplMessage]) -> list[tuple[str, int | None]]:
+    """The (text, line) of each error among the REPL's messages or the wire's."""
+    found: list[tuple[str, int | None]] = []
     for message in messages:
-        severity = _field(message, "severity")
-        if str(getattr(severity, "value", severity)) == "error":
-            text = str(_field(message, "data") or "").strip().split("\n", 1)[0]
-            pos = _field(message, "pos")
-            line = getattr(pos, "line", None) if not isinstance(pos, Mapping) else pos.get("line")
-            return f"{text[:160]}" + (f" (line {line})" if line else "")
-    return None
-
-
-def _count_errors(messages: Sequence[Message | Mapping[str, Any]]) -> int:
-    count = 0
-    for message in messages:
-        severity = _field(message, "severity")
-        count += str(getattr(severity, "value", severity)) == "error"
-    return count
+        if isinstance(message, ReplMessage):
+            if message.is_error:
+                found.append((message.data, message.pos.line if message.pos else None))
+        elif message.severity is Severity.error:
+            found.append((message.text, message.pos.line if message.pos else None))
+    return found
 
 
 def disallowed_axioms(
@@ -184,7 +172,7 @@ def decide_verdict(
     *,
     kind: Literal["check", "compile"],
     violations: Sequence[Violation],
-    repl_messages: Sequence[Message | Mapping[str, Any]],
+    repl_messages: Sequence[Message | ReplMessage],
     audit: AuditResult,
     allowed_axioms: Collection[str],
     infra_error: InfraFailure | None = None,
@@ -193,7 +181,7 @@ def decide_verdict(
 ) -> tuple[VerdictStatus, str]:
     """The verdict's status and a one-line reason. See the module docstring for the precedence.
 
-    `repl_messages` are the REPL's messages (dicts as the REPL prints them, or `Message`s);
+    `repl_messages` are the REPL's messages (as the driver read them, or `Message`s);
     `audit` is the checker's report, the audit's `CompileFailure`, or None when the audit did
     not run (then the answer is never `proved`/`compiled`); `target`, when given, must be the
     target the report answers for; `repl_sorries` counts the `sorries` the REPL reported.
@@ -208,11 +196,12 @@ def decide_verdict(
     if report is not None and report.outcome is AuditOutcome.import_not_allowed:
         detail = f": {report.detail[:200]}" if report.detail else ""
         return VerdictStatus.rejected, f"{_OUTCOME_WORDS[report.outcome]}{detail}"
-    first_error = _first_error(repl_messages)
-    if first_error is not None:
-        count = _count_errors(repl_messages)
-        errors = f"{count} error{'s' * (count > 1)}"
-        return VerdictStatus.failed, f"Lean reported {errors}: {first_error}"
+    errors = _errors(repl_messages)
+    if errors:
+        text, line = errors[0]
+        shown = text.strip().split("\n", 1)[0][:160] + (f" (line {line})" if line else "")
+        count = f"{len(errors)} error{'s' * (len(errors) > 1)}"
+        return VerdictStatus.failed, f"Lean reported {count}: {shown}"
     if isinstance(audit, CompileFailure) and not (audit.timed_out or audit.out_of_memory):
         detail = audit.messages[0] if audit.messages else str(audit)
         return VerdictStatus.failed, f"the submission does not compile: {detail[:200]}"
@@ -395,7 +384,7 @@ def build_verdict(
     assembled: Assembled,
     policy: PolicyResult,
     allowed_axioms: Collection[str],
-    repl_reply: Mapping[str, Any] | None = None,
+    repl_reply: ReplReply | None = None,
     audit: AuditResult = None,
     infra_error: InfraFailure | None = None,
     content_hash: str = "",
@@ -409,19 +398,17 @@ def build_verdict(
     coordinates (the pool maps its header/body split back: `proofgate.lean.header`).
     """
     primary = assembled.primary
-    raw_messages = [m for m in (repl_reply or {}).get("messages", []) if isinstance(m, Mapping)]
+    reply = repl_reply or ReplReply()
     messages = policy_messages(policy.violations, notes=policy.notes, source=primary)
-    messages += messages_from_repl(raw_messages, locate=assembled.locate)
-    if isinstance(audit, CompileFailure) and not any(
-        m.get("severity") == "error" for m in raw_messages
-    ):
+    messages += messages_from_repl(reply.messages, locate=assembled.locate)
+    if isinstance(audit, CompileFailure) and not reply.has_errors:
         messages += _compile_messages(audit, assembled)
     messages += audit_messages(audit, kind=assembled.kind, allowed_axioms=allowed_axioms)
-    sorries = sorries_from_repl((repl_reply or {}).get("sorries", []), locate=assembled.locate)
+    sorries = sorries_from_repl(reply.sorries, locate=assembled.locate)
     status, reason = decide_verdict(
         kind=assembled.kind,
         violations=policy.violations,
-        repl_messages=raw_messages,
+        repl_messages=reply.messages,
         audit=audit,
         allowed_axioms=allowed_axioms,
         infra_error=infra_error,
