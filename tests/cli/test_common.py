@@ -57,3 +57,29 @@ def test_each_error_has_one_kind_and_exit_code(
     exc: ProofgateError, expected: tuple[str, int]
 ) -> None:
     assert error_kind(exc) == expected
+
+
+def _server_options() -> dict[str, tuple[str, object]]:
+    """Each command's `--server` option: (its parameter's envvar, its help)."""
+    from proofgate.cli import app
+
+    group = typer.main.get_command(app)
+    found: dict[str, tuple[str, object]] = {}
+    for name, command in group.commands.items():  # type: ignore[attr-defined]
+        for parameter in command.params:
+            if "--server" in getattr(parameter, "opts", ()):
+                found[name] = (parameter.envvar, parameter.help)
+    return found
+
+
+def test_every_command_that_runs_on_a_server_reads_proofgate_server_the_same_way() -> None:
+    found = _server_options()
+    # Only an explicit --server for `batch` (its --server and --ray exclude each other, so a server
+    # in the environment would make every `--ray` run a usage error) and `ci` (the GitHub action
+    # decides from its own `server` input whether to install Lean for a local check).
+    explicit = {"batch", "ci"}
+    assert set(found) == {"check", "mcp", "replay", "triage"} | explicit
+    shared = {option for name, option in found.items() if name not in explicit}
+    assert len(shared) == 1
+    assert next(iter(shared))[0] == "PROOFGATE_SERVER"
+    assert all(found[name][0] is None for name in explicit)

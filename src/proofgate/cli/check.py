@@ -22,6 +22,7 @@ from proofgate.cli.common import (
     EXIT_INFRA,
     EXIT_OK,
     EXIT_USAGE,
+    ServerOption,
     command_backend,
     read_input,
     stop,
@@ -168,14 +169,7 @@ def check(
         bool,
         typer.Option("--proof", help="FILE is just the proof (`by ...` or a term) of --statement."),
     ] = False,
-    server: Annotated[
-        str | None,
-        typer.Option(
-            "--server",
-            envvar="PROOFGATE_SERVER",
-            help="Check on this proofgate server (URL) instead of in-process.",
-        ),
-    ] = None,
+    server: ServerOption = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the verdict as JSON.")] = False,
     environment: Annotated[
         str, typer.Option("--environment", help="Pinned environment to check against.")

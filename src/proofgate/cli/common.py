@@ -8,7 +8,7 @@ import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 from pydantic import ValidationError
@@ -27,6 +27,16 @@ EXIT_USAGE = 2
 EXIT_INFRA = 3
 
 console = Console(stderr=True, highlight=False)
+
+#: `--server URL`, or PROOFGATE_SERVER: the command runs on that server; without it, in-process.
+ServerOption = Annotated[
+    str | None,
+    typer.Option(
+        "--server",
+        envvar="PROOFGATE_SERVER",
+        help="Run on this proofgate server (URL) instead of in-process.",
+    ),
+]
 
 
 def fail(message: str, code: int = EXIT_USAGE) -> NoReturn:

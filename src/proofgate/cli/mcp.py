@@ -15,7 +15,7 @@ from typing import Annotated
 
 import typer
 
-from proofgate.cli.common import EXIT_INFRA, fail, load_settings
+from proofgate.cli.common import EXIT_INFRA, ServerOption, fail, load_settings
 from proofgate.exceptions import ConfigError
 
 __all__ = ["mcp", "register"]
@@ -30,14 +30,7 @@ def mcp(
     transport: Annotated[
         Transport, typer.Option(help="`stdio` (an MCP client starts this) or streamable `http`.")
     ] = Transport.stdio,
-    server: Annotated[
-        str | None,
-        typer.Option(
-            "--server",
-            envvar="PROOFGATE_SERVER",
-            help="Run the tools on this proofgate server (URL) instead of in-process.",
-        ),
-    ] = None,
+    server: ServerOption = None,
     host: Annotated[
         str,
         typer.Option(

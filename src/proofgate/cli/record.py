@@ -22,6 +22,7 @@ from proofgate.cli.common import (
     EXIT_INFRA,
     EXIT_OK,
     EXIT_USAGE,
+    ServerOption,
     command_backend,
     console,
     fail,
@@ -154,10 +155,7 @@ def _show(result: ReplayResult, out: Console) -> None:
 
 def replay_command(
     report: Annotated[Path, typer.Argument(metavar="REPORT", help="A report, .json or .md.")],
-    server: Annotated[
-        str | None,
-        typer.Option("--server", envvar="PROOFGATE_SERVER", help="Re-check on this server (URL)."),
-    ] = None,
+    server: ServerOption = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the outcome as JSON.")] = False,
 ) -> None:
     """Re-check a report's submission and say whether its verdict reproduces, and why not."""

@@ -34,6 +34,7 @@ from proofgate.cli.common import (
     EXIT_INFRA,
     EXIT_OK,
     EXIT_USAGE,
+    ServerOption,
     command_backend,
     console,
     error_kind,
@@ -243,12 +244,7 @@ def triage(
     out: Annotated[
         Path | None, typer.Option("--out", help="Batch mode: write one JSON result a line here.")
     ] = None,
-    server: Annotated[
-        str | None,
-        typer.Option(
-            "--server", envvar="PROOFGATE_SERVER", help="Triage on this proofgate server."
-        ),
-    ] = None,
+    server: ServerOption = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
     target: Annotated[
         str | None, typer.Option("--target", help="The theorem to triage (default: the last one).")
