@@ -18,6 +18,7 @@ from pydantic import BaseModel, Field, ValidationError
 from proofgate.exceptions import ConfigError
 from proofgate.lean.header import split_header
 from proofgate.models import Submission, Verdict
+from proofgate.models.validation import first_error
 
 __all__ = [
     "BatchItem",
@@ -120,10 +121,8 @@ def _parse_line(text: str, line: int, seen: dict[str, int]) -> BatchItem | Batch
     try:
         submission = Submission.model_validate(value)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        field = ".".join(str(part) for part in first["loc"]) or None
-        message = first["msg"]
-        if first["type"] == "extra_forbidden":
+        field, message = first_error(exc)
+        if exc.errors()[0]["type"] == "extra_forbidden":
             message = f"unknown field; an input line holds `id` and {_submission_fields()}"
         return _input_error(item_id, line, message, field)
     return BatchItem(item_id, line, submission)

@@ -28,8 +28,9 @@ from proofgate.cli.common import (
     stop,
     stop_for,
 )
-from proofgate.exceptions import ProofgateError, SubmissionError
+from proofgate.exceptions import ProofgateError
 from proofgate.models import Message, Submission, Verdict, VerdictStatus
+from proofgate.models.validation import submission_error
 
 __all__ = ["build_submission", "check", "exit_code_for", "register", "render_verdict"]
 
@@ -74,9 +75,7 @@ def build_submission(
             {key: value for key, value in fields.items() if value is not None}
         )
     except ValidationError as exc:
-        first = exc.errors()[0]
-        field = ".".join(str(part) for part in first["loc"]) or None
-        raise SubmissionError(f"{field or 'submission'}: {first['msg']}", field=field) from exc
+        raise submission_error(exc, "submission") from exc
 
 
 async def _check(server: str | None, submission: Submission) -> Verdict:

@@ -30,6 +30,7 @@ from proofgate.cli.common import (
 )
 from proofgate.exceptions import ConfigError, ProofgateError, SubmissionError
 from proofgate.models import Submission, Verdict
+from proofgate.models.validation import first_error
 from proofgate.reports.record import build_record, load_record, render_markdown, write_record
 from proofgate.reports.replay import ReplayResult, replay
 from proofgate.reports.signing import load_report_key
@@ -80,9 +81,10 @@ def _submission_from(value: dict[str, Any], path: Path) -> Submission:
     try:
         return Submission.model_validate(fields)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(part) for part in first["loc"]) or "submission"
-        raise ConfigError(f"{path} does not hold a submission: {where}: {first['msg']}") from exc
+        field, message = first_error(exc)
+        raise ConfigError(
+            f"{path} does not hold a submission: {field or 'submission'}: {message}"
+        ) from exc
 
 
 def export(

@@ -44,6 +44,7 @@ from proofgate.cli.common import (
 )
 from proofgate.exceptions import ProofgateError
 from proofgate.models import ProbeOutcome, TriageRequest, TriageResult
+from proofgate.models.validation import first_error
 
 __all__ = ["exit_code_for", "read_batch", "register", "render_triage_result", "triage"]
 
@@ -87,9 +88,8 @@ def read_batch(text: str) -> list[tuple[int, object, TriageRequest | str]]:
         try:
             items.append((number, ident, TriageRequest(**given)))
         except ValidationError as exc:
-            first = exc.errors()[0]
-            where = ".".join(str(part) for part in first["loc"]) or "line"
-            items.append((number, ident, f"{where}: {first['msg']}"))
+            field, message = first_error(exc)
+            items.append((number, ident, f"{field or 'line'}: {message}"))
     return items
 
 
@@ -134,9 +134,8 @@ def _one(file: Path, server: str | None, as_json: bool, request_fields: dict[str
     try:
         request = TriageRequest(statement=text, **request_fields)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(part) for part in first["loc"])
-        stop(f"{where}: {first['msg']}", EXIT_USAGE, as_json=as_json, kind="submission")
+        field, message = first_error(exc)
+        stop(f"{field or 'statement'}: {message}", EXIT_USAGE, as_json=as_json, kind="submission")
 
     async def work(backend: TriageFunction) -> TriageResult:
         return await backend(request)

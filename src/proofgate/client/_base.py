@@ -26,6 +26,7 @@ from proofgate import exceptions as errors
 from proofgate.__about__ import __version__
 from proofgate.models import Submission
 from proofgate.models.http import EnvironmentInfo, ErrorBody
+from proofgate.models.validation import submission_error
 
 __all__ = [
     "DEFAULT_TIMEOUT",
@@ -107,9 +108,7 @@ def build(
     try:
         return model(**fields)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        field = ".".join(str(part) for part in first["loc"]) or None
-        raise errors.SubmissionError(f"{field or name}: {first['msg']}", field=field) from exc
+        raise submission_error(exc, name) from exc
 
 
 def error_body(response: httpx.Response) -> ErrorBody | None:

@@ -36,7 +36,6 @@ from proofgate.exceptions import (
     ProofgateError,
     SessionLimitReached,
     SessionNotFound,
-    SubmissionError,
 )
 from proofgate.models import Verdict
 from proofgate.models.http import ErrorBody
@@ -47,6 +46,7 @@ from proofgate.models.sessions import (
     SessionInfo,
     TacticOutcome,
 )
+from proofgate.models.validation import submission_error
 
 __all__ = [
     "AsyncSessionMethods",
@@ -76,9 +76,7 @@ def open_request(statement: str, **options: Unpack[SessionOptions]) -> OpenSessi
     try:
         return OpenSessionRequest(statement=statement, **fields)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        field = ".".join(str(part) for part in first["loc"]) or None
-        raise SubmissionError(f"{field or 'session'}: {first['msg']}", field=field) from exc
+        raise submission_error(exc, "session") from exc
 
 
 def _session_refusal(response: httpx.Response) -> ProofgateError | None:
