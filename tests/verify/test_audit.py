@@ -297,6 +297,30 @@ BROKEN: dict[str, dict[str, Any]] = {
 }
 
 
+#: Every field of the report but `detail`, `target`, `declaration` and `timings_ms` is required
+#: (docs/checker-contract.md): a checker that leaves one out broke the contract.
+REQUIRED_FIELDS = ("contract", "target_axioms", "disallowed_axioms", "declarations", "answers")
+
+
+@pytest.mark.parametrize("field", REQUIRED_FIELDS)
+async def test_a_checker_that_leaves_out_a_required_field_is_an_audit_error(
+    harness: Harness, field: str
+) -> None:
+    report = _valid_report(answers={})
+    del report[field]
+    harness.scenario(mode="raw", stdout=json.dumps(report))
+    with pytest.raises(AuditError, match=field):
+        await harness.audit()
+
+
+@pytest.mark.parametrize("field", REQUIRED_FIELDS)
+def test_parse_refuses_a_report_without_a_required_field(field: str) -> None:
+    report = _valid_report()
+    del report[field]
+    with pytest.raises(AuditError, match=field):
+        parse_checker_output(json.dumps(report).encode())
+
+
 @pytest.mark.parametrize("case", sorted(BROKEN))
 async def test_a_broken_checker_is_an_audit_error(harness: Harness, case: str) -> None:
     scenario = dict(BROKEN[case])
@@ -326,12 +350,22 @@ def _valid_report(**fields: Any) -> dict[str, Any]:
         "target": "t1",
         "target_axioms": ["propext"],
         "disallowed_axioms": [],
-        "declarations": [{"name": "t1", "kind": "theorem", "axioms": ["propext"]}],
+        "declarations": [
+            {"name": "t1", "kind": "theorem", "axioms": ["propext"], "replayed": True}
+        ],
         "answers": {"answer": "42"},
         "timings_ms": {"total": 5},
     }
     report.update(fields)
     return report
+
+
+@pytest.mark.parametrize("field", ["axioms", "replayed"])
+def test_parse_refuses_a_declaration_without_a_required_field(field: str) -> None:
+    report = _valid_report()
+    del report["declarations"][0][field]
+    with pytest.raises(AuditError, match=field):
+        parse_checker_output(json.dumps(report).encode())
 
 
 def test_parse_accepts_exactly_one_object_with_surrounding_whitespace() -> None:

@@ -17,7 +17,13 @@ from proofgate.exceptions import (
 from proofgate.lean.reply import ReplMessage, ReplPos, ReplReply
 from proofgate.models import Category, Severity, Submission, VerdictStatus, Violation
 from proofgate.verify.assemble import assemble
-from proofgate.verify.contract import AuditOutcome, AuditReport, CompileFailure, DeclarationAudit
+from proofgate.verify.contract import (
+    CONTRACT_VERSION,
+    AuditOutcome,
+    AuditReport,
+    CompileFailure,
+    DeclarationAudit,
+)
 from proofgate.verify.policy import check_submission
 from proofgate.verify.verdict import (
     DEFAULT_ALLOWED_AXIOMS,
@@ -42,16 +48,24 @@ def report(
 ) -> AuditReport:
     if declarations is None:
         declarations = (
-            [DeclarationAudit(name=target, kind="theorem", axioms=list(axioms))] if target else []
+            [DeclarationAudit(name=target, kind="theorem", axioms=list(axioms), replayed=True)]
+            if target
+            else []
         )
+    fields: dict[str, Any] = {
+        "contract": CONTRACT_VERSION,
+        "target_axioms": list(axioms) if target else [],
+        "disallowed_axioms": [],
+        "answers": {},
+        **extra,
+    }
     return AuditReport(
         checker="stand-in 0",
         lean="v4.32.0",
         outcome=outcome,
         target=target,
-        target_axioms=list(axioms) if target else [],
         declarations=declarations,
-        **extra,
+        **fields,
     )
 
 
@@ -95,7 +109,8 @@ def _inputs(conditions: set[str], kind: str) -> dict[str, Any]:
         audit = report(outcome, axioms=tuple(axioms))
     else:
         audit = report(
-            target=None, declarations=[DeclarationAudit(name="a", kind="theorem", axioms=axioms)]
+            target=None,
+            declarations=[DeclarationAudit(name="a", kind="theorem", axioms=axioms, replayed=True)],
         )
     return {
         "kind": kind,
@@ -234,8 +249,8 @@ def test_extra_allowed_axiom() -> None:
 
 def test_an_axiom_the_submission_declares_is_never_allowed() -> None:
     declarations = [
-        DeclarationAudit(name="cheat", kind="axiom", axioms=["cheat"]),
-        DeclarationAudit(name="t1", kind="theorem", axioms=["cheat"]),
+        DeclarationAudit(name="cheat", kind="axiom", axioms=["cheat"], replayed=True),
+        DeclarationAudit(name="t1", kind="theorem", axioms=["cheat"], replayed=True),
     ]
     audit = report(axioms=("cheat",), declarations=declarations)
     assert decide(audit=audit, allowed_axioms=(*ALLOWED, "cheat")) is S.axiom_violation
@@ -265,8 +280,8 @@ def test_sorry_is_decided_from_axioms_never_from_warning_text() -> None:
 
 def test_a_sorry_the_target_does_not_use_does_not_block_proved() -> None:
     declarations = [
-        DeclarationAudit(name="unused", kind="theorem", axioms=["sorryAx"]),
-        DeclarationAudit(name="t1", kind="theorem", axioms=["propext"]),
+        DeclarationAudit(name="unused", kind="theorem", axioms=["sorryAx"], replayed=True),
+        DeclarationAudit(name="t1", kind="theorem", axioms=["propext"], replayed=True),
     ]
     audit = report(axioms=("propext",), declarations=declarations)
     assert decide(audit=audit, repl_sorries=1) is S.proved
@@ -284,13 +299,13 @@ def test_free_compile_every_theorem_counts() -> None:
     def compile_report(*declarations: DeclarationAudit) -> AuditReport:
         return report(target=None, declarations=list(declarations))
 
-    fine = DeclarationAudit(name="a", kind="theorem", axioms=["propext"])
+    fine = DeclarationAudit(name="a", kind="theorem", axioms=["propext"], replayed=True)
     assert decide(kind="compile", audit=compile_report(fine)) is S.compiled
-    sorried = DeclarationAudit(name="b", kind="theorem", axioms=["sorryAx"])
+    sorried = DeclarationAudit(name="b", kind="theorem", axioms=["sorryAx"], replayed=True)
     assert decide(kind="compile", audit=compile_report(fine, sorried)) is S.incomplete
-    cheat = DeclarationAudit(name="c", kind="theorem", axioms=["cheat"])
+    cheat = DeclarationAudit(name="c", kind="theorem", axioms=["cheat"], replayed=True)
     assert decide(kind="compile", audit=compile_report(fine, cheat, sorried)) is S.axiom_violation
-    sorried_def = DeclarationAudit(name="d", kind="definition", axioms=["sorryAx"])
+    sorried_def = DeclarationAudit(name="d", kind="definition", axioms=["sorryAx"], replayed=True)
     assert decide(kind="compile", audit=compile_report(fine, sorried_def)) is S.compiled
     assert decide(kind="compile", audit=compile_report(fine), repl_sorries=1) is S.incomplete
     skipped = DeclarationAudit(name="e", kind="theorem", axioms=[], replayed=False)
@@ -369,8 +384,8 @@ def test_build_verdict_places_messages_in_the_proof() -> None:
 def test_build_verdict_proved_with_axioms_answers_and_sorry_report() -> None:
     assembled = assemble(Submission(statement=STATEMENT, proof="by omega"))
     declarations = [
-        DeclarationAudit(name="t1", kind="theorem", axioms=["propext"]),
-        DeclarationAudit(name="spare", kind="theorem", axioms=["sorryAx"]),
+        DeclarationAudit(name="t1", kind="theorem", axioms=["propext"], replayed=True),
+        DeclarationAudit(name="spare", kind="theorem", axioms=["sorryAx"], replayed=True),
     ]
     audit = report(axioms=("propext",), declarations=declarations)
     verdict = build_verdict(

@@ -11,7 +11,13 @@ from __future__ import annotations
 import asyncio
 
 from proofgate.verify.audit import AuditRequest
-from proofgate.verify.contract import CHECKER_ID, AuditOutcome, AuditReport, DeclarationAudit
+from proofgate.verify.contract import (
+    CHECKER_ID,
+    CONTRACT_VERSION,
+    AuditOutcome,
+    AuditReport,
+    DeclarationAudit,
+)
 
 __all__ = ["SimulatedAuditor"]
 
@@ -31,12 +37,20 @@ class SimulatedAuditor:
             await asyncio.sleep(self.seconds)
         self.audits += 1
         target = request.target
-        declarations = [DeclarationAudit(name=target, kind="theorem")] if target else []
+        declarations = (
+            [DeclarationAudit(name=target, kind="theorem", axioms=[], replayed=True)]
+            if target
+            else []
+        )
         return AuditReport(
+            contract=CONTRACT_VERSION,
             checker=CHECKER_ID,
             lean=request.environment.lean_version,
             outcome=AuditOutcome.ok,
             detail="simulated audit (proofgate bench): nothing was checked",
             target=target,
+            target_axioms=[],
+            disallowed_axioms=[],
             declarations=declarations,
+            answers={},
         )

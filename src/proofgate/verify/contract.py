@@ -45,28 +45,31 @@ class DeclarationAudit(BaseModel):
 
     name: str
     kind: str  # theorem, definition, opaque, axiom, inductive, ...
-    axioms: list[str] = Field(default_factory=list)
-    replayed: bool = True  # False: unsafe/partial, which the kernel replay skips (never usable)
+    axioms: list[str]  # required: a declaration listed without them must not look axiom-free
+    replayed: bool  # False: unsafe/partial, which the kernel replay skips (never usable)
 
 
 class AuditReport(BaseModel):
-    """The checker's one JSON object."""
+    """The checker's one JSON object.
+
+    Every field that can decide a pass has no default: a report that leaves one out is a broken
+    contract (`AuditError`), never a report of "no axioms" or "nothing declared"."""
 
     model_config = ConfigDict(extra="forbid")
 
-    contract: int = CONTRACT_VERSION
+    contract: int
     checker: str  # checker name and version
     lean: str  # toolchain version the checker was built with, e.g. "v4.32.0"
     outcome: AuditOutcome
     detail: str = ""
     target: str | None = None  # None in a free compile
     declaration: str | None = None  # the declaration a failure is about
-    target_axioms: list[str] = Field(default_factory=list)  # axioms the target reaches
+    target_axioms: list[str]  # axioms the target reaches
     # The checker's own judgement against the allowlist it was given: the target's axioms outside
     # it (free compile: every theorem's). The flow recomputes it and refuses a disagreement.
-    disallowed_axioms: list[str] = Field(default_factory=list)
-    declarations: list[DeclarationAudit] = Field(default_factory=list)  # every new declaration
-    answers: dict[str, str] = Field(default_factory=dict)  # answer holes' submitted values
+    disallowed_axioms: list[str]
+    declarations: list[DeclarationAudit]  # every new declaration
+    answers: dict[str, str]  # answer holes' submitted values
     timings_ms: dict[str, float] = Field(default_factory=dict)
 
 
