@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import subprocess
 import sys
@@ -154,8 +155,9 @@ async def _prove_in_a_session(client: Client) -> None:
 
 
 async def test_tools_in_process_on_a_local_service(stack: Stack, service: CheckerService) -> None:
-    server = build_server(ProofgateTools(LocalBackend(service), stack.settings))
-    async with Client(server) as client:
+    backend = LocalBackend(service)
+    server = build_server(ProofgateTools(backend, stack.settings))
+    async with contextlib.aclosing(backend), Client(server) as client:
         assert {tool.name for tool in (await client.list_tools()).tools} == set(TOOL_NAMES)
         await _prove_in_a_session(client)
         checked = await client.call_tool(
