@@ -21,6 +21,7 @@ from proofgate.api.app import create_app
 from proofgate.dojo import Dojo, DojoTypes, cut_at_proof, statement_from_theorem
 from proofgate.exceptions import ConfigError
 from tests.conftest import TRANSCRIPTS_DIR
+from tests.sessions.transcripts import on_the_header_env
 from tests.support.live_app import run_app
 from tests.support.stack import Stack, make_stack
 
@@ -203,7 +204,8 @@ def _replay_stack(tmp_path: Path) -> tuple[Stack, Path]:
     transcript = TRANSCRIPTS_DIR / "core" / "by_cases.in"
     if not transcript.exists():
         pytest.skip(f"shared REPL transcripts not found at {TRANSCRIPTS_DIR}")
-    return make_stack(tmp_path, cache_enabled=False, prewarm_headers=[]), transcript
+    stack = make_stack(tmp_path, cache_enabled=False, prewarm_headers=[])
+    return stack, on_the_header_env(transcript, tmp_path / "transcripts")
 
 
 def _by_cases(dojo: Dojo, init: Any, types: DojoTypes) -> None:

@@ -40,13 +40,16 @@ async def test_sessions_of_one_header_share_one_worker(tmp_path: Path) -> None:
         await workers.close()
 
 
-async def test_no_imports_means_a_fresh_env_per_statement(tmp_path: Path) -> None:
+async def test_no_imports_is_elaborated_once_as_the_pool_does(tmp_path: Path) -> None:
+    """Issue 19, item 5: a header with no imports is elaborated like any other (the pool's rule),
+    and every statement runs on its env, not on a fresh env of its own."""
     workers, env = _workers(tmp_path)
     try:
         worker = await workers.attach(env, "")
-        assert worker.header_env is None
-        reply = await worker.command("-- standin: report-base", timeout=5)
-        assert "base env=None" in reply.messages[0].data
+        assert worker.header_env == 0
+        for _ in range(2):
+            reply = await worker.command("-- standin: report-base", timeout=5)
+            assert reply.messages[0].data == "base env=0 depth=0 imports="
     finally:
         await workers.close()
 

@@ -3,7 +3,8 @@ pool, policy and auditor (with the stand-in checker) behind `finish`.
 
 The generic stand-in is steered by markers in the Lean text (`-- standin: goal ...`, `sorry`,
 `error`, `error-state`, `give-up`, `report-state`); the transcript tests replay the REPL's own
-recorded proof-state sessions, where any command other than the recorded one kills the worker.
+recorded proof-state sessions (on the empty header's env: `tests.sessions.transcripts`), where any command
+other than the recorded one kills the worker.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from proofgate.models.sessions import OpenSessionRequest
 from proofgate.service import CheckerService
 from proofgate.sessions import SessionManager
 from tests.conftest import TRANSCRIPTS_DIR
+from tests.sessions.transcripts import on_the_header_env
 from tests.standins.repl import SESSION_TAG
 from tests.support.stack import Stack, make_stack, running_service
 
@@ -386,7 +388,11 @@ async def test_sessions_need_a_ready_service(stack: Stack) -> None:
 # --- the REPL's own recorded proof-state sessions ---------------------------------------------
 
 
-def _transcript(name: str) -> tuple[Path, list[dict[str, object]], list[dict[str, object]]]:
+def _transcript(
+    name: str, into: Path
+) -> tuple[Path, list[dict[str, object]], list[dict[str, object]]]:
+    """The recorded session `name` as a session worker sends it (written under `into`), with the
+    recording's own commands and replies."""
     path = TRANSCRIPTS_DIR / "core" / f"{name}.in"
     if not path.exists():
         pytest.skip(
@@ -397,7 +403,7 @@ def _transcript(name: str) -> tuple[Path, list[dict[str, object]], list[dict[str
     ]
     expected = path.with_name(f"{name}.expected.out").read_text("utf-8")
     replies = [json.loads(block) for block in expected.split("\n\n") if block.strip()]
-    return path, commands, replies
+    return on_the_header_env(path, into), commands, replies
 
 
 @pytest.fixture
@@ -405,8 +411,8 @@ def replay_stack(tmp_path: Path) -> Stack:
     return make_stack(tmp_path, cache_enabled=False, prewarm_headers=[])
 
 
-async def test_recorded_proof_branching_session(replay_stack: Stack) -> None:
-    path, commands, replies = _transcript("proof_branching")
+async def test_recorded_proof_branching_session(replay_stack: Stack, tmp_path: Path) -> None:
+    path, commands, replies = _transcript("proof_branching", tmp_path / "transcripts")
     async with running_service(replay_stack, "--replay", str(path)) as service:
         sessions = sessions_of(service)
         info = await sessions.open(OpenSessionRequest(statement=str(commands[0]["cmd"])))
@@ -422,9 +428,9 @@ async def test_recorded_proof_branching_session(replay_stack: Stack) -> None:
 
 
 async def test_recorded_session_survives_its_worker_by_replaying_the_same_commands(
-    replay_stack: Stack,
+    replay_stack: Stack, tmp_path: Path
 ) -> None:
-    path, commands, replies = _transcript("proof_branching")
+    path, commands, replies = _transcript("proof_branching", tmp_path / "transcripts")
     async with running_service(replay_stack, "--replay", str(path)) as service:
         sessions = sessions_of(service)
         sid = (
@@ -440,8 +446,10 @@ async def test_recorded_session_survives_its_worker_by_replaying_the_same_comman
         assert outcome.state.goals == replies[3]["goals"] and outcome.state.state == 3
 
 
-async def test_recorded_by_cases_branches_from_one_state_twice(replay_stack: Stack) -> None:
-    path, commands, replies = _transcript("by_cases")
+async def test_recorded_by_cases_branches_from_one_state_twice(
+    replay_stack: Stack, tmp_path: Path
+) -> None:
+    path, commands, replies = _transcript("by_cases", tmp_path / "transcripts")
     async with running_service(replay_stack, "--replay", str(path)) as service:
         sessions = sessions_of(service)
         sid = (
@@ -457,8 +465,10 @@ async def test_recorded_by_cases_branches_from_one_state_twice(replay_stack: Sta
         assert (pos.state.state, given_up.state.state) == (2, 3)  # REPL ids 2 and 5
 
 
-async def test_recorded_invalid_tactic_is_an_error_not_a_state(replay_stack: Stack) -> None:
-    path, commands, _ = _transcript("invalid_tactic")
+async def test_recorded_invalid_tactic_is_an_error_not_a_state(
+    replay_stack: Stack, tmp_path: Path
+) -> None:
+    path, commands, _ = _transcript("invalid_tactic", tmp_path / "transcripts")
     async with running_service(replay_stack, "--replay", str(path)) as service:
         sessions = sessions_of(service)
         sid = (
@@ -469,8 +479,10 @@ async def test_recorded_invalid_tactic_is_an_error_not_a_state(replay_stack: Sta
         assert "Unknown identifier `my_fake_premise`" in outcome.reason
 
 
-async def test_recorded_tactic_errors_from_the_repl_are_errors(replay_stack: Stack) -> None:
-    path, commands, _ = _transcript("unknown_tactic")
+async def test_recorded_tactic_errors_from_the_repl_are_errors(
+    replay_stack: Stack, tmp_path: Path
+) -> None:
+    path, commands, _ = _transcript("unknown_tactic", tmp_path / "transcripts")
     statement = str(commands[0]["cmd"])
     assert statement.startswith("def ")  # not a theorem: a session refuses it before Lean
     async with running_service(replay_stack, "--replay", str(path)) as service:

@@ -2,8 +2,9 @@
 
 The pool (`proofgate.lean.pool`) runs each body on a fresh env and forgets it; a proof session needs
 the proof states it made to outlive the request, so its worker must too. These workers are started
-exactly as the pool's are (same launcher, same spawner, so the same sandbox and memory cap), import
-their header once, and then serve every session of that (environment, header): the REPL's
+by the pool's own `start_header_worker` (same launcher, same spawner, so the same sandbox and
+memory cap; a header with no imports is elaborated too, and its env is the statements' base),
+import their header once, and then serve every session of that (environment, header): the REPL's
 proof-state ids are global to a worker, and each session maps them to its own ids.
 
 A worker that dies, times out or is recycled is simply dropped: its sessions notice at their next
@@ -23,18 +24,11 @@ from dataclasses import dataclass, field
 
 from proofgate.config import Settings
 from proofgate.environments.registry import Environment
-from proofgate.exceptions import (
-    Busy,
-    NotReady,
-    ProofgateError,
-    ReplError,
-    SpawnFailed,
-    SubmissionError,
-)
+from proofgate.exceptions import Busy, NotReady, ReplError, SpawnFailed, SubmissionError
 from proofgate.lean.launch import ReplLauncher, worker_limits
 from proofgate.lean.repl import ReplProcess
 from proofgate.lean.reply import ReplReply
-from proofgate.lean.workers import HeaderKey, outgrown
+from proofgate.lean.workers import HeaderKey, StartFailed, outgrown, start_header_worker
 from proofgate.logs import get_logger
 from proofgate.sandbox.process import Spawner
 
@@ -53,7 +47,7 @@ class SessionWorker:
 
     key: HeaderKey
     repl: ReplProcess
-    header_env: int | None  # None: no imports, each statement runs in a fresh env
+    header_env: int  # the header's env (the prelude-only env for no imports)
     serial: int = field(default_factory=lambda: next(_serial))
     sessions: int = 0  # sessions attached
     commands: int = 0
@@ -177,41 +171,41 @@ class SessionWorkers:
         self._retire(victim, "evicted")
 
     async def _start(self, environment: Environment, key: HeaderKey) -> SessionWorker:
-        """Spawn a REPL and import the header; one retry when the process dies on the way."""
+        """Start a header worker as the pool does; one retry when the process dies on the way."""
         for attempt in (1, 2):
-            repl: ReplProcess | None = None
-            try:
-                spec = self._launcher.spawn_spec(environment)
-                repl = await ReplProcess.start(self._spawner, spec, self._limits)
-                header_env = None
-                if key[1]:
-                    reply = await repl.command(key[1], timeout=self._settings.import_timeout)
-                    if reply.has_errors:
-                        raise SubmissionError(
-                            f"the statement's imports do not load: {reply.errors[0].data[:300]}",
-                            field="statement",
-                        )
-                    header_env = reply.env
-            except (ReplError, SpawnFailed) as exc:  # a failed spawn is retried like a crash
-                if repl is not None:
-                    await repl.close()
-                if attempt == 2:
+            started = await start_header_worker(
+                self._spawner,
+                self._launcher,
+                environment,
+                key[1],
+                limits=self._limits,
+                timeout=self._settings.import_timeout,
+            )
+            if isinstance(started, StartFailed):
+                exc = started.error
+                if isinstance(exc, OSError):
+                    raise NotReady(
+                        f"could not start a Lean worker: {exc}", retry_after=5.0
+                    ) from exc
+                if not isinstance(exc, (ReplError, SpawnFailed)):
+                    raise exc
+                if attempt == 2:  # a failed spawn is retried like a crash
                     raise NotReady(
                         f"could not start a Lean worker for this session: {exc}", retry_after=5.0
                     ) from exc
                 _log.warning("session worker failed to start", error=str(exc)[:200])
                 continue
-            except (ProofgateError, OSError, asyncio.CancelledError) as exc:
-                if repl is not None:
-                    await repl.close()
-                if isinstance(exc, OSError):
-                    raise NotReady(
-                        f"could not start a Lean worker: {exc}", retry_after=5.0
-                    ) from exc
-                raise
+            repl, reply = started.repl, started.reply
+            if reply.has_errors:
+                await repl.close()
+                raise SubmissionError(
+                    f"the statement's imports do not load: {reply.errors[0].data[:300]}",
+                    field="statement",
+                )
+            assert reply.env is not None  # the driver refuses a command's reply without its env
             self.started += 1
             _log.info("session worker ready", pid=repl.pid, header=key[1][:80])
-            return SessionWorker(key, repl, header_env, idle_since=self._clock())
+            return SessionWorker(key, repl, reply.env, idle_since=self._clock())
         raise AssertionError("unreachable")
 
     def _retire(self, worker: SessionWorker, cause: str) -> None:

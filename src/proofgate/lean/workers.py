@@ -41,7 +41,17 @@ from proofgate.logs import get_logger
 from proofgate.sandbox.process import Limits, Spawner
 from proofgate.ticks import sleep_on_grid
 
-__all__ = ["HeaderFailure", "HeaderKey", "Worker", "WorkerSet", "note", "outgrown"]
+__all__ = [
+    "HeaderFailure",
+    "HeaderKey",
+    "HeaderStarted",
+    "StartFailed",
+    "Worker",
+    "WorkerSet",
+    "note",
+    "outgrown",
+    "start_header_worker",
+]
 
 #: A worker whose private memory passes this share of the cap is recycled after its request.
 RECYCLE_MEMORY_FRACTION = 0.75
@@ -118,6 +128,62 @@ async def _close_when_started(starting: asyncio.Future[ReplProcess]) -> None:
     except (ProofgateError, OSError):
         return
     await repl.close()
+
+
+@dataclass(frozen=True)
+class HeaderStarted:
+    """A live REPL that elaborated its header: `reply` is the header's own reply (its env, or its
+    errors: then the caller closes `repl`), `seconds` how long the import took."""
+
+    repl: ReplProcess
+    reply: ReplReply
+    seconds: float
+
+
+@dataclass(frozen=True)
+class StartFailed:
+    """A header worker that did not start (its process, if any, is closed). `killed`: a signal
+    ended it while it imported (an operator, the OOM killer), which is not the header's fault."""
+
+    error: ProofgateError | OSError
+    killed: bool = False
+
+
+async def start_header_worker(
+    spawner: Spawner,
+    launcher: ReplLauncher,
+    environment: Environment,
+    header: str,
+    *,
+    limits: Limits,
+    timeout: float,
+) -> HeaderStarted | StartFailed:
+    """Spawn one REPL for `environment` and elaborate `header` on it: the pool's workers and the
+    sessions' start alike. Every header is elaborated, the empty one too (its env is the REPL's
+    prelude-only env), so every body on the worker runs on the header's env. A cancelled start
+    never loses a process being spawned."""
+    repl: ReplProcess | None = None
+    try:
+        spec = launcher.spawn_spec(environment)
+        starting = asyncio.ensure_future(ReplProcess.start(spawner, spec, limits))
+        try:
+            repl = await asyncio.shield(starting)
+        except asyncio.CancelledError:
+            await _close_when_started(starting)
+            raise
+        began = time.monotonic()
+        reply = await repl.command(header, timeout=timeout)
+    except (ProofgateError, OSError) as exc:
+        if repl is None:
+            return StartFailed(exc)
+        await repl.close()  # killed from outside, or its exit not seen yet: not the header's fault
+        code = repl.returncode
+        return StartFailed(exc, killed=type(exc) is ReplCrashed and (code is None or code < 0))
+    except asyncio.CancelledError:
+        if repl is not None:
+            await repl.close()
+        raise
+    return HeaderStarted(repl, reply, time.monotonic() - began)
 
 
 class WorkerSet:
@@ -334,34 +400,23 @@ class WorkerSet:
         task.add_done_callback(self._starts.discard)
 
     async def _start_worker(self, key: HeaderKey) -> None:
-        repl: ReplProcess | None = None
         try:
-            spec = self._launcher.spawn_spec(self._environment(key[0]))
-            starting = asyncio.ensure_future(ReplProcess.start(self._spawner, spec, self.limits))
-            try:
-                repl = await asyncio.shield(starting)
-            except asyncio.CancelledError:  # never lose a process that is being spawned
-                await _close_when_started(starting)
-                raise
-            began = time.monotonic()
-            reply = await repl.command(key[1], timeout=self._settings.import_timeout)
-            seconds = time.monotonic() - began
-        except (ProofgateError, OSError) as exc:
-            killed = False
-            if (
-                repl is not None
-            ):  # killed from outside, or exit not seen yet: not the header's fault
-                await repl.close()
-                code = repl.returncode
-                killed = type(exc) is ReplCrashed and (code is None or code < 0)
-            self._start_failed(key, exc, killed=killed)
-            return
-        except asyncio.CancelledError:
-            if repl is not None:
-                await repl.close()
-            raise
+            started = await start_header_worker(
+                self._spawner,
+                self._launcher,
+                self._environment(key[0]),
+                key[1],
+                limits=self.limits,
+                timeout=self._settings.import_timeout,
+            )
+        except (ProofgateError, OSError) as exc:  # the environment lookup
+            started = StartFailed(exc)
         finally:
             self.starting[key] -= 1
+        if isinstance(started, StartFailed):
+            self._start_failed(key, started.error, killed=started.killed)
+            return
+        repl, reply, seconds = started.repl, started.reply, started.seconds
         self.imports += 1
         self.import_seconds_total += seconds
         self.recent_import_seconds.append(seconds)
