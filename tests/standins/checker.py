@@ -1,16 +1,25 @@
-"""Stand-in for `proofgate-checker`: prints what a test scripts, after checking its argv.
+"""Stand-in for `proofgate-checker`: judges the stand-in compiler's records, after checking its argv.
 
 Run as `checker.py SCENARIO.json <the real checker's argv>`. It parses the argv exactly as the real
-checker does (docs/checker-contract.md), requires the .olean files to exist (the submission's to
-carry the stand-in compiler's marker), logs its argv to `argv_log` when the scenario names one, then
-acts out `mode`:
+checker does (docs/checker-contract.md), requires the .olean files to come from the stand-in
+compiler, logs its argv to `argv_log` when the scenario names one, then acts out `mode`:
 
-- `report` (default): one contract object. Without overrides it is a coherent `ok`: the target is a
-  replayed theorem reaching `axioms` (default `["propext"]`), every answer hole answered `"42"`,
-  `disallowed_axioms` judged against the `--axiom` list. `report` in the scenario overrides fields.
+- `report` (default): one contract object, judged as the real checker judges, from what the
+  compiler recorded (compiler.py):
+  - a locked check: the submission must declare `--target` (`target_missing`), as a theorem
+    (`not_a_theorem`), stating what the challenge's target states: the hash of its statement text
+    must be the challenge's (`type_mismatch`); every declaration of the challenge the target's
+    statement uses must be in the submission under the same name, with the same text (an answer
+    hole: the same statement) (`statement_constant_changed`). A `private` helper's name carries
+    its module's name, so it matches only when both files were compiled as the same module.
+  - the axioms: those the source's `-- standin-axioms:` marker names (the target's, and every
+    theorem's in a free compile), `["propext"]` without a marker; `axioms` in the scenario
+    replaces both. `disallowed_axioms` is judged against the `--axiom` list, every answer hole is
+    answered `"42"`. `report` in the scenario overrides fields of the result.
 - `raw`: print `stdout` verbatim and exit with `exit` (default 0).
 - `crash`: a message on stderr and exit 3. `hang`: sleep. `abort`: SIGABRT, as a Lean panic does
-  under LEAN_ABORT_ON_PANIC.
+  under LEAN_ABORT_ON_PANIC. `kill`: SIGKILL, as an outside kill does; `kill-once FLAG`: only while
+  FLAG does not exist (it is created), so a retry on a fresh process concludes.
 - `two`: two valid reports. `garbage`: text that is no JSON.
 """
 
@@ -23,6 +32,7 @@ import signal
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 from compiler import OLEAN_MARKER  # type: ignore[import-not-found]  # run as a script
 
@@ -42,15 +52,64 @@ def parse(argv: list[str]) -> argparse.Namespace:
         parser.error("--challenge and --target go together")
     if args.holes and args.challenge is None:
         parser.error("--answer-hole needs --challenge")
-    if not Path(args.submission).read_bytes().startswith(OLEAN_MARKER):
-        parser.error(f"{args.submission} is not an .olean from the stand-in compiler")
-    if args.challenge and not Path(args.challenge).read_bytes().startswith(OLEAN_MARKER):
-        parser.error(f"{args.challenge} is not an .olean from the stand-in compiler")
+    args.compiled = read_olean(parser, args.submission)
+    args.challenge_compiled = read_olean(parser, args.challenge) if args.challenge else None
     return args
 
 
-def coherent_report(args: argparse.Namespace, axioms: list[str]) -> dict[str, object]:
+def read_olean(parser: argparse.ArgumentParser, path: str) -> dict[str, Any]:
+    data = Path(path).read_bytes()
+    if not data.startswith(OLEAN_MARKER):
+        parser.error(f"{path} is not an .olean from the stand-in compiler")
+    compiled: dict[str, Any] = json.loads(data[len(OLEAN_MARKER) :])
+    return compiled
+
+
+def statement_problem(args: argparse.Namespace) -> tuple[str, str, str] | None:
+    """(outcome, declaration, detail) when the submission does not prove the locked statement."""
+    target = args.target
+    submitted = {d["name"]: d for d in args.compiled["declarations"]}
+    locked = {d["name"]: d for d in args.challenge_compiled["declarations"]}
+    mine = submitted.get(target)
+    if mine is None:
+        return "target_missing", target, f"the submission declares no {target}"
+    if mine["kind"] != "theorem":
+        return "not_a_theorem", target, f"{target} is a {mine['kind']}, not a theorem"
+    theirs = locked.get(target)
+    if theirs is None or theirs["kind"] != "theorem":
+        return "bad_input", target, f"the challenge has no theorem {target}"
+    if mine["statement_sha256"] != theirs["statement_sha256"]:
+        return "type_mismatch", target, f"{target} does not state the locked statement"
+    uses = set(theirs["uses"])
+    for name, declaration in locked.items():
+        declared = name.rsplit(".", 1)[-1]
+        if name == target or not ({name, declared} & uses):
+            continue
+        other = submitted.get(name)
+        if other is None:
+            return "statement_constant_changed", name, f"{name}: the submission does not declare it"
+        field = "statement_sha256" if name in args.holes else "text_sha256"
+        if other["kind"] != declaration["kind"] or other[field] != declaration[field]:
+            return "statement_constant_changed", name, f"{name}: the {declaration['kind']} changed"
+    return None
+
+
+def judged_report(args: argparse.Namespace, axioms: list[str] | None) -> dict[str, object]:
+    """What the real checker would conclude from the compiler's records."""
+    if axioms is None:
+        axioms = args.compiled.get("axioms")
+    if axioms is None:
+        axioms = ["propext"]
     allowed = set(args.axiom)
+    declarations = [
+        {
+            "name": d["name"],
+            "kind": d["kind"],
+            "axioms": sorted(axioms) if d["kind"] == "theorem" else [],
+            "replayed": True,
+        }
+        for d in args.compiled["declarations"]
+    ]
     report: dict[str, object] = {
         "contract": CONTRACT,
         "checker": "proofgate-checker stand-in",
@@ -61,17 +120,20 @@ def coherent_report(args: argparse.Namespace, axioms: list[str]) -> dict[str, ob
         "declaration": None,
         "target_axioms": sorted(axioms) if args.target else [],
         "disallowed_axioms": sorted(a for a in set(axioms) if a not in allowed),
-        "declarations": [
-            {
-                "name": args.target or "helper",
-                "kind": "theorem",
-                "axioms": sorted(axioms),
-                "replayed": True,
-            }
-        ],
+        "declarations": declarations,
         "answers": {hole: "42" for hole in args.holes},
         "timings_ms": {"read": 1, "import": 2, "replay": 3, "axioms": 1, "total": 7},
     }
+    if args.target is not None and (problem := statement_problem(args)):
+        outcome, declaration, detail = problem
+        report.update(
+            outcome=outcome,
+            declaration=declaration,
+            detail=detail,
+            target_axioms=[],
+            disallowed_axioms=[],
+            answers={},
+        )
     return report
 
 
@@ -79,11 +141,15 @@ def main(argv: list[str]) -> int:
     scenario = json.loads(Path(argv[0]).read_text(encoding="utf-8"))
     args = parse(argv[1:])
     if log := scenario.get("argv_log"):
+        modules = {"submission": args.compiled["module"]}
+        if args.challenge_compiled is not None:
+            modules["challenge"] = args.challenge_compiled["module"]
         Path(log).write_text(
-            json.dumps({"argv": argv[1:], "env": dict(os.environ)}), encoding="utf-8"
+            json.dumps({"argv": argv[1:], "env": dict(os.environ), "modules": modules}),
+            encoding="utf-8",
         )
     mode = scenario.get("mode", "report")
-    report = coherent_report(args, scenario.get("axioms", ["propext"]))
+    report = judged_report(args, scenario.get("axioms"))
     report.update(scenario.get("report", {}))
     if mode == "report":
         print(json.dumps(report))
@@ -96,6 +162,12 @@ def main(argv: list[str]) -> int:
     elif mode == "abort":
         sys.stdout.flush()
         os.kill(os.getpid(), signal.SIGABRT)
+    elif mode == "kill" or (mode == "kill-once" and not Path(scenario["flag"]).exists()):
+        if mode == "kill-once":
+            Path(scenario["flag"]).touch()
+        os.kill(os.getpid(), signal.SIGKILL)
+    elif mode == "kill-once":
+        print(json.dumps(report))
     elif mode == "hang":
         time.sleep(3600)
     elif mode == "two":

@@ -1,9 +1,27 @@
-"""Stand-in for `lake env lean --json -o OUT SRC`: writes a fake .olean, or fails as scripted.
+"""Stand-in for `lake env lean --json -R ROOT -o OUT SRC`: Lean's rules that proofgate relies on,
+then a fake .olean, or a failure as scripted.
 
-A line `-- standin-compiler: ACTION [TEXT]` in the source picks what happens:
-`error TEXT` (a `--json` error message, exit 1), `hang` (sleeps), `crash` (killed by SIGKILL
-without output), `silent` (exit 0 but no .olean). Anything else compiles: the .olean holds a marker
-and the source's hash, which the stand-in checker verifies.
+Lean's rules modelled here (read from Lean v4.32.0's `src/Lean/Shell.lean` and
+`src/Lean/Util/Path.lean`, `moduleNameOfFileName`):
+- with `-o`, the module name comes from the source's real path relative to the root directory
+  (`-R DIR` / `--root=DIR`, default the working directory, also taken by its real path): the
+  path's components, the last without its extension, e.g. `ROOT/A/B.lean` is `A.B`. A source
+  outside the root stops the compile before anything is elaborated: `input file '<file>' must be
+  contained in root directory (<root>/)` on stderr, exit 1, no .olean.
+- a `private` declaration `x` (in namespace `N`) of module `M` is the constant
+  `_private.M.0.N.x`, so the statement's and the submission's private names agree only when both
+  were compiled under the same module name.
+
+A line `-- standin-compiler: ACTION [TEXT]` in the source picks a failure: `error TEXT` (a
+`--json` error message, exit 1), `hang` (sleeps), `crash` (killed by SIGKILL without output),
+`crash-once FLAG` (SIGKILL the first time, when FLAG does not exist yet, which it then creates),
+`abort` (SIGABRT, as Lean's stack-overflow handler ends), `silent` (exit 0 but no .olean).
+A line `-- standin-axioms: A B ...` names the axioms the checker is to find (see checker.py).
+Otherwise it compiles: the .olean is `OLEAN_MARKER` and one JSON object, the `Compiled` record:
+the module name, the source's hash, its imports and `-D` options, and each declaration's full
+(private: mangled) name, kind, and the hashes of its statement (the text between its name and
+`:=`) and of its whole text, with the identifiers its statement uses. The stand-in checker judges
+from that record alone.
 """
 
 from __future__ import annotations
@@ -12,23 +30,136 @@ import argparse
 import hashlib
 import json
 import os
+import re
 import signal
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 OLEAN_MARKER = b"standin-olean\n"
 DIRECTIVE = "-- standin-compiler:"
+AXIOMS = "-- standin-axioms:"
+
+_KINDS = {
+    "theorem": "theorem",
+    "lemma": "theorem",
+    "def": "definition",
+    "abbrev": "definition",
+    "instance": "definition",
+    "opaque": "opaque",
+    "axiom": "axiom",
+    "structure": "inductive",
+    "class": "inductive",
+    "inductive": "inductive",
+}
+_DECLARATION = re.compile(
+    r"^\s*(?:@\[[^\]]*\]\s*)?(?P<modifiers>(?:(?:private|protected|noncomputable|partial|unsafe)\s+)*)"
+    r"(?P<keyword>" + "|".join(_KINDS) + r")\s+(?P<name>[^\s:({\[]+)"
+)
+_NAMESPACE = re.compile(r"^\s*namespace\s+(\S+)")
+_END = re.compile(r"^\s*end(?:\s+(\S+))?\s*$")
+_IMPORT = re.compile(r"^\s*import\s+(.+)$")
+_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_'.]*")
+
+
+class RootError(Exception):
+    """Lean's `moduleNameOfFileName` refusing a file outside its root directory."""
+
+
+def module_name(source: str, root: str | None) -> str:
+    """Lean's `moduleNameOfFileName source root` (root: the working directory when None)."""
+    fname = os.path.realpath(source)
+    root_dir = os.path.normpath(os.path.realpath(root if root is not None else os.getcwd()))
+    if not root_dir.endswith(os.sep):
+        root_dir += os.sep
+    if not fname.startswith(root_dir):
+        raise RootError(f"input file '{fname}' must be contained in root directory ({root_dir})")
+    stem = os.path.splitext(fname[len(root_dir) :])[0]
+    return ".".join(stem.split(os.sep))
+
+
+def normalized(text: str) -> str:
+    return " ".join(text.split())
+
+
+def sha256(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def statement_of(text: str) -> str:
+    """A declaration's text after its name, up to its `:=` (or its `where`): what it states."""
+    for end in (":=", " where", "\n|"):
+        if end in text:
+            text = text[: text.index(end)]
+    return normalized(text)
+
+
+def declarations(source: str, module: str) -> list[dict[str, Any]]:
+    """Each declaration of `source`, under the name Lean gives it in module `module`."""
+    found: list[dict[str, Any]] = []
+    namespaces: list[str] = []
+    current: dict[str, Any] | None = None
+    lines: list[str] = []
+
+    def close() -> None:
+        if current is not None:
+            text = "\n".join(lines)
+            statement = statement_of(text.split(current.pop("declared"), 1)[1])
+            current["statement_sha256"] = sha256(statement)
+            current["text_sha256"] = sha256(normalized(text))
+            current["uses"] = sorted(set(_IDENTIFIER.findall(statement)))
+            found.append(current)
+
+    for line in source.splitlines():
+        if match := _DECLARATION.match(line):
+            close()
+            lines = [line]
+            declared = match["name"]
+            if declared.startswith("_root_."):
+                name = declared.removeprefix("_root_.")
+            else:
+                name = ".".join([*namespaces, declared])
+            private = "private" in match["modifiers"].split()
+            current = {
+                "name": f"_private.{module}.0.{name}" if private else name,
+                "declared": declared,
+                "kind": _KINDS[match["keyword"]],
+                "private": private,
+            }
+        elif match := _NAMESPACE.match(line):
+            close()
+            current = None
+            namespaces.extend(match[1].split("."))
+        elif (match := _END.match(line)) and match[1] and namespaces:
+            close()
+            current = None
+            del namespaces[len(namespaces) - len(match[1].split(".")) :]
+        elif current is not None:
+            lines.append(line)
+    close()
+    return found
 
 
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="lean (stand-in)")
     parser.add_argument("--json", action="store_true")
-    parser.add_argument("-o", dest="olean", required=True)
+    parser.add_argument("-o", "--o", dest="olean", required=True)
+    parser.add_argument("-R", "--root", dest="root")
+    parser.add_argument("-D", dest="options", action="append", default=[])
+    parser.add_argument("-j", "--threads", dest="threads")
     parser.add_argument("source")
     args = parser.parse_args(argv)
+    try:
+        module = module_name(args.source, args.root)
+    except RootError as exc:
+        print(exc, file=sys.stderr)
+        return 1
     source = Path(args.source).read_text(encoding="utf-8")
+    axioms: list[str] | None = None
     for line in source.splitlines():
+        if line.startswith(AXIOMS):
+            axioms = line[len(AXIOMS) :].split()
         if line.startswith(DIRECTIVE):
             action, _, text = line[len(DIRECTIVE) :].strip().partition(" ")
             if action == "error":
@@ -46,10 +177,27 @@ def main(argv: list[str]) -> int:
                 time.sleep(3600)
             if action == "crash":
                 os.kill(os.getpid(), signal.SIGKILL)
+            if action == "crash-once" and not Path(text).exists():
+                Path(text).touch()
+                os.kill(os.getpid(), signal.SIGKILL)
+            if action == "abort":
+                os.kill(os.getpid(), signal.SIGABRT)
             if action == "silent":
                 return 0
-    digest = hashlib.sha256(source.encode()).hexdigest().encode()
-    Path(args.olean).write_bytes(OLEAN_MARKER + digest)
+    compiled = {
+        "module": module,
+        "source_sha256": sha256(source),
+        "imports": [
+            imported
+            for line in source.splitlines()
+            if (i := _IMPORT.match(line))
+            for imported in i[1].split()
+        ],
+        "options": args.options,
+        "declarations": declarations(source, module),
+        "axioms": axioms,
+    }
+    Path(args.olean).write_bytes(OLEAN_MARKER + json.dumps(compiled).encode())
     return 0
 
 

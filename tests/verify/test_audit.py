@@ -117,8 +117,7 @@ async def test_locked_check_passes_the_checker_everything_it_needs(harness: Harn
     argv = call["argv"]
     submission = Path(argv[argv.index("--submission") + 1])
     challenge = Path(argv[argv.index("--challenge") + 1])
-    assert submission.name == "Submission.olean"
-    assert challenge.name == "Challenge.olean"
+    assert submission.name == challenge.name == "ProofgateSubmission.olean"
     assert challenge.parent.parent == harness.settings.data_dir / "references"
     assert argv[argv.index("--target") + 1] == "t1"
     assert [argv[i + 1] for i, a in enumerate(argv) if a == "--axiom"] == list(ALLOWED)
@@ -128,6 +127,52 @@ async def test_locked_check_passes_the_checker_everything_it_needs(harness: Harn
     assert "Mathlib" in roots and "REPL" not in roots
     assert call["env"]["LEAN_ABORT_ON_PANIC"] == "1"
     assert not any((harness.settings.data_dir / "audit").iterdir()), "scratch left behind"
+
+
+async def test_statement_and_submission_are_one_module_named_apart_from_their_directories(
+    harness: Harness,
+) -> None:
+    """Lean names a module after its path under `-R` (default: the working directory, which holds
+    neither file); both files are `ProofgateSubmission`, never `.building-...` or the scratch id."""
+    report = await harness.audit()
+    assert report.outcome is AuditOutcome.ok
+    assert harness.checker_call()["modules"] == {
+        "submission": "ProofgateSubmission",
+        "challenge": "ProofgateSubmission",
+    }
+
+
+async def test_a_private_helper_of_the_statement_is_the_same_constant_in_the_submission(
+    harness: Harness,
+) -> None:
+    """`private def d` is `_private.<module>.0.d`: it matches only under one module name."""
+    helper = "private def d (n : ℕ) : ℕ := 2 * n\n\n"
+    statement = STATEMENT.replace(
+        "theorem t1 (a b : ℕ) : a + b = b + a", helper + "theorem t1 (a b : ℕ) : d a = d a"
+    )
+    code = statement.replace(":= by sorry", ":= rfl")
+    report = await harness.audit(statement=statement, code=code)
+    assert report.outcome is AuditOutcome.ok and would_prove(report)
+    assert "_private.ProofgateSubmission.0.d" in {d.name for d in report.declarations}
+    changed = code.replace("2 * n", "n + n")
+    report = await harness.audit(statement=statement, code=changed)
+    assert report.outcome is AuditOutcome.statement_constant_changed
+    assert report.declaration == "_private.ProofgateSubmission.0.d"
+
+
+async def test_a_submission_stating_something_else_is_a_type_mismatch(harness: Harness) -> None:
+    code = CODE.replace("a + b = b + a := Nat.add_comm a b", "a + 0 = a := rfl")
+    report = await harness.audit(code=code)
+    assert report.outcome is AuditOutcome.type_mismatch and report.declaration == "t1"
+    assert not would_prove(report)
+    missing = await harness.audit(code=CODE.replace("theorem t1", "theorem t2"))
+    assert missing.outcome is AuditOutcome.target_missing
+
+
+async def test_the_axioms_are_those_the_compiled_source_reaches(harness: Harness) -> None:
+    report = await harness.audit(code=CODE + "-- standin-axioms: propext sorryAx\n")
+    assert report.target_axioms == ["propext", "sorryAx"]
+    assert report.disallowed_axioms == ["sorryAx"] and not would_prove(report)
 
 
 async def test_free_compile_runs_the_checker_without_challenge_or_target(harness: Harness) -> None:
@@ -153,7 +198,7 @@ async def test_the_reference_is_compiled_once_per_statement_and_environment(
     references = harness.settings.data_dir / "references"
     first = sorted(references.iterdir())
     assert len(first) == 1
-    olean = first[0] / "Challenge.olean"
+    olean = first[0] / "ProofgateSubmission.olean"
     stamp = olean.stat().st_mtime_ns
     await harness.audit(statement=statement)
     assert sorted(references.iterdir()) == first and olean.stat().st_mtime_ns == stamp
@@ -230,7 +275,7 @@ REJECTIONS: dict[str, dict[str, Any]] = {
     "replay_failed": {"declaration": "t1.proof_1", "detail": "(kernel) application type mismatch"},
     "target_not_replayed": {"declaration": "t1"},
     "import_not_allowed": {"detail": "import Evil is outside the allowed modules"},
-    "bad_input": {"detail": "cannot read Submission.olean"},
+    "bad_input": {"detail": "cannot read ProofgateSubmission.olean"},
 }
 
 

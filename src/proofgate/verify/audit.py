@@ -3,7 +3,8 @@
 Three jailed processes, none of which the submission can talk to:
 1. the locked statement compiled once per (statement, environment) into a reference .olean, cached
    under `DATA_DIR/references/<hash>/` (it failing is the statement's fault: `SubmissionError`);
-2. the submission compiled to a scratch .olean (`lean -o`; its errors are a `CompileFailure`);
+2. the submission compiled to a scratch .olean (`lean -R DIR -o`; its errors are a
+   `CompileFailure`). Both are compiled as the module `ProofgateSubmission` (`MODULE`);
 3. the trusted checker (`proofgate-checker`, docs/checker-contract.md) on both, read-only, under a
    timeout. Its stdout must be exactly one JSON object that validates as `AuditReport` and agrees
    with what was asked; anything else raises `AuditError`, which the verdict turns into `internal`.
@@ -50,6 +51,14 @@ __all__ = [
 
 #: The checker's executable inside an environment's Lake build directory.
 CHECKER_BINARY = Path(".lake/build/bin/proofgate-checker")
+#: The module name the locked statement and the submission are both compiled as, each alone in a
+#: directory of its own that is its `-R` root (Lean derives the name from the path under the root,
+#: and refuses a file outside it). One name for both, so that a `private` declaration of the
+#: statement (`_private.ProofgateSubmission.0.x`) is the same constant in the submission; a name no
+#: package on the search path uses (not `Main`), and never the random directory the file sits in.
+MODULE = "ProofgateSubmission"
+SOURCE = f"{MODULE}.lean"
+OLEAN = f"{MODULE}.olean"
 #: Largest stdout (or stderr) kept from a compile or the checker; more is a broken run.
 MAX_OUTPUT = 16 << 20
 #: Tail of stderr quoted in an AuditError.
@@ -129,10 +138,10 @@ class Auditor:
         scratch = self.settings.data_dir / "audit" / uuid.uuid4().hex
         scratch.mkdir(parents=True)
         try:
-            source = scratch / "Submission.lean"
+            source = scratch / SOURCE
             source.write_text(request.code, encoding="utf-8")
-            olean = scratch / "Submission.olean"
-            compiled = await self._compile(environment, source, olean, writable=scratch)
+            olean = scratch / OLEAN
+            compiled = await self._compile(environment, source, olean)
             timings["compile_submission"] = float(compiled.duration_ms)
             if compiled.timed_out or compiled.out_of_memory or compiled.returncode != 0:
                 return _compile_failure(compiled, what="the submission")
@@ -165,22 +174,20 @@ class Auditor:
         final = self.settings.data_dir / "references" / key
         lock = self._reference_locks.setdefault(key, asyncio.Lock())
         async with lock:
-            if (final / "reference.json").is_file() and (final / "Challenge.olean").is_file():
-                return final / "Challenge.olean"
+            if (final / "reference.json").is_file() and (final / OLEAN).is_file():
+                return final / OLEAN
             building = final.parent / f".building-{key[:16]}-{uuid.uuid4().hex[:8]}"
             building.mkdir(parents=True)
             try:
-                source = building / "Challenge.lean"
+                source = building / SOURCE
                 source.write_text(statement, encoding="utf-8")
-                compiled = await self._compile(
-                    environment, source, building / "Challenge.olean", writable=building
-                )
+                compiled = await self._compile(environment, source, building / OLEAN)
                 if compiled.timed_out or compiled.out_of_memory:
                     raise AuditError(
                         "compiling the locked statement ran out of time or memory: raise "
                         "PROOFGATE_AUDIT_TIMEOUT / PROOFGATE_MEMORY_LIMIT_MB, or check the machine"
                     )
-                if compiled.returncode != 0 or not (building / "Challenge.olean").is_file():
+                if compiled.returncode != 0 or not (building / OLEAN).is_file():
                     failure = _compile_failure(compiled, what="the locked statement")
                     raise SubmissionError(
                         f"the locked statement does not compile in environment "
@@ -197,7 +204,7 @@ class Auditor:
                         raise
             finally:
                 shutil.rmtree(building, ignore_errors=True)
-        return final / "Challenge.olean"
+        return final / OLEAN
 
     def reference_key(self, environment: Environment, statement: str) -> str:
         """Hash of everything a reference .olean depends on."""
@@ -206,22 +213,28 @@ class Auditor:
             "environment": environment.describe(),
             "directory": str(environment.directory),
             "compile_command": self.settings.compile_command,
+            "module": MODULE,
         }
         return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
 
     # --- processes ----------------------------------------------------------------------------
 
-    async def _compile(
-        self, environment: Environment, source: Path, olean: Path, *, writable: Path
-    ) -> RunResult:
+    async def _compile(self, environment: Environment, source: Path, olean: Path) -> RunResult:
+        """`lean --json -R DIR -o OLEAN DIR/ProofgateSubmission.lean`, DIR writable: the module is
+        `ProofgateSubmission` wherever DIR is (without `-R` the root is the working directory, the
+        environment's, and Lean refuses a file outside it)."""
         argv = [
             *shlex.split(self.settings.compile_command),
             "--json",
+            "-R",
+            str(source.parent),
             "-o",
             str(olean),
             str(source),
         ]
-        return await self._run(argv, environment, read_only=[], writable=[writable], checker=False)
+        return await self._run(
+            argv, environment, read_only=[], writable=[source.parent], checker=False
+        )
 
     def _checker_command(self, environment: Environment) -> list[str]:
         if self.settings.checker_command is not None:
