@@ -12,6 +12,7 @@ from proofgate.config import Settings
 from proofgate.environments.registry import Environment, discover_environments
 from proofgate.exceptions import Busy, SubmissionError
 from proofgate.lean.session_workers import SessionWorkers
+from proofgate.lean.workers import eviction_victim
 from proofgate.sandbox.group import ProcessGroupSpawner
 from tests.standins.repl import standin_launcher
 
@@ -94,5 +95,46 @@ async def test_a_worker_that_served_enough_is_recycled_once_unused(tmp_path: Pat
         workers.detach(old)
         assert not old.repl.alive
         assert workers.retired == {"recycled": 1}
+    finally:
+        await workers.close()
+
+
+def test_one_eviction_rule_least_recently_used_and_the_kept_ones_last() -> None:
+    """`eviction_victim` is the pool's and the sessions' rule (issue 19, item 5)."""
+    idle = {"warm-old": 1.0, "cold-new": 5.0, "cold-old": 2.0, "warm-new": 0.5}
+    victim = eviction_victim(
+        idle, kept=lambda name: name.startswith("warm"), last_used=lambda name: idle[name]
+    )
+    assert victim == "cold-old"
+    assert eviction_victim([], kept=bool, last_used=float) is None
+
+
+async def test_at_capacity_the_least_recently_used_recycling_worker_goes_first(
+    tmp_path: Path,
+) -> None:
+    """Behaviour change (issue 19, item 5): among workers being recycled, the sessions evict the
+    least recently used one, as the pool does; they used to pick the one with fewest sessions
+    (every session of a recycling worker moves to a fresh one anyway)."""
+    now = [0.0]
+    settings = Settings(data_dir=tmp_path / "data", elan_home=tmp_path / "elan", session_workers=3)
+    workers = SessionWorkers(
+        settings,
+        spawner=ProcessGroupSpawner(),
+        launcher=standin_launcher(settings),
+        clock=lambda: now[0],
+    )
+    env = discover_environments(settings)["default"]
+    try:
+        unused = await workers.attach(env, "import Aesop")
+        workers.detach(unused)  # idle since 0, the least recently used, but not recycling: kept
+        now[0] = 5.0
+        older = await workers.attach(env, "import Mathlib")
+        await workers.attach(env, "import Mathlib")  # two sessions on `older`
+        now[0] = 10.0
+        newer = await workers.attach(env, "import Mathlib.Tactic")  # one session on `newer`
+        older.retiring = newer.retiring = True
+        await workers.attach(env, "import Mathlib.Logic")
+        assert workers.retired == {"evicted": 1}
+        assert not older.repl.alive and newer.repl.alive and unused.usable
     finally:
         await workers.close()

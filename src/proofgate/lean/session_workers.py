@@ -28,7 +28,13 @@ from proofgate.exceptions import Busy, NotReady, ReplError, SpawnFailed, Submiss
 from proofgate.lean.launch import ReplLauncher, worker_limits
 from proofgate.lean.repl import ReplProcess
 from proofgate.lean.reply import ReplReply
-from proofgate.lean.workers import HeaderKey, StartFailed, outgrown, start_header_worker
+from proofgate.lean.workers import (
+    HeaderKey,
+    StartFailed,
+    eviction_victim,
+    outgrown,
+    start_header_worker,
+)
 from proofgate.logs import get_logger
 from proofgate.sandbox.process import Spawner
 
@@ -154,20 +160,22 @@ class SessionWorkers:
     # --- starting and stopping -----------------------------------------------------------
 
     def _make_room(self, key: HeaderKey) -> None:
-        """Evict an unused (or recycling, idle) worker of another header when at capacity."""
+        """At capacity, evict an idle worker nobody is attached to, or one being recycled (its
+        sessions move anyway), by the pool's rule (`eviction_victim`): recycling ones first."""
         if len(self._workers) + len(self._starting) < self._settings.session_workers:
             return
-        candidates = [
-            w for w in self._workers if not w.repl.busy and (w.sessions == 0 or w.retiring)
-        ]
-        if not candidates:
+        victim = eviction_victim(
+            (w for w in self._workers if not w.repl.busy and (w.sessions == 0 or w.retiring)),
+            kept=lambda w: not w.retiring,
+            last_used=lambda w: w.idle_since,
+        )
+        if victim is None:
             raise Busy(
                 f"all {self._settings.session_workers} session workers serve other statements' "
                 "open sessions: close a session or retry later (PROOFGATE_SESSION_WORKERS sets "
                 "how many there are)",
                 retry_after=5.0,
             )
-        victim = min(candidates, key=lambda w: (not w.retiring, w.sessions, w.idle_since))
         self._retire(victim, "evicted")
 
     async def _start(self, environment: Environment, key: HeaderKey) -> SessionWorker:

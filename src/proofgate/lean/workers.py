@@ -17,9 +17,9 @@ import asyncio
 import contextlib
 import time
 from collections import Counter, deque
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from proofgate.config import Settings
 from proofgate.environments.registry import Environment
@@ -48,6 +48,7 @@ __all__ = [
     "StartFailed",
     "Worker",
     "WorkerSet",
+    "eviction_victim",
     "note",
     "outgrown",
     "start_header_worker",
@@ -64,6 +65,7 @@ SUPERVISE_SECONDS = 1.0
 RECENT_SAMPLES = 512
 
 HeaderKey = tuple[str, str]  # (environment name, normalized header)
+_W = TypeVar("_W")
 
 
 def outgrown(repl: ReplProcess, limits: Limits) -> bool:
@@ -72,6 +74,16 @@ def outgrown(repl: ReplProcess, limits: Limits) -> bool:
     used = repl.private_memory_bytes()
     cap = limits.memory_bytes
     return used is not None and cap is not None and used > RECYCLE_MEMORY_FRACTION * cap
+
+
+def eviction_victim(
+    idle: Iterable[_W], *, kept: Callable[[_W], bool], last_used: Callable[[_W], float]
+) -> _W | None:
+    """The worker that gives its slot to another header, the pool's and the sessions' alike: of
+    the `idle` ones (nobody uses or waits for them), the least recently used, those the owner
+    would rather `kept` (a pre-warmed header; a session worker not being recycled) only after
+    every other. None when nothing is idle."""
+    return min(idle, key=lambda worker: (kept(worker), last_used(worker)), default=None)
 
 
 def note(level: str, event: str, **fields: object) -> None:
@@ -359,10 +371,14 @@ class WorkerSet:
         if self._processes() < self.max_processes:
             return True
         wanted = {w.key for w in self._queue}
-        idle = [w for w in self.workers if not w.busy and w.key != key and w.key not in wanted]
-        if not idle:
+        victim = eviction_victim(
+            (w for w in self.workers if not w.busy and w.key != key and w.key not in wanted),
+            kept=lambda w: w.key in self.prewarm,
+            last_used=lambda w: w.last_used,
+        )
+        if victim is None:
             return False
-        self._retire(min(idle, key=lambda w: (w.key in self.prewarm, w.last_used)), "evicted")
+        self._retire(victim, "evicted")
         return True
 
     def _fill_prewarm(self) -> None:
