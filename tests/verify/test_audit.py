@@ -19,9 +19,15 @@ import pytest
 from proofgate.config import Settings
 from proofgate.environments.registry import Environment
 from proofgate.exceptions import AuditError, SubmissionError
-from proofgate.verify.audit import Auditor, AuditRequest, checker_argv, parse_checker_output
+from proofgate.verify.audit import (
+    Auditor,
+    AuditRequest,
+    checker_argv,
+    killed_by,
+    parse_checker_output,
+)
 from proofgate.verify.contract import CONTRACT_VERSION, AuditOutcome, AuditReport, CompileFailure
-from tests.standins.runner import NoSpawner, local_runner
+from tests.standins.runner import LocalResult, NoSpawner, local_runner
 
 STANDINS = Path(__file__).resolve().parents[1] / "standins"
 ALLOWED = ("propext", "Classical.choice", "Quot.sound")
@@ -245,9 +251,74 @@ async def test_a_compile_that_hangs_is_a_timeout_of_the_submission(harness: Harn
     assert isinstance(failure, CompileFailure) and failure.timed_out
 
 
-async def test_a_compiler_killed_mid_run_is_a_failed_compile(harness: Harness) -> None:
-    failure = await harness.audit(code="-- standin-compiler: crash\n" + CODE)
-    assert isinstance(failure, CompileFailure) and not failure.timed_out
+async def test_a_compiler_killed_from_outside_twice_is_an_audit_error_naming_both_exits(
+    harness: Harness,
+) -> None:
+    """Not the proof's outcome (`failed: does not compile (exit 137)` would be cached): the
+    service's, retried once on a fresh process, then `internal` with both exits."""
+    with pytest.raises(
+        AuditError,
+        match=r"killed from outside twice \(exit -9 \(SIGKILL\), "
+        r"then exit -9 \(SIGKILL\)\)",
+    ):
+        await harness.audit(code="-- standin-compiler: crash\n" + CODE)
+    assert not harness.argv_log.exists()
+    assert not any((harness.settings.data_dir / "audit").iterdir())
+
+
+async def test_a_compiler_killed_once_is_run_again_on_a_fresh_process(
+    harness: Harness, tmp_path: Path
+) -> None:
+    flag = tmp_path / "killed-once"
+    report = await harness.audit(code=f"-- standin-compiler: crash-once {flag}\n" + CODE)
+    assert flag.exists() and report.outcome is AuditOutcome.ok and would_prove(report)
+
+
+async def test_a_statement_compile_killed_twice_is_not_blamed_on_the_statement(
+    harness: Harness,
+) -> None:
+    statement = "-- standin-compiler: crash\n" + STATEMENT
+    with pytest.raises(AuditError, match="compiling the locked statement was killed"):
+        await harness.audit(statement=statement)
+    assert not any((harness.settings.data_dir / "references").iterdir()), "a kill was cached"
+
+
+async def test_a_checker_killed_once_is_run_again_and_twice_is_an_audit_error(
+    harness: Harness, tmp_path: Path
+) -> None:
+    flag = tmp_path / "checker-killed-once"
+    harness.scenario(mode="kill-once", flag=str(flag))
+    report = await harness.audit()
+    assert flag.exists() and report.outcome is AuditOutcome.ok
+    harness.scenario(mode="kill")
+    with pytest.raises(AuditError, match="the trusted checker was killed from outside twice"):
+        await harness.audit()
+
+
+@pytest.mark.parametrize(
+    ("returncode", "killed"),
+    [
+        (0, None),
+        (1, None),
+        (2, None),
+        (-9, 9),
+        (-6, 6),
+        (137, 9),
+        (134, 6),
+        (128, None),
+        (300, None),
+    ],
+)
+def test_an_outside_kill_is_read_from_the_exit_status(returncode: int, killed: int | None) -> None:
+    result = LocalResult(returncode, b"", b"", timed_out=False, out_of_memory=False, duration_ms=1)
+    assert killed_by(result) == killed
+
+
+@pytest.mark.parametrize("flag", ["timed_out", "out_of_memory", "output_truncated"])
+def test_the_services_own_kills_are_not_outside_kills(flag: str) -> None:
+    fields: dict[str, Any] = {"timed_out": False, "out_of_memory": False, flag: True}
+    result = LocalResult(-9, b"", b"", duration_ms=1, **fields)
+    assert killed_by(result) is None
 
 
 async def test_a_compiler_that_writes_no_olean_is_an_audit_error(harness: Harness) -> None:

@@ -18,6 +18,7 @@ import json
 import os
 import shlex
 import shutil
+import signal
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
@@ -36,6 +37,7 @@ from proofgate.exceptions import (
     SpawnFailed,
     SubmissionError,
 )
+from proofgate.logs import get_logger
 from proofgate.sandbox.process import Limits, Spawner, SpawnSpec
 from proofgate.verify.contract import CONTRACT_VERSION, AuditOutcome, AuditReport, CompileFailure
 
@@ -46,8 +48,11 @@ __all__ = [
     "RunResult",
     "Runner",
     "checker_argv",
+    "killed_by",
     "parse_checker_output",
 ]
+
+_log = get_logger("proofgate.audit")
 
 #: The checker's executable inside an environment's Lake build directory.
 CHECKER_BINARY = Path(".lake/build/bin/proofgate-checker")
@@ -63,6 +68,9 @@ OLEAN = f"{MODULE}.olean"
 MAX_OUTPUT = 16 << 20
 #: Tail of stderr quoted in an AuditError.
 STDERR_TAIL = 2_000
+#: bwrap (like a shell) reports a child killed by signal N as exit status 128+N.
+SIGNAL_EXIT = 128
+MAX_SIGNAL = 64
 
 
 class RunResult(Protocol):
@@ -141,7 +149,7 @@ class Auditor:
             source = scratch / SOURCE
             source.write_text(request.code, encoding="utf-8")
             olean = scratch / OLEAN
-            compiled = await self._compile(environment, source, olean)
+            compiled = await self._compile(environment, source, olean, what="the submission")
             timings["compile_submission"] = float(compiled.duration_ms)
             if compiled.timed_out or compiled.out_of_memory or compiled.returncode != 0:
                 return _compile_failure(compiled, what="the submission")
@@ -157,8 +165,9 @@ class Auditor:
                 module_roots=sorted(environment.module_roots),
             )
             visible = [scratch] + ([reference.parent] if reference else [])
-            result = await self._run(
-                argv, environment, read_only=visible, writable=[], checker=True
+            result = await _once_more_if_killed(
+                lambda: self._run(argv, environment, read_only=visible, writable=[], checker=True),
+                what="the trusted checker",
             )
         finally:
             shutil.rmtree(scratch, ignore_errors=True)
@@ -181,7 +190,9 @@ class Auditor:
             try:
                 source = building / SOURCE
                 source.write_text(statement, encoding="utf-8")
-                compiled = await self._compile(environment, source, building / OLEAN)
+                compiled = await self._compile(
+                    environment, source, building / OLEAN, what="the locked statement"
+                )
                 if compiled.timed_out or compiled.out_of_memory:
                     raise AuditError(
                         "compiling the locked statement ran out of time or memory: raise "
@@ -219,10 +230,13 @@ class Auditor:
 
     # --- processes ----------------------------------------------------------------------------
 
-    async def _compile(self, environment: Environment, source: Path, olean: Path) -> RunResult:
+    async def _compile(
+        self, environment: Environment, source: Path, olean: Path, *, what: str
+    ) -> RunResult:
         """`lean --json -R DIR -o OLEAN DIR/ProofgateSubmission.lean`, DIR writable: the module is
         `ProofgateSubmission` wherever DIR is (without `-R` the root is the working directory, the
-        environment's, and Lean refuses a file outside it)."""
+        environment's, and Lean refuses a file outside it). A compile killed from outside is run
+        once more; killed again, it is an `AuditError` (`_once_more_if_killed`)."""
         argv = [
             *shlex.split(self.settings.compile_command),
             "--json",
@@ -232,9 +246,14 @@ class Auditor:
             str(olean),
             str(source),
         ]
-        return await self._run(
-            argv, environment, read_only=[], writable=[source.parent], checker=False
-        )
+
+        async def compile_once() -> RunResult:
+            olean.unlink(missing_ok=True)  # nothing a killed run left behind is read
+            return await self._run(
+                argv, environment, read_only=[], writable=[source.parent], checker=False
+            )
+
+        return await _once_more_if_killed(compile_once, what=f"compiling {what}")
 
     def _checker_command(self, environment: Environment) -> list[str]:
         if self.settings.checker_command is not None:
@@ -409,6 +428,48 @@ def _check_agreement(report: AuditReport, request: AuditRequest) -> None:
             f"the checker judged the axioms {sorted(report.disallowed_axioms)} disallowed, "
             f"proofgate {sorted(expected)}"
         )
+
+
+def killed_by(result: RunResult) -> int | None:
+    """The signal that ended `result` when the service did not end it itself (its timeout, the
+    memory cap its cgroup or watcher recorded, its output cap): an infrastructure kill. A process
+    killed by signal N shows as -N when it is our child, and as 128+N through bwrap."""
+    if result.timed_out or result.out_of_memory or getattr(result, "output_truncated", False):
+        return None
+    code = result.returncode
+    if code is None or code == 0:
+        return None
+    if code < 0:
+        return -code
+    if SIGNAL_EXIT < code <= SIGNAL_EXIT + MAX_SIGNAL:
+        return code - SIGNAL_EXIT
+    return None
+
+
+def _exit_text(result: RunResult) -> str:
+    number = killed_by(result)
+    try:
+        name = signal.Signals(number).name if number is not None else ""
+    except ValueError:
+        name = f"signal {number}"
+    return f"exit {result.returncode} ({name})" if name else f"exit {result.returncode}"
+
+
+async def _once_more_if_killed(run: Callable[[], Awaitable[RunResult]], *, what: str) -> RunResult:
+    """`run()`, and once more on a fresh process when a signal the service did not send ended it.
+    Killed from outside twice: `AuditError` (the verdict is `internal`, never cached), naming both
+    exits. A kill is not the proof's outcome, so it is never turned into `failed`."""
+    first = await run()
+    if killed_by(first) is None:
+        return first
+    _log.warning("audit_process_killed", what=what, exit=first.returncode, retry=True)
+    second = await run()
+    if killed_by(second) is None:
+        return second
+    raise AuditError(
+        f"{what} was killed from outside twice ({_exit_text(first)}, then {_exit_text(second)}), "
+        "neither by the service's timeout nor for memory: the service's fault, not the proof's"
+    )
 
 
 def _compile_failure(result: RunResult, *, what: str) -> CompileFailure:
