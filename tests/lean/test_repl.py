@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import psutil
@@ -19,7 +21,9 @@ from proofgate.exceptions import (
     SubmissionError,
 )
 from proofgate.lean.repl import STDERR_TAIL_BYTES, ReplProcess
-from tests.standins.repl import start_standin
+from proofgate.sandbox.group import ProcessGroupSpawner
+from proofgate.sandbox.process import Limits
+from tests.standins.repl import standin_spec, start_standin
 from tests.support.waiting import DEADLINE_SECONDS, until_async
 
 
@@ -199,3 +203,68 @@ async def test_cancelling_a_request_kills_the_worker(repl: ReplProcess) -> None:
         await task
     assert not repl.alive
     assert await _wait_gone(repl.pid)
+
+
+#: A REPL that answers each command with the next scripted reply (argv[1], a JSON list), as the
+#: real one frames them: the value, a blank line. It lets a test forge what the stand-in never does.
+_SCRIPTED_REPL = """
+import json, sys
+replies = json.loads(sys.argv[1])
+lines = []
+for line in sys.stdin:
+    if line.strip():
+        lines.append(line)
+        continue
+    if not lines:
+        continue
+    lines = []
+    sys.stdout.write(json.dumps(replies.pop(0), indent=2) + "\\n\\n")
+    sys.stdout.flush()
+"""
+
+
+async def _scripted(tmp_path: Path, *replies: dict[str, object]) -> ReplProcess:
+    spec = standin_spec(tmp_path)
+    argv = [spec.argv[0], "-c", _SCRIPTED_REPL, json.dumps(list(replies))]
+    return await ReplProcess.start(ProcessGroupSpawner(), replace(spec, argv=argv), Limits())
+
+
+@pytest.mark.parametrize(
+    "replies",
+    [
+        # a sorry whose proof state skips ids 0..4
+        ({"env": 0, "sorries": [{"proofState": 5, "goal": "⊢ True"}]},),
+        # a tactic that answers a proof state already handed out
+        (
+            {"env": 0, "sorries": [{"proofState": 0, "goal": "⊢ True"}]},
+            {"proofState": 0, "goals": []},
+        ),
+    ],
+    ids=["sorry-skips-ids", "tactic-reuses-an-id"],
+)
+async def test_a_forged_proof_state_id_kills_the_worker(
+    tmp_path: Path, replies: tuple[dict[str, object], ...]
+) -> None:
+    repl = await _scripted(tmp_path, *replies)
+    try:
+        with pytest.raises(ReplProtocolError, match="proof state ids"):
+            await repl.command("theorem x : True := sorry", timeout=5)
+            await repl.tactic("trivial", 0, timeout=5)
+        assert not repl.alive
+    finally:
+        await repl.close()
+
+
+async def test_proof_state_ids_in_order_are_accepted(tmp_path: Path) -> None:
+    repl = await _scripted(
+        tmp_path,
+        {"env": 0, "sorries": [{"proofState": 0, "goal": "⊢ True"}]},
+        {"proofState": 1, "goals": []},
+    )
+    try:
+        reply = await repl.command("theorem x : True := sorry", timeout=5)
+        assert reply.sorries[0].proof_state == 0
+        step = await repl.tactic("trivial", 0, timeout=5)
+        assert step.proof_state == 1 and repl.alive
+    finally:
+        await repl.close()
