@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 from pathlib import Path
+
+from tests.support.subpytest import run_pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -32,30 +33,14 @@ def _pytest(tmp_path: Path, ci: str | None, source: str) -> subprocess.Completed
     env["PYTHONPATH"] = str(ROOT)
     if ci is not None:
         env["CI"] = ci
-    return subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pytest",
-            "-q",
-            "-p",
-            "no:cacheprovider",
-            "-p",
-            "tests.support.ci_gate",
-            "-c",
-            os.devnull,
-            "--rootdir",
-            str(tmp_path),
-            "-m",
-            "lean or not lean",
-            str(tmp_path / "test_sample.py"),
-        ],
+    return run_pytest(
+        "-p",
+        "tests.support.ci_gate",
+        "-m",
+        "lean or not lean",
+        str(tmp_path / "test_sample.py"),
         cwd=tmp_path,
         env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
     )
 
 

@@ -10,12 +10,12 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from proofgate.config import SOURCE_ROOT
+from tests.support.subpytest import run_pytest
 
 LEAN_TEST = """
 import pytest
@@ -97,31 +97,15 @@ def _pytest(
         env["PROOFGATE_PROJECT_DIR"] = str(project)
     if require:
         env["PROOFGATE_REQUIRE_LEAN"] = "1"
-    return subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pytest",
-            "-q",
-            "-rfs",
-            "-p",
-            "no:cacheprovider",
-            "-p",
-            "tests.conftest",
-            "-c",
-            os.devnull,
-            "--rootdir",
-            str(tests),
-            "-m",
-            "lean or not lean",
-            str(tests / "test_sample.py"),
-        ],
+    return run_pytest(
+        "-rfs",
+        "-p",
+        "tests.conftest",
+        "-m",
+        "lean or not lean",
+        str(tests / "test_sample.py"),
         cwd=tests,
         env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
     )
 
 

@@ -17,6 +17,7 @@ import pytest
 import yaml
 
 from proofgate.config import SOURCE_ROOT
+from tests.support.subpytest import run_pytest
 
 WORKFLOWS = sorted((SOURCE_ROOT / ".github" / "workflows").glob("*.yml"))
 SUMMARY_SCRIPT = SOURCE_ROOT / ".github" / "scripts" / "suite_summary.py"
@@ -199,15 +200,6 @@ def test_the_summary_of_a_real_pytest_report(tmp_path: Path) -> None:
         encoding="utf-8",
     )
     report = tmp_path / "junit.xml"
-    subprocess.run(
-        [
-            sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-c", "/dev/null",
-            "--rootdir", str(tmp_path), f"--junitxml={report}", str(tmp_path / "test_sample.py"),
-        ],
-        cwd=tmp_path,
-        capture_output=True,
-        timeout=120,
-        check=False,
-    )  # fmt: skip
+    run_pytest(f"--junitxml={report}", str(tmp_path / "test_sample.py"), cwd=tmp_path)
     text = _summary("Suite", str(report))
     assert "2 collected: 1 ran" in text and "| 1 | no bubblewrap |" in text
