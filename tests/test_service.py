@@ -3,11 +3,18 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from proofgate import service as service_module
+from proofgate.config import Settings
+from proofgate.environments import registry
+from proofgate.environments.registry import Environment
 from proofgate.exceptions import NotReady, SubmissionError
-from proofgate.models import Submission, VerdictStatus
+from proofgate.lean import pool as pool_module
+from proofgate.lean.pool import ReplPool, ReplRun
+from proofgate.models import Submission, TriageRequest, VerdictStatus
 from proofgate.service import CheckerService
 from tests.support.stack import make_stack, running_service
 
@@ -99,3 +106,40 @@ async def test_unknown_environment_names_the_field(tmp_path: Path) -> None:
         with pytest.raises(SubmissionError) as info:
             await service.check(Submission(code=HONEST, environment="nope"))
         assert info.value.field == "environment"
+
+
+async def test_environment_and_timeout_are_resolved_once_and_passed_down(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 19, item 7: the service looks the environment up and clamps the timeout once; the
+    pool takes both as given (it looks nothing up), on the check path and the triage path alike."""
+    lookups: list[str] = []
+
+    def counting(settings: Settings) -> dict[str, Environment]:
+        lookups.append("discover")
+        return registry.discover_environments(settings)
+
+    monkeypatch.setattr(service_module, "discover_environments", counting)
+    monkeypatch.setattr(pool_module, "discover_environments", counting)
+    runs: list[tuple[Environment | None, float | None]] = []
+    original = ReplPool.run
+
+    async def recording(self: ReplPool, code: str, **options: Any) -> ReplRun:
+        runs.append((options.get("environment"), options.get("timeout")))
+        return await original(self, code, **options)
+
+    monkeypatch.setattr(ReplPool, "run", recording)
+    async with running_service(make_stack(tmp_path, request_timeout=10.0)) as service:
+        assert lookups == ["discover"]  # the service's start, and nothing else from here on
+        default = service.environment("default")
+        over = await service.check(Submission(code=HONEST, timeout=3600))
+        under = await service.check(Submission(code=HONEST + "\n-- again\n", timeout=2.5))
+        triaged = await service.triage(
+            TriageRequest(statement=STATEMENT.replace("t1", "t2"), closers=["omega"])
+        )
+    assert over.status is VerdictStatus.compiled and under.status is VerdictStatus.compiled
+    assert triaged.elaboration == "ok"
+    assert lookups == ["discover"]
+    assert all(environment is default for environment, _ in runs)
+    assert [timeout for _, timeout in runs[:3]] == [10.0, 2.5, 10.0]  # check, check, elaboration
+    assert service.timeout(3600) == service.timeout() == service.timeout(None) == 10.0

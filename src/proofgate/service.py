@@ -66,6 +66,7 @@ class _Prepared:
     pins: Pins
     cache_key: str
     policy_ms: float
+    timeout: float  # the request's wall-clock seconds, clamped once (`CheckerService.timeout`)
 
 
 class CheckerService:
@@ -105,7 +106,12 @@ class CheckerService:
             _log.warning("not_ready", reasons=self._reasons)
             return
         assert self._spawner is not None  # chosen by _backend_problems, or given
-        self._pool = ReplPool(self.settings, spawner=self._spawner, launcher=self._launcher)
+        self._pool = ReplPool(
+            self.settings,
+            spawner=self._spawner,
+            launcher=self._launcher,
+            environments=self._environments,
+        )
         if self._auditor is None:
             self._auditor = Auditor(self.settings, spawner=self._spawner)
         await self._pool.start(wait=False)
@@ -178,6 +184,23 @@ class CheckerService:
             for env in (self._environments or discover_environments(self.settings)).values()
         ]
 
+    def environment(self, name: str) -> Environment:
+        """A request's environment, looked up once here and passed down (the pool, the audit,
+        triage and sessions take the value); `SubmissionError` naming the known ones."""
+        environments = self._environments or discover_environments(self.settings)
+        if name not in environments:
+            known = ", ".join(sorted(environments))
+            raise SubmissionError(
+                f"unknown environment {name!r}; known: {known}", field="environment"
+            )
+        return environments[name]
+
+    def timeout(self, requested: float | None = None) -> float:
+        """A request's wall-clock seconds: its own, capped by `request_timeout` (also the default).
+        Clamped once here and passed down; the pool and triage take the value."""
+        limit = self.settings.request_timeout
+        return min(requested or limit, limit)
+
     # --- checking ------------------------------------------------------------------------
 
     async def check(self, submission: Submission) -> Verdict:
@@ -202,7 +225,7 @@ class CheckerService:
 
     def _prepare(self, submission: Submission) -> _Prepared:
         began = time.perf_counter()
-        environment = self._environment(submission.environment)
+        environment = self.environment(submission.environment)
         assembled = assemble(submission)
         config = PolicyConfig.from_settings(
             self.settings, profile=submission.policy, environment=environment
@@ -226,28 +249,18 @@ class CheckerService:
             pins,
             key,
             (time.perf_counter() - began) * 1000,
+            self.timeout(submission.timeout),
         )
-
-    def _environment(self, name: str) -> Environment:
-        environments = self._environments or discover_environments(self.settings)
-        if name not in environments:
-            known = ", ".join(sorted(environments))
-            raise SubmissionError(
-                f"unknown environment {name!r}; known: {known}", field="environment"
-            )
-        return environments[name]
 
     async def _verify(self, prepared: _Prepared, started: float) -> Verdict:
         assert self._pool is not None and self._auditor is not None
-        limit = self.settings.request_timeout
-        timeout = min(prepared.submission.timeout or limit, limit)
         run: ReplRun | None = None
         audit: AuditResult = None
         infra: InfraFailure | None = None
         audit_ms = 0.0
         try:
             run = await self._pool.run(
-                prepared.policy.code, environment=prepared.environment.name, timeout=timeout
+                prepared.policy.code, environment=prepared.environment, timeout=prepared.timeout
             )
         except ReplError as exc:
             infra = InfraFailure.from_exception(exc)
@@ -312,7 +325,7 @@ class CheckerService:
     async def triage(self, request: TriageRequest) -> TriageResult:
         """Triage one statement for misformalization (`proofgate.triage`) on this service's pool,
         auditor and cache. Raises `SubmissionError`, `NotReady` or `Busy`, as `check` does."""
-        environment = self._environment(request.environment)
+        environment = self.environment(request.environment)
         triager = Triager(
             self.settings,
             pool=self._pool,
@@ -320,4 +333,4 @@ class CheckerService:
             cache=self._cache,
             not_ready=self._reasons,
         )
-        return await triager.triage(request, environment)
+        return await triager.triage(request, environment, timeout=self.timeout())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import os
 import random
 import signal
@@ -15,6 +16,7 @@ import psutil
 import pytest
 
 from proofgate.config import Settings
+from proofgate.environments.registry import Environment, discover_environments
 from proofgate.exceptions import (
     Busy,
     ReplCrashed,
@@ -24,9 +26,11 @@ from proofgate.exceptions import (
     ReplTimeout,
     SubmissionError,
 )
+from proofgate.lean import pool as pool_module
 from proofgate.lean.pool import ReplPool, ReplRun
 from proofgate.lean.reply import ReplPos
 from proofgate.sandbox.group import ProcessGroupSpawner
+from proofgate.sandbox.process import SpawnSpec
 from tests.standins.repl import SESSION_TAG, standin_launcher
 from tests.support.waiting import DEADLINE_SECONDS, until_async
 
@@ -234,10 +238,50 @@ async def test_a_full_queue_answers_busy(tmp_path: Path) -> None:
         assert pool.stats().busy_rejections == 2
 
 
-async def test_unknown_environment_is_the_submissions_fault(tmp_path: Path) -> None:
-    async with running_pool(tmp_path) as pool:
-        with pytest.raises(SubmissionError, match="unknown environment"):
-            await pool.run("import Mathlib", environment="nope")
+class _RecordingLauncher:
+    """The stand-in launcher, noting every environment a worker is started for."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._inner = standin_launcher(settings)
+        self.environments: list[Environment] = []
+
+    def spawn_spec(self, environment: Environment) -> SpawnSpec:
+        self.environments.append(environment)
+        return self._inner.spawn_spec(environment)
+
+
+async def test_the_pool_runs_on_the_environment_it_is_given_and_looks_up_none(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 19, item 7: the caller resolves the environment (an unknown name is the service's
+    `SubmissionError`); the pool starts its worker from that very value and discovers nothing."""
+
+    def no_lookup(settings: Settings) -> dict[str, Environment]:
+        raise AssertionError("the pool looked the environments up")
+
+    settings = Settings(
+        data_dir=tmp_path / "data", elan_home=tmp_path / "elan", workers=1, prewarm_headers=[]
+    )
+    default = discover_environments(settings)["default"]
+    other = dataclasses.replace(default, name="other")
+    monkeypatch.setattr(pool_module, "discover_environments", no_lookup)
+    launcher = _RecordingLauncher(settings)
+    pool = ReplPool(
+        settings,
+        spawner=ProcessGroupSpawner(),
+        launcher=launcher,
+        environments={"default": default},
+    )
+    try:
+        await pool.start()
+        run = await pool.run("import Mathlib\n-- standin: info x", environment=other, timeout=5)
+        assert _info(run) == ["x"]
+        assert launcher.environments == [other] and launcher.environments[0] is other
+        assert pool.stats().workers_by_header == {"other:import Mathlib": 1}
+        with pytest.raises(SubmissionError, match="timeout must be positive"):
+            await pool.run("import Mathlib", environment=other, timeout=0)
+    finally:
+        await pool.close(drain_timeout=2.0)
 
 
 async def test_close_drains_running_requests_then_refuses(tmp_path: Path) -> None:

@@ -21,6 +21,8 @@ from pathlib import Path
 import psutil
 import pytest
 
+from proofgate import service as service_module
+from proofgate.environments.registry import Environment
 from proofgate.exceptions import NotReady, SessionLimitReached, SessionNotFound, SubmissionError
 from proofgate.models import VerdictStatus
 from proofgate.models.sessions import OpenSessionRequest
@@ -269,6 +271,26 @@ async def test_statements_are_checked_when_a_session_opens(service: CheckerServi
     with pytest.raises(SubmissionError) as unknown:
         await sessions.open(OpenSessionRequest(statement=STATEMENT, environment="nope"))
     assert unknown.value.field == "environment"
+
+
+async def test_a_session_takes_the_services_environment_and_looks_up_nothing(
+    service: CheckerService, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 19, item 7: a session's environment is `CheckerService.environment`'s, looked up
+    in what the service found at start; opening a session discovers nothing again."""
+
+    def no_lookup(settings: object) -> dict[str, Environment]:
+        raise AssertionError("an environment was looked up again")
+
+    monkeypatch.setattr(service_module, "discover_environments", no_lookup)
+    monkeypatch.setattr(
+        "proofgate.sessions.manager.discover_environments", no_lookup, raising=False
+    )
+    sessions = sessions_of(service)
+    info = await sessions.open(OpenSessionRequest(statement=STATEMENT))
+    assert info.environment == "default"
+    with pytest.raises(SubmissionError, match="unknown environment 'nope'"):
+        await sessions.open(OpenSessionRequest(statement=STATEMENT, environment="nope"))
 
 
 # --- workers: sharing, loss, replay ----------------------------------------------------------

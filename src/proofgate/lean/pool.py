@@ -1,6 +1,10 @@
 """The pool of warm REPL workers, keyed by (environment, header): what the checker calls to run Lean.
 
-Contract of `ReplPool.run(code)`:
+Contract of `ReplPool.run(code, environment=, timeout=)`:
+- `environment` and `timeout` are the caller's resolved values (the service looks the environment
+  up and clamps the request's timeout once, `CheckerService`); the pool uses them as given. Left
+  out, they are the "default" environment and `request_timeout` (for callers with no request:
+  `proofgate bench`, tests).
 - `code` is split into its leading `import`s (the header) and the body (`proofgate.lean.header`).
   A worker elaborates its header once and keeps that env id; every body runs as
   `{"cmd": body, "env": header_env}`, never on top of another submission's env. A submission
@@ -12,8 +16,7 @@ Contract of `ReplPool.run(code)`:
   on it twice (the first failure is retried once on another worker), or at once when the spawner
   could not start a worker (its `SpawnFailed`); `ReplCommandError` when the REPL refused the
   command; `Busy` when the queue is full, the wait ran out or the pool is closing;
-  `SubmissionError` for an unknown environment; `LeanUnavailable` when the toolchain a worker
-  needs is missing.
+  `LeanUnavailable` when the toolchain a worker needs is missing.
 - If the header itself fails to elaborate (an unknown module), the run returns that header reply,
   mapped to the import lines, with `header_failed=True`; no body runs.
 
@@ -28,6 +31,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import deque
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from proofgate.config import Settings
@@ -94,15 +98,21 @@ class ReplPool:
     """Warm REPL workers keyed by (environment, header); see the module docstring for the contract."""
 
     def __init__(
-        self, settings: Settings, *, spawner: Spawner, launcher: ReplLauncher | None = None
+        self,
+        settings: Settings,
+        *,
+        spawner: Spawner,
+        launcher: ReplLauncher | None = None,
+        environments: Mapping[str, Environment] | None = None,
     ) -> None:
+        """`environments`: the ones the caller discovered (the service's); else found at start."""
         self._settings = settings
-        self._environments: dict[str, Environment] = {}
+        self._environments: dict[str, Environment] = dict(environments or {})
         self._workers = WorkerSet(
             settings,
             spawner=spawner,
             launcher=launcher if launcher is not None else LeanReplLauncher(settings),
-            environment=self._environment,
+            environment=self._environments.__getitem__,
         )
         self._in_flight = 0
         self._drained = asyncio.Event()
@@ -114,8 +124,8 @@ class ReplPool:
         """Start supervising and pre-warm `settings.prewarm_headers` for "default".
 
         With `wait`, return once each pre-warmed header has a ready worker or failed to start."""
-        if not self._workers.started:
-            self._environments = discover_environments(self._settings)
+        if not self._environments:
+            self._environments.update(discover_environments(self._settings))
         await self._workers.start(wait=wait)
 
     async def close(self, *, drain_timeout: float = 10.0) -> None:
@@ -137,18 +147,24 @@ class ReplPool:
         self,
         code: str,
         *,
-        environment: str = "default",
+        environment: Environment | None = None,
         timeout: float | None = None,
         all_tactics: bool = False,
         infotree: str | None = None,
     ) -> ReplRun:
-        """Check `code` on a warm worker of its header; see the module docstring for what raises."""
+        """Check `code` on a warm worker of its header; see the module docstring for the
+        resolved `environment` and `timeout` and for what raises."""
         if self._workers.closing:
             raise Busy("proofgate is shutting down: retry shortly")
         if not self._workers.started:
             await self.start(wait=False)
-        self._environment(environment)
-        if timeout is not None and timeout <= 0:
+        if environment is None:
+            environment = self._environments["default"]
+        else:  # a worker for it is started from this very value
+            self._environments[environment.name] = environment
+        if timeout is None:
+            timeout = self._settings.request_timeout
+        elif timeout <= 0:
             raise SubmissionError("timeout must be positive", field="timeout")
         split = split_header(code)
         if self._workers.queue_depth >= self._settings.max_queue:
@@ -159,8 +175,8 @@ class ReplPool:
         try:
             return await self._run(
                 split,
-                (environment, split.header),
-                timeout or self._settings.request_timeout,
+                (environment.name, split.header),
+                timeout,
                 all_tactics=all_tactics,
                 infotree=infotree,
             )
@@ -240,17 +256,6 @@ class ReplPool:
                 queue_ms,
                 seconds * 1000,
             )
-
-    def _environment(self, name: str) -> Environment:
-        if name not in self._environments:
-            self._environments = discover_environments(self._settings)
-        try:
-            return self._environments[name]
-        except KeyError:
-            known = ", ".join(sorted(self._environments))
-            raise SubmissionError(
-                f"unknown environment {name!r}; known: {known}", field="environment"
-            ) from None
 
     def stats(self) -> PoolStats:
         workers = self._workers

@@ -33,7 +33,6 @@ from typing import TYPE_CHECKING
 
 from pydantic import ValidationError
 
-from proofgate.environments.registry import Environment, discover_environments
 from proofgate.exceptions import (
     NotReady,
     ReplCommandError,
@@ -200,7 +199,7 @@ class SessionManager:
 
     def _prepare(self, request: OpenSessionRequest, owner: str | None) -> Session:
         """Check the statement's shape and policy (no Lean) and build the session around it."""
-        environment = self._environment(request.environment)
+        environment = self._service.environment(request.environment)
         try:
             placeholder = Submission(
                 statement=request.statement,
@@ -246,15 +245,6 @@ class SessionManager:
             last_used=self._clock(),
             nodes=[Node(ProofState(state=0), None)],
         )
-
-    def _environment(self, name: str) -> Environment:
-        environments = discover_environments(self._settings)
-        if name not in environments:
-            known = ", ".join(sorted(environments))
-            raise SubmissionError(
-                f"unknown environment {name!r}; known: {known}", field="environment"
-            )
-        return environments[name]
 
     def _get(self, session_id: str, owner: str | None) -> Session:
         session = self._sessions.get(session_id)

@@ -15,8 +15,8 @@ Every probe goes through the same policy as a check and runs on the warm, sandbo
 probe over its own time limit or the budget is `timeout`; those not started when the budget runs
 out, or whose kind an earlier closer already closed (two earlier ones for a negation, as the audit
 may refuse one), are `skipped`. The budget bounds the probes; the elaboration run has the check's
-`request_timeout`, the audit its `audit_timeout`. Results that depend on no timing (no timeout, no
-budget skip, no service fault) are cached like verdicts.
+timeout (`request_timeout`, resolved by the service), the audit its `audit_timeout`. Results that
+depend on no timing (no timeout, no budget skip, no service fault) are cached like verdicts.
 
 Tested on the stand-in REPL and checker; the probe files are untested against real Lean here (the
 `lean`-marked tests in tests/triage/test_runner.py run them in the real-Lean workflow).
@@ -160,9 +160,13 @@ class Triager:
         self._cache = cache
         self._not_ready = list(not_ready)
 
-    async def triage(self, request: TriageRequest, environment: Environment) -> TriageResult:
-        """Triage one statement. Raises `SubmissionError` (malformed statement or closers),
-        `NotReady` and `Busy` as a check does; everything the statement causes is a result."""
+    async def triage(
+        self, request: TriageRequest, environment: Environment, *, timeout: float
+    ) -> TriageResult:
+        """Triage one statement on the service's resolved `environment`; the elaboration runs
+        with `timeout` (the check's, clamped by the service). Raises `SubmissionError` (malformed
+        statement or closers), `NotReady` and `Busy` as a check does; everything the statement
+        causes is a result."""
         started = time.perf_counter()
         settings = self._settings
         statement = parse_statement(request.statement, target=request.target)
@@ -211,13 +215,13 @@ class Triager:
             reasons = self._not_ready or ["the service is not started"]
             raise NotReady("cannot triage: " + "; ".join(reasons))
         began = time.perf_counter()
-        elaboration = await self._elaborate(policy.code, environment.name)
+        elaboration = await self._elaborate(policy.code, environment, timeout)
         timings.elaboration_ms = (time.perf_counter() - began) * 1000
         runs: list[_Run] = []
         if elaboration.status == "ok":
             runs = self._prepare(probes, config)
             began = time.perf_counter()
-            await self._run_probes(runs, environment.name, budget)
+            await self._run_probes(runs, environment, budget)
             timings.probes_ms = (time.perf_counter() - began) * 1000
             began = time.perf_counter()
             await self._audit_negations(runs, environment, config)
@@ -229,13 +233,11 @@ class Triager:
 
     # --- stages ------------------------------------------------------------------------------
 
-    async def _elaborate(self, code: str, environment: str) -> _Elaboration:
+    async def _elaborate(self, code: str, environment: Environment, timeout: float) -> _Elaboration:
         """The statement as written, on the pool: does it elaborate?"""
         assert self._pool is not None
         try:
-            run = await self._pool.run(
-                code, environment=environment, timeout=self._settings.request_timeout
-            )
+            run = await self._pool.run(code, environment=environment, timeout=timeout)
         except ReplTimeout as exc:
             return _Elaboration("timeout", detail=str(exc), deterministic=False)
         except ReplOutOfMemory as exc:
@@ -265,7 +267,7 @@ class Triager:
             runs.append(run)
         return runs
 
-    async def _run_probes(self, runs: list[_Run], environment: str, budget: float) -> None:
+    async def _run_probes(self, runs: list[_Run], environment: Environment, budget: float) -> None:
         """Run the undecided probes in order, `workers` at a time, all within `budget` seconds."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + budget
@@ -307,7 +309,7 @@ class Triager:
             if run.outcome is None:
                 run.decide(ProbeOutcome.skipped, "the total budget ran out", deterministic=False)
 
-    async def _probe(self, run: _Run, environment: str, timeout: float) -> None:
+    async def _probe(self, run: _Run, environment: Environment, timeout: float) -> None:
         """One probe on the pool; its outcome goes into `run`."""
         assert self._pool is not None
         began = time.perf_counter()
