@@ -16,6 +16,7 @@ from proofgate.lean import pool as pool_module
 from proofgate.lean.pool import ReplPool, ReplRun
 from proofgate.models import Submission, TriageRequest, VerdictStatus
 from proofgate.service import CheckerService
+from tests.standins.repl import standin_launcher
 from tests.support.stack import make_stack, running_service
 
 STATEMENT = "import Mathlib\n\ntheorem t1 (a b : ℕ) : a + b = b + a := by sorry\n"
@@ -143,3 +144,29 @@ async def test_environment_and_timeout_are_resolved_once_and_passed_down(
     assert all(environment is default for environment, _ in runs)
     assert [timeout for _, timeout in runs[:3]] == [10.0, 2.5, 10.0]  # check, check, elaboration
     assert service.timeout(3600) == service.timeout() == service.timeout(None) == 10.0
+
+
+async def test_readiness_reasons_are_the_doctors(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`/readyz`'s reasons come from `readiness_reasons` (what `proofgate doctor` gives), asked
+    with what this service needs Lean for; a service given a spawner is asked only about Lean."""
+    asked: list[tuple[str, bool, bool]] = []
+
+    def reasons(
+        settings: Settings, environment: Environment, *, repl: bool = True, audit: bool = True
+    ) -> list[str]:
+        asked.append((environment.name, repl, audit))
+        return ["the sandbox and Lean: see the doctor"]
+
+    monkeypatch.setattr(service_module, "readiness_reasons", reasons)
+    stack = make_stack(tmp_path)
+    own_sandbox = CheckerService(stack.settings, launcher=standin_launcher(stack.settings))
+    await own_sandbox.start()
+    try:
+        assert own_sandbox.readiness().reasons == ["the sandbox and Lean: see the doctor"]
+        assert asked == [("default", False, False)]  # a launcher and checker commands given
+    finally:
+        await own_sandbox.close()
+    async with running_service(stack) as given_spawner:
+        assert given_spawner.readiness().ready and len(asked) == 1

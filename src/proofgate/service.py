@@ -15,8 +15,8 @@ import time
 from dataclasses import dataclass, field
 
 from proofgate.config import Settings
+from proofgate.environments.readiness import lean_problems, readiness_reasons
 from proofgate.environments.registry import Environment, discover_environments
-from proofgate.environments.toolchain import find_lean
 from proofgate.exceptions import (
     AuditError,
     ConfigError,
@@ -123,28 +123,25 @@ class CheckerService:
         await self._cache.close()
 
     def _backend_problems(self) -> list[str]:
-        """Why this service cannot verify, each with its fix; empty when it can."""
-        problems: list[str] = []
-        if self._spawner is None:
-            status = detect_sandbox(self.settings)
-            self._sandbox = status.detail
-            try:
-                self._spawner = select_spawner(self.settings)
-            except SandboxUnavailable as exc:
-                problems.append(exc.reason)
-        else:
-            self._sandbox = getattr(self._spawner, "name", "custom")
-        needs_lean_for_repl = self._launcher is None and self.settings.repl_command is None
-        needs_lean_for_audit = self._auditor is None and not (
+        """Why this service cannot verify, each with its fix; empty when it can. The reasons are
+        `readiness_reasons`, the ones `proofgate doctor` gives; a spawner given to the service
+        stands in for the sandbox, so then only the Lean side is asked about."""
+        repl = self._launcher is None and self.settings.repl_command is None
+        audit = self._auditor is None and not (
             self.settings.checker_command and self.settings.compile_command
         )
-        if needs_lean_for_repl or needs_lean_for_audit:
-            default = self._environments["default"]
-            problems.extend(find_lean(self.settings, default).problems)
-            checker = default.directory / ".lake" / "build" / "bin" / "proofgate-checker"
-            if needs_lean_for_audit and not checker.exists():
-                problems.append(f"trusted checker not built ({checker}): run `proofgate setup`")
-        return problems
+        default = self._environments["default"]
+        if self._spawner is not None:
+            self._sandbox = getattr(self._spawner, "name", "custom")
+            return lean_problems(self.settings, default, audit=audit) if repl or audit else []
+        self._sandbox = detect_sandbox(self.settings).detail
+        reasons = readiness_reasons(self.settings, default, repl=repl, audit=audit)
+        if not reasons:
+            try:
+                self._spawner = select_spawner(self.settings)
+            except SandboxUnavailable as exc:  # the jail stopped working since it was asked
+                reasons.append(exc.reason)
+        return reasons
 
     # --- state ---------------------------------------------------------------------------
 
