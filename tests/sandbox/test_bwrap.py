@@ -35,6 +35,7 @@ from proofgate.sandbox import (
 )
 from proofgate.sandbox.process import Limits, ManagedProcess, SpawnSpec
 from proofgate.sandbox.proctree import living, sample_tree
+from proofgate.verify.audit import killed_by
 from tests.support.fake_cgroup import FakeV2Tree, make_fake_v2_root
 from tests.support.waiting import DEADLINE_SECONDS, until, until_async
 
@@ -584,6 +585,24 @@ async def test_run_jailed_feeds_stdin_and_collects_output(spawner: BwrapSpawner)
     )
     assert (result.returncode, result.stdout, result.stderr) == (3, b"LEAN\n", b"oops\n")
     assert not result.timed_out and not result.out_of_memory and not result.output_truncated
+
+
+async def test_run_jailed_says_which_cap_the_watchdog_enforced(
+    watchdog_spawner: BwrapSpawner,
+) -> None:
+    """A tree killed for its task count ends by SIGKILL like an outside kill: the result says it
+    was the cap, so the audit reports the submission's failure instead of retrying a fault."""
+    marker = f"flood-{secrets.token_hex(4)}"
+    result = await run_jailed(
+        watchdog_spawner,
+        python(f"# {marker}\n" + textwrap.dedent(FORK_FLOOD)),
+        Limits(max_processes=8),
+        timeout=DEADLINE_SECONDS,
+    )
+    assert result.limit_exceeded == "processes" and not result.timed_out
+    assert result.returncode is not None and result.returncode != 0
+    assert killed_by(result) is None
+    assert with_marker(marker) == []
 
 
 async def test_run_jailed_stops_a_flood_of_output(spawner: BwrapSpawner) -> None:

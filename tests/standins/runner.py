@@ -25,6 +25,7 @@ class LocalResult:
     out_of_memory: bool
     duration_ms: int
     output_truncated: bool = False
+    limit_exceeded: str | None = None
 
 
 class NoSpawner:

@@ -7,6 +7,7 @@ give `proved`, a `CompileFailure`, or an `AuditError`: never in a pass by accide
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import re
 import sys
@@ -19,6 +20,7 @@ import pytest
 from proofgate.config import Settings
 from proofgate.environments.registry import Environment
 from proofgate.exceptions import AuditError, SubmissionError
+from proofgate.sandbox.process import SpawnSpec
 from proofgate.verify.audit import (
     Auditor,
     AuditRequest,
@@ -314,11 +316,44 @@ def test_an_outside_kill_is_read_from_the_exit_status(returncode: int, killed: i
     assert killed_by(result) == killed
 
 
-@pytest.mark.parametrize("flag", ["timed_out", "out_of_memory", "output_truncated"])
-def test_the_services_own_kills_are_not_outside_kills(flag: str) -> None:
-    fields: dict[str, Any] = {"timed_out": False, "out_of_memory": False, flag: True}
-    result = LocalResult(-9, b"", b"", duration_ms=1, **fields)
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"timed_out": True},
+        {"out_of_memory": True},
+        {"output_truncated": True},
+        {"limit_exceeded": "processes"},
+    ],
+)
+def test_the_services_own_kills_are_not_outside_kills(fields: dict[str, Any]) -> None:
+    result = LocalResult(
+        -9, b"", b"", **{"timed_out": False, "out_of_memory": False, **fields}, duration_ms=1
+    )
     assert killed_by(result) is None
+
+
+async def test_a_compile_over_the_process_cap_is_the_submissions_failure(
+    harness: Harness,
+) -> None:
+    """The watchdog's kill for too many tasks is the submission's doing: `failed`, not retried."""
+    submission_runs: list[SpawnSpec] = []
+
+    def is_submission(spec: SpawnSpec) -> bool:  # the statement compiles in a .building- directory
+        argv = " ".join(spec.argv)
+        return "ProofgateSubmission.lean" in argv and ".building-" not in argv
+
+    async def over_the_cap(spawner: object, spec: SpawnSpec, *args: Any, **kwargs: Any) -> Any:
+        result = await local_runner(spawner, spec, *args, **kwargs)  # type: ignore[arg-type]
+        if not is_submission(spec):
+            return result
+        submission_runs.append(spec)
+        return dataclasses.replace(result, returncode=-9, limit_exceeded="processes")
+
+    harness.auditor = Auditor(harness.settings, runner=over_the_cap, spawner=NoSpawner())
+    failure = await harness.audit()
+    assert isinstance(failure, CompileFailure)
+    assert failure.reason == "compiling the submission went over the process cap"
+    assert len(submission_runs) == 1  # not retried as an outside kill would be
 
 
 async def test_a_compiler_that_writes_no_olean_is_an_audit_error(harness: Harness) -> None:

@@ -313,6 +313,8 @@ class JailedResult:
     out_of_memory: bool
     duration_ms: int
     output_truncated: bool = False  # stdout or stderr went past max_output; the tree was killed
+    #: "memory" or "processes" when the sandbox killed the tree for going over that cap.
+    limit_exceeded: str | None = None
 
 
 async def run_jailed(
@@ -372,4 +374,5 @@ async def run_jailed(
         out_of_memory=process.out_of_memory(),
         duration_ms=int((time.monotonic() - started) * 1000),
         output_truncated=truncated,
+        limit_exceeded=process.limit_exceeded,
     )

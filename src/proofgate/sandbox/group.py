@@ -141,6 +141,10 @@ class GroupProcess(PipedProcess):
     def out_of_memory(self) -> bool:
         return self.watchdog is not None and self.watchdog.out_of_memory
 
+    @property
+    def limit_exceeded(self) -> str | None:
+        return None if self.watchdog is None else self.watchdog.exceeded
+
 
 class ProcessGroupSpawner:
     """Starts each process tree unjailed in its own session; `name` is "none" as doctor reports it."""

@@ -81,6 +81,10 @@ class ManagedProcess(Protocol):
     def out_of_memory(self) -> bool:
         """True once the tree was killed for going over `Limits.memory_bytes`."""
 
+    @property
+    def limit_exceeded(self) -> str | None:
+        """ "memory" or "processes" once the tree was killed for going over that cap, else None."""
+
 
 class PipedProcess:
     """What both spawners' processes share: a started `asyncio.subprocess.Process`, its pid, its

@@ -88,6 +88,10 @@ class RunResult(Protocol):
     def out_of_memory(self) -> bool: ...
     @property
     def duration_ms(self) -> int | float: ...
+    @property
+    def output_truncated(self) -> bool: ...
+    @property
+    def limit_exceeded(self) -> str | None: ...
 
 
 #: `proofgate.sandbox.run_jailed`'s signature: one program run to completion in a jail.
@@ -384,8 +388,10 @@ def _checker_report(result: RunResult) -> AuditReport:
         raise AuditError(f"the checker did not finish in time (after {result.duration_ms} ms)")
     if result.out_of_memory:
         raise AuditError("the checker went over its memory cap: raise PROOFGATE_MEMORY_LIMIT_MB")
-    if getattr(result, "output_truncated", False):
+    if result.output_truncated:
         raise AuditError(f"the checker printed more than {MAX_OUTPUT} bytes")
+    if result.limit_exceeded == "processes":
+        raise AuditError("the checker went over its process cap")
     if result.returncode != 0:
         raise AuditError(f"the checker exited with {result.returncode}: {stderr.strip()}")
     return parse_checker_output(result.stdout)
@@ -431,10 +437,16 @@ def _check_agreement(report: AuditReport, request: AuditRequest) -> None:
 
 
 def killed_by(result: RunResult) -> int | None:
-    """The signal that ended `result` when the service did not end it itself (its timeout, the
-    memory cap its cgroup or watcher recorded, its output cap): an infrastructure kill. A process
-    killed by signal N shows as -N when it is our child, and as 128+N through bwrap."""
-    if result.timed_out or result.out_of_memory or getattr(result, "output_truncated", False):
+    """The signal that ended `result` when the service did not end it itself (its timeout, a cap
+    the cgroup or the watchdog recorded: memory or processes, its output cap): an infrastructure
+    kill. A process killed by signal N shows as -N when it is our child, and as 128+N through
+    bwrap."""
+    if (
+        result.timed_out
+        or result.out_of_memory
+        or result.output_truncated
+        or result.limit_exceeded is not None
+    ):
         return None
     code = result.returncode
     if code is None or code == 0:
@@ -498,6 +510,8 @@ def _compile_failure(result: RunResult, *, what: str) -> CompileFailure:
         summary = f"compiling {what} timed out"
     elif result.out_of_memory:
         summary = f"compiling {what} went over the memory cap"
+    elif result.limit_exceeded == "processes":
+        summary = f"compiling {what} went over the process cap"
     else:
         summary = f"{what} does not compile (exit {result.returncode})"
     return CompileFailure(
