@@ -12,7 +12,9 @@ Run under `lake env` (so `LEAN_PATH` finds Mathlib's oleans) with LEAN_ABORT_ON_
 hostile data must end the process, never continue with a default value). It prints exactly one JSON
 object on stdout and exits 0 when it reached a conclusion; usage errors exit 2; any uncaught
 exception exits nonzero. It never elaborates, never runs submission code, and decides by kernel
-replay and structural `Expr` equality only (never defeq).
+replay and structural `Expr` equality only (never defeq), on terms it rebuilt itself from the
+`.olean`'s (see "Rebuilding the submission's terms"; SafeVerify's Main.lean `rebuildExpr` and
+its Nat-literal check were read for this class, comparator's tests/projects for the others).
 -/
 import Lean
 
@@ -104,36 +106,266 @@ def kindOf : ConstantInfo → String
   | .opaqueInfo _ => "opaque" | .quotInfo _ => "quotient" | .inductInfo _ => "inductive"
   | .ctorInfo _ => "constructor" | .recInfo _ => "recursor"
 
-/-- Every constant a declaration mentions, read off its constructor. Not `ConstantInfo.value?`:
+/-- The names `e` is built from: every constant, and the structure of every projection. An
+`Expr.proj` names its structure without a `.const`, so `Expr.getUsedConstants` misses it and a
+statement reaching a structure only by projection would leave it uncompared (comparator's
+`proj_trick`). Visits each shared subterm once (by address, as core's `foldConsts` does). -/
+unsafe def usedNamesUnsafe (e : Expr) : Array Name := Id.run do
+  let mut seen : Std.HashSet USize := {}
+  let mut found : NameHashSet := {}
+  let mut out : Array Name := #[]
+  let mut todo : Array Expr := #[e]
+  while !todo.isEmpty do
+    let e := todo.back!
+    todo := todo.pop
+    let key := ptrAddrUnsafe e
+    if seen.contains key then continue
+    seen := seen.insert key
+    let mut named : Option Name := none
+    match e with
+    | .const n _ => named := some n
+    | .proj s _ b =>
+      named := some s
+      todo := todo.push b
+    | .app f a => todo := (todo.push f).push a
+    | .lam _ t b _ => todo := (todo.push t).push b
+    | .forallE _ t b _ => todo := (todo.push t).push b
+    | .letE _ t v b _ => todo := ((todo.push t).push v).push b
+    | .mdata _ b => todo := todo.push b
+    | _ => pure ()
+    if let some n := named then
+      unless found.contains n do
+        found := found.insert n
+        out := out.push n
+  return out
+
+@[implemented_by usedNamesUnsafe] opaque usedNames (e : Expr) : Array Name
+
+/-- Every name a declaration mentions, read off its constructor. Not `ConstantInfo.value?`:
 since v4.2x it hides theorem values unless `allowOpaque := true`, and the axiom walk must see
 proofs and opaque bodies (comparator's `runForUsedConsts` covers the same fields). -/
 def mentions : ConstantInfo → Array Name
-  | .axiomInfo v => v.type.getUsedConstants
-  | .quotInfo v => v.type.getUsedConstants
-  | .defnInfo v => v.type.getUsedConstants ++ v.value.getUsedConstants
-  | .thmInfo v => v.type.getUsedConstants ++ v.value.getUsedConstants
-  | .opaqueInfo v => v.type.getUsedConstants ++ v.value.getUsedConstants
-  | .inductInfo v => v.type.getUsedConstants ++ v.ctors.toArray ++ v.all.toArray
-  | .ctorInfo v => v.type.getUsedConstants.push v.induct
-  | .recInfo v => v.rules.foldl (init := v.type.getUsedConstants ++ v.all.toArray)
-      fun acc r => (acc.push r.ctor) ++ r.rhs.getUsedConstants
+  | .axiomInfo v => usedNames v.type
+  | .quotInfo v => usedNames v.type
+  | .defnInfo v => usedNames v.type ++ usedNames v.value
+  | .thmInfo v => usedNames v.type ++ usedNames v.value
+  | .opaqueInfo v => usedNames v.type ++ usedNames v.value
+  | .inductInfo v => usedNames v.type ++ v.ctors.toArray ++ v.all.toArray
+  | .ctorInfo v => (usedNames v.type).push v.induct
+  | .recInfo v => v.rules.foldl (init := usedNames v.type ++ v.all.toArray)
+      fun acc r => (acc.push r.ctor) ++ usedNames r.rhs
 
-/-- Every axiom `root` reaches in the replayed kernel environment, walked here (imported bodies
-too), never read from `#print axioms` or the `.olean`'s own axiom table. -/
-def axiomsOf (env : Kernel.Environment) (root : Name) : Except String (Array Name) := Id.run do
-  let mut seen : NameHashSet := {}
-  let mut todo := #[root]
-  let mut found : Array Name := #[]
-  while !todo.isEmpty do
-    let n := todo.back!
-    todo := todo.pop
-    if seen.contains n then continue
-    seen := seen.insert n
-    -- `Kernel.Environment.find?`: after replay, never `Environment.find?` (lean4#13783).
-    let some ci := env.find? n | return .error s!"unknown constant {n} reached from {root}"
-    if ci matches .axiomInfo _ then found := found.push n
-    todo := todo ++ (mentions ci).filter (!seen.contains ·)
-  return .ok (found.qsort byName)
+/-! ### Rebuilding the submission's terms
+
+The `.olean` is written by a process that ran the submission's code, which can leave objects no
+elaborator would build (e.g. `unsafeCast` of an `Int` to a `Nat`, a wrong cached hash, a shared
+subterm aliasing another). Before anything is compared or replayed, every `Name`, `Level` and
+`Expr` of every constant is rebuilt from its parts through the constructors, so each node is a
+fresh object whose cached data (hash, flags, loose bound-variable range) is recomputed here; every
+natural number in a term (literals, de Bruijn indices, projection indices, name components, the
+counts of inductive types) is rebuilt from its decimal text, and one whose text is not a canonical
+numeral is refused (SafeVerify's "badNat" class). `mdata` is dropped: the kernel looks through it.
+Free and meta variables are refused: a closed constant has none. -/
+
+/-- The rebuild's memo, by the address of the object read: the `.olean`'s region stays mapped for
+the whole run, so an address names one object, and a shared subterm is rebuilt once. -/
+structure Fresh where
+  exprs : Std.HashMap USize Expr := {}
+  levels : Std.HashMap USize Level := {}
+
+abbrev FreshM := StateT Fresh (Except String)
+
+/-- `n` rebuilt from its decimal text; refused unless that text is a canonical numeral. -/
+def freshNat (what : String) (n : Nat) : FreshM Nat := do
+  let text := toString n
+  let digits := !text.isEmpty && text.all Char.isDigit
+  unless digits && (text == "0" || !text.startsWith "0") do
+    throw s!"{what} is a natural number that prints as {text.quote}, not a canonical numeral"
+  return text.foldl (fun acc c => acc * 10 + (c.toNat - '0'.toNat)) 0
+
+def freshString (s : String) : String := String.ofList s.toList
+
+unsafe def freshName : Name → FreshM Name
+  | .anonymous => pure .anonymous
+  | .str p s => return .str (← freshName p) (freshString s)
+  | .num p i => return .num (← freshName p) (← freshNat "a name component" i)
+
+unsafe def freshLevel (l : Level) : FreshM Level := do
+  let key := ptrAddrUnsafe l
+  if let some done := (← get).levels[key]? then return done
+  let fresh : Level ← match l with
+    | .zero => pure .zero
+    | .succ a => do return .succ (← freshLevel a)
+    | .max a b => do return .max (← freshLevel a) (← freshLevel b)
+    | .imax a b => do return .imax (← freshLevel a) (← freshLevel b)
+    | .param n => do return .param (← freshName n)
+    | .mvar _ => throw "a universe metavariable"
+  modify fun s => { s with levels := s.levels.insert key fresh }
+  return fresh
+
+def freshBinder : BinderInfo → BinderInfo
+  | .default => .default | .implicit => .implicit
+  | .strictImplicit => .strictImplicit | .instImplicit => .instImplicit
+
+unsafe def freshExpr (e : Expr) : FreshM Expr := do
+  let key := ptrAddrUnsafe e
+  if let some done := (← get).exprs[key]? then return done
+  let fresh : Expr ← match e with
+    | .bvar i => do return .bvar (← freshNat "a bound variable's index" i)
+    | .fvar _ => throw "a free variable"
+    | .mvar _ => throw "a metavariable"
+    | .sort u => do return .sort (← freshLevel u)
+    | .const n us => do return .const (← freshName n) (← us.mapM freshLevel)
+    | .app f a => do return .app (← freshExpr f) (← freshExpr a)
+    | .lam n t b bi => do
+      return .lam (← freshName n) (← freshExpr t) (← freshExpr b) (freshBinder bi)
+    | .forallE n t b bi => do
+      return .forallE (← freshName n) (← freshExpr t) (← freshExpr b) (freshBinder bi)
+    | .letE n t v b nonDep => do
+      return .letE (← freshName n) (← freshExpr t) (← freshExpr v) (← freshExpr b)
+        (if nonDep then true else false)
+    | .lit (.natVal n) => do return .lit (.natVal (← freshNat "a literal" n))
+    | .lit (.strVal s) => pure (.lit (.strVal (freshString s)))
+    | .mdata _ b => freshExpr b
+    | .proj s i b => do
+      return .proj (← freshName s) (← freshNat "a projection's index" i) (← freshExpr b)
+  modify fun s => { s with exprs := s.exprs.insert key fresh }
+  return fresh
+
+unsafe def freshVal (v : ConstantVal) : FreshM ConstantVal :=
+  return { name := ← freshName v.name, levelParams := ← v.levelParams.mapM freshName,
+           type := ← freshExpr v.type }
+
+unsafe def freshConstant (ci : ConstantInfo) : FreshM ConstantInfo := do
+  let c ← freshVal ci.toConstantVal
+  let names (ns : List Name) : FreshM (List Name) := ns.mapM freshName
+  let nat := freshNat s!"a count of {c.name}"
+  match ci with
+  | .axiomInfo v =>
+    return .axiomInfo { v with name := c.name, levelParams := c.levelParams, type := c.type }
+  | .defnInfo v =>
+    return .defnInfo { v with name := c.name, levelParams := c.levelParams, type := c.type,
+                              value := ← freshExpr v.value, all := ← names v.all }
+  | .thmInfo v =>
+    return .thmInfo { v with name := c.name, levelParams := c.levelParams, type := c.type,
+                             value := ← freshExpr v.value, all := ← names v.all }
+  | .opaqueInfo v =>
+    return .opaqueInfo { v with name := c.name, levelParams := c.levelParams, type := c.type,
+                                value := ← freshExpr v.value, all := ← names v.all }
+  | .quotInfo v =>
+    return .quotInfo { v with name := c.name, levelParams := c.levelParams, type := c.type }
+  | .inductInfo v =>
+    return .inductInfo { v with name := c.name, levelParams := c.levelParams, type := c.type,
+                                numParams := ← nat v.numParams, numIndices := ← nat v.numIndices,
+                                all := ← names v.all, ctors := ← names v.ctors,
+                                numNested := ← nat v.numNested }
+  | .ctorInfo v =>
+    return .ctorInfo { v with name := c.name, levelParams := c.levelParams, type := c.type,
+                              induct := ← freshName v.induct, cidx := ← nat v.cidx,
+                              numParams := ← nat v.numParams, numFields := ← nat v.numFields }
+  | .recInfo v =>
+    let rules ← v.rules.mapM fun r => do
+      return { r with ctor := ← freshName r.ctor, nfields := ← nat r.nfields,
+                      rhs := ← freshExpr r.rhs }
+    return .recInfo { v with name := c.name, levelParams := c.levelParams, type := c.type,
+                             all := ← names v.all, numParams := ← nat v.numParams,
+                             numIndices := ← nat v.numIndices, numMotives := ← nat v.numMotives,
+                             numMinors := ← nat v.numMinors, rules }
+
+/-- One constant of a module, rebuilt, checked to declare the name it is listed under. -/
+unsafe def freshEntry (n : Name) (ci : ConstantInfo) : FreshM ConstantInfo := do
+  let name ← freshName n
+  let fresh ← freshConstant ci
+  unless fresh.name == name do throw s!"it is listed as {name} but declares {fresh.name}"
+  return fresh
+
+/-- A module's constants, rebuilt (see above), one memo for the whole module; `.error` names the
+first constant refused and why. -/
+unsafe def freshConstantsUnsafe (mod : ModuleData) : Except (Name × String) (Array ConstantInfo) :=
+  Id.run do
+    let mut state : Fresh := {}
+    let mut out : Array ConstantInfo := #[]
+    for n in mod.constNames, ci in mod.constants do
+      match (freshEntry n ci).run state with
+      | .ok (fresh, next) =>
+        state := next
+        out := out.push fresh
+      | .error why => return .error (n, why)
+    return .ok out
+
+@[implemented_by freshConstantsUnsafe]
+opaque freshConstants (mod : ModuleData) : Except (Name × String) (Array ConstantInfo)
+
+/-! ### Axioms -/
+
+/-- The entry a constant's axioms are memoised under: an inductive type, its mutual siblings and
+their constructors mention one another, so they share the entry of the family's first type;
+every other constant is its own entry (a replayed environment has no other cycle). -/
+def blockOf (env : Kernel.Environment) (n : Name) : Name :=
+  match env.find? n with
+  | some (.inductInfo v) => v.all.headD n
+  | some (.ctorInfo v) =>
+    match env.find? v.induct with
+    | some (.inductInfo iv) => iv.all.headD v.induct
+    | _ => v.induct
+  | _ => n
+
+/-- The constants of one entry (see `blockOf`). -/
+def blockMembers (env : Kernel.Environment) (k : Name) : Array Name :=
+  match env.find? k with
+  | some (.inductInfo v) => v.all.foldl (init := #[]) fun acc i =>
+    match env.find? i with
+    | some (.inductInfo iv) => (acc.push i) ++ iv.ctors.toArray
+    | _ => acc.push i
+  | _ => #[k]
+
+/-- The axioms each entry reaches. -/
+abbrev AxiomMemo := Std.HashMap Name (Array Name)
+
+/-- Walk from `root` through the replayed kernel environment (imported bodies too), never from
+`#print axioms` or the `.olean`'s own axiom table, adding every entry it reaches to `memo`: each
+constant is visited once however many roots share it. Post-order, with an explicit stack (no
+recursion depth on long dependency chains). -/
+def walkAxioms (env : Kernel.Environment) (root : Name) (memo : AxiomMemo) :
+    Except String AxiomMemo := Id.run do
+  let mut memo := memo
+  let mut onPath : NameHashSet := {}
+  let mut stack : Array (Name × Bool) := #[(blockOf env root, false)]
+  while !stack.isEmpty do
+    let (k, finish) := stack.back!
+    stack := stack.pop
+    if memo.contains k then continue
+    let members := blockMembers env k
+    let mut children : Array Name := #[]
+    let mut seen : NameHashSet := ({} : NameHashSet).insert k
+    for m in members do
+      -- `Kernel.Environment.find?`: after replay, never `Environment.find?` (lean4#13783).
+      let some ci := env.find? m | return .error s!"unknown constant {m} reached from {root}"
+      for c in mentions ci do
+        let ck := blockOf env c
+        unless seen.contains ck do
+          seen := seen.insert ck
+          children := children.push ck
+    if finish then
+      let mut found : Array Name := #[]
+      for m in members do
+        if env.find? m matches some (.axiomInfo _) then found := found.push m
+      for c in children do
+        for a in memo.getD c #[] do
+          unless found.contains a do found := found.push a
+      memo := memo.insert k found
+      onPath := onPath.erase k
+    else
+      if onPath.contains k then return .error s!"a dependency cycle through {k} from {root}"
+      onPath := onPath.insert k
+      stack := stack.push (k, true)
+      for c in children do
+        unless memo.contains c do stack := stack.push (c, false)
+  return .ok memo
+
+/-- The axioms `n` reaches, once `walkAxioms` has walked a root whose closure holds it. -/
+def axiomsIn (env : Kernel.Environment) (memo : AxiomMemo) (n : Name) : Option (Array Name) :=
+  (memo.get? (blockOf env n)).map (·.qsort byName)
 
 /-- The submission's statement is the challenge's: same number of universe parameters, renamed
 position by position, then `Expr` `==` (`Expr.eqv`: bound-variable names and binder info aside,
@@ -154,7 +386,7 @@ def closureProblem (ch : Std.HashMap Name ConstantInfo) (env : Kernel.Environmen
   let some root := ch[target]? | return some (target, "not in the challenge")
   let mut seen : NameHashSet := ({} : NameHashSet).insert target
   -- The answer holes are checked even where the statement does not mention them.
-  let mut todo := root.type.getUsedConstants ++ holes
+  let mut todo := usedNames root.type ++ holes
   while !todo.isEmpty do
     let n := todo.back!
     todo := todo.pop
@@ -167,13 +399,13 @@ def closureProblem (ch : Std.HashMap Name ConstantInfo) (env : Kernel.Environmen
       if holes.contains n then
         unless cv.toConstantVal == sv.toConstantVal && cv.safety == sv.safety do
           return some (n, "the answer hole's type changed")
-        todo := todo ++ cv.type.getUsedConstants
+        todo := todo ++ usedNames cv.type
         continue
       unless c == s do return some (n, "the definition changed")
       todo := todo ++ mentions c
     | .thmInfo cv, .thmInfo sv =>
       unless cv.toConstantVal == sv.toConstantVal do return some (n, "the theorem's statement changed")
-      todo := todo ++ cv.type.getUsedConstants
+      todo := todo ++ usedNames cv.type
     | _, _ =>
       unless c == s do return some (n, s!"the {kindOf c} changed")
       todo := todo ++ mentions c
@@ -260,10 +492,17 @@ def check (cfg : Config) : IO Report := do
       return cfg.failure "import_not_allowed" s!"import {imp.module} is outside the allowed modules" none
 
   -- 3. The challenge must hold the target theorem and the answer holes (else: the statement's fault).
+  -- Both modules' terms are rebuilt before anything reads them (the challenge's too, so that the
+  -- two sides of every comparison went through the same rebuild).
   let mut chConsts : Std.HashMap Name ConstantInfo := {}
   if let some ch := challenge then
-    for n in ch.constNames, ci in ch.constants do
-      chConsts := chConsts.insert n ci
+    match freshConstants ch with
+    | .ok cis => for ci in cis do chConsts := chConsts.insert ci.name ci
+    | .error (n, why) => return cfg.failure "bad_input" s!"the challenge's {n}: {why}" n
+  let subConsts ← match freshConstants sub with
+    | .ok cis => pure cis
+    | .error (n, why) =>
+      return cfg.failure "replay_failed" s!"refused before replay, a malformed term: {n}: {why}" n
   if let some t := cfg.target then
     unless (chConsts[t]? matches some (.thmInfo _)) do
       return cfg.failure "bad_input" s!"the challenge has no theorem {t}" t
@@ -289,7 +528,8 @@ def check (cfg : Config) : IO Report := do
   let mut declared : Std.HashMap Name ConstantInfo := {}
   let mut consts : Std.HashMap Name ConstantInfo := {}
   let mut decls : Array Decl := #[]
-  for n in sub.constNames, ci in sub.constants do
+  for ci in subConsts do
+    let n := ci.name
     let safe := !ci.isUnsafe && !ci.isPartial
     declared := declared.insert n ci
     if safe then consts := consts.insert n ci
@@ -304,11 +544,19 @@ def check (cfg : Config) : IO Report := do
                decls }
   timings := timings.push ("replay", (← IO.monoMsNow) - t1)
 
-  -- 6. Axioms, walked here, for every replayed declaration.
+  -- 6. Axioms, walked here with one memo: a locked check walks the target's closure only, and
+  -- lists the new declarations in it; a free compile walks every replayed declaration.
   let t2 ← IO.monoMsNow
-  decls ← decls.mapM fun d => do
-    if !d.replayed then return d
-    return { d with axioms := ← IO.ofExcept (axiomsOf env d.name) }
+  let roots : Array Name := match cfg.target with
+    | some t => if consts.contains t then #[t] else #[]
+    | none => decls.filterMap fun d => if d.replayed then some d.name else none
+  let mut memo : AxiomMemo := {}
+  for r in roots do
+    memo ← IO.ofExcept (walkAxioms env r memo)
+  decls := decls.filterMap fun d =>
+    match (if d.replayed then axiomsIn env memo d.name else none) with
+    | some axioms => some { d with axioms }
+    | none => if cfg.target.isNone then some d else none
   timings := timings.push ("axioms", (← IO.monoMsNow) - t2)
   let mut report : Report := { target := cfg.target, decls }
 
@@ -340,7 +588,8 @@ def check (cfg : Config) : IO Report := do
       return fault outcome s!"{t} does not state the locked statement ({outcome})" t
     if let some (n, why) := closureProblem chConsts env t cfg.holes then
       return fault "statement_constant_changed" s!"{n}, part of the locked statement: {why}" n
-    let targetAxioms ← IO.ofExcept (axiomsOf env t)
+    let some targetAxioms := axiomsIn env memo t
+      | return fault "target_not_replayed" s!"{t} was not walked after replay" t
     let answers := cfg.holes.filterMap fun h => match env.find? h with
       | some (.defnInfo v) => some (h, toString v.value)  -- `Expr.dbgToString`: raw, no notation
       | _ => none
