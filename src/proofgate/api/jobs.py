@@ -14,6 +14,7 @@ from typing import Any, Protocol
 from fastapi import APIRouter, Depends, FastAPI, Path, Query, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 
+from proofgate.api.deps import KeyName
 from proofgate.api.errors import ERROR_RESPONSES
 from proofgate.config import Settings
 from proofgate.jobs import JobRunner
@@ -85,9 +86,8 @@ async def _lines(lines: AsyncIterator[str]) -> AsyncIterator[bytes]:
         yield (line + "\n").encode("utf-8")
 
 
-async def _visible_job(request: Request, runner: JobRunner, job_id: str) -> JobRecord | None:
+async def _visible_job(runner: JobRunner, job_id: str, key: str | None) -> JobRecord | None:
     job = await runner.store.job(job_id)
-    key = getattr(request.state, "api_key", None)
     if job is None or (key is not None and job.key_name != key):
         return None
     return job
@@ -112,6 +112,7 @@ async def _visible_job(request: Request, runner: JobRunner, job_id: str) -> JobR
 async def create_batch(
     body: BatchRequest,
     request: Request,
+    key: KeyName,
     stream: bool = Query(False, description="Stream the results as NDJSON."),
     runner: JobRunner = Depends(get_runner),
 ) -> Response:
@@ -131,7 +132,7 @@ async def create_batch(
     admission = getattr(request.state, "admission", None)
     if admission is not None:
         admission.charge(len(items))
-    job = await runner.submit(items, key_name=getattr(request.state, "api_key", None))
+    job = await runner.submit(items, key_name=key)
     request.app.state.metrics.observe_job_created()
     headers = {"Location": f"/v1/jobs/{job.id}", "X-Job-ID": job.id}
     if _wants_ndjson(request, stream):
@@ -147,9 +148,9 @@ async def create_batch(
     responses=_NOT_FOUND,
 )
 async def get_job(
-    request: Request, job_id: str = JobId, runner: JobRunner = Depends(get_runner)
+    request: Request, key: KeyName, job_id: str = JobId, runner: JobRunner = Depends(get_runner)
 ) -> Response:
-    job = await _visible_job(request, runner, job_id)
+    job = await _visible_job(runner, job_id, key)
     if job is None:
         return _not_found(request, job_id)
     return JSONResponse((await _report(runner, job)).model_dump(mode="json"))
@@ -171,6 +172,7 @@ async def get_job(
 )
 async def get_results(
     request: Request,
+    key: KeyName,
     job_id: str = JobId,
     offset: int = Query(0, ge=0),
     limit: int | None = Query(None, ge=1, le=1_000_000, description="Default: all (1000 as JSON)."),
@@ -178,7 +180,7 @@ async def get_results(
     follow: bool = Query(False, description="NDJSON only: wait for the unfinished items."),
     runner: JobRunner = Depends(get_runner),
 ) -> Response:
-    job = await _visible_job(request, runner, job_id)
+    job = await _visible_job(runner, job_id, key)
     if job is None:
         return _not_found(request, job_id)
     if _wants_ndjson(request, stream):

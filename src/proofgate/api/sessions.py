@@ -8,10 +8,11 @@ middleware; None for keyless loopback use): another key sees 404, and each key m
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Request, Response
 
+from proofgate.api.deps import KeyName
 from proofgate.api.errors import ERROR_RESPONSES
 from proofgate.models import Verdict
 from proofgate.models.http import ErrorBody
@@ -40,11 +41,16 @@ _RESPONSES: dict[int | str, dict[str, Any]] = {
 
 router = APIRouter(prefix="/v1/sessions", tags=["sessions"], responses=_RESPONSES)
 
-SessionId = Path(
-    pattern=r"^[A-Za-z0-9_-]{8,64}$",
-    description="The session's id, as `POST /v1/sessions` gave it.",
-)
-StateId = Path(ge=0, description="One of the session's states (0 is the statement).")
+SessionId = Annotated[
+    str,
+    Path(
+        pattern=r"^[A-Za-z0-9_-]{8,64}$",
+        description="The session's id, as `POST /v1/sessions` gave it.",
+    ),
+]
+StateId = Annotated[
+    int, Path(ge=0, description="One of the session's states (0 is the statement).")
+]
 
 
 async def get_sessions(request: Request) -> SessionManager:
@@ -52,10 +58,7 @@ async def get_sessions(request: Request) -> SessionManager:
     return sessions
 
 
-def _owner(request: Request) -> str | None:
-    """The API key's name when the key middleware admitted one (the per-key hook)."""
-    owner = getattr(request.state, "api_key", None)
-    return str(owner) if owner else None
+Sessions = Annotated[SessionManager, Depends(get_sessions)]
 
 
 @router.post(
@@ -66,10 +69,8 @@ def _owner(request: Request) -> str | None:
     description="Elaborates the statement and answers its root state (state 0) with its goal. "
     "The statement must end in a theorem proved by `sorry`, as for `POST /v1/check`.",
 )
-async def open_session(
-    body: OpenSessionRequest, request: Request, sessions: SessionManager = Depends(get_sessions)
-) -> SessionInfo:
-    return await sessions.open(body, owner=_owner(request))
+async def open_session(body: OpenSessionRequest, sessions: Sessions, owner: KeyName) -> SessionInfo:
+    return await sessions.open(body, owner=owner)
 
 
 @router.post(
@@ -80,12 +81,9 @@ async def open_session(
     "Lean's error, timeout). States are never changed, so any earlier state can be tried again.",
 )
 async def run_tactic(
-    body: TacticRequest,
-    request: Request,
-    session_id: str = SessionId,
-    sessions: SessionManager = Depends(get_sessions),
+    body: TacticRequest, session_id: SessionId, sessions: Sessions, owner: KeyName
 ) -> TacticOutcome:
-    return await sessions.run_tactic(session_id, body.state, body.tactic, owner=_owner(request))
+    return await sessions.run_tactic(session_id, body.state, body.tactic, owner=owner)
 
 
 @router.get(
@@ -94,12 +92,9 @@ async def run_tactic(
     summary="One state of the session: its goals and how it was reached",
 )
 async def get_state(
-    request: Request,
-    session_id: str = SessionId,
-    state: int = StateId,
-    sessions: SessionManager = Depends(get_sessions),
+    session_id: SessionId, state: StateId, sessions: Sessions, owner: KeyName
 ) -> ProofState:
-    return sessions.state(session_id, state, owner=_owner(request))
+    return sessions.state(session_id, state, owner=owner)
 
 
 @router.get(
@@ -108,12 +103,9 @@ async def get_state(
     summary="The proof so far at a state, as Lean source",
 )
 async def get_proof(
-    request: Request,
-    session_id: str = SessionId,
-    state: int = StateId,
-    sessions: SessionManager = Depends(get_sessions),
+    session_id: SessionId, state: StateId, sessions: Sessions, owner: KeyName
 ) -> ProofSnippet:
-    return sessions.proof(session_id, state, owner=_owner(request))
+    return sessions.proof(session_id, state, owner=owner)
 
 
 @router.post(
@@ -124,12 +116,9 @@ async def get_proof(
     "(policy, compile, trusted audit), as `POST /v1/check` would: only this can say `proved`.",
 )
 async def finish(
-    body: FinishRequest,
-    request: Request,
-    session_id: str = SessionId,
-    sessions: SessionManager = Depends(get_sessions),
+    body: FinishRequest, session_id: SessionId, sessions: Sessions, owner: KeyName
 ) -> Verdict:
-    return await sessions.finish(session_id, body.state, owner=_owner(request))
+    return await sessions.finish(session_id, body.state, owner=owner)
 
 
 @router.delete(
@@ -138,10 +127,6 @@ async def finish(
     response_class=Response,
     summary="Close a session now",
 )
-async def close_session(
-    request: Request,
-    session_id: str = SessionId,
-    sessions: SessionManager = Depends(get_sessions),
-) -> Response:
-    await sessions.close_session(session_id, owner=_owner(request))
+async def close_session(session_id: SessionId, sessions: Sessions, owner: KeyName) -> Response:
+    await sessions.close_session(session_id, owner=owner)
     return Response(status_code=204)
