@@ -204,7 +204,9 @@ class CheckerService:
         """Verify one submission. Raises `SubmissionError`, `NotReady` or `Busy`; every outcome
         the submission caused is a `Verdict`."""
         started = time.perf_counter()
-        prepared = self._prepare(submission)
+        # Assembling, the policy pass and the cache key read the whole submitted text: in a
+        # worker thread, so a large submission never stalls the loop's other requests.
+        prepared = await asyncio.to_thread(self._prepare, submission)
         if not prepared.policy.ok:
             verdict = self._verdict(prepared, started)
             await self._remember(prepared, verdict)

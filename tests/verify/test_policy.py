@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import threading
 from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from proofgate import service as service_module
 from proofgate.config import SOURCE_ROOT, Settings
 from proofgate.environments.registry import Environment
-from proofgate.models import Submission
+from proofgate.models import Submission, VerdictStatus
 from proofgate.verify.assemble import assemble
 from proofgate.verify.policy import (
     DEFAULT_IMPORT_ROOTS,
@@ -21,6 +24,7 @@ from proofgate.verify.policy import (
 )
 from proofgate.verify.rules import RULES
 from tests.support.adversarial import CLASSES, FIELDS, OWN_CASES, load_cases
+from tests.support.stack import make_stack, running_service
 
 STRICT = PolicyConfig()
 PERMISSIVE = PolicyConfig(profile="permissive")
@@ -590,3 +594,74 @@ def test_a_remembered_statement_result_is_never_served_under_another_policy() ->
             for v in strict.violations
         )
         assert not any(v.rule == "partial" for v in permissive.violations)
+
+
+# --- cost ----------------------------------------------------------------------------------------
+
+
+class _CountingText(str):
+    """A text that counts the characters its `count`, `rfind` and `find` searches examine."""
+
+    examined = 0
+
+    def _span(self, start: int | None, end: int | None) -> int:
+        return len(range(*slice(start, end).indices(len(self))))
+
+    def count(self, sub: str, start: int | None = None, end: int | None = None) -> int:  # type: ignore[override]
+        _CountingText.examined += self._span(start, end)
+        return super().count(sub, start, end)
+
+    def rfind(self, sub: str, start: int | None = None, end: int | None = None) -> int:  # type: ignore[override]
+        _CountingText.examined += self._span(start, end)
+        return super().rfind(sub, start, end)
+
+    def find(self, sub: str, start: int | None = None, end: int | None = None) -> int:  # type: ignore[override]
+        _CountingText.examined += self._span(start, end)
+        return super().find(sub, start, end)
+
+
+def _examined(text: str) -> int:
+    _CountingText.examined = 0
+    result = check_source(_CountingText(text))
+    assert result.ok
+    return _CountingText.examined
+
+
+def test_the_character_pass_is_linear_on_one_long_line() -> None:
+    """Every non-ASCII character of one long line used to send a search back to the text's start
+    (a comment of 300,000 arrows took half a minute): the characters examined grow linearly."""
+    sizes = (2_000, 4_000, 8_000, 16_000)
+    counts = [_examined(f"theorem t : True := by\n  -- {'→' * n}\n  trivial\n") for n in sizes]
+    for size, count in zip(sizes, counts, strict=True):  # each character read a bounded few times
+        assert count <= 4 * size + 200, (size, count)
+    assert counts[-1] <= 2.2 * counts[-2]  # doubling the input about doubles the work
+
+
+def test_control_characters_on_a_long_line_keep_their_positions() -> None:
+    text = "-- " + "→" * 5_000 + "\x00\ntheorem x : True :=\n  " + "é" * 7 + "\u202e trivial\n"
+    found = [(v.rule, v.line, v.column) for v in check_source(text).violations]
+    assert found == [("control-character", 1, 5_003), ("bidi-control", 3, 9)]
+
+
+async def test_the_service_runs_the_policy_off_the_event_loop(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A long policy pass must not stall the loop's other requests: the service runs it in a
+    worker thread, where no event loop runs."""
+    seen: list[tuple[int, bool]] = []
+
+    def spy(*args: object, **kwargs: object) -> object:
+        try:
+            asyncio.get_running_loop()
+            on_a_loop = True
+        except RuntimeError:
+            on_a_loop = False
+        seen.append((threading.get_ident(), on_a_loop))
+        return check_submission(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(service_module, "check_submission", spy)
+    refused = HEADER + "theorem t : True := by\n  -- \u202e\n  trivial\n"
+    async with running_service(make_stack(tmp_path)) as service:
+        verdict = await asyncio.wait_for(service.check(Submission(code=refused)), 30)
+    assert verdict.status is VerdictStatus.rejected, verdict.reason
+    assert seen == [(seen[0][0], False)] and seen[0][0] != threading.get_ident()

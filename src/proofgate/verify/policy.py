@@ -179,11 +179,17 @@ class _Scan:
         return PolicyResult(tuple(self.violations), tuple(self.notes), text)
 
     def _characters(self) -> None:
-        text, line, line_start = self.text, 1, 0
+        """Refuse control characters. The line and its start advance with the scan: each stretch
+        of text between two suspect characters is read once, so the pass is linear even on one
+        very long line (a search back to the text's start for every non-ASCII character was not)."""
+        text, line, line_start, scanned = self.text, 1, 0, 0
         for match in _SUSPECT_CHARACTER.finditer(text):
             offset = match.start()
-            line += text.count("\n", line_start, offset)
-            line_start = text.rfind("\n", 0, offset) + 1
+            newlines = text.count("\n", scanned, offset)
+            if newlines:
+                line += newlines
+                line_start = text.rfind("\n", scanned, offset) + 1
+            scanned = offset
             char = match.group()
             if rule := _control_rule(char):
                 what = "bidirectional control" if rule == "bidi-control" else "control"
