@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 
 from proofgate.config import Settings
 from proofgate.environments.registry import Environment, discover_environments
-from proofgate.exceptions import Busy, ReplCrashed, ReplProtocolError, SubmissionError
+from proofgate.exceptions import Busy, SubmissionError
 from proofgate.lean.header import (
     SplitSource,
     map_body_positions,
@@ -44,6 +44,7 @@ from proofgate.lean.header import (
     split_header,
 )
 from proofgate.lean.launch import LeanReplLauncher, ReplLauncher
+from proofgate.lean.repl import WORKER_LOST
 from proofgate.lean.reply import ReplReply
 from proofgate.lean.workers import RECENT_SAMPLES, HeaderFailure, HeaderKey, WorkerSet, note
 from proofgate.sandbox.process import Spawner
@@ -226,7 +227,7 @@ class ReplPool:
                     infotree=infotree,
                     timeout=timeout,
                 )
-            except (ReplCrashed, ReplProtocolError) as exc:
+            except WORKER_LOST as exc:
                 self._workers.release(worker)
                 if worker.repl.commands_sent == sent_before and unsent < MAX_UNSENT:
                     unsent += 1  # it died idle before the code was sent: not an attempt

@@ -42,7 +42,11 @@ from proofgate.exceptions import (
 from proofgate.lean.reply import ReplRefusal, ReplReply, parse_reply
 from proofgate.sandbox.process import Limits, ManagedProcess, Spawner, SpawnSpec
 
-__all__ = ["ReplProcess"]
+__all__ = ["WORKER_LOST", "ReplProcess"]
+
+#: The errors that mean the worker is gone through no fault of the request (it exited, was killed,
+#: or printed garbage): the pool and the sessions retry such a request once on a fresh worker.
+WORKER_LOST: tuple[type[ReplError], ...] = (ReplCrashed, ReplProtocolError)
 
 #: A reply larger than this is treated as a fault (a REPL answer is rarely over a few MB).
 MAX_REPLY_BYTES = 256 * 2**20
