@@ -36,16 +36,15 @@ from pydantic import ValidationError
 from proofgate.exceptions import (
     NotReady,
     ReplCommandError,
-    ReplCrashed,
     ReplError,
     ReplOutOfMemory,
-    ReplProtocolError,
     ReplTimeout,
     SessionLimitReached,
     SessionNotFound,
     SubmissionError,
 )
 from proofgate.lean.header import split_header
+from proofgate.lean.repl import WORKER_LOST
 from proofgate.lean.reply import ReplReply
 from proofgate.lean.session_workers import SessionWorker, SessionWorkers
 from proofgate.logs import get_logger
@@ -177,11 +176,11 @@ class SessionManager:
             try:
                 try:
                     await self._materialize(session, 0)
-                except (ReplCrashed, ReplProtocolError) as exc:  # the worker died: once more
+                except WORKER_LOST as exc:  # the worker died: once more
                     _log.warning("session worker lost while opening", error=str(exc)[:200])
                     try:
                         await self._materialize(session, 0)
-                    except (ReplCrashed, ReplProtocolError) as again:
+                    except WORKER_LOST as again:
                         raise NotReady(_lost(again), retry_after=5.0) from again
             except BaseException:
                 if session.worker is not None and self._workers is not None:
@@ -201,14 +200,7 @@ class SessionManager:
         """Check the statement's shape and policy (no Lean) and build the session around it."""
         environment = self._service.environment(request.environment)
         try:
-            placeholder = Submission(
-                statement=request.statement,
-                proof=_PLACEHOLDER_PROOF,
-                target=request.target,
-                environment=request.environment,
-                policy=request.policy,
-                allowed_axioms=request.allowed_axioms,
-            )
+            placeholder = _submission(request, _PLACEHOLDER_PROOF)
         except ValidationError as exc:
             first = exc.errors()[0]
             raise SubmissionError(f"statement: {first['msg']}", field="statement") from exc
@@ -294,7 +286,7 @@ class SessionManager:
         proof = session.proof(state)
         code = session.request.statement
         if state != 0:
-            code = assemble(self._submission(session, proof)).text
+            code = assemble(_submission(session.request, proof)).text
         return ProofSnippet(
             session_id=session.id,
             state=state,
@@ -314,20 +306,9 @@ class SessionManager:
                 "has no goals left",
                 field="state",
             )
-        verdict = await self._service.check(self._submission(session, session.proof(state)))
+        verdict = await self._service.check(_submission(session.request, session.proof(state)))
         session.last_used = self._clock()
         return verdict
-
-    def _submission(self, session: Session, proof: str) -> Submission:
-        request = session.request
-        return Submission(
-            statement=request.statement,
-            proof=proof,
-            target=request.target,
-            environment=request.environment,
-            policy=request.policy,
-            allowed_axioms=request.allowed_axioms,
-        )
 
     # --- tactics -------------------------------------------------------------------------
 
@@ -365,7 +346,7 @@ class SessionManager:
         for attempt in (1, 2):
             try:
                 worker, repl_id = await self._materialize(session, before.state)
-            except (ReplCrashed, ReplProtocolError) as exc:
+            except WORKER_LOST as exc:
                 if attempt == 1:
                     continue  # the worker died on the way: once more on a fresh one
                 return self._outcome(session, before, tactic, "internal", _lost(exc))
@@ -403,7 +384,7 @@ class SessionManager:
                     "the tactic went over the worker's memory cap (the worker was killed; the "
                     "session goes on)",
                 )
-            except (ReplCrashed, ReplProtocolError) as exc:
+            except WORKER_LOST as exc:
                 if attempt == 2:
                     return self._outcome(session, before, tactic, "internal", _lost(exc))
                 _log.warning(
@@ -462,6 +443,18 @@ class SessionManager:
 def _line_column(text: str, offset: int) -> tuple[int, int]:
     line = text.count("\n", 0, offset) + 1
     return line, offset - (text.rfind("\n", 0, offset) + 1)
+
+
+def _submission(request: OpenSessionRequest, proof: str) -> Submission:
+    """The check of `proof` against the session's statement, with the options it was opened with."""
+    return Submission(
+        statement=request.statement,
+        proof=proof,
+        target=request.target,
+        environment=request.environment,
+        policy=request.policy,
+        allowed_axioms=request.allowed_axioms,
+    )
 
 
 def _lost(exc: Exception) -> str:
