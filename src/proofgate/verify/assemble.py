@@ -219,28 +219,19 @@ def _read_declarations(code: list[Token], start: int) -> list[Declaration]:
             index += 1
             continue
         if token.is_word("section"):
-            named = (
-                index + 1 < len(code)
-                and code[index + 1].kind is TokenKind.IDENT
-                and code[index + 1].line == token.line
-            )
-            scopes.append(("section", code[index + 1].parts if named else ()))
-            index += 2 if named else 1
+            parts = _name_on_line(code, index)
+            scopes.append(("section", parts or ()))
+            index += 1 if parts is None else 2
             continue
         if token.is_word("end"):
-            named = (
-                index + 1 < len(code)
-                and code[index + 1].kind is TokenKind.IDENT
-                and code[index + 1].line == token.line
-            )
-            parts = code[index + 1].parts if named else ()
+            parts = _name_on_line(code, index)
             if scopes and scopes[-1][0] == "section":
                 scopes.pop()
             else:
-                for _ in range(max(1, len(parts))):
+                for _ in range(max(1, len(parts or ()))):
                     if scopes:
                         scopes.pop()
-            index += 2 if named else 1
+            index += 1 if parts is None else 2
             continue
         if token.is_word("private"):
             private = True
@@ -255,6 +246,15 @@ def _read_declarations(code: list[Token], start: int) -> list[Declaration]:
             private = False
         index += 1
     return declarations
+
+
+def _name_on_line(code: list[Token], index: int) -> tuple[str, ...] | None:
+    """The parts of the name after `section` or `end` at `index`, when one follows on its line
+    (`section Foo`, `end Foo.Bar`); None for an anonymous `section` or `end`."""
+    following = code[index + 1] if index + 1 < len(code) else None
+    if following is None or following.kind is not TokenKind.IDENT:
+        return None
+    return following.parts if following.line == code[index].line else None
 
 
 def _is_attribute_use(code: list[Token], index: int) -> bool:
