@@ -6,12 +6,20 @@ compiler, logs its argv to `argv_log` when the scenario names one, then acts out
 
 - `report` (default): one contract object, judged as the real checker judges, from what the
   compiler recorded (compiler.py):
+  - the rebuild (issue 20, defect 2): a declaration holding a literal whose text is not a
+    canonical numeral is refused before anything else (`replay_failed`, "malformed term"), and
+    every hash a comparison uses is recomputed from the recorded statement, never read from the
+    record (a rewritten `.olean` may lie about it); a record marked `kernel` is refused as the
+    kernel refuses (`replay_failed`);
   - a locked check: the submission must declare `--target` (`target_missing`), as a theorem
     (`not_a_theorem`), stating what the challenge's target states: the hash of its statement text
     must be the challenge's (`type_mismatch`); every declaration of the challenge the target's
     statement uses must be in the submission under the same name, with the same text (an answer
     hole: the same statement) (`statement_constant_changed`). A `private` helper's name carries
     its module's name, so it matches only when both files were compiled as the same module.
+  - the declarations: in a locked check only those in the target's closure (the target and the
+    submission's declarations its text reaches, transitively; issue 20, defect 4), in a free
+    compile all of them;
   - the axioms: those the source's `-- standin-axioms:` marker names (the target's, and every
     theorem's in a free compile), `["propext"]` without a marker; `axioms` in the scenario
     replaces both. `disallowed_axioms` is judged against the `--axiom` list, every answer hole is
@@ -26,8 +34,10 @@ compiler, logs its argv to `argv_log` when the scenario names one, then acts out
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
+import re
 import signal
 import sys
 import time
@@ -37,6 +47,41 @@ from typing import Any
 from compiler import OLEAN_MARKER  # type: ignore[import-not-found]  # run as a script
 
 CONTRACT = 1
+CANONICAL_NUMERAL = re.compile(r"0|[1-9][0-9]*")
+
+
+def rebuilt_hash(declaration: dict[str, Any]) -> str:
+    """The statement's hash recomputed from the statement itself (the real checker rebuilds each
+    term and recomputes its cached data), never the hash the record claims."""
+    return hashlib.sha256(str(declaration["statement"]).encode()).hexdigest()
+
+
+def malformed(compiled: dict[str, Any]) -> tuple[str, str] | None:
+    """(declaration, why) for the first literal that is no canonical numeral."""
+    for declaration in compiled["declarations"]:
+        for literal in declaration.get("literals", []):
+            if not CANONICAL_NUMERAL.fullmatch(literal):
+                why = f"a literal is a natural number that prints as {json.dumps(literal)}"
+                return declaration["name"], f"{why}, not a canonical numeral"
+    return None
+
+
+def closure(compiled: dict[str, Any], target: str) -> set[str]:
+    """The submission's declarations the target reaches through the identifiers it mentions."""
+    by_name = {d["name"]: d for d in compiled["declarations"]}
+    short = {d["name"].rsplit(".", 1)[-1]: d["name"] for d in compiled["declarations"]}
+    found: set[str] = set()
+    todo = [target] if target in by_name else []
+    while todo:
+        name = todo.pop()
+        if name in found:
+            continue
+        found.add(name)
+        for used in by_name[name].get("mentions", []):
+            other = used if used in by_name else short.get(used)
+            if other is not None and other not in found:
+                todo.append(other)
+    return found
 
 
 def parse(argv: list[str]) -> argparse.Namespace:
@@ -78,7 +123,7 @@ def statement_problem(args: argparse.Namespace) -> tuple[str, str, str] | None:
     theirs = locked.get(target)
     if theirs is None or theirs["kind"] != "theorem":
         return "bad_input", target, f"the challenge has no theorem {target}"
-    if mine["statement_sha256"] != theirs["statement_sha256"]:
+    if rebuilt_hash(mine) != rebuilt_hash(theirs):
         return "type_mismatch", target, f"{target} does not state the locked statement"
     uses = set(theirs["uses"])
     for name, declaration in locked.items():
@@ -88,8 +133,11 @@ def statement_problem(args: argparse.Namespace) -> tuple[str, str, str] | None:
         other = submitted.get(name)
         if other is None:
             return "statement_constant_changed", name, f"{name}: the submission does not declare it"
-        field = "statement_sha256" if name in args.holes else "text_sha256"
-        if other["kind"] != declaration["kind"] or other[field] != declaration[field]:
+        if name in args.holes:
+            same = rebuilt_hash(other) == rebuilt_hash(declaration)
+        else:
+            same = other["text_sha256"] == declaration["text_sha256"]
+        if other["kind"] != declaration["kind"] or not same:
             return "statement_constant_changed", name, f"{name}: the {declaration['kind']} changed"
     return None
 
@@ -124,7 +172,27 @@ def judged_report(args: argparse.Namespace, axioms: list[str] | None) -> dict[st
         "answers": {hole: "42" for hole in args.holes},
         "timings_ms": {"read": 1, "import": 2, "replay": 3, "axioms": 1, "total": 7},
     }
-    if args.target is not None and (problem := statement_problem(args)):
+    if args.target is not None:
+        reached = closure(args.compiled, args.target)
+        report["declarations"] = [d for d in declarations if d["name"] in reached]
+    refused: tuple[str | None, str] | None = None
+    bad = malformed(args.compiled)
+    if bad is not None:
+        refused = (bad[0], f"refused before replay, a malformed term: {bad[0]}: {bad[1]}")
+    elif kernel := args.compiled.get("kernel"):
+        first = args.compiled["declarations"][0]["name"] if declarations else None
+        refused = (first, f"the kernel refused a declaration: (kernel) {kernel}")
+    if refused is not None:
+        report.update(
+            outcome="replay_failed",
+            declaration=refused[0],
+            detail=refused[1],
+            declarations=[] if bad is not None else declarations,  # refused before listing
+            target_axioms=[],
+            disallowed_axioms=[],
+            answers={},
+        )
+    elif args.target is not None and (problem := statement_problem(args)):
         outcome, declaration, detail = problem
         report.update(
             outcome=outcome,

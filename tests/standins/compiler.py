@@ -19,9 +19,18 @@ A line `-- standin-compiler: ACTION [TEXT]` in the source picks a failure: `erro
 A line `-- standin-axioms: A B ...` names the axioms the checker is to find (see checker.py).
 Otherwise it compiles: the .olean is `OLEAN_MARKER` and one JSON object, the `Compiled` record:
 the module name, the source's hash, its imports and `-D` options, and each declaration's full
-(private: mangled) name, kind, and the hashes of its statement (the text between its name and
-`:=`) and of its whole text, with the identifiers its statement uses. The stand-in checker judges
-from that record alone.
+(private: mangled) name, kind, its statement (the text between its name and `:=`, normalized)
+with that text's hash and the identifiers it uses, the hash of its whole text and the identifiers
+it mentions, and the numerals in it as canonical text (`literals`). The stand-in checker judges from that record alone.
+
+The submission's elaboration runs code that can rewrite its own output; these directives model
+such a rewrite (the record stops describing what was compiled) and a kernel refusal:
+- `tamper-statement TEXT`: every theorem's recorded `statement_sha256` becomes TEXT's hash, its
+  `statement` stays what was compiled (a cached hash that lies about its term);
+- `tamper-literal TEXT`: TEXT joins every declaration's `literals` (e.g. `-4294967296`, an `Int`
+  passed off as a `Nat`, or `007`);
+- `kernel-refuses TEXT`: the record says the kernel refuses the module with TEXT (`kernel`),
+  which the stand-in checker and the stand-in leanchecker both honour.
 """
 
 from __future__ import annotations
@@ -61,6 +70,7 @@ _NAMESPACE = re.compile(r"^\s*namespace\s+(\S+)")
 _END = re.compile(r"^\s*end(?:\s+(\S+))?\s*$")
 _IMPORT = re.compile(r"^\s*import\s+(.+)$")
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_'.]*")
+_NUMERAL = re.compile(r"(?<![A-Za-z0-9_'.])[0-9]+(?![A-Za-z0-9_'])")
 
 
 class RootError(Exception):
@@ -106,9 +116,13 @@ def declarations(source: str, module: str) -> list[dict[str, Any]]:
         if current is not None:
             text = "\n".join(lines)
             statement = statement_of(text.split(current.pop("declared"), 1)[1])
+            current["statement"] = statement
             current["statement_sha256"] = sha256(statement)
             current["text_sha256"] = sha256(normalized(text))
             current["uses"] = sorted(set(_IDENTIFIER.findall(statement)))
+            current["mentions"] = sorted(set(_IDENTIFIER.findall(normalized(text))))
+            # Lean elaborates `007` to the literal 7: the record holds each value's canonical text.
+            current["literals"] = [str(int(x)) for x in _NUMERAL.findall(text)]
             found.append(current)
 
     for line in source.splitlines():
@@ -184,6 +198,20 @@ def main(argv: list[str]) -> int:
                 os.kill(os.getpid(), signal.SIGABRT)
             if action == "silent":
                 return 0
+    declared = declarations(source, module)
+    kernel: str | None = None
+    for line in source.splitlines():
+        if line.startswith(DIRECTIVE):
+            action, _, text = line[len(DIRECTIVE) :].strip().partition(" ")
+            if action == "tamper-statement":
+                for declaration in declared:
+                    if declaration["kind"] == "theorem":
+                        declaration["statement_sha256"] = sha256(normalized(text))
+            elif action == "tamper-literal":
+                for declaration in declared:
+                    declaration["literals"].append(text.strip())
+            elif action == "kernel-refuses":
+                kernel = text.strip()
     compiled = {
         "module": module,
         "source_sha256": sha256(source),
@@ -194,8 +222,9 @@ def main(argv: list[str]) -> int:
             for imported in i[1].split()
         ],
         "options": args.options,
-        "declarations": declarations(source, module),
+        "declarations": declared,
         "axioms": axioms,
+        "kernel": kernel,
     }
     Path(args.olean).write_bytes(OLEAN_MARKER + json.dumps(compiled).encode())
     return 0
