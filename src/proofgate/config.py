@@ -162,6 +162,17 @@ class Settings(BaseSettings):
     compile_command: str = Field(
         "lake env lean", description="Compiles one file to an .olean for the audit (shell words)."
     )
+    leanchecker: bool = Field(
+        False,
+        description="Replay the submission's module a second time with the toolchain's "
+        "`leanchecker` (Lean v4.28+) and name it in the verdict when it disagrees: a second "
+        "opinion on the kernel, not a defence against a tampered .olean (it rebuilds nothing).",
+    )
+    leanchecker_command: str = Field(
+        "lake env leanchecker",
+        min_length=1,
+        description="Runs leanchecker (shell words); the module name is appended.",
+    )
 
     # --- triage (proofgate.triage) ----------------------------------------------------------
     triage_closers: NameList = Field(

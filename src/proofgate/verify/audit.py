@@ -7,7 +7,11 @@ Three jailed processes, none of which the submission can talk to:
    `CompileFailure`). Both are compiled as the module `ProofgateSubmission` (`MODULE`);
 3. the trusted checker (`proofgate-checker`, docs/checker-contract.md) on both, read-only, under a
    timeout. Its stdout must be exactly one JSON object that validates as `AuditReport` and agrees
-   with what was asked; anything else raises `AuditError`, which the verdict turns into `internal`.
+   with what was asked; anything else raises `AuditError`, which the verdict turns into `internal`;
+4. optionally (`Settings.leanchecker`), the toolchain's `leanchecker` on the submission's module:
+   a second replay by the same kernel, on the same attacker-written file, without rebuilding its
+   terms. A second opinion on the kernel, not a defence against a tampered .olean; when it
+   disagrees with the checker, the verdict names it (`second_opinion`).
 """
 
 from __future__ import annotations
@@ -50,6 +54,7 @@ __all__ = [
     "checker_argv",
     "killed_by",
     "parse_checker_output",
+    "second_opinion",
 ]
 
 _log = get_logger("proofgate.audit")
@@ -64,6 +69,23 @@ CHECKER_BINARY = Path(".lake/build/bin/proofgate-checker")
 MODULE = "ProofgateSubmission"
 SOURCE = f"{MODULE}.lean"
 OLEAN = f"{MODULE}.olean"
+#: How the second replay is named in verdicts.
+LEANCHECKER = "leanchecker"
+#: leanchecker's messages when it could not load the module at all (not a kernel opinion): its
+#: own `Could not find any oleans for`, and `findOLean`'s / `readModuleData`'s failures.
+_LEANCHECKER_LOAD_FAILURES = ("Could not find any oleans", "does not exist", "failed to read file")
+#: The checker outcomes reached after the kernel accepted every replayed declaration.
+_KERNEL_ACCEPTED = frozenset(
+    {
+        AuditOutcome.ok,
+        AuditOutcome.target_missing,
+        AuditOutcome.not_a_theorem,
+        AuditOutcome.type_mismatch,
+        AuditOutcome.universe_mismatch,
+        AuditOutcome.statement_constant_changed,
+        AuditOutcome.target_not_replayed,
+    }
+)
 #: Largest stdout (or stderr) kept from a compile or the checker; more is a broken run.
 MAX_OUTPUT = 16 << 20
 #: Tail of stderr quoted in an AuditError.
@@ -173,11 +195,15 @@ class Auditor:
                 lambda: self._run(argv, environment, read_only=visible, writable=[], checker=True),
                 what="the trusted checker",
             )
+            second = await self._leanchecker(environment, scratch)
         finally:
             shutil.rmtree(scratch, ignore_errors=True)
         timings["checker_process"] = float(result.duration_ms)
         report = _checker_report(result)
         _check_agreement(report, request)
+        if second is not None:
+            timings["leanchecker_process"] = float(second.duration_ms)
+            report = second_opinion(report, second)
         report.timings_ms.update(timings)
         return report
 
@@ -259,6 +285,27 @@ class Auditor:
 
         return await _once_more_if_killed(compile_once, what=f"compiling {what}")
 
+    async def _leanchecker(self, environment: Environment, scratch: Path) -> RunResult | None:
+        """`leanchecker ProofgateSubmission` with the scratch directory on `LEAN_PATH` (`lake env`
+        puts its own paths first and keeps the caller's), jailed like the checker; None when
+        the setting is off. leanchecker takes module names, not files, and, without `--fresh`,
+        replays only the module's own constants on top of its imports (`--fresh` would re-check
+        all of Mathlib)."""
+        if not self.settings.leanchecker:
+            return None
+        argv = [*shlex.split(self.settings.leanchecker_command), MODULE]
+        return await _once_more_if_killed(
+            lambda: self._run(
+                argv,
+                environment,
+                read_only=[scratch],
+                writable=[],
+                checker=True,
+                extra_env={"LEAN_PATH": str(scratch)},
+            ),
+            what=LEANCHECKER,
+        )
+
     def _checker_command(self, environment: Environment) -> list[str]:
         if self.settings.checker_command is not None:
             return shlex.split(self.settings.checker_command)
@@ -272,6 +319,7 @@ class Auditor:
         read_only: list[Path],
         writable: list[Path],
         checker: bool,
+        extra_env: dict[str, str] | None = None,
     ) -> RunResult:
         settings = self.settings
         toolchain = [p for p in (settings.lean_home, settings.elan_home) if p and p.is_dir()]
@@ -285,6 +333,7 @@ class Auditor:
             env["LEAN_ABORT_ON_PANIC"] = (
                 "1"  # a panic on hostile input ends the run, never continues
             )
+        env.update(extra_env or {})
         spec = SpawnSpec(
             argv=argv,
             cwd=environment.directory,
@@ -434,6 +483,44 @@ def _check_agreement(report: AuditReport, request: AuditRequest) -> None:
             f"the checker judged the axioms {sorted(report.disallowed_axioms)} disallowed, "
             f"proofgate {sorted(expected)}"
         )
+
+
+def second_opinion(report: AuditReport, result: RunResult) -> AuditReport:
+    """The checker's report, judged against leanchecker's replay of the same module.
+
+    leanchecker accepts (exit 0) or refuses (another exit, the kernel's message on stderr) the
+    module's constants. It agrees when the checker's outcome says the same of the kernel. A
+    checker `ok` that leanchecker refuses is an `AuditError` naming leanchecker (`internal`,
+    never `proved`); any other disagreement keeps the checker's (already failing) outcome and
+    puts leanchecker's word first in its `detail`. A leanchecker that did not finish, or could
+    not load the module, is an `AuditError` too: the option asked for its opinion."""
+    stderr = result.stderr.decode("utf-8", "replace").strip()[-STDERR_TAIL:]
+    if result.timed_out or result.out_of_memory or getattr(result, "output_truncated", False):
+        raise AuditError(f"{LEANCHECKER} (the second replay) did not finish: {_exit_text(result)}")
+    if result.returncode != 0 and any(text in stderr for text in _LEANCHECKER_LOAD_FAILURES):
+        raise AuditError(f"{LEANCHECKER} (the second replay) could not load the module: {stderr}")
+    accepted = result.returncode == 0
+    if report.outcome is AuditOutcome.replay_failed:
+        checker_accepted = False
+    elif report.outcome in _KERNEL_ACCEPTED:
+        checker_accepted = True
+    else:
+        return report  # refused before any replay (imports, unreadable): nothing to compare
+    if accepted == checker_accepted:
+        return report
+    if checker_accepted and report.outcome is AuditOutcome.ok:
+        raise AuditError(
+            f"{LEANCHECKER} disagrees with proofgate-checker: the checker replayed the submission, "
+            f"{LEANCHECKER} refused it ({_exit_text(result)}): {stderr}"
+        )
+    if accepted:
+        word = (
+            f"{LEANCHECKER} disagrees: it accepted the module (it replays the .olean as written, "
+            "without rebuilding its terms)"
+        )
+    else:
+        word = f"{LEANCHECKER} disagrees: it refused the module ({stderr[-300:]})"
+    return report.model_copy(update={"detail": f"{word}; {report.detail}"})
 
 
 def killed_by(result: RunResult) -> int | None:
