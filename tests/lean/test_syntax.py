@@ -8,12 +8,18 @@ from proofgate.lean.lexer import iter_tokens, tokenize
 from proofgate.lean.syntax import (
     COMMAND_WORDS,
     DECLARATION_WORDS,
+    INITIALIZE_WORDS,
     MODIFIER_WORDS,
     RESERVED_WORDS,
+    RUN_CODE_WORDS,
+    SIMPROC_WORDS,
+    SYNTAX_WORDS,
     imported_module,
     nesting,
     read_header,
 )
+from proofgate.verify.assemble import parse_statement
+from proofgate.verify.rules import KEYWORDS
 
 
 def code(text: str) -> list:
@@ -74,3 +80,21 @@ def test_the_words_nest() -> None:
         depth = nesting(token, depth)
         depths.append(depth)
     assert depths == [0, 1, 1, 2, 2, 3, 3, 2, 1, 0, 0, 1, 1]  # never below 0; `@[` opens
+
+
+@pytest.mark.parametrize("word", sorted(RUN_CODE_WORDS | SYNTAX_WORDS | SIMPROC_WORDS))
+def test_every_code_command_the_policy_refuses_ends_the_command_before_it(word: str) -> None:
+    # The policy refuses these by the words syntax owns; every one is a command, so it also ends
+    # the declaration before it (`dsimproc`, `declare_syntax_cat`, `run_meta` once did not).
+    assert word in COMMAND_WORDS
+    text = f"theorem a : True := by trivial\n{word} foo\ntheorem b : True := sorry\n"
+    statement = parse_statement(text, target="b")
+    first = statement.declarations[0]
+    assert text[first.proof_start : first.proof_end] == "by trivial"
+
+
+def test_the_policy_refuses_the_code_commands_by_the_words_syntax_owns() -> None:
+    refused = {word for word, (rule, _, _) in KEYWORDS.items() if rule != "prelude"}
+    assert refused >= RUN_CODE_WORDS | SYNTAX_WORDS | SIMPROC_WORDS | INITIALIZE_WORDS
+    assert {"run_tac", "by_elab"} <= refused  # a tactic and a term: not command words
+    assert not {"run_tac", "by_elab"} & COMMAND_WORDS

@@ -31,10 +31,14 @@ __all__ = [
     "COMMAND_WORDS",
     "DECLARATION_WORDS",
     "HEADER_WORDS",
+    "INITIALIZE_WORDS",
     "MODIFIER_WORDS",
     "NOTATION_WORDS",
     "OPEN_BRACKETS",
     "RESERVED_WORDS",
+    "RUN_CODE_WORDS",
+    "SIMPROC_WORDS",
+    "SYNTAX_WORDS",
     "TACTIC_COMMAND_WORDS",
     "THEOREM_WORDS",
     "Header",
@@ -71,20 +75,31 @@ ATTRIBUTE_KINDS = frozenset({"local", "scoped"})
 NOTATION_WORDS = frozenset(
     {"notation", "notation3", "infix", "infixl", "infixr", "prefix", "postfix", "binder_predicate"}
 )
-#: Commands that define syntax or run code (the policy refuses them; they still end a command).
-_CODE_COMMAND_WORDS = frozenset(
+#: Commands that run meta code as they are elaborated.
+RUN_CODE_WORDS = frozenset({"run_cmd", "run_elab", "run_meta"})
+#: Commands that extend Lean's syntax or elaborator with code.
+SYNTAX_WORDS = frozenset(
+    {"elab", "elab_rules", "macro", "macro_rules", "syntax", "declare_syntax_cat"}
+)
+#: Commands that register a simp procedure (code simp runs).
+SIMPROC_WORDS = frozenset(
     {
-        "add_decl_doc",
-        "builtin_initialize",
-        "elab",
-        "elab_rules",
-        "initialize",
-        "macro",
-        "macro_rules",
-        "run_cmd",
         "simproc",
-        "syntax",
+        "dsimproc",
+        "simproc_decl",
+        "dsimproc_decl",
+        "builtin_simproc",
+        "builtin_dsimproc",
+        "builtin_simproc_decl",
+        "builtin_dsimproc_decl",
     }
+)
+#: Commands whose code runs when the module is loaded.
+INITIALIZE_WORDS = frozenset({"initialize", "builtin_initialize"})
+#: Commands that run code or define syntax (the policy refuses them; they still end a command),
+#: and `add_decl_doc`.
+_CODE_COMMAND_WORDS = (
+    RUN_CODE_WORDS | SYNTAX_WORDS | SIMPROC_WORDS | INITIALIZE_WORDS | frozenset({"add_decl_doc"})
 )
 #: A word that starts a command: what ends the previous one.
 COMMAND_WORDS = (

@@ -1,11 +1,14 @@
 """The policy's rule table (what docs/policy.md lists) and the vocabularies its rules match.
 
-Kept apart from the scanner in `proofgate.verify.policy` so the table reads as documentation.
+Kept apart from the scanner in `proofgate.verify.policy` so the table reads as documentation. The
+commands that run code or extend the syntax are Lean's words, so `proofgate.lean.syntax` owns them.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+from proofgate.lean.syntax import INITIALIZE_WORDS, RUN_CODE_WORDS, SIMPROC_WORDS, SYNTAX_WORDS
 
 __all__ = ["MAX_SCAN", "MAX_VIOLATIONS", "RULES", "Rule"]
 
@@ -199,21 +202,8 @@ RULES: dict[str, Rule] = _table(
 
 # --- vocabularies ------------------------------------------------------------------------------
 
-RUN_CODE = frozenset({"run_cmd", "run_tac", "run_elab", "run_meta", "by_elab"})
-SYNTAX = frozenset({"elab", "elab_rules", "macro", "macro_rules", "syntax", "declare_syntax_cat"})
-SIMPROC = frozenset(
-    {
-        "simproc",
-        "dsimproc",
-        "simproc_decl",
-        "dsimproc_decl",
-        "builtin_simproc",
-        "builtin_dsimproc",
-        "builtin_simproc_decl",
-        "builtin_dsimproc_decl",
-    }
-)
-INITIALIZE = frozenset({"initialize", "builtin_initialize"})
+#: The run-code commands, with the tactic (`run_tac`) and the term (`by_elab`) that run code too.
+RUN_CODE = RUN_CODE_WORDS | frozenset({"run_tac", "by_elab"})
 NATIVE_TACTICS = frozenset({"native_decide", "bv_decide", "bv_check"})
 #: Last name components of the constants behind compiled-code evaluation.
 NATIVE_CONSTANTS = frozenset(
@@ -405,13 +395,13 @@ KEYWORDS: dict[str, tuple[str, bool, str]] = {
         "runs meta code inside the checker; prove with ordinary tactics instead",
     ),
     **_each(
-        SYNTAX,
+        SYNTAX_WORDS,
         "syntax-extension",
         False,
         "extends Lean's syntax or elaborator with code; state and prove without new syntax",
     ),
-    **_each(SIMPROC, "simproc", False, "registers code with simp; use simp lemmas instead"),
-    **_each(INITIALIZE, "initialize", False, "runs code when a module is loaded; remove it"),
+    **_each(SIMPROC_WORDS, "simproc", False, "registers code with simp; use simp lemmas instead"),
+    **_each(INITIALIZE_WORDS, "initialize", False, "runs code when a module is loaded; remove it"),
     "unsafe": (
         "unsafe",
         False,
