@@ -21,6 +21,7 @@ from proofgate.environments.registry import get_environment
 from proofgate.exceptions import AuditError
 from proofgate.verify.audit import CHECKER_BINARY, Auditor, AuditRequest
 from proofgate.verify.contract import AuditOutcome, AuditReport, CompileFailure
+from proofgate.verify.verdict import decide_verdict
 from tests.conftest import ADVERSARIAL_CASES
 
 pytestmark = [pytest.mark.lean, pytest.mark.timeout(900)]
@@ -40,6 +41,10 @@ def _load(path: Path, source: str) -> list[Any]:
 
 
 CASES = _load(PROJECT_CASES, "project") + _load(ADVERSARIAL_CASES, "shared")
+#: The classes comparator and SafeVerify fixed in 2026, each with the verdict it must get from the
+#: audit alone (`verdict`, the requirement) and what a real run gave (`recorded`: "unrecorded"
+#: until the real-Lean workflow has run it; then pin it there).
+VERDICT_CASES = _load(SOURCE_ROOT / "tests" / "data" / "adversarial_lean.jsonl", "lean")
 
 
 def _target(case: dict[str, Any]) -> str | None:
@@ -151,3 +156,60 @@ async def test_an_answer_hole_of_another_type_is_a_changed_statement(auditor: Au
         return  # also acceptable: Lean may refuse the changed statement outright
     assert not _passes(report, locked=True)
     assert report.outcome in (AuditOutcome.type_mismatch, AuditOutcome.statement_constant_changed)
+
+
+@pytest.mark.skipif(not VERDICT_CASES, reason="tests/data/adversarial_lean.jsonl is missing")
+@pytest.mark.parametrize(("source", "case"), VERDICT_CASES)
+async def test_each_2026_exploit_class_gets_its_verdict(
+    source: str, case: dict[str, Any], auditor: Auditor
+) -> None:
+    """Issue 20: a structure reached by projection only (defect 3), a tampered .olean and
+    non-canonical Nat literals (defect 2), quotient/`Char`/primitive redefinitions and `prelude`
+    files, an axiom behind an `opaque`, theorem and definition holes, a numeric namespace, and
+    disproofs, judged as the verdict logic judges the audit's report (no policy layer)."""
+    environment = get_environment(auditor.settings, "default")
+    target = _target(case)
+    request = AuditRequest(
+        environment=environment,
+        statement=case["statement"],
+        code=case["code"],
+        target=target,
+        answer_holes=tuple(case.get("answer_holes", ())),
+        allowed_axioms=ALLOWED,
+    )
+    try:
+        report = await auditor.audit(request)
+    except AuditError as exc:
+        pytest.fail(f"{case['id']}: the checker did not conclude: {exc}")
+    status, reason = decide_verdict(
+        kind="check",
+        violations=[],
+        repl_messages=[],
+        audit=report,
+        allowed_axioms=ALLOWED,
+        target=target,
+    )
+    assert status.value == case["verdict"], f"{case['id']} ({case['why']}): {status}: {reason}"
+
+
+async def test_a_locked_check_walks_and_lists_the_targets_closure_only(auditor: Auditor) -> None:
+    """Defect 4: the axiom walk starts at the target; a lemma it never uses is not listed."""
+    environment = get_environment(auditor.settings, "default")
+    statement = "import Mathlib\n\ntheorem t (a b : ℕ) : a + b = b + a := by sorry\n"
+    code = (
+        "import Mathlib\n\nlemma helper (a b : ℕ) : a + b = b + a := Nat.add_comm a b\n\n"
+        "theorem unused : ∀ x : ℝ, x = x := fun _ => rfl\n\n"
+        "theorem t (a b : ℕ) : a + b = b + a := helper a b\n"
+    )
+    report = await auditor.audit(
+        AuditRequest(
+            environment=environment,
+            statement=statement,
+            code=code,
+            target="t",
+            allowed_axioms=ALLOWED,
+        )
+    )
+    assert isinstance(report, AuditReport) and report.outcome is AuditOutcome.ok
+    assert {d.name for d in report.declarations} == {"t", "helper"}
+    assert set(report.target_axioms) <= set(ALLOWED)
