@@ -55,7 +55,6 @@ __all__ = [
 
 router = APIRouter(prefix="/api", tags=["kimina"], responses=ERROR_RESPONSES)
 
-_INFRA = (VerdictStatus.timeout, VerdictStatus.out_of_memory, VerdictStatus.internal)
 _BUSY_PATIENCE = 30.0  # seconds a snippet waits out a saturated pool before the request is 503
 
 
@@ -182,7 +181,7 @@ def to_repl_response(
         if debug
         else None
     )
-    if verdict.status in _INFRA:
+    if verdict.status.is_unfinished:
         if verdict.status is VerdictStatus.timeout:
             error = f"Lean REPL command timed out in {timeout:g} seconds ({verdict.reason})"
         else:

@@ -34,9 +34,6 @@ from proofgate.models.validation import submission_error
 
 __all__ = ["build_submission", "check", "exit_code_for", "register", "render_verdict"]
 
-_INFRA_VERDICTS = frozenset(
-    {VerdictStatus.timeout, VerdictStatus.out_of_memory, VerdictStatus.internal}
-)
 _STYLE = {
     VerdictStatus.proved: "bold green",
     VerdictStatus.compiled: "bold green",
@@ -48,7 +45,7 @@ _STYLE = {
 def exit_code_for(verdict: Verdict) -> int:
     if verdict.status.is_success:
         return EXIT_OK
-    if verdict.status in _INFRA_VERDICTS:
+    if verdict.status.is_unfinished:
         return EXIT_INFRA
     return EXIT_FAILED
 

@@ -49,7 +49,6 @@ from proofgate.models.validation import first_error
 __all__ = ["exit_code_for", "read_batch", "register", "render_triage_result", "triage"]
 
 TriageFunction = Callable[[TriageRequest], Awaitable[TriageResult]]
-_INFRA = frozenset({"timeout", "out_of_memory", "internal"})
 _OUTCOME_STYLE = {
     ProbeOutcome.closed: "bold red",
     ProbeOutcome.failed: "dim",
@@ -59,7 +58,7 @@ _OUTCOME_STYLE = {
 
 
 def exit_code_for(result: TriageResult) -> int:
-    if result.elaboration in _INFRA:
+    if result.elaboration_unfinished:
         return EXIT_INFRA
     if result.elaboration != "ok" or result.flags:
         return EXIT_FAILED

@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 __all__ = [
     "MAX_SOURCE_CHARS",
+    "UNFINISHED",
     "Category",
     "Goal",
     "Message",
@@ -47,6 +48,10 @@ def canonical_sha256(payload: object) -> str:
     return hashlib.sha256(blob).hexdigest()
 
 
+#: The outcomes of a run that did not finish, for a verdict and a triage's elaboration alike.
+UNFINISHED = frozenset({"timeout", "out_of_memory", "internal"})
+
+
 class VerdictStatus(str, Enum):
     """What proofgate concluded. See DESIGN.md, "Verdicts", for the precedence."""
 
@@ -66,13 +71,15 @@ class VerdictStatus(str, Enum):
         return self in (VerdictStatus.proved, VerdictStatus.compiled)
 
     @property
+    def is_unfinished(self) -> bool:
+        """The run did not finish (`timeout`, `out_of_memory`, `internal`): the service's limit or
+        fault, not the submission's; the fronts answer it as infrastructure."""
+        return self.value in UNFINISHED
+
+    @property
     def is_deterministic(self) -> bool:
         """A function of submission, pins, policy and checker: safe to cache."""
-        return self not in (
-            VerdictStatus.timeout,
-            VerdictStatus.out_of_memory,
-            VerdictStatus.internal,
-        )
+        return not self.is_unfinished
 
 
 class Severity(str, Enum):
@@ -377,6 +384,12 @@ class TriageResult(BaseModel):
     timings: TriageTimings = Field(default_factory=TriageTimings)
     content_hash: str = ""
     cached: bool = False
+
+    @property
+    def elaboration_unfinished(self) -> bool:
+        """The elaboration did not finish (`timeout`, `out_of_memory`, `internal`), as
+        `VerdictStatus.is_unfinished` says of a verdict."""
+        return self.elaboration in UNFINISHED
 
     @property
     def flags(self) -> list[ProbeKind]:

@@ -36,7 +36,6 @@ _FLAG_TEXT = {
     ),
 }
 _FLAG_ORDER = (ProbeKind.disproved, ProbeKind.vacuous, ProbeKind.trivially_provable)
-_INFRA = frozenset({"timeout", "out_of_memory", "internal"})
 
 
 def triage_reason(result: TriageResult, *, detail: str = "") -> str:
@@ -46,7 +45,7 @@ def triage_reason(result: TriageResult, *, detail: str = "") -> str:
         return f"{name} is refused by policy: {detail}".rstrip(": ")
     if result.elaboration == "failed":
         return f"{name} does not elaborate: {detail}".rstrip(": ")
-    if result.elaboration in _INFRA:
+    if result.elaboration_unfinished:
         return (
             f"proofgate could not elaborate {name} ({result.elaboration}; the service's limit or "
             f"fault, not the statement's): {detail[:200]}"
