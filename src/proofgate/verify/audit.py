@@ -43,7 +43,13 @@ from proofgate.exceptions import (
 )
 from proofgate.logs import get_logger
 from proofgate.sandbox.process import Limits, Spawner, SpawnSpec
-from proofgate.verify.contract import CONTRACT_VERSION, AuditOutcome, AuditReport, CompileFailure
+from proofgate.verify.contract import (
+    CONTRACT_VERSION,
+    STATEMENT_OUTCOMES,
+    AuditOutcome,
+    AuditReport,
+    CompileFailure,
+)
 
 __all__ = [
     "AuditRequest",
@@ -75,17 +81,7 @@ LEANCHECKER = "leanchecker"
 #: own `Could not find any oleans for`, and `findOLean`'s / `readModuleData`'s failures.
 _LEANCHECKER_LOAD_FAILURES = ("Could not find any oleans", "does not exist", "failed to read file")
 #: The checker outcomes reached after the kernel accepted every replayed declaration.
-_KERNEL_ACCEPTED = frozenset(
-    {
-        AuditOutcome.ok,
-        AuditOutcome.target_missing,
-        AuditOutcome.not_a_theorem,
-        AuditOutcome.type_mismatch,
-        AuditOutcome.universe_mismatch,
-        AuditOutcome.statement_constant_changed,
-        AuditOutcome.target_not_replayed,
-    }
-)
+_KERNEL_ACCEPTED = STATEMENT_OUTCOMES | {AuditOutcome.ok}
 #: Largest stdout (or stderr) kept from a compile or the checker; more is a broken run.
 MAX_OUTPUT = 16 << 20
 #: Tail of stderr quoted in an AuditError.

@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 __all__ = [
     "CHECKER_ID",
     "CONTRACT_VERSION",
+    "STATEMENT_OUTCOMES",
     "AuditOutcome",
     "AuditReport",
     "CompileFailure",
@@ -36,6 +37,20 @@ class AuditOutcome(str, Enum):
     target_not_replayed = "target_not_replayed"  # e.g. unsafe/partial: replay skips it silently
     import_not_allowed = "import_not_allowed"
     bad_input = "bad_input"  # unreadable .olean, wrong toolchain header, ...
+
+
+#: The outcomes that say the submission proves something other than the locked statement. The
+#: kernel accepted every replayed declaration to reach them (as it did for `ok`).
+STATEMENT_OUTCOMES = frozenset(
+    {
+        AuditOutcome.target_missing,
+        AuditOutcome.not_a_theorem,
+        AuditOutcome.type_mismatch,
+        AuditOutcome.universe_mismatch,
+        AuditOutcome.statement_constant_changed,
+        AuditOutcome.target_not_replayed,
+    }
+)
 
 
 class DeclarationAudit(BaseModel):

@@ -53,6 +53,7 @@ from proofgate.models import (
 from proofgate.verify.contract import (
     CHECKER_ID,
     CONTRACT_VERSION,
+    STATEMENT_OUTCOMES,
     AuditOutcome,
     AuditReport,
     CompileFailure,
@@ -89,16 +90,6 @@ DEFAULT_ALLOWED_AXIOMS = ("propext", "Classical.choice", "Quot.sound")
 #: What the audit step produced: its report, the submission's compile failure, or nothing.
 AuditResult = AuditReport | CompileFailure | None
 
-_STATEMENT_OUTCOMES = frozenset(
-    {
-        AuditOutcome.target_missing,
-        AuditOutcome.not_a_theorem,
-        AuditOutcome.type_mismatch,
-        AuditOutcome.universe_mismatch,
-        AuditOutcome.statement_constant_changed,
-        AuditOutcome.target_not_replayed,
-    }
-)
 _OUTCOME_WORDS = {
     AuditOutcome.target_missing: "the target theorem is missing from the submission",
     AuditOutcome.not_a_theorem: "the target is not a theorem",
@@ -225,7 +216,7 @@ def decide_verdict(
         return VerdictStatus.internal, f"the audit answered for {report.target!r}, not {target!r}"
     if report.outcome is AuditOutcome.bad_input:
         return VerdictStatus.internal, f"{_OUTCOME_WORDS[report.outcome]}: {report.detail[:200]}"
-    if report.outcome in _STATEMENT_OUTCOMES:
+    if report.outcome in STATEMENT_OUTCOMES:
         if kind != "check":
             return VerdictStatus.internal, (
                 f"the audit reported {report.outcome.value} for a free compile, which has no target"
@@ -287,7 +278,7 @@ def audit_messages(
     def add(severity: Severity, category: Category, text: str) -> None:
         messages.append(Message(severity=severity, category=category, text=text))
 
-    if audit.outcome in _STATEMENT_OUTCOMES:
+    if audit.outcome in STATEMENT_OUTCOMES:
         detail = f": {audit.detail}" if audit.detail else ""
         add(Severity.error, Category.statement_mismatch, f"{_OUTCOME_WORDS[audit.outcome]}{detail}")
     elif audit.outcome is AuditOutcome.replay_failed:
