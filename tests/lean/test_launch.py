@@ -110,4 +110,5 @@ def test_the_pool_and_the_sessions_cap_their_workers_alike(tmp_path: Path) -> No
     unused: Any = None  # neither starts a process here
     pool = WorkerSet(settings, spawner=unused, launcher=unused, environment=unused)
     sessions = SessionWorkers(settings, spawner=unused, launcher=unused)
-    assert pool.limits == sessions._limits == limits
+    assert pool.starter == sessions.starter
+    assert pool.starter.limits == limits

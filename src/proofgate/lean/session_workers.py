@@ -2,7 +2,7 @@
 
 The pool (`proofgate.lean.pool`) runs each body on a fresh env and forgets it; a proof session needs
 the proof states it made to outlive the request, so its worker must too. These workers are started
-by the pool's own `start_header_worker` (same launcher, same spawner, so the same sandbox and
+by the pool's own `WorkerStarter` (same launcher, same spawner, so the same sandbox and
 memory cap; a header with no imports is elaborated too, and its env is the statements' base),
 import their header once, and then serve every session of that (environment, header): the REPL's
 proof-state ids are global to a worker, and each session maps them to its own ids.
@@ -25,15 +25,14 @@ from dataclasses import dataclass, field
 from proofgate.config import Settings
 from proofgate.environments.registry import Environment
 from proofgate.exceptions import Busy, NotReady, ReplError, SpawnFailed, SubmissionError
-from proofgate.lean.launch import ReplLauncher, worker_limits
+from proofgate.lean.launch import ReplLauncher
 from proofgate.lean.repl import ReplProcess
 from proofgate.lean.reply import ReplReply
 from proofgate.lean.workers import (
     HeaderKey,
     StartFailed,
+    WorkerStarter,
     eviction_victim,
-    outgrown,
-    start_header_worker,
 )
 from proofgate.logs import get_logger
 from proofgate.sandbox.process import Spawner
@@ -88,10 +87,8 @@ class SessionWorkers:
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._settings = settings
-        self._spawner = spawner
-        self._launcher = launcher
+        self.starter = WorkerStarter.from_settings(settings, spawner=spawner, launcher=launcher)
         self._clock = clock
-        self._limits = worker_limits(settings)
         self._workers: list[SessionWorker] = []
         self._starting: dict[HeaderKey, asyncio.Future[SessionWorker]] = {}
         self._closed = False
@@ -149,8 +146,8 @@ class SessionWorkers:
         """Mark a worker that served enough (or grew too much) for recycling; its sessions move."""
         if worker.retiring or not worker.repl.alive:
             return
-        if worker.commands >= self._settings.session_recycle_after or outgrown(
-            worker.repl, self._limits
+        if worker.commands >= self._settings.session_recycle_after or self.starter.outgrown(
+            worker.repl
         ):
             worker.retiring = True
             _log.info("session worker recycling", pid=worker.repl.pid, commands=worker.commands)
@@ -181,14 +178,7 @@ class SessionWorkers:
     async def _start(self, environment: Environment, key: HeaderKey) -> SessionWorker:
         """Start a header worker as the pool does; one retry when the process dies on the way."""
         for attempt in (1, 2):
-            started = await start_header_worker(
-                self._spawner,
-                self._launcher,
-                environment,
-                key[1],
-                limits=self._limits,
-                timeout=self._settings.import_timeout,
-            )
+            started = await self.starter.start(environment, key[1])
             if isinstance(started, StartFailed):
                 exc = started.error
                 if isinstance(exc, OSError):

@@ -48,6 +48,7 @@ __all__ = [
     "StartFailed",
     "Worker",
     "WorkerSet",
+    "WorkerStarter",
     "eviction_victim",
     "note",
     "outgrown",
@@ -198,6 +199,37 @@ async def start_header_worker(
     return HeaderStarted(repl, reply, time.monotonic() - began)
 
 
+@dataclass(frozen=True)
+class WorkerStarter:
+    """How header workers are started and when one has outgrown its caps: the spawner, the
+    launcher and the limits that the pool's workers and the sessions' share."""
+
+    spawner: Spawner
+    launcher: ReplLauncher
+    limits: Limits
+    import_timeout: float
+
+    @classmethod
+    def from_settings(
+        cls, settings: Settings, *, spawner: Spawner, launcher: ReplLauncher
+    ) -> WorkerStarter:
+        return cls(spawner, launcher, worker_limits(settings), settings.import_timeout)
+
+    async def start(self, environment: Environment, header: str) -> HeaderStarted | StartFailed:
+        """`start_header_worker` with these parts and the import timeout."""
+        return await start_header_worker(
+            self.spawner,
+            self.launcher,
+            environment,
+            header,
+            limits=self.limits,
+            timeout=self.import_timeout,
+        )
+
+    def outgrown(self, repl: ReplProcess) -> bool:
+        return outgrown(repl, self.limits)
+
+
 class WorkerSet:
     """Owns every worker process of one pool; see the module docstring."""
 
@@ -210,10 +242,8 @@ class WorkerSet:
         environment: Callable[[str], Environment],
     ) -> None:
         self._settings = settings
-        self._spawner = spawner
-        self._launcher = launcher
+        self.starter = WorkerStarter.from_settings(settings, spawner=spawner, launcher=launcher)
         self._environment = environment
-        self.limits = worker_limits(settings)
         self.max_busy = settings.workers
         self.max_processes = settings.workers + settings.spare_workers
         self.prewarm = [("default", split_header(h).header) for h in settings.prewarm_headers]
@@ -318,7 +348,7 @@ class WorkerSet:
         elif worker.served >= self._settings.recycle_after:
             cause = "recycled"
         else:
-            if outgrown(worker.repl, self.limits):
+            if self.starter.outgrown(worker.repl):
                 cause = "memory"
         if cause is not None:
             self._retire(worker, cause)
@@ -417,14 +447,7 @@ class WorkerSet:
 
     async def _start_worker(self, key: HeaderKey) -> None:
         try:
-            started = await start_header_worker(
-                self._spawner,
-                self._launcher,
-                self._environment(key[0]),
-                key[1],
-                limits=self.limits,
-                timeout=self._settings.import_timeout,
-            )
+            started = await self.starter.start(self._environment(key[0]), key[1])
         except (ProofgateError, OSError) as exc:  # the environment lookup
             started = StartFailed(exc)
         finally:
