@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -33,9 +34,11 @@ def create_app(
         app.state.sessions = SessionManager(owned)
         try:
             await jobs.start_jobs(app, settings, owned)
+            watch = asyncio.create_task(health.watch_store(app))
             try:
                 yield
             finally:
+                watch.cancel()
                 await jobs.stop_jobs(app)
         finally:
             await app.state.sessions.close()

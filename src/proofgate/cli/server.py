@@ -36,30 +36,38 @@ def serve(
     host: Annotated[str | None, typer.Option(help="Address to bind (PROOFGATE_HOST).")] = None,
     port: Annotated[int | None, typer.Option(help="Port (PROOFGATE_PORT).")] = None,
 ) -> None:
-    """Run the HTTP service (uvicorn)."""
+    """Run the HTTP service (uvicorn): one a data directory, a second exits naming the first's pid."""
 
     from proofgate.api.app import create_app
     from proofgate.api.server import Server, uvicorn_config
     from proofgate.logs import configure_logging
+    from proofgate.store.lock import DataDirLock
 
     settings = load_settings(host=host, port=port)
     try:
         check_binding(settings)
     except ConfigError as exc:
         fail(str(exc))
-    configure_logging(settings.log_level, json=settings.log_json)
-    console.print(
-        f"proofgate {__version__} on http://{settings.host}:{settings.port} (docs at /docs)"
-    )
-    config = uvicorn_config(
-        create_app(settings),
-        host=settings.host,
-        port=settings.port,
-        log_level=settings.log_level,
-        # Open NDJSON streams would otherwise hold shutdown until their job ends; jobs resume.
-        timeout_graceful_shutdown=10,
-    )
-    Server(config).run()
+    # Two servers on one directory would both resume its jobs: the second refuses to start.
+    lock = DataDirLock(settings.data_dir)
+    try:
+        lock.acquire()
+    except StoreError as exc:
+        fail(str(exc), EXIT_INFRA)
+    with lock:  # held until the server has stopped
+        configure_logging(settings.log_level, json=settings.log_json)
+        console.print(
+            f"proofgate {__version__} on http://{settings.host}:{settings.port} (docs at /docs)"
+        )
+        config = uvicorn_config(
+            create_app(settings),
+            host=settings.host,
+            port=settings.port,
+            log_level=settings.log_level,
+            # Open NDJSON streams would otherwise hold shutdown until their job ends; jobs resume.
+            timeout_graceful_shutdown=10,
+        )
+        Server(config).run()
 
 
 def doctor(

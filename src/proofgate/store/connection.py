@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,7 +18,7 @@ import aiosqlite
 
 from proofgate.exceptions import StoreError
 
-__all__ = ["MIGRATIONS", "InlineConnection", "connect", "disconnect"]
+__all__ = ["MIGRATIONS", "InlineConnection", "StoreFile", "connect", "disconnect"]
 
 
 #: Schema migrations, applied in order; entry i brings the file from version i to i + 1.
@@ -138,6 +139,51 @@ def _statements(script: str) -> Iterator[str]:
             statement = ""
     if statement.strip():
         raise StoreError(f"an incomplete statement ends a migration: {statement.strip()[:80]!r}")
+
+
+class StoreFile:
+    """Whether the store's path still names the file this process opened (same device and inode).
+
+    SQLite keeps reading and writing a file deleted or replaced under an open connection: every
+    later write would go to a file no one will open again, and be lost at the next start. `problem`
+    says so (each tick and each `/readyz`); `require_intact` refuses the write instead."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._opened: tuple[int, int] | None = None
+
+    def pin(self) -> None:
+        """Remember the file the path names now: call it once the store is open."""
+        try:
+            found = os.stat(self.path)
+        except OSError as exc:
+            raise StoreError(f"cannot read {self.path}: {exc}; check PROOFGATE_DATA_DIR") from exc
+        self._opened = (found.st_dev, found.st_ino)
+
+    def problem(self) -> str | None:
+        """Why the open store can no longer be trusted with writes, or None (also when unpinned)."""
+        if self._opened is None:
+            return None
+        try:
+            found = os.stat(self.path)
+        except FileNotFoundError:
+            change = "was deleted"
+        except OSError as exc:
+            change = f"cannot be read ({exc})"
+        else:
+            if (found.st_dev, found.st_ino) == self._opened:
+                return None
+            change = "was replaced by another file"
+        return (
+            f"the store file {self.path} {change} while this process had it open: writes are "
+            "refused (they would be lost); restart proofgate to open the file at that path"
+        )
+
+    def require_intact(self) -> None:
+        """`StoreError` with the reason when the file is gone or replaced (before any write)."""
+        problem = self.problem()
+        if problem is not None:
+            raise StoreError(problem)
 
 
 class InlineConnection:

@@ -19,7 +19,7 @@ import aiosqlite
 from proofgate.exceptions import StoreError
 from proofgate.models import Submission
 from proofgate.models.jobs import ItemError, JobCounts, JobStatus
-from proofgate.store.connection import connect, disconnect
+from proofgate.store.connection import StoreFile, connect, disconnect
 
 __all__ = ["JobRecord", "JobStore", "PreparedItem", "result_line"]
 
@@ -64,16 +64,23 @@ _JOB_COLUMNS = "id, status, key_name, total, created_at, started_at, finished_at
 
 
 class JobStore:
-    """The job tables of the store file. Writes are serialised, so a job is created whole."""
+    """The job tables of the store file. Writes are serialised, so a job is created whole; once the
+    file was deleted or replaced under the open store (`file.problem()`), they are refused."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
+        self.file = StoreFile(path)
         self._connection: aiosqlite.Connection | None = None
         self._write_lock = asyncio.Lock()
 
     async def open(self) -> None:
         if self._connection is None:
             self._connection = await connect(self.path)
+            try:
+                self.file.pin()
+            except StoreError:
+                await self.close()
+                raise
 
     async def close(self) -> None:
         connection, self._connection = self._connection, None
@@ -90,6 +97,7 @@ class JobStore:
         """Run `statements` (a list of parameters means executemany) in one transaction."""
         db = self._db()
         async with self._write_lock:
+            self.file.require_intact()
             try:
                 for sql, parameters in statements:
                     if parameters and isinstance(parameters[0], (list, tuple)):

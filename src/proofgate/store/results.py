@@ -19,7 +19,7 @@ import aiosqlite
 from proofgate.config import Settings
 from proofgate.exceptions import StoreError
 from proofgate.models import Pins, Submission, Verdict, canonical_sha256
-from proofgate.store.connection import InlineConnection, connect, disconnect
+from proofgate.store.connection import InlineConnection, StoreFile, connect, disconnect
 
 __all__ = ["CacheStats", "ResultCache", "cache_key"]
 
@@ -84,6 +84,7 @@ class ResultCache:
     def __init__(self, path: Path, *, enabled: bool = True) -> None:
         self.path = path
         self.enabled = enabled
+        self.file = StoreFile(path)
         self._connection: aiosqlite.Connection | None = None
         self._inline: InlineConnection | None = None
         self._writes = 0  # since the last checkpoint
@@ -100,7 +101,8 @@ class ResultCache:
             self._connection = await connect(self.path)
             try:
                 self._inline = InlineConnection(self.path)
-            except sqlite3.Error as exc:
+                self.file.pin()
+            except (sqlite3.Error, StoreError) as exc:
                 await self.close()
                 raise StoreError(f"cannot open the store at {self.path}: {exc}") from exc
 
@@ -152,7 +154,9 @@ class ResultCache:
 
     async def _write(self, sql: str, parameters: tuple[object, ...]) -> None:
         """One statement, committed: inline if the file is free, else on aiosqlite's thread
-        (which waits for the lock). Every `CHECKPOINT_EVERY` writes, a checkpoint on that thread."""
+        (which waits for the lock). Every `CHECKPOINT_EVERY` writes, a checkpoint on that thread.
+        Refused (`StoreError`) once the file was deleted or replaced under the open store."""
+        self.file.require_intact()
         try:
             self._inline_connection().write(sql, parameters)
         except sqlite3.OperationalError:
@@ -226,6 +230,8 @@ class ResultCache:
         if self._connection is None and not self.path.exists():
             return 0
         opened_here = self._connection is None
+        if not opened_here:
+            self.file.require_intact()
         connection = self._connection or await connect(self.path)
         try:
             cursor = await connection.execute("DELETE FROM results")
