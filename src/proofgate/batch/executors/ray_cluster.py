@@ -32,8 +32,9 @@ from proofgate.exceptions import Busy, ConfigError, NotReady, SubmissionError
 from proofgate.logs import get_logger
 from proofgate.models import Submission, Verdict
 from proofgate.service import CheckerService
+from proofgate.store.lock import DataDirLock, claim_data_dir
 
-__all__ = ["CheckerActor", "RayExecutor", "import_ray"]
+__all__ = ["CheckerActor", "RayExecutor", "actor_settings", "import_ray"]
 
 _log = get_logger("proofgate.batch.ray")
 
@@ -54,16 +55,30 @@ def import_ray() -> Any:
     return ray
 
 
+def actor_settings(base: Settings | None = None) -> tuple[Settings, DataDirLock]:
+    """The settings an actor's service runs on: its node's `PROOFGATE_*`, with a data directory
+    of its own (the first free `DATA_DIR/actors/<n>`, locked for the actor's life), so actors on
+    one machine never share a store, a scratch directory or a server's job tables."""
+    base = base or Settings()
+    lock = claim_data_dir(base.data_dir / "actors")
+    return Settings(data_dir=lock.data_dir), lock
+
+
 class CheckerActor:
     """Lives in a Ray worker: one `CheckerService` (one warm REPL pool) for the actor's life."""
 
     def __init__(self, factory: ServiceFactory | None = None) -> None:
         self._factory = factory
         self._service: CheckerService | None = None
+        self._data_lock: DataDirLock | None = None
 
     async def start(self) -> dict[str, Any]:
         """Start the service; say whether it can verify, and why not."""
-        service = self._factory() if self._factory is not None else CheckerService(Settings())
+        if self._factory is not None:
+            service = self._factory()
+        else:
+            settings, self._data_lock = actor_settings()
+            service = CheckerService(settings)
         await service.start()
         self._service = service
         readiness = service.readiness()
@@ -98,6 +113,9 @@ class CheckerActor:
         if self._service is not None:
             await self._service.close()
             self._service = None
+        if self._data_lock is not None:
+            self._data_lock.release()
+            self._data_lock = None
 
 
 @dataclass(eq=False)
