@@ -58,6 +58,11 @@ class Settings(BaseSettings):
     allow_unauthenticated: bool = Field(
         False, description="Serve non-loopback addresses without API keys (not recommended)."
     )
+    metrics_key_labels: bool = Field(
+        False,
+        description="Label `/metrics` series by API key name (`/metrics` is open to anyone: by "
+        "default the counts are summed over keys).",
+    )
     max_body_bytes: int = Field(1_000_000, ge=1_024, description="Largest request body accepted.")
     max_batch_items: int = Field(
         10_000, ge=1, description="Most submissions one `POST /v1/batch` may carry."

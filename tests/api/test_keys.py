@@ -127,7 +127,30 @@ def test_over_the_rate_is_429_with_retry_after(served: Served) -> None:
         client.check(code="theorem t : 1 = 1 := rfl")
     assert info.value.status_code == 429
     metrics = httpx.get(served.url + "/metrics").text
-    assert 'proofgate_quota_rejections_total{key="slow",limit="rate"}' in metrics
+    assert 'proofgate_quota_rejections_total{limit="rate"} 2.0' in metrics  # no key's name
+
+
+@pytest.mark.parametrize("labelled", [False, True])
+def test_metrics_name_keys_only_when_the_setting_says(settings: Settings, labelled: bool) -> None:
+    settings = settings.model_copy(update={"metrics_key_labels": labelled})
+    assert settings.api_keys_file is not None
+    keys = KeyStore(settings.api_keys_file)
+    _, token = keys.create("acme-research", rate_per_minute=1)
+    app = create_app(settings, service=FakeServiceWithPool())  # type: ignore[arg-type]
+    with run_app(app) as url:
+        codes = [
+            httpx.post(url + "/v1/check", json=CHECK, headers=bearer(token)).status_code
+            for _ in range(2)
+        ]
+        metrics = httpx.get(url + "/metrics").text
+    assert codes == [200, 429]  # a request was admitted under the key, and one refused
+    if labelled:
+        assert 'proofgate_key_requests_total{key="acme-research"} 1.0' in metrics
+        assert 'proofgate_quota_rejections_total{key="acme-research",limit="rate"} 1.0' in metrics
+    else:
+        assert "acme-research" not in metrics
+        assert "proofgate_key_requests_total 1.0" in metrics
+        assert 'proofgate_quota_rejections_total{limit="rate"} 1.0' in metrics
 
 
 def test_a_batch_is_charged_per_submission(served: Served) -> None:

@@ -59,7 +59,9 @@ def create_app(
     app.include_router(triage_router)
     app.include_router(jobs.router)
     app.include_router(kimina.router)
-    app.state.metrics = metrics.Metrics(pool_stats=metrics.pool_stats_of(app.state))
+    app.state.metrics = metrics.Metrics(
+        pool_stats=metrics.pool_stats_of(app.state), key_labels=settings.metrics_key_labels
+    )
     install_error_handlers(app)
     # added last = outermost: the request id exists before the body limit answers
     app.add_middleware(BodySizeLimitMiddleware, max_body_bytes=settings.max_body_bytes)

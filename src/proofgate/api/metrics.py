@@ -139,9 +139,12 @@ def _is_number(value: object) -> TypeGuard[int | float]:
 
 
 class Metrics:
-    """The app's series. Requests are counted by route template, never by raw path."""
+    """The app's series. Requests are counted by route template, never by raw path; API key names
+    appear only with `key_labels` (PROOFGATE_METRICS_KEY_LABELS)."""
 
-    def __init__(self, pool_stats: PoolStatsReader | None = None) -> None:
+    def __init__(
+        self, pool_stats: PoolStatsReader | None = None, *, key_labels: bool = False
+    ) -> None:
         self.registry = CollectorRegistry()
         self.requests = Counter(
             "proofgate_http_requests",
@@ -182,16 +185,23 @@ class Metrics:
             ["reason"],
             registry=self.registry,
         )
+        # A key's name is the operator's word for a customer: on a page anyone can read, only
+        # with PROOFGATE_METRICS_KEY_LABELS=true; else the counts are summed over keys.
+        self.key_labels = key_labels
         self.key_requests = Counter(
             "proofgate_key_requests",
-            "Requests admitted under an API key, by key name.",
-            ["key"],
+            "Requests admitted under an API key"
+            + (", by key name." if key_labels else " (PROOFGATE_METRICS_KEY_LABELS: by key)."),
+            ["key"] if key_labels else [],
             registry=self.registry,
         )
         self.quota_rejections = Counter(
             "proofgate_quota_rejections",
-            "Requests refused with 429 for a key over its quota, by key and limit.",
-            ["key", "limit"],
+            "Requests refused with 429 for a key over its quota, by "
+            + (
+                "key and limit." if key_labels else "limit (PROOFGATE_METRICS_KEY_LABELS: and key)."
+            ),
+            ["key", "limit"] if key_labels else ["limit"],
             registry=self.registry,
         )
         self.jobs_created = Counter(
@@ -214,10 +224,11 @@ class Metrics:
         self.auth_failures.labels(reason).inc()
 
     def observe_key_request(self, key: str) -> None:
-        self.key_requests.labels(key).inc()
+        (self.key_requests.labels(key) if self.key_labels else self.key_requests).inc()
 
     def observe_quota_rejection(self, key: str, limit: str) -> None:
-        self.quota_rejections.labels(key, limit).inc()
+        labels = (key, limit) if self.key_labels else (limit,)
+        self.quota_rejections.labels(*labels).inc()
 
     def observe_job_created(self) -> None:
         self.jobs_created.inc()
