@@ -1,14 +1,16 @@
-"""Closing the store: both tables' owners turn a failed close into the same `StoreError`."""
+"""Opening and closing the store: the journal-mode switch outwaits a lock; both tables' owners turn a
+failed close into the same `StoreError`."""
 
 from __future__ import annotations
 
 import sqlite3
+import time
 from pathlib import Path
 
 import pytest
 
 from proofgate.exceptions import StoreError
-from proofgate.store.connection import disconnect
+from proofgate.store.connection import _enter_wal, disconnect
 from proofgate.store.jobs import JobStore
 from proofgate.store.results import ResultCache
 
@@ -40,3 +42,34 @@ async def test_a_failed_close_is_a_store_error_naming_the_file(
         assert store._connection is None  # a failed close still leaves the store closed
     finally:
         await opened.close()
+
+
+class _LockedAtFirst:
+    """A connection whose journal-mode switch meets a lock `times` times (as two first opens of a
+    new file can), then succeeds."""
+
+    def __init__(self, times: int, error: str = "database is locked") -> None:
+        self.left = times
+        self.error = error
+        self.calls = 0
+
+    def execute(self, sql: str) -> None:
+        self.calls += 1
+        if self.left:
+            self.left -= 1
+            raise sqlite3.OperationalError(self.error)
+
+
+def test_entering_wal_is_retried_while_the_file_is_locked() -> None:
+    db = _LockedAtFirst(times=3)
+    _enter_wal(db, deadline=time.monotonic() + 60)  # type: ignore[arg-type]
+    assert db.calls == 4
+
+
+def test_entering_wal_gives_up_at_the_deadline_and_on_other_errors() -> None:
+    with pytest.raises(sqlite3.OperationalError, match="locked"):
+        _enter_wal(_LockedAtFirst(times=10**9), deadline=time.monotonic())  # type: ignore[arg-type]
+    other = _LockedAtFirst(times=1, error="disk I/O error")
+    with pytest.raises(sqlite3.OperationalError, match="disk"):
+        _enter_wal(other, deadline=time.monotonic() + 60)  # type: ignore[arg-type]
+    assert other.calls == 1

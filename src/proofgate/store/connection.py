@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import os
 import sqlite3
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -98,13 +99,27 @@ async def disconnect(connection: aiosqlite.Connection | None, path: Path) -> Non
         raise StoreError(f"cannot close the store at {path}: {exc}") from exc
 
 
+def _enter_wal(db: sqlite3.Connection, *, deadline: float) -> None:
+    """`PRAGMA journal_mode=WAL`, retried while another connection holds the file: two first
+    opens of a new file can each hold a shared lock and want an exclusive one, and SQLite then
+    answers one of them "database is locked" at once instead of calling its busy handler."""
+    while True:
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+        time.sleep(0.01)
+
+
 def _migrate(path: Path) -> None:
     """WAL mode, then every missing migration in one IMMEDIATE transaction: the version is read
     under the write lock, so processes opening a new file at once apply each migration once, and
     a crash midway leaves the file as it was."""
     db = sqlite3.connect(path, timeout=10.0, isolation_level=None)
     try:
-        db.execute("PRAGMA journal_mode=WAL")
+        _enter_wal(db, deadline=time.monotonic() + 10.0)
         db.execute("BEGIN IMMEDIATE")
         try:
             db.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
