@@ -205,15 +205,29 @@ def judged_report(args: argparse.Namespace, axioms: list[str] | None) -> dict[st
     return report
 
 
+def _how(compiled: dict[str, Any]) -> dict[str, Any]:
+    return {"options": compiled.get("options"), "threads": compiled.get("threads")}
+
+
 def main(argv: list[str]) -> int:
     scenario = json.loads(Path(argv[0]).read_text(encoding="utf-8"))
     args = parse(argv[1:])
     if log := scenario.get("argv_log"):
         modules = {"submission": args.compiled["module"]}
+        # how each file was compiled: the `-D` options and `-j` the compiler recorded
+        compiled = {"submission": _how(args.compiled)}
         if args.challenge_compiled is not None:
             modules["challenge"] = args.challenge_compiled["module"]
+            compiled["challenge"] = _how(args.challenge_compiled)
         Path(log).write_text(
-            json.dumps({"argv": argv[1:], "env": dict(os.environ), "modules": modules}),
+            json.dumps(
+                {
+                    "argv": argv[1:],
+                    "env": dict(os.environ),
+                    "modules": modules,
+                    "compiled": compiled,
+                }
+            ),
             encoding="utf-8",
         )
     mode = scenario.get("mode", "report")

@@ -11,6 +11,17 @@ Lean's rules modelled here (read from Lean v4.32.0's `src/Lean/Shell.lean` and
 - a `private` declaration `x` (in namespace `N`) of module `M` is the constant
   `_private.M.0.N.x`, so the statement's and the submission's private names agree only when both
   were compiled under the same module name.
+- `-D name=value` (or `-Dname=value`; src/Lean/Shell.lean `setConfigOption`, src/util/shell.cpp
+  `set_config_option`, src/Lean/Language/Lean.lean `reparseOptions`): an argument without `=`
+  stops the shell (`invalid -D parameter, argument must contain '='` on stderr, exit 1); an option
+  Lean declares before any import (`BUILTIN_OPTIONS`) is parsed at once, a Bool taking only
+  `true`/`false` and a Nat only digits (else `invalid -D parameter, invalid configuration option
+  'VALUE' value, it must be true/false` / `... a natural number`, exit 1); any other name is
+  checked after the imports and, unknown, fails the file with `invalid -D parameter, unknown
+  configuration option 'NAME'` (a `weak.NAME` is dropped instead). The record keeps the options
+  as parsed (`options`).
+- `-j N` / `--threads=N`: N must be a number (`error: expected numeric argument for option '-j'`,
+  exit 1); without it Lean uses every core. The record keeps it (`threads`, None when absent).
 
 A line `-- standin-compiler: ACTION [TEXT]` in the source picks a failure: `error TEXT` (a
 `--json` error message, exit 1), `hang` (sleeps), `crash` (killed by SIGKILL without output),
@@ -71,6 +82,52 @@ _END = re.compile(r"^\s*end(?:\s+(\S+))?\s*$")
 _IMPORT = re.compile(r"^\s*import\s+(.+)$")
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_'.]*")
 _NUMERAL = re.compile(r"(?<![A-Za-z0-9_'.])[0-9]+(?![A-Za-z0-9_'])")
+
+
+#: Options Lean declares before any import, with the kind of their default (a few of Lean core's
+#: `register_builtin_option`s; Mathlib's own, e.g. its linters, are declared by its imports).
+BUILTIN_OPTIONS = {
+    "autoImplicit": "Bool",
+    "relaxedAutoImplicit": "Bool",
+    "maxHeartbeats": "Nat",
+    "maxRecDepth": "Nat",
+    "maxSynthPendingDepth": "Nat",
+    "pp.unicode.fun": "Bool",
+    "linter.unusedVariables": "Bool",
+}
+
+
+class OptionError(Exception):
+    """Lean's shell or frontend refusing a `-D` option."""
+
+
+def parse_options(arguments: list[str]) -> dict[str, bool | int | str]:
+    """The `-D` options as Lean takes them; `OptionError` with Lean's message when it would not."""
+    options: dict[str, bool | int | str] = {}
+    for argument in arguments:
+        name, equals, value = argument.strip().partition("=")
+        if not equals:
+            raise OptionError("invalid -D parameter, argument must contain '='")
+        if name.split(".")[0] == "weak":
+            continue  # `weak.NAME`: dropped when NAME is not declared (none is, here)
+        kind = BUILTIN_OPTIONS.get(name)
+        if kind is None:
+            raise OptionError(f"invalid -D parameter, unknown configuration option '{name}'")
+        if kind == "Bool":
+            if value not in ("true", "false"):
+                raise OptionError(
+                    f"invalid -D parameter, invalid configuration option '{value}' value, "
+                    "it must be true/false"
+                )
+            options[name] = value == "true"
+        else:
+            if not value.isdigit():
+                raise OptionError(
+                    f"invalid -D parameter, invalid configuration option '{value}' value, "
+                    "it must be a natural number"
+                )
+            options[name] = int(value)
+    return options
 
 
 class RootError(Exception):
@@ -164,6 +221,20 @@ def main(argv: list[str]) -> int:
     parser.add_argument("-j", "--threads", dest="threads")
     parser.add_argument("source")
     args = parser.parse_args(argv)
+    if args.threads is not None and not args.threads.isdigit():
+        print("error: expected numeric argument for option '-j'", file=sys.stderr)
+        return 1
+    try:
+        options = parse_options(args.options)
+    except OptionError as exc:
+        if "unknown configuration option" not in str(exc):
+            print(exc, file=sys.stderr)  # the shell itself refuses it, before any file is read
+            return 1
+        # checked once the imports are loaded: a message of the file, as its header's error
+        where = {"line": 1, "column": 0}
+        message = {"severity": "error", "pos": where, "endPos": None, "data": str(exc)}
+        print(json.dumps(message | {"fileName": args.source, "caption": ""}))
+        return 1
     try:
         module = module_name(args.source, args.root)
     except RootError as exc:
@@ -221,7 +292,8 @@ def main(argv: list[str]) -> int:
             if (i := _IMPORT.match(line))
             for imported in i[1].split()
         ],
-        "options": args.options,
+        "options": options,
+        "threads": int(args.threads) if args.threads is not None else None,
         "declarations": declared,
         "axioms": axioms,
         "kernel": kernel,

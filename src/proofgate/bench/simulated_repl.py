@@ -22,6 +22,8 @@ Two modes:
   `report-worker` (its pid, when its header import finished and when this command started, as
   `time.monotonic()` seconds: `proofgate bench` tells from them whether a request waited on an import).
   Modules named `Standin.Missing...` fail to import, as an unknown module does in Lean.
+  `report-options` answers the options the command runs under and the thread count, as
+  `options NAME=VALUE ... threads N` (`threads cores` when LEAN_NUM_THREADS is unset).
   A marker may be conditional: `with WORD MARKER` / `without WORD MARKER` acts out MARKER only if
   the command's text (its marker lines aside) contains / does not contain WORD; they nest, e.g.
   `-- standin: with proofgate_triage without norm_num error failed` (triage tests script probes so).
@@ -33,6 +35,17 @@ Two modes:
 
 Run it as `python -m proofgate.bench.simulated_repl [--replay FILE.in] [--import-seconds S]
 [--check-seconds-lognormal MU,SIGMA] [--seed N] [--start-seconds S]`.
+
+Options and threads, as the real REPL takes them (REPL/Main.lean, REPL/Frontend.lean at v4.32.0;
+the runtime's `lean_init_task_manager`): its `main` ignores every argument, so this stand-in ignores
+any argument it does not use itself (a `-D` on its command line does nothing here either); each
+command is elaborated with no options (`processInput` is called with `opts := {}`), and a top-level
+`set_option NAME VALUE` line changes the options of the env it makes and of every env made on top
+of it (an `env` id keeps the whole command state, its scopes' options with it); `set_option ... in`
+changes nothing after its command. An unknown option name is an error (Unknown option `NAME`), as
+is a value of the wrong kind. The thread count comes from LEAN_NUM_THREADS (the C `atoi` of it;
+unset: the core count); a count of 0 leaves the runtime without a task manager, which Lean's
+elaborator cannot run without: the stand-in then aborts on its first command, as that assertion does.
 """
 
 from __future__ import annotations
@@ -142,11 +155,55 @@ def _emit(text: str) -> None:
     out.flush()
 
 
+#: Options Lean declares before any import, with the kind of their value (a few of core's).
+KNOWN_OPTIONS = {
+    "autoImplicit": "Bool",
+    "relaxedAutoImplicit": "Bool",
+    "maxHeartbeats": "Nat",
+    "maxRecDepth": "Nat",
+    "maxSynthPendingDepth": "Nat",
+    "pp.unicode.fun": "Bool",
+    "linter.unusedVariables": "Bool",
+}
+
+
 @dataclass
 class _Env:
     imports: tuple[str, ...]
     depth: int  # 0 for a header env, +1 per command run on top
     base: int | None
+    options: dict[str, str] = field(default_factory=dict)
+
+
+def _lean_threads() -> str:
+    """The task manager's size as a compiled Lean program reads it: `atoi(LEAN_NUM_THREADS)`."""
+    text = os.environ.get("LEAN_NUM_THREADS")
+    if text is None:
+        return "cores"
+    number = ""
+    for char in text.strip():
+        if not char.isdigit():
+            break
+        number += char
+    return str(int(number or "0"))
+
+
+def _set_options(lines: list[str], options: dict[str, str], messages: list[dict[str, Any]]) -> None:
+    """Apply each top-level `set_option NAME VALUE` line to `options`, as Lean's elaborator does."""
+    for number, text in enumerate(lines, start=1):
+        words = text.split()
+        if words[:1] != ["set_option"] or len(words) != 3:
+            continue  # `set_option NAME VALUE in ...` scopes its own command only
+        name, value = words[1], words[2]
+        kind = KNOWN_OPTIONS.get(name)
+        if kind is None:
+            messages.append(_message("error", number, 0, f"Unknown option `{name}`"))
+        elif (kind == "Bool" and value not in ("true", "false")) or (
+            kind == "Nat" and not value.isdigit()
+        ):
+            messages.append(_message("error", number, 0, "type mismatch at set_option"))
+        else:
+            options[name] = value
 
 
 @dataclass
@@ -189,6 +246,10 @@ class SimulatedRepl:
                 threading.Timer(delay, _emit, args=('{"env": 99}\n\n',)).start()
 
     def _command(self, data: dict[str, Any]) -> None:
+        if _lean_threads() == "0":  # no task manager: the elaborator's first promise asserts
+            sys.stderr.write("INTERNAL PANIC: no task manager (LEAN_NUM_THREADS=0)\n")
+            sys.stderr.flush()
+            os._exit(134)
         received_at = time.monotonic()
         code: str = data["cmd"]
         self.next_goal = "⊢ True"
@@ -212,7 +273,7 @@ class SimulatedRepl:
             record = _Env(imports, 0, None)
         else:
             base = self.envs[env_id]
-            record = _Env(base.imports, base.depth + 1, env_id)
+            record = _Env(base.imports, base.depth + 1, env_id, dict(base.options))
             for number, text in enumerate(lines, start=1):
                 if text.startswith("import "):
                     messages.append(
@@ -225,9 +286,15 @@ class SimulatedRepl:
                     )
             if self.check_lognormal is not None:
                 time.sleep(min(30.0, self.rng.lognormvariate(*self.check_lognormal)))
+        options_before = dict(record.options)  # what this command itself runs under
+        _set_options(lines, record.options, messages)
         markers = _markers(lines)
         for line, column, name, argument in markers:
             self._act(name, argument, line, column, messages, sorries, record)
+            if name == "report-options":
+                listed = " ".join(f"{k}={v}" for k, v in sorted(options_before.items()))
+                text = f"options {listed} threads {_lean_threads()}".replace("  ", " ")
+                messages.append(_message("info", line, column, text))
             if name == "report-worker":
                 text = f"worker pid={os.getpid()} ready_at={self.ready_at:.6f} started_at={received_at:.6f}"
                 messages.append(_message("info", line, column, text))
@@ -430,7 +497,8 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=None)
     parser.add_argument("--child-sleep", type=float, default=None, help=argparse.SUPPRESS)
     parser.add_argument("--tag", default="", help=argparse.SUPPRESS)
-    return parser.parse_args(argv)
+    # the real REPL's `main` ignores its arguments: so do we, beyond the stand-in's own
+    return parser.parse_known_args(argv)[0]
 
 
 def _imported_modules(lines: list[str]) -> tuple[str, ...]:
