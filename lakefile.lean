@@ -9,7 +9,10 @@ their exact commits. proofgate's own Lean targets (the trusted checker) live her
 -/
 
 package proofgate where
-  -- Match Mathlib's own defaults, so a statement means here what it means in Mathlib.
+  -- These options apply only when Lake builds this package's own modules (the checker). They do
+  -- not reach `lake env lean` or the REPL, so submissions are not checked under them: a check
+  -- runs under its environment's option set (`proofgate-options.json`, default none: Lean's own
+  -- defaults), passed to every Lean process explicitly (docs/verdicts.md, "Options").
   leanOptions := #[
     ⟨`autoImplicit, false⟩,
     ⟨`relaxedAutoImplicit, false⟩

@@ -143,7 +143,21 @@ class Settings(BaseSettings):
     sandbox: Literal["auto", "bwrap", "none"] = Field(
         "auto", description="`none` runs Lean unjailed: local development only."
     )
-    max_processes: int = Field(64, ge=4, description="Processes one worker may have.")
+    max_processes: int = Field(
+        64,
+        ge=4,
+        description="Processes (and threads) one worker or compile may have; raised to fit "
+        "`lean_threads` (`proofgate.lean.launch.process_cap`).",
+    )
+    lean_threads: int = Field(
+        1,
+        ge=1,
+        le=256,
+        description="Task-manager threads of every Lean process the service starts (`-j` for "
+        "`lean`, LEAN_NUM_THREADS for the REPL, Lake and the checkers). Lean's default is the "
+        "core count; 1 keeps one busy thread per worker, as the pool already runs one worker a "
+        "core and a submission is one small file, and keeps the process caps small.",
+    )
 
     # --- verification --------------------------------------------------------------------
     policy: Literal["strict", "permissive"] = "strict"

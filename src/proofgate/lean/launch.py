@@ -8,6 +8,14 @@ sandbox) decides how the spec runs: `read_only` and `writable` name what a jail 
 
 `SpawnSpec.env` is the child's whole environment: a short allowlist of the service's variables,
 never its secrets. The simulated REPL is refused here: no verification path may select it.
+
+Threads and process caps, for every Lean process the service starts (read from Lean's sources,
+untested against real Lean): a compiled Lean program (the REPL, Lake, the checkers) sizes its task
+manager from `LEAN_NUM_THREADS`, else the core count (`lean_init_task_manager` in
+src/runtime/object.cpp); the `lean` front end ignores that variable and takes `-j N` (shell.cpp /
+src/Lean/Shell.lean). The REPL's `main` ignores its arguments (REPL/Main.lean), so it gets the
+variable and nothing on its command line. A cgroup's `pids.max` counts threads, so every jail's
+cap is computed from the thread count here (`lean_process_cap`, `process_cap`).
 """
 
 from __future__ import annotations
@@ -23,7 +31,19 @@ from proofgate.environments.toolchain import LeanInstall, find_lean
 from proofgate.exceptions import ConfigError, LeanUnavailable
 from proofgate.sandbox.process import Limits, SpawnSpec
 
-__all__ = ["LeanReplLauncher", "ReplLauncher", "child_environment", "scratch_dir", "worker_limits"]
+__all__ = [
+    "LEAN_RUNTIMES",
+    "THREAD_MARGIN",
+    "LeanReplLauncher",
+    "ReplLauncher",
+    "child_environment",
+    "lean_process_cap",
+    "lean_thread_args",
+    "lean_thread_env",
+    "process_cap",
+    "scratch_dir",
+    "worker_limits",
+]
 
 #: Variables a Lean process may inherit from the service; everything else is dropped.
 INHERITED_VARIABLES = (
@@ -35,9 +55,14 @@ INHERITED_VARIABLES = (
     "LC_CTYPE",
     "LEAN_PATH",
     "LEAN_SYSROOT",
-    "LEAN_NUM_THREADS",
     "PYTHONPATH",
 )
+#: Threads one Lean runtime may run besides its task manager's workers: the main thread, one per
+#: dedicated task, and the extra worker a pool task blocked in `Task.get` adds while it waits
+#: (`task_manager::wait_for`), with room for a few of each.
+THREAD_MARGIN = 8
+#: Lean runtimes in one jail, each with its own task manager: `lake env` and the program it runs.
+LEAN_RUNTIMES = 2
 SIMULATED_MODULE = "proofgate.bench.simulated_repl"
 
 
@@ -47,10 +72,32 @@ class ReplLauncher(Protocol):
     def spawn_spec(self, environment: Environment) -> SpawnSpec: ...
 
 
+def lean_thread_env(settings: Settings) -> dict[str, str]:
+    """The variable that sizes a compiled Lean program's task manager (the REPL, Lake, checkers)."""
+    return {"LEAN_NUM_THREADS": str(settings.lean_threads)}
+
+
+def lean_thread_args(settings: Settings) -> list[str]:
+    """The `lean` front end's own thread count flag (it does not read LEAN_NUM_THREADS)."""
+    return ["-j", str(settings.lean_threads)]
+
+
+def lean_process_cap(settings: Settings) -> int:
+    """The tasks (processes and threads) a jail running one Lean program under `lake env` needs:
+    the cap of the trusted checker and leanchecker, which run no submission code."""
+    return LEAN_RUNTIMES * (settings.lean_threads + THREAD_MARGIN)
+
+
+def process_cap(settings: Settings) -> int:
+    """The cap of a jail that runs submission code (a REPL worker, an audit compile): the
+    operator's `max_processes`, raised to what the thread count needs."""
+    return max(settings.max_processes, lean_process_cap(settings))
+
+
 def worker_limits(settings: Settings) -> Limits:
     """What one REPL worker's tree may take, the pool's and the sessions' alike."""
     return Limits(
-        memory_bytes=settings.memory_limit_mb * 2**20, max_processes=settings.max_processes
+        memory_bytes=settings.memory_limit_mb * 2**20, max_processes=process_cap(settings)
     )
 
 
@@ -67,8 +114,10 @@ def scratch_dir(settings: Settings, environment: Environment) -> Path:
 def child_environment(
     settings: Settings, *, scratch: Path, bin_dir: Path | None = None
 ) -> dict[str, str]:
-    """The allowlisted environment of a worker, with the toolchain's `bin` first on PATH."""
+    """The allowlisted environment of a worker, with the toolchain's `bin` first on PATH and the
+    thread count set (never the service's own LEAN_NUM_THREADS)."""
     env = {name: os.environ[name] for name in INHERITED_VARIABLES if name in os.environ}
+    env.update(lean_thread_env(settings))
     env["ELAN_HOME"] = str(settings.elan_home)
     env["TMPDIR"] = str(scratch)
     env.setdefault("LANG", "C.UTF-8")

@@ -18,13 +18,14 @@ import contextlib
 import time
 from collections import Counter, deque
 from collections.abc import Callable, Coroutine, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
 
 from proofgate.config import Settings
-from proofgate.environments.registry import Environment
+from proofgate.environments.registry import OPTIONS_FILE, Environment
 from proofgate.exceptions import (
     Busy,
+    ConfigError,
     ProofgateError,
     ReplCrashed,
     ReplError,
@@ -186,6 +187,8 @@ async def start_header_worker(
             raise
         began = time.monotonic()
         reply = await repl.command(header, timeout=timeout)
+        if environment.lean_options and not reply.has_errors and reply.env is not None:
+            reply = await _set_options(repl, environment, reply, timeout=timeout)
     except (ProofgateError, OSError) as exc:
         if repl is None:
             return StartFailed(exc)
@@ -197,6 +200,22 @@ async def start_header_worker(
             await repl.close()
         raise
     return HeaderStarted(repl, reply, time.monotonic() - began)
+
+
+async def _set_options(
+    repl: ReplProcess, environment: Environment, header: ReplReply, *, timeout: float
+) -> ReplReply:
+    """The header's reply with its env replaced by the env the environment's option set makes
+    (`Environment.option_commands`, run on the header's env): every body then runs under those
+    options, at its own positions. Lean refusing an option is the operator's `ConfigError`."""
+    reply = await repl.command(environment.option_commands(), env=header.env, timeout=timeout)
+    if reply.has_errors or reply.env is None:
+        refusal = "; ".join(m.data for m in reply.errors) or "no env in its reply"
+        raise ConfigError(
+            f"environment {environment.name!r}: Lean refuses its option set "
+            f"({environment.lean_options}): {refusal}; fix {environment.directory / OPTIONS_FILE}"
+        )
+    return replace(header, env=reply.env)
 
 
 @dataclass(frozen=True)

@@ -169,6 +169,11 @@ class Pins(BaseModel):
     proofgate: str
     checker: str
     environment: str = "default"
+    lean_options: dict[str, bool | int | str] = Field(
+        default_factory=dict,
+        description="The Lean options every Lean process of the check ran under (the "
+        "environment's option set); empty: Lean's own defaults.",
+    )
 
 
 class Timings(BaseModel):

@@ -16,7 +16,7 @@ __all__ = ["ReplayResult", "compare_verdicts", "replay"]
 
 Check = Callable[[Submission], Awaitable[Verdict]]
 #: Pins that name what was checked against; a difference means a different experiment.
-_ENVIRONMENT_PINS = ("lean", "mathlib", "repl", "environment")
+_ENVIRONMENT_PINS = ("lean", "mathlib", "repl", "environment", "lean_options")
 #: Pins that name what did the checking.
 _CHECKER_PINS = ("checker", "proofgate")
 

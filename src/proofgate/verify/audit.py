@@ -12,6 +12,11 @@ Three jailed processes, none of which the submission can talk to:
    a second replay by the same kernel, on the same attacker-written file, without rebuilding its
    terms. A second opinion on the kernel, not a defence against a tampered .olean; when it
    disagrees with the checker, the verdict names it (`second_opinion`).
+
+Every process gets the thread count (`lean -j N`; LEAN_NUM_THREADS for Lake and the checkers) and
+a process cap sized from it (`proofgate.lean.launch`). Both compiles get the environment's option
+set as `-D` flags, so the statement and the submission are elaborated under the same options as
+the REPL run (`Environment.option_args`); the reference cache key includes them.
 """
 
 from __future__ import annotations
@@ -40,6 +45,12 @@ from proofgate.exceptions import (
     ReplError,
     SpawnFailed,
     SubmissionError,
+)
+from proofgate.lean.launch import (
+    lean_process_cap,
+    lean_thread_args,
+    lean_thread_env,
+    process_cap,
 )
 from proofgate.logs import get_logger
 from proofgate.sandbox.process import Limits, Spawner, SpawnSpec
@@ -259,12 +270,15 @@ class Auditor:
     async def _compile(
         self, environment: Environment, source: Path, olean: Path, *, what: str
     ) -> RunResult:
-        """`lean --json -R DIR -o OLEAN DIR/ProofgateSubmission.lean`, DIR writable: the module is
-        `ProofgateSubmission` wherever DIR is (without `-R` the root is the working directory, the
-        environment's, and Lean refuses a file outside it). A compile killed from outside is run
-        once more; killed again, it is an `AuditError` (`_once_more_if_killed`)."""
+        """`lean -j N -D... --json -R DIR -o OLEAN DIR/ProofgateSubmission.lean`, DIR writable:
+        the thread count and the environment's options alike for statement and submission; the
+        module is `ProofgateSubmission` wherever DIR is (without `-R` the root is the working
+        directory, the environment's, and Lean refuses a file outside it). A compile killed from
+        outside is run once more; killed again, it is an `AuditError` (`_once_more_if_killed`)."""
         argv = [
             *shlex.split(self.settings.compile_command),
+            *lean_thread_args(self.settings),
+            *environment.option_args(),
             "--json",
             "-R",
             str(source.parent),
@@ -324,6 +338,7 @@ class Auditor:
             "PATH": os.pathsep.join([*bins, "/usr/local/bin:/usr/bin:/bin"]),
             "ELAN_HOME": str(settings.elan_home),
             "LANG": "C.UTF-8",
+            **lean_thread_env(settings),
         }
         if checker:
             env["LEAN_ABORT_ON_PANIC"] = (
@@ -339,7 +354,7 @@ class Auditor:
         )
         limits = Limits(
             memory_bytes=settings.memory_limit_mb * 2**20,
-            max_processes=16 if checker else settings.max_processes,
+            max_processes=lean_process_cap(settings) if checker else process_cap(settings),
         )
         runner, spawner = self._process_runner()
         try:

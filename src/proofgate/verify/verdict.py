@@ -367,6 +367,7 @@ def pins_for(environment: Environment) -> Pins:
         proofgate=__version__,
         checker=CHECKER_ID,
         environment=environment.name,
+        lean_options=dict(environment.lean_options),
     )
 
 
