@@ -4,6 +4,7 @@
 - `group`: the unjailed spawner (one process group, rlimits, the memory watchdog);
 - `bwrap`: the bubblewrap spawner, its detection, and `run_jailed` for one-shot processes;
 - `jail`: a jailed process tree and its release; `cgroups`: cgroup v1/v2 limits;
+- `launch`: how both start a child with no Python between fork and exec (cgroup, rlimits, pidfds);
 - `proctree`: reading a process tree from /proc (members, private memory, tasks);
 - `watchdog`: the one watchdog both spawners use where no cgroup caps a tree.
 

@@ -24,8 +24,9 @@ from pathlib import Path
 from proofgate.config import Settings
 from proofgate.exceptions import ConfigError, SandboxUnavailable, SpawnFailed
 from proofgate.logs import get_logger
+from proofgate.sandbox import launch
 from proofgate.sandbox.cgroups import Cgroup, CgroupTree, find_cgroup_tree
-from proofgate.sandbox.jail import BWRAP_OWN_TASKS, JailedProcess, Preexec, remove_tree
+from proofgate.sandbox.jail import BWRAP_OWN_TASKS, JailedProcess, remove_tree
 from proofgate.sandbox.process import Limits, ManagedProcess, Spawner, SpawnSpec
 
 __all__ = [
@@ -106,6 +107,10 @@ class BwrapSpawner:
             raise SandboxUnavailable(f"bubblewrap (bwrap) not found: {_INSTALL_HINT}")
         self.bwrap = found
         self._options = _bwrap_options(found)
+        try:
+            self.prlimit = launch.find_prlimit()
+        except OSError as exc:
+            raise SandboxUnavailable(str(exc)) from exc
         if os.geteuid() == 0 and "--disable-userns" not in self._options:
             # As root the jail's uid is the host's root; a nested user namespace would give it a
             # fresh procfs with writable global sysctls.
@@ -207,15 +212,17 @@ class BwrapSpawner:
                     None if limits.max_processes is None else limits.max_processes + BWRAP_OWN_TASKS
                 )
                 cgroup.set_limits(memory_bytes=limits.memory_bytes, max_tasks=tasks)
-            process = await asyncio.create_subprocess_exec(
-                *argv,
-                stdin=asyncio.subprocess.PIPE,
-                stdout=asyncio.subprocess.PIPE,
-                stderr=asyncio.subprocess.PIPE,
-                env={"PATH": JAIL_PATH},  # bwrap itself never sees the service's environment
+            # The launcher joins the cgroup and sets the rlimits before it execs bwrap, and
+            # raises the jail's oom_score_adj: under global memory pressure the kernel should
+            # pick a jail before the service.
+            process = await launch.start(
+                argv,
+                limits=limits,
                 cwd="/",
-                start_new_session=True,
-                preexec_fn=Preexec(limits, cgroup.join_files() if cgroup else ()),
+                env={"PATH": JAIL_PATH},  # bwrap itself never sees the service's environment
+                join_files=cgroup.join_files() if cgroup else (),
+                oom_score_adj=1000,
+                prlimit=self.prlimit,
                 limit=16 << 20,  # a REPL reply can be one long line
             )
         except ConfigError:

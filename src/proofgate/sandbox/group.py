@@ -2,7 +2,8 @@
 
 `ProcessGroupSpawner` is for development and for the sandbox to wrap; it confines nothing. It
 starts the child in a new session (so its process group holds every descendant that does not
-`setsid` itself), sets RLIMIT_NOFILE, RLIMIT_FSIZE and RLIMIT_CORE before exec, kills the group with
+`setsid` itself), sets RLIMIT_NOFILE, RLIMIT_FSIZE and RLIMIT_CORE before exec (through the launcher,
+`proofgate.sandbox.launch`: no Python runs between fork and exec), kills the group with
 SIGKILL, and caps the tree's private memory with the sandbox's `Watchdog`: RssAnon of every process
 (`proofgate.sandbox.proctree`), never plain RSS, which counts the mmapped Mathlib oleans that all
 workers share through the page cache. RLIMIT_AS is not used: Lean reserves far more address space
@@ -14,13 +15,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import resource
 import signal
 import subprocess
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 from proofgate.exceptions import SpawnFailed
-from proofgate.sandbox.process import Limits, ManagedProcess, PipedProcess, SpawnSpec, rlimits
+from proofgate.sandbox import launch
+from proofgate.sandbox.process import Limits, ManagedProcess, PipedProcess, SpawnSpec
 from proofgate.sandbox.proctree import ProcessTree
 from proofgate.sandbox.watchdog import Watchdog
 from proofgate.ticks import grid_delay
@@ -32,17 +33,6 @@ EXIT_POLL_SECONDS = 0.05
 #: Seconds between two looks at the exit status while a pidfd watches for the exit (the look is
 #: for a pid reused before `pidfd_open`, which the pidfd would then never report).
 PIDFD_RECHECK_SECONDS = 5.0
-
-
-def _limit_setter(limits: Limits) -> Callable[[], None]:
-    """What the child runs between fork and exec: cap open files, file size and core dumps."""
-    settings = rlimits(limits)
-
-    def apply() -> None:
-        for kind, pair in settings:
-            resource.setrlimit(kind, pair)
-
-    return apply
 
 
 class GroupProcess(PipedProcess):
@@ -154,16 +144,7 @@ class ProcessGroupSpawner:
     async def spawn(self, spec: SpawnSpec, limits: Limits) -> ManagedProcess:
         """Start `spec.argv` in `spec.cwd` with exactly `spec.env` as its environment."""
         try:
-            process = await asyncio.create_subprocess_exec(
-                *spec.argv,
-                cwd=str(spec.cwd),
-                env=dict(spec.env),
-                stdin=asyncio.subprocess.PIPE,
-                stdout=asyncio.subprocess.PIPE,
-                stderr=asyncio.subprocess.PIPE,
-                start_new_session=True,
-                preexec_fn=_limit_setter(limits),
-            )
+            process = await launch.start(spec.argv, limits=limits, cwd=str(spec.cwd), env=spec.env)
         except (OSError, ValueError, subprocess.SubprocessError) as exc:
             raise SpawnFailed(
                 f"could not start {spec.argv[0]!r} in {spec.cwd}: {exc} "

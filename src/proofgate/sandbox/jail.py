@@ -1,4 +1,4 @@
-"""A running jail: the `ManagedProcess` that `BwrapSpawner` returns, and what runs before its exec.
+"""A running jail: the `ManagedProcess` that `BwrapSpawner` returns.
 
 `JailedProcess` watches its limits while the jail runs (the cgroup's OOM record, or, when there is no
 cgroup, the sandbox's `Watchdog` over the tree's RssAnon and task count), kills the whole namespace
@@ -11,19 +11,19 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import resource
 import shutil
+import signal
 import time
 from pathlib import Path
 
 from proofgate.logs import get_logger
 from proofgate.sandbox.cgroups import Cgroup
-from proofgate.sandbox.process import Limits, PipedProcess, rlimits
+from proofgate.sandbox.process import Limits, PipedProcess
 from proofgate.sandbox.proctree import ProcessTree, kill_members, living
 from proofgate.sandbox.watchdog import Watchdog
 from proofgate.ticks import grid_delay
 
-__all__ = ["BWRAP_OWN_TASKS", "JailedProcess", "Preexec", "remove_tree"]
+__all__ = ["BWRAP_OWN_TASKS", "JailedProcess", "remove_tree"]
 
 #: bwrap's own processes in the jail's cgroup: the outer bwrap and the namespace's init.
 BWRAP_OWN_TASKS = 2
@@ -33,30 +33,6 @@ BWRAP_OWN_TASKS = 2
 CGROUP_POLL_SECONDS = 1.0
 
 _log = get_logger(__name__)
-
-
-class Preexec:
-    """Runs in the child between fork and exec: join the cgroup first, then set the rlimits."""
-
-    def __init__(self, limits: Limits, join_files: tuple[Path, ...]) -> None:
-        self._join = [os.fsencode(path) for path in join_files]
-        self._rlimits = rlimits(limits)
-
-    def __call__(self) -> None:
-        for path in self._join:
-            fd = os.open(path, os.O_WRONLY)
-            try:
-                os.write(fd, b"0")  # "0" means the writing process itself
-            finally:
-                os.close(fd)
-        for which, pair in self._rlimits:
-            resource.setrlimit(which, pair)
-        try:  # under global memory pressure the kernel should pick a jail before the service
-            fd = os.open("/proc/self/oom_score_adj", os.O_WRONLY)
-            os.write(fd, b"1000")
-            os.close(fd)
-        except OSError:
-            pass
 
 
 class JailedProcess(PipedProcess):
@@ -87,6 +63,7 @@ class JailedProcess(PipedProcess):
                 fastest=poll_interval,
             )
         self._cgroup_exceeded: str | None = None
+        self._group_released = False
         self._oom = False
         self._supervisor = asyncio.ensure_future(self._supervise())
 
@@ -111,6 +88,7 @@ class JailedProcess(PipedProcess):
 
     def kill(self) -> None:
         """SIGKILL bwrap, every descendant and everything in the cgroup; idempotent, never raises."""
+        self._kill_group()
         if self._process.returncode is None:
             # a scan now; among the members the namespace's init, which _release waits on
             kill_members(self._tree.look(full=True).members.values())
@@ -118,6 +96,18 @@ class JailedProcess(PipedProcess):
                 self._process.kill()  # the namespace's init dies with it (--die-with-parent)
         if self.cgroup is not None:
             self.cgroup.signal_all()
+
+    def _kill_group(self) -> None:
+        """SIGKILL bwrap's process group, where the namespace's init is too: bwrap killed while it
+        sets the jail up can leave the init behind (its parent-death signal not yet armed), no
+        longer a descendant. Once bwrap is gone, the group is killed one last time and never
+        again, so a later call cannot hit an unrelated group that reused the number."""
+        if self._group_released:
+            return
+        if self._process.returncode is not None:
+            self._group_released = True
+        with contextlib.suppress(OSError):
+            os.killpg(self.pid, signal.SIGKILL)
 
     def private_memory_bytes(self) -> int | None:
         """Anonymous memory of the tree (the cgroup's, or RssAnon summed); None once bwrap exited."""
@@ -182,6 +172,7 @@ class JailedProcess(PipedProcess):
 
         Under a cgroup too, every process a look saw is outwaited: the cgroup empties while a killed
         process is still exiting (bwrap's setup child, reparented to the host's init)."""
+        self._kill_group()
         if self.cgroup is not None:
             if self.cgroup.oom_killed():
                 self._oom = True

@@ -1,0 +1,229 @@
+"""How both spawners start a child without running Python between fork and exec.
+
+A `preexec_fn` makes `subprocess` fork the whole server (no vfork) and run Python in the child,
+and the event loop waits through all of it. Instead the child is a short `/bin/sh` script that
+joins the cgroup (writing "0", itself, into each join file), raises its own `oom_score_adj`, sets
+its rlimits with util-linux's `prlimit --pid $$`, writes "ok" on its stdout, and only then execs
+the program, which inherits all of it. The parent reads those two bytes on the loop without
+blocking, before anyone else reads the program's stdout; a child that exits before it raises
+`ChildProcessError` with the shell's complaint, so a cgroup that cannot be joined is still a failed
+spawn, never a program that ran unconfined or a jail that "exited 125". Children are reaped
+through pidfds (`_watch_children_with_pidfds`), not one thread each.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import resource
+import shlex
+import shutil
+import signal
+import sys
+import warnings
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from proofgate.sandbox.process import Limits, rlimits
+
+__all__ = ["HANDSHAKE_SECONDS", "SHELL", "find_prlimit", "launch_script", "start"]
+
+SHELL = "/bin/sh"
+#: Seconds the launcher has to join, limit itself and report before the spawn is given up.
+HANDSHAKE_SECONDS = 30.0
+#: The exit status of a launcher that could not confine itself (never the program's own).
+_LAUNCH_FAILED = 125
+#: What the launcher writes on the program's stdout once confined, read off before the program's own.
+_REPORT = b"ok"
+#: prlimit's option for each rlimit `rlimits` sets.
+_PRLIMIT_OPTIONS = {
+    resource.RLIMIT_NOFILE: "nofile",
+    resource.RLIMIT_FSIZE: "fsize",
+    resource.RLIMIT_CORE: "core",
+}
+_PRLIMIT_HINT = "prlimit (util-linux) not found: apt-get install util-linux"
+
+
+def find_prlimit() -> str:
+    """The prlimit binary (util-linux, essential on Debian); OSError naming the fix if absent."""
+    found = shutil.which("prlimit") or shutil.which("prlimit", path="/usr/bin:/bin")
+    if found is None:
+        raise FileNotFoundError(_PRLIMIT_HINT)
+    return found
+
+
+def _prlimit_options(limits: Limits) -> list[str]:
+    return [f"--{_PRLIMIT_OPTIONS[kind]}={soft}:{hard}" for kind, (soft, hard) in rlimits(limits)]
+
+
+def launch_script(
+    limits: Limits,
+    *,
+    prlimit: str,
+    join_files: Sequence[Path] = (),
+    oom_score_adj: int | None = None,
+) -> str:
+    """The launcher's script: confine itself, write "ok" on stdout, exec "$@"."""
+    fail = f"exit {_LAUNCH_FAILED}"
+    lines = [f"printf 0 >{shlex.quote(str(path))} || {fail}" for path in join_files]
+    if oom_score_adj is not None:  # best effort, as the kernel may refuse it
+        lines.append(f"{{ printf {oom_score_adj} >/proc/self/oom_score_adj; }} 2>/dev/null")
+    options = " ".join(_prlimit_options(limits))
+    lines.append(f"{shlex.quote(prlimit)} --pid $$ {options} || {fail}")
+    lines.append(f"printf {_REPORT.decode()} || {fail}")
+    lines.append('exec "$@"')
+    return "\n".join(lines)
+
+
+def _check_program(program: str, *, cwd: str, env: Mapping[str, str]) -> None:
+    """Raise the OSError `exec` would for a missing program: after the report the launcher has
+    nothing to tell the parent with, so a program that cannot be run must fail here."""
+    if "/" in program:
+        path = program if os.path.isabs(program) else os.path.join(cwd, program)
+        if not os.path.isfile(path):
+            raise FileNotFoundError(2, "No such file or directory", program)
+        if not os.access(path, os.X_OK):
+            raise PermissionError(13, "Permission denied", program)
+        return
+    search = env.get("PATH", os.defpath)
+    if shutil.which(program, path=search) is None:
+        raise FileNotFoundError(2, f"No such file or directory (searched {search})", program)
+
+
+async def start(
+    argv: Sequence[str],
+    *,
+    limits: Limits,
+    cwd: str,
+    env: Mapping[str, str],
+    join_files: Sequence[Path] = (),
+    oom_score_adj: int | None = None,
+    prlimit: str | None = None,
+    **kwargs: Any,
+) -> asyncio.subprocess.Process:
+    """Start `argv` in a new session with piped stdin, stdout and stderr, confined before it
+    runs (see the module). Raises OSError (also `ChildProcessError`: the launcher gave up)."""
+    if not argv:
+        raise ValueError("nothing to start: argv is empty")
+    _check_program(argv[0], cwd=cwd, env=env)
+    _watch_children_with_pidfds()
+    script = launch_script(
+        limits,
+        prlimit=prlimit or find_prlimit(),
+        join_files=join_files,
+        oom_score_adj=oom_score_adj,
+    )
+    process = await asyncio.create_subprocess_exec(
+        SHELL,
+        "-c",
+        script,
+        "proofgate-launch",
+        *argv,
+        cwd=cwd,
+        env=dict(env),
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        start_new_session=True,
+        **kwargs,
+    )
+    assert process.stdout is not None
+    try:
+        report = await asyncio.wait_for(process.stdout.readexactly(len(_REPORT)), HANDSHAKE_SECONDS)
+    except asyncio.IncompleteReadError as exc:
+        report = exc.partial
+    except BaseException:  # cancelled, or no report in time
+        await _abandon(process)
+        raise
+    if report != _REPORT:
+        complaint = await _abandon(process)
+        raise ChildProcessError(
+            f"the launcher gave up before {argv[0]} started: "
+            + (complaint or f"exit status {process.returncode}")
+        )
+    return process
+
+
+async def _abandon(process: asyncio.subprocess.Process) -> str:
+    """Kill a launch that failed or was cancelled, outwait it (bounded), return its stderr tail."""
+    with contextlib.suppress(OSError):
+        os.killpg(process.pid, signal.SIGKILL)
+    complaint = b""
+    with contextlib.suppress(asyncio.TimeoutError, asyncio.CancelledError, OSError):
+        assert process.stderr is not None
+        complaint = await asyncio.wait_for(process.stderr.read(4096), 5.0)
+        await asyncio.wait_for(process.wait(), 5.0)
+    return complaint.decode(errors="replace").strip()
+
+
+# --- reaping children through pidfds -------------------------------------------------------------
+
+_pidfd_watcher_checked = False
+
+
+class _PidfdChildWatcher(asyncio.AbstractChildWatcher):
+    """Python 3.12's default on Linux, for 3.10 and 3.11 (whose default starts a thread per child
+    to block in waitpid, and whose own PidfdChildWatcher serves only the main thread's loop):
+    each child's pidfd is watched by the loop that started it."""
+
+    def __enter__(self) -> _PidfdChildWatcher:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+    def is_active(self) -> bool:
+        return True
+
+    def close(self) -> None:
+        return None
+
+    def attach_loop(self, loop: asyncio.AbstractEventLoop | None) -> None:
+        return None
+
+    def add_child_handler(  # type: ignore[override]  # typeshed's variadic generics, same call
+        self, pid: int, callback: Any, *args: Any
+    ) -> None:
+        loop = asyncio.get_running_loop()
+        pidfd = os.pidfd_open(pid)
+        loop.add_reader(pidfd, self._reap, loop, pid, pidfd, callback, args)
+
+    def remove_child_handler(self, pid: int) -> bool:
+        return True  # asyncio calls it only for a child it never started
+
+    @staticmethod
+    def _reap(
+        loop: asyncio.AbstractEventLoop, pid: int, pidfd: int, callback: Any, args: tuple[Any, ...]
+    ) -> None:
+        loop.remove_reader(pidfd)
+        try:
+            _, status = os.waitpid(pid, 0)
+        except ChildProcessError:  # reaped elsewhere: asyncio's own answer for that case
+            returncode = 255
+        else:
+            returncode = os.waitstatus_to_exitcode(status)
+        os.close(pidfd)
+        callback(pid, returncode, *args)
+
+
+def _watch_children_with_pidfds() -> None:
+    """Before Python 3.12, make asyncio reap children through pidfds, not a thread each (done
+    once, only over asyncio's default policy and its default threaded watcher)."""
+    global _pidfd_watcher_checked
+    if _pidfd_watcher_checked:
+        return
+    _pidfd_watcher_checked = True
+    if sys.version_info >= (3, 12) or not hasattr(os, "pidfd_open"):
+        return  # 3.12 and later use pidfds by default where the kernel has them
+    if type(asyncio.get_event_loop_policy()) is not asyncio.DefaultEventLoopPolicy:
+        return  # another loop (uvloop, say) reaps its own children
+    try:
+        os.close(os.pidfd_open(os.getpid()))
+    except OSError:  # a kernel before 5.3
+        return
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        if isinstance(asyncio.get_child_watcher(), asyncio.ThreadedChildWatcher):
+            asyncio.set_child_watcher(_PidfdChildWatcher())
