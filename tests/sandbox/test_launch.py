@@ -1,5 +1,6 @@
 """Starting a child without Python between fork and exec: no `preexec_fn`, the limits still set
-before the program runs, the cgroup joined first, children reaped through pidfds."""
+before the program runs, the cgroup joined first, children reaped through pidfds, and an exit seen
+through a pidfd wakes the loop once."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import re
 import shutil
 import subprocess
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +19,7 @@ import pytest
 from proofgate.config import Settings
 from proofgate.exceptions import SpawnFailed
 from proofgate.sandbox import BwrapSpawner, launch
-from proofgate.sandbox.group import ProcessGroupSpawner
+from proofgate.sandbox.group import GroupProcess, ProcessGroupSpawner
 from proofgate.sandbox.process import Limits, ManagedProcess, SpawnSpec
 from tests.support.fake_cgroup import FakeCgroupV2, FakeV2Tree, make_fake_v2_root
 from tests.support.waiting import DEADLINE_SECONDS
@@ -182,3 +183,46 @@ def test_the_script_joins_then_limits_then_reports_then_execs() -> None:
         "/usr/bin/prlimit --pid $$ --nofile=77:77 --fsize=123456:123456 --core=0:0 || exit 125"
     )
     assert lines[3:] == ["printf ok || exit 125", 'exec "$@"']
+
+
+# --- the pidfd that says a process exited ----------------------------------------------------
+
+
+def _count_exit_readers(
+    loop: asyncio.AbstractEventLoop, monkeypatch: pytest.MonkeyPatch
+) -> list[int]:
+    """A list whose length is how often a `mark_exited` reader ran (wrapped via add_reader)."""
+    runs: list[int] = []
+    add_reader = loop.add_reader
+
+    def counting_add_reader(fd: int, callback: Callable[..., object], *args: Any) -> None:
+        if getattr(callback, "__name__", "") != "mark_exited":
+            return add_reader(fd, callback, *args)
+
+        def counted(*inner: Any) -> object:
+            runs.append(fd)
+            return callback(*inner)
+
+        return add_reader(fd, counted, *args)
+
+    monkeypatch.setattr(loop, "add_reader", counting_add_reader)
+    return runs
+
+
+async def test_an_exit_seen_through_the_pidfd_wakes_the_loop_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An exited process's pidfd stays readable, and the loop polls level-triggered: a reader
+    left registered would run on every loop turn while the watch lasts."""
+    spec = SpawnSpec(argv=["sleep", "60"], cwd=tmp_path, env={"PATH": os.environ["PATH"]})
+    process = await ProcessGroupSpawner().spawn(spec, Limits())
+    assert isinstance(process, GroupProcess)
+    runs = _count_exit_readers(asyncio.get_running_loop(), monkeypatch)
+    with process._exit_signal() as exited:
+        assert exited is not None
+        process.kill()
+        await asyncio.wait_for(asyncio.shield(exited), DEADLINE_SECONDS)
+        for _ in range(50):  # loop turns while the watch still lasts
+            await asyncio.sleep(0)
+    assert len(runs) == 1
+    assert await asyncio.wait_for(process.wait(), DEADLINE_SECONDS) == -9

@@ -33,6 +33,9 @@ EXIT_POLL_SECONDS = 0.05
 #: Seconds between two looks at the exit status while a pidfd watches for the exit (the look is
 #: for a pid reused before `pidfd_open`, which the pidfd would then never report).
 PIDFD_RECHECK_SECONDS = 5.0
+#: Loop turns `GroupProcess.wait` yields, once the pidfd said the process exited, for the child
+#: watcher to record its status, before it falls back to looking every EXIT_POLL_SECONDS.
+EXITED_TURNS = 20
 
 
 class GroupProcess(PipedProcess):
@@ -58,11 +61,16 @@ class GroupProcess(PipedProcess):
         (never, while an orphaned grandchild holds one): a pidfd says when the process exits
         (Linux >= 5.3) without waking the loop 20 times a second per worker; else it is polled."""
         with self._exit_signal() as exited:
+            turns = 0
             while self._process.returncode is None:
-                if exited is None or exited.done():  # the child watcher records it a moment later
-                    await asyncio.sleep(EXIT_POLL_SECONDS)
-                else:  # a look every second too, in case the pid was reused before pidfd_open
+                if exited is not None and not exited.done():
+                    # a look every few seconds too, in case the pid was reused before pidfd_open
                     await asyncio.wait({exited}, timeout=grid_delay(PIDFD_RECHECK_SECONDS))
+                elif exited is not None and turns < EXITED_TURNS:
+                    turns += 1  # the child watcher records the status a loop turn or two later
+                    await asyncio.sleep(0)
+                else:
+                    await asyncio.sleep(EXIT_POLL_SECONDS)
         await asyncio.sleep(0)  # let asyncio's own exit callback run first: it closes the transport
         return self._process.returncode
 
@@ -78,6 +86,9 @@ class GroupProcess(PipedProcess):
         exited: asyncio.Future[None] = loop.create_future()
 
         def mark_exited() -> None:
+            # Once: an exited process's pidfd stays readable, and the loop polls it level-triggered,
+            # so a reader left in place would wake the loop on every turn until the context ends.
+            loop.remove_reader(descriptor)
             if not exited.done():
                 exited.set_result(None)
 
