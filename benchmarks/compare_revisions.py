@@ -9,7 +9,8 @@ the machine's load hits both alike; the table gives each figure's median and aft
     python benchmarks/compare_revisions.py f43d0dd HEAD --rounds 3 --out benchmarks/results
 
 Only server-side figures are compared: the bench's driver and pool overhead rows run inside the
-harness, which is the same code for both. Everything runs on the simulated REPL (no Lean).
+harness, which is the same code for both. Everything runs on the simulated REPL (no Lean). A
+server older than the audit model ignores it and audits nothing: compare its audit-off figures.
 """
 
 from __future__ import annotations
@@ -27,16 +28,29 @@ ROOT = Path(__file__).resolve().parents[1]
 
 #: (label, path into the bench's JSON, lower is better)
 FIGURES: tuple[tuple[str, tuple[str, ...], bool], ...] = (
-    ("server CPU ms/request, load c=2", ("throughput", "0", "server_cpu_ms_per_request"), True),
-    ("server CPU ms/request, load c=16", ("throughput", "1", "server_cpu_ms_per_request"), True),
-    ("server CPU ms/request, load (both)", ("server_cpu", "ms_per_request_under_load"), True),
-    ("server CPU ms/request, back to back", ("server_cpu", "ms_per_request_sequential"), True),
-    ("server CPU ms/request, under kills", ("server_cpu", "ms_per_request_under_kills"), True),
-    ("HTTP-added p50 ms", ("summary", "http_added_p50_ms"), True),
-    ("HTTP-added p99 ms", ("summary", "http_added_p99_ms"), True),
-    ("achieved/ideal c=2", ("summary", "throughput_min_achieved_over_ideal_c2"), False),
-    ("achieved/ideal c=16", ("summary", "throughput_min_achieved_over_ideal_c16"), False),
-    ("health p99 ms", ("summary", "health_p99_ms"), True),
+    (
+        "server CPU ms/request, load, audit off",
+        ("summary", "server_cpu_ms_per_request_audit_off"),
+        True,
+    ),
+    (
+        "server CPU ms/request, load, with audit",
+        ("summary", "server_cpu_ms_per_request_with_audit"),
+        True,
+    ),
+    ("CPU ms/request with audit processes", ("summary", "cpu_ms_per_request_with_children"), True),
+    (
+        "server CPU ms/request, back to back, audit off",
+        ("server_cpu", "ms_per_request_sequential_audit_off"),
+        True,
+    ),
+    ("HTTP-added p50 ms, audit off", ("summary", "http_added_p50_ms_audit_off"), True),
+    ("HTTP-added p99 ms, audit off", ("summary", "http_added_p99_ms_audit_off"), True),
+    ("audit-added p50 ms", ("summary", "audit_added_p50_ms"), True),
+    ("completed/ideal c=2, with audit", ("summary", "throughput_of_ideal_with_audit_c2"), False),
+    ("completed/ideal c=16, with audit", ("summary", "throughput_of_ideal_with_audit_c16"), False),
+    ("completed/ideal c=16, audit off", ("summary", "throughput_of_ideal_audit_off_c16"), False),
+    ("health p99 ms, with audit", ("summary", "health_p99_ms_with_audit"), True),
     ("server RSS idle MiB", ("summary", "server_rss_idle_mib"), True),
     ("lost requests under kills", ("summary", "recovery_lost"), True),
 )

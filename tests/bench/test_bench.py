@@ -1,5 +1,6 @@
-"""`proofgate bench` on a tiny configuration: every figure is there and sane. No timing targets are
-asserted here (shared machines make them flaky); the figures' meaning is tested, not their size."""
+"""`proofgate bench` on a tiny configuration: every figure is there and sane, on both sides (the
+audit model on, the audit off). No timing targets are asserted here (shared machines make them
+flaky); the figures' meaning is tested, not their size."""
 
 from __future__ import annotations
 
@@ -13,7 +14,8 @@ import psutil
 import pytest
 from typer.testing import CliRunner
 
-from proofgate.bench.auditor import SimulatedAuditor
+from proofgate.bench.audit_model import AuditModel
+from proofgate.bench.auditor import SimulatedAuditor, SwitchedAuditor
 from proofgate.bench.report import headline_json, markdown_table, write_results
 from proofgate.bench.runner import TARGETS, BenchConfig, run_bench
 from proofgate.bench.stats import busy_seconds_in_window, latency_summary, percentile
@@ -24,6 +26,8 @@ from proofgate.verify.contract import AuditOutcome
 
 TAG = f"bench-test-{time.monotonic_ns()}"
 TINY_PROFILE = BackendProfile(import_seconds=0.3, check_mu=-3.0, check_sigma=0.3)
+#: Audit processes import for 0.1 s each (three a request), in the jail the service would pick.
+TINY_AUDIT = AuditModel(import_seconds=0.1)
 
 
 def _tiny(**changes: Any) -> BenchConfig:
@@ -36,8 +40,10 @@ def _tiny(**changes: Any) -> BenchConfig:
         window_seconds=1.5,
         overhead_requests=30,
         recovery_workers=2,
-        recovery_seconds=4.0,
+        recovery_seconds=3.0,
         kill_every_seconds=1.0,
+        audit=TINY_AUDIT,
+        audit_pairs=3,
         repl_extra_options=("--tag", TAG),
     )
     return config.with_options(**changes)
@@ -63,7 +69,7 @@ def _no_worker_left() -> list[int]:
 
 @pytest.fixture(scope="module")
 def results() -> dict[str, Any]:
-    """One tiny run shared by the assertions below (about ten seconds)."""
+    """One tiny run shared by the assertions below (about half a minute: both sides)."""
     outcome = run_bench(_tiny())
     assert _no_worker_left() == [], "a simulated worker outlived the bench"
     return outcome
@@ -81,14 +87,16 @@ def test_every_figure_is_reported(results: dict[str, Any]) -> None:
         assert 0 < overhead[path]["p50_ms"] <= overhead[path]["p99_ms"]
     assert overhead["failed"] == 0
     assert results["backend"]["repl"].startswith("simulated")
-    assert "simulated" in results["backend"]["audit"]
+    assert results["backend"]["audit"]["model"].startswith("on")
+    assert "SIMULATED" in results["backend"]["audit"]["auditor"]
     assert results["memory"]["server_rss_idle_mib"] > 10
     assert (
         results["memory"]["server_rss_load_max_mib"]
         >= results["memory"]["server_rss_idle_mib"] * 0.5
     )
     assert results["health"]["probes"] > 10 and results["health"]["failures"] == 0
-    assert results["server_cpu"]["ms_per_request_under_load"] > 0
+    assert results["server_cpu"]["ms_per_request_under_load_with_audit"] > 0
+    assert results["server_cpu"]["ms_per_request_under_load_audit_off"] > 0
     assert 0 <= results["server_cpu"]["idle_ms_per_second"] < 100  # a 2-core machine, idling
     assert results["cdf_ms"] and all(results["cdf_ms"].values())
 
@@ -96,19 +104,72 @@ def test_every_figure_is_reported(results: dict[str, Any]) -> None:
 @pytest.mark.timeout(90)
 def test_throughput_ratios_are_sane(results: dict[str, Any]) -> None:
     points = results["throughput"]
-    assert [(p["workers"], p["concurrency"]) for p in points] == [(2, 2), (2, 16)]
+    assert [(p["workers"], p["concurrency"], p["audit"]) for p in points] == [
+        (2, 2, "off"),
+        (2, 2, "on"),
+        (2, 16, "off"),
+        (2, 16, "on"),
+    ]
     for point in points:
         assert point["failed"] == 0, point["first_failure"]
+        # completed requests only: nothing answered after the window, nothing unanswered
+        assert point["completed_in_window"] > 0
+        assert point["achieved_rps"] == pytest.approx(
+            point["completed_in_window"] / point["window_s"], rel=0.01
+        )
         assert 0 < point["achieved_over_ideal"] <= 1.2
-        assert 0 < point["achieved_over_ideal_by_count"] <= 1.2
-        assert point["ideal_rps"] == pytest.approx(2 / point["mean_backend_s"], rel=0.01)
+        r, a = point["mean_backend_s"], point["mean_modelled_audit_s"]
+        ideal = min(2 / r, point["concurrency"] / (r + a))
+        assert point["ideal_rps"] == pytest.approx(ideal, rel=0.01)
         assert 0 <= point["header_hit_rate"] <= 1
         assert point["latency"]["p50_ms"] >= 1000 * math.exp(TINY_PROFILE.check_mu) * 0.5
+        if point["audit"] == "off":
+            assert a == 0 and point["audit_latency"]["p50_ms"] < 50  # no process was started
+        else:
+            # three imports, the elaboration (the item's check time) and one declaration's replay
+            assert a == pytest.approx(3 * 0.1 + r + 0.005, rel=0.01)
+            assert point["audit_latency"]["p50_ms"] >= 300  # real processes, each importing
+    summary = results["summary"]
+    assert summary["throughput_of_ideal_with_audit_c16"] == min(
+        p["achieved_over_ideal"] for p in points if p["concurrency"] == 16 and p["audit"] == "on"
+    )
+    assert summary["throughput_of_ideal_audit_off_c16"] is not None
+
+
+@pytest.mark.timeout(90)
+def test_the_audit_model_runs_real_processes_and_only_they_count_as_children(
+    results: dict[str, Any],
+) -> None:
+    added = results["audit_added"]
+    assert added["failed"] == 0 and added["pairs"] == 3
+    summary = results["summary"]
+    # three processes each importing for 0.1 s, at least, beyond what the audit-off side takes
+    assert summary["audit_added_p50_ms"] >= 300
+    assert added["audit_off_audit"]["p50_ms"] < 50
+    for point in results["throughput"]:
+        children = point["children_cpu_ms_per_request"]
+        if children is None:  # a REPL worker ended in the window: not counted
+            assert point["repl_workers_ended"] > 0
+            continue
+        assert point["cpu_ms_per_request_with_children"] == pytest.approx(
+            point["server_cpu_ms_per_request"] + children, abs=0.01
+        )
+        if point["audit"] == "off":
+            assert children == 0  # no audit process; REPL workers never count
+        else:
+            assert children > 0
+    with_children = summary["cpu_ms_per_request_with_children"]
+    assert with_children is not None
+    assert with_children > summary["server_cpu_ms_per_request_with_audit"] * 0.99
+    assert (
+        summary["cpu_ms_per_request_with_children_audit_off"]
+        == summary["server_cpu_ms_per_request_audit_off"]
+    )
 
 
 @pytest.mark.timeout(90)
 def test_recovery_loses_nothing_under_kills(results: dict[str, Any]) -> None:
-    recovery = results["recovery"]
+    recovery = results["recovery_audit_off"]
     assert recovery["kills"] >= 2, recovery
     assert recovery["lost"] == 0, recovery
     assert recovery["requests"] > 10, recovery
@@ -117,6 +178,9 @@ def test_recovery_loses_nothing_under_kills(results: dict[str, Any]) -> None:
     assert recovery["affected"] == recovery["pool_retries"], recovery
     assert recovery["affected_extra_latency"]["count"] == recovery["affected"]
     assert isinstance(recovery["waited_on_import"], int)
+    audited = results["recovery_with_audit"]
+    assert audited["kills"] >= 2 and audited["lost"] == 0, audited
+    assert results["summary"]["recovery_lost"] == 0
 
 
 @pytest.mark.timeout(90)
@@ -124,7 +188,7 @@ def test_reports_are_written(results: dict[str, Any], tmp_path: Path) -> None:
     line = headline_json(results)
     assert "\n" not in line and "cdf_ms" not in json.loads(line)
     table = markdown_table(results)
-    assert "achieved/ideal" in table and "| 2 | 16 |" in table
+    assert "completed/ideal" in table and "| 2 | 16 | on |" in table and "| 2 | 16 | off |" in table
     written = write_results(results, tmp_path)
     assert sorted(p.name for p in written) == ["bench-tiny.json", "bench-tiny.md", "bench-tiny.png"]
     assert json.loads(written[0].read_text())["summary"] == results["summary"]
@@ -154,6 +218,10 @@ def test_cli_prints_one_json_object_last() -> None:
         "10",
         "--recovery-seconds",
         "0",
+        "--audit-import-seconds",
+        "0.05",
+        "--audit-pairs",
+        "1",
     ]
     result = CliRunner().invoke(app, args)
     assert result.exit_code in (0, 1), result.output
@@ -161,6 +229,8 @@ def test_cli_prints_one_json_object_last() -> None:
     assert last["config"]["mode"] == "quick" and last["config"]["worker_counts"] == [1]
     assert set(last["targets"]) == {name for name, _, _ in TARGETS}
     assert (result.exit_code == 0) == all(t["met"] is not False for t in last["targets"].values())
+    assert last["summary"]["audit_added_p50_ms"] is not None
+    assert last["backend"]["audit"]["import_seconds_each"] == 0.05
 
 
 # --- pieces ------------------------------------------------------------------------------------
@@ -214,3 +284,18 @@ async def test_simulated_audit_says_ok_and_says_it_checked_nothing(tmp_path: Pat
     )
     assert report.outcome is AuditOutcome.ok and report.target == "t"
     assert "nothing was checked" in report.detail and auditor.audits == 1
+
+
+async def test_switched_auditor_runs_the_model_except_where_the_request_says_audit_off(
+    tmp_path: Path,
+) -> None:
+    environment = Environment("default", tmp_path, "leanprover/lean4:v4.32.0")
+    real, off = SimulatedAuditor(), SimulatedAuditor()
+    switched = SwitchedAuditor(real, off)
+    factory = JobFactory(TINY_PROFILE, run="s")
+    for audited in (True, False, True):
+        job = factory.next(audit=audited)
+        await switched.audit(
+            AuditRequest(environment=environment, statement=None, code=job.code, target=None)
+        )
+    assert (real.audits, off.audits) == (2, 1)

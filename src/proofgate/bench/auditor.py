@@ -1,8 +1,8 @@
-"""The bench-only SIMULATED audit: answers `ok` after a set delay and checks nothing.
+"""The bench's auditors: the audit-off side (a SIMULATED `ok` that checks nothing) and the switch
+between it and the audit model (the real `Auditor`, see `proofgate.bench.audit_model`).
 
-`proofgate bench` injects it into `CheckerService(auditor=...)` so the HTTP path runs policy, cache,
-pool and verdict for real without a Lean checker; its output labels the audit "simulated". Nothing
-in the settings can select it: only `proofgate.bench.server` constructs it, for a loopback server
+`proofgate bench` injects `SwitchedAuditor` into `CheckerService(auditor=...)`. Nothing in the
+settings can select either: only `proofgate.bench.server` constructs them, for a loopback server
 whose verdicts never leave the bench (and whose cache lives in a temporary directory).
 """
 
@@ -10,16 +10,18 @@ from __future__ import annotations
 
 import asyncio
 
-from proofgate.verify.audit import AuditRequest
+from proofgate.bench.workload import AUDIT_OFF
+from proofgate.verify.audit import AuditRequest, Audits
 from proofgate.verify.contract import (
     CHECKER_ID,
     CONTRACT_VERSION,
     AuditOutcome,
     AuditReport,
+    CompileFailure,
     DeclarationAudit,
 )
 
-__all__ = ["SimulatedAuditor"]
+__all__ = ["AUDIT_OFF", "SimulatedAuditor", "SwitchedAuditor"]
 
 
 class SimulatedAuditor:
@@ -54,3 +56,20 @@ class SimulatedAuditor:
             declarations=declarations,
             answers={},
         )
+
+
+class SwitchedAuditor:
+    """The bench server's auditor: the real `Auditor` (the audit model) for every request, except
+    those whose code carries `AUDIT_OFF`, which get the `SimulatedAuditor`'s 0 s `ok`. One server
+    serves both sides of the comparison, on the same warm pool, side by side."""
+
+    label = "model on, and off where a request says so"
+
+    def __init__(self, real: Audits | None, off: SimulatedAuditor) -> None:
+        self.real = real
+        self.off = off
+
+    async def audit(self, request: AuditRequest) -> AuditReport | CompileFailure:
+        if self.real is None or AUDIT_OFF in request.code:
+            return await self.off.audit(request)
+        return await self.real.audit(request)

@@ -34,10 +34,18 @@ def markdown_table(results: dict[str, Any]) -> str:
     backend = results["backend"]
     lognormal = backend["check_seconds_lognormal"]
     load = results["machine"].get("load_average_1m", {"before": None, "after": None})
+    audit = backend.get("audit", {})
+    audit_text = (
+        f"audit model {audit.get('model')}: the real Auditor, jail `{audit.get('jail')}`, "
+        f"{audit.get('processes_per_audit')} processes a request, each importing for "
+        f"{audit.get('import_seconds_each')} s, elaboration {audit.get('elaboration')}, "
+        f"{audit.get('replay_cpu_ms_per_declaration')} ms CPU a replayed declaration, over a "
+        "SIMULATED lean and checker; audit off: a simulated ok that starts no process"
+    )
     intro = (
         f"Simulated REPL: import {backend['import_seconds']:g} s, check time lognormal "
         f"(mu {lognormal['mu']:g}, sigma {lognormal['sigma']:g}; mean "
-        f"{backend['mean_check_seconds']:.3f} s), audit {backend['audit']}; "
+        f"{backend['mean_check_seconds']:.3f} s); {audit_text}; "
         f"{results['machine']['cpus']} CPUs (1-minute load average {load['before']} before, "
         f"{load['after']} after), `proofgate bench` mode `{results['config']['mode']}`."
     )
@@ -50,29 +58,23 @@ def markdown_table(results: dict[str, Any]) -> str:
     for name, target in results["targets"].items():
         met = {True: "yes", False: "**no**", None: "n/a"}[target["met"]]
         lines.append(f"| {name} | {_fmt(target['value'], 3)} | {target['target']} | {met} |")
-    for name in (
-        "pool_added_p99_ms",
-        "http_added_p99_ms",
-        "header_hit_rate_min",
-        "recovery_kills",
-        "recovery_affected",
-        "recovery_affected_extra_p50_ms",
-        "server_rss_idle_mib",
-        "server_rss_load_max_mib",
-    ):
-        lines.append(f"| {name} | {_fmt(summary.get(name), 3)} | | |")
+    for name, value in summary.items():
+        if name not in results["targets"]:
+            lines.append(f"| {name} | {_fmt(value, 3)} | | |")
     lines += [
         "",
-        "| workers | concurrency | achieved/ideal | by count | req/s | ideal req/s | header hits | p50 ms | p99 ms | health p99 ms |",  # noqa: E501 - one Markdown table row
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "| workers | concurrency | audit | completed/ideal | req/s | ideal req/s | header hits | p50 ms | p99 ms | server CPU ms/req | with children | health p99 ms |",  # noqa: E501 - one Markdown table row
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for point in results.get("throughput", []):
         latency = point["latency"]
         lines.append(
-            f"| {point['workers']} | {point['concurrency']} | {_fmt(point['achieved_over_ideal'], 3)} | "
-            f"{_fmt(point['achieved_over_ideal_by_count'], 3)} | {_fmt(point['achieved_rps'])} | "
+            f"| {point['workers']} | {point['concurrency']} | {point['audit']} | "
+            f"{_fmt(point['achieved_over_ideal'], 3)} | {_fmt(point['achieved_rps'])} | "
             f"{_fmt(point['ideal_rps'])} | {_fmt(point['header_hit_rate'], 3)} | "
             f"{_fmt(latency.get('p50_ms'), 1)} | {_fmt(latency.get('p99_ms'), 1)} | "
+            f"{_fmt(point['server_cpu_ms_per_request'], 2)} | "
+            f"{_fmt(point['cpu_ms_per_request_with_children'], 2)} | "
             f"{_fmt(point.get('health_p99_ms'), 1)} |"
         )
     return "\n".join(lines) + "\n"
@@ -105,7 +107,7 @@ def plot(results: dict[str, Any], path: Path) -> None:
     _cdf(
         overhead_axes,
         {k: v for k, v in raw.items() if "zero backend" in k},
-        "Zero backend latency: driver, pool, HTTP",
+        "Zero backend latency, audit off: driver, pool, HTTP",
     )
     _cdf(
         load_axes,
@@ -113,29 +115,32 @@ def plot(results: dict[str, Any], path: Path) -> None:
         "End to end under load (simulated checks)",
     )
     points = results.get("throughput", [])
-    for concurrency in sorted({p["concurrency"] for p in points}):
+    for concurrency, audit in sorted({(p["concurrency"], p["audit"]) for p in points}):
         chosen = sorted(
-            (p for p in points if p["concurrency"] == concurrency), key=lambda p: p["workers"]
+            (p for p in points if (p["concurrency"], p["audit"]) == (concurrency, audit)),
+            key=lambda p: p["workers"],
         )
         workers = [p["workers"] for p in chosen]
         throughput_axes.plot(
             workers,
             [p["achieved_rps"] for p in chosen],
             marker="o",
-            label=f"achieved, concurrency {concurrency}",
+            label=f"completed, concurrency {concurrency}, audit {audit}",
         )
         throughput_axes.plot(
             workers,
             [p["ideal_rps"] for p in chosen],
             linestyle="--",
-            label=f"ideal, concurrency {concurrency}",
+            label=f"ideal, concurrency {concurrency}, audit {audit}",
         )
     throughput_axes.set_xlabel("workers")
     throughput_axes.set_ylabel("checks / s")
     throughput_axes.set_title("Throughput vs workers (steady-state window)")
     throughput_axes.grid(True, alpha=0.3)
     throughput_axes.legend(fontsize=7)
-    figure.suptitle("proofgate bench on the SIMULATED REPL (no Lean)", fontsize=10)
+    figure.suptitle(
+        "proofgate bench on the SIMULATED REPL and the audit model (no Lean)", fontsize=10
+    )
     figure.tight_layout()
     figure.savefig(path, dpi=110)
     plt.close(figure)

@@ -3,12 +3,13 @@
 - overhead: the same zero-latency checks, one at a time, through the REPL driver directly, through
   the pool (in this process), and through HTTP (the bench server); what the pool and HTTP add to
   the driver's p50 and p99.
-- throughput: closed-loop clients on the header mix; achieved / ideal over a steady-state window.
-  A check holds a worker for its check time r; the (simulated, constant a) audit holds none. So
-  ideal = min(workers / mean r, concurrency / (mean r + a)), which is min(workers, concurrency) /
-  mean r with the default a = 0. Achieved is the check work the workers did inside the window
-  (each check's exact interval, from the worker's own report) over the work the ideal implies;
-  the request-count estimate (checks answered in the window / ideal) is reported too.
+- throughput: closed-loop clients on the header mix, on one side (audit model on, or off);
+  achieved / ideal over a steady-state window. A check holds a worker for its check time r; the
+  audit holds none, and takes the model's time a (0 with the audit off). So ideal =
+  min(workers / mean r, concurrency / (mean r + a)). Achieved counts the requests answered
+  `proved` inside the window (nothing is credited for work not yet answered).
+- audit added: one client alternating audit-on and audit-off requests; the p50 of what each side
+  takes beyond its REPL check time, and the difference.
 - recovery: workers SIGKILLed at random while `concurrency = workers` clients run: lost requests,
   the extra latency of the requests that were on a killed worker (the pool logs each retry with
   the request's id), and whether any request waited for a worker that finished importing after
@@ -25,10 +26,18 @@ from typing import Any
 
 import httpx
 
-from proofgate.bench.load import HealthProber, Sample, WorkerKiller, closed_loop, send_job
+from proofgate.bench.audit_model import AuditModel
+from proofgate.bench.load import (
+    REQUEST_TIMEOUT,
+    HealthProber,
+    Sample,
+    WorkerKiller,
+    closed_loop,
+    send_job,
+)
 from proofgate.bench.server import BenchServer
 from proofgate.bench.simulated_repl import SimulatedReplLauncher
-from proofgate.bench.stats import busy_seconds_in_window, latency_summary, percentile
+from proofgate.bench.stats import latency_summary, percentile
 from proofgate.bench.workload import BackendProfile, Job, JobFactory
 from proofgate.config import Settings
 from proofgate.environments.registry import discover_environments
@@ -38,10 +47,18 @@ from proofgate.lean.repl import ReplProcess
 from proofgate.sandbox.group import ProcessGroupSpawner
 from proofgate.sandbox.process import Limits
 
-__all__ = ["measure_overhead", "measure_recovery", "measure_throughput"]
+__all__ = [
+    "expected_audit_seconds",
+    "measure_audit_added",
+    "measure_overhead",
+    "measure_recovery",
+    "measure_throughput",
+]
 
 #: Requests sent before timing starts on each overhead path (connections, caches, first imports).
 OVERHEAD_WARMUP = 20
+#: Declarations of each bench request (its one theorem), which the checker replays.
+DECLARATIONS = 1
 
 
 def _round(value: float, digits: int = 3) -> float:
@@ -108,7 +125,7 @@ async def measure_overhead(
 ) -> dict[str, Any]:
     """Driver vs pool vs HTTP on the same zero-latency checks, sequentially (one in flight)."""
     profile = BackendProfile(import_seconds=0.0)
-    factory = JobFactory(profile, run=run, seed=seed, zero_latency=True)
+    factory = JobFactory(profile, run=run, seed=seed, zero_latency=True, audit=False)
     header = factory.headers[0]
     jobs = [factory.next(header) for _ in range(requests + OVERHEAD_WARMUP)]
     launcher = SimulatedReplLauncher(
@@ -155,11 +172,12 @@ async def _snapshot(server: BenchServer) -> tuple[dict[str, Any], float]:
     return stats, server.cpu_seconds()
 
 
-def _work_interval(sample: Sample) -> tuple[float, float]:
-    """When the worker ran this check: from its own report, else the tail of the request."""
-    if sample.worker is not None:
-        return sample.worker.started_at, sample.worker.started_at + sample.job.backend_seconds
-    return sample.received - sample.job.backend_seconds, sample.received
+def expected_audit_seconds(profile: BackendProfile, audit: AuditModel | None) -> float:
+    """The modelled audit time of a mean request (0 s on the audit-off side, whose `ok` is
+    `profile.audit_seconds` late)."""
+    if audit is None:
+        return profile.audit_seconds
+    return audit.seconds(profile.mean_check_seconds, profile.import_seconds, DECLARATIONS)
 
 
 async def measure_throughput(
@@ -170,10 +188,26 @@ async def measure_throughput(
     concurrency: int,
     warmup: float,
     window: float,
+    audit: AuditModel | None = None,
+    audit_seconds: float | None = None,
 ) -> dict[str, Any]:
-    """One (workers, concurrency) point: closed-loop load, figures over the steady-state window."""
+    """One (workers, concurrency) point on one side (`audit`: the model, None: audit off):
+    closed-loop load, figures over the steady-state window. With the audit on, the warm-up lasts
+    at least one request and the window at least three (an audit takes the model's time, or
+    `audit_seconds` as measured when longer), so that the count means something. The ideal is
+    the model's time alone: what the platform charges to start the audit's processes is the
+    service's cost, and shows in the ratio."""
+    profile = factory.profile
+    modelled = expected_audit_seconds(profile, audit)
+    if audit is not None and audit_seconds is not None:
+        modelled = max(modelled, audit_seconds)
+    per_request = profile.mean_check_seconds + modelled
+    if audit is not None:
+        warmup = max(warmup, per_request * 1.2)
+        window = max(window, per_request * 3)
     began = time.monotonic()
     before, cpu_before = await _snapshot(server)
+    children_before = server.children_cpu_seconds()
     window_start = began + warmup
     window_end = window_start + window
 
@@ -187,45 +221,95 @@ async def measure_throughput(
     )
     at_end, _ = await _snapshot(server)
     cpu_after = server.cpu_seconds()
+    children_after = server.children_cpu_seconds()
     at_start, _ = await at_start_task
 
-    audit = factory.profile.audit_seconds
-    work = busy_seconds_in_window(
-        (_work_interval(s) for s in samples if s.ok), window_start, window_end
-    )
     done_in_window = [s for s in samples if window_start <= s.received < window_end and s.ok]
     mean_backend = (
         sum(s.job.backend_seconds for s in done_in_window) / len(done_in_window)
         if done_in_window
         else float("nan")
     )
+    if audit is None:
+        mean_audit = profile.audit_seconds
+    else:
+        mean_audit = audit.seconds(mean_backend, profile.import_seconds, DECLARATIONS)
     achieved = len(done_in_window) / window
-    ideal = min(workers / mean_backend, concurrency / (mean_backend + audit))
-    busy_workers_ideal = ideal * mean_backend  # min(workers, concurrency * r / (r + a))
+    ideal = min(workers / mean_backend, concurrency / (mean_backend + mean_audit))
     requests = _delta(at_end, at_start, "requests")
     imports = _delta(at_end, at_start, "imports")
     late = [s for s in samples if s.worker is not None and s.worker.ready_at > s.sent]
+    # The server's reaped children are the audit's processes unless a REPL worker ended meanwhile.
+    repl_ended = sum(
+        int(count) - int((before.get("restarts") or {}).get(cause, 0))
+        for cause, count in (at_end.get("restarts") or {}).items()
+    )
+    n = max(1, len(samples))
+    server_ms = (cpu_after - cpu_before) * 1000 / n
+    children_ms = (children_after - children_before) * 1000 / n
+    audit_ms = [s.timings.get("audit_ms", 0.0) / 1000 for s in samples if s.ok]
     return {
+        "audit": "on" if audit is not None else "off",
         "workers": workers,
         "concurrency": concurrency,
-        "window_s": window,
+        "warmup_s": _round(warmup),
+        "window_s": _round(window),
         "requests": len(samples),
+        "completed_in_window": len(done_in_window),
         "failed": sum(1 for s in samples if not s.ok),
         "achieved_rps": _round(achieved),
         "ideal_rps": _round(ideal),
-        "achieved_over_ideal": _round(work / (busy_workers_ideal * window), 4),
-        "achieved_over_ideal_by_count": _round(achieved / ideal, 4) if done_in_window else None,
+        "achieved_over_ideal": _round(achieved / ideal, 4) if done_in_window else None,
         "mean_backend_s": _round(mean_backend, 4),
+        "mean_modelled_audit_s": _round(mean_audit, 4),
+        "audit_latency": latency_summary(audit_ms),
         "header_hit_rate": _round(1 - imports / requests, 4) if requests > 0 else None,
         "imports_in_window": imports,
         # Only meaningful when nothing queues (concurrency <= workers): see measure_recovery.
         "waited_on_import": len(late) if concurrency <= workers else None,
         "latency": latency_summary([s.latency for s in samples if s.ok]),
-        "server_cpu_ms_per_request": _round((cpu_after - cpu_before) * 1000 / max(1, len(samples))),
+        "server_cpu_ms_per_request": _round(server_ms),
+        "children_cpu_ms_per_request": _round(children_ms) if repl_ended == 0 else None,
+        "cpu_ms_per_request_with_children": _round(server_ms + children_ms)
+        if repl_ended == 0
+        else None,
+        "repl_workers_ended": repl_ended,
         "busy_rejections": _delta(at_end, before, "busy_rejections"),
         "first_failure": next((s.error for s in samples if not s.ok), None),
         "_raw_ms": [round(s.latency * 1000, 3) for s in samples if s.ok],
     }
+
+
+async def measure_audit_added(
+    server: BenchServer, factory: JobFactory, *, pairs: int
+) -> dict[str, Any]:
+    """One client, requests alternating audit on and off: what the audit adds to a request, as
+    the p50 of (latency - its REPL check time) on each side, and their difference."""
+    header = factory.headers[0]
+    on: list[Sample] = []
+    off: list[Sample] = []
+    async with httpx.AsyncClient(base_url=server.url, timeout=REQUEST_TIMEOUT) as client:
+        for index in range(pairs + 1):  # the first pair warms the connection and the paths
+            for audited, kept in ((False, off), (True, on)):
+                sample = await send_job(client, factory.next(header, audit=audited))
+                if index > 0:
+                    kept.append(sample)
+    failed = [s for s in on + off if not s.ok]
+    result: dict[str, Any] = {"pairs": pairs, "failed": len(failed)}
+    for name, side in (("on", on), ("off", off)):
+        beyond = [s.latency - s.job.backend_seconds for s in side if s.ok]
+        result[f"audit_{name}_beyond_check"] = latency_summary(beyond)
+        result[f"audit_{name}_audit"] = latency_summary(
+            [s.timings.get("audit_ms", 0.0) / 1000 for s in side if s.ok]
+        )
+    on_p50 = result["audit_on_beyond_check"].get("p50_ms")
+    off_p50 = result["audit_off_beyond_check"].get("p50_ms")
+    result["audit_added_p50_ms"] = (
+        _round(on_p50 - off_p50) if on_p50 is not None and off_p50 is not None else None
+    )
+    if failed:
+        result["first_failure"] = failed[0].error
+    return result
 
 
 # --- recovery --------------------------------------------------------------------------------

@@ -3,9 +3,11 @@
 `python -m proofgate.bench.server CONFIG.json` runs in its own process, so the bench can read the
 server's own CPU time and RSS (its workers are separate processes and are not counted). The service
 is the real one (assembly, policy, result cache, REPL pool, verdict, HTTP middleware and logging,
-uvicorn as `proofgate serve` runs it); only the REPL (`SimulatedReplLauncher`) and the audit
-(`SimulatedAuditor`) are simulated. It binds a random loopback port, writes it to a file, and stops
-(draining its pool) on SIGTERM. `BenchServer` starts and stops it from the bench.
+uvicorn as `proofgate serve` runs it). The REPL is simulated (`SimulatedReplLauncher`); the audit
+is the real `Auditor` in the jail the service selects, over a simulated Lean (the audit model,
+`proofgate.bench.audit_model`), except for requests marked audit-off (`SwitchedAuditor`). It binds
+a random loopback port, writes it to a file, and stops (draining its pool) on SIGTERM. `BenchServer`
+starts and stops it from the bench.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from typing import Any
 import httpx
 import psutil
 
+from proofgate.bench.audit_model import AuditModel
 from proofgate.bench.workload import BackendProfile
 from proofgate.exceptions import ProofgateError
 
@@ -45,18 +48,23 @@ class ServerConfig:
     settings: dict[str, Any]
     profile: BackendProfile
     repl_extra_options: list[str] = field(default_factory=list)
+    audit: AuditModel = field(default_factory=AuditModel)
 
     def to_json(self) -> dict[str, Any]:
         return {
             "settings": self.settings,
             "profile": self.profile.__dict__,
             "repl_extra_options": self.repl_extra_options,
+            "audit": self.audit.to_json(),
         }
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> ServerConfig:
         return cls(
-            data["settings"], BackendProfile(**data["profile"]), list(data["repl_extra_options"])
+            data["settings"],
+            BackendProfile(**data["profile"]),
+            list(data["repl_extra_options"]),
+            AuditModel.from_json(data.get("audit") or {"enabled": False}),
         )
 
 
@@ -68,12 +76,14 @@ def main(argv: list[str] | None = None) -> None:
 
     from proofgate.api.app import create_app
     from proofgate.api.server import Server, uvicorn_config
-    from proofgate.bench.auditor import SimulatedAuditor
+    from proofgate.bench.auditor import SimulatedAuditor, SwitchedAuditor
     from proofgate.bench.simulated_repl import SimulatedReplLauncher
     from proofgate.config import Settings
     from proofgate.logs import configure_logging
+    from proofgate.sandbox import select_spawner
     from proofgate.sandbox.group import ProcessGroupSpawner
     from proofgate.service import CheckerService
+    from proofgate.verify.audit import Auditor
 
     config_path, port_file = (argv if argv is not None else sys.argv[1:])[:2]
     config = ServerConfig.from_json(json.loads(Path(config_path).read_text("utf-8")))
@@ -82,11 +92,17 @@ def main(argv: list[str] | None = None) -> None:
     launcher = SimulatedReplLauncher(
         settings, config.profile.repl_options() + config.repl_extra_options
     )
+    real = None
+    if config.audit.enabled:
+        # The audit as deployed: the spawner the service selects for its `sandbox` setting (the
+        # REPL workers stay on the process-group spawner: the simulated REPL is not jailable).
+        jailed = Settings(**{**config.settings, "sandbox": config.audit.jail})
+        real = Auditor(jailed, spawner=select_spawner(jailed))
     service = CheckerService(
         settings,
         spawner=ProcessGroupSpawner(),
         launcher=launcher,
-        auditor=SimulatedAuditor(config.profile.audit_seconds),
+        auditor=SwitchedAuditor(real, SimulatedAuditor(config.profile.audit_seconds)),
     )
     app = create_app(settings, service=service)
     # IPPROTO_TCP explicitly: asyncio sets TCP_NODELAY only on sockets whose `proto` says TCP, and
@@ -201,6 +217,13 @@ class BenchServer:
             return precise
         times = self._psutil.cpu_times()
         return float(times.user + times.system)
+
+    def children_cpu_seconds(self) -> float:
+        """CPU time of the server's reaped descendants (user + system, clock ticks): the audit's
+        processes, and any REPL worker that ended, which the caller must rule out."""
+        assert self._psutil is not None
+        times = self._psutil.cpu_times()
+        return float(times.children_user + times.children_system)
 
     def rss_bytes(self) -> int:
         assert self._psutil is not None

@@ -15,6 +15,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
 __all__ = [
+    "AUDIT_OFF",
     "DEFAULT_HEADER_MIX",
     "BackendProfile",
     "Job",
@@ -34,6 +35,9 @@ DEFAULT_HEADER_MIX: tuple[tuple[str, float], ...] = (
 _GROW_STEP_MB = 8
 _GROW_STEP_SECONDS = 0.01
 _REPORT_PREFIX = "worker pid="
+#: A line of a request's proof that puts it on the audit-off side (a Lean comment: the simulated
+#: REPL and Lean ignore it; `proofgate.bench.auditor.SwitchedAuditor` reads it).
+AUDIT_OFF = "-- bench: audit off"
 
 _STATEMENTS = (
     "theorem {name} (a b : ℝ) (h₀ : 0 < a ∧ 0 < b) (h₁ : a + b = {k}) : a * b ≤ ({k} : ℝ) ^ 2 / 4 := by sorry",
@@ -58,7 +62,7 @@ class BackendProfile:
     check_sigma: float = 0.5
     check_cap_seconds: float = 30.0
     memory_mb_per_check: int = 0  # kept by the worker for its life, as the REPL keeps every env
-    audit_seconds: float = 0.0  # the bench-only simulated audit's constant delay
+    audit_seconds: float = 0.0  # the audit-off side's simulated `ok`: its constant delay
 
     @property
     def mean_check_seconds(self) -> float:
@@ -79,7 +83,7 @@ class BackendProfile:
             "check_seconds_lognormal": {"mu": self.check_mu, "sigma": self.check_sigma},
             "mean_check_seconds": round(self.mean_check_seconds, 4),
             "memory_mb_per_check": self.memory_mb_per_check,
-            "audit": f"simulated, constant {self.audit_seconds:g} s (checks nothing)",
+            "audit_off_side": f"simulated ok after {self.audit_seconds:g} s (checks nothing)",
         }
 
 
@@ -92,6 +96,7 @@ class Job:
     backend_seconds: float
     body: dict[str, object]
     run: str = ""
+    audit: bool = True  # False: the audit-off side (`AUDIT_OFF` in its proof)
 
     @property
     def request_id(self) -> str:
@@ -116,6 +121,7 @@ class JobFactory:
     seed: int = 0
     header_mix: Sequence[tuple[str, float]] = DEFAULT_HEADER_MIX
     zero_latency: bool = False
+    audit: bool = True  # False: every job on the audit-off side
     _rng: random.Random = field(init=False, repr=False)
     _count: int = field(default=0, init=False)
 
@@ -126,7 +132,7 @@ class JobFactory:
     def headers(self) -> list[str]:
         return [header for header, _ in self.header_mix]
 
-    def next(self, header: str | None = None) -> Job:
+    def next(self, header: str | None = None, *, audit: bool | None = None) -> Job:
         index = self._count
         self._count += 1
         rng = self._rng
@@ -148,10 +154,14 @@ class JobFactory:
             lines.append(f"  -- standin: sleep {seconds:.6f}")
         if self.profile.memory_mb_per_check and not self.zero_latency:
             lines.append(f"  -- standin: grow-memory {self.profile.memory_mb_per_check}")
+        audited = self.audit if audit is None else audit
+        if not audited:
+            lines.append(f"  {AUDIT_OFF}")
         lines += ["  -- standin: report-worker", f"  {_TACTICS[template]}"]
         proof = "\n".join(lines)
         backend = seconds + (0.0 if self.zero_latency else self.profile.growth_seconds)
-        return Job(index, header, backend, {"statement": statement, "proof": proof}, self.run)
+        body: dict[str, object] = {"statement": statement, "proof": proof}
+        return Job(index, header, backend, body, self.run, audited)
 
     def __iter__(self) -> Iterator[Job]:
         while True:

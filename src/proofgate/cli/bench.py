@@ -1,4 +1,5 @@
-"""`proofgate bench`: overhead, throughput, recovery, memory and health figures on the SIMULATED REPL.
+"""`proofgate bench`: overhead, throughput, recovery, memory and health figures on the SIMULATED REPL,
+with the audit model (real jailed processes over a simulated Lean) on and off.
 
 Progress goes to stderr; stdout's last line is the figures as one JSON object. The full run (the
 default) also writes `bench-full.json`, `bench-full.md` and `bench-full.png` under `--out`.
@@ -9,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, TypeVar
+from typing import Annotated, Literal, TypeVar, cast
 
 import typer
 
@@ -36,6 +37,16 @@ def _numbers(text: str | None, kind: Callable[[str], _N], what: str) -> tuple[_N
 def _given(value: _T | None, default: _T) -> _T:
     """The option's value when it was given, else the preset's."""
     return default if value is None else value
+
+
+def _jail(
+    value: str | None, default: Literal["auto", "bwrap", "none"]
+) -> Literal["auto", "bwrap", "none"]:
+    if value is None:
+        return default
+    if value not in ("auto", "bwrap", "none"):
+        fail(f"--audit-jail: expected auto, bwrap or none, got {value!r}")
+    return cast(Literal["auto", "bwrap", "none"], value)
 
 
 def bench(
@@ -71,8 +82,30 @@ def bench(
     memory_mb_per_check: Annotated[
         int | None, typer.Option(min=0, help="MiB a worker keeps per check.")
     ] = None,
-    audit_seconds: Annotated[
-        float | None, typer.Option(min=0.0, help="Simulated audit's constant delay.")
+    audit: Annotated[
+        bool,
+        typer.Option(
+            help="The audit model: the real Auditor starting real jailed processes over a "
+            "simulated Lean (--no-audit: only the audit-off side, a simulated ok at 0 s)."
+        ),
+    ] = True,
+    audit_import_seconds: Annotated[
+        float | None,
+        typer.Option(min=0.0, help="Each audit process's import (default: --import-seconds)."),
+    ] = None,
+    audit_elaboration_factor: Annotated[
+        float | None,
+        typer.Option(min=0.0, help="The submission's compile: this times the item's check time."),
+    ] = None,
+    audit_replay_ms: Annotated[
+        float | None, typer.Option(min=0.0, help="Checker CPU per replayed declaration, ms.")
+    ] = None,
+    audit_jail: Annotated[
+        str | None,
+        typer.Option(help="The audit's sandbox setting: auto (as deployed), bwrap or none."),
+    ] = None,
+    audit_pairs: Annotated[
+        int | None, typer.Option(min=0, help="Audit-on/off request pairs for audit_added.")
     ] = None,
     kill_every: Annotated[
         float | None, typer.Option(min=0.1, help="Mean seconds between worker kills.")
@@ -95,11 +128,13 @@ def bench(
         ),
     ] = None,
 ) -> None:
-    """Benchmark proofgate's own machinery against the SIMULATED REPL (no Lean involved).
+    """Benchmark the service as deployed, on the SIMULATED REPL and a simulated Lean (no Lean).
 
-    Overhead (driver vs pool vs HTTP), throughput achieved/ideal at several worker counts and
-    concurrencies, recovery from SIGKILLed workers, server memory, health-probe latency and
-    server CPU per request, each judged against the project's targets.
+    The audit is the real Auditor starting real jailed processes (the audit model); every figure
+    is reported with it on and with it off, labelled. Overhead (driver vs pool vs HTTP), what the
+    audit adds, completed requests over ideal at several worker counts and concurrencies,
+    recovery from SIGKILLed workers, server memory, health-probe latency and CPU per request
+    (server alone, and with the audit's processes), judged against the project's targets.
     """
     from dataclasses import replace
 
@@ -129,8 +164,18 @@ def bench(
             check_mu=_given(check_mu, profile.check_mu),
             check_sigma=_given(check_sigma, profile.check_sigma),
             memory_mb_per_check=_given(memory_mb_per_check, profile.memory_mb_per_check),
-            audit_seconds=_given(audit_seconds, profile.audit_seconds),
         ),
+        audit=replace(
+            config.audit,
+            enabled=audit,
+            import_seconds=_given(audit_import_seconds, config.audit.import_seconds),
+            elaboration_factor=_given(audit_elaboration_factor, config.audit.elaboration_factor),
+            replay_ms_per_declaration=_given(
+                audit_replay_ms, config.audit.replay_ms_per_declaration
+            ),
+            jail=_jail(audit_jail, config.audit.jail),
+        ),
+        audit_pairs=_given(audit_pairs, config.audit_pairs),
         worker_counts=_given(worker_counts, config.worker_counts),
         concurrencies=_given(concurrencies, config.concurrencies),
         spare_workers=_given(spare_workers, config.spare_workers),
@@ -142,7 +187,8 @@ def bench(
         recovery_workers=recovery_workers,
     )
     console.print(
-        f"[bold]proofgate bench[/bold] ({config.mode}) on the SIMULATED REPL: no Lean is run"
+        f"[bold]proofgate bench[/bold] ({config.mode}) on the SIMULATED REPL and audit model "
+        f"({'on and off' if config.audit.enabled else 'off'}): no Lean is run"
     )
     try:
         results = run_bench(config, progress=lambda message: console.print(f"  {message}"))

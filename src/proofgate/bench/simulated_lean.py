@@ -1,0 +1,184 @@
+"""The SIMULATED Lean toolchain of `proofgate bench`'s audit model: `lean` and `proofgate-checker`.
+
+No Lean is in it and it checks nothing a real checker checks; it costs what the model says the real
+programs cost, so that the service's real `Auditor` starts real jailed processes as deployed. It is
+copied as `ELAN_HOME/bin/lean` and `PROJECT/.lake/build/bin/proofgate-checker` (with a `lake` that
+runs `lake env CMD` as CMD) by `proofgate.bench.audit_model`, and is picked by the name it runs
+under. It runs as a file under the system's Python inside the jail: standard library only.
+
+- `lean [-j N] [-D NAME=VALUE]... --json -R ROOT -o OLEAN SOURCE`: the module name from SOURCE's
+  path under ROOT, as Lean derives it (a file outside the root is refused, exit 1); then the import
+  (a sleep of `import_seconds` when the file has an `import` line), then the elaboration (a sleep
+  of `elaboration_factor` times the sum of the file's `-- standin: sleep S` markers: the simulated
+  REPL's check time for the same text); then OLEAN: a marker and a JSON record of the module and
+  its declarations (name, kind, the hash of the text that states it).
+- `proofgate-checker --submission OLEAN [--challenge OLEAN --target NAME] [--axiom A]...
+  [--answer-hole H]... [--module-root M]...`: the import (a sleep of `import_seconds`), the replay
+  (`replay_ms_per_declaration` ms of CPU for each declaration of the submission), and one report
+  of the checker's contract (docs/checker-contract.md): `ok` when the submission declares the
+  target as a theorem stating the challenge's text, every theorem reaching only `propext`.
+
+Its parameters come from `simulated-lean.json` beside the file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import re
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+OLEAN_MARKER = b"proofgate-bench simulated olean\n"
+CONFIG = "simulated-lean.json"
+SLEEP_MARKER = re.compile(r"^\s*-- standin: sleep ([0-9.]+)\s*$", re.MULTILINE)
+IMPORT = re.compile(r"^import\s+\S", re.MULTILINE)
+DECLARATION = re.compile(
+    r"^(?:(?:private|protected|noncomputable)\s+)*(?P<keyword>theorem|lemma|def|abbrev|instance)"
+    r"\s+(?P<name>[^\s:({\[]+)(?P<rest>.*?)(?=^\S|\Z)",
+    re.MULTILINE | re.DOTALL,
+)
+KINDS = {
+    "theorem": "theorem",
+    "lemma": "theorem",
+    "def": "definition",
+    "abbrev": "definition",
+    "instance": "definition",
+}
+AXIOMS = ["propext"]
+
+
+def _config() -> dict[str, Any]:
+    loaded: dict[str, Any] = json.loads(
+        (Path(sys.argv[0]).resolve().parent / CONFIG).read_text("utf-8")
+    )
+    return loaded
+
+
+def _declarations(source: str) -> list[dict[str, str]]:
+    found = []
+    for match in DECLARATION.finditer(source):
+        stated = " ".join(match["rest"].split(":=", 1)[0].split())
+        found.append(
+            {
+                "name": match["name"],
+                "kind": KINDS[match["keyword"]],
+                "statement_sha256": hashlib.sha256(stated.encode()).hexdigest(),
+            }
+        )
+    return found
+
+
+def compile_main(argv: list[str], config: dict[str, Any]) -> int:
+    parser = argparse.ArgumentParser(prog="lean (simulated)")
+    parser.add_argument("--json", action="store_true")
+    parser.add_argument("-o", dest="olean", required=True)
+    parser.add_argument("-R", "--root", dest="root")
+    parser.add_argument("-D", dest="options", action="append", default=[])
+    parser.add_argument("-j", "--threads", dest="threads")
+    parser.add_argument("source")
+    args = parser.parse_args(argv)
+    source_path = os.path.realpath(args.source)
+    root = os.path.join(os.path.realpath(args.root or os.getcwd()), "")
+    if not source_path.startswith(root):
+        print(f"input file '{source_path}' must be contained in root directory ({root})")
+        return 1
+    module = ".".join(os.path.splitext(source_path[len(root) :])[0].split(os.sep))
+    source = Path(source_path).read_text("utf-8")
+    if IMPORT.search(source):
+        time.sleep(float(config["import_seconds"]))
+    elaboration = sum(float(s) for s in SLEEP_MARKER.findall(source))
+    time.sleep(elaboration * float(config["elaboration_factor"]))
+    record = {"module": module, "declarations": _declarations(source)}
+    Path(args.olean).write_bytes(OLEAN_MARKER + json.dumps(record).encode())
+    return 0
+
+
+def _read_olean(path: str) -> dict[str, Any]:
+    data = Path(path).read_bytes()
+    if not data.startswith(OLEAN_MARKER):
+        raise SystemExit(f"{path}: not an .olean of the simulated lean")
+    record: dict[str, Any] = json.loads(data[len(OLEAN_MARKER) :])
+    return record
+
+
+def _burn(seconds: float) -> None:
+    """CPU, not a sleep: the kernel's replay is computation."""
+    deadline = time.process_time() + seconds
+    while time.process_time() < deadline:
+        pass
+
+
+def check_main(argv: list[str], config: dict[str, Any]) -> int:
+    parser = argparse.ArgumentParser(prog="proofgate-checker (simulated)")
+    parser.add_argument("--submission", required=True)
+    parser.add_argument("--challenge")
+    parser.add_argument("--target")
+    parser.add_argument("--axiom", action="append", default=[])
+    parser.add_argument("--answer-hole", dest="holes", action="append", default=[])
+    parser.add_argument("--module-root", dest="roots", action="append", default=[])
+    args = parser.parse_args(argv)
+    submission = _read_olean(args.submission)
+    challenge = _read_olean(args.challenge) if args.challenge else None
+    time.sleep(float(config["import_seconds"]))
+    declared = submission["declarations"]
+    _burn(len(declared) * float(config["replay_ms_per_declaration"]) / 1000)
+    allowed = set(args.axiom)
+    declarations = [
+        {
+            "name": d["name"],
+            "kind": d["kind"],
+            "axioms": AXIOMS if d["kind"] == "theorem" else [],
+            "replayed": True,
+        }
+        for d in declared
+    ]
+    outcome, detail, named = "ok", "", None
+    if challenge is not None:
+        mine = {d["name"]: d for d in declared}.get(args.target)
+        theirs = {d["name"]: d for d in challenge["declarations"]}.get(args.target)
+        if mine is None:
+            outcome, detail, named = "target_missing", "no such declaration", args.target
+        elif mine["kind"] != "theorem":
+            outcome, detail, named = "not_a_theorem", mine["kind"], args.target
+        elif theirs is None or theirs["statement_sha256"] != mine["statement_sha256"]:
+            outcome, detail, named = "type_mismatch", "another statement", args.target
+    passed = outcome == "ok"
+    target_axioms = AXIOMS if args.target and passed else []
+    theorems = [a for d in declarations if d["kind"] == "theorem" for a in d["axioms"]]
+    judged = target_axioms if args.target else theorems
+    report = {
+        "contract": 1,
+        "checker": "proofgate-checker (SIMULATED: proofgate bench)",
+        "lean": config["lean_version"],
+        "outcome": outcome,
+        "detail": detail,
+        "target": args.target,
+        "declaration": named,
+        "target_axioms": target_axioms,
+        "disallowed_axioms": sorted({a for a in judged if a not in allowed}) if passed else [],
+        "declarations": declarations,
+        "answers": {hole: "42" for hole in args.holes} if passed else {},
+        "timings_ms": {},
+    }
+    print(json.dumps(report))
+    return 0
+
+
+def main() -> int:
+    config = _config()
+    program = Path(sys.argv[0]).name
+    if program == "lean":
+        return compile_main(sys.argv[1:], config)
+    if program == "proofgate-checker":
+        return check_main(sys.argv[1:], config)
+    print(f"simulated lean: run as `lean` or `proofgate-checker`, not {program!r}", file=sys.stderr)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
