@@ -57,10 +57,10 @@ def test_default_is_lake_env_repl_in_the_environment(
     assert spec.argv == [str(bin_dir / "lake"), "env", str(repl)]
     assert spec.cwd == environment.directory
     assert spec.read_only == (bin_dir.parent, environment.directory)
-    scratch = settings.data_dir / "scratch" / "default"
-    assert spec.writable == (scratch,) and scratch.is_dir()
-    assert spec.env["PATH"].split(os.pathsep)[0] == str(bin_dir)
-    assert spec.env["ELAN_HOME"] == str(settings.elan_home) and spec.env["TMPDIR"] == str(scratch)
+    assert spec.writable == ()  # no host directory: the jail's /tmp is a tmpfs of its own
+    assert not (settings.data_dir / "scratch").exists()
+    assert spec.env["PATH"] == os.pathsep.join([str(bin_dir), "/usr/bin:/bin"])
+    assert (spec.env["HOME"], spec.env["TMPDIR"]) == ("/tmp", "/tmp")
     assert "PROOFGATE_TEST_SECRET" not in spec.env
 
 
@@ -112,3 +112,29 @@ def test_the_pool_and_the_sessions_cap_their_workers_alike(tmp_path: Path) -> No
     sessions = SessionWorkers(settings, spawner=unused, launcher=unused)
     assert pool.starter == sessions.starter
     assert pool.starter.limits == limits
+
+
+def test_the_jail_environment_carries_nothing_of_the_host(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """HOME and TMPDIR inside the jail, PATH the toolchain's then the jail's system directories,
+    and none of the service's HOME, PATH, data directory or settings (the old worker got them)."""
+    monkeypatch.setenv("HOME", "/root")
+    monkeypatch.setenv("PATH", "/opt/service/bin:/root/.local/bin:/usr/bin:/bin")
+    monkeypatch.setenv("PYTHONPATH", "/opt/service/lib")
+    monkeypatch.setenv("USER", "service")
+    settings = Settings(data_dir=tmp_path / "data", elan_home=tmp_path / "elan")
+    bin_dir = _fake_toolchain(settings.elan_home)
+    environment = _environment(tmp_path)
+    repl = environment.directory / ".lake/packages/REPL/.lake/build/bin/repl"
+    repl.parent.mkdir(parents=True)
+    repl.write_text("")
+    env = LeanReplLauncher(settings).spawn_spec(environment).env
+    assert env == {
+        "PATH": f"{bin_dir}:/usr/bin:/bin",
+        "HOME": "/tmp",
+        "TMPDIR": "/tmp",
+        "LANG": "C.UTF-8",
+        "LEAN_NUM_THREADS": str(settings.lean_threads),
+    }
+    assert not any(str(settings.data_dir) in value for value in env.values())

@@ -16,7 +16,7 @@ from proofgate.lean.launch import (
     LEAN_RUNTIMES,
     THREAD_MARGIN,
     LeanReplLauncher,
-    child_environment,
+    lean_environment,
     lean_process_cap,
     process_cap,
     worker_limits,
@@ -40,7 +40,7 @@ def test_every_worker_gets_the_thread_count_not_the_services(
 ) -> None:
     monkeypatch.setenv("LEAN_NUM_THREADS", "64")  # the service's own: never passed on
     settings = Settings(data_dir=tmp_path / "d", lean_threads=3)
-    env = child_environment(settings, scratch=tmp_path)
+    env = lean_environment(settings)
     assert env["LEAN_NUM_THREADS"] == "3"
 
 

@@ -15,10 +15,11 @@ import pytest
 
 from proofgate.config import Settings
 from proofgate.exceptions import SandboxUnavailable, SpawnFailed
-from proofgate.sandbox import BwrapSpawner, JailedProcess
+from proofgate.sandbox import BwrapSpawner, JailedProcess, run_jailed
 from proofgate.sandbox.bwrap import SCRATCH_PREFIX
 from proofgate.sandbox.process import Limits, SpawnSpec
 from proofgate.sandbox.watchdog import POLL_MAX_SECONDS
+from tests.support.waiting import DEADLINE_SECONDS
 
 IN_CI = bool(os.environ.get("CI"))
 
@@ -67,6 +68,7 @@ async def test_a_jail_that_cannot_start_is_a_spawn_failure(
     the unjailed spawner is, no longer `SandboxUnavailable` (the jail was proved to work when the
     spawner was chosen). Nothing is left behind: no scratch directory, no cgroup."""
     before = _scratch_dirs(), _cgroups(any_spawner)
+    assert before[0] == set()  # a jail's scratch is its own tmpfs: no host directory at all
     any_spawner.bwrap = str(tmp_path / "bwrap-gone")
     with pytest.raises(SpawnFailed, match="could not start the jail") as caught:
         await any_spawner.spawn(python("pass"), Limits(memory_bytes=64 * MiB))
@@ -79,12 +81,19 @@ def _cgroups(spawner: BwrapSpawner) -> set[Path]:
     return {child for parent in parents for child in parent.glob(f"proofgate-{os.getpid()}-*")}
 
 
-async def test_a_jail_without_a_scratch_directory_is_a_spawn_failure(
+async def test_a_jail_needs_no_host_scratch_directory(
     watchdog_spawner: BwrapSpawner, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
+    """The host's temp directory is not used at all: a jail starts without one, and its /tmp is
+    writable (the old jail bound a host directory at /scratch and failed here)."""
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "no-tmp-here"))
-    with pytest.raises(SpawnFailed, match="scratch directory"):
-        await watchdog_spawner.spawn(python("pass"), Limits())
+    result = await run_jailed(
+        watchdog_spawner,
+        SpawnSpec(argv=["sh", "-c", "echo x > /tmp/f && cat /scratch/f"], cwd=Path("/scratch")),
+        Limits(),
+        timeout=DEADLINE_SECONDS,
+    )
+    assert (result.returncode, result.stdout) == (0, b"x\n")
 
 
 # --- the watchdog, where no cgroup holds the jail ----------------------------------------------

@@ -18,7 +18,10 @@ Two modes:
   `crash-mid-reply`, `hang`,
   `forge` (a bogus `{"env": 0}` first), `forge-extra` (a second value after the reply),
   `stderr-flood [MB]`, `huge-reply [MB]`, `grow-memory MB`, `print-while-idle [SECONDS]`,
-  `fork-child-sleep` (leaves a child holding the pipes), `report-base` (which env it ran on),
+  `fork-child-sleep` (leaves a child holding the pipes), `shell SCRIPT` (runs SCRIPT, `\\n` for a
+  newline, with `/bin/sh`, stdin the null device, as a submission with code execution could, and
+  answers `shell exit N: OUTPUT`; processes it puts in the background are not waited for),
+  `report-base` (which env it ran on),
   `report-worker` (its pid, when its header import finished and when this command started, as
   `time.monotonic()` seconds: `proofgate bench` tells from them whether a request waited on an import).
   Modules named `Standin.Missing...` fail to import, as an unknown module does in Lean.
@@ -362,6 +365,8 @@ class SimulatedRepl:
             argv = [sys.executable, SCRIPT, "--child-sleep", "300"]
             child = subprocess.Popen(argv + (["--tag", _TAG] if _TAG else []))
             messages.append(_message("info", line, column, f"child pid {child.pid}"))
+        elif name == "shell":
+            messages.append(_message("info", line, column, _run_shell(argument)))
         elif name == "report-base":
             text = f"base env={record.base} depth={record.depth - 1} imports={','.join(record.imports)}"
             messages.append(_message("info", line, column, text))
@@ -411,6 +416,30 @@ class SimulatedRepl:
                 )
         self.proof_states += 1
         self._reply(reply, markers=markers)
+
+
+def _run_shell(argument: str) -> str:
+    """Run a `shell` marker's script; its output is what it printed before `sh` exited (a
+    background process that keeps the pipe open is not waited for)."""
+    script = argument.replace("\\n", "\n")
+    child = subprocess.Popen(
+        ["/bin/sh", "-c", script],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    assert child.stdout is not None
+    code = child.wait()
+    descriptor = child.stdout.fileno()
+    os.set_blocking(descriptor, False)
+    output = bytearray()
+    try:
+        while chunk := os.read(descriptor, 1 << 16):
+            output += chunk
+    except BlockingIOError:
+        pass
+    child.stdout.close()
+    return f"shell exit {code}: {output.decode('utf-8', 'replace')}"
 
 
 def _message(severity: str, line: int, column: int, data: str) -> dict[str, Any]:
@@ -474,16 +503,14 @@ class SimulatedReplLauncher:
         self.options = list(options)
 
     def spawn_spec(self, environment: Environment) -> SpawnSpec:
-        from proofgate.lean.launch import child_environment, scratch_dir
+        from proofgate.lean.launch import lean_environment
         from proofgate.sandbox.process import SpawnSpec
 
-        scratch = scratch_dir(self._settings, environment)
         return SpawnSpec(
             argv=[sys.executable, SCRIPT, *self.options],
             cwd=environment.directory,
-            env=child_environment(self._settings, scratch=scratch),
+            env=lean_environment(self._settings),
             read_only=(environment.directory,),
-            writable=(scratch,),
         )
 
 

@@ -6,8 +6,13 @@ sets LEAN_PATH to the project's oleans. `settings.repl_command` (shell words) re
 e.g. the REPL binary itself with LEAN_PATH set by the operator. The spawner (unjailed or the
 sandbox) decides how the spec runs: `read_only` and `writable` name what a jail must expose.
 
-`SpawnSpec.env` is the child's whole environment: a short allowlist of the service's variables,
-never its secrets. The simulated REPL is refused here: no verification path may select it.
+`SpawnSpec.env` is the child's whole environment, built by `lean_environment` for every Lean process
+(the REPL workers and the audit's compiles and checkers alike): `HOME` and `TMPDIR` inside the jail
+(its private, size-capped tmpfs `/tmp`), a `PATH` of the toolchain's `bin` then the jail's system
+directories, the thread count, `LANG`; nothing of the service's own environment (its `HOME`,
+`PATH`, data directory, `PROOFGATE_*`) but the toolchain's `LEAN_PATH`/`LEAN_SYSROOT` when the
+operator set them. A worker gets no host directory it can write. The simulated REPL is refused
+here: no verification path may select it.
 
 Threads and process caps, for every Lean process the service starts (read from Lean's sources,
 untested against real Lean): a compiled Lean program (the REPL, Lake, the checkers) sizes its task
@@ -22,6 +27,7 @@ from __future__ import annotations
 
 import os
 import shlex
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Protocol
 
@@ -32,31 +38,29 @@ from proofgate.exceptions import ConfigError, LeanUnavailable
 from proofgate.sandbox.process import Limits, SpawnSpec
 
 __all__ = [
+    "JAIL_HOME",
+    "JAIL_SYSTEM_PATH",
+    "JAIL_TMPDIR",
     "LEAN_RUNTIMES",
     "THREAD_MARGIN",
     "LeanReplLauncher",
     "ReplLauncher",
-    "child_environment",
+    "lean_environment",
     "lean_process_cap",
     "lean_thread_args",
     "lean_thread_env",
     "process_cap",
-    "scratch_dir",
     "worker_limits",
 ]
 
-#: Variables a Lean process may inherit from the service; everything else is dropped.
-INHERITED_VARIABLES = (
-    "PATH",
-    "HOME",
-    "USER",
-    "LANG",
-    "LC_ALL",
-    "LC_CTYPE",
-    "LEAN_PATH",
-    "LEAN_SYSROOT",
-    "PYTHONPATH",
-)
+#: The toolchain variables an operator may set for Lean (e.g. with `PROOFGATE_REPL_COMMAND`); the
+#: only ones of the service's own environment a Lean process sees.
+TOOLCHAIN_VARIABLES = ("LEAN_PATH", "LEAN_SYSROOT")
+#: HOME and TMPDIR of every Lean process: the jail's private tmpfs (`proofgate.sandbox.bwrap`).
+JAIL_HOME = "/tmp"
+JAIL_TMPDIR = "/tmp"
+#: After the toolchain's `bin`: the jail's own system directories (read-only, always mounted).
+JAIL_SYSTEM_PATH = "/usr/bin:/bin"
 #: Threads one Lean runtime may run besides its task manager's workers: the main thread, one per
 #: dedicated task, and the extra worker a pool task blocked in `Task.get` adds while it waits
 #: (`task_manager::wait_for`), with room for a few of each.
@@ -101,28 +105,22 @@ def worker_limits(settings: Settings) -> Limits:
     )
 
 
-def scratch_dir(settings: Settings, environment: Environment) -> Path:
-    """The one directory a worker may write (TMPDIR); created on demand."""
-    path = settings.data_dir / "scratch" / environment.name
-    try:
-        path.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise ConfigError(f"cannot create {path}: {exc} (check PROOFGATE_DATA_DIR)") from exc
-    return path
-
-
-def child_environment(
-    settings: Settings, *, scratch: Path, bin_dir: Path | None = None
+def lean_environment(
+    settings: Settings, *, bin_dirs: Sequence[Path] = (), elan_home: Path | None = None
 ) -> dict[str, str]:
-    """The allowlisted environment of a worker, with the toolchain's `bin` first on PATH and the
-    thread count set (never the service's own LEAN_NUM_THREADS)."""
-    env = {name: os.environ[name] for name in INHERITED_VARIABLES if name in os.environ}
-    env.update(lean_thread_env(settings))
-    env["ELAN_HOME"] = str(settings.elan_home)
-    env["TMPDIR"] = str(scratch)
-    env.setdefault("LANG", "C.UTF-8")
-    if bin_dir is not None:
-        env["PATH"] = os.pathsep.join(filter(None, [str(bin_dir), env.get("PATH", "")]))
+    """The whole environment of a Lean process (a REPL worker, a compile, a checker): the one
+    builder. `bin_dirs` are the toolchain's, first on PATH; `elan_home` only when it is mounted
+    read-only in the jail (elan's `lake`/`lean` proxies read it)."""
+    env = {name: os.environ[name] for name in TOOLCHAIN_VARIABLES if os.environ.get(name)}
+    env.update(
+        PATH=os.pathsep.join([*(str(d) for d in bin_dirs), JAIL_SYSTEM_PATH]),
+        HOME=JAIL_HOME,
+        TMPDIR=JAIL_TMPDIR,
+        LANG="C.UTF-8",
+        **lean_thread_env(settings),  # never the service's own LEAN_NUM_THREADS
+    )
+    if elan_home is not None:
+        env["ELAN_HOME"] = str(elan_home)
     return env
 
 
@@ -144,10 +142,7 @@ class LeanReplLauncher:
         install = self._install(environment)
         toolchain = install.lean.parent.parent if install.lean is not None else None
         read_only = tuple(p for p in (toolchain, environment.directory) if p is not None)
-        scratch = scratch_dir(settings, environment)
-        env = child_environment(
-            settings, scratch=scratch, bin_dir=install.lean.parent if install.lean else None
-        )
+        env = lean_environment(settings, bin_dirs=[install.lean.parent] if install.lean else [])
         if settings.repl_command is not None:
             argv = shlex.split(settings.repl_command)
             if any(SIMULATED_MODULE in word or word.endswith("simulated_repl.py") for word in argv):
@@ -162,6 +157,5 @@ class LeanReplLauncher:
                     f"cannot start a Lean REPL for {environment.name!r}: {problems}"
                 )
             argv = [str(install.lake), "env", str(install.repl_binary)]
-        return SpawnSpec(
-            argv=argv, cwd=environment.directory, env=env, read_only=read_only, writable=(scratch,)
-        )
+        # Nothing writable from the host: the jail's /tmp (HOME, TMPDIR) is its own tmpfs.
+        return SpawnSpec(argv=argv, cwd=environment.directory, env=env, read_only=read_only)

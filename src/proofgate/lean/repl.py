@@ -16,6 +16,12 @@ idle and kills the worker, and the verdict never rests on REPL output alone (the
 Each reply is read once, here, into a `ReplReply` (`proofgate.lean.reply`); a value of the wrong
 shape (a list where an object belongs, a string id, an unknown severity) is garbage output too.
 
+Nothing a command starts outlives it: once `mark_baseline` has recorded the worker's own processes
+(the pool and the sessions call it after the header import, before any submission runs), every
+other process in the worker's tree and cgroup is killed after each reply, before the next command
+can be sent; a worker still holding more processes than its baseline after `STRAY_GRACE_SECONDS` is
+`tainted`, and its owner recycles it after the request.
+
 Errors: `ReplCommandError` for a `{"message": ...}` reply (the worker stays usable);
 `ReplTimeout`, `ReplOutOfMemory`, `ReplCrashed`, `ReplProtocolError` each kill the whole process
 tree first. Each carries the tail of the worker's stderr, which is always drained.
@@ -58,6 +64,9 @@ MEMORY_POLL_SECONDS = 0.25
 EXIT_GRACE_SECONDS = 1.0
 #: Seconds `close()` waits for the killed process to be reaped.
 CLOSE_WAIT_SECONDS = 5.0
+#: Seconds the strays a command left behind get to vanish once killed, before the worker is tainted.
+STRAY_GRACE_SECONDS = 1.0
+STRAY_POLL_SECONDS = 0.01
 _READ_CHUNK = 1 << 16
 
 
@@ -101,6 +110,9 @@ class ReplProcess:
         self._next_proof_state = 0
         self._stderr_tail = bytearray()
         self.stderr_bytes = 0
+        self._baseline_marked = False
+        self.tainted = False  # processes beyond its baseline survived a command: recycle it
+        self.strays_killed = 0
         loop = asyncio.get_running_loop()
         self._stdout_task = loop.create_task(self._read_stdout(), name=f"repl-{self.pid}-stdout")
         self._stderr_task = loop.create_task(self._read_stderr(), name=f"repl-{self.pid}-stderr")
@@ -153,6 +165,28 @@ class ReplProcess:
     def private_memory_bytes(self) -> int | None:
         return self._process.private_memory_bytes()
 
+    def mark_baseline(self) -> None:
+        """Record the worker's processes now as its own; from here on, whatever else a command
+        leaves in its tree or cgroup is killed after the command. Call it while idle, before
+        anything untrusted ran (after the header import)."""
+        self._process.mark_baseline()
+        self._baseline_marked = True
+
+    async def _kill_strays(self) -> None:
+        """Kill what the last command left behind; taint the worker if some of it stays."""
+        if not self._baseline_marked or not self.alive:
+            return  # a dead worker's whole tree is killed anyway
+        killed = self._process.kill_strays()
+        if not killed:
+            return
+        self.strays_killed += killed
+        deadline = time.monotonic() + STRAY_GRACE_SECONDS
+        while (left := self._process.strays()) and time.monotonic() < deadline:
+            await asyncio.sleep(STRAY_POLL_SECONDS)
+            self._process.kill_strays()
+        if left:
+            self.tainted = True
+
     # --- requests ------------------------------------------------------------------------
 
     async def command(
@@ -197,7 +231,10 @@ class ReplProcess:
                 raise ReplCrashed(
                     f"REPL {self.pid} is no longer running: {reason}", stderr=self.stderr_tail()
                 )
-            reply = await self._exchange(data, deadline, timeout)
+            try:
+                reply = await self._exchange(data, deadline, timeout)
+            finally:
+                await self._kill_strays()
             self.requests += 1
             return self._check_reply(kind, command, reply)
 

@@ -146,8 +146,10 @@ class SessionWorkers:
         """Mark a worker that served enough (or grew too much) for recycling; its sessions move."""
         if worker.retiring or not worker.repl.alive:
             return
-        if worker.commands >= self._settings.session_recycle_after or self.starter.outgrown(
-            worker.repl
+        if (
+            worker.repl.tainted  # a process a command started could not be killed
+            or worker.commands >= self._settings.session_recycle_after
+            or self.starter.outgrown(worker.repl)
         ):
             worker.retiring = True
             _log.info("session worker recycling", pid=worker.repl.pid, commands=worker.commands)

@@ -2,10 +2,11 @@
 
 `WorkerSet` hands idle workers to queued requests in order (a retry goes first), starts workers for
 unmet demand (evicting the least recently used idle worker of another header when full), keeps the
-pool filled with warm workers for the pre-warmed headers, and retires workers that died, served
-`recycle_after` requests, grew past `RECYCLE_MEMORY_FRACTION` of the memory cap, or idled too long
-on a cold header. All of it runs on the event loop, synchronously between awaits, so no lock is
-needed; a worker's failure is counted and logged, never raised into the loop.
+pool filled with warm workers for the pre-warmed headers, and retires workers that died, kept a
+process a request started (`ReplProcess.tainted`), served `recycle_after` requests, grew past
+`RECYCLE_MEMORY_FRACTION` of the memory cap, or idled too long on a cold header. All of it runs
+on the event loop, synchronously between awaits, so no lock is needed; a worker's failure is
+counted and logged, never raised into the loop.
 
 Capacity: at most `settings.workers` workers are busy; `settings.spare_workers` more warm processes
 stand by, so a retry or the next request never waits behind a cold import.
@@ -189,6 +190,7 @@ async def start_header_worker(
         reply = await repl.command(header, timeout=timeout)
         if environment.lean_options and not reply.has_errors and reply.env is not None:
             reply = await _set_options(repl, environment, reply, timeout=timeout)
+        repl.mark_baseline()  # its own processes: what any later command leaves is killed
     except (ProofgateError, OSError) as exc:
         if repl is None:
             return StartFailed(exc)
@@ -364,6 +366,8 @@ class WorkerSet:
         cause = None
         if not worker.repl.alive:
             cause = death_cause(worker.repl.failure)
+        elif worker.repl.tainted:
+            cause = "strays"  # a process a request started could not be killed
         elif worker.served >= self._settings.recycle_after:
             cause = "recycled"
         else:

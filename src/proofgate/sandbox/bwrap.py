@@ -3,7 +3,8 @@
 `BwrapSpawner` starts each process tree in fresh user, network, PID, mount, IPC, UTS and cgroup
 namespaces with every capability dropped, an empty environment, and only the system's /usr, the
 dynamic linker's files and the paths the `SpawnSpec` names mounted (read-only unless listed as
-writable), plus a private /tmp and /scratch. Memory and tasks are capped by a cgroup (v1 or v2, see
+writable), plus a private, size-capped tmpfs at /tmp (also /scratch, HOME and TMPDIR): no host
+directory is writable unless the spec names it. Memory and tasks are capped by a cgroup (v1 or v2, see
 `proofgate.sandbox.cgroups`), or by an RSS watchdog when no cgroup is writable; open files, file size and
 core dumps by rlimits. Killing the jail kills its namespace's init, and with it every process inside.
 docs/sandbox.md says what is isolated, how, and what was not tested.
@@ -39,10 +40,11 @@ __all__ = [
     "select_spawner",
 ]
 
-#: Where the per-process scratch directory appears inside the jail (also HOME).
+#: The jail's private tmpfs, and /scratch, a link to it kept for specs that name it (cwd, HOME).
+JAIL_TMP = Path("/tmp")
 SCRATCH = Path("/scratch")
 JAIL_PATH = "/usr/local/bin:/usr/bin:/bin"
-#: Host-side scratch directories are `<tmp>/proofgate-scratch-<service pid>-<random>`.
+#: Host-side scratch directories of older versions, `<tmp>/proofgate-scratch-<pid>-<random>`: swept.
 SCRATCH_PREFIX = "proofgate-scratch-"
 #: Top-level system directories a dynamically linked program needs (symlinks on merged-/usr systems).
 _SYSTEM_DIRS = ("usr", "bin", "sbin", "lib", "lib32", "lib64", "libx32")
@@ -81,8 +83,16 @@ def _bwrap_options(bwrap: str) -> frozenset[str]:
     return frozenset(word for word in (run.stdout + run.stderr).split() if word.startswith("--"))
 
 
+def tmpfs_bytes(limits: Limits) -> int:
+    """The size cap of a jail's /tmp: the file size cap, and never more than the memory cap (under
+    a cgroup its pages are charged to the jail's memory too)."""
+    if limits.memory_bytes is None:
+        return limits.file_size_bytes
+    return min(limits.file_size_bytes, limits.memory_bytes)
+
+
 def _sweep_stale_scratch() -> None:
-    """Remove scratch directories whose service died (a live service removes its own)."""
+    """Remove host scratch directories a dead service left (older versions bound one per jail)."""
     for entry in Path(tempfile.gettempdir()).glob(f"{SCRATCH_PREFIX}*"):
         owner = entry.name.removeprefix(SCRATCH_PREFIX).partition("-")[0]
         if owner.isdigit() and int(owner) != os.getpid() and not Path(f"/proc/{owner}").exists():
@@ -122,6 +132,12 @@ class BwrapSpawner:
         self._poll_interval = poll_interval
         self.cgroups: CgroupTree | None
         self.cgroups, reason = find_cgroup_tree(cgroup_root)
+        if self.cgroups is None and "--size" not in self._options:
+            # Without a cgroup nothing else would bound what a submission writes to /tmp.
+            raise SandboxUnavailable(
+                f"{found} has no --size (bubblewrap 0.5 or later), which a size-capped /tmp needs "
+                f"when no cgroup is writable ({reason}): upgrade bubblewrap"
+            )
         _sweep_stale_scratch()
         if self.cgroups is not None:
             self.cgroups.remove_stale()
@@ -129,7 +145,7 @@ class BwrapSpawner:
         else:
             self.limits_mode = f"RSS watchdog ({reason})"
 
-    def command(self, spec: SpawnSpec, limits: Limits, scratch: Path) -> list[str]:
+    def command(self, spec: SpawnSpec, limits: Limits) -> list[str]:
         """The bwrap argv that runs `spec` jailed (checks the spec first; raises ConfigError)."""
         self._check(spec)
         argv = [
@@ -158,14 +174,28 @@ class BwrapSpawner:
         # uid write global sysctls (kernel.core_pattern, ...) with no capability at all.
         argv += ["--proc", "/proc", "--remount-ro", "/proc", "--dev", "/dev"]
         if "--size" in self._options:
-            argv += ["--size", str(limits.file_size_bytes)]
-        argv += ["--perms", "1777", "--tmpfs", "/tmp", "--bind", str(scratch), str(SCRATCH)]
+            argv += ["--size", str(tmpfs_bytes(limits))]
+        # The jail's only writable place of its own, in memory: private to this jail, gone with it.
+        argv += [
+            "--perms",
+            "1777",
+            "--tmpfs",
+            str(JAIL_TMP),
+            "--symlink",
+            str(JAIL_TMP),
+            str(SCRATCH),
+        ]
         for path in spec.read_only:
             argv += ["--ro-bind", str(path), str(path)]
         for path in spec.writable:
             argv += ["--bind", str(path), str(path)]
         argv += ["--remount-ro", "/", "--chdir", str(spec.cwd)]
-        environment = {"PATH": JAIL_PATH, "HOME": str(SCRATCH), "TMPDIR": "/tmp", **spec.env}
+        environment = {
+            "PATH": JAIL_PATH,
+            "HOME": str(JAIL_TMP),
+            "TMPDIR": str(JAIL_TMP),
+            **spec.env,
+        }
         for key, value in environment.items():
             argv += ["--setenv", key, value]
         return [*argv, "--", *spec.argv]
@@ -189,7 +219,7 @@ class BwrapSpawner:
         for key in spec.env:
             if not key or "=" in key:
                 raise ConfigError(f"invalid environment variable name {key!r} for the jail")
-        visible = [*bound, SCRATCH, Path("/tmp")]
+        visible = [*bound, SCRATCH, JAIL_TMP]
         if not spec.cwd.is_absolute() or not any(spec.cwd.is_relative_to(root) for root in visible):
             raise ConfigError(
                 f"working directory {spec.cwd} is not inside the jail: add it (or a parent) to "
@@ -197,15 +227,11 @@ class BwrapSpawner:
             )
 
     async def spawn(self, spec: SpawnSpec, limits: Limits) -> JailedProcess:
-        """Start `spec` jailed under `limits`. Raises ConfigError (bad spec), SpawnFailed (no scratch
-        directory, no cgroup, bwrap or the child's setup before exec failed)."""
-        try:
-            scratch = Path(tempfile.mkdtemp(prefix=f"{SCRATCH_PREFIX}{os.getpid()}-"))
-        except OSError as exc:
-            raise SpawnFailed(f"could not make the jail's scratch directory: {exc}") from exc
+        """Start `spec` jailed under `limits`. Raises ConfigError (bad spec), SpawnFailed (no
+        cgroup, bwrap or the child's setup before exec failed)."""
         cgroup: Cgroup | None = None
         try:
-            argv = self.command(spec, limits, scratch)
+            argv = self.command(spec, limits)
             if self.cgroups is not None:
                 cgroup = self.cgroups.create()
                 tasks = (
@@ -226,10 +252,10 @@ class BwrapSpawner:
                 limit=16 << 20,  # a REPL reply can be one long line
             )
         except ConfigError:
-            self._discard(cgroup, scratch)
+            self._discard(cgroup)
             raise
         except (OSError, ValueError, subprocess.SubprocessError) as exc:
-            self._discard(cgroup, scratch)
+            self._discard(cgroup)
             raise SpawnFailed(f"could not start the jail ({exc}): run `proofgate doctor`") from exc
         _log.info(
             "jail_started",
@@ -241,29 +267,24 @@ class BwrapSpawner:
             process,
             limits=limits,
             cgroup=cgroup,
-            scratch=scratch,
             poll_interval=self._poll_interval,
         )
 
     @staticmethod
-    def _discard(cgroup: Cgroup | None, scratch: Path) -> None:
+    def _discard(cgroup: Cgroup | None) -> None:
         if cgroup is not None:
             cgroup.remove(timeout=1.0)
-        remove_tree(scratch)
 
 
 def _probe_jail(spawner: BwrapSpawner) -> str | None:
     """None when the very jail `spawner` builds can run `true` here; else bwrap's complaint."""
-    scratch = Path(tempfile.mkdtemp(prefix="proofgate-probe-"))
     try:
-        argv = spawner.command(SpawnSpec(argv=["true"], cwd=SCRATCH), Limits(), scratch)
+        argv = spawner.command(SpawnSpec(argv=["true"], cwd=SCRATCH), Limits())
         run = subprocess.run(
             argv, capture_output=True, text=True, timeout=10, check=False, env={"PATH": JAIL_PATH}
         )
     except (OSError, subprocess.SubprocessError) as exc:
         return str(exc)
-    finally:
-        remove_tree(scratch)
     return None if run.returncode == 0 else (run.stderr.strip() or f"bwrap exited {run.returncode}")
 
 

@@ -2,8 +2,8 @@
 
 `JailedProcess` watches its limits while the jail runs (the cgroup's OOM record, or, when there is no
 cgroup, the sandbox's `Watchdog` over the tree's RssAnon and task count), kills the whole namespace
-on a breach or on request, and after exit kills any straggler and removes its cgroup and scratch
-directory.
+on a breach or on request, and after exit kills any straggler and removes its cgroup (its /tmp is
+a tmpfs of its own mount namespace: it goes with the last process inside).
 """
 
 from __future__ import annotations
@@ -44,11 +44,9 @@ class JailedProcess(PipedProcess):
         *,
         limits: Limits,
         cgroup: Cgroup | None,
-        scratch: Path,
         poll_interval: float,
     ) -> None:
         super().__init__(process)
-        self.scratch = scratch
         self.cgroup = cgroup
         self._poll_interval = poll_interval
         self._tree = ProcessTree(self.pid)  # watchdog mode: every process ever seen in the tree
@@ -80,7 +78,7 @@ class JailedProcess(PipedProcess):
         return self._cgroup_exceeded
 
     async def wait(self) -> int:
-        """Wait for exit and for the cleanup (stragglers killed, cgroup and scratch removed)."""
+        """Wait for exit and for the cleanup (stragglers killed, cgroup removed)."""
         await asyncio.shield(self._supervisor)
         returncode = self._process.returncode
         assert returncode is not None
@@ -108,6 +106,15 @@ class JailedProcess(PipedProcess):
             self._group_released = True
         with contextlib.suppress(OSError):
             os.killpg(self.pid, signal.SIGKILL)
+
+    def _extra_members(self) -> set[int]:
+        """Every task of the jail's cgroup (under a cgroup, what the kernel counts as the jail's)."""
+        if self.cgroup is None:
+            return set()
+        try:
+            return self.cgroup.pids()
+        except OSError:
+            return set()
 
     def private_memory_bytes(self) -> int | None:
         """Anonymous memory of the tree (the cgroup's, or RssAnon summed); None once bwrap exited."""
@@ -168,7 +175,7 @@ class JailedProcess(PipedProcess):
             time.sleep(0.01)
 
     def _release(self) -> None:
-        """After bwrap exited: record a late OOM, kill what is left, remove cgroup and scratch.
+        """After bwrap exited: record a late OOM, kill what is left, remove the cgroup.
 
         Under a cgroup too, every process a look saw is outwaited: the cgroup empties while a killed
         process is still exiting (bwrap's setup child, reparented to the host's init)."""
@@ -178,7 +185,6 @@ class JailedProcess(PipedProcess):
                 self._oom = True
             self.cgroup.remove()
         self._wait_for_members()
-        remove_tree(self.scratch)
         _log.debug(
             "jail_released",
             pid=self.pid,

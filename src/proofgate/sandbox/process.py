@@ -11,9 +11,12 @@ from __future__ import annotations
 
 import asyncio
 import resource
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol, runtime_checkable
+
+from proofgate.sandbox.proctree import Baseline
 
 __all__ = ["Limits", "ManagedProcess", "PipedProcess", "SpawnSpec", "Spawner", "rlimits"]
 
@@ -85,6 +88,17 @@ class ManagedProcess(Protocol):
     def limit_exceeded(self) -> str | None:
         """ "memory" or "processes" once the tree was killed for going over that cap, else None."""
 
+    def mark_baseline(self) -> None:
+        """Record the tree's processes now as the ones that belong to it (the program and the
+        path to it): call it while the program is idle, before it runs anything untrusted."""
+
+    def kill_strays(self) -> int:
+        """SIGKILL every process of the tree (and of its cgroup) that is not in the baseline;
+        returns how many there were (0 before `mark_baseline`). Never raises."""
+
+    def strays(self) -> int:
+        """How many processes beyond the baseline the tree holds now, zombies included."""
+
 
 class PipedProcess:
     """What both spawners' processes share: a started `asyncio.subprocess.Process`, its pid, its
@@ -97,10 +111,35 @@ class PipedProcess:
         self.stdin: asyncio.StreamWriter = process.stdin
         self.stdout: asyncio.StreamReader = process.stdout
         self.stderr: asyncio.StreamReader = process.stderr
+        self._baseline = Baseline(process.pid)
 
     @property
     def returncode(self) -> int | None:
         return self._process.returncode
+
+    def _extra_members(self) -> Iterable[int]:
+        """Processes that belong to the tree but may not descend from its root (a cgroup's)."""
+        return ()
+
+    def mark_baseline(self) -> None:
+        if self._process.returncode is None:
+            self._baseline.mark()
+
+    def kill_strays(self) -> int:
+        if self._process.returncode is not None:
+            return 0
+        try:
+            return self._baseline.kill_strays(self._extra_members())
+        except OSError:
+            return 0
+
+    def strays(self) -> int:
+        if self._process.returncode is not None:
+            return 0
+        try:
+            return len(self._baseline.strays(self._extra_members()))
+        except OSError:
+            return 0
 
 
 class Spawner(Protocol):

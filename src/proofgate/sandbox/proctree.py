@@ -38,6 +38,7 @@ import psutil
 __all__ = [
     "FULL_SCAN_SECONDS",
     "SCAN_SHARED_SECONDS",
+    "Baseline",
     "ProcessTree",
     "TreeSample",
     "kill_members",
@@ -147,6 +148,12 @@ class _ProcessTable:
             self._entries, self._children, self._updated_at = entries, children, now
             return children
 
+    def started(self, pid: int) -> float | None:
+        """The start time the last update read for `pid` (None if it did not list it)."""
+        with self._lock:
+            entry = self._entries.get(pid)
+        return None if entry is None else entry.started
+
     def _update(self) -> dict[int, _Entry]:
         listed = {int(name) for name in os.listdir("/proc") if name.isdigit()}
         entries = {pid: entry for pid, entry in self._entries.items() if pid in listed}
@@ -228,6 +235,60 @@ class ProcessTree:
             self._identities[(pid, started)] = psutil.Process(pid)
             return self._identities[(pid, started)]
         return None
+
+
+class Baseline:
+    """The processes that belong to a long-lived tree (a REPL worker): the root, the path to the
+    program, the program. Marked once the program is known to be idle and no submission code has
+    run (after its header import); after each command, every other process in the tree (zombies
+    too) is a stray, killed and counted.
+
+    Identities are (pid, start time), so a pid reused by a stray is a stray. A jail's tree holds
+    every process of its PID namespace (an orphan is adopted by the namespace's init, inside the
+    tree), so a daemon that `setsid`s or double-forks stays in view; unjailed, such a daemon is
+    adopted by the host's init and leaves the tree (the unjailed spawner confines nothing)."""
+
+    def __init__(self, root: int) -> None:
+        self.root = root
+        self._members: set[tuple[int, float | None]] = set()
+        self.marked = False
+
+    def _now(self, extra: Iterable[int] = ()) -> set[tuple[int, float | None]]:
+        children = _TABLE.get(0.0, full=True)
+        found = set()
+        for pid in {self.root, *_descendants(self.root, children), *extra}:
+            started = _TABLE.started(pid)
+            if started is None and _PROC:
+                entry = _read_entry(pid)  # not in the scan: a pid from a cgroup, say
+                if entry is None:
+                    continue
+                started = entry.started
+            found.add((pid, started))
+        return found
+
+    def mark(self) -> None:
+        """Record the tree's processes now as the ones that belong to it."""
+        self._members = self._now()
+        self.marked = True
+
+    def strays(self, extra: Iterable[int] = ()) -> list[int]:
+        """Pids in the tree (and in `extra`, e.g. the tree's cgroup) now that are not in the
+        baseline, zombies included; empty until `mark`."""
+        if not self.marked:
+            return []
+        return sorted(pid for pid, started in self._now(extra) - self._members)
+
+    def kill_strays(self, extra: Iterable[int] = ()) -> int:
+        """SIGKILL every stray (each checked by start time first); returns how many there were."""
+        strays = self.strays(extra)
+        own = os.getpid()
+        members = []
+        for pid in strays:
+            if pid > 1 and pid != own:
+                with contextlib.suppress(psutil.Error):
+                    members.append(psutil.Process(pid))
+        kill_members(members)
+        return len(strays)
 
 
 def _threads(process: psutil.Process) -> int:

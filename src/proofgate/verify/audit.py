@@ -24,7 +24,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
-import os
 import shlex
 import shutil
 import signal
@@ -47,9 +46,9 @@ from proofgate.exceptions import (
     SubmissionError,
 )
 from proofgate.lean.launch import (
+    lean_environment,
     lean_process_cap,
     lean_thread_args,
-    lean_thread_env,
     process_cap,
 )
 from proofgate.logs import get_logger
@@ -333,13 +332,11 @@ class Auditor:
     ) -> RunResult:
         settings = self.settings
         toolchain = [p for p in (settings.lean_home, settings.elan_home) if p and p.is_dir()]
-        bins = [str(p / "bin") for p in toolchain]
-        env = {
-            "PATH": os.pathsep.join([*bins, "/usr/local/bin:/usr/bin:/bin"]),
-            "ELAN_HOME": str(settings.elan_home),
-            "LANG": "C.UTF-8",
-            **lean_thread_env(settings),
-        }
+        env = lean_environment(
+            settings,
+            bin_dirs=[p / "bin" for p in toolchain],
+            elan_home=settings.elan_home if settings.elan_home in toolchain else None,
+        )
         if checker:
             env["LEAN_ABORT_ON_PANIC"] = (
                 "1"  # a panic on hostile input ends the run, never continues
