@@ -102,7 +102,12 @@ class SetupError(ProofgateError):
 class SpawnFailed(ProofgateError):
     """A spawner (`proofgate.sandbox`) could not start a process: the program or the jail could not
     be executed, or the child died between fork and exec (its rlimits, its cgroup). The sandbox's
-    own error: `proofgate.lean` answers it as a worker that could not start."""
+    own error: `proofgate.lean` answers it as a worker that could not start. `killed`: a signal
+    ended the child before the program ran (an operator, the OOM killer), not a refusal."""
+
+    def __init__(self, message: str, *, killed: bool = False) -> None:
+        super().__init__(message)
+        self.killed = killed
 
 
 class ReplError(ProofgateError):

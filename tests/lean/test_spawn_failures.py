@@ -86,6 +86,31 @@ async def test_a_spawn_failure_is_answered_at_once_as_a_worker_that_could_not_st
         assert [m.data for m in run.reply.messages] == ["served"]
 
 
+class KilledLaunchSpawner(ProcessGroupSpawner):
+    """The unjailed spawner, whose first start is killed in the launch window (as an operator's or
+    the OOM killer's SIGKILL of the launcher would be)."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    async def spawn(self, spec: SpawnSpec, limits: Limits) -> ManagedProcess:
+        self.calls += 1
+        if self.calls == 1:
+            raise SpawnFailed("the launcher was killed by signal 9", killed=True)
+        return await super().spawn(spec, limits)
+
+
+async def test_a_start_killed_in_the_launch_window_is_replaced_and_its_request_served(
+    tmp_path: Path,
+) -> None:
+    """Not the header's fault: the waiting request is not failed, a fresh worker serves it."""
+    spawner = KilledLaunchSpawner()
+    async with running_pool(tmp_path, spawner) as pool:
+        run = await pool.run(CODE)
+        assert [m.data for m in run.reply.messages] == ["served"]
+        assert spawner.calls == 2 and pool.stats().restarts == {"start_failed": 1}
+
+
 async def test_a_spawner_that_always_fails_fails_every_request_the_same_way(
     tmp_path: Path,
 ) -> None:

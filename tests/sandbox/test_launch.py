@@ -8,6 +8,7 @@ import asyncio
 import os
 import re
 import shutil
+import signal
 import subprocess
 import threading
 from collections.abc import Callable, Iterator
@@ -22,7 +23,7 @@ from proofgate.sandbox import BwrapSpawner, launch
 from proofgate.sandbox.group import GroupProcess, ProcessGroupSpawner
 from proofgate.sandbox.process import Limits, ManagedProcess, SpawnSpec
 from tests.support.fake_cgroup import FakeCgroupV2, FakeV2Tree, make_fake_v2_root
-from tests.support.waiting import DEADLINE_SECONDS
+from tests.support.waiting import DEADLINE_SECONDS, until_async
 
 IN_CI = bool(os.environ.get("CI"))
 needs_bwrap = pytest.mark.skipif(
@@ -160,6 +161,65 @@ async def test_children_are_reaped_through_pidfds_not_a_thread_each(tmp_path: Pa
     finally:
         await _finish(process)
     assert process.returncode == -9
+
+
+def _fake_prlimit(tmp_path: Path, body: str) -> str:
+    """A prlimit that records its parent (the launcher) and then does `body`."""
+    script = tmp_path / "prlimit"
+    script.write_text(f"#!/bin/sh\necho $PPID > {tmp_path / 'launcher.pid'}\n{body}\n")
+    script.chmod(0o755)
+    return str(script)
+
+
+async def test_a_launcher_killed_before_the_program_runs_is_a_kill_not_a_refusal(
+    tmp_path: Path,
+) -> None:
+    """A kill in the launch window (an operator, the OOM killer) is `LaunchKilled`, which the
+    spawners report as `SpawnFailed(killed=True)`: the pool then retries instead of failing the
+    header's waiters as it does for a launcher that refused to confine itself."""
+    marker = tmp_path / "ran"
+    prlimit = _fake_prlimit(tmp_path, "exec sleep 60")
+    starting = asyncio.ensure_future(
+        launch.start(
+            ["touch", str(marker)],
+            limits=Limits(),
+            cwd=str(tmp_path),
+            env={"PATH": os.environ["PATH"]},
+            prlimit=prlimit,
+        )
+    )
+    pid_file = tmp_path / "launcher.pid"
+    assert await until_async(lambda: pid_file.exists() and pid_file.read_text().strip())
+    os.killpg(int(pid_file.read_text()), signal.SIGKILL)  # the launcher leads its own group
+    with pytest.raises(launch.LaunchKilled, match="killed by signal 9"):
+        await asyncio.wait_for(starting, DEADLINE_SECONDS)
+    assert not marker.exists()
+
+
+async def test_a_launcher_that_refuses_is_not_a_kill(tmp_path: Path) -> None:
+    prlimit = _fake_prlimit(tmp_path, "echo 'prlimit: refused' >&2; exit 1")
+    with pytest.raises(ChildProcessError, match="refused") as caught:
+        await launch.start(
+            ["true"],
+            limits=Limits(),
+            cwd=str(tmp_path),
+            env={"PATH": os.environ["PATH"]},
+            prlimit=prlimit,
+        )
+    assert not isinstance(caught.value, launch.LaunchKilled)
+
+
+async def test_the_spawner_says_a_killed_launch_was_killed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def killed(*args: Any, **kwargs: Any) -> Any:
+        raise launch.LaunchKilled("the launcher of x was killed by signal 9")
+
+    monkeypatch.setattr(launch, "start", killed)
+    spec = SpawnSpec(argv=["true"], cwd=tmp_path, env={"PATH": os.environ["PATH"]})
+    with pytest.raises(SpawnFailed) as caught:
+        await ProcessGroupSpawner().spawn(spec, Limits())
+    assert caught.value.killed
 
 
 async def test_a_missing_program_fails_before_anything_starts(tmp_path: Path) -> None:

@@ -192,8 +192,8 @@ async def start_header_worker(
             reply = await _set_options(repl, environment, reply, timeout=timeout)
         repl.mark_baseline()  # its own processes: what any later command leaves is killed
     except (ProofgateError, OSError) as exc:
-        if repl is None:
-            return StartFailed(exc)
+        if repl is None:  # a launcher killed before the program ran is not the header's fault
+            return StartFailed(exc, killed=isinstance(exc, SpawnFailed) and exc.killed)
         await repl.close()  # killed from outside, or its exit not seen yet: not the header's fault
         code = repl.returncode
         return StartFailed(exc, killed=type(exc) is ReplCrashed and (code is None or code < 0))

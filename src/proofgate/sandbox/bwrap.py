@@ -256,7 +256,10 @@ class BwrapSpawner:
             raise
         except (OSError, ValueError, subprocess.SubprocessError) as exc:
             self._discard(cgroup)
-            raise SpawnFailed(f"could not start the jail ({exc}): run `proofgate doctor`") from exc
+            raise SpawnFailed(
+                f"could not start the jail ({exc}): run `proofgate doctor`",
+                killed=isinstance(exc, launch.LaunchKilled),
+            ) from exc
         _log.info(
             "jail_started",
             pid=process.pid,

@@ -159,6 +159,7 @@ class ProcessGroupSpawner:
         except (OSError, ValueError, subprocess.SubprocessError) as exc:
             raise SpawnFailed(
                 f"could not start {spec.argv[0]!r} in {spec.cwd}: {exc} "
-                "(check the REPL command and that `proofgate doctor` passes)"
+                "(check the REPL command and that `proofgate doctor` passes)",
+                killed=isinstance(exc, launch.LaunchKilled),
             ) from exc
         return GroupProcess(process, limits)

@@ -28,7 +28,7 @@ from typing import Any
 
 from proofgate.sandbox.process import Limits, rlimits
 
-__all__ = ["HANDSHAKE_SECONDS", "SHELL", "find_prlimit", "launch_script", "start"]
+__all__ = ["HANDSHAKE_SECONDS", "SHELL", "LaunchKilled", "find_prlimit", "launch_script", "start"]
 
 SHELL = "/bin/sh"
 #: Seconds the launcher has to join, limit itself and report before the spawn is given up.
@@ -44,6 +44,11 @@ _PRLIMIT_OPTIONS = {
     resource.RLIMIT_CORE: "core",
 }
 _PRLIMIT_HINT = "prlimit (util-linux) not found: apt-get install util-linux"
+
+
+class LaunchKilled(ChildProcessError):
+    """A signal ended the launcher before the program started: someone else's kill (an operator,
+    the OOM killer), not the launcher refusing to confine itself."""
 
 
 def find_prlimit() -> str:
@@ -138,7 +143,17 @@ async def start(
         await _abandon(process)
         raise
     if report != _REPORT:
+        # The launcher's stdout ended before the report: it is exiting. How it ended tells a kill
+        # from a refusal, so it is outwaited (bounded) before `_abandon` kills what is left.
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(process.wait(), 5.0)
+        signalled = process.returncode is not None and process.returncode < 0
         complaint = await _abandon(process)
+        if signalled:
+            raise LaunchKilled(
+                f"the launcher of {argv[0]} was killed by signal {-(process.returncode or 0)} "
+                "before the program started"
+            )
         raise ChildProcessError(
             f"the launcher gave up before {argv[0]} started: "
             + (complaint or f"exit status {process.returncode}")
