@@ -8,26 +8,14 @@ but "", "0" or "false" (`.ci/run` exports CI=1).
 
 from __future__ import annotations
 
-import os
 from collections.abc import Generator
 
 import pytest
 
-IN_CI = os.environ.get("CI", "").strip().lower() not in ("", "0", "false")
+from tests.support.skips import fail_skip, is_plain_skip, switched_on
 
-
-def _reason(longrepr: object) -> str:
-    if isinstance(longrepr, tuple) and len(longrepr) == 3:
-        return str(longrepr[2]).removeprefix("Skipped: ")
-    return str(longrepr)
-
-
-def _fail_skip(report: pytest.TestReport | pytest.CollectReport) -> None:
-    report.outcome = "failed"
-    report.longrepr = (
-        f"skipped under CI, where every test but the `lean`-marked ones must run: "
-        f"{_reason(report.longrepr)}"
-    )
+IN_CI = switched_on("CI")
+_WHY = "skipped under CI, where every test but the `lean`-marked ones must run"
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -36,13 +24,8 @@ def pytest_runtest_makereport(
 ) -> Generator[None, pytest.TestReport, None]:
     outcome = yield
     report: pytest.TestReport = outcome.get_result()  # type: ignore[attr-defined]
-    if (
-        IN_CI
-        and report.skipped
-        and not hasattr(report, "wasxfail")
-        and item.get_closest_marker("lean") is None
-    ):
-        _fail_skip(report)
+    if IN_CI and is_plain_skip(report) and item.get_closest_marker("lean") is None:
+        fail_skip(report, _WHY)
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -52,4 +35,4 @@ def pytest_make_collect_report(
     outcome = yield
     report: pytest.CollectReport = outcome.get_result()  # type: ignore[attr-defined]
     if IN_CI and report.skipped:  # a module-level importorskip
-        _fail_skip(report)
+        fail_skip(report, _WHY)

@@ -10,26 +10,17 @@ other tests under CI.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Generator
 
 import pytest
 
+from tests.support.skips import fail_skip, is_plain_skip, switched_on
+
 ENV = "PROOFGATE_REQUIRE_LEAN"
 
 #: Read once, at start: tests/conftest.py's autouse fixture clears PROOFGATE_* during each test.
-REQUIRED = os.environ.get(ENV, "").strip().lower() not in ("", "0", "false")
-
-
-def _reason(longrepr: object) -> str:
-    if isinstance(longrepr, tuple) and len(longrepr) == 3:
-        return str(longrepr[2]).removeprefix("Skipped: ")
-    return str(longrepr)
-
-
-def _fail(report: pytest.TestReport | pytest.CollectReport) -> None:
-    report.outcome = "failed"
-    report.longrepr = f"{ENV}=1, but a `lean` test did not run: {_reason(report.longrepr)}"
+REQUIRED = switched_on(ENV)
+_WHY = f"{ENV}=1, but a `lean` test did not run"
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -38,13 +29,8 @@ def pytest_runtest_makereport(
 ) -> Generator[None, pytest.TestReport, None]:
     outcome = yield
     report: pytest.TestReport = outcome.get_result()  # type: ignore[attr-defined]
-    if (
-        report.skipped
-        and not hasattr(report, "wasxfail")
-        and item.get_closest_marker("lean") is not None
-        and REQUIRED
-    ):
-        _fail(report)
+    if REQUIRED and is_plain_skip(report) and item.get_closest_marker("lean") is not None:
+        fail_skip(report, _WHY)
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -55,7 +41,7 @@ def pytest_make_collect_report(
     outcome = yield
     report: pytest.CollectReport = outcome.get_result()  # type: ignore[attr-defined]
     if REQUIRED and report.skipped and _is_lean_module(collector):
-        _fail(report)
+        fail_skip(report, _WHY)
 
 
 def _is_lean_module(collector: pytest.Collector) -> bool:
