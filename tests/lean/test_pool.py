@@ -31,7 +31,7 @@ from proofgate.lean.pool import ReplPool, ReplRun
 from proofgate.lean.reply import ReplPos
 from proofgate.sandbox.group import ProcessGroupSpawner
 from proofgate.sandbox.process import SpawnSpec
-from tests.standins.repl import SESSION_TAG, standin_launcher
+from tests.standins.repl import standin_children, standin_launcher
 from tests.support.waiting import DEADLINE_SECONDS, until_async
 
 
@@ -64,14 +64,7 @@ _until = until_async
 
 def _standin_children() -> list[int]:
     """PIDs of this test process's stand-in workers (the spawner runs them as direct children)."""
-    found = []
-    for child in psutil.Process().children():
-        try:
-            if SESSION_TAG in " ".join(child.cmdline()) and child.status() != psutil.STATUS_ZOMBIE:
-                found.append(child.pid)
-        except psutil.Error:
-            pass
-    return found
+    return standin_children(recursive=False)
 
 
 def _info(run: ReplRun) -> list[str]:

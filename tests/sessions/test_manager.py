@@ -14,11 +14,9 @@ import json
 import os
 import re
 import signal
-import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 
-import psutil
 import pytest
 
 from proofgate import service as service_module
@@ -30,7 +28,6 @@ from proofgate.service import CheckerService
 from proofgate.sessions import SessionManager
 from tests.conftest import TRANSCRIPTS_DIR
 from tests.sessions.transcripts import on_the_header_env
-from tests.standins.repl import SESSION_TAG
 from tests.support.stack import Stack, make_stack, running_service
 
 GOAL = "p q : Prop\\nhp : p\\nhq : q\\n⊢ p ∧ q"
@@ -44,28 +41,6 @@ theorem t (p q : Prop) (hp : p) (hq : q) : p ∧ q := by
 SPLIT = "constructor\n  -- standin: goal ⊢ p\n  -- standin: goal ⊢ q"
 
 
-def _standin_children() -> list[int]:
-    found = []
-    for child in psutil.Process().children(recursive=True):
-        try:
-            if SESSION_TAG in " ".join(child.cmdline()) and child.status() != psutil.STATUS_ZOMBIE:
-                found.append(child.pid)
-        except psutil.Error:
-            pass
-    return found
-
-
-@pytest.fixture(autouse=True)
-def _no_worker_outlives_its_test() -> Iterator[None]:
-    yield
-    deadline = time.monotonic() + 3.0
-    while (left := _standin_children()) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    for pid in left:
-        os.kill(pid, signal.SIGKILL)
-    assert not left, f"session workers outlived the test: {left}"
-
-
 _managers: dict[int, SessionManager] = {}
 
 
@@ -77,7 +52,7 @@ def sessions_of(service: CheckerService) -> SessionManager:
 
 
 @pytest.fixture(autouse=True)
-async def _close_session_managers(_no_worker_outlives_its_test: None) -> AsyncIterator[None]:
+async def _close_session_managers(_no_standin_outlives_its_test: None) -> AsyncIterator[None]:
     yield
     while _managers:
         await _managers.popitem()[1].close()

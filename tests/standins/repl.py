@@ -48,6 +48,21 @@ def standin_launcher(settings: Settings, *options: str) -> SimulatedReplLauncher
     return SimulatedReplLauncher(settings, standin_options(*options))
 
 
+def standin_children(*, recursive: bool = True) -> list[int]:
+    """PIDs of live stand-in processes below this test process (its direct children only, when
+    not `recursive`), found by this session's tag."""
+    import psutil
+
+    found = []
+    for child in psutil.Process().children(recursive=recursive):
+        try:
+            if SESSION_TAG in " ".join(child.cmdline()) and child.status() != psutil.STATUS_ZOMBIE:
+                found.append(child.pid)
+        except psutil.Error:
+            pass
+    return found
+
+
 def standin_processes() -> list[int]:
     """PIDs of live stand-in processes this test session started."""
     import psutil

@@ -16,19 +16,8 @@ from collections.abc import Callable, Iterator
 import psutil
 import pytest
 
-from tests.standins.repl import SESSION_TAG, standin_processes
+from tests.standins.repl import standin_children, standin_processes
 from tests.support.waiting import DEADLINE_SECONDS
-
-
-def _live_standin_descendants() -> list[int]:
-    found = []
-    for child in psutil.Process().children(recursive=True):
-        try:
-            if SESSION_TAG in " ".join(child.cmdline()) and child.status() != psutil.STATUS_ZOMBIE:
-                found.append(child.pid)
-        except psutil.Error:
-            pass
-    return found
 
 
 def _wait_until_none(find: Callable[[], list[int]], seconds: float) -> list[int]:
@@ -49,10 +38,10 @@ def _kill(pids: list[int]) -> None:
 @pytest.fixture(autouse=True)
 def _no_standin_outlives_its_test() -> Iterator[None]:
     yield
-    if not _live_standin_descendants():
+    if not standin_children():
         return  # the common case costs one look at the process table
     gc.collect()  # an unclosed subprocess transport then warns in the test that leaked it
-    left = _wait_until_none(_live_standin_descendants, DEADLINE_SECONDS)
+    left = _wait_until_none(standin_children, DEADLINE_SECONDS)
     _kill(left)
     if left:
         pytest.fail(f"stand-in REPL processes outlived the test: {left}")
