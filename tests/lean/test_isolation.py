@@ -8,9 +8,7 @@ These run, never skip, in CI (`CI` set); elsewhere they skip only when bwrap is 
 from __future__ import annotations
 
 import dataclasses
-import os
 import secrets
-import shutil
 import sys
 import tempfile
 from collections.abc import AsyncIterator
@@ -29,19 +27,11 @@ from proofgate.sandbox import BwrapSpawner
 from proofgate.sandbox.process import SpawnSpec
 from proofgate.sandbox.proctree import living
 from tests.standins.repl import standin_launcher
+from tests.support.jail import NEEDS_BWRAP, PYTHON, PYTHON_HOME
 from tests.support.waiting import DEADLINE_SECONDS, until_async
 
-IN_CI = bool(os.environ.get("CI"))
-pytestmark = [
-    pytest.mark.sandbox,
-    pytest.mark.skipif(
-        shutil.which("bwrap") is None and not IN_CI,
-        reason="bubblewrap (bwrap) not installed: apt-get install bubblewrap (CI installs it and never skips)",
-    ),
-]
+pytestmark = NEEDS_BWRAP
 
-PYTHON = str(Path(sys.executable).resolve())
-PYTHON_HOME = Path(sys.base_prefix)  # the interpreter and its stdlib, mounted read-only
 HEADER = "import Mathlib"
 
 

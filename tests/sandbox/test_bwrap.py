@@ -10,7 +10,6 @@ import gc
 import json
 import os
 import secrets
-import shutil
 import signal
 import socket
 import subprocess
@@ -37,20 +36,10 @@ from proofgate.sandbox.process import Limits, ManagedProcess, SpawnSpec
 from proofgate.sandbox.proctree import living, sample_tree
 from proofgate.verify.audit import killed_by
 from tests.support.fake_cgroup import FakeV2Tree, make_fake_v2_root
+from tests.support.jail import NEEDS_BWRAP, PYTHON, PYTHON_HOME, MiB
 from tests.support.waiting import DEADLINE_SECONDS, until, until_async
 
-IN_CI = bool(os.environ.get("CI"))
-pytestmark = [
-    pytest.mark.sandbox,
-    pytest.mark.skipif(
-        shutil.which("bwrap") is None and not IN_CI,
-        reason="bubblewrap (bwrap) not installed: apt-get install bubblewrap (CI installs it and never skips)",
-    ),
-]
-
-PYTHON = str(Path(sys.executable).resolve())
-PYTHON_HOME = Path(sys.base_prefix)  # the interpreter and its stdlib, mounted read-only
-MiB = 1 << 20
+pytestmark = NEEDS_BWRAP
 
 
 def python(code: str, *, read_only: tuple[Path, ...] = (), **kwargs: object) -> SpawnSpec:

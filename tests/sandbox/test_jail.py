@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -19,21 +18,10 @@ from proofgate.sandbox import BwrapSpawner, JailedProcess, run_jailed
 from proofgate.sandbox.bwrap import SCRATCH_PREFIX
 from proofgate.sandbox.process import Limits, SpawnSpec
 from proofgate.sandbox.watchdog import POLL_MAX_SECONDS
+from tests.support.jail import NEEDS_BWRAP, PYTHON, PYTHON_HOME, MiB
 from tests.support.waiting import DEADLINE_SECONDS
 
-IN_CI = bool(os.environ.get("CI"))
-
-pytestmark = [
-    pytest.mark.sandbox,
-    pytest.mark.skipif(
-        shutil.which("bwrap") is None and not IN_CI,
-        reason="bubblewrap (bwrap) not installed: apt-get install bubblewrap (CI installs it and never skips)",
-    ),
-]
-
-PYTHON = str(Path(sys.executable).resolve())
-PYTHON_HOME = Path(sys.base_prefix)
-MiB = 1 << 20
+pytestmark = NEEDS_BWRAP
 
 
 def python(code: str) -> SpawnSpec:
