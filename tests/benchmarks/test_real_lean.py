@@ -1,6 +1,7 @@
 """benchmarks/real_lean.py's plumbing, against proofgate's bench server on the SIMULATED REPL and
-audit (which accept everything): both clients, the table and the exit code. Whether the sample's
-proofs are accepted by real Lean is left to the real-Lean workflow (marked `lean`)."""
+the audit over a SIMULATED toolchain (which accept everything): both clients, the table and the
+exit code. Whether the sample's proofs are accepted by real Lean is left to the real-Lean workflow
+(marked `lean`)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,9 @@ from types import ModuleType
 
 import pytest
 
-from proofgate.bench.runner import BenchConfig, _server_settings
+from proofgate.bench.audit_model import AuditModel, install_toolchain
+from proofgate.bench.runner import LEAN_VERSION, BenchConfig, _server_settings
+from proofgate.bench.scenarios import project_dir
 from proofgate.bench.server import BenchServer, ServerConfig
 from proofgate.bench.workload import BackendProfile
 from proofgate.config import SOURCE_ROOT
@@ -51,9 +54,16 @@ async def test_both_clients_run_the_sample_against_a_server(
 ) -> None:
     settings = _server_settings(BenchConfig.quick(), tmp_path, 2)
     settings.update(prewarm_headers=["import Mathlib\nimport Aesop"], spare_workers=0)
-    with BenchServer(
-        ServerConfig(settings, BackendProfile(import_seconds=0.1)), tmp_path, "rl"
-    ) as server:
+    profile = BackendProfile(import_seconds=0.1)
+    audit = AuditModel()  # the audit as deployed, over the simulated toolchain the bench installs
+    install_toolchain(
+        tmp_path / "elan",
+        project_dir(tmp_path),
+        audit,
+        repl_import_seconds=profile.import_seconds,
+        lean_version=LEAN_VERSION,
+    )
+    with BenchServer(ServerConfig(settings, profile, audit=audit), tmp_path, "rl") as server:
         code = await rl.main(["--server", server.url, "--kimina", server.url, "--cores", "2"])
     assert code == 0
     lines = capsys.readouterr().out.strip().splitlines()
