@@ -14,7 +14,11 @@ from hypothesis import strategies as st
 from proofgate import service as service_module
 from proofgate.config import SOURCE_ROOT, Settings
 from proofgate.environments.registry import Environment
-from proofgate.models import Submission, VerdictStatus
+from proofgate.exceptions import SubmissionError
+from proofgate.models import Submission, TriageRequest, VerdictStatus
+from proofgate.models.sessions import OpenSessionRequest
+from proofgate.sessions import manager as session_manager
+from proofgate.triage import runner as triage_runner
 from proofgate.verify.assemble import assemble
 from proofgate.verify.policy import (
     DEFAULT_IMPORT_ROOTS,
@@ -643,11 +647,12 @@ def test_control_characters_on_a_long_line_keep_their_positions() -> None:
     assert found == [("control-character", 1, 5_003), ("bidi-control", 3, 9)]
 
 
-async def test_the_service_runs_the_policy_off_the_event_loop(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """A long policy pass must not stall the loop's other requests: the service runs it in a
-    worker thread, where no event loop runs."""
+def _spy_on_the_thread(
+    monkeypatch: pytest.MonkeyPatch, module: object, name: str
+) -> list[tuple[int, bool]]:
+    """Replace `module.name` with a pass-through that records its thread and whether an event
+    loop runs there."""
+    real = getattr(module, name)
     seen: list[tuple[int, bool]] = []
 
     def spy(*args: object, **kwargs: object) -> object:
@@ -657,11 +662,45 @@ async def test_the_service_runs_the_policy_off_the_event_loop(
         except RuntimeError:
             on_a_loop = False
         seen.append((threading.get_ident(), on_a_loop))
-        return check_submission(*args, **kwargs)  # type: ignore[arg-type]
+        return real(*args, **kwargs)
 
-    monkeypatch.setattr(service_module, "check_submission", spy)
+    monkeypatch.setattr(module, name, spy)
+    return seen
+
+
+def _all_off_the_loop(seen: list[tuple[int, bool]]) -> bool:
+    return bool(seen) and all(
+        not on_a_loop and thread != threading.get_ident() for thread, on_a_loop in seen
+    )
+
+
+async def test_the_service_runs_the_policy_off_the_event_loop(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A long policy pass must not stall the loop's other requests: the service runs it in a
+    worker thread, where no event loop runs."""
+    seen = _spy_on_the_thread(monkeypatch, service_module, "check_submission")
     refused = HEADER + "theorem t : True := by\n  -- \u202e\n  trivial\n"
     async with running_service(make_stack(tmp_path)) as service:
         verdict = await asyncio.wait_for(service.check(Submission(code=refused)), 30)
     assert verdict.status is VerdictStatus.rejected, verdict.reason
-    assert seen == [(seen[0][0], False)] and seen[0][0] != threading.get_ident()
+    assert len(seen) == 1 and _all_off_the_loop(seen)
+
+
+async def test_triage_and_sessions_run_the_policy_off_the_event_loop(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The same for a triaged statement and a session's statement (both refused by the policy,
+    so no Lean is needed to reach the pass)."""
+    triage_seen = _spy_on_the_thread(monkeypatch, triage_runner, "check_source")
+    session_seen = _spy_on_the_thread(monkeypatch, session_manager, "check_submission")
+    refused = HEADER + "theorem t : True := by\n  -- \u202e\n  sorry\n"
+    async with running_service(make_stack(tmp_path)) as service:
+        await asyncio.wait_for(service.triage(TriageRequest(statement=refused)), 30)
+        sessions = session_manager.SessionManager(service)
+        try:
+            with pytest.raises(SubmissionError):
+                await asyncio.wait_for(sessions.open(OpenSessionRequest(statement=refused)), 30)
+        finally:
+            await sessions.close()
+    assert _all_off_the_loop(triage_seen) and _all_off_the_loop(session_seen)

@@ -171,7 +171,7 @@ class SessionManager:
                 f"the server holds its maximum of {self._settings.max_sessions} open sessions: "
                 "retry later"
             )
-        session = self._prepare(request, owner)
+        session = await asyncio.to_thread(self._prepare, request, owner)  # the policy pass: CPU
         async with session.lock:
             try:
                 try:

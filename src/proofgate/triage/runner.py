@@ -184,7 +184,7 @@ class Triager:
         config = PolicyConfig.from_settings(
             settings, profile=request.policy, environment=environment
         )
-        policy = check_source(statement.text, config)
+        policy = await asyncio.to_thread(check_source, statement.text, config)  # CPU: off the loop
         timings = TriageTimings(policy_ms=(time.perf_counter() - started) * 1000)
         pins = pins_for(environment)
         base = TriageResult(
@@ -219,7 +219,7 @@ class Triager:
         timings.elaboration_ms = (time.perf_counter() - began) * 1000
         runs: list[_Run] = []
         if elaboration.status == "ok":
-            runs = self._prepare(probes, config)
+            runs = await asyncio.to_thread(self._prepare, probes, config)
             began = time.perf_counter()
             await self._run_probes(runs, environment, budget)
             timings.probes_ms = (time.perf_counter() - began) * 1000
@@ -363,7 +363,9 @@ class Triager:
         """(accepted, what the audit said, whether that answer is deterministic)."""
         assert self._auditor is not None and run.probe.negation_statement is not None
         allowed = tuple(sorted(set(self._settings.allowed_axioms)))
-        reference = check_source(run.probe.negation_statement, config).code
+        reference = (
+            await asyncio.to_thread(check_source, run.probe.negation_statement, config)
+        ).code
         try:
             outcome = await self._auditor.audit(
                 AuditRequest(
