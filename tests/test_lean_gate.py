@@ -8,13 +8,13 @@ loaded as a plugin, so the skip and the gate are the ones `pytest -m lean` uses.
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
 
 from proofgate.config import SOURCE_ROOT
+from tests.support.fake_lean import fake_install
 from tests.support.subpytest import run_pytest
 
 LEAN_TEST = """
@@ -45,32 +45,6 @@ pytest.skip("no Lean at import", allow_module_level=True)
 def test_never_collected():
     pass
 """
-
-
-def _project(tmp_path: Path, *, mathlib: bool, repl: bool, checker: bool) -> tuple[Path, Path]:
-    """A copy of the root project's pins and a fake toolchain at the pinned version."""
-    project = tmp_path / "project"
-    project.mkdir()
-    for name in ("lean-toolchain", "lake-manifest.json", "lakefile.lean"):
-        shutil.copy(SOURCE_ROOT / name, project / name)
-    bin_dir = tmp_path / "toolchain" / "bin"
-    bin_dir.mkdir(parents=True)
-    version = (project / "lean-toolchain").read_text().strip().rsplit(":v", 1)[-1]
-    (bin_dir / "lean").write_text(f"#!/bin/sh\necho 'Lean (version {version}, fake)'\n")
-    (bin_dir / "lake").write_text("#!/bin/sh\nexit 0\n")
-    for tool in bin_dir.iterdir():
-        tool.chmod(0o755)
-    packages = project / ".lake" / "packages"
-    built = {
-        packages / "mathlib" / ".lake" / "build" / "lib" / "lean" / "Mathlib.olean": mathlib,
-        packages / "REPL" / ".lake" / "build" / "bin" / "repl": repl,
-        project / ".lake" / "build" / "bin" / "proofgate-checker": checker,
-    }
-    for path, present in built.items():
-        if present:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text("")
-    return project, bin_dir
 
 
 def _pytest(
@@ -143,7 +117,7 @@ def test_required_and_one_piece_missing_fails_naming_it(
     tmp_path: Path, missing: set[str], named: str
 ) -> None:
     pieces = {name: name not in missing for name in ("mathlib", "repl", "checker")}
-    project, bin_dir = _project(tmp_path, **pieces)
+    project, bin_dir = fake_install(tmp_path, **pieces)
     result = _pytest(tmp_path, LEAN_TEST, require=True, project=project, bin_dir=bin_dir)
     assert result.returncode == 1, result.stdout + result.stderr
     assert _failed_one(result.stdout) and named in result.stdout
@@ -151,7 +125,7 @@ def test_required_and_one_piece_missing_fails_naming_it(
 
 @pytest.mark.timeout(180)
 def test_required_with_everything_present_runs_the_lean_tests(tmp_path: Path) -> None:
-    project, bin_dir = _project(tmp_path, mathlib=True, repl=True, checker=True)
+    project, bin_dir = fake_install(tmp_path)
     result = _pytest(tmp_path, LEAN_TEST, require=True, project=project, bin_dir=bin_dir)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "2 passed" in result.stdout
@@ -162,7 +136,7 @@ def test_required_with_everything_present_runs_the_lean_tests(tmp_path: Path) ->
 def test_required_and_a_lean_test_skipping_for_another_reason_fails(
     tmp_path: Path, source: str
 ) -> None:
-    project, bin_dir = _project(tmp_path, mathlib=True, repl=True, checker=True)
+    project, bin_dir = fake_install(tmp_path)
     result = _pytest(tmp_path, source, require=True, project=project, bin_dir=bin_dir)
     assert result.returncode != 0, result.stdout + result.stderr
     assert "PROOFGATE_REQUIRE_LEAN=1" in result.stdout

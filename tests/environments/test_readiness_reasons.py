@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -14,36 +13,10 @@ import httpx
 import pytest
 
 from proofgate.api.app import create_app
-from proofgate.config import SOURCE_ROOT, Settings
+from proofgate.config import Settings
 from proofgate.environments.doctor import run_doctor
+from tests.support.fake_lean import copy_pins, fake_install
 from tests.support.live_app import run_app
-
-
-def _project(tmp_path: Path) -> Path:
-    project = tmp_path / "project"
-    project.mkdir()
-    for name in ("lean-toolchain", "lake-manifest.json", "lakefile.lean"):
-        shutil.copy(SOURCE_ROOT / name, project / name)
-    return project
-
-
-def _fake_toolchain(tmp_path: Path, project: Path) -> Path:
-    """`lean` at the pinned version, `lake`, Mathlib's root olean and the REPL: all but the checker."""
-    bin_dir = tmp_path / "toolchain" / "bin"
-    bin_dir.mkdir(parents=True)
-    version = (project / "lean-toolchain").read_text().strip().rsplit(":v", 1)[-1]
-    (bin_dir / "lean").write_text(f"#!/bin/sh\necho 'Lean (version {version}, fake)'\n")
-    (bin_dir / "lake").write_text("#!/bin/sh\nexit 0\n")
-    for tool in bin_dir.iterdir():
-        tool.chmod(0o755)
-    packages = project / ".lake" / "packages"
-    olean = packages / "mathlib" / ".lake" / "build" / "lib" / "lean" / "Mathlib.olean"
-    olean.parent.mkdir(parents=True)
-    olean.write_text("")
-    repl = packages / "REPL" / ".lake" / "build" / "bin" / "repl"
-    repl.parent.mkdir(parents=True)
-    repl.write_text("")
-    return bin_dir.parent
 
 
 def _readyz(settings: Settings) -> dict[str, object]:
@@ -60,7 +33,7 @@ def test_nothing_installed_doctor_and_readyz_agree(
 ) -> None:
     monkeypatch.setenv("PATH", "/usr/bin:/bin")
     settings = Settings(
-        data_dir=tmp_path / "data", elan_home=tmp_path / "elan", project_dir=_project(tmp_path)
+        data_dir=tmp_path / "data", elan_home=tmp_path / "elan", project_dir=copy_pins(tmp_path)
     )
     report = run_doctor(settings)
     readyz = _readyz(settings)
@@ -75,12 +48,12 @@ def test_only_the_checker_missing_doctor_and_readyz_both_name_it(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("PATH", "/usr/bin:/bin")
-    project = _project(tmp_path)
+    project, bin_dir = fake_install(tmp_path, checker=False)
     settings = Settings(
         data_dir=tmp_path / "data",
         elan_home=tmp_path / "elan",
         project_dir=project,
-        lean_home=_fake_toolchain(tmp_path, project),
+        lean_home=bin_dir.parent,
     )
     report = run_doctor(settings)
     readyz = _readyz(settings)
@@ -98,7 +71,7 @@ def test_cli_doctor_json_carries_the_readiness_reasons(tmp_path: Path) -> None:
         os.environ,
         PATH="/usr/bin:/bin",
         PROOFGATE_ELAN_HOME=str(tmp_path / "elan"),
-        PROOFGATE_PROJECT_DIR=str(_project(tmp_path)),
+        PROOFGATE_PROJECT_DIR=str(copy_pins(tmp_path)),
     )
     done = subprocess.run(
         [sys.executable, "-m", "proofgate", "doctor", "--json"],
