@@ -15,8 +15,11 @@ into its `ReplProtocolError`, as it does for output that is not JSON.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from typing import Any, Literal, TypeVar, cast
+from dataclasses import MISSING, dataclass, field, fields
+from typing import TYPE_CHECKING, Any, Literal, TypeVar, cast
+
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
 
 __all__ = [
     "ReplMessage",
@@ -34,26 +37,111 @@ ReplSeverity = Literal["trace", "info", "warning", "error"]
 _SEVERITIES: frozenset[str] = frozenset({"trace", "info", "warning", "error"})
 
 _T = TypeVar("_T")
+_R = TypeVar("_R", bound="DataclassInstance")
 #: Reads one JSON value; the string says where it stands in the reply, for the error.
 _Reader = Callable[[object, str], _T]
+
+# --- reading JSON values ------------------------------------------------------------------
+
+
+def _object(value: object, where: str) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise ValueError(f"{where} is not a JSON object: {_show(value)}")
+    return cast(dict[str, Any], value)
+
+
+def _text(value: object, where: str) -> str:
+    if not isinstance(value, str):
+        raise ValueError(f"{where} is not a string: {_show(value)}")
+    return value
+
+
+def _id(value: object, where: str) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise ValueError(f"{where} is not a natural number: {_show(value)}")
+    return value
+
+
+def _severity(value: object, where: str) -> ReplSeverity:
+    severity = _text(value, where)
+    if severity not in _SEVERITIES:
+        raise ValueError(f"{where} is not one of {sorted(_SEVERITIES)}: {severity!r}")
+    return cast(ReplSeverity, severity)
+
+
+def _items(value: object, read: _Reader[_T], where: str) -> tuple[_T, ...]:
+    if not isinstance(value, list):
+        raise ValueError(f"{where} is not a list: {_show(value)}")
+    return tuple(read(item, f"{where}[{index}]") for index, item in enumerate(value))
+
+
+def _show(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+_JSON = "repl_json"
+
+
+def _key(name: str, read: _Reader[Any], *, many: bool = False) -> dict[str, object]:
+    """A record field's metadata: it is the REPL's `name`, read by `read` (each item, with `many`).
+    Absent, a field has its default (the REPL omits empty lists and prints `Option` as absent or
+    null); a field with no default is required."""
+    return {_JSON: (name, read, many)}
+
+
+def _record(cls: type[_R], obj: Mapping[str, Any], where: str, **extra: Any) -> _R:
+    """`cls` built from `obj` by its fields' `_key` metadata; `where` prefixes the keys in errors."""
+    values = dict(extra)
+    for spec in fields(cls):
+        if _JSON not in spec.metadata:
+            continue
+        key, read, many = spec.metadata[_JSON]
+        if many:
+            if key in obj:
+                values[spec.name] = _items(obj[key], read, f"{where}{key}")
+        elif obj.get(key) is not None or spec.default is MISSING:
+            values[spec.name] = read(obj.get(key), f"{where}{key}")
+    return cls(**values)
+
+
+def _reader(cls: type[_R]) -> _Reader[_R]:
+    """Reads a JSON object into the record `cls` (see `_record`)."""
+
+    def read(value: object, where: str) -> _R:
+        return _record(cls, _object(value, where), f"{where}.")
+
+    return read
+
+
+# --- the reply's records ------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
 class ReplPos:
     """A place in the text the REPL ran: line from 1 (0: nowhere), column from 0, in codepoints."""
 
-    line: int
-    column: int
+    line: int = field(metadata=_key("line", _id))
+    column: int = field(metadata=_key("column", _id))
+
+
+_pos = _reader(ReplPos)
 
 
 @dataclass(frozen=True)
-class ReplMessage:
+class _Placed:
+    """Where in the text a message, sorry or tactic stands (`pos` to `endPos`), when known."""
+
+    pos: ReplPos | None = field(default=None, kw_only=True, metadata=_key("pos", _pos))
+    end_pos: ReplPos | None = field(default=None, kw_only=True, metadata=_key("endPos", _pos))
+
+
+@dataclass(frozen=True)
+class ReplMessage(_Placed):
     """One of Lean's messages (`severity`, `pos`, `endPos`, `data`)."""
 
-    severity: ReplSeverity
-    data: str
-    pos: ReplPos | None = None
-    end_pos: ReplPos | None = None
+    severity: ReplSeverity = field(metadata=_key("severity", _severity))
+    data: str = field(metadata=_key("data", _text))
 
     @property
     def is_error(self) -> bool:
@@ -61,25 +149,23 @@ class ReplMessage:
 
 
 @dataclass(frozen=True)
-class ReplSorry:
+class ReplSorry(_Placed):
     """A `sorry` Lean met: its goal, where, and the proof state a tactic can continue from."""
 
-    goal: str
-    proof_state: int | None = None
-    pos: ReplPos | None = None
-    end_pos: ReplPos | None = None
+    goal: str = field(metadata=_key("goal", _text))
+    proof_state: int | None = field(default=None, metadata=_key("proofState", _id))
 
 
 @dataclass(frozen=True)
-class ReplTactic:
+class ReplTactic(_Placed):
     """One tactic of an `allTactics` run."""
 
-    tactic: str
-    goals: str
-    proof_state: int | None = None
-    pos: ReplPos | None = None
-    end_pos: ReplPos | None = None
-    used_constants: tuple[str, ...] = ()
+    tactic: str = field(metadata=_key("tactic", _text))
+    goals: str = field(metadata=_key("goals", _text))
+    proof_state: int | None = field(default=None, metadata=_key("proofState", _id))
+    used_constants: tuple[str, ...] = field(
+        default=(), metadata=_key("usedConstants", _text, many=True)
+    )
 
 
 @dataclass(frozen=True)
@@ -94,14 +180,20 @@ class ReplRefusal:
 class ReplReply:
     """A command's or a tactic's response; `raw` is the JSON object as the REPL printed it."""
 
-    env: int | None = None
-    messages: tuple[ReplMessage, ...] = ()
-    sorries: tuple[ReplSorry, ...] = ()
-    tactics: tuple[ReplTactic, ...] = ()
-    proof_state: int | None = None
-    goals: tuple[str, ...] = ()
-    proof_status: str | None = None
-    traces: tuple[str, ...] = ()
+    env: int | None = field(default=None, metadata=_key("env", _id))
+    messages: tuple[ReplMessage, ...] = field(
+        default=(), metadata=_key("messages", _reader(ReplMessage), many=True)
+    )
+    sorries: tuple[ReplSorry, ...] = field(
+        default=(), metadata=_key("sorries", _reader(ReplSorry), many=True)
+    )
+    tactics: tuple[ReplTactic, ...] = field(
+        default=(), metadata=_key("tactics", _reader(ReplTactic), many=True)
+    )
+    proof_state: int | None = field(default=None, metadata=_key("proofState", _id))
+    goals: tuple[str, ...] = field(default=(), metadata=_key("goals", _text, many=True))
+    proof_status: str | None = field(default=None, metadata=_key("proofStatus", _text))
+    traces: tuple[str, ...] = field(default=(), metadata=_key("traces", _text, many=True))
     raw: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     @property
@@ -128,96 +220,4 @@ def parse_reply(value: object) -> ReplReply | ReplRefusal:
     reply = _object(value, "the reply")
     if "message" in reply and "env" not in reply and "proofState" not in reply:
         return ReplRefusal(_text(reply["message"], "message"))
-    return ReplReply(
-        env=_optional(reply, "env", _id),
-        messages=_items(reply, "messages", _message),
-        sorries=_items(reply, "sorries", _sorry),
-        tactics=_items(reply, "tactics", _tactic),
-        proof_state=_optional(reply, "proofState", _id),
-        goals=_items(reply, "goals", _text),
-        proof_status=_optional(reply, "proofStatus", _text),
-        traces=_items(reply, "traces", _text),
-        raw=reply,
-    )
-
-
-# --- reading JSON values ------------------------------------------------------------------
-
-
-def _object(value: object, where: str) -> dict[str, Any]:
-    if not isinstance(value, dict):
-        raise ValueError(f"{where} is not a JSON object: {_show(value)}")
-    return cast(dict[str, Any], value)
-
-
-def _text(value: object, where: str) -> str:
-    if not isinstance(value, str):
-        raise ValueError(f"{where} is not a string: {_show(value)}")
-    return value
-
-
-def _id(value: object, where: str) -> int:
-    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-        raise ValueError(f"{where} is not a natural number: {_show(value)}")
-    return value
-
-
-def _optional(obj: Mapping[str, Any], key: str, read: _Reader[_T], where: str = "") -> _T | None:
-    """`obj[key]` read by `read`; absent or null is None (the REPL prints `Option` both ways)."""
-    value = obj.get(key)
-    return None if value is None else read(value, f"{where}{key}")
-
-
-def _items(obj: Mapping[str, Any], key: str, read: _Reader[_T], where: str = "") -> tuple[_T, ...]:
-    """The list `obj[key]`, each item read by `read`; absent is empty (the REPL omits empty lists)."""
-    if key not in obj:
-        return ()
-    value = obj[key]
-    if not isinstance(value, list):
-        raise ValueError(f"{where}{key} is not a list: {_show(value)}")
-    return tuple(read(item, f"{where}{key}[{index}]") for index, item in enumerate(value))
-
-
-def _pos(value: object, where: str) -> ReplPos:
-    pos = _object(value, where)
-    return ReplPos(_id(pos.get("line"), f"{where}.line"), _id(pos.get("column"), f"{where}.column"))
-
-
-def _message(value: object, where: str) -> ReplMessage:
-    message = _object(value, where)
-    severity = _text(message.get("severity"), f"{where}.severity")
-    if severity not in _SEVERITIES:
-        raise ValueError(f"{where}.severity is not one of {sorted(_SEVERITIES)}: {severity!r}")
-    return ReplMessage(
-        severity=cast(ReplSeverity, severity),
-        data=_text(message.get("data"), f"{where}.data"),
-        pos=_optional(message, "pos", _pos, f"{where}."),
-        end_pos=_optional(message, "endPos", _pos, f"{where}."),
-    )
-
-
-def _sorry(value: object, where: str) -> ReplSorry:
-    sorry = _object(value, where)
-    return ReplSorry(
-        goal=_text(sorry.get("goal"), f"{where}.goal"),
-        proof_state=_optional(sorry, "proofState", _id, f"{where}."),
-        pos=_optional(sorry, "pos", _pos, f"{where}."),
-        end_pos=_optional(sorry, "endPos", _pos, f"{where}."),
-    )
-
-
-def _tactic(value: object, where: str) -> ReplTactic:
-    tactic = _object(value, where)
-    return ReplTactic(
-        tactic=_text(tactic.get("tactic"), f"{where}.tactic"),
-        goals=_text(tactic.get("goals"), f"{where}.goals"),
-        proof_state=_optional(tactic, "proofState", _id, f"{where}."),
-        pos=_optional(tactic, "pos", _pos, f"{where}."),
-        end_pos=_optional(tactic, "endPos", _pos, f"{where}."),
-        used_constants=_items(tactic, "usedConstants", _text, f"{where}."),
-    )
-
-
-def _show(value: object) -> str:
-    text = repr(value)
-    return text if len(text) <= 80 else text[:77] + "..."
+    return _record(ReplReply, reply, "", raw=reply)
