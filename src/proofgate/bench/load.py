@@ -15,6 +15,7 @@ import random
 import signal
 import threading
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -24,7 +25,7 @@ import psutil
 from proofgate.bench.server import BenchServer
 from proofgate.bench.workload import Job, JobFactory, WorkerReport, parse_worker_report
 
-__all__ = ["HealthProber", "Kill", "Sample", "WorkerKiller", "closed_loop", "send_job"]
+__all__ = ["HealthProber", "Kill", "Sample", "Send", "WorkerKiller", "closed_loop", "send_job"]
 
 #: A worker younger than its import time plus this may still be importing (a busy machine slows
 #: the start): the killer does not count it as running a check.
@@ -83,11 +84,20 @@ async def send_job(client: httpx.AsyncClient, job: Job) -> Sample:
     )
 
 
+#: Sends one job and records it: `send_job` (proofgate's `/v1/check`), or another service's call.
+Send = Callable[[httpx.AsyncClient, Job], Awaitable[Sample]]
+
+
 async def closed_loop(
-    base_url: str, factory: JobFactory, *, concurrency: int, seconds: float
+    base_url: str,
+    factory: JobFactory,
+    *,
+    concurrency: int,
+    seconds: float,
+    send: Send = send_job,
 ) -> list[Sample]:
-    """`concurrency` clients, each sending its next job as soon as its last one is answered, until
-    `seconds` have passed; requests still in flight then are awaited and kept."""
+    """`concurrency` clients, each sending its next job (with `send`) as soon as its last one is
+    answered, until `seconds` have passed; requests still in flight then are awaited and kept."""
     stop_at = time.monotonic() + seconds
     samples: list[Sample] = []
     limits = httpx.Limits(
@@ -99,18 +109,21 @@ async def closed_loop(
 
         async def one_client() -> None:
             while time.monotonic() < stop_at:
-                samples.append(await send_job(client, factory.next()))
+                samples.append(await send(client, factory.next()))
 
         await asyncio.gather(*(one_client() for _ in range(concurrency)))
     return samples
 
 
 class HealthProber:
-    """Probes `/healthz` every `interval` seconds in a thread and samples the server's RSS."""
+    """Probes `path` (`/healthz`) every `interval` seconds in a thread and samples the server's RSS."""
 
-    def __init__(self, server: BenchServer, *, interval: float = 0.05) -> None:
+    def __init__(
+        self, server: BenchServer, *, interval: float = 0.05, path: str = "/healthz"
+    ) -> None:
         self.server = server
         self.interval = interval
+        self.path = path
         self.latencies: list[float] = []
         self.failures = 0
         self.rss: list[int] = []
@@ -122,7 +135,7 @@ class HealthProber:
             while not self._stop.is_set():
                 began = time.monotonic()
                 try:
-                    ok = client.get("/healthz").status_code == 200
+                    ok = client.get(self.path).status_code == 200
                 except httpx.HTTPError:
                     ok = False
                 took = time.monotonic() - began

@@ -31,6 +31,7 @@ from proofgate.bench.load import (
     REQUEST_TIMEOUT,
     HealthProber,
     Sample,
+    Send,
     WorkerKiller,
     closed_loop,
     send_job,
@@ -190,13 +191,15 @@ async def measure_throughput(
     window: float,
     audit: AuditModel | None = None,
     audit_seconds: float | None = None,
+    send: Send = send_job,
 ) -> dict[str, Any]:
     """One (workers, concurrency) point on one side (`audit`: the model, None: audit off):
     closed-loop load, figures over the steady-state window. With the audit on, the warm-up lasts
     at least one request and the window at least three (an audit takes the model's time, or
     `audit_seconds` as measured when longer), so that the count means something. The ideal is
     the model's time alone: what the platform charges to start the audit's processes is the
-    service's cost, and shows in the ratio."""
+    service's cost, and shows in the ratio. `send` posts each job (proofgate's `/v1/check`
+    unless another service is measured on the same load)."""
     profile = factory.profile
     modelled = expected_audit_seconds(profile, audit)
     if audit is not None and audit_seconds is not None:
@@ -217,7 +220,7 @@ async def measure_throughput(
 
     at_start_task = asyncio.ensure_future(window_snapshot())
     samples = await closed_loop(
-        server.url, factory, concurrency=concurrency, seconds=warmup + window
+        server.url, factory, concurrency=concurrency, seconds=warmup + window, send=send
     )
     at_end, _ = await _snapshot(server)
     cpu_after = server.cpu_seconds()
