@@ -8,7 +8,7 @@ from __future__ import annotations
 import hashlib
 import json
 from enum import Enum
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -16,9 +16,12 @@ __all__ = [
     "MAX_SOURCE_CHARS",
     "UNFINISHED",
     "Category",
+    "DeclarationName",
+    "EnvironmentName",
     "Goal",
     "Message",
     "Pins",
+    "PolicyProfile",
     "Position",
     "ProbeKind",
     "ProbeOutcome",
@@ -38,7 +41,15 @@ __all__ = [
 
 #: Upper bound of one Lean source field, before the HTTP body limit applies.
 MAX_SOURCE_CHARS = 500_000
-_NAME_PATTERN = r"^[^\s()\[\]{}:,;`]+$"
+
+#: The name of a declaration a request targets: a Lean name, no spaces or brackets.
+DeclarationName = Annotated[str, Field(max_length=512, pattern=r"^[^\s()\[\]{}:,;`]+$")]
+#: The name of one of the server's pinned environments (`GET /v1/environments`).
+EnvironmentName = Annotated[
+    str, Field(max_length=128, pattern=r"^[A-Za-z0-9_.-]+$", description="Pinned environment.")
+]
+#: The policy a request is checked under (`proofgate.verify.policy`).
+PolicyProfile = Literal["strict", "permissive"]
 
 
 def canonical_sha256(payload: object) -> str:
@@ -206,22 +217,17 @@ class Submission(BaseModel):
         max_length=MAX_SOURCE_CHARS,
         description="A tactic block (`by ...`) or term that replaces the statement's `sorry`.",
     )
-    target: str | None = Field(
-        None,
-        max_length=512,
-        pattern=_NAME_PATTERN,
-        description="The target theorem's name (default: the statement's last theorem).",
+    target: DeclarationName | None = Field(
+        None, description="The target theorem's name (default: the statement's last theorem)."
     )
     answer_holes: list[str] = Field(
         default_factory=list,
         max_length=64,
         description="Declarations of the statement whose value the submission may fill in.",
     )
-    environment: str = Field(
-        "default", max_length=128, pattern=r"^[A-Za-z0-9_.-]+$", description="Pinned environment."
-    )
+    environment: EnvironmentName = "default"
     timeout: float | None = Field(None, gt=0, le=3600, description="Seconds (capped by server).")
-    policy: Literal["strict", "permissive"] = "strict"
+    policy: PolicyProfile = "strict"
     allowed_axioms: list[str] = Field(
         default_factory=list, max_length=64, description="Axioms allowed beyond the default three."
     )
@@ -317,16 +323,11 @@ class TriageRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     statement: str = Field(min_length=1, max_length=MAX_SOURCE_CHARS)
-    target: str | None = Field(
-        None,
-        max_length=512,
-        pattern=_NAME_PATTERN,
-        description="The theorem to triage (default: the statement's last theorem).",
+    target: DeclarationName | None = Field(
+        None, description="The theorem to triage (default: the statement's last theorem)."
     )
-    environment: str = Field(
-        "default", max_length=128, pattern=r"^[A-Za-z0-9_.-]+$", description="Pinned environment."
-    )
-    policy: Literal["strict", "permissive"] = "strict"
+    environment: EnvironmentName = "default"
+    policy: PolicyProfile = "strict"
     closers: list[str] | None = Field(
         None,
         max_length=64,

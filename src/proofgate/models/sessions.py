@@ -11,7 +11,14 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from proofgate.models.check import MAX_SOURCE_CHARS, Message, Violation
+from proofgate.models.check import (
+    MAX_SOURCE_CHARS,
+    DeclarationName,
+    EnvironmentName,
+    Message,
+    PolicyProfile,
+    Violation,
+)
 
 __all__ = [
     "MAX_TACTIC_CHARS",
@@ -40,16 +47,11 @@ class OpenSessionRequest(BaseModel):
         max_length=MAX_SOURCE_CHARS,
         description="A whole snippet ending in the theorem to prove, proved by `sorry`.",
     )
-    environment: str = Field(
-        "default", max_length=128, pattern=r"^[A-Za-z0-9_.-]+$", description="Pinned environment."
+    environment: EnvironmentName = "default"
+    target: DeclarationName | None = Field(
+        None, description="The theorem to prove (default: the statement's last theorem)."
     )
-    target: str | None = Field(
-        None,
-        max_length=512,
-        pattern=r"^[^\s()\[\]{}:,;`]+$",
-        description="The theorem to prove (default: the statement's last theorem).",
-    )
-    policy: Literal["strict", "permissive"] = "strict"
+    policy: PolicyProfile = "strict"
     allowed_axioms: list[str] = Field(
         default_factory=list, max_length=64, description="Axioms allowed beyond the default three."
     )
