@@ -44,7 +44,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-from compiler import OLEAN_MARKER  # type: ignore[import-not-found]  # run as a script
+from compiler import (  # type: ignore[import-not-found]  # run as a script
+    OLEAN_MARKER,
+    simulated_lean,
+)
 
 CONTRACT = 1
 CANONICAL_NUMERAL = re.compile(r"0|[1-9][0-9]*")
@@ -85,18 +88,8 @@ def closure(compiled: dict[str, Any], target: str) -> set[str]:
 
 
 def parse(argv: list[str]) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="proofgate-checker (stand-in)")
-    parser.add_argument("--submission", required=True)
-    parser.add_argument("--challenge")
-    parser.add_argument("--target")
-    parser.add_argument("--axiom", action="append", default=[])
-    parser.add_argument("--answer-hole", dest="holes", action="append", default=[])
-    parser.add_argument("--module-root", dest="roots", action="append", default=[])
-    args = parser.parse_args(argv)
-    if (args.challenge is None) != (args.target is None):
-        parser.error("--challenge and --target go together")
-    if args.holes and args.challenge is None:
-        parser.error("--answer-hole needs --challenge")
+    parser = simulated_lean.checker_parser("proofgate-checker (stand-in)")
+    args = simulated_lean.checker_args(parser, argv)
     args.compiled = read_olean(parser, args.submission)
     args.challenge_compiled = read_olean(parser, args.challenge) if args.challenge else None
     return args

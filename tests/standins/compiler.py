@@ -48,6 +48,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import importlib.util
 import json
 import os
 import re
@@ -55,6 +56,7 @@ import signal
 import sys
 import time
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 OLEAN_MARKER = b"standin-olean\n"
@@ -84,17 +86,20 @@ _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_'.]*")
 _NUMERAL = re.compile(r"(?<![A-Za-z0-9_'.])[0-9]+(?![A-Za-z0-9_'])")
 
 
-#: Options Lean declares before any import, with the kind of their default (a few of Lean core's
-#: `register_builtin_option`s; Mathlib's own, e.g. its linters, are declared by its imports).
-BUILTIN_OPTIONS = {
-    "autoImplicit": "Bool",
-    "relaxedAutoImplicit": "Bool",
-    "maxHeartbeats": "Nat",
-    "maxRecDepth": "Nat",
-    "maxSynthPendingDepth": "Nat",
-    "pp.unicode.fun": "Bool",
-    "linter.unusedVariables": "Bool",
-}
+def _load_simulated_lean() -> ModuleType:
+    """proofgate's simulated Lean toolchain (src/proofgate/bench/simulated_lean.py), loaded as a
+    file: the Lean facts the stand-ins share with it, without importing the proofgate package
+    (the stand-ins run as separate programs, some in a jail)."""
+    path = Path(__file__).resolve().parents[2] / "src/proofgate/bench/simulated_lean.py"
+    spec = importlib.util.spec_from_file_location("simulated_lean", path)
+    assert spec is not None and spec.loader is not None, path
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+simulated_lean = _load_simulated_lean()
+BUILTIN_OPTIONS: dict[str, str] = simulated_lean.BUILTIN_OPTIONS
 
 
 class OptionError(Exception):

@@ -19,6 +19,10 @@ under. It runs as a file under the system's Python inside the jail: standard lib
   target as a theorem stating the challenge's text, every theorem reaching only `propext`.
 
 Its parameters come from `simulated-lean.json` beside the file.
+
+The Lean facts the test stand-ins share with it live here too (`BUILTIN_OPTIONS`, the checker's
+command line): being standard library only with no sibling imports, this file is what
+tests/standins/compiler.py and checker.py load by path, and the simulated REPL imports.
 """
 
 from __future__ import annotations
@@ -50,6 +54,17 @@ KINDS = {
     "instance": "definition",
 }
 AXIOMS = ["propext"]
+#: Options Lean declares before any import, with the kind of their value (a few of Lean core's
+#: `register_builtin_option`s; Mathlib's own, e.g. its linters, are declared by its imports).
+BUILTIN_OPTIONS = {
+    "autoImplicit": "Bool",
+    "relaxedAutoImplicit": "Bool",
+    "maxHeartbeats": "Nat",
+    "maxRecDepth": "Nat",
+    "maxSynthPendingDepth": "Nat",
+    "pp.unicode.fun": "Bool",
+    "linter.unusedVariables": "Bool",
+}
 
 
 def _config() -> dict[str, Any]:
@@ -113,15 +128,31 @@ def _burn(seconds: float) -> None:
         pass
 
 
-def check_main(argv: list[str], config: dict[str, Any]) -> int:
-    parser = argparse.ArgumentParser(prog="proofgate-checker (simulated)")
+def checker_parser(prog: str) -> argparse.ArgumentParser:
+    """The real checker's command line (docs/checker-contract.md); read it with `checker_args`."""
+    parser = argparse.ArgumentParser(prog=prog)
     parser.add_argument("--submission", required=True)
     parser.add_argument("--challenge")
     parser.add_argument("--target")
     parser.add_argument("--axiom", action="append", default=[])
     parser.add_argument("--answer-hole", dest="holes", action="append", default=[])
     parser.add_argument("--module-root", dest="roots", action="append", default=[])
+    return parser
+
+
+def checker_args(parser: argparse.ArgumentParser, argv: list[str]) -> argparse.Namespace:
+    """`argv` as the real checker takes it: a usage error (exit 2) for `--challenge` without
+    `--target` or the reverse, and for `--answer-hole` in a free compile."""
     args = parser.parse_args(argv)
+    if (args.challenge is None) != (args.target is None):
+        parser.error("--challenge and --target go together")
+    if args.holes and args.challenge is None:
+        parser.error("--answer-hole needs --challenge")
+    return args
+
+
+def check_main(argv: list[str], config: dict[str, Any]) -> int:
+    args = checker_args(checker_parser("proofgate-checker (simulated)"), argv)
     submission = _read_olean(args.submission)
     challenge = _read_olean(args.challenge) if args.challenge else None
     time.sleep(float(config["import_seconds"]))

@@ -21,6 +21,8 @@ Two modes:
   `fork-child-sleep` (leaves a child holding the pipes), `shell SCRIPT` (runs SCRIPT, `\\n` for a
   newline, with `/bin/sh`, stdin the null device, as a submission with code execution could, and
   answers `shell exit N: OUTPUT`; processes it puts in the background are not waited for),
+  `taken-over TEXT` (from the next command on, every reply of this worker carries the error TEXT:
+  a worker whose process a submission took over, as code execution inside it could),
   `report-base` (which env it ran on),
   `report-worker` (its pid, when its header import finished and when this command started, as
   `time.monotonic()` seconds: `proofgate bench` tells from them whether a request waited on an import).
@@ -68,8 +70,10 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 
 if __package__:
     from proofgate.bench.lean_json import lean_json_pretty
-else:  # run as a file: import the sibling printer without the (slow to import) proofgate package
+    from proofgate.bench.simulated_lean import BUILTIN_OPTIONS
+else:  # run as a file: import the sibling files without the (slow to import) proofgate package
     from lean_json import lean_json_pretty  # type: ignore[import-not-found,no-redef]  # the sibling file
+    from simulated_lean import BUILTIN_OPTIONS  # type: ignore[import-not-found,no-redef]  # sibling
 
 if TYPE_CHECKING:
     from proofgate.config import Settings
@@ -158,18 +162,6 @@ def _emit(text: str) -> None:
     out.flush()
 
 
-#: Options Lean declares before any import, with the kind of their value (a few of core's).
-KNOWN_OPTIONS = {
-    "autoImplicit": "Bool",
-    "relaxedAutoImplicit": "Bool",
-    "maxHeartbeats": "Nat",
-    "maxRecDepth": "Nat",
-    "maxSynthPendingDepth": "Nat",
-    "pp.unicode.fun": "Bool",
-    "linter.unusedVariables": "Bool",
-}
-
-
 @dataclass
 class _Env:
     imports: tuple[str, ...]
@@ -198,7 +190,7 @@ def _set_options(lines: list[str], options: dict[str, str], messages: list[dict[
         if words[:1] != ["set_option"] or len(words) != 3:
             continue  # `set_option NAME VALUE in ...` scopes its own command only
         name, value = words[1], words[2]
-        kind = KNOWN_OPTIONS.get(name)
+        kind = BUILTIN_OPTIONS.get(name)
         if kind is None:
             messages.append(_message("error", number, 0, f"Unknown option `{name}`"))
         elif (kind == "Bool" and value not in ("true", "false")) or (
@@ -220,6 +212,7 @@ class SimulatedRepl:
     proof_states: int = 0
     next_goal: str = "⊢ True"  # the goal a `sorry` marker reports (`goal TEXT` sets it)
     ready_at: float = 0.0  # monotonic time its last header import finished
+    taken_over: str = ""  # once set (`taken-over TEXT`), an error every later command carries
 
     def answer(self, kind: str, data: dict[str, Any]) -> None:
         if kind == "cmd":
@@ -292,6 +285,8 @@ class SimulatedRepl:
         options_before = dict(record.options)  # what this command itself runs under
         _set_options(lines, record.options, messages)
         markers = _markers(lines)
+        if self.taken_over:  # every later command gets the forged error
+            messages.append(_message("error", 1, 0, self.taken_over))
         for line, column, name, argument in markers:
             self._act(name, argument, line, column, messages, sorries, record)
             if name == "report-options":
@@ -367,6 +362,8 @@ class SimulatedRepl:
             messages.append(_message("info", line, column, f"child pid {child.pid}"))
         elif name == "shell":
             messages.append(_message("info", line, column, _run_shell(argument)))
+        elif name == "taken-over":
+            self.taken_over = argument or "forged error"
         elif name == "report-base":
             text = f"base env={record.base} depth={record.depth - 1} imports={','.join(record.imports)}"
             messages.append(_message("info", line, column, text))
