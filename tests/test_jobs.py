@@ -40,7 +40,11 @@ async def running(
 ) -> AsyncIterator[JobRunner]:
     store = JobStore(path)
     await store.open()
-    runner = JobRunner(store, check, **{"concurrency": 4, **options})  # type: ignore[arg-type]
+
+    async def for_tenant(submission: Submission, tenant: str) -> Verdict:
+        return await check(submission)
+
+    runner = JobRunner(store, for_tenant, **{"concurrency": 4, **options})  # type: ignore[arg-type]
     await runner.start()
     try:
         yield runner
@@ -254,7 +258,7 @@ async def test_a_stored_submission_that_no_longer_parses_is_an_item_error(tmp_pa
     path = tmp_path / "s.sqlite3"
     store = JobStore(path)
     await store.open()
-    job = await store.create(items(2), key_name=None)
+    job = await store.create(items(2), key_name=None, tenant="local")
     db = store._db()
     await db.execute("UPDATE job_items SET submission = '{\"nope\": 1}' WHERE idx = 1")
     await db.commit()

@@ -111,6 +111,18 @@ class Settings(BaseSettings):
     workers: int = Field(default_factory=_default_workers, ge=1, le=256)
     spare_workers: int = Field(1, ge=0, le=16, description="Warm spares kept for recovery.")
     max_queue: int = Field(256, ge=1, description="Requests waiting for a worker before 503.")
+    max_workers_per_tenant: int | None = Field(
+        None,
+        ge=1,
+        description="Busy workers one tenant (API key) may hold while another tenant waits "
+        "(default: half of `workers`, at least 1).",
+    )
+    max_queue_per_tenant: int | None = Field(
+        None,
+        ge=1,
+        description="Requests one tenant may have waiting while another tenant is active, "
+        "before 429 (default: half of `max_queue`, at least 1).",
+    )
     queue_wait: float = Field(30.0, gt=0, description="Seconds a request may wait for a worker.")
     prewarm_headers: NameList = Field(default_factory=lambda: ["import Mathlib"])
     request_timeout: float = Field(60.0, gt=0, le=3600, description="Wall-clock seconds a check.")
@@ -261,6 +273,16 @@ class Settings(BaseSettings):
     @property
     def lean_projects_dir(self) -> Path:
         return self.project_dir / "LeanProjects"
+
+    @property
+    def tenant_worker_cap(self) -> int:
+        """`max_workers_per_tenant`, or its default: half the pool, at least 1."""
+        return self.max_workers_per_tenant or max(1, self.workers // 2)
+
+    @property
+    def tenant_queue_cap(self) -> int:
+        """`max_queue_per_tenant`, or its default: half the queue, at least 1."""
+        return self.max_queue_per_tenant or max(1, self.max_queue // 2)
 
 
 def is_loopback_host(host: str) -> bool:

@@ -51,6 +51,7 @@ __all__ = [
     "SpawnFailed",
     "StoreError",
     "SubmissionError",
+    "TenantBusy",
 ]
 
 
@@ -93,6 +94,10 @@ class Busy(ProofgateError):
     def __init__(self, message: str = "all workers are busy", *, retry_after: float = 1.0) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+
+
+class TenantBusy(Busy):
+    """One tenant's own share is used up (its queue is full while others are served): 429."""
 
 
 class SetupError(ProofgateError):

@@ -24,11 +24,13 @@ from proofgate.exceptions import Busy, NotReady, StoreError, SubmissionError
 from proofgate.logs import get_logger
 from proofgate.models import Submission, Verdict
 from proofgate.models.jobs import ItemError
+from proofgate.models.tenant import LOCAL
 from proofgate.store.jobs import JobRecord, JobStore, PreparedItem, result_line
 
 __all__ = ["JobRunner"]
 
-CheckFunction = Callable[[Submission], Awaitable[Verdict]]
+#: `check(submission, tenant)`: the service's check, on the job's tenant's workers.
+CheckFunction = Callable[[Submission, str], Awaitable[Verdict]]
 KeyLimit = Callable[[str], "int | None"]
 
 _log = get_logger("proofgate.jobs")
@@ -131,9 +133,12 @@ class JobRunner:
 
     # --- submitting ----------------------------------------------------------------------
 
-    async def submit(self, items: Sequence[PreparedItem], *, key_name: str | None) -> JobRecord:
-        """Persist a new job and queue it; returns its record at once."""
-        job = await self.store.create(items, key_name=key_name)
+    async def submit(
+        self, items: Sequence[PreparedItem], *, key_name: str | None, tenant: str = LOCAL
+    ) -> JobRecord:
+        """Persist a new job of `tenant` (its quotas charged to `key_name`) and queue it; returns
+        its record at once."""
+        job = await self.store.create(items, key_name=key_name, tenant=tenant)
         if not job.finished:
             done = sum(1 for item in items if item.error is not None)
             self._active[job.id] = _ActiveJob(job, done=done, started=False)
@@ -213,7 +218,7 @@ class JobRunner:
     async def _run_item(
         self, job: _ActiveJob, index: int, client_id: str | None, stored: str | None
     ) -> None:
-        outcome, result = await self._outcome(stored)
+        outcome, result = await self._outcome(stored, job.record.tenant)
         try:
             await self.store.finish_item(job.record.id, index, outcome, result)
         except StoreError as exc:  # still answer the listeners; a restart runs it again
@@ -230,7 +235,7 @@ class JobRunner:
             self._publish(job.record.id, _END)
             _log.info("job_completed", job=job.record.id, total=job.record.total)
 
-    async def _outcome(self, stored: str | None) -> tuple[str, str]:
+    async def _outcome(self, stored: str | None, tenant: str) -> tuple[str, str]:
         """(outcome, result JSON) for one stored submission; every failure is an item error."""
         try:
             submission = Submission.model_validate_json(stored or "")
@@ -241,7 +246,7 @@ class JobRunner:
             )
         while True:
             try:
-                verdict = await self._check(submission)
+                verdict = await self._check(submission, tenant)
             except Busy as exc:
                 await asyncio.sleep(min(max(exc.retry_after, 0.05), _BUSY_SLEEP_CAP))
                 continue

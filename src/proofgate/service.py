@@ -6,6 +6,12 @@ A policy refusal needs no Lean and is answered even when the service cannot veri
 else needs a ready backend (toolchain or configured commands, and a sandbox); without one `check`
 raises `NotReady` with the reason, which HTTP turns into 503. Only the trusted audit can make a
 verdict `proved`: the REPL run gives feedback, and its errors short-cut to `failed`.
+
+Every request runs for a tenant (`proofgate.models.tenant`), on that tenant's workers only. The
+cache is shared between tenants only for what the trusted side decided itself: a policy refusal,
+or a verdict the audit computed from its own compile in a fresh process, with nothing of the pooled
+worker's reply in it. A verdict the pooled worker decided or added to (its errors, warnings or
+sorries, a failed header) is cached for the tenant whose worker answered.
 """
 
 from __future__ import annotations
@@ -29,6 +35,7 @@ from proofgate.lean.launch import LeanReplLauncher, ReplLauncher
 from proofgate.lean.pool import PoolStats, ReplPool, ReplRun
 from proofgate.logs import get_logger
 from proofgate.models import Pins, Submission, Timings, TriageRequest, TriageResult, Verdict
+from proofgate.models.tenant import LOCAL
 from proofgate.sandbox import detect_sandbox, select_spawner
 from proofgate.sandbox.process import Spawner
 from proofgate.store.results import ResultCache, cache_key
@@ -64,7 +71,9 @@ class _Prepared:
     policy: PolicyResult
     allowed_axioms: list[str]
     pins: Pins
-    cache_key: str
+    cache_key: str  # shared by every tenant: for what the trusted side decides
+    tenant_key: str  # the tenant's own: for what its pooled worker decided
+    tenant: str
     policy_ms: float
     timeout: float  # the request's wall-clock seconds, clamped once (`CheckerService.timeout`)
 
@@ -200,29 +209,30 @@ class CheckerService:
 
     # --- checking ------------------------------------------------------------------------
 
-    async def check(self, submission: Submission) -> Verdict:
-        """Verify one submission. Raises `SubmissionError`, `NotReady` or `Busy`; every outcome
-        the submission caused is a `Verdict`."""
+    async def check(self, submission: Submission, *, tenant: str = LOCAL) -> Verdict:
+        """Verify one submission for `tenant`. Raises `SubmissionError`, `NotReady`, `Busy` (or
+        `TenantBusy`); every outcome the submission caused is a `Verdict`."""
         started = time.perf_counter()
         # Assembling, the policy pass and the cache key read the whole submitted text: in a
         # worker thread, so a large submission never stalls the loop's other requests.
-        prepared = await asyncio.to_thread(self._prepare, submission)
+        prepared = await asyncio.to_thread(self._prepare, submission, tenant)
         if not prepared.policy.ok:
             verdict = self._verdict(prepared, started)
-            await self._remember(prepared, verdict)
+            await self._remember(prepared, verdict, shared=True)
             return verdict
-        cached = await self._cache.get(prepared.cache_key)
-        if cached is not None:
-            return cached
+        for key in (prepared.cache_key, prepared.tenant_key):
+            cached = await self._cache.get(key)
+            if cached is not None:
+                return cached
         if self._reasons or self._pool is None or self._auditor is None:
             raise NotReady(
                 "cannot verify: " + "; ".join(self._reasons or ["the service is not started"])
             )
-        verdict = await self._verify(prepared, started)
-        await self._remember(prepared, verdict)
+        verdict, audited = await self._verify(prepared, started)
+        await self._remember(prepared, verdict, shared=audited)
         return verdict
 
-    def _prepare(self, submission: Submission) -> _Prepared:
+    def _prepare(self, submission: Submission, tenant: str) -> _Prepared:
         began = time.perf_counter()
         environment = self.environment(submission.environment)
         assembled = assemble(submission)
@@ -232,12 +242,16 @@ class CheckerService:
         policy = check_submission(assembled, config)
         allowed = sorted(set(self.settings.allowed_axioms) | set(submission.allowed_axioms))
         pins = pins_for(environment)
-        key = cache_key(
-            submission,
-            pins,
-            allowed_axioms=allowed,
-            checker_version=CHECKER_ID,
-            options={"heartbeat_cap": self.settings.heartbeat_cap},
+        shared, own = (
+            cache_key(
+                submission,
+                pins,
+                allowed_axioms=allowed,
+                checker_version=CHECKER_ID,
+                options={"heartbeat_cap": self.settings.heartbeat_cap},
+                tenant=whose,
+            )
+            for whose in (None, tenant)
         )
         return _Prepared(
             submission,
@@ -246,12 +260,16 @@ class CheckerService:
             policy,
             allowed,
             pins,
-            key,
+            shared,
+            own,
+            tenant,
             (time.perf_counter() - began) * 1000,
             self.timeout(submission.timeout),
         )
 
-    async def _verify(self, prepared: _Prepared, started: float) -> Verdict:
+    async def _verify(self, prepared: _Prepared, started: float) -> tuple[Verdict, bool]:
+        """The verdict, and whether every tenant may share it: the trusted audit decided it (it
+        ran to an answer) and the pooled worker added nothing to it (no message, no sorry)."""
         assert self._pool is not None and self._auditor is not None
         run: ReplRun | None = None
         audit: AuditResult = None
@@ -259,7 +277,10 @@ class CheckerService:
         audit_ms = 0.0
         try:
             run = await self._pool.run(
-                prepared.policy.code, environment=prepared.environment, timeout=prepared.timeout
+                prepared.policy.code,
+                environment=prepared.environment,
+                timeout=prepared.timeout,
+                tenant=prepared.tenant,
             )
         except ReplError as exc:
             infra = InfraFailure.from_exception(exc)
@@ -289,7 +310,11 @@ class CheckerService:
             repl_ms=run.run_ms if run else 0.0,
             audit_ms=audit_ms,
         )
-        return self._verdict(prepared, started, run=run, audit=audit, infra=infra, timings=timings)
+        verdict = self._verdict(
+            prepared, started, run=run, audit=audit, infra=infra, timings=timings
+        )
+        worker_said_nothing = run is not None and not (run.reply.messages or run.reply.sorries)
+        return verdict, audit is not None and worker_said_nothing
 
     def _verdict(
         self,
@@ -315,15 +340,19 @@ class CheckerService:
             timings=timings,
         )
 
-    async def _remember(self, prepared: _Prepared, verdict: Verdict) -> None:
+    async def _remember(self, prepared: _Prepared, verdict: Verdict, *, shared: bool) -> None:
+        """Cache a deterministic verdict: for every tenant when the trusted side decided it
+        (`shared`), else for the requesting tenant only."""
         if verdict.status.is_deterministic:
-            await self._cache.put(prepared.cache_key, verdict)
+            key = prepared.cache_key if shared else prepared.tenant_key
+            await self._cache.put(key, verdict)
 
     # --- triage --------------------------------------------------------------------------
 
-    async def triage(self, request: TriageRequest) -> TriageResult:
-        """Triage one statement for misformalization (`proofgate.triage`) on this service's pool,
-        auditor and cache. Raises `SubmissionError`, `NotReady` or `Busy`, as `check` does."""
+    async def triage(self, request: TriageRequest, *, tenant: str = LOCAL) -> TriageResult:
+        """Triage one statement for misformalization (`proofgate.triage`) on `tenant`'s workers,
+        this service's auditor and cache. Raises `SubmissionError`, `NotReady` or `Busy`, as
+        `check` does."""
         environment = self.environment(request.environment)
         triager = Triager(
             self.settings,
@@ -332,4 +361,4 @@ class CheckerService:
             cache=self._cache,
             not_ready=self._reasons,
         )
-        return await triager.triage(request, environment, timeout=self.timeout())
+        return await triager.triage(request, environment, timeout=self.timeout(), tenant=tenant)

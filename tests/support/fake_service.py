@@ -25,6 +25,7 @@ from proofgate.models import (
     VerdictStatus,
     Violation,
 )
+from proofgate.models.tenant import LOCAL
 from proofgate.service import Readiness
 
 PINS = Pins(lean="v4.32.0", mathlib="81a5d257", repl="v4.32.0", proofgate="0.1.0", checker="fake")
@@ -89,6 +90,7 @@ class FakeCheckerService:
     started: bool = False
     closed: bool = False
     seen: list[Submission] = field(default_factory=list)
+    tenants: list[str] = field(default_factory=list)  # the tenant of each check, in order
     #: Checks in progress now, and the most there ever were at once.
     inside: int = 0
     most_inside: int = 0
@@ -120,8 +122,9 @@ class FakeCheckerService:
             }
         ]
 
-    async def check(self, submission: Submission) -> Verdict:
+    async def check(self, submission: Submission, *, tenant: str = LOCAL) -> Verdict:
         self.seen.append(submission)
+        self.tenants.append(tenant)
         self.inside += 1
         self.most_inside = max(self.most_inside, self.inside)
         try:

@@ -8,7 +8,8 @@
 - Probes, metrics and docs (`/healthz`, `/readyz`, `/metrics`, `/docs`, `/openapi.json`) stay open.
 
 The admitted key's name is `request.state.api_key` and its `Admission` is `request.state.admission`
-(None when no key was used), so routes that carry many submissions can charge them.
+(None when no key was used), so routes that carry many submissions can charge them. The request's
+tenant (`proofgate.models.tenant`: the key's, or `anonymous` without one) is `request.state.tenant`.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from proofgate.config import Settings
 from proofgate.exceptions import StoreError
 from proofgate.logs import get_logger
 from proofgate.models.http import ErrorBody
+from proofgate.models.tenant import ANONYMOUS, key_tenant
 from proofgate.store.keys import KeyStore
 
 __all__ = ["GUARDED_PREFIXES", "ApiKeyMiddleware", "install_auth", "is_loopback_client"]
@@ -123,6 +125,7 @@ class ApiKeyMiddleware:
         state = scope.setdefault("state", {})
         state["api_key"] = None
         state["admission"] = None
+        state["tenant"] = ANONYMOUS
         outcome = self._authenticate(scope)
         if isinstance(outcome, JSONResponse):
             await outcome(scope, receive, send)
@@ -209,6 +212,7 @@ class ApiKeyMiddleware:
             )
         scope["state"]["api_key"] = match.key.name
         scope["state"]["admission"] = admitted
+        scope["state"]["tenant"] = key_tenant(match.key.token_sha256)
         if self.metrics is not None:
             self.metrics.observe_key_request(match.key.name)
         return admitted

@@ -6,7 +6,7 @@ import time
 
 from fastapi import APIRouter, Depends, Request
 
-from proofgate.api.deps import get_service
+from proofgate.api.deps import Tenant, get_service
 from proofgate.api.errors import ERROR_RESPONSES
 from proofgate.models import Submission, Verdict
 from proofgate.service import CheckerService
@@ -25,10 +25,13 @@ router = APIRouter(prefix="/v1", tags=["check"], responses=ERROR_RESPONSES)
     ),
 )
 async def check(
-    submission: Submission, request: Request, service: CheckerService = Depends(get_service)
+    submission: Submission,
+    request: Request,
+    tenant: Tenant,
+    service: CheckerService = Depends(get_service),
 ) -> Verdict:
     began = time.perf_counter()
-    verdict = await service.check(submission)
+    verdict = await service.check(submission, tenant=tenant)
     request.app.state.metrics.observe_verdict(
         verdict,
         time.perf_counter() - began,

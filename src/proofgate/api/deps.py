@@ -7,9 +7,10 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from proofgate.config import Settings
+from proofgate.models.tenant import ANONYMOUS
 from proofgate.service import CheckerService
 
-__all__ = ["KeyName", "get_app_settings", "get_key_name", "get_service"]
+__all__ = ["KeyName", "Tenant", "get_app_settings", "get_key_name", "get_service", "get_tenant"]
 
 
 # `async def`: FastAPI runs a plain `def` dependency in its thread pool, a thread hop per request.
@@ -27,5 +28,15 @@ async def get_key_name(request: Request) -> str | None:
     return str(name) if name else None
 
 
-#: A route's parameter for the caller's key: what sessions and jobs belong to.
+#: A route's parameter for the caller's key name: what its quotas are charged to.
 KeyName = Annotated[str | None, Depends(get_key_name)]
+
+
+async def get_tenant(request: Request) -> str:
+    """The request's tenant (`proofgate.models.tenant`), set by the key middleware: whose workers
+    run its submissions and whom its sessions, jobs and per-tenant cache entries belong to."""
+    return str(getattr(request.state, "tenant", None) or ANONYMOUS)
+
+
+#: A route's parameter for the caller's tenant.
+Tenant = Annotated[str, Depends(get_tenant)]

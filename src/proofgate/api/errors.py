@@ -28,6 +28,7 @@ from proofgate.exceptions import (
     SessionLimitReached,
     StoreError,
     SubmissionError,
+    TenantBusy,
 )
 from proofgate.models.http import ErrorBody, ValidationIssue
 
@@ -52,6 +53,11 @@ _RETRY_AFTER_HEADER = {
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     413: {"model": ErrorBody, "description": "The body is larger than PROOFGATE_MAX_BODY_BYTES."},
     422: {"model": ErrorBody, "description": "The request is malformed; `detail` names the field."},
+    429: {
+        "model": ErrorBody,
+        "description": "Over the API key's own rate, concurrency or share of the pool: retry later.",
+        "headers": _RETRY_AFTER_HEADER,
+    },
     500: {"model": ErrorBody, "description": "proofgate's own fault; quote the request id."},
     503: {
         "model": ErrorBody,
@@ -182,11 +188,13 @@ async def _not_ready(request: Request, exc: Exception) -> JSONResponse:
 
 
 async def _busy(request: Request, exc: Exception) -> JSONResponse:
+    """The service as a whole is full: 503; one tenant's own share is: 429 (`TenantBusy`)."""
     assert isinstance(exc, Busy)
+    mine = isinstance(exc, TenantBusy)
     return _error(
         _request_id(request),
-        503,
-        "busy",
+        429 if mine else 503,
+        "too_many_requests" if mine else "busy",
         f"{exc}: retry after {exc.retry_after:g}s",
         retry_after=exc.retry_after,
         reason=str(exc),

@@ -14,7 +14,7 @@ from typing import Any, Protocol
 from fastapi import APIRouter, Depends, FastAPI, Path, Query, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 
-from proofgate.api.deps import KeyName
+from proofgate.api.deps import KeyName, Tenant
 from proofgate.api.errors import ERROR_RESPONSES
 from proofgate.config import Settings
 from proofgate.jobs import JobRunner
@@ -86,11 +86,16 @@ async def _lines(lines: AsyncIterator[str]) -> AsyncIterator[bytes]:
         yield (line + "\n").encode("utf-8")
 
 
-async def _visible_job(runner: JobRunner, job_id: str, key: str | None) -> JobRecord | None:
+async def _visible_job(
+    runner: JobRunner, job_id: str, tenant: str, key: str | None
+) -> JobRecord | None:
+    """The job if it is the tenant's (one made before jobs had tenants: its key name's)."""
     job = await runner.store.job(job_id)
-    if job is None or (key is not None and job.key_name != key):
+    if job is None:
         return None
-    return job
+    if job.tenant == tenant or (key is not None and job.tenant == f"legacy-key:{key}"):
+        return job
+    return None
 
 
 @router.post(
@@ -113,6 +118,7 @@ async def create_batch(
     body: BatchRequest,
     request: Request,
     key: KeyName,
+    tenant: Tenant,
     stream: bool = Query(False, description="Stream the results as NDJSON."),
     runner: JobRunner = Depends(get_runner),
 ) -> Response:
@@ -132,7 +138,7 @@ async def create_batch(
     admission = getattr(request.state, "admission", None)
     if admission is not None:
         admission.charge(len(items))
-    job = await runner.submit(items, key_name=key)
+    job = await runner.submit(items, key_name=key, tenant=tenant)
     request.app.state.metrics.observe_job_created()
     headers = {"Location": f"/v1/jobs/{job.id}", "X-Job-ID": job.id}
     if _wants_ndjson(request, stream):
@@ -148,9 +154,13 @@ async def create_batch(
     responses=_NOT_FOUND,
 )
 async def get_job(
-    request: Request, key: KeyName, job_id: str = JobId, runner: JobRunner = Depends(get_runner)
+    request: Request,
+    key: KeyName,
+    tenant: Tenant,
+    job_id: str = JobId,
+    runner: JobRunner = Depends(get_runner),
 ) -> Response:
-    job = await _visible_job(runner, job_id, key)
+    job = await _visible_job(runner, job_id, tenant, key)
     if job is None:
         return _not_found(request, job_id)
     return JSONResponse((await _report(runner, job)).model_dump(mode="json"))
@@ -173,6 +183,7 @@ async def get_job(
 async def get_results(
     request: Request,
     key: KeyName,
+    tenant: Tenant,
     job_id: str = JobId,
     offset: int = Query(0, ge=0),
     limit: int | None = Query(None, ge=1, le=1_000_000, description="Default: all (1000 as JSON)."),
@@ -180,7 +191,7 @@ async def get_results(
     follow: bool = Query(False, description="NDJSON only: wait for the unfinished items."),
     runner: JobRunner = Depends(get_runner),
 ) -> Response:
-    job = await _visible_job(runner, job_id, key)
+    job = await _visible_job(runner, job_id, tenant, key)
     if job is None:
         return _not_found(request, job_id)
     if _wants_ndjson(request, stream):
@@ -196,7 +207,7 @@ async def get_results(
 class Checker(Protocol):
     """What the runner checks items with: `CheckerService`, or a stand-in with its `check`."""
 
-    async def check(self, submission: Submission) -> Verdict: ...
+    async def check(self, submission: Submission, *, tenant: str) -> Verdict: ...
 
 
 async def start_jobs(app: FastAPI, settings: Settings, service: Checker) -> JobRunner:
@@ -206,9 +217,9 @@ async def start_jobs(app: FastAPI, settings: Settings, service: Checker) -> JobR
     metrics = app.state.metrics
     check = service.check
 
-    async def checked(submission: Submission) -> Verdict:
+    async def checked(submission: Submission, tenant: str) -> Verdict:
         began = time.perf_counter()
-        verdict: Verdict = await check(submission)
+        verdict: Verdict = await check(submission, tenant=tenant)
         metrics.observe_verdict(
             verdict, time.perf_counter() - began, cache_enabled=settings.cache_enabled
         )

@@ -31,7 +31,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from proofgate.api.deps import get_service
+from proofgate.api.deps import get_service, get_tenant
 from proofgate.api.errors import ERROR_RESPONSES
 from proofgate.exceptions import Busy, SubmissionError
 from proofgate.models import Message as ProofgateMessage
@@ -232,7 +232,7 @@ async def _check_snippet(
     async with gate:
         while True:
             try:
-                verdict = await service.check(submission)
+                verdict = await service.check(submission, tenant=await get_tenant(http))
                 break
             except Busy as exc:
                 if time.monotonic() - began > _BUSY_PATIENCE:

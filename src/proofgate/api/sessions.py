@@ -1,7 +1,7 @@
 """`/v1/sessions`: interactive proof sessions (open, tactic, proof so far, finish, close).
 
-A session belongs to the API key that opened it (`request.state.api_key`, set by the key
-middleware; None for keyless loopback use): another key sees 404, and each key may hold
+A session belongs to the tenant that opened it (its API key's identity, `anonymous` without one;
+`proofgate.models.tenant`): another tenant sees 404, runs on workers of its own, and each may hold
 `settings.max_sessions_per_key` open sessions (then 429). Every outcome of a tactic is a 200
 `TacticOutcome`; only `finish`, which runs the full check, answers a `Verdict`.
 """
@@ -12,7 +12,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Request, Response
 
-from proofgate.api.deps import KeyName
+from proofgate.api.deps import Tenant
 from proofgate.api.errors import ERROR_RESPONSES
 from proofgate.models import Verdict
 from proofgate.models.http import ErrorBody
@@ -69,7 +69,7 @@ Sessions = Annotated[SessionManager, Depends(get_sessions)]
     description="Elaborates the statement and answers its root state (state 0) with its goal. "
     "The statement must end in a theorem proved by `sorry`, as for `POST /v1/check`.",
 )
-async def open_session(body: OpenSessionRequest, sessions: Sessions, owner: KeyName) -> SessionInfo:
+async def open_session(body: OpenSessionRequest, sessions: Sessions, owner: Tenant) -> SessionInfo:
     return await sessions.open(body, owner=owner)
 
 
@@ -81,7 +81,7 @@ async def open_session(body: OpenSessionRequest, sessions: Sessions, owner: KeyN
     "Lean's error, timeout). States are never changed, so any earlier state can be tried again.",
 )
 async def run_tactic(
-    body: TacticRequest, session_id: SessionId, sessions: Sessions, owner: KeyName
+    body: TacticRequest, session_id: SessionId, sessions: Sessions, owner: Tenant
 ) -> TacticOutcome:
     return await sessions.run_tactic(session_id, body.state, body.tactic, owner=owner)
 
@@ -92,7 +92,7 @@ async def run_tactic(
     summary="One state of the session: its goals and how it was reached",
 )
 async def get_state(
-    session_id: SessionId, state: StateId, sessions: Sessions, owner: KeyName
+    session_id: SessionId, state: StateId, sessions: Sessions, owner: Tenant
 ) -> ProofState:
     return sessions.state(session_id, state, owner=owner)
 
@@ -103,7 +103,7 @@ async def get_state(
     summary="The proof so far at a state, as Lean source",
 )
 async def get_proof(
-    session_id: SessionId, state: StateId, sessions: Sessions, owner: KeyName
+    session_id: SessionId, state: StateId, sessions: Sessions, owner: Tenant
 ) -> ProofSnippet:
     return sessions.proof(session_id, state, owner=owner)
 
@@ -116,7 +116,7 @@ async def get_proof(
     "(policy, compile, trusted audit), as `POST /v1/check` would: only this can say `proved`.",
 )
 async def finish(
-    body: FinishRequest, session_id: SessionId, sessions: Sessions, owner: KeyName
+    body: FinishRequest, session_id: SessionId, sessions: Sessions, owner: Tenant
 ) -> Verdict:
     return await sessions.finish(session_id, body.state, owner=owner)
 
@@ -127,6 +127,6 @@ async def finish(
     response_class=Response,
     summary="Close a session now",
 )
-async def close_session(session_id: SessionId, sessions: Sessions, owner: KeyName) -> Response:
+async def close_session(session_id: SessionId, sessions: Sessions, owner: Tenant) -> Response:
     await sessions.close_session(session_id, owner=owner)
     return Response(status_code=204)

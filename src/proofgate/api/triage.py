@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends
 
-from proofgate.api.deps import get_service
+from proofgate.api.deps import Tenant, get_service
 from proofgate.api.errors import ERROR_RESPONSES
 from proofgate.models import TriageRequest, TriageResult
 from proofgate.service import CheckerService
@@ -27,6 +27,8 @@ router = APIRouter(prefix="/v1", tags=["triage"], responses=ERROR_RESPONSES)
     ),
 )
 async def triage(
-    request: TriageRequest, service: Annotated[CheckerService, Depends(get_service)]
+    request: TriageRequest,
+    tenant: Tenant,
+    service: Annotated[CheckerService, Depends(get_service)],
 ) -> TriageResult:
-    return await service.triage(request)
+    return await service.triage(request, tenant=tenant)

@@ -1,10 +1,11 @@
 """The pool of warm REPL workers, keyed by (environment, header): what the checker calls to run Lean.
 
-Contract of `ReplPool.run(code, environment=, timeout=)`:
+Contract of `ReplPool.run(code, environment=, timeout=, tenant=)`:
 - `environment` and `timeout` are the caller's resolved values (the service looks the environment
   up and clamps the request's timeout once, `CheckerService`); the pool uses them as given. Left
   out, they are the "default" environment and `request_timeout` (for callers with no request:
-  `proofgate bench`, tests).
+  `proofgate bench`, tests). `tenant` (`proofgate.models.tenant`; `local` when left out) is whose
+  workers may run it: a worker never serves two tenants.
 - `code` is split into its leading `import`s (the header) and the body (`proofgate.lean.header`).
   A worker elaborates its header once and keeps that env id; every body runs as
   `{"cmd": body, "env": header_env}`, never on top of another submission's env. A submission
@@ -15,7 +16,8 @@ Contract of `ReplPool.run(code, environment=, timeout=)`:
   outcome and never retried; `ReplCrashed` / `ReplProtocolError` when a worker died or misbehaved
   on it twice (the first failure is retried once on another worker), or at once when the spawner
   could not start a worker (its `SpawnFailed`); `ReplCommandError` when the REPL refused the
-  command; `Busy` when the queue is full, the wait ran out or the pool is closing;
+  command; `Busy` when the queue is full, the wait ran out or the pool is closing, and its
+  subclass `TenantBusy` when the tenant's own queue is full while other tenants are active;
   `LeanUnavailable` when the toolchain a worker needs is missing.
 - If the header itself fails to elaborate (an unknown module), the run returns that header reply,
   mapped to the import lines, with `header_failed=True`; no body runs.
@@ -36,7 +38,7 @@ from dataclasses import dataclass, field
 
 from proofgate.config import Settings
 from proofgate.environments.registry import Environment, discover_environments
-from proofgate.exceptions import Busy, SubmissionError
+from proofgate.exceptions import Busy, SubmissionError, TenantBusy
 from proofgate.lean.header import (
     SplitSource,
     map_body_positions,
@@ -47,6 +49,7 @@ from proofgate.lean.launch import LeanReplLauncher, ReplLauncher
 from proofgate.lean.repl import WORKER_LOST
 from proofgate.lean.reply import ReplReply
 from proofgate.lean.workers import RECENT_SAMPLES, HeaderFailure, HeaderKey, WorkerSet, note
+from proofgate.models.tenant import LOCAL
 from proofgate.sandbox.process import Spawner
 
 __all__ = ["PoolStats", "ReplPool", "ReplRun"]
@@ -87,6 +90,8 @@ class PoolStats:
     busy_rejections: int
     restarts: dict[str, int]  # cause -> workers retired for it
     workers_by_header: dict[str, int]
+    tenants: int  # tenants holding a worker
+    tenant_starts: int  # workers started for one tenant's request (it waited for an import)
     imports: int
     import_seconds_total: float
     checks: int
@@ -152,9 +157,10 @@ class ReplPool:
         timeout: float | None = None,
         all_tactics: bool = False,
         infotree: str | None = None,
+        tenant: str = LOCAL,
     ) -> ReplRun:
-        """Check `code` on a warm worker of its header; see the module docstring for the
-        resolved `environment` and `timeout` and for what raises."""
+        """Check `code` on a warm worker of its tenant and header; see the module docstring for
+        the resolved `environment` and `timeout` and for what raises."""
         if self._workers.closing:
             raise Busy("proofgate is shutting down: retry shortly")
         if not self._workers.started:
@@ -171,12 +177,19 @@ class ReplPool:
         if self._workers.queue_depth >= self._settings.max_queue:
             self._rejections += 1
             raise Busy(f"{self._workers.queue_depth} requests already queued: retry later")
+        queued = self._workers.queued_for(tenant)
+        if queued >= self._settings.tenant_queue_cap and self._workers.others_active(tenant):
+            self._rejections += 1
+            raise TenantBusy(
+                f"{queued} requests of this API key already wait for a worker while other keys "
+                "are served: retry later"
+            )
         self._in_flight += 1
         self._requests += 1
         try:
             return await self._run(
                 split,
-                (environment.name, split.header),
+                HeaderKey(tenant, environment.name, split.header),
                 timeout,
                 all_tactics=all_tactics,
                 infotree=infotree,
@@ -263,7 +276,7 @@ class ReplPool:
         busy = workers.busy_count()
         by_header: dict[str, int] = {}
         for worker in workers.workers:
-            label = f"{worker.key[0]}:{worker.key[1] or '(no imports)'}"
+            label = f"{worker.key.environment}:{worker.key.header or '(no imports)'}"
             by_header[label] = by_header.get(label, 0) + 1
         return PoolStats(
             queue_depth=workers.queue_depth,
@@ -278,6 +291,8 @@ class ReplPool:
             busy_rejections=self._rejections,
             restarts=dict(workers.restarts),
             workers_by_header=by_header,
+            tenants=workers.tenants(),
+            tenant_starts=workers.tenant_starts,
             imports=workers.imports,
             import_seconds_total=workers.import_seconds_total,
             checks=self._checks,

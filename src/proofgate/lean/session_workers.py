@@ -1,11 +1,12 @@
-"""Long-lived REPL workers for proof sessions, keyed by (environment, header) and shared.
+"""Long-lived REPL workers for proof sessions, keyed by (tenant, environment, header).
 
 The pool (`proofgate.lean.pool`) runs each body on a fresh env and forgets it; a proof session needs
 the proof states it made to outlive the request, so its worker must too. These workers are started
 by the pool's own `WorkerStarter` (same launcher, same spawner, so the same sandbox and
 memory cap; a header with no imports is elaborated too, and its env is the statements' base),
-import their header once, and then serve every session of that (environment, header): the REPL's
-proof-state ids are global to a worker, and each session maps them to its own ids.
+import their header once, and then serve every session of that (tenant, environment, header): the
+REPL's proof-state ids are global to a worker, and each session maps them to its own ids. A worker
+never serves two tenants' sessions.
 
 A worker that dies, times out or is recycled is simply dropped: its sessions notice at their next
 step and replay their tactic path on a fresh worker (`proofgate.sessions`). Capacity is
@@ -35,6 +36,7 @@ from proofgate.lean.workers import (
     eviction_victim,
 )
 from proofgate.logs import get_logger
+from proofgate.models.tenant import LOCAL
 from proofgate.sandbox.process import Spawner
 
 __all__ = ["SessionWorker", "SessionWorkers"]
@@ -97,14 +99,17 @@ class SessionWorkers:
 
     # --- attaching -----------------------------------------------------------------------
 
-    async def attach(self, environment: Environment, header: str) -> SessionWorker:
-        """A usable worker for (environment, header), started if need be, with one more session.
+    async def attach(
+        self, environment: Environment, header: str, *, tenant: str = LOCAL
+    ) -> SessionWorker:
+        """A usable worker of `tenant` for (environment, header), started if need be, with one
+        more session.
 
         Raises `SubmissionError` when the header does not import, `Busy` when every worker serves
         other headers' sessions, `NotReady` when no worker can be started."""
         if self._closed:
             raise Busy("proofgate is shutting down: retry shortly")
-        key = (environment.name, header)
+        key = HeaderKey(tenant, environment.name, header)
         self._drop_dead()
         while True:
             serving = [w for w in self._workers if w.key == key and w.usable]
@@ -165,7 +170,7 @@ class SessionWorkers:
             return
         victim = eviction_victim(
             (w for w in self._workers if not w.repl.busy and (w.sessions == 0 or w.retiring)),
-            kept=lambda w: not w.retiring,
+            kept=lambda w: (not w.retiring,),
             last_used=lambda w: w.idle_since,
         )
         if victim is None:
@@ -180,7 +185,7 @@ class SessionWorkers:
     async def _start(self, environment: Environment, key: HeaderKey) -> SessionWorker:
         """Start a header worker as the pool does; one retry when the process dies on the way."""
         for attempt in (1, 2):
-            started = await self.starter.start(environment, key[1])
+            started = await self.starter.start(environment, key.header)
             if isinstance(started, StartFailed):
                 exc = started.error
                 if isinstance(exc, OSError):
@@ -204,7 +209,7 @@ class SessionWorkers:
                 )
             assert reply.env is not None  # the driver refuses a command's reply without its env
             self.started += 1
-            _log.info("session worker ready", pid=repl.pid, header=key[1][:80])
+            _log.info("session worker ready", pid=repl.pid, header=key.header[:80])
             return SessionWorker(key, repl, reply.env, idle_since=self._clock())
         raise AssertionError("unreachable")
 

@@ -10,6 +10,13 @@ counted and logged, never raised into the loop.
 
 Capacity: at most `settings.workers` workers are busy; `settings.spare_workers` more warm processes
 stand by, so a retry or the next request never waits behind a cold import.
+
+Tenants (`proofgate.models.tenant`): a worker serves one tenant for its whole life. A spare worker
+(pre-warmed, never handed out: `HeaderKey.tenant` None) is clean, so the first tenant that takes it
+makes it its own; a tenant with no worker of its header left waits for an import. A tenant holding
+`settings.tenant_worker_cap` busy workers is served further only from slots that no tenant under its
+cap is waiting for (work-conserving: a single tenant may use the whole pool). When room is needed,
+the workers of tenants with nothing busy or queued are reclaimed first.
 """
 
 from __future__ import annotations
@@ -20,7 +27,7 @@ import time
 from collections import Counter, deque
 from collections.abc import Callable, Coroutine, Iterable
 from dataclasses import dataclass, field, replace
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 from proofgate.config import Settings
 from proofgate.environments.registry import OPTIONS_FILE, Environment
@@ -67,8 +74,21 @@ SUPERVISE_SECONDS = 1.0
 #: How many recent import durations are kept for metrics.
 RECENT_SAMPLES = 512
 
-HeaderKey = tuple[str, str]  # (environment name, normalized header)
 _W = TypeVar("_W")
+
+
+class HeaderKey(NamedTuple):
+    """Which workers may serve a body: its tenant's, of its environment and (normalized) header.
+    A spare worker, pre-warmed and never handed out, has no tenant yet (`tenant` None)."""
+
+    tenant: str | None
+    environment: str
+    header: str
+
+    @property
+    def spare(self) -> HeaderKey:
+        """The key of the spare workers that could become this key's."""
+        return self._replace(tenant=None)
 
 
 def outgrown(repl: ReplProcess, limits: Limits) -> bool:
@@ -80,12 +100,16 @@ def outgrown(repl: ReplProcess, limits: Limits) -> bool:
 
 
 def eviction_victim(
-    idle: Iterable[_W], *, kept: Callable[[_W], bool], last_used: Callable[[_W], float]
+    idle: Iterable[_W],
+    *,
+    kept: Callable[[_W], tuple[bool, ...]],
+    last_used: Callable[[_W], float],
 ) -> _W | None:
     """The worker that gives its slot to another header, the pool's and the sessions' alike: of
     the `idle` ones (nobody uses or waits for them), the least recently used, those the owner
-    would rather `kept` (a pre-warmed header; a session worker not being recycled) only after
-    every other. None when nothing is idle."""
+    would rather `kept` (an active tenant's; a pre-warmed header; a session worker not being
+    recycled: compared in that order, False first) only after every other. None when nothing is
+    idle."""
     return min(idle, key=lambda worker: (kept(worker), last_used(worker)), default=None)
 
 
@@ -267,7 +291,11 @@ class WorkerSet:
         self._environment = environment
         self.max_busy = settings.workers
         self.max_processes = settings.workers + settings.spare_workers
-        self.prewarm = [("default", split_header(h).header) for h in settings.prewarm_headers]
+        self.prewarm = [
+            HeaderKey(None, "default", split_header(h).header) for h in settings.prewarm_headers
+        ]
+        self.tenant_cap = settings.tenant_worker_cap
+        self.tenant_starts = 0  # workers started for a tenant's request: it waited for an import
         self.workers: list[Worker] = []
         self.starting: Counter[HeaderKey] = Counter()
         self.restarts: Counter[str] = Counter()
@@ -297,7 +325,7 @@ class WorkerSet:
         self._dispatch()
         deadline = time.monotonic() + self._settings.import_timeout + 5
         while wait and time.monotonic() < deadline:
-            ready = {w.key for w in self.workers}
+            ready = {w.key.spare for w in self.workers}
             if all(key in ready or key in self._backoff for key in self.prewarm):
                 return
             await asyncio.sleep(0.05)
@@ -330,6 +358,21 @@ class WorkerSet:
 
     def busy_count(self) -> int:
         return sum(1 for w in self.workers if w.busy)
+
+    def queued_for(self, tenant: str) -> int:
+        """Requests of `tenant` waiting for a worker."""
+        return sum(1 for w in self._queue if w.key.tenant == tenant)
+
+    def others_active(self, tenant: str) -> bool:
+        """Whether a tenant other than `tenant` has a busy worker or a waiting request."""
+        busy = (w.key.tenant for w in self.workers if w.busy)
+        return any(other != tenant for other in busy) or any(
+            w.key.tenant != tenant for w in self._queue
+        )
+
+    def tenants(self) -> int:
+        """Tenants holding at least one worker."""
+        return len({w.key.tenant for w in self.workers} - {None})
 
     async def acquire(self, key: HeaderKey, *, first: bool) -> Worker | HeaderFailure:
         """Wait (in order, up to `queue_wait`) for an idle worker of `key`; `first` jumps the queue."""
@@ -378,38 +421,68 @@ class WorkerSet:
         self._dispatch()
 
     def _take_idle(self, key: HeaderKey) -> Worker | None:
-        idle = [w for w in self.workers if w.key == key and not w.busy]
-        for worker in sorted(idle, key=lambda w: w.last_used, reverse=True):
-            if worker.repl.alive:
-                return worker
-            self._retire(worker, death_cause(worker.repl.failure))
+        """The tenant's own most recently used idle worker of the header, else a spare one, which
+        becomes the tenant's from now on."""
+        for wanted in (key, key.spare):
+            idle = [w for w in self.workers if w.key == wanted and not w.busy]
+            for worker in sorted(idle, key=lambda w: w.last_used, reverse=True):
+                if worker.repl.alive:
+                    worker.key = key
+                    return worker
+                self._retire(worker, death_cause(worker.repl.failure))
         return None
+
+    def _reserved(self, held: Counter[str | None]) -> int:
+        """Busy slots the waiting requests of tenants under their cap may still claim."""
+        waiting = Counter(w.key.tenant for w in self._queue if not w.future.done())
+        return sum(
+            min(count, self.tenant_cap - held[tenant])
+            for tenant, count in waiting.items()
+            if held[tenant] < self.tenant_cap
+        )
 
     def _dispatch(self) -> None:
         """Hand idle workers to waiting requests in order and start workers where demand is unmet."""
         if self.closed:
             return
         busy = self.busy_count()
+        held = Counter(w.key.tenant for w in self.workers if w.busy)
         for waiter in list(self._queue):
             if waiter.future.done():
                 self._queue.remove(waiter)
-            elif busy < self.max_busy and (worker := self._take_idle(waiter.key)) is not None:
+                continue
+            tenant = waiter.key.tenant
+            if busy >= self.max_busy:
+                break
+            if held[tenant] >= self.tenant_cap:
+                # Over its share: only a slot no tenant under its cap is waiting for.
+                others = self._reserved(held)
+                if self.max_busy - busy <= others:
+                    continue
+            if (worker := self._take_idle(waiter.key)) is not None:
                 worker.busy = True
                 busy += 1
+                held[tenant] += 1
                 self._queue.remove(waiter)
                 waiter.future.set_result(worker)
         # Evicting a warm worker pays only for a slot nothing warm can fill: while every slot is
         # busy, the next one freed serves the queue without an import (no churn under load).
         evictable = self.max_busy - busy - sum(self.starting.values())
+        spare = Counter(w.key for w in self.workers if w.key.tenant is None and not w.busy)
+        spare.update({k: n for k, n in self.starting.items() if k.tenant is None})
         for key, wanted in Counter(w.key for w in self._queue).items():
             idle = sum(1 for w in self.workers if w.key == key and not w.busy)
-            for _ in range(wanted - idle - self.starting[key]):
+            unmet = wanted - idle - self.starting[key]
+            covered = min(max(unmet, 0), spare[key.spare])
+            spare[key.spare] -= covered
+            for _ in range(unmet - covered):
                 if self._processes() >= self.max_processes:
                     if evictable <= 0:
                         break
                     evictable -= 1
                 if not self._make_room(key):
                     break
+                self.tenant_starts += 1
                 self._spawn(key)
         if not self._queue and not self.closing:
             self._fill_prewarm()
@@ -423,10 +496,17 @@ class WorkerSet:
         """True if a worker for `key` may start, evicting the LRU idle worker nobody waits for."""
         if self._processes() < self.max_processes:
             return True
-        wanted = {w.key for w in self._queue}
+        wanted = {w.key for w in self._queue} | {w.key.spare for w in self._queue}
+        active = {w.key.tenant for w in self.workers if w.busy} | {
+            w.key.tenant for w in self._queue
+        }
         victim = eviction_victim(
-            (w for w in self.workers if not w.busy and w.key != key and w.key not in wanted),
-            kept=lambda w: w.key in self.prewarm,
+            (
+                w
+                for w in self.workers
+                if not w.busy and w.key not in (key, key.spare) and w.key not in wanted
+            ),
+            kept=lambda w: (w.key.tenant in active, w.key.spare in self.prewarm),
             last_used=lambda w: w.last_used,
         )
         if victim is None:
@@ -440,7 +520,8 @@ class WorkerSet:
             ready = [k for k in self.prewarm if self._backoff.get(k, (0, 0.0))[1] <= now]
             if not ready:
                 return
-            count = Counter(w.key for w in self.workers) + self.starting
+            count = Counter(w.key.spare for w in self.workers)
+            count.update({k.spare: n for k, n in self.starting.items()})
             self._spawn(min(ready, key=lambda k: count[k]))
 
     def _retire(self, worker: Worker, cause: str) -> None:
@@ -452,7 +533,7 @@ class WorkerSet:
                 "worker retired",
                 pid=worker.repl.pid,
                 cause=cause,
-                header=worker.key[1][:80],
+                header=worker.key.header[:80],
             )
         self._background(worker.repl.close())
 
@@ -470,7 +551,7 @@ class WorkerSet:
 
     async def _start_worker(self, key: HeaderKey) -> None:
         try:
-            started = await self.starter.start(self._environment(key[0]), key[1])
+            started = await self.starter.start(self._environment(key.environment), key.header)
         except (ProofgateError, OSError) as exc:  # the environment lookup
             started = StartFailed(exc)
         finally:
@@ -499,7 +580,7 @@ class WorkerSet:
                 "info",
                 "worker ready",
                 pid=repl.pid,
-                header=key[1][:80],
+                header=key.header[:80],
                 import_seconds=round(seconds, 3),
             )
         self._dispatch()
@@ -517,7 +598,7 @@ class WorkerSet:
         note(
             "warning",
             "worker failed to start",
-            header=key[1][:80],
+            header=key.header[:80],
             error=str(exc),
             failures=failures,
         )
@@ -535,7 +616,9 @@ class WorkerSet:
         self._dispatch()
 
     def _answer_waiters(self, key: HeaderKey, answer: HeaderFailure | BaseException) -> None:
-        for waiter in [w for w in self._queue if w.key == key]:
+        """Answer the waiters of `key`; a spare worker's failure answers every tenant's."""
+        spare = key.tenant is None
+        for waiter in [w for w in self._queue if w.key == key or (spare and w.key.spare == key)]:
             self._queue.remove(waiter)
             if waiter.future.done():
                 continue

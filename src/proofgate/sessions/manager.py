@@ -57,6 +57,7 @@ from proofgate.models.sessions import (
     SessionInfo,
     TacticOutcome,
 )
+from proofgate.models.tenant import ANONYMOUS, LOCAL
 from proofgate.sessions.tactics import TacticCheck, check_tactic, render_step
 from proofgate.sessions.tree import (
     Node,
@@ -155,14 +156,15 @@ class SessionManager:
 
     # --- sessions ------------------------------------------------------------------------
 
-    async def open(self, request: OpenSessionRequest, *, owner: str | None = None) -> SessionInfo:
+    async def open(self, request: OpenSessionRequest, *, owner: str = LOCAL) -> SessionInfo:
         """Elaborate the statement and return its root state. Raises `SubmissionError` (the
         statement), `SessionLimitReached`, `NotReady` or `Busy`."""
         self.sweep()
         mine = sum(1 for s in self._sessions.values() if s.owner == owner)
         if mine >= self._settings.max_sessions_per_key:
             raise SessionLimitReached(
-                f"{'this key' if owner else 'you'} already hold{'s' if owner else ''} {mine} open "
+                f"{'you' if owner == ANONYMOUS else 'this key'} already hold"
+                f"{'' if owner == ANONYMOUS else 's'} {mine} open "
                 f"sessions (the limit is {self._settings.max_sessions_per_key}): close one with "
                 "DELETE /v1/sessions/{id}, or let one expire"
             )
@@ -196,7 +198,7 @@ class SessionManager:
             ttl_seconds=self._settings.session_ttl,
         )
 
-    def _prepare(self, request: OpenSessionRequest, owner: str | None) -> Session:
+    def _prepare(self, request: OpenSessionRequest, owner: str) -> Session:
         """Check the statement's shape and policy (no Lean) and build the session around it."""
         environment = self._service.environment(request.environment)
         try:
@@ -238,7 +240,7 @@ class SessionManager:
             nodes=[Node(ProofState(state=0), None)],
         )
 
-    def _get(self, session_id: str, owner: str | None) -> Session:
+    def _get(self, session_id: str, owner: str) -> Session:
         session = self._sessions.get(session_id)
         if session is not None and session.owner == owner:
             if (
@@ -270,16 +272,16 @@ class SessionManager:
         session.repl_ids.clear()
         _log.info("session ended", session=session.id, how=how)
 
-    async def close_session(self, session_id: str, *, owner: str | None = None) -> None:
+    async def close_session(self, session_id: str, *, owner: str = LOCAL) -> None:
         """End a session now and free its place on its worker."""
         session = self._get(session_id, owner)
         async with session.lock:
             self._end(session, "closed")
 
-    def state(self, session_id: str, state: int, *, owner: str | None = None) -> ProofState:
+    def state(self, session_id: str, state: int, *, owner: str = LOCAL) -> ProofState:
         return self._get(session_id, owner).node(state).state
 
-    def proof(self, session_id: str, state: int, *, owner: str | None = None) -> ProofSnippet:
+    def proof(self, session_id: str, state: int, *, owner: str = LOCAL) -> ProofSnippet:
         """The proof at `state` as Lean source: the tactic path and the assembled statement."""
         session = self._get(session_id, owner)
         session.node(state)
@@ -295,7 +297,7 @@ class SessionManager:
             code=code,
         )
 
-    async def finish(self, session_id: str, state: int, *, owner: str | None = None) -> Verdict:
+    async def finish(self, session_id: str, state: int, *, owner: str = LOCAL) -> Verdict:
         """The full check (policy, compile, trusted audit) of the proof at `state`: only this
         can say `proved`. Raises what `CheckerService.check` raises."""
         session = self._get(session_id, owner)
@@ -306,14 +308,16 @@ class SessionManager:
                 "has no goals left",
                 field="state",
             )
-        verdict = await self._service.check(_submission(session.request, session.proof(state)))
+        verdict = await self._service.check(
+            _submission(session.request, session.proof(state)), tenant=session.owner
+        )
         session.last_used = self._clock()
         return verdict
 
     # --- tactics -------------------------------------------------------------------------
 
     async def run_tactic(
-        self, session_id: str, state: int, tactic: str, *, owner: str | None = None
+        self, session_id: str, state: int, tactic: str, *, owner: str = LOCAL
     ) -> TacticOutcome:
         """Run `tactic` on `state`; every outcome of the tactic itself is a `TacticOutcome`.
         Raises `SessionNotFound` for an unknown session or state."""

@@ -46,7 +46,7 @@ class Session:
     """One open session: its statement, its tree of states, and where they live now."""
 
     id: str
-    owner: str | None
+    owner: str  # the tenant (`proofgate.models.tenant`) the session belongs to
     request: OpenSessionRequest
     environment: Environment
     target: str
@@ -114,7 +114,9 @@ async def materialize(
             pool.detach(session.worker)
             session.worker = None
         session.repl_ids.clear()
-        session.worker = await pool.attach(session.environment, session.header)
+        session.worker = await pool.attach(
+            session.environment, session.header, tenant=session.owner
+        )
     worker = session.worker
     path = session.path(state)
     replayed = False

@@ -62,6 +62,13 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX job_items_open ON job_items (job_id, outcome);
     """,
+    # 3: a job belongs to a tenant (`proofgate.models.tenant`), no longer to a key name. A job
+    # made before has no known tenant: under a key, `legacy-key:NAME` (its key name still sees
+    # it, as before); without one, `anonymous`.
+    """
+    ALTER TABLE jobs ADD COLUMN tenant TEXT NOT NULL DEFAULT 'anonymous';
+    UPDATE jobs SET tenant = 'legacy-key:' || key_name WHERE key_name IS NOT NULL;
+    """,
 ]
 
 

@@ -19,6 +19,7 @@ import aiosqlite
 from proofgate.exceptions import StoreError
 from proofgate.models import Submission
 from proofgate.models.jobs import ItemError, JobCounts, JobStatus
+from proofgate.models.tenant import LOCAL
 from proofgate.store.connection import StoreFile, connect, disconnect
 
 __all__ = ["JobRecord", "JobStore", "PreparedItem", "result_line"]
@@ -44,6 +45,7 @@ class JobRecord:
     finished_at: float | None
     reason: str
     resumed: int
+    tenant: str  # whose job it is (`proofgate.models.tenant`); its items run on its workers
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "status", JobStatus(self.status))  # read back as text
@@ -60,7 +62,9 @@ def result_line(index: int, client_id: str | None, outcome: str, result: str) ->
     return f'{{"index":{index}{identity},"{field_name}":{result}}}'
 
 
-_JOB_COLUMNS = "id, status, key_name, total, created_at, started_at, finished_at, reason, resumed"
+_JOB_COLUMNS = (
+    "id, status, key_name, total, created_at, started_at, finished_at, reason, resumed, tenant"
+)
 
 
 class JobStore:
@@ -117,7 +121,9 @@ class JobStore:
         except sqlite3.Error as exc:
             raise StoreError(f"job store read failed ({self.path}): {exc}") from exc
 
-    async def create(self, items: Sequence[PreparedItem], *, key_name: str | None) -> JobRecord:
+    async def create(
+        self, items: Sequence[PreparedItem], *, key_name: str | None, tenant: str = LOCAL
+    ) -> JobRecord:
         now = time.time()
         job_id = uuid.uuid4().hex
         rows: list[Sequence[object]] = []
@@ -144,7 +150,7 @@ class JobStore:
         await self._write(
             [
                 (
-                    f"INSERT INTO jobs ({_JOB_COLUMNS}) VALUES (?, ?, ?, ?, ?, NULL, ?, '', 0)",
+                    f"INSERT INTO jobs ({_JOB_COLUMNS}) VALUES (?, ?, ?, ?, ?, NULL, ?, '', 0, ?)",
                     (
                         job_id,
                         status.value,
@@ -152,6 +158,7 @@ class JobStore:
                         len(items),
                         now,
                         now if status is JobStatus.COMPLETED else None,
+                        tenant,
                     ),
                 ),
                 (
@@ -173,6 +180,7 @@ class JobStore:
             now if status is JobStatus.COMPLETED else None,
             "",
             0,
+            tenant,
         )
 
     async def job(self, job_id: str) -> JobRecord | None:

@@ -31,7 +31,9 @@ _INSERT = (
 CHECKPOINT_EVERY = 256
 
 #: Bumped when the key's layout changes, so old entries can never be read under a new meaning.
-_KEY_FORMAT = 1
+#: 2: the key names its tenant (issue 23): a format-1 entry may hold a verdict a pooled worker of
+#: another tenant decided, so none of them is read any more.
+_KEY_FORMAT = 2
 
 
 def cache_key(
@@ -41,14 +43,17 @@ def cache_key(
     allowed_axioms: Sequence[str],
     checker_version: str,
     options: Mapping[str, object] | None = None,
+    tenant: str | None = None,
 ) -> str:
     """The key under which a verdict may be reused: everything a deterministic verdict depends on.
 
     `allowed_axioms` is the effective allowlist (server default plus the submission's own);
-    `options` holds any further server setting that can change a verdict (e.g. the heartbeat cap).
+    `options` holds any further server setting that can change a verdict (e.g. the heartbeat cap);
+    `tenant` names whose entry it is, None for one every tenant may read (`CheckerService`).
     """
     payload = {
         "format": _KEY_FORMAT,
+        "tenant": tenant,
         "content": submission.content_hash(),
         "pins": pins.model_dump(mode="json"),
         "policy": submission.policy,

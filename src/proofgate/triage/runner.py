@@ -16,7 +16,9 @@ probe over its own time limit or the budget is `timeout`; those not started when
 out, or whose kind an earlier closer already closed (two earlier ones for a negation, as the audit
 may refuse one), are `skipped`. The budget bounds the probes; the elaboration run has the check's
 timeout (`request_timeout`, resolved by the service), the audit its `audit_timeout`. Results that
-depend on no timing (no timeout, no budget skip, no service fault) are cached like verdicts.
+depend on no timing (no timeout, no budget skip, no service fault) are cached like verdicts: a
+policy refusal for every tenant, anything the pool's workers answered for the requesting tenant only
+(`proofgate.models.tenant`), as its probes ran on that tenant's workers.
 
 Tested on the stand-in REPL and checker; the probe files are untested against real Lean here (the
 `lean`-marked tests in tests/triage/test_runner.py run them in the real-Lean workflow).
@@ -60,6 +62,7 @@ from proofgate.models import (
     VerdictStatus,
     canonical_sha256,
 )
+from proofgate.models.tenant import LOCAL
 from proofgate.store.results import ResultCache
 from proofgate.triage.feedback import render_triage, triage_reason
 from proofgate.verify.assemble import SourcePosition, Statement, parse_statement
@@ -86,7 +89,8 @@ MIN_PROBE_SECONDS = 0.05
 BUDGET_GRACE_SECONDS = 1.0
 #: Closed negations audited at most (in order) before `disproved` is given up.
 MAX_AUDITS = 2
-_KEY_FORMAT = 1
+#: 2: the key names its tenant (per-tenant entries, issue 23); entries of format 1 are never read.
+_KEY_FORMAT = 2
 
 
 @dataclass
@@ -161,10 +165,15 @@ class Triager:
         self._not_ready = list(not_ready)
 
     async def triage(
-        self, request: TriageRequest, environment: Environment, *, timeout: float
+        self,
+        request: TriageRequest,
+        environment: Environment,
+        *,
+        timeout: float,
+        tenant: str = LOCAL,
     ) -> TriageResult:
-        """Triage one statement on the service's resolved `environment`; the elaboration runs
-        with `timeout` (the check's, clamped by the service). Raises `SubmissionError` (malformed
+        """Triage one statement on the service's resolved `environment`, on `tenant`'s workers;
+        the elaboration runs with `timeout` (the check's, clamped by the service). Raises `SubmissionError` (malformed
         statement or closers), `NotReady` and `Busy` as a check does; everything the statement
         causes is a result."""
         started = time.perf_counter()
@@ -197,7 +206,7 @@ class Triager:
             pins=pins,
             content_hash=request.content_hash(),
         )
-        key = self._key(request, closers, budget, heartbeats, pins)
+        key = self._key(request, closers, budget, heartbeats, pins, tenant=None)
         if not policy.ok:
             messages = [
                 m.model_copy(update={"source": "statement"})
@@ -208,6 +217,7 @@ class Triager:
             result.violations = list(policy.violations)
             await self._remember(key, result)
             return result
+        key = self._key(request, closers, budget, heartbeats, pins, tenant=tenant)
         cached = await self._cached(key)
         if cached is not None:
             return cached
@@ -215,13 +225,13 @@ class Triager:
             reasons = self._not_ready or ["the service is not started"]
             raise NotReady("cannot triage: " + "; ".join(reasons))
         began = time.perf_counter()
-        elaboration = await self._elaborate(policy.code, environment, timeout)
+        elaboration = await self._elaborate(policy.code, environment, timeout, tenant)
         timings.elaboration_ms = (time.perf_counter() - began) * 1000
         runs: list[_Run] = []
         if elaboration.status == "ok":
             runs = await asyncio.to_thread(self._prepare, probes, config)
             began = time.perf_counter()
-            await self._run_probes(runs, environment, budget)
+            await self._run_probes(runs, environment, budget, tenant)
             timings.probes_ms = (time.perf_counter() - began) * 1000
             began = time.perf_counter()
             await self._audit_negations(runs, environment, config)
@@ -233,11 +243,15 @@ class Triager:
 
     # --- stages ------------------------------------------------------------------------------
 
-    async def _elaborate(self, code: str, environment: Environment, timeout: float) -> _Elaboration:
+    async def _elaborate(
+        self, code: str, environment: Environment, timeout: float, tenant: str
+    ) -> _Elaboration:
         """The statement as written, on the pool: does it elaborate?"""
         assert self._pool is not None
         try:
-            run = await self._pool.run(code, environment=environment, timeout=timeout)
+            run = await self._pool.run(
+                code, environment=environment, timeout=timeout, tenant=tenant
+            )
         except ReplTimeout as exc:
             return _Elaboration("timeout", detail=str(exc), deterministic=False)
         except ReplOutOfMemory as exc:
@@ -267,7 +281,9 @@ class Triager:
             runs.append(run)
         return runs
 
-    async def _run_probes(self, runs: list[_Run], environment: Environment, budget: float) -> None:
+    async def _run_probes(
+        self, runs: list[_Run], environment: Environment, budget: float, tenant: str
+    ) -> None:
         """Run the undecided probes in order, `workers` at a time, all within `budget` seconds."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + budget
@@ -289,7 +305,7 @@ class Triager:
                     )
                     return
                 await self._probe(
-                    run, environment, min(self._settings.triage_probe_timeout, remaining)
+                    run, environment, min(self._settings.triage_probe_timeout, remaining), tenant
                 )
                 if run.outcome is ProbeOutcome.closed:
                     closed[probe.kind].append(probe.order)
@@ -309,12 +325,16 @@ class Triager:
             if run.outcome is None:
                 run.decide(ProbeOutcome.skipped, "the total budget ran out", deterministic=False)
 
-    async def _probe(self, run: _Run, environment: Environment, timeout: float) -> None:
+    async def _probe(
+        self, run: _Run, environment: Environment, timeout: float, tenant: str
+    ) -> None:
         """One probe on the pool; its outcome goes into `run`."""
         assert self._pool is not None
         began = time.perf_counter()
         try:
-            replied = await self._pool.run(run.code, environment=environment, timeout=timeout)
+            replied = await self._pool.run(
+                run.code, environment=environment, timeout=timeout, tenant=tenant
+            )
         except ReplTimeout:
             run.decide(
                 ProbeOutcome.timeout, f"no answer within {timeout:.3g} s", deterministic=False
@@ -450,12 +470,21 @@ class Triager:
     # --- cache -------------------------------------------------------------------------------
 
     def _key(
-        self, request: TriageRequest, closers: list[str], budget: float, heartbeats: int, pins: Pins
+        self,
+        request: TriageRequest,
+        closers: list[str],
+        budget: float,
+        heartbeats: int,
+        pins: Pins,
+        *,
+        tenant: str | None,
     ) -> str:
-        """Everything a deterministic triage depends on."""
+        """Everything a deterministic triage depends on; `tenant` None for what every tenant may
+        share (a policy refusal)."""
         settings = self._settings
         payload = {
             "kind": "triage",
+            "tenant": tenant,
             "format": _KEY_FORMAT,
             "request": request.content_hash(),
             "closers": closers,
