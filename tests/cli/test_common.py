@@ -7,7 +7,7 @@ import json
 import pytest
 import typer
 
-from proofgate.cli.common import EXIT_INFRA, EXIT_USAGE, error_kind, fail, stop
+from proofgate.cli.common import ExitCode, error_kind, fail, stop
 from proofgate.exceptions import (
     Busy,
     ClientError,
@@ -24,8 +24,8 @@ def test_fail_prints_the_message_as_written_never_as_markup(
 ) -> None:
     # `fail` once read its message as rich markup, so "[mcp]" vanished from the install hint.
     with pytest.raises(typer.Exit) as exited:
-        fail("pip install 'proofgate[mcp]' ([red]x[/red])", EXIT_INFRA)
-    assert exited.value.exit_code == EXIT_INFRA
+        fail("pip install 'proofgate[mcp]' ([red]x[/red])", ExitCode.infra)
+    assert exited.value.exit_code == ExitCode.infra
     assert "error: pip install 'proofgate[mcp]' ([red]x[/red])" in capsys.readouterr().err
 
 
@@ -33,8 +33,8 @@ def test_stop_with_json_also_says_what_went_wrong_on_stdout(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     with pytest.raises(typer.Exit) as exited:
-        stop("no such file", EXIT_USAGE, as_json=True, kind="usage")
-    assert exited.value.exit_code == EXIT_USAGE
+        stop("no such file", ExitCode.usage, as_json=True, kind="usage")
+    assert exited.value.exit_code == ExitCode.usage
     out, err = capsys.readouterr()
     assert json.loads(out) == {"error": "usage", "message": "no such file"}
     assert "error: no such file" in err
@@ -43,18 +43,18 @@ def test_stop_with_json_also_says_what_went_wrong_on_stdout(
 @pytest.mark.parametrize(
     ("exc", "expected"),
     [
-        (SubmissionError("bad"), ("submission", EXIT_USAGE)),
-        (ConfigError("bad"), ("submission", EXIT_USAGE)),
-        (NotReady("later"), ("not_ready", EXIT_INFRA)),
-        (Busy("later"), ("busy", EXIT_INFRA)),
-        (ClientError("no", status_code=400), ("refused", EXIT_USAGE)),
-        (ClientError("slow down", status_code=429), ("refused", EXIT_INFRA)),
-        (ServerError("down", status_code=503), ("infrastructure", EXIT_INFRA)),
-        (ProofgateError("other"), ("infrastructure", EXIT_INFRA)),
+        (SubmissionError("bad"), ("submission", ExitCode.usage)),
+        (ConfigError("bad"), ("submission", ExitCode.usage)),
+        (NotReady("later"), ("not_ready", ExitCode.infra)),
+        (Busy("later"), ("busy", ExitCode.infra)),
+        (ClientError("no", status_code=400), ("refused", ExitCode.usage)),
+        (ClientError("slow down", status_code=429), ("refused", ExitCode.infra)),
+        (ServerError("down", status_code=503), ("infrastructure", ExitCode.infra)),
+        (ProofgateError("other"), ("infrastructure", ExitCode.infra)),
     ],
 )
 def test_each_error_has_one_kind_and_exit_code(
-    exc: ProofgateError, expected: tuple[str, int]
+    exc: ProofgateError, expected: tuple[str, ExitCode]
 ) -> None:
     assert error_kind(exc) == expected
 
@@ -83,3 +83,14 @@ def test_every_command_that_runs_on_a_server_reads_proofgate_server_the_same_way
     assert len(shared) == 1
     assert next(iter(shared))[0] == "PROOFGATE_SERVER"
     assert all(found[name][0] is None for name in explicit)
+
+
+def test_exit_codes_keep_the_numbers_scripts_rely_on() -> None:
+    # the numbers are a public contract (documented in each command's docstring): never renumber
+    assert {code.name: int(code) for code in ExitCode} == {
+        "ok": 0,
+        "failed": 1,
+        "usage": 2,
+        "infra": 3,
+        "interrupted": 130,
+    }

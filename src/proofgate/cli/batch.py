@@ -31,7 +31,7 @@ from typer.core import TyperCommand
 from proofgate.batch.executors.base import BatchExecutor
 from proofgate.batch.input import BatchRecord
 from proofgate.batch.runner import BatchSummary, run_batch
-from proofgate.cli.common import EXIT_INFRA, EXIT_OK, EXIT_USAGE, console, fail, load_settings
+from proofgate.cli.common import ExitCode, console, fail, load_settings
 from proofgate.exceptions import ConfigError, ProofgateError
 from proofgate.logs import configure_logging
 
@@ -41,7 +41,6 @@ if TYPE_CHECKING:
 
 __all__ = ["batch", "make_executor", "register"]
 
-EXIT_INTERRUPTED = 130
 #: What a bare `--ray` means: a private Ray on this machine for this run.
 LOCAL_RAY = "local"
 
@@ -148,7 +147,7 @@ def batch(
     try:
         backend = make_executor(server=server, ray=ray, concurrency=concurrency, actors=actors)
     except ConfigError as exc:
-        fail(str(exc), EXIT_USAGE)
+        fail(str(exc), ExitCode.usage)
     settings = load_settings()
     # the service and backends log to stderr, warnings and up unless asked for more (as `check`)
     configure_logging(
@@ -183,7 +182,7 @@ def batch(
         # the summary has already counted the record: the tally reads it from there
         progress.update(state["task"], advance=1, tally=_tally(state["summary"]))
 
-    code = EXIT_OK
+    code = ExitCode.ok
     with progress:
         try:
             summary = asyncio.run(
@@ -193,18 +192,18 @@ def batch(
             progress.stop()
             if "summary" in state:
                 _print_summary(state["summary"], interrupted=True)
-            fail("interrupted: run the same command again to resume", EXIT_INTERRUPTED)
+            fail("interrupted: run the same command again to resume", ExitCode.interrupted)
         except ConfigError as exc:
             progress.stop()
-            fail(str(exc), EXIT_USAGE)
+            fail(str(exc), ExitCode.usage)
         except ProofgateError as exc:
             progress.stop()
             if "summary" in state:
                 _print_summary(state["summary"])
-            fail(f"{exc}; run the same command again to resume", EXIT_INFRA)
+            fail(f"{exc}; run the same command again to resume", ExitCode.infra)
     _print_summary(summary)
     if not summary.complete:
-        code = EXIT_INFRA
+        code = ExitCode.infra
     raise typer.Exit(code)
 
 

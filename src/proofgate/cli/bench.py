@@ -14,7 +14,7 @@ from typing import Annotated, Literal, TypeVar, cast
 
 import typer
 
-from proofgate.cli.common import EXIT_FAILED, EXIT_INFRA, EXIT_OK, console, fail
+from proofgate.cli.common import ExitCode, console, fail
 
 __all__ = ["bench", "register"]
 
@@ -193,7 +193,7 @@ def bench(
     try:
         results = run_bench(config, progress=lambda message: console.print(f"  {message}"))
     except ProofgateError as exc:
-        fail(f"the bench could not run: {exc}", EXIT_INFRA)
+        fail(f"the bench could not run: {exc}", ExitCode.infra)
     directory = out if out is not None else (None if quick else Path("benchmarks/results"))
     if directory is not None:
         try:
@@ -209,7 +209,7 @@ def bench(
     if missed:
         console.print("[red]targets missed:[/red] " + ", ".join(missed))
     typer.echo(headline_json(results))
-    raise typer.Exit(EXIT_FAILED if missed else EXIT_OK)
+    raise typer.Exit(ExitCode.failed if missed else ExitCode.ok)
 
 
 def register(app: typer.Typer) -> None:

@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from proofgate.cli.common import EXIT_INFRA, console, fail, load_settings
+from proofgate.cli.common import ExitCode, console, fail, load_settings
 from proofgate.exceptions import StoreError
 from proofgate.store.results import CacheStats, ResultCache
 
@@ -34,7 +34,7 @@ def stats(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] =
     try:
         found: CacheStats = asyncio.run(_cache().stats())
     except StoreError as exc:
-        fail(str(exc), EXIT_INFRA)
+        fail(str(exc), ExitCode.infra)
     report = found.to_json()
     report["enabled"] = settings.cache_enabled
     del report["hits"], report["misses"]  # per-process counters: meaningless for a fresh CLI
@@ -58,7 +58,7 @@ def purge() -> None:
     try:
         removed = asyncio.run(cache.purge())
     except StoreError as exc:
-        fail(str(exc), EXIT_INFRA)
+        fail(str(exc), ExitCode.infra)
     console.print(
         f"removed {removed} cached verdict{'s' if removed != 1 else ''} from {cache.path}"
     )

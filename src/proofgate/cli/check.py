@@ -17,17 +17,7 @@ from rich.console import Console
 from rich.panel import Panel
 from rich.text import Text
 
-from proofgate.cli.common import (
-    EXIT_FAILED,
-    EXIT_INFRA,
-    EXIT_OK,
-    EXIT_USAGE,
-    ServerOption,
-    command_backend,
-    read_input,
-    stop,
-    stop_for,
-)
+from proofgate.cli.common import ExitCode, ServerOption, command_backend, read_input, stop, stop_for
 from proofgate.exceptions import ProofgateError
 from proofgate.models import Message, Submission, Verdict, VerdictStatus
 from proofgate.models.validation import submission_error
@@ -42,12 +32,12 @@ _STYLE = {
 }
 
 
-def exit_code_for(verdict: Verdict) -> int:
+def exit_code_for(verdict: Verdict) -> ExitCode:
     if verdict.status.is_success:
-        return EXIT_OK
+        return ExitCode.ok
     if verdict.status.is_unfinished:
-        return EXIT_INFRA
-    return EXIT_FAILED
+        return ExitCode.infra
+    return ExitCode.failed
 
 
 def build_submission(
@@ -179,12 +169,12 @@ def check(
         stop(
             "give --statement (a locked check) or --target (a free compile), not both; the "
             "statement's target is its last theorem",
-            EXIT_USAGE,
+            ExitCode.usage,
             as_json=as_json,
             kind="usage",
         )
     if proof and statement is None:
-        stop("--proof needs --statement FILE", EXIT_USAGE, as_json=as_json, kind="usage")
+        stop("--proof needs --statement FILE", ExitCode.usage, as_json=as_json, kind="usage")
     source = read_input(file, "file", as_json=as_json)
     statement_text = (
         None if statement is None else read_input(statement, "statement", as_json=as_json)

@@ -20,7 +20,7 @@ from proofgate.ci.manifest import MANIFEST_NAME
 from proofgate.ci.report import dumps_json, github_annotations, render_human, to_junit, to_sarif
 from proofgate.ci.results import CiReport, CiResult
 from proofgate.ci.runner import lock_repository, run_ci
-from proofgate.cli.common import EXIT_USAGE, console, fail, load_settings
+from proofgate.cli.common import ExitCode, console, fail, load_settings
 from proofgate.config import Settings
 from proofgate.exceptions import ConfigError
 from proofgate.logs import configure_logging
@@ -46,7 +46,7 @@ def _write(path: Path, text: str) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text, encoding="utf-8")
     except OSError as exc:
-        fail(f"cannot write {path}: {exc}", EXIT_USAGE)
+        fail(f"cannot write {path}: {exc}", ExitCode.usage)
 
 
 def _emit(report: CiReport, *, junit: Path | None, sarif: Path | None, as_json: bool) -> None:
@@ -104,7 +104,7 @@ def ci(
             return
         report = asyncio.run(_run(root, settings, server=server, build=not no_build))
     except ConfigError as exc:
-        fail(str(exc), EXIT_USAGE)
+        fail(str(exc), ExitCode.usage)
     _emit(report, junit=junit, sarif=sarif, as_json=as_json)
     raise typer.Exit(report.exit_code)
 

@@ -7,6 +7,7 @@ import os
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from enum import IntEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
@@ -21,10 +22,16 @@ from proofgate.exceptions import Busy, ClientError, ConfigError, NotReady, Submi
 if TYPE_CHECKING:
     from proofgate.backends import Backend
 
-EXIT_OK = 0
-EXIT_FAILED = 1
-EXIT_USAGE = 2
-EXIT_INFRA = 3
+
+class ExitCode(IntEnum):
+    """What a command's exit status says; each command's docstring says which it uses and when."""
+
+    ok = 0
+    failed = 1  # the input did not pass: a verdict short of proved, a triage flag, a lint finding
+    usage = 2  # bad options, unreadable input, a malformed submission
+    infra = 3  # proofgate could not do it: not ready, busy, unreachable server, unfinished run
+    interrupted = 130  # stopped by Ctrl-C (128 + SIGINT, as shells report it)
+
 
 console = Console(stderr=True, highlight=False)
 
@@ -39,30 +46,30 @@ ServerOption = Annotated[
 ]
 
 
-def fail(message: str, code: int = EXIT_USAGE) -> NoReturn:
+def fail(message: str, code: ExitCode = ExitCode.usage) -> NoReturn:
     """Say what went wrong on stderr (the message as written, never read as markup) and exit."""
     console.print(Text("error: ", style="red") + Text(message))
     raise typer.Exit(code)
 
 
-def stop(message: str, code: int, *, as_json: bool, kind: str) -> NoReturn:
+def stop(message: str, code: ExitCode, *, as_json: bool, kind: str) -> NoReturn:
     """`fail`, and with --json also a JSON object on stdout that says what went wrong."""
     if as_json:
         typer.echo(json.dumps({"error": kind, "message": message}))
     fail(message, code)
 
 
-def error_kind(exc: BaseException) -> tuple[str, int]:
+def error_kind(exc: BaseException) -> tuple[str, ExitCode]:
     """(kind, exit code) of an error that stopped a check or a triage."""
     if isinstance(exc, (SubmissionError, ConfigError)):
-        return "submission", EXIT_USAGE
+        return "submission", ExitCode.usage
     if isinstance(exc, NotReady):
-        return "not_ready", EXIT_INFRA
+        return "not_ready", ExitCode.infra
     if isinstance(exc, Busy):
-        return "busy", EXIT_INFRA
+        return "busy", ExitCode.infra
     if isinstance(exc, ClientError):
-        return "refused", EXIT_INFRA if exc.status_code == 429 else EXIT_USAGE
-    return "infrastructure", EXIT_INFRA
+        return "refused", ExitCode.infra if exc.status_code == 429 else ExitCode.usage
+    return "infrastructure", ExitCode.infra
 
 
 def stop_for(exc: BaseException, *, as_json: bool) -> NoReturn:
@@ -78,7 +85,7 @@ def read_input(path: Path, what: str, *, as_json: bool) -> str:
             return sys.stdin.read()
         return path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
-        stop(f"cannot read {what} {path}: {exc}", EXIT_USAGE, as_json=as_json, kind="usage")
+        stop(f"cannot read {what} {path}: {exc}", ExitCode.usage, as_json=as_json, kind="usage")
 
 
 def load_settings(**overrides: object) -> Settings:

@@ -14,7 +14,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from proofgate.cli.common import EXIT_INFRA, console, fail, load_settings
+from proofgate.cli.common import ExitCode, console, fail, load_settings
 from proofgate.exceptions import ConfigError, StoreError
 from proofgate.store.keys import KeyStore, parse_rate
 
@@ -54,7 +54,7 @@ def create(
     except ConfigError as exc:
         fail(str(exc))
     except StoreError as exc:
-        fail(str(exc), EXIT_INFRA)
+        fail(str(exc), ExitCode.infra)
     limits = []
     if key.rate_per_minute is not None:
         limits.append(f"{key.rate_per_minute:g}/min")
@@ -76,7 +76,7 @@ def list_keys(as_json: Annotated[bool, typer.Option("--json", help="Print JSON."
     try:
         keys = store.keys()
     except StoreError as exc:
-        fail(str(exc), EXIT_INFRA)
+        fail(str(exc), ExitCode.infra)
     if as_json:
         shown = [{k: v for k, v in key.to_json().items() if k != "token_sha256"} for key in keys]
         typer.echo(json.dumps(shown, indent=2))
@@ -109,7 +109,7 @@ def revoke(name: Annotated[str, typer.Argument(help="The key's name.")]) -> None
     except ConfigError as exc:
         fail(str(exc))
     except StoreError as exc:
-        fail(str(exc), EXIT_INFRA)
+        fail(str(exc), ExitCode.infra)
     console.print(f"revoked API key [bold]{key.name}[/bold] ({key.prefix}…)")
 
 

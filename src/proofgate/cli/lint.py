@@ -15,7 +15,7 @@ from typing import Annotated
 import typer
 from pydantic import ValidationError
 
-from proofgate.cli.common import EXIT_FAILED, EXIT_OK, console, fail, load_settings
+from proofgate.cli.common import ExitCode, console, fail, load_settings
 from proofgate.environments.registry import get_environment
 from proofgate.exceptions import ConfigError, SubmissionError
 from proofgate.models import Submission
@@ -130,7 +130,7 @@ def lint(
             if result.ok
             else f"refused: {count} violation{'s' * (count != 1)}"
         )
-    raise typer.Exit(EXIT_OK if result.ok else EXIT_FAILED)
+    raise typer.Exit(ExitCode.ok if result.ok else ExitCode.failed)
 
 
 def register(app: typer.Typer) -> None:

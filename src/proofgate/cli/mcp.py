@@ -15,7 +15,7 @@ from typing import Annotated
 
 import typer
 
-from proofgate.cli.common import EXIT_INFRA, ServerOption, fail, load_settings
+from proofgate.cli.common import ExitCode, ServerOption, fail, load_settings
 from proofgate.exceptions import ConfigError
 
 __all__ = ["mcp", "register"]
@@ -65,7 +65,7 @@ def mcp(
     except ConfigError as exc:
         fail(str(exc))
     except KeyboardInterrupt:
-        raise typer.Exit(EXIT_INFRA) from None
+        raise typer.Exit(ExitCode.infra) from None
 
 
 def register(app: typer.Typer) -> None:

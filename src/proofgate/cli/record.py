@@ -18,10 +18,7 @@ from rich.console import Console
 from rich.text import Text
 
 from proofgate.cli.common import (
-    EXIT_FAILED,
-    EXIT_INFRA,
-    EXIT_OK,
-    EXIT_USAGE,
+    ExitCode,
     ServerOption,
     command_backend,
     console,
@@ -129,9 +126,9 @@ def export(
         if out is not None:
             markdown_path = write_record(record, out)
             console.print(f"wrote {out} and {markdown_path}")
-            raise typer.Exit(EXIT_OK)
+            raise typer.Exit(ExitCode.ok)
     except ConfigError as exc:
-        fail(str(exc), EXIT_USAGE)
+        fail(str(exc), ExitCode.usage)
     if markdown:
         typer.echo(render_markdown(record), nl=False)
     else:
@@ -174,14 +171,14 @@ def replay_command(
 
         result = asyncio.run(replay_on_backend())
     except (ConfigError, SubmissionError) as exc:
-        fail(str(exc), EXIT_USAGE)
+        fail(str(exc), ExitCode.usage)
     except ProofgateError as exc:
-        fail(f"the submission could not be checked again: {exc}", EXIT_INFRA)
+        fail(f"the submission could not be checked again: {exc}", ExitCode.infra)
     if as_json:
         typer.echo(json.dumps(result.to_json(), indent=2))
     else:
         _show(result, Console(highlight=False, soft_wrap=True))
-    raise typer.Exit(EXIT_OK if result.reproduced else EXIT_FAILED)
+    raise typer.Exit(ExitCode.ok if result.reproduced else ExitCode.failed)
 
 
 def register(app: typer.Typer) -> None:

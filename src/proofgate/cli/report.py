@@ -10,7 +10,7 @@ from typing import Annotated
 
 import typer
 
-from proofgate.cli.common import EXIT_USAGE, console, fail
+from proofgate.cli.common import ExitCode, console, fail
 from proofgate.exceptions import ConfigError
 
 __all__ = ["register", "report"]
@@ -35,7 +35,7 @@ def report(
         summary = analyse_results(results, top=top)
         written = write_failure_report(summary, out)
     except ConfigError as exc:
-        fail(str(exc), EXIT_USAGE)
+        fail(str(exc), ExitCode.usage)
     console.print(
         f"{summary.total} items: {summary.successes} proved or compiled, "
         f"{summary.outcomes['failed']} failed, {summary.cheats_caught()} cheats caught"

@@ -9,7 +9,7 @@ import typer
 from rich.table import Table
 
 from proofgate.__about__ import __version__
-from proofgate.cli.common import EXIT_INFRA, console, fail, load_settings
+from proofgate.cli.common import ExitCode, console, fail, load_settings
 from proofgate.config import Settings, is_loopback_host
 from proofgate.exceptions import ConfigError, SetupError, StoreError
 
@@ -53,7 +53,7 @@ def serve(
     try:
         lock.acquire()
     except StoreError as exc:
-        fail(str(exc), EXIT_INFRA)
+        fail(str(exc), ExitCode.infra)
     with lock:  # held until the server has stopped
         configure_logging(settings.log_level, json=settings.log_json)
         console.print(
@@ -95,7 +95,7 @@ def doctor(
             console.print("[green]ready to verify[/green]")
         else:
             console.print("[red]not ready:[/red] " + "; ".join(report.problems))
-    raise typer.Exit(0 if report.ready else EXIT_INFRA)
+    raise typer.Exit(ExitCode.ok if report.ready else ExitCode.infra)
 
 
 def setup(
@@ -108,7 +108,7 @@ def setup(
     try:
         run_setup(settings, environment=environment, progress=lambda line: console.print(line))
     except (SetupError, ConfigError) as exc:
-        fail(str(exc), EXIT_INFRA)
+        fail(str(exc), ExitCode.infra)
     console.print("[green]setup complete[/green]")
 
 

@@ -30,10 +30,7 @@ from rich.table import Table
 from rich.text import Text
 
 from proofgate.cli.common import (
-    EXIT_FAILED,
-    EXIT_INFRA,
-    EXIT_OK,
-    EXIT_USAGE,
+    ExitCode,
     ServerOption,
     command_backend,
     console,
@@ -57,12 +54,12 @@ _OUTCOME_STYLE = {
 }
 
 
-def exit_code_for(result: TriageResult) -> int:
+def exit_code_for(result: TriageResult) -> ExitCode:
     if result.elaboration_unfinished:
-        return EXIT_INFRA
+        return ExitCode.infra
     if result.elaboration != "ok" or result.flags:
-        return EXIT_FAILED
-    return EXIT_OK
+        return ExitCode.failed
+    return ExitCode.ok
 
 
 def read_batch(text: str) -> list[tuple[int, object, TriageRequest | str]]:
@@ -102,7 +99,7 @@ async def _with_backend(
 
 def render_triage_result(result: TriageResult, out: Console) -> None:
     """The triage for a person: the reason, the feedback, then every probe."""
-    style = "bold green" if exit_code_for(result) == EXIT_OK else "bold red"
+    style = "bold green" if exit_code_for(result) == ExitCode.ok else "bold red"
     header = Text(f" {', '.join(f.value for f in result.flags) or 'no flag'} ", style=style)
     header.append(f"  {result.target or ''}", style="bold")
     header.append(
@@ -134,7 +131,9 @@ def _one(file: Path, server: str | None, as_json: bool, request_fields: dict[str
         request = TriageRequest(statement=text, **request_fields)
     except ValidationError as exc:
         field, message = first_error(exc)
-        stop(f"{field or 'statement'}: {message}", EXIT_USAGE, as_json=as_json, kind="submission")
+        stop(
+            f"{field or 'statement'}: {message}", ExitCode.usage, as_json=as_json, kind="submission"
+        )
 
     async def work(backend: TriageFunction) -> TriageResult:
         return await backend(request)
@@ -187,8 +186,13 @@ def _batch(
         items = read_batch(file.read_text(encoding="utf-8"))
         sink = out.open("w", encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
-        stop(f"cannot read {file} or write {out}: {exc}", EXIT_USAGE, as_json=as_json, kind="usage")
-    codes: list[int] = []
+        stop(
+            f"cannot read {file} or write {out}: {exc}",
+            ExitCode.usage,
+            as_json=as_json,
+            kind="usage",
+        )
+    codes: list[ExitCode] = []
 
     async def work(backend: TriageFunction) -> list[dict[str, Any]]:
         rows = []
@@ -196,7 +200,7 @@ def _batch(
             row: dict[str, Any] = {"line": number, "id": ident}
             if isinstance(request, str):
                 row["error"] = {"kind": "submission", "message": request}
-                codes.append(EXIT_USAGE)
+                codes.append(ExitCode.usage)
             else:
                 defaults = {
                     k: v for k, v in request_fields.items() if k not in request.model_fields_set
@@ -230,8 +234,9 @@ def _batch(
             table.add_row(key.replace("_", " "), str(value))
         Console(highlight=False).print(table)
         console.print(f"results written to {out}")
-    infra = EXIT_INFRA in codes
-    raise typer.Exit(EXIT_INFRA if infra else (EXIT_FAILED if any(codes) else EXIT_OK))
+    if ExitCode.infra in codes:
+        raise typer.Exit(ExitCode.infra)
+    raise typer.Exit(ExitCode.failed if any(codes) else ExitCode.ok)
 
 
 def triage(
@@ -273,14 +278,14 @@ def triage(
         if out is None:
             stop(
                 "a .jsonl batch needs --out FILE for its results",
-                EXIT_USAGE,
+                ExitCode.usage,
                 as_json=as_json,
                 kind="usage",
             )
         if target is not None:
             stop(
                 "--target names one statement's theorem; give `target` per line in a batch",
-                EXIT_USAGE,
+                ExitCode.usage,
                 as_json=as_json,
                 kind="usage",
             )
