@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from proofgate.models import Submission, VerdictStatus
+from proofgate.models import Category, Submission, VerdictStatus
 from tests.support.stack import make_stack, running_service
 
 STATEMENT = "import Mathlib\n\ntheorem t1 (a b : ℕ) : a + b = b + a := by sorry\n"
@@ -56,3 +56,34 @@ async def test_an_audited_verdict_with_worker_messages_stays_with_its_tenant(
         assert any("from the worker" in m.text for m in first.messages)
         assert (await service.check(noted, tenant="tenant-a")).cached
         assert not (await service.check(noted, tenant="tenant-b")).cached
+
+
+async def test_a_submission_that_kills_its_worker_twice_alike_is_failed_killed_worker(
+    tmp_path: Path,
+) -> None:
+    killer = Submission(statement=STATEMENT, code=HONEST + "-- standin: signal 11\n")
+    async with running_service(make_stack(tmp_path)) as service:
+        verdict = await service.check(killer, tenant="tenant-a")
+        assert verdict.status is VerdictStatus.failed, verdict.reason
+        assert "killed its Lean worker" in verdict.reason and "signal 11" in verdict.reason
+        assert [m.category for m in verdict.messages if m.severity == "error"] == [
+            Category.killed_worker
+        ]
+        assert (await service.check(killer, tenant="tenant-a")).cached  # not retried again
+        assert not (await service.check(killer, tenant="tenant-b")).cached  # its tenant's only
+        assert service.pool_stats() is not None and service.pool_stats().retries == 2
+
+
+async def test_a_worker_killed_once_or_two_different_ways_is_internal(tmp_path: Path) -> None:
+    flag = tmp_path / "killed-once"
+    once = Submission(statement=STATEMENT, code=HONEST + f"-- standin: signal-once {flag} 9\n")
+    other = tmp_path / "then-crash"
+    differently = Submission(
+        statement=STATEMENT, code=HONEST + f"-- standin: signal-once {other} 9\n-- standin: crash\n"
+    )
+    async with running_service(make_stack(tmp_path)) as service:
+        recovered = await service.check(once)
+        assert recovered.status is VerdictStatus.proved and flag.exists(), recovered.reason
+        verdict = await service.check(differently)
+        assert other.exists() and verdict.status is VerdictStatus.internal, verdict.reason
+        assert not (await service.check(differently)).cached

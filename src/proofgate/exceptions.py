@@ -52,6 +52,7 @@ __all__ = [
     "StoreError",
     "SubmissionError",
     "TenantBusy",
+    "WorkerKilled",
 ]
 
 
@@ -124,7 +125,18 @@ class ReplError(ProofgateError):
 
 
 class ReplCrashed(ReplError):
-    """The worker exited or was killed while a request was in flight."""
+    """The worker exited or was killed while a request was in flight; `signal` is the signal
+    that ended it, when it ended by one before proofgate killed it."""
+
+    def __init__(self, message: str, *, stderr: str = "", signal: int | None = None) -> None:
+        super().__init__(message, stderr=stderr)
+        self.signal = signal
+
+
+class WorkerKilled(ReplCrashed):
+    """The same submission's worker died by the same signal on its retry as on its first try:
+    the submission kills its worker (a `failed` verdict, category `killed_worker`), and it is not
+    retried again."""
 
 
 class ReplProtocolError(ReplError):

@@ -21,7 +21,8 @@ Two modes:
   `fork-child-sleep` (leaves a child holding the pipes), `shell SCRIPT` (runs SCRIPT, `\\n` for a
   newline, with `/bin/sh`, stdin the null device, as a submission with code execution could, and
   answers `shell exit N: OUTPUT`; processes it puts in the background are not waited for),
-  `taken-over TEXT` (from the next command on, every reply of this worker carries the error TEXT:
+  `signal N` (the process ends by signal N, as Lean does on a stack overflow), `signal-once
+  FLAG_FILE N`, `taken-over TEXT` (from the next command on, every reply of this worker carries the error TEXT:
   a worker whose process a submission took over, as code execution inside it could),
   `report-base` (which env it ran on),
   `report-worker` (its pid, when its header import finished and when this command started, as
@@ -337,6 +338,11 @@ class SimulatedRepl:
         elif name == "crash-once" and not os.path.exists(argument):
             Path(argument).touch()  # the next worker given this code will not crash
             os._exit(134)
+        elif name == "signal-once" and not os.path.exists(argument.split()[0]):
+            Path(argument.split()[0]).touch()  # the next worker given this code goes on
+            os.kill(os.getpid(), int(argument.split()[1]))
+        elif name == "signal":
+            os.kill(os.getpid(), int(argument))  # as a stack overflow (11) or an abort (6) ends Lean
         elif name == "crash":
             sys.stderr.write("INTERNAL PANIC: simulated crash\n")
             sys.stderr.flush()

@@ -15,10 +15,11 @@ Contract of `ReplPool.run(code, environment=, timeout=, tenant=)`:
   was killed) and `ReplOutOfMemory` (private memory over the cap), which are the submission's
   outcome and never retried; `ReplCrashed` / `ReplProtocolError` when a worker died or misbehaved
   on it twice (the first failure is retried once on another worker), or at once when the spawner
-  could not start a worker (its `SpawnFailed`); `ReplCommandError` when the REPL refused the
-  command; `Busy` when the queue is full, the wait ran out or the pool is closing, and its
-  subclass `TenantBusy` when the tenant's own queue is full while other tenants are active;
-  `LeanUnavailable` when the toolchain a worker needs is missing.
+  could not start a worker (its `SpawnFailed`); its subclass `WorkerKilled` when both workers died
+  by the same signal (the submission kills its worker: the caller's verdict, not a fault);
+  `ReplCommandError` when the REPL refused the command; `Busy` when the queue is full, the wait
+  ran out or the pool is closing, and its subclass `TenantBusy` when the tenant's own queue is
+  full while other tenants are active; `LeanUnavailable` when the toolchain a worker needs is missing.
 - If the header itself fails to elaborate (an unknown module), the run returns that header reply,
   mapped to the import lines, with `header_failed=True`; no body runs.
 
@@ -38,7 +39,13 @@ from dataclasses import dataclass, field
 
 from proofgate.config import Settings
 from proofgate.environments.registry import Environment, discover_environments
-from proofgate.exceptions import Busy, SubmissionError, TenantBusy
+from proofgate.exceptions import (
+    Busy,
+    ReplCrashed,
+    SubmissionError,
+    TenantBusy,
+    WorkerKilled,
+)
 from proofgate.lean.header import (
     SplitSource,
     map_body_positions,
@@ -98,6 +105,16 @@ class PoolStats:
     check_seconds_total: float
     recent_import_seconds: list[float] = field(default_factory=list)
     recent_check_seconds: list[float] = field(default_factory=list)
+
+
+def _killed_alike(first: BaseException | None, second: ReplCrashed) -> bool:
+    """Both tries' workers died by one and the same signal (not the pool's own timeout or memory
+    cap: those are `ReplTimeout` and `ReplOutOfMemory`, never retried)."""
+    return (
+        isinstance(first, ReplCrashed)
+        and first.signal is not None
+        and first.signal == second.signal
+    )
 
 
 class ReplPool:
@@ -214,6 +231,7 @@ class ReplPool:
         """Run the body on a worker; a crash or protocol fault is retried once on another one."""
         queued_at = time.monotonic()
         attempts = unsent = 0
+        first_death: BaseException | None = None
         while True:
             attempts += 1
             got = await self._workers.acquire(key, first=attempts > 1 or unsent > 0)
@@ -247,8 +265,11 @@ class ReplPool:
                     attempts -= 1
                     continue
                 if attempts >= 2:
-                    message = f"{exc} (it had already been retried once on another worker)"
-                    raise type(exc)(message, stderr=exc.stderr) from exc
+                    again = f"{exc} (it had already been retried once on another worker)"
+                    if isinstance(exc, ReplCrashed) and _killed_alike(first_death, exc):
+                        raise WorkerKilled(again, stderr=exc.stderr, signal=exc.signal) from exc
+                    raise type(exc)(again, stderr=exc.stderr) from exc
+                first_death = exc
                 self._retries += 1
                 note("warning", "retrying on another worker", pid=worker.repl.pid, error=str(exc))
                 continue

@@ -401,7 +401,9 @@ class ReplProcess:
         )
         last = tail.strip().splitlines()[-1:] or ["no stderr"]
         return ReplCrashed(
-            f"the REPL stopped: {how}, {status}; last stderr line: {last[0][:300]}", stderr=tail
+            f"the REPL stopped: {how}, {status}; last stderr line: {last[0][:300]}",
+            stderr=tail,
+            signal=-code if code is not None and code < 0 else None,
         )
 
     async def _read_stdout(self) -> None:

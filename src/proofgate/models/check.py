@@ -122,6 +122,7 @@ class Category(str, Enum):
     kernel = "kernel"  # the kernel refused a declaration the elaborator accepted
     termination = "termination"  # Lean could not show a recursive definition terminates
     memory = "memory"  # the check went over its memory cap
+    killed_worker = "killed_worker"  # the submission's worker died by a signal, twice alike
 
 
 class Position(BaseModel):

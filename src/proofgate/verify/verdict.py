@@ -8,8 +8,10 @@ Precedence, highest first, when several hold:
 
 - `rejected`: a policy violation, or the audit found an import outside the allowlist.
 - `failed`: Lean reported an error (the REPL, or the audit's own compile), or the kernel refused a
-  declaration on replay. Deterministic, so it outranks an unfinished run: a run that errors is
-  failed whatever else went wrong.
+  declaration on replay, or the submission's worker died by the same signal on its retry on a
+  fresh worker as on its first try (category `killed_worker`: a worker killed once is `internal`
+  and retried). Deterministic, so it outranks an unfinished run: a run that errors is failed
+  whatever else went wrong.
 - timeout / out_of_memory / internal: the run did not finish, or the trusted audit is missing or
   could not conclude. Never `proved`, never blamed on the proof. `bad_input` (the checker could not
   read the compiled submission: a hostile .olean or a toolchain mismatch) is `internal`.
@@ -38,6 +40,7 @@ from proofgate.exceptions import (
     AuditError,
     ReplOutOfMemory,
     ReplTimeout,
+    WorkerKilled,
 )
 from proofgate.lean.reply import ReplMessage, ReplReply
 from proofgate.models import (
@@ -105,9 +108,11 @@ _OUTCOME_WORDS = {
 
 @dataclass(frozen=True)
 class InfraFailure:
-    """A run that did not finish: the service's (or the limits') outcome, never the proof's."""
+    """A run that did not finish: the service's (or the limits') outcome, never the proof's, but
+    for `killed_worker`: the submission's worker died by the same signal on its retry too, so the
+    submission is to blame (a `failed` verdict)."""
 
-    kind: Literal["timeout", "out_of_memory", "internal"]
+    kind: Literal["timeout", "out_of_memory", "internal", "killed_worker"]
     detail: str = ""
 
     @classmethod
@@ -119,6 +124,8 @@ class InfraFailure:
             return cls("timeout", detail)
         if isinstance(exc, ReplOutOfMemory):
             return cls("out_of_memory", detail)
+        if isinstance(exc, WorkerKilled):
+            return cls("killed_worker", detail)
         if isinstance(exc, AuditError):
             return cls("internal", f"the trusted audit failed: {detail}")
         return cls("internal", detail)
@@ -204,6 +211,8 @@ def decide_verdict(
             "timeout" if audit.timed_out else "out_of_memory"
         )
         infra_error = InfraFailure(ended, audit.reason)
+    if infra_error is not None and infra_error.kind == "killed_worker":
+        return VerdictStatus.failed, _infra_reason(infra_error)
     if infra_error is not None:
         return VerdictStatus(infra_error.kind), _infra_reason(infra_error)
     if report is None:
@@ -263,6 +272,8 @@ def _infra_reason(failure: InfraFailure) -> str:
         return f"the check ran past its time limit{detail}"
     if failure.kind == "out_of_memory":
         return f"the check went over its memory limit{detail}"
+    if failure.kind == "killed_worker":
+        return f"the submission killed its Lean worker, on a fresh worker too{detail}"
     return f"proofgate could not finish the check (the service's fault, not the proof's){detail}"
 
 
@@ -407,7 +418,11 @@ def build_verdict(
         target=assembled.target,
         repl_sorries=len(sorries),
     )
-    if status in _INFRA_CATEGORY:
+    if infra_error is not None and infra_error.kind == "killed_worker":
+        messages.append(
+            Message(severity=Severity.error, category=Category.killed_worker, text=reason)
+        )
+    elif status in _INFRA_CATEGORY:
         category = _INFRA_CATEGORY[status]
         messages.append(Message(severity=Severity.error, category=category, text=reason))
     shown = [m for m in messages if m.source == primary or m.pos is None]
