@@ -118,6 +118,8 @@ class _PoolStatsShape:
     max_busy: int = 2
     requests: int = 40
     retries: int = 1
+    tenants: int = 3
+    tenant_starts: int = 5
     import_seconds_total: float = 12.5
     restarts: dict[str, int] = field(default_factory=lambda: {"recycled": 3, "timeout": 2})
     workers_by_header: dict[str, int] = field(default_factory=lambda: {"default:import Mathlib": 2})
@@ -135,6 +137,9 @@ def test_a_pool_stats_dataclass_is_exported_with_counters_and_labels() -> None:
     assert _sample(text, "proofgate_pool_workers_by_header", 'header="default:import Mathlib"') == 2
     assert "recent_check_seconds" not in text
     assert "# TYPE proofgate_pool_requests_total counter" in text
+    assert _sample(text, "proofgate_pool_tenants") == 3
+    assert _sample(text, "proofgate_pool_tenant_starts_total") == 5
+    assert "# TYPE proofgate_pool_tenant_starts_total counter" in text
 
 
 def test_readyz_shows_a_dataclass_pool(settings: Settings) -> None:

@@ -187,3 +187,33 @@ async def test_the_jail_environment_has_nothing_of_the_host(
     assert "hunter2" not in text and "PROOFGATE" not in text
     assert str(settings.data_dir) not in text and "/root" not in text
     assert str(Path(sys.executable).parent) not in text  # the service's own PATH
+
+
+async def test_one_tenants_worker_never_sees_or_answers_another_tenants_submission(
+    tmp_path: Path, cgroup_root: Path | None
+) -> None:
+    token = secrets.token_hex(8)
+    secret = f"victim-{token}"
+    forged = f"forged-{secrets.token_hex(4)}"
+    # The attacker keeps what it can inside its worker (a file in its scratch), takes the worker
+    # over (every later reply carries a forged error), then hunts for the victim's text.
+    plant = f"echo planted > /tmp/trap; echo ok\n-- standin: taken-over {forged}"
+    hunt = (  # the secret is joined in a file, so no command line the hunt sees carries it
+        f"cat /tmp/trap; printf %s%s victim- {token} > /tmp/pattern; "
+        "grep -rls --exclude=pattern -f /tmp/pattern /tmp /proc/[0-9]*/cmdline "
+        "/proc/[0-9]*/environ 2>/dev/null | wc -l"
+    )
+    async with jailed_pool(tmp_path, cgroup_root, workers=2, max_workers_per_tenant=1) as (
+        pool,
+        _,
+    ):
+        planted = await pool.run(shell(plant), tenant="attacker")
+        assert output(planted) == "shell exit 0: ok\n"  # it ran
+        victim = await pool.run(
+            f"{HEADER}\ntheorem t : True := trivial -- {secret}\n", tenant="victim"
+        )
+        looked = await pool.run(shell(hunt), tenant="attacker")
+    assert planted.worker_pid == looked.worker_pid != victim.worker_pid
+    assert any(forged in m.data for m in looked.reply.messages)  # the take-over held...
+    assert not any(forged in m.data for m in victim.reply.messages)  # ...in its own worker only
+    assert output(looked) == "shell exit 0: planted\n0\n"  # it looked, and found nothing

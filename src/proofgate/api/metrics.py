@@ -5,8 +5,9 @@ dataclass such as `proofgate.lean.pool.PoolStats`. Known fields: `queue_depth`, 
 `max_busy`, `max_processes` (gauges); `busy_workers`/`idle_workers`/`starting_workers` (or `busy`,
 `idle`, `starting`) as `proofgate_pool_workers{state}`; `restarts` (cause -> count) and
 `workers_by_header` (header -> count); `requests`, `retries`, `busy_rejections`, `imports`,
-`checks`, `import_seconds_total`, `check_seconds_total` (counters). Any other number becomes a
-`proofgate_pool_<name>` gauge; lists are skipped. Without `pool_stats()` the pool series are absent.
+`checks`, `tenant_starts`, `import_seconds_total`, `check_seconds_total` (counters); `tenants`.
+Any other number becomes a `proofgate_pool_<name>` gauge; lists are skipped. Without
+`pool_stats()` the pool series are absent.
 """
 
 from __future__ import annotations
@@ -51,6 +52,7 @@ _GAUGES = {
     "in_flight": "Requests being served or waiting.",
     "max_busy": "Workers allowed to serve at once.",
     "max_processes": "Worker processes allowed in all.",
+    "tenants": "Tenants (API keys) holding a worker; a worker serves one tenant only.",
 }
 _COUNTERS = {
     "requests": "Requests the pool accepted.",
@@ -58,6 +60,8 @@ _COUNTERS = {
     "busy_rejections": "Requests refused because the queue was full.",
     "imports": "Header imports run.",
     "checks": "Submissions run on a worker.",
+    "tenant_starts": "Workers started for one tenant's request, which waited for their header "
+    "import (a tenant's first request, or one no warm worker of its own could serve).",
     "import_seconds_total": "Seconds spent importing headers.",
     "check_seconds_total": "Seconds spent running submissions.",
 }
