@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 import typer
 
-from proofgate.cli.common import ExitCode, error_kind, fail, stop
+from proofgate.cli.common import ExitCode, error_kind, fail, read_input, stop
 from proofgate.exceptions import (
     Busy,
     ClientError,
@@ -94,3 +95,35 @@ def test_exit_codes_keep_the_numbers_scripts_rely_on() -> None:
         "infra": 3,
         "interrupted": 130,
     }
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "why"),
+    [
+        ("Missing.lean", None, "it does not exist"),
+        ("Dir.lean", "directory", "it is a directory: give a .lean file"),
+        ("Latin1.lean", b"caf\xe9", "'utf-8' codec can't decode byte 0xe9"),
+    ],
+)
+def test_one_reader_says_why_a_file_cannot_be_read(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    name: str,
+    content: bytes | str | None,
+    why: str,
+) -> None:
+    # check, triage and lint read their FILE with it (lint had a reader of its own, whose
+    # "does not exist" and "is a directory" wording the shared one now gives to all three)
+    path = tmp_path / name
+    if content == "directory":
+        path.mkdir()
+    elif isinstance(content, bytes):
+        path.write_bytes(content)
+    with pytest.raises(typer.Exit) as exited:
+        read_input(path, "file", as_json=False)
+    assert exited.value.exit_code == ExitCode.usage
+
+    def squeezed(text: str) -> str:  # rich wraps and folds long lines: compare without spaces
+        return "".join(text.split())
+
+    assert squeezed(f"error: cannot read file {path}: {why}") in squeezed(capsys.readouterr().err)

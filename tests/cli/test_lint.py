@@ -139,6 +139,13 @@ def test_usage_errors_exit_2(tmp_path: Path, args: list[str], words: str) -> Non
     assert words in " ".join(result.stderr.split())  # rich may wrap long lines
 
 
+def test_stdin_that_is_not_utf8_is_a_usage_error() -> None:
+    # lint reads FILE with the other commands' reader; its own let a decode error escape
+    result = runner.invoke(app, ["lint", "-"], input=b"theorem caf\xe9")
+    assert result.exit_code == 2
+    assert "cannot read file -: 'utf-8' codec can't decode" in " ".join(result.stderr.split())
+
+
 def test_stdin(tmp_path: Path) -> None:
     result = runner.invoke(app, ["lint", "-", "--json"], input="#eval 1\n")
     assert result.exit_code == 1 and json.loads(result.stdout)["violations"][0]["rule"] == "eval"

@@ -84,8 +84,13 @@ def read_input(path: Path, what: str, *, as_json: bool) -> str:
         if str(path) == "-":
             return sys.stdin.read()
         return path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        why = "it does not exist"
+    except IsADirectoryError:
+        why = "it is a directory: give a .lean file"
     except (OSError, UnicodeDecodeError) as exc:
-        stop(f"cannot read {what} {path}: {exc}", ExitCode.usage, as_json=as_json, kind="usage")
+        why = str(exc)
+    stop(f"cannot read {what} {path}: {why}", ExitCode.usage, as_json=as_json, kind="usage")
 
 
 def load_settings(**overrides: object) -> Settings:

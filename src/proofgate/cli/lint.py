@@ -7,7 +7,6 @@ unknown environment, a statement of the wrong shape).
 from __future__ import annotations
 
 import json
-import sys
 from enum import Enum
 from pathlib import Path
 from typing import Annotated
@@ -15,7 +14,7 @@ from typing import Annotated
 import typer
 from pydantic import ValidationError
 
-from proofgate.cli.common import ExitCode, console, fail, load_settings
+from proofgate.cli.common import ExitCode, console, fail, load_settings, read_input
 from proofgate.environments.registry import get_environment
 from proofgate.exceptions import ConfigError, SubmissionError
 from proofgate.models import Submission
@@ -34,19 +33,6 @@ __all__ = ["lint", "register"]
 class ProfileChoice(str, Enum):
     strict = "strict"
     permissive = "permissive"
-
-
-def _read(path: Path, what: str) -> str:
-    if str(path) == "-":
-        return sys.stdin.read()
-    try:
-        return path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        fail(f"{what} {path} does not exist")
-    except IsADirectoryError:
-        fail(f"{what} {path} is a directory: give a .lean file")
-    except (OSError, UnicodeDecodeError) as exc:
-        fail(f"cannot read {what} {path}: {exc}")
 
 
 def _config(profile: ProfileChoice | None, environment: str) -> PolicyConfig:
@@ -104,8 +90,11 @@ def lint(
     ] = "default",
 ) -> None:
     """Run the policy pass alone (no Lean needed): exit 0 if ok, 1 if anything is refused."""
-    text = _read(file, "file")
-    statement_text = _read(statement, "statement") if statement is not None else None
+    # as_json=False: lint reports every usage error on stderr alone
+    text = read_input(file, "file", as_json=False)
+    statement_text = (
+        read_input(statement, "statement", as_json=False) if statement is not None else None
+    )
     result = _policy(text, statement_text, proof=proof, config=_config(profile, environment))
     if as_json:
         payload = {
