@@ -432,14 +432,11 @@ class WorkerSet:
                 self._retire(worker, death_cause(worker.repl.failure))
         return None
 
-    def _reserved(self, held: Counter[str | None]) -> int:
-        """Busy slots the waiting requests of tenants under their cap may still claim."""
-        waiting = Counter(w.key.tenant for w in self._queue if not w.future.done())
-        return sum(
-            min(count, self.tenant_cap - held[tenant])
-            for tenant, count in waiting.items()
-            if held[tenant] < self.tenant_cap
-        )
+    def _claim(
+        self, tenant: str | None, held: Counter[str | None], waiting: Counter[str | None]
+    ) -> int:
+        """Busy slots the waiting requests of `tenant` may still claim as under its cap."""
+        return max(0, min(waiting[tenant], self.tenant_cap - held[tenant]))
 
     def _dispatch(self) -> None:
         """Hand idle workers to waiting requests in order and start workers where demand is unmet."""
@@ -447,22 +444,25 @@ class WorkerSet:
             return
         busy = self.busy_count()
         held = Counter(w.key.tenant for w in self.workers if w.busy)
+        waiting = Counter(w.key.tenant for w in self._queue if not w.future.done())
+        # Slots that waiting tenants under their cap may claim: kept up to date as slots go.
+        reserved = sum(self._claim(tenant, held, waiting) for tenant in waiting)
         for waiter in list(self._queue):
             if waiter.future.done():
                 self._queue.remove(waiter)
                 continue
-            tenant = waiter.key.tenant
             if busy >= self.max_busy:
                 break
-            if held[tenant] >= self.tenant_cap:
-                # Over its share: only a slot no tenant under its cap is waiting for.
-                others = self._reserved(held)
-                if self.max_busy - busy <= others:
-                    continue
+            tenant = waiter.key.tenant
+            mine = self._claim(tenant, held, waiting)
+            if not mine and self.max_busy - busy <= reserved:
+                continue  # over its share: only a slot no tenant under its cap is waiting for
             if (worker := self._take_idle(waiter.key)) is not None:
                 worker.busy = True
                 busy += 1
                 held[tenant] += 1
+                waiting[tenant] -= 1
+                reserved += self._claim(tenant, held, waiting) - mine
                 self._queue.remove(waiter)
                 waiter.future.set_result(worker)
         # Evicting a warm worker pays only for a slot nothing warm can fill: while every slot is
