@@ -234,6 +234,8 @@ class CheckerService:
 
     def _prepare(self, submission: Submission, tenant: str) -> _Prepared:
         began = time.perf_counter()
+        if submission.policy != "strict":  # PROOFGATE_POLICY: the default and the loosest allowed
+            submission = submission.model_copy(update={"policy": self.settings.policy})
         environment = self.environment(submission.environment)
         assembled = assemble(submission)
         config = PolicyConfig.from_settings(

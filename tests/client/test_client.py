@@ -75,7 +75,6 @@ def test_503_is_retried_honouring_retry_after_then_succeeds() -> None:
         "code": "theorem a : True := trivial",
         "answer_holes": [],
         "environment": "default",
-        "policy": "strict",
         "allowed_axioms": [],
     }
 

@@ -35,10 +35,26 @@ def key(settings: Settings) -> ReportKey:
 
 
 def _pair() -> tuple[Submission, Verdict]:
-    submission = Submission(statement=STATEMENT, proof="by\n  ```weird``` \n  omega")
+    submission = Submission(
+        statement=STATEMENT, proof="by\n  ```weird``` \n  omega", policy="strict"
+    )
     verdict = next(r.verdict for r in sample_records(60) if r.verdict and r.verdict.messages)
     assert verdict is not None
     return submission, verdict.model_copy(update={"content_hash": submission.content_hash()})
+
+
+@pytest.mark.parametrize("profile", ["strict", "permissive"])
+def test_a_submission_without_a_policy_records_the_profile_it_was_checked_under(
+    settings: Settings, key: ReportKey, profile: str
+) -> None:
+    """The service checks a submission without `policy` under PROOFGATE_POLICY (issue 30, defect 3),
+    and its verdict's content hash says which: the record names that profile."""
+    submission, verdict = _pair()
+    bare = submission.model_copy(update={"policy": None})
+    applied = submission.model_copy(update={"policy": profile})
+    verdict = verdict.model_copy(update={"content_hash": applied.content_hash()})
+    record = build_record(bare, verdict, settings, key)
+    assert record["policy_profile"] == profile and record_submission(record) == applied
 
 
 def test_a_record_holds_everything_needed_to_recheck(settings: Settings, key: ReportKey) -> None:

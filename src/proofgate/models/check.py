@@ -228,7 +228,11 @@ class Submission(BaseModel):
     )
     environment: EnvironmentName = "default"
     timeout: float | None = Field(None, gt=0, le=3600, description="Seconds (capped by server).")
-    policy: PolicyProfile = "strict"
+    policy: PolicyProfile | None = Field(
+        None,
+        description="The policy profile; default the server's (`PROOFGATE_POLICY`), which is also "
+        "the loosest a request may ask for: a request may tighten it, never loosen it.",
+    )
     allowed_axioms: list[str] = Field(
         default_factory=list, max_length=64, description="Axioms allowed beyond the default three."
     )

@@ -51,6 +51,14 @@ def build_record(
     created_at: datetime | None = None,
 ) -> dict[str, Any]:
     """The signed record of `verdict`, which must have been computed for `submission`."""
+    if submission.policy != "strict" and verdict.content_hash:
+        # the service checked it under the profile its PROOFGATE_POLICY allowed: record that one
+        for profile in ("strict", "permissive"):
+            applied = submission.model_copy(update={"policy": profile})
+            if applied.content_hash() == verdict.content_hash:
+                submission = applied
+    elif submission.policy is None:
+        submission = submission.model_copy(update={"policy": settings.policy})
     if verdict.content_hash and verdict.content_hash != submission.content_hash():
         raise ConfigError(
             "the verdict was not computed for this submission (content hashes differ): "
