@@ -265,3 +265,38 @@ def test_a_local_notation_or_a_public_theorem_ends_an_answer_hole() -> None:
     statement = parse_statement(text)
     assert statement.holes == ("a_solution", "b_solution")
     assert statement.target_name == "t"
+
+
+# --- a free compile's target (issue 30, defect 1) ---------------------------------------------
+
+COMPILE = """import Mathlib
+
+namespace Foo
+theorem bar : True := trivial
+private theorem hidden : True := trivial
+end Foo
+
+/-- theorem ghost : True := trivial -/
+theorem baz : 1 = 1 := rfl
+"""
+
+
+@pytest.mark.parametrize(("target", "full"), [("Foo.bar", "Foo.bar"), ("baz", "baz")])
+def test_a_free_compiles_target_is_one_of_its_theorems(target: str, full: str) -> None:
+    assembled = assemble(Submission(code=COMPILE, target=target))
+    assert assembled.kind == "compile" and assembled.compile_target == full
+    assert assembled.target is None and assembled.target_missing is None  # the audit's: none
+
+
+@pytest.mark.parametrize("target", ["nope", "ghost", "hidden", "Foo.hidden"])
+def test_a_free_compiles_missing_target_says_so_before_lean(target: str) -> None:
+    """A name the code lacks, one only in a comment, or a private theorem (no stable name)."""
+    assembled = assemble(Submission(code=COMPILE, target=target))
+    assert assembled.compile_target == target and assembled.target_missing is not None
+    assert f"no public theorem named {target}" in assembled.target_missing
+    assert "its theorems: Foo.bar, baz" in assembled.target_missing
+
+
+def test_a_free_compile_without_target_has_none() -> None:
+    assembled = assemble(Submission(code=COMPILE))
+    assert assembled.compile_target is None and assembled.target_missing is None

@@ -431,3 +431,44 @@ def test_build_verdict_maps_the_audit_compile_errors() -> None:
     assert first.category is Category.unknown_identifier and first.source == "proof"
     assert (first.pos.line, first.pos.column) == (2, 8)  # type: ignore[union-attr]
     assert second.pos is None
+
+
+def test_a_free_compiles_missing_target_is_failed_whatever_lean_says() -> None:
+    """Decided by proofgate's reading of the code (issue 30, defect 1): no verdict status of its
+    own, category `target_missing`, and the verdict names the target asked for."""
+    assembled = assemble(Submission(code="theorem x : True := trivial\n", target="y"))
+    for audit in (None, report(target=None, declarations=[])):
+        verdict = build_verdict(
+            assembled=assembled,
+            policy=check_submission(assembled),
+            allowed_axioms=ALLOWED,
+            audit=audit,
+        )
+        assert verdict.status is S.failed and verdict.target == "y"
+        assert [m.category for m in verdict.messages] == [Category.target_missing]
+        assert "no public theorem named y (its theorems: x)" in verdict.reason
+        assert "error[target_missing]" in verdict.feedback
+
+
+def test_a_free_compiles_target_must_be_among_the_audits_theorems() -> None:
+    assembled = assemble(Submission(code="theorem x : True := trivial\n", target="x"))
+    present = [DeclarationAudit(name="x", kind="theorem", axioms=["propext"], replayed=True)]
+    absent = [DeclarationAudit(name="z", kind="theorem", axioms=["propext"], replayed=True)]
+    statuses = []
+    for declarations in (present, absent):
+        verdict = build_verdict(
+            assembled=assembled,
+            policy=check_submission(assembled),
+            allowed_axioms=ALLOWED,
+            audit=report(target=None, declarations=declarations),
+        )
+        statuses.append((verdict.status, verdict.target))
+    assert statuses == [(S.compiled, "x"), (S.failed, "x")]
+
+
+def test_a_policy_refusal_outranks_a_missing_target() -> None:
+    assembled = assemble(Submission(code="#eval 1\n", target="y"))
+    verdict = build_verdict(
+        assembled=assembled, policy=check_submission(assembled), allowed_axioms=ALLOWED
+    )
+    assert verdict.status is S.rejected

@@ -149,7 +149,11 @@ def check(
     ] = None,
     target: Annotated[
         str | None,
-        typer.Option("--target", help="Check only that FILE proves this theorem (free compile)."),
+        typer.Option(
+            "--target",
+            help="A theorem FILE must declare (free compile): a missing one fails, category "
+            "target_missing.",
+        ),
     ] = None,
     proof: Annotated[
         bool,

@@ -123,6 +123,7 @@ class Category(str, Enum):
     termination = "termination"  # Lean could not show a recursive definition terminates
     memory = "memory"  # the check went over its memory cap
     killed_worker = "killed_worker"  # the submission's worker died by a signal, twice alike
+    target_missing = "target_missing"  # the `target` a free compile names is not in its code
 
 
 class Position(BaseModel):

@@ -1,6 +1,8 @@
 """Turn a `Submission` into the one Lean file that is checked, and map positions back.
 
-- Free compile: the file is `code`.
+- Free compile: the file is `code`. A `target` must be one of its public theorems
+  (`Assembled.compile_target`); when it is not, `Assembled.target_missing` says why, and the
+  verdict is `failed` (`target_missing`).
 - Locked check with `code`: the file is `code`; if it has no header (no `module`, `prelude` or
   `import`), the statement's own header (DESIGN.md "Settled questions": its leading imports, read
   by `proofgate.lean.syntax.read_header` as Lean reads them) goes in front of it.
@@ -141,6 +143,12 @@ class Assembled:
     statement: Statement | None = None
     target: str | None = None
     answer_holes: tuple[str, ...] = ()
+    #: A free compile's `target` (the audit's `target` is a locked check's only): the theorem of
+    #: the code it names, under its full name, or the name asked for when the code lacks it.
+    compile_target: str | None = None
+    #: Why the code lacks `compile_target`: the verdict is `failed` (category `target_missing`)
+    #: whatever Lean says, so Lean need not run.
+    target_missing: str | None = None
     _lines: dict[str, _Lines] = field(default_factory=dict, repr=False, compare=False)
 
     @property
@@ -186,6 +194,8 @@ class Assembled:
             self.statement,
             self.target,
             self.answer_holes,
+            self.compile_target,
+            self.target_missing,
         )
 
 
@@ -318,14 +328,23 @@ def _read_declaration(
     return declaration, index
 
 
-def parse_statement(text: str, *, target: str | None = None) -> Statement:
-    """Read a locked statement; `SubmissionError(field=...)` says what is wrong with its shape."""
+def _declarations(text: str) -> tuple[Header, list[Declaration]]:
     tokens = tokenize(text)
     header = read_header(tokens)
-    declarations = _read_declarations([token for token in tokens if token.is_code], header.size)
+    return header, _read_declarations([token for token in tokens if token.is_code], header.size)
+
+
+def _named(theorems: list[Declaration], target: str) -> list[Declaration]:
+    """The theorems `target` names: by full name, or as declared."""
+    return [d for d in theorems if target in (d.name, d.declared)]
+
+
+def parse_statement(text: str, *, target: str | None = None) -> Statement:
+    """Read a locked statement; `SubmissionError(field=...)` says what is wrong with its shape."""
+    header, declarations = _declarations(text)
     theorems = [d for d in declarations if d.keyword in THEOREM_WORDS and d.name is not None]
     if target is not None:
-        matches = [d for d in theorems if target in (d.name, d.declared)]
+        matches = _named(theorems, target)
         if len(matches) != 1:
             known = ", ".join(d.name for d in theorems if d.name) or "none"
             raise SubmissionError(
@@ -405,11 +424,35 @@ def _resolve_holes(statement: Statement, requested: list[str]) -> tuple[str, ...
     return tuple(dict.fromkeys(resolved))
 
 
+def _compile_target(code: str, target: str | None) -> tuple[str | None, str | None]:
+    """A free compile's target under its full name, and why it is missing (None: it is there)."""
+    if target is None:
+        return None, None
+    theorems = [
+        d
+        for d in _declarations(code)[1]
+        if d.keyword in THEOREM_WORDS and d.name is not None and not d.private
+    ]
+    matches = _named(theorems, target)
+    if len(matches) == 1:
+        return matches[0].name, None
+    known = ", ".join(dict.fromkeys(d.name for d in theorems if d.name)) or "none"
+    which = "no" if not matches else "more than one"
+    return target, (
+        f"the code has {which} public theorem named {target} (its theorems: {known}): "
+        "name one of them, by its full name if two share a short name"
+    )
+
+
 def assemble(submission: Submission) -> Assembled:
     """The file to check for `submission`, with its position map. Raises `SubmissionError`."""
     if submission.statement is None:
         code = submission.code or ""
-        return Assembled("compile", code, {"code": code}, (Span(0, len(code), "code", 0),))
+        target, missing = _compile_target(code, submission.target)
+        whole = (Span(0, len(code), "code", 0),)
+        return Assembled(
+            "compile", code, {"code": code}, whole, compile_target=target, target_missing=missing
+        )
     statement = parse_statement(submission.statement, target=submission.target)
     holes = _resolve_holes(statement, submission.answer_holes)
     sources: dict[SourceField, str] = {"statement": statement.text}

@@ -8,10 +8,11 @@ Precedence, highest first, when several hold:
 
 - `rejected`: a policy violation, or the audit found an import outside the allowlist.
 - `failed`: Lean reported an error (the REPL, or the audit's own compile), or the kernel refused a
-  declaration on replay, or the submission's worker died by the same signal on its retry on a
-  fresh worker as on its first try (category `killed_worker`: a worker killed once is `internal`
-  and retried). Deterministic, so it outranks an unfinished run: a run that errors is failed
-  whatever else went wrong.
+  declaration on replay, or a free compile's `target` is not among its theorems (category
+  `target_missing`, read before Lean and confirmed by the audit), or the submission's worker
+  died by the same signal on its retry on a fresh worker as on its first try (category
+  `killed_worker`: a worker killed once is `internal` and retried). Deterministic, so it
+  outranks an unfinished run: a run that errors is failed whatever else went wrong.
 - timeout / out_of_memory / internal: the run did not finish, or the trusted audit is missing or
   could not conclude. Never `proved`, never blamed on the proof. `bad_input` (the checker could not
   read the compiled submission: a hostile .olean or a toolchain mismatch) is `internal`.
@@ -382,6 +383,20 @@ def pins_for(environment: Environment) -> Pins:
     )
 
 
+def _missing_target(assembled: Assembled, audit: AuditResult) -> str | None:
+    """Why a free compile's `target` is not in it: proofgate's reading of the code says so before
+    Lean runs; the audit's declarations confirm a target that reading found."""
+    if assembled.compile_target is None:
+        return None
+    if assembled.target_missing is not None:
+        return assembled.target_missing
+    if isinstance(audit, AuditReport) and audit.outcome is AuditOutcome.ok:
+        theorems = {d.name for d in audit.declarations if d.kind == "theorem"}
+        if assembled.compile_target not in theorems:
+            return f"the code declares no theorem {assembled.compile_target} the kernel replayed"
+    return None
+
+
 def build_verdict(
     *,
     assembled: Assembled,
@@ -418,7 +433,13 @@ def build_verdict(
         target=assembled.target,
         repl_sorries=len(sorries),
     )
-    if infra_error is not None and infra_error.kind == "killed_worker":
+    missing = _missing_target(assembled, audit)
+    if missing is not None and status is not VerdictStatus.rejected:
+        status, reason = VerdictStatus.failed, missing
+        messages.append(
+            Message(severity=Severity.error, category=Category.target_missing, text=reason)
+        )
+    elif infra_error is not None and infra_error.kind == "killed_worker":
         messages.append(
             Message(severity=Severity.error, category=Category.killed_worker, text=reason)
         )
@@ -441,7 +462,7 @@ def build_verdict(
     return Verdict(
         status=status,
         kind=assembled.kind,
-        target=assembled.target,
+        target=assembled.target or assembled.compile_target,
         reason=reason,
         messages=messages,
         sorries=sorries,
