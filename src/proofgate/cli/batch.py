@@ -91,8 +91,8 @@ def _tally(summary: BatchSummary) -> str:
 
 def _print_summary(summary: BatchSummary, *, interrupted: bool = False) -> None:
     table = Table(title=f"batch ({summary.backend})", show_header=False, title_justify="left")
-    table.add_row("input", str(summary.input_path))
-    table.add_row("results", str(summary.output_path))
+    table.add_row("input", Text(str(summary.input_path)))
+    table.add_row("results", Text(str(summary.output_path)))
     table.add_row("items", str(summary.total))
     if summary.already_done:
         table.add_row("already done", str(summary.already_done))

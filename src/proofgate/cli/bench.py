@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Annotated, Literal, TypeVar, cast
 
 import typer
+from rich.markup import escape
 
 from proofgate.cli.common import ExitCode, console, fail
 
@@ -191,7 +192,7 @@ def bench(
         f"({'on and off' if config.audit.enabled else 'off'}): no Lean is run"
     )
     try:
-        results = run_bench(config, progress=lambda message: console.print(f"  {message}"))
+        results = run_bench(config, progress=lambda message: console.print(f"  {escape(message)}"))
     except ProofgateError as exc:
         fail(f"the bench could not run: {exc}", ExitCode.infra)
     directory = out if out is not None else (None if quick else Path("benchmarks/results"))
@@ -201,13 +202,14 @@ def bench(
         except ImportError:
             written = write_results(results, directory, with_plot=False)
             console.print(
-                "[yellow]note:[/yellow] no plot: install matplotlib (`pip install proofgate[report]`)"
+                "[yellow]note:[/yellow] no plot: install matplotlib "
+                + escape("(`pip install 'proofgate[report]'`)")
             )
-        console.print("wrote " + ", ".join(str(path) for path in written))
-    console.print(markdown_table(results))
+        console.print("wrote " + escape(", ".join(str(path) for path in written)))
+    console.print(escape(markdown_table(results)))
     missed = [name for name, target in results["targets"].items() if target["met"] is False]
     if missed:
-        console.print("[red]targets missed:[/red] " + ", ".join(missed))
+        console.print("[red]targets missed:[/red] " + escape(", ".join(missed)))
     typer.echo(headline_json(results))
     raise typer.Exit(ExitCode.failed if missed else ExitCode.ok)
 

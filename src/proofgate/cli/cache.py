@@ -7,6 +7,7 @@ import json
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from proofgate.cli.common import ExitCode, console, fail, load_settings
@@ -42,7 +43,7 @@ def stats(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] =
         typer.echo(json.dumps(report, indent=2))
         return
     table = Table(title="proofgate result cache", show_header=False)
-    table.add_row("path", found.path)
+    table.add_row("path", escape(str(found.path)))
     table.add_row("enabled", "yes" if settings.cache_enabled else "no (PROOFGATE_CACHE_ENABLED)")
     table.add_row("verdicts", str(found.entries))
     for status, count in found.by_status.items():
@@ -60,7 +61,7 @@ def purge() -> None:
     except StoreError as exc:
         fail(str(exc), ExitCode.infra)
     console.print(
-        f"removed {removed} cached verdict{'s' if removed != 1 else ''} from {cache.path}"
+        f"removed {removed} cached verdict{'s' if removed != 1 else ''} from {escape(str(cache.path))}"
     )
 
 

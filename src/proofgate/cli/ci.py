@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from proofgate.backends import open_backend
@@ -100,7 +101,9 @@ def ci(
     try:
         if lock:
             manifest = lock_repository(root)
-            console.print(f"locked {len(manifest.locked)} theorems in {root / MANIFEST_NAME}")
+            console.print(
+                f"locked {len(manifest.locked)} theorems in {escape(str(root / MANIFEST_NAME))}"
+            )
             return
         report = asyncio.run(_run(root, settings, server=server, build=not no_build))
     except ConfigError as exc:

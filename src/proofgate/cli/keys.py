@@ -12,6 +12,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from proofgate.cli.common import ExitCode, console, fail, load_settings
@@ -61,9 +62,9 @@ def create(
     if key.concurrency is not None:
         limits.append(f"{key.concurrency} at once")
     console.print(
-        f"created API key [bold]{key.name}[/bold]"
+        f"created API key [bold]{escape(key.name)}[/bold]"
         + (f" ({', '.join(limits)})" if limits else "")
-        + f" in {store.path}; the token below is shown only now: send it as "
+        + f" in {escape(str(store.path))}; the token below is shown only now: send it as "
         "`Authorization: Bearer TOKEN` (or PROOFGATE_API_KEY for the CLI)"
     )
     typer.echo(token)
@@ -82,14 +83,16 @@ def list_keys(as_json: Annotated[bool, typer.Option("--json", help="Print JSON."
         typer.echo(json.dumps(shown, indent=2))
         return
     if not keys:
-        console.print(f"no API keys in {store.path}: create one with `proofgate keys create NAME`")
+        console.print(
+            f"no API keys in {escape(str(store.path))}: create one with `proofgate keys create NAME`"
+        )
         return
-    table = Table(title=f"API keys ({store.path})")
+    table = Table(title=f"API keys ({escape(str(store.path))})")
     for column in ("name", "prefix", "status", "rate", "concurrency", "created", "revoked"):
         table.add_column(column)
     for key in keys:
         table.add_row(
-            key.name,
+            escape(key.name),
             key.prefix + "…",
             "active" if key.active else "[red]revoked[/red]",
             f"{key.rate_per_minute:g}/min" if key.rate_per_minute is not None else "-",
@@ -110,7 +113,7 @@ def revoke(name: Annotated[str, typer.Argument(help="The key's name.")]) -> None
         fail(str(exc))
     except StoreError as exc:
         fail(str(exc), ExitCode.infra)
-    console.print(f"revoked API key [bold]{key.name}[/bold] ({key.prefix}…)")
+    console.print(f"revoked API key [bold]{escape(key.name)}[/bold] ({escape(key.prefix)}…)")
 
 
 def register(app: typer.Typer) -> None:

@@ -13,6 +13,7 @@ from typing import Annotated
 
 import typer
 from pydantic import ValidationError
+from rich.markup import escape
 
 from proofgate.cli.common import ExitCode, console, fail, load_settings, read_input
 from proofgate.environments.registry import get_environment
@@ -44,7 +45,7 @@ def _config(profile: ProfileChoice | None, environment: str) -> PolicyConfig:
         if environment != "default":
             fail(str(exc))
         console.print(
-            f"[yellow]note:[/yellow] {exc}; checking imports against the standard Mathlib roots"
+            f"[yellow]note:[/yellow] {escape(str(exc))}; checking imports against the standard Mathlib roots"
         )
         return PolicyConfig(
             profile=chosen, heartbeat_cap=settings.heartbeat_cap, import_roots=DEFAULT_IMPORT_ROOTS
@@ -112,7 +113,9 @@ def lint(
                 f"{violation.message}"
             )
         for note in result.notes:
-            console.print(f"note: {file}:{note.line}:{note.column}: [{note.rule}] {note.message}")
+            console.print(
+                escape(f"note: {file}:{note.line}:{note.column}: [{note.rule}] {note.message}")
+            )
         count = len(result.violations)
         console.print(
             "ok: nothing refused"

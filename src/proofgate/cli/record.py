@@ -15,6 +15,7 @@ from typing import Annotated, Any
 import typer
 from pydantic import ValidationError
 from rich.console import Console
+from rich.markup import escape
 from rich.text import Text
 
 from proofgate.cli.common import (
@@ -125,7 +126,7 @@ def export(
         )
         if out is not None:
             markdown_path = write_record(record, out)
-            console.print(f"wrote {out} and {markdown_path}")
+            console.print(escape(f"wrote {out} and {markdown_path}"))
             raise typer.Exit(ExitCode.ok)
     except ConfigError as exc:
         fail(str(exc), ExitCode.usage)

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 
 from proofgate.cli.common import ExitCode, console, fail
 from proofgate.exceptions import ConfigError
@@ -41,7 +42,7 @@ def report(
         f"{summary.outcomes['failed']} failed, {summary.cheats_caught()} cheats caught"
     )
     for path in written[:2]:
-        console.print(f"wrote {path}")
+        console.print(escape(f"wrote {path}"))
 
 
 def register(app: typer.Typer) -> None:

@@ -6,6 +6,7 @@ import json
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from proofgate.__about__ import __version__
@@ -57,7 +58,9 @@ def serve(
     with lock:  # held until the server has stopped
         configure_logging(settings.log_level, json=settings.log_json)
         console.print(
-            f"proofgate {__version__} on http://{settings.host}:{settings.port} (docs at /docs)"
+            escape(
+                f"proofgate {__version__} on http://{settings.host}:{settings.port} (docs at /docs)"
+            )
         )
         config = uvicorn_config(
             create_app(settings),
@@ -89,12 +92,12 @@ def doctor(
                 if check.ok
                 else ("[red]NO[/red]" if check.required else "[yellow]no[/yellow]")
             )
-            table.add_row(check.name, mark, check.detail)
+            table.add_row(escape(check.name), mark, escape(check.detail))
         console.print(table)
         if report.ready:
             console.print("[green]ready to verify[/green]")
         else:
-            console.print("[red]not ready:[/red] " + "; ".join(report.problems))
+            console.print("[red]not ready:[/red] " + escape("; ".join(report.problems)))
     raise typer.Exit(ExitCode.ok if report.ready else ExitCode.infra)
 
 
@@ -106,7 +109,9 @@ def setup(
 
     settings = load_settings()
     try:
-        run_setup(settings, environment=environment, progress=lambda line: console.print(line))
+        run_setup(
+            settings, environment=environment, progress=lambda line: console.print(escape(line))
+        )
     except (SetupError, ConfigError) as exc:
         fail(str(exc), ExitCode.infra)
     console.print("[green]setup complete[/green]")

@@ -25,6 +25,7 @@ from typing import Annotated, Any, NoReturn
 import typer
 from pydantic import ValidationError
 from rich.console import Console
+from rich.markup import escape
 from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
@@ -113,10 +114,10 @@ def render_triage_result(result: TriageResult, out: Console) -> None:
         for probe in result.probes:
             table.add_row(
                 probe.kind.value,
-                probe.tactic,
+                Text(probe.tactic),
                 Text(probe.outcome.value, style=_OUTCOME_STYLE[probe.outcome]),
                 f"{probe.time_ms:.0f}",
-                probe.detail[:80],
+                Text(probe.detail[:80]),
             )
         out.print(table)
     if result.negation_proof:
@@ -229,11 +230,13 @@ def _batch(
     if as_json:
         typer.echo(json.dumps(summary))
     else:
-        table = Table("", "statements", box=None, pad_edge=False, title=f"triage of {file.name}")
+        table = Table(
+            "", "statements", box=None, pad_edge=False, title=f"triage of {escape(file.name)}"
+        )
         for key, value in summary.items():
             table.add_row(key.replace("_", " "), str(value))
         Console(highlight=False).print(table)
-        console.print(f"results written to {out}")
+        console.print(escape(f"results written to {out}"))
     if ExitCode.infra in codes:
         raise typer.Exit(ExitCode.infra)
     raise typer.Exit(ExitCode.failed if any(codes) else ExitCode.ok)
