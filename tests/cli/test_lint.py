@@ -172,3 +172,55 @@ def test_registered_in_the_real_command(tmp_path: Path) -> None:
     )
     assert done.returncode == 1, done.stderr
     assert json.loads(done.stdout)["violations"][0]["rule"] == "exit"
+
+
+# --- inside a Lake project, and --no-sorry (issue 30, defect 4) --------------------------------
+
+SIBLING = (
+    "import Mathlib\nimport MyProject.Helper\nimport Extra.Thing\n\ntheorem t : True := trivial\n"
+)
+
+
+@pytest.mark.parametrize(
+    ("name", "lakefile"),
+    [
+        (
+            "lakefile.lean",
+            "import Lake\nopen Lake DSL\n\npackage myProject\n\nlean_lib MyProject\n\n"
+            "lean_lib «Other» where\n  roots := #[`Extra, `Other]\n",
+        ),
+        (
+            "lakefile.toml",
+            'name = "myProject"\n\n[[lean_lib]]\nname = "MyProject"\n\n'
+            '[[lean_lib]]\nname = "Other"\nroots = ["Extra.Thing", "Other"]\n',
+        ),
+    ],
+)
+def test_a_lake_projects_own_libraries_are_importable_inside_it(
+    tmp_path: Path, name: str, lakefile: str
+) -> None:
+    (tmp_path / name).write_text(lakefile)
+    (tmp_path / "MyProject").mkdir()
+    assert lint(tmp_path / "MyProject", SIBLING)[0] == 0
+    outside = tmp_path.parent / f"{tmp_path.name}-outside"
+    outside.mkdir()
+    code, payload, _ = lint(outside, SIBLING)
+    assert code == 1 and [v["rule"] for v in payload["violations"]] == ["import-not-allowed"] * 2
+
+
+def test_no_sorry_refuses_sorry_admit_and_axioms(tmp_path: Path) -> None:
+    code = (
+        "import Mathlib\n-- a sorry in a comment is fine\naxiom cheat : False\n"
+        "theorem a : True := by sorry\ntheorem b : 1 = 1 := by admit\n"
+    )
+    assert lint(tmp_path, code)[0] == 0  # the policy alone lets them through
+    status, payload, _ = lint(tmp_path, code, "--no-sorry")
+    assert status == 1
+    found = [(v["rule"], v["line"]) for v in payload["violations"]]
+    assert found == [("axiom", 3), ("sorry", 4), ("sorry", 5)]
+    assert lint(tmp_path, "theorem a : True := trivial\n", "--no-sorry")[0] == 0
+
+
+def test_the_pre_commit_hook_refuses_sorry() -> None:
+    hook = (SOURCE_ROOT / ".pre-commit-hooks.yaml").read_text()
+    assert "proofgate lint --no-sorry" in hook

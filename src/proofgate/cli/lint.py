@@ -1,12 +1,17 @@
 """`proofgate lint FILE`: the policy pass alone, without Lean (editors, pre-commit hooks).
 
-Exit 0 when nothing is refused, 1 when something is, 2 on a usage error (a missing file, an
-unknown environment, a statement of the wrong shape).
+Inside a Lake project (a `lakefile.lean` or `lakefile.toml` in FILE's directory or above), the
+project's own libraries are importable too. `--no-sorry` also refuses `sorry`, `admit` and `axiom`
+declarations in FILE. Exit 0 when nothing is refused, 1 when something is, 2 on a usage error (a
+missing file, an unknown environment, a statement of the wrong shape).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import re
+import sys
 from enum import Enum
 from pathlib import Path
 from typing import Annotated
@@ -18,7 +23,8 @@ from rich.markup import escape
 from proofgate.cli.common import ExitCode, console, fail, load_settings, read_input
 from proofgate.environments.registry import get_environment
 from proofgate.exceptions import ConfigError, SubmissionError
-from proofgate.models import Submission
+from proofgate.lean.lexer import iter_tokens
+from proofgate.models import Submission, Violation
 from proofgate.verify.assemble import assemble
 from proofgate.verify.policy import (
     DEFAULT_IMPORT_ROOTS,
@@ -28,7 +34,12 @@ from proofgate.verify.policy import (
     check_submission,
 )
 
-__all__ = ["lint", "register"]
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - Python 3.10
+    import tomli as tomllib
+
+__all__ = ["lake_project_roots", "lint", "register", "sorry_violations"]
 
 
 class ProfileChoice(str, Enum):
@@ -51,6 +62,52 @@ def _config(profile: ProfileChoice | None, environment: str) -> PolicyConfig:
             profile=chosen, heartbeat_cap=settings.heartbeat_cap, import_roots=DEFAULT_IMPORT_ROOTS
         )
     return PolicyConfig.from_settings(settings, profile=chosen, environment=env)
+
+
+#: `lean_lib Foo`, `lean_lib «Foo Bar»`, and `roots := #[`Foo, `Bar.Baz]` in a lakefile.lean.
+_LEAN_LIB = re.compile(r"^\s*lean_lib\s+(?:«([^»]+)»|([^\s{]+))", re.MULTILINE)
+_ROOTS = re.compile(r"roots\s*:=\s*#\[([^\]]*)\]")
+
+
+def lake_project_roots(start: Path) -> frozenset[str]:
+    """The module roots of the Lake project `start` is in (its `lean_lib`s and their `roots`), read
+    from the nearest `lakefile.lean` or `lakefile.toml` at or above `start`; empty outside one."""
+    for directory in (start, *start.parents):
+        lean, toml = directory / "lakefile.lean", directory / "lakefile.toml"
+        names: list[str] = []
+        if lean.is_file():
+            text = lean.read_text(encoding="utf-8", errors="replace")
+            names += [quoted or bare for quoted, bare in _LEAN_LIB.findall(text)]
+            for listed in _ROOTS.findall(text):
+                names += [name.strip().lstrip("`") for name in listed.split(",") if name.strip()]
+        elif toml.is_file():
+            try:
+                libs = tomllib.loads(toml.read_text(encoding="utf-8")).get("lean_lib", [])
+            except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+                fail(f"cannot read {toml}: {exc}")
+            for lib in libs if isinstance(libs, list) else []:
+                names += [str(lib.get("name", ""))] + [str(r) for r in lib.get("roots", [])]
+        else:
+            continue
+        return frozenset(name.split(".")[0] for name in names if name)
+    return frozenset()
+
+
+def sorry_violations(text: str) -> list[Violation]:
+    """`sorry`, `admit` and `axiom` declarations in `text`: what `--no-sorry` refuses."""
+    found: list[Violation] = []
+    for token in iter_tokens(text):
+        if token.is_word("sorry", "admit"):
+            message = f"`{token.text}` leaves the proof unfinished: prove it"
+            found.append(
+                Violation(rule="sorry", line=token.line, column=token.column, message=message)
+            )
+        elif token.is_word("axiom"):
+            message = "an `axiom` is assumed, not proved: state it as a theorem and prove it"
+            found.append(
+                Violation(rule="axiom", line=token.line, column=token.column, message=message)
+            )
+    return found
 
 
 def _policy(text: str, statement: str | None, *, proof: bool, config: PolicyConfig) -> PolicyResult:
@@ -89,6 +146,12 @@ def lint(
     environment: Annotated[
         str, typer.Option(help="Environment whose packages may be imported.")
     ] = "default",
+    no_sorry: Annotated[
+        bool,
+        typer.Option(
+            "--no-sorry", help="Also refuse `sorry`, `admit` and `axiom` declarations in FILE."
+        ),
+    ] = False,
 ) -> None:
     """Run the policy pass alone (no Lean needed): exit 0 if ok, 1 if anything is refused."""
     # as_json=False: lint reports every usage error on stderr alone
@@ -96,7 +159,16 @@ def lint(
     statement_text = (
         read_input(statement, "statement", as_json=False) if statement is not None else None
     )
-    result = _policy(text, statement_text, proof=proof, config=_config(profile, environment))
+    config = _config(profile, environment)
+    project = lake_project_roots(Path.cwd() if str(file) == "-" else file.resolve().parent)
+    if project:  # a Lake project's own libraries are importable inside it
+        config = dataclasses.replace(config, import_roots=config.import_roots | project)
+    result = _policy(text, statement_text, proof=proof, config=config)
+    if no_sorry:
+        refused = sorted(
+            [*result.violations, *sorry_violations(text)], key=lambda v: (v.line, v.column)
+        )
+        result = dataclasses.replace(result, violations=tuple(refused))
     if as_json:
         payload = {
             "ok": result.ok,
