@@ -29,6 +29,10 @@ compiler, logs its argv to `argv_log` when the scenario names one, then acts out
   under LEAN_ABORT_ON_PANIC. `kill`: SIGKILL, as an outside kill does; `kill-once FLAG`: only while
   FLAG does not exist (it is created), so a retry on a fresh process concludes.
 - `two`: two valid reports. `garbage`: text that is no JSON.
+
+With `--submission-export` in the argv it is the export-reading checker of contract 2 instead
+(export_checker.py: the collision table against `simulated-imports.json`); `report` in the
+scenario still overrides fields.
 """
 
 from __future__ import annotations
@@ -44,6 +48,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import export_checker  # type: ignore[import-not-found]  # run as a script
 from compiler import (  # type: ignore[import-not-found]  # run as a script
     OLEAN_MARKER,
     simulated_lean,
@@ -204,6 +209,9 @@ def _how(compiled: dict[str, Any]) -> dict[str, Any]:
 
 def main(argv: list[str]) -> int:
     scenario = json.loads(Path(argv[0]).read_text(encoding="utf-8"))
+    if "--submission-export" in argv[1:]:
+        code: int = export_checker.main(argv[0], scenario, argv[1:])
+        return code
     args = parse(argv[1:])
     if log := scenario.get("argv_log"):
         modules = {"submission": args.compiled["module"]}
