@@ -80,13 +80,13 @@ def render_verdict(verdict: Verdict) -> str:
         lines.append(f"reason: {verdict.reason}")
     for violation in verdict.violations:
         lines.append(
-            f"policy [{violation.rule}] {violation.line}:{violation.column}: {violation.message}"
+            f"policy [{violation.rule}] {violation.line}:{violation.column + 1}: {violation.message}"
         )
     if verdict.feedback:
         lines += ["", verdict.feedback]
     else:
         for message in verdict.messages:
-            where = f"{message.pos.line}:{message.pos.column} " if message.pos else ""
+            where = f"{message.pos.line}:{message.pos.column + 1} " if message.pos else ""
             lines.append(
                 f"{where}{message.severity.value}[{message.category.value}]: {message.text}"
             )
@@ -160,7 +160,7 @@ class ProofgateTools:
             text = "ok: nothing refused by policy (this says nothing about correctness)"
         else:
             text = "refused by policy:\n" + "\n".join(
-                f"  {v.line}:{v.column} [{v.rule}] {v.message}" for v in result.violations
+                f"  {v.line}:{v.column + 1} [{v.rule}] {v.message}" for v in result.violations
             )
         return _result(text, {"ok": result.ok, "violations": violations})
 

@@ -96,7 +96,7 @@ def test_rejected_exits_1_and_shows_the_violation(
     result = runner.invoke(app, ["check", code, "--server", url])
     assert result.exit_code == 1
     assert "rejected" in result.stdout
-    assert "policy 2:0 [exit]" in result.stdout
+    assert "policy 2:1 [exit]" in result.stdout  # 1-based columns for a person
 
 
 def test_failed_shows_the_feedback(server: tuple[str, FakeServiceWithPool], tmp_path: Path) -> None:
@@ -106,7 +106,7 @@ def test_failed_shows_the_feedback(server: tuple[str, FakeServiceWithPool], tmp_
     assert result.exit_code == 1
     assert "failed" in result.stdout
     assert "-- ^ error: unknown identifier 'error'" in result.stdout  # the verdict's feedback
-    assert "1:0 error [unknown_identifier]" in result.stdout
+    assert "1:1 error [unknown_identifier]" in result.stdout
 
 
 def test_timeout_verdict_is_infrastructure(

@@ -75,7 +75,7 @@ def test_human_output(tmp_path: Path) -> None:
     source.write_text("import Mathlib\nset_option maxHeartbeats 0 in\nexample : True := trivial\n")
     result = runner.invoke(app, ["lint", str(source)])
     assert result.exit_code == 1
-    assert f"{source}:2:25: [heartbeats]" in result.stdout
+    assert f"{source}:2:26: [heartbeats]" in result.stdout  # 1-based, as editors count
     assert "refused: 1 violation" in result.stderr
     source.write_text("import Mathlib\nexample : True := trivial\n")
     result = runner.invoke(app, ["lint", str(source)])
@@ -224,3 +224,13 @@ def test_no_sorry_refuses_sorry_admit_and_axioms(tmp_path: Path) -> None:
 def test_the_pre_commit_hook_refuses_sorry() -> None:
     hook = (SOURCE_ROOT / ".pre-commit-hooks.yaml").read_text()
     assert "proofgate lint --no-sorry" in hook
+
+
+def test_a_person_reads_1_based_columns_and_json_keeps_0_based_ones(tmp_path: Path) -> None:
+    """The editor convention wherever a person reads a position, as `ci` prints it; Lean's raw
+    0-based column in the JSON (issue 30, defect 5)."""
+    code = "import Mathlib\n  #exit\n"
+    _, payload, _ = lint(tmp_path, code)
+    assert (payload["violations"][0]["line"], payload["violations"][0]["column"]) == (2, 2)
+    result = runner.invoke(app, ["lint", str(tmp_path / "Sub.lean")])
+    assert f"{tmp_path / 'Sub.lean'}:2:3: [exit]" in result.stdout

@@ -93,7 +93,8 @@ def _annotated_source(source: str, messages: list[Message]) -> Text:
 
 
 def render_verdict(verdict: Verdict, out: Console, *, source: str | None = None) -> None:
-    """The verdict for a person: status, reason, the annotated code, then the details."""
+    """The verdict for a person: status, reason, the annotated code, then the details (columns
+    1-based, as editors count; the JSON keeps the models' 0-based ones)."""
     header = Text(f" {verdict.status.value} ", style=_STYLE.get(verdict.status, "bold red"))
     if verdict.target:
         header.append(f"  {verdict.target}", style="bold")
@@ -110,11 +111,14 @@ def render_verdict(verdict: Verdict, out: Console, *, source: str | None = None)
         )
     for violation in verdict.violations:
         out.print(
-            Text(f"policy {violation.line}:{violation.column} [{violation.rule}] ", style="magenta")
+            Text(
+                f"policy {violation.line}:{violation.column + 1} [{violation.rule}] ",
+                style="magenta",
+            )
             + Text(violation.message)
         )
     for message in verdict.messages:
-        where = f"{message.pos.line}:{message.pos.column} " if message.pos else ""
+        where = f"{message.pos.line}:{message.pos.column + 1} " if message.pos else ""
         style = {"error": "red", "warning": "yellow"}.get(message.severity.value, "cyan")
         out.print(
             Text(f"{where}{message.severity.value} [{message.category.value}] ", style=style)
@@ -123,7 +127,7 @@ def render_verdict(verdict: Verdict, out: Console, *, source: str | None = None)
         for goal in message.goals:
             out.print(Text("  goal: ", style="dim") + Text(goal))
     for sorry in verdict.sorries:
-        where = f"{sorry.pos.line}:{sorry.pos.column} " if sorry.pos else ""
+        where = f"{sorry.pos.line}:{sorry.pos.column + 1} " if sorry.pos else ""
         out.print(Text(f"{where}sorry ", style="yellow") + Text(sorry.goal))
     if verdict.axioms:
         out.print(Text("axioms: ", style="dim") + Text(", ".join(verdict.axioms)))

@@ -2,7 +2,8 @@
 
 Inside a Lake project (a `lakefile.lean` or `lakefile.toml` in FILE's directory or above), the
 project's own libraries are importable too. `--no-sorry` also refuses `sorry`, `admit` and `axiom`
-declarations in FILE. Exit 0 when nothing is refused, 1 when something is, 2 on a usage error (a
+declarations in FILE. A person reads 1-based columns (as editors count); `--json` keeps the
+models' 0-based ones. Exit 0 when nothing is refused, 1 when something is, 2 on a usage error (a
 missing file, an unknown environment, a statement of the wrong shape).
 """
 
@@ -181,12 +182,12 @@ def lint(
     else:
         for violation in result.violations:
             typer.echo(
-                f"{file}:{violation.line}:{violation.column}: [{violation.rule}] "
+                f"{file}:{violation.line}:{violation.column + 1}: [{violation.rule}] "
                 f"{violation.message}"
             )
         for note in result.notes:
             console.print(
-                escape(f"note: {file}:{note.line}:{note.column}: [{note.rule}] {note.message}")
+                escape(f"note: {file}:{note.line}:{note.column + 1}: [{note.rule}] {note.message}")
             )
         count = len(result.violations)
         console.print(
