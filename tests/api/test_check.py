@@ -241,3 +241,22 @@ def test_lone_surrogates_do_not_crash_the_server(live: LiveApp) -> None:
     )
     assert response.status_code == 422, response.text
     assert response.json()["detail"][0]["loc"] == ["body", "code"]
+
+
+@pytest.mark.parametrize(
+    ("reason", "message"),
+    [
+        (
+            "cannot verify: toolchain v4.32.0 not found",
+            "cannot verify now: toolchain v4.32.0 not found",
+        ),
+        ("cannot triage: no sandbox", "cannot triage now: no sandbox"),
+        ("pool warming", "cannot verify now: pool warming"),
+    ],
+)
+def test_the_503_message_says_cannot_verify_once(live: LiveApp, reason: str, message: str) -> None:
+    """Issue 30, defect 6: the service's reason already says "cannot verify"; the message does not
+    repeat it ("cannot verify now: cannot verify: ...")."""
+    live.service.raises = NotReady(reason)
+    body = live.http.post("/v1/check", json={"code": "x"}).json()
+    assert body["message"] == message and body["reason"] == reason

@@ -170,3 +170,34 @@ async def test_nothing_to_check_is_a_usage_error(tmp_path) -> None:  # noqa: ANN
     (tmp_path / "README.md").write_text("no Lean here")
     with pytest.raises(ConfigError, match="nothing to check"):
         await run_ci(tmp_path, Repo(tmp_path).open_checker(), build=False)
+
+
+def test_a_policy_refusals_failure_line_names_the_rule_once() -> None:
+    """Issue 30, defect 6: the reason already says `[rule] line N: why`; the message that repeats
+    it is left out, while a Lean error the reason does not quote is still added."""
+    from proofgate.ci.discover import Theorem
+    from proofgate.ci.runner import CheckJob, result_for
+    from proofgate.models import Category, Message, Severity, Verdict, VerdictStatus, Violation
+    from proofgate.verify.feedback import policy_messages
+
+    theorem = Theorem("t", 3, 0, 3, "theorem t : True", "theorem t : True := sorry", "", "")
+    job = CheckJob("A.lean", theorem, "theorem t : True := by\n  #exit\n")
+    violation = Violation(rule="exit", line=2, column=2, message="`#exit` stops elaboration")
+    refused = Verdict(
+        status=VerdictStatus.rejected,
+        kind="check",
+        reason="refused by policy: [exit] line 2: `#exit` stops elaboration",
+        violations=[violation],
+        messages=policy_messages([violation]),
+    )
+    message = result_for(job, refused, shown="A.lean", duration_ms=1).message
+    assert message.count("[exit]") == 1 and message.count("stops elaboration") == 1
+    error = Message(
+        severity=Severity.error, category=Category.tactic_failed, text="linarith failed"
+    )
+    failed = Verdict(
+        status=VerdictStatus.failed, kind="check", reason="Lean reported an error", messages=[error]
+    )
+    assert result_for(job, failed, shown="A.lean", duration_ms=1).message.endswith(
+        "linarith failed"
+    )

@@ -88,3 +88,23 @@ def test_cheats_are_counted_by_class() -> None:
     assert summary.cheats_caught() == sum(
         statuses[s] for s in ("rejected", "axiom_violation", "statement_mismatch", "incomplete")
     )
+
+
+def test_cheats_caught_counts_items_not_violations(tmp_path: Path) -> None:
+    """An item refused for three rules is one cheat caught (issue 30, defect 6); the rules are
+    still listed, each with how often it was hit."""
+    from proofgate.batch.input import BatchRecord
+    from proofgate.models import Verdict, VerdictStatus, Violation
+    from proofgate.reports.failure_page import write_failure_report
+
+    violations = [
+        Violation(rule=rule, line=1, column=0, message="refused")
+        for rule in ("eval", "exit", "eval")
+    ]
+    refused = Verdict(status=VerdictStatus.rejected, kind="compile", violations=violations)
+    records = [BatchRecord(id="a", line=1, verdict=refused)]
+    summary = analyse_records(records)
+    assert summary.cheats_caught() == 1 and summary.cheat_items["policy rules"] == 1
+    assert summary.cheats["policy rules"] == Counter({"eval": 2, "exit": 1})
+    write_failure_report(summary, tmp_path)
+    assert "| policy rules | 1 |" in (tmp_path / "summary.md").read_text(encoding="utf-8")

@@ -165,6 +165,15 @@ async def _submission_error(request: Request, exc: Exception) -> JSONResponse:
     return _error(_request_id(request), 422, "submission", f"{field}: {exc}", detail=[issue])
 
 
+def _unready_message(reason: str) -> str:
+    """The 503 message, `cannot verify now: REASON`, saying it once: a reason that already says
+    what cannot be done (`cannot verify: ...`, `cannot triage: ...`) gets only the "now"."""
+    what, colon, rest = reason.partition(": ")
+    if colon and what.startswith("cannot ") and " " not in what.removeprefix("cannot "):
+        return f"{what} now: {rest}"
+    return f"cannot verify now: {reason}"
+
+
 async def _not_ready(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, NotReady)
     if isinstance(exc, LeanUnavailable):
@@ -180,7 +189,7 @@ async def _not_ready(request: Request, exc: Exception) -> JSONResponse:
         _request_id(request),
         503,
         kind,
-        f"cannot verify now: {exc.reason}",
+        _unready_message(exc.reason),
         retry_after=retry_after,
         estimated=exc.retry_after is not None,
         reason=exc.reason,

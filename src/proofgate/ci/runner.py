@@ -177,7 +177,8 @@ def _place(verdict: Verdict, theorem: Theorem) -> tuple[int, int]:
 def _message(verdict: Verdict, theorem: Theorem) -> str:
     parts = [f"{theorem.name}: {verdict.reason or verdict.status.value}"]
     first_error = next((m.text for m in verdict.messages if m.severity is Severity.error), None)
-    if first_error and first_error not in verdict.reason:
+    # a policy refusal's reason already names its first rule and says why: do not repeat it
+    if first_error and first_error not in verdict.reason and not verdict.violations:
         parts.append(first_error.strip().splitlines()[0])
     return ": ".join(parts)
 

@@ -203,7 +203,7 @@ def _cheats_html(summary: FailureSummary) -> str:
             rows.append([_e(name), "0", '<span class="none">none</span>'])
             continue
         detail = ", ".join(f"<code>{_e(k)}</code> &times;{v}" for k, v in found.most_common(8))
-        rows.append([_e(name), str(sum(found.values())), detail])
+        rows.append([_e(name), str(summary.cheat_items[name]), detail])
     return _table(["class", "items", "which"], rows, {1})
 
 
@@ -253,7 +253,7 @@ def render_markdown_summary(summary: FailureSummary) -> str:
         which = (
             ", ".join(f"{_md_code(k)} ×{v}" for k, v in found.most_common(8)) if found else "none"
         )
-        lines.append(f"| {name} | {sum(found.values())} | {which} |")
+        lines.append(f"| {name} | {summary.cheat_items[name]} | {which} |")
     lines += ["", "## Time", "", "![Time per check](times.png)", ""]
     lines += [
         "| verdict | checks | p50 s | p90 s | p99 s | max s |",

@@ -88,7 +88,8 @@ class FailureSummary:
     stage_ms: dict[str, float] = field(default_factory=dict)
     attempts: Counter[int] = field(default_factory=Counter)
     cached: int = 0
-    cheats: dict[str, Counter[str]] = field(default_factory=dict)
+    cheats: dict[str, Counter[str]] = field(default_factory=dict)  # what was caught, by name
+    cheat_items: Counter[str] = field(default_factory=Counter)  # items caught, by class
     item_errors: list[MessageGroup] = field(default_factory=list)
 
     @property
@@ -100,7 +101,8 @@ class FailureSummary:
         return sum(count for tries, count in self.attempts.items() if tries > 1)
 
     def cheats_caught(self) -> int:
-        return sum(sum(found.values()) for found in self.cheats.values())
+        """Items caught cheating (an item refused for three rules is one)."""
+        return sum(self.cheat_items.values())
 
 
 def _group(
@@ -151,7 +153,9 @@ def analyse_records(
             seen_here.add(message.category.value)
             _group(messages, message.category.value, message.text, record.id)
         summary.categories.update(seen_here)
-        _count_cheats(summary.cheats, verdict.status, record)
+        caught = _count_cheats(summary.cheats, verdict.status, record)
+        if caught is not None:
+            summary.cheat_items[caught] += 1
     checks = summary.verdicts - summary.cached
     summary.stage_ms = {stage: stages[stage] / checks for stage in stages} if checks else {}
     summary.messages = _ranked(messages, top)
@@ -161,20 +165,26 @@ def analyse_records(
 
 def _count_cheats(
     cheats: dict[str, Counter[str]], status: VerdictStatus, record: BatchRecord
-) -> None:
+) -> str | None:
+    """Count what `record` was caught with; the class it falls in (None: not a cheat)."""
     verdict = record.verdict
     assert verdict is not None
     if status is VerdictStatus.rejected:
         cheats["policy rules"].update(v.rule for v in verdict.violations or [])
         if not verdict.violations:
             cheats["policy rules"]["(unnamed rule)"] += 1
-    elif status is VerdictStatus.axiom_violation:
+        return "policy rules"
+    if status is VerdictStatus.axiom_violation:
         extra = [axiom for axiom in verdict.axioms if axiom not in _ORDINARY_AXIOMS]
         cheats["axiom violations"].update(extra or ["(axiom not named)"])
-    elif status is VerdictStatus.statement_mismatch:
+        return "axiom violations"
+    if status is VerdictStatus.statement_mismatch:
         cheats["statement mismatches"][normalise_message(verdict.reason) or "mismatch"] += 1
-    elif status is VerdictStatus.incomplete:
+        return "statement mismatches"
+    if status is VerdictStatus.incomplete:
         cheats["sorry"]["reaches sorryAx" if "sorryAx" in verdict.axioms else "sorry left"] += 1
+        return "sorry"
+    return None
 
 
 def analyse_results(path: Path, *, top: int = 15) -> FailureSummary:
