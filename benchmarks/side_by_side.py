@@ -2,8 +2,10 @@
 
 No Lean runs here. Both services get the same simulated REPL (`proofgate.bench.simulated_repl`,
 a 2 s header import, a fixed check time per request), the same fake `lake` (`lake env CMD` runs
-CMD, from `proofgate.bench.audit_model`), the same closed-loop load (`proofgate.bench.load`), and
-the same figures (`proofgate.bench.scenarios.measure_throughput`), interleaved point by point.
+CMD, from `proofgate.bench.audit_model`: Kimina starts each REPL through it, proofgate's bench
+starts the REPL program directly and its audit's processes through it), the same closed-loop
+load (`proofgate.bench.load`), and the same figures (`proofgate.bench.scenarios.measure_throughput`),
+interleaved point by point.
 proofgate runs as `proofgate bench` runs it (`proofgate.bench.server`: the real app and service,
 its audit model ON as deployed: three jailed processes a request over a SIMULATED lean and checker),
 and its audit-off side (a simulated 0 s `ok`) is reported too, labelled. Kimina runs from a
