@@ -143,6 +143,13 @@ def test_goals_of_placeholders_and_tactic_failures() -> None:
     assert goals_in("Unknown identifier `g`") == []
 
 
+def test_a_goal_does_not_keep_leans_trailing_failed() -> None:
+    """Issue 30, defect 9: `linarith failed ...\n⊢ False failed` has the goal `⊢ False`."""
+    text = "linarith failed to find a contradiction\ncase a\nx : ℝ\na✝ : x > 0\n⊢ False failed"
+    assert goals_in(text) == ["case a\nx : ℝ\na✝ : x > 0\n⊢ False"]
+    assert goals_in("unsolved goals\nfailed : Prop\n⊢ failed") == ["failed : Prop\n⊢ failed"]
+
+
 STATEMENT_HEADERS = [
     "",
     "import Mathlib\n",

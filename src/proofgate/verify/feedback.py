@@ -101,7 +101,14 @@ def goals_in(text: str) -> list[str]:
         rest = "\n".join(lines[1:])
     else:
         return []
-    return [chunk.strip("\n") for chunk in re.split(r"\n\s*\n", rest) if "⊢" in chunk]
+    chunks = [chunk.strip("\n") for chunk in re.split(r"\n\s*\n", rest) if "⊢" in chunk]
+    # Lean ends some tactic errors with the goal and then " failed" (`⊢ False failed`): not the goal's
+    return [_without_failed(chunk) for chunk in chunks]
+
+
+def _without_failed(goal: str) -> str:
+    cut = re.sub(r"[ \t]+failed\s*$", "", goal)
+    return cut if cut.rsplit("\n", 1)[-1].strip() not in ("⊢", "") else goal
 
 
 def _severity(message: ReplMessage) -> Severity:
