@@ -501,3 +501,23 @@ async def test_a_permissive_session_runs_and_records_the_rewritten_tactic(
     assert "5000000" not in sessions.proof(info.session_id, 1).code
     verdict = await sessions.finish(info.session_id, 1)
     assert verdict.status is VerdictStatus.proved
+
+
+async def test_finish_on_open_goals_is_incomplete_without_lean(
+    service: CheckerService, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 30, defect 9: a state with open goals is `incomplete` with its goals; the full check
+    (and Lean) is not asked."""
+    sessions = sessions_of(service)
+    info = await sessions.open(OpenSessionRequest(statement=STATEMENT))
+    step = await sessions.run_tactic(info.session_id, 0, "constructor\n  -- standin: goal ⊢ q")
+    assert step.state is not None and step.state.status == "open"
+
+    async def no_check(*args: object, **kwargs: object) -> None:
+        raise AssertionError("finish asked the full check about a state with open goals")
+
+    monkeypatch.setattr(service, "check", no_check)
+    verdict = await sessions.finish(info.session_id, step.state.state)
+    assert verdict.status is VerdictStatus.incomplete and verdict.target == "t"
+    assert verdict.messages[0].goals == step.state.goals == ["⊢ q"]
+    assert "1 open goal" in verdict.reason and "⊢ q" in verdict.feedback

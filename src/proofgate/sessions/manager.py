@@ -48,7 +48,7 @@ from proofgate.lean.repl import WORKER_LOST
 from proofgate.lean.reply import ReplReply
 from proofgate.lean.session_workers import SessionWorker, SessionWorkers
 from proofgate.logs import get_logger
-from proofgate.models import Message, Submission, Verdict
+from proofgate.models import Category, Message, Severity, Submission, Verdict, VerdictStatus
 from proofgate.models.sessions import (
     OpenSessionRequest,
     Outcome,
@@ -308,9 +308,12 @@ class SessionManager:
                 "has no goals left",
                 field="state",
             )
-        verdict = await self._service.check(
-            _submission(session.request, session.proof(state)), tenant=session.owner
-        )
+        submission = _submission(session.request, session.proof(state))
+        node = session.node(state).state
+        if node.status == "open":  # Lean need not be asked: the proof is not finished
+            session.last_used = self._clock()
+            return _unfinished(session.target, state, node.goals, submission)
+        verdict = await self._service.check(submission, tenant=session.owner)
         session.last_used = self._clock()
         return verdict
 
@@ -458,6 +461,28 @@ def _submission(request: OpenSessionRequest, proof: str) -> Submission:
         environment=request.environment,
         policy=request.policy,
         allowed_axioms=request.allowed_axioms,
+    )
+
+
+def _unfinished(target: str, state: int, goals: list[str], submission: Submission) -> Verdict:
+    """`incomplete` for a state with open goals, with its goals, decided without Lean."""
+    count = f"{len(goals)} open goal{'s' * (len(goals) != 1)}"
+    reason = (
+        f"state {state} has {count}: run tactics until a state has none left, then finish that "
+        "state"
+    )
+    message = Message(
+        severity=Severity.error, category=Category.unsolved_goals, text=reason, goals=goals
+    )
+    feedback = reason + "".join(f"\n\n{goal}" for goal in goals)
+    return Verdict(
+        status=VerdictStatus.incomplete,
+        kind="check",
+        target=target,
+        reason=reason,
+        messages=[message],
+        feedback=feedback,
+        content_hash=submission.content_hash(),
     )
 
 
