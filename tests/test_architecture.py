@@ -24,7 +24,19 @@ LAYERS: list[tuple[str, frozenset[str]]] = [
     (
         "fronts",
         frozenset(
-            {"", "__main__", "cli", "api", "mcp_server", "dojo", "ci", "batch", "reports", "bench"}
+            {
+                "",
+                "__main__",
+                "cli",
+                "api",
+                "mcp_server",
+                "dojo",
+                "ci",
+                "batch",
+                "reports",
+                "bench",
+                "rewards",
+            }
         ),
     ),
     ("client", frozenset({"client", "backends"})),

@@ -228,6 +228,22 @@ class Settings(BaseSettings):
         100_000, ge=0, description="maxHeartbeats of one probe (0: Lean's default; <= the cap)."
     )
 
+    # --- reward mode (proofgate.rewards, `POST /v1/rewards`) ---------------------------------
+    reward_proved: float = Field(
+        1.0, allow_inf_nan=False, description="The reward of a `proved` completion."
+    )
+    reward_other: float = Field(
+        0.0,
+        allow_inf_nan=False,
+        description="The reward of every other decided status (`no_proof` included).",
+    )
+    reward_cheat_penalty: float = Field(
+        0.0, allow_inf_nan=False, description="Subtracted from a reward when a cheat is named."
+    )
+    reward_no_proof_penalty: float = Field(
+        0.0, allow_inf_nan=False, description="Subtracted from the reward of `no_proof`."
+    )
+
     @field_validator("triage_closers")
     @classmethod
     def _closers_are_one_line_tactics(cls, value: list[str]) -> list[str]:
