@@ -9,7 +9,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from proofgate.__about__ import __version__
-from proofgate.api import check, environments, health, jobs, kimina, metrics
+from proofgate.api import check, environments, health, jobs, kimina, metrics, rewards
 from proofgate.api.auth import install_auth
 from proofgate.api.errors import BodySizeLimitMiddleware, install_error_handlers
 from proofgate.api.middleware import RequestContextMiddleware
@@ -58,6 +58,7 @@ def create_app(
     app.include_router(sessions_router)
     app.include_router(triage_router)
     app.include_router(jobs.router)
+    app.include_router(rewards.router)
     app.include_router(kimina.router)
     app.state.metrics = metrics.Metrics(
         pool_stats=metrics.pool_stats_of(app.state), key_labels=settings.metrics_key_labels

@@ -217,6 +217,18 @@ class Metrics:
             ["outcome"],
             registry=self.registry,
         )
+        self.rewards = Counter(
+            "proofgate_rewards",
+            "Reward records by environment and status (`no_proof` included).",
+            ["environment", "status"],
+            registry=self.registry,
+        )
+        self.reward_cheats = Counter(
+            "proofgate_reward_cheats",
+            "Reward records naming a cheat, by environment and cheat class.",
+            ["environment", "cheat"],
+            registry=self.registry,
+        )
         if pool_stats is not None:
             self.registry.register(PoolCollector(pool_stats))
 
@@ -239,6 +251,11 @@ class Metrics:
 
     def observe_batch_item(self, outcome: str) -> None:
         self.batch_items.labels(outcome).inc()
+
+    def observe_reward(self, environment: str, status: str, cheat: str | None) -> None:
+        self.rewards.labels(environment, status).inc()
+        if cheat is not None:
+            self.reward_cheats.labels(environment, cheat).inc()
 
     def observe_request(self, route: str, method: str, status: int, seconds: float) -> None:
         self.requests.labels(route, method, str(status)).inc()

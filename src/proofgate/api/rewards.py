@@ -1,0 +1,114 @@
+"""`POST /v1/rewards`: a locked statement and a group of raw completions in, one reward record each.
+
+Each completion counts against the API key's rate as a submission (as a batch item does); every
+check runs for the caller's tenant through the service's `check`. The records come back in order
+as one JSON body, or with `?stream=true` / `Accept: application/x-ndjson` one NDJSON line each as
+its check finishes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import JSONResponse, Response, StreamingResponse
+
+from proofgate.api.deps import Tenant, get_service
+from proofgate.api.errors import ERROR_RESPONSES
+from proofgate.api.metrics import Metrics
+from proofgate.config import Settings
+from proofgate.models import Verdict
+from proofgate.models.http import ErrorBody
+from proofgate.models.jobs import NDJSON
+from proofgate.models.rewards import RewardRecord, RewardRequest, RewardResponse
+from proofgate.rewards import Group, RewardScale
+from proofgate.service import CheckerService
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/v1", tags=["rewards"], responses=ERROR_RESPONSES)
+
+
+def _check_environment(service: CheckerService, name: str) -> None:
+    """An unknown environment is the request's fault (422) before anything runs; a service
+    without `environment` (a test's stand-in) leaves it to each check."""
+    environment = getattr(service, "environment", None)
+    if callable(environment):
+        environment(name)  # raises SubmissionError naming the known ones
+
+
+@router.post(
+    "/rewards",
+    response_model=RewardResponse,
+    summary="Reward a group of completions for one statement",
+    description=(
+        "Reads each completion (reasoning stripped, its last fenced Lean block: a proof body or "
+        "a restated theorem), checks it against the locked statement and answers one record per "
+        "completion, in order: `reward` (null with `retry: true` for timeout, out_of_memory, "
+        "internal), `status` (a verdict status or `no_proof`), `cheat`, ... Identical "
+        "completions are checked once. With `?stream=true` / `Accept: application/x-ndjson`, one "
+        "record a line as each finishes. More completions than PROOFGATE_MAX_BATCH_ITEMS: 413."
+    ),
+    responses={
+        200: {"content": {NDJSON: {}}, "description": "The records (JSON, or NDJSON lines)."},
+        413: {"model": ErrorBody, "description": "Too many completions, or the body is too large."},
+    },
+)
+async def rewards(
+    body: RewardRequest,
+    request: Request,
+    tenant: Tenant,
+    stream: bool = Query(False, description="Stream the records as NDJSON, as they finish."),
+    service: CheckerService = Depends(get_service),
+) -> Response:
+    settings: Settings = request.app.state.settings
+    metrics: Metrics = request.app.state.metrics
+    if len(body.completions) > settings.max_batch_items:
+        error = ErrorBody(
+            error="too_many_items",
+            message=f"the group has {len(body.completions)} completions, more than the "
+            f"{settings.max_batch_items} allowed: split it (or raise PROOFGATE_MAX_BATCH_ITEMS)",
+            request_id=getattr(request.state, "request_id", None),
+        )
+        return JSONResponse(error.model_dump(mode="json", exclude_none=True), status_code=413)
+    _check_environment(service, body.environment)
+    group = await Group.prepare(body)  # a malformed statement: SubmissionError, 422
+    admission = getattr(request.state, "admission", None)
+    if admission is not None:
+        admission.charge(len(body.completions))
+
+    def observed(verdict: Verdict, seconds: float) -> None:
+        metrics.observe_verdict(verdict, seconds, cache_enabled=settings.cache_enabled)
+
+    streaming = stream or NDJSON in request.headers.get("accept", "")
+    records = group.records(
+        service,
+        tenant=tenant,
+        scale=RewardScale.from_options(body.reward, settings),
+        concurrency=settings.batch_concurrency or 2 * settings.workers,
+        busy_wait=settings.queue_wait,
+        raise_not_ready=not streaming,
+        on_verdict=observed,
+    )
+
+    async def counted() -> AsyncIterator[RewardRecord]:
+        async for record in records:
+            metrics.observe_reward(body.environment, record.status.value, record.cheat)
+            yield record
+
+    if streaming:
+
+        async def lines() -> AsyncIterator[bytes]:
+            async for record in counted():
+                yield (record.model_dump_json() + "\n").encode("utf-8")
+
+        return StreamingResponse(lines(), media_type=NDJSON)
+    collected = sorted([record async for record in counted()], key=lambda r: r.index)
+    counts: dict[str, int] = {}
+    cheats: dict[str, int] = {}
+    for record in collected:
+        counts[record.status.value] = counts.get(record.status.value, 0) + 1
+        if record.cheat is not None:
+            cheats[record.cheat] = cheats.get(record.cheat, 0) + 1
+    answer = RewardResponse(records=collected, counts=counts, cheats=cheats)
+    return JSONResponse(answer.model_dump(mode="json"))
