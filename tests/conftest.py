@@ -13,7 +13,7 @@ from proofgate.environments.readiness import lean_problems
 from proofgate.environments.registry import get_environment
 from proofgate.exceptions import ConfigError
 
-# Under CI a skip fails the run, except for `lean`-marked tests (see tests/support/ci_gate.py);
+# Under CI a skip fails the run, except for `lean`- and `peer`-marked tests (tests/support/ci_gate.py);
 # under PROOFGATE_REQUIRE_LEAN=1 a skipped `lean`-marked test fails too (tests/support/lean_gate.py).
 pytest_plugins = [
     "tests.support.ci_gate",

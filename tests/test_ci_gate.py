@@ -1,4 +1,5 @@
-"""The CI gate (tests/support/ci_gate.py): under CI a skip fails the run, except `lean` tests."""
+"""The CI gate (tests/support/ci_gate.py): under CI a skip fails the run, except `lean` and `peer`
+tests."""
 
 from __future__ import annotations
 
@@ -16,6 +17,10 @@ import pytest
 @pytest.mark.lean
 def test_needs_lean():
     pytest.skip("no Lean here")
+
+@pytest.mark.peer
+def test_needs_a_peer_checkout():
+    pytest.skip("no Kimina checkout")
 
 def test_needs_bwrap():
     pytest.skip("bubblewrap not installed")
@@ -47,17 +52,17 @@ def _pytest(tmp_path: Path, ci: str | None, source: str) -> subprocess.Completed
 def test_outside_ci_a_skip_is_a_skip(tmp_path: Path) -> None:
     result = _pytest(tmp_path, None, SAMPLE)
     assert result.returncode == 0, result.stdout
-    assert "1 passed, 2 skipped" in result.stdout
+    assert "1 passed, 3 skipped" in result.stdout
 
 
 def test_ci_false_is_off(tmp_path: Path) -> None:
     assert _pytest(tmp_path, "false", SAMPLE).returncode == 0
 
 
-def test_under_ci_a_skip_fails_but_a_lean_skip_does_not(tmp_path: Path) -> None:
+def test_under_ci_a_skip_fails_but_a_lean_or_peer_skip_does_not(tmp_path: Path) -> None:
     result = _pytest(tmp_path, "1", SAMPLE)
     assert result.returncode == 1, result.stdout
-    assert "1 failed, 1 passed, 1 skipped" in result.stdout
+    assert "1 failed, 1 passed, 2 skipped" in result.stdout
     assert "skipped under CI" in result.stdout and "bubblewrap not installed" in result.stdout
 
 

@@ -261,6 +261,7 @@ async def test_the_proofgate_side_of_one_added_latency_point(tmp_path: Path) -> 
     assert figures["beyond_check"]["p50_ms"] > 0
 
 
+@pytest.mark.peer
 @pytest.mark.skipif(
     KIMINA_CHECKOUT is None,
     reason="no Kimina Lean Server checkout: set PROOFGATE_KIMINA_CHECKOUT to one (git clone it "
