@@ -7,10 +7,12 @@ ProofgateError
  |    +-- LeanUnavailable      the pinned toolchain or Mathlib is missing
  |    +-- SandboxUnavailable   no working sandbox, and no explicit opt-out
  +-- Busy                      the pool is saturated: retry later
+ |    +-- TenantBusy           one tenant's own share of the queue is full (HTTP 429)
  +-- SetupError                `proofgate setup` could not finish
  +-- SpawnFailed               a spawner could not start a process, or it died before its exec
  +-- ReplError                 a REPL worker misbehaved (the service's fault, retried once)
  |    +-- ReplCrashed          the process exited or was killed mid-request
+ |    |    +-- WorkerKilled    killed by the same signal on its retry: the submission's doing
  |    +-- ReplProtocolError    unparsable, forged or unexpected output
  |    +-- ReplTimeout          the request ran past its wall-clock limit (the submission's outcome)
  |    +-- ReplOutOfMemory      the worker went over its memory cap (the submission's outcome)

@@ -341,8 +341,8 @@ class SimulatedRepl:
         elif name == "signal-once" and not os.path.exists(argument.split()[0]):
             Path(argument.split()[0]).touch()  # the next worker given this code goes on
             os.kill(os.getpid(), int(argument.split()[1]))
-        elif name == "signal":
-            os.kill(os.getpid(), int(argument))  # as a stack overflow (11) or an abort (6) ends Lean
+        elif name == "signal":  # as a stack overflow (11) or an abort (6) ends Lean
+            os.kill(os.getpid(), int(argument))
         elif name == "crash":
             sys.stderr.write("INTERNAL PANIC: simulated crash\n")
             sys.stderr.flush()
