@@ -170,3 +170,16 @@ async def test_readiness_reasons_are_the_doctors(
         await own_sandbox.close()
     async with running_service(stack) as given_spawner:
         assert given_spawner.readiness().ready and len(asked) == 1
+
+
+async def test_a_free_compile_without_its_target_is_failed_without_lean(tmp_path: Path) -> None:
+    service = CheckerService(make_stack(tmp_path).settings)  # no stand-ins: the backend is missing
+    await service.start()
+    try:
+        assert not service.readiness().ready
+        code = "import Mathlib\n\ntheorem t : True := trivial\n"
+        verdict = await service.check(Submission(code=code, target="nope"))
+        assert verdict.status is VerdictStatus.failed, verdict.reason
+        assert "target_missing" in [m.category for m in verdict.messages]
+    finally:
+        await service.close()

@@ -2,10 +2,11 @@
 
     assemble -> policy -> (result cache) -> REPL pool -> trusted audit -> verdict and feedback
 
-A policy refusal needs no Lean and is answered even when the service cannot verify. Everything
-else needs a ready backend (toolchain or configured commands, and a sandbox); without one `check`
-raises `NotReady` with the reason, which HTTP turns into 503. Only the trusted audit can make a
-verdict `proved`: the REPL run gives feedback, and its errors short-cut to `failed`.
+A policy refusal, or a free compile whose `target` its code lacks, needs no Lean and is answered
+even when the service cannot verify. Everything else needs a ready backend (toolchain or configured
+commands, and a sandbox); without one `check` raises `NotReady` with the reason, which HTTP turns
+into 503. Only the trusted audit can make a verdict `proved`: the REPL run gives feedback, and its
+errors short-cut to `failed`.
 
 Every request runs for a tenant (`proofgate.models.tenant`), on that tenant's workers only. The
 cache is shared between tenants only for what the trusted side decided itself: a policy refusal,
@@ -216,7 +217,8 @@ class CheckerService:
         # Assembling, the policy pass and the cache key read the whole submitted text: in a
         # worker thread, so a large submission never stalls the loop's other requests.
         prepared = await asyncio.to_thread(self._prepare, submission, tenant)
-        if not prepared.policy.ok:
+        if not prepared.policy.ok or prepared.assembled.target_missing is not None:
+            # Decided before Lean, by proofgate's own readers: the same for every tenant.
             verdict = self._verdict(prepared, started)
             await self._remember(prepared, verdict, shared=True)
             return verdict
