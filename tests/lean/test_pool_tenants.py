@@ -17,6 +17,7 @@ import pytest
 
 from proofgate.config import Settings
 from proofgate.exceptions import Busy, TenantBusy
+from proofgate.lean import workers as workers_module
 from proofgate.lean.pool import ReplPool, ReplRun
 from proofgate.sandbox.group import ProcessGroupSpawner
 from tests.standins.repl import standin_launcher
@@ -140,3 +141,21 @@ async def test_a_full_tenant_queue_is_tenant_busy_only_while_others_are_served(
         gate.touch()
         results = await asyncio.gather(*busy, queued, alone, other)
         assert sorted(said(run) for run in results) == ["a0", "a1", "a2", "a3", "b0"]
+
+
+async def test_a_tenants_worker_of_a_prewarmed_header_is_never_retired_as_cold(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(workers_module, "COLD_IDLE_SECONDS", 0.0)
+    monkeypatch.setattr(workers_module, "SUPERVISE_SECONDS", 0.05)
+    warm = f"{HEADER}\ntheorem t : True := trivial\n"
+    cold = "import Mathlib.Tactic\ntheorem t : True := trivial\n"
+    async with tenant_pool(tmp_path, spare_workers=0) as pool:
+        first = await pool.run(warm, tenant="tenant-a")
+        assert await until_async(lambda: pool.stats().idle_workers == 2)  # and a spare
+        await pool.run(cold, tenant="tenant-a")  # evicts the spare: tenant-a is active
+        assert await until_async(lambda: pool.stats().restarts.get("idle", 0) >= 1)
+        again = await pool.run(warm, tenant="tenant-a")
+        assert again.worker_pid == first.worker_pid, (
+            pool.stats().restarts
+        )  # kept, as a pre-warmed header's worker is

@@ -647,7 +647,7 @@ class WorkerSet:
                     if not worker.repl.alive:
                         self._retire(worker, death_cause(worker.repl.failure))
                     elif (
-                        worker.key not in self.prewarm
+                        worker.key.spare not in self.prewarm
                         and now - worker.last_used > COLD_IDLE_SECONDS
                     ):
                         self._retire(worker, "idle")
