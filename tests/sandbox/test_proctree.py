@@ -197,3 +197,26 @@ def test_an_update_follows_an_orphan_to_its_new_parent(monkeypatch: pytest.Monke
 def _kill_tree(root: subprocess.Popen[bytes]) -> None:
     kill_members(sample_tree(root.pid).members.values())
     root.wait(5)
+
+
+def test_a_baseline_from_known_members_reads_no_other_process(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """With a cgroup's members the tree is those members alone: no scan of /proc, and a process
+    that joined them since the mark is a stray (a full scan reads every process on the host)."""
+    sleeper = subprocess.Popen(["sleep", "60"])
+    try:
+
+        def no_scan() -> dict[int, object]:
+            raise AssertionError("the whole of /proc was scanned")
+
+        monkeypatch.setattr(proctree, "_scan", no_scan)
+        baseline = proctree.Baseline(os.getpid())
+        baseline.mark([os.getpid()])
+        assert baseline.strays([os.getpid()]) == []
+        assert baseline.strays([os.getpid(), sleeper.pid]) == [sleeper.pid]
+        assert baseline.kill_strays([os.getpid(), sleeper.pid]) == 1
+        assert sleeper.wait(timeout=30) == -9
+    finally:
+        sleeper.kill()
+        sleeper.wait()

@@ -176,14 +176,17 @@ class ReplProcess:
         """Kill what the last command left behind; taint the worker if some of it stays."""
         if not self._baseline_marked or not self.alive:
             return  # a dead worker's whole tree is killed anyway
-        killed = self._process.kill_strays()
+        # In a thread: without a cgroup, finding the tree reads every process on the host.
+        killed = await asyncio.to_thread(self._process.kill_strays)
         if not killed:
             return
         self.strays_killed += killed
         deadline = time.monotonic() + STRAY_GRACE_SECONDS
-        while (left := self._process.strays()) and time.monotonic() < deadline:
+        while (left := await asyncio.to_thread(self._process.strays)) and (
+            time.monotonic() < deadline
+        ):
             await asyncio.sleep(STRAY_POLL_SECONDS)
-            self._process.kill_strays()
+            await asyncio.to_thread(self._process.kill_strays)
         if left:
             self.tainted = True
 

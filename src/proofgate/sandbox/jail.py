@@ -107,14 +107,16 @@ class JailedProcess(PipedProcess):
         with contextlib.suppress(OSError):
             os.killpg(self.pid, signal.SIGKILL)
 
-    def _extra_members(self) -> set[int]:
-        """Every task of the jail's cgroup (under a cgroup, what the kernel counts as the jail's)."""
+    def _members(self) -> set[int] | None:
+        """Every process of the jail's cgroup, which its launcher joined before the exec (so the
+        whole tree); None without a cgroup, or when it cannot be read: the tree is then found from
+        /proc."""
         if self.cgroup is None:
-            return set()
+            return None
         try:
-            return self.cgroup.pids()
+            return self.cgroup.pids() | {self.pid}
         except OSError:
-            return set()
+            return None
 
     def private_memory_bytes(self) -> int | None:
         """Anonymous memory of the tree (the cgroup's, or RssAnon summed); None once bwrap exited."""

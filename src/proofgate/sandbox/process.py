@@ -117,19 +117,20 @@ class PipedProcess:
     def returncode(self) -> int | None:
         return self._process.returncode
 
-    def _extra_members(self) -> Iterable[int]:
-        """Processes that belong to the tree but may not descend from its root (a cgroup's)."""
-        return ()
+    def _members(self) -> Iterable[int] | None:
+        """Every process of the tree when the spawner knows them (a jail's cgroup); None: the
+        tree is found from /proc (`proofgate.sandbox.proctree.Baseline`)."""
+        return None
 
     def mark_baseline(self) -> None:
         if self._process.returncode is None:
-            self._baseline.mark()
+            self._baseline.mark(self._members())
 
     def kill_strays(self) -> int:
         if self._process.returncode is not None:
             return 0
         try:
-            return self._baseline.kill_strays(self._extra_members())
+            return self._baseline.kill_strays(self._members())
         except OSError:
             return 0
 
@@ -137,7 +138,7 @@ class PipedProcess:
         if self._process.returncode is not None:
             return 0
         try:
-            return len(self._baseline.strays(self._extra_members()))
+            return len(self._baseline.strays(self._members()))
         except OSError:
             return 0
 

@@ -246,17 +246,24 @@ class Baseline:
     Identities are (pid, start time), so a pid reused by a stray is a stray. A jail's tree holds
     every process of its PID namespace (an orphan is adopted by the namespace's init, inside the
     tree), so a daemon that `setsid`s or double-forks stays in view; unjailed, such a daemon is
-    adopted by the host's init and leaves the tree (the unjailed spawner confines nothing)."""
+    adopted by the host's init and leaves the tree (the unjailed spawner confines nothing).
+
+    `members`, when the caller knows them, are every process of the tree: a jail's cgroup, which
+    its root joined before it ran anything and which no process in the jail can leave (no cgroup
+    file system is writable there). Then the tree is read from them alone, a few small files; else
+    from a full scan of /proc, which reads every process on the host."""
 
     def __init__(self, root: int) -> None:
         self.root = root
         self._members: set[tuple[int, float | None]] = set()
         self.marked = False
 
-    def _now(self, extra: Iterable[int] = ()) -> set[tuple[int, float | None]]:
+    def _now(self, members: Iterable[int] | None = None) -> set[tuple[int, float | None]]:
+        if members is not None:
+            return {(pid, e.started) for pid in members if (e := _read_entry(pid)) is not None}
         children = _TABLE.get(0.0, full=True)
         found = set()
-        for pid in {self.root, *_descendants(self.root, children), *extra}:
+        for pid in {self.root, *_descendants(self.root, children)}:
             started = _TABLE.started(pid)
             if started is None and _PROC:
                 entry = _read_entry(pid)  # not in the scan: a pid from a cgroup, say
@@ -266,28 +273,28 @@ class Baseline:
             found.add((pid, started))
         return found
 
-    def mark(self) -> None:
-        """Record the tree's processes now as the ones that belong to it."""
-        self._members = self._now()
+    def mark(self, members: Iterable[int] | None = None) -> None:
+        """Record the tree's processes now (`members`, if known) as the ones that belong to it."""
+        self._members = self._now(members)
         self.marked = True
 
-    def strays(self, extra: Iterable[int] = ()) -> list[int]:
-        """Pids in the tree (and in `extra`, e.g. the tree's cgroup) now that are not in the
-        baseline, zombies included; empty until `mark`."""
+    def strays(self, members: Iterable[int] | None = None) -> list[int]:
+        """Pids in the tree (`members`, if known) now that are not in the baseline, zombies
+        included; empty until `mark`."""
         if not self.marked:
             return []
-        return sorted(pid for pid, started in self._now(extra) - self._members)
+        return sorted(pid for pid, started in self._now(members) - self._members)
 
-    def kill_strays(self, extra: Iterable[int] = ()) -> int:
+    def kill_strays(self, members: Iterable[int] | None = None) -> int:
         """SIGKILL every stray (each checked by start time first); returns how many there were."""
-        strays = self.strays(extra)
+        strays = self.strays(members)
         own = os.getpid()
-        members = []
+        victims = []
         for pid in strays:
             if pid > 1 and pid != own:
                 with contextlib.suppress(psutil.Error):
-                    members.append(psutil.Process(pid))
-        kill_members(members)
+                    victims.append(psutil.Process(pid))
+        kill_members(victims)
         return len(strays)
 
 
