@@ -24,7 +24,7 @@ from proofgate.verify.contract import (
     CompileFailure,
     DeclarationAudit,
 )
-from proofgate.verify.policy import check_submission
+from proofgate.verify.policy import PolicyConfig, check_submission
 from proofgate.verify.verdict import (
     DEFAULT_ALLOWED_AXIOMS,
     InfraFailure,
@@ -472,3 +472,37 @@ def test_a_policy_refusal_outranks_a_missing_target() -> None:
         assembled=assembled, policy=check_submission(assembled), allowed_axioms=ALLOWED
     )
     assert verdict.status is S.rejected
+
+
+def test_a_disallowed_axiom_points_to_the_line_that_declares_it() -> None:
+    """issue 30, defect 9: the feedback shows where the submission declares the axiom."""
+    code = (
+        "namespace Foo\n\n/-- axiom fake : False -/\naxiom cheat : False\n\nend Foo\n\n"
+        "theorem t1 : False := Foo.cheat\n"
+    )
+    assembled = assemble(Submission(code=code, target="t1"))
+    declarations = [
+        DeclarationAudit(name="Foo.cheat", kind="axiom", axioms=["Foo.cheat"], replayed=True),
+        DeclarationAudit(name="t1", kind="theorem", axioms=["Foo.cheat"], replayed=True),
+    ]
+    audit = report(axioms=("Foo.cheat",), declarations=declarations)
+    verdict = build_verdict(
+        assembled=assembled,
+        policy=check_submission(assembled, PolicyConfig(profile="permissive")),
+        allowed_axioms=ALLOWED,
+        repl_reply=ReplReply(),
+        audit=audit,
+    )
+    assert verdict.status is S.axiom_violation
+    [message] = [m for m in verdict.messages if m.category is Category.axiom]
+    assert message.source == "code" and message.pos is not None and message.end_pos is not None
+    assert (message.pos.line, message.pos.column, message.end_pos.column) == (4, 6, 11)
+    assert "depends on axiom `Foo.cheat`, declared here," in message.text
+    assert "4 | axiom cheat : False" in verdict.feedback
+
+
+def test_an_axiom_from_elsewhere_has_no_position() -> None:
+    audit = report(axioms=("propext", "Lean.ofReduceBool"))
+    sources = {"code": "theorem t1 : True := by native_decide\n"}
+    [message] = audit_messages(audit, kind="check", allowed_axioms=ALLOWED, sources=sources)
+    assert message.category is Category.axiom and message.pos is None and message.source is None

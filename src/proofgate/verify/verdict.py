@@ -32,8 +32,9 @@ Precedence, highest first, when several hold:
 from __future__ import annotations
 
 import re
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
+from itertools import pairwise
 from typing import TYPE_CHECKING, Literal
 
 from proofgate.__about__ import __version__
@@ -43,11 +44,13 @@ from proofgate.exceptions import (
     ReplTimeout,
     WorkerKilled,
 )
+from proofgate.lean.lexer import tokenize
 from proofgate.lean.reply import ReplMessage, ReplReply
 from proofgate.models import (
     Category,
     Message,
     Pins,
+    Position,
     Severity,
     Timings,
     Verdict,
@@ -278,17 +281,63 @@ def _infra_reason(failure: InfraFailure) -> str:
     return f"proofgate could not finish the check (the service's fault, not the proof's){detail}"
 
 
+_Field = Literal["code", "statement", "proof"]
+_Place = tuple[_Field, Position, Position]
+
+
+def _axiom_declarations(sources: Mapping[_Field, str]) -> dict[str, _Place]:
+    """Where the submitted text declares each `axiom NAME` (the name as written), by lexing it:
+    the audit sees constants, not text, so this is how its axiom is placed on a line."""
+    found: dict[str, _Place] = {}
+    for field, text in sources.items():
+        if "axiom" not in text:
+            continue
+        code = [token for token in tokenize(text) if token.is_code]
+        for keyword, name in pairwise(code):
+            if keyword.is_word("axiom") and name.kind is keyword.kind and not name.is_word("axiom"):
+                start = Position(line=name.line, column=name.column)
+                end = Position(line=name.end_line, column=name.end_column)
+                found.setdefault(name.name, (field, start, end))
+    return found
+
+
+def _declared_at(axiom: str, declared: Mapping[str, _Place]) -> _Place | None:
+    """The declaration of `axiom` (a full name) in the submitted text: written so, or under a
+    namespace (`Foo.cheat` declared as `cheat` inside `namespace Foo`)."""
+    if axiom in declared:
+        return declared[axiom]
+    return next((place for name, place in declared.items() if axiom.endswith("." + name)), None)
+
+
 def audit_messages(
-    audit: AuditResult, *, kind: Literal["check", "compile"], allowed_axioms: Collection[str]
+    audit: AuditResult,
+    *,
+    kind: Literal["check", "compile"],
+    allowed_axioms: Collection[str],
+    sources: Mapping[_Field, str] | None = None,
 ) -> list[Message]:
-    """What the audit found, as messages for the feedback (no positions: the audit sees constants,
-    not text). Includes the `sorry`s in declarations the target does not use, as warnings."""
+    """What the audit found, as messages for the feedback. The audit sees constants, not text: a
+    disallowed axiom the submitted `sources` declare points to its `axiom` line; the rest have no
+    position. Includes the `sorry`s in declarations the target does not use, as warnings."""
     if not isinstance(audit, AuditReport):
         return []
     messages: list[Message] = []
 
-    def add(severity: Severity, category: Category, text: str) -> None:
-        messages.append(Message(severity=severity, category=category, text=text))
+    def add(severity: Severity, category: Category, text: str, place: _Place | None = None) -> None:
+        if place is None:
+            messages.append(Message(severity=severity, category=category, text=text))
+            return
+        field, start, end = place
+        messages.append(
+            Message(
+                severity=severity,
+                category=category,
+                text=text,
+                pos=start,
+                end_pos=end,
+                source=field,
+            )
+        )
 
     if audit.outcome in STATEMENT_OUTCOMES:
         detail = f": {audit.detail}" if audit.detail else ""
@@ -306,12 +355,16 @@ def audit_messages(
         add(Severity.error, Category.internal, f"{_OUTCOME_WORDS[audit.outcome]}: {audit.detail}")
     if audit.outcome is not AuditOutcome.ok:
         return messages
-    for axiom in disallowed_axioms(audit, allowed_axioms, kind=kind):
+    disallowed = disallowed_axioms(audit, allowed_axioms, kind=kind)
+    declared = _axiom_declarations(sources or {}) if disallowed else {}
+    for axiom in disallowed:
+        place = _declared_at(axiom, declared)
         add(
             Severity.error,
             Category.axiom,
-            f"depends on axiom `{axiom}`, which is not allowed "
+            f"depends on axiom `{axiom}`{', declared here,' if place else ''} which is not allowed "
             f"(allowed: {', '.join(sorted(allowed_axioms)) or 'none'}); prove it without it",
+            place,
         )
     target_sorry = SORRY_AXIOM in audit.target_axioms
     for declaration in audit.declarations:
@@ -421,7 +474,9 @@ def build_verdict(
     messages += messages_from_repl(reply.messages, locate=assembled.locate)
     if isinstance(audit, CompileFailure) and not reply.has_errors:
         messages += _compile_messages(audit, assembled)
-    messages += audit_messages(audit, kind=assembled.kind, allowed_axioms=allowed_axioms)
+    messages += audit_messages(
+        audit, kind=assembled.kind, allowed_axioms=allowed_axioms, sources=assembled.sources
+    )
     sorries = sorries_from_repl(reply.sorries, locate=assembled.locate)
     status, reason = decide_verdict(
         kind=assembled.kind,
