@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+import httpx
 from pydantic import BaseModel, ValidationError
 
 from proofgate.client._base import (
@@ -27,6 +28,7 @@ from proofgate.client._sessions import AsyncSessionMethods, SessionMethods
 from proofgate.exceptions import ServerError
 from proofgate.models import Submission, TriageRequest, TriageResult, Verdict
 from proofgate.models.http import EnvironmentInfo, ReadinessReport
+from proofgate.models.rewards import RewardRequest, RewardResponse
 
 __all__ = ["AsyncClient", "Client"]
 
@@ -56,6 +58,27 @@ def triage_flow(
 ) -> Flow[TriageResult]:
     built = build(TriageRequest, request, fields, "request")
     return post_flow(client, "/v1/triage", built, TriageResult)
+
+
+def rewards_flow(
+    client: ClientBase, request: RewardRequest | None, fields: Mapping[str, Any]
+) -> Flow[RewardResponse]:
+    built = build(RewardRequest, request, fields, "request")
+    return post_flow(
+        client, "/v1/rewards", built, RewardResponse, timeout=_group_timeout(client, built)
+    )
+
+
+def _group_timeout(client: ClientBase, request: RewardRequest) -> httpx.Timeout:
+    """A group's checks share the server's pool: wait for the slowest round of them, at least
+    the request's own timeout plus room for queueing and the audit."""
+    configured = client._timeout
+    if request.timeout is None:
+        return configured
+    read = max(configured.read or 0.0, request.timeout + 60.0)
+    return httpx.Timeout(
+        configured.connect, read=read, write=configured.write, pool=configured.pool
+    )
 
 
 def environments_flow(client: ClientBase) -> Flow[list[EnvironmentInfo]]:
@@ -113,6 +136,11 @@ class Client(SessionMethods):
         and is it false, vacuous or trivially provable?"""
         return self._run(triage_flow(self, request, fields))
 
+    def rewards(self, request: RewardRequest | None = None, /, **fields: Any) -> RewardResponse:
+        """Reward a group of completions for one locked statement (a `RewardRequest`, or its
+        fields as keywords): one `RewardRecord` per completion, in order, and counts."""
+        return self._run(rewards_flow(self, request, fields))
+
     def environments(self) -> list[EnvironmentInfo]:
         return self._run(environments_flow(self))
 
@@ -149,6 +177,11 @@ class AsyncClient(AsyncSessionMethods):
 
     async def triage(self, request: TriageRequest | None = None, /, **fields: Any) -> TriageResult:
         return await self._run(triage_flow(self, request, fields))
+
+    async def rewards(
+        self, request: RewardRequest | None = None, /, **fields: Any
+    ) -> RewardResponse:
+        return await self._run(rewards_flow(self, request, fields))
 
     async def environments(self) -> list[EnvironmentInfo]:
         return await self._run(environments_flow(self))
