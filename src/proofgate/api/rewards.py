@@ -4,11 +4,15 @@ Each completion counts against the API key's rate as a submission (as a batch it
 check runs for the caller's tenant through the service's `check`. The records come back in order
 as one JSON body, or with `?stream=true` / `Accept: application/x-ndjson` one NDJSON line each as
 its check finishes.
+
+`POST /v1/rewards/openrlhf` is the same for OpenRLHF's `--reward.remote_url`, which posts one
+sample a request: concurrent requests for one label (the statement) are coalesced into a group.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import asyncio
+from collections.abc import AsyncIterator, Sequence
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
@@ -17,11 +21,20 @@ from proofgate.api.deps import Tenant, get_service
 from proofgate.api.errors import ERROR_RESPONSES
 from proofgate.api.metrics import Metrics
 from proofgate.config import Settings
+from proofgate.exceptions import SubmissionError
 from proofgate.models import Verdict
+from proofgate.models.check import EnvironmentName
 from proofgate.models.http import ErrorBody
 from proofgate.models.jobs import NDJSON
 from proofgate.models.rewards import RewardRecord, RewardRequest, RewardResponse
 from proofgate.rewards import Group, RewardScale
+from proofgate.rewards.coalesce import Coalescer
+from proofgate.rewards.openrlhf import (
+    OpenRLHFRequest,
+    OpenRLHFResponse,
+    openrlhf_response,
+    strip_prompt,
+)
 from proofgate.service import CheckerService
 
 __all__ = ["router"]
@@ -112,3 +125,107 @@ async def rewards(
             cheats[record.cheat] = cheats.get(record.cheat, 0) + 1
     answer = RewardResponse(records=collected, counts=counts, cheats=cheats)
     return JSONResponse(answer.model_dump(mode="json"))
+
+
+#: A coalesced group's key: the tenant, the statement, the environment.
+_GroupKey = tuple[str, str, str]
+
+
+def _coalescer(request: Request, service: CheckerService) -> Coalescer[_GroupKey]:
+    """The app's coalescer of OpenRLHF samples, made on first use (it lives as long as the app)."""
+    state = request.app.state
+    coalescer: Coalescer[_GroupKey] | None = getattr(state, "openrlhf_coalescer", None)
+    if coalescer is not None:
+        return coalescer
+    settings: Settings = state.settings
+    metrics: Metrics = state.metrics
+
+    def observed(verdict: Verdict, seconds: float) -> None:
+        metrics.observe_verdict(verdict, seconds, cache_enabled=settings.cache_enabled)
+
+    async def flush(key: _GroupKey, completions: Sequence[str]) -> list[RewardRecord]:
+        tenant, statement, environment = key
+        body = RewardRequest(
+            statement=statement, completions=list(completions), environment=environment
+        )
+        group = await Group.prepare(body)
+        records = group.records(
+            service,
+            tenant=tenant,
+            scale=RewardScale.from_options(body.reward, settings),
+            concurrency=settings.batch_concurrency or 2 * settings.workers,
+            busy_wait=settings.queue_wait,
+            raise_not_ready=True,
+            on_verdict=observed,
+        )
+        collected = []
+        async for record in records:
+            metrics.observe_reward(environment, record.status.value, record.cheat)
+            collected.append(record)
+        return sorted(collected, key=lambda record: record.index)
+
+    coalescer = Coalescer(flush)
+    state.openrlhf_coalescer = coalescer
+    return coalescer
+
+
+@router.post(
+    "/rewards/openrlhf",
+    response_model=OpenRLHFResponse,
+    summary="Rewards for OpenRLHF's --reward.remote_url",
+    description=(
+        "OpenRLHF's remote reward shape: `query` (prompt and response decoded together), "
+        "`prompts` and `labels` (the locked statements), one value each, in step. The response "
+        "is what follows the prompt in its query. Concurrent requests for one label are checked "
+        "as one group: up to `group_size` samples (OpenRLHF's n_samples_per_prompt), or what "
+        "arrived within `wait` seconds of the first. Answers `rewards` and `scores` (a check "
+        "that did not finish scores 0) and `extra_logs` (proofgate_proved, proofgate_cheat, "
+        "proofgate_no_proof, proofgate_retry), one value per query."
+    ),
+)
+async def openrlhf_rewards(
+    body: OpenRLHFRequest,
+    request: Request,
+    tenant: Tenant,
+    environment: EnvironmentName = Query("default", description="The environment to check in."),
+    group_size: int | None = Query(
+        None, ge=1, le=4096, description="Score a label's group once it has this many samples."
+    ),
+    wait: float = Query(
+        0.05, ge=0, le=30, description="Seconds a group waits for more samples after its first."
+    ),
+    service: CheckerService = Depends(get_service),
+) -> Response:
+    settings: Settings = request.app.state.settings
+    count = len(body.query)
+    if len(body.prompts) != count or len(body.labels) != count:
+        raise SubmissionError(
+            f"query, prompts and labels must be as long as each other (they are {count}, "
+            f"{len(body.prompts)} and {len(body.labels)})",
+            field="labels",
+        )
+    if count > settings.max_batch_items:
+        error = ErrorBody(
+            error="too_many_items",
+            message=f"the request has {count} queries, more than the {settings.max_batch_items} "
+            "allowed: split it (or raise PROOFGATE_MAX_BATCH_ITEMS)",
+            request_id=getattr(request.state, "request_id", None),
+        )
+        return JSONResponse(error.model_dump(mode="json", exclude_none=True), status_code=413)
+    _check_environment(service, environment)
+    admission = getattr(request.state, "admission", None)
+    if admission is not None:
+        admission.charge(count)
+    coalescer = _coalescer(request, service)
+    records = await asyncio.gather(
+        *(
+            coalescer.submit(
+                (tenant, label, environment),
+                strip_prompt(query, prompt),
+                group_size=group_size,
+                linger=wait,
+            )
+            for query, prompt, label in zip(body.query, body.prompts, body.labels, strict=True)
+        )
+    )
+    return JSONResponse(openrlhf_response(records))
