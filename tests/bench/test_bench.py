@@ -227,6 +227,8 @@ def test_cli_prints_one_json_object_last() -> None:
     ]
     result = CliRunner().invoke(app, args)
     assert result.exit_code in (0, 1), result.output
+    # stdout is the figures alone: the in-process service's logs go to stderr (issue 30, defect 7)
+    assert len(result.stdout.strip().splitlines()) == 1, result.stdout
     last = json.loads(result.stdout.strip().splitlines()[-1])
     assert last["config"]["mode"] == "quick" and last["config"]["worker_counts"] == [1]
     assert set(last["targets"]) == {name for name, _, _ in TARGETS}

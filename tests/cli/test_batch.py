@@ -27,7 +27,7 @@ runner = CliRunner()
 def _logs_to_stderr(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """Logs to the real stderr: the command's own setup would cache loggers on the runner's
     stream, which is closed after each invocation."""
-    monkeypatch.setattr(batch_cli, "configure_logging", lambda *args, **kwargs: None)
+    monkeypatch.setattr("proofgate.logs.configure_logging", lambda *args, **kwargs: None)
     structlog.configure(logger_factory=structlog.WriteLoggerFactory(file=sys.__stderr__))
     yield
     structlog.reset_defaults()

@@ -5,11 +5,13 @@ Exit codes: 0 success, 1 the submission (or check) failed, 2 usage error, 3 infr
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import typer
 
 from proofgate.cli import batch as batch_cli
 from proofgate.cli import bench as bench_cli
-from proofgate.cli import cache, check, ci, keys, lint, server
+from proofgate.cli import cache, check, ci, common, keys, lint, server, usage
 from proofgate.cli import mcp as mcp_cli
 from proofgate.cli import record as record_cli
 from proofgate.cli import report as report_cli
@@ -22,6 +24,25 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+usage.plain_help()
+
+
+@app.callback()
+def options(
+    verbose: Annotated[
+        int,
+        typer.Option(
+            "--verbose",
+            "-v",
+            count=True,
+            show_default=False,
+            help="Log what happens: -v info, -vv debug (stderr).",
+        ),
+    ] = 0,
+) -> None:
+    """Lean-backed proof verification: verdicts that cannot be gamed."""
+    common.set_verbosity(verbose)
+
 
 server.register(app)
 ci.register(app)

@@ -31,9 +31,8 @@ from typer.core import TyperCommand
 from proofgate.batch.executors.base import BatchExecutor
 from proofgate.batch.input import BatchRecord
 from proofgate.batch.runner import BatchSummary, run_batch
-from proofgate.cli.common import ExitCode, console, fail, load_settings
+from proofgate.cli.common import ExitCode, configure_cli_logging, console, fail, load_settings
 from proofgate.exceptions import ConfigError, ProofgateError
-from proofgate.logs import configure_logging
 
 if TYPE_CHECKING:
     # typer vendors click: the Context its commands parse with is this one, not `click.Context`.
@@ -149,10 +148,8 @@ def batch(
     except ConfigError as exc:
         fail(str(exc), ExitCode.usage)
     settings = load_settings()
-    # the service and backends log to stderr, warnings and up unless asked for more (as `check`)
-    configure_logging(
-        "warning" if settings.log_level == "info" else settings.log_level, json=settings.log_json
-    )
+    # the service and backends log to stderr, for people, quiet unless -v (as `check`)
+    configure_cli_logging(settings)
     progress = Progress(
         SpinnerColumn(),
         TextColumn("[bold]{task.description}"),

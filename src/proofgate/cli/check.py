@@ -17,7 +17,15 @@ from rich.console import Console
 from rich.panel import Panel
 from rich.text import Text
 
-from proofgate.cli.common import ExitCode, ServerOption, command_backend, read_input, stop, stop_for
+from proofgate.cli.common import (
+    CliConsole,
+    ExitCode,
+    ServerOption,
+    command_backend,
+    read_input,
+    stop,
+    stop_for,
+)
 from proofgate.exceptions import ProofgateError
 from proofgate.models import Message, Submission, Verdict, VerdictStatus
 from proofgate.models.validation import submission_error
@@ -104,10 +112,15 @@ def render_verdict(verdict: Verdict, out: Console, *, source: str | None = None)
     if verdict.reason:
         out.print(Text(verdict.reason))
     if verdict.feedback:
-        out.print(Panel(Text(verdict.feedback), title="feedback", title_align="left"))
+        out.print(Panel(Text(verdict.feedback), title="feedback", title_align="left", expand=False))
     elif source is not None and any(m.pos for m in verdict.messages):
         out.print(
-            Panel(_annotated_source(source, verdict.messages), title="code", title_align="left")
+            Panel(
+                _annotated_source(source, verdict.messages),
+                title="code",
+                title_align="left",
+                expand=False,
+            )
         )
     for violation in verdict.violations:
         out.print(
@@ -202,7 +215,7 @@ def check(
     if as_json:
         typer.echo(verdict.model_dump_json(indent=2))
     else:
-        render_verdict(verdict, Console(highlight=False, soft_wrap=True), source=source)
+        render_verdict(verdict, CliConsole(highlight=False, soft_wrap=True), source=source)
     raise typer.Exit(exit_code_for(verdict))
 
 

@@ -21,10 +21,9 @@ from proofgate.ci.manifest import MANIFEST_NAME
 from proofgate.ci.report import dumps_json, github_annotations, render_human, to_junit, to_sarif
 from proofgate.ci.results import CiReport, CiResult
 from proofgate.ci.runner import lock_repository, run_ci
-from proofgate.cli.common import ExitCode, console, fail, load_settings
+from proofgate.cli.common import ExitCode, configure_cli_logging, console, fail, load_settings
 from proofgate.config import Settings
 from proofgate.exceptions import ConfigError
-from proofgate.logs import configure_logging
 
 #: Checks in flight against a server (the server queues and answers 503/429 beyond its own limits).
 REMOTE_CONCURRENCY = 4
@@ -94,10 +93,8 @@ def ci(
     if not root.is_dir():
         fail(f"{path} is not a directory: give the repository to check")
     settings = load_settings()
-    # The service logs to stderr (stdout is the --json report's); warnings and up unless asked.
-    configure_logging(
-        "warning" if settings.log_level == "info" else settings.log_level, json=settings.log_json
-    )
+    # The service logs to stderr (stdout is the --json report's), for people, quiet unless -v.
+    configure_cli_logging(settings)
     try:
         if lock:
             manifest = lock_repository(root)

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 from pydantic import ValidationError
-from rich.console import Console
+from rich.console import Console, ConsoleDimensions
 from rich.text import Text
 
 from proofgate.config import Settings
@@ -33,7 +33,57 @@ class ExitCode(IntEnum):
     interrupted = 130  # stopped by Ctrl-C (128 + SIGINT, as shells report it)
 
 
-console = Console(stderr=True, highlight=False)
+#: Columns off a terminal: a line as long as its text (a panel is as wide as its widest line).
+OFF_TERMINAL_WIDTH = 1000
+
+
+class CliConsole(Console):
+    """Rich's console, except that off a terminal (a pipe, a file, a CI log) it does not cut lines
+    at 80 columns, Rich's guess there: COLUMNS still sets a width."""
+
+    @property
+    def size(self) -> ConsoleDimensions:
+        size = Console.size.fget(self)  # type: ignore[attr-defined]  # the overridden property
+        columns = self._environ.get("COLUMNS") or ""
+        if self._width is None and not self.is_terminal and not columns.isdigit():
+            return ConsoleDimensions(OFF_TERMINAL_WIDTH, size.height)
+        return size
+
+    @size.setter
+    def size(self, new_size: tuple[int, int]) -> None:
+        Console.size.fset(self, new_size)  # type: ignore[attr-defined]  # the overridden property
+
+
+console = CliConsole(stderr=True, highlight=False)
+
+#: How many `-v` the command line gave: 0 quiet (errors only), 1 info, 2 or more debug.
+_verbosity = 0
+
+
+def set_verbosity(count: int) -> None:
+    """Record `proofgate -v`'s count and log at that level from now on (before settings are read)."""
+    global _verbosity
+    _verbosity = count
+    configure_cli_logging()
+
+
+def configure_cli_logging(settings: Settings | None = None) -> None:
+    """The CLI logs for people: plain `level: event` lines on stderr (stdout is the command's own
+    output), errors only unless `-v` (info) or `-vv` (debug). A PROOFGATE_LOG_LEVEL or
+    PROOFGATE_LOG_JSON set in the environment is honoured; `-v` still asks for more."""
+    from proofgate.logs import configure_logging
+
+    levels = ["error", "info", "debug"]
+    level = levels[min(_verbosity, 2)]
+    as_json = False
+    if settings is not None:
+        if "log_level" in settings.model_fields_set:
+            wanted = settings.log_level
+            level = min(level, wanted, key=["debug", "info", "warning", "error"].index)
+        if "log_json" in settings.model_fields_set:
+            as_json = settings.log_json
+    configure_logging(level, json=as_json)
+
 
 #: `--server URL`, or PROOFGATE_SERVER: the command runs on that server; without it, in-process.
 ServerOption = Annotated[
@@ -112,15 +162,13 @@ async def command_backend(
     server: str | None, settings: Settings | None = None
 ) -> AsyncIterator[Backend]:
     """Where a command checks: on `server` (the API key from PROOFGATE_API_KEY), or in this process
-    with `settings` (from the environment when not given), whose service logs warnings and up to
-    stderr unless PROOFGATE_LOG_LEVEL asks for more (stdout is the command's own output)."""
+    with `settings` (from the environment when not given), whose service logs to
+    stderr as `configure_cli_logging` says (stdout is the command's own output)."""
     from proofgate.backends import open_backend
-    from proofgate.logs import configure_logging
 
     if not server:
         settings = settings or load_settings()
-        level = "warning" if settings.log_level == "info" else settings.log_level
-        configure_logging(level, json=settings.log_json)
+        configure_cli_logging(settings)
     api_key = os.environ.get("PROOFGATE_API_KEY") or None
     async with open_backend(settings or Settings(), server=server, api_key=api_key) as backend:
         yield backend

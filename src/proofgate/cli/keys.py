@@ -11,11 +11,10 @@ import time
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from proofgate.cli.common import ExitCode, console, fail, load_settings
+from proofgate.cli.common import CliConsole, ExitCode, console, fail, load_settings
 from proofgate.exceptions import ConfigError, StoreError
 from proofgate.store.keys import KeyStore, parse_rate
 
@@ -100,7 +99,7 @@ def list_keys(as_json: Annotated[bool, typer.Option("--json", help="Print JSON."
             _when(key.created_at),
             _when(key.revoked_at),
         )
-    Console(highlight=False).print(table)  # stdout: the listing is the command's output
+    CliConsole(highlight=False).print(table)  # stdout: the listing is the command's output
 
 
 @keys_app.command()

@@ -15,7 +15,7 @@ from typing import Annotated
 
 import typer
 
-from proofgate.cli.common import ExitCode, ServerOption, fail, load_settings
+from proofgate.cli.common import ExitCode, ServerOption, configure_cli_logging, fail, load_settings
 from proofgate.exceptions import ConfigError
 
 __all__ = ["mcp", "register"]
@@ -45,12 +45,9 @@ def mcp(
         from proofgate.mcp_server import serve
     except ImportError as exc:
         fail(f"the MCP server needs the `mcp` extra: pip install 'proofgate[mcp]' ({exc})")
-    from proofgate.logs import configure_logging
 
     settings = load_settings()
-    configure_logging(
-        "warning" if settings.log_level == "info" else settings.log_level, json=settings.log_json
-    )
+    configure_cli_logging(settings)
     try:
         asyncio.run(
             serve(

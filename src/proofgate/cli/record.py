@@ -19,6 +19,7 @@ from rich.markup import escape
 from rich.text import Text
 
 from proofgate.cli.common import (
+    CliConsole,
     ExitCode,
     ServerOption,
     command_backend,
@@ -178,7 +179,7 @@ def replay_command(
     if as_json:
         typer.echo(json.dumps(result.to_json(), indent=2))
     else:
-        _show(result, Console(highlight=False, soft_wrap=True))
+        _show(result, CliConsole(highlight=False, soft_wrap=True))
     raise typer.Exit(ExitCode.ok if result.reproduced else ExitCode.failed)
 
 

@@ -41,7 +41,7 @@ def serve(
 
     from proofgate.api.app import create_app
     from proofgate.api.server import Server, uvicorn_config
-    from proofgate.logs import configure_logging
+    from proofgate.logs import configure_logging, get_logger, stdlib_logging_config
     from proofgate.store.lock import DataDirLock
 
     settings = load_settings(host=host, port=port)
@@ -57,16 +57,20 @@ def serve(
         fail(str(exc), ExitCode.infra)
     with lock:  # held until the server has stopped
         configure_logging(settings.log_level, json=settings.log_json)
-        console.print(
-            escape(
-                f"proofgate {__version__} on http://{settings.host}:{settings.port} (docs at /docs)"
-            )
+        get_logger(__name__).info(
+            "proofgate_serving",
+            version=__version__,
+            url=f"http://{settings.host}:{settings.port}",
+            docs="/docs",
         )
         config = uvicorn_config(
             create_app(settings),
             host=settings.host,
             port=settings.port,
             log_level=settings.log_level,
+            # uvicorn's error and access lines in the server's format (JSON unless asked otherwise)
+            log_config=stdlib_logging_config(settings.log_level, json=settings.log_json),
+            access_log=True,  # a line a request at info (PROOFGATE_LOG_LEVEL=warning: none)
             # Open NDJSON streams would otherwise hold shutdown until their job ends; jobs resume.
             timeout_graceful_shutdown=10,
         )

@@ -31,6 +31,7 @@ from rich.table import Table
 from rich.text import Text
 
 from proofgate.cli.common import (
+    CliConsole,
     ExitCode,
     ServerOption,
     command_backend,
@@ -108,7 +109,7 @@ def render_triage_result(result: TriageResult, out: Console) -> None:
     )
     header.append(", cached)" if result.cached else ")", style="dim")
     out.print(header)
-    out.print(Panel(Text(result.feedback), title="triage", title_align="left"))
+    out.print(Panel(Text(result.feedback), title="triage", title_align="left", expand=False))
     if result.probes:
         table = Table("kind", "tactic", "outcome", "ms", "detail", box=None, pad_edge=False)
         for probe in result.probes:
@@ -122,7 +123,12 @@ def render_triage_result(result: TriageResult, out: Console) -> None:
         out.print(table)
     if result.negation_proof:
         out.print(
-            Panel(Text(result.negation_proof), title="negation proof (audited)", title_align="left")
+            Panel(
+                Text(result.negation_proof),
+                title="negation proof (audited)",
+                title_align="left",
+                expand=False,
+            )
         )
 
 
@@ -146,7 +152,7 @@ def _one(file: Path, server: str | None, as_json: bool, request_fields: dict[str
     if as_json:
         typer.echo(result.model_dump_json(indent=2))
     else:
-        render_triage_result(result, Console(highlight=False, soft_wrap=True))
+        render_triage_result(result, CliConsole(highlight=False, soft_wrap=True))
     raise typer.Exit(exit_code_for(result))
 
 
@@ -235,7 +241,7 @@ def _batch(
         )
         for key, value in summary.items():
             table.add_row(key.replace("_", " "), str(value))
-        Console(highlight=False).print(table)
+        CliConsole(highlight=False).print(table)
         console.print(escape(f"results written to {out}"))
     if ExitCode.infra in codes:
         raise typer.Exit(ExitCode.infra)
