@@ -242,3 +242,51 @@ async def test_streamable_http_transport(mcp_over_http: int) -> None:
         assert names == set(TOOL_NAMES)
         linted = await session.call_tool("lint", {"code": "set_option maxHeartbeats 0 in"})
         assert linted.structured_content["ok"] is False
+
+
+# --- arguments and logs (issue 30, peers' clients) ----------------------------------------------
+
+
+async def test_missing_or_wrong_arguments_answer_a_readable_error_naming_the_field(
+    stack: Stack,
+) -> None:
+    server = build_server(ProofgateTools(LocalBackend(stack.service()), stack.settings))
+    async with Client(server) as client:
+        missing = await client.call_tool("run_tactic", {"session_id": "s"})
+        assert missing.is_error
+        assert _text(missing) == (
+            "invalid arguments for run_tactic: `state` is missing; `tactic` is missing; "
+            "run_tactic takes session_id (string), state (integer), tactic (string)"
+        )
+        wrong = await client.call_tool("lint", {"code": 5})
+        assert wrong.is_error and _text(wrong).startswith(
+            "invalid arguments for lint: `code` should be a valid string (got 5)"
+        )
+        assert "pydantic" not in _text(missing) + _text(wrong)
+        tools = {tool.name: tool for tool in (await client.list_tools()).tools}
+        described = tools["check_statement"]
+        assert "whole Lean file" in (described.description or "")
+        assert "not a lone statement" in described.input_schema["properties"]["code"]["description"]
+
+
+@pytest.mark.timeout(90)
+@pytest.mark.usefixtures("_logs_to_stderr")
+async def test_with_a_server_the_http_clients_request_lines_are_off(
+    stack: Stack, tmp_path: Path
+) -> None:
+    errors = tmp_path / "mcp.stderr"
+    with run_app(create_app(stack.settings, service=stack.service()), timeout=20) as url:
+        params = StdioServerParameters(
+            command=sys.executable,
+            args=["-m", "proofgate", "mcp", "--server", url],
+            env={**_env(tmp_path), "PROOFGATE_LOG_LEVEL": "info"},
+        )
+        with errors.open("w") as errlog:
+            async with (
+                stdio_client(params, errlog=errlog) as (read, write),
+                ClientSession(read, write) as session,
+            ):
+                await session.initialize()
+                listed = await session.call_tool("list_environments", {})
+                assert not listed.is_error, _text(listed)
+    assert "HTTP Request" not in errors.read_text(), errors.read_text()

@@ -15,10 +15,12 @@ of the input (the service cannot verify, the session is gone) is an error result
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from mcp.server.mcpserver import MCPServer
+from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import CallToolResult
+from pydantic import Field, ValidationError
 
 from proofgate.__about__ import __version__
 from proofgate.backends import Backend, open_backend
@@ -133,7 +135,17 @@ class ProofgateTools:
             return _failure(SubmissionError(str(exc)))
         return await self._verdict(submission)
 
-    async def check_statement(self, code: str, environment: str = "default") -> CallToolResult:
+    async def check_statement(
+        self,
+        code: Annotated[
+            str,
+            Field(
+                description="A whole Lean file: its imports and every declaration, not a lone "
+                "statement (to prove a locked statement, use check_proof)."
+            ),
+        ],
+        environment: str = "default",
+    ) -> CallToolResult:
         """Compile a whole Lean file (header included) and audit every theorem in it."""
         try:
             submission = Submission(code=code, environment=environment)
@@ -221,8 +233,10 @@ _DESCRIPTIONS = {
     "`proof` replaces the `sorry`: a tactic block `by ...` or a term. Answers the verdict "
     "(proved, failed, incomplete, statement_mismatch, axiom_violation, rejected, ...) with "
     "Lean's errors annotated on the proof.",
-    "check_statement": "Compile a whole Lean file (imports included) with no locked statement: "
-    "`compiled` when it has no error and every theorem is sorry-free with allowed axioms.",
+    "check_statement": "Compile a whole Lean file: `code` is the file (imports and every "
+    "declaration), not a lone statement, and no locked statement is checked against it "
+    "(for that, use check_proof). `compiled` when it has no error and every theorem is "
+    "sorry-free with allowed axioms.",
     "lint": "Run proofgate's policy pass alone on Lean code (no Lean): what would be refused "
     "before checking (I/O, #eval, #exit, debug options, disallowed imports, ...).",
     "list_environments": "List the pinned Lean environments (Lean and Mathlib versions).",
@@ -236,9 +250,46 @@ _DESCRIPTIONS = {
 }
 
 
+def _arguments_error(name: str, error: ValidationError, schema: dict[str, Any] | None) -> str:
+    """A tool's rejected arguments in words, each naming its field, then what the tool takes."""
+    problems = []
+    for item in error.errors():
+        field = ".".join(str(part) for part in item["loc"]) or "arguments"
+        if item["type"] == "missing":
+            problems.append(f"`{field}` is missing")
+        else:
+            got = repr(item.get("input"))
+            got = got if len(got) <= 60 else got[:57] + "..."
+            problems.append(f"`{field}` {item['msg'].removeprefix('Input ').lower()} (got {got})")
+    takes = ""
+    if schema:
+        required = set(schema.get("required", ()))
+        fields = [
+            f"{field} ({spec.get('type', 'any')}{'' if field in required else ', optional'})"
+            for field, spec in schema.get("properties", {}).items()
+        ]
+        takes = f"; {name} takes " + ", ".join(fields)
+    return f"invalid arguments for {name}: " + "; ".join(problems) + takes
+
+
+class _Server(MCPServer):
+    """The SDK's server, answering a call with missing or wrong arguments in words that name the
+    field (the SDK answers pydantic's raw text, meant for a programmer)."""
+
+    async def call_tool(self, name: str, arguments: dict[str, Any], context: Any = None) -> Any:
+        try:
+            return await super().call_tool(name, arguments, context)
+        except ToolError as exc:
+            if not isinstance(exc.__cause__, ValidationError):
+                raise
+            raise ToolError(
+                _arguments_error(name, exc.__cause__, self._tool_input_schema(name))
+            ) from exc.__cause__
+
+
 def build_server(tools: ProofgateTools) -> MCPServer:
     """An MCP server exposing `tools` (not running yet)."""
-    server: MCPServer = MCPServer("proofgate", instructions=_INSTRUCTIONS, version=__version__)
+    server: MCPServer = _Server("proofgate", instructions=_INSTRUCTIONS, version=__version__)
     for name in TOOL_NAMES:
         server.add_tool(getattr(tools, name), name=name, description=_DESCRIPTIONS[name])
     return server
