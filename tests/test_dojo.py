@@ -6,6 +6,7 @@ A `ProofFinished` must only come after the full check said `proved`.
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -271,3 +272,21 @@ def test_a_leandojo_theorem_from_a_local_git_repository(lean_dojo: Any, tmp_path
     theorem = lean_dojo.Theorem(lean_dojo.LeanGitRepo.from_path(repo), "Foo.lean", "foo")
     with _dojo(stack, theorem, "--replay", str(transcript), types=None) as (dojo, init):
         _by_cases(dojo, init, DojoTypes.from_lean_dojo())
+
+
+# --- what LeanDojo users look for (issue 30, peers' clients) --------------------------------------
+
+
+def test_run_cmd_says_it_is_not_offered_and_what_to_use(stack: Stack) -> None:
+    dojo = _dojo(stack)
+    with pytest.raises(NotImplementedError, match=r"tactic mode only \(run_tac\).*proofgate check"):
+        dojo.run_cmd(None, "#check Nat")
+
+
+def test_importing_the_adapter_turns_leandojos_remote_cache_off() -> None:
+    code = "import os, proofgate.dojo; print(os.environ['DISABLE_REMOTE_CACHE'])"
+    environ = {k: v for k, v in os.environ.items() if k != "DISABLE_REMOTE_CACHE"}
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=environ, timeout=60
+    )
+    assert done.stdout.strip() == "1", done.stderr

@@ -14,7 +14,14 @@ machine (its file is read and cut at the theorem's proof; nothing is traced or f
 audit) said `proved`: when Lean's tactic mode sees no goals but the check disagrees, the answer is
 a `LeanError` naming the verdict. `timeout` raises `DojoTacticTimeoutError`, a crash or a verdict
 of `internal`/`out_of_memory` raises `DojoCrashError` (`"OOM"` for memory), as LeanDojo does.
-Command mode (`run_cmd`, a `(repo, path, line)` entry) is not offered.
+Command mode (`run_cmd`, a `(repo, path, line)` entry) is not offered, on purpose: a command can
+declare anything, and only the full check of a whole file may trust what it declares. `run_cmd`
+raises saying so; check a whole file with `proofgate check FILE`, `POST /v1/check` (`code`) or
+`proofgate.Client(url).check(code=...)`, and prove theorems here with `run_tac`.
+
+Offline, LeanDojo must not look for its remote trace cache: proofgate traces nothing, so importing
+this module sets `DISABLE_REMOTE_CACHE=1` unless it is set (LeanDojo reads it when first imported:
+import `proofgate.dojo` first, or export it in the shell).
 Untested against real Lean and a real LeanDojo prover run; tested with LeanDojo's types on stand-ins.
 """
 
@@ -23,6 +30,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
+import os
 import threading
 from collections.abc import Coroutine
 from dataclasses import dataclass
@@ -38,6 +46,9 @@ from proofgate.models.sessions import OpenSessionRequest, ProofState
 from proofgate.service import CheckerService
 
 __all__ = ["Dojo", "DojoTypes", "statement_from_theorem"]
+
+# proofgate traces nothing: LeanDojo's remote trace cache (a download) is never wanted here.
+os.environ.setdefault("DISABLE_REMOTE_CACHE", "1")
 
 T = TypeVar("T")
 _OPEN = frozenset({"(", "[", "{", "⟨", "⦃", "@[", "#[", "%["})
@@ -213,6 +224,14 @@ class Dojo:
     @property
     def uses_commands(self) -> bool:
         return False
+
+    def run_cmd(self, state: Any, command: str) -> Any:
+        """Not offered: see the module docstring. Raises `NotImplementedError` saying what to use."""
+        raise NotImplementedError(
+            "proofgate's Dojo offers tactic mode only (run_tac): a command can declare anything, "
+            "so whole files go through the full check instead: `proofgate check FILE`, "
+            "POST /v1/check with `code`, or proofgate.Client(url).check(code=...)"
+        )
 
     def _statement(self) -> str:
         text = self.entry if isinstance(self.entry, str) else statement_from_theorem(self.entry)
