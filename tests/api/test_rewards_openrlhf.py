@@ -10,6 +10,7 @@ import asyncio
 import httpx
 import pytest
 
+from proofgate.models.check import MAX_SOURCE_CHARS
 from proofgate.rewards.openrlhf import strip_prompt
 from tests.api.conftest import serve_stack
 from tests.rewards.adapters import CHEAT, PROSE, PROVED, STATEMENT_A
@@ -72,3 +73,17 @@ def test_a_batch_request_and_a_malformed_one(stack: Stack) -> None:
         assert refused.status_code == 422 and "as long as" in refused.json()["message"]
         unknown = http.post("/v1/rewards/openrlhf", json={**sample(PROVED), "labels": ["nope"]})
         assert unknown.status_code == 422
+
+
+def test_an_empty_label_or_an_oversized_response_is_a_422_naming_it(stack: Stack) -> None:
+    """Found by the schema fuzzer: an empty label once reached the group's own request model
+    and came back 500."""
+    with serve_stack(stack) as url, httpx.Client(base_url=url, timeout=60) as http:
+        empty = http.post("/v1/rewards/openrlhf?wait=0", json={**sample(PROVED), "labels": [""]})
+        assert empty.status_code == 422, empty.text
+        assert "labels" in empty.text
+        huge = "x" * (MAX_SOURCE_CHARS + 1)
+        body = {"query": [PROMPT + huge], "prompts": [PROMPT], "labels": [STATEMENT_A]}
+        oversized = http.post("/v1/rewards/openrlhf?wait=0", json=body)
+        assert oversized.status_code == 422, oversized.text
+        assert oversized.json()["message"].startswith("query: "), oversized.text

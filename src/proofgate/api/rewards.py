@@ -16,6 +16,7 @@ from collections.abc import AsyncIterator, Sequence
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
+from pydantic import ValidationError
 
 from proofgate.api.deps import Tenant, get_service
 from proofgate.api.errors import ERROR_RESPONSES
@@ -145,9 +146,14 @@ def _coalescer(request: Request, service: CheckerService) -> Coalescer[_GroupKey
 
     async def flush(key: _GroupKey, completions: Sequence[str]) -> list[RewardRecord]:
         tenant, statement, environment = key
-        body = RewardRequest(
-            statement=statement, completions=list(completions), environment=environment
-        )
+        try:
+            body = RewardRequest(
+                statement=statement, completions=list(completions), environment=environment
+            )
+        except ValidationError as exc:  # a response past the size a completion may have, say
+            first = exc.errors()[0]
+            where = "query" if first["loc"][:1] == ("completions",) else "labels"
+            raise SubmissionError(f"{where}: {first['msg']}", field=where) from exc
         group = await Group.prepare(body)
         records = group.records(
             service,

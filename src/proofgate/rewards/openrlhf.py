@@ -11,11 +11,15 @@ and `extra_logs` of lists). The label (`--data.label_key`) is the locked stateme
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from proofgate.models.check import MAX_SOURCE_CHARS
 from proofgate.models.rewards import RewardRecord
+
+#: A label is a locked statement, held to `RewardRequest.statement`'s bounds (a 422 naming it).
+Statement = Annotated[str, Field(min_length=1, max_length=MAX_SOURCE_CHARS)]
 
 __all__ = ["OpenRLHFRequest", "OpenRLHFResponse", "openrlhf_response", "strip_prompt"]
 
@@ -27,7 +31,7 @@ class OpenRLHFRequest(BaseModel):
 
     query: list[str] = Field(min_length=1, description="Prompt and response, decoded together.")
     prompts: list[str] = Field(description="Each query's prompt, as the model saw it.")
-    labels: list[str] = Field(description="Each query's label: the locked statement.")
+    labels: list[Statement] = Field(description="Each query's label: the locked statement.")
 
 
 class OpenRLHFResponse(BaseModel):
