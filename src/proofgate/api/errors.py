@@ -37,6 +37,7 @@ __all__ = [
     "BodySizeLimitMiddleware",
     "install_error_handlers",
     "internal_error_response",
+    "too_many_items",
 ]
 
 #: Retry-After when the service cannot say how long it needs (e.g. a missing toolchain).
@@ -106,6 +107,12 @@ def internal_error_response(request_id: str | None) -> JSONResponse:
         f"internal error (request id {request_id}): this is proofgate's fault, not the "
         "submission's; report it with the request id",
     )
+
+
+def too_many_items(request: Request, message: str) -> JSONResponse:
+    """413 for a request holding more items than PROOFGATE_MAX_BATCH_ITEMS; `message` says how
+    many and what to do."""
+    return _error(_request_id(request), 413, "too_many_items", message)
 
 
 def _field_name(loc: Sequence[str | int]) -> str:

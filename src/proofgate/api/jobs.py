@@ -15,7 +15,7 @@ from fastapi import APIRouter, Depends, FastAPI, Path, Query, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 
 from proofgate.api.deps import KeyName, Tenant
-from proofgate.api.errors import ERROR_RESPONSES
+from proofgate.api.errors import ERROR_RESPONSES, too_many_items
 from proofgate.config import Settings
 from proofgate.jobs import JobRunner
 from proofgate.models import Submission, Verdict
@@ -124,10 +124,8 @@ async def create_batch(
 ) -> Response:
     settings: Settings = request.app.state.settings
     if len(body.items) > settings.max_batch_items:
-        return _error(
+        return too_many_items(
             request,
-            413,
-            "too_many_items",
             f"the batch has {len(body.items)} items, more than the {settings.max_batch_items} "
             "allowed: split it into smaller batches (or raise PROOFGATE_MAX_BATCH_ITEMS)",
         )

@@ -19,7 +19,7 @@ from fastapi.responses import JSONResponse, Response, StreamingResponse
 from pydantic import ValidationError
 
 from proofgate.api.deps import Tenant, get_service
-from proofgate.api.errors import ERROR_RESPONSES
+from proofgate.api.errors import ERROR_RESPONSES, too_many_items
 from proofgate.api.metrics import Metrics
 from proofgate.config import Settings
 from proofgate.exceptions import SubmissionError
@@ -51,6 +51,40 @@ def _check_environment(service: CheckerService, name: str) -> None:
         environment(name)  # raises SubmissionError naming the known ones
 
 
+def _scored(
+    group: Group,
+    service: CheckerService,
+    *,
+    tenant: str,
+    settings: Settings,
+    metrics: Metrics,
+    raise_not_ready: bool,
+) -> AsyncIterator[RewardRecord]:
+    """The group's records as each check finishes, run as the settings say, every verdict and
+    record counted in `metrics` (both reward routes score a group this way)."""
+
+    def observed(verdict: Verdict, seconds: float) -> None:
+        metrics.observe_verdict(verdict, seconds, cache_enabled=settings.cache_enabled)
+
+    records = group.records(
+        service,
+        tenant=tenant,
+        scale=RewardScale.from_options(group.request.reward, settings),
+        concurrency=settings.batch_concurrency or 2 * settings.workers,
+        busy_wait=settings.queue_wait,
+        raise_not_ready=raise_not_ready,
+        on_verdict=observed,
+    )
+    environment = group.request.environment
+
+    async def counted() -> AsyncIterator[RewardRecord]:
+        async for record in records:
+            metrics.observe_reward(environment, record.status.value, record.cheat)
+            yield record
+
+    return counted()
+
+
 @router.post(
     "/rewards",
     response_model=RewardResponse,
@@ -78,46 +112,33 @@ async def rewards(
     settings: Settings = request.app.state.settings
     metrics: Metrics = request.app.state.metrics
     if len(body.completions) > settings.max_batch_items:
-        error = ErrorBody(
-            error="too_many_items",
-            message=f"the group has {len(body.completions)} completions, more than the "
+        return too_many_items(
+            request,
+            f"the group has {len(body.completions)} completions, more than the "
             f"{settings.max_batch_items} allowed: split it (or raise PROOFGATE_MAX_BATCH_ITEMS)",
-            request_id=getattr(request.state, "request_id", None),
         )
-        return JSONResponse(error.model_dump(mode="json", exclude_none=True), status_code=413)
     _check_environment(service, body.environment)
     group = await Group.prepare(body)  # a malformed statement: SubmissionError, 422
     admission = getattr(request.state, "admission", None)
     if admission is not None:
         admission.charge(len(body.completions))
-
-    def observed(verdict: Verdict, seconds: float) -> None:
-        metrics.observe_verdict(verdict, seconds, cache_enabled=settings.cache_enabled)
-
     streaming = stream or NDJSON in request.headers.get("accept", "")
-    records = group.records(
+    records = _scored(
+        group,
         service,
         tenant=tenant,
-        scale=RewardScale.from_options(body.reward, settings),
-        concurrency=settings.batch_concurrency or 2 * settings.workers,
-        busy_wait=settings.queue_wait,
+        settings=settings,
+        metrics=metrics,
         raise_not_ready=not streaming,
-        on_verdict=observed,
     )
-
-    async def counted() -> AsyncIterator[RewardRecord]:
-        async for record in records:
-            metrics.observe_reward(body.environment, record.status.value, record.cheat)
-            yield record
-
     if streaming:
 
         async def lines() -> AsyncIterator[bytes]:
-            async for record in counted():
+            async for record in records:
                 yield (record.model_dump_json() + "\n").encode("utf-8")
 
         return StreamingResponse(lines(), media_type=NDJSON)
-    collected = sorted([record async for record in counted()], key=lambda r: r.index)
+    collected = sorted([record async for record in records], key=lambda r: r.index)
     counts: dict[str, int] = {}
     cheats: dict[str, int] = {}
     for record in collected:
@@ -141,9 +162,6 @@ def _coalescer(request: Request, service: CheckerService) -> Coalescer[_GroupKey
     settings: Settings = state.settings
     metrics: Metrics = state.metrics
 
-    def observed(verdict: Verdict, seconds: float) -> None:
-        metrics.observe_verdict(verdict, seconds, cache_enabled=settings.cache_enabled)
-
     async def flush(key: _GroupKey, completions: Sequence[str]) -> list[RewardRecord]:
         tenant, statement, environment = key
         try:
@@ -155,19 +173,15 @@ def _coalescer(request: Request, service: CheckerService) -> Coalescer[_GroupKey
             where = "query" if first["loc"][:1] == ("completions",) else "labels"
             raise SubmissionError(f"{where}: {first['msg']}", field=where) from exc
         group = await Group.prepare(body)
-        records = group.records(
+        records = _scored(
+            group,
             service,
             tenant=tenant,
-            scale=RewardScale.from_options(body.reward, settings),
-            concurrency=settings.batch_concurrency or 2 * settings.workers,
-            busy_wait=settings.queue_wait,
+            settings=settings,
+            metrics=metrics,
             raise_not_ready=True,
-            on_verdict=observed,
         )
-        collected = []
-        async for record in records:
-            metrics.observe_reward(environment, record.status.value, record.cheat)
-            collected.append(record)
+        collected = [record async for record in records]
         return sorted(collected, key=lambda record: record.index)
 
     coalescer = Coalescer(flush)
@@ -211,13 +225,11 @@ async def openrlhf_rewards(
             field="labels",
         )
     if count > settings.max_batch_items:
-        error = ErrorBody(
-            error="too_many_items",
-            message=f"the request has {count} queries, more than the {settings.max_batch_items} "
+        return too_many_items(
+            request,
+            f"the request has {count} queries, more than the {settings.max_batch_items} "
             "allowed: split it (or raise PROOFGATE_MAX_BATCH_ITEMS)",
-            request_id=getattr(request.state, "request_id", None),
         )
-        return JSONResponse(error.model_dump(mode="json", exclude_none=True), status_code=413)
     _check_environment(service, environment)
     admission = getattr(request.state, "admission", None)
     if admission is not None:
