@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
@@ -30,6 +30,7 @@ __all__ = [
     "AuditReport",
     "Collision",
     "CompileFailure",
+    "ConstantKind",
     "DeclarationAudit",
     "ExportAuditReport",
     "ExportOutcome",
@@ -114,8 +115,8 @@ class ExportOutcome(str, Enum):
     import_redeclared = "import_redeclared"  # an exported name of the imports, not equal (`failed`)
 
 
-#: The kinds of constant a report names (`Collision.kind`; contract 1 leaves `kind` free).
-CONSTANT_KINDS = (
+#: A kind of constant a report names (`Collision.kind`; contract 1 leaves `kind` free).
+ConstantKind = Literal[
     "theorem",
     "definition",
     "opaque",
@@ -124,7 +125,9 @@ CONSTANT_KINDS = (
     "constructor",
     "recursor",
     "quotient",
-)
+]
+#: The kinds of constant a report names, as `ConstantKind` lists them.
+CONSTANT_KINDS: tuple[str, ...] = get_args(ConstantKind)
 
 
 class Collision(BaseModel):
@@ -134,16 +137,7 @@ class Collision(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: str
-    kind: Literal[
-        "theorem",
-        "definition",
-        "opaque",
-        "axiom",
-        "inductive",
-        "constructor",
-        "recursor",
-        "quotient",
-    ]
+    kind: ConstantKind
     identical: bool
 
 
