@@ -71,6 +71,14 @@ def _statements(kwargs: Mapping[str, Any], column: str, count: int) -> list[str]
     return [str(value) for value in values]
 
 
+def _split(
+    completions: Sequence[str | Sequence[Mapping[str, Any]]], kwargs: Mapping[str, Any], column: str
+) -> tuple[list[str], dict[str, list[int]]]:
+    """The completions as text, and their indices by the statement in `column` (one request each)."""
+    texts = [completion_text(completion) for completion in completions]
+    return texts, _groups(_statements(kwargs, column, len(texts)))
+
+
 def _report(
     records: list[RewardRecord], kwargs: Mapping[str, Any], name: str
 ) -> list[float | None]:
@@ -108,9 +116,7 @@ def trl_reward(
         completion_ids: Sequence[Sequence[int]] | None = None,
         **kwargs: Any,
     ) -> list[float | None]:
-        texts = [completion_text(completion) for completion in completions]
-        statements = _statements(kwargs, statement_column, len(texts))
-        groups = _groups(statements)
+        texts, groups = _split(completions, kwargs, statement_column)
         answers = await asyncio.gather(
             *(scorer.score(statement, [texts[i] for i in idx]) for statement, idx in groups.items())
         )
@@ -133,9 +139,7 @@ def trl_reward_blocking(
         completion_ids: Sequence[Sequence[int]] | None = None,
         **kwargs: Any,
     ) -> list[float | None]:
-        texts = [completion_text(completion) for completion in completions]
-        statements = _statements(kwargs, statement_column, len(texts))
-        groups = _groups(statements)
+        texts, groups = _split(completions, kwargs, statement_column)
         parts = [
             (idx, scorer.score_blocking(statement, [texts[i] for i in idx]))
             for statement, idx in groups.items()
