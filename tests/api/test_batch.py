@@ -132,11 +132,18 @@ def test_item_limits_give_413_and_422_with_a_clear_message(tmp_path: Path) -> No
         assert ok.status_code == 202
 
 
-def _wait_done(url: str, job_id: str, *, at_least: int, timeout: float) -> dict[str, Any]:
+def _wait_done(
+    url: str, job_id: str, *, at_least: int, timeout: float, finished: bool = False
+) -> dict[str, Any]:
+    """The job's report once `at_least` items are done (and, with `finished`, once the job is
+    marked completed or failed: that write follows its last item's)."""
     deadline = time.monotonic() + timeout
     while True:
         report = httpx.get(f"{url}/v1/jobs/{job_id}", timeout=10).json()
-        if report["counts"]["done"] >= at_least or time.monotonic() > deadline:
+        done = report["counts"]["done"] >= at_least
+        if finished:
+            done = done and report["status"] in ("completed", "failed")
+        if done or time.monotonic() > deadline:
             return report
         time.sleep(0.05)
 
@@ -153,7 +160,7 @@ def test_a_restart_mid_job_resumes_it_or_fails_it_with_a_reason(
         before = _wait_done(url, job_id, at_least=3, timeout=20)
     assert 3 <= before["counts"]["done"] < 16, before  # the server stopped with items left
     with serve_stack(stack) as url:
-        after = _wait_done(url, job_id, at_least=16, timeout=30)
+        after = _wait_done(url, job_id, at_least=16, timeout=30, finished=True)
         results = httpx.get(f"{url}/v1/jobs/{job_id}/results", timeout=10).json()
     assert sorted(entry["index"] for entry in results) == list(range(16))
     assert all(entry["id"] == f"s{entry['index']}" for entry in results)
