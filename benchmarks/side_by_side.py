@@ -46,7 +46,6 @@ import contextlib
 import json
 import math
 import os
-import platform
 import signal
 import socket
 import statistics
@@ -75,7 +74,13 @@ from proofgate.bench.load import (
     closed_loop,
     send_job,
 )
-from proofgate.bench.runner import LEAN_VERSION, BenchConfig, _server_settings
+from proofgate.bench.runner import (
+    LEAN_VERSION,
+    BenchConfig,
+    _server_settings,
+    load_average,
+    machine_facts,
+)
 from proofgate.bench.scenarios import measure_throughput, project_dir
 from proofgate.bench.server import BenchServer, BenchServerError, ServerConfig
 from proofgate.bench.simulated_repl import SCRIPT as SIMULATED_REPL
@@ -170,17 +175,7 @@ class KiminaInstall:
     python: Path
 
     def commit(self) -> str | None:
-        try:
-            done = subprocess.run(
-                ["git", "-C", str(self.checkout), "rev-parse", "HEAD"],
-                capture_output=True,
-                text=True,
-                timeout=10,
-                check=False,
-            )
-        except (OSError, subprocess.TimeoutExpired):
-            return None
-        return done.stdout.strip() or None
+        return _git(self.checkout, "rev-parse", "HEAD") or None
 
     def has_prisma_client(self) -> bool:
         """Whether Kimina's Prisma client was generated (its `server.prisma_client` imports it)."""
@@ -764,7 +759,7 @@ def run_side_by_side(
     """Every round, then the summary; the results as one JSON-able dict."""
     say = progress or (lambda _message: None)
     started = time.monotonic()
-    load_before = _load_average()
+    load_before = load_average()
     prisma = install.has_prisma_client()
     with tempfile.TemporaryDirectory(prefix="proofgate-side-by-side-") as scratch:
         directory = workdir or Path(scratch)
@@ -803,12 +798,7 @@ def run_side_by_side(
             "audit": config.audit().describe(config.import_seconds),
         },
         "config": config.describe(),
-        "machine": {
-            "cpus": os.cpu_count(),
-            "python": sys.version.split()[0],
-            "platform": platform.platform(),
-            "load_average_1m": {"before": load_before, "after": _load_average()},
-        },
+        "machine": machine_facts(load_before),
         "rounds": rounds,
         "summary": summary,
         "duration_s": round(time.monotonic() - started, 1),
@@ -841,13 +831,6 @@ def _proofgate_revision(source: Path | None) -> dict[str, Any]:
         "commit": _git(root, "rev-parse", "HEAD"),
         "uncommitted_source_files": [line[3:] for line in (changed or "").splitlines()],
     }
-
-
-def _load_average() -> float | None:
-    try:
-        return round(os.getloadavg()[0], 2)
-    except OSError:
-        return None
 
 
 # --- the table ---------------------------------------------------------------------------------

@@ -39,7 +39,7 @@ from proofgate.bench.stats import percentile
 from proofgate.bench.workload import DEFAULT_HEADER_MIX, BackendProfile, JobFactory
 from proofgate.config import Settings
 
-__all__ = ["TARGETS", "BenchConfig", "run_bench"]
+__all__ = ["TARGETS", "BenchConfig", "load_average", "machine_facts", "run_bench"]
 
 #: The issue's targets: (figure, comparison, bound). Reported, never relaxed by the bench.
 #: Judged with the audit model on (as deployed) where the figure has that side; `pool_added` and
@@ -434,11 +434,23 @@ def _summary(results: dict[str, Any]) -> dict[str, Any]:
     return summary
 
 
-def _load_average() -> float | None:
+def load_average() -> float | None:
+    """The machine's 1-minute load average, or None where the platform has none."""
     try:
         return round(os.getloadavg()[0], 2)
     except OSError:
         return None
+
+
+def machine_facts(load_before: float | None) -> dict[str, Any]:
+    """What a result says of the machine it ran on. Other work on the machine skews every
+    latency: the 1-minute load, before (`load_before`) and after."""
+    return {
+        "cpus": os.cpu_count(),
+        "python": sys.version.split()[0],
+        "platform": platform.platform(),
+        "load_average_1m": {"before": load_before, "after": load_average()},
+    }
 
 
 def run_bench(
@@ -447,7 +459,7 @@ def run_bench(
     """Run every scenario and return the results (`summary` and `targets` included)."""
     say = progress or (lambda _message: None)
     started = time.monotonic()
-    load_before = _load_average()
+    load_before = load_average()
     with tempfile.TemporaryDirectory(prefix="proofgate-bench-") as scratch:
         directory = workdir or Path(scratch)
         directory.mkdir(parents=True, exist_ok=True)
@@ -461,13 +473,7 @@ def run_bench(
             "audit": config.audit.describe(config.profile.import_seconds),
         },
         "config": config.describe(),
-        "machine": {
-            "cpus": os.cpu_count(),
-            "python": sys.version.split()[0],
-            "platform": platform.platform(),
-            # Other work on the machine skews every latency: the 1-minute load, before and after.
-            "load_average_1m": {"before": load_before, "after": _load_average()},
-        },
+        "machine": machine_facts(load_before),
         **body,
     }
     results["summary"] = _summary(results)
