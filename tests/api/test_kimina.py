@@ -18,7 +18,7 @@ from proofgate.api.kimina import CheckResponse
 from proofgate.store.keys import KeyStore
 from tests.api.conftest import serve_stack
 from tests.support.adversarial import load_cases
-from tests.support.stack import Stack
+from tests.support.stack import Stack, make_stack
 
 HONEST = "import Mathlib\n\ntheorem t1 (a b : ℕ) : a + b = b + a := Nat.add_comm a b\n"
 
@@ -192,3 +192,30 @@ def test_a_kimina_client_sends_its_key_as_a_bearer_token(stack: Stack) -> None:
         assert refused.status_code == 401
         [result] = check(served, body, headers={"Authorization": f"Bearer {token}"})
         assert analyze(result) == "valid"
+
+
+def test_more_snippets_than_the_batch_limit_is_413_naming_the_count(tmp_path: Path) -> None:
+    stack = make_stack(tmp_path, max_batch_items=2)
+    snippets = [{"id": f"s{i}", "code": HONEST} for i in range(3)]
+    with serve_stack(stack) as served:
+        answer = httpx.post(served + "/api/check", json=kimina_request(snippets), timeout=30)
+    assert answer.status_code == 413, answer.text
+    body = answer.json()
+    assert body["error"] == "too_many_items"
+    assert "3 snippets" in body["message"] and "PROOFGATE_MAX_BATCH_ITEMS" in body["message"]
+
+
+def test_a_kimina_request_is_charged_per_snippet(stack: Stack) -> None:
+    assert stack.settings.api_keys_file is not None
+    _, token = KeyStore(stack.settings.api_keys_file).create("kimina", rate_per_minute=5)
+    headers = {"Authorization": f"Bearer {token}"}
+    snippets = [{"id": f"s{i}", "code": HONEST} for i in range(8)]
+    with serve_stack(stack) as served:
+        check(served, kimina_request(snippets), headers=headers)
+        after = httpx.post(
+            served + "/api/check",
+            json=kimina_request([{"id": "h", "code": HONEST}]),
+            headers=headers,
+            timeout=30,
+        )
+    assert after.status_code == 429 and int(after.headers["retry-after"]) >= 30

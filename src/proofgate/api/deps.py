@@ -10,7 +10,15 @@ from proofgate.config import Settings
 from proofgate.models.tenant import ANONYMOUS
 from proofgate.service import CheckerService
 
-__all__ = ["KeyName", "Tenant", "get_app_settings", "get_key_name", "get_service", "get_tenant"]
+__all__ = [
+    "KeyName",
+    "Tenant",
+    "charge_submissions",
+    "get_app_settings",
+    "get_key_name",
+    "get_service",
+    "get_tenant",
+]
 
 
 # `async def`: FastAPI runs a plain `def` dependency in its thread pool, a thread hop per request.
@@ -40,3 +48,11 @@ async def get_tenant(request: Request) -> str:
 
 #: A route's parameter for the caller's tenant.
 Tenant = Annotated[str, Depends(get_tenant)]
+
+
+def charge_submissions(request: Request, count: int) -> None:
+    """Charge the request's key (if any) for the `count` submissions it carries: a batch, a
+    group, a Kimina request."""
+    admission = getattr(request.state, "admission", None)
+    if admission is not None:
+        admission.charge(count)

@@ -37,7 +37,7 @@ __all__ = [
     "BodySizeLimitMiddleware",
     "install_error_handlers",
     "internal_error_response",
-    "too_many_items",
+    "limit_items",
 ]
 
 #: Retry-After when the service cannot say how long it needs (e.g. a missing toolchain).
@@ -109,10 +109,19 @@ def internal_error_response(request_id: str | None) -> JSONResponse:
     )
 
 
-def too_many_items(request: Request, message: str) -> JSONResponse:
-    """413 for a request holding more items than PROOFGATE_MAX_BATCH_ITEMS; `message` says how
-    many and what to do."""
-    return _error(_request_id(request), 413, "too_many_items", message)
+class TooManyItems(Exception):
+    """A request holds more submissions than PROOFGATE_MAX_BATCH_ITEMS: 413."""
+
+
+def limit_items(request: Request, count: int, items: str) -> None:
+    """Refuse (413) a request carrying `count` submissions, called `items` ("completions"), when
+    that is more than PROOFGATE_MAX_BATCH_ITEMS."""
+    limit = request.app.state.settings.max_batch_items
+    if count > limit:
+        raise TooManyItems(
+            f"the request has {count} {items}, more than the {limit} allowed in one request: "
+            "split it (or raise PROOFGATE_MAX_BATCH_ITEMS)"
+        )
 
 
 def _field_name(loc: Sequence[str | int]) -> str:
@@ -232,6 +241,10 @@ async def _config_error(request: Request, exc: Exception) -> JSONResponse:
     return _error(_request_id(request), 500, "misconfigured", f"server misconfigured: {exc}")
 
 
+async def _too_many_items(request: Request, exc: Exception) -> JSONResponse:
+    return _error(_request_id(request), 413, "too_many_items", str(exc))
+
+
 async def _session_error(request: Request, exc: Exception) -> JSONResponse:
     """A session (or its state) that is not there is 404; one too many for the key is 429."""
     limited = isinstance(exc, SessionLimitReached)
@@ -255,6 +268,7 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(StoreError, _store_error)
     app.add_exception_handler(ConfigError, _config_error)
     app.add_exception_handler(SessionError, _session_error)
+    app.add_exception_handler(TooManyItems, _too_many_items)
 
 
 class _BodyTooLarge(Exception):

@@ -14,8 +14,8 @@ from typing import Any, Protocol
 from fastapi import APIRouter, Depends, FastAPI, Path, Query, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 
-from proofgate.api.deps import KeyName, Tenant
-from proofgate.api.errors import ERROR_RESPONSES, too_many_items
+from proofgate.api.deps import KeyName, Tenant, charge_submissions
+from proofgate.api.errors import ERROR_RESPONSES, limit_items
 from proofgate.config import Settings
 from proofgate.jobs import JobRunner
 from proofgate.models import Submission, Verdict
@@ -122,20 +122,12 @@ async def create_batch(
     stream: bool = Query(False, description="Stream the results as NDJSON."),
     runner: JobRunner = Depends(get_runner),
 ) -> Response:
-    settings: Settings = request.app.state.settings
-    if len(body.items) > settings.max_batch_items:
-        return too_many_items(
-            request,
-            f"the batch has {len(body.items)} items, more than the {settings.max_batch_items} "
-            "allowed: split it into smaller batches (or raise PROOFGATE_MAX_BATCH_ITEMS)",
-        )
+    limit_items(request, len(body.items), "items")
     items = []
     for index, raw in enumerate(body.items):
         client_id, submission, error = parse_item(index, raw)
         items.append(PreparedItem(client_id, submission, error))
-    admission = getattr(request.state, "admission", None)
-    if admission is not None:
-        admission.charge(len(items))
+    charge_submissions(request, len(items))
     job = await runner.submit(items, key_name=key, tenant=tenant)
     request.app.state.metrics.observe_job_created()
     headers = {"Location": f"/v1/jobs/{job.id}", "X-Job-ID": job.id}

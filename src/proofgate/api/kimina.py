@@ -31,12 +31,11 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from proofgate.api.deps import get_service, get_tenant
-from proofgate.api.errors import ERROR_RESPONSES
+from proofgate.api.deps import charge_submissions, get_service, get_tenant
+from proofgate.api.errors import ERROR_RESPONSES, limit_items
 from proofgate.exceptions import Busy, SubmissionError
 from proofgate.models import Message as ProofgateMessage
 from proofgate.models import Position, Severity, Submission, Verdict, VerdictStatus
-from proofgate.models.http import ErrorBody
 from proofgate.service import CheckerService
 
 __all__ = [
@@ -250,17 +249,8 @@ async def _check(
     body: CheckRequest, request: Request, service: CheckerService = Depends(get_service)
 ) -> JSONResponse:
     settings = request.app.state.settings
-    if len(body.snippets) > settings.max_batch_items:
-        error = ErrorBody(
-            error="too_many_items",
-            message=f"{len(body.snippets)} snippets is more than the {settings.max_batch_items} "
-            "allowed in one request: send fewer (or raise PROOFGATE_MAX_BATCH_ITEMS)",
-            request_id=getattr(request.state, "request_id", None),
-        )
-        return JSONResponse(error.model_dump(mode="json", exclude_none=True), status_code=413)
-    admission = getattr(request.state, "admission", None)
-    if admission is not None:
-        admission.charge(len(body.snippets))
+    limit_items(request, len(body.snippets), "snippets")
+    charge_submissions(request, len(body.snippets))
     gate = asyncio.Semaphore(settings.batch_concurrency or 2 * settings.workers)
     results = await asyncio.gather(
         *(_check_snippet(service, snippet, body, gate, request) for snippet in body.snippets)

@@ -17,9 +17,10 @@ from collections.abc import AsyncIterator, Sequence
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 from pydantic import ValidationError
+from starlette.datastructures import State
 
-from proofgate.api.deps import Tenant, get_service
-from proofgate.api.errors import ERROR_RESPONSES, too_many_items
+from proofgate.api.deps import Tenant, charge_submissions, get_service
+from proofgate.api.errors import ERROR_RESPONSES, limit_items
 from proofgate.api.metrics import Metrics
 from proofgate.config import Settings
 from proofgate.exceptions import SubmissionError
@@ -52,16 +53,12 @@ def _check_environment(service: CheckerService, name: str) -> None:
 
 
 def _scored(
-    group: Group,
-    service: CheckerService,
-    *,
-    tenant: str,
-    settings: Settings,
-    metrics: Metrics,
-    raise_not_ready: bool,
+    group: Group, service: CheckerService, app: State, *, tenant: str, raise_not_ready: bool
 ) -> AsyncIterator[RewardRecord]:
-    """The group's records as each check finishes, run as the settings say, every verdict and
-    record counted in `metrics` (both reward routes score a group this way)."""
+    """The group's records as each check finishes, run as the app's settings say, every verdict
+    and record counted in its metrics (both reward routes score a group this way)."""
+    settings: Settings = app.settings
+    metrics: Metrics = app.metrics
 
     def observed(verdict: Verdict, seconds: float) -> None:
         metrics.observe_verdict(verdict, seconds, cache_enabled=settings.cache_enabled)
@@ -109,27 +106,13 @@ async def rewards(
     stream: bool = Query(False, description="Stream the records as NDJSON, as they finish."),
     service: CheckerService = Depends(get_service),
 ) -> Response:
-    settings: Settings = request.app.state.settings
-    metrics: Metrics = request.app.state.metrics
-    if len(body.completions) > settings.max_batch_items:
-        return too_many_items(
-            request,
-            f"the group has {len(body.completions)} completions, more than the "
-            f"{settings.max_batch_items} allowed: split it (or raise PROOFGATE_MAX_BATCH_ITEMS)",
-        )
+    limit_items(request, len(body.completions), "completions")
     _check_environment(service, body.environment)
     group = await Group.prepare(body)  # a malformed statement: SubmissionError, 422
-    admission = getattr(request.state, "admission", None)
-    if admission is not None:
-        admission.charge(len(body.completions))
+    charge_submissions(request, len(body.completions))
     streaming = stream or NDJSON in request.headers.get("accept", "")
     records = _scored(
-        group,
-        service,
-        tenant=tenant,
-        settings=settings,
-        metrics=metrics,
-        raise_not_ready=not streaming,
+        group, service, request.app.state, tenant=tenant, raise_not_ready=not streaming
     )
     if streaming:
 
@@ -159,8 +142,6 @@ def _coalescer(request: Request, service: CheckerService) -> Coalescer[_GroupKey
     coalescer: Coalescer[_GroupKey] | None = getattr(state, "openrlhf_coalescer", None)
     if coalescer is not None:
         return coalescer
-    settings: Settings = state.settings
-    metrics: Metrics = state.metrics
 
     async def flush(key: _GroupKey, completions: Sequence[str]) -> list[RewardRecord]:
         tenant, statement, environment = key
@@ -173,14 +154,7 @@ def _coalescer(request: Request, service: CheckerService) -> Coalescer[_GroupKey
             where = "query" if first["loc"][:1] == ("completions",) else "labels"
             raise SubmissionError(f"{where}: {first['msg']}", field=where) from exc
         group = await Group.prepare(body)
-        records = _scored(
-            group,
-            service,
-            tenant=tenant,
-            settings=settings,
-            metrics=metrics,
-            raise_not_ready=True,
-        )
+        records = _scored(group, service, state, tenant=tenant, raise_not_ready=True)
         collected = [record async for record in records]
         return sorted(collected, key=lambda record: record.index)
 
@@ -216,7 +190,6 @@ async def openrlhf_rewards(
     ),
     service: CheckerService = Depends(get_service),
 ) -> Response:
-    settings: Settings = request.app.state.settings
     count = len(body.query)
     if len(body.prompts) != count or len(body.labels) != count:
         raise SubmissionError(
@@ -224,16 +197,9 @@ async def openrlhf_rewards(
             f"{len(body.prompts)} and {len(body.labels)})",
             field="labels",
         )
-    if count > settings.max_batch_items:
-        return too_many_items(
-            request,
-            f"the request has {count} queries, more than the {settings.max_batch_items} "
-            "allowed: split it (or raise PROOFGATE_MAX_BATCH_ITEMS)",
-        )
+    limit_items(request, count, "queries")
     _check_environment(service, environment)
-    admission = getattr(request.state, "admission", None)
-    if admission is not None:
-        admission.charge(count)
+    charge_submissions(request, count)
     coalescer = _coalescer(request, service)
     records = await asyncio.gather(
         *(
