@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from types import TracebackType
 
 from proofgate.batch.input import BatchRecord
 from proofgate.exceptions import ConfigError
@@ -123,12 +122,7 @@ class ResultsFile:
     def __enter__(self) -> ResultsFile:  # noqa: PYI034 - typing.Self needs Python 3.11
         return self.open()
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
+    def __exit__(self, *exc_info: object) -> None:
         self.close()
 
 

@@ -15,7 +15,6 @@ import fcntl
 import os
 import time
 from pathlib import Path
-from types import TracebackType
 
 from proofgate.exceptions import StoreError
 
@@ -95,12 +94,7 @@ class DataDirLock:
         self.acquire()
         return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
+    def __exit__(self, *exc_info: object) -> None:
         self.release()
 
 
