@@ -44,7 +44,12 @@ from proofgate.triage import Triager
 from proofgate.verify.assemble import Assembled, assemble
 from proofgate.verify.audit import Auditor, AuditRequest, Audits
 from proofgate.verify.contract import CHECKER_ID
-from proofgate.verify.policy import PolicyConfig, PolicyResult, check_submission
+from proofgate.verify.policy import (
+    PolicyConfig,
+    PolicyResult,
+    check_submission,
+    effective_profile,
+)
 from proofgate.verify.verdict import AuditResult, InfraFailure, build_verdict, pins_for
 
 __all__ = ["CheckerService", "Readiness"]
@@ -236,8 +241,9 @@ class CheckerService:
 
     def _prepare(self, submission: Submission, tenant: str) -> _Prepared:
         began = time.perf_counter()
-        if submission.policy != "strict":  # PROOFGATE_POLICY: the default and the loosest allowed
-            submission = submission.model_copy(update={"policy": self.settings.policy})
+        profile = effective_profile(self.settings.policy, submission.policy)
+        if submission.policy != profile:  # resolved once: the cache key says what ran
+            submission = submission.model_copy(update={"policy": profile})
         environment = self.environment(submission.environment)
         assembled = assemble(submission)
         config = PolicyConfig.from_settings(

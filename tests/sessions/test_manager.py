@@ -488,9 +488,13 @@ async def test_recorded_tactic_errors_from_the_repl_are_errors(
     await asyncio.sleep(0)
 
 
-async def test_a_permissive_session_runs_and_records_the_rewritten_tactic(
-    service: CheckerService,
-) -> None:
+async def test_a_permissive_session_runs_and_records_the_rewritten_tactic(tmp_path: Path) -> None:
+    stack = make_stack(tmp_path, cache_enabled=False, policy="permissive")  # the loosest allowed
+    async with running_service(stack) as service:
+        await _permissive_session(service)
+
+
+async def _permissive_session(service: CheckerService) -> None:
     sessions = sessions_of(service)
     info = await sessions.open(OpenSessionRequest(statement=STATEMENT, policy="permissive"))
     outcome = await sessions.run_tactic(

@@ -62,7 +62,9 @@ def _config(profile: ProfileChoice | None, environment: str) -> PolicyConfig:
         return PolicyConfig(
             profile=chosen, heartbeat_cap=settings.heartbeat_cap, import_roots=DEFAULT_IMPORT_ROOTS
         )
-    return PolicyConfig.from_settings(settings, profile=chosen, environment=env)
+    # a local lint runs the profile it is asked for, looser than the settings' or not
+    local = settings.model_copy(update={"policy": chosen})
+    return PolicyConfig.from_settings(local, environment=env)
 
 
 #: `lean_lib Foo`, `lean_lib «Foo Bar»`, and `roots := #[`Foo, `Bar.Baz]` in a lakefile.lean.

@@ -64,7 +64,7 @@ class SessionOptions(TypedDict, total=False):
 
     environment: str
     target: str | None
-    policy: Literal["strict", "permissive"]
+    policy: Literal["strict", "permissive"] | None
     allowed_axioms: Sequence[str]
 
 
@@ -163,7 +163,7 @@ class SessionMethods(SyncBase):
 
     def open_session(self, statement: str, **options: Unpack[SessionOptions]) -> SessionInfo:
         """Open a proof session on a locked statement; its root state (0) carries the goal.
-        `options`: `environment` ("default"), `target`, `policy` ("strict"), `allowed_axioms`."""
+        `options`: `environment` ("default"), `target`, `policy` (the server's), `allowed_axioms`."""
         return self._run(open_flow(self, open_request(statement, **options)))
 
     def run_tactic(self, session_id: str, state: int, tactic: str) -> TacticOutcome:

@@ -333,7 +333,11 @@ class TriageRequest(BaseModel):
         None, description="The theorem to triage (default: the statement's last theorem)."
     )
     environment: EnvironmentName = "default"
-    policy: PolicyProfile = "strict"
+    policy: PolicyProfile | None = Field(
+        None,
+        description="The policy profile; default the server's (`PROOFGATE_POLICY`), which is also "
+        "the loosest a request may ask for: a request may tighten it, never loosen it.",
+    )
     closers: list[str] | None = Field(
         None,
         max_length=64,

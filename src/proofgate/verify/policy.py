@@ -51,6 +51,7 @@ __all__ = [
     "Rule",
     "check_source",
     "check_submission",
+    "effective_profile",
 ]
 
 Profile = Literal["strict", "permissive"]
@@ -60,6 +61,12 @@ Profile = Literal["strict", "permissive"]
 DEFAULT_IMPORT_ROOTS = frozenset(
     {*CORE_MODULE_ROOTS, "Mathlib", "Batteries", "Aesop", "Qq", "ProofWidgets", "Plausible"}
 )
+
+
+def effective_profile(server: Profile, requested: Profile | None) -> Profile:
+    """The profile a request runs under. The server's (PROOFGATE_POLICY) is the default and the
+    loosest a request may ask for: a request may tighten it, never loosen it."""
+    return "strict" if "strict" in (server, requested) else server
 
 
 @dataclass(frozen=True)
@@ -79,10 +86,11 @@ class PolicyConfig:
         profile: Profile | None = None,
         environment: Environment | None = None,
     ) -> PolicyConfig:
-        """The policy for one request: the settings' cap and profile, the environment's roots."""
+        """The policy for one request: the settings' cap, the profile it asked for if that is no
+        looser than the settings' (`effective_profile`), the environment's roots."""
         roots = environment.module_roots if environment is not None else DEFAULT_IMPORT_ROOTS
         return cls(
-            profile=profile or settings.policy,
+            profile=effective_profile(settings.policy, profile),
             heartbeat_cap=settings.heartbeat_cap,
             import_roots=frozenset(roots),
         )
