@@ -8,6 +8,8 @@
 - `proofgate.rewards.scorer`: `Scorer`, where the trainer adapters send a group (a server's
   `POST /v1/rewards` through the client, or `score_group` in-process);
 - `proofgate.rewards.coalesce`: one-completion calls made concurrently, scored as groups;
+- `proofgate.rewards.log`: `RewardLog`, the NDJSON reward log every adapter can append to
+  (`reward_log=`), which `proofgate report LOG` reads;
 - the trainer adapters, one module each: `trl` (`GRPOTrainer`), `verl` (`compute_score`),
   `verifiers` (a `verifiers.v1` task reward) and `openrlhf` (`POST /v1/rewards/openrlhf`'s shape).
 
@@ -17,6 +19,7 @@ The wire models are in `proofgate.models.rewards`; `POST /v1/rewards` is `proofg
 from proofgate.rewards.coalesce import Coalescer
 from proofgate.rewards.completion import Completion, read_completion, strip_reasoning
 from proofgate.rewards.group import Checker, Group, Planned, plan_submission, score_group
+from proofgate.rewards.log import RewardLog
 from proofgate.rewards.reward import RewardScale, classify_cheat
 from proofgate.rewards.scorer import Scorer, group_metrics
 
@@ -26,6 +29,7 @@ __all__ = [
     "Completion",
     "Group",
     "Planned",
+    "RewardLog",
     "RewardScale",
     "Scorer",
     "classify_cheat",

@@ -6,22 +6,38 @@ after each sample it decodes prompt and response tokens together, special tokens
 `--reward.remote_url`; it reads `rewards`, `scores` (else `rewards`) and `extra_logs` of the
 answer) and `openrlhf/cli/serve_rm.py` (the reference server answers lists, one value per query,
 and `extra_logs` of lists). The label (`--data.label_key`) is the locked statement.
+
+`--reward.remote_url` may instead name a Python file whose `reward_func(queries, prompts,
+labels)` OpenRLHF calls (`SingleTurnAgentExecutor._fetch_rewards_via_func`: one sample a call, in
+a thread through `asyncio.to_thread`, reading the same keys): `openrlhf_reward_func` makes one
+that asks a proofgate server, and can write a reward log (OpenRLHF passes no step: a line's `step`
+is the log's `step` attribute, None unless set, and its `call` counts the calls).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from proofgate.models.check import MAX_SOURCE_CHARS
 from proofgate.models.rewards import RewardRecord
+from proofgate.rewards.log import RewardLogArg, open_reward_log
+from proofgate.rewards.scorer import Scorer
 
 #: A label is a locked statement, held to `RewardRequest.statement`'s bounds (a 422 naming it).
 Statement = Annotated[str, Field(min_length=1, max_length=MAX_SOURCE_CHARS)]
 
-__all__ = ["OpenRLHFRequest", "OpenRLHFResponse", "openrlhf_response", "strip_prompt"]
+__all__ = [
+    "OpenRLHFRequest",
+    "OpenRLHFResponse",
+    "openrlhf_response",
+    "openrlhf_reward_func",
+    "strip_prompt",
+]
+
+OpenRLHFRewardFunc = Callable[[Sequence[str], Sequence[str], Sequence[str]], dict[str, Any]]
 
 
 class OpenRLHFRequest(BaseModel):
@@ -66,3 +82,44 @@ def openrlhf_response(
         "proofgate_retry": [float(r.retry) for r in records],
     }
     return OpenRLHFResponse(rewards=rewards, scores=rewards, extra_logs=logs).model_dump()
+
+
+def openrlhf_reward_func(
+    scorer: Scorer, *, unfinished: float = 0.0, reward_log: RewardLogArg = None
+) -> OpenRLHFRewardFunc:
+    """A `reward_func(queries, prompts, labels)` for `--reward.remote_url reward.py`, asking a
+    server scorer (`Scorer(url)`: OpenRLHF calls it in threads) and answering as the route does;
+    its records appended to `reward_log` (a path, opened now: ConfigError if it cannot be
+    written). The route (`POST /v1/rewards/openrlhf`) coalesces samples into groups; this sends
+    each call's samples as they come."""
+    if scorer.url is None:
+        raise TypeError("OpenRLHF calls reward_func in threads: give the Scorer a server `url`")
+    log = open_reward_log(reward_log)
+
+    def reward_func(
+        queries: Sequence[str], prompts: Sequence[str], labels: Sequence[str]
+    ) -> dict[str, Any]:
+        if not len(queries) == len(prompts) == len(labels):
+            raise ValueError(
+                f"queries, prompts and labels must be as long as each other (they are "
+                f"{len(queries)}, {len(prompts)} and {len(labels)})"
+            )
+        groups: dict[str, list[int]] = {}
+        for index, label in enumerate(labels):
+            groups.setdefault(str(label), []).append(index)
+        records: list[RewardRecord | None] = [None] * len(queries)
+        for label, indices in groups.items():
+            responses = [strip_prompt(queries[i], prompts[i]) for i in indices]
+            for index, record in zip(indices, scorer.score_blocking(label, responses), strict=True):
+                records[index] = record.model_copy(update={"index": index})
+        ordered = [record for record in records if record is not None]
+        if log is not None:
+            log.write(
+                ordered,
+                [str(label) for label in labels],
+                adapter="openrlhf",
+                environment=scorer.environment,
+            )
+        return openrlhf_response(ordered, unfinished=unfinished)
+
+    return reward_func

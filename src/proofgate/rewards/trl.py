@@ -12,6 +12,9 @@ concurrently with the other async reward functions; it is named by its `__name__
 
 One call holds several prompts' groups: the completions are split by the statement column and
 each statement's group is one request.
+
+With `reward_log=` (a path or a `proofgate.rewards.log.RewardLog`) every call appends its records
+to that NDJSON log, each line with the trainer's step (`trainer_state.global_step`).
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
 from proofgate.models.rewards import RewardRecord
+from proofgate.rewards.log import RewardLog, RewardLogArg, open_reward_log
 from proofgate.rewards.scorer import Scorer, group_metrics
 
 __all__ = ["completion_text", "trl_reward", "trl_reward_blocking"]
@@ -95,6 +99,35 @@ def _report(
     return [record.reward for record in records]
 
 
+def _trainer_step(kwargs: Mapping[str, Any]) -> int | None:
+    """The step TRL is at: `trainer_state.global_step` (transformers' `TrainerState`)."""
+    step = getattr(kwargs.get("trainer_state"), "global_step", None)
+    return step if isinstance(step, int) and not isinstance(step, bool) else None
+
+
+def _log(
+    log: RewardLog | None,
+    records: Sequence[RewardRecord],
+    groups: Mapping[str, list[int]],
+    kwargs: Mapping[str, Any],
+    scorer: Scorer,
+) -> None:
+    """Append the call's records, in order, to the reward log (if there is one)."""
+    if log is None:
+        return
+    statements = [""] * len(records)
+    for statement, indices in groups.items():
+        for index in indices:
+            statements[index] = statement
+    log.write(
+        records,
+        statements,
+        adapter="trl",
+        environment=scorer.environment,
+        step=_trainer_step(kwargs),
+    )
+
+
 def _ordered(parts: list[tuple[list[int], list[RewardRecord]]], count: int) -> list[RewardRecord]:
     ordered: list[RewardRecord | None] = [None] * count
     for indices, records in parts:
@@ -105,10 +138,16 @@ def _ordered(parts: list[tuple[list[int], list[RewardRecord]]], count: int) -> l
 
 
 def trl_reward(
-    scorer: Scorer, *, statement_column: str = "statement", name: str = "proofgate"
+    scorer: Scorer,
+    *,
+    statement_column: str = "statement",
+    name: str = "proofgate",
+    reward_log: RewardLogArg = None,
 ) -> TrlReward:
     """An async TRL reward function (`name` is its `__name__`): each completion's proofgate
-    reward against the statement in its row's `statement_column`, None (NaN) to retry."""
+    reward against the statement in its row's `statement_column`, None (NaN) to retry; every
+    record appended to `reward_log` (a path, opened now: ConfigError if it cannot be written)."""
+    log = open_reward_log(reward_log)
 
     async def reward(
         prompts: Sequence[Any],
@@ -121,6 +160,7 @@ def trl_reward(
             *(scorer.score(statement, [texts[i] for i in idx]) for statement, idx in groups.items())
         )
         records = _ordered(list(zip(groups.values(), answers, strict=True)), len(texts))
+        _log(log, records, groups, kwargs, scorer)
         return _report(records, kwargs, name)
 
     reward.__name__ = reward.__qualname__ = name
@@ -128,10 +168,15 @@ def trl_reward(
 
 
 def trl_reward_blocking(
-    scorer: Scorer, *, statement_column: str = "statement", name: str = "proofgate"
+    scorer: Scorer,
+    *,
+    statement_column: str = "statement",
+    name: str = "proofgate",
+    reward_log: RewardLogArg = None,
 ) -> TrlRewardBlocking:
     """`trl_reward` as a plain function, for a server scorer (`Scorer(url)`): the statements'
     groups are sent one after another through the blocking client."""
+    log = open_reward_log(reward_log)
 
     def reward(
         prompts: Sequence[Any],
@@ -144,7 +189,9 @@ def trl_reward_blocking(
             (idx, scorer.score_blocking(statement, [texts[i] for i in idx]))
             for statement, idx in groups.items()
         ]
-        return _report(_ordered(parts, len(texts)), kwargs, name)
+        records = _ordered(parts, len(texts))
+        _log(log, records, groups, kwargs, scorer)
+        return _report(records, kwargs, name)
 
     reward.__name__ = reward.__qualname__ = name
     return reward

@@ -6,7 +6,9 @@ and `runtime`, all of a trace's at once; a float is recorded as the reward of th
 name, a mapping as one reward per key) and `verifiers/v1/trace.py` (`Trace.last_reply`, the
 last model response as text; `Trace.record_metric(name, value)`; `Trace.info`, a scratch dict).
 Rewards are per trace, and a group's traces are scored concurrently: the calls that share a
-statement are coalesced into one group request.
+statement are coalesced into one group request. With `reward_log=` each group's records are
+appended to that NDJSON log; verifiers passes a reward no step, so a line's `step` is the log's
+`step` attribute (None unless set) and its `call` counts the groups.
 
     scorer = Scorer("http://127.0.0.1:8000")
     proofgate_reward = verifiers_reward(scorer, statement_field="formal_statement")
@@ -24,6 +26,7 @@ from typing import Any
 
 from proofgate.models.rewards import RewardRecord
 from proofgate.rewards.coalesce import Coalescer
+from proofgate.rewards.log import RewardLogArg, open_reward_log
 from proofgate.rewards.scorer import Scorer
 
 __all__ = ["verifiers_reward"]
@@ -49,14 +52,20 @@ def verifiers_reward(
     linger: float = 0.05,
     unfinished: float = 0.0,
     name: str = "proofgate",
+    reward_log: RewardLogArg = None,
 ) -> VerifiersReward:
     """An async `(task, trace) -> float`: the trace's last reply rewarded against the task's
     statement. It records `<name>_proved`, `<name>_cheat`, `<name>_no_proof` and `<name>_retry`
     (0 or 1) with `trace.record_metric`, and the record in `trace.info[name]`. A check that did
-    not finish scores `unfinished` (verifiers needs a number)."""
+    not finish scores `unfinished` (verifiers needs a number). Each group's records are appended
+    to `reward_log` (a path, opened now: ConfigError if it cannot be written)."""
+    log = open_reward_log(reward_log)
 
     async def flush(statement: str, completions: Sequence[str]) -> list[RewardRecord]:
-        return await scorer.score(statement, completions)
+        records = await scorer.score(statement, completions)
+        if log is not None:
+            log.write(records, statement, adapter="verifiers", environment=scorer.environment)
+        return records
 
     coalescer: Coalescer[str] = Coalescer(flush, group_size=group_size, linger=linger)
 

@@ -12,6 +12,10 @@ the loop's thread pool). The reward loop starts every sample of a batch at once
 ground truth into one group request.
 
 The ground truth is the locked statement; `extra_info` may name an `environment`.
+
+With `reward_log=` every scored group (or, blocking, every call) is appended to that NDJSON log.
+verl passes a reward function no step: a line's `step` is the log's `step` attribute (None unless
+set), and its `call` counts the groups.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from typing import Any
 
 from proofgate.models.rewards import RewardRecord
 from proofgate.rewards.coalesce import Coalescer
+from proofgate.rewards.log import RewardLogArg, open_reward_log
 from proofgate.rewards.scorer import Scorer
 
 __all__ = ["verl_compute_score", "verl_compute_score_blocking", "verl_result"]
@@ -52,14 +57,20 @@ def verl_compute_score(
     group_size: int | None = None,
     linger: float = 0.05,
     unfinished: float = 0.0,
+    reward_log: RewardLogArg = None,
 ) -> VerlScore:
     """An async `compute_score`: concurrent calls for one statement are scored as one group of up
     to `group_size` (e.g. `actor_rollout_ref.rollout.n`), or of whatever arrived within `linger`
-    seconds of the first."""
+    seconds of the first. Each group's records are appended to `reward_log` (a path, opened now:
+    ConfigError if it cannot be written)."""
+    log = open_reward_log(reward_log)
 
     async def flush(key: tuple[str, str], completions: Sequence[str]) -> list[RewardRecord]:
         statement, environment = key
-        return await scorer.score(statement, completions, environment=environment)
+        records = await scorer.score(statement, completions, environment=environment)
+        if log is not None:
+            log.write(records, statement, adapter="verl", environment=environment)
+        return records
 
     coalescer: Coalescer[tuple[str, str]] = Coalescer(flush, group_size=group_size, linger=linger)
 
@@ -77,9 +88,12 @@ def verl_compute_score(
     return compute_score
 
 
-def verl_compute_score_blocking(scorer: Scorer, *, unfinished: float = 0.0) -> VerlScoreBlocking:
+def verl_compute_score_blocking(
+    scorer: Scorer, *, unfinished: float = 0.0, reward_log: RewardLogArg = None
+) -> VerlScoreBlocking:
     """A plain `compute_score` for a server scorer: one request per call (no coalescing: verl runs
-    it in threads). Prefer `verl_compute_score`."""
+    it in threads), its record appended to `reward_log`. Prefer `verl_compute_score`."""
+    log = open_reward_log(reward_log)
 
     def compute_score(
         data_source: str,
@@ -92,6 +106,8 @@ def verl_compute_score_blocking(scorer: Scorer, *, unfinished: float = 0.0) -> V
         (record,) = scorer.score_blocking(
             str(ground_truth), [solution_str], environment=environment
         )
+        if log is not None:
+            log.write([record], str(ground_truth), adapter="verl", environment=environment)
         return verl_result(record, unfinished=unfinished)
 
     return compute_score
