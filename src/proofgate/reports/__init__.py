@@ -1,3 +1,3 @@
-"""Reports: reproducible, signed records of single verdicts (`record`, `replay`, `signing`) and the
+"""Reports: reproducible, signed records of single verdicts (`record`, `replay`, `signing`), the
 failure-mode report of a batch (`failures`, `plots`, `failure_page`; matplotlib, the `report`
-extra)."""
+extra) and the report of a trainer's reward log, the cheat rate per step (`reward_log`)."""
