@@ -24,9 +24,13 @@ require mathlib from git
 require REPL from git
   "https://github.com/leanprover-community/repl" @ "v4.32.0"
 
--- proofgate's own Lean code: the trusted checker (`Proofgate/Checker.lean`).
+-- proofgate's own Lean code: the trusted checker (`Proofgate/Checker.lean`) and its reader of
+-- exports (`Proofgate/ExportParse.lean`, docs/export-format.md), which the checker imports. Lake
+-- builds a module as this library's only when one of its globs matches it, and the default globs
+-- are the roots themselves (`LeanLibConfig.isBuildableModule`), so each module is a root.
+-- Untested against real Lean: no toolchain runs where proofgate is developed.
 lean_lib Proofgate where
-  roots := #[`Proofgate.Checker]
+  roots := #[`Proofgate.Checker, `Proofgate.ExportParse]
 
 -- The trusted checker: `lake build proofgate-checker`, run by the audit under `lake env`.
 -- See docs/checker-contract.md.

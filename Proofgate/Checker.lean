@@ -17,6 +17,7 @@ replay and structural `Expr` equality only (never defeq), on terms it rebuilt it
 its Nat-literal check were read for this class, comparator's tests/projects for the others).
 -/
 import Lean
+import Proofgate.ExportParse
 
 open Lean
 
@@ -33,10 +34,14 @@ deriving instance BEq for QuotVal
 deriving instance BEq for InductiveVal
 deriving instance BEq for ConstantInfo
 
-/-- The command line, see `usage`. -/
+/-- The command line, see `usage`. Two modes: `.olean` files (contract 1, `--submission`) or
+exports (contract 2, `--submission-export`, docs/export-format.md); never both. -/
 structure Config where
   submission : System.FilePath := ""
   challenge : Option System.FilePath := none
+  submissionExport : Option System.FilePath := none
+  referenceExport : Option System.FilePath := none
+  check : Option Nat := none
   target : Option Name := none
   axioms : Array Name := #[]
   holes : Array Name := #[]
@@ -44,17 +49,35 @@ structure Config where
 
 def usage : String :=
   "usage: proofgate-checker --submission SUB.olean [--challenge CH.olean --target NAME] \
-   [--axiom NAME]... [--answer-hole NAME]... [--module-root ROOT]..."
+   [--axiom NAME]... [--answer-hole NAME]... [--module-root ROOT]...\n\
+   or:    proofgate-checker --submission-export SUB.ndjson [--reference-export REF.ndjson \
+   --target NAME] [--axiom NAME]... [--answer-hole NAME]... [--module-root ROOT]... [--check N]"
 
 def parseArgs (cfg : Config) : List String → Except String Config
   | [] =>
-    if cfg.submission.toString.isEmpty then .error "--submission is required"
+    if cfg.submissionExport.isSome then
+      if !cfg.submission.toString.isEmpty || cfg.challenge.isSome then
+        .error "--submission-export does not go with --submission or --challenge"
+      else if cfg.referenceExport.isSome != cfg.target.isSome then
+        .error "--reference-export and --target go together (neither: a free compile)"
+      else if cfg.referenceExport.isNone && !cfg.holes.isEmpty then
+        .error "--answer-hole needs --reference-export"
+      else .ok cfg
+    else if cfg.referenceExport.isSome || cfg.check.isSome then
+      .error "--reference-export and --check need --submission-export"
+    else if cfg.submission.toString.isEmpty then .error "--submission is required"
     else if cfg.challenge.isSome != cfg.target.isSome then
       .error "--challenge and --target go together (neither: a free compile)"
     else if cfg.challenge.isNone && !cfg.holes.isEmpty then .error "--answer-hole needs --challenge"
     else .ok cfg
   | "--submission" :: v :: rest => parseArgs { cfg with submission := v } rest
   | "--challenge" :: v :: rest => parseArgs { cfg with challenge := some v } rest
+  | "--submission-export" :: v :: rest => parseArgs { cfg with submissionExport := some v } rest
+  | "--reference-export" :: v :: rest => parseArgs { cfg with referenceExport := some v } rest
+  | "--check" :: v :: rest =>
+    match v.toNat? with
+    | some n => parseArgs { cfg with check := some n } rest
+    | none => .error s!"--check takes a natural number, not {v}"
   | "--target" :: v :: rest => parseArgs { cfg with target := some v.toName } rest
   | "--axiom" :: v :: rest => parseArgs { cfg with axioms := cfg.axioms.push v.toName } rest
   | "--answer-hole" :: v :: rest => parseArgs { cfg with holes := cfg.holes.push v.toName } rest
@@ -88,6 +111,10 @@ def byName (a b : Name) : Bool := nameStr a < nameStr b
 
 def names (ns : Array Name) : Json := toJson (ns.map nameStr)
 
+def declJson (d : Decl) : Json :=
+  Json.mkObj [("name", toJson (nameStr d.name)), ("kind", toJson d.kind),
+    ("axioms", names d.axioms), ("replayed", toJson d.replayed)]
+
 def Report.render (r : Report) : Json :=
   let opt (n? : Option Name) : Json := match n? with | some n => toJson (nameStr n) | none => .null
   Json.mkObj [
@@ -95,9 +122,7 @@ def Report.render (r : Report) : Json :=
     ("lean", toJson s!"v{Lean.versionString}"), ("outcome", toJson r.outcome),
     ("detail", toJson r.detail), ("target", opt r.target), ("declaration", opt r.declaration),
     ("target_axioms", names r.targetAxioms), ("disallowed_axioms", names r.disallowed),
-    ("declarations", Json.arr (r.decls.map fun d => Json.mkObj [
-      ("name", toJson (nameStr d.name)), ("kind", toJson d.kind), ("axioms", names d.axioms),
-      ("replayed", toJson d.replayed)])),
+    ("declarations", Json.arr (r.decls.map declJson)),
     ("answers", Json.mkObj (r.answers.toList.map fun (n, v) => (nameStr n, toJson v))),
     ("timings_ms", Json.mkObj (r.timings.toList.map fun (k, v) => (k, toJson v)))]
 
@@ -599,6 +624,360 @@ def check (cfg : Config) : IO Report := do
   timings := timings.push ("total", (← IO.monoMsNow) - start)
   return { report with timings }
 
+/-! ## Export mode (contract 2)
+
+`--submission-export SUB [--reference-export REF --target T]`: the checker of docs/audit-design.md
+sections 6 and 7, reading exports (docs/export-format.md) through `Proofgate.ExportParse`, never a
+`.olean` a request wrote. Its steps, their order and their outcomes are the stand-in's
+(`tests/standins/export_checker.py`); where this checker is stricter it says so below.
+UNTESTED AGAINST REAL LEAN, like everything in this file.
+
+Replay is done here, not by core's `Environment.replay`: each declaration record goes to
+`Kernel.Environment.addDecl` (module `Lean.AddDecl`) in dependency order, with options built here
+(`{}`: default `maxHeartbeats`, `debug.skipKernelTC` unset), so the first refused declaration is
+known without a second pass, an inductive record is sent exactly as the export groups it, and
+every constant of a record (an inductive's types, constructors and recursors too) is compared with
+the one the kernel built (core's replay compares constructors and recursors only). -/
+
+def exportContractVersion : Nat := 2
+
+/-- An exported constant whose name the imports already hold (design section 6, requirement 3). -/
+structure CollisionEntry where
+  name : Name
+  kind : String
+  identical : Bool
+
+/-- Contract 2's one JSON object (`ExportAuditReport` in `src/proofgate/verify/contract.py`). -/
+structure ExportReport where
+  check : Nat
+  outcome : String := "ok"
+  detail : String := ""
+  target : Option Name := none
+  declaration : Option Name := none
+  targetAxioms : Array Name := #[]
+  disallowed : Array Name := #[]
+  decls : Array Decl := #[]
+  collisions : Array CollisionEntry := #[]
+  answers : Array (Name × String) := #[]
+  timings : Array (String × Nat) := #[]
+
+/-- A conclusion other than `ok`: the declarations and collisions found so far stay, the axioms
+and answers do not (the stand-in's `Judgement` does the same). -/
+def ExportReport.fail (r : ExportReport) (outcome detail : String) (decl : Option Name) :
+    ExportReport :=
+  { r with outcome, detail, declaration := decl, targetAxioms := #[], disallowed := #[],
+           answers := #[] }
+
+def ExportReport.lap (r : ExportReport) (stage : String) (since : Nat) : BaseIO ExportReport := do
+  return { r with timings := r.timings.push (stage, (← IO.monoMsNow) - since) }
+
+def ExportReport.render (r : ExportReport) : Json :=
+  let opt (n? : Option Name) : Json := match n? with | some n => toJson (nameStr n) | none => .null
+  Json.mkObj [
+    ("contract", toJson exportContractVersion), ("check", toJson r.check),
+    ("checker", toJson checkerId), ("lean", toJson s!"v{Lean.versionString}"),
+    ("outcome", toJson r.outcome), ("detail", toJson r.detail), ("target", opt r.target),
+    ("declaration", opt r.declaration), ("target_axioms", names r.targetAxioms),
+    ("disallowed_axioms", names r.disallowed),
+    ("declarations", Json.arr (r.decls.map declJson)),
+    ("collisions", Json.arr (r.collisions.map fun c => Json.mkObj [
+      ("name", toJson (nameStr c.name)), ("kind", toJson c.kind),
+      ("identical", toJson c.identical)])),
+    ("answers", Json.mkObj (r.answers.toList.map fun (n, v) => (nameStr n, toJson v))),
+    ("timings_ms", Json.mkObj (r.timings.toList.map fun (k, v) => (k, toJson v)))]
+
+/-- Read and parse one export. The outer `.error` is a file that cannot be read; the inner one the
+parser's refusal. The size is checked before the bytes are read (limit `bytes`). -/
+def readExport (path : System.FilePath) (limits : ExportParse.Limits := {}) :
+    IO (Except String (Except ExportParse.Refusal ExportParse.ParsedExport)) := do
+  try
+    let size := (← path.metadata).byteSize.toNat
+    if size > limits.bytes then
+      return .ok (.error { code := "limit", line := 0, limit := some "bytes",
+                           reason := s!"the export is over {limits.bytes} bytes" })
+    let data ← IO.FS.readBinFile path
+    return .ok (ExportParse.parse data (Lean.versionString, Lean.githash) limits)
+  catch e =>
+    return .error (toString e)
+
+/-- The order the records go to the kernel: each after the records whose constants it mentions
+(Kahn's algorithm, iterative, so a long chain costs no stack). `.error` names a record on a cycle
+between records, which no order can replay. -/
+def replayOrder (recs : Array ExportParse.DeclRecord) : Except Name (Array Nat) := Id.run do
+  let mut owner : Std.HashMap Name Nat := {}
+  for i in [0:recs.size] do
+    for c in recs[i]!.consts do
+      owner := owner.insert c.name i
+  let mut pending : Array Nat := #[]
+  let mut users : Array (Array Nat) := #[]
+  for _ in recs do
+    pending := pending.push 0
+    users := users.push #[]
+  for i in [0:recs.size] do
+    let mut deps : Std.HashSet Nat := {}
+    for c in recs[i]!.consts do
+      for n in mentions c do
+        if let some j := owner[n]? then
+          if j != i && !deps.contains j then
+            deps := deps.insert j
+            users := users.modify j (·.push i)
+    pending := pending.set! i deps.size
+  let mut ready : Array Nat := #[]
+  for i in [0:recs.size] do
+    if pending[i]! == 0 then ready := ready.push i
+  let mut order : Array Nat := #[]
+  let mut head := 0
+  while head < ready.size do
+    let i := ready[head]!
+    head := head + 1
+    order := order.push i
+    for u in users[i]! do
+      let left := pending[u]! - 1
+      pending := pending.set! u left
+      if left == 0 then ready := ready.push u
+  if order.size == recs.size then return .ok order
+  for i in [0:recs.size] do
+    if pending[i]! != 0 then return .error recs[i]!.consts[0]!.name
+  return .ok order
+
+/-- The constants the reference itself declares that its target's statement is built from, as
+`closureProblem` walks them (contract 1): from the target's type, through the types and values of
+definitions and the whole of inductives (constructors and recursors included), through only the
+type of theorems and answer holes, and always the answer holes. Sorted, so the first difference
+reported is the stand-in's (it checks in sorted order too).
+
+Stricter than the stand-in, which walks only expressions: here an inductive of the statement also
+brings in its constructors, so a changed constructor is reported even when nothing mentions it by
+name. Laxer in one place: a theorem of the statement is compared by its statement only (proofs
+are irrelevant to the kernel), as contract 1 does; the stand-in compares its whole constant. -/
+def referenceClosure (ref : Std.HashMap Name ConstantInfo) (target : Name) (holes : Array Name) :
+    Array Name := Id.run do
+  let some root := ref[target]? | return #[]
+  let mut seen : NameHashSet := ({} : NameHashSet).insert target
+  let mut out : Array Name := #[]
+  let mut todo := usedNames root.type ++ holes
+  while !todo.isEmpty do
+    let n := todo.back!
+    todo := todo.pop
+    if seen.contains n then continue
+    seen := seen.insert n
+    let some c := ref[n]? | continue
+    out := out.push n
+    if holes.contains n then
+      todo := todo ++ usedNames c.type
+    else
+      match c with
+      | .thmInfo v => todo := todo ++ usedNames v.type
+      | _ => todo := todo ++ mentions c
+  return out.qsort byName
+
+/-- A constant of the statement, the reference's (`locked`) against the submission's: an answer
+hole keeps its name, universe parameters, type and safety (any value); a theorem its name,
+universe parameters and type; anything else is the same `ConstantInfo`. -/
+def sameAsLocked (hole : Bool) (locked other : ConstantInfo) : Bool :=
+  match hole, locked, other with
+  | true, .defnInfo a, .defnInfo b => a.toConstantVal == b.toConstantVal && a.safety == b.safety
+  | true, _, _ => false
+  | false, .thmInfo a, .thmInfo b => a.toConstantVal == b.toConstantVal
+  | false, _, _ => locked == other
+
+/-- Contract 2, one shot. In order (each step passes or ends the run with its outcome):
+1. read the reference export (refused: `bad_input`) and the submission's (`export_invalid`,
+   `export_too_large`);
+2. the submission's imports: none, or one outside `--module-root`: `import_not_allowed`;
+3. import the reference's and the submission's imports (`importModules`, defaults);
+4. collisions (design, requirement 3): an exported name the imports hold: the target there is
+   `target_not_replayed`; a theorem equal in universe parameters (by name) and type, or another
+   kind equal as a whole `ConstantInfo`, is listed `identical` and not replayed; anything else is
+   `import_redeclared`;
+5. replay every other record that has a safe constant (unsafe and partial ones are listed
+   `replayed: false`), dependencies first: `replay_failed` naming the record's first constant;
+6. locked checks against the reference: `target_missing`, `not_a_theorem`, `universe_mismatch`,
+   `type_mismatch` (after renaming universe parameters by position), `statement_constant_changed`
+   (`referenceClosure`);
+7. axioms walked through the replayed kernel environment (`walkAxioms`, imported bodies too). -/
+def checkExport (cfg : Config) (subPath : System.FilePath) : IO ExportReport := do
+  let start ← IO.monoMsNow
+  let mut report : ExportReport := { check := cfg.check.getD 0, target := cfg.target }
+
+  -- 1. Both exports. The reference is parsed like any export, though the service wrote it.
+  let mut reference : Option ExportParse.ParsedExport := none
+  if let some path := cfg.referenceExport then
+    match (← readExport path) with
+    | .error e => return report.fail "bad_input" s!"cannot read the reference export: {e}" none
+    | .ok (.error r) => return report.fail "bad_input" s!"the reference export: {r.text}" none
+    | .ok (.ok p) => reference := some p
+  let sub : ExportParse.ParsedExport ← match (← readExport subPath) with
+    | .error e => return report.fail "bad_input" s!"cannot read the submission's export: {e}" none
+    | .ok (.error r) =>
+      let (outcome, word) :=
+        if r.limit.isSome then ("export_too_large", "too large")
+        else ("export_invalid", "malformed")
+      return report.fail outcome s!"the elaborator's export is {word}: {r.text}" none
+    | .ok (.ok p) => pure p
+  report ← report.lap "parse" start
+
+  -- 2. The submission's imports must lie within the environment's module roots.
+  if sub.header.imports.isEmpty then
+    return report.fail "import_not_allowed" "the submission imports nothing (prelude)" none
+  for m in sub.header.imports do
+    unless cfg.roots.contains m.getRoot do
+      return report.fail "import_not_allowed"
+        s!"import {nameStr m} is outside the allowed modules" none
+
+  -- 3. One environment from both headers (the reference's first): a name either redeclares is
+  -- then a collision, never a second meaning. `importModules imports opts`: no extension state,
+  -- no initializers (defaults).
+  let t0 ← IO.monoMsNow
+  let mut imports : Array Import := #[]
+  for m in ((reference.map (·.header.imports)).getD #[]) ++ sub.header.imports do
+    unless imports.any (·.module == m) do imports := imports.push { module := m }
+  let base ← try importModules imports {}
+    catch e => return report.fail "bad_input" s!"cannot import the export's modules: {e}" none
+  -- `toKernelEnv` then `Kernel.Environment.find?` throughout (never `ofKernelEnv` + `find?`,
+  -- lean4#13783).
+  let kbase := base.toKernelEnv
+  report ← report.lap "import" t0
+
+  -- 4. Collisions, in the order written.
+  let t1 ← IO.monoMsNow
+  let mut identical : NameHashSet := {}
+  for ci in sub.consts do
+    let some theirs := kbase.find? ci.name | continue
+    if cfg.target == some ci.name then
+      return report.fail "target_not_replayed"
+        s!"{nameStr ci.name} already exists in the imports" (some ci.name)
+    let same := match ci, theirs with
+      | .thmInfo mine, .thmInfo other =>
+        mine.levelParams == other.levelParams && mine.type == other.type
+      | _, _ => ci == theirs
+    report := { report with collisions := report.collisions.push
+      { name := ci.name, kind := kindOf ci, identical := same } }
+    unless same do
+      return report.fail "import_redeclared"
+        s!"{nameStr ci.name} redeclares the imported {kindOf theirs}" (some ci.name)
+    identical := identical.insert ci.name
+
+  -- 5. Replay. Every exported constant that did not collide is listed; unsafe and partial ones
+  -- as not replayed (a safe declaration that uses one then fails: the kernel does not know it).
+  let mut decls : Array Decl := #[]
+  for ci in sub.consts do
+    unless identical.contains ci.name do
+      decls := decls.push
+        { name := ci.name, kind := kindOf ci, replayed := !ci.isUnsafe && !ci.isPartial }
+  report := { report with decls }
+  -- A record is sent whole when any of its constants is new and safe: an inductive record mixing
+  -- safe and unsafe constants, or new and imported ones, then fails in the kernel or in the
+  -- comparison below, never in part.
+  let records := sub.records.filter fun r =>
+    r.consts.any fun c => !identical.contains c.name && !c.isUnsafe && !c.isPartial
+  let order : Array Nat ← match replayOrder records with
+    | .ok order => pure order
+    | .error n =>
+      return report.fail "replay_failed"
+        s!"(replay) {nameStr n} depends on itself through other declarations of the export"
+        (some n)
+  let opts : Options := {}
+  let mut kenv := kbase
+  for i in order do
+    let r := records[i]!
+    let head := r.consts[0]!.name
+    -- The four quotient constants come from one `quotDecl`, sent once.
+    unless r.kind == "quot" && (kenv.find? head).isSome do
+      match r.toDeclaration with
+      | .error why =>
+        return report.fail "replay_failed" s!"(replay) {nameStr head}: {why}" (some head)
+      | .ok decl =>
+        -- `Kernel.Environment.addDecl env opts decl (cancelTk? := none)`, module `Lean.AddDecl`.
+        match kenv.addDecl opts decl with
+        | .ok next => kenv := next
+        | .error ex =>
+          return report.fail "replay_failed" (← (ex.toMessageData opts).toString) (some head)
+    for c in r.consts do
+      match kenv.find? c.name with
+      | some built =>
+        unless built == c do
+          return report.fail "replay_failed"
+            s!"(replay) {nameStr c.name}: the export's {kindOf c} is not the one the kernel built"
+            (some c.name)
+      | none =>
+        return report.fail "replay_failed"
+          s!"(replay) {nameStr c.name}: the kernel did not declare it" (some c.name)
+  report ← report.lap "replay" t1
+
+  -- 6. The target against the reference.
+  let t2 ← IO.monoMsNow
+  let mut answers : Array (Name × String) := #[]
+  if let some ref := reference then
+    let some t := cfg.target
+      | return report.fail "bad_input" "a reference export without --target" none
+    let some (.thmInfo locked) := ref.constMap[t]?
+      | return report.fail "bad_input" s!"the reference has no theorem {nameStr t}" (some t)
+    for h in cfg.holes do
+      unless (ref.constMap[h]? matches some (.defnInfo _)) do
+        return report.fail "bad_input"
+          s!"the reference has no definition {nameStr h} (answer hole)" (some h)
+    let some mine := sub.constMap[t]?
+      | return report.fail "target_missing" s!"the submission declares no {nameStr t}" (some t)
+    let .thmInfo mineThm := mine
+      | return report.fail "not_a_theorem"
+          s!"{nameStr t} is a {kindOf mine}, not a theorem" (some t)
+    unless (kenv.find? t matches some (.thmInfo _)) do
+      return report.fail "target_not_replayed" s!"{nameStr t} is missing after replay" (some t)
+    if let some outcome := statementProblem locked.toConstantVal mineThm.toConstantVal then
+      let mineCount := mineThm.levelParams.length
+      let lockedCount := locked.levelParams.length
+      let what :=
+        if outcome == "universe_mismatch" then
+          s!"{nameStr t} has {mineCount} universe parameters, the statement {lockedCount}"
+        else
+          s!"{nameStr t} does not state the locked statement"
+      return report.fail outcome what (some t)
+    for n in referenceClosure ref.constMap t cfg.holes do
+      let some lockedC := ref.constMap[n]? | continue
+      let some other := sub.constMap[n]?
+        | return report.fail "statement_constant_changed"
+            s!"{nameStr n}: the submission does not declare it" (some n)
+      unless sameAsLocked (cfg.holes.contains n) lockedC other do
+        return report.fail "statement_constant_changed"
+          s!"{nameStr n}: the {kindOf lockedC} changed" (some n)
+    answers := cfg.holes.filterMap fun h => match sub.constMap[h]? with
+      | some (.defnInfo v) => some (h, toString v.value)  -- `Expr.dbgToString`: raw, no notation
+      | _ => none
+  report ← report.lap "compare" t2
+
+  -- 7. Axioms, one memo: a locked check walks from the target and lists the new declarations it
+  -- reaches; a free compile walks from every replayed declaration and lists them all. Every
+  -- listed declaration carries the axioms it reaches (the stand-in lists them for theorems only).
+  let t3 ← IO.monoMsNow
+  let roots : Array Name := match cfg.target with
+    | some t => #[t]
+    | none => decls.filterMap fun d => if d.replayed then some d.name else none
+  let mut memo : AxiomMemo := {}
+  for r in roots do
+    memo ← IO.ofExcept (walkAxioms kenv r memo)
+  decls := decls.filterMap fun d =>
+    match (if d.replayed then axiomsIn kenv memo d.name else none) with
+    | some axioms => some { d with axioms }
+    | none => if cfg.target.isNone then some d else none
+  report := { report with decls }
+  report ← report.lap "axioms" t3
+  match cfg.target with
+  | none =>
+    let mut bad : Array Name := #[]
+    for d in decls do
+      if d.kind == "theorem" then
+        for a in d.axioms do
+          unless cfg.axioms.contains a || bad.contains a do bad := bad.push a
+    report := { report with disallowed := bad.qsort byName }
+  | some t =>
+    let some targetAxioms := axiomsIn kenv memo t
+      | return report.fail "target_not_replayed"
+          s!"{nameStr t} was not walked after replay" (some t)
+    report := { report with targetAxioms, answers,
+                            disallowed := targetAxioms.filter (!cfg.axioms.contains ·) }
+  return (← report.lap "total" start)
+
 end Proofgate.Checker
 
 open Proofgate.Checker in
@@ -610,6 +989,10 @@ def main (args : List String) : IO UInt32 := do
       return 2
   -- As lean4checker and SafeVerify do: the sysroot's library plus `LEAN_PATH` from `lake env`.
   initSearchPath (← findSysroot)
-  let report ← check cfg
-  IO.println report.render.compress
+  if let some path := cfg.submissionExport then
+    let report ← checkExport cfg path
+    IO.println report.render.compress
+  else
+    let report ← check cfg
+    IO.println report.render.compress
   return 0
