@@ -31,7 +31,7 @@ MAX_GROUP = 256
 class Scorer:
     """Rewards for a statement's completions, from a proofgate server (`url`) or in-process
     (`service`). The request options (`environment`, `timeout`, `policy`, `reward`, `unfenced`)
-    are the same for every group."""
+    are the same for every group; `policy` None is the server's (PROOFGATE_POLICY)."""
 
     def __init__(
         self,
@@ -42,7 +42,7 @@ class Scorer:
         tenant: str = LOCAL,
         environment: str = "default",
         timeout: float | None = None,
-        policy: PolicyProfile = "strict",
+        policy: PolicyProfile | None = None,
         reward: RewardOptions | None = None,
         unfenced: bool = False,
         concurrency: int = 4,
