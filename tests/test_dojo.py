@@ -6,6 +6,7 @@ A `ProofFinished` must only come after the full check said `proved`.
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -151,8 +152,11 @@ def test_a_tactic_timeout_raises_leandojos_timeout_and_the_dojo_goes_on(tmp_path
 
 
 def test_a_dojo_that_cannot_open_raises_dojo_init_error(stack: Stack) -> None:
+    elsewhere = (
+        "import Mathlib\n-- standin: sorry\ntheorem t : True := by sorry"  # not the target's
+    )
     with pytest.raises(DojoInitError, match="no open goal"):
-        with _dojo(stack, "import Mathlib\ntheorem t : True := by sorry"):
+        with _dojo(stack, elsewhere):
             pass
     with pytest.raises(DojoInitError, match="tactic mode only"):
         Dojo((object(), Path("A.lean"), 3), types=STANDIN_TYPES)
@@ -290,3 +294,64 @@ def test_importing_the_adapter_turns_leandojos_remote_cache_off() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, env=environ, timeout=60
     )
     assert done.stdout.strip() == "1", done.stderr
+
+
+# --- the stand-in answers a literal `by sorry` as Lean's REPL does (the README's example) -------
+
+
+def _standin_replies(*commands: str) -> list[str]:
+    from proofgate.bench.lean_json import lean_json_pretty
+    from proofgate.bench.simulated_repl import SCRIPT
+
+    stdin = "".join(lean_json_pretty({"cmd": command}) + "\n\n" for command in commands)
+    done = subprocess.run(
+        [sys.executable, SCRIPT], input=stdin, capture_output=True, text=True, timeout=30
+    )
+    assert done.returncode == 0, done.stderr
+    return [reply for reply in done.stdout.split("\n\n") if reply.strip()]
+
+
+@pytest.mark.parametrize(
+    "name", ["by_cases", "sorry_hypotheses", "tactic_sorry", "tactic_mode_sorry", "readme"]
+)
+def test_a_literal_by_sorry_is_answered_as_the_recorded_repl_did(name: str) -> None:
+    transcript = TRANSCRIPTS_DIR / "core" / f"{name}.in"
+    if not transcript.exists():
+        pytest.skip(f"shared REPL transcripts not found at {TRANSCRIPTS_DIR}")
+    from proofgate.bench.simulated_repl import split_transcript_commands
+
+    command = json.loads(split_transcript_commands(transcript.read_text("utf-8"))[0])["cmd"]
+    recorded = transcript.with_name(f"{name}.expected.out").read_text("utf-8").split("\n\n")[0]
+    assert _standin_replies(command) == [recorded]  # byte for byte
+
+
+def test_the_readme_statement_gets_its_goal_and_other_sorries_stay_unseen() -> None:
+    readme, grouped, term, longer, marked = _standin_replies(
+        "theorem t (p : Prop) (hp : p) : p := by sorry",
+        "theorem g {α : Type} (a b : α) [inst : Inhabited α] [DecidableEq α] :\n    a = b := by\n  sorry",
+        "theorem t : True := sorry",
+        "theorem t : True := by\n  skip\n  sorry",
+        "theorem t : True := by sorry -- standin: sorry",
+    )
+    first = json.loads(readme)
+    assert first["sorries"] == [
+        {
+            "proofState": 0,
+            "pos": {"line": 1, "column": 40},
+            "goal": "p : Prop\nhp : p\n⊢ p",
+            "endPos": {"line": 1, "column": 45},
+        }
+    ]
+    assert first["messages"] == [
+        {
+            "severity": "warning",
+            "pos": {"line": 1, "column": 8},
+            "endPos": {"line": 1, "column": 9},
+            "data": "declaration uses `sorry`",
+        }
+    ]
+    (sorry,) = json.loads(grouped)["sorries"]
+    assert sorry["proofState"] == 1 and sorry["pos"] == {"line": 3, "column": 2}
+    assert sorry["goal"] == "α : Type\na b : α\ninst : Inhabited α\ninst✝ : DecidableEq α\n⊢ a = b"
+    assert "sorries" not in json.loads(term) and "sorries" not in json.loads(longer)
+    assert len(json.loads(marked)["sorries"]) == 1  # the marker's, not also the literal one's

@@ -234,9 +234,11 @@ async def test_statements_are_checked_when_a_session_opens(service: CheckerServi
         await sessions.open(
             OpenSessionRequest(statement="import Mathlib\n#exit\ntheorem t : True := by sorry")
         )
-    with pytest.raises(SubmissionError, match="no open goal"):
+    with pytest.raises(SubmissionError, match="no open goal"):  # Lean's one sorry is elsewhere
         await sessions.open(
-            OpenSessionRequest(statement="import Mathlib\ntheorem t : True := by sorry")
+            OpenSessionRequest(
+                statement="import Mathlib\n-- standin: sorry\ntheorem t : True := by sorry"
+            )
         )
     broken = STATEMENT.replace("-- standin: sorry", "-- standin: error unknown identifier 'x'")
     with pytest.raises(SubmissionError, match="does not elaborate"):

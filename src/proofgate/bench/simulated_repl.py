@@ -39,6 +39,15 @@ Two modes:
   `report-state` an info message naming the state it ran on; in a `cmd`,
   `goal TEXT` is the goal of the `sorry` markers after it.
 
+A literal `sorry` is answered as Lean answers it where the stand-in can read the declaration
+simply: in a `cmd` without `sorry` markers, each `theorem`, `lemma`, `def` or `example` whose proof
+is exactly `by sorry` (`by` and `sorry` on one line or two), with explicit, implicit or instance
+binders and its type after a top-level `:`, gets a `sorries` entry (a new proofState, the goal
+Lean would print: the binders as hypotheses, consecutive ones of one type grouped, then `⊢ TYPE`,
+spelled as written) and the "declaration uses `sorry`" warning at its name (at `example` for an
+example), as in the recorded transcripts `by_cases` and `tactic_sorry`. Any other `sorry` (in
+term mode, inside a longer proof, after a binder the stand-in cannot read) stays unseen.
+
 Run it as `python -m proofgate.bench.simulated_repl [--replay FILE.in] [--import-seconds S]
 [--check-seconds-lognormal MU,SIGMA] [--seed N] [--start-seconds S]`.
 
@@ -60,6 +69,7 @@ import argparse
 import json
 import os
 import random
+import re
 import subprocess
 import sys
 import threading
@@ -297,6 +307,14 @@ class SimulatedRepl:
             if name == "report-worker":
                 text = f"worker pid={os.getpid()} ready_at={self.ready_at:.6f} started_at={received_at:.6f}"
                 messages.append(_message("info", line, column, text))
+        if not any(name == "sorry" for _, _, name, _ in markers):
+            literal = _literal_sorries(code)
+            for sorry, warning in literal:
+                sorries.append({"proofState": self.proof_states, **sorry})
+                self.proof_states += 1
+                messages.append(warning)
+            if literal:  # Lean lists messages in the order of their positions
+                messages.sort(key=lambda m: (m["pos"]["line"], m["pos"]["column"]))
         self.envs.append(record)
         reply: dict[str, Any] = {"env": len(self.envs) - 1}
         if messages:
@@ -452,6 +470,115 @@ def _message(severity: str, line: int, column: int, data: str) -> dict[str, Any]
         "endPos": {"line": line, "column": column + len(MARKER)},
         "data": data,
     }
+
+
+#: A declaration proved by exactly `by sorry`: its keyword, what lies between it and `:=` (no
+#: `:=` in it), and the `sorry`, with nothing more in its tactic block.
+_BY_SORRY = re.compile(
+    r"^(?P<keyword>theorem|lemma|def|example)(?=\s)(?P<rest>(?:(?!:=)[^\n]|\n(?=[ \t]))*?)"
+    r":=[ \t]*by(?:[ \t]+|[ \t]*\n[ \t]+)(?P<sorry>sorry)[ \t]*(?:--[^\n]*)?(?=\n(?![ \t]*\S)|\n\S|\Z)",
+    re.MULTILINE,
+)
+_BINDERS = {"(": ")", "{": "}", "[": "]", "⦃": "⦄"}
+
+
+def _position(code: str, offset: int) -> dict[str, int]:
+    line = code.count("\n", 0, offset) + 1
+    return {"line": line, "column": offset - (code.rfind("\n", 0, offset) + 1)}
+
+
+def _hypotheses(text: str) -> list[tuple[str, str]] | None:
+    """`(name, type)` of each binder in `text` (all of `text` binders), or None if the stand-in
+    cannot read one simply (a default value, a pattern, nested brackets of its own kind...)."""
+    found: list[tuple[str, str]] = []
+    index = 0
+    while index < len(text):
+        char = text[index]
+        if char in _ASCII_SPACE:
+            index += 1
+            continue
+        close = _BINDERS.get(char)
+        if close is None:
+            return None
+        depth, end = 0, index
+        while end < len(text):
+            if text[end] in _BINDERS:
+                depth += 1
+            elif text[end] in _BINDERS.values():
+                depth -= 1
+                if depth == 0:
+                    break
+            end += 1
+        if end >= len(text) or text[end] != close:
+            return None
+        names, colon, kind = text[index + 1 : end].partition(" : ")
+        kind = " ".join(kind.split())
+        if char == "[" and not colon:
+            found.append(("inst✝", " ".join(names.split())))
+        elif not colon or not kind or not names.split():
+            return None
+        else:
+            found.extend((name, kind) for name in names.split())
+        index = end + 1
+    return found
+
+
+def _goal(rest: str, *, named: bool) -> str | None:
+    """The goal Lean prints at a declaration's `sorry`: `rest` is what follows its keyword."""
+    words = rest.split(None, 1) if named else ["", rest]
+    if len(words) != 2 or (named and not words[0].replace(".", "").replace("_", "").isalnum()):
+        return None
+    depth, split = 0, -1
+    for index, char in enumerate(words[1]):
+        if char in _BINDERS:
+            depth += 1
+        elif char in _BINDERS.values():
+            depth -= 1
+        elif char == ":" and depth == 0:
+            split = index
+            break
+    if split < 0:
+        return None
+    hypotheses = _hypotheses(words[1][:split])
+    target = " ".join(words[1][split + 1 :].split())
+    if hypotheses is None or not target:
+        return None
+    lines: list[str] = []
+    for position, (name, kind) in enumerate(hypotheses):
+        if position and hypotheses[position - 1][1] == kind and lines:
+            lines[-1] = lines[-1].replace(f" : {kind}", f" {name} : {kind}", 1)  # grouped
+        else:
+            lines.append(f"{name} : {kind}")
+    return "\n".join([*lines, f"⊢ {target}"])
+
+
+def _literal_sorries(code: str) -> list[tuple[dict[str, Any], dict[str, Any]]]:
+    """Each declaration proved by a literal `by sorry` that the stand-in reads simply: its
+    `sorries` entry (without a proofState) and its "declaration uses `sorry`" warning."""
+    found = []
+    for match in _BY_SORRY.finditer(code):
+        named = match["keyword"] != "example"
+        goal = _goal(match["rest"], named=named)
+        if goal is None:
+            continue
+        if named:
+            start = match.start("rest") + len(match["rest"]) - len(match["rest"].lstrip())
+            end = start + len(match["rest"].split(None, 1)[0])
+        else:
+            start, end = match.start("keyword"), match.end("keyword")
+        sorry = {
+            "pos": _position(code, match.start("sorry")),
+            "goal": goal,
+            "endPos": _position(code, match.end("sorry")),
+        }
+        warning = {
+            "severity": "warning",
+            "pos": _position(code, start),
+            "endPos": _position(code, end),
+            "data": "declaration uses `sorry`",
+        }
+        found.append((sorry, warning))
+    return found
 
 
 def _markers(lines: list[str]) -> list[tuple[int, int, str, str]]:
