@@ -43,6 +43,7 @@ from proofgate.store.results import ResultCache, cache_key
 from proofgate.triage import Triager
 from proofgate.verify.assemble import Assembled, assemble
 from proofgate.verify.audit import Auditor, AuditRequest, Audits
+from proofgate.verify.completion import read_lean_input
 from proofgate.verify.contract import CHECKER_ID
 from proofgate.verify.policy import (
     PolicyConfig,
@@ -245,7 +246,7 @@ class CheckerService:
         if submission.policy != profile:  # resolved once: the cache key says what ran
             submission = submission.model_copy(update={"policy": profile})
         environment = self.environment(submission.environment)
-        assembled = assemble(submission)
+        assembled = assemble(read_lean_input(submission))
         config = PolicyConfig.from_settings(
             self.settings, profile=submission.policy, environment=environment
         )

@@ -237,6 +237,12 @@ class Submission(BaseModel):
     allowed_axioms: list[str] = Field(
         default_factory=list, max_length=64, description="Axioms allowed beyond the default three."
     )
+    input: Literal["lean", "completion"] = Field(
+        "lean",
+        description="`completion`: `proof` or `code` is a model's raw output, read as `/v1/rewards` "
+        "reads one (reasoning stripped, its last fenced Lean block taken; with a statement, a "
+        "proof body or a restated theorem). Positions in the verdict refer to that Lean block.",
+    )
 
     @model_validator(mode="after")
     def _one_shape(self) -> Submission:
@@ -259,8 +265,10 @@ class Submission(BaseModel):
         return self.statement is not None
 
     def content_hash(self) -> str:
-        """Hash of everything in the submission that can change its verdict."""
-        return canonical_sha256(self.model_dump(mode="json", exclude={"timeout"}))
+        """Hash of everything in the submission that can change its verdict (`input` only when it
+        is `completion`, so a Lean submission hashes as it did before the field existed)."""
+        exclude = {"timeout"} if self.input == "completion" else {"timeout", "input"}
+        return canonical_sha256(self.model_dump(mode="json", exclude=exclude))
 
 
 class Verdict(BaseModel):

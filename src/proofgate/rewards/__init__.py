@@ -1,6 +1,6 @@
 """Reward mode for reinforcement learning: raw completions in, ungameable rewards out.
 
-- `proofgate.rewards.completion`: reading a completion (reasoning stripped, its last fenced Lean
+- `proofgate.verify.completion`: reading a completion (reasoning stripped, its last fenced Lean
   block, a proof body or a restated theorem);
 - `proofgate.rewards.reward`: the reward scale, the cheat class a verdict shows, the records;
 - `proofgate.rewards.group`: a statement's group of completions, checked once each and spread
@@ -17,11 +17,16 @@ The wire models are in `proofgate.models.rewards`; `POST /v1/rewards` is `proofg
 """
 
 from proofgate.rewards.coalesce import Coalescer
-from proofgate.rewards.completion import Completion, read_completion, strip_reasoning
-from proofgate.rewards.group import Checker, Group, Planned, plan_submission, score_group
+from proofgate.rewards.group import Checker, Group, Planned, score_group
 from proofgate.rewards.log import RewardLog
 from proofgate.rewards.reward import RewardScale, classify_cheat
 from proofgate.rewards.scorer import Scorer, group_metrics
+from proofgate.verify.completion import (
+    Completion,
+    plan_submission,
+    read_completion,
+    strip_reasoning,
+)
 
 __all__ = [
     "Checker",

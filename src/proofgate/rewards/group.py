@@ -16,13 +16,10 @@ from dataclasses import dataclass
 from typing import Literal, Protocol
 
 from proofgate.exceptions import Busy, NotReady, SubmissionError
-from proofgate.lean.lexer import tokenize
-from proofgate.lean.syntax import read_header
 from proofgate.logs import get_logger
 from proofgate.models import Submission, Verdict, VerdictStatus
 from proofgate.models.rewards import RewardRecord, RewardRequest
 from proofgate.models.tenant import LOCAL
-from proofgate.rewards.completion import Completion, declarations, read_completion
 from proofgate.rewards.reward import (
     RewardScale,
     no_proof_record,
@@ -30,8 +27,9 @@ from proofgate.rewards.reward import (
     verdict_record,
 )
 from proofgate.verify.assemble import Statement, parse_statement
+from proofgate.verify.completion import plan_submission, read_completion
 
-__all__ = ["Checker", "Group", "Planned", "plan_submission", "score_group"]
+__all__ = ["Checker", "Group", "Planned", "score_group"]
 
 _log = get_logger("proofgate.rewards")
 _BUSY_SLEEP_CAP = 1.0
@@ -68,85 +66,6 @@ class Planned:
             "proof": submission.proof,
         }
         return {name: text for name, text in fields.items() if text is not None}
-
-
-def _statement_opens(statement: Statement) -> list[str]:
-    """The statement's own `open` commands (a line each, not `open ... in`) before its target:
-    a restated theorem without a header of its own is elaborated under them, as the statement."""
-    text = statement.text
-    end = statement.target.proof_start or len(text)
-    opens = []
-    for token in tokenize(text):
-        if token.start >= end:
-            break
-        if token.is_word("open") and token.column == 0:
-            stop = text.find("\n", token.start)
-            line = text[token.start : stop if stop >= 0 else len(text)].rstrip()
-            if not line.endswith(" in"):
-                opens.append(line)
-    return opens
-
-
-def _restated(lean: str, statement: Statement) -> str | None:
-    """`lean` with its target named as the locked statement's: the declaration of that name
-    (whatever its kind: the audit refuses one that is no theorem), else the one theorem of the
-    same last name, else the only theorem (renamed in place); None if none."""
-    target = statement.target_name
-    found = declarations(lean)
-    if any(declaration.name == target for declaration in found):
-        return lean
-    theorems = [declaration for declaration in found if declaration.is_theorem]
-    short = target.rsplit(".", 1)[-1]
-    same = [theorem for theorem in theorems if theorem.name.rsplit(".", 1)[-1] == short]
-    chosen = same[0] if len(same) == 1 else theorems[0] if len(theorems) == 1 else None
-    if chosen is None:
-        return None
-    name = f"_root_.{target}" if chosen.in_namespace else target
-    return lean[: chosen.start] + name + lean[chosen.end :]
-
-
-def plan_submission(
-    completion: Completion, request: RewardRequest, statement: Statement
-) -> tuple[Submission | None, str]:
-    """The submission a read completion makes against the locked statement, and a `no_proof`
-    reason. A restatement's target is the declaration named as the statement's target, else the
-    only theorem (renamed); the audit checks it against the statement at the Expr level.
-
-    A submission with a reason is a restatement with no target to take: it is checked only so
-    that a policy refusal (a cheat) is counted; any other verdict makes it `no_proof`."""
-    if completion.kind == "none":
-        return None, completion.reason
-    common = {
-        "statement": request.statement,
-        "target": request.target,
-        "environment": request.environment,
-        "timeout": request.timeout,
-        "policy": request.policy,
-    }
-    if completion.kind == "proof":
-        if statement.holes:
-            return None, (
-                f"the statement has answer holes ({', '.join(statement.holes)}): a proof body "
-                "cannot fill them in; the completion must restate the whole theorem"
-            )
-        return Submission.model_validate({**common, "proof": completion.lean}), ""
-    code = _restated(completion.lean, statement)
-    reason = ""
-    if code is None:
-        code = completion.lean
-        count = sum(declaration.is_theorem for declaration in declarations(code))
-        reason = (
-            f"the Lean block has {count} theorems, none named {statement.target_name}: cannot "
-            "tell which one is meant to prove it"
-            if count
-            else f"the Lean block declares no theorem to take for {statement.target_name}"
-        )
-    if not read_header(tokenize(code)).commands:
-        opens = _statement_opens(statement)
-        if opens:
-            code = "\n".join(opens) + "\n\n" + code
-    fields = {**common, "code": code, "answer_holes": list(statement.holes)}
-    return Submission.model_validate(fields), reason
 
 
 def _plan(request: RewardRequest, statement: Statement) -> list[Planned]:

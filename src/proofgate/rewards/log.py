@@ -39,7 +39,7 @@ from typing import Any, TypeAlias
 from proofgate.exceptions import ConfigError
 from proofgate.logs import get_logger
 from proofgate.models.rewards import RewardRecord
-from proofgate.rewards.completion import declarations
+from proofgate.verify.completion import declarations
 
 __all__ = ["LOG_FIELDS", "RewardLog", "RewardLogArg", "open_reward_log", "statement_identity"]
 

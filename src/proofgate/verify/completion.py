@@ -14,10 +14,13 @@ from __future__ import annotations
 import re
 import textwrap
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, Protocol
 
+from proofgate.exceptions import SubmissionError
 from proofgate.lean.lexer import Token, TokenKind, tokenize
-from proofgate.lean.syntax import DECLARATION_WORDS, THEOREM_WORDS
+from proofgate.lean.syntax import DECLARATION_WORDS, THEOREM_WORDS, read_header
+from proofgate.models import Submission
+from proofgate.verify.assemble import Statement, parse_statement
 
 __all__ = [
     "LEAN_LABELS",
@@ -27,7 +30,9 @@ __all__ = [
     "NamedDeclaration",
     "declarations",
     "fenced_blocks",
+    "plan_submission",
     "read_completion",
+    "read_lean_input",
     "strip_reasoning",
 ]
 
@@ -239,3 +244,127 @@ def _attribute_use(code: list[Token], index: int) -> bool:
     """`instance` inside `@[instance]`, `attribute [instance]`, `deriving instance`."""
     before = code[index - 1] if index else None
     return before is not None and (before.text in ("[", ",", "@[") or before.is_word("deriving"))
+
+
+def _statement_opens(statement: Statement) -> list[str]:
+    """The statement's own `open` commands (a line each, not `open ... in`) before its target:
+    a restated theorem without a header of its own is elaborated under them, as the statement."""
+    text = statement.text
+    end = statement.target.proof_start or len(text)
+    opens = []
+    for token in tokenize(text):
+        if token.start >= end:
+            break
+        if token.is_word("open") and token.column == 0:
+            stop = text.find("\n", token.start)
+            line = text[token.start : stop if stop >= 0 else len(text)].rstrip()
+            if not line.endswith(" in"):
+                opens.append(line)
+    return opens
+
+
+def _restated(lean: str, statement: Statement) -> str | None:
+    """`lean` with its target named as the locked statement's: the declaration of that name
+    (whatever its kind: the audit refuses one that is no theorem), else the one theorem of the
+    same last name, else the only theorem (renamed in place); None if none."""
+    target = statement.target_name
+    found = declarations(lean)
+    if any(declaration.name == target for declaration in found):
+        return lean
+    theorems = [declaration for declaration in found if declaration.is_theorem]
+    short = target.rsplit(".", 1)[-1]
+    same = [theorem for theorem in theorems if theorem.name.rsplit(".", 1)[-1] == short]
+    chosen = same[0] if len(same) == 1 else theorems[0] if len(theorems) == 1 else None
+    if chosen is None:
+        return None
+    name = f"_root_.{target}" if chosen.in_namespace else target
+    return lean[: chosen.start] + name + lean[chosen.end :]
+
+
+class LockedRequest(Protocol):
+    """What a completion is checked against: a reward group's request, or a submission."""
+
+    @property
+    def statement(self) -> str | None: ...
+    @property
+    def target(self) -> str | None: ...
+    @property
+    def environment(self) -> str: ...
+    @property
+    def timeout(self) -> float | None: ...
+    @property
+    def policy(self) -> Literal["strict", "permissive"] | None: ...
+
+
+def plan_submission(
+    completion: Completion, request: LockedRequest, statement: Statement
+) -> tuple[Submission | None, str]:
+    """The submission a read completion makes against the locked statement, and a `no_proof`
+    reason. A restatement's target is the declaration named as the statement's target, else the
+    only theorem (renamed); the audit checks it against the statement at the Expr level.
+
+    A submission with a reason is a restatement with no target to take: it is checked only so
+    that a policy refusal (a cheat) is counted; any other verdict makes it `no_proof`."""
+    if completion.kind == "none":
+        return None, completion.reason
+    common = {
+        "statement": request.statement,
+        "target": request.target,
+        "environment": request.environment,
+        "timeout": request.timeout,
+        "policy": request.policy,
+    }
+    if completion.kind == "proof":
+        if statement.holes:
+            return None, (
+                f"the statement has answer holes ({', '.join(statement.holes)}): a proof body "
+                "cannot fill them in; the completion must restate the whole theorem"
+            )
+        return Submission.model_validate({**common, "proof": completion.lean}), ""
+    code = _restated(completion.lean, statement)
+    reason = ""
+    if code is None:
+        code = completion.lean
+        count = sum(declaration.is_theorem for declaration in declarations(code))
+        reason = (
+            f"the Lean block has {count} theorems, none named {statement.target_name}: cannot "
+            "tell which one is meant to prove it"
+            if count
+            else f"the Lean block declares no theorem to take for {statement.target_name}"
+        )
+    if not read_header(tokenize(code)).commands:
+        opens = _statement_opens(statement)
+        if opens:
+            code = "\n".join(opens) + "\n\n" + code
+    fields = {**common, "code": code, "answer_holes": list(statement.holes)}
+    return Submission.model_validate(fields), reason
+
+
+def read_lean_input(submission: Submission) -> Submission:
+    """The submission as Lean: itself, or with `"input": "completion"` what its `proof` or `code`
+    (a model's raw output) makes, read as `/v1/rewards` reads a completion. Without a statement
+    the Lean block is compiled as it is; with one it is a proof body or a restated theorem (whose
+    target, if it cannot be told, is missing: `failed` with `target_missing`). A completion with
+    no Lean in it is a `SubmissionError` naming the field."""
+    if submission.input == "lean":
+        return submission
+    field = "proof" if submission.proof is not None else "code"
+    completion = read_completion(getattr(submission, field) or "")
+    if completion.kind == "none":
+        raise SubmissionError(f"{field}: no Lean to check: {completion.reason}", field=field)
+    fields = submission.model_dump(exclude={"input", "code", "proof"})
+    if submission.statement is None:
+        fields["code"] = completion.lean
+    else:
+        statement = parse_statement(submission.statement, target=submission.target)
+        planned, reason = plan_submission(completion, submission, statement)
+        if planned is None:  # a proof body where only a restatement can fill the answer holes
+            raise SubmissionError(f"{field}: {reason}", field=field)
+        fields.update(code=planned.code, proof=planned.proof)
+        fields["answer_holes"] = sorted({*submission.answer_holes, *planned.answer_holes})
+    try:
+        return Submission.model_validate(fields)
+    except ValueError as exc:  # the Lean read breaks a field's own limits
+        raise SubmissionError(
+            f"{field}: the completion does not make a valid submission: {exc}", field=field
+        ) from exc

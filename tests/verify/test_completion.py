@@ -6,10 +6,13 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from proofgate.rewards.completion import (
+from proofgate.exceptions import SubmissionError
+from proofgate.models import Submission
+from proofgate.verify.completion import (
     declarations,
     fenced_blocks,
     read_completion,
+    read_lean_input,
     strip_reasoning,
 )
 
@@ -145,3 +148,70 @@ def test_reading_never_fails_and_strips_every_tag(text: str) -> None:
     assert read.kind in ("proof", "theorem", "none")
     stripped = strip_reasoning(text).lower()
     assert "<think>" not in stripped and "</think>" not in stripped
+
+
+# --- `"input": "completion"` on the other routes: read_lean_input ---------------------------
+
+LOCKED = "import Mathlib\nopen Nat\n\ntheorem t1 (a b : ℕ) : a + b = b + a := by sorry\n"
+THINKING = "<think>\n```lean4\nby simp\n```\n</think>\nSo:\n```lean4\n{lean}\n```\n"
+
+
+def test_a_lean_submission_is_read_as_it_is_and_hashes_as_before_the_field() -> None:
+    submission = Submission(statement=LOCKED, proof="by omega")
+    assert read_lean_input(submission) is submission
+    # pinned from before `input` existed: Lean submissions keep their content hash
+    pinned = Submission(
+        statement="theorem t : 1 = 1 := by sorry", proof="rfl", allowed_axioms=["Classical.choice"]
+    )
+    assert pinned.content_hash() == (
+        "ac38f168fc1fb4d08fbcb4599d3864f9a0d2d27d85c2d1c2893683e3b4da85cc"
+    )
+    as_completion = pinned.model_copy(update={"input": "completion"})
+    assert as_completion.content_hash() != pinned.content_hash()
+
+
+def test_a_completion_in_proof_is_its_last_lean_block_outside_the_reasoning() -> None:
+    raw = Submission(
+        statement=LOCKED, proof=THINKING.format(lean="by omega"), input="completion", timeout=5
+    )
+    read = read_lean_input(raw)
+    assert read.input == "lean" and read.proof == "by omega" and read.code is None
+    assert (read.statement, read.timeout) == (LOCKED, 5)
+
+
+def test_a_restated_theorem_becomes_code_with_the_statements_target() -> None:
+    lean = "theorem my_comm (a b : ℕ) : a + b = b + a := Nat.add_comm a b"
+    raw = Submission(statement=LOCKED, code=THINKING.format(lean=lean), input="completion")
+    read = read_lean_input(raw)
+    assert read.proof is None and read.code is not None
+    assert "theorem t1 (a b" in read.code and "my_comm" not in read.code
+    assert read.code.startswith("open Nat")  # the statement's opens, as /v1/rewards reads it
+
+
+def test_a_free_compile_takes_the_block_as_it_is() -> None:
+    raw = Submission(code=THINKING.format(lean="theorem x : 2 = 2 := rfl"), input="completion")
+    assert read_lean_input(raw).code == "theorem x : 2 = 2 := rfl"
+
+
+@pytest.mark.parametrize(
+    ("fields", "field"),
+    [
+        ({"statement": LOCKED, "proof": "I cannot prove this."}, "proof"),
+        ({"code": "<think>```lean4\nby simp\n```</think> no answer"}, "code"),
+        # a proof body cannot fill the statement's answer holes: the theorem must be restated
+        (
+            {
+                "statement": "abbrev answer : ℕ := sorry\n\ntheorem t : answer = 2 := by sorry",
+                "answer_holes": ["answer"],
+                "proof": "```lean4\nby rfl\n```",
+            },
+            "proof",
+        ),
+    ],
+)
+def test_a_completion_without_usable_lean_is_an_error_naming_the_field(
+    fields: dict[str, object], field: str
+) -> None:
+    with pytest.raises(SubmissionError) as raised:
+        read_lean_input(Submission.model_validate({**fields, "input": "completion"}))
+    assert raised.value.field == field and str(raised.value).startswith(f"{field}: ")
