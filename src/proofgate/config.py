@@ -243,6 +243,11 @@ class Settings(BaseSettings):
     reward_no_proof_penalty: float = Field(
         0.0, allow_inf_nan=False, description="Subtracted from the reward of `no_proof`."
     )
+    reward_log: Path | None = Field(
+        None,
+        description="Append every record the reward routes answer to this NDJSON reward log "
+        "(`proofgate report LOG` reads it); unset: no log.",
+    )
 
     @field_validator("triage_closers")
     @classmethod

@@ -15,11 +15,13 @@ from typing import Any
 
 import httpx
 import pytest
+from fastapi.testclient import TestClient
 
 from proofgate.api.app import create_app
 from proofgate.config import Settings
-from proofgate.exceptions import NotReady
+from proofgate.exceptions import ConfigError, NotReady
 from proofgate.models.tenant import key_tenant
+from proofgate.reports.reward_log import read_reward_log, summarise
 from proofgate.store.keys import KeyStore
 from tests.api.conftest import serve_stack
 from tests.support.fake_service import FakeServiceWithPool
@@ -241,3 +243,34 @@ def test_an_unready_service_is_503_or_unfinished_records_when_streaming(
         ("internal", None, True),
         ("no_proof", 0.0, False),
     ]
+
+
+def test_the_server_writes_its_reward_log_for_both_routes(tmp_path: Path) -> None:
+    log_path = tmp_path / "rewards.ndjson"
+    stack = make_stack(tmp_path, reward_log=log_path)
+    completions = [completion for completion, *_ in GROUP]
+    with serve_stack(stack) as url:
+        body = {"statement": STATEMENT, "completions": completions}
+        answer = httpx.post(url + "/v1/rewards?stream=true", json=body, timeout=60)
+        assert answer.status_code == 200, answer.text
+        query = "Prove it.\n" + fenced("by\n  omega")
+        openrlhf = {"query": [query], "prompts": ["Prove it.\n"], "labels": [STATEMENT]}
+        answer = httpx.post(url + "/v1/rewards/openrlhf", json=openrlhf, timeout=60)
+        assert answer.status_code == 200, answer.text
+    lines = read_reward_log(log_path)
+    assert [line["adapter"] for line in lines] == ["server:/v1/rewards"] * len(GROUP) + [
+        "server:/v1/rewards/openrlhf"
+    ]
+    assert [line["index"] for line in lines[: len(GROUP)]] == list(range(len(GROUP)))
+    assert [line["call"] for line in lines] == [0] * len(GROUP) + [1]
+    assert {line["statement"] for line in lines} == {"t1"}
+    summary = summarise(lines)
+    planted = sum(cheat is not None for *_, cheat in GROUP)
+    assert summary.steps[0].cheats.total() == planted  # the report reads the server's log
+
+
+def test_a_reward_log_that_cannot_be_written_stops_the_server_at_start(tmp_path: Path) -> None:
+    stack = make_stack(tmp_path, reward_log=tmp_path / "missing" / "rewards.ndjson")
+    app = create_app(stack.settings, service=FakeServiceWithPool())  # type: ignore[arg-type]
+    with pytest.raises(ConfigError, match="missing"), TestClient(app):
+        pass

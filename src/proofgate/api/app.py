@@ -16,6 +16,7 @@ from proofgate.api.middleware import RequestContextMiddleware
 from proofgate.api.sessions import router as sessions_router
 from proofgate.api.triage import router as triage_router
 from proofgate.config import Settings, get_settings
+from proofgate.rewards.log import open_reward_log
 from proofgate.service import CheckerService
 from proofgate.sessions import SessionManager
 
@@ -28,6 +29,7 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.reward_log = open_reward_log(settings.reward_log)  # a bad path: fail now
         owned = service or CheckerService(settings)
         app.state.service = owned
         await owned.start()
@@ -43,6 +45,8 @@ def create_app(
         finally:
             await app.state.sessions.close()
             await owned.close()
+            if app.state.reward_log is not None:
+                app.state.reward_log.close()
 
     app = FastAPI(
         title="proofgate",

@@ -31,6 +31,7 @@ from proofgate.models.jobs import NDJSON
 from proofgate.models.rewards import RewardRecord, RewardRequest, RewardResponse
 from proofgate.rewards import Group, RewardScale
 from proofgate.rewards.coalesce import Coalescer
+from proofgate.rewards.log import RewardLog
 from proofgate.rewards.openrlhf import (
     OpenRLHFRequest,
     OpenRLHFResponse,
@@ -53,10 +54,17 @@ def _check_environment(service: CheckerService, name: str) -> None:
 
 
 def _scored(
-    group: Group, service: CheckerService, app: State, *, tenant: str, raise_not_ready: bool
+    group: Group,
+    service: CheckerService,
+    app: State,
+    *,
+    tenant: str,
+    raise_not_ready: bool,
+    route: str,
 ) -> AsyncIterator[RewardRecord]:
     """The group's records as each check finishes, run as the app's settings say, every verdict
-    and record counted in its metrics (both reward routes score a group this way)."""
+    and record counted in its metrics and, once the group is done, written to the app's reward
+    log (PROOFGATE_REWARD_LOG) under `route` (both reward routes score a group this way)."""
     settings: Settings = app.settings
     metrics: Metrics = app.metrics
 
@@ -74,10 +82,20 @@ def _scored(
     )
     environment = group.request.environment
 
+    log: RewardLog | None = getattr(app, "reward_log", None)
+
     async def counted() -> AsyncIterator[RewardRecord]:
+        done = []
         async for record in records:
             metrics.observe_reward(environment, record.status.value, record.cheat)
+            done.append(record)
             yield record
+        if log is not None:
+            done.sort(key=lambda record: record.index)
+            statement = group.request.statement
+            await asyncio.to_thread(
+                log.write, done, statement, adapter=f"server:{route}", environment=environment
+            )
 
     return counted()
 
@@ -112,7 +130,12 @@ async def rewards(
     charge_submissions(request, len(body.completions))
     streaming = stream or NDJSON in request.headers.get("accept", "")
     records = _scored(
-        group, service, request.app.state, tenant=tenant, raise_not_ready=not streaming
+        group,
+        service,
+        request.app.state,
+        tenant=tenant,
+        raise_not_ready=not streaming,
+        route="/v1/rewards",
     )
     if streaming:
 
@@ -154,7 +177,9 @@ def _coalescer(request: Request, service: CheckerService) -> Coalescer[_GroupKey
             where = "query" if first["loc"][:1] == ("completions",) else "labels"
             raise SubmissionError(f"{where}: {first['msg']}", field=where) from exc
         group = await Group.prepare(body)
-        records = _scored(group, service, state, tenant=tenant, raise_not_ready=True)
+        records = _scored(
+            group, service, state, tenant=tenant, raise_not_ready=True, route="/v1/rewards/openrlhf"
+        )
         collected = [record async for record in records]
         return sorted(collected, key=lambda record: record.index)
 

@@ -10,7 +10,8 @@ Each line is a JSON object: the `RewardRecord`'s fields (`index`, `reward`, `ret
   trainer callback may set (`log.step = n`), else null;
 - `call`: how many times the log was written before (one adapter call, or one coalesced group):
   the report's step where `step` is null;
-- `adapter` (`trl`, `verl`, `openrlhf`, `verifiers`), `environment`;
+- `adapter` (`trl`, `verl`, `openrlhf`, `verifiers`; a server with PROOFGATE_REWARD_LOG writes
+  `server:` and its route, e.g. `server:/v1/rewards`), `environment`;
 - `statement`: the locked statement's theorem name (null if none is found) and
   `statement_sha256`, the hash of its text (two statements may share a name).
 
