@@ -26,6 +26,7 @@ __all__ = [
     "ProbeKind",
     "ProbeOutcome",
     "ProbeResult",
+    "RequestPolicy",
     "Severity",
     "SorryInfo",
     "Submission",
@@ -50,6 +51,14 @@ EnvironmentName = Annotated[
 ]
 #: The policy a request is checked under (`proofgate.verify.policy`).
 PolicyProfile = Literal["strict", "permissive"]
+#: A request's policy: None is the server's (`PROOFGATE_POLICY`), also the loosest it may ask for.
+RequestPolicy = Annotated[
+    PolicyProfile | None,
+    Field(
+        description="The policy profile; default the server's (`PROOFGATE_POLICY`), which is also "
+        "the loosest a request may ask for: a request may tighten it, never loosen it."
+    ),
+]
 
 
 def canonical_sha256(payload: object) -> str:
@@ -229,11 +238,7 @@ class Submission(BaseModel):
     )
     environment: EnvironmentName = "default"
     timeout: float | None = Field(None, gt=0, le=3600, description="Seconds (capped by server).")
-    policy: PolicyProfile | None = Field(
-        None,
-        description="The policy profile; default the server's (`PROOFGATE_POLICY`), which is also "
-        "the loosest a request may ask for: a request may tighten it, never loosen it.",
-    )
+    policy: RequestPolicy = None
     allowed_axioms: list[str] = Field(
         default_factory=list, max_length=64, description="Axioms allowed beyond the default three."
     )
@@ -341,11 +346,7 @@ class TriageRequest(BaseModel):
         None, description="The theorem to triage (default: the statement's last theorem)."
     )
     environment: EnvironmentName = "default"
-    policy: PolicyProfile | None = Field(
-        None,
-        description="The policy profile; default the server's (`PROOFGATE_POLICY`), which is also "
-        "the loosest a request may ask for: a request may tighten it, never loosen it.",
-    )
+    policy: RequestPolicy = None
     closers: list[str] | None = Field(
         None,
         max_length=64,

@@ -21,7 +21,7 @@ from proofgate.models.check import (
     DeclarationName,
     EnvironmentName,
     Pins,
-    PolicyProfile,
+    RequestPolicy,
     VerdictStatus,
 )
 
@@ -126,11 +126,7 @@ class RewardRequest(BaseModel):
     timeout: float | None = Field(
         None, gt=0, le=3600, description="Seconds a completion's check may take (capped by server)."
     )
-    policy: PolicyProfile | None = Field(
-        None,
-        description="The policy profile; default the server's (`PROOFGATE_POLICY`), which is also "
-        "the loosest a request may ask for: a request may tighten it, never loosen it.",
-    )
+    policy: RequestPolicy = None
     reward: RewardOptions = Field(default_factory=RewardOptions)
     unfenced: bool = Field(
         False,

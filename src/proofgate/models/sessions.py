@@ -16,7 +16,7 @@ from proofgate.models.check import (
     DeclarationName,
     EnvironmentName,
     Message,
-    PolicyProfile,
+    RequestPolicy,
     Violation,
 )
 
@@ -51,11 +51,7 @@ class OpenSessionRequest(BaseModel):
     target: DeclarationName | None = Field(
         None, description="The theorem to prove (default: the statement's last theorem)."
     )
-    policy: PolicyProfile | None = Field(
-        None,
-        description="The policy profile; default the server's (`PROOFGATE_POLICY`), which is also "
-        "the loosest a request may ask for: a request may tighten it, never loosen it.",
-    )
+    policy: RequestPolicy = None
     allowed_axioms: list[str] = Field(
         default_factory=list, max_length=64, description="Axioms allowed beyond the default three."
     )
