@@ -15,7 +15,8 @@ hash, under the scenario's `limits` (fields of `ExportLimits`; default the forma
 
 where the keys are `Export.term_key` of the type and `Export.constant_key` of the whole constant
 as the "imported module's" export gives them (`imported_entry` builds one). In order, as the real
-checker decides (each step passes or ends the run with its outcome):
+checker's one-shot export mode (`checkExport` in `Proofgate/Checker.lean`) decides (each step
+passes or ends the run with its outcome):
 
 1. the reference export does not parse: `bad_input`; the submission's: `export_invalid` or
    `export_too_large` (the limit named), nothing listed;
@@ -23,16 +24,32 @@ checker decides (each step passes or ends the run with its outcome):
 3. collisions, per exported name the imports hold: the target there: `target_not_replayed`; a
    theorem with the same universe parameters and type key, or another kind with the same constant
    key: listed `identical`, not replayed; otherwise `import_redeclared` naming it;
-4. the "kernel": a safe declaration using a constant neither imported nor exported, or an unsafe
-   or partial one: `replay_failed`; unsafe and partial declarations are listed `replayed: false`;
-5. locked checks: the target exported (`target_missing`), a theorem (`not_a_theorem`), the same
-   number of universe parameters (`universe_mismatch`) and, after renaming them by position, the
-   same type key (`type_mismatch`) as the reference's; every constant the reference declares that
-   its target's type reaches (through types and values, projections included) exported with the
-   same constant key (answer holes: the same universe parameters, type and safety):
+4. the "kernel": the declaration records (one line each; an inductive record holds its types,
+   constructors and recursors) with a new safe constant go to it in dependency order (Kahn's,
+   as `replayOrder`); a record that cannot be ordered (on a cycle of records, or depending on
+   one) is `replay_failed` naming the first such record in export order; then, record by record,
+   a safe declaration using a constant neither imported nor exported, its own name outside an
+   inductive record (the kernel does not know a declaration while checking it), or an unsafe or
+   partial one: `replay_failed` naming the record's first constant; unsafe and partial
+   declarations are listed `replayed: false`;
+5. locked checks: the reference holds the target as a theorem and every `--answer-hole` as a
+   definition (else `bad_input`); the target exported (`target_missing`), a theorem
+   (`not_a_theorem`), the same number of universe parameters (`universe_mismatch`) and, after
+   renaming them by position, the same type key (`type_mismatch`) as the reference's; then every
+   constant the reference declares that its statement is built from (`_statement_closure`: from
+   the target's type and every answer hole, through the type of theorems and answer holes and
+   everything else a constant mentions, an inductive's constructors included) is exported and
+   the same (theorems: kind, universe parameters and type key; answer holes: kind, universe
+   parameters, type key and safety; anything else: the constant key):
    `statement_constant_changed`;
-6. axioms, walked from the target (free compile: from every declaration) through exported values
-   and the imports' `axioms`; `ok`.
+6. axioms, walked from the target (free compile: from every replayed declaration) through what
+   the new constants mention and the imports' `axioms` (a name that collided identically is the
+   imported constant, whatever proof the export gave it); every replayed declaration listed
+   carries the axioms it reaches (a free compile judges those of theorems); `ok`.
+
+"Mentions" is the Lean checker's `mentions`: the constants of a declaration's expressions (the
+structure of a projection too), and for an inductive type its constructors and mutual types, for
+a constructor its type, for a recursor its types and its rules' constructors.
 """
 
 from __future__ import annotations
@@ -213,35 +230,44 @@ def _judge(
     ]
     report["declarations"] = listed
     known = set(imports) | set(declared)
-    for d in replay:
-        if d.unsafe or d.partial:
-            continue
-        used = sub.constants_used(d.exprs)
-        unknown = sorted(used - known)
-        if unknown:
-            raise Judgement("replay_failed", d.name, f"(kernel) unknown constant '{unknown[0]}'")
-        bad = sorted(
-            n for n in used if n in declared and (declared[n].unsafe or declared[n].partial)
-        )
-        if bad:
-            raise Judgement(
-                "replay_failed",
-                d.name,
-                f"(kernel) invalid declaration, it uses unsafe declaration '{bad[0]}'",
+    records = _records(replay)
+    for record in _replay_order(sub, records):
+        head = record[0].name
+        for d in record:
+            if d.unsafe or d.partial:
+                continue
+            used = sub.constants_used(d.exprs)
+            unknown = sorted(used - known)
+            if d.name in used and d.kind not in ("inductive", "constructor", "recursor"):
+                unknown = [d.name]  # not declared yet while the kernel checks it
+            if unknown:
+                raise Judgement("replay_failed", head, f"(kernel) unknown constant '{unknown[0]}'")
+            bad = sorted(
+                n for n in used if n in declared and (declared[n].unsafe or declared[n].partial)
             )
+            if bad:
+                raise Judgement(
+                    "replay_failed",
+                    head,
+                    f"(kernel) invalid declaration, it uses unsafe declaration '{bad[0]}'",
+                )
 
     # 5. the target and the statement's constants
     if reference is not None:
         _compare(args, sub, reference, declared)
 
-    # 6. axioms
+    # 6. axioms: every replayed declaration listed carries the axioms it reaches; a name that
+    # collided identically is the imported constant (the kernel environment holds that one)
     allowed = set(args.axiom)
-    axioms_of = {d.name: sorted(_axioms(sub, d.name, declared, imports)) for d in replay}
+    new = {d.name: d for d in replay}
+    axioms_of = {
+        e["name"]: sorted(_axioms(sub, e["name"], new, imports)) for e in listed if e["replayed"]
+    }
     for entry in listed:
-        entry["axioms"] = axioms_of[entry["name"]] if entry["kind"] == "theorem" else []
+        entry["axioms"] = axioms_of.get(entry["name"], [])
     if args.target is not None:
-        closure = _closure(sub, args.target, declared)
-        report["declarations"] = [e for e in listed if e["name"] in closure]
+        closure = _closure(sub, args.target, new)
+        report["declarations"] = [e for e in listed if e["replayed"] and e["name"] in closure]
         report["target_axioms"] = axioms_of[args.target]
         judged = set(report["target_axioms"])
     else:
@@ -250,11 +276,73 @@ def _judge(
     report["answers"] = {hole: "42" for hole in args.holes}
 
 
+def _records(replay: list[Any]) -> list[list[Any]]:
+    """The declaration records (one line each) that go to the kernel: those with a safe constant
+    that did not collide, in export order."""
+    by_line: dict[int, list[Any]] = {}
+    for d in replay:
+        by_line.setdefault(d.line, []).append(d)
+    return [r for r in by_line.values() if any(not (d.unsafe or d.partial) for d in r)]
+
+
+def _replay_order(sub: Any, records: list[list[Any]]) -> list[list[Any]]:
+    """The records in the order the Lean checker sends them (`replayOrder`: Kahn's algorithm,
+    ready records in export order, first in first out), each after the records whose constants it
+    mentions. A record left over (on a cycle, or depending on one) is `replay_failed`, naming the
+    first such record in export order."""
+    owner = {d.name: i for i, record in enumerate(records) for d in record}
+    users: list[list[int]] = [[] for _ in records]
+    pending = [0] * len(records)
+    for i, record in enumerate(records):
+        deps = {owner[n] for d in record for n in _mentions(sub, d) if n in owner} - {i}
+        for j in deps:
+            users[j].append(i)
+        pending[i] = len(deps)
+    ready = [i for i in range(len(records)) if pending[i] == 0]
+    head = 0
+    while head < len(ready):
+        i = ready[head]
+        head += 1
+        for u in sorted(users[i]):
+            pending[u] -= 1
+            if pending[u] == 0:
+                ready.append(u)
+    if len(ready) < len(records):
+        first = next(records[i][0].name for i in range(len(records)) if pending[i])
+        raise Judgement(
+            "replay_failed",
+            first,
+            f"(replay) {first} is on a dependency cycle of the export's declarations, or uses one",
+        )
+    return [records[i] for i in ready]
+
+
+def _mentions(export: Any, d: Any) -> set[str]:
+    """Every name declaration `d` mentions, as the Lean checker's `mentions` reads it: the
+    constants (and projected structures) of its expressions, and an inductive type's constructors
+    and mutual types, a constructor's type, a recursor's types and its rules' constructors."""
+    found = export.constants_used(d.exprs)
+    data = dict(d.data)
+    if d.kind == "inductive":
+        found |= set(data["ctors"]) | set(data["all"])
+    elif d.kind == "constructor":
+        found.add(data["induct"])
+    elif d.kind == "recursor":
+        found |= set(data["all"]) | {ctor for ctor, _ in data["rules"]}
+    return found
+
+
 def _compare(args: argparse.Namespace, sub: Any, reference: Any, declared: dict[str, Any]) -> None:
     target = args.target
     theirs = reference.declaration(target)
     if theirs is None or theirs.kind != "theorem":
         raise Judgement("bad_input", target, f"the reference has no theorem {target}")
+    ref_declared = {d.name: d for d in reference.declarations}
+    for hole in args.holes:
+        if hole not in ref_declared or ref_declared[hole].kind != "definition":
+            raise Judgement(
+                "bad_input", hole, f"the reference has no definition {hole} (answer hole)"
+            )
     mine = declared.get(target)
     if mine is None:
         raise Judgement("target_missing", target, f"the submission declares no {target}")
@@ -270,15 +358,16 @@ def _compare(args: argparse.Namespace, sub: Any, reference: Any, declared: dict[
         theirs.type, theirs.level_params
     ):
         raise Judgement("type_mismatch", target, f"{target} does not state the locked statement")
-    ref_declared = {d.name: d for d in reference.declarations}
-    for name in sorted(_closure(reference, target, ref_declared, types_only=True) - {target}):
+    for name in sorted(_statement_closure(reference, target, ref_declared, args.holes)):
         locked = ref_declared[name]
         other = declared.get(name)
         if other is None:
             raise Judgement(
                 "statement_constant_changed", name, f"{name}: the submission does not declare it"
             )
-        if name in args.holes:
+        if name in args.holes or locked.kind == "theorem":
+            # a theorem: its statement (proofs are irrelevant to the kernel); an answer hole:
+            # its statement and safety, any value
             same = (
                 other.kind == locked.kind
                 and other.level_params == locked.level_params
@@ -293,11 +382,35 @@ def _compare(args: argparse.Namespace, sub: Any, reference: Any, declared: dict[
             )
 
 
-def _closure(
-    export: Any, start: str, declared: dict[str, Any], *, types_only: bool = False
+def _statement_closure(
+    reference: Any, target: str, ref_declared: dict[str, Any], holes: list[str]
 ) -> set[str]:
-    """The exported constants `start` reaches: through its type (and, past `start`, through types
-    and values) when `types_only`, else through everything it holds."""
+    """The constants the reference declares that its statement is built from (the Lean checker's
+    `referenceClosure`, contract 1's `closureProblem`): from the target's type and every answer
+    hole, through only the type of theorems and answer holes, through everything any other
+    constant mentions (`_mentions`: an inductive's constructors too). The target is left out."""
+    found: set[str] = set()
+    seen = {target}
+    todo = [*reference.constants_used((ref_declared[target].type,)), *holes]
+    while todo:
+        name = todo.pop()
+        if name in seen:
+            continue
+        seen.add(name)
+        d = ref_declared.get(name)
+        if d is None:
+            continue
+        found.add(name)
+        if name in holes or d.kind == "theorem":
+            todo += reference.constants_used((d.type,))
+        else:
+            todo += _mentions(reference, d)
+    return found
+
+
+def _closure(export: Any, start: str, declared: dict[str, Any]) -> set[str]:
+    """The constants of `declared` that `start` reaches through everything each one mentions
+    (`_mentions`): what the Lean checker's axiom walk visits among the new constants."""
     found: set[str] = set()
     todo = [start] if start in declared else []
     while todo:
@@ -305,23 +418,23 @@ def _closure(
         if name in found:
             continue
         found.add(name)
-        d = declared[name]
-        exprs = (d.type,) if (types_only and name == start) else d.exprs
-        todo += [n for n in export.constants_used(exprs) if n in declared and n not in found]
+        todo += [n for n in _mentions(export, declared[name]) if n in declared and n not in found]
     return found
 
 
 def _axioms(
-    sub: Any, start: str, declared: dict[str, Any], imports: dict[str, dict[str, Any]]
+    sub: Any, start: str, new: dict[str, Any], imports: dict[str, dict[str, Any]]
 ) -> set[str]:
+    """The axioms `start` reaches: new axioms in its closure among the `new` (not colliding)
+    constants, and every imported constant that closure mentions, with the axioms it reaches."""
     found: set[str] = set()
-    for name in _closure(sub, start, declared):
-        d = declared[name]
+    for name in _closure(sub, start, new):
+        d = new[name]
         if d.kind == "axiom":
             found.add(name)
-        for used in sub.constants_used(d.exprs):
+        for used in _mentions(sub, d):
             imported = imports.get(used)
-            if imported is not None and used not in declared:
+            if imported is not None and used not in new:
                 found.update(imported.get("axioms", []))
                 if imported["kind"] == "axiom":
                     found.add(used)

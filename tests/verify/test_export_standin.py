@@ -60,7 +60,9 @@ def imported_module() -> Exporter:
     return e
 
 
-IMPORTED_NAMES = ["Nat", "True", "HAdd.hAdd", "instHAdd", "Eq", "rfl", "sorryAx", "propext"]
+IMPORTED_NAMES = [
+    "Nat", "True", "True.intro", "HAdd.hAdd", "instHAdd", "Eq", "rfl", "sorryAx", "propext",
+]  # fmt: skip
 
 
 def imports_json(tmp_path: Path) -> Path:
@@ -349,3 +351,179 @@ def test_a_new_axiom_is_reported_and_disallowed(tmp_path: Path) -> None:
     report = run(tmp_path, e)
     assert report.outcome.value == "ok"
     assert report.target_axioms == ["cheat"] and report.disallowed_axioms == ["cheat"]
+
+
+# --- rules the stand-in shares with the Lean checker's one-shot export mode ---------------------
+# (`checkExport` in Proofgate/Checker.lean; docs/audit-design.md, section 9, step 2). Each test
+# fails if the stand-in drifts back to its earlier, laxer or different rule.
+
+
+def color_statement(e: Exporter, value: int | None = None, green: int | None = None) -> None:
+    """inductive Color | red | green; t1 : ∀ c : Color, c = c (mentions Color, not its
+    constructors)."""
+    color = e.const("Color")
+    e.inductive(
+        "Color",
+        e.sort(1),
+        [("Color.red", color), ("Color.green", color if green is None else green)],
+    )
+    type_ = e.forall("c", color, e.app(e.const("Eq", 1), color, e.bvar(0), e.bvar(0)))
+    proof = e.lam("c", color, e.app(e.const("rfl", 1), color, e.bvar(0)))
+    e.theorem("t1", type_, proof if value is None else value)
+
+
+def color_statement_export() -> Exporter:
+    e = Exporter()
+    color_statement(e)
+    return e
+
+
+def test_a_statement_inductive_brings_its_constructors_into_the_comparison(tmp_path: Path) -> None:
+    # Lean: `referenceClosure` walks `mentions`, which lists an inductive's constructors
+    # (contract 1's closureProblem does the same)
+    ref = Exporter()
+    color_statement(ref, ref.const("sorryAx"))
+    report = run(tmp_path, color_statement_export(), ref=ref)
+    assert report.outcome.value == "ok", report.detail
+    # the axiom walk visits the family (the Lean walk's memo entry is the inductive and its
+    # constructors), so they are listed with the target
+    assert {d.name for d in report.declarations} == {"t1", "Color", "Color.red", "Color.green"}
+    changed = Exporter()
+    color_statement(
+        changed, green=changed.forall("n", changed.const("Nat"), changed.const("Color"))
+    )
+    report = run(tmp_path, changed, ref=ref)
+    assert (report.outcome.value, report.declaration) == (
+        "statement_constant_changed",
+        "Color.green",
+    )
+
+
+def aux_statement(e: Exporter, aux_type: int, aux_proof: int, value: int) -> None:
+    """theorem aux : aux_type := aux_proof; t1 : aux = aux (a theorem of the statement)."""
+    true = e.const("True")
+    e.theorem("aux", aux_type, aux_proof)
+    e.theorem("t1", e.app(e.const("Eq", 0), true, e.const("aux"), e.const("aux")), value)
+
+
+def test_a_statement_theorem_is_compared_by_its_statement_only(tmp_path: Path) -> None:
+    # Lean: `sameAsLocked` compares a theorem's `toConstantVal` (name, universe parameters, type)
+    # and `referenceClosure` walks only its type, as contract 1 does: proofs are irrelevant
+    ref = Exporter()
+    ref.definition("junk", ref.const("True"), ref.const("sorryAx"))
+    aux_statement(ref, ref.const("True"), ref.const("junk"), ref.const("sorryAx"))
+    e = Exporter()  # another proof of aux, and no `junk`, which only the reference's proof used
+    proof = e.app(e.const("rfl", 0), e.const("True"), e.const("aux"))
+    aux_statement(e, e.const("True"), e.const("True.intro"), proof)
+    report = run(tmp_path, e, ref=ref)
+    assert report.outcome.value == "ok", report.detail
+    restated = Exporter()
+    nat = restated.const("Nat")
+    zero_eq_zero = restated.app(restated.const("Eq", 1), nat, restated.nat(0), restated.nat(0))
+    aux_statement(restated, zero_eq_zero, restated.const("rfl"), restated.const("rfl"))
+    report = run(tmp_path, restated, ref=ref)
+    assert (report.outcome.value, report.declaration) == ("statement_constant_changed", "aux")
+
+
+def test_every_listed_declaration_carries_the_axioms_it_reaches(tmp_path: Path) -> None:
+    # Lean: every replayed declaration gets `axiomsIn` (contract 1's `declarations` field); a
+    # free compile still judges the axioms of theorems only
+    e = honest()
+    e.definition("pick", e.const("Nat"), e.app(e.const("sorryAx"), e.const("Nat")))
+    e.opaque("cheat", e.const("Nat"), e.nat(0), unsafe=True)
+    report = run(tmp_path, e, target=None)
+    assert report.outcome.value == "ok", report.detail
+    listed = {d.name: (d.kind, d.axioms, d.replayed) for d in report.declarations}
+    assert listed == {
+        "t1": ("theorem", ["propext"], True),
+        "pick": ("definition", ["sorryAx"], True),
+        "cheat": ("opaque", [], False),
+    }
+    assert report.disallowed_axioms == []
+
+
+def test_an_identical_collision_walks_the_imported_constant(tmp_path: Path) -> None:
+    # Lean: the axiom walk reads the kernel environment, which holds the imported constant; the
+    # export's copy (another proof) is never replayed
+    e = honest()
+    nat = e.const("Nat")
+    add = e.app(e.const("HAdd.hAdd", 0, 0, 0), nat, nat, nat, e.const("instHAdd"), e.bvar(0))
+    e.theorem(
+        "Nat.add_zero",
+        e.forall("n", nat, e.app(e.const("Eq", 1), nat, e.app(add, e.nat(0)), e.bvar(0))),
+        e.app(e.const("sorryAx"), e.sort(0)),
+    )
+    report = run(tmp_path, e)
+    assert report.outcome.value == "ok", report.detail
+    assert report.target_axioms == ["propext"] and report.disallowed_axioms == []
+
+
+def test_answer_holes_are_checked_against_the_reference(tmp_path: Path) -> None:
+    # Lean: every --answer-hole must be a definition of the reference (`bad_input`, before the
+    # target is looked at), and is compared even where the statement does not mention it; its
+    # reference value is not walked (contract 1, steps 3 and 7)
+    ref = Exporter()
+    ref.definition("junk", ref.const("Nat"), ref.nat(0))
+    ref.definition("answer", ref.const("Nat"), ref.const("junk"))
+    ref.theorem("t1", statement(ref), ref.const("sorryAx"))
+    missing = Exporter()  # no t1 either: the hole is the reference's problem, found first
+    missing.theorem("t2", statement(missing), proof(missing))
+    for hole in ("nowhere", "t1"):  # absent; a theorem, not a definition
+        report = run(tmp_path, missing, ref=ref, holes=(hole,))
+        assert (report.outcome.value, report.declaration) == ("bad_input", hole)
+        assert "answer hole" in report.detail
+    unanswered = honest()
+    report = run(tmp_path, unanswered, ref=ref, holes=("answer",))
+    assert (report.outcome.value, report.declaration) == ("statement_constant_changed", "answer")
+    answered = Exporter()  # no `junk`: only the reference's value of the hole used it
+    answered.definition("answer", answered.const("Nat"), answered.nat(5))
+    answered.theorem("t1", statement(answered), proof(answered))
+    report = run(tmp_path, answered, ref=ref, holes=("answer",))
+    assert report.outcome.value == "ok", report.detail
+    assert report.answers == {"answer": "42"}
+
+
+def test_records_replay_in_dependency_order_and_a_cycle_fails(tmp_path: Path) -> None:
+    # Lean: `replayOrder` sends each record after those it mentions (Kahn's algorithm); a record
+    # left over, on a cycle or using one, is replay_failed naming the first in export order
+    nat = "Nat"  # the type of every definition here
+    forward = honest()
+    forward.definition("a", forward.const(nat), forward.const("b"))  # b is written later
+    forward.definition("b", forward.const(nat), forward.nat(0))
+    assert run(tmp_path, forward, target=None).outcome.value == "ok"
+    both = honest()  # x and y both fail in the kernel; y goes first, x needs it
+    both.definition("x", both.const(nat), both.app(both.const("y"), both.const("Nowhere.x")))
+    both.definition("y", both.const(nat), both.const("Nowhere.y"))
+    report = run(tmp_path, both, target=None)
+    assert (report.outcome.value, report.declaration) == ("replay_failed", "y")
+    cycle = honest()
+    cycle.definition("a", cycle.const(nat), cycle.const("b"))
+    cycle.definition("b", cycle.const(nat), cycle.const("a"))
+    report = run(tmp_path, cycle, target=None)
+    assert (report.outcome.value, report.declaration) == ("replay_failed", "a")
+    assert "cycle" in report.detail
+    user = honest()  # c only uses the cycle, and comes first
+    user.definition("c", user.const(nat), user.const("a"))
+    user.definition("a", user.const(nat), user.const("b"))
+    user.definition("b", user.const(nat), user.const("a"))
+    report = run(tmp_path, user, target=None)
+    assert (report.outcome.value, report.declaration) == ("replay_failed", "c")
+
+
+def test_a_safe_declaration_using_its_own_name_fails_replay(tmp_path: Path) -> None:
+    # Lean: a record's own constants are not its dependencies; the kernel checks a definition
+    # before declaring it, so `def loop : Nat := loop` is an unknown constant there
+    e = honest()
+    e.definition("loop", e.const("Nat"), e.const("loop"))
+    report = run(tmp_path, e, target=None)
+    assert (report.outcome.value, report.declaration) == ("replay_failed", "loop")
+    assert "unknown constant 'loop'" in report.detail
+
+
+def test_a_refused_inductive_record_is_named_by_its_first_type(tmp_path: Path) -> None:
+    # Lean: an inductive record is one `inductDecl`; a refusal names the record's first constant
+    e = Exporter()
+    color_statement(e, green=e.forall("n", e.const("Nowhere.defined"), e.const("Color")))
+    report = run(tmp_path, e)
+    assert (report.outcome.value, report.declaration) == ("replay_failed", "Color")
+    assert "unknown constant 'Nowhere.defined'" in report.detail
