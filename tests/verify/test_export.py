@@ -168,6 +168,7 @@ def test_a_wrong_trailer_is_refused() -> None:
     [
         ("format", {"name": FORMAT_NAME, "version": FORMAT_VERSION + 1}),
         ("format", {"name": "lean4export", "version": FORMAT_VERSION}),
+        ("format", {"name": FORMAT_NAME, "version": True}),  # JSON's true, though True == 1
         ("lean", {"version": "4.31.0", "githash": STANDIN_GITHASH}),
         ("lean", {"version": "4.32.0", "githash": "1" * 40}),
     ],
