@@ -629,7 +629,7 @@ def check (cfg : Config) : IO Report := do
 `--submission-export SUB [--reference-export REF --target T]`: the checker of docs/audit-design.md
 sections 6 and 7, reading exports (docs/export-format.md) through `Proofgate.ExportParse`, never a
 `.olean` a request wrote. Its steps, their order and their outcomes are the stand-in's
-(`tests/standins/export_checker.py`); where this checker is stricter it says so below.
+(`tests/standins/export_checker.py`), which models each rule below.
 UNTESTED AGAINST REAL LEAN, like everything in this file.
 
 Replay is done here, not by core's `Environment.replay`: each declaration record goes to
@@ -701,8 +701,8 @@ def readExport (path : System.FilePath) (limits : ExportParse.Limits := {}) :
     return .error (toString e)
 
 /-- The order the records go to the kernel: each after the records whose constants it mentions
-(Kahn's algorithm, iterative, so a long chain costs no stack). `.error` names a record on a cycle
-between records, which no order can replay. -/
+(Kahn's algorithm, iterative, so a long chain costs no stack). `.error` names the first record,
+in export order, that no order can place: one on a cycle between records, or one that uses one. -/
 def replayOrder (recs : Array ExportParse.DeclRecord) : Except Name (Array Nat) := Id.run do
   let mut owner : Std.HashMap Name Nat := {}
   for i in [0:recs.size] do
@@ -746,10 +746,9 @@ definitions and the whole of inductives (constructors and recursors included), t
 type of theorems and answer holes, and always the answer holes. Sorted, so the first difference
 reported is the stand-in's (it checks in sorted order too).
 
-Stricter than the stand-in, which walks only expressions: here an inductive of the statement also
-brings in its constructors, so a changed constructor is reported even when nothing mentions it by
-name. Laxer in one place: a theorem of the statement is compared by its statement only (proofs
-are irrelevant to the kernel), as contract 1 does; the stand-in compares its whole constant. -/
+An inductive of the statement also brings in its constructors, so a changed constructor is
+reported even when nothing mentions it by name; a theorem of the statement is compared by its
+statement only (proofs are irrelevant to the kernel), as contract 1 does. -/
 def referenceClosure (ref : Std.HashMap Name ConstantInfo) (target : Name) (holes : Array Name) :
     Array Name := Id.run do
   let some root := ref[target]? | return #[]
@@ -875,7 +874,7 @@ def checkExport (cfg : Config) (subPath : System.FilePath) : IO ExportReport := 
     | .ok order => pure order
     | .error n =>
       return report.fail "replay_failed"
-        s!"(replay) {nameStr n} depends on itself through other declarations of the export"
+        s!"(replay) {nameStr n} is on a dependency cycle of the export's declarations, or uses one"
         (some n)
   let opts : Options := {}
   let mut kenv := kbase
@@ -948,7 +947,7 @@ def checkExport (cfg : Config) (subPath : System.FilePath) : IO ExportReport := 
 
   -- 7. Axioms, one memo: a locked check walks from the target and lists the new declarations it
   -- reaches; a free compile walks from every replayed declaration and lists them all. Every
-  -- listed declaration carries the axioms it reaches (the stand-in lists them for theorems only).
+  -- listed declaration carries the axioms it reaches.
   let t3 ← IO.monoMsNow
   let roots : Array Name := match cfg.target with
     | some t => #[t]
