@@ -647,7 +647,11 @@ class ExportParser:
         fmt = self._fields(meta["format"], ("name", "version"), "meta.format")
         lean = self._fields(meta["lean"], ("version", "githash"), "meta.lean")
         version_given = fmt["version"]  # exactly the integer: `true == 1` in Python, not in JSON
-        if fmt["name"] != FORMAT_NAME or type(version_given) is not int or version_given != FORMAT_VERSION:
+        if (
+            fmt["name"] != FORMAT_NAME
+            or type(version_given) is not int
+            or version_given != FORMAT_VERSION
+        ):
             self._invalid(
                 "version_mismatch",
                 f"format {json.dumps(fmt['name'])[:60]} version {json.dumps(fmt['version'])[:20]}, "
