@@ -220,3 +220,48 @@ def test_a_baseline_from_known_members_reads_no_other_process(
     finally:
         sleeper.kill()
         sleeper.wait()
+
+
+@pytest.mark.skipif(
+    not proctree._CHILDREN_FILES, reason="the kernel lists no /proc/PID/task/TID/children"
+)
+def test_a_tree_is_read_from_its_own_children_lists_never_from_a_host_scan(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """What a REPL worker's stray check and memory reports cost grows with the tree, not with the
+    host: with the kernel's children lists no look reads the whole of /proc."""
+
+    def no_scan(*args: object, **kwargs: object) -> dict[int, object]:
+        raise AssertionError("the whole of /proc was scanned")
+
+    monkeypatch.setattr(proctree, "_scan", no_scan)
+    monkeypatch.setattr(proctree._TABLE, "get", no_scan)
+    root = subprocess.Popen(
+        [sys.executable, "-c", ADOPTS_ITS_GRANDCHILD], stdin=subprocess.PIPE, stdout=subprocess.PIPE
+    )
+    try:
+        assert root.stdin and root.stdout
+        middle, orphan = (int(word) for word in root.stdout.readline().split())
+        tree = ProcessTree(root.pid)
+        assert sorted(tree.look().members) == sorted([root.pid, middle, orphan])
+        assert tree.private_memory_bytes() is not None
+        baseline = proctree.Baseline(root.pid)
+        baseline.mark()
+        root.stdin.write(b"go\n")  # the middle exits; its child is adopted by the root
+        root.stdin.flush()
+        assert root.stdout.readline() == b"adopted\n"
+        assert sorted(tree.look().members) == sorted([root.pid, orphan])
+        assert baseline.strays() == []  # the adopted orphan was there at the mark
+    finally:
+        monkeypatch.undo()
+        _kill_tree(root)
+
+
+def test_without_children_lists_a_tree_is_read_from_the_process_table(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(proctree, "_CHILDREN_FILES", False)
+    walked: list[int] = []
+    monkeypatch.setattr(proctree, "_walk", lambda root: walked.append(root) or [])
+    test_sample_sees_every_descendant_and_their_private_memory()
+    assert walked == []

@@ -129,6 +129,9 @@ class BwrapSpawner:
                 "as root needs: upgrade bubblewrap, or run proofgate as an unprivileged user"
             )
         self._hidden = (settings.data_dir, Path.home())
+        #: What `_check` compares every mount with, resolved once (not per path, per spawn).
+        self._hidden_resolved = tuple((hidden, hidden.resolve()) for hidden in self._hidden)
+        self._system_args: list[str] | None = None  # the argv's fixed part, built on first use
         self._poll_interval = poll_interval
         self.cgroups: CgroupTree | None
         self.cgroups, reason = find_cgroup_tree(cgroup_root)
@@ -148,28 +151,7 @@ class BwrapSpawner:
     def command(self, spec: SpawnSpec, limits: Limits) -> list[str]:
         """The bwrap argv that runs `spec` jailed (checks the spec first; raises ConfigError)."""
         self._check(spec)
-        argv = [
-            self.bwrap,
-            "--unshare-all",
-            "--unshare-user",
-            "--cap-drop",
-            "ALL",
-            "--die-with-parent",
-            "--new-session",
-            "--clearenv",
-            "--hostname",
-            "proofgate",
-        ]
-        if "--disable-userns" in self._options:
-            argv.append("--disable-userns")  # no nested user namespace to regain capabilities in
-        for name in _SYSTEM_DIRS:
-            path = Path("/") / name
-            if path.is_symlink():
-                argv += ["--symlink", os.readlink(path), str(path)]
-            elif path.is_dir():
-                argv += ["--ro-bind", str(path), str(path)]
-        for path_text in _SYSTEM_ETC:
-            argv += ["--ro-bind-try", path_text, path_text]
+        argv = list(self._fixed_args())
         # Read-only /proc: a jail started by root runs as the host's uid 0, and the kernel lets that
         # uid write global sysctls (kernel.core_pattern, ...) with no capability at all.
         argv += ["--proc", "/proc", "--remount-ro", "/proc", "--dev", "/dev"]
@@ -200,6 +182,36 @@ class BwrapSpawner:
             argv += ["--setenv", key, value]
         return [*argv, "--", *spec.argv]
 
+    def _fixed_args(self) -> list[str]:
+        """The part of every jail's argv that depends on nothing per spawn (the namespaces, the
+        system directories as they are linked on this host): built once per spawner."""
+        if self._system_args is None:
+            argv: list[str] = [
+                self.bwrap,
+                "--unshare-all",
+                "--unshare-user",
+                "--cap-drop",
+                "ALL",
+                "--die-with-parent",
+                "--new-session",
+                "--clearenv",
+                "--hostname",
+                "proofgate",
+            ]
+            if "--disable-userns" in self._options:
+                # no nested user namespace to regain capabilities in
+                argv.append("--disable-userns")
+            for name in _SYSTEM_DIRS:
+                path = Path("/") / name
+                if path.is_symlink():
+                    argv += ["--symlink", os.readlink(path), str(path)]
+                elif path.is_dir():
+                    argv += ["--ro-bind", str(path), str(path)]
+            for path_text in _SYSTEM_ETC:
+                argv += ["--ro-bind-try", path_text, path_text]
+            self._system_args = argv
+        return self._system_args
+
     def _check(self, spec: SpawnSpec) -> None:
         if not spec.argv:
             raise ConfigError("SpawnSpec.argv is empty: name the program to run")
@@ -209,9 +221,9 @@ class BwrapSpawner:
                 raise ConfigError(
                     f"cannot mount {path} into the jail: it must be an existing absolute path"
                 )
-            resolved = path.resolve()
-            for hidden in self._hidden:
-                if resolved == Path("/") or hidden.resolve().is_relative_to(resolved):
+            resolved = Path(os.path.realpath(path))
+            for hidden, hidden_resolved in self._hidden_resolved:
+                if resolved == Path("/") or hidden_resolved.is_relative_to(resolved):
                     raise ConfigError(
                         f"refusing to mount {path} into the jail: it would expose {hidden}; "
                         "mount a narrower directory (the toolchain, the project, Mathlib)"
@@ -260,7 +272,7 @@ class BwrapSpawner:
                 f"could not start the jail ({exc}): run `proofgate doctor`",
                 killed=isinstance(exc, launch.LaunchKilled),
             ) from exc
-        _log.info(
+        _log.debug(
             "jail_started",
             pid=process.pid,
             argv0=spec.argv[0],

@@ -40,12 +40,24 @@ _log = get_logger(__name__)
 
 
 def _read(path: Path) -> str:
-    return path.read_text(encoding="ascii", errors="replace")
+    """A cgroup file's text, through one open and read (no text-mode stream: these files are
+    read several times a second per jail)."""
+    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        chunks = []
+        while chunk := os.read(fd, 65536):
+            chunks.append(chunk)
+    finally:
+        os.close(fd)
+    return b"".join(chunks).decode("ascii", errors="replace")
 
 
 def _write(path: Path, value: str) -> None:
-    with open(path, "w", encoding="ascii") as handle:
-        handle.write(value)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o644)  # as `>` does
+    try:
+        os.write(fd, value.encode("ascii"))
+    finally:
+        os.close(fd)
 
 
 def _fields(path: Path) -> dict[str, int]:

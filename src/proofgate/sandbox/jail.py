@@ -30,7 +30,7 @@ BWRAP_OWN_TASKS = 2
 #: Seconds between two looks at a cgroup-confined tree. Without a cgroup the sandbox's `Watchdog`
 #: enforces the caps, looking every `poll_interval` while the tree moves, backing off to once a
 #: second while it holds steady.
-CGROUP_POLL_SECONDS = 1.0
+CGROUP_POLL_SECONDS = 5.0
 
 _log = get_logger(__name__)
 

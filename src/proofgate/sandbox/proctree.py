@@ -13,7 +13,10 @@ and outwaits every process it ever saw through it.
   RssAnon, for a fraction of the cost of rendering /proc/PID/status.
 - Tasks are processes plus their threads, what a pids cgroup counts.
 
-Finding descendants needs every process's parent. A full scan reads every /proc/PID/stat (a
+Where the kernel lists each thread's children (/proc/PID/task/TID/children), a tree is read from
+its own processes' lists alone: what a look costs grows with the tree, never with the host (the
+REPL driver's stray check after every command used to scan the whole of /proc). Elsewhere finding
+descendants needs every process's parent. A full scan reads every /proc/PID/stat (a
 millisecond or more on a busy host), so it is made at most once every `FULL_SCAN_SECONDS`; in between
 an update lists /proc and reads only the processes that appeared and the children of those that
 vanished. Every look at a tree (`ProcessTree.look`, what the watchdog does, and
@@ -171,6 +174,47 @@ class _ProcessTable:
 
 _TABLE = _ProcessTable()
 
+#: Whether the kernel lists each thread's children (/proc/PID/task/TID/children, CONFIG_PROC_CHILDREN):
+#: then a tree is read from its own processes alone, never from a scan of the whole host.
+_CHILDREN_FILES = _PROC and os.path.exists(f"/proc/{os.getpid()}/task/{os.getpid()}/children")
+
+
+def _children_of(pid: int) -> list[int]:
+    """Every child of `pid` (the children of each of its threads); empty when it is gone."""
+    found: list[int] = []
+    try:
+        tids = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return found
+    for tid in tids:
+        try:
+            with open(f"/proc/{pid}/task/{tid}/children", "rb") as listing:
+                found.extend(int(word) for word in listing.read().split())
+        except (OSError, ValueError):
+            continue  # a thread that ended meanwhile
+    return found
+
+
+def _walk(root: int) -> list[int]:
+    """`root`'s descendants now, read from the children lists of the tree's own processes."""
+    found: list[int] = []
+    pending, visited = [root], {root}
+    while pending:
+        for child in _children_of(pending.pop()):
+            if child not in visited:
+                visited.add(child)
+                found.append(child)
+                pending.append(child)
+    return found
+
+
+def _tree_pids(root: int, *, full: bool = False) -> list[int]:
+    """The root and its descendants: from the tree's own children lists where the kernel has
+    them, else from the shared process table (`full`: a full scan made now)."""
+    if _CHILDREN_FILES:
+        return [root, *_walk(root)]
+    return [root, *_descendants(root, _TABLE.get(SCAN_SHARED_SECONDS, full=full))]
+
 
 def _descendants(root: int, children: dict[int, list[int]]) -> list[int]:
     found: list[int] = []
@@ -202,10 +246,9 @@ class ProcessTree:
         """The tree now: its members as of a look at /proc at most `SCAN_SHARED_SECONDS` old (with
         `full`, a full scan made now), their memory and threads read now. Empty once the root is
         gone."""
-        children = _TABLE.get(SCAN_SHARED_SECONDS, full=full)
         members: dict[int, psutil.Process] = {}
         tasks = private = 0
-        for pid in [self.root, *_descendants(self.root, children)]:
+        for pid in _tree_pids(self.root, full=full):
             size = rss_anon_bytes(pid)
             entry = _read_entry(pid) if _PROC else None
             process = self._identify(pid, None if pid == self.root or not entry else entry.started)
@@ -221,8 +264,7 @@ class ProcessTree:
     def private_memory_bytes(self) -> int | None:
         """RssAnon of the tree now (its members as of a look at /proc at most
         `SCAN_SHARED_SECONDS` old); None once the root is gone."""
-        children = _TABLE.get(SCAN_SHARED_SECONDS)
-        sizes = [rss_anon_bytes(pid) for pid in [self.root, *_descendants(self.root, children)]]
+        sizes = [rss_anon_bytes(pid) for pid in _tree_pids(self.root)]
         if sizes[0] is None:
             return None
         return sum(size for size in sizes if size is not None)
@@ -259,6 +301,8 @@ class Baseline:
         self.marked = False
 
     def _now(self, members: Iterable[int] | None = None) -> set[tuple[int, float | None]]:
+        if members is None and _CHILDREN_FILES:
+            members = _tree_pids(self.root)
         if members is not None:
             return {(pid, e.started) for pid in members if (e := _read_entry(pid)) is not None}
         children = _TABLE.get(0.0, full=True)
