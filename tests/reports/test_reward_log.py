@@ -152,3 +152,17 @@ def test_the_table_without_a_plot(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     assert "cheat rate 0.500" in result.output and "policy:exit" in result.output
     assert not (tmp_path / "rewards.png").exists()
+
+
+def test_without_the_plot_the_hint_names_the_extra_whole(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Rich markup would eat `[report]` from the install hint (issue 30, defect 2)."""
+    from proofgate.reports import reward_log
+
+    path = tmp_path / "rewards.ndjson"
+    write_log(path, [(5, [record(0, "proved")])])
+    monkeypatch.setattr(reward_log, "write_reward_report", lambda summary, out: [out / "x.json"])
+    result = CliRunner().invoke(app, ["report", str(path), "--out", str(tmp_path / "out")])
+    assert result.exit_code == 0, result.output
+    assert "proofgate[report]" in result.output

@@ -107,7 +107,9 @@ def _reward_report(log: Path, out: Path | None, *, window: int, as_json: bool) -
     for path in written:
         console.print(escape(f"wrote {path}"))
     if out is not None and not any(path.suffix == ".png" for path in written):
-        console.print("no plot: install the `report` extra (pip install 'proofgate[report]')")
+        console.print(
+            escape("no plot: install the `report` extra (pip install 'proofgate[report]')")
+        )
 
 
 def _rate(value: float | None) -> str:
