@@ -175,7 +175,7 @@ def test_a_completion_in_proof_is_its_last_lean_block_outside_the_reasoning() ->
         statement=LOCKED, proof=THINKING.format(lean="by omega"), input="completion", timeout=5
     )
     read = read_lean_input(raw)
-    assert read.input == "lean" and read.proof == "by omega" and read.code is None
+    assert read.input is None and read.proof == "by omega" and read.code is None
     assert (read.statement, read.timeout) == (LOCKED, 5)
 
 

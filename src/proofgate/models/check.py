@@ -242,9 +242,10 @@ class Submission(BaseModel):
     allowed_axioms: list[str] = Field(
         default_factory=list, max_length=64, description="Axioms allowed beyond the default three."
     )
-    input: Literal["lean", "completion"] = Field(
-        "lean",
-        description="`completion`: `proof` or `code` is a model's raw output, read as `/v1/rewards` "
+    input: Literal["lean", "completion"] | None = Field(
+        None,
+        description="`lean` (the default) or `completion`: `proof` or `code` is a model's raw "
+        "output, read as `/v1/rewards` "
         "reads one (reasoning stripped, its last fenced Lean block taken; with a statement, a "
         "proof body or a restated theorem). Positions in the verdict refer to that Lean block.",
     )

@@ -346,13 +346,13 @@ def read_lean_input(submission: Submission) -> Submission:
     the Lean block is compiled as it is; with one it is a proof body or a restated theorem (whose
     target, if it cannot be told, is missing: `failed` with `target_missing`). A completion with
     no Lean in it is a `SubmissionError` naming the field."""
-    if submission.input == "lean":
+    if submission.input != "completion":
         return submission
     field = "proof" if submission.proof is not None else "code"
     completion = read_completion(getattr(submission, field) or "")
     if completion.kind == "none":
         raise SubmissionError(f"{field}: no Lean to check: {completion.reason}", field=field)
-    fields = submission.model_dump(exclude={"input", "code", "proof"})
+    fields = submission.model_dump(exclude={"input", "code", "proof"})  # the result is Lean
     if submission.statement is None:
         fields["code"] = completion.lean
     else:
