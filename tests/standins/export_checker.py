@@ -50,6 +50,32 @@ passes or ends the run with its outcome):
 "Mentions" is the Lean checker's `mentions`: the constants of a declaration's expressions (the
 structure of a projection too), and for an inductive type its constructors and mutual types, for
 a constructor its type, for a recursor its types and its rules' constructors.
+
+Serve mode (the warm checker, docs/audit-design.md section 9, step 4; `verify/checkers.py` drives
+it):
+
+    export_checker.py SCENARIO.json --serve [--import-seconds S] [--import-log FILE]
+        [--late-gate FILE] [--late-seconds S] [--huge-bytes N]
+
+It "imports" once (sleeps `--import-seconds`, default $PROOFGATE_STANDIN_IMPORT_SECONDS or 0.05;
+reads `simulated-imports.json`; appends its pid to `--import-log`), prints
+`{"ready": {"contract": 2, "checker": ..., "lean": ...}}`, then reads one request a line on stdin
+
+    {"check": 41, "submission": "SUB.ndjson", "reference": "REF.ndjson" | null,
+     "target": "t1" | null, "axioms": [...], "answer_holes": [...], "module_roots": [...]}
+
+(every key required, no other; the one-shot options as data, with the one-shot's rules) and
+answers each with one line: the report the one-shot mode prints for the same inputs (`check`
+echoed, the scenario's `report` applied). A request it cannot read ends it (exit 2, stderr), as a
+bad command line ends the one-shot mode; end of stdin ends it (exit 0).
+
+Markers make it misbehave on demand: a declaration of the submission export whose name's last
+component is the marker (in Lean, `theorem «checker-hang» : True := trivial`; the format has no
+comments, and a name is what a submission's text controls). Markers act only in an export that
+parses. `checker-hang`: a busy loop, never answers; `checker-huge`: answers its report with a
+`detail` of `--huge-bytes` bytes (default 80 MiB, past any reply cap); `checker-crash`: exits 3
+before answering; `checker-late`: answers its (ok) report only once `--late-gate` exists (tests
+create it after the deadline passed), or after `--late-seconds` (default 5).
 """
 
 from __future__ import annotations
@@ -57,7 +83,9 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import json
+import os
 import sys
+import time
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -452,3 +480,128 @@ def main(scenario_path: str, scenario: dict[str, Any], argv: list[str]) -> int:
         Path(log).write_text(json.dumps({"argv": argv}), encoding="utf-8")
     print(json.dumps(report))
     return 0
+
+
+# --- serve mode ---------------------------------------------------------------------------------
+
+MARKERS = ("checker-hang", "checker-huge", "checker-crash", "checker-late")
+IMPORT_SECONDS_ENV = "PROOFGATE_STANDIN_IMPORT_SECONDS"
+#: A request's keys: the one-shot command line's options, as data.
+REQUEST_KEYS = frozenset(
+    {"check", "submission", "reference", "target", "axioms", "answer_holes", "module_roots"}
+)
+GATE_POLL_SECONDS = 0.01
+
+
+def serve_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="proofgate-checker --serve (stand-in, exports)")
+    parser.add_argument("--serve", action="store_true", required=True)
+    parser.add_argument(
+        "--import-seconds", type=float, default=float(os.environ.get(IMPORT_SECONDS_ENV, "0.05"))
+    )
+    parser.add_argument("--import-log")
+    parser.add_argument("--late-gate")
+    parser.add_argument("--late-seconds", type=float, default=5.0)
+    parser.add_argument("--huge-bytes", type=int, default=80 << 20)
+    return parser
+
+
+def request_args(raw: bytes) -> argparse.Namespace:
+    """One request line as the namespace `parse_args` gives the one-shot mode; ValueError if it
+    is not exactly a request."""
+    request = json.loads(raw)
+    if not isinstance(request, dict) or set(request) != REQUEST_KEYS:
+        keys = sorted(request) if isinstance(request, dict) else type(request).__name__
+        raise ValueError(f"a request has exactly the keys {sorted(REQUEST_KEYS)}, not {keys}")
+    check = request["check"]
+    if type(check) is not int or check < 0:
+        raise ValueError(f"check must be a natural number, not {check!r}")
+    if not isinstance(request["submission"], str):
+        raise ValueError("submission must be a path")
+    for key in ("reference", "target"):
+        if request[key] is not None and not isinstance(request[key], str):
+            raise ValueError(f"{key} must be a string or null")
+    for key in ("axioms", "answer_holes", "module_roots"):
+        value = request[key]
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise ValueError(f"{key} must be a list of strings")
+    if (request["reference"] is None) != (request["target"] is None):
+        raise ValueError("reference and target go together")
+    if request["answer_holes"] and request["reference"] is None:
+        raise ValueError("answer_holes needs a reference")
+    return argparse.Namespace(
+        submission=request["submission"],
+        reference=request["reference"],
+        target=request["target"],
+        axiom=list(request["axioms"]),
+        holes=list(request["answer_holes"]),
+        roots=list(request["module_roots"]),
+        check=check,
+    )
+
+
+def marker(path: str, limits: dict[str, int] | None) -> str | None:
+    """The misbehaviour a submission export asks for: a declaration named by a marker."""
+    export = read(path, limits)
+    if isinstance(export, export_rules.ExportRefusal):
+        return None
+    for declaration in export.declarations:
+        last = declaration.name_parts[-1] if declaration.name_parts else None
+        if last in MARKERS:
+            return str(last)
+    return None
+
+
+def _answer(line: str) -> None:
+    sys.stdout.write(line + "\n")
+    sys.stdout.flush()
+
+
+def serve(scenario_path: str, scenario: dict[str, Any], argv: list[str]) -> int:
+    options = serve_parser().parse_args(argv)
+    imports_path = scenario.get("imports") or str(
+        Path(scenario_path).parent / "simulated-imports.json"
+    )
+    # the import, once per process: what a restart costs
+    time.sleep(options.import_seconds)
+    imports = load_imports(Path(imports_path))
+    if options.import_log:
+        with open(options.import_log, "a", encoding="utf-8") as log:
+            log.write(f"{os.getpid()}\n")
+    limits = scenario.get("limits")
+    _answer(
+        json.dumps(
+            {"ready": {"contract": CONTRACT, "checker": CHECKER, "lean": f"v{LEAN_VERSION}"}}
+        )
+    )
+    for raw in sys.stdin.buffer:
+        try:
+            args = request_args(raw)
+        except ValueError as exc:  # json's errors are ValueErrors too
+            print(f"proofgate-checker --serve: not a request: {exc}", file=sys.stderr)
+            return 2
+        misbehave = marker(args.submission, limits)
+        if misbehave == "checker-crash":
+            print("proofgate-checker --serve: checker-crash marker, exiting", file=sys.stderr)
+            return 3
+        if misbehave == "checker-hang":
+            while True:  # busy, as a runaway kernel check is
+                pass
+        report = judge(args, imports, limits)
+        report.update(scenario.get("report", {}))
+        if misbehave == "checker-huge":
+            report["detail"] = "x" * options.huge_bytes
+        if misbehave == "checker-late":
+            gate = Path(options.late_gate) if options.late_gate else None
+            until = time.monotonic() + options.late_seconds
+            while not (gate.exists() if gate else time.monotonic() >= until):
+                time.sleep(GATE_POLL_SECONDS)
+        _answer(json.dumps(report))
+    return 0
+
+
+if __name__ == "__main__":
+    scenario_file = sys.argv[1]
+    loaded = json.loads(Path(scenario_file).read_text(encoding="utf-8"))
+    run = serve if "--serve" in sys.argv[2:] else main
+    sys.exit(run(scenario_file, loaded, sys.argv[2:]))
