@@ -18,6 +18,7 @@ from proofgate.sandbox.cgroups import (
     Cgroup,
     CgroupTree,
     CgroupV1Tree,
+    CgroupV2,
     CgroupV2Tree,
     find_cgroup_tree,
 )
@@ -137,6 +138,23 @@ def test_v2_remove_takes_the_directory(tmp_path: Path) -> None:
     assert cgroup.remove()
     assert not (tree.parent / cgroup.name).exists()
     assert cgroup.remove()  # idempotent
+
+
+def test_remove_now_takes_an_empty_cgroup_and_only_that(tmp_path: Path) -> None:
+    tree = FakeV2Tree(make_fake_v2_root(tmp_path / "cgroup"))
+    cgroup = tree.create()
+    assert isinstance(cgroup, CgroupV2)
+    assert cgroup.is_empty()
+    (cgroup.directory / "cgroup.procs").write_text(f"{NEVER_A_PID}\n")
+    assert not cgroup.is_empty()
+    assert not cgroup.remove_now()  # the kernel's EBUSY; here, the control files
+    assert cgroup.directory.is_dir()
+    for entry in cgroup.directory.iterdir():
+        entry.unlink()
+    assert cgroup.remove_now() and not cgroup.directory.exists()
+    assert cgroup.remove_now()  # gone already
+    with pytest.raises(OSError):
+        cgroup.is_empty()
 
 
 def test_stale_cgroups_of_dead_services_are_swept(tmp_path: Path) -> None:

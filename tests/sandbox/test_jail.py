@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import os
 import subprocess
 import sys
@@ -173,3 +174,61 @@ def test_both_spawners_cap_the_rlimits_at_the_services_own_hard_limit(
         check=False,
     )
     assert run.stdout.split("\n")[-2:] == [f"({1 << 20}, {1 << 20}) 0", ""], run.stderr[-2000:]
+
+
+# --- the release, end to end ---------------------------------------------------------------------
+
+
+@pytest.fixture
+def cgroup_spawner(settings: Settings) -> BwrapSpawner:
+    jail = BwrapSpawner(settings)
+    if jail.cgroups is None:
+        pytest.skip(f"no writable cgroup here ({jail.limits_mode})")
+    return jail
+
+
+async def test_a_finished_jail_is_released_on_the_loop_and_forgets_its_cgroup(
+    cgroup_spawner: BwrapSpawner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An emptied cgroup is removed on the loop itself (no thread), and the finished jail forgets
+    it: its kill (run_jailed kills every jail once more after the run) signals nothing."""
+    threads: list[object] = []
+    original = asyncio.to_thread
+
+    async def counting_to_thread(function: object, *args: object) -> object:
+        threads.append(function)
+        return await original(function, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(asyncio, "to_thread", counting_to_thread)
+    assert cgroup_spawner.cgroups is not None
+    parents = cgroup_spawner.cgroups._parents()
+    for _ in range(3):
+        jail = await cgroup_spawner.spawn(python("pass"), Limits(memory_bytes=256 * MiB))
+        cgroup = jail.cgroup
+        assert cgroup is not None
+        jail.stdin.close()
+        assert await asyncio.wait_for(jail.wait(), DEADLINE_SECONDS) == 0
+        assert jail.cgroup is None
+        assert all(not (parent / cgroup.name).exists() for parent in parents)
+        signalled: list[str] = []
+        monkeypatch.setattr(cgroup, "signal_all", functools.partial(signalled.append, "signalled"))
+        jail.kill()
+        assert signalled == []
+    # bwrap's init can take a while to leave the cgroup on a busy machine: then a thread waits
+    assert len(threads) < 3, "every release took a thread"
+
+
+async def test_a_jail_killed_for_memory_is_reported_and_its_cgroup_removed(
+    cgroup_spawner: BwrapSpawner,
+) -> None:
+    hog = await cgroup_spawner.spawn(
+        python("chunks = [bytearray(b'h' * (8 << 20)) for _ in range(64)]"),
+        Limits(memory_bytes=64 * MiB),
+    )
+    assert hog.cgroup is not None
+    name = hog.cgroup.name
+    hog.stdin.close()
+    await asyncio.wait_for(hog.wait(), DEADLINE_SECONDS)
+    assert hog.out_of_memory()
+    assert cgroup_spawner.cgroups is not None
+    assert all(not (parent / name).exists() for parent in cgroup_spawner.cgroups._parents())

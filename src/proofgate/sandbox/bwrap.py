@@ -91,6 +91,11 @@ def tmpfs_bytes(limits: Limits) -> int:
     return min(limits.file_size_bytes, limits.memory_bytes)
 
 
+def _is_within(path: str, directory: str) -> bool:
+    """`PurePath(path).is_relative_to(directory)` for normalized absolute paths (realpath's)."""
+    return path == directory or path.startswith(directory.rstrip("/") + "/")
+
+
 def _sweep_stale_scratch() -> None:
     """Remove host scratch directories a dead service left (older versions bound one per jail)."""
     for entry in Path(tempfile.gettempdir()).glob(f"{SCRATCH_PREFIX}*"):
@@ -130,7 +135,7 @@ class BwrapSpawner:
             )
         self._hidden = (settings.data_dir, Path.home())
         #: What `_check` compares every mount with, resolved once (not per path, per spawn).
-        self._hidden_resolved = tuple((hidden, hidden.resolve()) for hidden in self._hidden)
+        self._hidden_resolved = tuple((hidden, os.path.realpath(hidden)) for hidden in self._hidden)
         self._system_args: list[str] | None = None  # the argv's fixed part, built on first use
         self._poll_interval = poll_interval
         self.cgroups: CgroupTree | None
@@ -217,13 +222,15 @@ class BwrapSpawner:
             raise ConfigError("SpawnSpec.argv is empty: name the program to run")
         bound = [*spec.read_only, *spec.writable]
         for path in bound:
-            if not path.is_absolute() or not path.exists():
+            text = str(path)
+            if not path.is_absolute() or not os.path.exists(text):
                 raise ConfigError(
                     f"cannot mount {path} into the jail: it must be an existing absolute path"
                 )
-            resolved = Path(os.path.realpath(path))
+            # strings, not PurePaths: this runs for every bound path of every spawn
+            resolved = os.path.realpath(text)
             for hidden, hidden_resolved in self._hidden_resolved:
-                if resolved == Path("/") or hidden_resolved.is_relative_to(resolved):
+                if resolved == "/" or _is_within(hidden_resolved, resolved):
                     raise ConfigError(
                         f"refusing to mount {path} into the jail: it would expose {hidden}; "
                         "mount a narrower directory (the toolchain, the project, Mathlib)"
@@ -245,10 +252,10 @@ class BwrapSpawner:
         try:
             argv = self.command(spec, limits)
             if self.cgroups is not None:
-                cgroup = self.cgroups.create()
                 tasks = (
                     None if limits.max_processes is None else limits.max_processes + BWRAP_OWN_TASKS
                 )
+                cgroup = self.cgroups.create()
                 cgroup.set_limits(memory_bytes=limits.memory_bytes, max_tasks=tasks)
             # The launcher joins the cgroup and sets the rlimits before it execs bwrap, and
             # raises the jail's oom_score_adj: under global memory pressure the kernel should
@@ -394,16 +401,13 @@ async def run_jailed(
                 process.kill()
                 return
 
+    steps = [collect(process.stdout, buffers[0]), collect(process.stderr, buffers[1])]
+    if stdin:
+        steps.append(feed())
+    else:  # nothing to write: no task for it
+        process.stdin.close()
     try:
-        await asyncio.wait_for(
-            asyncio.gather(
-                feed(),
-                collect(process.stdout, buffers[0]),
-                collect(process.stderr, buffers[1]),
-                process.wait(),
-            ),
-            timeout,
-        )
+        await asyncio.wait_for(asyncio.gather(*steps, process.wait()), timeout)
     except asyncio.TimeoutError:
         timed_out = True
     finally:

@@ -159,6 +159,22 @@ class Cgroup(ABC):
                 return False
             time.sleep(0.01)
 
+    def is_empty(self) -> bool:
+        """True when no process is in the cgroup; raises OSError when that cannot be read."""
+        return not any(_read(path).split() for path in self.join_files())
+
+    def remove_now(self) -> bool:
+        """rmdir the cgroup once, without killing or waiting (for an empty cgroup, on the event
+        loop); False when the kernel refused (its last tasks still leaving): `remove` then."""
+        for path in self._directories():
+            try:
+                path.rmdir()
+            except FileNotFoundError:
+                continue
+            except OSError:
+                return False
+        return True
+
     def remove(self, *, timeout: float = 5.0) -> bool:
         """Kill what is left and rmdir the cgroup; True when it is gone."""
         deadline = time.monotonic() + timeout

@@ -13,6 +13,7 @@ import contextlib
 import os
 import shutil
 import signal
+import threading
 import time
 from pathlib import Path
 
@@ -31,6 +32,9 @@ BWRAP_OWN_TASKS = 2
 #: enforces the caps, looking every `poll_interval` while the tree moves, backing off to once a
 #: second while it holds steady.
 CGROUP_POLL_SECONDS = 5.0
+#: Pauses between the looks `JailedProcess` takes on its loop for an emptied cgroup after bwrap
+#: exited, before it leaves the release (kill, outwait, remove) to a thread.
+RELEASE_RETRY_SECONDS = (0.001, 0.002, 0.004, 0.008)
 
 _log = get_logger(__name__)
 
@@ -47,6 +51,7 @@ class JailedProcess(PipedProcess):
         poll_interval: float,
     ) -> None:
         super().__init__(process)
+        #: The jail's cgroup until `_release` removed it (None after).
         self.cgroup = cgroup
         self._poll_interval = poll_interval
         self._tree = ProcessTree(self.pid)  # watchdog mode: every process ever seen in the tree
@@ -60,6 +65,10 @@ class JailedProcess(PipedProcess):
                 max_tasks=tasks,
                 fastest=poll_interval,
             )
+        self._checking: asyncio.TimerHandle | None = None
+        #: Held while the cgroup is taken from `self.cgroup` to be removed: a release in a thread
+        #: and one on the loop (cancelled) never both remove it.
+        self._detaching = threading.Lock()
         self._cgroup_exceeded: str | None = None
         self._group_released = False
         self._oom = False
@@ -79,7 +88,8 @@ class JailedProcess(PipedProcess):
 
     async def wait(self) -> int:
         """Wait for exit and for the cleanup (stragglers killed, cgroup removed)."""
-        await asyncio.shield(self._supervisor)
+        if not self._supervisor.done():
+            await asyncio.shield(self._supervisor)
         returncode = self._process.returncode
         assert returncode is not None
         return returncode
@@ -92,8 +102,9 @@ class JailedProcess(PipedProcess):
             kill_members(self._tree.look(full=True).members.values())
             with contextlib.suppress(ProcessLookupError):
                 self._process.kill()  # the namespace's init dies with it (--die-with-parent)
-        if self.cgroup is not None:
-            self.cgroup.signal_all()
+        cgroup = self.cgroup  # None once released
+        if cgroup is not None:
+            cgroup.signal_all()
 
     def _kill_group(self) -> None:
         """SIGKILL bwrap's process group, where the namespace's init is too: bwrap killed while it
@@ -138,22 +149,31 @@ class JailedProcess(PipedProcess):
             self.kill()
 
     async def _supervise(self) -> None:
-        exited = asyncio.ensure_future(self._process.wait())
         try:
             if self.watchdog is not None:  # it enforces both caps and records every member
+                exited = asyncio.ensure_future(self._process.wait())
                 await self.watchdog.run(stopped=exited.done, exited=exited)
-            # Under a cgroup the kernel enforces both caps and `_release` reads the OOM record
-            # after the exit: the look only ends a tree whose member the kernel killed, so it need
-            # not be often.
-            interval = max(self._poll_interval, CGROUP_POLL_SECONDS)
-            while self.cgroup is not None and not exited.done():
+                await exited
+            else:
+                # Under a cgroup the kernel enforces both caps and `_release` reads the OOM record
+                # after the exit: the look only ends a tree whose member the kernel killed, so it
+                # need not be often, and it is a timer, not a task of its own.
+                self._schedule_check()
                 try:
-                    self._check_cgroup(self.cgroup)
-                except Exception as exc:  # noqa: BLE001 - a failed look must not end the watch
-                    _log.error("jail_watch_failed", pid=self.pid, error=repr(exc))
-                await asyncio.wait({exited}, timeout=grid_delay(interval))
-            await exited
-            await asyncio.to_thread(self._release)
+                    await self._process.wait()
+                finally:
+                    if self._checking is not None:
+                        self._checking.cancel()
+            # bwrap can exit a moment before its namespace's init is gone from the cgroup: a few
+            # short looks on the loop are cheaper than a thread's round trip (and its 10 ms naps)
+            released = self._release_on_loop()
+            for delay in RELEASE_RETRY_SECONDS:
+                if released:
+                    break
+                await asyncio.sleep(delay)
+                released = self._release_on_loop()
+            if not released:
+                await asyncio.to_thread(self._release)
         except asyncio.CancelledError:
             self.kill()
             # Cancelled (its loop is shutting down, say), the watch still sees the exit through,
@@ -164,6 +184,26 @@ class JailedProcess(PipedProcess):
                 await asyncio.wait_for(self._process.wait(), 5.0)
             self._release()
             raise
+
+    def _schedule_check(self) -> None:
+        """Look at the cgroup's OOM record every CGROUP_POLL_SECONDS (on the grid) until the exit."""
+        if self.cgroup is None or self._process.returncode is not None:
+            return
+        interval = max(self._poll_interval, CGROUP_POLL_SECONDS)
+        self._checking = asyncio.get_running_loop().call_later(
+            grid_delay(interval), self._scheduled_check
+        )
+
+    def _scheduled_check(self) -> None:
+        self._checking = None
+        cgroup = self.cgroup
+        if cgroup is None or self._process.returncode is not None:
+            return
+        try:
+            self._check_cgroup(cgroup)
+        except Exception as exc:  # noqa: BLE001 - a failed look must not end the watch
+            _log.error("jail_watch_failed", pid=self.pid, error=repr(exc))
+        self._schedule_check()
 
     def _wait_for_members(self, timeout: float = 5.0) -> None:
         """Kill and outwait every process ever seen in the tree. The namespace's init is one of
@@ -176,16 +216,47 @@ class JailedProcess(PipedProcess):
             kill_members(alive)
             time.sleep(0.01)
 
+    def _release_on_loop(self) -> bool:
+        """`_release`'s common case, done without a thread: bwrap's group already gone, no member
+        seen that could still be exiting, the cgroup empty, not killed for memory, and removed at
+        the first rmdir. False when anything would need waiting for (what is left of the tree is
+        signalled): `_release` then runs in a thread."""
+        self._kill_group()
+        if self._tree.seen and living(self._tree.seen):
+            return False
+        with self._detaching:
+            cgroup = self.cgroup
+            if cgroup is not None:
+                try:
+                    empty = cgroup.is_empty()
+                except OSError:
+                    empty = False
+                if not empty or cgroup.oom_killed():
+                    cgroup.signal_all()  # what is left is dying; a thread outwaits it if need be
+                    return False
+                if not cgroup.remove_now():
+                    return False
+                self.cgroup = None
+        _log.debug(
+            "jail_released",
+            pid=self.pid,
+            returncode=self._process.returncode,
+            oom=self.out_of_memory(),
+        )
+        return True
+
     def _release(self) -> None:
         """After bwrap exited: record a late OOM, kill what is left, remove the cgroup.
 
         Under a cgroup too, every process a look saw is outwaited: the cgroup empties while a killed
         process is still exiting (bwrap's setup child, reparented to the host's init)."""
         self._kill_group()
-        if self.cgroup is not None:
-            if self.cgroup.oom_killed():
+        with self._detaching:  # from here on, `kill` never signals it
+            cgroup, self.cgroup = self.cgroup, None
+        if cgroup is not None:
+            if cgroup.oom_killed():
                 self._oom = True
-            self.cgroup.remove()
+            cgroup.remove()
         self._wait_for_members()
         _log.debug(
             "jail_released",
