@@ -46,6 +46,12 @@ def test_without_input_completion_the_raw_text_is_lean(url: str) -> None:
     assert as_lean.json()["status"] == "rejected", as_lean.text
 
 
+def test_a_raw_completion_sent_as_lean_fails_as_lean_would(url: str) -> None:
+    answer = check(url, proof=fenced("by\n  omega"))  # the fences are no Lean
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["status"] == "failed", answer.text
+
+
 def test_a_completion_without_lean_is_422_naming_the_field(url: str) -> None:
     answer = check(url, input="completion", proof="I could not find a proof.")
     assert answer.status_code == 422, answer.text

@@ -295,6 +295,12 @@ class SimulatedRepl:
                 time.sleep(min(30.0, self.rng.lognormvariate(*self.check_lognormal)))
         options_before = dict(record.options)  # what this command itself runs under
         _set_options(lines, record.options, messages)
+        for number, text in enumerate(lines, 1):
+            # A Markdown fence is no Lean (a raw model output sent as Lean): Lean's parser stops
+            # there. The message is modelled, not taken from a transcript.
+            if text.lstrip().startswith("```"):
+                messages.append(_message("error", number, 0, "unexpected token; expected command"))
+                break
         markers = _markers(lines)
         if self.taken_over:  # every later command gets the forged error
             messages.append(_message("error", 1, 0, self.taken_over))
