@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -69,3 +70,15 @@ def shared_dir() -> Path:
     if not SHARED_DIR.is_dir():
         pytest.skip(f"shared test data not found at {SHARED_DIR} (set PROOFGATE_SHARED_DIR)")
     return SHARED_DIR
+
+
+@pytest.fixture
+def lean_dojo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """LeanDojo, imported with its cache in tmp and nothing that would reach GitHub."""
+    monkeypatch.setenv("CACHE_DIR", str(tmp_path / "lean_dojo_cache"))
+    monkeypatch.setenv("DISABLE_REMOTE_CACHE", "1")
+    monkeypatch.setenv("RAY_USAGE_STATS_ENABLED", "0")
+    monkeypatch.delenv("GITHUB_ACCESS_TOKEN", raising=False)
+    return pytest.importorskip(
+        "lean_dojo", reason="lean_dojo is not installed here (the `dojo` extra)"
+    )

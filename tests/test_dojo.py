@@ -242,18 +242,6 @@ def test_a_theorem_of_a_local_repository_opens_without_tracing(tmp_path: Path) -
 # --- LeanDojo's own types --------------------------------------------------------------------------
 
 
-@pytest.fixture
-def lean_dojo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
-    """LeanDojo, imported with its cache in tmp and nothing that would reach GitHub."""
-    monkeypatch.setenv("CACHE_DIR", str(tmp_path / "lean_dojo_cache"))
-    monkeypatch.setenv("DISABLE_REMOTE_CACHE", "1")
-    monkeypatch.setenv("RAY_USAGE_STATS_ENABLED", "0")
-    monkeypatch.delenv("GITHUB_ACCESS_TOKEN", raising=False)
-    return pytest.importorskip(
-        "lean_dojo", reason="lean_dojo is not installed here (the `dojo` extra)"
-    )
-
-
 def test_the_default_types_are_leandojos_own(lean_dojo: Any, stack: Stack) -> None:
     types = DojoTypes.from_lean_dojo()
     assert types.TacticState is lean_dojo.TacticState and types.LeanError is lean_dojo.LeanError

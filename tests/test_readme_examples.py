@@ -199,18 +199,6 @@ def test_the_python_client(server: str) -> None:
 # --- LeanDojo -------------------------------------------------------------------------------------
 
 
-@pytest.fixture
-def lean_dojo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
-    """LeanDojo, imported with its cache in tmp and nothing that would reach GitHub."""
-    monkeypatch.setenv("CACHE_DIR", str(tmp_path / "lean_dojo_cache"))
-    monkeypatch.setenv("DISABLE_REMOTE_CACHE", "1")
-    monkeypatch.setenv("RAY_USAGE_STATS_ENABLED", "0")
-    monkeypatch.delenv("GITHUB_ACCESS_TOKEN", raising=False)
-    return pytest.importorskip(
-        "lean_dojo", reason="lean_dojo is not installed here (the `dojo` extra)"
-    )
-
-
 @pytest.mark.timeout(90)
 def test_the_leandojo_example_runs_as_written(server: str, lean_dojo: Any) -> None:
     block = example("dojo")
