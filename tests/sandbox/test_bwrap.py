@@ -29,6 +29,7 @@ from proofgate.sandbox import (
     BwrapSpawner,
     JailedProcess,
     detect_sandbox,
+    jail,
     run_jailed,
     select_spawner,
 )
@@ -382,6 +383,34 @@ HOG = """
         time.sleep(0.005)
     print("SURVIVED", flush=True)
 """
+
+
+async def test_a_killed_jail_is_waited_out_to_its_last_process(
+    any_spawner: BwrapSpawner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Under cgroup v1 the namespace's init leaves the cgroup before it is done dying, so the
+    # release outwaits what the jail's own look at the tree saw; that look must come before any
+    # signal, since once bwrap is dead its children are no longer in its tree. A busy machine is
+    # played by a group kill that returns only when bwrap is dead.
+    real_killpg = os.killpg
+
+    def killpg_and_let_bwrap_die(group: int, sig: int) -> None:
+        real_killpg(group, sig)
+        until(lambda: psutil.Process(group).status() == psutil.STATUS_ZOMBIE)
+
+    monkeypatch.setattr(jail.os, "killpg", killpg_and_let_bwrap_die)
+    process = await any_spawner.spawn(
+        python("import os, time\nos.fork()\nprint('UP', flush=True)\ntime.sleep(120)"), Limits()
+    )
+    assert (await asyncio.wait_for(process.stdout.readline(), DEADLINE_SECONDS)).startswith(b"UP")
+    assert await until_async(lambda: len(sample_tree(process.pid).members) >= 4)
+    before = list(sample_tree(process.pid).members.values())
+    process.kill()
+    # what the release will outwait: the whole tree as it was (the init dies after bwrap, by its
+    # parent-death signal, and need not be dead yet)
+    assert {p.pid for p in process._tree.seen} >= {p.pid for p in before}
+    await asyncio.wait_for(process.wait(), DEADLINE_SECONDS)
+    assert living(before) == [], [(p.pid, p.name()) for p in living(before)]
 
 
 async def test_memory_hog_is_killed_and_reported(any_spawner: BwrapSpawner) -> None:

@@ -96,12 +96,17 @@ class JailedProcess(PipedProcess):
 
     def kill(self) -> None:
         """SIGKILL bwrap, every descendant and everything in the cgroup; idempotent, never raises."""
-        self._kill_group()
         if self._process.returncode is None:
-            # a scan now; among the members the namespace's init, which _release waits on
-            kill_members(self._tree.look(full=True).members.values())
+            # A look before any signal: among the members the namespace's init, which the release
+            # outwaits (under cgroup v1 it leaves the cgroup before it is done dying). Once bwrap
+            # is killed, the init is no longer its child and a look would miss it.
+            members = self._tree.look(full=True).members.values()
+            self._kill_group()
+            kill_members(members)
             with contextlib.suppress(ProcessLookupError):
                 self._process.kill()  # the namespace's init dies with it (--die-with-parent)
+        else:
+            self._kill_group()
         cgroup = self.cgroup  # None once released
         if cgroup is not None:
             cgroup.signal_all()
