@@ -193,6 +193,28 @@ class Settings(BaseSettings):
     compile_command: str = Field(
         "lake env lean", description="Compiles one file to an .olean for the audit (shell words)."
     )
+    audit_checker: Literal["oneshot", "warm"] = Field(
+        "oneshot",
+        description="How the audit's trusted checker runs. `oneshot`: one checker process a "
+        "check reads both .olean files (contract 1). `warm`: each .olean is turned into an "
+        "export by `proofgate-export` in a jail, and a pool of long-lived checkers (Mathlib "
+        "imported once) judges the exports (contract 2, docs/audit-design.md step 4). `warm` "
+        "is untested against real Lean.",
+    )
+    export_command: str | None = Field(
+        None,
+        description="The exporter (shell words), for `audit_checker=warm`; default `lake env "
+        "<environment>/.lake/build/bin/proofgate-export`.",
+    )
+    checkers: int = Field(
+        2, ge=1, le=64, description="Warm checkers per environment (`audit_checker=warm`)."
+    )
+    checker_recycle: int = Field(
+        1_000, ge=1, description="A warm checker is replaced after this many checks."
+    )
+    audit_check_timeout: float = Field(
+        20.0, gt=0, le=3600, description="Seconds a warm checker may take over one check."
+    )
     leanchecker: bool = Field(
         False,
         description="Replay the submission's module a second time with the toolchain's "
@@ -274,7 +296,7 @@ class Settings(BaseSettings):
             return [part.strip() for part in value.split(",") if part.strip()]
         return value
 
-    @field_validator("repl_command", "checker_command", "compile_command")
+    @field_validator("repl_command", "checker_command", "compile_command", "export_command")
     @classmethod
     def _non_empty(cls, value: str | None) -> str | None:
         if value is not None and not value.strip():

@@ -66,6 +66,29 @@ def test_only_the_checker_missing_doctor_and_readyz_both_name_it(
 
 
 @pytest.mark.timeout(180)
+def test_a_warm_audit_without_its_exporter_is_not_ready(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PATH", "/usr/bin:/bin")
+    project, bin_dir = fake_install(tmp_path)  # REPL and checker built, no exporter
+    settings = Settings(
+        data_dir=tmp_path / "data",
+        elan_home=tmp_path / "elan",
+        project_dir=project,
+        lean_home=bin_dir.parent,
+        audit_checker="warm",
+    )
+    report = run_doctor(settings)
+    readyz = _readyz(settings)
+    assert report.reasons == readyz["reasons"]
+    exporter = project / ".lake" / "build" / "bin" / "proofgate-export"
+    lean_side = [reason for reason in report.reasons if "sandbox" not in reason]
+    assert lean_side == [
+        f"exporter not built ({exporter}): run `proofgate setup` (PROOFGATE_AUDIT_CHECKER=warm)"
+    ]
+
+
+@pytest.mark.timeout(180)
 def test_cli_doctor_json_carries_the_readiness_reasons(tmp_path: Path) -> None:
     env = dict(
         os.environ,

@@ -32,7 +32,8 @@ compiler, logs its argv to `argv_log` when the scenario names one, then acts out
 
 With `--submission-export` in the argv it is the export-reading checker of contract 2 instead
 (export_checker.py: the collision table against `simulated-imports.json`); `report` in the
-scenario still overrides fields.
+scenario still overrides fields. With `--serve` it is the warm checker (export_checker.py's serve
+mode), as `proofgate-checker --serve` is.
 """
 
 from __future__ import annotations
@@ -209,6 +210,9 @@ def _how(compiled: dict[str, Any]) -> dict[str, Any]:
 
 def main(argv: list[str]) -> int:
     scenario = json.loads(Path(argv[0]).read_text(encoding="utf-8"))
+    if "--serve" in argv[1:]:  # the warm checker (verify/checkers.py)
+        served: int = export_checker.serve(argv[0], scenario, argv[1:])
+        return served
     if "--submission-export" in argv[1:]:
         code: int = export_checker.main(argv[0], scenario, argv[1:])
         return code

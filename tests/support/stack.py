@@ -53,11 +53,24 @@ def make_stack(tmp_path: Path, **overrides: Any) -> Stack:
         audit_timeout=10.0,
         compile_command=f"{sys.executable} {STANDINS / 'compiler.py'}",
         checker_command=f"{sys.executable} {STANDINS / 'checker.py'} {scenario_file}",
+        export_command=f"{sys.executable} {STANDINS / 'olean_exporter.py'} {scenario_file}",
     )
     options.update(overrides)
     stack = Stack(Settings(**options), scenario_file)
     stack.scenario()
+    write_standard_imports(tmp_path)
     return stack
+
+
+def write_standard_imports(directory: Path) -> None:
+    """The warm checker's `simulated-imports.json` beside the scenario: the constants the stand-in
+    exporter builds terms from, and the usual axioms."""
+    if str(STANDINS) not in sys.path:
+        sys.path.insert(0, str(STANDINS))  # the stand-ins import each other as scripts
+    import olean_exporter  # type: ignore[import-not-found]
+
+    imports = olean_exporter.standard_imports()
+    (directory / "simulated-imports.json").write_text(json.dumps(imports), encoding="utf-8")
 
 
 @asynccontextmanager

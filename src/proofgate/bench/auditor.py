@@ -11,13 +11,12 @@ from __future__ import annotations
 import asyncio
 
 from proofgate.bench.workload import AUDIT_OFF
-from proofgate.verify.audit import AuditRequest, Audits
+from proofgate.verify.audit import AuditOutput, AuditRequest, Audits
 from proofgate.verify.contract import (
     CHECKER_ID,
     CONTRACT_VERSION,
     AuditOutcome,
     AuditReport,
-    CompileFailure,
     DeclarationAudit,
 )
 
@@ -69,7 +68,7 @@ class SwitchedAuditor:
         self.real = real
         self.off = off
 
-    async def audit(self, request: AuditRequest) -> AuditReport | CompileFailure:
+    async def audit(self, request: AuditRequest) -> AuditOutput:
         if self.real is None or AUDIT_OFF in request.code:
             return await self.off.audit(request)
         return await self.real.audit(request)

@@ -17,7 +17,9 @@ from proofgate.sandbox import select_spawner
 
 __all__ = [
     "CHECKER_PATH",
+    "EXPORTER_PATH",
     "checker_problem",
+    "exporter_problem",
     "lean_problems",
     "readiness_reasons",
     "sandbox_problems",
@@ -25,6 +27,8 @@ __all__ = [
 
 #: The trusted checker under an environment's directory (`lake build proofgate-checker`).
 CHECKER_PATH = Path(".lake") / "build" / "bin" / "proofgate-checker"
+#: The exporter of the warm audit (`lake build proofgate-export`).
+EXPORTER_PATH = Path(".lake") / "build" / "bin" / "proofgate-export"
 
 
 def checker_problem(environment: Environment) -> str | None:
@@ -34,10 +38,21 @@ def checker_problem(environment: Environment) -> str | None:
     return f"trusted checker not built ({checker}): run `proofgate setup`"
 
 
+def exporter_problem(environment: Environment) -> str | None:
+    exporter = environment.directory / EXPORTER_PATH
+    if exporter.exists():
+        return None
+    return f"exporter not built ({exporter}): run `proofgate setup` (PROOFGATE_AUDIT_CHECKER=warm)"
+
+
 def lean_problems(settings: Settings, environment: Environment, *, audit: bool = True) -> list[str]:
-    """The toolchain, Mathlib, the REPL and (for the audit) the trusted checker."""
+    """The toolchain, Mathlib, the REPL and (for the audit) the trusted checker, and the
+    exporter when the audit's checkers are warm ones."""
     problems = list(find_lean(settings, environment).problems)
     if audit and (problem := checker_problem(environment)) is not None:
+        problems.append(problem)
+    warm = settings.audit_checker == "warm" and settings.export_command is None
+    if audit and warm and (problem := exporter_problem(environment)) is not None:
         problems.append(problem)
     return problems
 

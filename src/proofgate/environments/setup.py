@@ -18,7 +18,7 @@ from pathlib import Path
 import httpx
 
 from proofgate.config import Settings
-from proofgate.environments.readiness import CHECKER_PATH
+from proofgate.environments.readiness import CHECKER_PATH, EXPORTER_PATH
 from proofgate.environments.registry import Environment, get_environment
 from proofgate.environments.toolchain import find_lean
 from proofgate.exceptions import SetupError
@@ -93,7 +93,9 @@ def plan_setup(settings: Settings, environment: Environment) -> list[SetupStep]:
     """What still has to happen, in order."""
     install = find_lean(settings, environment)
     have_lean = install.lean is not None and install.version == install.expected
-    checker = environment.directory / CHECKER_PATH
+    built = (environment.directory / CHECKER_PATH).exists()
+    if settings.audit_checker == "warm":
+        built = built and (environment.directory / EXPORTER_PATH).exists()
     return [
         SetupStep(
             "elan", not have_lean and _elan_binary(settings) is None, settings.elan_installer_url
@@ -104,7 +106,7 @@ def plan_setup(settings: Settings, environment: Environment) -> list[SetupStep]:
             "mathlib" in environment.packages and not install.mathlib_built,
             settings.mathlib_cache_url or "https://github.com/leanprover-community/mathlib4",
         ),
-        SetupStep("build lean targets", install.repl_binary is None or not checker.exists(), None),
+        SetupStep("build lean targets", install.repl_binary is None or not built, None),
     ]
 
 
@@ -187,9 +189,13 @@ def run_setup(
                 ["lake", "exe", "cache", "get"], cwd=target.directory, env=env, what="Mathlib cache"
             )
         elif step.name == "build lean targets":
-            # The REPL and proofgate's trusted checker (the root package's `lean_exe`).
+            # The REPL and proofgate's trusted checker (the root package's `lean_exe`), and the
+            # warm audit's exporter when it is asked for (untested against real Lean).
+            targets = ["repl", "proofgate-checker"]
+            if settings.audit_checker == "warm":
+                targets.append("proofgate-export")
             _run(
-                ["lake", "build", "repl", "proofgate-checker"],
+                ["lake", "build", *targets],
                 cwd=target.directory,
                 env=env,
                 what="REPL and checker build",

@@ -53,15 +53,27 @@ from proofgate.lean.launch import (
 )
 from proofgate.logs import get_logger
 from proofgate.sandbox.process import Limits, Spawner, SpawnSpec
+from proofgate.verify.checkers import CheckRequest
 from proofgate.verify.contract import (
     CONTRACT_VERSION,
+    EXPORT_CONTRACT_VERSION,
     STATEMENT_OUTCOMES,
     AuditOutcome,
     AuditReport,
     CompileFailure,
+    ExportAuditReport,
+)
+from proofgate.verify.warm_audit import (
+    EXPORTER_BINARY,
+    REFERENCE_EXPORT,
+    SUBMISSION_EXPORT,
+    WarmCheckers,
+    exporter_argv,
+    exporter_failure,
 )
 
 __all__ = [
+    "AuditOutput",
     "AuditRequest",
     "Auditor",
     "Audits",
@@ -143,7 +155,13 @@ class AuditRequest:
 class Audits(Protocol):
     """What a service audits with: an `Auditor`, or a stand-in (`proofgate bench`'s simulated one)."""
 
-    async def audit(self, request: AuditRequest) -> AuditReport | CompileFailure: ...
+    async def audit(
+        self, request: AuditRequest
+    ) -> AuditReport | ExportAuditReport | CompileFailure: ...
+
+
+#: What one audit comes to: a checker's report (contract 1 or 2), or the submission's failure.
+AuditOutput = AuditReport | ExportAuditReport | CompileFailure
 
 
 class Auditor:
@@ -156,8 +174,13 @@ class Auditor:
         self._runner = runner
         self._spawner = spawner
         self._reference_locks: dict[str, asyncio.Lock] = {}
+        self._warm = WarmCheckers(settings, self._checker_launch)
 
-    async def audit(self, request: AuditRequest) -> AuditReport | CompileFailure:
+    async def close(self) -> None:
+        """Stop the warm checkers, if any ran."""
+        await self._warm.close()
+
+    async def audit(self, request: AuditRequest) -> AuditOutput:
         """Check the request's `code` against its locked `statement` (None: a free compile).
 
         Returns the checker's report (any outcome: the verdict logic judges it), or the
@@ -187,6 +210,8 @@ class Auditor:
                 return _compile_failure(compiled, what="the submission")
             if not olean.is_file():
                 raise AuditError(f"the compiler exited 0 but wrote no {olean.name}")
+            if self.settings.audit_checker == "warm":
+                return await self._warm_audit(request, olean, reference, timings)
             argv = checker_argv(
                 self._checker_command(environment),
                 submission=olean,
@@ -264,6 +289,112 @@ class Auditor:
         }
         return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
 
+    # --- the warm path (settings.audit_checker == "warm"; proofgate.verify.warm_audit) ---------
+
+    async def _warm_audit(
+        self,
+        request: AuditRequest,
+        olean: Path,
+        reference: Path | None,
+        timings: dict[str, float],
+    ) -> ExportAuditReport | CompileFailure:
+        """Export the compiled submission, then ask a warm checker about the two exports."""
+        environment = request.environment
+        export = olean.parent / SUBMISSION_EXPORT
+        exported = await self._export(environment, olean, export)
+        timings["export_submission"] = float(exported.duration_ms)
+        if exported.timed_out or exported.out_of_memory:
+            return _compile_failure(exported, what="exporting the submission")
+        if exported.returncode != 0:
+            return CompileFailure(
+                exporter_failure(exported.stdout, exported.returncode, what="the submission")
+            )
+        if not export.is_file():
+            raise AuditError(f"the exporter exited 0 but wrote no {export.name}")
+        reference_export = None
+        if reference is not None:
+            reference_export = await self.reference_export(environment, reference)
+        check = CheckRequest(
+            submission=export,
+            reference=reference_export,
+            target=request.target,
+            axioms=request.allowed_axioms,
+            answer_holes=request.answer_holes,
+            module_roots=tuple(sorted(environment.module_roots)),
+        )
+        started = time.monotonic()
+        result = await self._warm.check(environment, check)
+        timings["warm_check"] = _ms_since(started)
+        if isinstance(result, ExportAuditReport):
+            _check_agreement(result, request)
+            result.timings_ms.update(timings)
+        return result
+
+    async def reference_export(self, environment: Environment, reference: Path) -> Path:
+        """The export of a cached reference .olean, made once beside it (same lock as the
+        .olean: one export per statement, however many checks wait for it)."""
+        export = reference.parent / REFERENCE_EXPORT
+        lock = self._reference_locks.setdefault(reference.parent.name, asyncio.Lock())
+        async with lock:
+            if export.is_file():
+                return export
+            partial = reference.parent / f".{REFERENCE_EXPORT}.{uuid.uuid4().hex[:8]}"
+            try:
+                exported = await self._export(
+                    environment, reference, partial, writable=reference.parent
+                )
+                if exported.timed_out or exported.out_of_memory or exported.returncode != 0:
+                    raise AuditError(
+                        exporter_failure(
+                            exported.stdout, exported.returncode, what="the locked statement"
+                        )
+                    )
+                if not partial.is_file():
+                    raise AuditError(f"the exporter exited 0 but wrote no {export.name}")
+                partial.rename(export)
+            finally:
+                partial.unlink(missing_ok=True)
+        return export
+
+    async def _export(
+        self, environment: Environment, olean: Path, out: Path, *, writable: Path | None = None
+    ) -> RunResult:
+        """`proofgate-export` on one .olean, jailed like a compile (it reads a file the
+        submission's elaboration wrote: untrusted), its output in the .olean's directory."""
+        argv = exporter_argv(
+            self._exporter_command(environment),
+            olean=olean,
+            module=MODULE,
+            out=out,
+            environment=environment,
+        )
+        directory = writable or olean.parent
+        return await _once_more_if_killed(
+            lambda: self._run(argv, environment, read_only=[], writable=[directory], checker=False),
+            what="the exporter",
+        )
+
+    def _exporter_command(self, environment: Environment) -> list[str]:
+        if self.settings.export_command is not None:
+            return shlex.split(self.settings.export_command)
+        return ["lake", "env", str(environment.directory / EXPORTER_BINARY)]
+
+    def _checker_launch(self, environment: Environment) -> tuple[Spawner, SpawnSpec, Limits]:
+        """How one environment's warm checkers start: `CHECKER --serve`, jailed like the one-shot
+        checker, reading the audit's scratch directories and the references (read-only)."""
+        scratch_root = self.settings.data_dir / "audit"
+        references = self.settings.data_dir / "references"
+        for directory in (scratch_root, references):
+            directory.mkdir(parents=True, exist_ok=True)
+        spec, limits = self._spec(
+            [*self._checker_command(environment), "--serve"],
+            environment,
+            read_only=[scratch_root, references],
+            writable=[],
+            checker=True,
+        )
+        return self._process_runner()[1], spec, limits
+
     # --- processes ----------------------------------------------------------------------------
 
     async def _compile(
@@ -330,6 +461,34 @@ class Auditor:
         checker: bool,
         extra_env: dict[str, str] | None = None,
     ) -> RunResult:
+        spec, limits = self._spec(
+            argv,
+            environment,
+            read_only=read_only,
+            writable=writable,
+            checker=checker,
+            extra_env=extra_env,
+        )
+        runner, spawner = self._process_runner()
+        try:
+            return await runner(
+                spawner, spec, limits, timeout=self.settings.audit_timeout, max_output=MAX_OUTPUT
+            )
+        except (OSError, ReplError, SpawnFailed) as exc:  # SpawnFailed: a failed exec or jail
+            raise AuditError(f"could not start {argv[0]}: {exc}") from exc
+
+    def _spec(
+        self,
+        argv: list[str],
+        environment: Environment,
+        *,
+        read_only: list[Path],
+        writable: list[Path],
+        checker: bool,
+        extra_env: dict[str, str] | None = None,
+    ) -> tuple[SpawnSpec, Limits]:
+        """The jail of one audit process: the toolchain and the environment read-only, the
+        thread count, and for a checker a panic that ends the run."""
         settings = self.settings
         toolchain = [p for p in (settings.lean_home, settings.elan_home) if p and p.is_dir()]
         env = lean_environment(
@@ -353,13 +512,7 @@ class Auditor:
             memory_bytes=settings.memory_limit_mb * 2**20,
             max_processes=lean_process_cap(settings) if checker else process_cap(settings),
         )
-        runner, spawner = self._process_runner()
-        try:
-            return await runner(
-                spawner, spec, limits, timeout=settings.audit_timeout, max_output=MAX_OUTPUT
-            )
-        except (OSError, ReplError, SpawnFailed) as exc:  # SpawnFailed: a failed exec or jail
-            raise AuditError(f"could not start {argv[0]}: {exc}") from exc
+        return spec, limits
 
     def _process_runner(self) -> tuple[Runner, Spawner]:
         """The injected runner, else the sandbox's `run_jailed` with the configured jail."""
@@ -454,12 +607,15 @@ def _checker_report(result: RunResult) -> AuditReport:
     return parse_checker_output(result.stdout)
 
 
-def _check_agreement(report: AuditReport, request: AuditRequest) -> None:
+def _check_agreement(report: AuditReport | ExportAuditReport, request: AuditRequest) -> None:
     """Refuse a report that does not answer the question asked (AuditError)."""
     environment, target = request.environment, request.target
-    if report.contract != CONTRACT_VERSION:
+    contract = (
+        EXPORT_CONTRACT_VERSION if isinstance(report, ExportAuditReport) else CONTRACT_VERSION
+    )
+    if report.contract != contract:
         raise AuditError(
-            f"checker speaks contract {report.contract}, proofgate {CONTRACT_VERSION}: rebuild it "
+            f"checker speaks contract {report.contract}, proofgate {contract}: rebuild it "
             "(`lake build proofgate-checker`)"
         )
     if report.target != target:

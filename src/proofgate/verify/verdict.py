@@ -60,10 +60,13 @@ from proofgate.models import (
 from proofgate.verify.contract import (
     CHECKER_ID,
     CONTRACT_VERSION,
+    EXPORT_CONTRACT_VERSION,
     STATEMENT_OUTCOMES,
     AuditOutcome,
     AuditReport,
     CompileFailure,
+    ExportAuditReport,
+    ExportOutcome,
 )
 from proofgate.verify.feedback import (
     categorize,
@@ -94,8 +97,10 @@ __all__ = [
 SORRY_AXIOM = "sorryAx"
 DEFAULT_ALLOWED_AXIOMS = ("propext", "Classical.choice", "Quot.sound")
 
+#: A trusted checker's report: contract 1 (one-shot, .olean files) or 2 (warm, exports).
+Report = AuditReport | ExportAuditReport
 #: What the audit step produced: its report, the submission's compile failure, or nothing.
-AuditResult = AuditReport | CompileFailure | None
+AuditResult = Report | CompileFailure | None
 
 _OUTCOME_WORDS = {
     AuditOutcome.target_missing: "the target theorem is missing from the submission",
@@ -107,6 +112,9 @@ _OUTCOME_WORDS = {
     AuditOutcome.replay_failed: "the kernel refused a declaration",
     AuditOutcome.import_not_allowed: "the submission imports a module outside the allowlist",
     AuditOutcome.bad_input: "the trusted checker could not read the compiled submission",
+    ExportOutcome.export_invalid: "the compiled submission's export is malformed",
+    ExportOutcome.export_too_large: "the compiled submission's export is over a size limit",
+    ExportOutcome.import_redeclared: "the submission redeclares an imported constant differently",
 }
 
 
@@ -148,7 +156,7 @@ def _errors(messages: Sequence[Message | ReplMessage]) -> list[tuple[str, int | 
 
 
 def disallowed_axioms(
-    report: AuditReport, allowed_axioms: Collection[str], *, kind: Literal["check", "compile"]
+    report: Report, allowed_axioms: Collection[str], *, kind: Literal["check", "compile"]
 ) -> list[str]:
     """Axioms outside the allowlist other than `sorryAx` that the target (free compile: any
     theorem) reaches. Axioms the submission declares are never allowed; the checker's own
@@ -164,7 +172,7 @@ def disallowed_axioms(
     return sorted(found)
 
 
-def _reaches_sorry(report: AuditReport, kind: Literal["check", "compile"]) -> list[str]:
+def _reaches_sorry(report: Report, kind: Literal["check", "compile"]) -> list[str]:
     if kind == "check":
         return [report.target or "the target"] if SORRY_AXIOM in report.target_axioms else []
     return [d.name for d in report.declarations if d.kind == "theorem" and SORRY_AXIOM in d.axioms]
@@ -194,7 +202,7 @@ def decide_verdict(
         return VerdictStatus.rejected, (
             f"refused by policy: [{first.rule}] line {first.line}: {first.message}{more}"
         )
-    report = audit if isinstance(audit, AuditReport) else None
+    report = audit if isinstance(audit, (AuditReport, ExportAuditReport)) else None
     if report is not None and report.outcome is AuditOutcome.import_not_allowed:
         detail = f": {report.detail[:200]}" if report.detail else ""
         return VerdictStatus.rejected, f"{_OUTCOME_WORDS[report.outcome]}{detail}"
@@ -210,6 +218,9 @@ def decide_verdict(
     if report is not None and report.outcome is AuditOutcome.replay_failed:
         what = report.declaration or "a declaration"
         return VerdictStatus.failed, f"the kernel refused {what} on replay: {report.detail[:200]}"
+    if report is not None and isinstance(report.outcome, ExportOutcome):
+        detail = f": {report.detail[:200]}" if report.detail else ""
+        return VerdictStatus.failed, f"{_OUTCOME_WORDS[report.outcome]}{detail}"
     if infra_error is None and isinstance(audit, CompileFailure):
         ended: Literal["timeout", "out_of_memory"] = (
             "timeout" if audit.timed_out else "out_of_memory"
@@ -221,9 +232,13 @@ def decide_verdict(
         return VerdictStatus(infra_error.kind), _infra_reason(infra_error)
     if report is None:
         return VerdictStatus.internal, "no trusted audit result: proofgate cannot vouch for it"
-    if report.contract != CONTRACT_VERSION:
+    # each report model belongs to one contract: contract 1's object claiming 2 is broken
+    contract = (
+        EXPORT_CONTRACT_VERSION if isinstance(report, ExportAuditReport) else CONTRACT_VERSION
+    )
+    if report.contract != contract:
         return VerdictStatus.internal, (
-            f"the checker speaks contract {report.contract}, not {CONTRACT_VERSION}"
+            f"the checker speaks contract {report.contract}, not {contract}"
         )
     if kind == "check" and target is not None and report.target != target:
         return VerdictStatus.internal, f"the audit answered for {report.target!r}, not {target!r}"
@@ -319,7 +334,7 @@ def audit_messages(
     """What the audit found, as messages for the feedback. The audit sees constants, not text: a
     disallowed axiom the submitted `sources` declare points to its `axiom` line; the rest have no
     position. Includes the `sorry`s in declarations the target does not use, as warnings."""
-    if not isinstance(audit, AuditReport):
+    if not isinstance(audit, (AuditReport, ExportAuditReport)):
         return []
     messages: list[Message] = []
 
@@ -353,6 +368,13 @@ def audit_messages(
         add(Severity.error, Category.policy, f"{_OUTCOME_WORDS[audit.outcome]}: {audit.detail}")
     elif audit.outcome is AuditOutcome.bad_input:
         add(Severity.error, Category.internal, f"{_OUTCOME_WORDS[audit.outcome]}: {audit.detail}")
+    elif isinstance(audit.outcome, ExportOutcome):
+        what = f" ({audit.declaration})" if audit.declaration else ""
+        add(
+            Severity.error,
+            Category.kernel,
+            f"{_OUTCOME_WORDS[audit.outcome]}{what}: {audit.detail}",
+        )
     if audit.outcome is not AuditOutcome.ok:
         return messages
     disallowed = disallowed_axioms(audit, allowed_axioms, kind=kind)
@@ -443,7 +465,7 @@ def _missing_target(assembled: Assembled, audit: AuditResult) -> str | None:
         return None
     if assembled.target_missing is not None:
         return assembled.target_missing
-    if isinstance(audit, AuditReport) and audit.outcome is AuditOutcome.ok:
+    if isinstance(audit, (AuditReport, ExportAuditReport)) and audit.outcome is AuditOutcome.ok:
         theorems = {d.name for d in audit.declarations if d.kind == "theorem"}
         if assembled.compile_target not in theorems:
             return f"the code declares no theorem {assembled.compile_target} the kernel replayed"
@@ -507,7 +529,7 @@ def build_verdict(
     )
     axioms: list[str] = []
     answers: dict[str, str] = {}
-    if isinstance(audit, AuditReport):
+    if isinstance(audit, (AuditReport, ExportAuditReport)):
         answers = dict(audit.answers)
         if assembled.kind == "check":
             axioms = sorted(set(audit.target_axioms))
