@@ -18,7 +18,7 @@ import hashlib
 import json
 import re
 from array import array
-from collections.abc import Iterable, Iterator
+from collections.abc import Container, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Literal, NoReturn
 
@@ -396,6 +396,7 @@ _EXPR_FIELDS = {
     "proj": ("typeName", "idx", "struct"),
 }
 _EXPR_SCALARS = ("bvar", "sort", "natVal", "strVal")
+_EXPR_KINDS = frozenset(_EXPR_FIELDS) | frozenset(_EXPR_SCALARS)
 _DECL_FIELDS = {
     "axiom": ("name", "levelParams", "type", "isUnsafe"),
     "def": ("name", "levelParams", "type", "value", "hints", "safety", "all"),
@@ -518,20 +519,28 @@ class ExportParser:
     def _invalid(
         self, code: str, reason: str, *, line: int | Literal[False] | None = False
     ) -> NoReturn:
-        at = self._line if line is False else line
-        text = (
-            f"line {at}: {reason}" if at is not None and not reason.startswith("line ") else reason
-        )
-        raise _Refused(ExportRefusal("export_invalid", code, text, at))
+        self._refuse("export_invalid", code, reason, line)
 
     def _too_large(
         self, limit: str, reason: str, *, line: int | Literal[False] | None = False
     ) -> NoReturn:
+        self._refuse("export_too_large", "limit", reason, line, limit)
+
+    def _refuse(
+        self,
+        outcome: Literal["export_invalid", "export_too_large"],
+        code: str,
+        reason: str,
+        line: int | Literal[False] | None,
+        limit: str | None = None,
+    ) -> NoReturn:
+        """Stop reading, the reason naming the line it is about: the current one (`line` False),
+        that one, or none (None: the whole export)."""
         at = self._line if line is False else line
         text = (
             f"line {at}: {reason}" if at is not None and not reason.startswith("line ") else reason
         )
-        raise _Refused(ExportRefusal("export_too_large", "limit", text, at, limit))
+        raise _Refused(ExportRefusal(outcome, code, text, at, limit))
 
     def _nodes(self) -> int:
         return len(self._names) - 1 + len(self._levels) - 1 + len(self._exprs)
@@ -636,6 +645,18 @@ class ExportParser:
         if index > size:
             self._invalid("index_gap", f"{table} {index} skips {size}, the next free index")
 
+    def _entry(
+        self, record: dict[str, Any], index_key: str, table: str, size: int, kinds: Container[str]
+    ) -> str:
+        """The kind of a name, level or expression record (its one key besides `index_key`), once
+        it is one of `kinds` and its index is the table's next free one."""
+        keys = set(record) - {index_key}
+        kind = keys.pop() if len(keys) == 1 else ""
+        if kind not in kinds:
+            self._invalid("unknown_record", f"no {table} record has the keys {sorted(record)[:8]}")
+        self._new_index(record[index_key], table, size)
+        return kind
+
     # --- meta and end ---------------------------------------------------------------------------
 
     def _read_meta(self, record: dict[str, Any]) -> None:
@@ -704,11 +725,7 @@ class ExportParser:
     # --- names, levels, expressions -------------------------------------------------------------
 
     def _read_name(self, record: dict[str, Any]) -> None:
-        kinds = set(record) - {"in"}
-        if len(kinds) != 1 or next(iter(kinds)) not in _NAME_SHAPES:
-            self._invalid("unknown_record", f"no name record has the keys {sorted(record)[:8]}")
-        kind = kinds.pop()
-        self._new_index(record["in"], "name", len(self._names))
+        kind = self._entry(record, "in", "name", len(self._names), _NAME_SHAPES)
         body = self._fields(record[kind], _NAME_SHAPES[kind], f"Name.{kind}")
         parent = self._name_ref(body["pre"], f"Name.{kind}.pre")
         part: str | int = (
@@ -723,11 +740,7 @@ class ExportParser:
         self._name_depth.append(depth)
 
     def _read_level(self, record: dict[str, Any]) -> None:
-        kinds = set(record) - {"il"}
-        if len(kinds) != 1 or next(iter(kinds)) not in _LEVEL_SHAPES:
-            self._invalid("unknown_record", f"no level record has the keys {sorted(record)[:8]}")
-        kind = kinds.pop()
-        self._new_index(record["il"], "level", len(self._levels))
+        kind = self._entry(record, "il", "level", len(self._levels), _LEVEL_SHAPES)
         value = record[kind]
         node: _Node
         if kind == "succ":
@@ -753,18 +766,12 @@ class ExportParser:
         self._level_depth.append(depth)
 
     def _read_expr(self, record: dict[str, Any]) -> None:
-        kinds = set(record) - {"ie"}
-        kind = kinds.pop() if len(kinds) == 1 else ""
-        if kind == "mdata":
+        if set(record) == {"ie", "mdata"}:
             self._invalid(
                 "mdata",
                 "an mdata expression: the exporter drops mdata, the kernel looks through it",
             )
-        if kind not in _EXPR_FIELDS and kind not in _EXPR_SCALARS:
-            self._invalid(
-                "unknown_record", f"no expression record has the keys {sorted(record)[:8]}"
-            )
-        self._new_index(record["ie"], "expression", len(self._exprs))
+        kind = self._entry(record, "ie", "expression", len(self._exprs), _EXPR_KINDS)
         value = record[kind]
         what = f"Expr.{kind}"
         node: _Node
