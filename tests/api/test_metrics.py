@@ -86,6 +86,25 @@ def test_a_failing_pool_read_omits_the_series_and_keeps_the_rest() -> None:
     assert "proofgate_http_requests_total" in text and "proofgate_pool_" not in text
 
 
+def test_the_job_gauges_are_read_at_scrape_time_and_a_failing_read_omits_them() -> None:
+    stats: dict[str, int] = {"active_jobs": 2, "pending_items": 7, "in_flight": 3}
+    metrics = Metrics(pool_stats=lambda: {"queue_depth": 1})
+    metrics.watch_jobs(lambda: stats)
+    stats["pending_items"] = 5  # after registration: the scrape reads it anew
+    text = metrics.render().decode()
+    assert _sample(text, "proofgate_batch_pending_items") == 5
+    assert _sample(text, "proofgate_batch_active_jobs") == 2
+
+    def broken() -> dict[str, int]:
+        raise RuntimeError("runner gone")
+
+    failing = Metrics(pool_stats=lambda: {"queue_depth": 1})
+    failing.watch_jobs(broken)
+    text = failing.render().decode()
+    assert "proofgate_batch_active_jobs" not in text
+    assert _sample(text, "proofgate_pool_queue_depth") == 1
+
+
 @pytest.mark.parametrize("enabled", [True, False])
 def test_cache_hits_and_misses(enabled: bool) -> None:
     metrics = Metrics()

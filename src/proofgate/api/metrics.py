@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import ClassVar, TypeGuard
 
 from fastapi import APIRouter, Request, Response
@@ -78,21 +78,36 @@ def pool_stats_mapping(stats: object) -> dict[str, object]:
     raise TypeError(f"pool_stats() returned {type(stats).__name__}, not a mapping or dataclass")
 
 
-class PoolCollector(Collector):
-    """Reads the pool's state when Prometheus scrapes; a failing read omits the series."""
+class _ReadAtScrape(Collector):
+    """Series whose numbers are read when Prometheus scrapes; a failing read omits them."""
 
-    def __init__(self, read: PoolStatsReader) -> None:
+    #: The warning logged when the read fails.
+    _failed: ClassVar[str]
+
+    def __init__(self, read: Callable[[], object]) -> None:
         self._read = read
 
     def describe(self) -> list[Metric]:
-        return []  # unknown until scraped; keeps registration from calling the service
+        return []  # unknown until scraped; keeps registration from calling the reader
 
     def collect(self) -> Iterator[Metric]:
         try:
-            stats = pool_stats_mapping(self._read())
-        except Exception as exc:  # the service's problem must not break a scrape
-            _log.warning("pool_stats failed", error=repr(exc))
+            stats = pool_stats_mapping(self._read())  # a mapping, or a dataclass such as PoolStats
+        except Exception as exc:  # the reader's problem must not break a scrape
+            _log.warning(self._failed, error=repr(exc))
             return
+        yield from self._families(stats)
+
+    def _families(self, stats: dict[str, object]) -> Iterator[Metric]:
+        raise NotImplementedError
+
+
+class PoolCollector(_ReadAtScrape):
+    """The pool's state (`service.pool_stats()`), read at scrape time."""
+
+    _failed = "pool_stats failed"
+
+    def _families(self, stats: dict[str, object]) -> Iterator[Metric]:
         if not stats:
             return
         workers = GaugeMetricFamily("proofgate_pool_workers", "Workers by state.", labels=["state"])
@@ -150,87 +165,78 @@ class Metrics:
         self, pool_stats: PoolStatsReader | None = None, *, key_labels: bool = False
     ) -> None:
         self.registry = CollectorRegistry()
-        self.requests = Counter(
+        self.requests = self._counter(
             "proofgate_http_requests",
             "HTTP requests by route, method and status.",
             ["route", "method", "status"],
-            registry=self.registry,
         )
-        self.request_seconds = Histogram(
+        self.request_seconds = self._histogram(
             "proofgate_http_request_duration_seconds",
             "HTTP request latency by route.",
             ["route"],
-            buckets=_HTTP_BUCKETS,
-            registry=self.registry,
+            _HTTP_BUCKETS,
         )
-        self.verdicts = Counter(
-            "proofgate_verdicts", "Verdicts by status.", ["status"], registry=self.registry
-        )
-        self.check_seconds = Histogram(
+        self.verdicts = self._counter("proofgate_verdicts", "Verdicts by status.", ["status"])
+        self.check_seconds = self._histogram(
             "proofgate_check_duration_seconds",
             "Time to a verdict, by status.",
             ["status"],
-            buckets=_CHECK_BUCKETS,
-            registry=self.registry,
+            _CHECK_BUCKETS,
         )
-        self.cache_hits = Counter(
-            "proofgate_cache_hits",
-            "Verdicts answered from the result cache.",
-            registry=self.registry,
+        self.cache_hits = self._counter(
+            "proofgate_cache_hits", "Verdicts answered from the result cache."
         )
-        self.cache_misses = Counter(
-            "proofgate_cache_misses",
-            "Verdicts computed while the result cache was enabled.",
-            registry=self.registry,
+        self.cache_misses = self._counter(
+            "proofgate_cache_misses", "Verdicts computed while the result cache was enabled."
         )
-        self.auth_failures = Counter(
+        self.auth_failures = self._counter(
             "proofgate_auth_failures",
             "Requests refused for their API key, by reason (missing, invalid, revoked, malformed).",
             ["reason"],
-            registry=self.registry,
         )
         # A key's name is the operator's word for a customer: on a page anyone can read, only
         # with PROOFGATE_METRICS_KEY_LABELS=true; else the counts are summed over keys.
         self.key_labels = key_labels
-        self.key_requests = Counter(
+        self.key_requests = self._counter(
             "proofgate_key_requests",
             "Requests admitted under an API key"
             + (", by key name." if key_labels else " (PROOFGATE_METRICS_KEY_LABELS: by key)."),
             ["key"] if key_labels else [],
-            registry=self.registry,
         )
-        self.quota_rejections = Counter(
+        self.quota_rejections = self._counter(
             "proofgate_quota_rejections",
             "Requests refused with 429 for a key over its quota, by "
             + (
                 "key and limit." if key_labels else "limit (PROOFGATE_METRICS_KEY_LABELS: and key)."
             ),
             ["key", "limit"] if key_labels else ["limit"],
-            registry=self.registry,
         )
-        self.jobs_created = Counter(
-            "proofgate_jobs_created", "Batch jobs accepted.", registry=self.registry
-        )
-        self.batch_items = Counter(
+        self.jobs_created = self._counter("proofgate_jobs_created", "Batch jobs accepted.")
+        self.batch_items = self._counter(
             "proofgate_batch_items",
             "Batch items finished, by outcome (a verdict status, or `error`).",
             ["outcome"],
-            registry=self.registry,
         )
-        self.rewards = Counter(
+        self.rewards = self._counter(
             "proofgate_rewards",
             "Reward records by environment and status (`no_proof` included).",
             ["environment", "status"],
-            registry=self.registry,
         )
-        self.reward_cheats = Counter(
+        self.reward_cheats = self._counter(
             "proofgate_reward_cheats",
             "Reward records naming a cheat, by environment and cheat class.",
             ["environment", "cheat"],
-            registry=self.registry,
         )
         if pool_stats is not None:
             self.registry.register(PoolCollector(pool_stats))
+
+    def _counter(self, name: str, documentation: str, labels: Sequence[str] = ()) -> Counter:
+        return Counter(name, documentation, labels, registry=self.registry)
+
+    def _histogram(
+        self, name: str, documentation: str, labels: Sequence[str], buckets: Sequence[float]
+    ) -> Histogram:
+        return Histogram(name, documentation, labels, buckets=buckets, registry=self.registry)
 
     def watch_jobs(self, read: Callable[[], Mapping[str, int]]) -> None:
         """Export the job runner's live numbers (`active_jobs`, `pending_items`, `in_flight`)."""
@@ -274,7 +280,7 @@ class Metrics:
         return generate_latest(self.registry)
 
 
-class JobsCollector(Collector):
+class JobsCollector(_ReadAtScrape):
     """The job runner's gauges, read at scrape time."""
 
     _HELP: ClassVar[dict[str, str]] = {
@@ -282,19 +288,9 @@ class JobsCollector(Collector):
         "pending_items": "Batch items not yet finished, in active jobs.",
         "in_flight": "Batch items being checked now.",
     }
+    _failed = "job stats failed"
 
-    def __init__(self, read: Callable[[], Mapping[str, int]]) -> None:
-        self._read = read
-
-    def describe(self) -> list[Metric]:
-        return []
-
-    def collect(self) -> Iterator[Metric]:
-        try:
-            stats = dict(self._read())
-        except Exception as exc:  # the runner's problem must not break a scrape
-            _log.warning("job stats failed", error=repr(exc))
-            return
+    def _families(self, stats: dict[str, object]) -> Iterator[Metric]:
         for key, help_text in self._HELP.items():
             value = stats.get(key)
             if _is_number(value):
