@@ -136,8 +136,9 @@ class CheckerService:
         if self._pool is not None:
             await self._pool.close()
             self._pool = None
-        if isinstance(self._auditor, Auditor):
-            await self._auditor.close()  # its warm checkers, if any ran
+        close = getattr(self._auditor, "close", None)
+        if close is not None:
+            await close()  # the auditor's warm checkers, if any ran
         await self._cache.close()
 
     def _backend_problems(self) -> list[str]:

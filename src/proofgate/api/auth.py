@@ -1,11 +1,13 @@
-"""API keys on `/v1/*` and `/api/*`, as pure ASGI middleware (it must span a streamed body too).
+"""API keys on `/v1/*`, `/api/*` and Kimina's `/verify` and `/one_pass_verify_batch`, as pure ASGI
+middleware (it must span a streamed body too).
 
 - A key comes as `Authorization: Bearer TOKEN` or `X-API-Key: TOKEN`. Unknown: 401 with
   WWW-Authenticate; revoked: 403; over its rate or concurrency: 429 with Retry-After.
 - No active key configured (DESIGN.md, Settled questions): only loopback clients are served, as
   `proofgate serve` only binds loopback then; `allow_unauthenticated` lifts that. With keys,
   a request without one is refused (401) unless `allow_unauthenticated` is set.
-- Probes, metrics and docs (`/healthz`, `/readyz`, `/metrics`, `/docs`, `/openapi.json`) stay open.
+- Probes, metrics and docs (`/healthz`, Kimina's `/health`, `/readyz`, `/metrics`, `/docs`,
+  `/openapi.json`) stay open.
 
 The admitted key's name is `request.state.api_key` and its `Admission` is `request.state.admission`
 (None when no key was used), so routes that carry many submissions can charge them. The request's
@@ -15,18 +17,18 @@ tenant (`proofgate.models.tenant`: the key's, or `anonymous` without one) is `re
 from __future__ import annotations
 
 import ipaddress
-import math
+from dataclasses import KW_ONLY, dataclass
 
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from proofgate.api.errors import DEFAULT_RETRY_AFTER, error_response, request_id_of
 from proofgate.api.metrics import Metrics
 from proofgate.api.quotas import Admission, Quotas, Refusal
 from proofgate.config import Settings
 from proofgate.exceptions import StoreError
 from proofgate.logs import get_logger
-from proofgate.models.http import ErrorBody
 from proofgate.models.tenant import ANONYMOUS, key_tenant
 from proofgate.store.keys import KeyStore
 
@@ -34,6 +36,8 @@ __all__ = ["GUARDED_PREFIXES", "ApiKeyMiddleware", "install_auth", "is_loopback_
 
 #: Path prefixes that need a key; everything else (probes, metrics, docs) is open.
 GUARDED_PREFIXES = ("/v1/", "/api/")
+#: Whole paths that need a key (a trailing slash aside): Kimina's legacy routes sit at the root.
+GUARDED_PATHS = frozenset({"/v1", "/api", "/verify", "/one_pass_verify_batch"})
 _REALM = 'Bearer realm="proofgate"'
 
 _log = get_logger("proofgate.auth")
@@ -53,7 +57,7 @@ def is_loopback_client(scope: Scope) -> bool:
 
 
 def _guarded(path: str) -> bool:
-    return path.startswith(GUARDED_PREFIXES) or path in ("/v1", "/api")
+    return path.startswith(GUARDED_PREFIXES) or path.rstrip("/") in GUARDED_PATHS
 
 
 def _presented_token(scope: Scope) -> tuple[str | None, bool]:
@@ -74,44 +78,28 @@ def _presented_token(scope: Scope) -> tuple[str | None, bool]:
     return None, False
 
 
-def _answer(
-    scope: Scope,
-    status: int,
-    error: str,
-    message: str,
-    *,
-    retry_after: float | None = None,
-    authenticate: str | None = None,
-) -> JSONResponse:
-    request_id = scope.get("state", {}).get("request_id")
-    headers: dict[str, str] = {}
-    if retry_after is not None:
-        headers["Retry-After"] = str(max(1, math.ceil(retry_after)))
-    if authenticate is not None:
-        headers["WWW-Authenticate"] = authenticate
-    body = ErrorBody(error=error, message=message, request_id=request_id, retry_after=retry_after)
-    return JSONResponse(
-        body.model_dump(mode="json", exclude_none=True), status_code=status, headers=headers
+def _unauthorized(scope: Scope, message: str, problem: str | None = None) -> JSONResponse:
+    """401 with the Bearer challenge, naming the `problem` (RFC 6750) when there is one."""
+    challenge = _REALM + (f', error="{problem}"' if problem else "")
+    return error_response(
+        request_id_of(scope),
+        401,
+        "unauthorized",
+        message,
+        headers={"WWW-Authenticate": challenge},
     )
 
 
+@dataclass(eq=False)
 class ApiKeyMiddleware:
     """Authenticates, then admits under the key's quotas, for the guarded paths."""
 
-    def __init__(
-        self,
-        app: ASGIApp,
-        *,
-        keys: KeyStore,
-        quotas: Quotas,
-        allow_unauthenticated: bool = False,
-        metrics: Metrics | None = None,
-    ) -> None:
-        self.app = app
-        self.keys = keys
-        self.quotas = quotas
-        self.allow_unauthenticated = allow_unauthenticated
-        self.metrics = metrics
+    app: ASGIApp
+    _: KW_ONLY
+    keys: KeyStore
+    quotas: Quotas
+    allow_unauthenticated: bool = False
+    metrics: Metrics | None = None
 
     def _refuse(self, reason: str, response: JSONResponse) -> JSONResponse:
         if self.metrics is not None:
@@ -144,20 +132,22 @@ class ApiKeyMiddleware:
             active = self.keys.active_keys()
         except StoreError as exc:
             _log.error("api keys unreadable", error=str(exc))
-            return _answer(
-                scope, 503, "store_unavailable", f"cannot check API keys: {exc}", retry_after=30
+            return error_response(
+                request_id_of(scope),
+                503,
+                "store_unavailable",
+                f"cannot check API keys: {exc}",
+                retry_after=DEFAULT_RETRY_AFTER,
             )
         token, tried = _presented_token(scope)
         if token is None and tried:
             return self._refuse(
                 "malformed",
-                _answer(
+                _unauthorized(
                     scope,
-                    401,
-                    "unauthorized",
                     "the Authorization header is not `Bearer TOKEN`: send the API key as "
                     "`Authorization: Bearer TOKEN` or `X-API-Key: TOKEN`",
-                    authenticate=_REALM + ', error="invalid_request"',
+                    "invalid_request",
                 ),
             )
         if token is None:
@@ -173,27 +163,23 @@ class ApiKeyMiddleware:
                     "an API key is required: send it as `Authorization: Bearer TOKEN` or "
                     "`X-API-Key: TOKEN` (keys come from `proofgate keys create NAME`)"
                 )
-            return self._refuse(
-                "missing", _answer(scope, 401, "unauthorized", message, authenticate=_REALM)
-            )
+            return self._refuse("missing", _unauthorized(scope, message))
         match = self.keys.match(token)
         if match.key is None:
             return self._refuse(
                 "invalid",
-                _answer(
+                _unauthorized(
                     scope,
-                    401,
-                    "unauthorized",
                     "the API key is not valid: check it, or ask for a new one "
                     "(`proofgate keys create NAME`)",
-                    authenticate=_REALM + ', error="invalid_token"',
+                    "invalid_token",
                 ),
             )
         if match.revoked:
             return self._refuse(
                 "revoked",
-                _answer(
-                    scope,
+                error_response(
+                    request_id_of(scope),
                     403,
                     "forbidden",
                     f"the API key {match.key.name!r} was revoked: ask for a new one",
@@ -203,8 +189,8 @@ class ApiKeyMiddleware:
         if isinstance(admitted, Refusal):
             if self.metrics is not None:
                 self.metrics.observe_quota_rejection(match.key.name, admitted.limit)
-            return _answer(
-                scope,
+            return error_response(
+                request_id_of(scope),
                 429,
                 "rate_limited" if admitted.limit == "rate" else "too_many_requests",
                 admitted.message,

@@ -8,7 +8,7 @@ is answered by `RequestContextMiddleware` with `internal_error_response` (JSON w
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -33,11 +33,14 @@ from proofgate.exceptions import (
 from proofgate.models.http import ErrorBody, ValidationIssue
 
 __all__ = [
+    "DEFAULT_RETRY_AFTER",
     "ERROR_RESPONSES",
     "BodySizeLimitMiddleware",
+    "error_response",
     "install_error_handlers",
     "internal_error_response",
     "limit_items",
+    "request_id_of",
 ]
 
 #: Retry-After when the service cannot say how long it needs (e.g. a missing toolchain).
@@ -68,11 +71,13 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 
 
-def _request_id(request: Request) -> str | None:
-    return getattr(request.state, "request_id", None)
+def request_id_of(request: Request | Scope) -> str | None:
+    """The id `RequestContextMiddleware` gave the request (None where it has not run)."""
+    scope = request.scope if isinstance(request, Request) else request
+    return scope.get("state", {}).get("request_id")
 
 
-def _error(
+def error_response(
     request_id: str | None,
     status_code: int,
     error: str,
@@ -80,9 +85,11 @@ def _error(
     *,
     retry_after: float | None = None,
     estimated: bool = True,
+    headers: Mapping[str, str] | None = None,
     **extra: Any,
 ) -> JSONResponse:
-    """The JSON error; `retry_after` goes in the header, and in the body only when `estimated`."""
+    """Every JSON error the API answers (`ErrorBody`); `retry_after` goes in the Retry-After
+    header, and in the body only when `estimated`."""
     body = ErrorBody(
         error=error,
         message=message,
@@ -90,17 +97,17 @@ def _error(
         retry_after=retry_after if estimated else None,
         **extra,
     )
-    headers = {}
+    sent = dict(headers or {})
     if retry_after is not None:
-        headers["Retry-After"] = str(max(1, math.ceil(retry_after)))
+        sent["Retry-After"] = str(max(1, math.ceil(retry_after)))
     return JSONResponse(
-        body.model_dump(mode="json", exclude_none=True), status_code=status_code, headers=headers
+        body.model_dump(mode="json", exclude_none=True), status_code=status_code, headers=sent
     )
 
 
 def internal_error_response(request_id: str | None) -> JSONResponse:
     """The answer to an exception nobody expected: no details leak, the id finds the log line."""
-    return _error(
+    return error_response(
         request_id,
         500,
         "internal",
@@ -147,8 +154,8 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
     issues = _issues(exc)
     summary = "; ".join(f"{_field_name(issue.loc)}: {issue.msg}" for issue in issues[:5])
-    return _error(
-        _request_id(request),
+    return error_response(
+        request_id_of(request),
         422,
         "validation",
         f"invalid request: {summary}" if summary else "invalid request",
@@ -163,8 +170,8 @@ async def _http_error(request: Request, exc: Exception) -> Response:
         issue = ValidationIssue(
             loc=["body"], msg=f"the body could not be parsed: {exc.detail}", type="body_unparsable"
         )
-        return _error(
-            _request_id(request),
+        return error_response(
+            request_id_of(request),
             422,
             "validation",
             f"invalid request: body: {issue.msg}",
@@ -178,7 +185,9 @@ async def _submission_error(request: Request, exc: Exception) -> JSONResponse:
     loc: list[str | int] = ["body", exc.field] if exc.field else ["body"]
     issue = ValidationIssue(loc=loc, msg=str(exc), type="submission")
     field = exc.field or "body"
-    return _error(_request_id(request), 422, "submission", f"{field}: {exc}", detail=[issue])
+    return error_response(
+        request_id_of(request), 422, "submission", f"{field}: {exc}", detail=[issue]
+    )
 
 
 def _unready_message(reason: str) -> str:
@@ -201,8 +210,8 @@ async def _not_ready(request: Request, exc: Exception) -> JSONResponse:
     # Without the service's own estimate, the header still says when to look again, but the body
     # has no `retry_after`: clients take that as "an operator must act" and do not keep retrying.
     retry_after = exc.retry_after if exc.retry_after is not None else DEFAULT_RETRY_AFTER
-    return _error(
-        _request_id(request),
+    return error_response(
+        request_id_of(request),
         503,
         kind,
         _unready_message(exc.reason),
@@ -216,8 +225,8 @@ async def _busy(request: Request, exc: Exception) -> JSONResponse:
     """The service as a whole is full: 503; one tenant's own share is: 429 (`TenantBusy`)."""
     assert isinstance(exc, Busy)
     mine = isinstance(exc, TenantBusy)
-    return _error(
-        _request_id(request),
+    return error_response(
+        request_id_of(request),
         429 if mine else 503,
         "too_many_requests" if mine else "busy",
         f"{exc}: retry after {exc.retry_after:g}s",
@@ -227,8 +236,8 @@ async def _busy(request: Request, exc: Exception) -> JSONResponse:
 
 
 async def _store_error(request: Request, exc: Exception) -> JSONResponse:
-    return _error(
-        _request_id(request),
+    return error_response(
+        request_id_of(request),
         503,
         "store_unavailable",
         f"the result store failed: {exc}",
@@ -238,23 +247,23 @@ async def _store_error(request: Request, exc: Exception) -> JSONResponse:
 
 
 async def _config_error(request: Request, exc: Exception) -> JSONResponse:
-    return _error(_request_id(request), 500, "misconfigured", f"server misconfigured: {exc}")
+    return error_response(
+        request_id_of(request), 500, "misconfigured", f"server misconfigured: {exc}"
+    )
 
 
 async def _too_many_items(request: Request, exc: Exception) -> JSONResponse:
-    return _error(_request_id(request), 413, "too_many_items", str(exc))
+    return error_response(request_id_of(request), 413, "too_many_items", str(exc))
 
 
 async def _session_error(request: Request, exc: Exception) -> JSONResponse:
     """A session (or its state) that is not there is 404; one too many for the key is 429."""
     limited = isinstance(exc, SessionLimitReached)
-    body = ErrorBody(
-        error="too_many_sessions" if limited else "session_not_found",
-        message=str(exc),
-        request_id=_request_id(request),
-    )
-    return JSONResponse(
-        body.model_dump(mode="json", exclude_none=True), status_code=429 if limited else 404
+    return error_response(
+        request_id_of(request),
+        429 if limited else 404,
+        "too_many_sessions" if limited else "session_not_found",
+        str(exc),
     )
 
 
@@ -288,9 +297,8 @@ class BodySizeLimitMiddleware:
         self.max_body_bytes = max_body_bytes
 
     def _too_large(self, scope: Scope) -> JSONResponse:
-        request_id = scope.get("state", {}).get("request_id")
-        return _error(
-            request_id,
+        return error_response(
+            request_id_of(scope),
             413,
             "body_too_large",
             f"the request body is larger than {self.max_body_bytes} bytes; send less, or raise "

@@ -15,7 +15,7 @@ from fastapi import APIRouter, Depends, FastAPI, Path, Query, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 
 from proofgate.api.deps import KeyName, Tenant, charge_submissions
-from proofgate.api.errors import ERROR_RESPONSES, limit_items
+from proofgate.api.errors import ERROR_RESPONSES, error_response, limit_items, request_id_of
 from proofgate.config import Settings
 from proofgate.jobs import JobRunner
 from proofgate.models import Submission, Verdict
@@ -49,16 +49,9 @@ def _wants_ndjson(request: Request, stream: bool) -> bool:
     return stream or NDJSON in request.headers.get("accept", "")
 
 
-def _error(request: Request, status: int, error: str, message: str) -> JSONResponse:
-    body = ErrorBody(
-        error=error, message=message, request_id=getattr(request.state, "request_id", None)
-    )
-    return JSONResponse(body.model_dump(mode="json", exclude_none=True), status_code=status)
-
-
 def _not_found(request: Request, job_id: str) -> JSONResponse:
-    return _error(
-        request,
+    return error_response(
+        request_id_of(request),
         404,
         "not_found",
         f"no job {job_id!r}: check the id (a job is visible only to the API key that made it)",

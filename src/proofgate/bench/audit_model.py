@@ -34,6 +34,8 @@ __all__ = ["AuditModel", "install_toolchain", "jail_python"]
 PROGRAM = Path(__file__).with_name("simulated_lean.py")
 #: Where the default checker command looks for the checker (`proofgate.verify.audit`).
 CHECKER = Path(".lake/build/bin/proofgate-checker")
+#: And the warm audit's exporter (`proofgate.verify.warm_audit`).
+EXPORTER = Path(".lake/build/bin/proofgate-export")
 #: Processes of one audit that import the environment: the statement's compile (uncached here),
 #: the submission's compile and the checker.
 IMPORTS_PER_AUDIT = 3
@@ -55,14 +57,22 @@ class AuditModel:
     elaboration_factor: float = 1.0  # times the REPL's check time of the same item
     replay_ms_per_declaration: float = 5.0
     jail: Literal["auto", "bwrap", "none"] = "auto"  # the service's `sandbox` setting
+    #: The service's `audit_checker`: a checker process a check (`oneshot`), or warm checkers
+    #: that import once, after an exporter process per compile (`warm`).
+    checker: Literal["oneshot", "warm"] = "oneshot"
 
     def import_for(self, repl_import_seconds: float) -> float:
         return repl_import_seconds if self.import_seconds is None else self.import_seconds
 
+    @property
+    def imports_per_audit(self) -> int:
+        """Imports in one audit: both compiles, and the checker's unless it is a warm one."""
+        return IMPORTS_PER_AUDIT - (self.checker == "warm")
+
     def seconds(self, check_seconds: float, repl_import_seconds: float, declarations: int) -> float:
         """The modelled time of one audit, process starts left out (the platform's to add)."""
         return (
-            IMPORTS_PER_AUDIT * self.import_for(repl_import_seconds)
+            self.imports_per_audit * self.import_for(repl_import_seconds)
             + self.elaboration_factor * check_seconds
             + declarations * self.replay_ms_per_declaration / 1000
         )
@@ -80,7 +90,10 @@ class AuditModel:
             "auditor": "proofgate.verify.audit.Auditor with its default commands, "
             "over a SIMULATED lean/lake/proofgate-checker (proofgate.bench.simulated_lean)",
             "jail": self.jail,
-            "processes_per_audit": IMPORTS_PER_AUDIT,
+            "checker": self.checker,
+            # warm: both compiles and their two exporters; the checker is already running
+            "processes_per_audit": 4 if self.checker == "warm" else IMPORTS_PER_AUDIT,
+            "imports_per_audit": self.imports_per_audit,
             "import_seconds_each": self.import_for(repl_import_seconds),
             "elaboration": f"{self.elaboration_factor:g} x the item's REPL check time (a sleep)",
             "replay_cpu_ms_per_declaration": self.replay_ms_per_declaration,
@@ -117,7 +130,8 @@ def install_toolchain(
     lean_version: str,
     python: Path | None = None,
 ) -> None:
-    """`ELAN_HOME/bin/{lake,lean}` and `PROJECT/.lake/build/bin/proofgate-checker`, simulated."""
+    """`ELAN_HOME/bin/{lake,lean}` and `PROJECT/.lake/build/bin/proofgate-{checker,export}`,
+    simulated."""
     interpreter = python or jail_python()
     program = f"#!{interpreter} -IS\n" + PROGRAM.read_text("utf-8")
     config = {
@@ -126,7 +140,7 @@ def install_toolchain(
         "replay_ms_per_declaration": model.replay_ms_per_declaration,
         "lean_version": lean_version,
     }
-    for path in (elan_home / "bin" / "lean", project / CHECKER):
+    for path in (elan_home / "bin" / "lean", project / CHECKER, project / EXPORTER):
         _executable(path, program)
         (path.parent / "simulated-lean.json").write_text(json.dumps(config), "utf-8")
     _executable(elan_home / "bin" / "lake", LAKE)

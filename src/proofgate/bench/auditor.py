@@ -68,6 +68,11 @@ class SwitchedAuditor:
         self.real = real
         self.off = off
 
+    async def close(self) -> None:
+        close = getattr(self.real, "close", None)
+        if close is not None:
+            await close()
+
     async def audit(self, request: AuditRequest) -> AuditOutput:
         if self.real is None or AUDIT_OFF in request.code:
             return await self.off.audit(request)

@@ -96,7 +96,13 @@ def main(argv: list[str] | None = None) -> None:
     if config.audit.enabled:
         # The audit as deployed: the spawner the service selects for its `sandbox` setting (the
         # REPL workers stay on the process-group spawner: the simulated REPL is not jailable).
-        jailed = Settings(**{**config.settings, "sandbox": config.audit.jail})
+        jailed = Settings(
+            **{
+                **config.settings,
+                "sandbox": config.audit.jail,
+                "audit_checker": config.audit.checker,
+            }
+        )
         real = Auditor(jailed, spawner=select_spawner(jailed))
     service = CheckerService(
         settings,

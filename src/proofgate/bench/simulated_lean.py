@@ -1,4 +1,5 @@
-"""The SIMULATED Lean toolchain of `proofgate bench`'s audit model: `lean` and `proofgate-checker`.
+"""The SIMULATED Lean toolchain of `proofgate bench`'s audit model: `lean`, `proofgate-checker`
+and `proofgate-export`.
 
 No Lean is in it and it checks nothing a real checker checks; it costs what the model says the real
 programs cost, so that the service's real `Auditor` starts real jailed processes as deployed. It is
@@ -17,6 +18,11 @@ under. It runs as a file under the system's Python inside the jail: standard lib
   (`replay_ms_per_declaration` ms of CPU for each declaration of the submission), and one report
   of the checker's contract (docs/checker-contract.md): `ok` when the submission declares the
   target as a theorem stating the challenge's text, every theorem reaching only `propext`.
+- `proofgate-checker --serve` (the warm audit, `PROOFGATE_AUDIT_CHECKER=warm`): the import once,
+  a ready line, then per request line the same replay and judgement on two exports, answered with
+  contract 2's report (`check` echoed).
+- `proofgate-export --olean F --module M --out F`: no import, the .olean's record copied into a
+  SIMULATED export (a marker and the record, not docs/export-format.md's format).
 
 Its parameters come from `simulated-lean.json` beside the file.
 
@@ -38,6 +44,8 @@ from pathlib import Path
 from typing import Any
 
 OLEAN_MARKER = b"proofgate-bench simulated olean\n"
+EXPORT_MARKER = b"proofgate-bench simulated export\n"
+SIMULATED_CHECKER = "proofgate-checker (SIMULATED: proofgate bench)"
 CONFIG = "simulated-lean.json"
 SLEEP_MARKER = re.compile(r"^\s*-- standin: sleep ([0-9.]+)\s*$", re.MULTILINE)
 IMPORT = re.compile(r"^import\s+\S", re.MULTILINE)
@@ -156,9 +164,23 @@ def check_main(argv: list[str], config: dict[str, Any]) -> int:
     submission = _read_olean(args.submission)
     challenge = _read_olean(args.challenge) if args.challenge else None
     time.sleep(float(config["import_seconds"]))
+    report = _judge(submission, challenge, args.target, args.axiom, args.holes, config)
+    print(json.dumps(report))
+    return 0
+
+
+def _judge(
+    submission: dict[str, Any],
+    challenge: dict[str, Any] | None,
+    target: str | None,
+    axioms: list[str],
+    holes: list[str],
+    config: dict[str, Any],
+) -> dict[str, Any]:
+    """The replay's CPU, then contract 1's report on the two records."""
     declared = submission["declarations"]
     _burn(len(declared) * float(config["replay_ms_per_declaration"]) / 1000)
-    allowed = set(args.axiom)
+    allowed = set(axioms)
     declarations = [
         {
             "name": d["name"],
@@ -170,33 +192,77 @@ def check_main(argv: list[str], config: dict[str, Any]) -> int:
     ]
     outcome, detail, named = "ok", "", None
     if challenge is not None:
-        mine = {d["name"]: d for d in declared}.get(args.target)
-        theirs = {d["name"]: d for d in challenge["declarations"]}.get(args.target)
+        mine = {d["name"]: d for d in declared}.get(target)
+        theirs = {d["name"]: d for d in challenge["declarations"]}.get(target)
         if mine is None:
-            outcome, detail, named = "target_missing", "no such declaration", args.target
+            outcome, detail, named = "target_missing", "no such declaration", target
         elif mine["kind"] != "theorem":
-            outcome, detail, named = "not_a_theorem", mine["kind"], args.target
+            outcome, detail, named = "not_a_theorem", mine["kind"], target
         elif theirs is None or theirs["statement_sha256"] != mine["statement_sha256"]:
-            outcome, detail, named = "type_mismatch", "another statement", args.target
+            outcome, detail, named = "type_mismatch", "another statement", target
     passed = outcome == "ok"
-    target_axioms = AXIOMS if args.target and passed else []
+    target_axioms = AXIOMS if target and passed else []
     theorems = [a for d in declarations if d["kind"] == "theorem" for a in d["axioms"]]
-    judged = target_axioms if args.target else theorems
-    report = {
+    judged = target_axioms if target else theorems
+    return {
         "contract": 1,
-        "checker": "proofgate-checker (SIMULATED: proofgate bench)",
+        "checker": SIMULATED_CHECKER,
         "lean": config["lean_version"],
         "outcome": outcome,
         "detail": detail,
-        "target": args.target,
+        "target": target,
         "declaration": named,
         "target_axioms": target_axioms,
         "disallowed_axioms": sorted({a for a in judged if a not in allowed}) if passed else [],
         "declarations": declarations,
-        "answers": {hole: "42" for hole in args.holes} if passed else {},
+        "answers": {hole: "42" for hole in holes} if passed else {},
         "timings_ms": {},
     }
-    print(json.dumps(report))
+
+
+def export_main(argv: list[str]) -> int:
+    """`proofgate-export --olean F --module M --out F [--option N=V]...`: no import (the real one
+    reads one .olean); the record is copied, marked as a SIMULATED export (not format 1)."""
+    parser = argparse.ArgumentParser(prog="proofgate-export (simulated)")
+    parser.add_argument("--olean", required=True)
+    parser.add_argument("--module", required=True)
+    parser.add_argument("--out", required=True)
+    parser.add_argument("--option", action="append", default=[])
+    args = parser.parse_args(argv)
+    record = _read_olean(args.olean)
+    Path(args.out).write_bytes(EXPORT_MARKER + json.dumps(record).encode())
+    return 0
+
+
+def _read_export(path: str) -> dict[str, Any]:
+    data = Path(path).read_bytes()
+    if not data.startswith(EXPORT_MARKER):
+        raise ValueError(f"{path}: not an export of the simulated proofgate-export")
+    record: dict[str, Any] = json.loads(data[len(EXPORT_MARKER) :])
+    return record
+
+
+def serve_main(config: dict[str, Any]) -> int:
+    """`proofgate-checker --serve`: the import once, then one contract-2 report a request line."""
+    time.sleep(float(config["import_seconds"]))
+    ready = {"contract": 2, "checker": SIMULATED_CHECKER, "lean": config["lean_version"]}
+    sys.stdout.write(json.dumps({"ready": ready}) + "\n")
+    sys.stdout.flush()
+    for line in sys.stdin:
+        request = json.loads(line)
+        submission = _read_export(request["submission"])
+        reference = _read_export(request["reference"]) if request["reference"] else None
+        report = _judge(
+            submission,
+            reference,
+            request["target"],
+            request["axioms"],
+            request["answer_holes"],
+            config,
+        )
+        report.update(contract=2, check=request["check"], collisions=[])
+        sys.stdout.write(json.dumps(report) + "\n")
+        sys.stdout.flush()
     return 0
 
 
@@ -205,9 +271,16 @@ def main() -> int:
     program = Path(sys.argv[0]).name
     if program == "lean":
         return compile_main(sys.argv[1:], config)
+    if program == "proofgate-checker" and sys.argv[1:] == ["--serve"]:
+        return serve_main(config)
     if program == "proofgate-checker":
         return check_main(sys.argv[1:], config)
-    print(f"simulated lean: run as `lean` or `proofgate-checker`, not {program!r}", file=sys.stderr)
+    if program == "proofgate-export":
+        return export_main(sys.argv[1:])
+    print(
+        f"simulated lean: run as `lean`, `proofgate-checker` or `proofgate-export`, not {program!r}",
+        file=sys.stderr,
+    )
     return 2
 
 

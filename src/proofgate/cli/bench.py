@@ -9,6 +9,7 @@ Exit 0 when every target is met, 1 when one is missed, 3 when the bench could no
 from __future__ import annotations
 
 from collections.abc import Callable
+from enum import Enum
 from pathlib import Path
 from typing import Annotated, Literal, TypeVar, cast
 
@@ -48,6 +49,11 @@ def _jail(
     if value not in ("auto", "bwrap", "none"):
         fail(f"--audit-jail: expected auto, bwrap or none, got {value!r}")
     return cast(Literal["auto", "bwrap", "none"], value)
+
+
+class AuditChecker(str, Enum):
+    oneshot = "oneshot"
+    warm = "warm"
 
 
 def bench(
@@ -104,6 +110,13 @@ def bench(
     audit_jail: Annotated[
         str | None,
         typer.Option(help="The audit's sandbox setting: auto (as deployed), bwrap or none."),
+    ] = None,
+    audit_checker: Annotated[
+        AuditChecker | None,
+        typer.Option(
+            help="The audit's checker setting: oneshot (as deployed by default) or warm "
+            "(PROOFGATE_AUDIT_CHECKER=warm: an exporter per compile, checkers that import once)."
+        ),
     ] = None,
     audit_pairs: Annotated[
         int | None, typer.Option(min=0, help="Audit-on/off request pairs for audit_added.")
@@ -175,6 +188,7 @@ def bench(
                 audit_replay_ms, config.audit.replay_ms_per_declaration
             ),
             jail=_jail(audit_jail, config.audit.jail),
+            checker=config.audit.checker if audit_checker is None else audit_checker.value,
         ),
         audit_pairs=_given(audit_pairs, config.audit_pairs),
         worker_counts=_given(worker_counts, config.worker_counts),
