@@ -8,14 +8,14 @@ made under an API key is visible to that key only (404 to others).
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator
 from typing import Any, Protocol
 
 from fastapi import APIRouter, Depends, FastAPI, Path, Query, Request
-from fastapi.responses import JSONResponse, Response, StreamingResponse
+from fastapi.responses import JSONResponse, Response
 
 from proofgate.api.deps import KeyName, Tenant, charge_submissions
 from proofgate.api.errors import ERROR_RESPONSES, error_response, limit_items, request_id_of
+from proofgate.api.ndjson import StreamOption, ndjson_response, streamed_responses, wants_ndjson
 from proofgate.config import Settings
 from proofgate.jobs import JobRunner
 from proofgate.models import Submission, Verdict
@@ -45,10 +45,6 @@ async def get_runner(request: Request) -> JobRunner:
     return request.app.state.jobs
 
 
-def _wants_ndjson(request: Request, stream: bool) -> bool:
-    return stream or NDJSON in request.headers.get("accept", "")
-
-
 def _not_found(request: Request, job_id: str) -> JSONResponse:
     return error_response(
         request_id_of(request),
@@ -74,11 +70,6 @@ async def _report(runner: JobRunner, job: JobRecord) -> JobReport:
     )
 
 
-async def _lines(lines: AsyncIterator[str]) -> AsyncIterator[bytes]:
-    async for line in lines:
-        yield (line + "\n").encode("utf-8")
-
-
 async def _visible_job(
     runner: JobRunner, job_id: str, tenant: str, key: str | None
 ) -> JobRecord | None:
@@ -102,17 +93,16 @@ async def _visible_job(
         '`{"index", "error"}`. An invalid item is an error line, never a failed batch. '
         "More items than PROOFGATE_MAX_BATCH_ITEMS: 413."
     ),
-    responses={
-        200: {"content": {NDJSON: {}}, "description": "The results as NDJSON, as they finish."},
-        413: {"model": ErrorBody, "description": "Too many items, or the body is too large."},
-    },
+    responses=streamed_responses(
+        "The results as NDJSON, as they finish.", "Too many items, or the body is too large."
+    ),
 )
 async def create_batch(
     body: BatchRequest,
     request: Request,
     key: KeyName,
     tenant: Tenant,
-    stream: bool = Query(False, description="Stream the results as NDJSON."),
+    stream: StreamOption = False,
     runner: JobRunner = Depends(get_runner),
 ) -> Response:
     limit_items(request, len(body.items), "items")
@@ -124,8 +114,8 @@ async def create_batch(
     job = await runner.submit(items, key_name=key, tenant=tenant)
     request.app.state.metrics.observe_job_created()
     headers = {"Location": f"/v1/jobs/{job.id}", "X-Job-ID": job.id}
-    if _wants_ndjson(request, stream):
-        return StreamingResponse(_lines(runner.stream(job.id)), media_type=NDJSON, headers=headers)
+    if wants_ndjson(request, stream):
+        return ndjson_response(runner.stream(job.id), headers=headers)
     report = await _report(runner, job)
     return JSONResponse(report.model_dump(mode="json"), status_code=202, headers=headers)
 
@@ -170,16 +160,15 @@ async def get_results(
     job_id: str = JobId,
     offset: int = Query(0, ge=0),
     limit: int | None = Query(None, ge=1, le=1_000_000, description="Default: all (1000 as JSON)."),
-    stream: bool = Query(False, description="Answer NDJSON."),
+    stream: StreamOption = False,
     follow: bool = Query(False, description="NDJSON only: wait for the unfinished items."),
     runner: JobRunner = Depends(get_runner),
 ) -> Response:
     job = await _visible_job(runner, job_id, tenant, key)
     if job is None:
         return _not_found(request, job_id)
-    if _wants_ndjson(request, stream):
-        lines = runner.stream(job.id, offset=offset, limit=limit, follow=follow)
-        return StreamingResponse(_lines(lines), media_type=NDJSON)
+    if wants_ndjson(request, stream):
+        return ndjson_response(runner.stream(job.id, offset=offset, limit=limit, follow=follow))
     collected = [
         line
         async for line in runner.stream(job.id, offset=offset, limit=limit or 1000, follow=False)

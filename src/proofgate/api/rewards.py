@@ -15,19 +15,18 @@ import asyncio
 from collections.abc import AsyncIterator, Sequence
 
 from fastapi import APIRouter, Depends, Query, Request
-from fastapi.responses import JSONResponse, Response, StreamingResponse
+from fastapi.responses import JSONResponse, Response
 from pydantic import ValidationError
 from starlette.datastructures import State
 
 from proofgate.api.deps import Tenant, charge_submissions, get_service
 from proofgate.api.errors import ERROR_RESPONSES, limit_items
 from proofgate.api.metrics import Metrics
+from proofgate.api.ndjson import StreamOption, ndjson_response, streamed_responses, wants_ndjson
 from proofgate.config import Settings
 from proofgate.exceptions import SubmissionError
 from proofgate.models import Verdict
 from proofgate.models.check import EnvironmentName
-from proofgate.models.http import ErrorBody
-from proofgate.models.jobs import NDJSON
 from proofgate.models.rewards import RewardRecord, RewardRequest, RewardResponse
 from proofgate.rewards import Group, RewardScale
 from proofgate.rewards.coalesce import Coalescer
@@ -112,23 +111,22 @@ def _scored(
         "completions are checked once. With `?stream=true` / `Accept: application/x-ndjson`, one "
         "record a line as each finishes. More completions than PROOFGATE_MAX_BATCH_ITEMS: 413."
     ),
-    responses={
-        200: {"content": {NDJSON: {}}, "description": "The records (JSON, or NDJSON lines)."},
-        413: {"model": ErrorBody, "description": "Too many completions, or the body is too large."},
-    },
+    responses=streamed_responses(
+        "The records (JSON, or NDJSON lines).", "Too many completions, or the body is too large."
+    ),
 )
 async def rewards(
     body: RewardRequest,
     request: Request,
     tenant: Tenant,
-    stream: bool = Query(False, description="Stream the records as NDJSON, as they finish."),
+    stream: StreamOption = False,
     service: CheckerService = Depends(get_service),
 ) -> Response:
     limit_items(request, len(body.completions), "completions")
     _check_environment(service, body.environment)
     group = await Group.prepare(body)  # a malformed statement: SubmissionError, 422
     charge_submissions(request, len(body.completions))
-    streaming = stream or NDJSON in request.headers.get("accept", "")
+    streaming = wants_ndjson(request, stream)
     records = _scored(
         group,
         service,
@@ -138,12 +136,7 @@ async def rewards(
         route="/v1/rewards",
     )
     if streaming:
-
-        async def lines() -> AsyncIterator[bytes]:
-            async for record in records:
-                yield (record.model_dump_json() + "\n").encode("utf-8")
-
-        return StreamingResponse(lines(), media_type=NDJSON)
+        return ndjson_response(record.model_dump_json() async for record in records)
     collected = sorted([record async for record in records], key=lambda r: r.index)
     counts: dict[str, int] = {}
     cheats: dict[str, int] = {}
