@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import time
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 
-from proofgate.api.deps import Tenant, get_service
+from proofgate.api.deps import Service, Tenant
 from proofgate.api.errors import ERROR_RESPONSES
 from proofgate.models import Submission, Verdict
-from proofgate.service import CheckerService
 
 router = APIRouter(prefix="/v1", tags=["check"], responses=ERROR_RESPONSES)
 
@@ -28,7 +27,7 @@ async def check(
     submission: Submission,
     request: Request,
     tenant: Tenant,
-    service: CheckerService = Depends(get_service),
+    service: Service,
 ) -> Verdict:
     began = time.perf_counter()
     verdict = await service.check(submission, tenant=tenant)

@@ -12,6 +12,7 @@ from proofgate.service import CheckerService
 
 __all__ = [
     "KeyName",
+    "Service",
     "Tenant",
     "charge_submissions",
     "get_app_settings",
@@ -24,6 +25,10 @@ __all__ = [
 # `async def`: FastAPI runs a plain `def` dependency in its thread pool, a thread hop per request.
 async def get_service(request: Request) -> CheckerService:
     return request.app.state.service
+
+
+#: A route's parameter for the app's `CheckerService`.
+Service = Annotated[CheckerService, Depends(get_service)]
 
 
 async def get_app_settings(request: Request) -> Settings:

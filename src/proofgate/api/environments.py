@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import asyncio
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter
 
-from proofgate.api.deps import get_service
+from proofgate.api.deps import Service
 from proofgate.models.http import EnvironmentInfo
-from proofgate.service import CheckerService
 
 router = APIRouter(prefix="/v1", tags=["environments"])
 
@@ -18,8 +17,6 @@ router = APIRouter(prefix="/v1", tags=["environments"])
     response_model=list[EnvironmentInfo],
     summary="Pinned environments with their versions",
 )
-async def list_environments(
-    service: CheckerService = Depends(get_service),
-) -> list[EnvironmentInfo]:
+async def list_environments(service: Service) -> list[EnvironmentInfo]:
     described = await asyncio.to_thread(service.environments)  # reads each project's manifest
     return [EnvironmentInfo.model_validate(entry) for entry in described]

@@ -3,10 +3,10 @@ one the app opened (a deleted or replaced file makes `/readyz` 503 with the reas
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from proofgate.api.deps import get_service
+from proofgate.api.deps import Service
 from proofgate.api.metrics import pool_stats_mapping
 from proofgate.api.server import TICK_SECONDS
 from proofgate.logs import get_logger
@@ -67,7 +67,7 @@ async def watch_store(app: FastAPI) -> None:
     response_model=ReadinessReport,
     responses={503: {"model": ReadinessReport, "description": "Not ready; `reasons` say why."}},
 )
-async def readyz(request: Request, service: CheckerService = Depends(get_service)) -> JSONResponse:
+async def readyz(request: Request, service: Service) -> JSONResponse:
     state = service.readiness()
     store = store_problems(request.app)
     report = ReadinessReport(

@@ -8,7 +8,7 @@ made under an API key is visible to that key only (404 to others).
 from __future__ import annotations
 
 import time
-from typing import Any, Protocol
+from typing import Annotated, Any, Protocol
 
 from fastapi import APIRouter, Depends, FastAPI, Path, Query, Request
 from fastapi.responses import JSONResponse, Response
@@ -43,6 +43,10 @@ _NOT_FOUND: dict[int | str, dict[str, Any]] = {
 
 async def get_runner(request: Request) -> JobRunner:
     return request.app.state.jobs
+
+
+#: A route's parameter for the app's job runner.
+Runner = Annotated[JobRunner, Depends(get_runner)]
 
 
 def _not_found(request: Request, job_id: str) -> JSONResponse:
@@ -102,8 +106,8 @@ async def create_batch(
     request: Request,
     key: KeyName,
     tenant: Tenant,
+    runner: Runner,
     stream: StreamOption = False,
-    runner: JobRunner = Depends(get_runner),
 ) -> Response:
     limit_items(request, len(body.items), "items")
     items = []
@@ -130,8 +134,8 @@ async def get_job(
     request: Request,
     key: KeyName,
     tenant: Tenant,
+    runner: Runner,
     job_id: str = JobId,
-    runner: JobRunner = Depends(get_runner),
 ) -> Response:
     job = await _visible_job(runner, job_id, tenant, key)
     if job is None:
@@ -157,12 +161,12 @@ async def get_results(
     request: Request,
     key: KeyName,
     tenant: Tenant,
+    runner: Runner,
     job_id: str = JobId,
     offset: int = Query(0, ge=0),
     limit: int | None = Query(None, ge=1, le=1_000_000, description="Default: all (1000 as JSON)."),
     stream: StreamOption = False,
     follow: bool = Query(False, description="NDJSON only: wait for the unfinished items."),
-    runner: JobRunner = Depends(get_runner),
 ) -> Response:
     job = await _visible_job(runner, job_id, tenant, key)
     if job is None:

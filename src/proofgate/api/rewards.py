@@ -14,12 +14,12 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Sequence
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import ValidationError
 from starlette.datastructures import State
 
-from proofgate.api.deps import Tenant, charge_submissions, get_service
+from proofgate.api.deps import Service, Tenant, charge_submissions
 from proofgate.api.errors import ERROR_RESPONSES, limit_items
 from proofgate.api.metrics import Metrics
 from proofgate.api.ndjson import StreamOption, ndjson_response, streamed_responses, wants_ndjson
@@ -119,8 +119,8 @@ async def rewards(
     body: RewardRequest,
     request: Request,
     tenant: Tenant,
+    service: Service,
     stream: StreamOption = False,
-    service: CheckerService = Depends(get_service),
 ) -> Response:
     limit_items(request, len(body.completions), "completions")
     _check_environment(service, body.environment)
@@ -199,6 +199,7 @@ async def openrlhf_rewards(
     body: OpenRLHFRequest,
     request: Request,
     tenant: Tenant,
+    service: Service,
     environment: EnvironmentName = Query("default", description="The environment to check in."),
     group_size: int | None = Query(
         None, ge=1, le=4096, description="Score a label's group once it has this many samples."
@@ -206,7 +207,6 @@ async def openrlhf_rewards(
     wait: float = Query(
         0.05, ge=0, le=30, description="Seconds a group waits for more samples after its first."
     ),
-    service: CheckerService = Depends(get_service),
 ) -> Response:
     count = len(body.query)
     if len(body.prompts) != count or len(body.labels) != count:

@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from fastapi import APIRouter
 
-from fastapi import APIRouter, Depends
-
-from proofgate.api.deps import Tenant, get_service
+from proofgate.api.deps import Service, Tenant
 from proofgate.api.errors import ERROR_RESPONSES
 from proofgate.models import TriageRequest, TriageResult
-from proofgate.service import CheckerService
 
 router = APIRouter(prefix="/v1", tags=["triage"], responses=ERROR_RESPONSES)
 
@@ -29,6 +26,6 @@ router = APIRouter(prefix="/v1", tags=["triage"], responses=ERROR_RESPONSES)
 async def triage(
     request: TriageRequest,
     tenant: Tenant,
-    service: Annotated[CheckerService, Depends(get_service)],
+    service: Service,
 ) -> TriageResult:
     return await service.triage(request, tenant=tenant)
