@@ -1,6 +1,7 @@
 # syntax=docker/dockerfile:1
 # proofgate service image: the pinned Lean toolchain, Mathlib's build cache, the REPL, the trusted
-# checker, and proofgate, running as a non-root user with bubblewrap for the sandbox.
+# checker, the exporter (proofgate-export, untested against real Lean), and proofgate, running as a
+# non-root user with bubblewrap for the sandbox.
 #
 # NOT BUILT on the development machines (they have no Docker engine); see README.md, "Docker".
 #
@@ -32,7 +33,8 @@ RUN curl -sSfL https://raw.githubusercontent.com/leanprover/elan/master/elan-ini
     && elan default "$(cat lean-toolchain)"
 COPY lakefile.lean lake-manifest.json ./
 COPY Proofgate ./Proofgate
-# Mathlib's prebuilt oleans (never a local Mathlib build), then the REPL and the trusted checker.
+# Mathlib's prebuilt oleans (never a local Mathlib build), then the REPL, the trusted checker and
+# the exporter that turns a compile's .olean into the export the checker reads.
 # A cache mirror (a host serving Mathlib's whole cache namespace) is a build argument: current
 # Mathlib reads MATHLIB_CACHE_BASE_URL, and an empty value means unset. Older Mathlib revisions
 # hard-code their cache location and ignore it; none reads MATHLIB_CACHE_URL.
@@ -43,7 +45,7 @@ ARG MATHLIB_CACHE_BASE_URL=""
 # whose URL changed, deletes it and clones it again. So the image keeps .git (and git) rather than
 # running Lean without `lake env`.
 RUN lake exe cache get \
-    && lake build repl proofgate-checker
+    && lake build repl proofgate-checker proofgate-export
 
 # --- stage 2: proofgate's wheel ------------------------------------------------------------
 FROM ${PYTHON_IMAGE} AS wheel

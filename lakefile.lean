@@ -24,15 +24,23 @@ require mathlib from git
 require REPL from git
   "https://github.com/leanprover-community/repl" @ "v4.32.0"
 
--- proofgate's own Lean code: the trusted checker (`Proofgate/Checker.lean`) and its reader of
--- exports (`Proofgate/ExportParse.lean`, docs/export-format.md), which the checker imports. Lake
--- builds a module as this library's only when one of its globs matches it, and the default globs
--- are the roots themselves (`LeanLibConfig.isBuildableModule`), so each module is a root.
+-- proofgate's own Lean code: the trusted checker (`Proofgate/Checker.lean`), its reader of
+-- exports (`Proofgate/ExportParse.lean`, docs/export-format.md), which the checker imports, and
+-- the exporter that writes them (`Proofgate/Export.lean`, untrusted). Lake builds a module as this
+-- library's only when one of its globs matches it, and the default globs are the roots themselves
+-- (`LeanLibConfig.isBuildableModule`), so each module is a root.
 -- Untested against real Lean: no toolchain runs where proofgate is developed.
 lean_lib Proofgate where
-  roots := #[`Proofgate.Checker, `Proofgate.ExportParse]
+  roots := #[`Proofgate.Checker, `Proofgate.ExportParse, `Proofgate.Export]
 
 -- The trusted checker: `lake build proofgate-checker`, run by the audit under `lake env`.
 -- See docs/checker-contract.md.
 lean_exe «proofgate-checker» where
   root := `Proofgate.Checker
+
+-- The exporter: `lake build proofgate-export`. Reads the `.olean` a jailed `lean -o` compile just
+-- wrote and writes the module's new constants as an export (docs/export-format.md). Untrusted and
+-- short-lived: it loads an attacker-influenced memory image; the checker parses its output.
+-- See docs/audit-design.md, section 9, step 3.
+lean_exe «proofgate-export» where
+  root := `Proofgate.Export
