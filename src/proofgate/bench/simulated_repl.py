@@ -48,6 +48,24 @@ spelled as written) and the "declaration uses `sorry`" warning at its name (at `
 example), as in the recorded transcripts `by_cases` and `tactic_sorry`. Any other `sorry` (in
 term mode, inside a longer proof, after a binder the stand-in cannot read) stays unseen.
 
+Statement audits (`proofgate audit-statements`) ask two more things of Lean, modelled here where
+the stand-in reads the declaration simply (`_declared_types`):
+- `#check (type_of% @_root_.NAME)` (or `@NAME`) on its own line, for a `theorem`/`lemma` NAME
+  declared in the same command, is answered as Lean's `#check` answers a term: an info message at
+  the `#check` keyword (column 0 to 6, as the recorded `def_eval` and `dup_msg` replies) whose data
+  is `TYPE : Prop`. TYPE is modelled, not recorded: the closed type as Lean's delaborator prints it
+  for these simple cases (`∀ (x y : T) {z : U}, ...`, binders of one kind and type grouped, an
+  explicit binder no later part mentions printed as `T →`, instance binders as `[inst : C]`),
+  spelled as written (no notation is normalized, no line is wrapped). A declaration it cannot read
+  gets no answer, as an unseen literal `sorry` does.
+- `-- standin: auto-bound NAME TYPE` says that Lean auto-binds NAME (of TYPE) in the declaration
+  that follows the marker: the `#check` type above starts with `{NAME : TYPE}`, as Lean puts
+  auto-bound implicits first; and under `autoImplicit false` (a top-level `set_option` of this
+  command or of its env) the command fails as Lean does, with an error at NAME's first use after
+  the marker: "Unknown identifier `NAME`" (the shape of the recorded `dup_msg` error; that Lean
+  says exactly this for a signature under `autoImplicit false` is modelled, not recorded), and
+  that declaration's type is not answered.
+
 Run it as `python -m proofgate.bench.simulated_repl [--replay FILE.in] [--import-seconds S]
 [--check-seconds-lognormal MU,SIGMA] [--seed N] [--start-seconds S]`.
 
@@ -313,6 +331,10 @@ class SimulatedRepl:
             if name == "report-worker":
                 text = f"worker pid={os.getpid()} ready_at={self.ready_at:.6f} started_at={received_at:.6f}"
                 messages.append(_message("info", line, column, text))
+        declared = _declared_types(lines, markers, record.options)
+        if declared:  # Lean lists messages in the order of their positions
+            messages.extend(declared)
+            messages.sort(key=lambda m: (m["pos"]["line"], m["pos"]["column"]))
         if not any(name == "sorry" for _, _, name, _ in markers):
             literal = _literal_sorries(code)
             for sorry, warning in literal:
@@ -584,6 +606,167 @@ def _literal_sorries(code: str) -> list[tuple[dict[str, Any], dict[str, Any]]]:
             "data": "declaration uses `sorry`",
         }
         found.append((sorry, warning))
+    return found
+
+
+#: `#check (type_of% @_root_.NAME)` alone on a line: the closed type of NAME.
+_CHECK_TYPE = re.compile(r"^#check \(type_of% @(?:_root_\.)?(?P<name>[^\s()]+)\)[ \t]*$")
+#: `theorem NAME ...` up to its `:=` (continuation lines indented), as `_BY_SORRY` reads it.
+_DECLARATION = re.compile(
+    r"^(?:theorem|lemma)[ \t]+(?P<name>[^\s({\[:]+)(?P<rest>(?:(?!:=)[^\n]|\n(?=[ \t]))*?):=",
+    re.MULTILINE,
+)
+#: Lean's identifier characters around a use of a name (`x` is not used in `x'`, `x₁` or `a.x`).
+_ID_EDGE = r"\w'!?₀-₉"
+
+
+def _uses(name: str, text: str) -> bool:
+    return re.search(rf"(?<![{_ID_EDGE}.]){re.escape(name)}(?![{_ID_EDGE}])", text) is not None
+
+
+def _binder_groups(text: str) -> list[tuple[str, list[str], str]] | None:
+    """`(bracket, names, type)` of each binder group in `text`, or None where the stand-in cannot
+    read one simply (as `_hypotheses`, keeping the bracket kind)."""
+    groups: list[tuple[str, list[str], str]] = []
+    index = 0
+    while index < len(text):
+        char = text[index]
+        if char in _ASCII_SPACE:
+            index += 1
+            continue
+        close = _BINDERS.get(char)
+        if close is None:
+            return None
+        depth, end = 0, index
+        while end < len(text):
+            if text[end] in _BINDERS:
+                depth += 1
+            elif text[end] in _BINDERS.values():
+                depth -= 1
+                if depth == 0:
+                    break
+            end += 1
+        if end >= len(text) or text[end] != close:
+            return None
+        names, colon, kind = text[index + 1 : end].partition(" : ")
+        kind = " ".join(kind.split())
+        if char == "[" and not colon:
+            groups.append(("[", ["inst"], " ".join(names.split())))
+        elif not colon or not kind or not names.split():
+            return None
+        else:
+            groups.append((char, names.split(), kind))
+        index = end + 1
+    return groups
+
+
+def _parenthesized(kind: str) -> str:
+    """An arrow's domain as Lean prints it: in parentheses when it would otherwise extend."""
+    if any(word in kind for word in ("→", "↔", "∀", "∃", "fun ", "λ")):
+        return f"({kind})"
+    return kind
+
+
+def _closed_type(rest: str, auto_bound: list[tuple[str, str]]) -> str | None:
+    """The type Lean prints for a declaration whose text after its name is `rest` (binders, `:`,
+    type), with `auto_bound` implicits first (modelled, see the module docstring)."""
+    depth, split = 0, -1
+    for index, char in enumerate(rest):
+        if char in _BINDERS:
+            depth += 1
+        elif char in _BINDERS.values():
+            depth -= 1
+        elif char == ":" and depth == 0:
+            split = index
+            break
+    groups = _binder_groups(rest[:split]) if split >= 0 else None
+    target = " ".join(rest[split + 1 :].split())
+    if groups is None or not target:
+        return None
+    binders = [("{", name, kind) for name, kind in auto_bound]
+    binders += [(bracket, name, kind) for bracket, names, kind in groups for name in names]
+    pieces: list[str] = []  # printed `∀` groups and arrows, in order
+    forall: list[tuple[str, list[str], str]] = []
+
+    def flush() -> None:
+        if forall:
+            printed = " ".join(
+                f"{b}{' '.join(names)} : {kind}{_BINDERS[b]}" for b, names, kind in forall
+            )
+            pieces.append(f"∀ {printed},")
+            forall.clear()
+
+    for position, (bracket, name, kind) in enumerate(binders):
+        later = " ".join(k for _, _, k in binders[position + 1 :]) + " " + target
+        if bracket == "(" and not _uses(name, later):
+            flush()
+            pieces.append(f"{_parenthesized(kind)} →")
+        elif forall and forall[-1][0] == bracket and forall[-1][2] == kind and bracket != "[":
+            forall[-1][1].append(name)
+        else:
+            forall.append((bracket, [name], kind))
+    flush()
+    return " ".join([*pieces, target])
+
+
+def _declared_types(
+    lines: list[str], markers: list[tuple[int, int, str, str]], options: dict[str, str]
+) -> list[dict[str, Any]]:
+    """Errors for auto-bound names under `autoImplicit false`, and answers to `#check (type_of%
+    @NAME)` lines, for the declarations of this command (see the module docstring)."""
+    kept = ["" if MARKER in line else line for line in lines]  # keeps line numbers
+    plain = "\n".join(kept)
+    declarations = list(_DECLARATION.finditer(plain))
+    bound: dict[str, list[tuple[str, str]]] = {}
+    failed: set[str] = set()
+    found: list[dict[str, Any]] = []
+    for line, _, name, argument in markers:
+        if name != "auto-bound" or len(argument.split(None, 1)) != 2:
+            continue
+        variable, kind = argument.split(None, 1)
+        offset = sum(len(text) + 1 for text in kept[:line])
+        following = next((d for d in declarations if d.start() >= offset), None)
+        if following is None:
+            continue
+        bound.setdefault(following["name"], []).append((variable, " ".join(kind.split())))
+        if options.get("autoImplicit") == "false":
+            use = re.search(
+                rf"(?<![{_ID_EDGE}.]){re.escape(variable)}(?![{_ID_EDGE}])",
+                plain[following.start("rest") : following.end("rest")],
+            )
+            if use is not None:
+                where = _position(plain, following.start("rest") + use.start())
+                end = {"line": where["line"], "column": where["column"] + len(variable)}
+                found.append(
+                    {
+                        "severity": "error",
+                        "pos": where,
+                        "endPos": end,
+                        "data": f"Unknown identifier `{variable}`",
+                    }
+                )
+                failed.add(following["name"])
+    for number, text in enumerate(lines, start=1):
+        check = _CHECK_TYPE.match(text)
+        if check is None:
+            continue
+        wanted = check["name"]
+        declaration = next(
+            (d for d in declarations if d["name"] == wanted or wanted.endswith("." + d["name"])),
+            None,
+        )
+        if declaration is None or declaration["name"] in failed:
+            continue
+        closed = _closed_type(declaration["rest"], bound.get(declaration["name"], []))
+        if closed is not None:
+            found.append(
+                {
+                    "severity": "info",
+                    "pos": {"line": number, "column": 0},
+                    "endPos": {"line": number, "column": 6},
+                    "data": f"{closed} : Prop",
+                }
+            )
     return found
 
 
