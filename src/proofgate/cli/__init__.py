@@ -9,6 +9,7 @@ from typing import Annotated
 
 import typer
 
+from proofgate.cli import audit_statements as audit_statements_cli
 from proofgate.cli import batch as batch_cli
 from proofgate.cli import bench as bench_cli
 from proofgate.cli import cache, check, ci, common, keys, lint, server, usage
@@ -56,6 +57,7 @@ record_cli.register(app)
 report_cli.register(app)
 bench_cli.register(app)
 triage_cli.register(app)
+audit_statements_cli.register(app)
 
 
 def main() -> None:
