@@ -190,6 +190,20 @@ def test_repl_positions_land_in_the_proof(header: str) -> None:
     ]
     assert warning.source == "statement" and warning.pos == Position(line=theorem_line, column=8)
     assert nowhere.pos is None and nowhere.source is None and nowhere.goals == ["⊢ False"]
+    # a message with no start in the submitter's text has no end there either
+    (unlocated,) = messages_from_repl(
+        repl_messages(
+            [
+                {
+                    "severity": "error",
+                    "pos": {"line": 0, "column": 0},
+                    "endPos": {"line": 2, "column": 4},
+                    "data": "x",
+                }
+            ]
+        )
+    )
+    assert unlocated.pos is None and unlocated.end_pos is None
     sorries = sorries_from_repl(
         repl_sorries(
             [

@@ -433,6 +433,25 @@ def test_build_verdict_maps_the_audit_compile_errors() -> None:
     assert second.pos is None
 
 
+def test_an_audit_compile_error_without_a_position_still_shows_its_goals() -> None:
+    """Every compile error is read as a Lean message (category and goals) whether or not it
+    carries a `line:column:`; an unplaced one once lost its goals."""
+    assembled = assemble(Submission(statement=STATEMENT, proof="by\n  skip"))
+    failure = CompileFailure(
+        "no", messages=["4:8: unsolved goals\n⊢ 1 = 2", "unsolved goals\n⊢ 3 = 4"]
+    )
+    verdict = build_verdict(
+        assembled=assembled,
+        policy=check_submission(assembled),
+        allowed_axioms=ALLOWED,
+        audit=failure,
+    )
+    placed, unplaced = verdict.messages
+    assert placed.goals == ["⊢ 1 = 2"] and placed.pos is not None
+    assert unplaced.goals == ["⊢ 3 = 4"] and unplaced.pos is None
+    assert unplaced.category is Category.unsolved_goals
+
+
 def test_a_free_compiles_missing_target_is_failed_whatever_lean_says() -> None:
     """Decided by proofgate's reading of the code (issue 30, defect 1): no verdict status of its
     own, category `target_missing`, and the verdict names the target asked for."""

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable, Sequence
-from typing import Literal, Protocol
+from dataclasses import dataclass
+from typing import Any, Literal, Protocol
 
 from proofgate.lean.reply import ReplMessage, ReplPos, ReplSorry
 from proofgate.models import Category, Message, Position, Severity, SorryInfo, Violation
@@ -17,8 +18,11 @@ from proofgate.verify.assemble import SourceField, SourcePosition
 
 __all__ = [
     "Locator",
+    "Place",
     "categorize",
+    "feedback_message",
     "goals_in",
+    "lean_message",
     "messages_from_repl",
     "policy_messages",
     "render_annotated",
@@ -111,6 +115,44 @@ def _without_failed(goal: str) -> str:
     return cut if cut.rsplit("\n", 1)[-1].strip() not in ("⊢", "") else goal
 
 
+@dataclass(frozen=True)
+class Place:
+    """Where a message or a `sorry` stands: its start, its end if known, and the submitted field
+    they are in (None: positions in the checked file itself, when there was nothing to map them)."""
+
+    pos: Position
+    end_pos: Position | None = None
+    source: SourceField | None = None
+
+
+def _placed(at: Place | None) -> dict[str, Any]:
+    """The position fields a `Message` or a `SorryInfo` takes from `at` (none for no place)."""
+    return {} if at is None else {"pos": at.pos, "end_pos": at.end_pos, "source": at.source}
+
+
+def feedback_message(
+    severity: Severity,
+    category: Category,
+    text: str,
+    at: Place | None = None,
+    *,
+    goals: Sequence[str] = (),
+) -> Message:
+    """A message for the feedback, `at` a place in the submitter's text (None: no position)."""
+    return Message(
+        severity=severity, category=category, text=text, goals=list(goals), **_placed(at)
+    )
+
+
+def lean_message(
+    text: str, severity: Severity = Severity.error, at: Place | None = None
+) -> Message:
+    """A message Lean printed: its category read from its text and, for an error, the goals it
+    shows."""
+    goals = goals_in(text) if severity is Severity.error else []
+    return feedback_message(severity, categorize(text, severity), text, at, goals=goals)
+
+
 def _severity(message: ReplMessage) -> Severity:
     """The REPL's severity as the wire's (its `trace` reads as info)."""
     return Severity.info if message.severity == "trace" else Severity(message.severity)
@@ -129,57 +171,29 @@ def _place(
     return Position(line=where.line, column=where.column), where.field
 
 
-def _span(
-    raw: ReplMessage | ReplSorry, locate: Locator | None
-) -> tuple[Position | None, Position | None, SourceField | None]:
-    """Where a REPL message or sorry starts and ends in the submitter's text, and in which field.
-    An end in another field than the start says nothing useful: it is dropped."""
+def _span(raw: ReplMessage | ReplSorry, locate: Locator | None) -> Place | None:
+    """Where a REPL message or sorry starts and ends in the submitter's text, and in which field
+    (None: it has no start there). An end in another field than the start says nothing useful: it
+    is dropped."""
     pos, source = _place(raw.pos, locate, end=False)
+    if pos is None:
+        return None
     end_pos, end_source = _place(raw.end_pos, locate, end=True)
-    return pos, end_pos if end_source == source else None, source
+    return Place(pos, end_pos if end_source == source else None, source)
 
 
 def messages_from_repl(
     raw_messages: Iterable[ReplMessage], *, locate: Locator | None = None
 ) -> list[Message]:
     """REPL `messages` (severity, pos, endPos, data) as `Message`s in the submitter's text."""
-    messages: list[Message] = []
-    for raw in raw_messages:
-        text = raw.data
-        severity = _severity(raw)
-        pos, end_pos, source = _span(raw, locate)
-        category = categorize(text, severity)
-        goals = goals_in(text) if severity is Severity.error else []
-        messages.append(
-            Message(
-                severity=severity,
-                category=category,
-                text=text,
-                pos=pos,
-                end_pos=end_pos,
-                goals=goals,
-                source=source,
-            )
-        )
-    return messages
+    return [lean_message(raw.data, _severity(raw), _span(raw, locate)) for raw in raw_messages]
 
 
 def sorries_from_repl(
     raw_sorries: Iterable[ReplSorry], *, locate: Locator | None = None
 ) -> list[SorryInfo]:
     """REPL `sorries` (pos, endPos, goal) as `SorryInfo`s placed in the submitter's text."""
-    found: list[SorryInfo] = []
-    for raw in raw_sorries:
-        pos, end_pos, source = _span(raw, locate)
-        found.append(
-            SorryInfo(
-                pos=pos,
-                end_pos=end_pos,
-                goal=raw.goal,
-                source=source,
-            )
-        )
-    return found
+    return [SorryInfo(goal=raw.goal, **_placed(_span(raw, locate))) for raw in raw_sorries]
 
 
 def policy_messages(
@@ -193,14 +207,12 @@ def policy_messages(
     for severity, items in ((Severity.error, violations), (Severity.info, notes)):
         for item in items:
             in_statement = item.message.startswith("in the statement: ")
+            at = Place(
+                Position(line=item.line, column=item.column),
+                source="statement" if in_statement else source,
+            )
             messages.append(
-                Message(
-                    severity=severity,
-                    category=Category.policy,
-                    text=f"[{item.rule}] {item.message}",
-                    pos=Position(line=item.line, column=item.column),
-                    source="statement" if in_statement else source,
-                )
+                feedback_message(severity, Category.policy, f"[{item.rule}] {item.message}", at)
             )
     return messages
 

@@ -69,8 +69,9 @@ from proofgate.verify.contract import (
     ExportOutcome,
 )
 from proofgate.verify.feedback import (
-    categorize,
-    goals_in,
+    Place,
+    feedback_message,
+    lean_message,
     messages_from_repl,
     policy_messages,
     render_annotated,
@@ -297,13 +298,12 @@ def _infra_reason(failure: InfraFailure) -> str:
 
 
 _Field = Literal["code", "statement", "proof"]
-_Place = tuple[_Field, Position, Position]
 
 
-def _axiom_declarations(sources: Mapping[_Field, str]) -> dict[str, _Place]:
+def _axiom_declarations(sources: Mapping[_Field, str]) -> dict[str, Place]:
     """Where the submitted text declares each `axiom NAME` (the name as written), by lexing it:
     the audit sees constants, not text, so this is how its axiom is placed on a line."""
-    found: dict[str, _Place] = {}
+    found: dict[str, Place] = {}
     for field, text in sources.items():
         if "axiom" not in text:
             continue
@@ -312,11 +312,11 @@ def _axiom_declarations(sources: Mapping[_Field, str]) -> dict[str, _Place]:
             if keyword.is_word("axiom") and name.kind is keyword.kind and not name.is_word("axiom"):
                 start = Position(line=name.line, column=name.column)
                 end = Position(line=name.end_line, column=name.end_column)
-                found.setdefault(name.name, (field, start, end))
+                found.setdefault(name.name, Place(start, end, field))
     return found
 
 
-def _declared_at(axiom: str, declared: Mapping[str, _Place]) -> _Place | None:
+def _declared_at(axiom: str, declared: Mapping[str, Place]) -> Place | None:
     """The declaration of `axiom` (a full name) in the submitted text: written so, or under a
     namespace (`Foo.cheat` declared as `cheat` inside `namespace Foo`)."""
     if axiom in declared:
@@ -338,21 +338,8 @@ def audit_messages(
         return []
     messages: list[Message] = []
 
-    def add(severity: Severity, category: Category, text: str, place: _Place | None = None) -> None:
-        if place is None:
-            messages.append(Message(severity=severity, category=category, text=text))
-            return
-        field, start, end = place
-        messages.append(
-            Message(
-                severity=severity,
-                category=category,
-                text=text,
-                pos=start,
-                end_pos=end,
-                source=field,
-            )
-        )
+    def add(severity: Severity, category: Category, text: str, place: Place | None = None) -> None:
+        messages.append(feedback_message(severity, category, text, place))
 
     if audit.outcome in STATEMENT_OUTCOMES:
         detail = f": {audit.detail}" if audit.detail else ""
@@ -427,21 +414,12 @@ def _compile_messages(failure: CompileFailure, assembled: Assembled) -> list[Mes
     for line in failure.messages:
         match = _COMPILE_LINE.match(line)
         if match is None:
-            messages.append(Message(severity=Severity.error, category=categorize(line), text=line))
+            messages.append(lean_message(line))
             continue
         text = match.group(3)
         where = assembled.locate(int(match.group(1)), int(match.group(2)))
-        pos = where.position if where is not None else None
-        messages.append(
-            Message(
-                severity=Severity.error,
-                category=categorize(text),
-                text=text,
-                pos=pos,
-                goals=goals_in(text),
-                source=where.field if where is not None else None,
-            )
-        )
+        at = Place(where.position, source=where.field) if where is not None else None
+        messages.append(lean_message(text, at=at))
     return messages
 
 
