@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import pytest
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from proofgate.exceptions import SubmissionError
-from proofgate.models import Submission
+from proofgate.models import Submission, TriageRequest
+from proofgate.models.check import MAX_SOURCE_CHARS
+from proofgate.models.rewards import RewardRequest
+from proofgate.models.sessions import OpenSessionRequest
 from proofgate.models.validation import first_error, submission_error
+from proofgate.rewards.openrlhf import OpenRLHFRequest
 
 
 def _error(**fields: object) -> ValidationError:
@@ -28,3 +32,25 @@ def test_a_submission_error_falls_back_to_the_given_name_when_no_field_is_named(
     assert named.field == "timeout" and str(named).startswith("timeout: ")
     unnamed = submission_error(_error(), "submission")  # a model-level error: no field
     assert unnamed.field is None and str(unnamed).startswith("submission: ")
+
+
+def test_every_lean_text_is_held_to_the_same_bound_and_named_where_it_is_too_long() -> None:
+    """`LeanSource` is the one bound of a Lean text: a completion past it is named by its index
+    (`completions.1`), as pydantic names any item (it had a hand-written check of its own)."""
+    fits, over = "x" * MAX_SOURCE_CHARS, "x" * (MAX_SOURCE_CHARS + 1)
+    statement = "theorem t : True := by sorry"
+    cases: list[tuple[type[BaseModel], dict[str, object], tuple[str | int, ...]]] = [
+        (Submission, {"code": over}, ("code",)),
+        (Submission, {"statement": statement, "proof": over}, ("proof",)),
+        (TriageRequest, {"statement": over}, ("statement",)),
+        (OpenSessionRequest, {"statement": over}, ("statement",)),
+        (RewardRequest, {"statement": over, "completions": ["a"]}, ("statement",)),
+        (RewardRequest, {"statement": statement, "completions": ["a", over]}, ("completions", 1)),
+        (OpenRLHFRequest, {"query": ["q"], "prompts": ["p"], "labels": [over]}, ("labels", 0)),
+    ]
+    for model, fields, where in cases:
+        with pytest.raises(ValidationError) as raised:
+            model.model_validate(fields)
+        (error,) = raised.value.errors()
+        assert (error["loc"], error["type"]) == (where, "string_too_long"), model
+    RewardRequest(statement=statement, completions=[fits])

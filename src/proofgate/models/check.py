@@ -19,6 +19,7 @@ __all__ = [
     "DeclarationName",
     "EnvironmentName",
     "Goal",
+    "LeanSource",
     "Message",
     "Pins",
     "PolicyProfile",
@@ -42,6 +43,9 @@ __all__ = [
 
 #: Upper bound of one Lean source field, before the HTTP body limit applies.
 MAX_SOURCE_CHARS = 500_000
+#: One Lean text a request carries (a file, a statement, a proof, a completion), at most
+#: MAX_SOURCE_CHARS characters.
+LeanSource = Annotated[str, Field(max_length=MAX_SOURCE_CHARS)]
 
 #: The name of a declaration a request targets: a Lean name, no spaces or brackets.
 DeclarationName = Annotated[str, Field(max_length=512, pattern=r"^[^\s()\[\]{}:,;`]+$")]
@@ -213,19 +217,15 @@ class Submission(BaseModel):
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=False)
 
-    code: str | None = Field(
-        None,
-        max_length=MAX_SOURCE_CHARS,
-        description="The whole Lean file, header included. Alone: a free compile.",
+    code: LeanSource | None = Field(
+        None, description="The whole Lean file, header included. Alone: a free compile."
     )
-    statement: str | None = Field(
+    statement: LeanSource | None = Field(
         None,
-        max_length=MAX_SOURCE_CHARS,
         description="The locked statement: a whole snippet ending in a theorem proved by `sorry`.",
     )
-    proof: str | None = Field(
+    proof: LeanSource | None = Field(
         None,
-        max_length=MAX_SOURCE_CHARS,
         description="A tactic block (`by ...`) or term that replaces the statement's `sorry`.",
     )
     target: DeclarationName | None = Field(
@@ -342,7 +342,7 @@ class TriageRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    statement: str = Field(min_length=1, max_length=MAX_SOURCE_CHARS)
+    statement: LeanSource = Field(min_length=1)
     target: DeclarationName | None = Field(
         None, description="The theorem to triage (default: the statement's last theorem)."
     )

@@ -15,11 +15,11 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from proofgate.models.check import (
-    MAX_SOURCE_CHARS,
     UNFINISHED,
     Category,
     DeclarationName,
     EnvironmentName,
+    LeanSource,
     Pins,
     RequestPolicy,
     VerdictStatus,
@@ -109,12 +109,11 @@ class RewardRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    statement: str = Field(
+    statement: LeanSource = Field(
         min_length=1,
-        max_length=MAX_SOURCE_CHARS,
         description="The locked statement: a whole snippet ending in a theorem proved by `sorry`.",
     )
-    completions: list[str] = Field(
+    completions: list[LeanSource] = Field(
         min_length=1,
         description="Raw model outputs (reasoning, prose and a fenced Lean block), each checked "
         "against the statement; at most PROOFGATE_MAX_BATCH_ITEMS (413 beyond).",
@@ -133,17 +132,6 @@ class RewardRequest(BaseModel):
         description="Read a completion without a fenced block as Lean source, whole "
         "(default: such a completion is `no_proof`).",
     )
-
-    @field_validator("completions")
-    @classmethod
-    def _bounded(cls, value: list[str]) -> list[str]:
-        for index, completion in enumerate(value):
-            if len(completion) > MAX_SOURCE_CHARS:
-                raise ValueError(
-                    f"completion {index} has {len(completion)} characters, more than the "
-                    f"{MAX_SOURCE_CHARS} allowed"
-                )
-        return value
 
 
 class RewardRecord(BaseModel):

@@ -12,9 +12,9 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from proofgate.models.check import (
-    MAX_SOURCE_CHARS,
     DeclarationName,
     EnvironmentName,
+    LeanSource,
     Message,
     RequestPolicy,
     Violation,
@@ -43,9 +43,8 @@ class OpenSessionRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    statement: str = Field(
-        max_length=MAX_SOURCE_CHARS,
-        description="A whole snippet ending in the theorem to prove, proved by `sorry`.",
+    statement: LeanSource = Field(
+        description="A whole snippet ending in the theorem to prove, proved by `sorry`."
     )
     environment: EnvironmentName = "default"
     target: DeclarationName | None = Field(

@@ -21,13 +21,13 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from proofgate.models.check import MAX_SOURCE_CHARS
+from proofgate.models.check import LeanSource
 from proofgate.models.rewards import RewardRecord
 from proofgate.rewards.log import RewardLogArg, open_reward_log
 from proofgate.rewards.scorer import Scorer
 
 #: A label is a locked statement, held to `RewardRequest.statement`'s bounds (a 422 naming it).
-Statement = Annotated[str, Field(min_length=1, max_length=MAX_SOURCE_CHARS)]
+Statement = Annotated[LeanSource, Field(min_length=1)]
 
 __all__ = [
     "OpenRLHFRequest",
