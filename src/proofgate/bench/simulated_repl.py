@@ -79,6 +79,10 @@ changes nothing after its command. An unknown option name is an error (Unknown o
 is a value of the wrong kind. The thread count comes from LEAN_NUM_THREADS (the C `atoi` of it;
 unset: the core count); a count of 0 leaves the runtime without a task manager, which Lean's
 elaborator cannot run without: the stand-in then aborts on its first command, as that assertion does.
+
+A `cmd` with `"infotree": LEVEL` gets the REPL's `infotree` where `proofgate.bench.simulated_infotree`
+models it (one-line declarations proved by one recorded tactic, at `tactics`, `original`,
+`substantive`), and none elsewhere.
 """
 
 from __future__ import annotations
@@ -99,9 +103,11 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 
 if __package__:
     from proofgate.bench.lean_json import lean_json_pretty
+    from proofgate.bench.simulated_infotree import infotree_of
     from proofgate.bench.simulated_lean import BUILTIN_OPTIONS
 else:  # run as a file: import the sibling files without the (slow to import) proofgate package
     from lean_json import lean_json_pretty  # type: ignore[import-not-found,no-redef]  # the sibling file
+    from simulated_infotree import infotree_of  # type: ignore[import-not-found,no-redef]  # sibling
     from simulated_lean import BUILTIN_OPTIONS  # type: ignore[import-not-found,no-redef]  # sibling
 
 if TYPE_CHECKING:
@@ -349,6 +355,9 @@ class SimulatedRepl:
             reply["messages"] = messages
         if sorries:
             reply["sorries"] = sorries
+        trees = infotree_of(code, data.get("infotree"))  # bench/simulated_infotree.py
+        if trees:
+            reply["infotree"] = trees
         self._reply(reply, markers=markers)
 
     def _act(
