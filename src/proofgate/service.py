@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 from proofgate.config import Settings
 from proofgate.environments.readiness import lean_problems, readiness_reasons
@@ -222,6 +223,25 @@ class CheckerService:
     async def check(self, submission: Submission, *, tenant: str = LOCAL) -> Verdict:
         """Verify one submission for `tenant`. Raises `SubmissionError`, `NotReady`, `Busy` (or
         `TenantBusy`); every outcome the submission caused is a `Verdict`."""
+        verdict, _ = await self._check(submission, tenant, infotree=None)
+        return verdict
+
+    async def check_with_infotree(
+        self, submission: Submission, *, infotree: str, tenant: str = LOCAL
+    ) -> tuple[Verdict, Any]:
+        """`check`, with the REPL asked for its info tree at level `infotree` (the REPL's `full`,
+        `tactics`, `original`, `substantive`): the verdict, and the tree as the REPL printed it
+        (positions in the submitter's lines), or None where the REPL did not run the body (a
+        policy refusal, a failed header, a fault) or printed none. The cache is not read (a cached
+        verdict has no tree); the verdict is remembered as `check` remembers it."""
+        verdict, run = await self._check(submission, tenant, infotree=infotree)
+        if run is None or run.header_failed:
+            return verdict, None
+        return verdict, run.reply.raw.get("infotree")
+
+    async def _check(
+        self, submission: Submission, tenant: str, *, infotree: str | None
+    ) -> tuple[Verdict, ReplRun | None]:
         started = time.perf_counter()
         # Assembling, the policy pass and the cache key read the whole submitted text: in a
         # worker thread, so a large submission never stalls the loop's other requests.
@@ -230,18 +250,18 @@ class CheckerService:
             # Decided before Lean, by proofgate's own readers: the same for every tenant.
             verdict = self._verdict(prepared, started)
             await self._remember(prepared, verdict, shared=True)
-            return verdict
-        for key in (prepared.cache_key, prepared.tenant_key):
+            return verdict, None
+        for key in (prepared.cache_key, prepared.tenant_key) if infotree is None else ():
             cached = await self._cache.get(key)
             if cached is not None:
-                return cached
+                return cached, None
         if self._reasons or self._pool is None or self._auditor is None:
             raise NotReady(
                 "cannot verify: " + "; ".join(self._reasons or ["the service is not started"])
             )
-        verdict, audited = await self._verify(prepared, started)
+        verdict, audited, run = await self._verify(prepared, started, infotree=infotree)
         await self._remember(prepared, verdict, shared=audited)
-        return verdict
+        return verdict, run
 
     def _prepare(self, submission: Submission, tenant: str) -> _Prepared:
         began = time.perf_counter()
@@ -281,9 +301,11 @@ class CheckerService:
             self.timeout(submission.timeout),
         )
 
-    async def _verify(self, prepared: _Prepared, started: float) -> tuple[Verdict, bool]:
-        """The verdict, and whether every tenant may share it: the trusted audit decided it (it
-        ran to an answer) and the pooled worker added nothing to it (no message, no sorry)."""
+    async def _verify(
+        self, prepared: _Prepared, started: float, *, infotree: str | None = None
+    ) -> tuple[Verdict, bool, ReplRun | None]:
+        """The verdict, whether every tenant may share it (the trusted audit decided it, it ran to
+        an answer, and the pooled worker added nothing to it: no message, no sorry), and the run."""
         assert self._pool is not None and self._auditor is not None
         run: ReplRun | None = None
         audit: AuditResult = None
@@ -294,6 +316,7 @@ class CheckerService:
                 prepared.policy.code,
                 environment=prepared.environment,
                 timeout=prepared.timeout,
+                infotree=infotree,
                 tenant=prepared.tenant,
             )
         except ReplError as exc:
@@ -328,7 +351,7 @@ class CheckerService:
             prepared, started, run=run, audit=audit, infra=infra, timings=timings
         )
         worker_said_nothing = run is not None and not (run.reply.messages or run.reply.sorries)
-        return verdict, audit is not None and worker_said_nothing
+        return verdict, audit is not None and worker_said_nothing, run
 
     def _verdict(
         self,
