@@ -7,7 +7,6 @@ a malformed export, a redeclared import, a kernel refusal, a checker that hangs 
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 from typing import Any
@@ -17,7 +16,7 @@ import pytest
 from proofgate.models import Category, Submission, Verdict, VerdictStatus
 from proofgate.verify.audit import Auditor
 from proofgate.verify.warm_audit import REFERENCE_EXPORT
-from tests.support.stack import Stack, make_stack, running_service
+from tests.support.stack import STANDINS, Stack, make_stack, running_service
 
 STATEMENT = "import Mathlib\n\ntheorem t1 (a b : ℕ) : a + b = b + a := by sorry\n"
 PROOF = "by exact Nat.add_comm a b"
@@ -159,14 +158,37 @@ async def test_a_checker_that_crashes_twice_is_internal_never_proved(tmp_path: P
         assert pool.stats.replaced == 2  # retried once on a fresh checker
 
 
-async def test_an_exporter_refusal_is_the_submissions_failure(tmp_path: Path) -> None:
+REFUSING_EXPORTER = """
+import json, os, sys
+out = sys.argv[sys.argv.index("--out") + 1]
+if os.path.basename(out) in REFUSE:
+    print("a warning the compile printed")  # the refusal is the last line of stdout
+    print(json.dumps({"error": "free_variable", "detail": "t1 holds a free variable"}))
+    raise SystemExit(1)
+os.execv(sys.executable, [sys.executable, EXPORTER, SCENARIO, *sys.argv[1:]])
+"""
+
+
+@pytest.mark.parametrize(
+    ("refused", "status", "words"),
+    [
+        # the submission's export refused: its own failure, no checker asked
+        ("ProofgateSubmission.ndjson", VerdictStatus.failed, "the submission could not be"),
+        # the locked statement's: the service's fault, never the proof's
+        (REFERENCE_EXPORT, VerdictStatus.internal, "the locked statement could not be"),
+    ],
+)
+async def test_an_exporter_refusal_is_judged_by_whose_module_it_refused(
+    tmp_path: Path, refused: str, status: VerdictStatus, words: str
+) -> None:
     stack = warm_stack(tmp_path)
     refusing = tmp_path / "refusing_exporter.py"
-    refusal = {"error": "free_variable", "detail": "t1 holds a free variable"}
-    refusing.write_text(f"print({json.dumps(json.dumps(refusal))})\nraise SystemExit(1)\n")
+    refusing.write_text(
+        f"REFUSE = {[refused]!r}\nEXPORTER = {str(STANDINS / 'olean_exporter.py')!r}\n"
+        f"SCENARIO = {str(stack.scenario_file)!r}\n" + REFUSING_EXPORTER
+    )
     stack.settings.export_command = f"{sys.executable} {refusing}"
     async with running_service(stack) as service:
         verdict: Verdict = await service.check(submission())
-    # the submission is exported first: its refusal is its own failure, no checker is asked
-    assert verdict.status is VerdictStatus.failed, verdict.reason
-    assert "could not be exported" in verdict.reason and "free_variable" in verdict.reason
+    assert verdict.status is status, verdict.reason
+    assert words in verdict.reason and "free_variable: t1 holds a free variable" in verdict.reason

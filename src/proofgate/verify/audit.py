@@ -64,10 +64,12 @@ from proofgate.verify.contract import (
     ExportAuditReport,
 )
 from proofgate.verify.warm_audit import (
+    EXPORT_FAILED,
     EXPORTER_BINARY,
     REFERENCE_EXPORT,
     SUBMISSION_EXPORT,
     WarmCheckers,
+    compile_and_export,
     exporter_argv,
     exporter_failure,
 )
@@ -196,7 +198,12 @@ class Auditor:
             raise SubmissionError("answer holes need a statement", field="answer_holes")
         timings: dict[str, float] = {}
         started = time.monotonic()
-        reference = await self.reference(environment, statement) if statement is not None else None
+        warm = self.settings.audit_checker == "warm"
+        reference = (
+            await self.reference(environment, statement, export=warm)
+            if statement is not None
+            else None
+        )
         timings["compile_statement"] = _ms_since(started)
         scratch = self.settings.data_dir / "audit" / uuid.uuid4().hex
         scratch.mkdir(parents=True)
@@ -204,14 +211,19 @@ class Auditor:
             source = scratch / SOURCE
             source.write_text(request.code, encoding="utf-8")
             olean = scratch / OLEAN
-            compiled = await self._compile(environment, source, olean, what="the submission")
+            export = scratch / SUBMISSION_EXPORT if warm else None
+            compiled = await self._compile(
+                environment, source, olean, what="the submission", export=export
+            )
             timings["compile_submission"] = float(compiled.duration_ms)
+            if export is not None and compiled.returncode == EXPORT_FAILED:
+                return CompileFailure(exporter_failure(compiled.stdout, what="the submission"))
             if compiled.timed_out or compiled.out_of_memory or compiled.returncode != 0:
                 return _compile_failure(compiled, what="the submission")
             if not olean.is_file():
                 raise AuditError(f"the compiler exited 0 but wrote no {olean.name}")
-            if self.settings.audit_checker == "warm":
-                return await self._warm_audit(request, olean, reference, timings)
+            if export is not None:
+                return await self._warm_audit(request, export, reference, timings)
             argv = checker_argv(
                 self._checker_command(environment),
                 submission=olean,
@@ -238,8 +250,12 @@ class Auditor:
         report.timings_ms.update(timings)
         return report
 
-    async def reference(self, environment: Environment, statement: str) -> Path:
-        """The locked statement's trusted .olean, compiled once and then read from the cache."""
+    async def reference(
+        self, environment: Environment, statement: str, *, export: bool = False
+    ) -> Path:
+        """The locked statement's trusted .olean, compiled once and then read from the cache;
+        with `export`, a new one is exported in the same jail (`reference_export` makes the
+        export of one cached before)."""
         key = self.reference_key(environment, statement)
         final = self.settings.data_dir / "references" / key
         lock = self._reference_locks.setdefault(key, asyncio.Lock())
@@ -252,8 +268,14 @@ class Auditor:
                 source = building / SOURCE
                 source.write_text(statement, encoding="utf-8")
                 compiled = await self._compile(
-                    environment, source, building / OLEAN, what="the locked statement"
+                    environment,
+                    source,
+                    building / OLEAN,
+                    what="the locked statement",
+                    export=building / REFERENCE_EXPORT if export else None,
                 )
+                if export and compiled.returncode == EXPORT_FAILED:
+                    raise AuditError(exporter_failure(compiled.stdout, what="the locked statement"))
                 if compiled.timed_out or compiled.out_of_memory:
                     raise AuditError(
                         "compiling the locked statement ran out of time or memory: raise "
@@ -294,23 +316,15 @@ class Auditor:
     async def _warm_audit(
         self,
         request: AuditRequest,
-        olean: Path,
+        export: Path,
         reference: Path | None,
         timings: dict[str, float],
     ) -> ExportAuditReport | CompileFailure:
-        """Export the compiled submission, then ask a warm checker about the two exports."""
+        """Ask a warm checker about the submission's export (written by its compile's jail) and
+        the reference's."""
         environment = request.environment
-        export = olean.parent / SUBMISSION_EXPORT
-        exported = await self._export(environment, olean, export)
-        timings["export_submission"] = float(exported.duration_ms)
-        if exported.timed_out or exported.out_of_memory:
-            return _compile_failure(exported, what="exporting the submission")
-        if exported.returncode != 0:
-            return CompileFailure(
-                exporter_failure(exported.stdout, exported.returncode, what="the submission")
-            )
         if not export.is_file():
-            raise AuditError(f"the exporter exited 0 but wrote no {export.name}")
+            raise AuditError(f"the compile and export exited 0 but wrote no {export.name}")
         reference_export = None
         if reference is not None:
             reference_export = await self.reference_export(environment, reference)
@@ -331,8 +345,9 @@ class Auditor:
         return result
 
     async def reference_export(self, environment: Environment, reference: Path) -> Path:
-        """The export of a cached reference .olean, made once beside it (same lock as the
-        .olean: one export per statement, however many checks wait for it)."""
+        """The export of a cached reference .olean: made with it in warm mode; for a reference
+        cached before, made once beside it in a jail of its own (same lock as the .olean: one
+        export per statement, however many checks wait for it)."""
         export = reference.parent / REFERENCE_EXPORT
         lock = self._reference_locks.setdefault(reference.parent.name, asyncio.Lock())
         async with lock:
@@ -344,11 +359,8 @@ class Auditor:
                     environment, reference, partial, writable=reference.parent
                 )
                 if exported.timed_out or exported.out_of_memory or exported.returncode != 0:
-                    raise AuditError(
-                        exporter_failure(
-                            exported.stdout, exported.returncode, what="the locked statement"
-                        )
-                    )
+                    reason = exporter_failure(exported.stdout, what="the locked statement")
+                    raise AuditError(f"{reason} (exit {exported.returncode})")
                 if not partial.is_file():
                     raise AuditError(f"the exporter exited 0 but wrote no {export.name}")
                 partial.rename(export)
@@ -398,7 +410,13 @@ class Auditor:
     # --- processes ----------------------------------------------------------------------------
 
     async def _compile(
-        self, environment: Environment, source: Path, olean: Path, *, what: str
+        self,
+        environment: Environment,
+        source: Path,
+        olean: Path,
+        *,
+        what: str,
+        export: Path | None = None,
     ) -> RunResult:
         """`lean -j N -D... --json -R DIR -o OLEAN DIR/ProofgateSubmission.lean`, DIR writable:
         the thread count and the environment's options alike for statement and submission; the
@@ -416,9 +434,22 @@ class Auditor:
             str(olean),
             str(source),
         ]
+        if (
+            export is not None
+        ):  # then the exporter, in the same jail (warm_audit.compile_and_export)
+            exporter = exporter_argv(
+                self._exporter_command(environment),
+                olean=olean,
+                module=MODULE,
+                out=export,
+                environment=environment,
+            )
+            argv = compile_and_export(argv, exporter)
 
         async def compile_once() -> RunResult:
             olean.unlink(missing_ok=True)  # nothing a killed run left behind is read
+            if export is not None:
+                export.unlink(missing_ok=True)
             return await self._run(
                 argv, environment, read_only=[], writable=[source.parent], checker=False
             )

@@ -1,7 +1,7 @@
 """The audit's warm path (`PROOFGATE_AUDIT_CHECKER=warm`; docs/audit-design.md, steps 3 and 4).
 
-After each compile, `proofgate-export` turns the module's .olean into an export (NDJSON, parsed by
-safe code: requirement 2) in a jail of its own; a pool of long-lived checkers per environment,
+After each compile, in the same jail, `proofgate-export` turns the module's .olean into an export
+(NDJSON, parsed by safe code: requirement 2); a pool of long-lived checkers per environment,
 each of which imported Mathlib once, judges the submission's export against the locked
 statement's (contract 2). What a check may end as:
 - a report (`ExportAuditReport`): the verdict judges it like contract 1's, its three export
@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import shlex
 from collections.abc import Callable
 from pathlib import Path
 
@@ -32,9 +33,11 @@ from proofgate.verify.export import FORMAT_VERSION
 
 __all__ = [
     "EXPORTER_BINARY",
+    "EXPORT_FAILED",
     "REFERENCE_EXPORT",
     "SUBMISSION_EXPORT",
     "WarmCheckers",
+    "compile_and_export",
     "exporter_argv",
     "exporter_failure",
 ]
@@ -50,6 +53,9 @@ SUBMISSION_EXPORT = "ProofgateSubmission.ndjson"
 REFERENCE_EXPORT = f"reference-export-v{FORMAT_VERSION}.ndjson"
 #: The exporter's refusal (one JSON line) quoted in a verdict, at most.
 REFUSAL_CHARS = 500
+#: The exit status of a compile-and-export run whose compile succeeded and export did not (Lean
+#: itself exits 0 or 1, or by a signal).
+EXPORT_FAILED = 97
 
 #: The spawner, spec and limits one environment's checkers start with.
 CheckerLaunch = Callable[[Environment], tuple[Spawner, SpawnSpec, Limits]]
@@ -66,9 +72,21 @@ def exporter_argv(
     return argv
 
 
-def exporter_failure(stdout: bytes, returncode: int | None, *, what: str) -> str:
-    """Why the exporter refused a module, from its one JSON line (else its raw output)."""
-    text = stdout.decode("utf-8", "replace").strip()
+def compile_and_export(compile_argv: list[str], export_argv: list[str]) -> list[str]:
+    """One jailed run that compiles and then exports (design step 3: the exporter reads the
+    .olean inside the compile's jail): a failed compile exits with the compiler's status and
+    output; a failed export exits `EXPORT_FAILED`, its refusal the last line of stdout."""
+    script = (
+        f"{shlex.join(compile_argv)} && {{ {shlex.join(export_argv)} || exit {EXPORT_FAILED}; }}"
+    )
+    return ["/bin/sh", "-c", script]
+
+
+def exporter_failure(stdout: bytes, *, what: str) -> str:
+    """Why the exporter refused a module, from its JSON line (the last of stdout: a compile's
+    messages come before it), else the raw tail."""
+    lines = stdout.decode("utf-8", "replace").strip().splitlines()
+    text = lines[-1] if lines else ""
     try:
         refusal = json.loads(text)
         if isinstance(refusal, dict) and isinstance(refusal.get("error"), str):
@@ -76,7 +94,7 @@ def exporter_failure(stdout: bytes, returncode: int | None, *, what: str) -> str
             text = refusal["error"] + (f": {detail}" if isinstance(detail, str) else "")
     except ValueError:
         pass
-    return f"{what} could not be exported (exit {returncode}): {text[:REFUSAL_CHARS]}"
+    return f"{what} could not be exported: {text[:REFUSAL_CHARS]}"
 
 
 class WarmCheckers:
