@@ -91,8 +91,8 @@ class AuditModel:
             "over a SIMULATED lean/lake/proofgate-checker (proofgate.bench.simulated_lean)",
             "jail": self.jail,
             "checker": self.checker,
-            # warm: both compiles and their two exporters; the checker is already running
-            "processes_per_audit": 4 if self.checker == "warm" else IMPORTS_PER_AUDIT,
+            # warm: both compiles, each with its exporter in its jail; the checker runs already
+            "jailed_runs_per_audit": 2 if self.checker == "warm" else IMPORTS_PER_AUDIT,
             "imports_per_audit": self.imports_per_audit,
             "import_seconds_each": self.import_for(repl_import_seconds),
             "elaboration": f"{self.elaboration_factor:g} x the item's REPL check time (a sleep)",

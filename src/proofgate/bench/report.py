@@ -37,8 +37,11 @@ def markdown_table(results: dict[str, Any]) -> str:
     audit = backend.get("audit", {})
     audit_text = (
         f"audit model {audit.get('model')}: the real Auditor, jail `{audit.get('jail')}`, "
-        f"{audit.get('processes_per_audit')} processes a request, each importing for "
-        f"{audit.get('import_seconds_each')} s, elaboration {audit.get('elaboration')}, "
+        f"checker {audit.get('checker', 'oneshot')}, "
+        f"{audit.get('jailed_runs_per_audit', audit.get('processes_per_audit'))} jailed runs a "
+        f"request, {audit.get('imports_per_audit', audit.get('processes_per_audit'))} of them "
+        f"importing for {audit.get('import_seconds_each')} s, elaboration "
+        f"{audit.get('elaboration')}, "
         f"{audit.get('replay_cpu_ms_per_declaration')} ms CPU a replayed declaration, over a "
         "SIMULATED lean and checker; audit off: a simulated ok that starts no process"
     )
