@@ -1,5 +1,6 @@
 """Liveness and readiness probes, and the store's watch: each tick, whether its file is still the
-one the app opened (a deleted or replaced file makes `/readyz` 503 with the reason)."""
+one the app opened (a deleted or replaced file makes `/readyz` 503 with the reason). `/readyz`
+follows the `default` environment and lists every environment's own readiness in its body."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from proofgate.api.deps import Service
+from proofgate.api.environments import readiness_by_environment
 from proofgate.api.metrics import pool_stats_mapping
 from proofgate.api.server import TICK_SECONDS
 from proofgate.logs import get_logger
@@ -75,6 +77,7 @@ async def readyz(request: Request, service: Service) -> JSONResponse:
         reasons=[*state.reasons, *store],
         sandbox=state.sandbox,
         pool={**state.pool, **_live_pool(service)},
+        environments=await readiness_by_environment(request, service),
     )
     body = report.model_dump(mode="json")
     if report.ready:

@@ -1,39 +1,65 @@
-"""`POST /api/check`: the Kimina Lean Server's request and response, answered by proofgate.
+"""The Kimina Lean Server's routes, answered by proofgate: `POST /api/check`, `GET /health`, and
+the legacy `POST /verify` and `POST /one_pass_verify_batch`.
 
 Users of project-numina/kimina-lean-server (its `kimina_client`, or plain JSON) can point at
-proofgate unchanged. The models are named after Kimina's (`client/kimina_client/models.py`): a
-`CheckRequest` of `Snippet`s (`id`, `code`) with `timeout`, `debug`, `reuse`, `infotree`; a
-`CheckResponse` of `ReplResponse`s (`id`, `time`, `error` or `response`, `diagnostics`), whose
-`response` is the REPL's `CommandResponse` (`env`, `messages`, `sorries`).
+proofgate unchanged. The shapes are Kimina's (server 2.0.0, `server/routers/`; client 0.2.1): see
+`proofgate.api.kimina_models`. `/health` is open, as `/healthz` is; the other three need a key where
+keys are configured (`proofgate.api.auth`). Kimina also answers its health at `GET /`; proofgate
+does not (that path is the web console's).
 
-Each snippet is a free compile. Kimina clients call a snippet valid when no message has severity
-`error` and `sorries` is empty, but the REPL lists only the `sorry`s it can see in the text: so
-whenever proofgate's verdict is not `compiled` (a forbidden axiom, `sorryAx`, a policy refusal, a
-kernel refusal), an error message naming the verdict and its reason is added, and a cheat never
-looks valid. One exception keeps Kimina's own `sorry` status: a verdict `incomplete` whose `sorry`s
-the REPL did list is already not valid, so proofgate's notes about it come as warnings. A verdict
-`timeout`, `out_of_memory` or `internal` is answered in `error` as Kimina answers a timeout
-("... timed out ...") or a server failure.
+Each snippet (each legacy `code`) is a free compile. Kimina clients call a snippet valid when no
+message has severity `error` and `sorries` is empty, but the REPL lists only the `sorry`s it can see
+in the text: so whenever proofgate's verdict is not `compiled` (a forbidden axiom, `sorryAx`, a
+policy refusal, a kernel refusal), an error message naming the verdict and its reason is added, and
+a cheat never looks valid. One exception keeps Kimina's own `sorry` status: a verdict `incomplete`
+whose `sorry`s the REPL did list is already not valid, so proofgate's notes about it come as
+warnings. A verdict `timeout`, `out_of_memory` or `internal` is answered in `error` as Kimina answers
+a timeout ("... timed out ...") or a server failure. A service (or an environment) that cannot
+verify now is answered the same way, in each result's `error` ("cannot verify now: ..."), as Kimina
+reports a REPL it could not use, and nothing of it is cached; `/v1/*` answers 503 instead.
 
-Not supported: `infotree` (accepted, no info tree is returned), `reuse` (proofgate keeps its own
-warm environments), REPL `env` chaining (`env` is always 0). Tested on the stand-in REPL and
-checker; untested against real Lean (the positions and texts of Lean's own messages pass through).
+`infotree` (legacy: `infotree_type`) is passed to the REPL, and its tree comes back in `response`
+as the REPL printed it, with positions in the snippet's own lines (as `messages`; Kimina 2.0.0
+leaves the tree's lines counted from after the imports). Such a check is never answered from the
+result cache (a cached verdict has no tree). `reuse` (legacy: `disable_cache`, its opposite) is
+honoured by the pool's header environments: a snippet's imports are elaborated once per worker and
+its body runs on that environment, never on another snippet's, which is what a reused Kimina REPL
+gives; `false` gets the same answer. REPL `env` chaining is not offered (`env` is always 0).
+Tested on the stand-in REPL and checker; untested against real Lean (the positions and texts of
+Lean's own messages, and its info trees, pass through).
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from enum import Enum
-from typing import Literal
+from typing import Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import ValidationError
 
 from proofgate.api.deps import charge_submissions, get_service, get_tenant
 from proofgate.api.errors import ERROR_RESPONSES, limit_items
-from proofgate.exceptions import Busy, SubmissionError
+from proofgate.api.kimina_models import (
+    BackwardResponse,
+    CheckRequest,
+    CheckResponse,
+    CommandResponse,
+    Diagnostics,
+    ExtendedCommandResponse,
+    HealthStatus,
+    Infotree,
+    KiminaSeverity,
+    Message,
+    Pos,
+    ReplResponse,
+    Snippet,
+    Sorry,
+    VerifyRequestBody,
+    VerifyResponse,
+)
+from proofgate.exceptions import Busy, NotReady, SubmissionError
 from proofgate.models import Message as ProofgateMessage
 from proofgate.models import Position, Severity, Submission, Verdict, VerdictStatus
 from proofgate.service import CheckerService
@@ -52,95 +78,10 @@ __all__ = [
     "to_repl_response",
 ]
 
-router = APIRouter(prefix="/api", tags=["kimina"], responses=ERROR_RESPONSES)
+router = APIRouter(tags=["kimina"], responses=ERROR_RESPONSES)
 
 _BUSY_PATIENCE = 30.0  # seconds a snippet waits out a saturated pool before the request is 503
-
-
-class Infotree(str, Enum):
-    full = "full"
-    tactics = "tactics"
-    original = "original"
-    substantive = "substantive"
-
-
-class Snippet(BaseModel):
-    id: str = Field(..., description="Identifier to trace the snippet")
-    code: str = Field(..., description="Lean 4 snippet or proof attempt")
-
-
-class BaseRequest(BaseModel):
-    timeout: int = Field(30, ge=0, description="Maximum time in seconds before aborting the check")
-    debug: bool = Field(False, description="Include diagnostics in the response")
-    reuse: bool = Field(True, description="Accepted for compatibility; proofgate always reuses")
-    infotree: Infotree | None = Field(None, description="Accepted; proofgate returns no info tree")
-
-
-class CheckRequest(BaseRequest):
-    snippets: list[Snippet] = Field(description="Snippets to check (batch or single element)")
-
-    @model_validator(mode="after")
-    def _check_snippets(self) -> CheckRequest:
-        if not self.snippets:
-            raise ValueError("`snippets` must be non empty")
-        if len({snippet.id for snippet in self.snippets}) != len(self.snippets):
-            raise ValueError("`snippets` must have unique ids")
-        return self
-
-    model_config = ConfigDict(
-        json_schema_extra={
-            "example": {
-                "snippets": [{"id": "mathlib-import-def", "code": "import Mathlib\ndef f := 1"}],
-                "timeout": 20,
-                "debug": False,
-                "reuse": True,
-            }
-        }
-    )
-
-
-class Pos(BaseModel):
-    line: int
-    column: int
-
-
-KiminaSeverity = Literal["trace", "info", "warning", "error"]
-
-
-class Message(BaseModel):
-    severity: KiminaSeverity
-    pos: Pos
-    endPos: Pos | None = None  # Kimina's (the REPL's) field name
-    data: str
-
-
-class Sorry(BaseModel):
-    pos: Pos
-    endPos: Pos
-    goal: str
-    proofState: int | None = None
-
-
-class CommandResponse(BaseModel):
-    env: int | None = None
-    messages: list[Message] | None = None
-    sorries: list[Sorry] | None = None
-
-
-class Diagnostics(BaseModel):
-    model_config = ConfigDict(extra="allow")
-
-
-class ReplResponse(BaseModel):
-    id: str = Field(..., description="Identifier to trace the snippet")
-    time: float = 0.0
-    error: str | None = None
-    response: CommandResponse | None = None
-    diagnostics: Diagnostics | None = None
-
-
-class CheckResponse(BaseModel):
-    results: list[ReplResponse]
+_MAX_TIMEOUT = 3600  # seconds: a request's own timeout is clamped to 1..this
 
 
 def _pos(position: Position | None) -> Pos:
@@ -171,9 +112,15 @@ def _message(message: ProofgateMessage, *, demote: bool) -> Message:
 
 
 def to_repl_response(
-    snippet_id: str, verdict: Verdict, *, timeout: float, debug: bool = False
+    snippet_id: str,
+    verdict: Verdict,
+    *,
+    timeout: float,
+    debug: bool = False,
+    infotree: Any = None,
 ) -> ReplResponse:
-    """A verdict in Kimina's shape: valid to a Kimina client exactly when it is `compiled`."""
+    """A verdict in Kimina's shape: valid to a Kimina client exactly when it is `compiled`.
+    `infotree`, the REPL's tree for this check (if it was asked for), is returned as it is."""
     seconds = round(verdict.timings.total_ms / 1000, 6)
     diagnostics = (
         Diagnostics(proofgate_status=verdict.status.value, proofgate_reason=verdict.reason)
@@ -209,66 +156,167 @@ def to_repl_response(
     return ReplResponse(
         id=snippet_id,
         time=seconds,
-        response=CommandResponse(env=0, messages=messages, sorries=sorries),
+        response=CommandResponse(env=0, messages=messages, sorries=sorries, infotree=infotree),
         diagnostics=diagnostics,
     )
 
 
-async def _check_snippet(
+def _unready_error(exc: NotReady) -> str:
+    """A result's `error` for a service or environment that cannot verify now (no "timed out"
+    in it: Kimina's client counts it a server error, not the snippet's timeout)."""
+    reason = exc.reason.removeprefix("cannot verify: ")
+    return f"cannot verify now: {reason}"
+
+
+async def _check_one(
     service: CheckerService,
-    snippet: Snippet,
-    request: CheckRequest,
-    gate: asyncio.Semaphore,
     http: Request,
+    snippet_id: str,
+    code: str,
+    *,
+    timeout: int,
+    debug: bool,
+    infotree: Infotree | None,
 ) -> ReplResponse:
-    timeout = float(min(max(request.timeout, 1), 3600))
+    seconds = float(min(max(timeout, 1), _MAX_TIMEOUT))
     try:
-        submission = Submission(code=snippet.code, timeout=timeout)
+        submission = Submission(code=code, timeout=seconds)
     except ValidationError as exc:
         problem = exc.errors()[0]
-        return ReplResponse(id=snippet.id, error=f"invalid snippet: {problem['msg']}")
+        return ReplResponse(id=snippet_id, error=f"invalid snippet: {problem['msg']}")
+    tenant = await get_tenant(http)
+    tree: Any = None
     began = time.monotonic()
-    async with gate:
-        while True:
-            try:
-                verdict = await service.check(submission, tenant=await get_tenant(http))
-                break
-            except Busy as exc:
-                if time.monotonic() - began > _BUSY_PATIENCE:
-                    raise
-                await asyncio.sleep(min(max(exc.retry_after, 0.05), 5.0))
-            except SubmissionError as exc:
-                return ReplResponse(id=snippet.id, error=f"invalid snippet: {exc}")
+    while True:
+        try:
+            if infotree is None:
+                verdict = await service.check(submission, tenant=tenant)
+            else:
+                verdict, tree = await service.check_with_infotree(
+                    submission, infotree=infotree.value, tenant=tenant
+                )
+            break
+        except Busy as exc:
+            if time.monotonic() - began > _BUSY_PATIENCE:
+                raise
+            await asyncio.sleep(min(max(exc.retry_after, 0.05), 5.0))
+        except NotReady as exc:  # answered per result, and never cached
+            return ReplResponse(id=snippet_id, error=_unready_error(exc))
+        except SubmissionError as exc:
+            return ReplResponse(id=snippet_id, error=f"invalid snippet: {exc}")
     http.app.state.metrics.observe_verdict(
         verdict, time.monotonic() - began, cache_enabled=http.app.state.settings.cache_enabled
     )
-    return to_repl_response(snippet.id, verdict, timeout=timeout, debug=request.debug)
+    return to_repl_response(snippet_id, verdict, timeout=seconds, debug=debug, infotree=tree)
+
+
+async def _check_all(
+    service: CheckerService,
+    http: Request,
+    items: list[tuple[str, str]],
+    *,
+    timeout: int,
+    debug: bool,
+    infotree: Infotree | None,
+) -> list[ReplResponse]:
+    """Each `(id, code)` checked, at most the batch concurrency at a time, answers in order."""
+    settings = http.app.state.settings
+    gate = asyncio.Semaphore(settings.batch_concurrency or 2 * settings.workers)
+
+    async def gated(snippet_id: str, code: str) -> ReplResponse:
+        async with gate:
+            return await _check_one(
+                service, http, snippet_id, code, timeout=timeout, debug=debug, infotree=infotree
+            )
+
+    return list(await asyncio.gather(*(gated(item_id, code) for item_id, code in items)))
+
+
+# --- the routes ------------------------------------------------------------------------------
 
 
 async def _check(
     body: CheckRequest, request: Request, service: CheckerService = Depends(get_service)
 ) -> JSONResponse:
-    settings = request.app.state.settings
     limit_items(request, len(body.snippets), "snippets")
     charge_submissions(request, len(body.snippets))
-    gate = asyncio.Semaphore(settings.batch_concurrency or 2 * settings.workers)
-    results = await asyncio.gather(
-        *(_check_snippet(service, snippet, body, gate, request) for snippet in body.snippets)
+    results = await _check_all(
+        service,
+        request,
+        [(snippet.id, snippet.code) for snippet in body.snippets],
+        timeout=body.timeout,
+        debug=body.debug,
+        infotree=body.infotree,
     )
-    answer = CheckResponse(results=list(results))
+    answer = CheckResponse(results=results)
     return JSONResponse(answer.model_dump(mode="json", exclude_none=True))
 
 
+def _backward(result: ReplResponse) -> BackwardResponse:
+    """A result in the legacy shape: `custom_id`, and `error` or the response with its `time`."""
+    response = None
+    if result.response is not None:
+        response = ExtendedCommandResponse(**dict(result.response), time=result.time)
+    return BackwardResponse(custom_id=result.id, error=result.error, response=response)
+
+
+async def _verify(
+    body: VerifyRequestBody, request: Request, service: CheckerService = Depends(get_service)
+) -> JSONResponse:
+    limit_items(request, len(body.codes), "codes")
+    charge_submissions(request, len(body.codes))
+    results = await _check_all(
+        service,
+        request,
+        [(str(code.custom_id), code.content) for code in body.codes],
+        timeout=body.timeout,
+        debug=False,
+        infotree=body.infotree_type,
+    )
+    answer = VerifyResponse(results=[_backward(result) for result in results])
+    return JSONResponse(answer.model_dump(mode="json", exclude_none=True))
+
+
+async def _health() -> HealthStatus:
+    return HealthStatus(status="ok")
+
+
+_CHECK_DESCRIPTION = (
+    "Kimina's request and response shapes; each snippet is a free compile, and any verdict other "
+    "than `compiled` shows as an error message (see the module docs)."
+)
+_VERIFY_DESCRIPTION = (
+    "Kimina's legacy route (DeepSeek- and Goedel-style evaluation scripts call it): each code is "
+    "checked as `/api/check` checks a snippet, and answered with its `custom_id`."
+)
+
 router.add_api_route(
-    "/check",
+    "/api/check",
     _check,
     methods=["POST"],
     response_model=CheckResponse,
     response_model_exclude_none=True,
     summary="Kimina Lean Server compatible check",
-    description="Kimina's request and response shapes; each snippet is a free compile, and any "
-    "verdict other than `compiled` shows as an error message (see the module docs).",
+    description=_CHECK_DESCRIPTION,
 )
 router.add_api_route(
-    "/check/", _check, methods=["POST"], response_model=CheckResponse, include_in_schema=False
+    "/api/check/", _check, methods=["POST"], response_model=CheckResponse, include_in_schema=False
 )
+for _path in ("/verify", "/one_pass_verify_batch"):
+    router.add_api_route(
+        _path,
+        _verify,
+        methods=["POST"],
+        response_model=VerifyResponse,
+        response_model_exclude_none=True,
+        summary="Kimina Lean Server compatible batch verification (legacy)",
+        description=_VERIFY_DESCRIPTION,
+    )
+router.add_api_route(
+    "/health",
+    _health,
+    methods=["GET"],
+    response_model=HealthStatus,
+    summary="The process is up (Kimina's health route; open, as /healthz)",
+)
+router.add_api_route("/health/", _health, methods=["GET"], include_in_schema=False)

@@ -107,15 +107,25 @@ def doctor(
 
 def setup(
     environment: Annotated[str, typer.Option(help="Environment to set up.")] = "default",
+    every: Annotated[
+        bool, typer.Option("--all", help="Set up every environment (LeanProjects/ too).")
+    ] = False,
 ) -> None:
     """Install elan, the pinned toolchain, the Mathlib cache and the REPL (idempotent)."""
-    from proofgate.environments.setup import run_setup
+    from proofgate.environments.setup import run_setup, run_setup_all
 
     settings = load_settings()
+    if every and environment != "default":
+        fail("--all sets up every environment: leave out --environment", ExitCode.usage)
+
+    def progress(line: str) -> None:
+        console.print(escape(line))
+
     try:
-        run_setup(
-            settings, environment=environment, progress=lambda line: console.print(escape(line))
-        )
+        if every:
+            run_setup_all(settings, progress=progress)
+        else:
+            run_setup(settings, environment=environment, progress=progress)
     except (SetupError, ConfigError) as exc:
         fail(str(exc), ExitCode.infra)
     console.print("[green]setup complete[/green]")

@@ -2,7 +2,9 @@
 
 Its `reasons` are exactly what `/readyz` says for a service started with the same settings: both
 come from `proofgate.environments.readiness` (the sandbox, the default environment's toolchain,
-Mathlib and REPL, and the trusted checker).
+Mathlib and REPL, and the trusted checker). Every other environment is reported too (its Lean
+version, Mathlib commit and readiness, as `GET /v1/environments` says them), but one that is not
+set up does not make the machine unready: requests for it are refused while `default` serves.
 """
 
 from __future__ import annotations
@@ -15,9 +17,15 @@ from dataclasses import asdict, dataclass, field
 import psutil
 
 from proofgate.config import Settings
-from proofgate.environments.readiness import CHECKER_PATH, readiness_reasons
-from proofgate.environments.registry import discover_environments
-from proofgate.environments.toolchain import find_lean
+from proofgate.environments.readiness import (
+    CHECKER_PATH,
+    EnvironmentStatus,
+    environment_status,
+    lean_needed,
+    readiness_reasons,
+)
+from proofgate.environments.registry import Environment, discover_environments
+from proofgate.environments.toolchain import LeanInstall, find_lean
 from proofgate.exceptions import ConfigError
 from proofgate.sandbox import detect_sandbox
 
@@ -43,6 +51,8 @@ class Report:
     checks: list[Check]
     #: What `/readyz` would say, word for word (`readiness.readiness_reasons`).
     reasons: list[str] = field(default_factory=list)
+    #: Each environment's own readiness, Lean version and Mathlib commit.
+    environments: dict[str, EnvironmentStatus] = field(default_factory=dict)
 
     @property
     def ready(self) -> bool:
@@ -64,6 +74,7 @@ class Report:
             "reasons": list(self.reasons),
             "problems": self.problems,
             "checks": [asdict(check) for check in self.checks],
+            "environments": {name: status.to_json() for name, status in self.environments.items()},
         }
 
 
@@ -121,47 +132,14 @@ def run_doctor(settings: Settings) -> Report:
             repl=settings.repl_command is None,
             audit=audit,
         )
+    statuses: dict[str, EnvironmentStatus] = {}
+    repl, audit_lean = lean_needed(settings)
     for name, environment in environments.items():
         install = find_lean(settings, environment)
-        prefix = f"{name}:"
-        checks.append(
-            Check(prefix + "lean", install.lean is not None, str(install.lean or "not found"))
+        statuses[name] = environment_status(
+            settings, environment, repl=repl, audit=audit_lean, install=install
         )
-        checks.append(
-            Check(prefix + "lake", install.lake is not None, str(install.lake or "not found"))
-        )
-        checks.append(
-            Check(
-                prefix + "toolchain",
-                install.version == install.expected,
-                f"found {install.version or 'none'}, pinned {install.expected}",
-            )
-        )
-        checks.append(
-            Check(
-                prefix + "mathlib",
-                install.mathlib_built,
-                "oleans built" if install.mathlib_built else "oleans missing",
-            )
-        )
-        checks.append(
-            Check(
-                prefix + "repl",
-                install.repl_binary is not None,
-                str(install.repl_binary or "binary missing"),
-            )
-        )
-        checker = environment.directory / CHECKER_PATH
-        checks.append(
-            Check(
-                prefix + "checker",
-                checker.exists(),
-                str(checker) if checker.exists() else f"not built ({checker})",
-                required=audit,
-            )
-        )
-        for problem in install.problems:
-            checks.append(Check(prefix + "fix", False, problem, required=False))
+        checks.extend(_environment_checks(environment, install, audit=audit))
     sandbox = detect_sandbox(settings)
     checks.append(Check("sandbox", sandbox.ok, sandbox.detail))
     cores = os.cpu_count() or 1
@@ -172,4 +150,51 @@ def run_doctor(settings: Settings) -> Report:
             "memory", memory >= 8, f"{memory:.1f} GiB (a Mathlib worker wants ~6)", required=False
         )
     )
-    return Report(checks, reasons)
+    return Report(checks, reasons, statuses)
+
+
+def _environment_checks(
+    environment: Environment, install: LeanInstall, *, audit: bool
+) -> list[Check]:
+    """One environment's toolchain, Mathlib, REPL and checker; only `default`'s are required."""
+    prefix = f"{environment.name}:"
+    required = environment.name == "default"
+    checker = environment.directory / CHECKER_PATH
+    mathlib = environment.mathlib_commit
+    built = "oleans built" if install.mathlib_built else "oleans missing"
+    checks = [
+        Check(
+            prefix + "lean", install.lean is not None, str(install.lean or "not found"), required
+        ),
+        Check(
+            prefix + "lake", install.lake is not None, str(install.lake or "not found"), required
+        ),
+        Check(
+            prefix + "toolchain",
+            install.version == install.expected,
+            f"found {install.version or 'none'}, pinned {install.expected}",
+            required,
+        ),
+        Check(
+            prefix + "mathlib",
+            install.mathlib_built or mathlib is None,
+            f"{built}, commit {mathlib}" if mathlib else "not a dependency",
+            required,
+        ),
+        Check(
+            prefix + "repl",
+            install.repl_binary is not None,
+            str(install.repl_binary or "binary missing"),
+            required,
+        ),
+        Check(
+            prefix + "checker",
+            checker.exists(),
+            str(checker) if checker.exists() else f"not built ({checker})",
+            required=audit and required,
+        ),
+    ]
+    checks.extend(
+        Check(prefix + "fix", False, problem, required=False) for problem in install.problems
+    )
+    return checks

@@ -3,23 +3,34 @@
 Each reason says how to fix it. The sandbox's reason is `select_spawner`'s refusal; the Lean side's
 are the toolchain, Mathlib and REPL problems of `find_lean` plus the trusted checker, which only the
 audit needs (a service given its own compile and checker commands does not).
+
+Every environment has its own readiness (`environment_status`): a request for one that is not
+ready is refused naming it, while the others serve; `/readyz` follows `default` and lists the rest.
 """
 
 from __future__ import annotations
 
+import threading
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
 from proofgate.config import Settings
 from proofgate.environments.registry import Environment
-from proofgate.environments.toolchain import find_lean
+from proofgate.environments.toolchain import LeanInstall, find_lean
 from proofgate.exceptions import SandboxUnavailable
 from proofgate.sandbox import select_spawner
 
 __all__ = [
     "CHECKER_PATH",
     "EXPORTER_PATH",
+    "EnvironmentStatus",
+    "StatusCache",
     "checker_problem",
+    "environment_status",
     "exporter_problem",
+    "lean_needed",
     "lean_problems",
     "readiness_reasons",
     "sandbox_problems",
@@ -45,10 +56,18 @@ def exporter_problem(environment: Environment) -> str | None:
     return f"exporter not built ({exporter}): run `proofgate setup` (PROOFGATE_AUDIT_CHECKER=warm)"
 
 
-def lean_problems(settings: Settings, environment: Environment, *, audit: bool = True) -> list[str]:
+def lean_problems(
+    settings: Settings,
+    environment: Environment,
+    *,
+    audit: bool = True,
+    install: LeanInstall | None = None,
+) -> list[str]:
     """The toolchain, Mathlib, the REPL and (for the audit) the trusted checker, and the
-    exporter when the audit's checkers are warm ones."""
-    problems = list(find_lean(settings, environment).problems)
+    exporter when the audit's checkers are warm ones. `install`: `find_lean`'s, when known."""
+    if install is None:
+        install = find_lean(settings, environment)
+    problems = list(install.problems)
     if audit and (problem := checker_problem(environment)) is not None:
         problems.append(problem)
     warm = settings.audit_checker == "warm" and settings.export_command is None
@@ -74,3 +93,84 @@ def readiness_reasons(
     if repl or audit:
         reasons += lean_problems(settings, environment, audit=audit)
     return reasons
+
+
+def lean_needed(settings: Settings) -> tuple[bool, bool]:
+    """(repl, audit): whether the REPL and the audit run Lean of the environment's own, or
+    commands the settings give instead (`repl_command`; `checker_command` with `compile_command`)."""
+    repl = settings.repl_command is None
+    audit = not (settings.checker_command and settings.compile_command)
+    return repl, audit
+
+
+@dataclass(frozen=True)
+class EnvironmentStatus:
+    """One environment's readiness: what `GET /v1/environments`, `/readyz` and `doctor` report."""
+
+    name: str
+    ready: bool
+    lean: str  # pinned, from its `lean-toolchain`
+    lean_found: str | None  # what the toolchain found prints, if one was found
+    mathlib: str | None  # the Mathlib commit its manifest pins
+    problems: tuple[str, ...]
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "ready": self.ready,
+            "lean": self.lean,
+            "lean_found": self.lean_found,
+            "mathlib": self.mathlib,
+            "problems": list(self.problems),
+        }
+
+
+def environment_status(
+    settings: Settings,
+    environment: Environment,
+    *,
+    repl: bool = True,
+    audit: bool = True,
+    install: LeanInstall | None = None,
+) -> EnvironmentStatus:
+    """Whether `environment`'s own Lean side is there (the sandbox is the service's, not asked)."""
+    if install is None:
+        install = find_lean(settings, environment)
+    problems = (
+        lean_problems(settings, environment, audit=audit, install=install) if repl or audit else []
+    )
+    return EnvironmentStatus(
+        name=environment.name,
+        ready=not problems,
+        lean=environment.lean_version,
+        lean_found=install.version,
+        mathlib=environment.mathlib_commit,
+        problems=tuple(problems),
+    )
+
+
+class StatusCache:
+    """Each environment's status, looked at again after `ttl` seconds: a probe or a listing must
+    not run every toolchain's `lean --version` each time it is asked. Thread-safe (read from
+    worker threads)."""
+
+    def __init__(self, settings: Settings, *, ttl: float = 30.0) -> None:
+        self._settings = settings
+        self._ttl = ttl
+        self._lock = threading.Lock()
+        self._seen: dict[str, tuple[float, Environment, EnvironmentStatus]] = {}
+
+    def statuses(self, environments: Mapping[str, Environment]) -> dict[str, EnvironmentStatus]:
+        repl, audit = lean_needed(self._settings)
+        now = time.monotonic()
+        found: dict[str, EnvironmentStatus] = {}
+        for name, environment in environments.items():
+            with self._lock:
+                seen = self._seen.get(name)
+            if seen is None or seen[1] != environment or now - seen[0] > self._ttl:
+                status = environment_status(self._settings, environment, repl=repl, audit=audit)
+                with self._lock:
+                    self._seen[name] = (now, environment, status)
+            else:
+                status = seen[2]
+            found[name] = status
+        return found

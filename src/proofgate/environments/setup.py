@@ -19,7 +19,7 @@ import httpx
 
 from proofgate.config import Settings
 from proofgate.environments.readiness import CHECKER_PATH, EXPORTER_PATH
-from proofgate.environments.registry import Environment, get_environment
+from proofgate.environments.registry import Environment, discover_environments, get_environment
 from proofgate.environments.toolchain import find_lean
 from proofgate.exceptions import SetupError
 
@@ -29,6 +29,7 @@ __all__ = [
     "mathlib_reads_cache_base_url",
     "plan_setup",
     "run_setup",
+    "run_setup_all",
 ]
 
 Progress = Callable[[str], None]
@@ -204,3 +205,20 @@ def run_setup(
     remaining = find_lean(settings, target).problems
     if remaining:
         raise SetupError("setup finished its steps but problems remain: " + "; ".join(remaining))
+
+
+def run_setup_all(settings: Settings, *, progress: Progress = print) -> None:
+    """`run_setup` for every environment, `default` first. One that fails does not stop the
+    others (each environment has its own toolchain); `SetupError` at the end names each failure."""
+    failures = []
+    for name in discover_environments(settings):
+        progress(f"setup: environment {name}")
+        try:
+            run_setup(settings, environment=name, progress=progress)
+        except SetupError as exc:
+            progress(f"setup: environment {name} failed")
+            failures.append(f"{name}: {exc}")
+    if failures:
+        raise SetupError(
+            f"{len(failures)} environment(s) not set up (the others are): " + " || ".join(failures)
+        )

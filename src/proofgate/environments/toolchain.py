@@ -1,8 +1,15 @@
-"""Finding the Lean toolchain, Mathlib's oleans and the REPL binary for an environment."""
+"""Finding the Lean toolchain, Mathlib's oleans and the REPL binary for an environment.
+
+Each environment has its own toolchain, looked for in this order: its own home (`lean_home_for`:
+`PROOFGATE_LEAN_HOME` for `default`, `PROOFGATE_LEAN_HOME__<DIR>` for `LeanProjects/<dir>/`), elan's
+directory for its `lean-toolchain`, then `PATH`. The first `lean` that prints the pinned version
+wins; when none does, the first one found is reported with its version, so the problem names it.
+"""
 
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 from dataclasses import dataclass
@@ -11,7 +18,11 @@ from pathlib import Path
 from proofgate.config import Settings
 from proofgate.environments.registry import Environment
 
-__all__ = ["LeanInstall", "find_lean"]
+__all__ = ["LEAN_HOME_VARIABLE", "LeanInstall", "find_lean", "lean_home_for", "lean_home_variable"]
+
+#: The default environment's toolchain home (`Settings.lean_home`); another environment's is this
+#: name, two underscores and its directory name upper-cased (`lean_home_variable`).
+LEAN_HOME_VARIABLE = "PROOFGATE_LEAN_HOME"
 
 
 @dataclass(frozen=True)
@@ -36,10 +47,31 @@ def _toolchain_dir_name(toolchain: str) -> str:
     return toolchain.replace("/", "--").replace(":", "---")
 
 
+def lean_home_variable(environment_name: str) -> str:
+    """`PROOFGATE_LEAN_HOME__LEAN_V4_9_0` for `LeanProjects/lean_v4_9_0/` (`PROOFGATE_LEAN_HOME` for
+    `default`): the name upper-cased, each character a variable name cannot hold made `_`."""
+    if environment_name == "default":
+        return LEAN_HOME_VARIABLE
+    return f"{LEAN_HOME_VARIABLE}__{re.sub(r'[^A-Z0-9_]', '_', environment_name.upper())}"
+
+
+def lean_home_for(settings: Settings, environment: Environment) -> Path | None:
+    """The directory holding `bin/lean` that `environment` was given, if any.
+
+    `default` takes `settings.lean_home` (PROOFGATE_LEAN_HOME). Another environment never does
+    (its toolchain is another Lean): it takes `PROOFGATE_LEAN_HOME__<DIR>` from the process
+    environment, read here only, because a settings field cannot be named per directory."""
+    if environment.name == "default":
+        return settings.lean_home
+    value = os.environ.get(lean_home_variable(environment.name), "").strip()
+    return Path(value).expanduser() if value else None
+
+
 def _candidate_bins(settings: Settings, environment: Environment) -> list[Path]:
     candidates: list[Path] = []
-    if settings.lean_home is not None:
-        candidates.append(settings.lean_home / "bin")
+    home = lean_home_for(settings, environment)
+    if home is not None:
+        candidates.append(home / "bin")
     candidates.append(
         settings.elan_home / "toolchains" / _toolchain_dir_name(environment.toolchain) / "bin"
     )
@@ -67,20 +99,29 @@ def _lean_version(lean: Path) -> str | None:
 def find_lean(settings: Settings, environment: Environment) -> LeanInstall:
     """Look for the pinned toolchain; every problem says how to fix it."""
     expected = environment.lean_version
-    lean = lake = None
+    lean = lake = version = None
     for directory in _candidate_bins(settings, environment):
-        if (directory / "lean").is_file() and os.access(directory / "lean", os.X_OK):
-            lean = directory / "lean"
+        candidate = directory / "lean"
+        if not (candidate.is_file() and os.access(candidate, os.X_OK)):
+            continue
+        found = _lean_version(candidate)
+        if lean is None or found == expected:  # the first one, unless a later one is pinned
+            lean, version = candidate, found
             lake_path = directory / "lake"
             lake = (
                 lake_path
                 if lake_path.is_file()
                 else (Path(p) if (p := shutil.which("lake")) else None)
             )
+        if found == expected:
             break
     problems: list[str] = []
-    version = _lean_version(lean) if lean else None
-    hint = "run `proofgate setup`, or set PROOFGATE_LEAN_HOME to a directory with bin/lean"
+    setup = "proofgate setup" + (
+        "" if environment.name == "default" else f" --environment {environment.name}"
+    )
+    hint = (
+        f"run `{setup}`, or set {lean_home_variable(environment.name)} to a directory with bin/lean"
+    )
     if lean is None:
         problems.append(f"Lean toolchain {expected} not found: {hint}")
     elif version != expected:

@@ -151,7 +151,9 @@ class LeanReplLauncher:
                     "it only runs under `proofgate bench`; unset PROOFGATE_REPL_COMMAND"
                 )
         else:
-            if install.lake is None or install.repl_binary is None:
+            # Any problem refuses: a toolchain of another version (e.g. one home given to two
+            # environments) must never serve an environment pinned to another Lean.
+            if install.problems or install.lake is None or install.repl_binary is None:
                 problems = "; ".join(install.problems) or "lake or the REPL binary is missing"
                 raise LeanUnavailable(
                     f"cannot start a Lean REPL for {environment.name!r}: {problems}"

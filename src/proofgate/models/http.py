@@ -9,7 +9,13 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-__all__ = ["EnvironmentInfo", "ErrorBody", "ReadinessReport", "ValidationIssue"]
+__all__ = [
+    "EnvironmentInfo",
+    "EnvironmentReadiness",
+    "ErrorBody",
+    "ReadinessReport",
+    "ValidationIssue",
+]
 
 
 class EnvironmentInfo(BaseModel):
@@ -23,6 +29,25 @@ class EnvironmentInfo(BaseModel):
     mathlib: str | None = Field(None, description="Mathlib commit, if the project has Mathlib.")
     repl: str | None = Field(None, description="REPL commit.")
     packages: dict[str, str] = Field(default_factory=dict, description="Lake package -> commit.")
+    ready: bool | None = Field(
+        None, description="A request for it is served now (None: the server cannot tell)."
+    )
+    lean_found: str | None = Field(
+        None, description="The version the toolchain found for it prints (None: none found)."
+    )
+    problems: list[str] = Field(
+        default_factory=list, description="Why it is not ready, each with its fix."
+    )
+
+
+class EnvironmentReadiness(BaseModel):
+    """One environment in `/readyz`: whether a request for it is served now, and if not why."""
+
+    ready: bool
+    lean: str = Field(description="Pinned Lean version, e.g. `v4.32.0`.")
+    lean_found: str | None = Field(None, description="What the toolchain found prints.")
+    mathlib: str | None = Field(None, description="Mathlib commit its manifest pins.")
+    problems: list[str] = Field(default_factory=list)
 
 
 class ReadinessReport(BaseModel):
@@ -34,6 +59,10 @@ class ReadinessReport(BaseModel):
     reasons: list[str] = Field(default_factory=list)
     sandbox: str = "none"
     pool: dict[str, Any] = Field(default_factory=dict)
+    environments: dict[str, EnvironmentReadiness] = Field(
+        default_factory=dict,
+        description="Each environment's own readiness; `ready` above follows `default`'s.",
+    )
 
 
 class ValidationIssue(BaseModel):
