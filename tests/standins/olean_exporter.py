@@ -7,7 +7,10 @@ The CLI after the scenario is the real exporter's (Proofgate/Export.lean). Like 
 untrusted: it reads a file the submission's compile wrote, and its output is data the checker
 parses. Its rules (the real exporter's, where the stand-ins can model them):
 - the .olean must come from the stand-in compiler (`bad_olean`), the arguments be well formed
-  (`bad_arguments`); a refusal is one JSON line `{"error": CODE, "detail": ...}` on stdout, exit 1;
+  (`bad_arguments`: `--flag value` only, each of --olean, --module, --out once, an option numeral
+  of at most 10 digits), and its private constants carry --module's name (`module_mismatch`: an
+  .olean stores no module name); a refusal is one JSON line `{"error": CODE, "detail": ...}` on
+  stdout, exit 1, and no --out file;
 - the meta line carries `--module`, the .olean's imports and the `--option` pairs (typed as the
   format says: `true`/`false`, digits, else a string); then each declaration of the .olean in
   order, each name and term written once and before its first use.
@@ -54,6 +57,8 @@ IMPORTED_AXIOMS = (
     "Lean.trustCompiler",
 )
 _CANONICAL = re.compile(r"0|[1-9][0-9]*")
+MAX_OPTION_DIGITS = 10
+_PRIVATE = re.compile(r"^_private\.(?P<module>.+?)\.0\.")
 
 
 class Refusal(Exception):
@@ -63,18 +68,39 @@ class Refusal(Exception):
 
 
 def parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="proofgate-export (stand-in)", add_help=False)
-    parser.add_argument("--olean", required=True)
-    parser.add_argument("--module", required=True)
-    parser.add_argument("--out", required=True)
+    """The real exporter's command line: only `--flag value`, each of the three once."""
+    parser = argparse.ArgumentParser(
+        prog="proofgate-export (stand-in)", add_help=False, allow_abbrev=False
+    )
+    for flag in ("--olean", "--module", "--out"):
+        parser.add_argument(flag, required=True, action="append")
     parser.add_argument("--option", action="append", default=[])
     return parser
 
 
+def parse(argv: list[str]) -> argparse.Namespace:
+    if any(a.startswith("--") and "=" in a for a in argv):
+        raise Refusal("bad_arguments", "give each flag's value as the next argument")
+    args, unknown = parser().parse_known_args(argv)
+    if unknown:
+        raise Refusal("bad_arguments", f"unknown arguments {unknown}")
+    for flag in ("olean", "module", "out"):
+        values = getattr(args, flag)
+        if len(values) != 1 or not values[0]:
+            raise Refusal("bad_arguments", f"--{flag} must be given once, not empty")
+        setattr(args, flag, values[0])
+    return args
+
+
 def option_value(text: str) -> bool | int | str:
+    """`true`/`false`, a canonical numeral of at most 10 digits, else a string (as Export.lean)."""
     if text in ("true", "false"):
         return text == "true"
     if _CANONICAL.fullmatch(text):
+        if len(text) > MAX_OPTION_DIGITS:
+            raise Refusal(
+                "bad_arguments", f"option value {text} has over {MAX_OPTION_DIGITS} digits"
+            )
         return int(text)
     return text
 
@@ -168,9 +194,7 @@ def standard_imports() -> dict[str, Any]:
 def main(argv: list[str]) -> int:
     scenario_path = Path(argv[0])
     try:
-        args, unknown = parser().parse_known_args(argv[1:])
-        if unknown:
-            raise Refusal("bad_arguments", f"unknown arguments {unknown}")
+        args = parse(argv[1:])
         options: dict[str, Any] = {}
         for pair in args.option:
             key, equals, value = pair.partition("=")
@@ -178,6 +202,12 @@ def main(argv: list[str]) -> int:
                 raise Refusal("bad_arguments", f"--option {pair!r} is not NAME=VALUE")
             options[key] = option_value(value)
         compiled = read_olean(args.olean)
+        # An .olean stores no module name: a private constant's name carries the one it was
+        # compiled as (`_private.M.0.x`), and must be --module's.
+        for d in compiled["declarations"]:
+            private = _PRIVATE.match(d["name"])
+            if private and private["module"] != args.module:
+                raise Refusal("module_mismatch", f"{d['name']} was compiled as {private['module']}")
         imports_file = scenario_path.parent / "simulated-imports.json"
         imported = (
             {c["name"] for c in json.loads(imports_file.read_text("utf-8"))["constants"]}
