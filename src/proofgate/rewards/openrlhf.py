@@ -104,19 +104,15 @@ def openrlhf_reward_func(
                 f"queries, prompts and labels must be as long as each other (they are "
                 f"{len(queries)}, {len(prompts)} and {len(labels)})"
             )
-        groups: dict[str, list[int]] = {}
-        for index, label in enumerate(labels):
-            groups.setdefault(str(label), []).append(index)
-        records: list[RewardRecord | None] = [None] * len(queries)
-        for label, indices in groups.items():
-            responses = [strip_prompt(queries[i], prompts[i]) for i in indices]
-            for index, record in zip(indices, scorer.score_blocking(label, responses), strict=True):
-                records[index] = record.model_copy(update={"index": index})
-        ordered = [record for record in records if record is not None]
+        statements = [str(label) for label in labels]
+        responses = [
+            strip_prompt(query, prompt) for query, prompt in zip(queries, prompts, strict=True)
+        ]
+        ordered = scorer.score_each_blocking(statements, responses)
         if log is not None:
             log.write(
                 ordered,
-                [str(label) for label in labels],
+                statements,
                 adapter="openrlhf",
                 environment=scorer.environment,
             )

@@ -85,24 +85,34 @@ class Scorer:
             options["environment"] = environment
         return RewardRequest(statement=statement, completions=list(completions), **options)
 
-    def _chunks(self, completions: Sequence[str]) -> list[list[str]]:
+    def _requests(
+        self, statement: str, completions: Sequence[str], environment: str | None
+    ) -> list[RewardRequest]:
+        """The requests for these completions: one per `max_group` of them, in order."""
         size = self.max_group
-        return [list(completions[i : i + size]) for i in range(0, len(completions), size)]
+        return [
+            self.request(statement, completions[i : i + size], environment=environment)
+            for i in range(0, len(completions), size)
+        ]
 
     async def score(
         self, statement: str, completions: Sequence[str], *, environment: str | None = None
     ) -> list[RewardRecord]:
         """One record per completion, in order (indices count from 0 over all of them), in the
         scorer's environment or `environment`."""
-        if not completions:
-            return []
-        records: list[RewardRecord] = []
-        for chunk in self._chunks(completions):
-            offset = len(records)
-            request = self.request(statement, chunk, environment=environment)
-            answered = await self._score_chunk(request)
-            records.extend(r.model_copy(update={"index": r.index + offset}) for r in answered)
-        return records
+        requests = self._requests(statement, completions, environment)
+        return _joined([await self._score_chunk(request) for request in requests])
+
+    async def score_each(
+        self, statements: Sequence[str], completions: Sequence[str]
+    ) -> list[RewardRecord]:
+        """One record per completion, each against its own statement, in the completions' order:
+        a statement's completions are one group, the groups scored at once."""
+        groups = _by_statement(statements, completions)
+        answers = await asyncio.gather(
+            *(self.score(statement, [completions[i] for i in idx]) for statement, idx in groups)
+        )
+        return _in_call_order(groups, answers)
 
     async def _score_chunk(self, request: RewardRequest) -> list[RewardRecord]:
         if self.checker is not None:
@@ -123,14 +133,17 @@ class Scorer:
             )
         if not completions:
             return []
-        records: list[RewardRecord] = []
+        requests = self._requests(statement, completions, environment)
         with Client(self.url, api_key=self.api_key, timeout=self._http_timeout) as client:
-            for chunk in self._chunks(completions):
-                offset = len(records)
-                request = self.request(statement, chunk, environment=environment)
-                answered = client.rewards(request).records
-                records.extend(r.model_copy(update={"index": r.index + offset}) for r in answered)
-        return records
+            return _joined([client.rewards(request).records for request in requests])
+
+    def score_each_blocking(
+        self, statements: Sequence[str], completions: Sequence[str]
+    ) -> list[RewardRecord]:
+        """`score_each` through the blocking client, one statement's group after another."""
+        groups = _by_statement(statements, completions)
+        answers = [self.score_blocking(s, [completions[i] for i in idx]) for s, idx in groups]
+        return _in_call_order(groups, answers)
 
     def _async_client(self) -> AsyncClient:
         """The async client of the running loop (an httpx client is tied to its loop: a trainer
@@ -152,6 +165,43 @@ class Scorer:
         if self._client is not None:
             await self._client.aclose()
             self._client = None
+
+
+def _joined(answers: Sequence[Sequence[RewardRecord]]) -> list[RewardRecord]:
+    """The records of consecutive requests as one list, indices counting over all of them."""
+    records: list[RewardRecord] = []
+    for answered in answers:
+        offset = len(records)
+        records.extend(r.model_copy(update={"index": r.index + offset}) for r in answered)
+    return records
+
+
+#: A call's completions by statement: each statement with its completions' indices in the call.
+_Groups = list[tuple[str, list[int]]]
+
+
+def _by_statement(statements: Sequence[str], completions: Sequence[str]) -> _Groups:
+    """The completions' indices by their statement, statements in first-seen order."""
+    if len(statements) != len(completions):
+        raise ValueError(
+            f"give one statement per completion ({len(statements)} statements, "
+            f"{len(completions)} completions)"
+        )
+    groups: dict[str, list[int]] = {}
+    for index, statement in enumerate(statements):
+        groups.setdefault(statement, []).append(index)
+    return list(groups.items())
+
+
+def _in_call_order(
+    groups: _Groups, answers: Sequence[Sequence[RewardRecord]]
+) -> list[RewardRecord]:
+    """Each group's records put back at their completions' places in the call (and so indexed)."""
+    placed: dict[int, RewardRecord] = {}
+    for (_, indices), records in zip(groups, answers, strict=True):
+        for index, record in zip(indices, records, strict=True):
+            placed[index] = record.model_copy(update={"index": index})
+    return [placed[index] for index in range(len(placed))]
 
 
 def group_metrics(records: Sequence[RewardRecord], prefix: str = "proofgate/") -> dict[str, float]:

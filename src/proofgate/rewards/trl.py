@@ -19,18 +19,20 @@ to that NDJSON log, each line with the trainer's step (`trainer_state.global_ste
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from typing import Any
+from typing import Any, TypedDict, TypeVar
+
+from typing_extensions import Unpack
 
 from proofgate.models.rewards import RewardRecord
-from proofgate.rewards.log import RewardLog, RewardLogArg, open_reward_log
+from proofgate.rewards.log import RewardLogArg, open_reward_log
 from proofgate.rewards.scorer import Scorer, group_metrics
 
-__all__ = ["completion_text", "trl_reward", "trl_reward_blocking"]
+__all__ = ["TrlOptions", "completion_text", "trl_reward", "trl_reward_blocking"]
 
 TrlReward = Callable[..., Awaitable[list[float | None]]]
 TrlRewardBlocking = Callable[..., list[float | None]]
+_F = TypeVar("_F", TrlReward, TrlRewardBlocking)
 
 
 def completion_text(completion: str | Sequence[Mapping[str, Any]]) -> str:
@@ -54,144 +56,106 @@ def completion_text(completion: str | Sequence[Mapping[str, Any]]) -> str:
     return "\n".join(texts)
 
 
-def _groups(statements: Sequence[str]) -> dict[str, list[int]]:
-    """The completions' indices by statement, in first-seen order."""
-    groups: dict[str, list[int]] = {}
-    for index, statement in enumerate(statements):
-        groups.setdefault(statement, []).append(index)
-    return groups
+#: What TRL itself passes besides the dataset's columns.
+_TRL_KEYWORDS = frozenset(
+    {"prompts", "completions", "completion_ids", "trainer_state", "log_extra", "log_metric"}
+)
 
 
-def _statements(kwargs: Mapping[str, Any], column: str, count: int) -> list[str]:
-    values = kwargs.get(column)
-    if values is None:
-        columns = sorted(k for k in kwargs if k not in ("trainer_state", "log_extra", "log_metric"))
-        raise KeyError(
-            f"the dataset has no {column!r} column to read the locked statement from (its columns: "
-            f"{', '.join(columns) or 'none'}): add one, or pass statement_column= to trl_reward"
-        )
-    if isinstance(values, str) or len(values) != count:
-        raise ValueError(f"the {column!r} column must hold one statement per completion ({count})")
-    return [str(value) for value in values]
+class TrlOptions(TypedDict, total=False):
+    """What `trl_reward` and `trl_reward_blocking` take besides the scorer."""
+
+    #: The dataset column holding each row's locked statement (default `statement`).
+    statement_column: str
+    #: The function's `__name__`, which TRL logs its mean under (default `proofgate`).
+    name: str
+    #: A reward log (a path, opened at once: ConfigError if it cannot be written) every
+    #: call's records are appended to, with the trainer's step (default: none).
+    reward_log: RewardLogArg
 
 
-def _split(
-    completions: Sequence[str | Sequence[Mapping[str, Any]]], kwargs: Mapping[str, Any], column: str
-) -> tuple[list[str], dict[str, list[int]]]:
-    """The completions as text, and their indices by the statement in `column` (one request each)."""
-    texts = [completion_text(completion) for completion in completions]
-    return texts, _groups(_statements(kwargs, column, len(texts)))
+class _Adapter:
+    """What the async and the blocking reward functions share: reading TRL's call (by keyword:
+    `prompts`, `completions`, `completion_ids`, `trainer_state`, `log_extra`, `log_metric` and
+    every other dataset column) and answering it."""
+
+    def __init__(self, scorer: Scorer, options: TrlOptions) -> None:
+        self.scorer = scorer
+        self.column = options.get("statement_column", "statement")
+        self.name = options.get("name", "proofgate")
+        self.log = open_reward_log(options.get("reward_log"))
+
+    def read(self, call: Mapping[str, Any]) -> tuple[list[str], list[str]]:
+        """The call's statements and its completions as text, one each per completion."""
+        texts = [completion_text(completion) for completion in call["completions"]]
+        values = call.get(self.column)
+        if values is None:
+            columns = sorted(k for k in call if k not in _TRL_KEYWORDS)
+            raise KeyError(
+                f"the dataset has no {self.column!r} column to read the locked statement from (its "
+                f"columns: {', '.join(columns) or 'none'}): add one, or pass statement_column= to "
+                "trl_reward"
+            )
+        if isinstance(values, str) or len(values) != len(texts):
+            raise ValueError(
+                f"the {self.column!r} column must hold one statement per completion ({len(texts)})"
+            )
+        return [str(value) for value in values], texts
+
+    def answer(
+        self, statements: list[str], records: list[RewardRecord], call: Mapping[str, Any]
+    ) -> list[float | None]:
+        """The rewards; the records go to the reward log, metrics through `log_metric` and
+        status/cheat columns through `log_extra` when the trainer passes them."""
+        if self.log is not None:
+            self.log.write(
+                records,
+                statements,
+                adapter="trl",
+                environment=self.scorer.environment,
+                step=_trainer_step(call),
+            )
+        log_metric = call.get("log_metric")
+        if callable(log_metric):
+            for metric, value in group_metrics(records, prefix=f"{self.name}/").items():
+                log_metric(metric, value)
+        log_extra = call.get("log_extra")
+        if callable(log_extra):
+            log_extra(f"{self.name}_status", [record.status.value for record in records])
+            log_extra(f"{self.name}_cheat", [record.cheat or "" for record in records])
+        return [record.reward for record in records]
+
+    def named(self, function: _F) -> _F:
+        function.__name__ = function.__qualname__ = self.name
+        return function
 
 
-def _report(
-    records: list[RewardRecord], kwargs: Mapping[str, Any], name: str
-) -> list[float | None]:
-    """The rewards, with metrics through `log_metric` and status/cheat columns through `log_extra`
-    when the trainer passes them."""
-    log_metric = kwargs.get("log_metric")
-    if callable(log_metric):
-        for metric, value in group_metrics(records, prefix=f"{name}/").items():
-            log_metric(metric, value)
-    log_extra = kwargs.get("log_extra")
-    if callable(log_extra):
-        log_extra(f"{name}_status", [record.status.value for record in records])
-        log_extra(f"{name}_cheat", [record.cheat or "" for record in records])
-    return [record.reward for record in records]
-
-
-def _trainer_step(kwargs: Mapping[str, Any]) -> int | None:
+def _trainer_step(call: Mapping[str, Any]) -> int | None:
     """The step TRL is at: `trainer_state.global_step` (transformers' `TrainerState`)."""
-    step = getattr(kwargs.get("trainer_state"), "global_step", None)
+    step = getattr(call.get("trainer_state"), "global_step", None)
     return step if isinstance(step, int) and not isinstance(step, bool) else None
 
 
-def _log(
-    log: RewardLog | None,
-    records: Sequence[RewardRecord],
-    groups: Mapping[str, list[int]],
-    kwargs: Mapping[str, Any],
-    scorer: Scorer,
-) -> None:
-    """Append the call's records, in order, to the reward log (if there is one)."""
-    if log is None:
-        return
-    statements = [""] * len(records)
-    for statement, indices in groups.items():
-        for index in indices:
-            statements[index] = statement
-    log.write(
-        records,
-        statements,
-        adapter="trl",
-        environment=scorer.environment,
-        step=_trainer_step(kwargs),
-    )
+def trl_reward(scorer: Scorer, **options: Unpack[TrlOptions]) -> TrlReward:
+    """An async TRL reward function: each completion's proofgate reward against the statement in
+    its row's `statement_column`, None (NaN) to retry; each statement's completions are one
+    group, the groups scored at once."""
+    adapter = _Adapter(scorer, options)
+
+    async def reward(**call: Any) -> list[float | None]:
+        statements, texts = adapter.read(call)
+        return adapter.answer(statements, await scorer.score_each(statements, texts), call)
+
+    return adapter.named(reward)
 
 
-def _ordered(parts: list[tuple[list[int], list[RewardRecord]]], count: int) -> list[RewardRecord]:
-    ordered: list[RewardRecord | None] = [None] * count
-    for indices, records in parts:
-        for index, record in zip(indices, records, strict=True):
-            ordered[index] = record.model_copy(update={"index": index})
-    assert all(record is not None for record in ordered)
-    return [record for record in ordered if record is not None]
-
-
-def trl_reward(
-    scorer: Scorer,
-    *,
-    statement_column: str = "statement",
-    name: str = "proofgate",
-    reward_log: RewardLogArg = None,
-) -> TrlReward:
-    """An async TRL reward function (`name` is its `__name__`): each completion's proofgate
-    reward against the statement in its row's `statement_column`, None (NaN) to retry; every
-    record appended to `reward_log` (a path, opened now: ConfigError if it cannot be written)."""
-    log = open_reward_log(reward_log)
-
-    async def reward(
-        prompts: Sequence[Any],
-        completions: Sequence[str | Sequence[Mapping[str, Any]]],
-        completion_ids: Sequence[Sequence[int]] | None = None,
-        **kwargs: Any,
-    ) -> list[float | None]:
-        texts, groups = _split(completions, kwargs, statement_column)
-        answers = await asyncio.gather(
-            *(scorer.score(statement, [texts[i] for i in idx]) for statement, idx in groups.items())
-        )
-        records = _ordered(list(zip(groups.values(), answers, strict=True)), len(texts))
-        _log(log, records, groups, kwargs, scorer)
-        return _report(records, kwargs, name)
-
-    reward.__name__ = reward.__qualname__ = name
-    return reward
-
-
-def trl_reward_blocking(
-    scorer: Scorer,
-    *,
-    statement_column: str = "statement",
-    name: str = "proofgate",
-    reward_log: RewardLogArg = None,
-) -> TrlRewardBlocking:
+def trl_reward_blocking(scorer: Scorer, **options: Unpack[TrlOptions]) -> TrlRewardBlocking:
     """`trl_reward` as a plain function, for a server scorer (`Scorer(url)`): the statements'
     groups are sent one after another through the blocking client."""
-    log = open_reward_log(reward_log)
+    adapter = _Adapter(scorer, options)
 
-    def reward(
-        prompts: Sequence[Any],
-        completions: Sequence[str | Sequence[Mapping[str, Any]]],
-        completion_ids: Sequence[Sequence[int]] | None = None,
-        **kwargs: Any,
-    ) -> list[float | None]:
-        texts, groups = _split(completions, kwargs, statement_column)
-        parts = [
-            (idx, scorer.score_blocking(statement, [texts[i] for i in idx]))
-            for statement, idx in groups.items()
-        ]
-        records = _ordered(parts, len(texts))
-        _log(log, records, groups, kwargs, scorer)
-        return _report(records, kwargs, name)
+    def reward(**call: Any) -> list[float | None]:
+        statements, texts = adapter.read(call)
+        return adapter.answer(statements, scorer.score_each_blocking(statements, texts), call)
 
-    reward.__name__ = reward.__qualname__ = name
-    return reward
+    return adapter.named(reward)
