@@ -13,7 +13,9 @@ import asyncio
 import time
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
-from typing import Literal, Protocol
+from typing import Literal, Protocol, TypedDict
+
+from typing_extensions import Unpack
 
 from proofgate.exceptions import Busy, NotReady, SubmissionError
 from proofgate.logs import get_logger
@@ -29,13 +31,28 @@ from proofgate.rewards.reward import (
 from proofgate.verify.assemble import Statement, parse_statement
 from proofgate.verify.completion import plan_submission, read_completion
 
-__all__ = ["Checker", "Group", "Planned", "score_group"]
+__all__ = ["CheckOptions", "Checker", "Group", "Planned", "score_group"]
 
 _log = get_logger("proofgate.rewards")
 _BUSY_SLEEP_CAP = 1.0
 
 #: Called with each verdict a check returned and the seconds it took (e.g. the app's metrics).
 OnVerdict = Callable[[Verdict, float], None]
+
+
+class CheckOptions(TypedDict, total=False):
+    """How a group's checks run (`Group.records`, `score_group`)."""
+
+    #: Whose workers run the checks (default: `LOCAL`, this process's own user).
+    tenant: str
+    #: How statuses become rewards (default: the request's `reward` options over the defaults).
+    scale: RewardScale | None
+    #: Checks at once (default 4).
+    concurrency: int
+    #: Seconds a check the pool is too busy for is retried before it is `internal` (default 30).
+    busy_wait: float
+    #: Called with each verdict and the seconds it took (default: nothing is called).
+    on_verdict: OnVerdict | None
 
 
 class Checker(Protocol):
@@ -109,22 +126,18 @@ class Group:
         return await asyncio.to_thread(cls.read, request)
 
     async def records(
-        self,
-        checker: Checker,
-        *,
-        tenant: str = LOCAL,
-        scale: RewardScale | None = None,
-        concurrency: int = 4,
-        busy_wait: float = 30.0,
-        raise_not_ready: bool = False,
-        on_verdict: OnVerdict | None = None,
+        self, checker: Checker, *, raise_not_ready: bool = False, **options: Unpack[CheckOptions]
     ) -> AsyncIterator[RewardRecord]:
         """Each completion's record, as its check finishes (`no_proof` ones first).
 
         A check the pool is too busy for is retried for `busy_wait` seconds, then its records are
         `internal` (retry). A service that cannot verify (`NotReady`) raises with
         `raise_not_ready`, else its records are `internal` too."""
-        scale = scale or RewardScale.from_options(self.request.reward)
+        tenant = options.get("tenant", LOCAL)
+        scale = options.get("scale") or RewardScale.from_options(self.request.reward)
+        concurrency = options.get("concurrency", 4)
+        busy_wait = options.get("busy_wait", 30.0)
+        on_verdict = options.get("on_verdict")
         distinct: dict[str, list[Planned]] = {}
         for planned in self.planned:
             if planned.submission is not None:
@@ -224,29 +237,11 @@ class Group:
 
 
 async def score_group(
-    checker: Checker,
-    request: RewardRequest,
-    *,
-    tenant: str = LOCAL,
-    scale: RewardScale | None = None,
-    concurrency: int = 4,
-    busy_wait: float = 30.0,
-    on_verdict: OnVerdict | None = None,
+    checker: Checker, request: RewardRequest, **options: Unpack[CheckOptions]
 ) -> list[RewardRecord]:
     """Every completion's record, in the request's order: the call trainer adapters make, against
     a `CheckerService` in this process or anything with its `check`. Raises `SubmissionError` for
     a malformed statement and `NotReady` when the service cannot verify."""
     group = await Group.prepare(request)
-    records = [
-        record
-        async for record in group.records(
-            checker,
-            tenant=tenant,
-            scale=scale,
-            concurrency=concurrency,
-            busy_wait=busy_wait,
-            raise_not_ready=True,
-            on_verdict=on_verdict,
-        )
-    ]
+    records = [record async for record in group.records(checker, raise_not_ready=True, **options)]
     return sorted(records, key=lambda record: record.index)
