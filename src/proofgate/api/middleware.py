@@ -25,7 +25,7 @@ REQUEST_ID_HEADER = "X-Request-ID"
 _HEADER_KEY = REQUEST_ID_HEADER.lower().encode()
 _SANE_ID = re.compile(rb"^[A-Za-z0-9][A-Za-z0-9._:@/+=-]{0,127}$")
 #: Probes are logged at debug level: they arrive every few seconds and say nothing new.
-_QUIET_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
+_QUIET_PATHS = frozenset({"/healthz", "/readyz", "/metrics", "/health"})  # /health: Kimina's
 
 _log = get_logger("proofgate.http")
 
