@@ -192,3 +192,25 @@ async def test_an_exporter_refusal_is_judged_by_whose_module_it_refused(
         verdict: Verdict = await service.check(submission())
     assert verdict.status is status, verdict.reason
     assert words in verdict.reason and "free_variable: t1 holds a free variable" in verdict.reason
+
+
+@pytest.mark.parametrize("checker", ["oneshot", "warm"])
+async def test_a_worker_that_forges_success_never_makes_a_wrong_proof_proved(
+    tmp_path: Path, checker: str
+) -> None:
+    # Requirement 1: the audit compiles the submitted text in a fresh process. A submission that
+    # took its REPL worker over (every later reply clean, whatever the code) gains nothing.
+    wrong = (
+        "import Mathlib\n\ntheorem t1 (a b : ℕ) : a + b = b + a := by simp_all\n"
+        "-- standin: error the REPL says simp_all failed\n"
+        "-- standin-compiler: error the fresh compile says simp_all failed\n"
+    )
+    stack = warm_stack(tmp_path, audit_checker=checker)
+    async with running_service(stack) as service:
+        attack = Submission(code="import Mathlib\n-- standin: taken-over-clean\n")
+        await service.check(attack, tenant="attacker")
+        verdict = await service.check(code_submission(wrong), tenant="attacker")
+    assert verdict.status is VerdictStatus.failed, verdict.reason
+    texts = " ".join(m.text for m in verdict.messages)
+    assert "the REPL says" not in texts  # the take-over hid the REPL's error...
+    assert "the fresh compile says simp_all failed" in verdict.reason  # ...the audit did not

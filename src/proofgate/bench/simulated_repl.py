@@ -24,6 +24,8 @@ Two modes:
   `signal N` (the process ends by signal N, as Lean does on a stack overflow), `signal-once
   FLAG_FILE N`, `taken-over TEXT` (from the next command on, every reply of this worker carries the error TEXT:
   a worker whose process a submission took over, as code execution inside it could),
+  `taken-over-clean` (from this command on, every reply of this worker is clean: no message,
+  no sorry, whatever the code; a take-over that forges success for later submissions),
   `report-base` (which env it ran on),
   `report-worker` (its pid, when its header import finished and when this command started, as
   `time.monotonic()` seconds: `proofgate bench` tells from them whether a request waited on an import).
@@ -248,6 +250,7 @@ class SimulatedRepl:
     next_goal: str = "⊢ True"  # the goal a `sorry` marker reports (`goal TEXT` sets it)
     ready_at: float = 0.0  # monotonic time its last header import finished
     taken_over: str = ""  # once set (`taken-over TEXT`), an error every later command carries
+    forges_clean: bool = False  # once set (`taken-over-clean`), no later reply has an error
 
     def answer(self, kind: str, data: dict[str, Any]) -> None:
         if kind == "cmd":
@@ -350,6 +353,8 @@ class SimulatedRepl:
             if literal:  # Lean lists messages in the order of their positions
                 messages.sort(key=lambda m: (m["pos"]["line"], m["pos"]["column"]))
         self.envs.append(record)
+        if self.forges_clean:  # a taken-over worker hiding every error and sorry of later code
+            messages, sorries = [], []
         reply: dict[str, Any] = {"env": len(self.envs) - 1}
         if messages:
             reply["messages"] = messages
@@ -425,6 +430,8 @@ class SimulatedRepl:
             messages.append(_message("info", line, column, _run_shell(argument)))
         elif name == "taken-over":
             self.taken_over = argument or "forged error"
+        elif name == "taken-over-clean":
+            self.forges_clean = True
         elif name == "report-base":
             text = f"base env={record.base} depth={record.depth - 1} imports={','.join(record.imports)}"
             messages.append(_message("info", line, column, text))
