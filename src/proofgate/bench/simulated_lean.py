@@ -121,12 +121,17 @@ def compile_main(argv: list[str], config: dict[str, Any]) -> int:
     return 0
 
 
-def _read_olean(path: str) -> dict[str, Any]:
+def _read_marked(path: str, marker: bytes, what: str) -> dict[str, Any]:
+    """The record of a file this toolchain wrote (`marker` first); SystemExit for another."""
     data = Path(path).read_bytes()
-    if not data.startswith(OLEAN_MARKER):
-        raise SystemExit(f"{path}: not an .olean of the simulated lean")
-    record: dict[str, Any] = json.loads(data[len(OLEAN_MARKER) :])
+    if not data.startswith(marker):
+        raise SystemExit(f"{path}: not {what}")
+    record: dict[str, Any] = json.loads(data[len(marker) :])
     return record
+
+
+def _read_olean(path: str) -> dict[str, Any]:
+    return _read_marked(path, OLEAN_MARKER, "an .olean of the simulated lean")
 
 
 def _burn(seconds: float) -> None:
@@ -235,11 +240,7 @@ def export_main(argv: list[str]) -> int:
 
 
 def _read_export(path: str) -> dict[str, Any]:
-    data = Path(path).read_bytes()
-    if not data.startswith(EXPORT_MARKER):
-        raise ValueError(f"{path}: not an export of the simulated proofgate-export")
-    record: dict[str, Any] = json.loads(data[len(EXPORT_MARKER) :])
-    return record
+    return _read_marked(path, EXPORT_MARKER, "an export of the simulated proofgate-export")
 
 
 def serve_main(config: dict[str, Any]) -> int:

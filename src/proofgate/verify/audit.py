@@ -235,7 +235,9 @@ class Auditor:
             )
             visible = [scratch] + ([reference.parent] if reference else [])
             result = await _once_more_if_killed(
-                lambda: self._run(argv, environment, read_only=visible, writable=[], checker=True),
+                lambda: self._run(
+                    self._spec(argv, environment, read_only=visible, writable=[], checker=True)
+                ),
                 what="the trusted checker",
             )
             second = await self._leanchecker(environment, scratch)
@@ -382,7 +384,9 @@ class Auditor:
         )
         directory = writable or olean.parent
         return await _once_more_if_killed(
-            lambda: self._run(argv, environment, read_only=[], writable=[directory], checker=False),
+            lambda: self._run(
+                self._spec(argv, environment, read_only=[], writable=[directory], checker=False)
+            ),
             what="the exporter",
         )
 
@@ -451,7 +455,7 @@ class Auditor:
             if export is not None:
                 export.unlink(missing_ok=True)
             return await self._run(
-                argv, environment, read_only=[], writable=[source.parent], checker=False
+                self._spec(argv, environment, read_only=[], writable=[source.parent], checker=False)
             )
 
         return await _once_more_if_killed(compile_once, what=f"compiling {what}")
@@ -467,12 +471,14 @@ class Auditor:
         argv = [*shlex.split(self.settings.leanchecker_command), MODULE]
         return await _once_more_if_killed(
             lambda: self._run(
-                argv,
-                environment,
-                read_only=[scratch],
-                writable=[],
-                checker=True,
-                extra_env={"LEAN_PATH": str(scratch)},
+                self._spec(
+                    argv,
+                    environment,
+                    read_only=[scratch],
+                    writable=[],
+                    checker=True,
+                    extra_env={"LEAN_PATH": str(scratch)},
+                )
             ),
             what=LEANCHECKER,
         )
@@ -482,31 +488,16 @@ class Auditor:
             return shlex.split(self.settings.checker_command)
         return ["lake", "env", str(environment.directory / CHECKER_BINARY)]
 
-    async def _run(
-        self,
-        argv: list[str],
-        environment: Environment,
-        *,
-        read_only: list[Path],
-        writable: list[Path],
-        checker: bool,
-        extra_env: dict[str, str] | None = None,
-    ) -> RunResult:
-        spec, limits = self._spec(
-            argv,
-            environment,
-            read_only=read_only,
-            writable=writable,
-            checker=checker,
-            extra_env=extra_env,
-        )
+    async def _run(self, jail: tuple[SpawnSpec, Limits]) -> RunResult:
+        """One audit process (`_spec`'s jail) run to completion under the audit's timeout."""
+        spec, limits = jail
         runner, spawner = self._process_runner()
         try:
             return await runner(
                 spawner, spec, limits, timeout=self.settings.audit_timeout, max_output=MAX_OUTPUT
             )
         except (OSError, ReplError, SpawnFailed) as exc:  # SpawnFailed: a failed exec or jail
-            raise AuditError(f"could not start {argv[0]}: {exc}") from exc
+            raise AuditError(f"could not start {spec.argv[0]}: {exc}") from exc
 
     def _spec(
         self,
