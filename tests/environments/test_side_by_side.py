@@ -9,6 +9,7 @@ is set throughout (to `default`'s toolchain), the case that broke every other en
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import httpx
@@ -111,3 +112,30 @@ def test_an_unready_default_is_unready_everywhere(
     assert environments["default"]["problems"] == readyz.json()["reasons"]
     assert environments["lean_v4_26_0"]["ready"] is False
     assert environments["lean_v4_26_0"]["lean_found"] == "v4.26.0"
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.skipif(shutil.which("stdbuf") is None, reason="coreutils' stdbuf is not installed")
+def test_each_environments_repl_speaks_its_own_protocol_variant(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Four REPL protocol variants at once, v4.9.0's unflushed replies among them: each
+    environment's stand-in REPL speaks its tag's variant and every request is proved."""
+    monkeypatch.setenv("PATH", "/usr/bin:/bin")
+    project, homes = tmp_path / "project", tmp_path / "homes"
+    versions = {"lean_v4_9_0": "v4.9.0", "lean_v4_15_0": "v4.15.0", "lean_v4_26_0": "v4.26.0"}
+    default = fake_environment(
+        project, "default", "v4.32.0", homes=homes, repl_options=("--protocol", "v4.32.0")
+    )
+    for name, version in versions.items():
+        fake_environment(project, name, version, homes=homes, repl_options=("--protocol", version))
+        monkeypatch.setenv(f"PROOFGATE_LEAN_HOME__{name.upper()}", str(homes / name))
+    stack = make_stack(tmp_path, project_dir=project, lean_home=default.home, workers=4)
+    service = CheckerService(stack.settings, spawner=ProcessGroupSpawner())
+    with run_app(create_app(stack.settings, service=service), timeout=30) as url:
+        for name, version in [*versions.items(), ("default", "v4.32.0")]:
+            stack.scenario(report={"lean": version})
+            answer = _check(url, name)
+            assert answer.status_code == 200, answer.text
+            assert answer.json()["status"] == "proved", answer.json()
+            assert answer.json()["pins"]["lean"] == version

@@ -55,7 +55,7 @@ def fake_environment(
     version: str,
     *,
     homes: Path,
-    repl_rev: str | None = None,
+    repl_rev: str | None = None,  # the REPL tag its manifest names (default: `version`)
     mathlib_rev: str = "0" * 40,
     installed: bool = True,
     repl_options: tuple[str, ...] = (),
@@ -69,7 +69,7 @@ def fake_environment(
         "version": 7,
         "packages": [
             {"name": "mathlib", "rev": mathlib_rev, "type": "git"},
-            {"name": "REPL", "rev": repl_rev or version, "type": "git"},
+            {"name": "REPL", "rev": "1" * 40, "inputRev": repl_rev or version, "type": "git"},
         ],
     }
     (directory / "lake-manifest.json").write_text(json.dumps(manifest))

@@ -68,6 +68,9 @@ the stand-in reads the declaration simply (`_declared_types`):
   says exactly this for a signature under `autoImplicit false` is modelled, not recorded), and
   that declaration's type is not answered.
 
+`--protocol VERSION` (v4.9.0, v4.15.0, v4.26.0; default v4.32.0) speaks that REPL tag's variant:
+its fields, and for v4.9.0 a stdout that is never flushed (`simulated_repl_protocols.py`).
+
 Run it as `python -m proofgate.bench.simulated_repl [--replay FILE.in] [--import-seconds S]
 [--check-seconds-lognormal MU,SIGMA] [--seed N] [--start-seconds S]`.
 
@@ -107,10 +110,16 @@ if __package__:
     from proofgate.bench.lean_json import lean_json_pretty
     from proofgate.bench.simulated_infotree import infotree_of
     from proofgate.bench.simulated_lean import BUILTIN_OPTIONS
+    from proofgate.bench.simulated_repl_protocols import VARIANTS, UnflushedStdout, shape_reply
 else:  # run as a file: import the sibling files without the (slow to import) proofgate package
     from lean_json import lean_json_pretty  # type: ignore[import-not-found,no-redef]  # the sibling file
     from simulated_infotree import infotree_of  # type: ignore[import-not-found,no-redef]  # sibling
     from simulated_lean import BUILTIN_OPTIONS  # type: ignore[import-not-found,no-redef]  # sibling
+    from simulated_repl_protocols import (  # type: ignore[import-not-found,no-redef]  # sibling
+        VARIANTS,
+        UnflushedStdout,
+        shape_reply,
+    )
 
 if TYPE_CHECKING:
     from proofgate.config import Settings
@@ -193,7 +202,16 @@ def _classify(query: str) -> tuple[str, dict[str, Any]]:
     raise AssertionError("unreachable")
 
 
+#: `--protocol`: the REPL version spoken (simulated_repl_protocols.py), and its stdout when that
+#: version never flushes.
+_PROTOCOL = "v4.32.0"
+_UNFLUSHED: UnflushedStdout | None = None
+
+
 def _emit(text: str) -> None:
+    if _UNFLUSHED is not None:
+        _UNFLUSHED.write(text.encode("utf-8"))
+        return
     out = sys.stdout.buffer
     out.write(text.encode("utf-8"))
     out.flush()
@@ -263,7 +281,7 @@ class SimulatedRepl:
     def _reply(
         self, value: dict[str, Any], *, markers: Sequence[tuple[int, int, str, str]] = ()
     ) -> None:
-        text = lean_json_pretty(value) + "\n\n"
+        text = lean_json_pretty(shape_reply(value, _PROTOCOL)) + "\n\n"
         names = {name for _, _, name, _ in markers}
         if "crash-mid-reply" in names:
             _emit(text[: max(1, len(text) // 2)])
@@ -859,6 +877,7 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=None)
     parser.add_argument("--child-sleep", type=float, default=None, help=argparse.SUPPRESS)
     parser.add_argument("--tag", default="", help=argparse.SUPPRESS)
+    parser.add_argument("--protocol", choices=sorted(VARIANTS), default="v4.32.0")
     # the real REPL's `main` ignores its arguments: so do we, beyond the stand-in's own
     return parser.parse_known_args(argv)[0]
 
@@ -879,9 +898,12 @@ def _imported_modules(lines: list[str]) -> tuple[str, ...]:
 
 
 def main(argv: list[str] | None = None) -> None:
-    global _TAG
+    global _TAG, _PROTOCOL, _UNFLUSHED
     args = _parse_args(argv)
     _TAG = args.tag
+    _PROTOCOL = args.protocol
+    if not VARIANTS[_PROTOCOL][0]:  # a version that never flushes its replies
+        _UNFLUSHED = UnflushedStdout()
     if args.child_sleep is not None:
         time.sleep(args.child_sleep)
         return

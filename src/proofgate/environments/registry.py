@@ -71,6 +71,8 @@ class Environment:
     packages: dict[str, str] = field(default_factory=dict)  # package name -> commit
     #: The Lean options every check runs under (`OPTIONS_FILE`); empty: Lean's defaults.
     lean_options: dict[str, LeanValue] = field(default_factory=dict)
+    #: package name -> the tag or branch its manifest entry was resolved from (`inputRev`)
+    input_revs: dict[str, str] = field(default_factory=dict)
 
     @property
     def lean_version(self) -> str:
@@ -84,6 +86,14 @@ class Environment:
     @property
     def repl_commit(self) -> str | None:
         return self.packages.get("REPL")
+
+    @property
+    def repl_version(self) -> str:
+        """The REPL tag the manifest pins (its `inputRev`, e.g. `v4.9.0`), else the Lean version:
+        the REPL is tagged per Lean release, and its protocol varies with it
+        (`proofgate.lean.protocol`)."""
+        tag = self.input_revs.get("REPL", "")
+        return tag if re.fullmatch(r"v\d+\.\d+\.\d+(-rc\d+)?", tag) else self.lean_version
 
     @property
     def module_roots(self) -> frozenset[str]:
@@ -171,11 +181,14 @@ def load_environment(name: str, directory: Path) -> Environment:
     except OSError as exc:
         raise ConfigError(f"environment {name!r}: cannot read {toolchain_file}: {exc}") from exc
     packages: dict[str, str] = {}
+    input_revs: dict[str, str] = {}
     if manifest_file.exists():
         try:
             manifest = json.loads(manifest_file.read_text(encoding="utf-8"))
             for package in manifest.get("packages", []):
                 packages[str(package["name"])] = str(package.get("rev", ""))
+                if package.get("inputRev"):
+                    input_revs[str(package["name"])] = str(package["inputRev"])
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise ConfigError(f"environment {name!r}: bad {manifest_file}: {exc}") from exc
     if not toolchain:
@@ -186,6 +199,7 @@ def load_environment(name: str, directory: Path) -> Environment:
         toolchain=toolchain,
         packages=packages,
         lean_options=load_options(name, directory),
+        input_revs=input_revs,
     )
 
 

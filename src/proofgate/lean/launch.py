@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import os
 import shlex
+import shutil
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Protocol
@@ -35,6 +36,7 @@ from proofgate.config import Settings
 from proofgate.environments.registry import Environment
 from proofgate.environments.toolchain import LeanInstall, find_lean
 from proofgate.exceptions import ConfigError, LeanUnavailable
+from proofgate.lean.protocol import protocol_for
 from proofgate.sandbox.process import Limits, SpawnSpec
 
 __all__ = [
@@ -124,6 +126,23 @@ def lean_environment(
     return env
 
 
+def _line_buffered(environment: Environment) -> list[str]:
+    """`stdbuf -oL` for a REPL that never flushes its replies (before v4.10.0: see
+    `proofgate.lean.protocol`), else nothing. Line-buffered, each line of a reply is written at
+    its newline, so the closing blank line arrives with the reply (stdbuf's preloaded library
+    sets the C stdio buffering that Lean's stdout writes through; untested against real Lean)."""
+    if protocol_for(environment.repl_version).flushes:
+        return []
+    stdbuf = shutil.which("stdbuf") or shutil.which("stdbuf", path="/usr/bin:/bin")
+    if stdbuf is None:
+        raise LeanUnavailable(
+            f"the REPL of {environment.name!r} ({environment.repl_version}) never flushes its "
+            "replies and `stdbuf` (coreutils) is not installed: install it, or pin a REPL that "
+            "has commit 4fc1e6d (v4.10.0 or later)"
+        )
+    return [stdbuf, "-oL"]
+
+
 class LeanReplLauncher:
     """`lake env <repl binary>` in the environment's directory, or `settings.repl_command`."""
 
@@ -158,6 +177,11 @@ class LeanReplLauncher:
                 raise LeanUnavailable(
                     f"cannot start a Lean REPL for {environment.name!r}: {problems}"
                 )
-            argv = [str(install.lake), "env", str(install.repl_binary)]
+            argv = [
+                str(install.lake),
+                "env",
+                *_line_buffered(environment),
+                str(install.repl_binary),
+            ]
         # Nothing writable from the host: the jail's /tmp (HOME, TMPDIR) is its own tmpfs.
         return SpawnSpec(argv=argv, cwd=environment.directory, env=env, read_only=read_only)

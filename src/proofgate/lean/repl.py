@@ -22,6 +22,12 @@ other process in the worker's tree and cgroup is killed after each reply, before
 can be sent; a worker still holding more processes than its baseline after `STRAY_GRACE_SECONDS` is
 `tainted`, and its owner recycles it after the request.
 
+Older REPL versions speak a little differently (`proofgate.lean.protocol`; the driver is given the
+`ReplProtocol` of its environment's REPL): a reply without `usedConstants` or `proofStatus` reads
+as one with none; an option the REPL lacks (`rootGoals`, `env` in file mode), which it would ignore
+without a word, is refused before anything is sent; a REPL that never flushes its replies (before
+v4.10.0) is started line-buffered by the launcher (`stdbuf -oL`), the driver reading it as any other.
+
 Errors: `ReplCommandError` for a `{"message": ...}` reply (the worker stays usable);
 `ReplTimeout`, `ReplOutOfMemory`, `ReplCrashed`, `ReplProtocolError` each kill the whole process
 tree first. Each carries the tail of the worker's stderr, which is always drained.
@@ -45,6 +51,7 @@ from proofgate.exceptions import (
     ReplTimeout,
     SubmissionError,
 )
+from proofgate.lean.protocol import CURRENT, ReplProtocol
 from proofgate.lean.reply import ReplRefusal, ReplReply, parse_reply
 from proofgate.sandbox.process import Limits, ManagedProcess, Spawner, SpawnSpec
 
@@ -94,8 +101,10 @@ class ReplProcess:
         *,
         memory_limit_bytes: int | None = None,
         max_reply_bytes: int = MAX_REPLY_BYTES,
+        protocol: ReplProtocol = CURRENT,
     ) -> None:
         self._process = process
+        self.protocol = protocol  # what this REPL's version speaks
         self.pid: int = process.pid
         self.started_at = time.monotonic()
         self.requests = 0  # replies received
@@ -126,10 +135,17 @@ class ReplProcess:
         limits: Limits,
         *,
         max_reply_bytes: int = MAX_REPLY_BYTES,
+        protocol: ReplProtocol = CURRENT,
     ) -> ReplProcess:
-        """Spawn a REPL; its memory cap is `limits.memory_bytes` (checked by the spawner and here)."""
+        """Spawn a REPL; its memory cap is `limits.memory_bytes` (checked by the spawner and here).
+        `protocol`: what its version speaks (`proofgate.lean.protocol.protocol_for`)."""
         process = await spawner.spawn(spec, limits)
-        return cls(process, memory_limit_bytes=limits.memory_bytes, max_reply_bytes=max_reply_bytes)
+        return cls(
+            process,
+            memory_limit_bytes=limits.memory_bytes,
+            max_reply_bytes=max_reply_bytes,
+            protocol=protocol,
+        )
 
     # --- state ---------------------------------------------------------------------------
 
@@ -223,6 +239,7 @@ class ReplProcess:
     async def send(self, command: dict[str, Any], *, timeout: float | None = None) -> ReplReply:
         """Send one command and return its reply; see the module docstring for what raises."""
         kind = _command_kind(command)
+        self._refuse_unsupported(command)
         try:
             data = json.dumps(command, ensure_ascii=False).encode("utf-8") + b"\n\n"
         except (TypeError, ValueError, UnicodeEncodeError) as exc:
@@ -240,6 +257,21 @@ class ReplProcess:
                 await self._kill_strays()
             self.requests += 1
             return self._check_reply(kind, command, reply)
+
+    def _refuse_unsupported(self, command: dict[str, Any]) -> None:
+        """An option this REPL version lacks would be ignored without a word: refuse it here."""
+        protocol = self.protocol
+        lacking = []
+        if command.get("rootGoals") and not protocol.root_goals:
+            lacking.append("rootGoals")
+        if "path" in command and "env" in command and not protocol.file_env:
+            lacking.append("env in file mode")
+        if lacking:
+            raise ReplCommandError(
+                f"the REPL {protocol.version} has no {' and no '.join(lacking)} (it would ignore "
+                "it): nothing was sent; use an environment whose REPL is v4.19.0 or later for "
+                "rootGoals, v4.22.0 or later for env in file mode"
+            )
 
     async def _exchange(
         self, data: bytes, deadline: float | None, timeout: float | None

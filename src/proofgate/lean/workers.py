@@ -44,6 +44,7 @@ from proofgate.exceptions import (
 )
 from proofgate.lean.header import split_header
 from proofgate.lean.launch import ReplLauncher, worker_limits
+from proofgate.lean.protocol import protocol_for
 from proofgate.lean.repl import ReplProcess
 from proofgate.lean.reply import ReplReply
 from proofgate.logs import get_logger
@@ -204,7 +205,10 @@ async def start_header_worker(
     repl: ReplProcess | None = None
     try:
         spec = launcher.spawn_spec(environment)
-        starting = asyncio.ensure_future(ReplProcess.start(spawner, spec, limits))
+        protocol = protocol_for(environment.repl_version)  # what its REPL's version speaks
+        starting = asyncio.ensure_future(
+            ReplProcess.start(spawner, spec, limits, protocol=protocol)
+        )
         try:
             repl = await asyncio.shield(starting)
         except asyncio.CancelledError:
