@@ -11,6 +11,7 @@ from fastapi import FastAPI
 from proofgate.__about__ import __version__
 from proofgate.api import check, environments, health, jobs, kimina, metrics, rewards
 from proofgate.api.auth import install_auth
+from proofgate.api.console import install_console
 from proofgate.api.errors import BodySizeLimitMiddleware, install_error_handlers
 from proofgate.api.middleware import RequestContextMiddleware
 from proofgate.api.sessions import router as sessions_router
@@ -53,6 +54,8 @@ def create_app(
         version=__version__,
         summary="Lean-backed proof verification with verdicts that cannot be gamed.",
         lifespan=lifespan,
+        docs_url=None,  # served offline by api/console.py
+        redoc_url=None,
     )
     app.state.settings = settings
     app.include_router(health.router)
@@ -64,6 +67,7 @@ def create_app(
     app.include_router(jobs.router)
     app.include_router(rewards.router)
     app.include_router(kimina.router)
+    install_console(app)  # the web console, share links, offline /docs and /redoc
     app.state.metrics = metrics.Metrics(
         pool_stats=metrics.pool_stats_of(app.state), key_labels=settings.metrics_key_labels
     )

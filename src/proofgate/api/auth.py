@@ -7,7 +7,9 @@ middleware (it must span a streamed body too).
   `proofgate serve` only binds loopback then; `allow_unauthenticated` lifts that. With keys,
   a request without one is refused (401) unless `allow_unauthenticated` is set.
 - Probes, metrics and docs (`/healthz`, Kimina's `/health`, `/readyz`, `/metrics`, `/docs`,
-  `/openapi.json`) stay open.
+  `/redoc`, their files under `/static-offline-docs/`, `/openapi.json`) stay open, as do the web
+  console's pages and files (`/`, `/console/`) and share links (`/r/<id>`): every API the console
+  calls is under `/v1`, guarded.
 
 The admitted key's name is `request.state.api_key` and its `Admission` is `request.state.admission`
 (None when no key was used), so routes that carry many submissions can charge them. The request's

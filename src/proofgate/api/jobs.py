@@ -24,10 +24,14 @@ from proofgate.models.jobs import (
     NDJSON,
     BatchRequest,
     BatchResult,
+    JobFailures,
+    JobItem,
+    JobPage,
     JobReport,
     parse_item,
     timestamp,
 )
+from proofgate.reports.job_failures import job_failures
 from proofgate.store.jobs import JobRecord, JobStore, PreparedItem
 from proofgate.store.keys import KeyStore
 
@@ -178,6 +182,83 @@ async def get_results(
         async for line in runner.stream(job.id, offset=offset, limit=limit or 1000, follow=False)
     ]
     return Response("[" + ",".join(collected) + "]", media_type="application/json")
+
+
+# --- the caller's jobs, one item, a job's failure report (what the web console reads) ---------
+
+
+@router.get(
+    "/jobs",
+    response_model=JobPage,
+    summary="The caller's jobs, newest first",
+    description=(
+        "Only the jobs made under the key the request carries (without a key: only the jobs made "
+        "without one), `limit` at a time from `offset`."
+    ),
+)
+async def list_jobs(
+    key: KeyName,
+    tenant: Tenant,
+    runner: Runner,
+    offset: int = Query(0, ge=0, le=1_000_000),
+    limit: int = Query(20, ge=1, le=100),
+) -> Response:
+    tenants = [tenant] if key is None else [tenant, f"legacy-key:{key}"]
+    found = await runner.store.jobs_of(tenants, offset=offset, limit=limit + 1)
+    page = JobPage(
+        jobs=[await _report(runner, job) for job in found[:limit]],
+        next_offset=offset + limit if len(found) > limit else None,
+    )
+    return JSONResponse(page.model_dump(mode="json"))
+
+
+@router.get(
+    "/jobs/{job_id}/items/{index}",
+    response_model=JobItem,
+    summary="One item of a job: what was submitted, and its result",
+    responses=_NOT_FOUND,
+)
+async def get_item(
+    request: Request,
+    key: KeyName,
+    tenant: Tenant,
+    runner: Runner,
+    job_id: str = JobId,
+    index: int = Path(ge=0, le=10_000_000, description="The item's index in the batch."),
+) -> Response:
+    job = await _visible_job(runner, job_id, tenant, key)
+    stored = None if job is None else await runner.store.item(job.id, index)
+    if stored is None:
+        return _not_found(request, f"{job_id}/items/{index}")
+    client_id, submission, line = stored
+    item = JobItem(
+        index=index,
+        id=client_id,
+        submission=None if submission is None else Submission.model_validate_json(submission),
+        result=BatchResult.model_validate_json(line) if line else None,
+    )
+    return JSONResponse(item.model_dump(mode="json", exclude_none=True))
+
+
+@router.get(
+    "/jobs/{job_id}/failures",
+    response_model=JobFailures,
+    summary="A job's failure-mode report (of the items finished so far)",
+    responses=_NOT_FOUND,
+)
+async def get_failures(
+    request: Request,
+    key: KeyName,
+    tenant: Tenant,
+    runner: Runner,
+    job_id: str = JobId,
+) -> Response:
+    job = await _visible_job(runner, job_id, tenant, key)
+    if job is None:
+        return _not_found(request, job_id)
+    lines = runner.stream(job.id, offset=0, limit=job.total, follow=False)
+    results = [BatchResult.model_validate_json(line) async for line in lines]
+    return JSONResponse(job_failures(results).model_dump(mode="json"))
 
 
 class Checker(Protocol):

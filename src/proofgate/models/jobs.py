@@ -20,8 +20,13 @@ __all__ = [
     "NDJSON",
     "BatchRequest",
     "BatchResult",
+    "FailureExample",
+    "FailurePattern",
     "ItemError",
     "JobCounts",
+    "JobFailures",
+    "JobItem",
+    "JobPage",
     "JobReport",
     "JobStatus",
     "parse_item",
@@ -103,6 +108,60 @@ class JobReport(BaseModel):
     finished_at: datetime | None = None
     resumed: int = Field(0, description="Times a server restart interrupted and resumed it.")
     results_url: str = Field(description="Where its results are (JSON list or NDJSON).")
+
+
+class JobPage(BaseModel):
+    """`GET /v1/jobs`: the caller's jobs, newest first, one page of them."""
+
+    jobs: list[JobReport]
+    next_offset: int | None = Field(
+        None, description="The `offset` of the next page; null when this page is the last."
+    )
+
+
+class JobItem(BaseModel):
+    """`GET /v1/jobs/{id}/items/{index}`: one item as submitted, with its result once it has one."""
+
+    index: int = Field(ge=0)
+    id: str | None = None
+    submission: Submission | None = Field(
+        None, description="What was checked; null for an item that was invalid as sent."
+    )
+    result: BatchResult | None = Field(None, description="Null while the item is pending.")
+
+
+class FailureExample(BaseModel):
+    """An item a failure pattern was seen in (`item` is its index, as text) and what it said."""
+
+    item: str
+    text: str
+
+
+class FailurePattern(BaseModel):
+    """Messages that read alike once names and numbers are blanked (`reports.failures`)."""
+
+    pattern: str
+    category: str
+    count: int
+    examples: list[FailureExample] = Field(default_factory=list)
+
+
+class JobFailures(BaseModel):
+    """`GET /v1/jobs/{id}/failures`: the failure-mode report of a job's finished items."""
+
+    total: int = Field(description="Finished items the report was made from.")
+    verdicts: int
+    cached: int
+    outcomes: dict[str, int] = Field(description="Items by verdict status, or `error:KIND`.")
+    categories: dict[str, int] = Field(description="Items with an error of each category.")
+    messages: list[FailurePattern]
+    item_errors: list[FailurePattern]
+    cheats: dict[str, dict[str, int]] = Field(
+        description="What was caught, by class (policy rules, axioms, mismatches, sorry)."
+    )
+    cheats_caught: int
+    median_seconds: dict[str, float] = Field(description="Median check time by verdict status.")
+    stage_ms: dict[str, float] = Field(description="Mean milliseconds per stage of a check run.")
 
 
 @overload

@@ -187,6 +187,32 @@ class JobStore:
         rows = await self._read(f"SELECT {_JOB_COLUMNS} FROM jobs WHERE id = ?", (job_id,))
         return JobRecord(*rows[0]) if rows else None
 
+    async def jobs_of(self, tenants: Sequence[str], *, offset: int, limit: int) -> list[JobRecord]:
+        """The jobs of any of `tenants`, newest first, `limit` of them after skipping `offset`."""
+        marks = ", ".join("?" for _ in tenants) or "NULL"
+        return [
+            JobRecord(*row)
+            for row in await self._read(
+                f"SELECT {_JOB_COLUMNS} FROM jobs WHERE tenant IN ({marks}) "
+                "ORDER BY created_at DESC, rowid DESC LIMIT ? OFFSET ?",
+                (*tenants, limit, offset),
+            )
+        ]
+
+    async def item(self, job_id: str, index: int) -> tuple[str | None, str | None, str] | None:
+        """Item `index` of a job: its client id, its submission's JSON (None for an item that was
+        invalid as sent) and its result line ('' while it is pending); None if there is none."""
+        rows = await self._read(
+            "SELECT client_id, submission, outcome, result FROM job_items "
+            "WHERE job_id = ? AND idx = ?",
+            (job_id, index),
+        )
+        if not rows:
+            return None
+        client_id, submission, outcome, result = rows[0]
+        line = "" if outcome is None else result_line(index, client_id, str(outcome), str(result))
+        return client_id, submission, line
+
     async def unfinished(self) -> list[JobRecord]:
         rows = await self._read(
             f"SELECT {_JOB_COLUMNS} FROM jobs WHERE status IN ('queued', 'running') "
