@@ -132,6 +132,9 @@ class CheckerService:
         if self._auditor is None:
             self._auditor = Auditor(self.settings, spawner=self._spawner)
         await self._pool.start(wait=False)
+        prewarm = getattr(self._auditor, "prewarm", None)
+        if prewarm is not None:  # warm checkers, if the audit has them, importing meanwhile
+            await prewarm(self._environments["default"])
 
     async def close(self) -> None:
         if self._pool is not None:

@@ -17,6 +17,7 @@ from proofgate.models import Category, Submission, Verdict, VerdictStatus
 from proofgate.verify.audit import Auditor
 from proofgate.verify.warm_audit import REFERENCE_EXPORT
 from tests.support.stack import STANDINS, Stack, make_stack, running_service
+from tests.support.waiting import until_async
 
 STATEMENT = "import Mathlib\n\ntheorem t1 (a b : ℕ) : a + b = b + a := by sorry\n"
 PROOF = "by exact Nat.add_comm a b"
@@ -214,3 +215,20 @@ async def test_a_worker_that_forges_success_never_makes_a_wrong_proof_proved(
     texts = " ".join(m.text for m in verdict.messages)
     assert "the REPL says" not in texts  # the take-over hid the REPL's error...
     assert "the fresh compile says simp_all failed" in verdict.reason  # ...the audit did not
+
+
+async def test_the_warm_checkers_start_with_the_service(tmp_path: Path) -> None:
+    # as the REPL pool warms its workers: the first check finds its checker imported
+    stack = warm_stack(tmp_path, checkers=2)
+    async with running_service(stack) as service:
+        auditor = service._auditor
+        assert isinstance(auditor, Auditor)
+        environment = service._environments["default"]
+        assert await until_async(
+            lambda: (
+                (pool := auditor._warm.pool(environment)) is not None and pool.stats.started == 2
+            )
+        )
+        verdict = await service.check(submission())
+        assert verdict.status is VerdictStatus.proved, verdict.reason
+        assert warm_pool(service).stats.started == 2  # no start on the check's path

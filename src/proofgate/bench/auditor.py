@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 
 from proofgate.bench.workload import AUDIT_OFF
+from proofgate.environments.registry import Environment
 from proofgate.verify.audit import AuditOutput, AuditRequest, Audits
 from proofgate.verify.contract import (
     CHECKER_ID,
@@ -67,6 +68,11 @@ class SwitchedAuditor:
     def __init__(self, real: Audits | None, off: SimulatedAuditor) -> None:
         self.real = real
         self.off = off
+
+    async def prewarm(self, environment: Environment) -> None:
+        prewarm = getattr(self.real, "prewarm", None)
+        if prewarm is not None:
+            await prewarm(environment)
 
     async def close(self) -> None:
         close = getattr(self.real, "close", None)

@@ -178,6 +178,12 @@ class Auditor:
         self._reference_locks: dict[str, asyncio.Lock] = {}
         self._warm = WarmCheckers(settings, self._checker_launch)
 
+    async def prewarm(self, environment: Environment) -> None:
+        """With warm checkers, start `environment`'s now (in the background), as the REPL pool
+        warms its workers: the first checks then find them imported."""
+        if self.settings.audit_checker == "warm":
+            await self._warm.prewarm(environment)
+
     async def close(self) -> None:
         """Stop the warm checkers, if any ran."""
         await self._warm.close()

@@ -453,6 +453,16 @@ class Checkers:
             await self.close()
             raise
 
+    def prewarm(self) -> None:
+        """Start every checker not started yet, in the background: the first checks then find
+        them imported. A start that fails is seen by the first check that needs its slot, which
+        starts another (unlike `start`, nothing is closed)."""
+        if self._closed:
+            return
+        for slot in self._slots:
+            if slot.checker is None and slot.starting is None:
+                slot.starting = self._start_task()
+
     async def check(
         self, request: CheckRequest, *, timeout: float = CHECK_TIMEOUT_SECONDS
     ) -> CheckResult:

@@ -125,6 +125,10 @@ class WarmCheckers:
                 self._pools[environment.name] = pool
             return pool
 
+    async def prewarm(self, environment: Environment) -> None:
+        """Start `environment`'s checkers in the background, before its first check."""
+        (await self._pool(environment)).prewarm()
+
     async def check(
         self, environment: Environment, request: CheckRequest
     ) -> ExportAuditReport | CompileFailure:
