@@ -634,3 +634,27 @@ async def test_the_default_runner_is_the_sandboxs_run_jailed(
     harness.scenario(mode="garbage")
     with pytest.raises(AuditError):
         await auditor.audit(request)
+
+
+def test_an_environments_audit_runs_on_its_own_lean_home(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # PROOFGATE_LEAN_HOME is `default`'s; another environment's audit must not see that Lean
+    default_home, own_home = tmp_path / "lean-default", tmp_path / "lean-v4-15"
+    for home in (default_home, own_home):
+        (home / "bin").mkdir(parents=True)
+    monkeypatch.setenv("PROOFGATE_LEAN_HOME__LEAN_V4_15_0", str(own_home))
+    settings = Settings(
+        data_dir=tmp_path / "data", elan_home=tmp_path / "elan", lean_home=default_home
+    )
+    auditor = Auditor(settings, runner=local_runner, spawner=NoSpawner())
+    directory = tmp_path / "LeanProjects" / "lean_v4_15_0"
+    directory.mkdir(parents=True)
+    other = Environment("lean_v4_15_0", directory, "leanprover/lean4:v4.15.0", {"REPL": "x"})
+    spec, _ = auditor._spec(["lean"], other, read_only=[], writable=[], checker=False)
+    path = spec.env["PATH"].split(":")
+    assert str(own_home / "bin") in path and str(default_home / "bin") not in path
+    assert own_home in spec.read_only and default_home not in spec.read_only
+    default = dataclasses.replace(other, name="default")
+    spec, _ = auditor._spec(["lean"], default, read_only=[], writable=[], checker=False)
+    assert str(default_home / "bin") in spec.env["PATH"].split(":")

@@ -38,6 +38,7 @@ from pydantic import ValidationError
 
 from proofgate.config import Settings
 from proofgate.environments.registry import Environment
+from proofgate.environments.toolchain import lean_home_for
 from proofgate.exceptions import (
     AuditError,
     NotReady,
@@ -518,7 +519,9 @@ class Auditor:
         """The jail of one audit process: the toolchain and the environment read-only, the
         thread count, and for a checker a panic that ends the run."""
         settings = self.settings
-        toolchain = [p for p in (settings.lean_home, settings.elan_home) if p and p.is_dir()]
+        # the environment's own Lean home (PROOFGATE_LEAN_HOME is `default`'s only), then elan's
+        home = lean_home_for(settings, environment)
+        toolchain = [p for p in (home, settings.elan_home) if p and p.is_dir()]
         env = lean_environment(
             settings,
             bin_dirs=[p / "bin" for p in toolchain],
