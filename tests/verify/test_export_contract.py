@@ -96,6 +96,8 @@ def test_both_contracts_are_read_and_no_other() -> None:
         parse_report('{"contract": 2, "contract": 2}')
     with pytest.raises(ReportError):
         parse_report(json.dumps(report()) + "{}")
+    with pytest.raises(ReportError, match="JSON"):  # bytes that are no UTF-8: a refusal too
+        parse_report(b"\xff" + json.dumps(report()).encode())
     assert contract.CONTRACT_VERSION == 1  # the audit flow's contract until migration step 4
 
 

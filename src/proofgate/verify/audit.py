@@ -32,9 +32,7 @@ import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
-
-from pydantic import ValidationError
+from typing import Protocol
 
 from proofgate.config import Settings
 from proofgate.environments.registry import Environment
@@ -63,6 +61,8 @@ from proofgate.verify.contract import (
     AuditReport,
     CompileFailure,
     ExportAuditReport,
+    ReportError,
+    parse_report,
 )
 from proofgate.verify.warm_audit import (
     EXPORT_FAILED,
@@ -586,40 +586,18 @@ def checker_argv(
 
 
 def parse_checker_output(stdout: bytes) -> AuditReport:
-    """Exactly one JSON object, valid as `AuditReport` (no extra, missing or duplicate fields)."""
+    """Exactly one JSON object of contract 1, by `contract.parse_report`'s rules (no extra,
+    missing or duplicate fields, no NaN, nothing after it)."""
     try:
-        text = stdout.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise AuditError(f"the checker's output is not UTF-8: {exc}") from exc
-    decoder = json.JSONDecoder(object_pairs_hook=_no_duplicate_keys, parse_constant=_no_constant)
-    stripped = text.strip()
-    try:
-        value, end = decoder.raw_decode(stripped)
-    except (ValueError, _BadJson) as exc:
-        raise AuditError(f"the checker printed no JSON object: {exc}: {stripped[:200]!r}") from exc
-    if end != len(stripped):
-        raise AuditError(f"the checker printed more than one JSON value: {stripped[end:][:200]!r}")
-    if not isinstance(value, dict):
-        raise AuditError(f"the checker printed a JSON {type(value).__name__}, not an object")
-    try:
-        return AuditReport.model_validate_json(stripped, strict=True)
-    except ValidationError as exc:
-        raise AuditError(f"the checker's report breaks the contract: {exc}") from exc
-
-
-class _BadJson(ValueError):
-    pass
-
-
-def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    keys = [key for key, _ in pairs]
-    if len(keys) != len(set(keys)):
-        raise _BadJson(f"duplicate keys in {sorted(keys)}")
-    return dict(pairs)
-
-
-def _no_constant(name: str) -> None:
-    raise _BadJson(f"{name} is not JSON")
+        report = parse_report(stdout)
+    except ReportError as exc:
+        raise AuditError(str(exc)) from exc
+    if not isinstance(report, AuditReport):
+        raise AuditError(
+            f"the one-shot checker answered in contract {report.contract}, not "
+            f"{CONTRACT_VERSION}: rebuild it (`lake build proofgate-checker`)"
+        )
+    return report
 
 
 def _checker_report(result: RunResult) -> AuditReport:

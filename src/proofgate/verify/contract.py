@@ -186,8 +186,8 @@ class ReportError(ValueError):
 def parse_report(stdout: bytes | str) -> AuditReport | ExportAuditReport:
     """Exactly one JSON object, validated strictly by the model of its `contract` (1 or 2): no
     extra, missing or duplicate fields, no strings for numbers, no NaN, nothing after it."""
-    text = stdout.decode("utf-8") if isinstance(stdout, bytes) else stdout
     try:
+        text = stdout.decode("utf-8") if isinstance(stdout, bytes) else stdout
         value = json.loads(text, object_pairs_hook=_no_duplicate_keys, parse_constant=_no_constant)
     except ValueError as exc:  # includes UnicodeDecodeError and the hooks' refusals
         raise ReportError(f"the checker printed no single JSON object: {exc}") from exc
