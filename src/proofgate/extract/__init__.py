@@ -1,0 +1,23 @@
+"""Training data from verified proofs (`proofgate extract`): one record per tactic step and one per
+proof, for the items whose verdict the trusted audit decided `proved`.
+
+- `records`: the records' schema (`StepRecord`, `ProofRecord`, `SCHEMA`), documented in
+  docs/extract.md;
+- `signed`: signed results (a verdict taken without checking again only when signed);
+- `steps`: a proof's tactic steps from Lean's REPL in this process (`allTactics`);
+- `runner`: the run: items in, records out in input order.
+"""
+
+from proofgate.extract.records import SCHEMA, ProofRecord, StepRecord, parse_record
+from proofgate.extract.runner import ExtractOptions, ExtractSummary, Pending, run_extract
+
+__all__ = [
+    "SCHEMA",
+    "ExtractOptions",
+    "ExtractSummary",
+    "Pending",
+    "ProofRecord",
+    "StepRecord",
+    "parse_record",
+    "run_extract",
+]
