@@ -3,15 +3,17 @@
 `Scorer(url, api_key=...)` posts each group to `POST /v1/rewards` through `proofgate.AsyncClient`
 (or the blocking `Client`, for a trainer that calls its reward function in threads);
 `Scorer(service=...)` checks in-process through `score_group` on a started `CheckerService` (or a
-`LocalBackend`'s), whose calls must come from the event loop it was started on. Either way the
-answer is one `RewardRecord` per completion, in order.
+`LocalBackend`'s), whose calls must come from the event loop it was started on;
+`Scorer(router=...)` sends each group to a started `proofgate.rewards.ray.RewardRouter` (a
+service per node of the trainer's Ray cluster). Either way the answer is one `RewardRecord` per
+completion, in order.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Protocol
 
 import httpx
 
@@ -28,10 +30,17 @@ __all__ = ["Scorer", "group_metrics"]
 MAX_GROUP = 256
 
 
+class Router(Protocol):
+    """Where a whole group is scored at once: `proofgate.rewards.ray.RewardRouter`."""
+
+    async def score(self, request: RewardRequest) -> list[RewardRecord]: ...
+
+
 class Scorer:
-    """Rewards for a statement's completions, from a proofgate server (`url`) or in-process
-    (`service`). The request options (`environment`, `timeout`, `policy`, `reward`, `unfenced`)
-    are the same for every group; `policy` None is the server's (PROOFGATE_POLICY)."""
+    """Rewards for a statement's completions, from a proofgate server (`url`), in-process
+    (`service`) or on a Ray cluster (`router`). The request options (`environment`, `timeout`,
+    `policy`, `reward`, `unfenced`) are the same for every group; `policy` None is the server's
+    (PROOFGATE_POLICY)."""
 
     def __init__(
         self,
@@ -39,6 +48,7 @@ class Scorer:
         *,
         api_key: str | None = None,
         service: Checker | None = None,
+        router: Router | None = None,
         tenant: str = LOCAL,
         environment: str = "default",
         timeout: float | None = None,
@@ -50,9 +60,12 @@ class Scorer:
         transport: httpx.AsyncBaseTransport | None = None,
         max_group: int = MAX_GROUP,
     ) -> None:
-        if (url is None) == (service is None):
-            raise TypeError("give a server `url` or an in-process `service`, one of them")
+        if sum(given is not None for given in (url, service, router)) != 1:
+            raise TypeError(
+                "give a server `url`, an in-process `service` or a Ray `router`, one of them"
+            )
         self.url = url
+        self.router = router
         self.api_key = api_key
         # a `LocalBackend` (whose `check` takes no tenant) is checked through its service
         inner = getattr(service, "service", None)
@@ -115,6 +128,8 @@ class Scorer:
         return _in_call_order(groups, answers)
 
     async def _score_chunk(self, request: RewardRequest) -> list[RewardRecord]:
+        if self.router is not None:
+            return await self.router.score(request)
         if self.checker is not None:
             return await score_group(
                 self.checker, request, tenant=self.tenant, concurrency=self.concurrency
@@ -128,7 +143,7 @@ class Scorer:
         blocking client. An in-process service needs its own loop: use `score` there."""
         if self.url is None:
             raise TypeError(
-                "an in-process scorer is awaited on its service's event loop: use `await "
+                "an in-process or Ray scorer is awaited on an event loop: use `await "
                 "scorer.score(...)` (the adapters' async functions), or give a server `url`"
             )
         if not completions:
