@@ -33,6 +33,7 @@ LAYERS: list[tuple[str, frozenset[str]]] = [
                 "dojo",
                 "ci",
                 "batch",
+                "extract",
                 "reports",
                 "bench",
                 "rewards",

@@ -79,7 +79,8 @@ def test_every_command_that_runs_on_a_server_reads_proofgate_server_the_same_way
     # in the environment would make every `--ray` run a usage error) and `ci` (the GitHub action
     # decides from its own `server` input whether to install Lean for a local check).
     explicit = {"batch", "ci"}
-    assert set(found) == {"audit-statements", "check", "mcp", "replay", "triage"} | explicit
+    on_a_server = {"audit-statements", "check", "extract", "mcp", "replay", "triage"}
+    assert set(found) == on_a_server | explicit
     shared = {option for name, option in found.items() if name not in explicit}
     assert len(shared) == 1
     assert next(iter(shared))[0] == "PROOFGATE_SERVER"

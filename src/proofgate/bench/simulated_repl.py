@@ -88,6 +88,11 @@ elaborator cannot run without: the stand-in then aborts on its first command, as
 A `cmd` with `"infotree": LEVEL` gets the REPL's `infotree` where `proofgate.bench.simulated_infotree`
 models it (one-line declarations proved by one recorded tactic, at `tactics`, `original`,
 `substantive`), and none elsewhere.
+
+A `cmd` with `"allTactics": true` gets the REPL's `tactics` where
+`proofgate.bench.simulated_tactics` models them (`have NAME := NUMERAL`, `exact HYPOTHESIS`, `sorry`
+at `⊢ False`; no step for a command with an error), and a tactic run again on one of those steps'
+proof states is answered as recorded there.
 """
 
 from __future__ import annotations
@@ -111,6 +116,7 @@ if __package__:
     from proofgate.bench.simulated_infotree import infotree_of
     from proofgate.bench.simulated_lean import BUILTIN_OPTIONS
     from proofgate.bench.simulated_repl_protocols import VARIANTS, UnflushedStdout, shape_reply
+    from proofgate.bench.simulated_tactics import StepState, all_tactics, replay_tactic
 else:  # run as a file: import the sibling files without the (slow to import) proofgate package
     from lean_json import lean_json_pretty  # type: ignore[import-not-found,no-redef]  # the sibling file
     from simulated_infotree import infotree_of  # type: ignore[import-not-found,no-redef]  # sibling
@@ -119,6 +125,11 @@ else:  # run as a file: import the sibling files without the (slow to import) pr
         VARIANTS,
         UnflushedStdout,
         shape_reply,
+    )
+    from simulated_tactics import (  # type: ignore[import-not-found,no-redef]  # sibling
+        StepState,
+        all_tactics,
+        replay_tactic,
     )
 
 if TYPE_CHECKING:
@@ -269,6 +280,7 @@ class SimulatedRepl:
     ready_at: float = 0.0  # monotonic time its last header import finished
     taken_over: str = ""  # once set (`taken-over TEXT`), an error every later command carries
     forges_clean: bool = False  # once set (`taken-over-clean`), no later reply has an error
+    step_states: dict[int, StepState] = field(default_factory=dict)  # allTactics' proof states
 
     def answer(self, kind: str, data: dict[str, Any]) -> None:
         if kind == "cmd":
@@ -370,6 +382,7 @@ class SimulatedRepl:
                 messages.append(warning)
             if literal:  # Lean lists messages in the order of their positions
                 messages.sort(key=lambda m: (m["pos"]["line"], m["pos"]["column"]))
+        steps = self._all_tactics(code, messages) if data.get("allTactics") is True else []
         self.envs.append(record)
         if self.forges_clean:  # a taken-over worker hiding every error and sorry of later code
             messages, sorries = [], []
@@ -378,6 +391,8 @@ class SimulatedRepl:
             reply["messages"] = messages
         if sorries:
             reply["sorries"] = sorries
+        if steps:
+            reply["tactics"] = steps
         trees = infotree_of(code, data.get("infotree"))  # bench/simulated_infotree.py
         if trees:
             reply["infotree"] = trees
@@ -458,6 +473,9 @@ class SimulatedRepl:
         if data["proofState"] >= self.proof_states:
             self._reply({"message": "Unknown proof state."})
             return
+        if data["proofState"] in self.step_states:  # a step of an allTactics reply
+            self._replay_step(data)
+            return
         markers = _markers(data["tactic"].split("\n"))
         for _, _, name, argument in markers:
             if name == "error":
@@ -499,6 +517,28 @@ class SimulatedRepl:
                 )
         self.proof_states += 1
         self._reply(reply, markers=markers)
+
+    # --- allTactics (proofgate extract): modelled in bench/simulated_tactics.py -------------
+
+    def _all_tactics(self, code: str, messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """The `tactics` of a command Lean accepts, numbered after its sorries; none for a
+        command with an error (the stand-in invents no step for code Lean refuses)."""
+        if any(message["severity"] == "error" for message in messages):
+            return []
+        tactics, states = all_tactics(code, lambda rest, named: _goal(rest, named=named))
+        for tactic, state in zip(tactics, states, strict=True):
+            tactic["proofState"] = self.proof_states
+            self.step_states[self.proof_states] = state
+            self.proof_states += 1
+        return tactics
+
+    def _replay_step(self, data: dict[str, Any]) -> None:
+        """A tactic run again on an allTactics step's state (the recorded reply shapes)."""
+        state = self.step_states[data["proofState"]]
+        reply = replay_tactic(state, data["tactic"], self.proof_states)
+        if "proofState" in reply:
+            self.proof_states = reply["proofState"] + 1
+        self._reply(reply)
 
 
 def _run_shell(argument: str) -> str:

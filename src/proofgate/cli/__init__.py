@@ -13,6 +13,7 @@ from proofgate.cli import audit_statements as audit_statements_cli
 from proofgate.cli import batch as batch_cli
 from proofgate.cli import bench as bench_cli
 from proofgate.cli import cache, check, ci, common, keys, lint, server, usage
+from proofgate.cli import extract as extract_cli
 from proofgate.cli import mcp as mcp_cli
 from proofgate.cli import record as record_cli
 from proofgate.cli import report as report_cli
@@ -58,6 +59,7 @@ report_cli.register(app)
 bench_cli.register(app)
 triage_cli.register(app)
 audit_statements_cli.register(app)
+extract_cli.register(app)
 
 
 def main() -> None:
