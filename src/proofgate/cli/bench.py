@@ -141,6 +141,22 @@ def bench(
             "e.g. an older revision, for before/after figures; the harness stays this one."
         ),
     ] = None,
+    rewards: Annotated[
+        bool,
+        typer.Option(
+            "--rewards",
+            help="Reward serving instead: groups of completions per statement, one node in this "
+            "process, then a private Ray cluster on 127.0.0.1 scaling from one node to two "
+            "(--workers: the first count is a node's pool).",
+        ),
+    ] = False,
+    group_sizes: Annotated[
+        str | None, typer.Option(help="With --rewards: completions per group, e.g. 8,16,64.")
+    ] = None,
+    ray_nodes: Annotated[
+        int | None,
+        typer.Option(min=0, max=8, help="With --rewards: Ray nodes to scale to (0: no Ray part)."),
+    ] = None,
 ) -> None:
     """Benchmark the service as deployed, on the SIMULATED REPL and a simulated Lean (no Lean).
 
@@ -156,6 +172,20 @@ def bench(
     from proofgate.bench.runner import BenchConfig, run_bench
     from proofgate.exceptions import ProofgateError
 
+    if rewards:
+        _bench_rewards(
+            out=out,
+            workers=_numbers(workers, int, "--workers"),
+            group_sizes=_numbers(group_sizes, int, "--group-sizes"),
+            ray_nodes=ray_nodes,
+            window=window,
+            import_seconds=import_seconds,
+            check_mu=check_mu,
+            check_sigma=check_sigma,
+            audit=audit,
+            audit_jail=audit_jail,
+            seed=seed,
+        )
     config = BenchConfig.quick() if quick else BenchConfig.full()
     worker_counts = _numbers(workers, int, "--workers")
     concurrencies = _numbers(concurrency, int, "--concurrency")
@@ -226,6 +256,81 @@ def bench(
         console.print("[red]targets missed:[/red] " + escape(", ".join(missed)))
     typer.echo(headline_json(results))
     raise typer.Exit(ExitCode.failed if missed else ExitCode.ok)
+
+
+def _bench_rewards(
+    *,
+    out: Path | None,
+    workers: tuple[int, ...] | None,
+    group_sizes: tuple[int, ...] | None,
+    ray_nodes: int | None,
+    window: float | None,
+    import_seconds: float | None,
+    check_mu: float | None,
+    check_sigma: float | None,
+    audit: bool,
+    audit_jail: str | None,
+    seed: int,
+) -> None:
+    """`proofgate bench --rewards`: the figures of `proofgate.bench.rewards_bench`; exits."""
+    import json
+    from dataclasses import replace
+
+    from proofgate.bench.rewards_bench import (
+        TARGET,
+        RewardsBenchConfig,
+        markdown_table,
+        run_rewards_bench,
+        target_met,
+    )
+    from proofgate.exceptions import ProofgateError
+    from proofgate.logs import configure_logging
+
+    configure_logging("warning")  # the in-process node's service logs every jailed process
+    config = RewardsBenchConfig()
+    profile = config.profile
+    config = replace(
+        config,
+        seed=seed,
+        workers=workers[0] if workers else config.workers,
+        group_sizes=_given(group_sizes, config.group_sizes),
+        ray_nodes=_given(ray_nodes, config.ray_nodes),
+        window_seconds=_given(window, config.window_seconds),
+        profile=replace(
+            profile,
+            import_seconds=_given(import_seconds, profile.import_seconds),
+            check_mu=_given(check_mu, profile.check_mu),
+            check_sigma=_given(check_sigma, profile.check_sigma),
+        ),
+        audit=replace(config.audit, enabled=audit, jail=_jail(audit_jail, config.audit.jail)),
+    )
+    console.print(
+        "[bold]proofgate bench --rewards[/bold] on the SIMULATED REPL and audit model "
+        f"({'on' if audit else 'off'}): no Lean is run"
+    )
+    try:
+        results = run_rewards_bench(
+            config,
+            ray=config.ray_nodes > 0,
+            progress=lambda message: console.print(f"  {escape(message)}"),
+        )
+    except ProofgateError as exc:
+        fail(f"the rewards bench could not run: {exc}", ExitCode.infra)
+    if out is not None:
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "bench-rewards.json").write_text(json.dumps(results, indent=2), "utf-8")
+        (out / "bench-rewards.md").write_text(markdown_table(results) + "\n", "utf-8")
+        console.print("wrote " + escape(str(out / "bench-rewards.json")))
+    console.print(escape(markdown_table(results)))
+    met = target_met(results)
+    size, target_workers, bound = TARGET
+    if met is False:
+        console.print(
+            f"[red]target missed:[/red] group size {size} on {target_workers} workers "
+            f"below {bound:g} of ideal"
+        )
+    typer.echo(json.dumps({"group_sizes": results["group_sizes"], "ray": results["ray"]}))
+    raise typer.Exit(ExitCode.failed if met is False else ExitCode.ok)
 
 
 def register(app: typer.Typer) -> None:

@@ -100,7 +100,8 @@ class RewardRouter:
     """Scores groups on one `RewardActor` per node of the Ray cluster this process is connected
     to (or starts a local one). `max_groups` bounds the groups in flight on one actor (its pool
     stays busy between groups; beyond it a group spills to the least-loaded actor, or waits);
-    `concurrency` is the checks at once inside one group (default: twice the actor's workers)."""
+    `concurrency` is the checks at once inside one group (default: twice the actor's workers);
+    with `warm_timeout`, `start` waits that long for each actor's pool to be warm."""
 
     def __init__(
         self,
@@ -114,6 +115,7 @@ class RewardRouter:
         max_attempts: int = 3,
         on_record: OnRecord | None = None,
         replace_lost: bool = True,
+        warm_timeout: float = 0.0,
     ) -> None:
         if max_groups < 1 or max_attempts < 1:
             raise ValueError("max_groups and max_attempts must be at least 1")
@@ -127,6 +129,7 @@ class RewardRouter:
         self._concurrency = concurrency
         self._actor_cpus = actor_cpus
         self._replace_lost = replace_lost
+        self._warm_timeout = warm_timeout
         self._ray: Any = None
         self._remote: Any = None
         self._members: list[_Member] = []
@@ -184,8 +187,18 @@ class RewardRouter:
             reasons = "; ".join(info.get("reasons") or ["unknown"])
             raise NotReady(f"a reward actor on node {node_id} cannot verify: {reasons}")
         member = _Member(handle, str(info["node_id"]), number, int(info["workers"]))
+        await self._wait_warm(member)
         self._members.append(member)
         await self._notify()
+
+    async def _wait_warm(self, member: _Member) -> None:
+        """Wait up to `warm_timeout` seconds for every worker of `member` to be warm and idle, so
+        the first groups do not pay the header's import."""
+        deadline = time.monotonic() + self._warm_timeout
+        while time.monotonic() < deadline:
+            if await _wait(member.handle.idle_workers.remote()) >= member.workers:
+                return
+            await asyncio.sleep(0.1)
 
     async def close(self) -> None:
         """Stop every actor (their pools first); the Ray cluster stays the trainer's."""

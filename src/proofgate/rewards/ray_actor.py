@@ -51,13 +51,17 @@ class RewardActor:
     async def start(self) -> dict[str, Any]:
         """Start the service; say where it runs, its pool size, and whether it can verify."""
         ray = import_ray()
-        node_id = ray.get_runtime_context().get_node_id()
+        # in a Ray worker; in-process (the bench's one node) there is no node, and asking would
+        # start a Ray
+        in_ray = ray.is_initialized()
+        node_id = ray.get_runtime_context().get_node_id() if in_ray else "local"
         if self._factory is not None:
             service = self._factory()
         else:
             base = Settings()
             self._data_lock = claim_data_dir(base.data_dir / "reward-actors")
-            node: dict[str, Any] = next((n for n in ray.nodes() if n.get("NodeID") == node_id), {})
+            nodes = ray.nodes() if in_ray else []
+            node: dict[str, Any] = next((n for n in nodes if n.get("NodeID") == node_id), {})
             resources = node.get("Resources", {})
             workers = self._workers or node_workers(
                 resources.get("CPU", os.cpu_count() or 2),
@@ -122,6 +126,11 @@ class RewardActor:
             actor_seconds=time.monotonic() - began,
         )
         yield json.dumps({"stats": stats.to_json()})
+
+    async def idle_workers(self) -> int:
+        """Workers warm and free now (0 before `start`)."""
+        stats = self._service.pool_stats() if self._service is not None else None
+        return stats.idle_workers if stats is not None else 0
 
     async def pid(self) -> int:
         return os.getpid()
