@@ -35,3 +35,23 @@ def test_the_target_is_group_16_on_four_workers() -> None:
     assert target_met(results(0.96)) is True
     assert target_met(results(0.94)) is False
     assert target_met(results(0.99, workers=2)) is None
+
+
+def test_a_completion_holds_a_worker_only_when_it_was_checked() -> None:
+    from proofgate.models.rewards import RewardRecord, RewardStatus
+
+    stream = GroupStream(RewardsBenchConfig(duplicate_share=0.5, repeat_share=0.0, seed=3), "w")
+    request = stream.next(16)
+    texts = request.completions
+
+    def record(index: int, *, cached: bool = False) -> RewardRecord:
+        return RewardRecord(
+            index=index, reward=1.0, status=RewardStatus.proved, proved=True, compiled=True,
+            cached=cached,
+        )  # fmt: skip
+
+    copy = next(i for i, text in enumerate(texts) if texts.index(text) != i)
+    first = texts.index(texts[copy])
+    assert stream.worker_seconds(request, record(first)) == stream.seconds_of[texts[first]] > 0
+    assert stream.worker_seconds(request, record(copy)) == 0.0  # checked once, with the first
+    assert stream.worker_seconds(request, record(first, cached=True)) == 0.0

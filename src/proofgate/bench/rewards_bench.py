@@ -6,8 +6,9 @@ Every figure is SIMULATED: the REPL is `proofgate.bench.simulated_repl`, the aud
 - Group sizes (one node, in this process): a `RewardActor` (the code a Ray node runs) with a pool
   of `workers`, fed `groups_in_flight` groups at a time, closed loop. Completions per second per
   worker over a steady window, against the ideal: each check that needs Lean holds a worker for
-  its REPL time r (the audit holds none), and a completion identical to one already checked needs
-  none, so ideal = workers x completions / (sum of r over the distinct completions drawn). Before
+  its REPL time r (the audit holds none), and a completion identical to one in its group, or
+  answered by the result cache, needs none: of ideal = the r of the completions answered in the
+  window / (workers x window), and ideal completions/s = achieved / that. Before
   it, groups one at a time on the idle pool give the share of a group's time outside Lean (1 -
   the union of its checks' REPL runs and audits / its wall time). Dedupe rate (completions not
   checked: an identical one in the group was) and cache hit rate (checks the result cache
@@ -92,6 +93,7 @@ class GroupStream:
         self._seen: dict[int, list[str]] = {}  # a statement's earlier completions
         self.completions = 0
         self.lean_seconds = 0.0  # REPL seconds of the distinct completions drawn
+        self.seconds_of: dict[str, float] = {}  # each drawn completion's REPL seconds
 
     def statement(self, number: int) -> str:
         k = number % 97 + 2
@@ -117,13 +119,23 @@ class GroupStream:
                 seconds = round(min(config.profile.check_cap_seconds, drawn), 4)
                 self._fresh += 1
                 self.lean_seconds += seconds
-                completions.append(
+                completion = (
                     "<think>maybe omega</think>\n```lean4\nby\n"
                     f"  -- standin: sleep {seconds:.4f}\n  omega -- sample {self._fresh}\n```\n"
                 )
+                self.seconds_of[completion] = seconds
+                completions.append(completion)
         seen.extend(completions)
         self.completions += size
         return RewardRequest(statement=self.statement(number), completions=completions)
+
+    def worker_seconds(self, request: RewardRequest, record: RewardRecord) -> float:
+        """The REPL seconds `record`'s completion held a worker: its drawn time if it was checked
+        (the first of its text in the group, not answered from the cache), else none."""
+        text = request.completions[record.index]
+        if record.cached or request.completions.index(text) != record.index:
+            return 0.0
+        return self.seconds_of.get(text, 0.0)
 
 
 # --- the service an actor (or this process) runs ----------------------------------------------
@@ -202,7 +214,9 @@ class InProcessNode:
         while await self.actor.idle_workers() < self.workers:  # warm, as a node's router waits
             await asyncio.sleep(0.05)
 
-    async def score(self, request: RewardRequest) -> list[RewardRecord]:
+    async def score(
+        self, request: RewardRequest, *, group_id: str | None = None
+    ) -> list[RewardRecord]:
         began = time.monotonic()
         records: list[RewardRecord] = []
         async for line in self.actor.score(request.model_dump_json(), 2 * self.workers):
@@ -216,7 +230,7 @@ class InProcessNode:
             records.append(record)
             self.stats.completions += 1
             if self.on_record is not None:
-                self.on_record("", record)
+                self.on_record(group_id or "", record)
         self.stats.groups += 1
         self.stats.group_seconds += time.monotonic() - began
         return records
@@ -230,7 +244,9 @@ class Scores(Protocol):
 
     on_record: Callable[[str, RewardRecord], None] | None
 
-    async def score(self, request: RewardRequest) -> list[RewardRecord]: ...
+    async def score(
+        self, request: RewardRequest, *, group_id: str | None = None
+    ) -> list[RewardRecord]: ...
 
 
 async def measure(
@@ -243,32 +259,40 @@ async def measure(
     in_flight: int,
 ) -> dict[str, Any]:
     """`in_flight` groups at a time, closed loop, until the window ends: completions per second
-    (and per worker) whose record arrived inside the window, against the ideal."""
+    (and per worker) whose record arrived inside the window; against the ideal: the worker
+    seconds those completions needed (`GroupStream.worker_seconds`) over the workers' seconds."""
     loop = asyncio.get_running_loop()
     start = loop.time() + config.warmup_seconds
     end = start + config.window_seconds
     counted = 0
+    needed = 0.0
     not_proved = 0
+    sent: dict[str, RewardRequest] = {}
 
     def arrived(group_id: str, record: RewardRecord) -> None:
-        nonlocal counted
-        del group_id, record
-        counted += start <= loop.time() < end
+        nonlocal counted, needed
+        if start <= loop.time() < end:
+            counted += 1
+            needed += stream.worker_seconds(sent[group_id], record)
 
-    async def client() -> None:
+    async def client(number: int) -> None:
         nonlocal not_proved
+        groups = 0
         while loop.time() < end:
-            records = await target.score(stream.next(size))
+            group_id = f"{number}.{groups}"
+            groups += 1
+            sent[group_id] = request = stream.next(size)
+            records = await target.score(request, group_id=group_id)
             not_proved += sum(not r.proved for r in records)
 
     target.on_record = arrived
     try:
-        await asyncio.gather(*(client() for _ in range(in_flight)))
+        await asyncio.gather(*(client(n) for n in range(in_flight)))
     finally:
         target.on_record = None
-    achieved = counted / config.window_seconds
-    lean_per_completion = stream.lean_seconds / max(stream.completions, 1)
-    ideal = workers / lean_per_completion if lean_per_completion else None
+    window = config.window_seconds
+    achieved = counted / window
+    of_ideal = needed / (workers * window)  # the share of worker time spent on needed checks
     return {
         "group_size": size,
         "workers": workers,
@@ -276,8 +300,8 @@ async def measure(
         "completions_in_window": counted,
         "completions_per_second": round(achieved, 3),
         "completions_per_second_per_worker": round(achieved / workers, 3),
-        "ideal_per_second": round(ideal, 3) if ideal else None,
-        "of_ideal": round(achieved / ideal, 3) if ideal else None,
+        "ideal_per_second": round(achieved / of_ideal, 3) if of_ideal else None,
+        "of_ideal": round(of_ideal, 3),
         "not_proved": not_proved,
     }
 
