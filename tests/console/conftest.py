@@ -38,8 +38,11 @@ def chromium_path() -> str | None:
     return None
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
+    """Chromium under Playwright's sync API, for one test module: while it is open the thread
+    has a running event loop, so a longer-lived one breaks every later test of the same worker
+    that calls asyncio.run (under xdist, the other files that worker runs)."""
     sync_api = pytest.importorskip(
         "playwright.sync_api", reason="the browser tests need Playwright: pip install -e '.[test]'"
     )
