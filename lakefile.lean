@@ -25,13 +25,14 @@ require REPL from git
   "https://github.com/leanprover-community/repl" @ "v4.32.0"
 
 -- proofgate's own Lean code: the trusted checker (`Proofgate/Checker.lean`), its reader of
--- exports (`Proofgate/ExportParse.lean`, docs/export-format.md), which the checker imports, and
--- the exporter that writes them (`Proofgate/Export.lean`, untrusted). Lake builds a module as this
+-- exports (`Proofgate/ExportParse.lean`, docs/export-format.md) and its serve mode's request
+-- reader (`Proofgate/Serve.lean`), which the checker imports, and the exporter that writes
+-- exports (`Proofgate/Export.lean`, untrusted). Lake builds a module as this
 -- library's only when one of its globs matches it, and the default globs are the roots themselves
 -- (`LeanLibConfig.isBuildableModule`), so each module is a root.
 -- Untested against real Lean: no toolchain runs where proofgate is developed.
 lean_lib Proofgate where
-  roots := #[`Proofgate.Checker, `Proofgate.ExportParse, `Proofgate.Export]
+  roots := #[`Proofgate.Checker, `Proofgate.ExportParse, `Proofgate.Serve, `Proofgate.Export]
 
 -- The trusted checker: `lake build proofgate-checker`, run by the audit under `lake env`.
 -- See docs/checker-contract.md.

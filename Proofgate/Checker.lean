@@ -11,13 +11,16 @@ SafeVerify (Main.lean), without compiling it. The real-Lean workflow builds and 
 Run under `lake env` (so `LEAN_PATH` finds Mathlib's oleans) with LEAN_ABORT_ON_PANIC=1 (a panic on
 hostile data must end the process, never continue with a default value). It prints exactly one JSON
 object on stdout and exits 0 when it reached a conclusion; usage errors exit 2; any uncaught
-exception exits nonzero. It never elaborates, never runs submission code, and decides by kernel
-replay and structural `Expr` equality only (never defeq), on terms it rebuilt itself from the
-`.olean`'s (see "Rebuilding the submission's terms"; SafeVerify's Main.lean `rebuildExpr` and
-its Nat-literal check were read for this class, comparator's tests/projects for the others).
+exception exits nonzero. (The serve mode, `--serve`, prints a ready line and then one report line
+per request instead: see "Serve mode" at the end.) It never elaborates, never runs submission
+code, and decides by kernel replay and structural `Expr` equality only (never defeq), on terms it
+rebuilt itself from the `.olean`'s (see "Rebuilding the submission's terms"; SafeVerify's
+Main.lean `rebuildExpr` and its Nat-literal check were read for this class, comparator's
+tests/projects for the others).
 -/
 import Lean
 import Proofgate.ExportParse
+import Proofgate.Serve
 
 open Lean
 
@@ -34,8 +37,9 @@ deriving instance BEq for QuotVal
 deriving instance BEq for InductiveVal
 deriving instance BEq for ConstantInfo
 
-/-- The command line, see `usage`. Two modes: `.olean` files (contract 1, `--submission`) or
-exports (contract 2, `--submission-export`, docs/export-format.md); never both. -/
+/-- The command line, see `usage`. Three modes: `.olean` files (contract 1, `--submission`),
+exports (contract 2, `--submission-export`, docs/export-format.md), or the warm checker
+(`--serve`, contract 2, each check's options read from stdin); never two. -/
 structure Config where
   submission : System.FilePath := ""
   challenge : Option System.FilePath := none
@@ -46,16 +50,28 @@ structure Config where
   axioms : Array Name := #[]
   holes : Array Name := #[]
   roots : Array Name := #[]
+  serve : Bool := false
+  /-- `--import`, serve mode only: the modules imported once, at start. -/
+  imports : Array Name := #[]
 
 def usage : String :=
   "usage: proofgate-checker --submission SUB.olean [--challenge CH.olean --target NAME] \
    [--axiom NAME]... [--answer-hole NAME]... [--module-root ROOT]...\n\
    or:    proofgate-checker --submission-export SUB.ndjson [--reference-export REF.ndjson \
-   --target NAME] [--axiom NAME]... [--answer-hole NAME]... [--module-root ROOT]... [--check N]"
+   --target NAME] [--axiom NAME]... [--answer-hole NAME]... [--module-root ROOT]... [--check N]\n\
+   or:    proofgate-checker --serve --import MODULE [--import MODULE]...  (requests on stdin)"
 
 def parseArgs (cfg : Config) : List String → Except String Config
   | [] =>
-    if cfg.submissionExport.isSome then
+    if cfg.serve then
+      if cfg.imports.isEmpty then .error "--serve needs at least one --import MODULE"
+      else if cfg.submissionExport.isSome || !cfg.submission.toString.isEmpty ||
+          cfg.challenge.isSome || cfg.referenceExport.isSome || cfg.check.isSome ||
+          cfg.target.isSome || !cfg.axioms.isEmpty || !cfg.holes.isEmpty || !cfg.roots.isEmpty then
+        .error "--serve takes only --import: each check's options come as a request on stdin"
+      else .ok cfg
+    else if !cfg.imports.isEmpty then .error "--import needs --serve"
+    else if cfg.submissionExport.isSome then
       if !cfg.submission.toString.isEmpty || cfg.challenge.isSome then
         .error "--submission-export does not go with --submission or --challenge"
       else if cfg.referenceExport.isSome != cfg.target.isSome then
@@ -82,6 +98,11 @@ def parseArgs (cfg : Config) : List String → Except String Config
   | "--axiom" :: v :: rest => parseArgs { cfg with axioms := cfg.axioms.push v.toName } rest
   | "--answer-hole" :: v :: rest => parseArgs { cfg with holes := cfg.holes.push v.toName } rest
   | "--module-root" :: v :: rest => parseArgs { cfg with roots := cfg.roots.push v.toName } rest
+  | "--serve" :: rest => parseArgs { cfg with serve := true } rest
+  | "--import" :: v :: rest =>
+    let m := v.toName
+    let imports := if cfg.imports.contains m then cfg.imports else cfg.imports.push m
+    parseArgs { cfg with imports } rest
   | arg :: _ => .error s!"unexpected argument {arg}"
 
 /-- One new declaration of the submission and the axioms it reaches. -/
@@ -780,11 +801,29 @@ def sameAsLocked (hole : Bool) (locked other : ConstantInfo) : Bool :=
   | false, .thmInfo a, .thmInfo b => a.toConstantVal == b.toConstantVal
   | false, _, _ => locked == other
 
-/-- Contract 2, one shot. In order (each step passes or ends the run with its outcome):
+/-- Where a check's kernel environment comes from, given the modules the two exports' headers
+import (the reference's first, each once): `.error` is why there is none (`bad_input`). The one-shot
+mode imports them for this check (`importHeaders`); the serve mode hands every check the one
+environment it imported at start (`serve`). Either way the value is immutable: a check's replay
+extends it into a new value, so no check sees another's constants. -/
+abbrev BaseEnv := Array Name → IO (Except String Kernel.Environment)
+
+/-- The one-shot mode's environment: `importModules` of exactly the headers' modules (no extension
+state, no initializers: the defaults), read through `toKernelEnv`. -/
+def importHeaders : BaseEnv := fun modules => do
+  try
+    let env ← importModules (modules.map fun m => ({ module := m } : Import)) {}
+    -- `toKernelEnv` then `Kernel.Environment.find?` throughout (never `ofKernelEnv` + `find?`,
+    -- lean4#13783).
+    return .ok env.toKernelEnv
+  catch e => return .error s!"cannot import the export's modules: {e}"
+
+/-- Contract 2: the judgement of the one-shot export mode and of each request of the serve mode,
+on the environment `baseEnv` gives. In order (each step passes or ends the run with its outcome):
 1. read the reference export (refused: `bad_input`) and the submission's (`export_invalid`,
    `export_too_large`);
 2. the submission's imports: none, or one outside `--module-root`: `import_not_allowed`;
-3. import the reference's and the submission's imports (`importModules`, defaults);
+3. the environment of the reference's and the submission's imports (`baseEnv`; none: `bad_input`);
 4. collisions (design, requirement 3): an exported name the imports hold: the target there is
    `target_not_replayed`; a theorem equal in universe parameters (by name) and type, or another
    kind equal as a whole `ConstantInfo`, is listed `identical` and not replayed; anything else is
@@ -795,7 +834,8 @@ def sameAsLocked (hole : Bool) (locked other : ConstantInfo) : Bool :=
    `type_mismatch` (after renaming universe parameters by position), `statement_constant_changed`
    (`referenceClosure`);
 7. axioms walked through the replayed kernel environment (`walkAxioms`, imported bodies too). -/
-def checkExport (cfg : Config) (subPath : System.FilePath) : IO ExportReport := do
+def judgeExport (cfg : Config) (subPath : System.FilePath) (baseEnv : BaseEnv) :
+    IO ExportReport := do
   let start ← IO.monoMsNow
   let mut report : ExportReport := { check := cfg.check.getD 0, target := cfg.target }
 
@@ -825,17 +865,14 @@ def checkExport (cfg : Config) (subPath : System.FilePath) : IO ExportReport := 
         s!"import {nameStr m} is outside the allowed modules" none
 
   -- 3. One environment from both headers (the reference's first): a name either redeclares is
-  -- then a collision, never a second meaning. `importModules imports opts`: no extension state,
-  -- no initializers (defaults).
+  -- then a collision, never a second meaning.
   let t0 ← IO.monoMsNow
-  let mut imports : Array Import := #[]
+  let mut modules : Array Name := #[]
   for m in ((reference.map (·.header.imports)).getD #[]) ++ sub.header.imports do
-    unless imports.any (·.module == m) do imports := imports.push { module := m }
-  let base ← try importModules imports {}
-    catch e => return report.fail "bad_input" s!"cannot import the export's modules: {e}" none
-  -- `toKernelEnv` then `Kernel.Environment.find?` throughout (never `ofKernelEnv` + `find?`,
-  -- lean4#13783).
-  let kbase := base.toKernelEnv
+    unless modules.contains m do modules := modules.push m
+  let kbase ← match (← baseEnv modules) with
+    | .ok kenv => pure kenv
+    | .error why => return report.fail "bad_input" why none
   report ← report.lap "import" t0
 
   -- 4. Collisions, in the order written.
@@ -977,6 +1014,86 @@ def checkExport (cfg : Config) (subPath : System.FilePath) : IO ExportReport := 
                             disallowed := targetAxioms.filter (!cfg.axioms.contains ·) }
   return (← report.lap "total" start)
 
+/-- The one-shot export mode: `judgeExport` on the headers' own imports. -/
+def checkExport (cfg : Config) (subPath : System.FilePath) : IO ExportReport :=
+  judgeExport cfg subPath importHeaders
+
+/-! ## Serve mode (the warm checker)
+
+`--serve --import M [--import M]...`: docs/audit-design.md, section 4 step 6 and section 9 step 4;
+the protocol is in `Proofgate/Serve.lean`. UNTESTED AGAINST REAL LEAN, like everything here.
+
+The process imports the `--import` modules once, before its ready line (the design's "Mathlib
+imported once"), and judges every request with `judgeExport`, the one-shot export mode's function,
+on that environment: the same kernel environment value for every check. A check's replay builds
+new values on top of it (`Kernel.Environment.addDecl` returns a new environment; nothing here
+keeps one across checks), so a check never sees the constants of an earlier one.
+
+A request is judged only if every module its two exports' headers import is in the imported
+environment (`EnvironmentHeader.moduleNames`: the `--import` modules and everything they import,
+transitively); the checker's environment then contains the request's own import closure. Otherwise
+it is `bad_input` (not `import_not_allowed`): the roots check (step 2) has already passed, so the
+submission asked for nothing the environment forbids and the one-shot mode would have judged it;
+the fault is the checker's configuration, and `bad_input` is what the one-shot mode says when it
+cannot build the environment (verdict `internal`, never blamed on the submission, never cached).
+
+What differs from the one-shot mode: a request whose headers import less than the checker did is
+judged on the larger environment. The kernel accepts the same declarations there (the imported
+constants it relies on are the same), but an exported name that only the larger environment holds
+is a collision (identical: listed and not replayed; otherwise `import_redeclared`) where the
+one-shot mode would have replayed it. With `--import` equal to the environment's usual header
+(e.g. `Mathlib`) and submissions importing that header, there is no difference. -/
+
+/-- The warm checker's loop (see above): the exit status, 0 at the end of stdin. -/
+def serve (cfg : Config) : IO UInt32 := do
+  let flags := ", ".intercalate (cfg.imports.toList.map nameStr)
+  -- `importModules imports opts (leakEnv := true)`: the environment lives as long as the process,
+  -- so it is marked persistent (no reference counting on it); no extension state, no
+  -- initializers, as in the one-shot mode.
+  let imports := cfg.imports.map fun m => ({ module := m } : Import)
+  let env ← try importModules imports {} (leakEnv := true)
+    catch e =>
+      IO.eprintln s!"proofgate-checker --serve: cannot import {flags}: {e}"
+      return 1
+  let kenv := env.toKernelEnv
+  let imported : NameHashSet := env.header.moduleNames.foldl (·.insert ·) {}
+  let baseEnv : BaseEnv := fun modules => do
+    for m in modules do
+      unless imported.contains m do
+        return .error
+          (s!"import {nameStr m} is not in this warm checker's environment " ++
+            s!"(--import {flags} and what it imports)")
+    return .ok kenv
+  let stdin ← IO.getStdin
+  let stdout ← IO.getStdout
+  stdout.putStrLn (Serve.readyLine exportContractVersion checkerId)
+  stdout.flush
+  repeat
+    let bytes ← match (← Serve.readLine stdin) with
+      | .eof => return 0
+      | .tooLong =>
+        IO.eprintln
+          s!"proofgate-checker --serve: not a request: a line over {Serve.maxRequestBytes} bytes"
+        return 2
+      | .line bytes => pure bytes
+    let parsed : Except String (Config × String) := do
+      let r ← Serve.parseRequest bytes
+      return (← parseArgs {} r.argv, r.submission)
+    let taken ← match parsed with
+      | .ok v => pure v
+      | .error why =>
+        IO.eprintln s!"proofgate-checker --serve: not a request: {why}"
+        return 2
+    let (request, path) := taken
+    let report ← try judgeExport request ⟨path⟩ baseEnv
+      catch e =>
+        -- As an uncaught exception ends the one-shot mode: no report; the pool replaces us.
+        IO.eprintln s!"proofgate-checker --serve: check {request.check.getD 0}: {e}"
+        return 1
+    stdout.putStrLn report.render.compress
+    stdout.flush
+  return 0
+
 end Proofgate.Checker
 
 open Proofgate.Checker in
@@ -988,6 +1105,8 @@ def main (args : List String) : IO UInt32 := do
       return 2
   -- As lean4checker and SafeVerify do: the sysroot's library plus `LEAN_PATH` from `lake env`.
   initSearchPath (← findSysroot)
+  if cfg.serve then
+    return (← serve cfg)
   if let some path := cfg.submissionExport then
     let report ← checkExport cfg path
     IO.println report.render.compress
