@@ -54,8 +54,8 @@ a constructor its type, for a recursor its types and its rules' constructors.
 Serve mode (the warm checker, docs/audit-design.md section 9, step 4; `verify/checkers.py` drives
 it):
 
-    export_checker.py SCENARIO.json --serve [--import-seconds S] [--import-log FILE]
-        [--late-gate FILE] [--late-seconds S] [--huge-bytes N]
+    export_checker.py SCENARIO.json --serve --import M [--import M]... [--import-seconds S]
+        [--import-log FILE] [--late-gate FILE] [--late-seconds S] [--huge-bytes N]
 
 It "imports" once (sleeps `--import-seconds`, default $PROOFGATE_STANDIN_IMPORT_SECONDS or 0.05;
 reads `simulated-imports.json`; appends its pid to `--import-log`), prints
@@ -496,6 +496,9 @@ GATE_POLL_SECONDS = 0.01
 def serve_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="proofgate-checker --serve (stand-in, exports)")
     parser.add_argument("--serve", action="store_true", required=True)
+    # what it imports once (Proofgate/Serve.lean: at least one); a check whose export imports a
+    # module outside their closure is `bad_input`
+    parser.add_argument("--import", dest="imports", action="append", required=True)
     parser.add_argument(
         "--import-seconds", type=float, default=float(os.environ.get(IMPORT_SECONDS_ENV, "0.05"))
     )
@@ -552,6 +555,28 @@ def marker(path: str, limits: dict[str, int] | None) -> str | None:
     return None
 
 
+#: Reached before the serve mode compares the export's imports with its own.
+EARLIER_OUTCOMES = frozenset({"export_invalid", "export_too_large", "import_not_allowed"})
+#: Imported by every module (the stand-ins' closure rule), and the umbrella that imports all of
+#: its namespace.
+CORE_ROOTS = frozenset({"Init", "Std", "Lean"})
+UMBRELLAS = frozenset({"Mathlib"})
+
+
+def _outside(path: str, imported: list[str], limits: dict[str, int] | None) -> str | None:
+    """The first module the export imports that the checker's imports do not bring: not one of
+    them, not core, not under an umbrella among them (the stand-in's closure)."""
+    export = read(path, limits)
+    if isinstance(export, export_rules.ExportRefusal):
+        return None
+    for module in export.meta.imports:
+        root = module.split(".")[0]
+        under = any(module.startswith(f"{u}.") for u in imported if u in UMBRELLAS)
+        if module not in imported and root not in CORE_ROOTS and not under:
+            return str(module)
+    return None
+
+
 def _answer(line: str) -> None:
     sys.stdout.write(line + "\n")
     sys.stdout.flush()
@@ -588,6 +613,18 @@ def serve(scenario_path: str, scenario: dict[str, Any], argv: list[str]) -> int:
             while True:  # busy, as a runaway kernel check is
                 pass
         report = judge(args, imports, limits)
+        outside = _outside(args.submission, options.imports, limits)
+        if outside and report["outcome"] not in EARLIER_OUTCOMES:
+            report.update(
+                outcome="bad_input",
+                declaration=None,
+                detail=f"the export imports {outside}, which this checker did not import",
+                target_axioms=[],
+                disallowed_axioms=[],
+                declarations=[],
+                collisions=[],
+                answers={},
+            )
         report.update(scenario.get("report", {}))
         if misbehave == "checker-huge":
             report["detail"] = "x" * options.huge_bytes

@@ -232,3 +232,24 @@ async def test_the_warm_checkers_start_with_the_service(tmp_path: Path) -> None:
         verdict = await service.check(submission())
         assert verdict.status is VerdictStatus.proved, verdict.reason
         assert warm_pool(service).stats.started == 2  # no start on the check's path
+
+
+@pytest.mark.parametrize(
+    ("headers", "status"),
+    [
+        (["import Mathlib"], VerdictStatus.internal),  # Aesop not imported by the checkers
+        (["import Mathlib", "import Aesop"], VerdictStatus.proved),
+    ],
+)
+async def test_the_checkers_import_the_prewarmed_headers_once(
+    tmp_path: Path, headers: list[str], status: VerdictStatus
+) -> None:
+    # `--import M` for each module of PROOFGATE_PREWARM_HEADERS; an export importing another is
+    # the pool's configuration (bad_input: internal), never the proof's fault
+    code = "import Aesop\n\ntheorem t1 (a b : ℕ) : a + b = b + a := Nat.add_comm a b\n"
+    stack = warm_stack(tmp_path, prewarm_headers=headers)
+    async with running_service(stack) as service:
+        verdict = await service.check(code_submission(code))
+    assert verdict.status is status, verdict.reason
+    if status is VerdictStatus.internal:
+        assert "Aesop" in verdict.reason and "did not import" in verdict.reason

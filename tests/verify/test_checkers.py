@@ -151,7 +151,14 @@ class Recording:
 
 
 def pool(files: Files, spawner: Recording, *serve: str, **options: Any) -> Checkers:
-    argv = [sys.executable, str(EXPORT_CHECKER), str(files.scenario), "--serve"]
+    argv = [
+        sys.executable,
+        str(EXPORT_CHECKER),
+        str(files.scenario),
+        "--serve",
+        "--import",
+        "Mathlib",
+    ]
     argv += ["--import-log", str(files.import_log), "--late-gate", str(files.gate), *serve]
     spec = SpawnSpec(argv=argv, cwd=files.dir, env=dict(os.environ))
     options.setdefault("start_timeout", WAIT_SECONDS)

@@ -18,7 +18,7 @@ under. It runs as a file under the system's Python inside the jail: standard lib
   (`replay_ms_per_declaration` ms of CPU for each declaration of the submission), and one report
   of the checker's contract (docs/checker-contract.md): `ok` when the submission declares the
   target as a theorem stating the challenge's text, every theorem reaching only `propext`.
-- `proofgate-checker --serve` (the warm audit, `PROOFGATE_AUDIT_CHECKER=warm`): the import once,
+- `proofgate-checker --serve --import M...` (the warm audit, `PROOFGATE_AUDIT_CHECKER=warm`): the import once,
   a ready line, then per request line the same replay and judgement on two exports, answered with
   contract 2's report (`check` echoed).
 - `proofgate-export --olean F --module M --out F`: no import, the .olean's record copied into a
@@ -272,8 +272,8 @@ def main() -> int:
     program = Path(sys.argv[0]).name
     if program == "lean":
         return compile_main(sys.argv[1:], config)
-    if program == "proofgate-checker" and sys.argv[1:] == ["--serve"]:
-        return serve_main(config)
+    if program == "proofgate-checker" and sys.argv[1:2] == ["--serve"]:
+        return serve_main(config)  # its `--import M` flags: the simulated import is one sleep
     if program == "proofgate-checker":
         return check_main(sys.argv[1:], config)
     if program == "proofgate-export":

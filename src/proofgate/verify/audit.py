@@ -70,6 +70,7 @@ from proofgate.verify.warm_audit import (
     REFERENCE_EXPORT,
     SUBMISSION_EXPORT,
     WarmCheckers,
+    checker_imports,
     compile_and_export,
     exporter_argv,
     exporter_failure,
@@ -409,8 +410,12 @@ class Auditor:
         references = self.settings.data_dir / "references"
         for directory in (scratch_root, references):
             directory.mkdir(parents=True, exist_ok=True)
+        # the environment imported once: the modules of the headers the service prewarms
+        imports = [
+            a for m in checker_imports(self.settings.prewarm_headers) for a in ("--import", m)
+        ]
         spec, limits = self._spec(
-            [*self._checker_command(environment), "--serve"],
+            [*self._checker_command(environment), "--serve", *imports],
             environment,
             read_only=[scratch_root, references],
             writable=[],

@@ -19,12 +19,14 @@ from __future__ import annotations
 import asyncio
 import json
 import shlex
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from proofgate.config import Settings
 from proofgate.environments.registry import Environment
 from proofgate.exceptions import AuditError
+from proofgate.lean.lexer import iter_tokens
+from proofgate.lean.syntax import read_header
 from proofgate.logs import get_logger
 from proofgate.sandbox.process import Limits, Spawner, SpawnSpec
 from proofgate.verify.checkers import Checkers, CheckFailure, CheckRequest
@@ -37,6 +39,7 @@ __all__ = [
     "REFERENCE_EXPORT",
     "SUBMISSION_EXPORT",
     "WarmCheckers",
+    "checker_imports",
     "compile_and_export",
     "exporter_argv",
     "exporter_failure",
@@ -70,6 +73,18 @@ def exporter_argv(
     for flag in environment.option_args():  # `-DNAME=VALUE`
         argv += ["--option", flag.removeprefix("-D")]
     return argv
+
+
+def checker_imports(headers: Sequence[str]) -> list[str]:
+    """The modules a warm checker imports once (`--import M`...): those of the headers the service
+    prewarms (default `import Mathlib`). A check whose export imports a module outside them is
+    `bad_input` in the checker (`internal` here): the pool's configuration, not the proof."""
+    modules: list[str] = []
+    for header in headers:
+        for token in read_header(iter_tokens(header)).modules:
+            if token.text not in modules:
+                modules.append(token.text)
+    return modules
 
 
 def compile_and_export(compile_argv: list[str], export_argv: list[str]) -> list[str]:
