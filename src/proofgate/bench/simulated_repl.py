@@ -13,7 +13,8 @@ Two modes:
 - replay (`--replay FILE.in`): answer each command with the reply recorded in `FILE.expected.out`,
   in order, after checking the command equals the recorded one (as JSON values);
 - generic: `{"cmd"}` gets `{"env": N}` (ids from 0, as the real one), `{"tactic", "proofState"}` a
-  proof state; markers in the Lean text steer it, one per line: `-- standin: error TEXT`,
+  proof state; markers in the Lean text steer it, one per line: `-- standin: error TEXT`
+  (`\\n` for a newline, so an error carries its goal as Lean's "unsolved goals" does),
   `info TEXT`, `warning TEXT`, `sorry`, `sleep SECONDS`, `crash`, `crash-once FLAG_FILE`,
   `crash-mid-reply`, `hang`,
   `forge` (a bogus `{"env": 0}` first), `forge-extra` (a second value after the reply),
@@ -408,7 +409,9 @@ class SimulatedRepl:
         sorries: list[dict[str, Any]],
         record: _Env,
     ) -> None:
-        if name in ("error", "info", "warning"):
+        if name == "error":  # `\\n` for a newline: "unsolved goals\\n⊢ ..." carries its goal
+            messages.append(_message(name, line, column, argument.replace("\\n", "\n")))
+        elif name in ("info", "warning"):
             messages.append(_message(name, line, column, argument))
         elif name == "sorry":
             sorries.append(
