@@ -5,7 +5,9 @@ air-gapped.
 The pages are open; every API they call is under `/v1` and guarded by the key middleware like
 any client's request (the console asks for a key once and sends it as a bearer token). Swagger UI
 and ReDoc come from the installed `fastapi-offline` package, under its own path
-(`/static-offline-docs`), which is open like `/docs`.
+(`/static-offline-docs`), which is open like `/docs`. `GET /` answers `{"status": "ok"}` to a
+client whose `Accept` has no `text/html`, as Kimina's server does (its legacy client checks the
+connection so).
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from fastapi.openapi.docs import (
     get_swagger_ui_html,
     get_swagger_ui_oauth2_redirect_html,
 )
-from fastapi.responses import FileResponse, HTMLResponse, Response
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from proofgate.api import shares
@@ -57,8 +59,18 @@ def _page(name: str) -> FileResponse:
 
 
 @router.get("/")
-async def console_page() -> Response:
-    return _page("index.html")
+async def console_page(request: Request) -> Response:
+    """The console to a browser; `{"status": "ok"}` to a client that does not accept HTML.
+
+    Kimina's legacy `Lean4Client` checks its server with `GET /` (its `Accept` is
+    `application/json`, or requests' default `*/*`) and wants `{"status": "ok"}`, as Kimina's
+    health route answers there; browsers ask for `text/html` first.
+    """
+    if "text/html" not in request.headers.get("accept", "").lower():
+        return JSONResponse({"status": "ok"}, headers={"Vary": "Accept"})
+    page = _page("index.html")
+    page.headers["Vary"] = "Accept"
+    return page
 
 
 @router.get("/r/{share_id}")
