@@ -595,37 +595,10 @@ def _position(code: str, offset: int) -> dict[str, int]:
 def _hypotheses(text: str) -> list[tuple[str, str]] | None:
     """`(name, type)` of each binder in `text` (all of `text` binders), or None if the stand-in
     cannot read one simply (a default value, a pattern, nested brackets of its own kind...)."""
-    found: list[tuple[str, str]] = []
-    index = 0
-    while index < len(text):
-        char = text[index]
-        if char in _ASCII_SPACE:
-            index += 1
-            continue
-        close = _BINDERS.get(char)
-        if close is None:
-            return None
-        depth, end = 0, index
-        while end < len(text):
-            if text[end] in _BINDERS:
-                depth += 1
-            elif text[end] in _BINDERS.values():
-                depth -= 1
-                if depth == 0:
-                    break
-            end += 1
-        if end >= len(text) or text[end] != close:
-            return None
-        names, colon, kind = text[index + 1 : end].partition(" : ")
-        kind = " ".join(kind.split())
-        if char == "[" and not colon:
-            found.append(("inst✝", " ".join(names.split())))
-        elif not colon or not kind or not names.split():
-            return None
-        else:
-            found.extend((name, kind) for name in names.split())
-        index = end + 1
-    return found
+    groups = _binder_groups(text)
+    if groups is None:
+        return None
+    return [(name, kind) for _, names, kind in groups for name in names]
 
 
 def _goal(rest: str, *, named: bool) -> str | None:
@@ -728,7 +701,7 @@ def _binder_groups(text: str) -> list[tuple[str, list[str], str]] | None:
         names, colon, kind = text[index + 1 : end].partition(" : ")
         kind = " ".join(kind.split())
         if char == "[" and not colon:
-            groups.append(("[", ["inst"], " ".join(names.split())))
+            groups.append(("[", ["inst✝"], " ".join(names.split())))  # Lean's anonymous name
         elif not colon or not kind or not names.split():
             return None
         else:
@@ -768,7 +741,9 @@ def _closed_type(rest: str, auto_bound: list[tuple[str, str]]) -> str | None:
     def flush() -> None:
         if forall:
             printed = " ".join(
-                f"{b}{' '.join(names)} : {kind}{_BINDERS[b]}" for b, names, kind in forall
+                # an anonymous instance prints as `[inst : C]` in a type, `inst✝` in a context
+                f"{b}{' '.join(n.removesuffix('✝') for n in names)} : {kind}{_BINDERS[b]}"
+                for b, names, kind in forall
             )
             pieces.append(f"∀ {printed},")
             forall.clear()
