@@ -15,14 +15,16 @@ import httpx
 
 from proofgate.store.keys import KeyStore
 from tests.console.conftest import Browsing, open_console
+from tests.support.adversarial import load_cases
 from tests.support.stack import Stack
 
 STATEMENT = "import Mathlib\n\ntheorem add_comm' (a b : ℕ) : a + b = b + a := by sorry"
-#: Stand-in markers: an open `sorry` with its goal, then an error (a `failed` verdict).
-FAILING_PROOF = (
-    "by\n  -- standin: goal a b : ℕ\\n⊢ a + b = b + a\n  -- standin: sorry\n"
-    "  -- standin: error unsolved goals"
-)
+#: The goal Lean prints for STATEMENT's theorem (binders of one type grouped, then `⊢`).
+GOAL = "a b : ℕ\n⊢ a + b = b + a"
+#: A stand-in marker for Lean's "unsolved goals" error, its message as the REPL prints one
+#: ("unsolved goals\nx : Int\nh : x = 1\n⊢ x = x", core/have_by_sorry in the recorded transcripts;
+#: `\\n` is the marker's newline): a `failed` verdict whose error carries the goal.
+FAILING_PROOF = "by\n  -- standin: error unsolved goals\\n" + GOAL.replace("\n", "\\n")
 
 
 def check(page: Any, statement: str, proof: str) -> None:
@@ -80,10 +82,17 @@ def test_a_failed_verdict_shows_the_goal_at_a_phone_width(
 ) -> None:
     page = browsing.page(viewport={"width": 375, "height": 800})
     open_console(page, server)
-    check(page, STATEMENT, FAILING_PROOF)
+    with page.expect_response("**/v1/check") as answered:
+        check(page, STATEMENT, FAILING_PROOF)
+    verdict = answered.value.json()
+    assert verdict["status"] == "failed" and verdict["sorries"] == []
+    (error,) = [m for m in verdict["messages"] if m["severity"] == "error"]
+    assert error["text"] == f"unsolved goals\n{GOAL}"
+    assert error["goals"] == [GOAL]  # proofgate read the goal out of Lean's error text
     assert page.inner_text("#verdict-status") == "failed"
-    assert "a b : ℕ\n⊢ a + b = b + a" in page.inner_text("#messages .goal")
-    assert page.locator("[data-field=proof] mark.diag-error").get_attribute("data-line") == "4"
+    assert page.inner_text("#messages .message-error .goal") == GOAL
+    assert "null" not in page.inner_text("#result")  # nothing drawn for what the verdict lacks
+    assert page.locator("[data-field=proof] mark.diag-error").get_attribute("data-line") == "2"
     overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
     assert overflow <= 0, "the page scrolls sideways at phone width"
     page.screenshot(path=str(screenshots / "failed-phone.png"), full_page=True)
@@ -166,3 +175,70 @@ def test_the_api_docs_render_with_the_network_blocked(server: str, browsing: Bro
     page.goto(f"{server}/redoc")
     page.wait_for_selector("h1:has-text('proofgate')")
     assert browsing.blocked == [], "the docs reached for another host"
+
+
+#: Stand-in triage, scripted as in tests/api/test_triage.py: every probe of the statement fails
+#: unless its text holds NEEDLE (a probe's own name, or its tactic).
+ONLY_PROBES_WITH = "-- standin: with proofgate_triage without {} error closer failed\n"
+
+
+def _triaged(page: Any, theorem: str, *needles: str) -> dict[str, Any]:
+    markers = "".join(ONLY_PROBES_WITH.format(needle) for needle in needles)
+    page.fill("#statement", f"import Mathlib\n\n{markers}{theorem} := by sorry\n")
+    with page.expect_response("**/v1/triage") as answered:
+        page.click("#triage")
+    page.wait_for_selector("#verdict-status:text-matches('^triage: ')")
+    return dict(answered.value.json())
+
+
+def test_triage_shows_a_false_statement_disproved_and_a_trivial_one(
+    server: str, browsing: Browsing, screenshots: Path
+) -> None:
+    page = browsing.page(viewport={"width": 1100, "height": 900})
+    open_console(page, server)
+    found = _triaged(page, "theorem g : (2 : ℕ) + 2 = 5", "proofgate_triage_disproof", "decide")
+    assert found["disproved"] and found["closed_by"] == {"disproved": "decide"}
+    assert page.locator("#result .flag").all_inner_texts() == ["disproved"]
+    assert "disproved (`decide`)" in page.inner_text("#verdict-reason")
+    assert "¬ (type_of% @_root_.g)" in page.inner_text("#result pre.goal")
+    assert "null" not in page.inner_text("#result")  # no policy refusal: nothing drawn for it
+    page.screenshot(path=str(screenshots / "triage-disproved.png"), full_page=True)
+
+    found = _triaged(page, "theorem t (a b : ℕ) : a + b = b + a", "proofgate_triage_trivial")
+    assert found["trivially_provable"] and not found["disproved"]
+    assert page.locator("#result .flag").all_inner_texts() == ["trivially_provable"]
+    assert page.locator("#result pre.goal").count() == 0  # no negation proof this time
+
+
+def test_the_shared_policy_stage_cheats_are_each_refused_with_their_rule(
+    server: str, browsing: Browsing, screenshots: Path, shared_dir: Path, tmp_path: Path
+) -> None:
+    """The adversarial cases a person would load into the jobs view (README): on the stand-ins
+    only the policy-stage ones are refused (audit-stage cheats need real Lean's audit)."""
+    cheats = [
+        case
+        for case in load_cases(shared_dir / "adversarial" / "cases.jsonl")
+        if case["stage"] == "policy" and case["expect"] == "reject"
+    ]
+    assert len(cheats) >= 5
+    batch = tmp_path / "cheats.jsonl"  # the shared lines as they are: extra fields left out
+    batch.write_text("".join(json.dumps(case) + "\n" for case in cheats), encoding="utf-8")
+
+    page = browsing.page(viewport={"width": 1100, "height": 900})
+    open_console(page, f"{server}/#/jobs")
+    page.set_input_files("#batch-file", str(batch))
+    page.click("#batch-form button[type=submit]")
+    page.wait_for_selector("#job-status:text('completed')")
+    page.wait_for_selector("#item-table")
+    job_id = page.evaluate("location.hash").rsplit("/", 1)[1]
+    results = httpx.get(f"{server}/v1/jobs/{job_id}/results", timeout=30).json()
+    assert [result["id"] for result in results] == [case["id"] for case in cheats]
+    for index, result in enumerate(results):
+        row = page.locator(f"#item-table tr[data-item='{index}']")
+        assert row.locator("td").nth(0).inner_text() == cheats[index]["id"]
+        assert row.locator("td").nth(1).inner_text() == "rejected", cheats[index]["id"]
+        rules = list(dict.fromkeys(v["rule"] for v in result["verdict"]["violations"]))
+        assert rules, cheats[index]["id"]
+        assert row.locator(".why code.rule").all_inner_texts() == rules, cheats[index]["id"]
+        assert result["verdict"]["reason"] in row.locator(".why").inner_text()
+    page.screenshot(path=str(screenshots / "cheats.png"), full_page=True)

@@ -16,6 +16,13 @@ export function el(tag, attributes = {}, ...children) {
   return node;
 }
 
+// Put `children` in `node` in place of what it held, skipping what `el` skips (replaceChildren
+// itself would write a null as the text "null").
+export function fill(node, ...children) {
+  node.replaceChildren(...children.flat(Infinity)
+    .filter((child) => child !== undefined && child !== null && child !== false));
+}
+
 export function ms(value) {
   return `${Math.round(value || 0)} ms`;
 }

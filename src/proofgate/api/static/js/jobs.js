@@ -2,7 +2,7 @@
 // live as its items finish, and its failure-mode report with each item opening in the playground.
 
 import { api, ndjson } from "./api.js";
-import { el, ms } from "./dom.js";
+import { el, fill, ms } from "./dom.js";
 import { describe } from "./playground.js";
 import { statusClass } from "./verdict.js";
 
@@ -20,10 +20,17 @@ function outcomeOf(result) {
   return result.verdict ? result.verdict.status : `error: ${result.error.error}`;
 }
 
+// Why an item ended as it did: the policy rules it broke (each once), then the verdict's reason.
+function whyOf(result) {
+  if (!result.verdict) return result.error.message;
+  const rules = [...new Set((result.verdict.violations || []).map((v) => v.rule))];
+  return [rules.map((rule) => [el("code", { class: "rule" }, rule), " "]), result.verdict.reason];
+}
+
 function barFill(name, share) {
-  const fill = el("span", { class: `bar-fill ${statusClass(name)}` });
-  fill.style.width = `${Math.round(100 * share)}%`; // the page's policy allows styles set by script
-  return fill;
+  const bar = el("span", { class: `bar-fill ${statusClass(name)}` });
+  bar.style.width = `${Math.round(100 * share)}%`; // the page's policy allows styles set by script
+  return bar;
 }
 
 function bars(title, counts, id) {
@@ -152,7 +159,7 @@ export class Jobs {
     const names = new Map(results.map((r) => [String(r.index), r.id || `#${r.index}`]));
     const itemLink = (index, text) => el("a", { href: `#/jobs/${jobId}/items/${index}` }, text);
     const cheats = Object.entries(failures.cheats).filter(([, found]) => Object.keys(found).length);
-    $("#job-report").replaceChildren(
+    fill($("#job-report"),
       el("h4", {}, "Failure modes"),
       el("div", { class: "charts" },
         bars("Outcomes", failures.outcomes, "outcome-chart"),
@@ -172,10 +179,10 @@ export class Jobs {
         el("table", { id: "item-table" },
           el("thead", {}, el("tr", {}, ["Item", "Outcome", "Why", "Time"].map(
             (name) => el("th", { scope: "col" }, name)))),
-          el("tbody", {}, results.map((result) => el("tr", {},
+          el("tbody", {}, results.map((result) => el("tr", { dataset: { item: result.index } },
             el("td", {}, itemLink(result.index, result.id || `#${result.index}`)),
             el("td", {}, el("span", { class: statusClass(outcomeOf(result)) }, outcomeOf(result))),
-            el("td", {}, result.verdict ? result.verdict.reason : result.error.message),
+            el("td", { class: "why" }, whyOf(result)),
             el("td", {}, result.verdict ? ms(result.verdict.timings.total_ms) : "")))))));
   }
 

@@ -2,7 +2,7 @@
 // place and goals, the sorries' goals, the policy refusals with their rule and fix, the axioms
 // and the timings; and each placed message underlined in the field it points into.
 
-import { el, ms } from "./dom.js";
+import { el, fill, ms } from "./dom.js";
 
 const SUCCESS = new Set(["proved", "compiled", "ok"]);
 const UNFINISHED = new Set(["timeout", "out_of_memory", "internal"]);
@@ -99,7 +99,7 @@ function timingsList(timings) {
 export function showVerdict(box, verdict, editors, { fallbackField = "proof" } = {}) {
   const list = entries(verdict);
   diagnosticsFor(list, editors, fallbackField);
-  box.replaceChildren(
+  fill(box,
     el("p", { class: "verdict-line" },
       el("span", { id: "verdict-status", class: statusClass(verdict.status) }, verdict.status),
       verdict.target ? el("span", {}, " for ", el("code", {}, verdict.target)) : null,
@@ -126,7 +126,7 @@ export function showTriage(box, triage, editors) {
   const list = entries({ messages, sorries: [] });
   diagnosticsFor(list, editors, "statement");
   const flags = ["trivially_provable", "disproved", "vacuous"].filter((flag) => triage[flag]);
-  box.replaceChildren(
+  fill(box,
     el("p", { class: "verdict-line" },
       el("span", { id: "verdict-status", class: statusClass(triage.elaboration) },
         `triage: ${triage.elaboration}`),
