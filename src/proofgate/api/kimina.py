@@ -5,7 +5,8 @@ Users of project-numina/kimina-lean-server (its `kimina_client`, or plain JSON) 
 proofgate unchanged. The shapes are Kimina's (server 2.0.0, `server/routers/`; client 0.2.1): see
 `proofgate.api.kimina_models`. `/health` is open, as `/healthz` is; the other three need a key where
 keys are configured (`proofgate.api.auth`). Kimina also answers its health at `GET /`; proofgate
-does not (that path is the web console's).
+answers it there too, `{"status": "ok"}`, to a client that does not ask for HTML (the console's
+route, `proofgate.api.console`, serves the page to browsers).
 
 Each snippet (each legacy `code`) is a free compile. Kimina clients call a snippet valid when no
 message has severity `error` and `sorries` is empty, but the REPL lists only the `sorry`s it can see
