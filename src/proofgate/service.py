@@ -35,11 +35,22 @@ from proofgate.exceptions import (
 )
 from proofgate.lean.launch import LeanReplLauncher, ReplLauncher
 from proofgate.lean.pool import PoolStats, ReplPool, ReplRun
+from proofgate.lean.session_workers import SessionWorkers
 from proofgate.logs import get_logger
-from proofgate.models import Pins, Submission, Timings, TriageRequest, TriageResult, Verdict
+from proofgate.models import (
+    Pins,
+    Submission,
+    Timings,
+    TriageRequest,
+    TriageResult,
+    Verdict,
+    VerdictStatus,
+)
+from proofgate.models.steps import TacticSteps
 from proofgate.models.tenant import LOCAL
 from proofgate.sandbox import detect_sandbox, select_spawner
 from proofgate.sandbox.process import Spawner
+from proofgate.sessions.steps import tactic_steps
 from proofgate.store.results import ResultCache, cache_key
 from proofgate.triage import Triager
 from proofgate.verify.assemble import Assembled, assemble
@@ -108,6 +119,7 @@ class CheckerService:
         self._auditor = auditor
         self._cache = cache if cache is not None else ResultCache.from_settings(settings)
         self._pool: ReplPool | None = None
+        self._step_workers: SessionWorkers | None = None  # `tactic_steps`' own, made on first use
         self._environments: dict[str, Environment] = {}
         self._reasons: list[str] = ["starting"]
         self._sandbox = "unknown"
@@ -137,6 +149,9 @@ class CheckerService:
             await prewarm(self._environments["default"])
 
     async def close(self) -> None:
+        if self._step_workers is not None:
+            await self._step_workers.close()
+            self._step_workers = None
         if self._pool is not None:
             await self._pool.close()
             self._pool = None
@@ -226,7 +241,7 @@ class CheckerService:
     async def check(self, submission: Submission, *, tenant: str = LOCAL) -> Verdict:
         """Verify one submission for `tenant`. Raises `SubmissionError`, `NotReady`, `Busy` (or
         `TenantBusy`); every outcome the submission caused is a `Verdict`."""
-        verdict, _ = await self._check(submission, tenant, infotree=None)
+        verdict, _, _ = await self._check(submission, tenant, infotree=None)
         return verdict
 
     async def check_with_infotree(
@@ -237,14 +252,57 @@ class CheckerService:
         (positions in the submitter's lines), or None where the REPL did not run the body (a
         policy refusal, a failed header, a fault) or printed none. The cache is not read (a cached
         verdict has no tree); the verdict is remembered as `check` remembers it."""
-        verdict, run = await self._check(submission, tenant, infotree=infotree)
+        verdict, run, _ = await self._check(submission, tenant, infotree=infotree)
         if run is None or run.header_failed:
             return verdict, None
         return verdict, run.reply.raw.get("infotree")
 
+    async def check_with_tactics(
+        self, submission: Submission, *, tenant: str = LOCAL, include_unverified: bool = False
+    ) -> tuple[Verdict, TacticSteps | None]:
+        """`check`, and the proof's tactic steps (`proofgate.sessions.steps`): each step the REPL
+        lists with `allTactics`, run again in its proof state for the goals after it and its time.
+        The steps are computed for a `proved` verdict, and with `include_unverified` for any
+        verdict Lean ran to an answer; otherwise (a policy refusal, a timeout, ...) they are None.
+        The verdict is `check`'s, the cache read as `check` reads it: the steps come from a run of
+        their own on a session worker of `tenant` (what the REPL lists there never decides a
+        verdict), so a cached verdict loses nothing. Raises as `check` does."""
+        verdict, _, prepared = await self._check(submission, tenant, infotree=None)
+        ran = not (verdict.status is VerdictStatus.rejected or verdict.status.is_unfinished)
+        if verdict.status is VerdictStatus.proved or (include_unverified and ran):
+            return verdict, await self._tactic_steps(prepared)
+        return verdict, None
+
+    async def tactic_steps(self, submission: Submission, *, tenant: str = LOCAL) -> TacticSteps:
+        """The steps `check_with_tactics` gives, without a verdict (for one known already, e.g. a
+        signed record's). Raises `SubmissionError`, `NotReady` or `Busy`."""
+        prepared = await asyncio.to_thread(self._prepare, submission, tenant)
+        return await self._tactic_steps(prepared)
+
+    async def _tactic_steps(self, prepared: _Prepared) -> TacticSteps:
+        """The steps of the file the pool runs for `prepared` (the same assembly and policy pass);
+        nothing runs when the policy or the assembly refused it."""
+        if not prepared.policy.ok or prepared.assembled.target_missing is not None:
+            return TacticSteps(code=None, note="not run: the policy or the assembly refused it")
+        if self._step_workers is None:
+            spawner, launcher = self.repl_backend()  # NotReady when it cannot verify
+            self._step_workers = SessionWorkers(self.settings, spawner=spawner, launcher=launcher)
+        self._step_workers.sweep()  # no janitor: idle and dead workers go when the next run comes
+        config = PolicyConfig.from_settings(
+            self.settings, profile=prepared.submission.policy, environment=prepared.environment
+        )
+        return await tactic_steps(
+            self._step_workers,
+            environment=prepared.environment,
+            code=prepared.policy.code,
+            config=config,
+            timeout=prepared.timeout,
+            tenant=prepared.tenant,
+        )
+
     async def _check(
         self, submission: Submission, tenant: str, *, infotree: str | None
-    ) -> tuple[Verdict, ReplRun | None]:
+    ) -> tuple[Verdict, ReplRun | None, _Prepared]:
         started = time.perf_counter()
         # Assembling, the policy pass and the cache key read the whole submitted text: in a
         # worker thread, so a large submission never stalls the loop's other requests.
@@ -253,18 +311,18 @@ class CheckerService:
             # Decided before Lean, by proofgate's own readers: the same for every tenant.
             verdict = self._verdict(prepared, started)
             await self._remember(prepared, verdict, shared=True)
-            return verdict, None
+            return verdict, None, prepared
         for key in (prepared.cache_key, prepared.tenant_key) if infotree is None else ():
             cached = await self._cache.get(key)
             if cached is not None:
-                return cached, None
+                return cached, None, prepared
         if self._reasons or self._pool is None or self._auditor is None:
             raise NotReady(
                 "cannot verify: " + "; ".join(self._reasons or ["the service is not started"])
             )
         verdict, audited, run = await self._verify(prepared, started, infotree=infotree)
         await self._remember(prepared, verdict, shared=audited)
-        return verdict, run
+        return verdict, run, prepared
 
     def _prepare(self, submission: Submission, tenant: str) -> _Prepared:
         began = time.perf_counter()

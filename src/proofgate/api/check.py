@@ -1,14 +1,17 @@
-"""`POST /v1/check`: one submission in, its verdict out (the request waits for it)."""
+"""`POST /v1/check`: one submission in, its verdict out (the request waits for it); and
+`POST /v1/check/steps`: the verdict and the proof's tactic steps (`proofgate extract`'s data)."""
 
 from __future__ import annotations
 
 import time
+from typing import Annotated
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 
 from proofgate.api.deps import Service, Tenant
 from proofgate.api.errors import ERROR_RESPONSES
 from proofgate.models import Submission, Verdict
+from proofgate.models.steps import CheckStepsResponse
 
 router = APIRouter(prefix="/v1", tags=["check"], responses=ERROR_RESPONSES)
 
@@ -37,3 +40,39 @@ async def check(
         cache_enabled=request.app.state.settings.cache_enabled,
     )
     return verdict
+
+
+@router.post(
+    "/check/steps",
+    response_model=CheckStepsResponse,
+    summary="Check one submission and list its tactic steps",
+    description=(
+        "`/v1/check`, and the proof's tactic steps (what `proofgate extract` writes as step "
+        "records): each step Lean's REPL lists with `allTactics` (the tactic, where it stands, "
+        "the goals before it, the constants it used), run again in its proof state for the goals "
+        "after it and its time. The steps come for a `proved` verdict, and with "
+        "`include_unverified=true` for any verdict Lean ran to an answer; otherwise `steps` is "
+        "null. The steps never decide the verdict. 503 with Retry-After means the service cannot "
+        "verify now."
+    ),
+)
+async def check_steps(
+    submission: Submission,
+    request: Request,
+    tenant: Tenant,
+    service: Service,
+    include_unverified: Annotated[
+        bool,
+        Query(description="Steps for any verdict Lean ran to an answer, not only `proved`."),
+    ] = False,
+) -> CheckStepsResponse:
+    began = time.perf_counter()
+    verdict, steps = await service.check_with_tactics(
+        submission, tenant=tenant, include_unverified=include_unverified
+    )
+    request.app.state.metrics.observe_verdict(
+        verdict,
+        time.perf_counter() - began,
+        cache_enabled=request.app.state.settings.cache_enabled,
+    )
+    return CheckStepsResponse(verdict=verdict, steps=steps)

@@ -29,6 +29,7 @@ from proofgate.exceptions import ServerError
 from proofgate.models import Submission, TriageRequest, TriageResult, Verdict
 from proofgate.models.http import EnvironmentInfo, ReadinessReport
 from proofgate.models.rewards import RewardRequest, RewardResponse
+from proofgate.models.steps import CheckStepsResponse
 
 __all__ = ["AsyncClient", "Client"]
 
@@ -51,6 +52,23 @@ def check_flow(
 ) -> Flow[Verdict]:
     built = build(Submission, submission, fields, "submission")
     return post_flow(client, "/v1/check", built, Verdict, timeout=client._check_timeout(built))
+
+
+def check_steps_flow(
+    client: ClientBase,
+    submission: Submission | None,
+    fields: Mapping[str, Any],
+    include_unverified: bool,
+) -> Flow[CheckStepsResponse]:
+    built = build(Submission, submission, fields, "submission")
+    return post_flow(
+        client,
+        "/v1/check/steps",
+        built,
+        CheckStepsResponse,
+        params={"include_unverified": "true" if include_unverified else "false"},
+        timeout=client._check_timeout(built),
+    )
 
 
 def triage_flow(
@@ -124,6 +142,19 @@ class Client(SessionMethods):
         """Verify one submission (a `Submission`, or its fields as keywords)."""
         return self._run(check_flow(self, submission, fields))
 
+    def check_steps(
+        self,
+        submission: Submission | None = None,
+        /,
+        *,
+        include_unverified: bool = False,
+        **fields: Any,
+    ) -> CheckStepsResponse:
+        """`check`, and the proof's tactic steps (`POST /v1/check/steps`): each step Lean's REPL
+        lists, run again in its proof state. The steps come for a `proved` verdict, and with
+        `include_unverified` for any verdict Lean ran to an answer; otherwise `steps` is None."""
+        return self._run(check_steps_flow(self, submission, fields, include_unverified))
+
     def batch(
         self, submissions: Iterable[Submission | Mapping[str, Any]], *, progress: bool = True
     ) -> list[BatchOutcome]:
@@ -169,6 +200,16 @@ class AsyncClient(AsyncSessionMethods):
 
     async def check(self, submission: Submission | None = None, /, **fields: Any) -> Verdict:
         return await self._run(check_flow(self, submission, fields))
+
+    async def check_steps(
+        self,
+        submission: Submission | None = None,
+        /,
+        *,
+        include_unverified: bool = False,
+        **fields: Any,
+    ) -> CheckStepsResponse:
+        return await self._run(check_steps_flow(self, submission, fields, include_unverified))
 
     async def batch(
         self, submissions: Iterable[Submission | Mapping[str, Any]], *, progress: bool = True
