@@ -4,7 +4,8 @@
 Three items: one proved (two tactic steps), one Lean refuses (`failed`), one closed by `sorry`
 (the checker finds `sorryAx`: `incomplete`). Only the proved one gives records, unless
 --include-unverified. A signed results file written by one run is taken by the next without
-checking again; an unsigned or edited one is refused, naming the line.
+checking again; an unsigned or edited one is refused, naming the line. On `--server` (the app on
+127.0.0.1 over the same stand-ins) the records are the ones this process writes, times aside.
 """
 
 from __future__ import annotations
@@ -26,7 +27,6 @@ from proofgate.backends import LocalBackend
 from proofgate.cli import app
 from proofgate.config import Settings
 from proofgate.extract import SCHEMA, ProofRecord, StepRecord, parse_record
-from proofgate.extract.runner import NO_LOCAL_REPL
 from tests.support.live_app import run_app
 from tests.support.stack import Stack, make_stack
 
@@ -207,17 +207,39 @@ def test_an_unsigned_results_file_is_refused_naming_its_line(stack: Stack, tmp_p
     assert not (tmp_path / "data.jsonl").exists()
 
 
-def test_on_a_server_the_proof_records_say_the_steps_need_lean_here(
-    stack: Stack, tmp_path: Path
+@pytest.mark.parametrize("flags", [(), ("--include-unverified",)])
+def test_on_a_server_the_records_are_the_ones_written_in_process(
+    stack: Stack, tmp_path: Path, flags: tuple[str, ...]
 ) -> None:
-    given = write_input(tmp_path / "in.jsonl", PROVED, FAILED)
+    given = write_input(tmp_path / "in.jsonl", PROVED, FAILED, SORRY)
+    here = extract(given, "--out", tmp_path / "here.jsonl", *flags)
+    assert here.exit_code == 0, here.output
     with run_app(create_app(stack.settings, service=stack.service()), timeout=20) as url:
-        result = extract(given, "--out", tmp_path / "data.jsonl", "--server", url)
-    assert result.exit_code == 0, result.output
-    (proof,) = read_data(tmp_path / "data.jsonl")
-    assert isinstance(proof, ProofRecord) and proof.item_id == "two-steps"
-    assert proof.verdict.audited and proof.steps == 0 and proof.note == NO_LOCAL_REPL
-    assert proof.pins is not None and proof.declarations_used is None
+        there = extract(given, "--out", tmp_path / "there.jsonl", "--server", url, *flags)
+    assert there.exit_code == 0, there.output
+    local, remote = read_data(tmp_path / "here.jsonl"), read_data(tmp_path / "there.jsonl")
+    assert comparable(remote) == comparable(local)
+    steps = [r for r in remote if isinstance(r, StepRecord)]
+    # proved: two steps; with --include-unverified the sorry's step too (the failed one has none)
+    assert [(r.item_id, r.tactic) for r in steps] == [
+        ("two-steps", "have t := 37"),
+        ("two-steps", "exact hp"),
+        *([("sorried", "sorry")] if flags else []),
+    ]
+    assert all(r.time_ms is not None and r.goals_after is not None for r in steps)
+
+
+def test_a_signed_results_file_gets_its_steps_on_a_server(stack: Stack, tmp_path: Path) -> None:
+    given = write_input(tmp_path / "in.jsonl", PROVED, FAILED, SORRY)
+    signed = tmp_path / "signed.jsonl"
+    first = extract(given, "--out", tmp_path / "a.jsonl", "--signed-results", signed)
+    assert first.exit_code == 0, first.output
+    with run_app(create_app(stack.settings, service=stack.service()), timeout=20) as url:
+        again = extract(signed, "--out", tmp_path / "b.jsonl", "--server", url)
+    assert again.exit_code == 0, again.output
+    remote = read_data(tmp_path / "b.jsonl")
+    assert comparable(remote) == comparable(read_data(tmp_path / "a.jsonl"))
+    assert sum(isinstance(r, StepRecord) for r in remote) == 2
 
 
 def test_the_readme_commands_run_as_written(

@@ -17,7 +17,7 @@ import pytest
 from proofgate.config import Settings
 from proofgate.extract import ExtractOptions, Pending, StepRecord, parse_record, run_extract
 from proofgate.extract.records import ProofRecord
-from proofgate.extract.steps import LocalSteps
+from proofgate.extract.steps import ServiceSteps
 from proofgate.models import Submission
 from proofgate.service import CheckerService
 
@@ -29,7 +29,6 @@ STATEMENT = "theorem two (P : Prop) (hp : P) : P := by sorry"
 async def test_real_repl_steps_of_a_proved_item(tmp_path: Path) -> None:
     service = CheckerService(Settings(data_dir=tmp_path / "data"))
     await service.start()
-    steps = LocalSteps(service)
     try:
         items = [
             Pending("exact", 1, Submission(statement=STATEMENT, proof="by\n  exact hp")),
@@ -39,10 +38,9 @@ async def test_real_repl_steps_of_a_proved_item(tmp_path: Path) -> None:
         ]
         out = io.StringIO()
         summary = await run_extract(
-            items, out, check=service.check, steps=steps, options=ExtractOptions()
+            items, out, source=ServiceSteps(service), options=ExtractOptions()
         )
     finally:
-        await steps.close()
         await service.close()
     assert summary.outcomes == {"proved": 2}
     records = [parse_record(line) for line in out.getvalue().splitlines()]

@@ -4,11 +4,12 @@
     proofgate extract signed-results.jsonl --out data.jsonl
 
 INPUT is the `batch` input (one submission a line, each with an `id`), checked here (in-process,
-or on `--server URL`), or a signed results file (`--signed-results FILE` of an earlier run, one
-signed record a line), whose verdicts are taken without checking again; an unsigned or edited one
-is refused, naming the line. For every item proved (the trusted audit's verdict) DATA.jsonl gets
-one record per tactic step and one per proof (docs/extract.md: the schema, `proofgate-extract/1`);
-with --include-unverified every checked item does, each record carrying its verdict.
+or on `--server URL`, which lists the steps as this process would: `POST /v1/check/steps`), or a
+signed results file (`--signed-results FILE` of an earlier run, one signed record a line), whose
+verdicts are taken without checking again; an unsigned or edited one is refused, naming the line.
+For every item proved (the trusted audit's verdict) DATA.jsonl gets one record per tactic step and
+one per proof (docs/extract.md: the schema, `proofgate-extract/1`); with --include-unverified every
+checked item does, each record carrying its verdict.
 
 Exit codes: 0 written (whatever the verdicts); 2 usage (unreadable input, a refused results file,
 bad options); 3 the backend could not go on (not ready, busy, unreachable server): DATA.jsonl is
@@ -19,8 +20,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import AsyncIterator
-from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
 from typing import IO, Annotated
 
@@ -28,7 +27,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from proofgate.backends import Backend, LocalBackend
+from proofgate.backends import Backend, LocalBackend, RemoteBackend
 from proofgate.batch.input import BatchItem, read_items
 from proofgate.cli.common import (
     ExitCode,
@@ -47,7 +46,7 @@ from proofgate.extract.signed import (
     read_signed_results,
     signed_line,
 )
-from proofgate.extract.steps import LocalSteps
+from proofgate.extract.steps import ServerSteps, ServiceSteps, StepSource
 from proofgate.reports.signing import ReportKey, load_report_key
 
 __all__ = ["extract", "register"]
@@ -82,17 +81,14 @@ def _pending(
     return pending
 
 
-@asynccontextmanager
-async def _steps_of(backend: Backend) -> AsyncIterator[LocalSteps | None]:
-    """Lean's steps in this process, when the backend is the in-process service."""
-    if not isinstance(backend, LocalBackend):
-        yield None
-        return
-    steps = LocalSteps(backend.service)
-    try:
-        yield steps
-    finally:
-        await steps.close()
+def _source(backend: Backend) -> StepSource:
+    """Verdicts and steps from the backend: `CheckerService.check_with_tactics` in this process,
+    or on the server behind its `POST /v1/check/steps`."""
+    if isinstance(backend, LocalBackend):
+        return ServiceSteps(backend.service)
+    if isinstance(backend, RemoteBackend):
+        return ServerSteps(backend.client)
+    raise TypeError(f"extract cannot list steps on a {type(backend).__name__}")
 
 
 def _summary(summary: ExtractSummary, out: Path, signed: Path | None) -> None:
@@ -174,11 +170,9 @@ def extract(
             except ConfigError as exc:
                 skipped.append(f"line {item.line} ({item.id}): not signed: {exc}")
 
-        async with AsyncExitStack() as stack:
-            backend = await stack.enter_async_context(command_backend(server, settings))
-            steps = await stack.enter_async_context(_steps_of(backend))
+        async with command_backend(server, settings) as backend:
             return await run_extract(
-                items, data, check=backend.check, steps=steps, options=options, on_checked=sign
+                items, data, source=_source(backend), options=options, on_checked=sign
             )
 
     outputs: list[tuple[Path, Path, IO[str]]] = []

@@ -4,7 +4,8 @@ proof, for the items whose verdict the trusted audit decided `proved`.
 - `records`: the records' schema (`StepRecord`, `ProofRecord`, `SCHEMA`), documented in
   docs/extract.md;
 - `signed`: signed results (a verdict taken without checking again only when signed);
-- `steps`: a proof's tactic steps from Lean's REPL in this process (`allTactics`);
+- `steps`: where the verdicts and tactic steps come from: `CheckerService.check_with_tactics`, in
+  this process or on a server (`POST /v1/check/steps`);
 - `runner`: the run: items in, records out in input order.
 """
 

@@ -1,35 +1,36 @@
 """`proofgate extract`'s run: items in, verdicts known, records out in input order.
 
-An item's verdict comes from a signed record or from `check` (the backend's: the service in this
-process, or a server). Only a `proved` verdict (decided by the trusted audit) gives records, unless
-`include_unverified`; then every verdict does, and each record says which it is. The steps come
-from `steps` (Lean's REPL in this process); without it (a server checks) the proof records say so.
+An item's verdict comes from a signed record or from its `StepSource` (`extract.steps`: the
+service in this process, or a server), which gives the steps with it. Only a `proved` verdict
+(decided by the trusted audit) gives records, unless `include_unverified`; then every verdict does,
+and each record says which it is. A signed record's item has only its steps asked for.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import IO, Protocol
+from typing import IO
 
 from proofgate.exceptions import SubmissionError
 from proofgate.extract.records import SCHEMA, ProofRecord, StepRecord, VerdictSummary
 from proofgate.extract.signed import CheckedItem
-from proofgate.extract.steps import StepRun
+from proofgate.extract.steps import StepSource
 from proofgate.models import Submission, Verdict, VerdictStatus
+from proofgate.models.steps import TacticSteps
 
 __all__ = [
     "ExtractOptions",
     "ExtractSummary",
     "Pending",
-    "StepSource",
     "records_for",
     "run_extract",
 ]
 
-#: Verdicts whose submission Lean never ran to an answer: no steps are asked of it again.
+#: Verdicts whose submission Lean never ran to an answer: no steps are asked of it again (as
+#: `CheckerService.check_with_tactics` computes none for them).
 _NOT_RUN = frozenset(
     {
         VerdictStatus.rejected,
@@ -38,14 +39,6 @@ _NOT_RUN = frozenset(
         VerdictStatus.internal,
     }
 )
-NO_LOCAL_REPL = (
-    "no steps: a proofgate server does not return the REPL's tactic steps; run extract in-process "
-    "(without --server) for step records"
-)
-
-
-class StepSource(Protocol):
-    async def steps(self, submission: Submission) -> StepRun: ...
 
 
 @dataclass(frozen=True)
@@ -74,7 +67,7 @@ class ExtractSummary:
 
 
 def records_for(
-    item: CheckedItem, run: StepRun | None, note: str | None = None
+    item: CheckedItem, run: TacticSteps | None, note: str | None = None
 ) -> list[StepRecord | ProofRecord]:
     """`item`'s step records, then its proof record."""
     verdict = VerdictSummary.of(item.verdict)
@@ -121,17 +114,19 @@ def records_for(
 
 async def _one(
     item: Pending,
-    check: Callable[[Submission], Awaitable[Verdict]],
-    steps: StepSource | None,
+    source: StepSource,
     options: ExtractOptions,
     summary: ExtractSummary,
     on_checked: Callable[[CheckedItem], None] | None,
 ) -> list[str]:
     """The lines `item` contributes (maybe none)."""
     verdict = item.verdict
+    run: TacticSteps | None = None
     if verdict is None:
         try:
-            verdict = await check(item.submission)
+            verdict, run = await source.check(
+                item.submission, include_unverified=options.include_unverified
+            )
         except SubmissionError as exc:
             summary.skipped.append(f"line {item.line} ({item.id}): {exc}")
             return []
@@ -141,14 +136,16 @@ async def _one(
     summary.outcomes[verdict.status.value] += 1
     if verdict.status is not VerdictStatus.proved and not options.include_unverified:
         return []
-    run: StepRun | None = None
     note: str | None = None
     if verdict.status in _NOT_RUN:
-        note = f"no steps: Lean did not run it to an answer ({verdict.status.value})"
-    elif steps is None:
-        note = NO_LOCAL_REPL
-    else:
-        run = await steps.steps(item.submission)
+        run, note = None, f"no steps: Lean did not run it to an answer ({verdict.status.value})"
+    elif item.verdict is not None:  # a signed record's verdict: only its steps are asked for
+        try:
+            run = await source.steps(item.submission)
+        except SubmissionError as exc:
+            note = f"not run: {exc}"
+    elif run is None:  # not expected: the source computes steps for every verdict asked for
+        note = "no steps: the backend gave none"
     records = records_for(checked, run, note)
     summary.extracted += 1
     summary.steps += len(records) - 1
@@ -159,14 +156,14 @@ async def run_extract(
     items: Sequence[Pending],
     out: IO[str],
     *,
-    check: Callable[[Submission], Awaitable[Verdict]],
-    steps: StepSource | None,
+    source: StepSource,
     options: ExtractOptions,
     on_checked: Callable[[CheckedItem], None] | None = None,
 ) -> ExtractSummary:
-    """Write the records of `items` to `out`, in the items' order, `options.jobs` items at once.
-    `on_checked` sees each verdict computed here (to sign it). An error that stops the backend
-    (`NotReady`, `Busy`, an unreachable server) propagates, the records written so far kept."""
+    """Write the records of `items` to `out`, in the items' order, `options.jobs` items at once,
+    each checked (and its steps listed) by `source`. `on_checked` sees each verdict computed here
+    (to sign it). An error that stops the backend (`NotReady`, `Busy`, an unreachable server)
+    propagates, the records written so far kept."""
     summary = ExtractSummary(items=len(items))
     queue = iter(enumerate(items))  # shared by the workers: each takes the next item
     done: dict[int, list[str]] = {}
@@ -175,7 +172,7 @@ async def run_extract(
     async def worker() -> None:
         nonlocal written
         for index, item in queue:
-            done[index] = await _one(item, check, steps, options, summary, on_checked)
+            done[index] = await _one(item, source, options, summary, on_checked)
             while written in done:  # flush the finished prefix: the output keeps the input order
                 for line in done.pop(written):
                     out.write(line + "\n")
