@@ -253,3 +253,19 @@ async def test_the_checkers_import_the_prewarmed_headers_once(
     assert verdict.status is status, verdict.reason
     if status is VerdictStatus.internal:
         assert "Aesop" in verdict.reason and "did not import" in verdict.reason
+
+
+async def test_a_reference_cached_by_the_one_shot_audit_is_exported_once_later(
+    tmp_path: Path,
+) -> None:
+    stack = warm_stack(tmp_path, audit_checker="oneshot")
+    async with running_service(stack) as service:
+        assert (await service.check(submission())).status is VerdictStatus.proved
+    (reference,) = (stack.settings.data_dir / "references").iterdir()
+    assert not (reference / REFERENCE_EXPORT).exists()  # the one-shot audit makes no export
+    stack.settings.audit_checker = "warm"
+    async with running_service(stack) as service:
+        verdict = await service.check(submission("by rw [Nat.add_comm]"))
+    assert verdict.status is VerdictStatus.proved, verdict.reason
+    assert (reference / REFERENCE_EXPORT).is_file()
+    assert [p.name for p in reference.iterdir() if p.name.startswith(".")] == []  # no partial

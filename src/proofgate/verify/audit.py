@@ -365,9 +365,7 @@ class Auditor:
                 return export
             partial = reference.parent / f".{REFERENCE_EXPORT}.{uuid.uuid4().hex[:8]}"
             try:
-                exported = await self._export(
-                    environment, reference, partial, writable=reference.parent
-                )
+                exported = await self._export(environment, reference, partial)
                 if exported.timed_out or exported.out_of_memory or exported.returncode != 0:
                     reason = exporter_failure(exported.stdout, what="the locked statement")
                     raise AuditError(f"{reason} (exit {exported.returncode})")
@@ -378,11 +376,9 @@ class Auditor:
                 partial.unlink(missing_ok=True)
         return export
 
-    async def _export(
-        self, environment: Environment, olean: Path, out: Path, *, writable: Path | None = None
-    ) -> RunResult:
-        """`proofgate-export` on one .olean, jailed like a compile (it reads a file the
-        submission's elaboration wrote: untrusted), its output in the .olean's directory."""
+    async def _export(self, environment: Environment, olean: Path, out: Path) -> RunResult:
+        """`proofgate-export` on a cached reference .olean (new ones are exported by their
+        compile's jail), jailed like a compile, its output in the .olean's directory."""
         argv = exporter_argv(
             self._exporter_command(environment),
             olean=olean,
@@ -390,10 +386,9 @@ class Auditor:
             out=out,
             environment=environment,
         )
-        directory = writable or olean.parent
         return await _once_more_if_killed(
             lambda: self._run(
-                self._spec(argv, environment, read_only=[], writable=[directory], checker=False)
+                self._spec(argv, environment, read_only=[], writable=[olean.parent], checker=False)
             ),
             what="the exporter",
         )
