@@ -1,0 +1,23 @@
+import Lake
+open Lake DSL
+
+/-!
+proofgate preset `lean_v4_9_0`: Lean v4.9.0 with Mathlib's `v4.9.0` tag (f0957a75) and the REPL's
+`v4.9.0` tag.
+
+The setting SafeVerify's `minif2f-deepseek-check` branch re-checks DeepSeek-Prover-V2's published
+miniF2F solutions in; the nearest Mathlib tag to the DeepSeek-Prover-V1.5 / Goedel-Prover fork
+(whose Mathlib is an ancestor of f0957a75). The lineage's exact environment is
+`lean_v4_9_0_rc1_deepseek`. Where each pin comes from: LeanProjects/README.md.
+Untested against real Lean: no toolchain runs where proofgate is developed.
+-/
+
+package «lean_v4_9_0»
+
+require mathlib from git
+  "https://github.com/leanprover-community/mathlib4" @ "v4.9.0"
+
+-- The REPL's v4.9.0 never flushes its replies (fixed by 4fc1e6d, first in v4.10.0): proofgate runs
+-- it under `stdbuf -oL` (docs/repl-versions.md).
+require REPL from git
+  "https://github.com/leanprover-community/repl" @ "v4.9.0"
