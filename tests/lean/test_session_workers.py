@@ -99,6 +99,18 @@ async def test_a_worker_that_served_enough_is_recycled_once_unused(tmp_path: Pat
         await workers.close()
 
 
+async def test_close_waits_for_the_workers_it_retired(tmp_path: Path) -> None:
+    # a retired worker is closed in the background; `close` must wait for that too, or its
+    # process outlives the loop (an unclosed transport when the loop is gone)
+    workers, env = _workers(tmp_path, session_recycle_after=1)
+    old = await workers.attach(env, "import Mathlib")
+    await old.command("-- standin: info one", timeout=5)
+    workers.after_command(old)
+    workers.detach(old)  # retired now, its close started in the background
+    await workers.close()
+    assert old.repl.returncode is not None  # reaped before close returned
+
+
 def test_one_eviction_rule_least_recently_used_and_the_kept_ones_last() -> None:
     """`eviction_victim` is the pool's and the sessions' rule (issue 19, item 5)."""
     idle = {"warm-old": 1.0, "cold-new": 5.0, "cold-old": 2.0, "warm-new": 0.5}

@@ -94,6 +94,9 @@ class SessionWorkers:
         self._workers: list[SessionWorker] = []
         self._starting: dict[HeaderKey, asyncio.Future[SessionWorker]] = {}
         self._closed = False
+        #: Retired workers still being closed: `close` waits for them too, so none outlives the
+        #: loop (asyncio cannot close a subprocess transport once its loop is gone).
+        self._closing: set[asyncio.Task[None]] = set()
         self.started = 0
         self.retired: dict[str, int] = {}
 
@@ -221,6 +224,8 @@ class SessionWorkers:
         worker.retiring = True
         worker.repl.kill()
         task = asyncio.get_running_loop().create_task(worker.repl.close())
+        self._closing.add(task)
+        task.add_done_callback(self._closing.discard)
         task.add_done_callback(lambda done: done.cancelled() or done.exception())
 
     def _drop_dead(self) -> None:
@@ -252,4 +257,5 @@ class SessionWorkers:
         """Kill every worker and wait for them."""
         self._closed = True
         workers, self._workers = self._workers, []
-        await asyncio.gather(*(w.repl.close() for w in workers), return_exceptions=True)
+        closing = [w.repl.close() for w in workers]
+        await asyncio.gather(*closing, *list(self._closing), return_exceptions=True)
