@@ -16,8 +16,9 @@ import pytest
 
 from proofgate.api.app import create_app
 from proofgate.config import Settings
-from proofgate.environments.readiness import environment_status
+from proofgate.environments.readiness import environment_status, has_checker_target
 from proofgate.environments.registry import Environment, discover_environments
+from proofgate.environments.setup import plan_setup
 from proofgate.environments.toolchain import lean_home_variable
 from proofgate.lean.protocol import protocol_for
 from proofgate.sandbox.group import ProcessGroupSpawner
@@ -212,7 +213,14 @@ def test_a_preset_with_its_toolchain_but_no_checker_is_still_unready(
     status = environment_status(settings, discover_environments(settings)[name])
     assert status.lean_found == lean
     assert not status.ready
-    assert [p for p in status.problems if "trusted checker not built" in p] == list(status.problems)
+    (problem,) = status.problems  # the checker alone, and not as something setup would build
+    assert f"no trusted checker for Lean {lean} yet" in problem and "setup cannot fix" in problem
+    # setup builds the preset's REPL and asks for no checker target it lacks
+    preset = discover_environments(settings)[name]
+    assert not has_checker_target(preset)
+    assert has_checker_target(discover_environments(settings)["default"])
+    step = next(s for s in plan_setup(settings, preset) if s.name == "build lean targets")
+    assert not step.needed  # its REPL is built; no checker can be
 
 
 @pytest.mark.timeout(60)

@@ -30,22 +30,42 @@ __all__ = [
     "checker_problem",
     "environment_status",
     "exporter_problem",
+    "has_checker_target",
     "lean_needed",
     "lean_problems",
     "readiness_reasons",
     "sandbox_problems",
 ]
 
-#: The trusted checker under an environment's directory (`lake build proofgate-checker`).
-CHECKER_PATH = Path(".lake") / "build" / "bin" / "proofgate-checker"
+#: The trusted checker's Lake target, and where it is built under an environment's directory.
+CHECKER_TARGET = "proofgate-checker"
+CHECKER_PATH = Path(".lake") / "build" / "bin" / CHECKER_TARGET
 #: The exporter of the warm audit (`lake build proofgate-export`).
 EXPORTER_PATH = Path(".lake") / "build" / "bin" / "proofgate-export"
+
+
+def has_checker_target(environment: Environment) -> bool:
+    """Whether the environment's Lake project declares the trusted checker (the root project
+    does; the version presets, on Lean versions the checker's sources do not serve yet, do not)."""
+    if environment.name == "default":
+        return True
+    lakefile = environment.directory / "lakefile.lean"
+    try:
+        return CHECKER_TARGET in lakefile.read_text("utf-8")
+    except OSError:
+        return True  # no lakefile to read (not a Lake project yet): as the root project
 
 
 def checker_problem(environment: Environment) -> str | None:
     checker = environment.directory / CHECKER_PATH
     if checker.exists():
         return None
+    if not has_checker_target(environment):
+        return (
+            f"no trusted checker for Lean {environment.lean_version} yet (its project declares "
+            f"no {CHECKER_TARGET}): checks in {environment.name!r} cannot be proved; setup "
+            "cannot fix this"
+        )
     return f"trusted checker not built ({checker}): run `proofgate setup`"
 
 

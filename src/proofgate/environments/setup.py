@@ -18,7 +18,7 @@ from pathlib import Path
 import httpx
 
 from proofgate.config import Settings
-from proofgate.environments.readiness import CHECKER_PATH, EXPORTER_PATH
+from proofgate.environments.readiness import CHECKER_PATH, EXPORTER_PATH, has_checker_target
 from proofgate.environments.registry import Environment, discover_environments, get_environment
 from proofgate.environments.toolchain import find_lean
 from proofgate.exceptions import SetupError
@@ -94,8 +94,8 @@ def plan_setup(settings: Settings, environment: Environment) -> list[SetupStep]:
     """What still has to happen, in order."""
     install = find_lean(settings, environment)
     have_lean = install.lean is not None and install.version == install.expected
-    built = (environment.directory / CHECKER_PATH).exists()
-    if settings.audit_checker == "warm":
+    built = (environment.directory / CHECKER_PATH).exists() or not has_checker_target(environment)
+    if settings.audit_checker == "warm" and has_checker_target(environment):
         built = built and (environment.directory / EXPORTER_PATH).exists()
     return [
         SetupStep(
@@ -192,9 +192,12 @@ def run_setup(
         elif step.name == "build lean targets":
             # The REPL and proofgate's trusted checker (the root package's `lean_exe`), and the
             # warm audit's exporter when it is asked for (untested against real Lean).
-            targets = ["repl", "proofgate-checker"]
-            if settings.audit_checker == "warm":
-                targets.append("proofgate-export")
+            # (a version preset declares no checker yet: its REPL is built all the same)
+            targets = ["repl"]
+            if has_checker_target(target):
+                targets.append("proofgate-checker")
+                if settings.audit_checker == "warm":
+                    targets.append("proofgate-export")
             _run(
                 ["lake", "build", *targets],
                 cwd=target.directory,
