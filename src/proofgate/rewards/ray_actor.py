@@ -15,7 +15,7 @@ import time
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
-from proofgate.batch.executors.ray_cluster import import_ray
+from proofgate.batch.executors.ray_cluster import ServiceActor, import_ray
 from proofgate.config import Settings
 from proofgate.exceptions import NotReady, SubmissionError
 from proofgate.models import Verdict
@@ -23,7 +23,7 @@ from proofgate.models.rewards import RewardRequest
 from proofgate.rewards.group import Group
 from proofgate.rewards.stats import GroupStats, busy_seconds
 from proofgate.service import CheckerService
-from proofgate.store.lock import DataDirLock, claim_data_dir
+from proofgate.store.lock import claim_data_dir
 
 __all__ = ["RewardActor", "ServiceFactory", "node_workers"]
 
@@ -39,14 +39,12 @@ def node_workers(cpus: float, memory_bytes: float, *, worker_memory_mb: int) -> 
     return min(by_cores, by_memory)
 
 
-class RewardActor:
+class RewardActor(ServiceActor):
     """Lives in a Ray worker: one `CheckerService` for the actor's life, scoring groups."""
 
     def __init__(self, factory: ServiceFactory | None = None, *, workers: int | None = None):
-        self._factory = factory
+        super().__init__(factory)
         self._workers = workers
-        self._service: CheckerService | None = None
-        self._data_lock: DataDirLock | None = None
 
     async def start(self) -> dict[str, Any]:
         """Start the service; say where it runs, its pool size, and whether it can verify."""
@@ -131,14 +129,3 @@ class RewardActor:
         """Workers warm and free now (0 before `start`)."""
         stats = self._service.pool_stats() if self._service is not None else None
         return stats.idle_workers if stats is not None else 0
-
-    async def pid(self) -> int:
-        return os.getpid()
-
-    async def close(self) -> None:
-        if self._service is not None:
-            await self._service.close()
-            self._service = None
-        if self._data_lock is not None:
-            self._data_lock.release()
-            self._data_lock = None

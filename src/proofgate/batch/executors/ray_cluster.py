@@ -34,7 +34,7 @@ from proofgate.models import Submission, Verdict
 from proofgate.service import CheckerService
 from proofgate.store.lock import DataDirLock, claim_data_dir
 
-__all__ = ["CheckerActor", "RayExecutor", "actor_settings", "import_ray"]
+__all__ = ["CheckerActor", "RayExecutor", "ServiceActor", "actor_settings", "import_ray"]
 
 _log = get_logger("proofgate.batch.ray")
 
@@ -64,13 +64,30 @@ def actor_settings(base: Settings | None = None) -> tuple[Settings, DataDirLock]
     return Settings(data_dir=lock.data_dir), lock
 
 
-class CheckerActor:
-    """Lives in a Ray worker: one `CheckerService` (one warm REPL pool) for the actor's life."""
+class ServiceActor:
+    """What a Ray actor holding a `CheckerService` for its life shares: the service, made by
+    `factory` or on the actor's own locked data directory, and how it ends. The batch's
+    `CheckerActor` and the rewards' `RewardActor` are ones."""
 
     def __init__(self, factory: ServiceFactory | None = None) -> None:
         self._factory = factory
         self._service: CheckerService | None = None
         self._data_lock: DataDirLock | None = None
+
+    async def pid(self) -> int:
+        return os.getpid()
+
+    async def close(self) -> None:
+        if self._service is not None:
+            await self._service.close()
+            self._service = None
+        if self._data_lock is not None:
+            self._data_lock.release()
+            self._data_lock = None
+
+
+class CheckerActor(ServiceActor):
+    """Lives in a Ray worker: one `CheckerService` (one warm REPL pool) for the actor's life."""
 
     async def start(self) -> dict[str, Any]:
         """Start the service; say whether it can verify, and why not."""
@@ -105,17 +122,6 @@ class CheckerActor:
             except NotReady as exc:
                 return {"error": "not_ready", "message": str(exc)}
             return {"verdict": verdict.model_dump_json()}
-
-    async def pid(self) -> int:
-        return os.getpid()
-
-    async def close(self) -> None:
-        if self._service is not None:
-            await self._service.close()
-            self._service = None
-        if self._data_lock is not None:
-            self._data_lock.release()
-            self._data_lock = None
 
 
 @dataclass(eq=False)
