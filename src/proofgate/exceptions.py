@@ -19,6 +19,7 @@ ProofgateError
  |    +-- ReplCommandError     the REPL answered `{"message": ...}` (e.g. "Unknown environment.")
  +-- AuditError                the trusted checker crashed, hung or broke its contract
  +-- StoreError                the SQLite store failed
+ +-- JobNotFound               no such batch job (or item) for this caller
  +-- SessionError              a proof session cannot serve the request
  |    +-- SessionNotFound      no such session (unknown, expired, closed, another key's) or state
  |    +-- SessionLimitReached  the key already has as many open sessions as it may
@@ -34,6 +35,7 @@ __all__ = [
     "Busy",
     "ClientError",
     "ConfigError",
+    "JobNotFound",
     "LeanUnavailable",
     "NotReady",
     "ProofgateError",
@@ -163,6 +165,11 @@ class AuditError(ProofgateError):
 
 class StoreError(ProofgateError):
     """The SQLite store failed."""
+
+
+class JobNotFound(ProofgateError):
+    """The batch job (or one of its items) does not exist for this caller: a job is visible only
+    under the API key that made it."""
 
 
 class SessionError(ProofgateError):

@@ -95,7 +95,9 @@ def test_an_item_and_the_failure_report_of_a_job(keyed: KeyedServer) -> None:
         "proof": "by\n#exit",
     }
     assert item["result"]["verdict"]["status"] == "rejected"
-    assert keyed.http.get(f"/v1/jobs/{job}/items/3", headers=keyed.first).status_code == 404
+    missing = keyed.http.get(f"/v1/jobs/{job}/items/3", headers=keyed.first)
+    assert missing.status_code == 404 and missing.json()["error"] == "not_found"
+    assert f"no job '{job}/items/3'" in missing.json()["message"]
 
     report = keyed.http.get(f"/v1/jobs/{job}/failures", headers=keyed.first).json()
     assert report["total"] == 3

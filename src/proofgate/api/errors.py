@@ -21,6 +21,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from proofgate.exceptions import (
     Busy,
     ConfigError,
+    JobNotFound,
     LeanUnavailable,
     NotReady,
     SandboxUnavailable,
@@ -267,6 +268,10 @@ async def _session_error(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+async def _job_not_found(request: Request, exc: Exception) -> JSONResponse:
+    return error_response(request_id_of(request), 404, "not_found", str(exc))
+
+
 def install_error_handlers(app: FastAPI) -> None:
     """Register the handlers above on `app` (the catch-all lives in the request middleware)."""
     app.add_exception_handler(RequestValidationError, _validation_error)
@@ -277,6 +282,7 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(StoreError, _store_error)
     app.add_exception_handler(ConfigError, _config_error)
     app.add_exception_handler(SessionError, _session_error)
+    app.add_exception_handler(JobNotFound, _job_not_found)
     app.add_exception_handler(TooManyItems, _too_many_items)
 
 

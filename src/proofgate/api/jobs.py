@@ -14,9 +14,10 @@ from fastapi import APIRouter, Depends, FastAPI, Path, Query, Request
 from fastapi.responses import JSONResponse, Response
 
 from proofgate.api.deps import KeyName, Tenant, charge_submissions
-from proofgate.api.errors import ERROR_RESPONSES, error_response, limit_items, request_id_of
+from proofgate.api.errors import ERROR_RESPONSES, limit_items
 from proofgate.api.ndjson import StreamOption, ndjson_response, streamed_responses, wants_ndjson
 from proofgate.config import Settings
+from proofgate.exceptions import JobNotFound
 from proofgate.jobs import JobRunner
 from proofgate.models import Submission, Verdict
 from proofgate.models.http import ErrorBody
@@ -53,12 +54,9 @@ async def get_runner(request: Request) -> JobRunner:
 Runner = Annotated[JobRunner, Depends(get_runner)]
 
 
-def _not_found(request: Request, job_id: str) -> JSONResponse:
-    return error_response(
-        request_id_of(request),
-        404,
-        "not_found",
-        f"no job {job_id!r}: check the id (a job is visible only to the API key that made it)",
+def _no_job(job_id: str) -> JobNotFound:
+    return JobNotFound(
+        f"no job {job_id!r}: check the id (a job is visible only to the API key that made it)"
     )
 
 
@@ -79,15 +77,20 @@ async def _report(runner: JobRunner, job: JobRecord) -> JobReport:
 
 
 async def _visible_job(
-    runner: JobRunner, job_id: str, tenant: str, key: str | None
-) -> JobRecord | None:
-    """The job if it is the tenant's (one made before jobs had tenants: its key name's)."""
+    key: KeyName, tenant: Tenant, runner: Runner, job_id: str = JobId
+) -> JobRecord:
+    """The job in the path if it is the caller's tenant's (one made before jobs had tenants: its
+    key name's); else `JobNotFound` (404): another's job is not there for this caller."""
     job = await runner.store.job(job_id)
-    if job is None:
-        return None
-    if job.tenant == tenant or (key is not None and job.tenant == f"legacy-key:{key}"):
+    if job is not None and (
+        job.tenant == tenant or (key is not None and job.tenant == f"legacy-key:{key}")
+    ):
         return job
-    return None
+    raise _no_job(job_id)
+
+
+#: A route's parameter for the caller's job named in the path.
+VisibleJob = Annotated[JobRecord, Depends(_visible_job)]
 
 
 @router.post(
@@ -134,16 +137,7 @@ async def create_batch(
     summary="A job's status and counts",
     responses=_NOT_FOUND,
 )
-async def get_job(
-    request: Request,
-    key: KeyName,
-    tenant: Tenant,
-    runner: Runner,
-    job_id: str = JobId,
-) -> Response:
-    job = await _visible_job(runner, job_id, tenant, key)
-    if job is None:
-        return _not_found(request, job_id)
+async def get_job(runner: Runner, job: VisibleJob) -> Response:
     return JSONResponse((await _report(runner, job)).model_dump(mode="json"))
 
 
@@ -163,18 +157,13 @@ async def get_job(
 )
 async def get_results(
     request: Request,
-    key: KeyName,
-    tenant: Tenant,
     runner: Runner,
-    job_id: str = JobId,
+    job: VisibleJob,
     offset: int = Query(0, ge=0),
     limit: int | None = Query(None, ge=1, le=1_000_000, description="Default: all (1000 as JSON)."),
     stream: StreamOption = False,
     follow: bool = Query(False, description="NDJSON only: wait for the unfinished items."),
 ) -> Response:
-    job = await _visible_job(runner, job_id, tenant, key)
-    if job is None:
-        return _not_found(request, job_id)
     if wants_ndjson(request, stream):
         return ndjson_response(runner.stream(job.id, offset=offset, limit=limit, follow=follow))
     collected = [
@@ -219,17 +208,13 @@ async def list_jobs(
     responses=_NOT_FOUND,
 )
 async def get_item(
-    request: Request,
-    key: KeyName,
-    tenant: Tenant,
     runner: Runner,
-    job_id: str = JobId,
+    job: VisibleJob,
     index: int = Path(ge=0, le=10_000_000, description="The item's index in the batch."),
 ) -> Response:
-    job = await _visible_job(runner, job_id, tenant, key)
-    stored = None if job is None else await runner.store.item(job.id, index)
+    stored = await runner.store.item(job.id, index)
     if stored is None:
-        return _not_found(request, f"{job_id}/items/{index}")
+        raise _no_job(f"{job.id}/items/{index}")
     client_id, submission, line = stored
     item = JobItem(
         index=index,
@@ -246,16 +231,7 @@ async def get_item(
     summary="A job's failure-mode report (of the items finished so far)",
     responses=_NOT_FOUND,
 )
-async def get_failures(
-    request: Request,
-    key: KeyName,
-    tenant: Tenant,
-    runner: Runner,
-    job_id: str = JobId,
-) -> Response:
-    job = await _visible_job(runner, job_id, tenant, key)
-    if job is None:
-        return _not_found(request, job_id)
+async def get_failures(runner: Runner, job: VisibleJob) -> Response:
     lines = runner.stream(job.id, offset=0, limit=job.total, follow=False)
     results = [BatchResult.model_validate_json(line) async for line in lines]
     return JSONResponse(job_failures(results).model_dump(mode="json"))
