@@ -8,40 +8,28 @@ already present are skipped, and the file is only ever appended to: nothing is w
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 from proofgate.batch.input import BatchRecord
 from proofgate.exceptions import ConfigError
+from proofgate.store.lines import LinesFile, complete_lines
 
 __all__ = ["ResultsFile", "read_records"]
 
 
-def _complete_lines(data: bytes) -> tuple[list[bytes], int]:
-    """The complete, parseable lines of `data`, and the byte length they span.
+def _json_line(raw: bytes) -> bytes:
+    """`raw`, once it is JSON (ValueError if not: torn when it is the last line)."""
+    json.loads(raw)
+    return raw
 
-    Only the last line may be torn; a bad line before it means the file was edited (or is not a
-    results file), which a resume must not silently paper over.
-    """
-    lines = data.split(b"\n")
-    tail = lines.pop()  # after the last newline: empty unless the last write was torn
-    good_end = len(data) - len(tail)
-    kept: list[bytes] = []
-    for index, raw in enumerate(lines):
-        if not raw.strip():
-            continue
-        try:
-            json.loads(raw)
-        except ValueError:
-            if index == len(lines) - 1 and not tail:
-                # the last newline-terminated line is torn: cut it as well
-                return kept, good_end - len(raw) - 1
-            raise ConfigError(
-                f"line {index + 1} of the results file is not JSON and is not the last line: "
-                "the file was edited; fix or remove that line, then resume"
-            ) from None
-        kept.append(raw)
-    return kept, good_end
+
+def _item_id(raw: bytes) -> str:
+    """A results line's `id`; JSON without one is an edit wherever it stands (ConfigError)."""
+    value = json.loads(raw)
+    item_id = value.get("id") if isinstance(value, dict) else None
+    if not isinstance(item_id, str):
+        raise ConfigError(f"the results file holds a record without an `id`: {raw[:80]!r}")
+    return item_id
 
 
 def read_records(path: Path) -> list[BatchRecord]:
@@ -50,7 +38,7 @@ def read_records(path: Path) -> list[BatchRecord]:
         data = path.read_bytes()
     except OSError as exc:
         raise ConfigError(f"cannot read the results file {path}: {exc}") from exc
-    lines, _ = _complete_lines(data)
+    lines, _ = complete_lines(data, _json_line, what=f"the results file {path}")
     records = []
     for raw in lines:
         try:
@@ -66,69 +54,30 @@ class ResultsFile:
     def __init__(self, path: Path) -> None:
         self.path = path
         self.done: set[str] = set()
-        self.torn_bytes = 0  # bytes of a torn last line cut off on open
-        self._fd: int | None = None
+        self._file = LinesFile(path, _item_id, what="the results file")
+
+    @property
+    def torn_bytes(self) -> int:
+        """Bytes of a torn last line cut off on open."""
+        return self._file.torn_bytes
 
     def open(self) -> ResultsFile:
         """Cut a torn tail, learn the ids already written, and open for appending."""
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o644)
-        except OSError as exc:
-            raise ConfigError(f"cannot open the results file {self.path}: {exc}") from exc
-        try:
-            data = _read_all(fd)
-            lines, good_end = _complete_lines(data)
-            for raw in lines:
-                value = json.loads(raw)
-                item_id = value.get("id") if isinstance(value, dict) else None
-                if not isinstance(item_id, str):
-                    raise ConfigError(f"{self.path} holds a record without an `id`: {raw[:80]!r}")
-                self.done.add(item_id)
-            if good_end < len(data):
-                self.torn_bytes = len(data) - good_end
-                os.ftruncate(fd, good_end)
-                os.fsync(fd)
-        except OSError as exc:
-            os.close(fd)
-            raise ConfigError(f"cannot recover the results file {self.path}: {exc}") from exc
-        except ConfigError:
-            os.close(fd)
-            raise
-        self._fd = fd
+        self.done.update(self._file.open())
         return self
 
     def write(self, record: BatchRecord) -> None:
         """Append one record durably; a second record for an id already written is a bug."""
-        if self._fd is None:
-            raise RuntimeError("ResultsFile.write before open()")
         if record.id in self.done:
             raise RuntimeError(f"record for {record.id!r} written twice")
-        data = (record.to_line() + "\n").encode("utf-8")
-        try:
-            written = 0
-            while written < len(data):
-                written += os.write(self._fd, data[written:])
-            os.fsync(self._fd)
-        except OSError as exc:
-            raise ConfigError(f"cannot write to the results file {self.path}: {exc}") from exc
+        self._file.append(record.to_line())
         self.done.add(record.id)
 
     def close(self) -> None:
-        if self._fd is not None:
-            os.close(self._fd)
-            self._fd = None
+        self._file.close()
 
     def __enter__(self) -> ResultsFile:  # noqa: PYI034 - typing.Self needs Python 3.11
         return self.open()
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
-
-
-def _read_all(fd: int) -> bytes:
-    os.lseek(fd, 0, os.SEEK_SET)
-    chunks = []
-    while chunk := os.read(fd, 1 << 20):
-        chunks.append(chunk)
-    return b"".join(chunks)

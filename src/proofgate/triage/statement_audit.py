@@ -20,7 +20,6 @@ complete records and redoes the rest (the last record of an id wins).
 from __future__ import annotations
 
 import asyncio
-import os
 import re
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -28,10 +27,11 @@ from typing import Literal
 
 from pydantic import BaseModel, Field, ValidationError
 
-from proofgate.exceptions import ConfigError, SubmissionError
+from proofgate.exceptions import SubmissionError
 from proofgate.lean.lexer import tokenize
 from proofgate.lean.syntax import read_header
 from proofgate.models import Message, Severity, Submission, TriageRequest, TriageResult, Verdict
+from proofgate.store.lines import LinesFile
 from proofgate.triage.dataset import DatasetStatement
 from proofgate.verify.probes import lean_name
 
@@ -192,42 +192,20 @@ async def audit_statement(
 
 
 class RecordsFile:
-    """The audit's records: one JSON line a statement, appended and fsynced one by one. On open a
-    torn last line is cut; the last record of each id is the one that counts."""
+    """The audit's records: one JSON line a statement, appended and fsynced one by one
+    (`store.lines`). On open a torn last line is cut; the last record of each id is the one that
+    counts."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
         self.records: dict[str, StatementRecord] = {}
-        self._fd: int | None = None
+        self._file = LinesFile(
+            path, StatementRecord.model_validate_json, what="the audit's records"
+        )
 
     def __enter__(self) -> RecordsFile:  # noqa: PYI034 - typing.Self needs Python 3.11
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o644)
-            data = self.path.read_bytes()
-        except OSError as exc:
-            raise ConfigError(f"cannot open the audit's records {self.path}: {exc}") from exc
-        lines = data.split(b"\n")
-        tail = lines.pop()  # empty unless the last write was torn
-        good = len(data) - len(tail)
-        for number, raw in enumerate(lines, start=1):
-            if not raw.strip():
-                continue
-            try:
-                record = StatementRecord.model_validate_json(raw)
-            except ValidationError as exc:
-                if number == len(lines) and not tail:  # a torn last line: cut it
-                    good -= len(raw) + 1
-                    break
-                os.close(fd)
-                raise ConfigError(
-                    f"line {number} of {self.path} is not an audit record ({exc.errors()[0]['msg']}): "
-                    "the file was edited or is not this command's; remove it or choose another --out"
-                ) from None
+        for record in self._file.open():
             self.records[record.id] = record
-        if good < len(data):
-            os.ftruncate(fd, good)
-        self._fd = fd
         return self
 
     def done(self, key: str) -> bool:
@@ -235,21 +213,11 @@ class RecordsFile:
         return record is not None and record.complete
 
     def write(self, record: StatementRecord) -> None:
-        assert self._fd is not None, "RecordsFile.write outside `with`"
-        data = (record.to_line() + "\n").encode("utf-8")
-        try:
-            written = 0
-            while written < len(data):
-                written += os.write(self._fd, data[written:])
-            os.fsync(self._fd)
-        except OSError as exc:
-            raise ConfigError(f"cannot write the audit's records {self.path}: {exc}") from exc
+        self._file.append(record.to_line())
         self.records[record.id] = record
 
     def __exit__(self, *exc_info: object) -> None:
-        if self._fd is not None:
-            os.close(self._fd)
-            self._fd = None
+        self._file.close()
 
 
 async def run_audit(
