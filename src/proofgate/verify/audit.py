@@ -379,13 +379,7 @@ class Auditor:
     async def _export(self, environment: Environment, olean: Path, out: Path) -> RunResult:
         """`proofgate-export` on a cached reference .olean (new ones are exported by their
         compile's jail), jailed like a compile, its output in the .olean's directory."""
-        argv = exporter_argv(
-            self._exporter_command(environment),
-            olean=olean,
-            module=MODULE,
-            out=out,
-            environment=environment,
-        )
+        argv = self._exporter_argv(environment, olean=olean, out=out)
         return await _once_more_if_killed(
             lambda: self._run(
                 self._spec(argv, environment, read_only=[], writable=[olean.parent], checker=False)
@@ -393,10 +387,14 @@ class Auditor:
             what="the exporter",
         )
 
-    def _exporter_command(self, environment: Environment) -> list[str]:
+    def _exporter_argv(self, environment: Environment, *, olean: Path, out: Path) -> list[str]:
+        """The exporter's argv for this audit's module: the configured command, or the
+        environment's own binary."""
         if self.settings.export_command is not None:
-            return shlex.split(self.settings.export_command)
-        return ["lake", "env", str(environment.directory / EXPORTER_BINARY)]
+            command = shlex.split(self.settings.export_command)
+        else:
+            command = ["lake", "env", str(environment.directory / EXPORTER_BINARY)]
+        return exporter_argv(command, olean=olean, module=MODULE, out=out, environment=environment)
 
     def _checker_launch(self, environment: Environment) -> tuple[Spawner, SpawnSpec, Limits]:
         """How one environment's warm checkers start: `CHECKER --serve`, jailed like the one-shot
@@ -445,16 +443,8 @@ class Auditor:
             str(olean),
             str(source),
         ]
-        if (
-            export is not None
-        ):  # then the exporter, in the same jail (warm_audit.compile_and_export)
-            exporter = exporter_argv(
-                self._exporter_command(environment),
-                olean=olean,
-                module=MODULE,
-                out=export,
-                environment=environment,
-            )
+        if export is not None:  # then the exporter, in the same jail (compile_and_export)
+            exporter = self._exporter_argv(environment, olean=olean, out=export)
             argv = compile_and_export(argv, exporter)
 
         async def compile_once() -> RunResult:
