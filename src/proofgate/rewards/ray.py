@@ -32,7 +32,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from proofgate.batch.executors.ray_cluster import import_ray
+from proofgate.batch.executors.ray_cluster import import_ray, lost_actor_errors
 from proofgate.exceptions import NotReady, SubmissionError
 from proofgate.logs import get_logger
 from proofgate.models.rewards import RewardRecord, RewardRequest
@@ -151,14 +151,7 @@ class RewardRouter:
                 "Ray is not initialised: call ray.init(address=...) for the trainer's cluster "
                 "before starting the reward router"
             )
-        errors = ray.exceptions
-        self._lost_errors = (
-            errors.RayActorError,
-            errors.WorkerCrashedError,
-            errors.NodeDiedError,
-            errors.ObjectLostError,
-            errors.OutOfMemoryError,
-        )
+        self._lost_errors = lost_actor_errors(ray)
         self._changed = asyncio.Condition()
         self._remote = ray.remote(RewardActor)
         nodes = [n["NodeID"] for n in ray.nodes() if n.get("Alive")]

@@ -34,7 +34,14 @@ from proofgate.models import Submission, Verdict
 from proofgate.service import CheckerService
 from proofgate.store.lock import DataDirLock, claim_data_dir
 
-__all__ = ["CheckerActor", "RayExecutor", "ServiceActor", "actor_settings", "import_ray"]
+__all__ = [
+    "CheckerActor",
+    "RayExecutor",
+    "ServiceActor",
+    "actor_settings",
+    "import_ray",
+    "lost_actor_errors",
+]
 
 _log = get_logger("proofgate.batch.ray")
 
@@ -53,6 +60,19 @@ def import_ray() -> Any:
             "Ray is not installed: install the `ray` extra (pip install 'proofgate[ray]')"
         ) from exc
     return ray
+
+
+def lost_actor_errors(ray: Any) -> tuple[type[BaseException], ...]:
+    """The Ray errors that mean an actor is gone (killed, crashed, its node or its objects lost,
+    out of memory), not that its work failed: that work goes to another actor."""
+    errors = ray.exceptions
+    return (
+        errors.RayActorError,
+        errors.WorkerCrashedError,
+        errors.NodeDiedError,
+        errors.ObjectLostError,
+        errors.OutOfMemoryError,
+    )
 
 
 def actor_settings(base: Settings | None = None) -> tuple[Settings, DataDirLock]:
@@ -174,14 +194,7 @@ class RayExecutor(BatchExecutor):
 
     async def start(self) -> None:
         ray = self._ray = import_ray()
-        exceptions = ray.exceptions
-        self._lost_errors = (
-            exceptions.RayActorError,
-            exceptions.WorkerCrashedError,
-            exceptions.NodeDiedError,
-            exceptions.ObjectLostError,
-            exceptions.OutOfMemoryError,
-        )
+        self._lost_errors = lost_actor_errors(ray)
         if not ray.is_initialized():
             options: dict[str, Any] = {"log_to_driver": False, **self._init_options}
             if self.address not in (None, "local"):
