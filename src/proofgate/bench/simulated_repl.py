@@ -592,6 +592,20 @@ def _position(code: str, offset: int) -> dict[str, int]:
     return {"line": line, "column": offset - (code.rfind("\n", 0, offset) + 1)}
 
 
+def _type_colon(text: str) -> int:
+    """Where the `:` between a declaration's binders and its type stands in `text` (the first one
+    outside every bracket), or -1 where there is none."""
+    depth = 0
+    for index, char in enumerate(text):
+        if char in _BINDERS:
+            depth += 1
+        elif char in _BINDERS.values():
+            depth -= 1
+        elif char == ":" and depth == 0:
+            return index
+    return -1
+
+
 def _hypotheses(text: str) -> list[tuple[str, str]] | None:
     """`(name, type)` of each binder in `text` (all of `text` binders), or None if the stand-in
     cannot read one simply (a default value, a pattern, nested brackets of its own kind...)."""
@@ -606,15 +620,7 @@ def _goal(rest: str, *, named: bool) -> str | None:
     words = rest.split(None, 1) if named else ["", rest]
     if len(words) != 2 or (named and not words[0].replace(".", "").replace("_", "").isalnum()):
         return None
-    depth, split = 0, -1
-    for index, char in enumerate(words[1]):
-        if char in _BINDERS:
-            depth += 1
-        elif char in _BINDERS.values():
-            depth -= 1
-        elif char == ":" and depth == 0:
-            split = index
-            break
+    split = _type_colon(words[1])
     if split < 0:
         return None
     hypotheses = _hypotheses(words[1][:split])
@@ -720,15 +726,7 @@ def _parenthesized(kind: str) -> str:
 def _closed_type(rest: str, auto_bound: list[tuple[str, str]]) -> str | None:
     """The type Lean prints for a declaration whose text after its name is `rest` (binders, `:`,
     type), with `auto_bound` implicits first (modelled, see the module docstring)."""
-    depth, split = 0, -1
-    for index, char in enumerate(rest):
-        if char in _BINDERS:
-            depth += 1
-        elif char in _BINDERS.values():
-            depth -= 1
-        elif char == ":" and depth == 0:
-            split = index
-            break
+    split = _type_colon(rest)
     groups = _binder_groups(rest[:split]) if split >= 0 else None
     target = " ".join(rest[split + 1 :].split())
     if groups is None or not target:
