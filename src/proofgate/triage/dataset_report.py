@@ -70,6 +70,29 @@ class Finding(BaseModel):
     related: str | None = Field(None, description="The other statement (duplicates, lineages).")
     evidence: dict[str, Any] = Field(default_factory=dict)
 
+    @classmethod
+    def about(
+        cls,
+        subject: DatasetStatement | StatementRecord,
+        kind: str,
+        summary: str,
+        *,
+        related: str | None = None,
+        evidence: dict[str, Any] | None = None,
+    ) -> Finding:
+        """A finding or note on one statement, placed where its input line (or its record) is."""
+        key = subject.key if isinstance(subject, DatasetStatement) else subject.id
+        return cls(
+            kind=kind,
+            statement=key,
+            lineage=subject.lineage,
+            name=subject.name,
+            line=subject.line,
+            summary=summary,
+            related=related,
+            evidence=evidence or {},
+        )
+
     @property
     def anchor(self) -> str:
         return f"{self.kind}-{re.sub(r'[^A-Za-z0-9_.-]', '-', self.statement)}"
@@ -123,15 +146,7 @@ def _closing_proof(record: StatementRecord, kind: ProbeKind) -> tuple[str, str |
 
 def _own_findings(statement: DatasetStatement, record: StatementRecord) -> list[Finding]:
     def finding(kind: FindingKind, summary: str, **evidence: Any) -> Finding:
-        return Finding(
-            kind=kind.value,
-            statement=record.id,
-            lineage=record.lineage,
-            name=record.name,
-            line=record.line,
-            summary=summary,
-            evidence=evidence,
-        )
+        return Finding.about(record, kind.value, summary, evidence=evidence)
 
     triaged = record.triage
     if triaged is None or triaged.elaboration != "ok":
@@ -183,13 +198,10 @@ def _truncating(statement: DatasetStatement) -> tuple[Finding | None, Finding | 
     seen = truncating_arithmetic(statement)
     if seen is None:
         return None, None
-    item = Finding(
-        kind=FindingKind.truncating_arith.value,
-        statement=statement.key,
-        lineage=statement.lineage,
-        name=statement.name,
-        line=statement.line,
-        summary="",
+    item = Finding.about(
+        statement,
+        FindingKind.truncating_arith.value,
+        "",
         evidence={
             "operators": list(seen.operators),
             "integer_types": list(seen.types),
@@ -216,13 +228,10 @@ def _truncating(statement: DatasetStatement) -> tuple[Finding | None, Finding | 
 def _pair(
     kind: FindingKind, record: StatementRecord, other: StatementRecord, summary: str
 ) -> Finding:
-    return Finding(
-        kind=kind.value,
-        statement=record.id,
-        lineage=record.lineage,
-        name=record.name,
-        line=record.line,
-        summary=summary,
+    return Finding.about(
+        record,
+        kind.value,
+        summary,
         related=other.id,
         evidence={
             "type": record.elaborated_type,
@@ -255,16 +264,7 @@ def build_report(
             rows.append(row)
 
             def note(kind: str, text: str, statement: DatasetStatement = statement) -> None:
-                notes.append(
-                    Finding(
-                        kind=kind,
-                        statement=statement.key,
-                        lineage=statement.lineage,
-                        name=statement.name,
-                        line=statement.line,
-                        summary=text,
-                    )
-                )
+                notes.append(Finding.about(statement, kind, text))
 
             if statement.error is not None:
                 row.status = "unusable"
