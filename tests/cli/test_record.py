@@ -142,6 +142,26 @@ def test_export_prints_json_or_markdown_without_out(tmp_path: Path, env: dict[st
     assert as_markdown.stdout.startswith("# proofgate reproducible report")
 
 
+@pytest.mark.parametrize("written", ["[1, 2]", '{"status": "proved"}\n{"status": "failed"}\n'])
+def test_export_of_a_verdict_that_is_not_one_json_object_says_to_give_id(
+    tmp_path: Path, env: dict[str, str], written: str
+) -> None:
+    """An array and a JSONL file alike: exit 2, the file named, and the hint (--id) both times."""
+    (tmp_path / "verdict.json").write_text(written)
+    (tmp_path / "submission.json").write_text(json.dumps({"code": "theorem x : True := trivial"}))
+    args = [
+        "export",
+        str(tmp_path / "verdict.json"),
+        "--submission",
+        str(tmp_path / "submission.json"),
+    ]
+    result = runner.invoke(app, args, env=env)
+    output = " ".join(result.output.split())
+    assert result.exit_code == 2
+    assert "the verdict " in output and "verdict.json: not a JSON object" in output
+    assert output.rstrip().endswith("for a JSONL file give --id")
+
+
 def test_replay_of_a_missing_report_is_a_usage_error(tmp_path: Path, env: dict[str, str]) -> None:
     result = runner.invoke(app, ["replay", str(tmp_path / "nope.json")], env=env)
     assert result.exit_code == 2 and "cannot read the report" in result.output

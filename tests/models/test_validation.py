@@ -5,12 +5,12 @@ from __future__ import annotations
 import pytest
 from pydantic import BaseModel, ValidationError
 
-from proofgate.exceptions import SubmissionError
+from proofgate.exceptions import ConfigError, SubmissionError
 from proofgate.models import Submission, TriageRequest
 from proofgate.models.check import MAX_SOURCE_CHARS
 from proofgate.models.rewards import RewardRequest
 from proofgate.models.sessions import OpenSessionRequest
-from proofgate.models.validation import first_error, submission_error
+from proofgate.models.validation import first_error, json_object, submission_error
 from proofgate.rewards.openrlhf import OpenRLHFRequest
 
 
@@ -32,6 +32,30 @@ def test_a_submission_error_falls_back_to_the_given_name_when_no_field_is_named(
     assert named.field == "timeout" and str(named).startswith("timeout: ")
     unnamed = submission_error(_error(), "submission")  # a model-level error: no field
     assert unnamed.field is None and str(unnamed).startswith("submission: ")
+
+
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        ('{"id": "a", ', "(Expecting"),  # not JSON: the parser's reason is kept
+        ("[1, 2]", "; write one record a line"),  # JSON, but not an object: only the hint
+        ('{"a": 1}\n{"b": 2}', "(Extra data"),  # two objects: a JSONL file, not one object
+    ],
+)
+def test_a_text_that_is_not_one_json_object_is_refused_saying_where_and_what_to_give(
+    text: str, reason: str
+) -> None:
+    """`export`'s verdict and submission files and `extract`'s signed results lines are read by
+    this one function: the same message shape, and always the caller's hint."""
+    with pytest.raises(ConfigError) as raised:
+        json_object(text, "results.jsonl, line 3", hint="write one record a line")
+    message = str(raised.value)
+    assert message.startswith("results.jsonl, line 3: not a JSON object")
+    assert reason in message and message.endswith("; write one record a line")
+
+
+def test_one_json_object_is_returned_as_it_is() -> None:
+    assert json_object('{"id": "a", "n": [1]}', "x", hint="h") == {"id": "a", "n": [1]}
 
 
 def test_every_lean_text_is_held_to_the_same_bound_and_named_where_it_is_too_long() -> None:

@@ -29,7 +29,7 @@ from proofgate.cli.common import (
 )
 from proofgate.exceptions import ConfigError, ProofgateError, SubmissionError
 from proofgate.models import Submission, Verdict
-from proofgate.models.validation import first_error
+from proofgate.models.validation import first_error, json_object
 from proofgate.reports.record import build_record, load_record, render_markdown, write_record
 from proofgate.reports.replay import ReplayResult, replay
 from proofgate.reports.signing import load_report_key
@@ -44,15 +44,7 @@ def read_json_or_line(path: Path, item_id: str | None, what: str) -> dict[str, A
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"cannot read the {what} {path}: {exc}") from exc
     if item_id is None:
-        try:
-            value = json.loads(text)
-        except ValueError as exc:
-            raise ConfigError(
-                f"the {what} {path} is not one JSON object ({exc}); for a JSONL file give --id"
-            ) from exc
-        if not isinstance(value, dict):
-            raise ConfigError(f"the {what} {path} is not a JSON object")
-        return value
+        return json_object(text, f"the {what} {path}", hint="for a JSONL file give --id")
     for line in text.splitlines():
         try:
             value = json.loads(line)

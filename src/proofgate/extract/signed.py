@@ -19,6 +19,7 @@ from typing import Any
 from proofgate.config import Settings
 from proofgate.exceptions import ConfigError
 from proofgate.models import Submission, Verdict
+from proofgate.models.validation import json_object
 from proofgate.reports.record import FORMAT, build_record, record_submission, record_verdict
 from proofgate.reports.signing import ReportKey, verify
 
@@ -89,14 +90,7 @@ def read_signed_results(path: Path, key: ReportKey) -> list[CheckedItem]:
     seen: dict[str, int] = {}
     for number, line in _lines(path):
         where = f"{path}, line {number}"
-        try:
-            value = json.loads(line)
-        except ValueError as exc:
-            raise ConfigError(
-                f"{where}: not a JSON object ({exc}); write one record a line"
-            ) from exc
-        if not isinstance(value, dict):
-            raise ConfigError(f"{where}: not a JSON object; write one record a line")
+        value = json_object(line, where, hint="write one record a line")
         refusal = _refusal(value, key)
         if refusal is not None:
             raise ConfigError(f"{where}: refused: {refusal}")
