@@ -27,6 +27,37 @@ GOAL = "a b : ℕ\n⊢ a + b = b + a"
 FAILING_PROOF = "by\n  -- standin: error unsolved goals\\n" + GOAL.replace("\n", "\\n")
 
 
+#: What the editor (editor.js) built around a Lean textarea: the same on every page.
+LEAN_FIELD = """(id) => {
+  const textarea = document.getElementById(id);
+  const editor = textarea.closest(".editor");
+  const status = document.getElementById(`${id}-status`);
+  return {
+    wrap: textarea.getAttribute("wrap"),
+    spellcheck: textarea.getAttribute("spellcheck"),
+    autocapitalize: textarea.getAttribute("autocapitalize"),
+    describedby: textarea.getAttribute("aria-describedby"),
+    underlines_behind: textarea.previousElementSibling.matches(".editor-backdrop")
+      && editor.querySelectorAll(".editor-highlights").length === 1,
+    tooltip_after: textarea.nextElementSibling.matches("[role=tooltip][hidden]"),
+    status_after: editor.nextElementSibling === status && status.getAttribute("aria-live"),
+  };
+}"""
+
+
+def lean_field(page: Any, textarea_id: str, *, described_also: str = "") -> None:
+    built = page.evaluate(LEAN_FIELD, textarea_id)
+    assert built == {
+        "wrap": "off",
+        "spellcheck": "false",
+        "autocapitalize": "off",
+        "describedby": f"{textarea_id}-status{described_also}",
+        "underlines_behind": True,
+        "tooltip_after": True,
+        "status_after": "polite",
+    }
+
+
 def check(page: Any, statement: str, proof: str) -> None:
     page.fill("#statement", statement)
     page.fill("#body", proof)
@@ -40,6 +71,8 @@ def test_symbols_a_policy_refusal_and_a_share_link(
 ) -> None:
     page = browsing.page(viewport={"width": 1100, "height": 900})
     open_console(page, server)
+    for textarea_id in ("statement", "body"):
+        lean_field(page, textarea_id, described_also=" abbreviation-hint")
     page.fill("#body", "")
     page.type("#body", "by\n  exact fun h \\to h")
     assert page.input_value("#body") == "by\n  exact fun h → h"
@@ -73,6 +106,10 @@ def test_symbols_a_policy_refusal_and_a_share_link(
     assert "valid: signed by this server's report key" in reader.inner_text("#hashes")
     assert "81a5d257c8e410db227a6665ed08f64fea08e997" in reader.inner_text("#pins")  # Mathlib
     assert "proofgate replay report.md" in reader.inner_text("#replay-command")
+    for textarea_id in ("statement", "body"):  # the share page's fields are built as the console's
+        lean_field(reader, textarea_id)
+    reader.focus("#body")  # the caret is at the end, where the value was set: in the underline
+    assert reader.inner_text("#body-status").startswith("Line 3, column 15. error [policy]: [nat")
     reader.screenshot(path=str(screenshots / "share.png"), full_page=True)
     assert browsing.blocked == []
 

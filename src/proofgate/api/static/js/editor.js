@@ -1,8 +1,11 @@
 // A Lean text field: a plain <textarea> (so typing, selection and screen readers work as
 // everywhere) over a backdrop that repeats its text with each diagnostic underlined. Hovering an
 // underline, or moving the caret into one, shows its message; Lean's Unicode abbreviations are
-// expanded as they are typed.
+// expanded as they are typed. A page declares only `<div class="editor" data-field=…>` around its
+// <textarea id=…>; the editor builds the rest (backdrop, tooltip, status line) the same on every
+// page.
 
+import { el } from "./dom.js";
 import { expansionAfterTyping, expansionAtEnd } from "./abbreviations.js";
 
 // Lean positions count codepoints; JavaScript strings count UTF-16 units.
@@ -19,9 +22,7 @@ export class LeanEditor {
     this.root = root;
     this.field = root.dataset.field;
     this.textarea = root.querySelector("textarea");
-    this.highlights = root.querySelector(".editor-highlights");
-    this.tooltip = root.querySelector("[role=tooltip]");
-    this.status = root.parentElement.querySelector(".editor-status");
+    this.build();
     this.diagnostics = [];
     this.textarea.readOnly = readOnly;
     this.textarea.addEventListener("input", (event) => this.onInput(event));
@@ -33,6 +34,24 @@ export class LeanEditor {
     }
     this.textarea.addEventListener("blur", () => this.finishAbbreviation());
     this.render();
+  }
+
+  // The parts around the textarea. Lean source is code: no wrapping (the backdrop's lines must
+  // stay the textarea's), no spelling marks, no capital at a line's start.
+  build() {
+    const textarea = this.textarea;
+    textarea.wrap = "off";
+    textarea.spellcheck = false;
+    textarea.setAttribute("autocapitalize", "off");
+    this.highlights = el("div", { class: "editor-highlights" });
+    textarea.before(el("div", { class: "editor-backdrop", "aria-hidden": "true" }, this.highlights));
+    this.tooltip = el("div", { role: "tooltip", class: "tooltip", hidden: true });
+    textarea.after(this.tooltip);
+    const statusId = `${textarea.id}-status`;
+    this.status = el("p", { class: "editor-status", id: statusId, "aria-live": "polite" });
+    this.root.after(this.status);
+    const described = textarea.getAttribute("aria-describedby");
+    textarea.setAttribute("aria-describedby", described ? `${statusId} ${described}` : statusId);
   }
 
   get value() {
@@ -150,7 +169,6 @@ export class LeanEditor {
 
   // The message under the caret, in the status line under the field (read by screen readers).
   onCaret() {
-    if (!this.status) return;
     const caret = this.textarea.selectionStart;
     const before = this.textarea.value.slice(0, caret).split("\n");
     const line = before.length;
