@@ -26,6 +26,12 @@ result cache (a cached verdict has no tree). `reuse` (legacy: `disable_cache`, i
 honoured by the pool's header environments: a snippet's imports are elaborated once per worker and
 its body runs on that environment, never on another snippet's, which is what a reused Kimina REPL
 gives; `false` gets the same answer. REPL `env` chaining is not offered (`env` is always 0).
+The environment (`GET /v1/environments`) a request's snippets are checked in is named, as Kimina
+has no field for it, by the query parameter `environment` or the header `X-Proofgate-Environment`
+(both given, they must agree); the body stays Kimina's. Naming none is `default`. An unknown name is
+a 422 naming the known ones, as `/v1` answers it; a named environment that is not ready (as
+`/readyz` lists it) is a 503 naming it, for the whole request, while the others serve. A request
+naming none keeps Kimina's per-result answer above.
 Tested on the stand-in REPL and checker; untested against real Lean (the positions and texts of
 Lean's own messages, and its info trees, pass through).
 """
@@ -34,13 +40,14 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 
-from proofgate.api.deps import charge_submissions, get_service, get_tenant
+from proofgate.api.deps import Service, charge_submissions, get_tenant
+from proofgate.api.environments import readiness_by_environment
 from proofgate.api.errors import ERROR_RESPONSES, limit_items
 from proofgate.api.kimina_models import (
     BackwardResponse,
@@ -60,12 +67,13 @@ from proofgate.api.kimina_models import (
     VerifyRequestBody,
     VerifyResponse,
 )
-from proofgate.exceptions import Busy, NotReady, SubmissionError
+from proofgate.exceptions import Busy, LeanUnavailable, NotReady, SubmissionError
 from proofgate.models import Message as ProofgateMessage
 from proofgate.models import Position, Severity, Submission, Verdict, VerdictStatus
 from proofgate.service import CheckerService
 
 __all__ = [
+    "ENVIRONMENT_HEADER",
     "CheckRequest",
     "CheckResponse",
     "CommandResponse",
@@ -81,6 +89,8 @@ __all__ = [
 
 router = APIRouter(tags=["kimina"], responses=ERROR_RESPONSES)
 
+#: The header naming the environment a Kimina request is checked in (or the query's `environment`).
+ENVIRONMENT_HEADER = "X-Proofgate-Environment"
 _BUSY_PATIENCE = 30.0  # seconds a snippet waits out a saturated pool before the request is 503
 _MAX_TIMEOUT = 3600  # seconds: a request's own timeout is clamped to 1..this
 
@@ -175,13 +185,14 @@ async def _check_one(
     snippet_id: str,
     code: str,
     *,
+    environment: str,
     timeout: int,
     debug: bool,
     infotree: Infotree | None,
 ) -> ReplResponse:
     seconds = float(min(max(timeout, 1), _MAX_TIMEOUT))
     try:
-        submission = Submission(code=code, timeout=seconds)
+        submission = Submission(code=code, timeout=seconds, environment=environment)
     except ValidationError as exc:
         problem = exc.errors()[0]
         return ReplResponse(id=snippet_id, error=f"invalid snippet: {problem['msg']}")
@@ -211,23 +222,71 @@ async def _check_one(
     return to_repl_response(snippet_id, verdict, timeout=seconds, debug=debug, infotree=tree)
 
 
-async def _check_all(
+async def _environment(
+    request: Request,
+    service: Service,
+    query: str | None = Query(
+        None,
+        alias="environment",
+        description="The environment to check in (`GET /v1/environments`); default: `default`.",
+    ),
+    header: str | None = Header(
+        None,
+        alias=ENVIRONMENT_HEADER,
+        description="The environment to check in, as the query's `environment` names it.",
+    ),
+) -> str:
+    """The environment the request names (query or header; `default` when neither): unknown is
+    the request's 422 naming the known ones; named and not ready, a 503 naming it."""
+    if query is not None and header is not None and query != header:
+        raise SubmissionError(
+            f"the query names environment {query!r} and the {ENVIRONMENT_HEADER} header "
+            f"{header!r}: name one",
+            field="environment",
+        )
+    named = query if query is not None else header
+    if named is None:
+        return "default"
+    service.environment(named)  # SubmissionError naming the known ones
+    unready = f"environment {named!r} is not ready: "
+    state = service.readiness()
+    if not state.ready:  # the service as a whole: its sandbox, or default's Lean
+        raise NotReady(unready + "; ".join(state.reasons))
+    readiness = (await readiness_by_environment(request, service)).get(named)
+    if readiness is not None and not readiness.ready:  # its own toolchain, Mathlib, REPL, checker
+        raise LeanUnavailable(unready + "; ".join(readiness.problems))
+    return named
+
+
+async def _answer(
+    request: Request,
     service: CheckerService,
-    http: Request,
     items: list[tuple[str, str]],
     *,
+    what: str,
+    environment: str,
     timeout: int,
     debug: bool,
     infotree: Infotree | None,
 ) -> list[ReplResponse]:
-    """Each `(id, code)` checked, at most the batch concurrency at a time, answers in order."""
-    settings = http.app.state.settings
+    """A request's `(id, code)` items, within the item limit and charged to its key, each checked
+    (at most the batch concurrency at a time), answered in order."""
+    limit_items(request, len(items), what)
+    charge_submissions(request, len(items))
+    settings = request.app.state.settings
     gate = asyncio.Semaphore(settings.batch_concurrency or 2 * settings.workers)
 
     async def gated(snippet_id: str, code: str) -> ReplResponse:
         async with gate:
             return await _check_one(
-                service, http, snippet_id, code, timeout=timeout, debug=debug, infotree=infotree
+                service,
+                request,
+                snippet_id,
+                code,
+                environment=environment,
+                timeout=timeout,
+                debug=debug,
+                infotree=infotree,
             )
 
     return list(await asyncio.gather(*(gated(item_id, code) for item_id, code in items)))
@@ -235,16 +294,19 @@ async def _check_all(
 
 # --- the routes ------------------------------------------------------------------------------
 
+#: A route's parameter for the environment its request names.
+Environment = Annotated[str, Depends(_environment)]
+
 
 async def _check(
-    body: CheckRequest, request: Request, service: CheckerService = Depends(get_service)
+    body: CheckRequest, request: Request, service: Service, environment: Environment
 ) -> JSONResponse:
-    limit_items(request, len(body.snippets), "snippets")
-    charge_submissions(request, len(body.snippets))
-    results = await _check_all(
-        service,
+    results = await _answer(
         request,
+        service,
         [(snippet.id, snippet.code) for snippet in body.snippets],
+        what="snippets",
+        environment=environment,
         timeout=body.timeout,
         debug=body.debug,
         infotree=body.infotree,
@@ -262,14 +324,14 @@ def _backward(result: ReplResponse) -> BackwardResponse:
 
 
 async def _verify(
-    body: VerifyRequestBody, request: Request, service: CheckerService = Depends(get_service)
+    body: VerifyRequestBody, request: Request, service: Service, environment: Environment
 ) -> JSONResponse:
-    limit_items(request, len(body.codes), "codes")
-    charge_submissions(request, len(body.codes))
-    results = await _check_all(
-        service,
+    results = await _answer(
         request,
+        service,
         [(str(code.custom_id), code.content) for code in body.codes],
+        what="codes",
+        environment=environment,
         timeout=body.timeout,
         debug=False,
         infotree=body.infotree_type,
@@ -282,13 +344,18 @@ async def _health() -> HealthStatus:
     return HealthStatus(status="ok")
 
 
+_ENVIRONMENT_NOTE = (
+    " The environment is named by the query's `environment` or the `X-Proofgate-Environment` "
+    "header (default: `default`): unknown is 422, named and not ready 503."
+)
 _CHECK_DESCRIPTION = (
     "Kimina's request and response shapes; each snippet is a free compile, and any verdict other "
-    "than `compiled` shows as an error message (see the module docs)."
+    "than `compiled` shows as an error message (see the module docs)." + _ENVIRONMENT_NOTE
 )
 _VERIFY_DESCRIPTION = (
     "Kimina's legacy route (DeepSeek- and Goedel-style evaluation scripts call it): each code is "
     "checked as `/api/check` checks a snippet, and answered with its `custom_id`."
+    + _ENVIRONMENT_NOTE
 )
 
 router.add_api_route(
