@@ -8,6 +8,7 @@ the `timeout`/`out_of_memory`/`internal` verdicts).
 from __future__ import annotations
 
 import asyncio
+from functools import partial
 from pathlib import Path
 from typing import Annotated
 
@@ -18,11 +19,11 @@ from rich.panel import Panel
 from rich.text import Text
 
 from proofgate.cli.common import (
-    CliConsole,
     ExitCode,
     ServerOption,
     command_backend,
     read_input,
+    show_result,
     stop,
     stop_for,
 )
@@ -212,11 +213,12 @@ def check(
         verdict = asyncio.run(_check(server, submission))
     except ProofgateError as exc:
         stop_for(exc, as_json=as_json)
-    if as_json:
-        typer.echo(verdict.model_dump_json(indent=2))
-    else:
-        render_verdict(verdict, CliConsole(highlight=False, soft_wrap=True), source=source)
-    raise typer.Exit(exit_code_for(verdict))
+    show_result(
+        as_json=as_json,
+        json_text=verdict.model_dump_json(indent=2),
+        render=partial(render_verdict, verdict, source=source),
+        code=exit_code_for(verdict),
+    )
 
 
 def register(app: typer.Typer) -> None:

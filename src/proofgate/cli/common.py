@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import os
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from enum import IntEnum
 from pathlib import Path
@@ -126,6 +126,18 @@ def stop_for(exc: BaseException, *, as_json: bool) -> NoReturn:
     """`stop` with the kind and exit code `error_kind` gives `exc`."""
     kind, code = error_kind(exc)
     stop(str(exc), code, as_json=as_json, kind=kind)
+
+
+def show_result(
+    *, as_json: bool, json_text: str, render: Callable[[Console], None], code: ExitCode
+) -> NoReturn:
+    """End a command with its result on stdout: `json_text` with --json, else `render` on a console
+    for a person (long lines left whole, for copying); then exit with `code`."""
+    if as_json:
+        typer.echo(json_text)
+    else:
+        render(CliConsole(highlight=False, soft_wrap=True))
+    raise typer.Exit(code)
 
 
 def read_input(path: Path, what: str, *, as_json: bool) -> str:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from functools import partial
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -19,13 +20,13 @@ from rich.markup import escape
 from rich.text import Text
 
 from proofgate.cli.common import (
-    CliConsole,
     ExitCode,
     ServerOption,
     command_backend,
     console,
     fail,
     load_settings,
+    show_result,
 )
 from proofgate.exceptions import ConfigError, ProofgateError, SubmissionError
 from proofgate.models import Submission, Verdict
@@ -168,11 +169,12 @@ def replay_command(
         fail(str(exc), ExitCode.usage)
     except ProofgateError as exc:
         fail(f"the submission could not be checked again: {exc}", ExitCode.infra)
-    if as_json:
-        typer.echo(json.dumps(result.to_json(), indent=2))
-    else:
-        _show(result, CliConsole(highlight=False, soft_wrap=True))
-    raise typer.Exit(ExitCode.ok if result.reproduced else ExitCode.failed)
+    show_result(
+        as_json=as_json,
+        json_text=json.dumps(result.to_json(), indent=2),
+        render=partial(_show, result),
+        code=ExitCode.ok if result.reproduced else ExitCode.failed,
+    )
 
 
 def register(app: typer.Typer) -> None:

@@ -19,6 +19,7 @@ import asyncio
 import json
 from collections import Counter
 from collections.abc import Awaitable, Callable
+from functools import partial
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
@@ -38,6 +39,7 @@ from proofgate.cli.common import (
     console,
     error_kind,
     read_input,
+    show_result,
     stop,
     stop_for,
 )
@@ -149,11 +151,12 @@ def _one(file: Path, server: str | None, as_json: bool, request_fields: dict[str
         result: TriageResult = asyncio.run(_with_backend(server, work))
     except ProofgateError as exc:
         stop_for(exc, as_json=as_json)
-    if as_json:
-        typer.echo(result.model_dump_json(indent=2))
-    else:
-        render_triage_result(result, CliConsole(highlight=False, soft_wrap=True))
-    raise typer.Exit(exit_code_for(result))
+    show_result(
+        as_json=as_json,
+        json_text=result.model_dump_json(indent=2),
+        render=partial(render_triage_result, result),
+        code=exit_code_for(result),
+    )
 
 
 def _summary(rows: list[dict[str, Any]]) -> dict[str, int]:
