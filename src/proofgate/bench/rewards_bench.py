@@ -26,7 +26,6 @@ import functools
 import json
 import os
 import random
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -34,8 +33,13 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from proofgate.__about__ import __version__
-from proofgate.bench.audit_model import AuditModel, install_toolchain
-from proofgate.bench.runner import LEAN_VERSION, load_average, machine_facts
+from proofgate.bench.audit_model import AuditModel
+from proofgate.bench.runner import (
+    bench_directory,
+    install_bench_toolchain,
+    load_average,
+    machine_facts,
+)
 from proofgate.bench.scenarios import project_dir
 from proofgate.bench.workload import BackendProfile
 from proofgate.models.rewards import RewardRecord, RewardRequest
@@ -400,16 +404,8 @@ def run_rewards_bench(
     say = progress or (lambda _message: None)
     started = time.monotonic()
     load_before = load_average()
-    with tempfile.TemporaryDirectory(prefix="proofgate-rewards-bench-") as scratch:
-        directory = workdir or Path(scratch)
-        directory.mkdir(parents=True, exist_ok=True)
-        install_toolchain(
-            directory / "elan",
-            project_dir(directory),
-            config.audit,
-            repl_import_seconds=config.profile.import_seconds,
-            lean_version=LEAN_VERSION,
-        )
+    with bench_directory(workdir, prefix="proofgate-rewards-bench-") as directory:
+        install_bench_toolchain(directory, config.audit, config.profile)
         sizes = asyncio.run(_group_sizes(config, directory, say))
         scaling = asyncio.run(_ray_scaling(config, directory, say)) if ray else []
     return {

@@ -18,7 +18,8 @@ import platform
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -39,7 +40,15 @@ from proofgate.bench.stats import percentile
 from proofgate.bench.workload import DEFAULT_HEADER_MIX, BackendProfile, JobFactory
 from proofgate.config import Settings
 
-__all__ = ["TARGETS", "BenchConfig", "load_average", "machine_facts", "run_bench"]
+__all__ = [
+    "TARGETS",
+    "BenchConfig",
+    "bench_directory",
+    "install_bench_toolchain",
+    "load_average",
+    "machine_facts",
+    "run_bench",
+]
 
 #: The issue's targets: (figure, comparison, bound). Reported, never relaxed by the bench.
 #: Judged with the audit model on (as deployed) where the figure has that side; `pool_added` and
@@ -143,6 +152,18 @@ class BenchConfig:
         }
 
 
+def install_bench_toolchain(workdir: Path, audit: AuditModel, profile: BackendProfile) -> None:
+    """The simulated Lean toolchain (`workdir/elan`) and checker of the bench's project
+    (`project_dir(workdir)`), the audit model's times over the profile's REPL import."""
+    install_toolchain(
+        workdir / "elan",
+        project_dir(workdir),
+        audit,
+        repl_import_seconds=profile.import_seconds,
+        lean_version=LEAN_VERSION,
+    )
+
+
 def _server_settings(config: BenchConfig, workdir: Path, workers: int) -> dict[str, Any]:
     return {
         "data_dir": str(workdir / f"data-w{workers}"),
@@ -197,13 +218,7 @@ async def _run(config: BenchConfig, workdir: Path, progress: Progress) -> dict[s
     probe_failures = 0
     counts = sorted(set(config.worker_counts) | {config.recovery_workers})
     measured_audit: float | None = None  # seconds of one audit, one client, once measured
-    install_toolchain(
-        workdir / "elan",
-        project_dir(workdir),
-        config.audit,
-        repl_import_seconds=config.profile.import_seconds,
-        lean_version=LEAN_VERSION,
-    )
+    install_bench_toolchain(workdir, config.audit, config.profile)
     for index, workers in enumerate(counts):
         server_config = ServerConfig(
             _server_settings(config, workdir, workers),
@@ -453,6 +468,18 @@ def machine_facts(load_before: float | None) -> dict[str, Any]:
     }
 
 
+@contextmanager
+def bench_directory(workdir: Path | None, *, prefix: str) -> Iterator[Path]:
+    """Where a bench run works: `workdir` (made if missing, kept afterwards), or else a temporary
+    directory named from `prefix`, removed when the run ends."""
+    if workdir is not None:
+        workdir.mkdir(parents=True, exist_ok=True)
+        yield workdir
+        return
+    with tempfile.TemporaryDirectory(prefix=prefix) as scratch:
+        yield Path(scratch)
+
+
 def run_bench(
     config: BenchConfig, *, workdir: Path | None = None, progress: Progress | None = None
 ) -> dict[str, Any]:
@@ -460,9 +487,7 @@ def run_bench(
     say = progress or (lambda _message: None)
     started = time.monotonic()
     load_before = load_average()
-    with tempfile.TemporaryDirectory(prefix="proofgate-bench-") as scratch:
-        directory = workdir or Path(scratch)
-        directory.mkdir(parents=True, exist_ok=True)
+    with bench_directory(workdir, prefix="proofgate-bench-") as directory:
         body = asyncio.run(_run(config, directory, say))
     results: dict[str, Any] = {
         "proofgate_bench": 1,
