@@ -1,8 +1,9 @@
 """A batch's input (`INPUT.jsonl`, one submission a line) and its output records (`RESULTS.jsonl`).
 
-Every input line becomes exactly one output record under one id, so a run can be resumed by id:
-a good line is a `BatchItem`; a bad one (not JSON, a missing or duplicate id, a malformed
-submission) becomes an error record naming its line and field, and never stops the run.
+Every input line becomes exactly one output record per environment it is checked in, under its id
+and that environment, so a run can be resumed by (id, environment): a good line is a `BatchItem`;
+a bad one (not JSON, a missing or duplicate id, a malformed submission) becomes an error record
+naming its line and field, and never stops the run.
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ from proofgate.models import Submission, Verdict
 from proofgate.models.validation import first_error
 
 __all__ = [
+    "DEFAULT_ENVIRONMENT",
+    "RESULTS_FORMAT",
     "BatchItem",
     "BatchRecord",
     "ItemError",
@@ -31,6 +34,12 @@ __all__ = [
 
 #: Fields an input line may carry besides the `Submission`'s own.
 ID_FIELD = "id"
+#: The results format this version writes, in every record's `format`. Format 1 (records without
+#: `format`): one record per id. Format 2: one record per (id, environment), each naming its
+#: `environment` (`proofgate batch --environments`).
+RESULTS_FORMAT = "proofgate-batch/2"
+#: Where an item is checked when neither its line nor the run names an environment.
+DEFAULT_ENVIRONMENT = "default"
 
 
 class ItemError(BaseModel):
@@ -44,9 +53,16 @@ class ItemError(BaseModel):
 
 
 class BatchRecord(BaseModel):
-    """One output line: an item's verdict or its error, with how many tries it took."""
+    """One output line: an item's verdict or its error in one environment, with how many tries it
+    took. The results file stamps `format` when it writes the record."""
 
+    format: str | None = Field(
+        None, description=f"`{RESULTS_FORMAT}`; absent in a format-1 record (one per id)."
+    )
     id: str
+    environment: str | None = Field(
+        None, description="The environment it was checked in (absent in a format-1 record)."
+    )
     line: int = Field(ge=1)
     verdict: Verdict | None = None
     error: ItemError | None = None
@@ -65,8 +81,25 @@ class BatchItem:
     line: int
     submission: Submission
 
+    @property
+    def environment(self) -> str:
+        return self.submission.environment
+
+    def in_environment(self, environment: str) -> BatchItem:
+        """The same item checked in `environment` (whatever its line named)."""
+        if environment == self.environment:
+            return self
+        submission = self.submission.model_copy(update={"environment": environment})
+        return BatchItem(self.id, self.line, submission)
+
     def record(self, verdict: Verdict, *, attempts: int = 1) -> BatchRecord:
-        return BatchRecord(id=self.id, line=self.line, verdict=verdict, attempts=attempts)
+        return BatchRecord(
+            id=self.id,
+            environment=self.environment,
+            line=self.line,
+            verdict=verdict,
+            attempts=attempts,
+        )
 
     def error(
         self,
@@ -77,7 +110,13 @@ class BatchItem:
         attempts: int = 1,
     ) -> BatchRecord:
         problem = ItemError(kind=kind, line=self.line, field=field, message=message)
-        return BatchRecord(id=self.id, line=self.line, error=problem, attempts=attempts)
+        return BatchRecord(
+            id=self.id,
+            environment=self.environment,
+            line=self.line,
+            error=problem,
+            attempts=attempts,
+        )
 
 
 def header_key(submission: Submission) -> tuple[str, str]:

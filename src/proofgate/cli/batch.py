@@ -1,4 +1,9 @@
-"""`proofgate batch INPUT.jsonl --out RESULTS.jsonl [--server URL | --ray [ADDRESS]]`.
+"""`proofgate batch INPUT.jsonl --out RESULTS.jsonl [--server URL | --ray [ADDRESS]]
+[--environments A,B,... | --environment E]`.
+
+Each item is checked in the environment its line names, or in each environment `--environments`
+lists (one record per item and environment: the cross-version comparison `proofgate report`
+shows); a name the backend does not know is a usage error before anything is checked.
 
 Exit codes: 0 every input line has its record (whatever the verdicts); 2 usage (bad options, an
 unreadable or edited results file); 3 the backend could not go on (not ready, unreachable, lost);
@@ -38,7 +43,7 @@ if TYPE_CHECKING:
     # typer vendors click: the Context its commands parse with is this one, not `click.Context`.
     from typer._click.core import Context
 
-__all__ = ["batch", "make_executor", "register"]
+__all__ = ["batch", "make_executor", "parse_environments", "register"]
 
 #: What a bare `--ray` means: a private Ray on this machine for this run.
 LOCAL_RAY = "local"
@@ -83,6 +88,24 @@ def make_executor(
     return CheckerExecutor(load_settings(), server=server, api_key=api_key, concurrency=concurrency)
 
 
+def parse_environments(listed: str | None, single: str | None) -> tuple[str, ...]:
+    """The environments `--environments A,B,...` (or `--environment E`) name, in order; ()
+    when neither is given. Both, an empty name or one named twice is a `ConfigError`."""
+    if listed is not None and single is not None:
+        raise ConfigError("give --environments A,B,... or --environment NAME, not both")
+    if single is not None:
+        listed = single
+    if listed is None:
+        return ()
+    names = tuple(name.strip() for name in listed.split(","))
+    if not all(names):
+        raise ConfigError(f"--environments takes names separated by commas, not {listed!r}")
+    twice = sorted({name for name in names if names.count(name) > 1})
+    if twice:
+        raise ConfigError(f"--environments names {', '.join(twice)} more than once")
+    return names
+
+
 def _tally(summary: BatchSummary) -> str:
     top = summary.outcomes.most_common(4)
     return "  ".join(f"{name} {count}" for name, count in top)
@@ -92,7 +115,11 @@ def _print_summary(summary: BatchSummary, *, interrupted: bool = False) -> None:
     table = Table(title=f"batch ({summary.backend})", show_header=False, title_justify="left")
     table.add_row("input", Text(str(summary.input_path)))
     table.add_row("results", Text(str(summary.output_path)))
-    table.add_row("items", str(summary.total))
+    if summary.environments:
+        table.add_row("environments", Text(", ".join(summary.environments)))
+        table.add_row("records", f"{summary.total} (one per item and environment)")
+    else:
+        table.add_row("items", str(summary.total))
     if summary.already_done:
         table.add_row("already done", str(summary.already_done))
     table.add_row("written now", f"{summary.written} in {summary.seconds:.1f}s")
@@ -140,10 +167,28 @@ def batch(
         int | None,
         typer.Option("--actors", min=1, help="Ray actors to start (default: one per node)."),
     ] = None,
+    environments: Annotated[
+        str | None,
+        typer.Option(
+            "--environments",
+            metavar="A,B,...",
+            help="Check every item in each of these environments (one record per item and "
+            "environment; each line's own `environment` is ignored).",
+        ),
+    ] = None,
+    environment: Annotated[
+        str | None,
+        typer.Option(
+            "--environment",
+            help="Check every item in this environment (each line's own is ignored).",
+        ),
+    ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", help="No progress bar.")] = False,
 ) -> None:
-    """Check every submission of a JSONL file; ids already in the results are skipped."""
+    """Check every submission of a JSONL file; (id, environment) pairs already in the results
+    are skipped."""
     try:
+        names = parse_environments(environments, environment)
         backend = make_executor(server=server, ray=ray, concurrency=concurrency, actors=actors)
     except ConfigError as exc:
         fail(str(exc), ExitCode.usage)
@@ -183,7 +228,14 @@ def batch(
     with progress:
         try:
             summary = asyncio.run(
-                run_batch(input_path, out, backend, on_start=on_start, on_record=on_record)
+                run_batch(
+                    input_path,
+                    out,
+                    backend,
+                    environments=names,
+                    on_start=on_start,
+                    on_record=on_record,
+                )
             )
         except KeyboardInterrupt:
             progress.stop()

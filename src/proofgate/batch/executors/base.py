@@ -14,6 +14,7 @@ from collections.abc import AsyncGenerator, Iterable
 
 from proofgate.batch.input import BatchItem, BatchRecord
 from proofgate.exceptions import Busy
+from proofgate.models.http import EnvironmentInfo
 
 __all__ = ["BatchExecutor", "PerItemExecutor"]
 
@@ -38,6 +39,11 @@ class BatchExecutor(ABC):
 
     async def close(self) -> None:  # noqa: B027 - an optional hook
         """Release what `start` took; safe to call after a failed or cancelled run."""
+
+    async def environments(self) -> list[EnvironmentInfo] | None:
+        """The environments items may name, with their readiness where known; None when the
+        backend cannot tell (yet: the runner asks before `start` and, on None, again after)."""
+        return None
 
     @abstractmethod
     def check_many(self, items: Iterable[BatchItem]) -> AsyncGenerator[BatchRecord, None]:

@@ -15,7 +15,9 @@ from proofgate.backends import Backend, open_backend
 from proofgate.batch.executors.base import PerItemExecutor, wait_while_busy
 from proofgate.batch.input import BatchItem, BatchRecord
 from proofgate.config import Settings, get_settings
+from proofgate.environments import discover_environments
 from proofgate.exceptions import Busy, ServerError, SubmissionError
+from proofgate.models.http import EnvironmentInfo
 from proofgate.service import CheckerService
 
 __all__ = ["SERVER_ATTEMPTS", "CheckerExecutor"]
@@ -70,6 +72,20 @@ class CheckerExecutor(PerItemExecutor):
     async def close(self) -> None:
         self._backend = None
         await self._exit.aclose()
+
+    async def environments(self) -> list[EnvironmentInfo] | None:
+        """A server's list (with each one's readiness) once started; in this process, the
+        projects' own, before starting (readiness unknown: a check says it)."""
+        if self._backend is not None:
+            return await self._backend.environments()
+        if self.server:
+            return None
+        if self._service is not None:
+            described = await asyncio.to_thread(self._service.environments)
+        else:
+            found = await asyncio.to_thread(discover_environments, self.settings)
+            described = [environment.describe() for environment in found.values()]
+        return [EnvironmentInfo.model_validate(entry) for entry in described]
 
     async def check_item(self, item: BatchItem) -> BatchRecord:
         assert self._backend is not None, "start() first"

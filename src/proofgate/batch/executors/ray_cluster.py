@@ -31,6 +31,7 @@ from proofgate.config import Settings
 from proofgate.exceptions import Busy, ConfigError, NotReady, SubmissionError
 from proofgate.logs import get_logger
 from proofgate.models import Submission, Verdict
+from proofgate.models.http import EnvironmentInfo
 from proofgate.service import CheckerService
 from proofgate.store.lock import DataDirLock, claim_data_dir
 
@@ -119,7 +120,12 @@ class CheckerActor(ServiceActor):
         await service.start()
         self._service = service
         readiness = service.readiness()
-        return {"pid": os.getpid(), "ready": readiness.ready, "reasons": readiness.reasons}
+        return {
+            "pid": os.getpid(),
+            "ready": readiness.ready,
+            "reasons": readiness.reasons,
+            "environments": service.environments(),
+        }
 
     async def check(self, submission_json: str) -> dict[str, Any]:
         """One submission's verdict (as JSON), or the error the driver must act on."""
@@ -189,6 +195,7 @@ class RayExecutor(BatchExecutor):
         self._started = 0
         self._target = 0  # actors to keep alive (replacements included)
         self._lost_errors: tuple[type[BaseException], ...] = ()
+        self._listed: list[EnvironmentInfo] | None = None  # the first actor's environments
 
     # --- lifecycle -----------------------------------------------------------------------
 
@@ -232,8 +239,14 @@ class RayExecutor(BatchExecutor):
             self._ray.kill(actor.handle)
             reasons = "; ".join(info.get("reasons") or ["unknown"])
             raise NotReady(f"a Ray actor cannot verify: {reasons}")
+        if self._listed is None and info.get("environments") is not None:
+            self._listed = [EnvironmentInfo.model_validate(e) for e in info["environments"]]
         self._actors.append(actor)
         return actor
+
+    async def environments(self) -> list[EnvironmentInfo] | None:
+        """What the first actor's service serves (actors are configured alike), once started."""
+        return self._listed
 
     async def close(self) -> None:
         ray, actors, self._actors = self._ray, self._actors, []
