@@ -6,10 +6,11 @@ The plot needs matplotlib (the `report` extra) and draws with the Agg backend (n
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-__all__ = ["headline_json", "markdown_table", "plot", "write_results"]
+__all__ = ["headline_json", "markdown_table", "plot", "table_lines", "write_results"]
 
 #: Raw samples kept in the results file for the plot, left out of the one-line JSON.
 RAW_KEY = "cdf_ms"
@@ -26,6 +27,15 @@ def _fmt(value: Any, digits: int = 2) -> str:
     if isinstance(value, float):
         return f"{value:.{digits}f}"
     return str(value)
+
+
+def table_lines(header: Sequence[str], rows: Iterable[Sequence[object]]) -> list[str]:
+    """A markdown table's lines: the header, its rule, and a line a row (each cell as `str`)."""
+
+    def line(cells: Iterable[object]) -> str:
+        return "| " + " | ".join(str(cell) for cell in cells) + " |"
+
+    return [line(header), "|" + "---|" * len(header), *(line(row) for row in rows)]
 
 
 def markdown_table(results: dict[str, Any]) -> str:
@@ -52,34 +62,56 @@ def markdown_table(results: dict[str, Any]) -> str:
         f"{results['machine']['cpus']} CPUs (1-minute load average {load['before']} before, "
         f"{load['after']} after), `proofgate bench` mode `{results['config']['mode']}`."
     )
+    met = {True: "yes", False: "**no**", None: "n/a"}
+    figures = [
+        [name, _fmt(target["value"], 3), target["target"], met[target["met"]]]
+        for name, target in results["targets"].items()
+    ]
+    figures += [
+        [name, _fmt(value, 3), "", ""]
+        for name, value in summary.items()
+        if name not in results["targets"]
+    ]
+    throughput = [
+        [
+            point["workers"],
+            point["concurrency"],
+            point["audit"],
+            _fmt(point["achieved_over_ideal"], 3),
+            _fmt(point["achieved_rps"]),
+            _fmt(point["ideal_rps"]),
+            _fmt(point["header_hit_rate"], 3),
+            _fmt(point["latency"].get("p50_ms"), 1),
+            _fmt(point["latency"].get("p99_ms"), 1),
+            _fmt(point["server_cpu_ms_per_request"], 2),
+            _fmt(point["cpu_ms_per_request_with_children"], 2),
+            _fmt(point.get("health_p99_ms"), 1),
+        ]
+        for point in results.get("throughput", [])
+    ]
     lines = [
         intro,
         "",
-        "| figure | value | target | met |",
-        "|---|---|---|---|",
-    ]
-    for name, target in results["targets"].items():
-        met = {True: "yes", False: "**no**", None: "n/a"}[target["met"]]
-        lines.append(f"| {name} | {_fmt(target['value'], 3)} | {target['target']} | {met} |")
-    for name, value in summary.items():
-        if name not in results["targets"]:
-            lines.append(f"| {name} | {_fmt(value, 3)} | | |")
-    lines += [
+        *table_lines(["figure", "value", "target", "met"], figures),
         "",
-        "| workers | concurrency | audit | completed/ideal | req/s | ideal req/s | header hits | p50 ms | p99 ms | server CPU ms/req | with children | health p99 ms |",  # noqa: E501 - one Markdown table row
-        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+        *table_lines(
+            [
+                "workers",
+                "concurrency",
+                "audit",
+                "completed/ideal",
+                "req/s",
+                "ideal req/s",
+                "header hits",
+                "p50 ms",
+                "p99 ms",
+                "server CPU ms/req",
+                "with children",
+                "health p99 ms",
+            ],
+            throughput,
+        ),
     ]
-    for point in results.get("throughput", []):
-        latency = point["latency"]
-        lines.append(
-            f"| {point['workers']} | {point['concurrency']} | {point['audit']} | "
-            f"{_fmt(point['achieved_over_ideal'], 3)} | {_fmt(point['achieved_rps'])} | "
-            f"{_fmt(point['ideal_rps'])} | {_fmt(point['header_hit_rate'], 3)} | "
-            f"{_fmt(latency.get('p50_ms'), 1)} | {_fmt(latency.get('p99_ms'), 1)} | "
-            f"{_fmt(point['server_cpu_ms_per_request'], 2)} | "
-            f"{_fmt(point['cpu_ms_per_request_with_children'], 2)} | "
-            f"{_fmt(point.get('health_p99_ms'), 1)} |"
-        )
     return "\n".join(lines) + "\n"
 
 

@@ -34,6 +34,7 @@ from typing import Any, Protocol
 
 from proofgate.__about__ import __version__
 from proofgate.bench.audit_model import AuditModel
+from proofgate.bench.report import table_lines
 from proofgate.bench.runner import (
     bench_directory,
     install_bench_toolchain,
@@ -439,38 +440,74 @@ def markdown_table(results: dict[str, Any]) -> str:
     def pct(value: float | None) -> str:
         return "n/a" if value is None else f"{100 * value:.1f}%"
 
+    sizes = [
+        [
+            p["group_size"],
+            p["workers"],
+            p["completions_per_second"],
+            p["completions_per_second_per_worker"],
+            p["ideal_per_second"],
+            p["of_ideal"],
+            f"{pct(p['outside_lean_share_alone'])} / {pct(p['under_load']['outside_lean_share'])}",
+            pct(p["under_load"]["dedupe_rate"]),
+            pct(p["under_load"]["cache_hit_rate"]),
+        ]
+        for p in results["group_sizes"]
+    ]
     lines = [
         "SIMULATED (simulated REPL, audit model over a simulated Lean; no Lean was run)",
         "",
-        "| group size | workers | completions/s | per worker | ideal/s | of ideal "
-        "| outside Lean (alone / loaded) | dedupe | cache hits |",
-        "|---|---|---|---|---|---|---|---|---|",
+        *table_lines(
+            [
+                "group size",
+                "workers",
+                "completions/s",
+                "per worker",
+                "ideal/s",
+                "of ideal",
+                "outside Lean (alone / loaded)",
+                "dedupe",
+                "cache hits",
+            ],
+            sizes,
+        ),
     ]
-    for p in results["group_sizes"]:
-        loaded = p["under_load"]
-        lines.append(
-            f"| {p['group_size']} | {p['workers']} | {p['completions_per_second']} "
-            f"| {p['completions_per_second_per_worker']} | {p['ideal_per_second']} "
-            f"| {p['of_ideal']} | {pct(p['outside_lean_share_alone'])} / "
-            f"{pct(loaded['outside_lean_share'])} | {pct(loaded['dedupe_rate'])} "
-            f"| {pct(loaded['cache_hit_rate'])} |"
-        )
     if results["ray"]:
+        nodes = [
+            [
+                p["nodes"],
+                p["workers"],
+                p["completions_per_second"],
+                p["completions_per_second_per_worker"],
+                p["ideal_per_second"],
+                p["of_ideal"],
+                p.get("speedup_over_one_node", "-"),
+                p["router"]["groups_by_actor"],
+                p["router"]["spills"],
+                pct(p["router"]["outside_lean_share"]),
+                pct(p["router"]["cache_hit_rate"]),
+            ]
+            for p in results["ray"]
+        ]
         lines += [
             "",
-            "| Ray nodes | workers | completions/s | per worker | ideal/s | of ideal "
-            "| speedup | groups by actor | spills | outside Lean | cache hits |",
-            "|---|---|---|---|---|---|---|---|---|---|---|",
+            *table_lines(
+                [
+                    "Ray nodes",
+                    "workers",
+                    "completions/s",
+                    "per worker",
+                    "ideal/s",
+                    "of ideal",
+                    "speedup",
+                    "groups by actor",
+                    "spills",
+                    "outside Lean",
+                    "cache hits",
+                ],
+                nodes,
+            ),
         ]
-        for p in results["ray"]:
-            router = p["router"]
-            lines.append(
-                f"| {p['nodes']} | {p['workers']} | {p['completions_per_second']} "
-                f"| {p['completions_per_second_per_worker']} | {p['ideal_per_second']} "
-                f"| {p['of_ideal']} | {p.get('speedup_over_one_node', '-')} "
-                f"| {router['groups_by_actor']} | {router['spills']} "
-                f"| {pct(router['outside_lean_share'])} | {pct(router['cache_hit_rate'])} |"
-            )
     load = results["machine"]["load_average_1m"]
     lines += [
         "",
