@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 import typer
@@ -60,17 +61,22 @@ def test_each_error_has_one_kind_and_exit_code(
     assert error_kind(exc) == expected
 
 
-def _server_options() -> dict[str, tuple[str, object]]:
-    """Each command's `--server` option: (its parameter's envvar, its help)."""
+def _options(flag: str) -> dict[str, Any]:
+    """Each top-level command's option `flag` (a click parameter), by command name."""
     from proofgate.cli import app
 
     group = typer.main.get_command(app)
-    found: dict[str, tuple[str, object]] = {}
+    found: dict[str, Any] = {}
     for name, command in group.commands.items():  # type: ignore[attr-defined]
         for parameter in command.params:
-            if "--server" in getattr(parameter, "opts", ()):
-                found[name] = (parameter.envvar, parameter.help)
+            if flag in getattr(parameter, "opts", ()):
+                found[name] = parameter
     return found
+
+
+def _server_options() -> dict[str, tuple[str, object]]:
+    """Each command's `--server` option: (its parameter's envvar, its help)."""
+    return {name: (option.envvar, option.help) for name, option in _options("--server").items()}
 
 
 def test_every_command_that_runs_on_a_server_reads_proofgate_server_the_same_way() -> None:
@@ -85,6 +91,22 @@ def test_every_command_that_runs_on_a_server_reads_proofgate_server_the_same_way
     assert len(shared) == 1
     assert next(iter(shared))[0] == "PROOFGATE_SERVER"
     assert all(found[name][0] is None for name in explicit)
+
+
+def test_the_commands_that_take_an_environment_or_a_triage_budget_share_one_option_each() -> None:
+    """One definition each (cli.common): the same flag, help and default wherever it is taken.
+    `extract --environment` is another option: unset, each item keeps its own environment."""
+    environments = _options("--environment")
+    shared = {"audit-statements", "check", "lint", "setup", "triage"}
+    assert shared | {"extract"} <= set(environments)
+    assert {(o.help, o.default, o.multiple) for n, o in environments.items() if n in shared} == {
+        ("The pinned environment (its Lean, Mathlib and packages).", "default", False)
+    }
+    assert environments["extract"].default is None
+    for flag in ("--closer", "--budget"):
+        found = _options(flag)
+        assert {"audit-statements", "triage"} <= set(found)
+        assert len({(o.help, o.multiple, o.min) for o in found.values()}) == 1
 
 
 def test_exit_codes_keep_the_numbers_scripts_rely_on() -> None:

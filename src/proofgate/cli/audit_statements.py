@@ -26,7 +26,10 @@ from rich.markup import escape
 from rich.table import Table
 
 from proofgate.cli.common import (
+    BudgetOption,
     CliConsole,
+    ClosersOption,
+    EnvironmentOption,
     ExitCode,
     ServerOption,
     command_backend,
@@ -77,18 +80,10 @@ def audit_statements(
     out: Annotated[
         Path, typer.Option("--out", help="Directory for the records and the report.")
     ] = Path("statement-audit"),
-    environment: Annotated[str, typer.Option("--environment", help="Pinned environment.")] = (
-        "default"
-    ),
+    environment: EnvironmentOption = "default",
     server: ServerOption = None,
-    closer: Annotated[
-        list[str] | None,
-        typer.Option("--closer", help="Try only this configured closer (repeat for several)."),
-    ] = None,
-    budget: Annotated[
-        float | None,
-        typer.Option("--budget", min=0.001, help="Seconds for one statement's probes together."),
-    ] = None,
+    closer: ClosersOption = None,
+    budget: BudgetOption = None,
     jobs: Annotated[
         int, typer.Option("--jobs", min=1, help="Statements audited at the same time.")
     ] = 2,

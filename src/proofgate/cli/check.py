@@ -19,6 +19,7 @@ from rich.panel import Panel
 from rich.text import Text
 
 from proofgate.cli.common import (
+    EnvironmentOption,
     ExitCode,
     ServerOption,
     command_backend,
@@ -179,9 +180,7 @@ def check(
     ] = False,
     server: ServerOption = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the verdict as JSON.")] = False,
-    environment: Annotated[
-        str, typer.Option("--environment", help="Pinned environment to check against.")
-    ] = "default",
+    environment: EnvironmentOption = "default",
     timeout: Annotated[
         float | None, typer.Option("--timeout", min=0.001, help="Seconds (capped by the server).")
     ] = None,

@@ -95,6 +95,25 @@ ServerOption = Annotated[
     ),
 ]
 
+#: `--environment NAME`: the pinned environment a command works in (`GET /v1/environments` and
+#: `proofgate doctor` list them); every such command defaults to `default`.
+EnvironmentOption = Annotated[
+    str,
+    typer.Option("--environment", help="The pinned environment (its Lean, Mathlib and packages)."),
+]
+
+#: `--closer TACTIC`, repeatable: a triage tries only these of its configured closers.
+ClosersOption = Annotated[
+    list[str] | None,
+    typer.Option("--closer", help="Try only this configured closer (repeat for several)."),
+]
+
+#: `--budget SECONDS`: the time a triage gives one statement's probes, all together.
+BudgetOption = Annotated[
+    float | None,
+    typer.Option("--budget", min=0.001, help="Seconds for one statement's probes together."),
+]
+
 
 def fail(message: str, code: ExitCode = ExitCode.usage) -> NoReturn:
     """Say what went wrong on stderr (the message as written, never read as markup) and exit."""

@@ -21,7 +21,14 @@ import typer
 from pydantic import ValidationError
 from rich.markup import escape
 
-from proofgate.cli.common import ExitCode, console, fail, load_settings, read_input
+from proofgate.cli.common import (
+    EnvironmentOption,
+    ExitCode,
+    console,
+    fail,
+    load_settings,
+    read_input,
+)
 from proofgate.environments.registry import get_environment
 from proofgate.exceptions import ConfigError, SubmissionError
 from proofgate.lean.lexer import iter_tokens
@@ -146,9 +153,7 @@ def lint(
     profile: Annotated[
         ProfileChoice | None, typer.Option(help="Policy profile (default: PROOFGATE_POLICY).")
     ] = None,
-    environment: Annotated[
-        str, typer.Option(help="Environment whose packages may be imported.")
-    ] = "default",
+    environment: EnvironmentOption = "default",
     no_sorry: Annotated[
         bool,
         typer.Option(

@@ -10,7 +10,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from proofgate.__about__ import __version__
-from proofgate.cli.common import ExitCode, console, fail, load_settings
+from proofgate.cli.common import EnvironmentOption, ExitCode, console, fail, load_settings
 from proofgate.config import Settings, is_loopback_host
 from proofgate.exceptions import ConfigError, SetupError, StoreError
 
@@ -106,7 +106,7 @@ def doctor(
 
 
 def setup(
-    environment: Annotated[str, typer.Option(help="Environment to set up.")] = "default",
+    environment: EnvironmentOption = "default",
     every: Annotated[
         bool, typer.Option("--all", help="Set up every environment (LeanProjects/ too).")
     ] = False,

@@ -32,7 +32,10 @@ from rich.table import Table
 from rich.text import Text
 
 from proofgate.cli.common import (
+    BudgetOption,
     CliConsole,
+    ClosersOption,
+    EnvironmentOption,
     ExitCode,
     ServerOption,
     command_backend,
@@ -264,16 +267,9 @@ def triage(
     target: Annotated[
         str | None, typer.Option("--target", help="The theorem to triage (default: the last one).")
     ] = None,
-    environment: Annotated[
-        str | None, typer.Option("--environment", help="Pinned environment.")
-    ] = None,
-    closer: Annotated[
-        list[str] | None,
-        typer.Option("--closer", help="Try only this configured closer (repeat for several)."),
-    ] = None,
-    budget: Annotated[
-        float | None, typer.Option("--budget", min=0.001, help="Seconds for all probes together.")
-    ] = None,
+    environment: EnvironmentOption = "default",
+    closer: ClosersOption = None,
+    budget: BudgetOption = None,
 ) -> None:
     """Triage a statement: does it elaborate, and is it false, vacuous or trivially provable?"""
     fields: dict[str, Any] = {
