@@ -24,7 +24,8 @@ require mathlib from git
 require REPL from git
   "https://github.com/leanprover-community/repl" @ "v4.32.0"
 
--- proofgate's own Lean code: the trusted checker (`Proofgate/Checker.lean`), its reader of
+-- proofgate's own Lean code: the trusted checker (`Proofgate/Checker.lean`; its contract-1 logic,
+-- shared with the presets, in `Proofgate/Common.lean`, `Rebuild.lean`, `OleanCheck.lean`), its reader of
 -- exports (`Proofgate/ExportParse.lean`, docs/export-format.md) and its serve mode's request
 -- reader (`Proofgate/Serve.lean`), which the checker imports, and the exporter that writes
 -- exports (`Proofgate/Export.lean`, untrusted). Lake builds a module as this
@@ -32,7 +33,15 @@ require REPL from git
 -- (`LeanLibConfig.isBuildableModule`), so each module is a root.
 -- Untested against real Lean: no toolchain runs where proofgate is developed.
 lean_lib Proofgate where
-  roots := #[`Proofgate.Checker, `Proofgate.ExportParse, `Proofgate.Serve, `Proofgate.Export]
+  roots := #[`Proofgate.Checker, `Proofgate.Common, `Proofgate.Rebuild, `Proofgate.OleanCheck,
+    `Proofgate.ExportParse, `Proofgate.Serve, `Proofgate.Export]
+
+-- The checker's API era module for this toolchain (v4.30 on: core's replay is back): the one
+-- module whose names differ between Lean versions. Each preset under LeanProjects/ builds the
+-- shared sources above with its own era's (docs/checker-contract.md, "API eras").
+lean_lib ProofgateCompat where
+  srcDir := "Proofgate/Eras/v4_30"
+  roots := #[`Proofgate.Compat]
 
 -- The trusted checker: `lake build proofgate-checker`, run by the audit under `lake env`.
 -- See docs/checker-contract.md.

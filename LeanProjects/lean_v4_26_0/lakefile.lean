@@ -18,3 +18,22 @@ require mathlib from git
 
 require REPL from git
   "https://github.com/leanprover-community/repl" @ "v4.26.0"
+
+-- proofgate's trusted checker (`lake build proofgate-checker`; docs/checker-contract.md, contract 1
+-- only): the shared sources of the root project (`../..`: `Proofgate/Common.lean`, `Rebuild.lean`,
+-- `OleanCheck.lean`, `OleanMain.lean`) with this toolchain's API era module
+-- `Proofgate/Eras/v4_19/Proofgate/Compat.lean` (Lean v4.19 to v4.29: no replay in core, the era module carries its own).
+-- The root project cannot be required as a package (it requires another Mathlib), so its sources
+-- are read in place: each `lean_lib` names its modules as roots, so no two libraries claim one.
+-- Untested against real Lean, like the checker's sources.
+lean_lib ProofgateChecker where
+  srcDir := "../.."
+  roots := #[`Proofgate.Common, `Proofgate.Rebuild, `Proofgate.OleanCheck]
+
+lean_lib ProofgateCompat where
+  srcDir := "../../Proofgate/Eras/v4_19"
+  roots := #[`Proofgate.Compat]
+
+lean_exe «proofgate-checker» where
+  srcDir := "../.."
+  root := `Proofgate.OleanMain

@@ -25,3 +25,22 @@ require mathlib from git
 -- `stdbuf -oL` (docs/repl-versions.md).
 require REPL from git
   "https://github.com/leanprover-community/repl" @ "v4.9.0-rc1"
+
+-- proofgate's trusted checker (`lake build proofgate-checker`; docs/checker-contract.md, contract 1
+-- only): the shared sources of the root project (`../..`: `Proofgate/Common.lean`, `Rebuild.lean`,
+-- `OleanCheck.lean`, `OleanMain.lean`) with this toolchain's API era module
+-- `Proofgate/Eras/v4_9/Proofgate/Compat.lean` (Lean v4.9: core `Lean.Environment.replay` on a `Lean.HashMap`).
+-- The root project cannot be required as a package (it requires another Mathlib), so its sources
+-- are read in place: each `lean_lib` names its modules as roots, so no two libraries claim one.
+-- Untested against real Lean, like the checker's sources.
+lean_lib ProofgateChecker where
+  srcDir := "../.."
+  roots := #[`Proofgate.Common, `Proofgate.Rebuild, `Proofgate.OleanCheck]
+
+lean_lib ProofgateCompat where
+  srcDir := "../../Proofgate/Eras/v4_9"
+  roots := #[`Proofgate.Compat]
+
+lean_exe «proofgate-checker» where
+  srcDir := "../.."
+  root := `Proofgate.OleanMain
