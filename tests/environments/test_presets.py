@@ -16,14 +16,13 @@ import pytest
 
 from proofgate.api.app import create_app
 from proofgate.config import Settings
-from proofgate.environments.readiness import environment_status, has_checker_target
+from proofgate.environments.readiness import environment_status
 from proofgate.environments.registry import Environment, discover_environments
-from proofgate.environments.setup import plan_setup
 from proofgate.environments.toolchain import lean_home_variable
 from proofgate.lean.protocol import protocol_for
 from proofgate.sandbox.group import ProcessGroupSpawner
 from proofgate.service import CheckerService
-from tests.environments.toolchains import fake_environment, fake_toolchain
+from tests.environments.toolchains import fake_environment
 from tests.support.live_app import run_app
 from tests.support.stack import make_stack
 
@@ -187,40 +186,6 @@ def test_presets_without_their_toolchains_are_unready_by_name_and_default_is_not
         assert f"Lean toolchain {lean} not found" in problems
         assert f"proofgate setup --environment {name}" in problems
         assert lean_home_variable(name) in problems
-
-
-def test_a_preset_with_its_toolchain_but_no_checker_is_still_unready(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """The trusted checker is written against v4.32's APIs and the presets build none yet (issue
-    26, item 3): even with its Lean, Mathlib and REPL present a preset is not ready for the audit,
-    and says so."""
-    monkeypatch.setenv("PATH", "/usr/bin:/bin")
-    project, homes = tmp_path / "project", tmp_path / "homes"
-    fake_environment(project, "default", "v4.32.0", homes=homes)
-    _copy_presets(project)
-    name, (lean, *_rest) = "lean_v4_15_0", PRESETS["lean_v4_15_0"]
-    home = fake_toolchain(homes / name, lean)
-    monkeypatch.setenv(lean_home_variable(name), str(home))
-    packages = project / "LeanProjects" / name / ".lake" / "packages"
-    for built in (
-        packages / "mathlib" / ".lake" / "build" / "lib" / "lean" / "Mathlib.olean",
-        packages / "REPL" / ".lake" / "build" / "bin" / "repl",
-    ):
-        built.parent.mkdir(parents=True)
-        built.write_text("")
-    settings = Settings(project_dir=project, data_dir=tmp_path / "data", elan_home=tmp_path / "e")
-    status = environment_status(settings, discover_environments(settings)[name])
-    assert status.lean_found == lean
-    assert not status.ready
-    (problem,) = status.problems  # the checker alone, and not as something setup would build
-    assert f"no trusted checker for Lean {lean} yet" in problem and "setup cannot fix" in problem
-    # setup builds the preset's REPL and asks for no checker target it lacks
-    preset = discover_environments(settings)[name]
-    assert not has_checker_target(preset)
-    assert has_checker_target(discover_environments(settings)["default"])
-    step = next(s for s in plan_setup(settings, preset) if s.name == "build lean targets")
-    assert not step.needed  # its REPL is built; no checker can be
 
 
 @pytest.mark.timeout(60)

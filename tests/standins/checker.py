@@ -30,6 +30,14 @@ compiler, logs its argv to `argv_log` when the scenario names one, then acts out
   FLAG does not exist (it is created), so a retry on a fresh process concludes.
 - `two`: two valid reports. `garbage`: text that is no JSON.
 
+Built for one Lean (`STANDIN_CHECKER_LEAN`, set by the checker a stand-in environment "built",
+tests/environments/toolchains.py), it reports that Lean in `lean` and reads only records stamped
+with it: a record another toolchain compiled is refused as Lean's `readModuleData` refuses an
+.olean of another version or githash (Lean's C++ .olean reader: "failed to read file 'PATH',
+incompatible header"), which the real checker turns into `bad_input` ("cannot read PATH:
+..."; Proofgate/OleanCheck.lean, `readOlean`). Without the variable any record is read and `lean`
+is `v4.32.0`, as before.
+
 With `--submission-export` in the argv it is the export-reading checker of contract 2 instead
 (export_checker.py: the collision table against `simulated-imports.json`); `report` in the
 scenario still overrides fields. With `--serve` it is the warm checker (export_checker.py's serve
@@ -56,6 +64,8 @@ from compiler import (  # type: ignore[import-not-found]  # run as a script
 )
 
 CONTRACT = 1
+#: The Lean a per-environment stand-in checker was "built" with (unset: no build modelled).
+BUILT_FOR_VARIABLE = "STANDIN_CHECKER_LEAN"
 CANONICAL_NUMERAL = re.compile(r"0|[1-9][0-9]*")
 
 
@@ -99,6 +109,21 @@ def parse(argv: list[str]) -> argparse.Namespace:
     args.compiled = read_olean(parser, args.submission)
     args.challenge_compiled = read_olean(parser, args.challenge) if args.challenge else None
     return args
+
+
+def foreign_olean(args: argparse.Namespace) -> str | None:
+    """The first file compiled by another Lean than the one this checker was built with, as the
+    message `readModuleData` raises for it; None when both are this checker's own."""
+    built_for = os.environ.get(BUILT_FOR_VARIABLE)
+    if built_for is None:
+        return None
+    for path, compiled in (
+        (args.submission, args.compiled),
+        (args.challenge, args.challenge_compiled),
+    ):
+        if compiled is not None and compiled.get("lean") != built_for:
+            return f"failed to read file '{path}', incompatible header"
+    return None
 
 
 def read_olean(parser: argparse.ArgumentParser, path: str) -> dict[str, Any]:
@@ -160,7 +185,7 @@ def judged_report(args: argparse.Namespace, axioms: list[str] | None) -> dict[st
     report: dict[str, object] = {
         "contract": CONTRACT,
         "checker": "proofgate-checker stand-in",
-        "lean": "v4.32.0",
+        "lean": os.environ.get(BUILT_FOR_VARIABLE, "v4.32.0"),
         "outcome": "ok",
         "detail": "",
         "target": args.target,
@@ -174,6 +199,18 @@ def judged_report(args: argparse.Namespace, axioms: list[str] | None) -> dict[st
     if args.target is not None:
         reached = closure(args.compiled, args.target)
         report["declarations"] = [d for d in declarations if d["name"] in reached]
+    if (unreadable := foreign_olean(args)) is not None:
+        # Step 1 of the contract: nothing else is read, nothing listed.
+        path = unreadable.split("'")[1]
+        report.update(
+            outcome="bad_input",
+            detail=f"cannot read {path}: {unreadable}",
+            declarations=[],
+            target_axioms=[],
+            disallowed_axioms=[],
+            answers={},
+        )
+        return report
     refused: tuple[str | None, str] | None = None
     bad = malformed(args.compiled)
     if bad is not None:

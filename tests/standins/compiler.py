@@ -28,6 +28,9 @@ A line `-- standin-compiler: ACTION [TEXT]` in the source picks a failure: `erro
 `crash-once FLAG` (SIGKILL the first time, when FLAG does not exist yet, which it then creates),
 `abort` (SIGABRT, as Lean's stack-overflow handler ends), `silent` (exit 0 but no .olean).
 A line `-- standin-axioms: A B ...` names the axioms the checker is to find (see checker.py).
+The record carries the Lean version that compiled it (`lean`: `STANDIN_LEAN_VERSION`, which a
+stand-in toolchain's `lean` sets, tests/environments/toolchains.py; null otherwise), as a real
+`.olean`'s header carries its Lean's version and githash.
 Otherwise it compiles: the .olean is `OLEAN_MARKER` and one JSON object, the `Compiled` record:
 the module name, the source's hash, its imports and `-D` options, and each declaration's full
 (private: mangled) name, kind, its statement (the text between its name and `:=`, normalized)
@@ -60,6 +63,8 @@ from types import ModuleType
 from typing import Any
 
 OLEAN_MARKER = b"standin-olean\n"
+#: Set by a stand-in toolchain's `lean`: the version it "is", stamped into every record.
+LEAN_VERSION_VARIABLE = "STANDIN_LEAN_VERSION"
 DIRECTIVE = "-- standin-compiler:"
 AXIOMS = "-- standin-axioms:"
 
@@ -302,6 +307,7 @@ def main(argv: list[str]) -> int:
         "declarations": declared,
         "axioms": axioms,
         "kernel": kernel,
+        "lean": os.environ.get(LEAN_VERSION_VARIABLE),
     }
     Path(args.olean).write_bytes(OLEAN_MARKER + json.dumps(compiled).encode())
     return 0

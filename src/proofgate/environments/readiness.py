@@ -10,6 +10,7 @@ ready is refused naming it, while the others serve; `/readyz` follows `default` 
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from collections.abc import Mapping
@@ -27,10 +28,13 @@ __all__ = [
     "EXPORTER_PATH",
     "EnvironmentStatus",
     "StatusCache",
+    "checker_era",
     "checker_problem",
     "environment_status",
     "exporter_problem",
     "has_checker_target",
+    "has_exporter_target",
+    "lakefile_checker_era",
     "lean_needed",
     "lean_problems",
     "readiness_reasons",
@@ -44,32 +48,86 @@ CHECKER_PATH = Path(".lake") / "build" / "bin" / CHECKER_TARGET
 EXPORTER_PATH = Path(".lake") / "build" / "bin" / "proofgate-export"
 
 
+def _lakefile_text(environment: Environment) -> str | None:
+    try:
+        return (environment.directory / "lakefile.lean").read_text("utf-8")
+    except OSError:
+        return None  # no lakefile to read (not a Lake project yet)
+
+
 def has_checker_target(environment: Environment) -> bool:
-    """Whether the environment's Lake project declares the trusted checker (the root project
-    does; the version presets, on Lean versions the checker's sources do not serve yet, do not)."""
+    """Whether the environment's Lake project declares the trusted checker (the root project and
+    the version presets do; a project of one's own may not)."""
     if environment.name == "default":
         return True
-    lakefile = environment.directory / "lakefile.lean"
-    try:
-        return CHECKER_TARGET in lakefile.read_text("utf-8")
-    except OSError:
-        return True  # no lakefile to read (not a Lake project yet): as the root project
+    text = _lakefile_text(environment)
+    return text is None or CHECKER_TARGET in text
+
+
+def has_exporter_target(environment: Environment) -> bool:
+    """Whether the project declares the warm audit's exporter: the root project does; a preset's
+    checker serves contract 1 only (its export reader is written for v4.30 on), so it does not."""
+    if environment.name == "default":
+        return True
+    text = _lakefile_text(environment)
+    return text is None or EXPORTER_PATH.name in text
+
+
+#: Each checker API era module (`Proofgate/Eras/<era>/`) and the Lean minor versions it serves:
+#: only those whose sources were read for it (docs/checker-contract.md, "API eras").
+_ERAS = (("v4_9", 9, 9), ("v4_15", 15, 15), ("v4_19", 19, 29), ("v4_30", 30, None))
+_ERA_DIRECTORY = re.compile(r"Proofgate/Eras/(v4_[0-9]+)")
+
+
+def checker_era(lean_version: str) -> str | None:
+    """The API era whose module the checker needs on `lean_version` (`v4.9.0-rc1` -> `v4_9`),
+    or None when no era module serves it."""
+    found = re.match(r"v?4\.([0-9]+)\.", lean_version)
+    if found is None:
+        return None
+    minor = int(found.group(1))
+    for era, low, high in _ERAS:
+        if low <= minor and (high is None or minor <= high):
+            return era
+    return None
+
+
+def lakefile_checker_era(environment: Environment) -> str | None:
+    """The era module the environment's lakefile builds its checker with, if it names one."""
+    text = _lakefile_text(environment)
+    found = _ERA_DIRECTORY.search(text) if text is not None else None
+    return found.group(1) if found else None
 
 
 def checker_problem(environment: Environment) -> str | None:
-    checker = environment.directory / CHECKER_PATH
-    if checker.exists():
-        return None
     if not has_checker_target(environment):
         return (
             f"no trusted checker for Lean {environment.lean_version} yet (its project declares "
             f"no {CHECKER_TARGET}): checks in {environment.name!r} cannot be proved; setup "
             "cannot fix this"
         )
+    built_with, needed = lakefile_checker_era(environment), checker_era(environment.lean_version)
+    if built_with is not None and built_with != needed:
+        # A checker of another era would not even build; one built anyway could not read this
+        # toolchain's .olean files ("incompatible header").
+        return (
+            f"the trusted checker of {environment.name!r} is built with the API era module "
+            f"{built_with}, but Lean {environment.lean_version} needs "
+            f"{needed or 'one that does not exist yet'}: fix its lakefile.lean"
+        )
+    checker = environment.directory / CHECKER_PATH
+    if checker.exists():
+        return None
     return f"trusted checker not built ({checker}): run `proofgate setup`"
 
 
 def exporter_problem(environment: Environment) -> str | None:
+    if not has_exporter_target(environment):
+        return (
+            f"the warm audit (PROOFGATE_AUDIT_CHECKER=warm) has no exporter for Lean "
+            f"{environment.lean_version}: {environment.name!r} builds the one-shot checker only; "
+            "setup cannot fix this"
+        )
     exporter = environment.directory / EXPORTER_PATH
     if exporter.exists():
         return None
