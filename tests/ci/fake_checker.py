@@ -25,6 +25,7 @@ from proofgate.models import (
     Verdict,
     VerdictStatus,
 )
+from proofgate.models.http import EnvironmentInfo
 
 PINS = Pins(lean="v4.32.0", mathlib="81a5d257", repl="v4.32.0", proofgate="0.1.0", checker="fake")
 
@@ -94,13 +95,25 @@ def judge(submission: Submission) -> Verdict:
     )
 
 
+def served(name: str, version: str) -> EnvironmentInfo:
+    """An environment as `GET /v1/environments` lists it."""
+    return EnvironmentInfo(name=name, toolchain=f"leanprover/lean4:{version}", lean=version)
+
+
 @dataclass
 class FakeChecker:
-    """`check` as the service's; `fail_with` makes every check raise (a service fault)."""
+    """`check` as the service's; `fail_with` makes every check raise (a service fault);
+    `environments` lists `served` (default v4.32.0, and one preset, v4.15.0)."""
 
     fail_with: ProofgateError | None = None
     seen: list[Submission] = field(default_factory=list)
     cache: dict[str, Verdict] = field(default_factory=dict)
+    served: list[EnvironmentInfo] = field(
+        default_factory=lambda: [served("default", "v4.32.0"), served("lean_v4_15_0", "v4.15.0")]
+    )
+
+    async def environments(self) -> list[EnvironmentInfo]:
+        return list(self.served)
 
     async def check(self, submission: Submission) -> Verdict:
         self.seen.append(submission)

@@ -30,8 +30,9 @@ async def test_lock_skips_dependencies_and_keeps_settings(repo: Repo) -> None:
     manifest = load_manifest(repo.root / MANIFEST_NAME)
     assert {entry.file for entry in manifest.locked} == {"Demo/Basic.lean", "Demo/Extra.lean"}
     text = (repo.root / MANIFEST_NAME).read_text()
+    assert "environment" not in text  # not chosen: the repository's lean-toolchain decides
     (repo.root / MANIFEST_NAME).write_text(
-        text.replace('environment = "default"', 'environment = "mine"')
+        text.replace("version = 1", 'version = 1\nenvironment = "mine"')
     )
     repo.lock()
     assert load_manifest(repo.root / MANIFEST_NAME).environment == "mine"

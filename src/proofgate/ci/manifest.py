@@ -2,7 +2,7 @@
 
 ```toml
 version = 1
-environment = "default"      # the proofgate environment the files are checked in
+environment = "lean_v4_15_0" # optional: else the one pinning the repository's lean-toolchain
 policy = "strict"
 allowed_axioms = []          # beyond propext, Classical.choice, Quot.sound
 
@@ -66,7 +66,12 @@ class Manifest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     version: Literal[1] = 1
-    environment: str = Field("default", pattern=r"^[A-Za-z0-9_.-]+$")
+    environment: str | None = Field(
+        None,
+        pattern=r"^[A-Za-z0-9_.-]+$",
+        description="The environment the files are checked in; None: the one whose toolchain is "
+        "the repository's lean-toolchain, else default (`proofgate.ci.environment`).",
+    )
     policy: Literal["strict", "permissive"] = "strict"
     allowed_axioms: list[str] = Field(default_factory=list)
     timeout: float | None = Field(None, gt=0, le=3600, description="Seconds per check.")

@@ -106,6 +106,7 @@ def to_json(report: CiReport) -> dict[str, Any]:
         "root": report.root.as_posix(),
         "duration_ms": round(report.duration_ms, 1),
         "summary": _summary(report),
+        "environment": report.environment,
         "notes": list(report.notes),
         "results": [
             {

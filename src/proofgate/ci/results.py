@@ -56,6 +56,7 @@ class CiReport:
     results: list[CiResult] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     duration_ms: float = 0.0
+    environment: str | None = None  # what the checks ran in (None: nothing was checked)
 
     def count(self, outcome: Outcome) -> int:
         return sum(1 for r in self.results if r.outcome is outcome)

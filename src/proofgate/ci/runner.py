@@ -20,6 +20,7 @@ from pydantic import ValidationError
 from proofgate.ci.build import run_build
 from proofgate.ci.checkers import Checker
 from proofgate.ci.discover import Theorem, discover_text, lean_files
+from proofgate.ci.environment import choose_environment
 from proofgate.ci.manifest import (
     MANIFEST_NAME,
     LockedResult,
@@ -146,7 +147,7 @@ def submission_for(job: CheckJob, manifest: Manifest) -> Submission:
         code=job.code,
         statement=job.theorem.statement,
         target=job.theorem.name,
-        environment=manifest.environment,
+        environment=manifest.environment or "default",
         policy=manifest.policy,
         allowed_axioms=list(manifest.allowed_axioms),
         timeout=manifest.timeout,
@@ -266,11 +267,14 @@ async def run_ci(
     build: bool = True,
     lake: Path | None = None,
     base: Path | None = None,
+    environment: str | None = None,
     concurrency: int = 4,
     on_plan: Callable[[int], None] | None = None,
     on_result: Callable[[CiResult], None] | None = None,
 ) -> CiReport:
-    """The whole run on the repository at `root`: build, compare, check; never raises for a proof."""
+    """The whole run on the repository at `root`: build, compare, check; never raises for a proof.
+    `environment` (`--environment`) overrides the manifest's (`proofgate.ci.environment`); a name
+    the checker does not serve is a `ConfigError`."""
     started = time.perf_counter()
     base = base or Path.cwd()
     manifest = read_manifest(root)
@@ -292,18 +296,28 @@ async def run_ci(
     if on_plan is not None:
         on_plan(len(jobs))
     checked: list[CiResult] | None = None
+    unknown: ConfigError | None = None  # a name the checker does not serve: a usage error
     if jobs:
         try:
             async with open_checker() as checker:
-                checked = await check_targets(
-                    jobs,
-                    checker,
-                    manifest or Manifest(),
-                    root=root,
-                    base=base,
-                    concurrency=concurrency,
-                    on_result=on_result,
-                )
+                try:
+                    chosen = await choose_environment(root, manifest, environment, checker)
+                except ConfigError as exc:
+                    unknown = exc
+                    checked = []
+                else:
+                    report.environment = chosen.name
+                    report.notes.append(f"environment {chosen.name}: {chosen.why}")
+                    settings = {"environment": chosen.name}
+                    checked = await check_targets(
+                        jobs,
+                        checker,
+                        (manifest or Manifest()).model_copy(update=settings),
+                        root=root,
+                        base=base,
+                        concurrency=concurrency,
+                        on_result=on_result,
+                    )
         except ProofgateError as exc:
             if checked is None:
                 checked = [
@@ -315,6 +329,8 @@ async def run_ci(
                     )
                     for job in jobs
                 ]
+    if unknown is not None:
+        raise unknown
     report.results.extend(checked or [])
     report.results.sort(key=lambda r: (r.file, r.line, r.theorem))
     report.duration_ms = (time.perf_counter() - started) * 1000

@@ -84,6 +84,13 @@ def ci(
     no_build: Annotated[
         bool, typer.Option("--no-build", help="Do not run `lake build` first.")
     ] = False,
+    environment: Annotated[
+        str | None,
+        typer.Option(
+            help="The environment to check in (overrides the manifest's; default: the one whose "
+            "toolchain is the repository's lean-toolchain, else `default`)."
+        ),
+    ] = None,
 ) -> None:
     """Check that every locked statement is unchanged and proved (exit 0), or say where not (exit 1).
 
@@ -102,14 +109,18 @@ def ci(
                 f"locked {len(manifest.locked)} theorems in {escape(str(root / MANIFEST_NAME))}"
             )
             return
-        report = asyncio.run(_run(root, settings, server=server, build=not no_build))
+        report = asyncio.run(
+            _run(root, settings, server=server, build=not no_build, environment=environment)
+        )
     except ConfigError as exc:
         fail(str(exc), ExitCode.usage)
     _emit(report, junit=junit, sarif=sarif, as_json=as_json)
     raise typer.Exit(report.exit_code)
 
 
-async def _run(root: Path, settings: Settings, *, server: str | None, build: bool) -> CiReport:
+async def _run(
+    root: Path, settings: Settings, *, server: str | None, build: bool, environment: str | None
+) -> CiReport:
     concurrency = REMOTE_CONCURRENCY if server else settings.workers
     with Progress(
         TextColumn("checking"),
@@ -133,6 +144,7 @@ async def _run(root: Path, settings: Settings, *, server: str | None, build: boo
             open_checker(settings, server),
             build=build,
             lake=find_lake(settings),
+            environment=environment,
             concurrency=concurrency,
             on_plan=planned,
             on_result=done,
