@@ -88,6 +88,18 @@ async def test_a_reply_of_several_megabytes_is_parsed(repl: ReplProcess) -> None
     assert (await repl.command("def y := 2", timeout=5)).env == 1
 
 
+async def test_a_reply_over_the_cap_kills_the_worker(tmp_path: Path) -> None:
+    repl = await ReplProcess.start(
+        ProcessGroupSpawner(), standin_spec(tmp_path), Limits(), max_reply_bytes=2**20
+    )
+    try:
+        with pytest.raises(ReplProtocolError, match=f"reply over {2**20} bytes"):
+            await repl.command("-- standin: huge-reply 2", timeout=30)
+        assert not repl.alive
+    finally:
+        await repl.close()
+
+
 async def test_a_command_larger_than_the_pipe_is_written_whole(repl: ReplProcess) -> None:
     filler = "-- " + "x" * (2 * 2**20) + "\n"  # far past a pipe's 64 KiB: the driver must drain
     reply = await repl.command(filler + "-- standin: info big", timeout=30)

@@ -36,7 +36,6 @@ tree first. Each carries the tail of the worker's stderr, which is always draine
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import time
 from collections.abc import Callable
@@ -53,6 +52,7 @@ from proofgate.exceptions import (
 )
 from proofgate.lean.protocol import CURRENT, ReplProtocol
 from proofgate.lean.reply import ReplRefusal, ReplReply, parse_reply
+from proofgate.sandbox.pipes import READ_CHUNK, ChildReaders, Frames, FrameTooLarge
 from proofgate.sandbox.process import Limits, ManagedProcess, Spawner, SpawnSpec
 
 __all__ = ["WORKER_LOST", "ReplProcess"]
@@ -74,7 +74,6 @@ CLOSE_WAIT_SECONDS = 5.0
 #: Seconds the strays a command left behind get to vanish once killed, before the worker is tainted.
 STRAY_GRACE_SECONDS = 1.0
 STRAY_POLL_SECONDS = 0.01
-_READ_CHUNK = 1 << 16
 
 
 def _command_kind(command: dict[str, Any]) -> str:
@@ -117,15 +116,16 @@ class ReplProcess:
         self._failure: ReplError | None = None
         self._next_env = 0
         self._next_proof_state = 0
-        self._stderr_tail = bytearray()
-        self.stderr_bytes = 0
         self._baseline_marked = False
         self.tainted = False  # processes beyond its baseline survived a command: recycle it
         self.strays_killed = 0
-        loop = asyncio.get_running_loop()
-        self._stdout_task = loop.create_task(self._read_stdout(), name=f"repl-{self.pid}-stdout")
-        self._stderr_task = loop.create_task(self._read_stderr(), name=f"repl-{self.pid}-stderr")
-        self._exit_task = loop.create_task(self._watch_exit(), name=f"repl-{self.pid}-exit")
+        self._readers = ChildReaders(
+            process,
+            name=f"repl-{self.pid}",
+            stderr_limit=STDERR_TAIL_BYTES,
+            read_stdout=self._read_stdout,
+            watch_exit=self._watch_exit,
+        )
 
     @classmethod
     async def start(
@@ -173,10 +173,15 @@ class ReplProcess:
 
     def on_exit(self, callback: Callable[[], object]) -> None:
         """Call `callback()` once the worker has stopped (exited, killed or closed)."""
-        self._exit_task.add_done_callback(lambda _: callback())
+        self._readers.exit_task.add_done_callback(lambda _: callback())
 
     def stderr_tail(self) -> str:
-        return self._stderr_tail.decode("utf-8", errors="replace")
+        return self._readers.stderr.text()
+
+    @property
+    def stderr_bytes(self) -> int:
+        """How many bytes the worker wrote to its stderr in all."""
+        return self._readers.stderr.total
 
     def private_memory_bytes(self) -> int | None:
         return self._process.private_memory_bytes()
@@ -442,10 +447,9 @@ class ReplProcess:
         )
 
     async def _read_stdout(self) -> None:
-        buffer = bytearray()
-        scan_from = 0
+        frames = Frames(b"\n\n", self._max_reply_bytes)  # a reply ends with a blank line
         stream = self._process.stdout
-        while chunk := await stream.read(_READ_CHUNK):
+        while chunk := await stream.read(READ_CHUNK):
             if self._failure is not None:
                 continue  # dead: keep draining so nothing blocks on a full pipe
             if self._pending is None:
@@ -456,23 +460,17 @@ class ReplProcess:
                     )
                 )
                 continue
-            buffer += chunk
-            if len(buffer) > self._max_reply_bytes:
+            try:
+                framed = frames.feed(chunk)
+            except FrameTooLarge:
                 self._die(
                     ReplProtocolError(
                         f"reply over {self._max_reply_bytes} bytes", stderr=self.stderr_tail()
                     )
                 )
-                buffer.clear()
                 continue
-            end = buffer.find(b"\n\n", scan_from)
-            if end < 0:
-                scan_from = max(0, len(buffer) - 1)
-                continue
-            frame, rest = bytes(buffer[:end]), bytes(buffer[end + 2 :])
-            buffer.clear()
-            scan_from = 0
-            self._deliver(frame, rest)
+            if framed is not None:
+                self._deliver(*framed)
 
     def _deliver(self, frame: bytes, rest: bytes) -> None:
         if rest:
@@ -498,23 +496,17 @@ class ReplProcess:
             )
         )
 
-    async def _read_stderr(self) -> None:
-        stream = self._process.stderr
-        while chunk := await stream.read(_READ_CHUNK):
-            self.stderr_bytes += len(chunk)
-            self._stderr_tail += chunk
-            if len(self._stderr_tail) > STDERR_TAIL_BYTES:
-                del self._stderr_tail[: len(self._stderr_tail) - STDERR_TAIL_BYTES]
-
     async def _watch_exit(self) -> None:
         """When the REPL exits or closes stdout: reap its group, take its last words, fail the request."""
         waiting = asyncio.ensure_future(self._process.wait())
         try:
-            await asyncio.wait({waiting, self._stdout_task}, return_when=asyncio.FIRST_COMPLETED)
+            await asyncio.wait(
+                {waiting, self._readers.stdout_task}, return_when=asyncio.FIRST_COMPLETED
+            )
             if not waiting.done():
                 await asyncio.wait({waiting}, timeout=EXIT_GRACE_SECONDS)
             self._process.kill()  # orphans in the group would hold the pipes open
-            await asyncio.wait({self._stdout_task, self._stderr_task}, timeout=EXIT_GRACE_SECONDS)
+            await self._readers.last_words(EXIT_GRACE_SECONDS)
             self._die(self._exit_error("it exited" if waiting.done() else "it closed its stdout"))
         finally:
             waiting.cancel()
@@ -528,16 +520,7 @@ class ReplProcess:
         if self._failure is None:
             self._failure = ReplCrashed("the worker was closed", stderr=self.stderr_tail())
         self._die(self._failure)
-        tasks = {self._exit_task, self._stdout_task, self._stderr_task}
-        done, pending = await asyncio.wait(tasks, timeout=2 * EXIT_GRACE_SECONDS + 1)
-        for task in pending:
-            task.cancel()
-        for task in pending:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
-        for task in done:  # a reader's own error is already reflected in `failure`; mark it seen
-            if not task.cancelled():
-                task.exception()
-        # Until asyncio has seen the exit, it cannot close the subprocess transport.
-        with contextlib.suppress(asyncio.TimeoutError):
-            await asyncio.wait_for(self._process.wait(), CLOSE_WAIT_SECONDS)
+        await self._readers.reap(
+            readers_timeout=2 * EXIT_GRACE_SECONDS + 1,  # the exit watcher's two grace periods
+            exit_timeout=CLOSE_WAIT_SECONDS,
+        )

@@ -31,6 +31,7 @@ from typing import Literal
 
 from proofgate.exceptions import AuditError, NotReady, SpawnFailed
 from proofgate.logs import get_logger
+from proofgate.sandbox.pipes import READ_CHUNK, ChildReaders, Frames, FrameTooLarge
 from proofgate.sandbox.process import Limits, ManagedProcess, Spawner, SpawnSpec
 from proofgate.verify.contract import (
     EXPORT_CONTRACT_VERSION,
@@ -69,7 +70,6 @@ MEMORY_POLL_SECONDS = 0.1
 EXIT_GRACE_SECONDS = 1.0
 CLOSE_WAIT_SECONDS = 5.0
 STDERR_TAIL_BYTES = 16 * 1024
-_READ_CHUNK = 1 << 16
 
 _log = get_logger("proofgate.checkers")
 
@@ -157,10 +157,13 @@ class _Checker:
         loop = asyncio.get_running_loop()
         # the next line the checker owes: its ready line now, then each check's answer
         self._pending: asyncio.Future[bytes | CheckFailure] | None = loop.create_future()
-        self._stderr = bytearray()
-        self._stdout_task = loop.create_task(self._read_stdout(), name=f"checker-{self.pid}-out")
-        self._stderr_task = loop.create_task(self._read_stderr(), name=f"checker-{self.pid}-err")
-        self._exit_task = loop.create_task(self._watch_exit(), name=f"checker-{self.pid}-exit")
+        self._readers = ChildReaders(
+            process,
+            name=f"checker-{self.pid}",
+            stderr_limit=STDERR_TAIL_BYTES,
+            read_stdout=self._read_stdout,
+            watch_exit=self._watch_exit,
+        )
 
     @classmethod
     async def start(
@@ -199,7 +202,7 @@ class _Checker:
         return self._state == "idle" and self.process.returncode is None
 
     def stderr_tail(self) -> str:
-        return self._stderr.decode("utf-8", errors="replace")
+        return self._readers.stderr.text()
 
     async def _next_line(self, timeout: float, *, what: str) -> bytes | CheckFailure:
         future = self._pending
@@ -314,8 +317,8 @@ class _Checker:
         )
 
     async def _read_stdout(self) -> None:
-        buffer = bytearray()
-        while chunk := await self.process.stdout.read(_READ_CHUNK):
+        frames = Frames(b"\n", self._max_reply)  # one line an answer
+        while chunk := await self.process.stdout.read(READ_CHUNK):
             if self._state == "condemned":
                 self._stats.discarded_bytes += len(chunk)  # a late or unwanted answer
                 continue
@@ -323,21 +326,19 @@ class _Checker:
                 self._stats.discarded_bytes += len(chunk)
                 self.condemn(CheckFailure("protocol", f"it printed while idle ({chunk[:120]!r})"))
                 continue
-            end = chunk.find(b"\n")
-            if len(buffer) + (len(chunk) if end < 0 else end) > self._max_reply:
-                self._stats.discarded_bytes += len(buffer) + len(chunk)
-                buffer.clear()
+            try:
+                framed = frames.feed(chunk)
+            except FrameTooLarge as exc:
+                self._stats.discarded_bytes += exc.discarded
                 self.condemn(
                     CheckFailure(
                         "reply_too_large", f"its answer passed {self._max_reply} bytes unfinished"
                     )
                 )
                 continue
-            if end < 0:
-                buffer += chunk
+            if framed is None:
                 continue
-            line, rest = bytes(buffer) + chunk[:end], chunk[end + 1 :]
-            buffer.clear()
+            line, rest = framed
             if rest:
                 self.condemn(
                     CheckFailure("protocol", f"it printed more than one line ({rest[:120]!r})")
@@ -347,31 +348,20 @@ class _Checker:
             if pending is not None and not pending.done():
                 pending.set_result(line)
 
-    async def _read_stderr(self) -> None:
-        while chunk := await self.process.stderr.read(_READ_CHUNK):
-            self._stderr += chunk
-            if len(self._stderr) > STDERR_TAIL_BYTES:
-                del self._stderr[: len(self._stderr) - STDERR_TAIL_BYTES]
-
     async def _watch_exit(self) -> None:
         """An exit the pool did not ask for is a crash; the last words are read first."""
         await self.process.wait()
-        await asyncio.wait({self._stdout_task, self._stderr_task}, timeout=EXIT_GRACE_SECONDS)
+        await self._readers.last_words(EXIT_GRACE_SECONDS)
         if self.failure is None:
             self.condemn(self._exit_failure("it exited"))
 
     async def close(self) -> None:
         """Kill the tree and wait (bounded) for it and the readers; idempotent."""
         self.condemn(CheckFailure("crashed", "the checker was closed"), breach=False)
-        tasks = {self._stdout_task, self._stderr_task, self._exit_task}
-        _, pending = await asyncio.wait(tasks, timeout=CLOSE_WAIT_SECONDS)
-        for task in pending:
-            task.cancel()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
-        with contextlib.suppress(asyncio.TimeoutError):
-            await asyncio.wait_for(self.process.wait(), CLOSE_WAIT_SECONDS)
+        await self._readers.reap(
+            readers_timeout=CLOSE_WAIT_SECONDS,
+            exit_timeout=CLOSE_WAIT_SECONDS,
+        )
 
 
 def _with_stderr(failure: CheckFailure, stderr: str) -> CheckFailure:
