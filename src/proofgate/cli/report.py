@@ -1,4 +1,6 @@
-"""`proofgate report RESULTS.jsonl --out DIR`: the failure-mode report of a batch.
+"""`proofgate report RESULTS.jsonl --out DIR`: the failure-mode report of a batch; for a batch run
+in several environments (`proofgate batch --environments A,B`) also the items whose verdict differs
+between them, printed and in the report (versions.json holds them as JSON).
 `proofgate report LOG.ndjson [--out DIR] [--json]`: a trainer adapter's reward log, per step.
 
 A reward log (`reward_log=` of an adapter in `proofgate.rewards`) is told apart by its lines
@@ -25,6 +27,7 @@ from proofgate.exceptions import ConfigError
 
 if TYPE_CHECKING:
     from proofgate.reports.reward_log import RewardLogSummary
+    from proofgate.reports.versions import VersionComparison
 
 __all__ = ["register", "report"]
 
@@ -88,8 +91,33 @@ def _failure_report(results: Path, out: Path, *, top: int) -> None:
         f"{summary.total} items: {summary.successes} proved or compiled, "
         f"{summary.outcomes['failed']} failed, {summary.cheats_caught()} cheats caught"
     )
+    if summary.versions is not None:
+        _print_versions(summary.versions)
     for path in written[:2]:
         console.print(escape(f"wrote {path}"))
+
+
+#: Differing items printed; the report's files list them all.
+_SHOWN_DIFFERENCES = 50
+
+
+def _print_versions(comparison: VersionComparison) -> None:
+    from proofgate.reports.versions import headline
+
+    console.print(escape(headline(comparison)))
+    if not comparison.differing:
+        return
+    table = Table(title="verdicts that differ between environments", title_justify="left")
+    table.add_column("item")
+    for name in comparison.environments:
+        table.add_column(escape(name))
+    for item in comparison.differing[:_SHOWN_DIFFERENCES]:
+        cells = (item.outcome(name) for name in comparison.environments)
+        table.add_row(escape(item.id), *(escape(cell) for cell in cells))
+    console.print(table)
+    hidden = len(comparison.differing) - _SHOWN_DIFFERENCES
+    if hidden > 0:
+        console.print(f"and {hidden} more: see summary.md or versions.json")
 
 
 def _reward_report(log: Path, out: Path | None, *, window: int, as_json: bool) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import html
+import json
 from collections import Counter
 from collections.abc import Set
 from datetime import datetime, timezone
@@ -14,6 +15,7 @@ from proofgate.__about__ import __version__
 from proofgate.exceptions import ConfigError
 from proofgate.reports.failures import CHEAT_CLASSES, FailureSummary, MessageGroup, percentile
 from proofgate.reports.plots import colour_of, draw_all
+from proofgate.reports.versions import render_html_section, render_markdown_section
 
 __all__ = ["render_html", "render_markdown_summary", "write_failure_report"]
 
@@ -151,6 +153,7 @@ def render_html(summary: FailureSummary, charts: dict[str, bytes]) -> str:
             ],
             {1, 2},
         ),
+        render_html_section(summary.versions) if summary.versions else "",
         "<h2>Error categories</h2>",
         _image("categories.png", charts["categories.png"], "Error categories"),
         "<h2>Most frequent error messages</h2>",
@@ -237,6 +240,8 @@ def render_markdown_summary(summary: FailureSummary) -> str:
         "|---|---:|---:|",
     ]
     lines += [f"| {o} | {c} | {_share(c, total)} |" for o, c in summary.outcomes.most_common()]
+    if summary.versions:
+        lines += ["", *render_markdown_section(summary.versions)]
     lines += ["", "## Error categories", "", "![Error categories](categories.png)", ""]
     lines += ["| category | items |", "|---|---:|"]
     lines += [f"| {c} | {n} |" for c, n in summary.categories.most_common()]
@@ -276,7 +281,8 @@ def render_markdown_summary(summary: FailureSummary) -> str:
 
 
 def write_failure_report(summary: FailureSummary, out_dir: Path) -> list[Path]:
-    """Write report.html, summary.md and the chart PNGs into `out_dir`; return their paths."""
+    """Write report.html, summary.md, the chart PNGs and, for a run in several environments,
+    versions.json (`VersionComparison.as_json`) into `out_dir`; return their paths."""
     charts = draw_all(summary)
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
@@ -286,6 +292,10 @@ def write_failure_report(summary: FailureSummary, out_dir: Path) -> list[Path]:
             written.append(out_dir / name)
         (out_dir / "report.html").write_text(render_html(summary, charts), encoding="utf-8")
         (out_dir / "summary.md").write_text(render_markdown_summary(summary), encoding="utf-8")
+        if summary.versions:
+            versions = out_dir / "versions.json"
+            versions.write_text(json.dumps(summary.versions.as_json(), indent=2) + "\n", "utf-8")
+            written.append(versions)
     except OSError as exc:
         raise ConfigError(f"cannot write the report into {out_dir}: {exc}") from exc
     return [out_dir / "report.html", out_dir / "summary.md", *written]

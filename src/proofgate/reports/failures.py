@@ -16,6 +16,7 @@ from proofgate.batch.input import BatchRecord
 from proofgate.batch.output import read_records
 from proofgate.batch.runner import record_outcome
 from proofgate.models import Severity, VerdictStatus
+from proofgate.reports.versions import VersionComparison, compare_environments
 
 __all__ = [
     "CHEAT_CLASSES",
@@ -91,6 +92,8 @@ class FailureSummary:
     cheats: dict[str, Counter[str]] = field(default_factory=dict)  # what was caught, by name
     cheat_items: Counter[str] = field(default_factory=Counter)  # items caught, by class
     item_errors: list[MessageGroup] = field(default_factory=list)
+    # a run in several environments: the items whose verdict differs between them
+    versions: VersionComparison | None = None
 
     @property
     def successes(self) -> int:
@@ -160,6 +163,7 @@ def analyse_records(
     summary.stage_ms = {stage: stages[stage] / checks for stage in stages} if checks else {}
     summary.messages = _ranked(messages, top)
     summary.item_errors = _ranked(item_errors, top)
+    summary.versions = compare_environments(records)
     return summary
 
 
