@@ -27,13 +27,18 @@ TRANSCRIPTS_DIR = SHARED_DIR / "lean-repl-transcripts"
 ADVERSARIAL_CASES = SHARED_DIR / "adversarial" / "cases.jsonl"
 
 
+#: The environment the `lean` tests that follow it run in (the real-Lean workflow's matrix sets it
+#: per preset); read once, at import: an autouse fixture clears PROOFGATE_* during each test.
+TEST_ENVIRONMENT = os.environ.get("PROOFGATE_TEST_ENVIRONMENT") or "default"
+
+
 def _lean_missing_reason() -> str | None:
     """Why the `lean` tests cannot run here: the toolchain, Mathlib, the REPL or the checker."""
     if not (shutil.which("lean") and shutil.which("lake")):
         return "needs a real Lean toolchain (lean/lake not on PATH); run in the real-Lean workflow"
     try:
         settings = Settings()
-        problems = lean_problems(settings, get_environment(settings, "default"))
+        problems = lean_problems(settings, get_environment(settings, TEST_ENVIRONMENT))
     except ConfigError as exc:
         problems = [str(exc)]
     if problems:
