@@ -131,6 +131,10 @@ class SideBySideConfig:
     seed: int = 0
     kimina_environment: str = "prod"
     audit_jail: str = "auto"
+    audit_checker: str = "oneshot"  # the service's audit_checker setting (its default)
+    #: Consecutive proofgate requests sharing one statement (a reward group's completions: the
+    #: reference is compiled once a group); 1, every statement new. Kimina has no audit to share.
+    statement_group: int = 1
     #: Another proofgate `src/` to run the proofgate server from (e.g. an export of a commit,
     #: so that uncommitted work in this checkout is not measured); None: this checkout.
     proofgate_source: Path | None = None
@@ -156,7 +160,10 @@ class SideBySideConfig:
         )
 
     def audit(self) -> AuditModel:
-        return AuditModel(jail=self.audit_jail)  # type: ignore[arg-type]  # checked by argparse
+        return AuditModel(
+            jail=self.audit_jail,  # type: ignore[arg-type]  # checked by argparse
+            checker=self.audit_checker,  # type: ignore[arg-type]  # checked by argparse
+        )
 
     def describe(self) -> dict[str, Any]:
         described = asdict(self)
@@ -411,6 +418,7 @@ class Target:
             seed=config.seed,
             header_mix=((config.header, 1.0),),
             audit=self.side != "proofgate_audit_off",  # Kimina ignores the marker's absence
+            statement_group=config.statement_group,
         )
 
 
@@ -909,8 +917,15 @@ def render_table(results: dict[str, Any]) -> str:
     )
     load = results.get("machine", {}).get("load_average_1m", {})
     note = (
-        f"Mode `{config['mode']}`, {config['rounds']} round(s) (medians); "
-        f"{results.get('machine', {}).get('cpus')} CPUs, 1-minute load average "
+        f"Mode `{config['mode']}`, {config['rounds']} round(s) (medians); proofgate's audit "
+        f"checker `{config.get('audit_checker', 'oneshot')}`, "
+        + (
+            f"each statement sent {config['statement_group']} times in a row (its reference "
+            "compiled once); "
+            if config.get("statement_group", 1) > 1
+            else "every statement new (no reference cached); "
+        )
+        + f"{results.get('machine', {}).get('cpus')} CPUs, 1-minute load average "
         f"{load.get('before')} before and {load.get('after')} after; Kimina "
         f"{(results.get('kimina', {}).get('commit') or '?')[:12]} in "
         f"`{results.get('kimina', {}).get('environment')}` mode; proofgate {_revision(results)}."
@@ -965,6 +980,13 @@ def parse_args(argv: Sequence[str] | None = None) -> Arguments:
     parser.add_argument("--out", type=Path, help="write side_by_side-MODE.{json,md} here")
     parser.add_argument("--kimina-environment", choices=("prod", "dev"), default="prod")
     parser.add_argument("--audit-jail", choices=("auto", "bwrap", "none"), default="auto")
+    parser.add_argument("--audit-checker", choices=("oneshot", "warm"), default="oneshot")
+    parser.add_argument(
+        "--statement-group",
+        type=int,
+        default=1,
+        help="consecutive requests sharing one statement (1: every statement new)",
+    )
     parser.add_argument("--kill-seconds", type=float, help="how long REPLs are killed")
     parser.add_argument("--window", type=float, help="seconds of each throughput window")
     parser.add_argument(
@@ -991,12 +1013,16 @@ def parse_args(argv: Sequence[str] | None = None) -> Arguments:
         )
     if args.rounds < 1:
         parser.error("--rounds must be at least 1")
+    if args.statement_group < 1:
+        parser.error("--statement-group must be at least 1")
     config = SideBySideConfig.quick() if args.quick else SideBySideConfig()
     changes: dict[str, Any] = {
         "rounds": args.rounds,
         "seed": args.seed,
         "kimina_environment": args.kimina_environment,
         "audit_jail": args.audit_jail,
+        "audit_checker": args.audit_checker,
+        "statement_group": args.statement_group,
     }
     if args.kill_seconds is not None:
         changes["kill_seconds"] = args.kill_seconds

@@ -224,6 +224,8 @@ def test_cli_prints_one_json_object_last() -> None:
         "0.05",
         "--audit-pairs",
         "1",
+        "--statement-group",
+        "2",
     ]
     result = CliRunner().invoke(app, args)
     assert result.exit_code in (0, 1), result.output
@@ -235,6 +237,8 @@ def test_cli_prints_one_json_object_last() -> None:
     assert (result.exit_code == 0) == all(t["met"] is not False for t in last["targets"].values())
     assert last["summary"]["audit_added_p50_ms"] is not None
     assert last["backend"]["audit"]["import_seconds_each"] == 0.05
+    assert last["config"]["statement_group"] == 2
+    assert last["backend"]["audit"]["reference_compiled_in"].startswith("0.5 of audits")
 
 
 # --- pieces ------------------------------------------------------------------------------------
@@ -323,3 +327,28 @@ async def test_switched_auditor_runs_the_model_except_where_the_request_says_aud
             AuditRequest(environment=environment, statement=None, code=job.code, target=None)
         )
     assert (real.audits, off.audits) == (2, 1)
+
+
+def test_a_statement_group_shares_one_statement_and_header_then_moves_on() -> None:
+    factory = JobFactory(TINY_PROFILE, run="g", seed=5, statement_group=4)
+    jobs = [factory.next() for _ in range(12)]
+    groups = [jobs[i : i + 4] for i in range(0, 12, 4)]
+    for group in groups:
+        assert len({job.body["statement"] for job in group}) == 1
+        assert len({job.header for job in group}) == 1
+        assert len({job.body["proof"] for job in group}) == 4  # each completion its own
+    assert len({group[0].body["statement"] for group in groups}) == 3
+    with pytest.raises(ValueError, match="statement_group"):
+        JobFactory(TINY_PROFILE, run="g", statement_group=0)
+
+
+def test_the_audit_model_compiles_the_reference_once_a_statement_group() -> None:
+    oneshot, warm = AuditModel(import_seconds=2.0), AuditModel(import_seconds=2.0, checker="warm")
+    # every statement new: the reference, the submission and (one-shot) the checker import
+    assert oneshot.imports_per_audit() == 3 and warm.imports_per_audit() == 2
+    assert warm.imports_per_audit(reference_share=1 / 16) == pytest.approx(1 + 1 / 16)
+    assert warm.seconds(0.2, 2.0, 3, reference_share=0.5) == pytest.approx(
+        1.5 * 2.0 + 0.2 + 3 * 0.005
+    )
+    described = warm.describe(2.0, reference_share=0.25)
+    assert described["jailed_runs_per_audit"] == 1.25 and described["imports_per_audit"] == 1.25

@@ -99,6 +99,29 @@ def test_the_arguments_choose_the_checkout_its_python_and_the_configuration(
     assert other_source.config.proofgate_source == source.resolve()
 
 
+def test_the_warm_checker_and_statement_groups_reach_the_proofgate_server(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    checkout, _ = fake_checkout(tmp_path)
+    monkeypatch.setenv("PROOFGATE_KIMINA_CHECKOUT", str(checkout))
+    default = sbs.parse_args([]).config
+    assert (default.audit_checker, default.statement_group) == ("oneshot", 1)
+    config = sbs.parse_args(["--audit-checker", "warm", "--statement-group", "16"]).config
+    assert config.audit().checker == "warm"
+    target = sbs.Target("proofgate", server=None, send=None)  # type: ignore[arg-type]
+    factory = target.factory(config.profile(0.2), "r", config)
+    statements = [factory.next().body["statement"] for _ in range(32)]
+    assert len(set(statements[:16])) == 1 and len(set(statements)) == 2
+    workspace = sbs.Workspace(
+        tmp_path / "work", sbs.KiminaInstall(checkout, checkout), None, config
+    )
+    server = workspace.proofgate(config, 2, "proofgate")
+    assert server.config.audit.checker == "warm"  # the bench server's Auditor runs it
+    with pytest.raises(SystemExit):
+        sbs.parse_args(["--statement-group", "0"])
+    assert "--statement-group must be at least 1" in capsys.readouterr().err
+
+
 def test_kimina_keys_a_repl_by_one_mathlib_import_then_the_others() -> None:
     assert sbs.kimina_header("import Mathlib\nimport Aesop") == "import Mathlib\nimport Aesop"
     assert sbs.kimina_header("import Mathlib.Tactic") == "import Mathlib"

@@ -12,8 +12,10 @@ installed where a toolchain would be. What each process costs, by default:
 - the submission's elaboration: the simulated REPL's check time for the same item;
 - the checker's replay: 5 ms of CPU for each declaration of the submission.
 
-Every request of the bench states a new theorem, so the reference compile is never a cache hit:
-the worst case of a real workload, where many proofs of one statement share its reference.
+By default every request of the bench states a new theorem, so the reference compile is never a
+cache hit: the worst case of a real workload, where many proofs of one statement share its
+reference. `--statement-group N` sends each statement N times in a row (a reward group's
+completions), so one audit in N compiles the reference (`reference_share` = 1/N).
 """
 
 from __future__ import annotations
@@ -64,15 +66,23 @@ class AuditModel:
     def import_for(self, repl_import_seconds: float) -> float:
         return repl_import_seconds if self.import_seconds is None else self.import_seconds
 
-    @property
-    def imports_per_audit(self) -> int:
-        """Imports in one audit: both compiles, and the checker's unless it is a warm one."""
-        return IMPORTS_PER_AUDIT - (self.checker == "warm")
+    def imports_per_audit(self, reference_share: float = 1.0) -> float:
+        """Imports in one audit (a mean): the submission's compile, the checker's unless it is a
+        warm one, and the statement's compile in the `reference_share` of audits whose
+        reference is not cached yet."""
+        return IMPORTS_PER_AUDIT - 1 - (self.checker == "warm") + reference_share
 
-    def seconds(self, check_seconds: float, repl_import_seconds: float, declarations: int) -> float:
+    def seconds(
+        self,
+        check_seconds: float,
+        repl_import_seconds: float,
+        declarations: int,
+        *,
+        reference_share: float = 1.0,
+    ) -> float:
         """The modelled time of one audit, process starts left out (the platform's to add)."""
         return (
-            self.imports_per_audit * self.import_for(repl_import_seconds)
+            self.imports_per_audit(reference_share) * self.import_for(repl_import_seconds)
             + self.elaboration_factor * check_seconds
             + declarations * self.replay_ms_per_declaration / 1000
         )
@@ -84,16 +94,19 @@ class AuditModel:
     def from_json(cls, data: dict[str, Any]) -> AuditModel:
         return cls(**data)
 
-    def describe(self, repl_import_seconds: float) -> dict[str, Any]:
+    def describe(self, repl_import_seconds: float, reference_share: float = 1.0) -> dict[str, Any]:
         return {
             "model": "on (default)" if self.enabled else "off",
             "auditor": "proofgate.verify.audit.Auditor with its default commands, "
             "over a SIMULATED lean/lake/proofgate-checker (proofgate.bench.simulated_lean)",
             "jail": self.jail,
             "checker": self.checker,
-            # warm: both compiles, each with its exporter in its jail; the checker runs already
-            "jailed_runs_per_audit": 2 if self.checker == "warm" else IMPORTS_PER_AUDIT,
-            "imports_per_audit": self.imports_per_audit,
+            # warm: the compiles, each with its exporter in its jail; the checker runs already
+            "jailed_runs_per_audit": round(
+                reference_share + (1 if self.checker == "warm" else IMPORTS_PER_AUDIT - 1), 3
+            ),
+            "imports_per_audit": round(self.imports_per_audit(reference_share), 3),
+            "reference_compiled_in": f"{reference_share:.3g} of audits (the rest hit its cache)",
             "import_seconds_each": self.import_for(repl_import_seconds),
             "elaboration": f"{self.elaboration_factor:g} x the item's REPL check time (a sleep)",
             "replay_cpu_ms_per_declaration": self.replay_ms_per_declaration,

@@ -38,6 +38,15 @@ def table_lines(header: Sequence[str], rows: Iterable[Sequence[object]]) -> list
     return [line(header), "|" + "---|" * len(header), *(line(row) for row in rows)]
 
 
+def _statements_text(statement_group: int) -> str:
+    if statement_group > 1:
+        return (
+            f"each statement sent {statement_group} times in a row (a reward group: its "
+            "reference compiled once)."
+        )
+    return "every statement new (no reference cached)."
+
+
 def markdown_table(results: dict[str, Any]) -> str:
     """The headline figures and targets, then the throughput points, as markdown tables."""
     summary = results["summary"]
@@ -60,7 +69,8 @@ def markdown_table(results: dict[str, Any]) -> str:
         f"(mu {lognormal['mu']:g}, sigma {lognormal['sigma']:g}; mean "
         f"{backend['mean_check_seconds']:.3f} s); {audit_text}; "
         f"{results['machine']['cpus']} CPUs (1-minute load average {load['before']} before, "
-        f"{load['after']} after), `proofgate bench` mode `{results['config']['mode']}`."
+        f"{load['after']} after), `proofgate bench` mode `{results['config']['mode']}`, "
+        + _statements_text(results["config"].get("statement_group", 1))
     )
     met = {True: "yes", False: "**no**", None: "n/a"}
     figures = [

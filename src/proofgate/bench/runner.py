@@ -89,6 +89,9 @@ class BenchConfig:
     kill_every_seconds: float = 3.0
     probe_interval: float = 0.1
     seed: int = 0
+    #: Consecutive requests of a throughput run that share one statement (a reward group's
+    #: completions do); 1: every statement new, so the audit's reference is never cached.
+    statement_group: int = 1
     audit: AuditModel = field(default_factory=AuditModel)
     audit_pairs: int = 5  # audit-on/audit-off request pairs of the audit-added figure
     repl_extra_options: tuple[str, ...] = ()  # e.g. a tag tests use to find every process
@@ -137,6 +140,7 @@ class BenchConfig:
                 for w in sorted(set(self.worker_counts) | {self.recovery_workers})
             },
             "header_mix": [{"header": h, "share": w} for h, w in self.header_mix],
+            "statement_group": self.statement_group,
             "warmup_s": self.warmup_seconds,
             "window_s": self.window_seconds,
             "overhead_requests": self.overhead_requests,
@@ -244,6 +248,7 @@ async def _run(config: BenchConfig, workdir: Path, progress: Progress) -> dict[s
                     seed=config.seed,
                     header_mix=config.header_mix,
                     audit=audited,
+                    statement_group=config.statement_group,
                 )
                 for audited in sides
             }
@@ -495,7 +500,9 @@ def run_bench(
         "backend": {
             "repl": "simulated (proofgate.bench.simulated_repl)",
             **config.profile.describe(),
-            "audit": config.audit.describe(config.profile.import_seconds),
+            "audit": config.audit.describe(
+                config.profile.import_seconds, reference_share=1 / config.statement_group
+            ),
         },
         "config": config.describe(),
         "machine": machine_facts(load_before),

@@ -173,12 +173,19 @@ async def _snapshot(server: BenchServer) -> tuple[dict[str, Any], float]:
     return stats, server.cpu_seconds()
 
 
-def expected_audit_seconds(profile: BackendProfile, audit: AuditModel | None) -> float:
+def expected_audit_seconds(
+    profile: BackendProfile, audit: AuditModel | None, *, statement_group: int = 1
+) -> float:
     """The modelled audit time of a mean request (0 s on the audit-off side, whose `ok` is
-    `profile.audit_seconds` late)."""
+    `profile.audit_seconds` late); one request in `statement_group` compiles its reference."""
     if audit is None:
         return profile.audit_seconds
-    return audit.seconds(profile.mean_check_seconds, profile.import_seconds, DECLARATIONS)
+    return audit.seconds(
+        profile.mean_check_seconds,
+        profile.import_seconds,
+        DECLARATIONS,
+        reference_share=1 / statement_group,
+    )
 
 
 async def measure_throughput(
@@ -201,7 +208,7 @@ async def measure_throughput(
     service's cost, and shows in the ratio. `send` posts each job (proofgate's `/v1/check`
     unless another service is measured on the same load)."""
     profile = factory.profile
-    modelled = expected_audit_seconds(profile, audit)
+    modelled = expected_audit_seconds(profile, audit, statement_group=factory.statement_group)
     if audit is not None and audit_seconds is not None:
         modelled = max(modelled, audit_seconds)
     per_request = profile.mean_check_seconds + modelled
@@ -236,7 +243,12 @@ async def measure_throughput(
     if audit is None:
         mean_audit = profile.audit_seconds
     else:
-        mean_audit = audit.seconds(mean_backend, profile.import_seconds, DECLARATIONS)
+        mean_audit = audit.seconds(
+            mean_backend,
+            profile.import_seconds,
+            DECLARATIONS,
+            reference_share=1 / factory.statement_group,
+        )
     achieved = len(done_in_window) / window
     ideal = min(workers / mean_backend, concurrency / (mean_backend + mean_audit))
     requests = _delta(at_end, at_start, "requests")

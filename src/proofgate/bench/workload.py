@@ -114,7 +114,11 @@ class Job:
 
 @dataclass
 class JobFactory:
-    """Deterministic stream of jobs from a seed; names carry `run` so no two runs hit the cache."""
+    """Deterministic stream of jobs from a seed; names carry `run` so no two runs hit the cache.
+
+    `statement_group` consecutive jobs share one statement (header included), as the completions
+    of a reward group do: the audit then compiles that statement's reference once for the group.
+    1, the default, makes every statement new (the reference is never cached)."""
 
     profile: BackendProfile
     run: str
@@ -122,10 +126,14 @@ class JobFactory:
     header_mix: Sequence[tuple[str, float]] = DEFAULT_HEADER_MIX
     zero_latency: bool = False
     audit: bool = True  # False: every job on the audit-off side
+    statement_group: int = 1
     _rng: random.Random = field(init=False, repr=False)
     _count: int = field(default=0, init=False)
+    _group_header: str | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
+        if self.statement_group < 1:
+            raise ValueError(f"statement_group must be at least 1, not {self.statement_group}")
         self._rng = random.Random(f"{self.seed}:{self.run}")
 
     @property
@@ -136,17 +144,21 @@ class JobFactory:
         index = self._count
         self._count += 1
         rng = self._rng
+        if header is None and index % self.statement_group:
+            header = self._group_header  # a group's statement keeps its header
         if header is None:
             header = rng.choices(self.headers, weights=[w for _, w in self.header_mix])[0]
+        self._group_header = header
         seconds = 0.0
         if not self.zero_latency:
             drawn = rng.lognormvariate(self.profile.check_mu, self.profile.check_sigma)
             seconds = round(min(self.profile.check_cap_seconds, drawn), 6)
-        template = index % len(_STATEMENTS)
-        name = f"bench_{self.run}_{index}"
+        group = index // self.statement_group
+        template = group % len(_STATEMENTS)
+        name = f"bench_{self.run}_{group}"
         statement = (
             f"{header}\n\nset_option maxHeartbeats 400000\n\nopen BigOperators Real Nat Topology Rat\n\n"
-            + _STATEMENTS[template].format(name=name, k=index % 97 + 2)
+            + _STATEMENTS[template].format(name=name, k=group % 97 + 2)
             + "\n"
         )
         lines = ["by"]

@@ -157,6 +157,20 @@ def bench(
         int | None,
         typer.Option(min=0, max=8, help="With --rewards: Ray nodes to scale to (0: no Ray part)."),
     ] = None,
+    groups_in_flight: Annotated[
+        int | None,
+        typer.Option(
+            min=1, help="With --rewards: groups a node is sent at a time (a trainer's batch)."
+        ),
+    ] = None,
+    statement_group: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            help="Consecutive requests that share one statement, as a reward group's completions "
+            "do (its reference is then compiled once); 1: every statement new.",
+        ),
+    ] = 1,
 ) -> None:
     """Benchmark the service as deployed, on the SIMULATED REPL and a simulated Lean (no Lean).
 
@@ -178,6 +192,7 @@ def bench(
             workers=_numbers(workers, int, "--workers"),
             group_sizes=_numbers(group_sizes, int, "--group-sizes"),
             ray_nodes=ray_nodes,
+            groups_in_flight=groups_in_flight,
             window=window,
             import_seconds=import_seconds,
             check_mu=check_mu,
@@ -230,6 +245,7 @@ def bench(
         overhead_requests=_given(overhead_requests, config.overhead_requests),
         server_source=_given(server_source, config.server_source),
         recovery_workers=recovery_workers,
+        statement_group=statement_group,
     )
     console.print(
         f"[bold]proofgate bench[/bold] ({config.mode}) on the SIMULATED REPL and audit model "
@@ -264,6 +280,7 @@ def _bench_rewards(
     workers: tuple[int, ...] | None,
     group_sizes: tuple[int, ...] | None,
     ray_nodes: int | None,
+    groups_in_flight: int | None,
     window: float | None,
     import_seconds: float | None,
     check_mu: float | None,
@@ -295,6 +312,7 @@ def _bench_rewards(
         workers=workers[0] if workers else config.workers,
         group_sizes=_given(group_sizes, config.group_sizes),
         ray_nodes=_given(ray_nodes, config.ray_nodes),
+        groups_in_flight=_given(groups_in_flight, config.groups_in_flight),
         window_seconds=_given(window, config.window_seconds),
         profile=replace(
             profile,
