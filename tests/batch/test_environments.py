@@ -13,12 +13,14 @@ from pathlib import Path
 import pytest
 
 from proofgate.batch.executors.base import PerItemExecutor
+from proofgate.batch.executors.ray_cluster import CheckerActor, RayExecutor
 from proofgate.batch.input import RESULTS_FORMAT, BatchItem, BatchRecord
 from proofgate.batch.output import ResultsFile, read_records
-from proofgate.batch.runner import record_outcome, run_batch
+from proofgate.batch.runner import record_outcome, require_environments, run_batch
 from proofgate.exceptions import ConfigError, NotReady
 from proofgate.models import Verdict, VerdictStatus
 from proofgate.models.http import EnvironmentInfo
+from tests.support.stack import make_stack
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -223,3 +225,19 @@ async def test_resuming_an_old_format_file_checks_nothing(tmp_path: Path) -> Non
         await run_batch(tmp_path / "in.jsonl", out, backend, environments=ENVIRONMENTS)
     assert not backend.started and not backend.checks
     assert out.read_text() == json.dumps(old) + "\n"
+
+
+async def test_a_ray_actor_tells_the_driver_which_environments_it_serves(tmp_path: Path) -> None:
+    """The Ray backend lists what its first actor's service serves (no Ray needed here: the actor
+    is a plain class); before any actor started it cannot tell."""
+    assert await RayExecutor().environments() is None
+    actor = CheckerActor(make_stack(tmp_path).service)
+    try:
+        info = await actor.start()
+    finally:
+        await actor.close()
+    listed = [EnvironmentInfo.model_validate(entry) for entry in info["environments"]]
+    names = [entry.name for entry in listed]  # the repository's own: default and the presets
+    assert names[0] == "default" and "lean_v4_15_0" in names
+    with pytest.raises(ConfigError, match="unknown environment 'lean_v9'; known: default, lean_v4"):
+        require_environments(("default", "lean_v9"), listed)
