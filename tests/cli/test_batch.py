@@ -93,3 +93,24 @@ def test_ray_takes_an_optional_address(
     result = runner.invoke(app, ["batch", str(tmp_path / "in.jsonl"), "-o", "o.jsonl", *given])
     assert result.exit_code == 2 and "captured" in result.output
     assert seen["ray"] == address
+
+
+@pytest.mark.parametrize(
+    ("listed", "single", "names", "refusal"),
+    [
+        (None, None, (), None),
+        (" default , lean_v4_9_0 ", None, ("default", "lean_v4_9_0"), None),
+        (None, "lean_v4_15_0", ("lean_v4_15_0",), None),
+        ("default,,lean_v4_9_0", None, None, "names separated by commas"),
+        ("a,b,a", None, None, "names a more than once"),
+        ("a", "a", None, "not both"),
+    ],
+)
+def test_the_environments_option(
+    listed: str | None, single: str | None, names: tuple[str, ...] | None, refusal: str | None
+) -> None:
+    if refusal is None:
+        assert batch_cli.parse_environments(listed, single) == names
+    else:
+        with pytest.raises(ConfigError, match=refusal):
+            batch_cli.parse_environments(listed, single)
