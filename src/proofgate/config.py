@@ -123,6 +123,13 @@ class Settings(BaseSettings):
         description="Requests one tenant may have waiting while another tenant is active, "
         "before 429 (default: half of `max_queue`, at least 1).",
     )
+    min_workers_per_environment: int = Field(
+        1,
+        ge=0,
+        le=256,
+        description="Busy workers each environment's waiting requests may claim however loaded "
+        "the others are: a slot freed by an environment over it goes to one under it (0: none).",
+    )
     queue_wait: float = Field(30.0, gt=0, description="Seconds a request may wait for a worker.")
     prewarm_headers: NameList = Field(default_factory=lambda: ["import Mathlib"])
     request_timeout: float = Field(60.0, gt=0, le=3600, description="Wall-clock seconds a check.")

@@ -17,6 +17,11 @@ makes it its own; a tenant with no worker of its header left waits for an import
 `settings.tenant_worker_cap` busy workers is served further only from slots that no tenant under its
 cap is waiting for (work-conserving: a single tenant may use the whole pool). When room is needed,
 the workers of tenants with nothing busy or queued are reclaimed first.
+
+Environments: every environment with waiting requests may claim up to
+`settings.min_workers_per_environment` busy workers however loaded the others are. A slot freed by
+an environment over its minimum goes to one under it, and that one's worker may start on the room
+an idle worker of the loaded environment leaves: a flood in one never starves another.
 """
 
 from __future__ import annotations
@@ -42,6 +47,7 @@ from proofgate.exceptions import (
     ReplTimeout,
     SpawnFailed,
 )
+from proofgate.lean.claims import SlotClaims
 from proofgate.lean.header import split_header
 from proofgate.lean.launch import ReplLauncher, worker_limits
 from proofgate.lean.protocol import protocol_for
@@ -299,6 +305,7 @@ class WorkerSet:
             HeaderKey(None, "default", split_header(h).header) for h in settings.prewarm_headers
         ]
         self.tenant_cap = settings.tenant_worker_cap
+        self.environment_min = settings.min_workers_per_environment
         self.tenant_starts = 0  # workers started for a tenant's request: it waited for an import
         self.workers: list[Worker] = []
         self.starting: Counter[HeaderKey] = Counter()
@@ -436,42 +443,47 @@ class WorkerSet:
                 self._retire(worker, death_cause(worker.repl.failure))
         return None
 
-    def _claim(
-        self, tenant: str | None, held: Counter[str | None], waiting: Counter[str | None]
-    ) -> int:
-        """Busy slots the waiting requests of `tenant` may still claim as under its cap."""
-        return max(0, min(waiting[tenant], self.tenant_cap - held[tenant]))
-
     def _dispatch(self) -> None:
         """Hand idle workers to waiting requests in order and start workers where demand is unmet."""
         if self.closed:
             return
         busy = self.busy_count()
-        held = Counter(w.key.tenant for w in self.workers if w.busy)
-        waiting = Counter(w.key.tenant for w in self._queue if not w.future.done())
-        # Slots that waiting tenants under their cap may claim: kept up to date as slots go.
-        reserved = sum(self._claim(tenant, held, waiting) for tenant in waiting)
+        held = [w.key for w in self.workers if w.busy]
+        waiting = [w.key for w in self._queue if not w.future.done()]
+        # Slots waiting tenants under their cap, and environments under their minimum, may claim
+        # (`proofgate.lean.claims`): kept up to date as slots go.
+        tenants = SlotClaims(
+            self.tenant_cap, held=(k.tenant for k in held), waiting=(k.tenant for k in waiting)
+        )
+        environments = SlotClaims(
+            self.environment_min,
+            held=(k.environment for k in held),
+            waiting=(k.environment for k in waiting),
+        )
         for waiter in list(self._queue):
             if waiter.future.done():
                 self._queue.remove(waiter)
                 continue
             if busy >= self.max_busy:
                 break
-            tenant = waiter.key.tenant
-            mine = self._claim(tenant, held, waiting)
-            if not mine and self.max_busy - busy <= reserved:
-                continue  # over its share: only a slot no tenant under its cap is waiting for
-            if (worker := self._take_idle(waiter.key)) is not None:
+            key, free = waiter.key, self.max_busy - busy
+            if not (
+                tenants.allows(key.tenant, free) and environments.allows(key.environment, free)
+            ):
+                continue  # over its share: only a slot no other claim is waiting for
+            if (worker := self._take_idle(key)) is not None:
                 worker.busy = True
                 busy += 1
-                held[tenant] += 1
-                waiting[tenant] -= 1
-                reserved += self._claim(tenant, held, waiting) - mine
+                tenants.take(key.tenant)
+                environments.take(key.environment)
                 self._queue.remove(waiter)
                 waiter.future.set_result(worker)
         # Evicting a warm worker pays only for a slot nothing warm can fill: while every slot is
-        # busy, the next one freed serves the queue without an import (no churn under load).
+        # busy, the next one freed serves the queue without an import (no churn under load). An
+        # environment's claim is the exception: its worker starts on the room it needs (another
+        # environment's idle worker evicted), since no slot would be handed to that one anyway.
         evictable = self.max_busy - busy - sum(self.starting.values())
+        claimed = self._unstarted_claims(environments)
         spare = Counter(w.key for w in self.workers if w.key.tenant is None and not w.busy)
         spare.update({k: n for k, n in self.starting.items() if k.tenant is None})
         for key, wanted in Counter(w.key for w in self._queue).items():
@@ -480,27 +492,48 @@ class WorkerSet:
             covered = min(max(unmet, 0), spare[key.spare])
             spare[key.spare] -= covered
             for _ in range(unmet - covered):
-                if self._processes() >= self.max_processes:
+                claim = claimed[key.environment] > 0
+                if self._processes() >= self.max_processes and not claim:
                     if evictable <= 0:
                         break
                     evictable -= 1
-                if not self._make_room(key):
+                if not self._make_room(key, environments if claim else None):
                     break
+                claimed[key.environment] -= claim
                 self.tenant_starts += 1
                 self._spawn(key)
         if not self._queue and not self.closing:
             self._fill_prewarm()
+
+    def _unstarted_claims(self, environments: SlotClaims[str]) -> Counter[str]:
+        """Per environment, the claims no idle or starting worker of a waiting key will fill."""
+        keys = {w.key for w in self._queue} | {w.key.spare for w in self._queue}
+        supplied = Counter(w.key.environment for w in self.workers if not w.busy and w.key in keys)
+        for key, count in self.starting.items():
+            if key in keys:
+                supplied[key.environment] += count
+        return Counter(
+            {
+                environment: environments.of(environment) - supplied[environment]
+                for environment in {key.environment for key in keys}
+                if environments.of(environment) > supplied[environment]
+            }
+        )
 
     # --- starting and retiring -----------------------------------------------------------
 
     def _processes(self) -> int:
         return len(self.workers) + sum(self.starting.values())
 
-    def _make_room(self, key: HeaderKey) -> bool:
-        """True if a worker for `key` may start, evicting the LRU idle worker nobody waits for."""
+    def _make_room(self, key: HeaderKey, claims: SlotClaims[str] | None = None) -> bool:
+        """True if a worker for `key` may start, evicting the LRU idle worker nobody waits for;
+        for an environment's claim (`claims`), one that only environments without a claim wait
+        for may go too."""
         if self._processes() < self.max_processes:
             return True
         wanted = {w.key for w in self._queue} | {w.key.spare for w in self._queue}
+        if claims is not None:
+            wanted = {k for k in wanted if claims.of(k.environment) > 0}
         active = {w.key.tenant for w in self.workers if w.busy} | {
             w.key.tenant for w in self._queue
         }
