@@ -131,3 +131,31 @@ def test_unknown_absent_and_conflicting_environments_are_refused_by_name(
     # The others still serve.
     stack.scenario(report={"lean": "v4.32.0"})
     assert _status(_check(url, HONEST, params={"environment": "default"})) == "valid"
+
+
+# --- the other routes carry it too: a reward group and a proof session ---------------------------
+
+
+@pytest.mark.timeout(120)
+def test_a_reward_group_and_a_session_run_in_their_environment(served: tuple[str, Stack]) -> None:
+    url, stack = served
+    stack.scenario(report={"lean": "v4.15.0"})
+    statement = "import Mathlib\n\ntheorem t1 (a b : ℕ) : a + b = b + a := by sorry\n"
+    group = {"statement": statement, "completions": ["```lean4\nNat.add_comm a b\n```"]}
+    rewarded = {}
+    for environment in ("lean_v4_15_0", "default"):  # only v4.15.0's pins match the checker
+        answer = httpx.post(
+            url + "/v1/rewards", json={**group, "environment": environment}, timeout=60
+        )
+        assert answer.status_code == 200, answer.text
+        [record] = answer.json()["records"]
+        rewarded[environment] = record["status"]
+    assert rewarded["lean_v4_15_0"] == "proved" and rewarded["default"] != "proved", rewarded
+
+    opened = httpx.post(
+        url + "/v1/sessions",
+        json={"statement": statement, "environment": "lean_v4_26_0"},
+        timeout=60,
+    )
+    assert opened.status_code == 201, opened.text
+    assert opened.json()["environment"] == "lean_v4_26_0"
