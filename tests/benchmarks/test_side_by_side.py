@@ -112,6 +112,8 @@ def test_the_warm_checker_and_statement_groups_reach_the_proofgate_server(
     factory = target.factory(config.profile(0.2), "r", config)
     statements = [factory.next().body["statement"] for _ in range(32)]
     assert len(set(statements[:16])) == 1 and len(set(statements)) == 2
+    proofs = [factory.next().body["proof"] for _ in range(16)]
+    assert len(set(proofs)) == 16  # fixed check times: only the completion tells them apart
     workspace = sbs.Workspace(
         tmp_path / "work", sbs.KiminaInstall(checkout, checkout), None, config
     )

@@ -162,6 +162,9 @@ class JobFactory:
             + "\n"
         )
         lines = ["by"]
+        if self.statement_group > 1:
+            # a group's completions differ, so none is the result cache's answer to another's
+            lines.append(f"  -- completion {index % self.statement_group} of group {group}")
         if seconds > 0:
             lines.append(f"  -- standin: sleep {seconds:.6f}")
         if self.profile.memory_mb_per_check and not self.zero_latency:
