@@ -214,10 +214,10 @@ class Auditor:
         )
         timings["compile_statement"] = _ms_since(started)
         scratch = self.settings.data_dir / "audit" / uuid.uuid4().hex
-        scratch.mkdir(parents=True)
+        source = scratch / SOURCE
         try:
-            source = scratch / SOURCE
-            source.write_text(request.code, encoding="utf-8")
+            # The scratch's file work runs in a thread: a loaded filesystem must not stall the loop.
+            await asyncio.to_thread(_write_source, source, request.code)
             olean = scratch / OLEAN
             export = scratch / SUBMISSION_EXPORT if warm else None
             compiled = await self._compile(
@@ -250,7 +250,7 @@ class Auditor:
             )
             second = await self._leanchecker(environment, scratch)
         finally:
-            shutil.rmtree(scratch, ignore_errors=True)
+            await asyncio.to_thread(shutil.rmtree, scratch, ignore_errors=True)
         timings["checker_process"] = float(result.duration_ms)
         report = _checker_report(result)
         _check_agreement(report, request)
@@ -775,3 +775,9 @@ def _compile_failure(result: RunResult, *, what: str) -> CompileFailure:
 
 def _ms_since(started: float) -> float:
     return round((time.monotonic() - started) * 1000, 3)
+
+
+def _write_source(source: Path, code: str) -> None:
+    """A fresh scratch directory holding the text to compile."""
+    source.parent.mkdir(parents=True)
+    source.write_text(code, encoding="utf-8")
