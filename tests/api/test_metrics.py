@@ -107,12 +107,10 @@ def test_the_job_gauges_are_read_at_scrape_time_and_a_failing_read_omits_them() 
 
 @pytest.mark.parametrize("enabled", [True, False])
 def test_cache_hits_and_misses(enabled: bool) -> None:
-    metrics = Metrics()
+    metrics = Metrics(cache_enabled=enabled)
     verdict = Verdict(status=VerdictStatus.proved, kind="check")
-    metrics.observe_verdict(verdict, 0.1, cache_enabled=enabled)
-    metrics.observe_verdict(
-        verdict.model_copy(update={"cached": True}), 0.001, cache_enabled=enabled
-    )
+    metrics.observe_verdict(verdict, 0.1)
+    metrics.observe_verdict(verdict.model_copy(update={"cached": True}), 0.001)
     text = metrics.render().decode()
     assert _sample(text, "proofgate_cache_hits_total") == 1
     assert _sample(text, "proofgate_cache_misses_total") == (1 if enabled else 0)

@@ -69,7 +69,9 @@ def create_app(
     app.include_router(kimina.router)
     install_console(app)  # the web console, share links, offline /docs and /redoc
     app.state.metrics = metrics.Metrics(
-        pool_stats=metrics.pool_stats_of(app.state), key_labels=settings.metrics_key_labels
+        pool_stats=metrics.pool_stats_of(app.state),
+        key_labels=settings.metrics_key_labels,
+        cache_enabled=settings.cache_enabled,
     )
     install_error_handlers(app)
     # added last = outermost: the request id exists before the body limit answers

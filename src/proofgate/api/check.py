@@ -3,13 +3,13 @@
 
 from __future__ import annotations
 
-import time
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
 
 from proofgate.api.deps import Service, Tenant
 from proofgate.api.errors import ERROR_RESPONSES
+from proofgate.api.metrics import Metrics
 from proofgate.models import Submission, Verdict
 from proofgate.models.steps import CheckStepsResponse
 
@@ -32,14 +32,8 @@ async def check(
     tenant: Tenant,
     service: Service,
 ) -> Verdict:
-    began = time.perf_counter()
-    verdict = await service.check(submission, tenant=tenant)
-    request.app.state.metrics.observe_verdict(
-        verdict,
-        time.perf_counter() - began,
-        cache_enabled=request.app.state.settings.cache_enabled,
-    )
-    return verdict
+    metrics: Metrics = request.app.state.metrics
+    return await metrics.timed(service.check(submission, tenant=tenant))
 
 
 @router.post(
@@ -66,13 +60,8 @@ async def check_steps(
         Query(description="Steps for any verdict Lean ran to an answer, not only `proved`."),
     ] = False,
 ) -> CheckStepsResponse:
-    began = time.perf_counter()
-    verdict, steps = await service.check_with_tactics(
-        submission, tenant=tenant, include_unverified=include_unverified
-    )
-    request.app.state.metrics.observe_verdict(
-        verdict,
-        time.perf_counter() - began,
-        cache_enabled=request.app.state.settings.cache_enabled,
+    metrics: Metrics = request.app.state.metrics
+    verdict, steps = await metrics.timed_with(
+        service.check_with_tactics(submission, tenant=tenant, include_unverified=include_unverified)
     )
     return CheckStepsResponse(verdict=verdict, steps=steps)

@@ -7,7 +7,6 @@ made under an API key is visible to that key only (404 to others).
 
 from __future__ import annotations
 
-import time
 from typing import Annotated, Any, Protocol
 
 from fastapi import APIRouter, Depends, FastAPI, Path, Query, Request
@@ -15,6 +14,7 @@ from fastapi.responses import JSONResponse, Response
 
 from proofgate.api.deps import KeyName, Tenant, charge_submissions
 from proofgate.api.errors import ERROR_RESPONSES, limit_items
+from proofgate.api.metrics import Metrics
 from proofgate.api.ndjson import StreamOption, ndjson_response, streamed_responses, wants_ndjson
 from proofgate.config import Settings
 from proofgate.exceptions import JobNotFound
@@ -247,16 +247,10 @@ async def start_jobs(app: FastAPI, settings: Settings, service: Checker) -> JobR
     """Open the job store and start the runner on `service.check` (call in the lifespan)."""
     store = JobStore(settings.cache_path)
     await store.open()
-    metrics = app.state.metrics
-    check = service.check
+    metrics: Metrics = app.state.metrics
 
     async def checked(submission: Submission, tenant: str) -> Verdict:
-        began = time.perf_counter()
-        verdict: Verdict = await check(submission, tenant=tenant)
-        metrics.observe_verdict(
-            verdict, time.perf_counter() - began, cache_enabled=settings.cache_enabled
-        )
-        return verdict
+        return await metrics.timed(service.check(submission, tenant=tenant))
 
     keys: KeyStore = app.state.keys
 

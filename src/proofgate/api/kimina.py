@@ -67,6 +67,7 @@ from proofgate.api.kimina_models import (
     VerifyRequestBody,
     VerifyResponse,
 )
+from proofgate.api.metrics import Metrics
 from proofgate.exceptions import Busy, LeanUnavailable, NotReady, SubmissionError
 from proofgate.models import Message as ProofgateMessage
 from proofgate.models import Position, Severity, Submission, Verdict, VerdictStatus
@@ -198,14 +199,15 @@ async def _check_one(
         return ReplResponse(id=snippet_id, error=f"invalid snippet: {problem['msg']}")
     tenant = await get_tenant(http)
     tree: Any = None
+    metrics: Metrics = http.app.state.metrics
     began = time.monotonic()
     while True:
         try:
             if infotree is None:
-                verdict = await service.check(submission, tenant=tenant)
+                verdict = await metrics.timed(service.check(submission, tenant=tenant))
             else:
-                verdict, tree = await service.check_with_infotree(
-                    submission, infotree=infotree.value, tenant=tenant
+                verdict, tree = await metrics.timed_with(
+                    service.check_with_infotree(submission, infotree=infotree.value, tenant=tenant)
                 )
             break
         except Busy as exc:
@@ -216,9 +218,6 @@ async def _check_one(
             return ReplResponse(id=snippet_id, error=_unready_error(exc))
         except SubmissionError as exc:
             return ReplResponse(id=snippet_id, error=f"invalid snippet: {exc}")
-    http.app.state.metrics.observe_verdict(
-        verdict, time.monotonic() - began, cache_enabled=http.app.state.settings.cache_enabled
-    )
     return to_repl_response(snippet_id, verdict, timeout=seconds, debug=debug, infotree=tree)
 
 

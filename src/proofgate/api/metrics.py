@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from typing import ClassVar, TypeGuard
+import time
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
+from typing import ClassVar, TypeGuard, TypeVar
 
 from fastapi import APIRouter, Request, Response
 from prometheus_client import (
@@ -34,6 +35,7 @@ from proofgate.models import Verdict
 __all__ = ["Metrics", "PoolCollector", "pool_stats_mapping", "router"]
 
 PoolStatsReader = Callable[[], object]
+Extra = TypeVar("Extra")
 
 _log = get_logger("proofgate.metrics")
 _HTTP_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300)
@@ -159,11 +161,19 @@ def _is_number(value: object) -> TypeGuard[int | float]:
 
 class Metrics:
     """The app's series. Requests are counted by route template, never by raw path; API key names
-    appear only with `key_labels` (PROOFGATE_METRICS_KEY_LABELS)."""
+    appear only with `key_labels` (PROOFGATE_METRICS_KEY_LABELS); a computed verdict is a cache
+    miss only with `cache_enabled` (PROOFGATE_CACHE_ENABLED)."""
 
     def __init__(
-        self, pool_stats: PoolStatsReader | None = None, *, key_labels: bool = False
+        self,
+        pool_stats: PoolStatsReader | None = None,
+        *,
+        key_labels: bool = False,
+        cache_enabled: bool = True,
+        clock: Callable[[], float] = time.perf_counter,
     ) -> None:
+        self.cache_enabled = cache_enabled
+        self._clock = clock  # a test's stand-in clock makes check times exact
         self.registry = CollectorRegistry()
         self.requests = self._counter(
             "proofgate_http_requests",
@@ -267,14 +277,35 @@ class Metrics:
         self.requests.labels(route, method, str(status)).inc()
         self.request_seconds.labels(route).observe(seconds)
 
-    def observe_verdict(self, verdict: Verdict, seconds: float, *, cache_enabled: bool) -> None:
+    def observe_verdict(self, verdict: Verdict, seconds: float) -> None:
+        """Count a verdict and the `seconds` its check took (the reward routes' `on_verdict`)."""
         status = verdict.status.value
         self.verdicts.labels(status).inc()
         self.check_seconds.labels(status).observe(seconds)
         if verdict.cached:
             self.cache_hits.inc()
-        elif cache_enabled:
+        elif self.cache_enabled:
             self.cache_misses.inc()
+
+    async def timed(self, check: Awaitable[Verdict]) -> Verdict:
+        """Await one check (a coroutine not yet started), count its verdict and the time it took
+        (`timed_with`'s rule), and return the verdict."""
+
+        async def alone() -> tuple[Verdict, None]:
+            return await check, None
+
+        verdict, _ = await self.timed_with(alone())
+        return verdict
+
+    async def timed_with(self, check: Awaitable[tuple[Verdict, Extra]]) -> tuple[Verdict, Extra]:
+        """Await one check answering a verdict and more (its steps, its info tree), count the
+        verdict and the time the check took, and return both. A check that raises (busy, not
+        ready) is not counted: a caller that retries counts the attempt that answered, not the
+        waits before it."""
+        began = self._clock()
+        verdict, extra = await check
+        self.observe_verdict(verdict, self._clock() - began)
+        return verdict, extra
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

@@ -25,7 +25,6 @@ from proofgate.api.metrics import Metrics
 from proofgate.api.ndjson import StreamOption, ndjson_response, streamed_responses, wants_ndjson
 from proofgate.config import Settings
 from proofgate.exceptions import SubmissionError
-from proofgate.models import Verdict
 from proofgate.models.check import EnvironmentName
 from proofgate.models.rewards import RewardRecord, RewardRequest, RewardResponse
 from proofgate.rewards import Group, RewardScale
@@ -67,9 +66,6 @@ def _scored(
     settings: Settings = app.settings
     metrics: Metrics = app.metrics
 
-    def observed(verdict: Verdict, seconds: float) -> None:
-        metrics.observe_verdict(verdict, seconds, cache_enabled=settings.cache_enabled)
-
     records = group.records(
         service,
         tenant=tenant,
@@ -77,7 +73,7 @@ def _scored(
         concurrency=settings.batch_concurrency or 2 * settings.workers,
         busy_wait=settings.queue_wait,
         raise_not_ready=raise_not_ready,
-        on_verdict=observed,
+        on_verdict=metrics.observe_verdict,
     )
     environment = group.request.environment
 
