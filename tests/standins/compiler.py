@@ -26,7 +26,9 @@ Lean's rules modelled here (read from Lean v4.32.0's `src/Lean/Shell.lean` and
 A line `-- standin-compiler: ACTION [TEXT]` in the source picks a failure: `error TEXT` (a
 `--json` error message, exit 1), `hang` (sleeps), `crash` (killed by SIGKILL without output),
 `crash-once FLAG` (SIGKILL the first time, when FLAG does not exist yet, which it then creates),
-`abort` (SIGABRT, as Lean's stack-overflow handler ends), `silent` (exit 0 but no .olean).
+`abort` (SIGABRT, as Lean's stack-overflow handler ends), `silent` (exit 0 but no .olean),
+`meet MINE THEIRS` (creates the file MINE, then waits for the file THEIRS before compiling: two
+compiles that meet ran at the same time; one that waits alone is ended by the caller's timeout).
 A line `-- standin-axioms: A B ...` names the axioms the checker is to find (see checker.py).
 The record carries the Lean version that compiled it (`lean`: `STANDIN_LEAN_VERSION`, which a
 stand-in toolchain's `lean` sets, tests/environments/toolchains.py; null otherwise), as a real
@@ -279,6 +281,11 @@ def main(argv: list[str]) -> int:
                 os.kill(os.getpid(), signal.SIGABRT)
             if action == "silent":
                 return 0
+            if action == "meet":
+                mine, theirs = (Path(name) for name in text.split())
+                mine.touch()
+                while not theirs.exists():
+                    time.sleep(0.01)
     declared = declarations(source, module)
     kernel: str | None = None
     for line in source.splitlines():

@@ -227,6 +227,21 @@ async def test_concurrent_audits_of_one_statement_share_one_reference(harness: H
     assert len(entries) == 1 and not entries[0].name.startswith(".building")
 
 
+async def test_the_statement_and_the_submission_compile_side_by_side(
+    harness: Harness, tmp_path: Path
+) -> None:
+    # Each compile waits for the other to have started: run one after the other, the first would
+    # wait alone until the audit's timeout ended it.
+    statement_started, submission_started = tmp_path / "statement", tmp_path / "submission"
+    meet = "-- standin-compiler: meet {} {}\n"
+    report = await harness.audit(
+        statement=meet.format(statement_started, submission_started) + STATEMENT,
+        code=meet.format(submission_started, statement_started) + CODE,
+    )
+    assert report.outcome is AuditOutcome.ok and would_prove(report)
+    assert {"compile_statement", "compile_submission"} <= set(report.timings_ms)
+
+
 async def test_a_statement_that_does_not_compile_is_the_statements_fault(harness: Harness) -> None:
     statement = "-- standin-compiler: error unknown identifier 'Nat.foo'\n" + STATEMENT
     with pytest.raises(SubmissionError, match=re.escape("unknown identifier 'Nat.foo'")) as caught:
@@ -234,6 +249,18 @@ async def test_a_statement_that_does_not_compile_is_the_statements_fault(harness
     assert caught.value.field == "statement"
     assert not harness.argv_log.exists(), "the checker ran on a broken reference"
     assert not any((harness.settings.data_dir / "references").iterdir()), "a failure was cached"
+
+
+@pytest.mark.parametrize("submission", ["error unknown identifier 'foo'", "hang"])
+async def test_a_broken_statement_is_the_answer_whatever_the_submission_does(
+    harness: Harness, submission: str
+) -> None:
+    statement = "-- standin-compiler: error unknown identifier 'Nat.foo'\n" + STATEMENT
+    code = f"-- standin-compiler: {submission}\n" + CODE
+    with pytest.raises(SubmissionError) as caught:
+        await harness.audit(statement=statement, code=code)
+    assert caught.value.field == "statement"
+    assert not any((harness.settings.data_dir / "audit").iterdir()), "scratch left behind"
 
 
 async def test_a_submission_that_does_not_compile_fails_with_leans_messages(

@@ -1,7 +1,7 @@
 """The bench's audit model: the service's real `Auditor`, in the real jail, over a SIMULATED Lean.
 
 A deployed `/v1/check` ends every REPL-clean request with three jailed processes (the locked
-statement's compile, the submission's compile, the trusted checker). `proofgate bench` runs that
+statement's compile and the submission's, side by side, then the trusted checker). `proofgate bench` runs that
 same `Auditor`, with its default commands (`lake env lean ...`, `lake env
 PROJECT/.lake/build/bin/proofgate-checker ...`) and the spawner the service selects
 (`proofgate.sandbox.select_spawner`), over the programs of `proofgate.bench.simulated_lean`
@@ -72,17 +72,13 @@ class AuditModel:
         reference is not cached yet."""
         return IMPORTS_PER_AUDIT - 1 - (self.checker == "warm") + reference_share
 
-    def seconds(
-        self,
-        check_seconds: float,
-        repl_import_seconds: float,
-        declarations: int,
-        *,
-        reference_share: float = 1.0,
-    ) -> float:
-        """The modelled time of one audit, process starts left out (the platform's to add)."""
+    def seconds(self, check_seconds: float, repl_import_seconds: float, declarations: int) -> float:
+        """The modelled time of one audit, process starts left out (the platform's to add). The
+        statement's compile, where its reference is not cached, runs beside the submission's and
+        has no proof to elaborate: it adds a process, not time."""
+        sequential_imports = IMPORTS_PER_AUDIT - 1 - (self.checker == "warm")
         return (
-            self.imports_per_audit(reference_share) * self.import_for(repl_import_seconds)
+            sequential_imports * self.import_for(repl_import_seconds)
             + self.elaboration_factor * check_seconds
             + declarations * self.replay_ms_per_declaration / 1000
         )

@@ -173,19 +173,12 @@ async def _snapshot(server: BenchServer) -> tuple[dict[str, Any], float]:
     return stats, server.cpu_seconds()
 
 
-def expected_audit_seconds(
-    profile: BackendProfile, audit: AuditModel | None, *, statement_group: int = 1
-) -> float:
+def expected_audit_seconds(profile: BackendProfile, audit: AuditModel | None) -> float:
     """The modelled audit time of a mean request (0 s on the audit-off side, whose `ok` is
-    `profile.audit_seconds` late); one request in `statement_group` compiles its reference."""
+    `profile.audit_seconds` late)."""
     if audit is None:
         return profile.audit_seconds
-    return audit.seconds(
-        profile.mean_check_seconds,
-        profile.import_seconds,
-        DECLARATIONS,
-        reference_share=1 / statement_group,
-    )
+    return audit.seconds(profile.mean_check_seconds, profile.import_seconds, DECLARATIONS)
 
 
 async def measure_throughput(
@@ -208,7 +201,7 @@ async def measure_throughput(
     service's cost, and shows in the ratio. `send` posts each job (proofgate's `/v1/check`
     unless another service is measured on the same load)."""
     profile = factory.profile
-    modelled = expected_audit_seconds(profile, audit, statement_group=factory.statement_group)
+    modelled = expected_audit_seconds(profile, audit)
     if audit is not None and audit_seconds is not None:
         modelled = max(modelled, audit_seconds)
     per_request = profile.mean_check_seconds + modelled
@@ -243,12 +236,7 @@ async def measure_throughput(
     if audit is None:
         mean_audit = profile.audit_seconds
     else:
-        mean_audit = audit.seconds(
-            mean_backend,
-            profile.import_seconds,
-            DECLARATIONS,
-            reference_share=1 / factory.statement_group,
-        )
+        mean_audit = audit.seconds(mean_backend, profile.import_seconds, DECLARATIONS)
     achieved = len(done_in_window) / window
     ideal = min(workers / mean_backend, concurrency / (mean_backend + mean_audit))
     requests = _delta(at_end, at_start, "requests")

@@ -32,7 +32,7 @@ import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from proofgate.config import Settings
 from proofgate.environments.registry import Environment
@@ -204,25 +204,34 @@ class Auditor:
             )
         if statement is None and request.answer_holes:
             raise SubmissionError("answer holes need a statement", field="answer_holes")
-        timings: dict[str, float] = {}
-        started = time.monotonic()
+        timings: dict[str, float] = {"compile_statement": 0.0}
         warm = self.settings.audit_checker == "warm"
-        reference = (
-            await self.reference(environment, statement, export=warm)
+        scratch = self.settings.data_dir / "audit" / uuid.uuid4().hex
+        source = scratch / SOURCE
+        olean = scratch / OLEAN
+        export = scratch / SUBMISSION_EXPORT if warm else None
+        # The statement's reference and the submission compile side by side: neither reads the
+        # other's output, and an uncached reference no longer doubles the audit's time.
+        referencing = (
+            asyncio.ensure_future(self._timed_reference(environment, statement, warm, timings))
             if statement is not None
             else None
         )
-        timings["compile_statement"] = _ms_since(started)
-        scratch = self.settings.data_dir / "audit" / uuid.uuid4().hex
-        source = scratch / SOURCE
+        compiling: asyncio.Future[RunResult] | None = None
         try:
             # The scratch's file work runs in a thread: a loaded filesystem must not stall the loop.
             await asyncio.to_thread(_write_source, source, request.code)
-            olean = scratch / OLEAN
-            export = scratch / SUBMISSION_EXPORT if warm else None
-            compiled = await self._compile(
-                environment, source, olean, what="the submission", export=export
+            compiling = asyncio.ensure_future(
+                self._compile(environment, source, olean, what="the submission", export=export)
             )
+            if referencing is not None:
+                # A statement that does not compile is the answer at once, whatever the
+                # submission does; then the submission's outcome, and the reference it needs.
+                await asyncio.wait({referencing, compiling}, return_when=asyncio.FIRST_EXCEPTION)
+                if referencing.done() and referencing.exception() is not None:
+                    await referencing
+            compiled = await compiling
+            reference = await referencing if referencing is not None else None
             timings["compile_submission"] = float(compiled.duration_ms)
             if export is not None and compiled.returncode == EXPORT_FAILED:
                 return CompileFailure(exporter_failure(compiled.stdout, what="the submission"))
@@ -250,6 +259,7 @@ class Auditor:
             )
             second = await self._leanchecker(environment, scratch)
         finally:
+            await _cancel(compiling, referencing)
             await asyncio.to_thread(shutil.rmtree, scratch, ignore_errors=True)
         timings["checker_process"] = float(result.duration_ms)
         report = _checker_report(result)
@@ -259,6 +269,15 @@ class Auditor:
             report = second_opinion(report, second)
         report.timings_ms.update(timings)
         return report
+
+    async def _timed_reference(
+        self, environment: Environment, statement: str, export: bool, timings: dict[str, float]
+    ) -> Path:
+        started = time.monotonic()
+        try:
+            return await self.reference(environment, statement, export=export)
+        finally:
+            timings["compile_statement"] = _ms_since(started)
 
     async def reference(
         self, environment: Environment, statement: str, *, export: bool = False
@@ -781,3 +800,13 @@ def _write_source(source: Path, code: str) -> None:
     """A fresh scratch directory holding the text to compile."""
     source.parent.mkdir(parents=True)
     source.write_text(code, encoding="utf-8")
+
+
+async def _cancel(*tasks: asyncio.Future[Any] | None) -> None:
+    """Cancel what is still running of an audit that ended early, and outwait it: no compile
+    outlives its audit (a jail's release is part of the task)."""
+    running = [task for task in tasks if task is not None and not task.done()]
+    for task in running:
+        task.cancel()
+    if running:
+        await asyncio.gather(*running, return_exceptions=True)
