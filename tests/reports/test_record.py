@@ -123,7 +123,12 @@ def test_edits_to_json_prose_or_embedded_record_are_detected(
 @pytest.mark.parametrize(
     ("content", "words"),
     [
-        ("{not json", "not valid JSON"),
+        ("{not json", "x.md: not a JSON object \\(Expecting"),
+        (
+            "<!-- proofgate-record: the signed record; do not edit -->\n```json\n[1, 2]\n```\n"
+            "<!-- /proofgate-record -->\n",
+            "x.md: not a JSON object; give a report `proofgate export` wrote",
+        ),
         ('{"format": "other/1"}', "not a proofgate report"),
         ("# a report\n\nno record here\n", "holds no signed record"),
     ],

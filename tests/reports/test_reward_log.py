@@ -105,8 +105,8 @@ GOOD = json.dumps(
 @pytest.mark.parametrize(
     ("bad", "message"),
     [
-        ('{"step": 1, "reward": 1.0, "status": "pro', "line 3 is not JSON"),
-        ("[1, 2]", "line 3 is not a JSON object"),
+        ('{"step": 1, "reward": 1.0, "status": "pro', "line 3: not a JSON object (Unterminated"),
+        ("[1, 2]", "line 3: not a JSON object; a reward log has one record a line"),
         (
             '{"step": 1, "call": 1, "reward": 1.0, "proved": true, "cheat": null}',
             "line 3 has no 'status'",
@@ -134,7 +134,7 @@ def test_a_malformed_first_line_still_reads_as_a_reward_log_with_the_flag(tmp_pa
     path = tmp_path / "rewards.ndjson"
     path.write_text("not json\n", encoding="utf-8")
     result = CliRunner().invoke(app, ["report", str(path), "--rewards"])
-    assert result.exit_code == 2 and "line 1 is not JSON" in result.output
+    assert result.exit_code == 2 and "line 1: not a JSON object" in result.output
 
 
 def test_a_missing_log_and_a_batch_without_out(tmp_path: Path) -> None:

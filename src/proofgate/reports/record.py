@@ -19,6 +19,7 @@ from proofgate.__about__ import __version__
 from proofgate.config import Settings
 from proofgate.exceptions import ConfigError
 from proofgate.models import Submission, Verdict
+from proofgate.models.validation import json_object
 from proofgate.reports.signing import ReportKey, SignatureCheck, canonical_json, sign, verify
 
 __all__ = [
@@ -243,11 +244,12 @@ def load_record(path: Path) -> LoadedRecord:
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"cannot read the report {path}: {exc}") from exc
     is_json = text.lstrip().startswith("{")
-    try:
-        record = json.loads(text if is_json else _embedded_json(text, path))
-    except ValueError as exc:
-        raise ConfigError(f"the report {path} is not valid JSON: {exc}") from exc
-    if not isinstance(record, dict) or record.get("format") != FORMAT:
+    record = json_object(
+        text if is_json else _embedded_json(text, path),
+        f"the report {path}",
+        hint="give a report `proofgate export` wrote (JSON or Markdown)",
+    )
+    if record.get("format") != FORMAT:
         raise ConfigError(f"{path} is not a proofgate report ({FORMAT})")
     edited = not is_json and render_markdown(record) != text
     return LoadedRecord(record, path, markdown_edited=edited)

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from proofgate.exceptions import ConfigError
+from proofgate.models.validation import json_object
 
 __all__ = [
     "RewardLogSummary",
@@ -46,12 +47,7 @@ def _is_int(value: object) -> bool:
 
 def _line(text: str, number: int, path: Path) -> dict[str, Any]:
     where = f"{path} line {number}"
-    try:
-        line = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ConfigError(f"{where} is not JSON ({exc.msg} at column {exc.colno})") from None
-    if not isinstance(line, dict):
-        raise ConfigError(f"{where} is not a JSON object (a reward log has one record a line)")
+    line = json_object(text.strip(), where, hint="a reward log has one record a line")
     for name, types in _REQUIRED.items():
         if name not in line:
             raise ConfigError(f"{where} has no {name!r}: is this a reward log?")
@@ -94,17 +90,13 @@ def is_reward_log(path: Path) -> bool:
         with path.open(encoding="utf-8") as handle:
             for text in handle:
                 if text.strip():
-                    first = json.loads(text)
+                    first = json_object(text, str(path), hint="")  # why is never shown
                     break
             else:
                 return False
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+    except (OSError, UnicodeDecodeError, ConfigError):
         return False
-    return (
-        isinstance(first, dict)
-        and {"reward", "status"} <= first.keys()
-        and ("step" in first or "call" in first)
-    )
+    return {"reward", "status"} <= first.keys() and ("step" in first or "call" in first)
 
 
 @dataclass
