@@ -1,16 +1,12 @@
-"""The failure-mode report's charts, as PNG bytes, drawn with matplotlib's Agg canvas.
-
-matplotlib is the `report` extra. The object API (`Figure` on `FigureCanvasAgg`) is used instead
-of pyplot, so nothing global is touched and no display is needed.
-"""
+"""The failure-mode report's charts, as PNG bytes, drawn on `reports.drawing`'s figures
+(matplotlib, the `report` extra)."""
 
 from __future__ import annotations
 
-import io
 import math
 from typing import Any
 
-from proofgate.exceptions import ConfigError
+from proofgate.reports.drawing import new_figure, png, style_axes
 from proofgate.reports.failures import FailureSummary
 
 __all__ = ["OUTCOME_COLOURS", "colour_of", "draw_all"]
@@ -29,7 +25,6 @@ OUTCOME_COLOURS = {
 }
 _ERROR_COLOUR = "#78909c"
 _BAR_COLOUR = "#1565c0"
-_DPI = 110
 
 
 def colour_of(outcome: str) -> str:
@@ -37,35 +32,13 @@ def colour_of(outcome: str) -> str:
 
 
 def _figure(width: float, height: float) -> tuple[Any, Any]:
-    try:
-        from matplotlib.backends.backend_agg import FigureCanvasAgg
-        from matplotlib.figure import Figure
-    except ImportError as exc:
-        raise ConfigError(
-            "the failure report draws with matplotlib: install the `report` extra "
-            "(pip install 'proofgate[report]')"
-        ) from exc
-    figure = Figure(figsize=(width, height), dpi=_DPI, layout="constrained")
-    FigureCanvasAgg(figure)
+    figure = new_figure(width, height, drawing="the failure report")
     return figure, figure.add_subplot()
-
-
-def _png(figure: Any) -> bytes:
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", facecolor="white")
-    return buffer.getvalue()
 
 
 def _empty(axes: Any, message: str) -> None:
     axes.text(0.5, 0.5, message, ha="center", va="center", fontsize=12, color="#555555")
     axes.set_axis_off()
-
-
-def _style(axes: Any, *, grid: str = "x") -> None:
-    for side in ("top", "right"):
-        axes.spines[side].set_visible(False)
-    axes.grid(axis=grid, color="#e0e0e0", linewidth=0.8)
-    axes.set_axisbelow(True)
 
 
 def _label_bars(axes: Any, bars: Any, labels: list[str], *, horizontal: bool) -> None:
@@ -88,7 +61,7 @@ def _horizontal_bars(
     axes.set_title(title, loc="left", fontsize=12, fontweight="bold")
     if not counts:
         _empty(axes, empty)
-        return _png(figure)
+        return png(figure)
     labels = [name for name, _ in counts][::-1]
     values = [count for _, count in counts][::-1]
     bars = axes.barh(labels, values, color=colours[::-1], height=0.65)
@@ -96,8 +69,8 @@ def _horizontal_bars(
     _label_bars(axes, bars, shown, horizontal=True)
     axes.set_xlim(0, max(values) * 1.25)
     axes.set_xlabel("items")
-    _style(axes)
-    return _png(figure)
+    style_axes(axes, grid="x")
+    return png(figure)
 
 
 def draw_outcomes(summary: FailureSummary) -> bytes:
@@ -129,7 +102,7 @@ def draw_times(summary: FailureSummary) -> bytes:
     values = [max(v, 1e-3) for _, times in groups for v in times]
     if not values:
         _empty(axes, "no checks ran (every verdict came from the cache)")
-        return _png(figure)
+        return png(figure)
     low, high = math.log10(min(values)), math.log10(max(values))
     if high - low < 1:
         low, high = low - 0.5, high + 0.5
@@ -146,8 +119,8 @@ def draw_times(summary: FailureSummary) -> bytes:
     axes.set_xlabel(f"seconds, total per check{left_out}")
     axes.set_ylabel("checks")
     axes.legend(fontsize=8, frameon=False, loc="upper left")
-    _style(axes)
-    return _png(figure)
+    style_axes(axes, grid="x")
+    return png(figure)
 
 
 def draw_attempts(summary: FailureSummary) -> bytes:
@@ -155,7 +128,7 @@ def draw_attempts(summary: FailureSummary) -> bytes:
     axes.set_title("Checks started per item (retries)", loc="left", fontsize=12, fontweight="bold")
     if not summary.attempts:
         _empty(axes, "no records")
-        return _png(figure)
+        return png(figure)
     tries = sorted(summary.attempts)
     counts = [summary.attempts[t] for t in tries]
     colours = ["#9e9e9e" if t == 0 else (_BAR_COLOUR if t == 1 else "#ef6c00") for t in tries]
@@ -164,8 +137,8 @@ def draw_attempts(summary: FailureSummary) -> bytes:
     axes.set_ylim(0, max(counts) * 1.2)
     axes.set_xlabel("checks started (0: a bad input line, never checked; 2+: retried)")
     axes.set_ylabel("items")
-    _style(axes, grid="y")
-    return _png(figure)
+    style_axes(axes, grid="y")
+    return png(figure)
 
 
 def draw_all(summary: FailureSummary) -> dict[str, bytes]:

@@ -9,7 +9,6 @@ the table and, with `--out DIR`, writes `rewards.json` and `rewards.png`.
 
 from __future__ import annotations
 
-import io
 import json
 import math
 from collections import Counter
@@ -20,6 +19,7 @@ from typing import Any
 
 from proofgate.exceptions import ConfigError
 from proofgate.models.validation import json_object
+from proofgate.reports.drawing import new_figure, png, style_axes
 
 __all__ = [
     "RewardLogSummary",
@@ -38,7 +38,6 @@ _REQUIRED: dict[str, tuple[type, ...]] = {
     "cheat": (str, type(None)),
     "reward": (int, float, type(None)),
 }
-_DPI = 110
 
 
 def _is_int(value: object) -> bool:
@@ -205,24 +204,10 @@ def summarise(lines: Iterable[Mapping[str, Any]], *, window: int = 1) -> RewardL
     return RewardLogSummary(steps=[steps[key] for key in sorted(steps)], by=by, window=window)
 
 
-def _figure() -> Any:
-    try:
-        from matplotlib.backends.backend_agg import FigureCanvasAgg
-        from matplotlib.figure import Figure
-    except ImportError as exc:
-        raise ConfigError(
-            "the reward log's plot draws with matplotlib: install the `report` extra "
-            "(pip install 'proofgate[report]')"
-        ) from exc
-    figure = Figure(figsize=(9, 6), dpi=_DPI, layout="constrained")
-    FigureCanvasAgg(figure)
-    return figure
-
-
 def draw_cheat_rate(summary: RewardLogSummary) -> bytes:
     """A PNG: above, the cheat rate per step and each class's share stacked beneath it; below,
     the share proved and the mean reward (ConfigError without matplotlib)."""
-    figure = _figure()
+    figure = new_figure(9, 6, drawing="the reward log's plot")
     from matplotlib.ticker import MaxNLocator
 
     rates, outcomes = figure.subplots(2, 1, sharex=True, height_ratios=(3, 2))
@@ -251,13 +236,8 @@ def draw_cheat_rate(summary: RewardLogSummary) -> bytes:
     outcomes.xaxis.set_major_locator(MaxNLocator(integer=True))
     outcomes.legend(loc="upper left", fontsize=8, frameon=False)
     for axes in (rates, outcomes):
-        for side in ("top", "right"):
-            axes.spines[side].set_visible(False)
-        axes.grid(axis="y", color="#e0e0e0", linewidth=0.8)
-        axes.set_axisbelow(True)
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", facecolor="white")
-    return buffer.getvalue()
+        style_axes(axes, grid="y")
+    return png(figure)
 
 
 def write_reward_report(summary: RewardLogSummary, out: Path) -> list[Path]:
