@@ -15,10 +15,12 @@ from proofgate.lean.syntax import (
     SIMPROC_WORDS,
     SYNTAX_WORDS,
     imported_module,
+    is_attribute_use,
     nesting,
     read_header,
 )
 from proofgate.verify.assemble import parse_statement
+from proofgate.verify.completion import declarations
 from proofgate.verify.rules import KEYWORDS
 
 
@@ -98,3 +100,42 @@ def test_the_policy_refuses_the_code_commands_by_the_words_syntax_owns() -> None
     assert refused >= RUN_CODE_WORDS | SYNTAX_WORDS | SIMPROC_WORDS | INITIALIZE_WORDS
     assert {"run_tac", "by_elab"} <= refused  # a tactic and a term: not command words
     assert not {"run_tac", "by_elab"} & COMMAND_WORDS
+
+
+@pytest.mark.parametrize(
+    ("text", "attribute"),
+    [
+        ("instance foo : Inhabited Nat := ⟨0⟩", False),
+        ("local instance foo : Inhabited Nat := ⟨0⟩", False),  # `instance` takes an attrKind
+        ("scoped instance foo : Inhabited Nat := ⟨0⟩", False),
+        ("@[instance] def foo", True),
+        ("@[simp, instance] def foo", True),
+        ("attribute [instance] foo", True),
+        ("attribute [local instance] foo", True),
+        ("attribute [simp, scoped instance] foo", True),
+        ("attribute [-instance] foo", True),  # an erased attribute
+        ("deriving instance Repr for Foo", True),
+        ("theorem t : True := by exact (- instance)", False),  # a `-` outside an attribute list
+    ],
+)
+def test_an_attribute_use_is_told_from_a_declaration(text: str, attribute: bool) -> None:
+    tokens = code(text)
+    index = next(i for i, t in enumerate(tokens) if t.is_word("instance"))
+    assert is_attribute_use(tokens, index) is attribute
+
+
+def test_assembly_and_the_completion_reader_find_the_same_declarations() -> None:
+    # They once had a rule each: assembly took `local instance foo` for an attribute and read
+    # `attribute [-instance] foo` as a nameless instance; the completion reader missed neither by
+    # the rule but by luck (no name follows `[local instance]`).
+    text = (
+        "local instance instA : Inhabited Nat := ⟨0⟩\n"
+        "@[simp, instance] def instB : Inhabited Nat := ⟨1⟩\n"
+        "attribute [local instance] instB\n"
+        "attribute [-instance] instA\n"
+        "deriving instance Repr for Foo\n"
+        "theorem t : True := sorry\n"
+    )
+    found = [(d.keyword, d.name) for d in parse_statement(text, target="t").declarations]
+    assert found == [("instance", "instA"), ("def", "instB"), ("theorem", "t")]
+    assert [(d.keyword, d.name) for d in declarations(text)] == found

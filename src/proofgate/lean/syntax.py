@@ -44,6 +44,7 @@ __all__ = [
     "Header",
     "HeaderCommand",
     "imported_module",
+    "is_attribute_use",
     "nesting",
     "read_header",
 ]
@@ -171,6 +172,32 @@ def nesting(token: Token, depth: int) -> int:
     if token.kind is TokenKind.SYMBOL and token.text in CLOSE_BRACKETS:
         return max(0, depth - 1)
     return depth
+
+
+#: What an attribute entry follows: the list's opening bracket or the comma before it.
+_ATTRIBUTE_LIST = frozenset({"[", "@[", ","})
+
+
+def is_attribute_use(code: Sequence[Token], index: int) -> bool:
+    """Whether the declaration word at `code[index]` (code tokens) names an attribute or a derived
+    instance rather than starting a declaration: `@[instance]`, `@[simp, instance]`,
+    `attribute [local instance] f`, `attribute [-instance] f`, `deriving instance Repr for T`.
+
+    An attribute entry is `attrKind attr` or `-ident` (Lean's `Term.attrInstance` and `eraseAttr`),
+    so one `local`, `scoped` or `-` may stand between the list and the word. At a command's start
+    `local instance` and `scoped instance` declare an instance (Lean's `instance` command takes an
+    `attrKind`)."""
+    before = index - 1
+    if before >= 0 and (code[before].is_word(*ATTRIBUTE_KINDS) or _symbol(code[before], "-")):
+        before -= 1  # the entry's kind or erasure: the list must come before it
+        return before >= 0 and _symbol(code[before], *_ATTRIBUTE_LIST)
+    return before >= 0 and (
+        _symbol(code[before], *_ATTRIBUTE_LIST) or code[before].is_word("deriving")
+    )
+
+
+def _symbol(token: Token, *texts: str) -> bool:
+    return token.kind is TokenKind.SYMBOL and token.text in texts
 
 
 # --- the header -------------------------------------------------------------------------------

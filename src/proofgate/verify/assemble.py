@@ -32,6 +32,7 @@ from proofgate.lean.syntax import (
     MODIFIER_WORDS,
     THEOREM_WORDS,
     Header,
+    is_attribute_use,
     nesting,
     read_header,
 )
@@ -247,7 +248,7 @@ def _read_declarations(code: list[Token], start: int) -> list[Declaration]:
             private = True
             index += 1
             continue
-        if token.is_word(*DECLARATION_WORDS) and not _is_attribute_use(code, index):
+        if token.is_word(*DECLARATION_WORDS) and not is_attribute_use(code, index):
             declaration, index = _read_declaration(code, index, scopes, private)
             declarations.append(declaration)
             private = False
@@ -265,14 +266,6 @@ def _name_on_line(code: list[Token], index: int) -> tuple[str, ...] | None:
     if following is None or following.kind is not TokenKind.IDENT:
         return None
     return following.parts if following.line == code[index].line else None
-
-
-def _is_attribute_use(code: list[Token], index: int) -> bool:
-    """`instance` inside `@[instance]`, `attribute [instance]`, `deriving instance`."""
-    if index == 0:
-        return False
-    before = code[index - 1]
-    return before.text in ("[", ",", "@[") or before.is_word("deriving", "local", "scoped")
 
 
 def _read_declaration(

@@ -17,8 +17,8 @@ from dataclasses import dataclass
 from typing import Literal, Protocol
 
 from proofgate.exceptions import SubmissionError
-from proofgate.lean.lexer import Token, TokenKind, tokenize
-from proofgate.lean.syntax import DECLARATION_WORDS, THEOREM_WORDS, read_header
+from proofgate.lean.lexer import TokenKind, tokenize
+from proofgate.lean.syntax import DECLARATION_WORDS, THEOREM_WORDS, is_attribute_use, read_header
 from proofgate.models import Submission
 from proofgate.verify.assemble import Statement, parse_statement
 
@@ -220,7 +220,7 @@ def declarations(lean: str) -> list[NamedDeclaration]:
         elif (
             token.is_word(*_NAMED_WORDS)
             and following is not None
-            and not _attribute_use(code, index)
+            and not is_attribute_use(code, index)
         ):
             prefix = [part for kind, scope in scopes if kind == "namespace" for part in scope]
             if following.parts and following.parts[0] == "_root_":
@@ -238,12 +238,6 @@ def declarations(lean: str) -> list[NamedDeclaration]:
                 )
             )
     return found
-
-
-def _attribute_use(code: list[Token], index: int) -> bool:
-    """`instance` inside `@[instance]`, `attribute [instance]`, `deriving instance`."""
-    before = code[index - 1] if index else None
-    return before is not None and (before.text in ("[", ",", "@[") or before.is_word("deriving"))
 
 
 def _statement_opens(statement: Statement) -> list[str]:
