@@ -40,7 +40,8 @@ from typing import Any, TypeVar
 from proofgate.backends import Backend, open_backend
 from proofgate.config import Settings, get_settings
 from proofgate.exceptions import ConfigError, ProofgateError
-from proofgate.lean.lexer import TokenKind, tokenize
+from proofgate.lean.lexer import tokenize
+from proofgate.lean.syntax import THEOREM_WORDS, nesting
 from proofgate.models import VerdictStatus
 from proofgate.models.sessions import OpenSessionRequest, ProofState
 from proofgate.service import CheckerService
@@ -51,8 +52,6 @@ __all__ = ["Dojo", "DojoTypes", "statement_from_theorem"]
 os.environ.setdefault("DISABLE_REMOTE_CACHE", "1")
 
 T = TypeVar("T")
-_OPEN = frozenset({"(", "[", "{", "⟨", "⦃", "@[", "#[", "%["})
-_CLOSE = frozenset({")", "]", "}", "⟩", "⦄"})
 
 
 @dataclass(frozen=True)
@@ -123,7 +122,7 @@ def cut_at_proof(text: str, full_name: str) -> str:
             scopes.append(None)
         elif token.is_word("end") and scopes:
             scopes.pop()
-        elif token.is_word("theorem", "lemma") and following is not None:
+        elif token.is_word(*THEOREM_WORDS) and following is not None:
             declared = following.text
             prefix = [s for s in scopes if s]
             name = (
@@ -135,16 +134,11 @@ def cut_at_proof(text: str, full_name: str) -> str:
                 continue
             depth = 0
             for later in code[index + 2 :]:
-                if later.kind is TokenKind.SYMBOL and later.text in _OPEN:
-                    depth += 1
-                elif later.kind is TokenKind.SYMBOL and later.text in _CLOSE:
-                    depth = max(0, depth - 1)
-                elif depth == 0 and later.text == ":=":
+                if depth == 0 and later.text == ":=":
                     return text[: later.end] + " by sorry"
-                elif depth == 0 and (
-                    later.text == "|" or later.is_word("where", "theorem", "lemma")
-                ):
+                if depth == 0 and (later.text == "|" or later.is_word("where", *THEOREM_WORDS)):
                     break
+                depth = nesting(later, depth)
             raise ConfigError(f"{full_name}: only theorems proved with `:=` can be opened")
     raise ConfigError(f"no theorem {full_name} in this file")
 
