@@ -6,6 +6,7 @@ import asyncio
 import subprocess
 import sys
 import textwrap
+import threading
 from typing import Any
 
 import pytest
@@ -127,6 +128,25 @@ async def test_run_ends_with_the_kill() -> None:
     dog, kills = watchdog(FakeTree(tree_of(10 * MiB), tree_of(90 * MiB)), memory_bytes=64 * MiB)
     await asyncio.wait_for(dog.run(stopped=lambda: False), 5)
     assert kills == ["kill"] and dog.exceeded == "memory"
+
+
+async def test_run_reads_the_tree_off_the_loop_and_kills_on_it() -> None:
+    threads: list[int] = []
+
+    class ThreadNotingTree(FakeTree):
+        def look(self) -> TreeSample:
+            threads.append(threading.get_ident())
+            return super().look()
+
+    loop_thread = threading.get_ident()
+    kill_threads: list[int] = []
+    tree = ThreadNotingTree(tree_of(10 * MiB), tree_of(90 * MiB))
+    dog = Watchdog(
+        tree, kill=lambda: kill_threads.append(threading.get_ident()), memory_bytes=64 * MiB
+    )
+    await asyncio.wait_for(dog.run(stopped=lambda: False), 5)
+    assert threads and loop_thread not in threads  # /proc is walked in a thread
+    assert kill_threads == [loop_thread]  # the kill touches asyncio: on the loop
 
 
 GROWS_ON_DEMAND = textwrap.dedent("""

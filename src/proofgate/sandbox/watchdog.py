@@ -90,11 +90,20 @@ class Watchdog:
         """Look once, kill the tree if it is over a cap; the seconds to wait before the next look.
 
         A look that fails is logged and retried at the fastest pace: it never ends the watch."""
+        return self._judge(self._sample())
+
+    def _sample(self) -> TreeSample | None:
+        """Read the tree from /proc (or its cgroup): no state of the watchdog's is touched, so
+        `run` does it in a thread."""
         try:
-            sample: TreeSample | None = self.tree.look()
+            return self.tree.look()
         except Exception as exc:  # noqa: BLE001 - a failed look must not end the watch
             _log.error("watchdog_look_failed", pid=self.tree.root, error=repr(exc))
-            sample = None
+            return None
+
+    def _judge(self, sample: TreeSample | None) -> float:
+        """Kill the tree if `sample` is over a cap (on the loop: the kill signals through the
+        process's asyncio transport); the seconds to wait before the next look."""
         if sample is not None and not sample.members:
             sample = None  # the tree is gone
         if sample is not None and self.exceeded is None:
@@ -114,7 +123,11 @@ class Watchdog:
         """Look until `stopped()` or the tree was killed over a cap. Waits on the grid, and with
         `exited` (a future done when the process exits) wakes at once when it is done."""
         while not stopped() and self.exceeded is None:
-            delay = grid_delay(self.look())
+            # A walk of /proc takes milliseconds under load: it runs in a thread, off the loop.
+            sample = await asyncio.to_thread(self._sample)
+            if stopped():
+                return
+            delay = grid_delay(self._judge(sample))
             if self.exceeded is not None or (exited is not None and exited.done()):
                 return
             if exited is None:
