@@ -186,7 +186,8 @@ def is_attribute_use(code: Sequence[Token], index: int) -> bool:
     An attribute entry is `attrKind attr` or `-ident` (Lean's `Term.attrInstance` and `eraseAttr`),
     so one `local`, `scoped` or `-` may stand between the list and the word. At a command's start
     `local instance` and `scoped instance` declare an instance (Lean's `instance` command takes an
-    `attrKind`)."""
+    `attrKind`). Read from Lean's Parser/Command.lean and Parser/Term.lean; untested against real
+    Lean."""
     before = index - 1
     if before >= 0 and (code[before].is_word(*ATTRIBUTE_KINDS) or _symbol(code[before], "-")):
         before -= 1  # the entry's kind or erasure: the list must come before it
