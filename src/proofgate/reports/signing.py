@@ -84,10 +84,14 @@ def canonical_json(value: Any) -> bytes:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
 
 
+def _mac(body: dict[str, Any], key: ReportKey) -> str:
+    """The HMAC-SHA256 of `body`'s canonical JSON under `key`, in hex: a signature's value."""
+    return hmac.new(key.secret, canonical_json(body), hashlib.sha256).hexdigest()
+
+
 def sign(body: dict[str, Any], key: ReportKey) -> dict[str, str]:
     """The signature object of `body` (which must not hold one itself)."""
-    mac = hmac.new(key.secret, canonical_json(body), hashlib.sha256).hexdigest()
-    return {"algorithm": ALGORITHM, "key_id": key.key_id, "value": mac}
+    return {"algorithm": ALGORITHM, "key_id": key.key_id, "value": _mac(body, key)}
 
 
 def verify(record: dict[str, Any], key: ReportKey) -> SignatureCheck:
@@ -100,5 +104,4 @@ def verify(record: dict[str, Any], key: ReportKey) -> SignatureCheck:
     if signature.get("key_id") != key.key_id:
         return "unknown_key"
     body = {name: value for name, value in record.items() if name != "signature"}
-    expected = hmac.new(key.secret, canonical_json(body), hashlib.sha256).hexdigest()
-    return "valid" if hmac.compare_digest(expected, signature["value"]) else "invalid"
+    return "valid" if hmac.compare_digest(_mac(body, key), signature["value"]) else "invalid"
