@@ -40,6 +40,7 @@ def test_only_differing_items_are_listed_in_line_order() -> None:
     ]
     assert (comparison.items, comparison.agreeing, comparison.incomplete) == (4, 2, 1)
     assert comparison.by_environment["default"]["proved"] == 2
+    assert comparison.outcomes == ["error:submission", "failed", "proved", "timeout"]
     assert comparison.as_json()["differing_count"] == 2
 
     markdown = "\n".join(render_markdown_section(comparison))

@@ -52,6 +52,11 @@ class VersionComparison:
     incomplete: int = 0  # items without a record in some environment
     by_environment: dict[str, Counter[str]] = field(default_factory=dict)
 
+    @property
+    def outcomes(self) -> list[str]:
+        """Every outcome some environment has, sorted: the rows of the outcome tables."""
+        return sorted({outcome for counts in self.by_environment.values() for outcome in counts})
+
     def as_json(self) -> dict[str, object]:
         return {
             "environments": self.environments,
@@ -124,14 +129,13 @@ def render_html_section(comparison: VersionComparison) -> str:
         + "</tr>"
         for item in comparison.differing
     )
-    outcomes = sorted({o for counts in comparison.by_environment.values() for o in counts})
     totals = "".join(
         f"<tr><td>{_e(outcome)}</td>"
         + "".join(
             f'<td class="num">{comparison.by_environment[name][outcome]}</td>' for name in names
         )
         + "</tr>"
-        for outcome in outcomes
+        for outcome in comparison.outcomes
     )
     parts = [
         "<h2>Differences between environments</h2>",
@@ -158,8 +162,7 @@ def render_markdown_section(comparison: VersionComparison) -> list[str]:
     rule = "|---" + "|---" * len(names) + "|"
     lines = ["## Differences between environments", "", headline(comparison), ""]
     lines += ["| outcome " + header, rule]
-    outcomes = sorted({o for counts in comparison.by_environment.values() for o in counts})
-    for outcome in outcomes:
+    for outcome in comparison.outcomes:
         counts = " | ".join(str(comparison.by_environment[name][outcome]) for name in names)
         lines.append(f"| {outcome} | {counts} |")
     if comparison.differing:
