@@ -77,3 +77,9 @@ def test_cli_reports_bad_setting_by_variable_name() -> None:
 )
 def test_is_loopback_host_is_the_one_test_of_a_bind_address(host: str, loopback: bool) -> None:
     assert is_loopback_host(host) is loopback
+
+
+def test_batch_items_at_once_is_the_setting_or_twice_the_workers(settings: Settings) -> None:
+    assert settings.model_copy(update={"workers": 3}).batch_items_at_once == 6
+    configured = settings.model_copy(update={"workers": 3, "batch_concurrency": 5})
+    assert configured.batch_items_at_once == 5

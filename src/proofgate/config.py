@@ -330,6 +330,12 @@ class Settings(BaseSettings):
         return self.max_workers_per_tenant or max(1, self.workers // 2)
 
     @property
+    def batch_items_at_once(self) -> int:
+        """`batch_concurrency`, or its default: twice the workers (a job's items, a reward group's
+        completions, a Kimina request's snippets)."""
+        return self.batch_concurrency or 2 * self.workers
+
+    @property
     def tenant_queue_cap(self) -> int:
         """`max_queue_per_tenant`, or its default: half the queue, at least 1."""
         return self.max_queue_per_tenant or max(1, self.max_queue // 2)

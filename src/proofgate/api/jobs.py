@@ -263,7 +263,7 @@ async def start_jobs(app: FastAPI, settings: Settings, service: Checker) -> JobR
     runner = JobRunner(
         store,
         checked,
-        concurrency=settings.batch_concurrency or 2 * settings.workers,
+        concurrency=settings.batch_items_at_once,
         key_limit=key_limit,
         resume=settings.resume_jobs,
         on_item=metrics.observe_batch_item,

@@ -68,6 +68,7 @@ from proofgate.api.kimina_models import (
     VerifyResponse,
 )
 from proofgate.api.metrics import Metrics
+from proofgate.config import Settings
 from proofgate.exceptions import Busy, LeanUnavailable, NotReady, SubmissionError
 from proofgate.models import Message as ProofgateMessage
 from proofgate.models import Position, Severity, Submission, Verdict, VerdictStatus
@@ -272,8 +273,8 @@ async def _answer(
     (at most the batch concurrency at a time), answered in order."""
     limit_items(request, len(items), what)
     charge_submissions(request, len(items))
-    settings = request.app.state.settings
-    gate = asyncio.Semaphore(settings.batch_concurrency or 2 * settings.workers)
+    settings: Settings = request.app.state.settings
+    gate = asyncio.Semaphore(settings.batch_items_at_once)
 
     async def gated(snippet_id: str, code: str) -> ReplResponse:
         async with gate:

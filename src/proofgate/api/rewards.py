@@ -70,7 +70,7 @@ def _scored(
         service,
         tenant=tenant,
         scale=RewardScale.from_options(group.request.reward, settings),
-        concurrency=settings.batch_concurrency or 2 * settings.workers,
+        concurrency=settings.batch_items_at_once,
         busy_wait=settings.queue_wait,
         raise_not_ready=raise_not_ready,
         on_verdict=metrics.observe_verdict,
