@@ -23,6 +23,7 @@ from dataclasses import KW_ONLY, dataclass
 
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse
+from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from proofgate.api.errors import DEFAULT_RETRY_AFTER, error_response, request_id_of
@@ -63,13 +64,11 @@ def _guarded(path: str) -> bool:
 
 
 def _presented_token(scope: Scope) -> tuple[str | None, bool]:
-    """The token the request carries, and whether it tried to carry one at all."""
-    authorization = api_key = None
-    for name, value in scope.get("headers", ()):
-        if name == b"authorization":
-            authorization = value.decode("latin-1").strip()
-        elif name == b"x-api-key":
-            api_key = value.decode("latin-1").strip()
+    """The token the request carries, and whether it tried to carry one at all (a header given
+    twice: its first value, as the routes' `request.headers` read it)."""
+    headers = Headers(scope=scope)
+    authorization = headers.get("authorization", "").strip()
+    api_key = headers.get("x-api-key", "").strip()
     if api_key:
         return api_key, True
     if authorization:

@@ -13,6 +13,7 @@ import traceback
 import uuid
 
 import structlog
+from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from proofgate.api.errors import internal_error_response
@@ -23,7 +24,7 @@ __all__ = ["REQUEST_ID_HEADER", "RequestContextMiddleware"]
 
 REQUEST_ID_HEADER = "X-Request-ID"
 _HEADER_KEY = REQUEST_ID_HEADER.lower().encode()
-_SANE_ID = re.compile(rb"^[A-Za-z0-9][A-Za-z0-9._:@/+=-]{0,127}$")
+_SANE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:@/+=-]{0,127}")
 #: Probes are logged at debug level: they arrive every few seconds and say nothing new.
 _QUIET_PATHS = frozenset({"/healthz", "/readyz", "/metrics", "/health"})  # /health: Kimina's
 
@@ -31,10 +32,8 @@ _log = get_logger("proofgate.http")
 
 
 def _incoming_request_id(scope: Scope) -> str | None:
-    for name, value in scope.get("headers", ()):
-        if name == _HEADER_KEY:
-            return value.decode("ascii") if _SANE_ID.match(value) else None
-    return None
+    value = Headers(scope=scope).get(REQUEST_ID_HEADER)
+    return value if value is not None and _SANE_ID.fullmatch(value) else None
 
 
 def _route_template(scope: Scope) -> str:
