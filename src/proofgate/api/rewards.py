@@ -95,6 +95,11 @@ def _scored(
     return counted()
 
 
+async def _in_order(records: AsyncIterator[RewardRecord]) -> list[RewardRecord]:
+    """A group's records once all are done, in completion order (they arrive as checks finish)."""
+    return sorted([record async for record in records], key=lambda record: record.index)
+
+
 @router.post(
     "/rewards",
     response_model=RewardResponse,
@@ -133,7 +138,7 @@ async def rewards(
     )
     if streaming:
         return ndjson_response(record.model_dump_json() async for record in records)
-    collected = sorted([record async for record in records], key=lambda r: r.index)
+    collected = await _in_order(records)
     counts: dict[str, int] = {}
     cheats: dict[str, int] = {}
     for record in collected:
@@ -169,8 +174,7 @@ def _coalescer(request: Request, service: CheckerService) -> Coalescer[_GroupKey
         records = _scored(
             group, service, state, tenant=tenant, raise_not_ready=True, route="/v1/rewards/openrlhf"
         )
-        collected = [record async for record in records]
-        return sorted(collected, key=lambda record: record.index)
+        return await _in_order(records)
 
     coalescer = Coalescer(flush)
     state.openrlhf_coalescer = coalescer
