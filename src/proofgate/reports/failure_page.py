@@ -4,7 +4,6 @@ Markdown summary beside the chart PNGs (`proofgate report RESULTS.jsonl --out DI
 from __future__ import annotations
 
 import base64
-import html
 import json
 from collections import Counter
 from collections.abc import Set
@@ -14,6 +13,7 @@ from pathlib import Path
 from proofgate.__about__ import __version__
 from proofgate.exceptions import ConfigError
 from proofgate.reports.failures import CHEAT_CLASSES, FailureSummary, MessageGroup, percentile
+from proofgate.reports.markup import html_text, markdown_cell
 from proofgate.reports.plots import colour_of, draw_all
 from proofgate.reports.versions import render_html_section, render_markdown_section
 
@@ -48,10 +48,6 @@ img { max-width: 100%; height: auto; display: block; margin: 6px 0; }
 """
 
 
-def _e(value: object) -> str:
-    return html.escape(str(value), quote=True)
-
-
 def _share(count: int, total: int) -> str:
     return f"{100 * count / total:.1f}%" if total else "-"
 
@@ -64,7 +60,7 @@ def _table(
     narrow: bool = False,
 ) -> str:
     head = "".join(
-        f'<th class="num">{_e(h)}</th>' if i in numeric else f"<th>{_e(h)}</th>"
+        f'<th class="num">{html_text(h)}</th>' if i in numeric else f"<th>{html_text(h)}</th>"
         for i, h in enumerate(headers)
     )
     body = "".join(
@@ -82,19 +78,19 @@ def _table(
 
 def _image(name: str, png: bytes, alt: str) -> str:
     data = base64.b64encode(png).decode("ascii")
-    return f'<img src="data:image/png;base64,{data}" alt="{_e(alt)}" data-file="{_e(name)}">'
+    return f'<img src="data:image/png;base64,{data}" alt="{html_text(alt)}" data-file="{html_text(name)}">'
 
 
 def _examples(group: MessageGroup) -> str:
     return "<br>".join(
-        f'<span class="ex"><code>{_e(item)}</code>: {_e(text)}</span>'
+        f'<span class="ex"><code>{html_text(item)}</code>: {html_text(text)}</span>'
         for item, text in group.examples
     )
 
 
 def _message_rows(groups: list[MessageGroup]) -> list[list[str]]:
     return [
-        [str(g.count), _e(g.category), f"<code>{_e(g.pattern)}</code>", _examples(g)]
+        [str(g.count), html_text(g.category), f"<code>{html_text(g.pattern)}</code>", _examples(g)]
         for g in groups
     ]
 
@@ -103,7 +99,7 @@ def _times_rows(summary: FailureSummary) -> list[list[str]]:
     rows = []
     for status, times in sorted(summary.seconds.items(), key=lambda item: -len(item[1])):
         rows.append(
-            [_e(status), str(len(times))]
+            [html_text(status), str(len(times))]
             + [f"{percentile(times, q):.3f}" for q in (0.5, 0.9, 0.99)]
             + [f"{max(times):.3f}"]
         )
@@ -125,17 +121,17 @@ def render_html(summary: FailureSummary, charts: dict[str, bytes]) -> str:
         "<!DOCTYPE html>",
         '<html lang="en"><head><meta charset="utf-8">',
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
-        f"<title>proofgate failure report: {_e(Path(summary.source).name or 'batch')}</title>",
+        f"<title>proofgate failure report: {html_text(Path(summary.source).name or 'batch')}</title>",
         f"<style>{_CSS}</style></head><body><main>",
         "<h1>How this batch failed</h1>",
         (
-            f'<div class="meta">{_e(summary.source)} &middot; generated '
-            f"{_e(datetime.now(timezone.utc).isoformat(timespec='seconds'))} by proofgate "
-            f"{_e(__version__)}</div>"
+            f'<div class="meta">{html_text(summary.source)} &middot; generated '
+            f"{html_text(datetime.now(timezone.utc).isoformat(timespec='seconds'))} by proofgate "
+            f"{html_text(__version__)}</div>"
         ),
         '<div class="cards">'
         + "".join(
-            f'<div class="card"><div class="n">{_e(n)}</div><div class="l">{_e(label)}</div></div>'
+            f'<div class="card"><div class="n">{html_text(n)}</div><div class="l">{html_text(label)}</div></div>'
             for n, label in cards
         )
         + "</div>",
@@ -145,7 +141,7 @@ def render_html(summary: FailureSummary, charts: dict[str, bytes]) -> str:
             ["outcome", "items", "share"],
             [
                 [
-                    f'<span class="dot" style="background:{colour_of(o)}"></span>{_e(o)}',
+                    f'<span class="dot" style="background:{colour_of(o)}"></span>{html_text(o)}',
                     str(c),
                     _share(c, total),
                 ]
@@ -175,7 +171,7 @@ def render_html(summary: FailureSummary, charts: dict[str, bytes]) -> str:
         ),
         _table(
             ["stage", "mean ms"],
-            [[_e(label), f"{summary.stage_ms.get(key, 0.0):.1f}"] for key, label in _STAGES],
+            [[html_text(label), f"{summary.stage_ms.get(key, 0.0):.1f}"] for key, label in _STAGES],
             {1},
             narrow=True,
         ),
@@ -203,20 +199,18 @@ def _cheats_html(summary: FailureSummary) -> str:
     for name in CHEAT_CLASSES:
         found = summary.cheats.get(name)
         if not found:
-            rows.append([_e(name), "0", '<span class="none">none</span>'])
+            rows.append([html_text(name), "0", '<span class="none">none</span>'])
             continue
-        detail = ", ".join(f"<code>{_e(k)}</code> &times;{v}" for k, v in found.most_common(8))
-        rows.append([_e(name), str(summary.cheat_items[name]), detail])
+        detail = ", ".join(
+            f"<code>{html_text(k)}</code> &times;{v}" for k, v in found.most_common(8)
+        )
+        rows.append([html_text(name), str(summary.cheat_items[name]), detail])
     return _table(["class", "items", "which"], rows, {1})
-
-
-def _md(value: object) -> str:
-    return str(value).replace("|", "\\|").replace("\n", " ")
 
 
 def _md_code(value: object) -> str:
     """An inline code span that survives backticks inside it."""
-    text = _md(value)
+    text = markdown_cell(value)
     return f"`` {text} ``" if "`" in text else f"`{text}`"
 
 
@@ -248,7 +242,11 @@ def render_markdown_summary(summary: FailureSummary) -> str:
     lines += ["", "## Most frequent error messages", ""]
     lines += ["| count | category | message | example |", "|---:|---|---|---|"]
     for group in summary.messages:
-        example = f"`{group.examples[0][0]}`: {_md(group.examples[0][1])}" if group.examples else ""
+        example = (
+            f"`{group.examples[0][0]}`: {markdown_cell(group.examples[0][1])}"
+            if group.examples
+            else ""
+        )
         lines.append(
             f"| {group.count} | {group.category} | {_md_code(group.pattern)} | {example} |"
         )
@@ -276,7 +274,10 @@ def render_markdown_summary(summary: FailureSummary) -> str:
             "| count | kind | message |",
             "|---:|---|---|",
         ]
-        lines += [f"| {g.count} | {g.category} | {_md(g.pattern)} |" for g in summary.item_errors]
+        lines += [
+            f"| {g.count} | {g.category} | {markdown_cell(g.pattern)} |"
+            for g in summary.item_errors
+        ]
     return "\n".join(lines) + "\n"
 
 

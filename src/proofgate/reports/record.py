@@ -20,6 +20,7 @@ from proofgate.config import Settings
 from proofgate.exceptions import ConfigError
 from proofgate.models import Submission, Verdict
 from proofgate.models.validation import json_object
+from proofgate.reports.markup import markdown_cell
 from proofgate.reports.signing import ReportKey, SignatureCheck, canonical_json, sign, verify
 
 __all__ = [
@@ -122,10 +123,6 @@ def _fence(text: str, language: str) -> str:
     return f"{fence}{language}\n{text.rstrip()}\n{fence}"
 
 
-def _cell(value: object) -> str:
-    return str(value).replace("|", "\\|").replace("\n", " ")
-
-
 def _time_cell(timings: dict[str, Any]) -> str:
     total, repl, audit = (timings.get(f"{n}_ms", 0) for n in ("total", "repl", "audit"))
     return f"{total:.0f} ms (REPL {repl:.0f} ms, audit {audit:.0f} ms)"
@@ -146,7 +143,7 @@ def render_markdown(record: dict[str, Any]) -> str:
         title += f" for `{verdict['target']}`"
     lines += [title, ""]
     if verdict.get("reason"):
-        lines += [f"> {_cell(verdict['reason'])}", ""]
+        lines += [f"> {markdown_cell(verdict['reason'])}", ""]
     rows = [
         ("item", record.get("item_id") or "-"),
         ("Lean", pins.get("lean")),
@@ -165,7 +162,7 @@ def render_markdown(record: dict[str, Any]) -> str:
         ("signature", f"{signature.get('algorithm')}, key id `{signature.get('key_id')}`"),
     ]
     lines += ["| | |", "|---|---|"]
-    lines += [f"| {name} | {_cell(value)} |" for name, value in rows]
+    lines += [f"| {name} | {markdown_cell(value)} |" for name, value in rows]
     lines.append("")
     if record.get("statement") is not None:
         lines += ["## Locked statement", "", _fence(record["statement"], "lean"), ""]
@@ -178,7 +175,7 @@ def render_markdown(record: dict[str, Any]) -> str:
         for message in messages:
             pos = message.get("pos")
             where = f"{pos['line']}:{pos['column']} " if pos else ""
-            text = _cell(message.get("text", ""))
+            text = markdown_cell(message.get("text", ""))
             lines.append(f"- {where}{message.get('severity')} [{message.get('category')}]: {text}")
         lines.append("")
     lines += [

@@ -9,12 +9,12 @@ it has differ. Records of format 1 name no environment: a file of them has nothi
 
 from __future__ import annotations
 
-import html
 from collections import Counter
 from dataclasses import dataclass, field
 
 from proofgate.batch.input import BatchRecord
 from proofgate.batch.runner import record_outcome
+from proofgate.reports.markup import html_text, markdown_cell
 
 __all__ = [
     "ItemVerdicts",
@@ -115,22 +115,18 @@ def headline(comparison: VersionComparison) -> str:
     return text + "."
 
 
-def _e(value: object) -> str:
-    return html.escape(str(value), quote=True)
-
-
 def render_html_section(comparison: VersionComparison) -> str:
     """The report page's section: the headline, outcomes per environment, the differing items."""
     names = comparison.environments
-    head = "".join(f"<th>{_e(name)}</th>" for name in names)
+    head = "".join(f"<th>{html_text(name)}</th>" for name in names)
     rows = "".join(
-        f"<tr><td><code>{_e(item.id)}</code></td>"
-        + "".join(f"<td>{_e(item.outcome(name))}</td>" for name in names)
+        f"<tr><td><code>{html_text(item.id)}</code></td>"
+        + "".join(f"<td>{html_text(item.outcome(name))}</td>" for name in names)
         + "</tr>"
         for item in comparison.differing
     )
     totals = "".join(
-        f"<tr><td>{_e(outcome)}</td>"
+        f"<tr><td>{html_text(outcome)}</td>"
         + "".join(
             f'<td class="num">{comparison.by_environment[name][outcome]}</td>' for name in names
         )
@@ -139,7 +135,7 @@ def render_html_section(comparison: VersionComparison) -> str:
     )
     parts = [
         "<h2>Differences between environments</h2>",
-        f"<p>{_e(headline(comparison))}</p>",
+        f"<p>{html_text(headline(comparison))}</p>",
         f"<table><thead><tr><th>outcome</th>{head}</tr></thead><tbody>{totals}</tbody></table>",
     ]
     if comparison.differing:
@@ -151,14 +147,10 @@ def render_html_section(comparison: VersionComparison) -> str:
     return "\n".join(parts)
 
 
-def _md(value: object) -> str:
-    return str(value).replace("|", "\\|").replace("\n", " ")
-
-
 def render_markdown_section(comparison: VersionComparison) -> list[str]:
     """The summary's section, as Markdown lines."""
     names = comparison.environments
-    header = "| " + " | ".join(_md(name) for name in names) + " |"
+    header = "| " + " | ".join(markdown_cell(name) for name in names) + " |"
     rule = "|---" + "|---" * len(names) + "|"
     lines = ["## Differences between environments", "", headline(comparison), ""]
     lines += ["| outcome " + header, rule]
@@ -169,5 +161,5 @@ def render_markdown_section(comparison: VersionComparison) -> list[str]:
         lines += ["", "| item " + header, rule]
         for item in comparison.differing:
             cells = " | ".join(item.outcome(name) for name in names)
-            lines.append(f"| `{_md(item.id)}` | {cells} |")
+            lines.append(f"| `{markdown_cell(item.id)}` | {cells} |")
     return lines
