@@ -41,7 +41,7 @@ from proofgate.backends import Backend, open_backend
 from proofgate.config import Settings, get_settings
 from proofgate.exceptions import ConfigError, ProofgateError
 from proofgate.lean.lexer import tokenize
-from proofgate.lean.syntax import THEOREM_WORDS, nesting
+from proofgate.lean.syntax import THEOREM_WORDS, Scopes, nesting
 from proofgate.models import VerdictStatus
 from proofgate.models.sessions import OpenSessionRequest, ProofState
 from proofgate.service import CheckerService
@@ -113,23 +113,14 @@ def statement_from_theorem(theorem: Any) -> str:
 def cut_at_proof(text: str, full_name: str) -> str:
     """`text` up to `full_name`'s `:=`, followed by `by sorry`."""
     code = [t for t in tokenize(text) if t.is_code]
-    scopes: list[str | None] = []  # namespace names, None for sections
+    scopes = Scopes()
     for index, token in enumerate(code):
+        if scopes.read(code, index):
+            continue
         following = code[index + 1] if index + 1 < len(code) else None
-        if token.is_word("namespace") and following is not None:
-            scopes.append(following.text)
-        elif token.is_word("section"):
-            scopes.append(None)
-        elif token.is_word("end") and scopes:
-            scopes.pop()
-        elif token.is_word(*THEOREM_WORDS) and following is not None:
+        if token.is_word(*THEOREM_WORDS) and following is not None:
             declared = following.text
-            prefix = [s for s in scopes if s]
-            name = (
-                declared.removeprefix("_root_.")
-                if declared.startswith("_root_.")
-                else ".".join([*prefix, declared])
-            )
+            name = scopes.full_name(following.parts or (following.text,))
             if full_name not in (name, declared):
                 continue
             depth = 0

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from proofgate.ci.discover import discover_text
+from proofgate.dojo import cut_at_proof
 from proofgate.lean.lexer import iter_tokens, tokenize
 from proofgate.lean.syntax import (
     COMMAND_WORDS,
@@ -14,6 +16,7 @@ from proofgate.lean.syntax import (
     RUN_CODE_WORDS,
     SIMPROC_WORDS,
     SYNTAX_WORDS,
+    Scopes,
     imported_module,
     is_attribute_use,
     nesting,
@@ -139,3 +142,47 @@ def test_assembly_and_the_completion_reader_find_the_same_declarations() -> None
     found = [(d.keyword, d.name) for d in parse_statement(text, target="t").declarations]
     assert found == [("instance", "instA"), ("def", "instB"), ("theorem", "t")]
     assert [(d.keyword, d.name) for d in declarations(text)] == found
+
+
+#: Namespaces and sections as Lean keeps them: a dotted `end` closes one scope per component, a
+#: `mutual` block's `end` closes only the block, a named section adds no namespace.
+SCOPED = """namespace A
+namespace B
+theorem x : True := trivial
+end A.B
+theorem y : True := trivial
+namespace C
+mutual
+theorem z : True := trivial
+end
+theorem w : True := trivial
+section S.T
+theorem v : True := trivial
+end S.T
+theorem _root_.r : True := sorry
+end C
+"""
+SCOPED_NAMES = ["A.B.x", "y", "C.z", "C.w", "C.v", "r"]
+
+
+def test_scopes_follow_leans_namespace_section_and_end() -> None:
+    scopes = Scopes()
+    assert scopes.follow("namespace", ["A", "B"]) and scopes.namespace == ("A", "B")
+    assert scopes.follow("section", ["S"], on_line=False) is False  # not its name: unnamed
+    assert scopes.follow("end") is False and scopes.namespace == ("A", "B")
+    assert scopes.follow("mutual") is False and scopes.follow("end") is False
+    assert scopes.follow("end", ["A", "B"]) and scopes.namespace == ()
+    assert scopes.follow("theorem", ["x"]) is None
+    assert scopes.full_name(["_root_", "r"]) == "r" and scopes.full_name(["x"]) == "x"
+
+
+def test_every_reader_of_declarations_names_them_as_lean_does() -> None:
+    # Four readers kept scopes each: CI's theorem finder closed one scope for `end A.B` (naming
+    # `y` `A.y`), the Dojo adapter's `cut_at_proof` let a `mutual` block's `end` close `C` (so
+    # `C.w` was not found); assembly and the completion reader agreed with Lean here.
+    assert [d.name for d in parse_statement(SCOPED).declarations] == SCOPED_NAMES
+    assert [d.name for d in declarations(SCOPED)] == SCOPED_NAMES
+    assert [t.name for t in discover_text(SCOPED)] == SCOPED_NAMES
+    for name in SCOPED_NAMES:
+        short = name.rsplit(".", 1)[-1]
+        assert cut_at_proof(SCOPED, name).endswith(f"{short} : True := by sorry")

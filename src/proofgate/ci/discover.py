@@ -20,13 +20,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from proofgate.ci.source import Command, Token, normalised, skip_brackets, split_commands, tokenize
+from proofgate.lean.syntax import THEOREM_WORDS, Scopes
 
 __all__ = ["SKIPPED_DIRS", "Theorem", "discover_text", "lean_files"]
 
 #: Directories never searched for sources: build output, dependencies, VCS metadata.
 SKIPPED_DIRS = frozenset({".lake", "lake-packages", ".git", "build", "node_modules", ".venv"})
 
-_THEOREM_KINDS = frozenset({"theorem", "lemma"})
 _OPENERS = {"(": ")", "[": "]", "@[": "]", "{": "}", "⟨": "⟩", "⦃": "⦄", "⟦": "⟧"}
 _CLOSERS = frozenset(_OPENERS.values())
 
@@ -98,37 +98,33 @@ def _signature(text: str, command: Command) -> tuple[str, list[Token]]:
     return " ".join(piece.strip() for piece in pieces if piece.strip()), kept
 
 
-def _full_name(scopes: list[str], name: str) -> str:
-    if name.startswith("_root_."):
-        return name[len("_root_.") :]
-    return ".".join([*[s for s in scopes if s], name])
-
-
-def _update_scopes(scopes: list[str], command: Command) -> None:
-    if command.kind == "namespace":
-        scopes.append(command.name() or "")
-    elif command.kind in ("section", "mutual"):
-        scopes.append("")
-    elif command.kind == "end" and scopes:
-        scopes.pop()
+def _follow_scopes(scopes: Scopes, command: Command) -> None:
+    """Open or close the namespaces and sections a `namespace`, `section`, `mutual` or `end`
+    command opens or closes (lean/syntax's rule; names split at their dots as written)."""
+    name = command.name()
+    if name is not None:
+        on_line = command.tokens[command.keyword_index + 1].line == command.keyword.line
+        scopes.follow(command.kind, name.split("."), on_line=on_line)
+    else:
+        scopes.follow(command.kind)
 
 
 def discover_text(text: str) -> list[Theorem]:
     """Every public theorem of one Lean file, in order."""
     commands = split_commands(tokenize(text))
-    scopes: list[str] = []
+    scopes = Scopes()
     context_tokens: list[Token] = []
     statement_parts: list[str] = []
     theorems: list[Theorem] = []
     seen: set[str] = set()
     for command in commands:
         kind = command.kind
-        if kind in _THEOREM_KINDS:
+        if kind in THEOREM_WORDS:
             signature, signature_tokens = _signature(text, command)
             name = command.name()
             modifiers = {t.text for t in command.tokens[: command.keyword_index]}
             if name is not None and "private" not in modifiers:
-                full = _full_name(scopes, name)
+                full = scopes.full_name(name.split("."))
                 if full not in seen:
                     seen.add(full)
                     theorems.append(
@@ -151,7 +147,7 @@ def discover_text(text: str) -> list[Theorem]:
         else:
             context_tokens.extend(command.tokens)
             statement_parts.append(text[command.start : command.tokens[-1].end])
-        _update_scopes(scopes, command)
+        _follow_scopes(scopes, command)
     return theorems
 
 

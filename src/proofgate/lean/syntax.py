@@ -43,6 +43,7 @@ __all__ = [
     "THEOREM_WORDS",
     "Header",
     "HeaderCommand",
+    "Scopes",
     "imported_module",
     "is_attribute_use",
     "nesting",
@@ -199,6 +200,61 @@ def is_attribute_use(code: Sequence[Token], index: int) -> bool:
 
 def _symbol(token: Token, *texts: str) -> bool:
     return token.kind is TokenKind.SYMBOL and token.text in texts
+
+
+class Scopes:
+    """The namespaces and sections open at a point of a file, kept as Lean's elaborator keeps them
+    (Lean's Elab/BuiltinCommand.lean: `namespace A.B` and `section A.B` open one scope per name
+    component, an unnamed `section` one; `end` closes as many as its name has components, one
+    without a name). A `mutual` block counts as an unnamed section until its `end`. Read from
+    Lean's sources; untested against real Lean."""
+
+    def __init__(self) -> None:
+        self._open: list[str | None] = []  # a namespace's component, or None for a section's
+
+    @property
+    def namespace(self) -> tuple[str, ...]:
+        """The current namespace's components (sections add none)."""
+        return tuple(part for part in self._open if part is not None)
+
+    def full_name(self, parts: Sequence[str]) -> str:
+        """The full name of a declaration named `parts` here (`_root_.X` is `X`)."""
+        if parts and parts[0] == "_root_":
+            return ".".join(parts[1:])
+        return ".".join((*self.namespace, *parts))
+
+    def follow(
+        self, keyword: str, name: Sequence[str] = (), *, on_line: bool = True
+    ) -> bool | None:
+        """Follow the command `keyword` whose name (if any) is `name`, `on_line` when it stands on
+        the keyword's line (a `section`'s or `end`'s name only counts there: an unnamed `end`
+        followed by a declaration's name is not `end NAME`). Whether the command took the name;
+        None when `keyword` is no scope command."""
+        taken = tuple(name) if on_line or keyword == "namespace" else ()
+        if keyword == "namespace":
+            self._open.extend(taken)
+        elif keyword == "section":
+            self._open.extend([None] * max(1, len(taken)))
+        elif keyword == "mutual":
+            self._open.append(None)
+            return False
+        elif keyword == "end":
+            del self._open[max(0, len(self._open) - max(1, len(taken))) :]
+        else:
+            return None
+        return bool(taken)
+
+    def read(self, code: Sequence[Token], index: int) -> int:
+        """`follow` the command at `code[index]` (code tokens): how many tokens it spans (its
+        keyword and name), 0 when it is no scope command."""
+        token = code[index]
+        name = code[index + 1] if index + 1 < len(code) else None
+        if not _is_name(name):
+            name = None
+        keyword = token.text if token.is_word("namespace", "section", "mutual", "end") else ""
+        on_line = name is not None and name.line == token.line
+        took = self.follow(keyword, name.parts if name is not None else (), on_line=on_line)
+        return 0 if took is None else 2 if took else 1
 
 
 # --- the header -------------------------------------------------------------------------------

@@ -32,6 +32,7 @@ from proofgate.lean.syntax import (
     MODIFIER_WORDS,
     THEOREM_WORDS,
     Header,
+    Scopes,
     is_attribute_use,
     nesting,
     read_header,
@@ -211,38 +212,14 @@ def _starts_command(token: Token) -> bool:
 
 
 def _read_declarations(code: list[Token], start: int) -> list[Declaration]:
-    scopes: list[tuple[str, tuple[str, ...]]] = []  # ("namespace" | "section", name parts)
+    scopes = Scopes()
     declarations: list[Declaration] = []
     private = False
     index = start
     while index < len(code):
         token = code[index]
-        if (
-            token.is_word("namespace")
-            and index + 1 < len(code)
-            and code[index + 1].kind is TokenKind.IDENT
-        ):
-            scopes.extend(("namespace", (part,)) for part in code[index + 1].parts)
-            index += 2
-            continue
-        if token.is_word("mutual"):
-            scopes.append(("section", ()))
-            index += 1
-            continue
-        if token.is_word("section"):
-            parts = _name_on_line(code, index)
-            scopes.append(("section", parts or ()))
-            index += 1 if parts is None else 2
-            continue
-        if token.is_word("end"):
-            parts = _name_on_line(code, index)
-            if scopes and scopes[-1][0] == "section":
-                scopes.pop()
-            else:
-                for _ in range(max(1, len(parts or ()))):
-                    if scopes:
-                        scopes.pop()
-            index += 1 if parts is None else 2
+        if spanned := scopes.read(code, index):
+            index += spanned
             continue
         if token.is_word("private"):
             private = True
@@ -259,17 +236,8 @@ def _read_declarations(code: list[Token], start: int) -> list[Declaration]:
     return declarations
 
 
-def _name_on_line(code: list[Token], index: int) -> tuple[str, ...] | None:
-    """The parts of the name after `section` or `end` at `index`, when one follows on its line
-    (`section Foo`, `end Foo.Bar`); None for an anonymous `section` or `end`."""
-    following = code[index + 1] if index + 1 < len(code) else None
-    if following is None or following.kind is not TokenKind.IDENT:
-        return None
-    return following.parts if following.line == code[index].line else None
-
-
 def _read_declaration(
-    code: list[Token], index: int, scopes: list[tuple[str, tuple[str, ...]]], private: bool
+    code: list[Token], index: int, scopes: Scopes, private: bool
 ) -> tuple[Declaration, int]:
     keyword = code[index].text
     index += 1
@@ -283,11 +251,7 @@ def _read_declaration(
         and not _starts_command(candidate)
     ):
         declared = candidate.name
-        if candidate.parts and candidate.parts[0] == "_root_":
-            name = ".".join(candidate.parts[1:])
-        else:
-            prefix = [part for kind, scope in scopes if kind == "namespace" for part in scope]
-            name = ".".join([*prefix, *candidate.parts])
+        name = scopes.full_name(candidate.parts)
         index += 1
     signature: list[str] = []
     depth, has_value = 0, False

@@ -18,7 +18,13 @@ from typing import Literal, Protocol
 
 from proofgate.exceptions import SubmissionError
 from proofgate.lean.lexer import TokenKind, tokenize
-from proofgate.lean.syntax import DECLARATION_WORDS, THEOREM_WORDS, is_attribute_use, read_header
+from proofgate.lean.syntax import (
+    DECLARATION_WORDS,
+    THEOREM_WORDS,
+    Scopes,
+    is_attribute_use,
+    read_header,
+)
 from proofgate.models import Submission
 from proofgate.verify.assemble import Statement, parse_statement
 
@@ -197,44 +203,26 @@ def declarations(lean: str) -> list[NamedDeclaration]:
     """The named declarations of `lean` (theorems, definitions, axioms, ...), with their full
     names (enclosing `namespace`s applied), in order."""
     code = [token for token in tokenize(lean) if token.is_code]
-    scopes: list[tuple[str, tuple[str, ...]]] = []
+    scopes = Scopes()
     found: list[NamedDeclaration] = []
     for index, token in enumerate(code):
+        if scopes.read(code, index):
+            continue
         following = code[index + 1] if index + 1 < len(code) else None
-        if following is None or following.kind is not TokenKind.IDENT:
-            following = None
-        same_line = following is not None and following.line == token.line
-        if token.is_word("namespace") and following is not None:
-            scopes.extend(("namespace", (part,)) for part in following.parts)
-        elif token.is_word("section", "mutual"):
-            named = token.is_word("section") and same_line and following is not None
-            scopes.append(("section", following.parts if named and following else ()))
-        elif token.is_word("end"):
-            if scopes and scopes[-1][0] == "section":
-                scopes.pop()
-            else:
-                parts = following.parts if same_line and following is not None else ()
-                for _ in range(max(1, len(parts))):
-                    if scopes:
-                        scopes.pop()
-        elif (
+        if (
             token.is_word(*_NAMED_WORDS)
             and following is not None
+            and following.kind is TokenKind.IDENT
             and not is_attribute_use(code, index)
         ):
-            prefix = [part for kind, scope in scopes if kind == "namespace" for part in scope]
-            if following.parts and following.parts[0] == "_root_":
-                name = ".".join(following.parts[1:])
-            else:
-                name = ".".join([*prefix, *following.parts])
             found.append(
                 NamedDeclaration(
                     token.text,
-                    name,
+                    scopes.full_name(following.parts),
                     following.text,
                     following.start,
                     following.end,
-                    bool(prefix),
+                    bool(scopes.namespace),
                 )
             )
     return found
