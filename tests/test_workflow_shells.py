@@ -19,6 +19,11 @@ import yaml
 from proofgate.config import SOURCE_ROOT
 from tests.support.subpytest import run_pytest
 
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised on 3.10 only
+    import tomli as tomllib
+
 WORKFLOWS = sorted((SOURCE_ROOT / ".github" / "workflows").glob("*.yml"))
 SUMMARY_SCRIPT = SOURCE_ROOT / ".github" / "scripts" / "suite_summary.py"
 
@@ -102,6 +107,27 @@ def test_the_lean_workflow_requires_lean() -> None:
         if "pytest -m lean" in step.get("run", "")
     ]
     assert steps and all(s.get("env", {}).get("PROOFGATE_REQUIRE_LEAN") == "1" for s in steps)
+
+
+def test_the_default_environments_lean_job_can_run_the_console_browser_test() -> None:
+    """tests/console/test_console_lean.py runs there: Chromium and a font with Lean's symbols
+    installed before the tests (as .ci/run does), Playwright with the `test` extra, and a pytest
+    that collects tests/console."""
+    workflow = yaml.safe_load((SOURCE_ROOT / ".github/workflows/lean.yml").read_text())
+    (job,) = [
+        job
+        for job in workflow["jobs"].values()
+        if "strategy" not in job and any("pytest -m lean" in s.get("run", "") for s in job["steps"])
+    ]
+    runs = [str(step.get("run", "")) for step in job["steps"]]
+    (tests,) = [i for i, run in enumerate(runs) if "pytest -m lean" in run]
+    assert "tests/" not in runs[tests] or "tests/console" in runs[tests], runs[tests]
+    browser = [i for i, run in enumerate(runs) if "chromium" in run and "fonts-noto-core" in run]
+    extra = [i for i, run in enumerate(runs) if "pip install" in run and "[test" in run]
+    assert browser and browser[0] < tests and extra and extra[0] < tests
+    pyproject = tomllib.loads((SOURCE_ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    test_extra = pyproject["project"]["optional-dependencies"]["test"]
+    assert any(requirement.startswith("playwright==") for requirement in test_extra)
 
 
 # --- the checker itself must catch what it is for -----------------------------------------------
