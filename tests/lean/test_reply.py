@@ -96,6 +96,17 @@ def test_a_command_reply_reads_into_its_fields() -> None:
     assert reply.raw["infotree"] == [{"node": "kept raw"}]
 
 
+def test_a_tactic_without_used_constants_has_them_unknown_not_empty() -> None:
+    # Before v4.14.0 the REPL prints no `usedConstants`: the reply says unknown (None), which the
+    # steps of a proof pass on as unknown; an empty list printed is none used.
+    tactic = {"tactic": "rfl", "goals": "⊢ 1 = 1", "proofState": 0}
+    absent, empty = (
+        ReplReply.parse({"env": 0, "tactics": [tactic | extra]}).tactics[0]
+        for extra in ({}, {"usedConstants": []})
+    )
+    assert absent.used_constants is None and empty.used_constants == ()
+
+
 def test_a_tactic_reply_and_a_refusal() -> None:
     step = ReplReply.parse(
         {"proofState": 4, "goals": ["⊢ True"], "proofStatus": "Incomplete: open goals remain"}

@@ -163,8 +163,10 @@ class ReplTactic(_Placed):
     tactic: str = field(metadata=_key("tactic", _text))
     goals: str = field(metadata=_key("goals", _text))
     proof_state: int | None = field(default=None, metadata=_key("proofState", _id))
-    used_constants: tuple[str, ...] = field(
-        default=(), metadata=_key("usedConstants", _text, many=True)
+    #: None when the REPL printed no `usedConstants` (before v4.14.0 it never does): unknown, not
+    #: none used.
+    used_constants: tuple[str, ...] | None = field(
+        default=None, metadata=_key("usedConstants", _text, many=True)
     )
 
 

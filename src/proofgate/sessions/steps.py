@@ -72,12 +72,10 @@ async def _run_again(
     worker: SessionWorker, reply: ReplReply, config: PolicyConfig, timeout: float, code: str
 ) -> TacticSteps:
     """The run's steps, each tactic run again; once the worker is lost, the rest say so."""
-    raw = reply.raw.get("tactics") or []
     run = TacticSteps(code=code)
     lost: ReplError | None = None
-    for index, tactic in enumerate(reply.tactics):
-        listed = raw[index] if index < len(raw) and isinstance(raw[index], dict) else {}
-        used = list(tactic.used_constants) if "usedConstants" in listed else None
+    for tactic in reply.tactics:
+        used = None if tactic.used_constants is None else list(tactic.used_constants)
         again: dict[str, Any] = {"note": f"not run again: the worker stopped ({lost})"}
         if lost is None:
             try:
