@@ -40,7 +40,6 @@ from proofgate.environments.toolchain import lean_home_for
 from proofgate.exceptions import (
     AuditError,
     NotReady,
-    ReplError,
     SpawnFailed,
     SubmissionError,
 )
@@ -512,7 +511,7 @@ class Auditor:
             return await runner(
                 spawner, spec, limits, timeout=self.settings.audit_timeout, max_output=MAX_OUTPUT
             )
-        except (OSError, ReplError, SpawnFailed) as exc:  # SpawnFailed: a failed exec or jail
+        except (OSError, SpawnFailed) as exc:  # the sandbox's own error: a failed exec or jail
             raise AuditError(f"could not start {spec.argv[0]}: {exc}") from exc
 
     def _spec(
