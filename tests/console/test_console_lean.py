@@ -92,7 +92,10 @@ def _run_batch(page: Any, server: str, cases: list[dict[str, Any]], batch: Path)
     open_console(page, f"{server}/#/jobs")
     page.set_input_files("#batch-file", str(batch))
     page.click("#batch-form button[type=submit]")
-    page.wait_for_selector("#job-status:text('completed')", timeout=JOB_WAIT_MS)
+    ended = "#job-status:text-matches('^(completed|failed)$'), #job [role=alert]"
+    page.wait_for_selector(ended, timeout=JOB_WAIT_MS)  # a job that failed ends the wait too
+    status = page.locator("#job-status")
+    assert status.count() == 1 and status.inner_text() == "completed", page.inner_text("#job")
     page.wait_for_selector("#item-table")
     return str(page.evaluate("location.hash").rsplit("/", 1)[1])
 
