@@ -62,7 +62,7 @@ class RewardsBenchConfig:
     workers: int = 4  # REPL workers of one node
     ray_nodes: int = 2  # the Ray part scales from one node to this many
     ray_group_size: int = 16
-    groups_in_flight: int = 3  # per node: the pool stays busy between groups
+    groups_in_flight: int = 4  # per node (a trainer's batch holds many more): the pool stays busy
     statements: int = 6
     duplicate_share: float = 0.25  # a completion identical to another in its group
     repeat_share: float = 0.25  # a completion identical to one of an earlier group
