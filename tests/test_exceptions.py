@@ -7,7 +7,7 @@ import re
 import pytest
 
 from proofgate import exceptions
-from proofgate.exceptions import ClientError, RemoteError, ServerError
+from proofgate.exceptions import Busy, ClientError, RemoteError, ServerError
 
 
 def _drawn_parents() -> dict[str, str]:
@@ -41,3 +41,22 @@ def test_a_remote_error_carries_the_status_and_the_request_id(kind: type[RemoteE
     assert (str(error), error.status_code, error.request_id) == ("HTTP 418: no", 418, "req-1")
     unanswered = kind("unreachable")
     assert (unanswered.status_code, unanswered.request_id) == (None, None)
+
+
+@pytest.mark.parametrize(
+    ("retry_after", "cap", "slept"),
+    [(0.0, 5.0, Busy.min_wait), (2.0, 5.0, 2.0), (60.0, 5.0, 5.0), (60.0, 30.0, 30.0)],
+)
+async def test_a_busy_answer_is_waited_out_at_least_min_wait_and_at_most_the_cap(
+    monkeypatch: pytest.MonkeyPatch, retry_after: float, cap: float, slept: float
+) -> None:
+    """The kimina route, the job runner, the reward groups and the batch executors all wait
+    through `Busy.wait`: a Retry-After of 0 never spins, a long one is cut to the caller's cap."""
+    asked: list[float] = []
+
+    async def record(seconds: float) -> None:
+        asked.append(seconds)
+
+    monkeypatch.setattr(exceptions.asyncio, "sleep", record)
+    await Busy(retry_after=retry_after).wait(cap=cap)
+    assert asked == [slept]

@@ -30,6 +30,9 @@ ProofgateError
 
 from __future__ import annotations
 
+import asyncio
+from typing import ClassVar
+
 __all__ = [
     "AuditError",
     "Busy",
@@ -96,9 +99,17 @@ class SandboxUnavailable(NotReady):
 class Busy(ProofgateError):
     """Every worker is busy and the queue is full (or the wait ran out)."""
 
+    #: The shortest wait before asking again: a Retry-After of 0 must not make the caller spin.
+    min_wait: ClassVar[float] = 0.05
+
     def __init__(self, message: str = "all workers are busy", *, retry_after: float = 1.0) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+
+    async def wait(self, *, cap: float = 5.0) -> None:
+        """Sleep as this answer asks before the next try: `retry_after` seconds, at least
+        `min_wait`, at most `cap` (the caller's patience between two tries)."""
+        await asyncio.sleep(min(max(self.retry_after, self.min_wait), cap))
 
 
 class TenantBusy(Busy):

@@ -36,7 +36,6 @@ KeyLimit = Callable[[str], "int | None"]
 _log = get_logger("proofgate.jobs")
 _FETCH = 64  # pending items read from the store at a time, per job
 _PAGE = 500  # results read at a time when streaming
-_BUSY_SLEEP_CAP = 5.0
 
 
 @dataclass
@@ -248,7 +247,7 @@ class JobRunner:
             try:
                 verdict = await self._check(submission, tenant)
             except Busy as exc:
-                await asyncio.sleep(min(max(exc.retry_after, 0.05), _BUSY_SLEEP_CAP))
+                await exc.wait()
                 continue
             except SubmissionError as exc:
                 return _error("submission", f"{exc.field or 'submission'}: {exc}")

@@ -214,7 +214,7 @@ async def _check_one(
         except Busy as exc:
             if time.monotonic() - began > _BUSY_PATIENCE:
                 raise
-            await asyncio.sleep(min(max(exc.retry_after, 0.05), 5.0))
+            await exc.wait()
         except NotReady as exc:  # answered per result, and never cached
             return ReplResponse(id=snippet_id, error=_unready_error(exc))
         except SubmissionError as exc:

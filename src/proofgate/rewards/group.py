@@ -34,7 +34,7 @@ from proofgate.verify.completion import plan_submission, read_completion
 __all__ = ["CheckOptions", "Checker", "Group", "Planned", "score_group"]
 
 _log = get_logger("proofgate.rewards")
-_BUSY_SLEEP_CAP = 1.0
+_BUSY_SLEEP_CAP = 1.0  # short: the busy deadline is looked at between two waits
 
 #: Called with each verdict a check returned and the seconds it took (e.g. the app's metrics).
 OnVerdict = Callable[[Verdict, float], None]
@@ -193,7 +193,7 @@ class Group:
             except Busy as exc:
                 if loop.time() >= deadline:
                     return _Unchecked(f"the service stayed busy for {busy_wait:g} s: {exc}")
-                await asyncio.sleep(min(max(exc.retry_after, 0.05), _BUSY_SLEEP_CAP))
+                await exc.wait(cap=_BUSY_SLEEP_CAP)
                 continue
             except NotReady as exc:
                 if raise_not_ready:

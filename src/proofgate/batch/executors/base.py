@@ -84,4 +84,4 @@ async def wait_while_busy(error: Busy, attempts: int) -> None:
     """Sleep as a `Busy` answer asks before the next try, or re-raise it once tries are spent."""
     if attempts >= BUSY_ATTEMPTS:
         raise error
-    await asyncio.sleep(min(max(error.retry_after, 0.05), MAX_BUSY_WAIT))
+    await error.wait(cap=MAX_BUSY_WAIT)
