@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 
 from proofgate.bench.audit_model import AuditModel
 from proofgate.bench.auditor import SimulatedAuditor, SwitchedAuditor
-from proofgate.bench.report import headline_json, markdown_table, table_lines, write_results
+from proofgate.bench.report import headline_json, markdown_table, write_results
 from proofgate.bench.runner import TARGETS, BenchConfig, bench_directory, run_bench
 from proofgate.bench.stats import busy_seconds_in_window, latency_summary, percentile
 from proofgate.bench.workload import BackendProfile, JobFactory, parse_worker_report
@@ -253,16 +253,6 @@ def test_percentiles_and_window_accounting() -> None:
     assert latency_summary([0.001, 0.003])["p50_ms"] == 2.0
     intervals = [(0.0, 2.0), (1.5, 3.0), (5.0, 6.0)]
     assert busy_seconds_in_window(intervals, 1.0, 5.5) == pytest.approx(1.0 + 1.5 + 0.5)
-
-
-def test_a_markdown_table_writes_each_cell_as_str_under_a_rule_as_wide_as_its_header() -> None:
-    rows = [[16, None], ["[5, 4]", ""]]
-    assert table_lines(["size", "of ideal"], rows) == [
-        "| size | of ideal |",
-        "|---|---|",
-        "| 16 | None |",
-        "| [5, 4] |  |",  # an empty cell keeps its two spaces
-    ]
 
 
 def test_a_run_keeps_the_directory_it_was_given_and_removes_its_scratch(tmp_path: Path) -> None:

@@ -6,11 +6,12 @@ The plot needs matplotlib (the `report` extra) and draws with the Agg backend (n
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-__all__ = ["headline_json", "markdown_table", "plot", "table_lines", "write_results"]
+from proofgate.reports.markup import table_lines
+
+__all__ = ["headline_json", "markdown_table", "plot", "write_results"]
 
 #: Raw samples kept in the results file for the plot, left out of the one-line JSON.
 RAW_KEY = "cdf_ms"
@@ -27,15 +28,6 @@ def _fmt(value: Any, digits: int = 2) -> str:
     if isinstance(value, float):
         return f"{value:.{digits}f}"
     return str(value)
-
-
-def table_lines(header: Sequence[str], rows: Iterable[Sequence[object]]) -> list[str]:
-    """A markdown table's lines: the header, its rule, and a line a row (each cell as `str`)."""
-
-    def line(cells: Iterable[object]) -> str:
-        return "| " + " | ".join(str(cell) for cell in cells) + " |"
-
-    return [line(header), "|" + "---|" * len(header), *(line(row) for row in rows)]
 
 
 def _statements_text(statement_group: int) -> str:

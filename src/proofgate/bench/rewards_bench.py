@@ -34,7 +34,6 @@ from typing import Any, Protocol
 
 from proofgate.__about__ import __version__
 from proofgate.bench.audit_model import AuditModel
-from proofgate.bench.report import table_lines
 from proofgate.bench.runner import (
     bench_directory,
     install_bench_toolchain,
@@ -44,6 +43,7 @@ from proofgate.bench.runner import (
 from proofgate.bench.scenarios import project_dir
 from proofgate.bench.workload import BackendProfile
 from proofgate.models.rewards import RewardRecord, RewardRequest
+from proofgate.reports.markup import table_lines
 from proofgate.rewards.ray_actor import RewardActor
 from proofgate.rewards.stats import GroupStats, RouterStats
 from proofgate.service import CheckerService

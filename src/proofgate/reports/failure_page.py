@@ -13,7 +13,7 @@ from pathlib import Path
 from proofgate.__about__ import __version__
 from proofgate.exceptions import ConfigError
 from proofgate.reports.failures import CHEAT_CLASSES, FailureSummary, MessageGroup, percentile
-from proofgate.reports.markup import html_text, markdown_cell
+from proofgate.reports.markup import html_text, table_lines
 from proofgate.reports.plots import colour_of, draw_all
 from proofgate.reports.versions import render_html_section, render_markdown_section
 
@@ -209,9 +209,23 @@ def _cheats_html(summary: FailureSummary) -> str:
 
 
 def _md_code(value: object) -> str:
-    """An inline code span that survives backticks inside it."""
-    text = markdown_cell(value)
+    """An inline code span that survives backticks inside it (a table cell: `table_lines`
+    escapes it)."""
+    text = str(value)
     return f"`` {text} ``" if "`" in text else f"`{text}`"
+
+
+def _message_example(group: MessageGroup) -> str:
+    """The first item a message was seen in, with its message as that item printed it."""
+    if not group.examples:
+        return ""
+    item, message = group.examples[0]
+    return f"`{item}`: {message}"
+
+
+def _cheats_found(summary: FailureSummary, name: str) -> str:
+    found = summary.cheats.get(name) or Counter()
+    return ", ".join(f"{_md_code(k)} ×{v}" for k, v in found.most_common(8)) if found else "none"
 
 
 def render_markdown_summary(summary: FailureSummary) -> str:
@@ -230,54 +244,50 @@ def render_markdown_summary(summary: FailureSummary) -> str:
         "",
         "![Verdicts](outcomes.png)",
         "",
-        "| outcome | items | share |",
-        "|---|---:|---:|",
+        *table_lines(
+            ["outcome", "items", "share"],
+            [[o, c, _share(c, total)] for o, c in summary.outcomes.most_common()],
+            right={1, 2},
+        ),
     ]
-    lines += [f"| {o} | {c} | {_share(c, total)} |" for o, c in summary.outcomes.most_common()]
     if summary.versions:
         lines += ["", *render_markdown_section(summary.versions)]
     lines += ["", "## Error categories", "", "![Error categories](categories.png)", ""]
-    lines += ["| category | items |", "|---|---:|"]
-    lines += [f"| {c} | {n} |" for c, n in summary.categories.most_common()]
+    lines += table_lines(["category", "items"], summary.categories.most_common(), right={1})
     lines += ["", "## Most frequent error messages", ""]
-    lines += ["| count | category | message | example |", "|---:|---|---|---|"]
-    for group in summary.messages:
-        example = (
-            f"`{group.examples[0][0]}`: {markdown_cell(group.examples[0][1])}"
-            if group.examples
-            else ""
-        )
-        lines.append(
-            f"| {group.count} | {group.category} | {_md_code(group.pattern)} | {example} |"
-        )
-    lines += ["", "## Cheats caught", "", "| class | items | which |", "|---|---:|---|"]
-    for name in CHEAT_CLASSES:
-        found = summary.cheats.get(name) or Counter()
-        which = (
-            ", ".join(f"{_md_code(k)} ×{v}" for k, v in found.most_common(8)) if found else "none"
-        )
-        lines.append(f"| {name} | {summary.cheat_items[name]} | {which} |")
+    lines += table_lines(
+        ["count", "category", "message", "example"],
+        [
+            [group.count, group.category, _md_code(group.pattern), _message_example(group)]
+            for group in summary.messages
+        ],
+        right={0},
+    )
+    lines += ["", "## Cheats caught", ""]
+    lines += table_lines(
+        ["class", "items", "which"],
+        [[name, summary.cheat_items[name], _cheats_found(summary, name)] for name in CHEAT_CLASSES],
+        right={1},
+    )
     lines += ["", "## Time", "", "![Time per check](times.png)", ""]
-    lines += [
-        "| verdict | checks | p50 s | p90 s | p99 s | max s |",
-        "|---|---:|---:|---:|---:|---:|",
-    ]
-    lines += ["| " + " | ".join(row) + " |" for row in _times_rows(summary)]
+    lines += table_lines(
+        ["verdict", "checks", "p50 s", "p90 s", "p99 s", "max s"],
+        _times_rows(summary),
+        right={1, 2, 3, 4, 5},
+    )
     lines += ["", "## Retries", "", "![Checks started per item](attempts.png)", ""]
-    lines += ["| checks started | items |", "|---:|---:|"]
-    lines += [f"| {t} | {summary.attempts[t]} |" for t in sorted(summary.attempts)]
+    lines += table_lines(
+        ["checks started", "items"],
+        [[t, summary.attempts[t]] for t in sorted(summary.attempts)],
+        right={0, 1},
+    )
     if summary.item_errors:
-        lines += [
-            "",
-            "## Items without a verdict",
-            "",
-            "| count | kind | message |",
-            "|---:|---|---|",
-        ]
-        lines += [
-            f"| {g.count} | {g.category} | {markdown_cell(g.pattern)} |"
-            for g in summary.item_errors
-        ]
+        lines += ["", "## Items without a verdict", ""]
+        lines += table_lines(
+            ["count", "kind", "message"],
+            [[g.count, g.category, g.pattern] for g in summary.item_errors],
+            right={0},
+        )
     return "\n".join(lines) + "\n"
 
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 from proofgate.batch.input import BatchRecord
 from proofgate.batch.runner import record_outcome
-from proofgate.reports.markup import html_text, markdown_cell
+from proofgate.reports.markup import html_text, table_lines
 
 __all__ = [
     "ItemVerdicts",
@@ -150,16 +150,21 @@ def render_html_section(comparison: VersionComparison) -> str:
 def render_markdown_section(comparison: VersionComparison) -> list[str]:
     """The summary's section, as Markdown lines."""
     names = comparison.environments
-    header = "| " + " | ".join(markdown_cell(name) for name in names) + " |"
-    rule = "|---" + "|---" * len(names) + "|"
     lines = ["## Differences between environments", "", headline(comparison), ""]
-    lines += ["| outcome " + header, rule]
-    for outcome in comparison.outcomes:
-        counts = " | ".join(str(comparison.by_environment[name][outcome]) for name in names)
-        lines.append(f"| {outcome} | {counts} |")
+    lines += table_lines(
+        ["outcome", *names],
+        [
+            [outcome, *(comparison.by_environment[name][outcome] for name in names)]
+            for outcome in comparison.outcomes
+        ],
+    )
     if comparison.differing:
-        lines += ["", "| item " + header, rule]
-        for item in comparison.differing:
-            cells = " | ".join(item.outcome(name) for name in names)
-            lines.append(f"| `{markdown_cell(item.id)}` | {cells} |")
+        lines += [""]
+        lines += table_lines(
+            ["item", *names],
+            [
+                [f"`{item.id}`", *(item.outcome(name) for name in names)]
+                for item in comparison.differing
+            ],
+        )
     return lines
