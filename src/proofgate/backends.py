@@ -28,7 +28,13 @@ from proofgate.models.sessions import (
 from proofgate.service import CheckerService
 from proofgate.sessions import SessionManager
 
-__all__ = ["Backend", "LocalBackend", "RemoteBackend", "open_backend"]
+__all__ = ["SERVER_CONCURRENCY", "Backend", "LocalBackend", "RemoteBackend", "open_backend"]
+
+#: Checks a front keeps in flight against a server unless told otherwise (`proofgate ci`,
+#: `proofgate batch --server`). The server queues and answers 503/429 beyond its own limits; 4
+#: stays within a key's concurrency as the README shows it, and a CI gate does not wait out a
+#: busy server beyond the client's own retries.
+SERVER_CONCURRENCY = 4
 
 
 class Backend(Protocol):

@@ -8,11 +8,15 @@ import subprocess
 import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner
 
+from proofgate.backends import SERVER_CONCURRENCY
 from proofgate.ci.manifest import MANIFEST_NAME, load_manifest
+from proofgate.ci.results import CiReport
+from proofgate.ci.runner import run_ci
 from proofgate.cli import app
 from tests.ci.conftest import BASIC, EXTRA, Repo
 from tests.support.server import free_port
@@ -120,3 +124,19 @@ def test_an_unreachable_server_is_an_infrastructure_failure(tmp_path: Path) -> N
     )
     assert run.returncode == 3, run.stderr
     assert "cannot reach proofgate" in json.loads(run.stdout)["results"][0]["message"]
+
+
+def test_a_server_is_sent_the_one_default_concurrency(
+    cli_repo: Repo, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With --server, ci keeps backends.SERVER_CONCURRENCY checks in flight (as batch does)."""
+    asked: list[int] = []
+
+    async def recording(*args: Any, concurrency: int, **kwargs: Any) -> CiReport:
+        asked.append(concurrency)
+        return await run_ci(*args, concurrency=concurrency, **kwargs)
+
+    monkeypatch.setattr("proofgate.cli.ci.run_ci", recording)
+    result = invoke(".", "--no-build", "--json", "--server", f"http://127.0.0.1:{free_port()}")
+    assert result.exit_code == 0, result.output
+    assert asked == [SERVER_CONCURRENCY]

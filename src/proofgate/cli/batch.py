@@ -33,6 +33,7 @@ from rich.table import Table
 from rich.text import Text
 from typer.core import TyperCommand
 
+from proofgate.backends import SERVER_CONCURRENCY
 from proofgate.batch.executors.base import BatchExecutor
 from proofgate.batch.input import BatchRecord
 from proofgate.batch.runner import BatchSummary, run_batch
@@ -160,7 +161,7 @@ def batch(
             "--concurrency",
             min=1,
             help="Checks in flight (per actor with --ray). Default: twice the workers locally, "
-            "8 on a server, 4 per actor.",
+            f"{SERVER_CONCURRENCY} on a server, 4 per actor.",
         ),
     ] = None,
     actors: Annotated[

@@ -14,7 +14,7 @@ import typer
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from proofgate.backends import open_backend
+from proofgate.backends import SERVER_CONCURRENCY, open_backend
 from proofgate.ci.build import find_lake
 from proofgate.ci.checkers import Checker
 from proofgate.ci.manifest import MANIFEST_NAME
@@ -25,8 +25,6 @@ from proofgate.cli.common import ExitCode, configure_cli_logging, console, fail,
 from proofgate.config import Settings
 from proofgate.exceptions import ConfigError
 
-#: Checks in flight against a server (the server queues and answers 503/429 beyond its own limits).
-REMOTE_CONCURRENCY = 4
 #: Seconds one check may take on a server, queueing included.
 REMOTE_TIMEOUT = 600.0
 
@@ -121,7 +119,7 @@ def ci(
 async def _run(
     root: Path, settings: Settings, *, server: str | None, build: bool, environment: str | None
 ) -> CiReport:
-    concurrency = REMOTE_CONCURRENCY if server else settings.workers
+    concurrency = SERVER_CONCURRENCY if server else settings.workers
     with Progress(
         TextColumn("checking"),
         BarColumn(),

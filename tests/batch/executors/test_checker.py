@@ -11,9 +11,11 @@ import pytest
 import structlog
 
 from proofgate.api.app import create_app
+from proofgate.backends import SERVER_CONCURRENCY
 from proofgate.batch.executors.checker import CheckerExecutor
 from proofgate.batch.output import read_records
 from proofgate.batch.runner import run_batch
+from proofgate.config import Settings
 from proofgate.exceptions import ServerError
 from tests.batch.items import write_batch
 from tests.batch.test_runner import outcomes, stack_in
@@ -78,3 +80,13 @@ async def test_a_server_lost_midway_keeps_what_was_done(tmp_path: Path) -> None:
         )
     kept = read_records(tmp_path / "out.jsonl")
     assert 30 <= len(kept) < ITEMS and [r.id for r in kept] == written
+
+
+def test_a_server_gets_the_one_default_concurrency_a_local_pool_twice_its_workers() -> None:
+    """`proofgate batch --server` and `proofgate ci --server` keep the same number in flight
+    (backends.SERVER_CONCURRENCY, 4: batch used 8, ci 4); nothing connects here."""
+    assert SERVER_CONCURRENCY == 4
+    assert CheckerExecutor(server="http://127.0.0.1:9").concurrency == SERVER_CONCURRENCY
+    settings = Settings(workers=3)
+    assert CheckerExecutor(settings).concurrency == 6
+    assert CheckerExecutor(settings, server="http://127.0.0.1:9", concurrency=2).concurrency == 2

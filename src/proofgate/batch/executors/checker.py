@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 from contextlib import AsyncExitStack
 
-from proofgate.backends import Backend, open_backend
+from proofgate.backends import SERVER_CONCURRENCY, Backend, open_backend
 from proofgate.batch.executors.base import PerItemExecutor, wait_while_busy
 from proofgate.batch.input import BatchItem, BatchRecord
 from proofgate.config import Settings, get_settings
@@ -24,8 +24,6 @@ __all__ = ["SERVER_ATTEMPTS", "CheckerExecutor"]
 
 #: Tries of one item when the server fails or cannot be reached.
 SERVER_ATTEMPTS = 3
-#: Items in flight against a server (it queues and answers 503/429 beyond its own limits).
-SERVER_CONCURRENCY = 8
 
 
 class CheckerExecutor(PerItemExecutor):
