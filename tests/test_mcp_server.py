@@ -269,6 +269,22 @@ async def test_missing_or_wrong_arguments_answer_a_readable_error_naming_the_fie
         assert "not a lone statement" in described.input_schema["properties"]["code"]["description"]
 
 
+async def test_lint_in_an_unknown_environment_is_a_tool_error_naming_the_known_ones(
+    stack: Stack,
+) -> None:
+    """As `proofgate lint` (one builder, verify/lint_policy.py): no quiet fallback on the
+    standard roots for a name that does not exist."""
+    server = build_server(ProofgateTools(LocalBackend(stack.service()), stack.settings))
+    async with Client(server) as client:
+        unknown = await client.call_tool("lint", {"code": "#eval 1", "environment": "nowhere"})
+        assert unknown.is_error
+        assert _text(unknown).startswith(
+            "invalid input (environment): unknown environment 'nowhere'; known: default, "
+        )
+        known = await client.call_tool("lint", {"code": "#eval 1", "environment": "default"})
+        assert not known.is_error and known.structured_content["ok"] is False
+
+
 @pytest.mark.timeout(90)
 @pytest.mark.usefixtures("_logs_to_stderr")
 async def test_with_a_server_the_http_clients_request_lines_are_off(

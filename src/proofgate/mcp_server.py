@@ -25,7 +25,6 @@ from pydantic import Field, ValidationError
 from proofgate.__about__ import __version__
 from proofgate.backends import Backend, open_backend
 from proofgate.config import Settings, is_loopback_host
-from proofgate.environments.registry import get_environment
 from proofgate.exceptions import (
     Busy,
     ConfigError,
@@ -36,7 +35,8 @@ from proofgate.exceptions import (
 )
 from proofgate.models import Submission, Verdict
 from proofgate.models.sessions import OpenSessionRequest, TacticOutcome
-from proofgate.verify.policy import DEFAULT_IMPORT_ROOTS, PolicyConfig, check_source
+from proofgate.verify.lint_policy import lint_policy
+from proofgate.verify.policy import check_source
 
 __all__ = ["TOOL_NAMES", "ProofgateTools", "build_server", "render_verdict", "serve"]
 
@@ -153,20 +153,13 @@ class ProofgateTools:
             return _failure(SubmissionError(str(exc)))
         return await self._verdict(submission)
 
-    def _policy(self, environment: str) -> PolicyConfig:
-        try:
-            env = get_environment(self.settings, environment)
-        except ConfigError:
-            return PolicyConfig(
-                profile=self.settings.policy,
-                heartbeat_cap=self.settings.heartbeat_cap,
-                import_roots=DEFAULT_IMPORT_ROOTS,
-            )
-        return PolicyConfig.from_settings(self.settings, environment=env)
-
     async def lint(self, code: str, environment: str = "default") -> CallToolResult:
         """Run the policy pass alone on `code` (no Lean): what would be refused, and why."""
-        result = check_source(code, self._policy(environment))
+        try:
+            policy = lint_policy(self.settings, environment)
+        except ConfigError as exc:  # an unknown environment: answered as the checks answer it
+            return _failure(SubmissionError(str(exc), field="environment"))
+        result = check_source(code, policy.config)
         violations = [v.model_dump() for v in result.violations]
         if result.ok:
             text = "ok: nothing refused by policy (this says nothing about correctness)"
@@ -174,6 +167,8 @@ class ProofgateTools:
             text = "refused by policy:\n" + "\n".join(
                 f"  {v.line}:{v.column + 1} [{v.rule}] {v.message}" for v in result.violations
             )
+        if policy.note:
+            text += f"\nnote: {policy.note}"
         return _result(text, {"ok": result.ok, "violations": violations})
 
     async def list_environments(self) -> CallToolResult:

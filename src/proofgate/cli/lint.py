@@ -29,18 +29,12 @@ from proofgate.cli.common import (
     load_settings,
     read_input,
 )
-from proofgate.environments.registry import get_environment
 from proofgate.exceptions import ConfigError, SubmissionError
 from proofgate.lean.lexer import iter_tokens
 from proofgate.models import Submission, Violation
 from proofgate.verify.assemble import assemble
-from proofgate.verify.policy import (
-    DEFAULT_IMPORT_ROOTS,
-    PolicyConfig,
-    PolicyResult,
-    check_source,
-    check_submission,
-)
+from proofgate.verify.lint_policy import lint_policy
+from proofgate.verify.policy import PolicyConfig, PolicyResult, check_source, check_submission
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -56,22 +50,15 @@ class ProfileChoice(str, Enum):
 
 
 def _config(profile: ProfileChoice | None, environment: str) -> PolicyConfig:
-    settings = load_settings()
-    chosen = profile.value if profile is not None else settings.policy
     try:
-        env = get_environment(settings, environment)
+        policy = lint_policy(
+            load_settings(), environment, profile=profile.value if profile is not None else None
+        )
     except ConfigError as exc:
-        if environment != "default":
-            fail(str(exc))
-        console.print(
-            f"[yellow]note:[/yellow] {escape(str(exc))}; checking imports against the standard Mathlib roots"
-        )
-        return PolicyConfig(
-            profile=chosen, heartbeat_cap=settings.heartbeat_cap, import_roots=DEFAULT_IMPORT_ROOTS
-        )
-    # a local lint runs the profile it is asked for, looser than the settings' or not
-    local = settings.model_copy(update={"policy": chosen})
-    return PolicyConfig.from_settings(local, environment=env)
+        fail(str(exc))
+    if policy.note:
+        console.print(f"[yellow]note:[/yellow] {escape(policy.note)}")
+    return policy.config
 
 
 #: `lean_lib Foo`, `lean_lib «Foo Bar»`, and `roots := #[`Foo, `Bar.Baz]` in a lakefile.lean.
