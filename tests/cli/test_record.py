@@ -155,7 +155,8 @@ def test_export_of_a_verdict_that_is_not_one_json_object_says_to_give_id(
         "--submission",
         str(tmp_path / "submission.json"),
     ]
-    result = runner.invoke(app, args, env=env)
+    # wide enough for the temporary path: at 80 columns Rich breaks a long word inside itself
+    result = runner.invoke(app, args, env={**env, "COLUMNS": "1000"})
     output = " ".join(result.output.split())
     assert result.exit_code == 2
     assert "the verdict " in output and "verdict.json: not a JSON object" in output
