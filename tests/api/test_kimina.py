@@ -14,10 +14,12 @@ from typing import Any
 import httpx
 import pytest
 
+from proofgate.api.app import create_app
 from proofgate.api.kimina import CheckResponse
 from proofgate.store.keys import KeyStore
 from tests.api.conftest import serve_stack
 from tests.support.adversarial import load_cases
+from tests.support.live_app import run_app
 from tests.support.stack import Stack, make_stack
 
 HONEST = "import Mathlib\n\ntheorem t1 (a b : ℕ) : a + b = b + a := Nat.add_comm a b\n"
@@ -219,3 +221,39 @@ def test_a_kimina_request_is_charged_per_snippet(stack: Stack) -> None:
             timeout=30,
         )
     assert after.status_code == 429 and int(after.headers["retry-after"]) >= 30
+
+
+@pytest.mark.parametrize(
+    ("route", "asked", "ran"),
+    [
+        ("/api/check", 0, 1.0),  # Kimina takes 0: a second, the shortest this route gives
+        ("/api/check", 5, 5.0),
+        ("/api/check", 7200, 8.0),  # beyond the server's limit: the server's limit
+        ("/verify", 300, 8.0),  # the legacy default, capped the same way
+    ],
+)
+def test_a_snippets_timeout_is_the_services_resolution_of_the_requests(
+    tmp_path: Path, route: str, asked: int, ran: float
+) -> None:
+    """The request's timeout is resolved once, by the service (`CheckerService.timeout`); the
+    route no longer clamps it to 1..3600 itself."""
+    stack = make_stack(tmp_path, request_timeout=8.0)
+    service = stack.service()
+    checked = service.check
+    seen: list[float | None] = []
+
+    async def recording(submission: Any, **options: Any) -> Any:
+        seen.append(submission.timeout)
+        return await checked(submission, **options)
+
+    service.check = recording  # type: ignore[method-assign]
+    snippets = [{"id": "a", "code": HONEST}, {"id": "b", "code": HONEST.replace("t1", "t2")}]
+    body: dict[str, Any] = (
+        kimina_request(snippets, timeout=asked)
+        if route == "/api/check"
+        else {"codes": [{"custom_id": s["id"], "proof": s["code"]} for s in snippets]}
+    )
+    with run_app(create_app(stack.settings, service=service), timeout=20) as url:
+        answer = httpx.post(url + route, json=body, timeout=60)
+    assert answer.status_code == 200, answer.text
+    assert seen == [ran, ran]

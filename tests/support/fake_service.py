@@ -81,7 +81,7 @@ def judge(submission: Submission) -> Verdict:
 
 @dataclass
 class FakeCheckerService:
-    """Same surface as `CheckerService`: start/close, readiness, environments, check."""
+    """Same surface as `CheckerService`: start/close, timeout, readiness, environments, check."""
 
     ready: bool = True
     reasons: list[str] = field(default_factory=list)
@@ -98,12 +98,18 @@ class FakeCheckerService:
     #: in another thread than the server); one never opened fails the check after `gate_timeout`.
     gate: threading.Event | None = None
     gate_timeout: float = 60.0
+    #: The limit `timeout` caps a request's own seconds at (the settings' `request_timeout`).
+    request_timeout: float = 60.0
 
     async def start(self) -> None:
         self.started = True
 
     async def close(self) -> None:
         self.closed = True
+
+    def timeout(self, requested: float | None = None) -> float:
+        """As `CheckerService.timeout`: the request's own seconds, capped by the limit."""
+        return min(requested or self.request_timeout, self.request_timeout)
 
     def readiness(self) -> Readiness:
         return Readiness(

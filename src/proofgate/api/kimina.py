@@ -94,7 +94,6 @@ router = APIRouter(tags=["kimina"], responses=ERROR_RESPONSES)
 #: The header naming the environment a Kimina request is checked in (or the query's `environment`).
 ENVIRONMENT_HEADER = "X-Proofgate-Environment"
 _BUSY_PATIENCE = 30.0  # seconds a snippet waits out a saturated pool before the request is 503
-_MAX_TIMEOUT = 3600  # seconds: a request's own timeout is clamped to 1..this
 
 
 def _pos(position: Position | None) -> Pos:
@@ -188,13 +187,13 @@ async def _check_one(
     code: str,
     *,
     environment: str,
-    timeout: int,
+    timeout: float,
     debug: bool,
     infotree: Infotree | None,
 ) -> ReplResponse:
-    seconds = float(min(max(timeout, 1), _MAX_TIMEOUT))
+    """One snippet's answer; `timeout` is the request's seconds as the service resolved them."""
     try:
-        submission = Submission(code=code, timeout=seconds, environment=environment)
+        submission = Submission(code=code, timeout=timeout, environment=environment)
     except ValidationError as exc:
         problem = exc.errors()[0]
         return ReplResponse(id=snippet_id, error=f"invalid snippet: {problem['msg']}")
@@ -219,7 +218,7 @@ async def _check_one(
             return ReplResponse(id=snippet_id, error=_unready_error(exc))
         except SubmissionError as exc:
             return ReplResponse(id=snippet_id, error=f"invalid snippet: {exc}")
-    return to_repl_response(snippet_id, verdict, timeout=seconds, debug=debug, infotree=tree)
+    return to_repl_response(snippet_id, verdict, timeout=timeout, debug=debug, infotree=tree)
 
 
 async def _environment(
@@ -275,6 +274,9 @@ async def _answer(
     charge_submissions(request, len(items))
     settings: Settings = request.app.state.settings
     gate = asyncio.Semaphore(settings.batch_items_at_once)
+    # Resolved once, by the service (capped by PROOFGATE_REQUEST_TIMEOUT, at most 3600 s); Kimina
+    # takes 0, which runs for a second, the shortest own timeout this route gives.
+    seconds = service.timeout(float(max(timeout, 1)))
 
     async def gated(snippet_id: str, code: str) -> ReplResponse:
         async with gate:
@@ -284,7 +286,7 @@ async def _answer(
                 snippet_id,
                 code,
                 environment=environment,
-                timeout=timeout,
+                timeout=seconds,
                 debug=debug,
                 infotree=infotree,
             )
