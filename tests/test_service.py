@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 from pathlib import Path
 from typing import Any
 
@@ -183,3 +185,29 @@ async def test_a_free_compile_without_its_target_is_failed_without_lean(tmp_path
         assert "target_missing" in [m.category for m in verdict.messages]
     finally:
         await service.close()
+
+
+async def test_the_locked_statement_is_compiled_alone_never_by_a_pooled_worker(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 22's requirement 5: the reference comes from a fresh compile of the statement's own
+    text, cached; the pooled REPL workers, which submissions run code in, only ever see
+    submissions."""
+    pooled: list[str] = []
+    run = ReplPool.run
+
+    async def recording_run(self: ReplPool, code: str, **options: Any) -> ReplRun:
+        pooled.append(code)
+        return await run(self, code, **options)
+
+    monkeypatch.setattr(ReplPool, "run", recording_run)
+    stack = make_stack(tmp_path)
+    async with running_service(stack) as service:
+        for proof in ("Nat.add_comm a b", "by rw [Nat.add_comm]"):
+            verdict = await service.check(Submission(statement=STATEMENT, proof=proof))
+            assert verdict.status is VerdictStatus.proved, verdict.reason
+    assert len(pooled) == 2 and all("sorry" not in code for code in pooled)
+    (reference,) = (stack.settings.data_dir / "references").iterdir()  # one, for both checks
+    record = json.loads((reference / "ProofgateSubmission.olean").read_bytes().split(b"\n", 1)[1])
+    assert record["source_sha256"] == hashlib.sha256(STATEMENT.encode()).hexdigest()
+    assert (reference / "ProofgateSubmission.lean").read_text(encoding="utf-8") == STATEMENT
