@@ -124,7 +124,9 @@ def test_throughput_ratios_are_sane(results: dict[str, Any]) -> None:
         assert 0 <= point["header_hit_rate"] <= 1
         assert point["latency"]["p50_ms"] >= 1000 * math.exp(TINY_PROFILE.check_mu) * 0.5
         if point["audit"] == "off":
-            assert a == 0 and point["audit_latency"]["p50_ms"] < 50  # no process was started
+            assert a == 0
+            # no process was started: no child reaped (None: a REPL worker ended in the window)
+            assert point["children_cpu_ms_per_request"] in (0, None)
         else:
             # two imports one after the other (the statement's and the submission's compiles
             # side by side, then the checker's), the elaboration (the item's check time) and
