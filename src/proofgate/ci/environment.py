@@ -14,6 +14,7 @@ from pathlib import Path
 
 from proofgate.ci.checkers import Checker
 from proofgate.ci.manifest import MANIFEST_NAME, Manifest
+from proofgate.environments.registry import lean_version_of
 from proofgate.exceptions import ConfigError
 
 __all__ = ["ChosenEnvironment", "choose_environment", "repository_toolchain"]
@@ -42,11 +43,6 @@ def repository_toolchain(root: Path) -> tuple[Path, str] | None:
     return None
 
 
-def _lean_version(toolchain: str) -> str:
-    """`v4.15.0` from `leanprover/lean4:v4.15.0` (or from `v4.15.0` itself)."""
-    return toolchain.rsplit(":", 1)[-1]
-
-
 async def choose_environment(
     root: Path, manifest: Manifest | None, option: str | None, checker: Checker
 ) -> ChosenEnvironment:
@@ -68,7 +64,8 @@ async def choose_environment(
         return ChosenEnvironment("default", "the repository has no lean-toolchain")
     path, toolchain = found
     environments = await checker.environments()
-    matching = [e for e in environments if _lean_version(e.toolchain) == _lean_version(toolchain)]
+    version = lean_version_of(toolchain)
+    matching = [e for e in environments if lean_version_of(e.toolchain) == version]
     matching.sort(key=lambda e: (e.name != "default", e.name))
     if matching:
         why = f"its toolchain is the repository's ({toolchain}, {path})"

@@ -28,6 +28,7 @@ __all__ = [
     "LeanValue",
     "discover_environments",
     "get_environment",
+    "lean_version_of",
 ]
 
 #: An environment's option set, in its directory: a JSON object of option name to value, e.g.
@@ -61,6 +62,12 @@ _PACKAGE_MODULE_ROOTS: dict[str, tuple[str, ...]] = {
 _NEVER_IMPORTABLE = frozenset({"REPL", "Cli", "LeanSearchClient", "importGraph"})
 
 
+def lean_version_of(toolchain: str) -> str:
+    """The Lean version a toolchain string pins: `v4.32.0` from `leanprover/lean4:v4.32.0` (or
+    from `v4.32.0` itself)."""
+    return toolchain.rsplit(":", 1)[-1]
+
+
 @dataclass(frozen=True)
 class Environment:
     """One pinned Lake project that submissions can be checked against."""
@@ -77,7 +84,7 @@ class Environment:
     @property
     def lean_version(self) -> str:
         """`v4.32.0` from `leanprover/lean4:v4.32.0`."""
-        return self.toolchain.rsplit(":", 1)[-1]
+        return lean_version_of(self.toolchain)
 
     @property
     def mathlib_commit(self) -> str | None:
