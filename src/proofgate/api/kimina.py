@@ -251,6 +251,8 @@ async def _environment(
     state = service.readiness()
     if not state.ready:  # the service as a whole: its sandbox, or default's Lean
         raise NotReady(unready + "; ".join(state.reasons))
+    if named == "default":  # all there is to default's readiness: the service's, just read
+        return named
     readiness = (await readiness_by_environment(request, service)).get(named)
     if readiness is not None and not readiness.ready:  # its own toolchain, Mathlib, REPL, checker
         raise LeanUnavailable(unready + "; ".join(readiness.problems))
