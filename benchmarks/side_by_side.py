@@ -74,6 +74,7 @@ from proofgate.bench.load import (
     closed_loop,
     send_job,
 )
+from proofgate.bench.report import statements_text
 from proofgate.bench.runner import (
     LEAN_VERSION,
     BenchConfig,
@@ -919,13 +920,8 @@ def render_table(results: dict[str, Any]) -> str:
     note = (
         f"Mode `{config['mode']}`, {config['rounds']} round(s) (medians); proofgate's audit "
         f"checker `{config.get('audit_checker', 'oneshot')}`, "
-        + (
-            f"each statement sent {config['statement_group']} times in a row (its reference "
-            "compiled once); "
-            if config.get("statement_group", 1) > 1
-            else "every statement new (no reference cached); "
-        )
-        + f"{results.get('machine', {}).get('cpus')} CPUs, 1-minute load average "
+        + statements_text(config.get("statement_group", 1))
+        + f"; {results.get('machine', {}).get('cpus')} CPUs, 1-minute load average "
         f"{load.get('before')} before and {load.get('after')} after; Kimina "
         f"{(results.get('kimina', {}).get('commit') or '?')[:12]} in "
         f"`{results.get('kimina', {}).get('environment')}` mode; proofgate {_revision(results)}."

@@ -11,7 +11,7 @@ from typing import Any
 
 from proofgate.reports.markup import table_lines
 
-__all__ = ["headline_json", "markdown_table", "plot", "write_results"]
+__all__ = ["headline_json", "markdown_table", "plot", "statements_text", "write_results"]
 
 #: Raw samples kept in the results file for the plot, left out of the one-line JSON.
 RAW_KEY = "cdf_ms"
@@ -30,13 +30,14 @@ def _fmt(value: Any, digits: int = 2) -> str:
     return str(value)
 
 
-def _statements_text(statement_group: int) -> str:
+def statements_text(statement_group: int) -> str:
+    """How a run's statements repeat (`--statement-group`), for a report's note."""
     if statement_group > 1:
         return (
             f"each statement sent {statement_group} times in a row (a reward group: its "
-            "reference compiled once)."
+            "reference compiled once)"
         )
-    return "every statement new (no reference cached)."
+    return "every statement new (no reference cached)"
 
 
 def markdown_table(results: dict[str, Any]) -> str:
@@ -62,7 +63,8 @@ def markdown_table(results: dict[str, Any]) -> str:
         f"{backend['mean_check_seconds']:.3f} s); {audit_text}; "
         f"{results['machine']['cpus']} CPUs (1-minute load average {load['before']} before, "
         f"{load['after']} after), `proofgate bench` mode `{results['config']['mode']}`, "
-        + _statements_text(results["config"].get("statement_group", 1))
+        + statements_text(results["config"].get("statement_group", 1))
+        + "."
     )
     met = {True: "yes", False: "**no**", None: "n/a"}
     figures = [
