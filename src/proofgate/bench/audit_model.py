@@ -76,9 +76,8 @@ class AuditModel:
         """The modelled time of one audit, process starts left out (the platform's to add). The
         statement's compile, where its reference is not cached, runs beside the submission's and
         has no proof to elaborate: it adds a process, not time."""
-        sequential_imports = IMPORTS_PER_AUDIT - 1 - (self.checker == "warm")
         return (
-            sequential_imports * self.import_for(repl_import_seconds)
+            self.imports_per_audit(reference_share=0) * self.import_for(repl_import_seconds)
             + self.elaboration_factor * check_seconds
             + declarations * self.replay_ms_per_declaration / 1000
         )
