@@ -158,3 +158,28 @@ def test_the_guard_opens_the_console_and_docs_and_guards_the_api(settings: Setti
         assert httpx.post(url + "/v1/shares", json=submission).status_code == 401
         docs = httpx.get(url + "/docs").text
         assert "cdn" not in docs.lower() and "/static-offline-docs/swagger-ui-bundle.js" in docs
+
+
+def test_the_docs_pages_ask_for_the_schema_and_their_files_under_the_root_path() -> None:
+    """Behind a proxy's prefix (the app's root path), both docs pages ask for the schema, their
+    own files and Swagger's OAuth redirect under it, and carry the docs' CSP."""
+    from fastapi import FastAPI
+    from fastapi.testclient import TestClient
+
+    from proofgate.api import console
+
+    app = FastAPI(title="pg", docs_url=None, redoc_url=None)
+    app.include_router(console.router)
+    with TestClient(app, root_path="/prefix") as client:
+        swagger, redoc = client.get("/docs"), client.get("/redoc")
+    assets = "/prefix/static-offline-docs/"
+    for page, title, files in (
+        (swagger, "pg - Swagger UI", ("swagger-ui-bundle.js", "swagger-ui.css", "favicon.png")),
+        (redoc, "pg - ReDoc", ("redoc.standalone.js", "favicon.png")),
+    ):
+        assert page.status_code == 200
+        assert f"<title>{title}</title>" in page.text
+        assert "'/prefix/openapi.json'" in page.text or '"/prefix/openapi.json"' in page.text
+        assert all(assets + name in page.text for name in files), page.text
+        assert "'unsafe-inline'" in page.headers["content-security-policy"]
+    assert "/prefix/docs/oauth2-redirect" in swagger.text

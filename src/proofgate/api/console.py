@@ -13,7 +13,9 @@ connection so).
 from __future__ import annotations
 
 import importlib.resources
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.openapi.docs import (
@@ -83,24 +85,42 @@ def _docs_assets() -> Path:
     return Path(str(importlib.resources.files("fastapi_offline") / "static"))
 
 
-def _offline(page: HTMLResponse) -> HTMLResponse:
+def _under_root(request: Request, path: str) -> str:
+    """`path` as the browser must ask for it: behind the root path a proxy serves the app under."""
+    return f"{request.scope.get('root_path', '')}{path}"
+
+
+def _docs_file(request: Request, name: str) -> str:
+    """The URL of one of Swagger UI's or ReDoc's files, served from DOCS_ASSETS."""
+    return _under_root(request, f"{DOCS_ASSETS}/{name}")
+
+
+def _docs_page(
+    request: Request, render: Callable[..., HTMLResponse], name: str, **options: Any
+) -> HTMLResponse:
+    """The docs page FastAPI's `render` writes for this app's schema, titled with `name`, under
+    the docs' CSP; `options` are the page's own (its files' URLs among them)."""
+    page = render(
+        openapi_url=_under_root(request, request.app.openapi_url),
+        title=f"{request.app.title} - {name}",
+        **options,
+    )
     page.headers["Content-Security-Policy"] = _DOCS_POLICY
     return page
 
 
 @router.get("/docs")
 async def swagger_ui(request: Request) -> HTMLResponse:
-    root = request.scope.get("root_path", "")
-    page = get_swagger_ui_html(
-        openapi_url=f"{root}{request.app.openapi_url}",
-        title=f"{request.app.title} - Swagger UI",
-        oauth2_redirect_url=f"{root}/docs/oauth2-redirect",
-        swagger_js_url=f"{root}{DOCS_ASSETS}/swagger-ui-bundle.js",
-        swagger_css_url=f"{root}{DOCS_ASSETS}/swagger-ui.css",
-        swagger_favicon_url=f"{root}{DOCS_ASSETS}/favicon.png",
+    return _docs_page(
+        request,
+        get_swagger_ui_html,
+        "Swagger UI",
+        oauth2_redirect_url=_under_root(request, "/docs/oauth2-redirect"),
+        swagger_js_url=_docs_file(request, "swagger-ui-bundle.js"),
+        swagger_css_url=_docs_file(request, "swagger-ui.css"),
+        swagger_favicon_url=_docs_file(request, "favicon.png"),
         swagger_ui_parameters={"validatorUrl": None},  # the default validator is a remote host
     )
-    return _offline(page)
 
 
 @router.get("/docs/oauth2-redirect")
@@ -110,15 +130,14 @@ async def swagger_ui_redirect() -> HTMLResponse:
 
 @router.get("/redoc")
 async def redoc(request: Request) -> HTMLResponse:
-    root = request.scope.get("root_path", "")
-    page = get_redoc_html(
-        openapi_url=f"{root}{request.app.openapi_url}",
-        title=f"{request.app.title} - ReDoc",
-        redoc_js_url=f"{root}{DOCS_ASSETS}/redoc.standalone.js",
-        redoc_favicon_url=f"{root}{DOCS_ASSETS}/favicon.png",
+    return _docs_page(
+        request,
+        get_redoc_html,
+        "ReDoc",
+        redoc_js_url=_docs_file(request, "redoc.standalone.js"),
+        redoc_favicon_url=_docs_file(request, "favicon.png"),
         with_google_fonts=False,
     )
-    return _offline(page)
 
 
 def install_console(app: FastAPI) -> None:
