@@ -55,22 +55,25 @@ def _lakefile_text(environment: Environment) -> str | None:
         return None  # no lakefile to read (not a Lake project yet)
 
 
-def has_checker_target(environment: Environment) -> bool:
-    """Whether the environment's Lake project declares the trusted checker (the root project and
-    the version presets do; a project of one's own may not)."""
+def _declares(environment: Environment, word: str) -> bool:
+    """Whether the environment's lakefile names `word`; the root project, and a project with no
+    lakefile to read, count as naming it."""
     if environment.name == "default":
         return True
     text = _lakefile_text(environment)
-    return text is None or CHECKER_TARGET in text
+    return text is None or word in text
+
+
+def has_checker_target(environment: Environment) -> bool:
+    """Whether the environment's Lake project declares the trusted checker (the root project and
+    the version presets do; a project of one's own may not)."""
+    return _declares(environment, CHECKER_TARGET)
 
 
 def has_exporter_target(environment: Environment) -> bool:
     """Whether the project declares the warm audit's exporter: the root project does; a preset's
     checker serves contract 1 only (its export reader is written for v4.30 on), so it does not."""
-    if environment.name == "default":
-        return True
-    text = _lakefile_text(environment)
-    return text is None or EXPORTER_PATH.name in text
+    return _declares(environment, EXPORTER_PATH.name)
 
 
 #: Each checker API era module (`Proofgate/Eras/<era>/`) and the Lean minor versions it serves:
@@ -99,6 +102,15 @@ def lakefile_checker_era(environment: Environment) -> str | None:
     return found.group(1) if found else None
 
 
+def _unbuilt(environment: Environment, built: Path, what: str, note: str = "") -> str | None:
+    """None when `what` is built (at `built` under the environment's directory), else the reason
+    to run setup."""
+    path = environment.directory / built
+    if path.exists():
+        return None
+    return f"{what} not built ({path}): run `proofgate setup`{note}"
+
+
 def checker_problem(environment: Environment) -> str | None:
     if not has_checker_target(environment):
         return (
@@ -115,10 +127,7 @@ def checker_problem(environment: Environment) -> str | None:
             f"{built_with}, but Lean {environment.lean_version} needs "
             f"{needed or 'one that does not exist yet'}: fix its lakefile.lean"
         )
-    checker = environment.directory / CHECKER_PATH
-    if checker.exists():
-        return None
-    return f"trusted checker not built ({checker}): run `proofgate setup`"
+    return _unbuilt(environment, CHECKER_PATH, "trusted checker")
 
 
 def exporter_problem(environment: Environment) -> str | None:
@@ -128,10 +137,7 @@ def exporter_problem(environment: Environment) -> str | None:
             f"{environment.lean_version}: {environment.name!r} builds the one-shot checker only; "
             "setup cannot fix this"
         )
-    exporter = environment.directory / EXPORTER_PATH
-    if exporter.exists():
-        return None
-    return f"exporter not built ({exporter}): run `proofgate setup` (PROOFGATE_AUDIT_CHECKER=warm)"
+    return _unbuilt(environment, EXPORTER_PATH, "exporter", " (PROOFGATE_AUDIT_CHECKER=warm)")
 
 
 def lean_problems(
