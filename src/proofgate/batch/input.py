@@ -93,13 +93,7 @@ class BatchItem:
         return BatchItem(self.id, self.line, submission)
 
     def record(self, verdict: Verdict, *, attempts: int = 1) -> BatchRecord:
-        return BatchRecord(
-            id=self.id,
-            environment=self.environment,
-            line=self.line,
-            verdict=verdict,
-            attempts=attempts,
-        )
+        return self._record(attempts, verdict=verdict)
 
     def error(
         self,
@@ -110,11 +104,18 @@ class BatchItem:
         attempts: int = 1,
     ) -> BatchRecord:
         problem = ItemError(kind=kind, line=self.line, field=field, message=message)
+        return self._record(attempts, error=problem)
+
+    def _record(
+        self, attempts: int, *, verdict: Verdict | None = None, error: ItemError | None = None
+    ) -> BatchRecord:
+        """This item's record in its environment: its verdict, or its error."""
         return BatchRecord(
             id=self.id,
             environment=self.environment,
             line=self.line,
-            error=problem,
+            verdict=verdict,
+            error=error,
             attempts=attempts,
         )
 
