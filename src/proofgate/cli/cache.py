@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import json
-from typing import Annotated
 
 import typer
 from rich.markup import escape
 from rich.table import Table
 
-from proofgate.cli.common import ExitCode, console, fail, load_settings
+from proofgate.cli.common import ExitCode, JsonOption, console, fail, load_settings
 from proofgate.exceptions import StoreError
 from proofgate.store.results import CacheStats, ResultCache
 
@@ -29,7 +28,7 @@ def _cache() -> ResultCache:
 
 
 @cache_app.command()
-def stats(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
+def stats(as_json: JsonOption = False) -> None:
     """How many verdicts are stored, by status, and how large the file is."""
     settings = load_settings()
     try:

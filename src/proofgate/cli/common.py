@@ -108,6 +108,9 @@ ClosersOption = Annotated[
     typer.Option("--closer", help="Try only this configured closer (repeat for several)."),
 ]
 
+#: `--json`: print the command's outcome as JSON instead of a table.
+JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON.")]
+
 #: `--budget SECONDS`: the time a triage gives one statement's probes, all together.
 BudgetOption = Annotated[
     float | None,

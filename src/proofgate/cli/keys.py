@@ -14,7 +14,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from proofgate.cli.common import CliConsole, ExitCode, console, fail, load_settings
+from proofgate.cli.common import CliConsole, ExitCode, JsonOption, console, fail, load_settings
 from proofgate.exceptions import ConfigError, StoreError
 from proofgate.store.keys import KeyStore, parse_rate
 
@@ -70,7 +70,7 @@ def create(
 
 
 @keys_app.command("list")
-def list_keys(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
+def list_keys(as_json: JsonOption = False) -> None:
     """Every key: name, token prefix, limits, created and revoked times (never the token)."""
     store = _store()
     try:

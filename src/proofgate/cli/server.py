@@ -10,7 +10,14 @@ from rich.markup import escape
 from rich.table import Table
 
 from proofgate.__about__ import __version__
-from proofgate.cli.common import EnvironmentOption, ExitCode, console, fail, load_settings
+from proofgate.cli.common import (
+    EnvironmentOption,
+    ExitCode,
+    JsonOption,
+    console,
+    fail,
+    load_settings,
+)
 from proofgate.config import Settings, is_loopback_host
 from proofgate.exceptions import ConfigError, SetupError, StoreError
 
@@ -77,9 +84,7 @@ def serve(
         Server(config).run()
 
 
-def doctor(
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
-) -> None:
+def doctor(as_json: JsonOption = False) -> None:
     """Show what verification needs and what is missing; exit 0 only when ready."""
     from proofgate.environments.doctor import run_doctor
 
