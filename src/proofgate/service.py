@@ -50,6 +50,7 @@ from proofgate.models.steps import TacticSteps
 from proofgate.models.tenant import LOCAL
 from proofgate.sandbox import detect_sandbox, select_spawner
 from proofgate.sandbox.process import Spawner
+from proofgate.sandbox.spawn_client import spawn_server
 from proofgate.sessions.steps import tactic_steps
 from proofgate.store.results import ResultCache, cache_key
 from proofgate.triage import Triager
@@ -128,6 +129,7 @@ class CheckerService:
 
     async def start(self) -> None:
         """Open the cache, check the backend, and start the pool (warming in the background)."""
+        spawn_server()  # the parent of every process the service starts, started once, now
         self._environments = discover_environments(self.settings)
         await self._cache.open()
         self._reasons = await asyncio.to_thread(self._backend_problems)

@@ -1,27 +1,27 @@
-"""Starting a child without Python between fork and exec: no `preexec_fn`, the limits still set
-before the program runs, the cgroup joined first, children reaped through pidfds, and an exit seen
-through a pidfd wakes the loop once."""
+"""Starting a child without the service forking: the spawn server starts the launcher, which
+sets the limits before the program runs and joins the cgroup first."""
 
 from __future__ import annotations
 
+import _posixsubprocess
 import asyncio
 import os
 import re
 import shutil
 import signal
-import subprocess
-import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import psutil
 import pytest
 
 from proofgate.config import Settings
 from proofgate.exceptions import SpawnFailed
 from proofgate.sandbox import BwrapSpawner, launch
-from proofgate.sandbox.group import GroupProcess, ProcessGroupSpawner
+from proofgate.sandbox.group import ProcessGroupSpawner
 from proofgate.sandbox.process import Limits, ManagedProcess, SpawnSpec
+from proofgate.sandbox.spawn_client import spawn_server
 from tests.support.fake_cgroup import FakeCgroupV2, FakeV2Tree, make_fake_v2_root
 from tests.support.waiting import DEADLINE_SECONDS, until_async
 
@@ -50,29 +50,29 @@ def _limits_table(text: str) -> dict[str, tuple[str, str]]:
     return found
 
 
+def _refuse_starts(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Once this process's spawn server runs, every way this process could start a child fails
+    the test (and is recorded): starts belong to the spawn server, never to the event loop."""
+    spawn_server()  # started once per process, before the test's spawns
+    calls: list[str] = []
+
+    def refuse(name: str) -> Callable[..., Any]:
+        def refused(*args: Any, **kwargs: Any) -> Any:
+            calls.append(name)
+            raise AssertionError(f"{name} called in the service process")
+
+        return refused
+
+    monkeypatch.setattr(_posixsubprocess, "fork_exec", refuse("fork_exec"))
+    for name in ("fork", "posix_spawn", "posix_spawnp"):
+        monkeypatch.setattr(os, name, refuse(name))
+    monkeypatch.setattr(asyncio, "create_subprocess_exec", refuse("create_subprocess_exec"))
+    return calls
+
+
 @pytest.fixture
-def spawn_calls(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[dict[str, Any]]]:
-    """The keyword arguments of every `subprocess.Popen` and `asyncio.create_subprocess_exec`."""
-    calls: list[dict[str, Any]] = []
-    popen_init = subprocess.Popen.__init__
-    create = asyncio.create_subprocess_exec
-
-    def spy_popen(self: subprocess.Popen[bytes], *args: Any, **kwargs: Any) -> None:
-        calls.append({"via": "Popen", **kwargs})
-        popen_init(self, *args, **kwargs)
-
-    async def spy_create(*args: Any, **kwargs: Any) -> asyncio.subprocess.Process:
-        calls.append({"via": "create_subprocess_exec", **kwargs})
-        return await create(*args, **kwargs)
-
-    monkeypatch.setattr(subprocess.Popen, "__init__", spy_popen)
-    monkeypatch.setattr(asyncio, "create_subprocess_exec", spy_create)
-    yield calls
-
-
-def _assert_no_preexec(calls: list[dict[str, Any]]) -> None:
-    assert {call["via"] for call in calls} == {"Popen", "create_subprocess_exec"}, calls
-    assert all(call.get("preexec_fn") is None for call in calls), calls
+def no_start_here(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    return _refuse_starts(monkeypatch)
 
 
 async def _finish(process: ManagedProcess) -> None:
@@ -80,13 +80,14 @@ async def _finish(process: ManagedProcess) -> None:
     await asyncio.wait_for(process.wait(), DEADLINE_SECONDS)
 
 
-async def test_the_unjailed_spawner_sets_the_limits_without_a_preexec_fn(
-    tmp_path: Path, spawn_calls: list[dict[str, Any]]
+async def test_the_unjailed_spawner_sets_the_limits_without_starting_anything_itself(
+    tmp_path: Path, no_start_here: list[str]
 ) -> None:
     spec = SpawnSpec(argv=["sleep", "60"], cwd=tmp_path, env={"PATH": os.environ["PATH"]})
     process = await ProcessGroupSpawner().spawn(spec, LIMITS)
     try:
-        _assert_no_preexec(spawn_calls)
+        assert no_start_here == []
+        assert psutil.Process(process.pid).ppid() == spawn_server().pid
         # The spawn returns once the launcher reported, just before its exec: the program is
         # the process itself, with the limits it inherited.
         assert await asyncio.wait_for(_exec_of(process.pid, "sleep"), DEADLINE_SECONDS)
@@ -104,15 +105,15 @@ async def _exec_of(pid: int, name: str) -> bool:
 
 
 @needs_bwrap
-async def test_the_jail_sets_the_limits_without_a_preexec_fn(
-    settings: Settings, spawn_calls: list[dict[str, Any]]
+async def test_the_jail_sets_the_limits_without_starting_anything_itself(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    jail = BwrapSpawner(settings)
-    spawn_calls.clear()  # the spawner's own probe of bwrap (subprocess.run) is not a spawn
+    jail = BwrapSpawner(settings)  # its probe of bwrap (subprocess.run) runs before the guard
+    calls = _refuse_starts(monkeypatch)
     spec = SpawnSpec(argv=["cat", "/proc/self/limits"], cwd=Path("/scratch"))
     process = await jail.spawn(spec, LIMITS)
     try:
-        _assert_no_preexec(spawn_calls)
+        assert calls == []
         inside = (await asyncio.wait_for(process.stdout.read(), DEADLINE_SECONDS)).decode()
         assert _limits_table(inside) == EXPECTED  # the program in the jail, not only bwrap
         assert await asyncio.wait_for(process.wait(), DEADLINE_SECONDS) == 0
@@ -147,20 +148,6 @@ async def test_a_cgroup_that_cannot_be_joined_is_a_spawn_failure_and_nothing_run
         await jail.spawn(spec, Limits())
     assert not marker.exists()
     assert [entry.name for entry in root.iterdir() if entry.is_dir()] == []  # cgroup removed
-
-
-async def test_children_are_reaped_through_pidfds_not_a_thread_each(tmp_path: Path) -> None:
-    def waiters() -> set[threading.Thread]:
-        return {t for t in threading.enumerate() if t.name.startswith("waitpid-")}
-
-    before = waiters()
-    spec = SpawnSpec(argv=["sleep", "60"], cwd=tmp_path, env={"PATH": os.environ["PATH"]})
-    process = await ProcessGroupSpawner().spawn(spec, Limits())
-    try:
-        assert waiters() <= before  # asyncio's threaded watcher starts one per child
-    finally:
-        await _finish(process)
-    assert process.returncode == -9
 
 
 def _fake_prlimit(tmp_path: Path, body: str) -> str:
@@ -243,46 +230,3 @@ def test_the_script_joins_then_limits_then_reports_then_execs() -> None:
         "/usr/bin/prlimit --pid $$ --nofile=77:77 --fsize=123456:123456 --core=0:0 || exit 125"
     )
     assert lines[3:] == ["printf ok || exit 125", 'exec "$@"']
-
-
-# --- the pidfd that says a process exited ----------------------------------------------------
-
-
-def _count_exit_readers(
-    loop: asyncio.AbstractEventLoop, monkeypatch: pytest.MonkeyPatch
-) -> list[int]:
-    """A list whose length is how often a `mark_exited` reader ran (wrapped via add_reader)."""
-    runs: list[int] = []
-    add_reader = loop.add_reader
-
-    def counting_add_reader(fd: int, callback: Callable[..., object], *args: Any) -> None:
-        if getattr(callback, "__name__", "") != "mark_exited":
-            return add_reader(fd, callback, *args)
-
-        def counted(*inner: Any) -> object:
-            runs.append(fd)
-            return callback(*inner)
-
-        return add_reader(fd, counted, *args)
-
-    monkeypatch.setattr(loop, "add_reader", counting_add_reader)
-    return runs
-
-
-async def test_an_exit_seen_through_the_pidfd_wakes_the_loop_once(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """An exited process's pidfd stays readable, and the loop polls level-triggered: a reader
-    left registered would run on every loop turn while the watch lasts."""
-    spec = SpawnSpec(argv=["sleep", "60"], cwd=tmp_path, env={"PATH": os.environ["PATH"]})
-    process = await ProcessGroupSpawner().spawn(spec, Limits())
-    assert isinstance(process, GroupProcess)
-    runs = _count_exit_readers(asyncio.get_running_loop(), monkeypatch)
-    with process._exit_signal() as exited:
-        assert exited is not None
-        process.kill()
-        await asyncio.wait_for(asyncio.shield(exited), DEADLINE_SECONDS)
-        for _ in range(50):  # loop turns while the watch still lasts
-            await asyncio.sleep(0)
-    assert len(runs) == 1
-    assert await asyncio.wait_for(process.wait(), DEADLINE_SECONDS) == -9

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 from proofgate.bench.simulated_repl import SCRIPT, SimulatedReplLauncher
 from proofgate.config import Settings
@@ -49,18 +50,46 @@ def standin_launcher(settings: Settings, *options: str) -> SimulatedReplLauncher
 
 
 def standin_children(*, recursive: bool = True) -> list[int]:
-    """PIDs of live stand-in processes below this test process (its direct children only, when
-    not `recursive`), found by this session's tag."""
+    """PIDs of live stand-in processes below this test process (when not `recursive`, only the
+    ones the spawners started: children of this process's spawn server), found by this session's
+    tag."""
     import psutil
 
     found = []
-    for child in psutil.Process().children(recursive=recursive):
+    if recursive:
+        candidates = psutil.Process().children(recursive=True)
+    else:
+        candidates = [
+            started
+            for server in psutil.Process().children()
+            if "spawn_server.py" in " ".join(_cmdline(server))
+            for started in _children(server)
+        ]
+    for child in candidates:
         try:
             if SESSION_TAG in " ".join(child.cmdline()) and child.status() != psutil.STATUS_ZOMBIE:
                 found.append(child.pid)
         except psutil.Error:
             pass
     return found
+
+
+def _cmdline(process: Any) -> list[str]:
+    import psutil
+
+    try:
+        return list(process.cmdline())
+    except psutil.Error:
+        return []
+
+
+def _children(process: Any) -> list[Any]:
+    import psutil
+
+    try:
+        return list(process.children())
+    except psutil.Error:
+        return []
 
 
 def standin_processes() -> list[int]:

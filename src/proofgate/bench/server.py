@@ -12,6 +12,7 @@ starts and stops it from the bench.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -29,11 +30,14 @@ import psutil
 from proofgate.bench.audit_model import AuditModel
 from proofgate.bench.workload import BackendProfile
 from proofgate.exceptions import ProofgateError
+from proofgate.sandbox.spawn_client import SERVER_SCRIPT
 
 __all__ = ["BenchServer", "BenchServerError", "ServerConfig", "main"]
 
 #: Seconds the server may take to start and warm every worker, beyond the import time.
 START_SECONDS = 40.0
+#: How the server's spawn server shows in its command line.
+SPAWN_SERVER_MARK = SERVER_SCRIPT.name
 STOP_SECONDS = 15.0
 
 
@@ -213,40 +217,59 @@ class BenchServer:
         response = httpx.get(f"{self.url}/readyz", timeout=10.0)
         return dict(response.json().get("pool", {}))
 
-    def cpu_seconds(self) -> float:
-        """CPU time of the server process itself (every thread), not of its workers: the
-        scheduler's nanosecond count where Linux gives it, else user + system time in clock
-        ticks (100 a second: too coarse for a few seconds' window of a few ms per request)."""
+    def _processes(self) -> list[psutil.Process]:
+        """The server process and its spawn server, which starts (and reaps) every child of the
+        service: the service's own work is in both."""
         assert self._psutil is not None
-        precise = _scheduler_seconds(self.pid)
-        if precise is not None:
-            return precise
-        times = self._psutil.cpu_times()
-        return float(times.user + times.system)
+        found = [self._psutil]
+        with contextlib.suppress(psutil.Error):
+            for child in self._psutil.children():
+                with contextlib.suppress(psutil.Error):
+                    if SPAWN_SERVER_MARK in " ".join(child.cmdline()):
+                        found.append(child)
+        return found
+
+    def cpu_seconds(self) -> float:
+        """CPU time of the server process and its spawn server (every thread), not of workers or
+        the audit's processes: the scheduler's nanosecond count where Linux gives it, else user +
+        system time in clock ticks (100 a second: too coarse for a few seconds' window of a few
+        ms per request)."""
+        total = 0.0
+        for process in self._processes():
+            precise = _scheduler_seconds(process.pid)
+            if precise is None:
+                with contextlib.suppress(psutil.Error):
+                    times = process.cpu_times()
+                    precise = times.user + times.system
+            total += precise or 0.0
+        return total
 
     def children_cpu_seconds(self) -> float:
-        """CPU time of the server's reaped descendants (user + system, clock ticks): the audit's
-        processes, and any REPL worker that ended, which the caller must rule out."""
-        assert self._psutil is not None
-        times = self._psutil.cpu_times()
-        return float(times.children_user + times.children_system)
+        """CPU time of the server's reaped descendants (user + system, clock ticks; the spawn
+        server reaps them): the audit's processes, and any REPL worker that ended, which the
+        caller must rule out."""
+        total = 0.0
+        for process in self._processes():
+            with contextlib.suppress(psutil.Error):
+                times = process.cpu_times()
+                total += times.children_user + times.children_system
+        return total
 
     def rss_bytes(self) -> int:
         assert self._psutil is not None
         return int(self._psutil.memory_info().rss)
 
     def worker_pids(self) -> list[int]:
-        """The server's live simulated-REPL children."""
-        assert self._psutil is not None
+        """The server's live simulated-REPL processes (children of it or of its spawn server)."""
         pids = []
-        for child in self._psutil.children():
-            try:
-                if child.status() != psutil.STATUS_ZOMBIE and any(
-                    "simulated_repl" in w for w in child.cmdline()
-                ):
-                    pids.append(child.pid)
-            except psutil.Error:
-                continue
+        for parent in self._processes():
+            with contextlib.suppress(psutil.Error):
+                for child in parent.children():
+                    with contextlib.suppress(psutil.Error):
+                        if child.status() != psutil.STATUS_ZOMBIE and any(
+                            "simulated_repl" in w for w in child.cmdline()
+                        ):
+                            pids.append(child.pid)
         return pids
 
     def _check_alive(self) -> None:

@@ -268,7 +268,7 @@ class BwrapSpawner:
                 join_files=cgroup.join_files() if cgroup else (),
                 oom_score_adj=1000,
                 prlimit=self.prlimit,
-                limit=16 << 20,  # a REPL reply can be one long line
+                stream_limit=16 << 20,  # a REPL reply can be one long line
             )
         except ConfigError:
             self._discard(cgroup)

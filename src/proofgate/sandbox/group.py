@@ -17,25 +17,15 @@ import contextlib
 import os
 import signal
 import subprocess
-from collections.abc import Iterator
 
 from proofgate.exceptions import SpawnFailed
 from proofgate.sandbox import launch
 from proofgate.sandbox.process import Limits, ManagedProcess, PipedProcess, SpawnSpec
 from proofgate.sandbox.proctree import ProcessTree
+from proofgate.sandbox.spawn_client import SpawnedProcess
 from proofgate.sandbox.watchdog import Watchdog
-from proofgate.ticks import grid_delay
 
 __all__ = ["GroupProcess", "ProcessGroupSpawner"]
-
-#: Seconds between two looks at whether the process exited without a pidfd (`GroupProcess.wait`).
-EXIT_POLL_SECONDS = 0.05
-#: Seconds between two looks at the exit status while a pidfd watches for the exit (the look is
-#: for a pid reused before `pidfd_open`, which the pidfd would then never report).
-PIDFD_RECHECK_SECONDS = 5.0
-#: Loop turns `GroupProcess.wait` yields, once the pidfd said the process exited, for the child
-#: watcher to record its status, before it falls back to looking every EXIT_POLL_SECONDS.
-EXITED_TURNS = 20
 
 
 class GroupProcess(PipedProcess):
@@ -43,7 +33,7 @@ class GroupProcess(PipedProcess):
     by the sandbox's `Watchdog` when `Limits.memory_bytes` caps it (the task count is not capped:
     unjailed, the tree confines nothing)."""
 
-    def __init__(self, process: asyncio.subprocess.Process, limits: Limits) -> None:
+    def __init__(self, process: SpawnedProcess, limits: Limits) -> None:
         super().__init__(process)
         self._group_released = False
         self._tree = ProcessTree(self.pid)
@@ -57,52 +47,9 @@ class GroupProcess(PipedProcess):
             )
 
     async def wait(self) -> int:
-        """The exit status. Not asyncio's own `wait()`, which also waits for every pipe to close
-        (never, while an orphaned grandchild holds one): a pidfd says when the process exits
-        (Linux >= 5.3) without waking the loop 20 times a second per worker; else it is polled."""
-        with self._exit_signal() as exited:
-            turns = 0
-            while self._process.returncode is None:
-                if exited is not None and not exited.done():
-                    # a look every few seconds too, in case the pid was reused before pidfd_open
-                    await asyncio.wait({exited}, timeout=grid_delay(PIDFD_RECHECK_SECONDS))
-                elif exited is not None and turns < EXITED_TURNS:
-                    turns += 1  # the child watcher records the status a loop turn or two later
-                    await asyncio.sleep(0)
-                else:
-                    await asyncio.sleep(EXIT_POLL_SECONDS)
-        await asyncio.sleep(0)  # let asyncio's own exit callback run first: it closes the transport
-        return self._process.returncode
-
-    @contextlib.contextmanager
-    def _exit_signal(self) -> Iterator[asyncio.Future[None] | None]:
-        """A future done when the process exits (from a pidfd), or None where there is none."""
-        try:
-            descriptor = os.pidfd_open(self.pid)  # Linux only: AttributeError elsewhere
-        except (AttributeError, OSError):
-            yield None
-            return
-        loop = asyncio.get_running_loop()
-        exited: asyncio.Future[None] = loop.create_future()
-
-        def mark_exited() -> None:
-            # Once: an exited process's pidfd stays readable, and the loop polls it level-triggered,
-            # so a reader left in place would wake the loop on every turn until the context ends.
-            loop.remove_reader(descriptor)
-            if not exited.done():
-                exited.set_result(None)
-
-        try:
-            loop.add_reader(descriptor, mark_exited)
-        except (NotImplementedError, OSError):  # a loop without add_reader: poll instead
-            os.close(descriptor)
-            yield None
-            return
-        try:
-            yield exited
-        finally:
-            loop.remove_reader(descriptor)
-            os.close(descriptor)
+        """The exit status, as the spawn server reports it: at the exit, whatever holds the pipes
+        (an orphaned grandchild can keep them open for ever)."""
+        return await self._process.wait()
 
     def kill(self) -> None:
         """SIGKILL the whole group (descendants included); idempotent, never raises.
@@ -117,10 +64,8 @@ class GroupProcess(PipedProcess):
         try:
             os.killpg(self.pid, signal.SIGKILL)
         except OSError:
-            # Never `Popen.kill()`: it polls first, reaping the child behind asyncio's back (which
-            # then reports exit status 255 instead of the signal).
             with contextlib.suppress(OSError):
-                os.kill(self.pid, signal.SIGKILL)
+                self._process.kill()  # by pidfd: never a process that reused the number
 
     def _stop_watchdog(self) -> None:
         task = self._watching

@@ -7,8 +7,10 @@ its rlimits with util-linux's `prlimit --pid $$`, writes "ok" on its stdout, and
 the program, which inherits all of it. The parent reads those two bytes on the loop without
 blocking, before anyone else reads the program's stdout; a child that exits before it raises
 `ChildProcessError` with the shell's complaint, so a cgroup that cannot be joined is still a failed
-spawn, never a program that ran unconfined or a jail that "exited 125". Children are reaped
-through pidfds (`_watch_children_with_pidfds`), not one thread each.
+spawn, never a program that ran unconfined or a jail that "exited 125".
+
+The launcher itself is started by the spawn server (`proofgate.sandbox.spawn_client`): the
+service never forks, so no process start holds its event loop, and the spawn server reaps.
 """
 
 from __future__ import annotations
@@ -20,13 +22,12 @@ import resource
 import shlex
 import shutil
 import signal
-import sys
-import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
 
+from proofgate.sandbox import spawn_client
 from proofgate.sandbox.process import Limits, rlimits
+from proofgate.sandbox.spawn_client import SpawnedProcess
 
 __all__ = ["HANDSHAKE_SECONDS", "SHELL", "LaunchKilled", "find_prlimit", "launch_script", "start"]
 
@@ -106,35 +107,26 @@ async def start(
     join_files: Sequence[Path] = (),
     oom_score_adj: int | None = None,
     prlimit: str | None = None,
-    **kwargs: Any,
-) -> asyncio.subprocess.Process:
+    stream_limit: int = 1 << 16,
+) -> SpawnedProcess:
     """Start `argv` in a new session with piped stdin, stdout and stderr, confined before it
-    runs (see the module). Raises OSError (also `ChildProcessError`: the launcher gave up)."""
+    runs (see the module); `stream_limit` bounds a line read from its stdout or stderr. Raises
+    OSError (also `ChildProcessError`: the launcher gave up, or the spawn server is gone)."""
     if not argv:
         raise ValueError("nothing to start: argv is empty")
     _check_program(argv[0], cwd=cwd, env=env)
-    _watch_children_with_pidfds()
     script = launch_script(
         limits,
         prlimit=prlimit or find_prlimit(),
         join_files=join_files,
         oom_score_adj=oom_score_adj,
     )
-    process = await asyncio.create_subprocess_exec(
-        SHELL,
-        "-c",
-        script,
-        "proofgate-launch",
-        *argv,
+    process = await spawn_client.spawn(
+        [SHELL, "-c", script, "proofgate-launch", *argv],
         cwd=cwd,
-        env=dict(env),
-        stdin=asyncio.subprocess.PIPE,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-        start_new_session=True,
-        **kwargs,
+        env=env,
+        stream_limit=stream_limit,
     )
-    assert process.stdout is not None
     try:
         report = await asyncio.wait_for(process.stdout.readexactly(len(_REPORT)), HANDSHAKE_SECONDS)
     except asyncio.IncompleteReadError as exc:
@@ -161,84 +153,12 @@ async def start(
     return process
 
 
-async def _abandon(process: asyncio.subprocess.Process) -> str:
+async def _abandon(process: SpawnedProcess) -> str:
     """Kill a launch that failed or was cancelled, outwait it (bounded), return its stderr tail."""
     with contextlib.suppress(OSError):
         os.killpg(process.pid, signal.SIGKILL)
     complaint = b""
     with contextlib.suppress(asyncio.TimeoutError, asyncio.CancelledError, OSError):
-        assert process.stderr is not None
         complaint = await asyncio.wait_for(process.stderr.read(4096), 5.0)
         await asyncio.wait_for(process.wait(), 5.0)
     return complaint.decode(errors="replace").strip()
-
-
-# --- reaping children through pidfds -------------------------------------------------------------
-
-_pidfd_watcher_checked = False
-
-
-class _PidfdChildWatcher(asyncio.AbstractChildWatcher):
-    """Python 3.12's default on Linux, for 3.10 and 3.11 (whose default starts a thread per child
-    to block in waitpid, and whose own PidfdChildWatcher serves only the main thread's loop):
-    each child's pidfd is watched by the loop that started it."""
-
-    def __enter__(self) -> _PidfdChildWatcher:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        return None
-
-    def is_active(self) -> bool:
-        return True
-
-    def close(self) -> None:
-        return None
-
-    def attach_loop(self, loop: asyncio.AbstractEventLoop | None) -> None:
-        return None
-
-    def add_child_handler(  # type: ignore[override]  # typeshed's variadic generics, same call
-        self, pid: int, callback: Any, *args: Any
-    ) -> None:
-        loop = asyncio.get_running_loop()
-        pidfd = os.pidfd_open(pid)
-        loop.add_reader(pidfd, self._reap, loop, pid, pidfd, callback, args)
-
-    def remove_child_handler(self, pid: int) -> bool:
-        return True  # asyncio calls it only for a child it never started
-
-    @staticmethod
-    def _reap(
-        loop: asyncio.AbstractEventLoop, pid: int, pidfd: int, callback: Any, args: tuple[Any, ...]
-    ) -> None:
-        loop.remove_reader(pidfd)
-        try:
-            _, status = os.waitpid(pid, 0)
-        except ChildProcessError:  # reaped elsewhere: asyncio's own answer for that case
-            returncode = 255
-        else:
-            returncode = os.waitstatus_to_exitcode(status)
-        os.close(pidfd)
-        callback(pid, returncode, *args)
-
-
-def _watch_children_with_pidfds() -> None:
-    """Before Python 3.12, make asyncio reap children through pidfds, not a thread each (done
-    once, only over asyncio's default policy and its default threaded watcher)."""
-    global _pidfd_watcher_checked
-    if _pidfd_watcher_checked:
-        return
-    _pidfd_watcher_checked = True
-    if sys.version_info >= (3, 12) or not hasattr(os, "pidfd_open"):
-        return  # 3.12 and later use pidfds by default where the kernel has them
-    if type(asyncio.get_event_loop_policy()) is not asyncio.DefaultEventLoopPolicy:
-        return  # another loop (uvloop, say) reaps its own children
-    try:
-        os.close(os.pidfd_open(os.getpid()))
-    except OSError:  # a kernel before 5.3
-        return
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DeprecationWarning)
-        if isinstance(asyncio.get_child_watcher(), asyncio.ThreadedChildWatcher):
-            asyncio.set_child_watcher(_PidfdChildWatcher())

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Protocol, runtime_checkable
 
 from proofgate.sandbox.proctree import Baseline
+from proofgate.sandbox.spawn_client import SpawnedProcess
 
 __all__ = ["Limits", "ManagedProcess", "PipedProcess", "SpawnSpec", "Spawner", "rlimits"]
 
@@ -101,10 +102,10 @@ class ManagedProcess(Protocol):
 
 
 class PipedProcess:
-    """What both spawners' processes share: a started `asyncio.subprocess.Process`, its pid, its
+    """What both spawners' processes share: a started `SpawnedProcess`, its pid, its
     pipes and its exit status (each spawner adds `wait`, `kill` and the memory accessors)."""
 
-    def __init__(self, process: asyncio.subprocess.Process) -> None:
+    def __init__(self, process: SpawnedProcess) -> None:
         assert process.stdin and process.stdout and process.stderr
         self._process = process
         self.pid: int = process.pid
