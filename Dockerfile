@@ -45,7 +45,7 @@ ARG MATHLIB_CACHE_BASE_URL=""
 # whose URL changed, deletes it and clones it again. So the image keeps .git (and git) rather than
 # running Lean without `lake env`.
 RUN lake exe cache get \
-    && lake build repl proofgate-checker proofgate-export
+    && lake build repl proofgate-checker proofgate-export proofgate-elab
 
 # --- stage 2: proofgate's wheel ------------------------------------------------------------
 FROM ${PYTHON_IMAGE} AS wheel

@@ -27,14 +27,16 @@ require REPL from git
 -- proofgate's own Lean code: the trusted checker (`Proofgate/Checker.lean`; its contract-1 logic,
 -- shared with the presets, in `Proofgate/Common.lean`, `Rebuild.lean`, `OleanCheck.lean`), its reader of
 -- exports (`Proofgate/ExportParse.lean`, docs/export-format.md) and its serve mode's request
--- reader (`Proofgate/Serve.lean`), which the checker imports, and the exporter that writes
--- exports (`Proofgate/Export.lean`, untrusted). Lake builds a module as this
+-- reader (`Proofgate/Serve.lean`), which the checker imports, and the two untrusted programs that
+-- write exports through one writer (`Proofgate/ExportWrite.lean`): the exporter
+-- (`Proofgate/Export.lean`) and the one-shot elaborator (`Proofgate/Elab.lean`). Lake builds a module as this
 -- library's only when one of its globs matches it, and the default globs are the roots themselves
 -- (`LeanLibConfig.isBuildableModule`), so each module is a root.
 -- Untested against real Lean: no toolchain runs where proofgate is developed.
 lean_lib Proofgate where
   roots := #[`Proofgate.Checker, `Proofgate.Common, `Proofgate.Rebuild, `Proofgate.OleanCheck,
-    `Proofgate.ExportParse, `Proofgate.Serve, `Proofgate.Export]
+    `Proofgate.ExportParse, `Proofgate.Serve, `Proofgate.ExportWrite, `Proofgate.Export,
+    `Proofgate.Elab]
 
 -- The checker's API era module for this toolchain (v4.30 on: core's replay is back): the one
 -- module whose names differ between Lean versions. Each preset under LeanProjects/ builds the
@@ -54,3 +56,11 @@ lean_exe «proofgate-checker» where
 -- See docs/audit-design.md, section 9, step 3.
 lean_exe «proofgate-export» where
   root := `Proofgate.Export
+
+-- The one-shot elaborator: `lake build proofgate-elab`. A fresh process per request imports the
+-- header, elaborates the body under the main module `ProofgateSubmission`, and writes the
+-- REPL-shaped reply and the export of the new constants (docs/audit-design.md, section 9, step 6);
+-- it replaces `lean -o` plus `proofgate-export` when `PROOFGATE_AUDIT_COMPILER=elab`. Untrusted
+-- and short-lived: it runs the submission's elaboration. Untested against real Lean.
+lean_exe «proofgate-elab» where
+  root := `Proofgate.Elab
