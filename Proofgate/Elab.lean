@@ -100,7 +100,7 @@ def parseArgs (cfg : Config) : List String → Except String Args
   | [] =>
     match cfg.request, cfg.reply, cfg.exportPath with
     | some request, some reply, some exportPath => do
-      let typed ← cfg.options.mapM fun (n, v) => return (n, ← optionValue n v)
+      let typed ← cfg.options.mapM fun (n, v) => do return (n, ← optionValue n v)
       return { request, reply, exportPath, options := cfg.options, typed }
     | _, _, _ => .error "--request, --reply and --export are required"
   | "--request" :: v :: rest =>
@@ -212,9 +212,9 @@ unsafe def elaborate (req : Request) (options : Array (String × String)) : IO E
     opts ← Language.Lean.reparseOptions raw
   catch e =>
     messages := messages.add { fileName := headerCtx.fileName, pos := ⟨1, 0⟩, data := toString e }
-  let opts := Lean.Elab.async.set opts false
+  let elabOpts := Lean.Elab.async.set opts false
   let s ← Lean.Elab.IO.processCommands headerCtx parserState
-    (Lean.Elab.Command.mkState env messages opts)
+    (Lean.Elab.Command.mkState env messages elabOpts)
   let headerLog := s.commandState.messages
   if headerLog.hasErrors then
     return { header := headerLog, body := none, env := s.commandState.env }

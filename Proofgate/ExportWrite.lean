@@ -84,7 +84,6 @@ def privateModule? (n : Name) : Option (Array Name) := Id.run do
     out := out.push c
   return some out
 
-
 /-! ## Options (the meta line's typed values) -/
 
 /-- `0`, or digits without a leading zero. -/
