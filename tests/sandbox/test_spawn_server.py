@@ -234,3 +234,41 @@ async def test_a_message_that_is_no_spawn_request_ends_the_server_and_its_childr
     )
     assert await until_async(lambda: client.closed)
     assert not _tagged(tag)
+
+
+async def test_a_spawn_server_that_stops_reading_never_blocks_the_loop(
+    client: SpawnServerClient,
+) -> None:
+    """With the server stopped, a burst of starts fills the socket's buffer; the loop keeps
+    turning (a ticker counts on) while the starts wait, and all of them run once it resumes."""
+    stopped = threading.Event()
+    stopped.set()
+    os.kill(client.pid, signal.SIGSTOP)
+    # a safety net, so a loop that does block cannot hang the test: resume after the deadline
+    safety = threading.Timer(
+        DEADLINE_SECONDS, lambda: (stopped.clear(), os.kill(client.pid, signal.SIGCONT))
+    )
+    safety.start()
+    padding = {**ENV, "PADDING": "x" * 16384}  # each request 16 KiB: the buffer fills in tens
+    starts = [
+        asyncio.ensure_future(client.spawn(["true"], cwd="/", env=padding)) for _ in range(200)
+    ]
+    ticks_while_stopped = 0
+    try:
+        while ticks_while_stopped < 20:
+            await asyncio.sleep(0.01)
+            if stopped.is_set():
+                ticks_while_stopped += 1
+            else:
+                break
+        assert ticks_while_stopped == 20, "the loop stalled while the spawn server was stopped"
+        assert not any(start.done() for start in starts)
+    finally:
+        safety.cancel()
+        stopped.clear()
+        os.kill(client.pid, signal.SIGCONT)
+    processes = await asyncio.wait_for(asyncio.gather(*starts), DEADLINE_SECONDS)
+    codes = await asyncio.wait_for(
+        asyncio.gather(*(process.wait() for process in processes)), DEADLINE_SECONDS
+    )
+    assert codes == [0] * 200

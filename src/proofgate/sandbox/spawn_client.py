@@ -26,6 +26,7 @@ import socket
 import subprocess
 import sys
 import threading
+import weakref
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -106,7 +107,11 @@ class SpawnServerClient:
         self._ids = itertools.count(1)
         self._requests: dict[int, _Request] = {}
         self._children: dict[int, _Child | None] = {}  # pid -> waiter (None: abandoned)
+        self._send_turns: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = (
+            weakref.WeakKeyDictionary()
+        )
         self.closed = False
+        self._closing = False  # `close` was called: the server's end is no surprise
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         with theirs:
             self.process = subprocess.Popen(
@@ -117,6 +122,8 @@ class SpawnServerClient:
                 start_new_session=True,
             )
         self._socket = ours
+        with contextlib.suppress(OSError):  # more requests queued before a send must wait
+            ours.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 1 << 20)
         self._reader = threading.Thread(target=self._read, name="spawn-server-reader", daemon=True)
         self._reader.start()
         _log.debug("spawn_server_started", pid=self.process.pid)
@@ -156,14 +163,13 @@ class SpawnServerClient:
             }
             rights = array.array("i", [stdin_read, stdout_write, stderr_write]).tobytes()
             try:
-                self._socket.sendmsg(
-                    [json.dumps(message).encode()],
-                    [(socket.SOL_SOCKET, socket.SCM_RIGHTS, rights)],
-                )
-            except OSError as exc:
+                await self._send(loop, json.dumps(message).encode(), rights, request)
+            except BaseException as exc:
                 with self._lock:
                     self._requests.pop(identity, None)
-                raise ChildProcessError(f"the spawn server is gone ({exc})") from exc
+                if isinstance(exc, OSError):
+                    raise ChildProcessError(f"the spawn server is gone ({exc})") from exc
+                raise
         except BaseException:
             _close_fds(ours)
             raise
@@ -181,6 +187,42 @@ class SpawnServerClient:
         return await SpawnedProcess.connect(
             pid, pidfd, request.exited, stdin_write, stdout_read, stderr_read, stream_limit
         )
+
+    async def _send(
+        self, loop: asyncio.AbstractEventLoop, payload: bytes, rights: bytes, request: _Request
+    ) -> None:
+        """Send one request without ever blocking the loop: while the socket's buffer is full (a
+        burst of starts, or a spawn server that stopped reading) wait until it takes more, or
+        until the server is found gone (which fails `request.started`). The loop's waiting sends
+        take turns: a loop watches a descriptor for one writer only."""
+        if self._try_send(payload, rights):
+            return
+        with self._lock:
+            turn = self._send_turns.setdefault(loop, asyncio.Lock())
+        async with turn:
+            while not self._try_send(payload, rights):
+                descriptor = self._socket.fileno()
+                if descriptor < 0:
+                    raise ChildProcessError("the spawn server has exited")
+                writable: asyncio.Future[None] = loop.create_future()
+                loop.add_writer(descriptor, _settle, writable)
+                try:
+                    either: set[asyncio.Future[Any]] = {writable, request.started}
+                    await asyncio.wait(either, return_when=asyncio.FIRST_COMPLETED)
+                finally:
+                    loop.remove_writer(descriptor)
+                if request.started.done():
+                    request.started.result()  # the server is gone: its error
+
+    def _try_send(self, payload: bytes, rights: bytes) -> bool:
+        """Send now if the socket's buffer takes it; False if it is full."""
+        try:
+            self._socket.sendmsg(
+                [payload], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, rights)], socket.MSG_DONTWAIT
+            )
+        except BlockingIOError:
+            return False
+        return True
 
     def _abandon(self, request: _Request) -> None:
         """A caller cancelled while its child was being started: kill the child when it comes
@@ -256,13 +298,17 @@ class SpawnServerClient:
         with contextlib.suppress(subprocess.TimeoutExpired):
             self.process.wait(5.0)
         self._socket.close()
-        if requests or children:
+        if not self._closing:  # it died: said once, with what went with it
             _log.warning(
-                "spawn_server_exited", pid=self.process.pid, lost=len(requests) + len(children)
+                "spawn_server_exited",
+                pid=self.process.pid,
+                returncode=self.process.returncode,
+                lost=len(requests) + len(children),
             )
 
     def close(self) -> None:
         """End the spawn server (it kills what it started) and wait for the reader to finish."""
+        self._closing = True
         with contextlib.suppress(OSError):
             self._socket.shutdown(socket.SHUT_RDWR)
         self._reader.join(10.0)
