@@ -224,6 +224,86 @@ def declarations(source: str, module: str) -> list[dict[str, Any]]:
     return found
 
 
+class ScriptedError(Exception):
+    """The `error TEXT` directive: Lean reports TEXT as an error of the file (`line`: the
+    directive's line in the source, from 1)."""
+
+    def __init__(self, text: str, line: int) -> None:
+        super().__init__(text)
+        self.text = text
+        self.line = line
+
+
+def act_out(source: str) -> str | None:
+    """The directives that end or stall the run, in line order: `error` raises `ScriptedError`;
+    `hang`, `crash`, `crash-once`, `abort` and `meet` act on this process; `silent` is returned
+    (the caller exits 0 having written nothing). Shared with the stand-in elaborator (elab.py)."""
+    for number, line in enumerate(source.splitlines(), start=1):
+        if not line.startswith(DIRECTIVE):
+            continue
+        action, _, text = line[len(DIRECTIVE) :].strip().partition(" ")
+        if action == "error":
+            raise ScriptedError(text, number)
+        if action == "hang":
+            time.sleep(3600)
+        if action == "crash":
+            os.kill(os.getpid(), signal.SIGKILL)
+        if action == "crash-once" and not Path(text).exists():
+            Path(text).touch()
+            os.kill(os.getpid(), signal.SIGKILL)
+        if action == "abort":
+            os.kill(os.getpid(), signal.SIGABRT)
+        if action == "silent":
+            return "silent"
+        if action == "meet":
+            mine, theirs = (Path(name) for name in text.split())
+            mine.touch()
+            while not theirs.exists():
+                time.sleep(0.01)
+    return None
+
+
+def compile_record(
+    source: str, module: str, options: dict[str, bool | int | str], threads: int | None
+) -> dict[str, Any]:
+    """The `Compiled` record of a source that compiles (after `act_out`): what the .olean holds,
+    and what the stand-in elaborator exports."""
+    axioms: list[str] | None = None
+    for line in source.splitlines():
+        if line.startswith(AXIOMS):
+            axioms = line[len(AXIOMS) :].split()
+    declared = declarations(source, module)
+    kernel: str | None = None
+    for line in source.splitlines():
+        if line.startswith(DIRECTIVE):
+            action, _, text = line[len(DIRECTIVE) :].strip().partition(" ")
+            if action == "tamper-statement":
+                for declaration in declared:
+                    if declaration["kind"] == "theorem":
+                        declaration["statement_sha256"] = sha256(normalized(text))
+            elif action == "tamper-literal":
+                for declaration in declared:
+                    declaration["literals"].append(text.strip())
+            elif action == "kernel-refuses":
+                kernel = text.strip()
+    return {
+        "module": module,
+        "source_sha256": sha256(source),
+        "imports": [
+            imported
+            for line in source.splitlines()
+            if (i := _IMPORT.match(line))
+            for imported in i[1].split()
+        ],
+        "options": options,
+        "threads": threads,
+        "declarations": declared,
+        "axioms": axioms,
+        "kernel": kernel,
+        "lean": os.environ.get(LEAN_VERSION_VARIABLE),
+    }
+
+
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="lean (stand-in)")
     parser.add_argument("--json", action="store_true")
@@ -253,69 +333,22 @@ def main(argv: list[str]) -> int:
         print(exc, file=sys.stderr)
         return 1
     source = Path(args.source).read_text(encoding="utf-8")
-    axioms: list[str] | None = None
-    for line in source.splitlines():
-        if line.startswith(AXIOMS):
-            axioms = line[len(AXIOMS) :].split()
-        if line.startswith(DIRECTIVE):
-            action, _, text = line[len(DIRECTIVE) :].strip().partition(" ")
-            if action == "error":
-                message = {
-                    "severity": "error",
-                    "pos": {"line": 3, "column": 2},
-                    "endPos": None,
-                    "data": text,
-                    "fileName": args.source,
-                    "caption": "",
-                }
-                print(json.dumps(message) if args.json else f"{args.source}:3:2: error: {text}")
-                return 1
-            if action == "hang":
-                time.sleep(3600)
-            if action == "crash":
-                os.kill(os.getpid(), signal.SIGKILL)
-            if action == "crash-once" and not Path(text).exists():
-                Path(text).touch()
-                os.kill(os.getpid(), signal.SIGKILL)
-            if action == "abort":
-                os.kill(os.getpid(), signal.SIGABRT)
-            if action == "silent":
-                return 0
-            if action == "meet":
-                mine, theirs = (Path(name) for name in text.split())
-                mine.touch()
-                while not theirs.exists():
-                    time.sleep(0.01)
-    declared = declarations(source, module)
-    kernel: str | None = None
-    for line in source.splitlines():
-        if line.startswith(DIRECTIVE):
-            action, _, text = line[len(DIRECTIVE) :].strip().partition(" ")
-            if action == "tamper-statement":
-                for declaration in declared:
-                    if declaration["kind"] == "theorem":
-                        declaration["statement_sha256"] = sha256(normalized(text))
-            elif action == "tamper-literal":
-                for declaration in declared:
-                    declaration["literals"].append(text.strip())
-            elif action == "kernel-refuses":
-                kernel = text.strip()
-    compiled = {
-        "module": module,
-        "source_sha256": sha256(source),
-        "imports": [
-            imported
-            for line in source.splitlines()
-            if (i := _IMPORT.match(line))
-            for imported in i[1].split()
-        ],
-        "options": options,
-        "threads": int(args.threads) if args.threads is not None else None,
-        "declarations": declared,
-        "axioms": axioms,
-        "kernel": kernel,
-        "lean": os.environ.get(LEAN_VERSION_VARIABLE),
-    }
+    try:
+        if act_out(source) == "silent":
+            return 0
+    except ScriptedError as exc:
+        message = {
+            "severity": "error",
+            "pos": {"line": 3, "column": 2},
+            "endPos": None,
+            "data": exc.text,
+            "fileName": args.source,
+            "caption": "",
+        }
+        print(json.dumps(message) if args.json else f"{args.source}:3:2: error: {exc.text}")
+        return 1
+    threads = int(args.threads) if args.threads is not None else None
+    compiled = compile_record(source, module, options, threads)
     Path(args.olean).write_bytes(OLEAN_MARKER + json.dumps(compiled).encode())
     return 0
 

@@ -171,6 +171,25 @@ def export_module(
     return e.export()
 
 
+def check_private(compiled: dict[str, Any], module: str) -> None:
+    """Every private constant's name carries the module it was made under (`_private.M.0.x`),
+    which must be `module` (`module_mismatch`): for an .olean, which stores no module name, the
+    only evidence of it; the stand-in elaborator (elab.py) applies it too, as the writer they share
+    does (Proofgate/ExportWrite.lean, `checkConstants`)."""
+    for d in compiled["declarations"]:
+        private = _PRIVATE.match(d["name"])
+        if private and private["module"] != module:
+            raise Refusal("module_mismatch", f"{d['name']} was compiled as {private['module']}")
+
+
+def imported_names(scenario_path: Path) -> set[str]:
+    """The imported constants: `simulated-imports.json` beside the scenario (none without it)."""
+    imports_file = scenario_path.parent / "simulated-imports.json"
+    if not imports_file.exists():
+        return set()
+    return {c["name"] for c in json.loads(imports_file.read_text("utf-8"))["constants"]}
+
+
 def standard_imports() -> dict[str, Any]:
     """The default `simulated-imports.json`: the heads the stand-in exporter builds terms from,
     and the usual axioms, as an "imported module" exports them."""
@@ -202,18 +221,8 @@ def main(argv: list[str]) -> int:
                 raise Refusal("bad_arguments", f"--option {pair!r} is not NAME=VALUE")
             options[key] = option_value(value)
         compiled = read_olean(args.olean)
-        # An .olean stores no module name: a private constant's name carries the one it was
-        # compiled as (`_private.M.0.x`), and must be --module's.
-        for d in compiled["declarations"]:
-            private = _PRIVATE.match(d["name"])
-            if private and private["module"] != args.module:
-                raise Refusal("module_mismatch", f"{d['name']} was compiled as {private['module']}")
-        imports_file = scenario_path.parent / "simulated-imports.json"
-        imported = (
-            {c["name"] for c in json.loads(imports_file.read_text("utf-8"))["constants"]}
-            if imports_file.exists()
-            else set()
-        )
+        check_private(compiled, args.module)
+        imported = imported_names(scenario_path)
         data = export_module(compiled, module=args.module, options=options, imported=imported)
         Path(args.out).write_bytes(data)
     except Refusal as refusal:
