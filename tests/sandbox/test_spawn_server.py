@@ -16,12 +16,8 @@ from pathlib import Path
 import psutil
 import pytest
 
-from proofgate.sandbox.spawn_client import (
-    KILLED_WITH_SERVER,
-    SpawnedProcess,
-    SpawnServerClient,
-    spawn_server,
-)
+from proofgate.sandbox.spawn_client import KILLED_WITH_SERVER, SpawnServerClient, spawn_server
+from proofgate.sandbox.spawned import SpawnedProcess
 from tests.support.waiting import DEADLINE_SECONDS, until, until_async
 
 ENV = {"PATH": os.environ["PATH"]}

@@ -22,7 +22,7 @@ from proofgate.exceptions import SpawnFailed
 from proofgate.sandbox import launch
 from proofgate.sandbox.process import Limits, ManagedProcess, PipedProcess, SpawnSpec
 from proofgate.sandbox.proctree import ProcessTree
-from proofgate.sandbox.spawn_client import SpawnedProcess
+from proofgate.sandbox.spawned import SpawnedProcess
 from proofgate.sandbox.watchdog import Watchdog
 
 __all__ = ["GroupProcess", "ProcessGroupSpawner"]

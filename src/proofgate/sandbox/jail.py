@@ -21,7 +21,7 @@ from proofgate.logs import get_logger
 from proofgate.sandbox.cgroups import Cgroup
 from proofgate.sandbox.process import Limits, PipedProcess
 from proofgate.sandbox.proctree import ProcessTree, kill_members, living
-from proofgate.sandbox.spawn_client import SpawnedProcess
+from proofgate.sandbox.spawned import SpawnedProcess
 from proofgate.sandbox.watchdog import Watchdog
 from proofgate.ticks import grid_delay
 

@@ -27,7 +27,7 @@ from pathlib import Path
 
 from proofgate.sandbox import spawn_client
 from proofgate.sandbox.process import Limits, rlimits
-from proofgate.sandbox.spawn_client import SpawnedProcess
+from proofgate.sandbox.spawned import SpawnedProcess
 
 __all__ = ["HANDSHAKE_SECONDS", "SHELL", "LaunchKilled", "find_prlimit", "launch_script", "start"]
 

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Protocol, runtime_checkable
 
 from proofgate.sandbox.proctree import Baseline
-from proofgate.sandbox.spawn_client import SpawnedProcess
+from proofgate.sandbox.spawned import SpawnedProcess
 
 __all__ = ["Limits", "ManagedProcess", "PipedProcess", "SpawnSpec", "Spawner", "rlimits"]
 
