@@ -213,6 +213,19 @@ class Settings(BaseSettings):
         description="The exporter (shell words), for `audit_checker=warm`; default `lake env "
         "<environment>/.lake/build/bin/proofgate-export`.",
     )
+    audit_compiler: Literal["lean", "elab"] = Field(
+        "lean",
+        description="What elaborates the submission and the locked statement for the audit. "
+        "`lean`: `lean -o` compiles each to an .olean (with `audit_checker=warm`, exported by "
+        "`proofgate-export` in the same jail). `elab`: one `proofgate-elab` process each (import, "
+        "elaborate, reply, export: docs/audit-design.md step 6); needs `audit_checker=warm`. "
+        "`elab` is untested against real Lean.",
+    )
+    elab_command: str | None = Field(
+        None,
+        description="The one-shot elaborator (shell words), for `audit_compiler=elab`; default "
+        "`lake env <environment>/.lake/build/bin/proofgate-elab`.",
+    )
     checkers: int = Field(
         2, ge=1, le=64, description="Warm checkers per environment (`audit_checker=warm`)."
     )
@@ -303,7 +316,9 @@ class Settings(BaseSettings):
             return [part.strip() for part in value.split(",") if part.strip()]
         return value
 
-    @field_validator("repl_command", "checker_command", "compile_command", "export_command")
+    @field_validator(
+        "repl_command", "checker_command", "compile_command", "export_command", "elab_command"
+    )
     @classmethod
     def _non_empty(cls, value: str | None) -> str | None:
         if value is not None and not value.strip():
@@ -314,6 +329,12 @@ class Settings(BaseSettings):
     def _derive(self) -> Settings:
         if self.api_keys_file is None:
             self.api_keys_file = self.data_dir / "keys.json"
+        return self
+
+    @model_validator(mode="after")
+    def _audit_combination(self) -> Settings:
+        if (problem := audit_settings_problem(self)) is not None:
+            raise ValueError(problem)
         return self
 
     @property
@@ -339,6 +360,19 @@ class Settings(BaseSettings):
     def tenant_queue_cap(self) -> int:
         """`max_queue_per_tenant`, or its default: half the queue, at least 1."""
         return self.max_queue_per_tenant or max(1, self.max_queue // 2)
+
+
+def audit_settings_problem(settings: Settings) -> str | None:
+    """Why the audit's settings cannot run together, if they cannot: the one-shot elaborator
+    writes exports only, which only the warm checkers read (checked when the settings are read,
+    and again by the auditor, since settings can be changed after)."""
+    if settings.audit_compiler == "elab" and settings.audit_checker != "warm":
+        return (
+            "PROOFGATE_AUDIT_COMPILER=elab needs PROOFGATE_AUDIT_CHECKER=warm (it is "
+            f"{settings.audit_checker!r}): proofgate-elab writes an export, which only the warm "
+            "checkers read; set both, or PROOFGATE_AUDIT_COMPILER=lean"
+        )
+    return None
 
 
 def is_loopback_host(host: str) -> bool:

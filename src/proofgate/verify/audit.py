@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from proofgate.config import Settings
+from proofgate.config import Settings, audit_settings_problem
 from proofgate.environments.registry import Environment
 from proofgate.environments.toolchain import lean_home_for
 from proofgate.exceptions import (
@@ -62,6 +62,17 @@ from proofgate.verify.contract import (
     ExportAuditReport,
     ReportError,
     parse_report,
+)
+from proofgate.verify.elab_audit import (
+    ELAB_BINARY,
+    ELAB_REPLY,
+    ELAB_REQUEST,
+    SERVICE_REFUSALS,
+    elab_argv,
+    elab_refusal,
+    refusal_failure,
+    reply_errors,
+    write_request,
 )
 from proofgate.verify.warm_audit import (
     EXPORT_FAILED,
@@ -173,6 +184,8 @@ class Auditor:
     def __init__(
         self, settings: Settings, *, runner: Runner | None = None, spawner: Spawner | None = None
     ) -> None:
+        if (problem := audit_settings_problem(settings)) is not None:
+            raise ValueError(problem)
         self.settings = settings
         self._runner = runner
         self._spawner = spawner
@@ -205,6 +218,7 @@ class Auditor:
             raise SubmissionError("answer holes need a statement", field="answer_holes")
         timings: dict[str, float] = {"compile_statement": 0.0}
         warm = self.settings.audit_checker == "warm"
+        elab = self.settings.audit_compiler == "elab"  # implies warm (audit_settings_problem)
         scratch = self.settings.data_dir / "audit" / uuid.uuid4().hex
         source = scratch / SOURCE
         olean = scratch / OLEAN
@@ -219,10 +233,15 @@ class Auditor:
         compiling: asyncio.Future[RunResult] | None = None
         try:
             # The scratch's file work runs in a thread: a loaded filesystem must not stall the loop.
-            await asyncio.to_thread(_write_source, source, request.code)
-            compiling = asyncio.ensure_future(
-                self._compile(environment, source, olean, what="the submission", export=export)
-            )
+            if elab and export is not None:
+                compiling = asyncio.ensure_future(
+                    self._elaborate(environment, scratch, request.code, export, "the submission")
+                )
+            else:
+                await asyncio.to_thread(_write_source, source, request.code)
+                compiling = asyncio.ensure_future(
+                    self._compile(environment, source, olean, what="the submission", export=export)
+                )
             if referencing is not None:
                 # A statement that does not compile is the answer at once, whatever the
                 # submission does; then the submission's outcome, and the reference it needs.
@@ -232,6 +251,13 @@ class Auditor:
             compiled = await compiling
             reference = await referencing if referencing is not None else None
             timings["compile_submission"] = float(compiled.duration_ms)
+            if elab and export is not None:
+                failure = await asyncio.to_thread(
+                    _elab_failure, compiled, scratch, request.code, what="the submission"
+                )
+                if failure is not None:
+                    return failure
+                return await self._warm_audit(request, export, reference, timings)
             if export is not None and compiled.returncode == EXPORT_FAILED:
                 return CompileFailure(exporter_failure(compiled.stdout, what="the submission"))
             if compiled.timed_out or compiled.out_of_memory or compiled.returncode != 0:
@@ -284,6 +310,8 @@ class Auditor:
         """The locked statement's trusted .olean, compiled once and then read from the cache;
         with `export`, a new one is exported in the same jail (`reference_export` makes the
         export of one cached before)."""
+        if self.settings.audit_compiler == "elab":
+            return await self._elab_reference(environment, statement)
         key = self.reference_key(environment, statement)
         final = self.settings.data_dir / "references" / key
         lock = self._reference_locks.setdefault(key, asyncio.Lock())
@@ -329,14 +357,16 @@ class Auditor:
         return final / OLEAN
 
     def reference_key(self, environment: Environment, statement: str) -> str:
-        """Hash of everything a reference .olean depends on."""
-        payload = {
+        """Hash of everything a reference .olean (or, with the elaborator, export) depends on."""
+        payload: dict[str, object] = {
             "statement": statement,
             "environment": environment.describe(),
             "directory": str(environment.directory),
             "compile_command": self.settings.compile_command,
             "module": MODULE,
         }
+        if self.settings.audit_compiler == "elab":  # another program makes it: another entry
+            payload |= {"compiler": "elab", "elab_command": self.settings.elab_command}
         return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
 
     # --- the warm path (settings.audit_checker == "warm"; proofgate.verify.warm_audit) ---------
@@ -433,6 +463,83 @@ class Auditor:
             checker=True,
         )
         return self._process_runner()[1], spec, limits
+
+    # --- the one-shot elaborator (settings.audit_compiler == "elab"; verify/elab_audit.py) ---
+
+    async def _elab_reference(self, environment: Environment, statement: str) -> Path:
+        """The locked statement's export, made once by a `proofgate-elab` run of its own and then
+        read from the cache (beside its `reference.json`, under the statement's lock). A statement
+        that does not elaborate is the statement's fault (`SubmissionError`); a run out of time
+        or memory, or refused, the service's (`AuditError`)."""
+        key = self.reference_key(environment, statement)
+        final = self.settings.data_dir / "references" / key
+        lock = self._reference_locks.setdefault(key, asyncio.Lock())
+        async with lock:
+            if (final / "reference.json").is_file() and (final / REFERENCE_EXPORT).is_file():
+                return final / REFERENCE_EXPORT
+            building = final.parent / f".building-{key[:16]}-{uuid.uuid4().hex[:8]}"
+            try:
+                run = await self._elaborate(
+                    environment, building, statement, building / REFERENCE_EXPORT, "the statement"
+                )
+                if run.timed_out or run.out_of_memory:
+                    raise AuditError(
+                        "elaborating the locked statement ran out of time or memory: raise "
+                        "PROOFGATE_AUDIT_TIMEOUT / PROOFGATE_MEMORY_LIMIT_MB, or check the machine"
+                    )
+                refusal = elab_refusal(run.stdout) if run.returncode == 1 else None
+                if refusal is not None and refusal[0] != "elaboration_failed":
+                    raise AuditError(
+                        f"the locked statement could not be exported: {refusal[0]}: {refusal[1]}"
+                    )
+                failure = await asyncio.to_thread(
+                    _elab_failure, run, building, statement, what="the locked statement"
+                )
+                if failure is None and not (building / REFERENCE_EXPORT).is_file():
+                    raise AuditError(f"proofgate-elab exited 0 but wrote no {REFERENCE_EXPORT}")
+                if failure is not None:
+                    raise SubmissionError(
+                        f"the locked statement does not compile in environment "
+                        f"{environment.name!r}; fix the statement (not the proof): "
+                        + "; ".join(failure.messages[:5] or [failure.reason]),
+                        field="statement",
+                    )
+                for run_file in (ELAB_REQUEST, ELAB_REPLY):  # the entry: its export and record
+                    (building / run_file).unlink(missing_ok=True)
+                meta = {"environment": environment.describe(), "compile_ms": run.duration_ms}
+                (building / "reference.json").write_text(json.dumps(meta), encoding="utf-8")
+                try:
+                    building.rename(final)
+                except OSError:
+                    if not (final / "reference.json").is_file():  # not a lost race: a real problem
+                        raise
+            finally:
+                shutil.rmtree(building, ignore_errors=True)
+        return final / REFERENCE_EXPORT
+
+    async def _elaborate(
+        self, environment: Environment, directory: Path, code: str, export: Path, what: str
+    ) -> RunResult:
+        """One `proofgate-elab` run on `code` in the fresh `directory` (its only writable path),
+        jailed and limited as a compile; killed from outside, run once more."""
+        request = await asyncio.to_thread(write_request, directory, code)
+        reply = directory / ELAB_REPLY
+        if self.settings.elab_command is not None:
+            command = shlex.split(self.settings.elab_command)
+        else:
+            command = ["lake", "env", str(environment.directory / ELAB_BINARY)]
+        argv = elab_argv(
+            command, request=request, reply=reply, export=export, environment=environment
+        )
+
+        async def elaborate_once() -> RunResult:
+            for path in (reply, export):  # nothing a killed run left behind is read
+                path.unlink(missing_ok=True)
+            return await self._run(
+                self._spec(argv, environment, read_only=[], writable=[directory], checker=False)
+            )
+
+        return await _once_more_if_killed(elaborate_once, what=f"elaborating {what}")
 
     # --- processes ----------------------------------------------------------------------------
 
@@ -789,6 +896,27 @@ def _compile_failure(result: RunResult, *, what: str) -> CompileFailure:
         timed_out=result.timed_out,
         out_of_memory=result.out_of_memory,
     )
+
+
+def _elab_failure(
+    result: RunResult, directory: Path, code: str, *, what: str
+) -> CompileFailure | None:
+    """What a `proofgate-elab` run on `code` says of it (verify/elab_audit.py): None when it
+    elaborated without an error (its export is then read), else the text's `CompileFailure`;
+    an `AuditError` when the run or its reply is the service's problem."""
+    if result.timed_out or result.out_of_memory or result.limit_exceeded is not None:
+        return _compile_failure(result, what=what)
+    if result.returncode == 1 and (refusal := elab_refusal(result.stdout)) is not None:
+        kind, detail = refusal
+        if kind in SERVICE_REFUSALS:
+            raise AuditError(f"proofgate-elab refused its request ({kind}): {detail}")
+        return refusal_failure(kind, detail, what=what)
+    if result.returncode != 0:
+        return _compile_failure(result, what=what)
+    errors = reply_errors(directory / ELAB_REPLY, code)
+    if errors:
+        return CompileFailure(f"{what} does not compile", messages=errors)
+    return None
 
 
 def _ms_since(started: float) -> float:
