@@ -189,3 +189,14 @@ async def test_a_reference_made_by_the_elaborator_is_cached_apart_from_a_compile
     assert Auditor(lean).reference_key(environment, STATEMENT) != elab
     assert Auditor(other).reference_key(environment, STATEMENT) != elab
     assert Auditor(stack.settings).reference_key(environment, STATEMENT) == elab
+
+
+async def test_an_unbuilt_elaborator_is_internal_never_the_submissions_failure(
+    tmp_path: Path,
+) -> None:
+    # the default command is the environment's own binary under `lake env`; missing, the run
+    # would fail as if the text did: the audit says so instead
+    async with running_service(elab_stack(tmp_path, elab_command=None)) as service:
+        verdict = await service.check(submission())
+    assert verdict.status is VerdictStatus.internal, verdict.reason
+    assert "lake build proofgate-elab" in verdict.reason

@@ -527,7 +527,13 @@ class Auditor:
         if self.settings.elab_command is not None:
             command = shlex.split(self.settings.elab_command)
         else:
-            command = ["lake", "env", str(environment.directory / ELAB_BINARY)]
+            binary = environment.directory / ELAB_BINARY
+            if not binary.is_file():  # else `lake env` fails, which would read as the text's fault
+                raise AuditError(
+                    f"proofgate-elab is not built in {environment.directory}: run `lake build "
+                    "proofgate-elab` there (PROOFGATE_AUDIT_COMPILER=elab)"
+                )
+            command = ["lake", "env", str(binary)]
         argv = elab_argv(
             command, request=request, reply=reply, export=export, environment=environment
         )
