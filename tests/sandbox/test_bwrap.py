@@ -92,6 +92,33 @@ def any_spawner(request: pytest.FixtureRequest) -> BwrapSpawner:
     return request.getfixturevalue("spawner" if request.param == "default" else "watchdog_spawner")
 
 
+async def test_a_jailed_program_gets_the_passed_descriptors_and_can_receive_more(
+    any_spawner: BwrapSpawner,
+) -> None:
+    """The jail keeps a passed socket open as the program's fd 3 (a zygote's channel): the
+    program receives a pipe over it and writes to that pipe, outside the jail."""
+    ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    code = """
+        import array, os, socket
+        channel = socket.socket(fileno=3)
+        _, ancillary, _, _ = channel.recvmsg(16, socket.CMSG_SPACE(4))
+        given = array.array("i", ancillary[0][2][:4])[0]
+        os.write(given, b"from inside the jail")
+    """
+    with ours, theirs:
+        spec = python(code, pass_fds=(theirs.fileno(),))
+        result_task = asyncio.ensure_future(run_jailed(any_spawner, spec, Limits(), timeout=60))
+        read_end, write_end = os.pipe()
+        ours.sendmsg(
+            [b"x"], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, write_end.to_bytes(4, sys.byteorder))]
+        )
+        os.close(write_end)
+        result = await result_task
+    assert result.returncode == 0, result.stderr
+    with os.fdopen(read_end, "rb") as pipe:
+        assert pipe.read() == b"from inside the jail"
+
+
 # --- isolation ------------------------------------------------------------------------------------
 
 

@@ -3,10 +3,12 @@ service's side hands each answer to the loop that asked and survives the server'
 
 from __future__ import annotations
 
+import array
 import asyncio
 import errno
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -268,3 +270,55 @@ async def test_a_spawn_server_that_stops_reading_never_blocks_the_loop(
         asyncio.gather(*(process.wait() for process in processes)), DEADLINE_SECONDS
     )
     assert codes == [0] * 200
+
+
+_OPEN_FDS = (
+    "import os\n"
+    "def is_open(fd):\n"
+    "    try:\n"
+    "        os.fstat(fd)\n"
+    "    except OSError:\n"
+    "        return False\n"
+    "    return True\n"
+    "print([fd for fd in range(3, 64) if is_open(fd)])\n"
+)
+
+
+async def test_passed_descriptors_arrive_as_3_and_up_and_the_next_child_gets_none(
+    client: SpawnServerClient,
+) -> None:
+    ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    four_read, four_write = os.pipe()
+    child_code = (
+        "import array, os, socket\n"
+        "os.write(4, b'four')\n"
+        "channel = socket.socket(fileno=3)\n"
+        "_, ancillary, _, _ = channel.recvmsg(16, socket.CMSG_SPACE(4))\n"
+        "given = array.array('i', ancillary[0][2][:4])[0]\n"
+        "os.write(given, b'through the socket')\n"
+    )
+    with ours, theirs:
+        process = await client.spawn(
+            [sys.executable, "-c", child_code],
+            cwd="/",
+            env=ENV,
+            pass_fds=(theirs.fileno(), four_write),
+        )
+        os.close(four_write)
+        handed_read, handed_write = os.pipe()
+        ours.sendmsg(
+            [b"x"], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", [handed_write]))]
+        )
+        os.close(handed_write)
+        assert await asyncio.wait_for(process.wait(), DEADLINE_SECONDS) == 0
+    with os.fdopen(four_read, "rb") as four, os.fdopen(handed_read, "rb") as handed:
+        assert four.read() == b"four"
+        assert handed.read() == b"through the socket"
+    # the numbers the server keeps for passed descriptors hold nothing a later child inherits
+    later = await client.spawn([sys.executable, "-c", _OPEN_FDS], cwd="/", env=ENV)
+    assert await asyncio.wait_for(later.stdout.read(), DEADLINE_SECONDS) == b"[]\n"
+
+
+async def test_more_descriptors_than_a_child_takes_are_refused(client: SpawnServerClient) -> None:
+    with pytest.raises(ValueError, match="at most 8 descriptors"):
+        await client.spawn(["true"], cwd="/", env=ENV, pass_fds=tuple([0] * 9))

@@ -269,6 +269,7 @@ class BwrapSpawner:
                 oom_score_adj=1000,
                 prlimit=self.prlimit,
                 stream_limit=16 << 20,  # a REPL reply can be one long line
+                pass_fds=spec.pass_fds,  # bwrap and the launcher keep them open for the program
             )
         except ConfigError:
             self._discard(cgroup)

@@ -100,7 +100,13 @@ class ProcessGroupSpawner:
     async def spawn(self, spec: SpawnSpec, limits: Limits) -> ManagedProcess:
         """Start `spec.argv` in `spec.cwd` with exactly `spec.env` as its environment."""
         try:
-            process = await launch.start(spec.argv, limits=limits, cwd=str(spec.cwd), env=spec.env)
+            process = await launch.start(
+                spec.argv,
+                limits=limits,
+                cwd=str(spec.cwd),
+                env=spec.env,
+                pass_fds=spec.pass_fds,
+            )
         except (OSError, ValueError, subprocess.SubprocessError) as exc:
             raise SpawnFailed(
                 f"could not start {spec.argv[0]!r} in {spec.cwd}: {exc} "

@@ -108,6 +108,7 @@ async def start(
     oom_score_adj: int | None = None,
     prlimit: str | None = None,
     stream_limit: int = 1 << 16,
+    pass_fds: Sequence[int] = (),
 ) -> SpawnedProcess:
     """Start `argv` in a new session with piped stdin, stdout and stderr, confined before it
     runs (see the module); `stream_limit` bounds a line read from its stdout or stderr. Raises
@@ -126,6 +127,7 @@ async def start(
         cwd=cwd,
         env=env,
         stream_limit=stream_limit,
+        pass_fds=pass_fds,
     )
     try:
         report = await asyncio.wait_for(process.stdout.readexactly(len(_REPORT)), HANDSHAKE_SECONDS)

@@ -31,6 +31,9 @@ class SpawnSpec:
     env: dict[str, str] = field(default_factory=dict)
     read_only: tuple[Path, ...] = ()  # toolchain, project, Mathlib oleans
     writable: tuple[Path, ...] = ()  # scratch directories the process may write
+    #: Descriptors of the service the program gets as its fds 3, 4, ... (copies: the caller
+    #: closes its own); through a jail too, e.g. one end of a socket pair to talk over.
+    pass_fds: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -41,6 +41,8 @@ _log = get_logger(__name__)
 
 #: The program the spawn server runs: a file of the standard library only, run by path.
 SERVER_SCRIPT = Path(__file__).with_name("spawn_server.py")
+#: Descriptors a start may pass beyond the three pipes (the spawn server's MAX_PASSED_FDS).
+MAX_PASSED_FDS = 8
 #: Bytes of one message from the spawn server (JSON of a pid or an exit status).
 _REPLY_BYTES = 64 << 10
 #: Returned for a child whose exit status was lost with its spawn server (it was killed).
@@ -135,9 +137,13 @@ class SpawnServerClient:
         cwd: str,
         env: Mapping[str, str],
         stream_limit: int = _STREAM_LIMIT,
+        pass_fds: Sequence[int] = (),
     ) -> SpawnedProcess:
-        """Start `argv` in a session of its own with piped stdin, stdout and stderr. Raises the
-        OSError the spawn server's exec raised, or ChildProcessError if the server is gone."""
+        """Start `argv` in a session of its own with piped stdin, stdout and stderr, and
+        `pass_fds` (copies; the caller keeps its own) as its fds 3, 4, ... Raises the OSError the
+        spawn server's exec raised, or ChildProcessError if the server is gone."""
+        if len(pass_fds) > MAX_PASSED_FDS:
+            raise ValueError(f"at most {MAX_PASSED_FDS} descriptors can be passed to a child")
         loop = asyncio.get_running_loop()
         stdin_read, stdin_write = os.pipe2(os.O_CLOEXEC)
         stdout_read, stdout_write = os.pipe2(os.O_CLOEXEC)
@@ -156,8 +162,10 @@ class SpawnServerClient:
                 "argv": list(argv),
                 "cwd": cwd,
                 "env": dict(env),
+                "passed": len(pass_fds),
             }
-            rights = array.array("i", [stdin_read, stdout_write, stderr_write]).tobytes()
+            given = [stdin_read, stdout_write, stderr_write, *pass_fds]
+            rights = array.array("i", given).tobytes()
             try:
                 await self._send(loop, json.dumps(message).encode(), rights, request)
             except BaseException as exc:
@@ -340,7 +348,14 @@ def spawn_server() -> SpawnServerClient:
 
 
 async def spawn(
-    argv: Sequence[str], *, cwd: str, env: Mapping[str, str], stream_limit: int = _STREAM_LIMIT
+    argv: Sequence[str],
+    *,
+    cwd: str,
+    env: Mapping[str, str],
+    stream_limit: int = _STREAM_LIMIT,
+    pass_fds: Sequence[int] = (),
 ) -> SpawnedProcess:
     """Start `argv` through this process's spawn server (see `SpawnServerClient.spawn`)."""
-    return await spawn_server().spawn(argv, cwd=cwd, env=env, stream_limit=stream_limit)
+    return await spawn_server().spawn(
+        argv, cwd=cwd, env=env, stream_limit=stream_limit, pass_fds=pass_fds
+    )
