@@ -322,3 +322,13 @@ async def test_passed_descriptors_arrive_as_3_and_up_and_the_next_child_gets_non
 async def test_more_descriptors_than_a_child_takes_are_refused(client: SpawnServerClient) -> None:
     with pytest.raises(ValueError, match="at most 8 descriptors"):
         await client.spawn(["true"], cwd="/", env=ENV, pass_fds=tuple([0] * 9))
+
+
+async def test_a_request_the_server_refuses_is_an_error_without_an_errno(
+    client: SpawnServerClient,
+) -> None:
+    with pytest.raises(OSError, match="argv must be a non-empty list of strings") as caught:
+        await client.spawn([], cwd="/", env=ENV)
+    assert caught.value.errno is None  # not an exec's error
+    process = await client.spawn(["true"], cwd="/", env=ENV)  # and it serves on
+    assert await asyncio.wait_for(process.wait(), DEADLINE_SECONDS) == 0

@@ -251,8 +251,8 @@ class SpawnServerClient:
                     _close_fds(pidfds)
                     break
                 self._dispatch(json.loads(data), pidfds)
-        except (OSError, ValueError) as exc:
-            _log.error("spawn_server_broken", error=str(exc))
+        except (OSError, ValueError, KeyError, TypeError, IndexError) as exc:
+            _log.error("spawn_server_broken", error=repr(exc))  # a message it should not send
         finally:
             self._server_gone()
 
@@ -280,7 +280,8 @@ class SpawnServerClient:
             else:
                 _post(request.loop, request.started, result=(pid, pidfd))
         else:
-            error = OSError(int(message.get("errno") or 0) or None, str(message.get("message")))
+            code, text = int(message.get("errno") or 0), str(message.get("message"))
+            error = OSError(code, text) if code else OSError(text)  # errno: the exec's own class
             _post(request.loop, request.started, error=error)
 
     def _server_gone(self) -> None:
