@@ -18,6 +18,7 @@ ProofgateError
  |    +-- ReplOutOfMemory      the worker went over its memory cap (the submission's outcome)
  |    +-- ReplCommandError     the REPL answered `{"message": ...}` (e.g. "Unknown environment.")
  +-- AuditError                the trusted checker crashed, hung or broke its contract
+ |    +-- ZygoteFailed         a zygote did not start, broke its protocol or could not fork
  +-- StoreError                the SQLite store failed
  +-- JobNotFound               no such batch job (or item) for this caller
  +-- SessionError              a proof session cannot serve the request
@@ -60,6 +61,7 @@ __all__ = [
     "SubmissionError",
     "TenantBusy",
     "WorkerKilled",
+    "ZygoteFailed",
 ]
 
 
@@ -214,3 +216,8 @@ class ClientError(RemoteError):
 
 class ServerError(RemoteError):
     """The server failed (5xx), answered something unreadable, timed out or could not be reached."""
+
+
+class ZygoteFailed(AuditError):
+    """An elaboration zygote (`proofgate.lean.zygote`) did not start, broke its protocol, or could
+    not fork a child: the audit's own fault (an `internal` verdict), never the submission's."""

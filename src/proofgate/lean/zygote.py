@@ -1,0 +1,297 @@
+"""The service's side of an elaboration zygote (docs/audit-design.md, sections 3, 4 and 9, step 7).
+
+A zygote is a long-lived process, started jailed like any other, that imported one header once and
+then forks one child per request; the child elaborates that request alone and exits. The zygote
+never reads a submission: it gets fork commands over a `SOCK_SEQPACKET` socket passed to it as its
+fd 3 (`SpawnSpec.pass_fds`), each with the child's three pipe ends attached, and answers with the
+child's pid, then its exit status. The child reads its request on its fd 3 and writes its reply
+on fd 4 and its export on fd 5; this side writes the one and reads the others, under a deadline
+and byte caps, and has the zygote kill a child that passes either.
+
+Messages, little-endian, fixed size:
+- to the zygote, 16 bytes: `u64 request id, u32 op (FORK or KILL), u32 0`; FORK carries the
+  request pipe's read end and the reply and export pipes' write ends (`SCM_RIGHTS`);
+- from it, 24 bytes: `u64 request id, u32 kind (STARTED or EXITED), u32 0, i64 value`: the pid
+  (or -errno if the fork failed), then the exit status (negative: killed by that signal).
+
+The design's per-child cgroup (a fourth descriptor, `cgroup.kill`) is not built: the child is
+killed by the zygote, which sees it in its PID namespace. Only stand-ins implement the zygote so
+far (`tests/standins/zygote.py`); the native shim is untested against real Lean (not written).
+"""
+
+from __future__ import annotations
+
+import array
+import asyncio
+import contextlib
+import dataclasses
+import itertools
+import os
+import socket
+import struct
+from dataclasses import dataclass
+from typing import Any
+
+from proofgate.exceptions import ZygoteFailed
+from proofgate.sandbox.process import Limits, ManagedProcess, Spawner, SpawnSpec
+
+__all__ = ["ChildOutcome", "Zygote"]
+
+FORK = 1
+KILL = 2
+STARTED = 1
+EXITED = 2
+COMMAND = struct.Struct("<QII")
+EVENT = struct.Struct("<QIIq")
+#: The line a zygote prints on stdout once its import is done and it takes fork commands.
+READY_LINE = b'{"ready": true}'
+#: Seconds to wait for a killed child's exit report before the zygote itself is condemned.
+KILL_WAIT_SECONDS = 10.0
+
+
+@dataclass(frozen=True)
+class ChildOutcome:
+    """What one child left: its reply and export (each cut at its cap), and how it ended."""
+
+    reply: bytes
+    export: bytes
+    returncode: int
+    timed_out: bool = False
+    over_limit: str | None = None  # "reply" or "export": the child wrote past that cap
+
+
+@dataclass
+class _Waiting:
+    started: asyncio.Future[int]
+    exited: asyncio.Future[int]
+
+
+class Zygote:
+    """One running zygote: send it requests with `run`; `close` kills it and every child."""
+
+    def __init__(self, process: ManagedProcess, channel: socket.socket) -> None:
+        self.process = process
+        self._channel = channel
+        self._ids = itertools.count(1)
+        self._waiting: dict[int, _Waiting] = {}
+        self._loop = asyncio.get_running_loop()
+        self._loop.add_reader(channel.fileno(), self._on_events)
+        self.broken: str | None = None
+
+    @classmethod
+    async def start(
+        cls, spawner: Spawner, spec: SpawnSpec, limits: Limits, *, ready_timeout: float
+    ) -> Zygote:
+        """Start `spec` (the zygote program) with the channel as its fd 3 and wait for its
+        ready line (its import done). Raises ZygoteFailed, or SpawnFailed from the spawner."""
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        ours.setblocking(False)
+        try:
+            process = await spawner.spawn(
+                dataclasses.replace(spec, pass_fds=(theirs.fileno(),)), limits
+            )
+        except BaseException:
+            ours.close()
+            raise
+        finally:
+            theirs.close()
+        try:
+            line = await asyncio.wait_for(process.stdout.readline(), ready_timeout)
+        except (asyncio.TimeoutError, ValueError) as exc:
+            line = f"no ready line ({type(exc).__name__})".encode()
+        if line.strip() != READY_LINE:
+            process.kill()
+            ours.close()
+            raise ZygoteFailed(f"the zygote did not start: {line[:200]!r}")
+        return cls(process, ours)
+
+    async def run(
+        self, request: bytes, *, timeout: float, max_reply_bytes: int, max_export_bytes: int
+    ) -> ChildOutcome:
+        """Fork a child for `request`, give it the request, read its reply and export. A child
+        past `timeout` or a cap is killed; its outcome says so. Raises ZygoteFailed."""
+        if self.broken is not None:
+            raise ZygoteFailed(f"the zygote is broken: {self.broken}")
+        identity = next(self._ids)
+        waiting = _Waiting(self._loop.create_future(), self._loop.create_future())
+        request_read, request_write = os.pipe2(os.O_CLOEXEC)
+        reply_read, reply_write = os.pipe2(os.O_CLOEXEC)
+        export_read, export_write = os.pipe2(os.O_CLOEXEC)
+        ours = {request_write, reply_read, export_read}  # each closed once, here or by `_follow`
+        for fd in ours:  # ours only: the child's ends block, as a program's pipes do
+            os.set_blocking(fd, False)
+        self._waiting[identity] = waiting
+        try:
+            rights = array.array("i", [request_read, reply_write, export_write]).tobytes()
+            try:
+                self._channel.sendmsg(
+                    [COMMAND.pack(identity, FORK, 0)],
+                    [(socket.SOL_SOCKET, socket.SCM_RIGHTS, rights)],
+                )
+            except OSError as exc:  # a full buffer included: 16-byte commands never fill it
+                self._condemn(f"cannot send to it ({exc})")
+                raise ZygoteFailed(f"the zygote is broken: {self.broken}") from exc
+            finally:
+                for fd in (request_read, reply_write, export_write):
+                    os.close(fd)
+            pid = await asyncio.wait_for(asyncio.shield(waiting.started), timeout)
+            if pid < 0:
+                raise ZygoteFailed(f"the zygote could not fork: {os.strerror(-pid)}")
+            return await self._follow(
+                identity,
+                waiting,
+                request,
+                (request_write, reply_read, export_read),
+                ours,
+                timeout=timeout,
+                caps=(max_reply_bytes, max_export_bytes),
+            )
+        except asyncio.TimeoutError as exc:
+            self._condemn("it did not answer a fork in time")
+            raise ZygoteFailed(f"the zygote is broken: {self.broken}") from exc
+        finally:
+            self._waiting.pop(identity, None)
+            for fd in ours:
+                os.close(fd)
+
+    async def _follow(
+        self,
+        identity: int,
+        waiting: _Waiting,
+        request: bytes,
+        fds: tuple[int, int, int],
+        still_open: set[int],
+        *,
+        timeout: float,
+        caps: tuple[int, int],
+    ) -> ChildOutcome:
+        request_write, reply_read, export_read = fds
+
+        async def feed() -> None:
+            await _write_all(self._loop, request_write, request)
+            still_open.discard(request_write)
+            os.close(request_write)  # the child reads its request to the end
+
+        reply = asyncio.ensure_future(_read_capped(self._loop, reply_read, caps[0]))
+        export = asyncio.ensure_future(_read_capped(self._loop, export_read, caps[1]))
+        feeding = asyncio.ensure_future(feed())
+        deadline = self._loop.time() + timeout
+        pending: set[asyncio.Future[Any]] = {reply, export, waiting.exited}
+        over: str | None = None
+        while pending and over is None:  # until all is in, a cap is passed, or time is up
+            left = deadline - self._loop.time()
+            if left <= 0:
+                break
+            _, pending = await asyncio.wait(
+                pending, timeout=left, return_when=asyncio.FIRST_COMPLETED
+            )
+            over = "reply" if _over(reply) else "export" if _over(export) else None
+        timed_out = bool(pending) and over is None
+        if timed_out or over is not None or not waiting.exited.done():
+            await self._kill(identity, waiting)
+        for task in (reply, export, feeding):
+            task.cancel()
+        read_reply = reply.result()[0] if reply.done() and not reply.cancelled() else b""
+        read_export = export.result()[0] if export.done() and not export.cancelled() else b""
+        return ChildOutcome(
+            reply=read_reply,
+            export=read_export,
+            returncode=waiting.exited.result(),
+            timed_out=timed_out,
+            over_limit=over,
+        )
+
+    async def _kill(self, identity: int, waiting: _Waiting) -> None:
+        with contextlib.suppress(OSError):
+            self._channel.send(COMMAND.pack(identity, KILL, 0))
+        try:
+            await asyncio.wait_for(asyncio.shield(waiting.exited), KILL_WAIT_SECONDS)
+        except asyncio.TimeoutError as exc:
+            self._condemn("a killed child was not reported gone")
+            raise ZygoteFailed(f"the zygote is broken: {self.broken}") from exc
+
+    def _on_events(self) -> None:
+        while True:
+            try:
+                data = self._channel.recv(EVENT.size)
+            except BlockingIOError:
+                return
+            except OSError as exc:
+                self._condemn(f"its channel failed ({exc})")
+                return
+            if len(data) != EVENT.size:
+                self._condemn("its channel closed" if not data else "a malformed message")
+                return
+            identity, kind, _, value = EVENT.unpack(data)
+            waiting = self._waiting.get(identity)
+            if waiting is None:
+                continue  # a child whose caller has gone
+            future = waiting.started if kind == STARTED else waiting.exited
+            if kind not in (STARTED, EXITED) or future.done():
+                self._condemn(f"an event it should not send ({kind} for {identity})")
+                return
+            future.set_result(value)
+
+    def _condemn(self, why: str) -> None:
+        """Stop using this zygote: fail every caller, kill it."""
+        if self.broken is None:
+            self.broken = why
+        with contextlib.suppress(ValueError, OSError):
+            self._loop.remove_reader(self._channel.fileno())
+        for waiting in self._waiting.values():
+            for future in (waiting.started, waiting.exited):
+                if not future.done():
+                    future.set_exception(ZygoteFailed(f"the zygote is broken: {why}"))
+        self.process.kill()
+
+    async def close(self) -> None:
+        self._condemn("closed")
+        self._channel.close()
+        await self.process.wait()
+
+
+def _over(task: asyncio.Future[tuple[bytes, bool]]) -> bool:
+    return task.done() and not task.cancelled() and task.exception() is None and task.result()[1]
+
+
+async def _read_capped(loop: asyncio.AbstractEventLoop, fd: int, cap: int) -> tuple[bytes, bool]:
+    """Everything `fd` gives until its end, or the first `cap` bytes and True if it gives more."""
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        try:
+            chunk = os.read(fd, 1 << 16)
+        except BlockingIOError:
+            await _ready(loop, fd, write=False)
+            continue
+        if not chunk:
+            return b"".join(chunks), False
+        chunks.append(chunk)
+        size += len(chunk)
+        if size > cap:
+            return b"".join(chunks)[:cap], True
+
+
+async def _write_all(loop: asyncio.AbstractEventLoop, fd: int, data: bytes) -> None:
+    """Write `data` to `fd`; a child that closed its end early is left alone."""
+    view = memoryview(data)
+    with contextlib.suppress(BrokenPipeError):
+        while view:
+            try:
+                view = view[os.write(fd, view) :]
+            except BlockingIOError:
+                await _ready(loop, fd, write=True)
+
+
+async def _ready(loop: asyncio.AbstractEventLoop, fd: int, *, write: bool) -> None:
+    ready: asyncio.Future[None] = loop.create_future()
+
+    def wake() -> None:
+        if not ready.done():
+            ready.set_result(None)
+
+    (loop.add_writer if write else loop.add_reader)(fd, wake)
+    try:
+        await ready
+    finally:
+        (loop.remove_writer if write else loop.remove_reader)(fd)

@@ -1,0 +1,137 @@
+"""An elaboration zygote's protocol and its children's confinement, on the stand-in zygote
+(`tests/standins/zygote.py`), unjailed and in the jail (docs/audit-design.md, step 7). Each
+hostile attempt is made for real by a child; its reply says what the attempt met."""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import json
+import shutil
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pyseccomp
+import pytest
+
+from proofgate.config import Settings
+from proofgate.exceptions import ZygoteFailed
+from proofgate.lean.zygote import ChildOutcome, Zygote
+from proofgate.sandbox import BwrapSpawner
+from proofgate.sandbox.group import ProcessGroupSpawner
+from proofgate.sandbox.process import Limits, Spawner, SpawnSpec
+from tests.support.ci_gate import IN_CI
+from tests.support.jail import PYTHON, PYTHON_HOME
+from tests.support.waiting import DEADLINE_SECONDS
+
+STANDIN = Path(__file__).resolve().parents[1] / "standins" / "zygote.py"
+#: Where pyseccomp lives (the stand-in's seccomp binding), mounted into the jail read-only.
+SECCOMP_HOME = Path(pyseccomp.__file__).resolve().parent
+CAPS = {"max_reply_bytes": 1 << 16, "max_export_bytes": 1 << 16}
+
+
+def _spec(import_seconds: float = 0.0) -> SpawnSpec:
+    return SpawnSpec(
+        argv=[PYTHON, "-S", str(STANDIN), "--import-seconds", str(import_seconds)],
+        cwd=Path("/scratch"),
+        env={"PYTHONPATH": str(SECCOMP_HOME)},
+        read_only=(PYTHON_HOME, SECCOMP_HOME, STANDIN.parent),
+    )
+
+
+def _jail(settings: Settings) -> BwrapSpawner:
+    if shutil.which("bwrap") is None and not IN_CI:
+        pytest.skip("bubblewrap (bwrap) not installed: apt-get install bubblewrap")
+    return BwrapSpawner(settings)
+
+
+async def _start(spawner: Spawner, tmp_path: Path) -> Zygote:
+    spec = _spec()
+    if isinstance(spawner, ProcessGroupSpawner):  # no /scratch outside the jail
+        spec = SpawnSpec(argv=spec.argv, cwd=tmp_path, env=spec.env)
+    return await Zygote.start(spawner, spec, Limits(), ready_timeout=DEADLINE_SECONDS)
+
+
+@pytest.fixture(params=["unjailed", "jailed"])
+async def zygote(
+    request: pytest.FixtureRequest, settings: Settings, tmp_path: Path
+) -> AsyncIterator[Zygote]:
+    spawner = ProcessGroupSpawner() if request.param == "unjailed" else _jail(settings)
+    started = await _start(spawner, tmp_path)
+    yield started
+    await started.close()
+
+
+@pytest.fixture
+async def jailed_zygote(settings: Settings, tmp_path: Path) -> AsyncIterator[Zygote]:
+    """Isolation between children is promised in the jail only: unjailed (a development setting)
+    a child has the service's own capabilities, root's CAP_SYS_PTRACE among them here."""
+    started = await _start(_jail(settings), tmp_path)
+    yield started
+    await started.close()
+
+
+async def _run(zygote: Zygote, body: str, *, timeout: float = DEADLINE_SECONDS) -> ChildOutcome:
+    request = json.dumps({"body": body}).encode()
+    return await zygote.run(request, timeout=timeout, **CAPS)
+
+
+def _reply(outcome: ChildOutcome) -> dict[str, object]:
+    assert outcome.returncode == 0, outcome
+    return dict(json.loads(outcome.reply.splitlines()[0]))
+
+
+async def test_each_request_gets_a_child_of_its_own(zygote: Zygote) -> None:
+    first, second = await asyncio.gather(
+        _run(zygote, "theorem a : True := trivial"), _run(zygote, "theorem b : True := trivial")
+    )
+    assert first.export == b"theorem a : True := trivial"
+    assert second.export == b"theorem b : True := trivial"
+    assert _reply(first)["request"] != _reply(second)["request"]
+    assert zygote.process.returncode is None  # the zygote serves on
+
+
+async def test_a_child_past_its_deadline_or_its_cap_is_killed_and_the_zygote_serves_on(
+    zygote: Zygote,
+) -> None:
+    late = await _run(zygote, "-- zygote: sleep 600", timeout=0.5)
+    assert late.timed_out and late.returncode == -9
+    flood = await _run(zygote, "-- zygote: flood 200000")
+    assert flood.over_limit == "reply" and len(flood.reply) == CAPS["max_reply_bytes"]
+    assert _reply(await _run(zygote, "theorem c : True := trivial"))["messages"] == []
+
+
+HOSTILE = {
+    # name: the errnos that show the rule held (a sibling's /proc files are closed to a
+    # same-uid peer once the zygote made itself non-dumpable; the rest is the child's filter)
+    "sibling-fd": {errno.EACCES, errno.EPERM},
+    "sibling-mem": {errno.EACCES, errno.EPERM},
+    "sibling-environ": {errno.EACCES, errno.EPERM},
+    "ptrace-sibling": {errno.EPERM},
+    "signal-sibling": {errno.EPERM},
+    "signal-zygote": {errno.EPERM},
+    "abstract-socket": {errno.EPERM},
+    "exec": {errno.EPERM},
+    "fork": {errno.EPERM},
+}
+
+
+async def test_a_child_cannot_reach_a_sibling_or_the_zygote(jailed_zygote: Zygote) -> None:
+    zygote = jailed_zygote
+    sibling = asyncio.ensure_future(_run(zygote, "-- zygote: sleep 3\nhonest sibling"))
+    tries = "\n".join(f"-- zygote: try {name}" for name in HOSTILE)
+    await asyncio.sleep(0.2)  # the sibling is forked first (commands are served in order)
+    attempts = _reply(await _run(zygote, tries))["attempts"]
+    assert isinstance(attempts, dict) and set(attempts) == set(HOSTILE)
+    for name, held in HOSTILE.items():
+        assert attempts[name] in held, (name, attempts[name])
+    honest = await sibling
+    assert honest.export == b"-- zygote: sleep 3" and honest.returncode == 0
+    assert zygote.process.returncode is None
+
+
+async def test_a_program_that_never_says_ready_is_no_zygote(tmp_path: Path) -> None:
+    spec = SpawnSpec(argv=[sys.executable, "-c", "print('hello')"], cwd=tmp_path)
+    with pytest.raises(ZygoteFailed, match="did not start"):
+        await Zygote.start(ProcessGroupSpawner(), spec, Limits(), ready_timeout=DEADLINE_SECONDS)

@@ -1,0 +1,224 @@
+"""A stand-in elaboration zygote (docs/audit-design.md, section 9, step 7), speaking
+`proofgate.lean.zygote`'s protocol. Never a verification path: no Lean runs.
+
+    python tests/standins/zygote.py [--import-seconds S]
+
+It "imports" once (sleeps S), makes itself non-dumpable (its children inherit it: a same-uid
+sibling cannot ptrace them or open their /proc files), prints the ready line, then serves fork
+commands on its fd 3. Each child keeps only its three pipes (as fds 3, 4, 5; 0-2 are /dev/null),
+installs the seccomp filter the design gives the child (`child_filter`), reads its request
+(`{"body": ...}`) and writes its reply on fd 4 and an export on fd 5, then exits.
+
+A request's body can ask the child to misbehave, one directive a line, so tests see each rule
+hold in a child that really tried (the reply lists every attempt and the errno it met):
+- `-- zygote: sleep S`: sleep (a sibling to attack, or a child past its deadline);
+- `-- zygote: try NAME`: one hostile attempt, NAME in ATTEMPTS, against a sibling (another child
+  of the same zygote) or the zygote itself;
+- `-- zygote: flood N`: write N bytes of reply (past a cap);
+- `-- zygote: export TEXT`: the export's content (default: the body's first line).
+"""
+
+from __future__ import annotations
+
+import argparse
+import array
+import ctypes
+import errno
+import json
+import os
+import selectors
+import signal
+import socket
+import sys
+import time
+from collections.abc import Callable
+
+import pyseccomp as seccomp
+
+FORK, KILL = 1, 2
+STARTED, EXITED = 1, 2
+COMMAND_BYTES = 16
+PR_SET_DUMPABLE = 4
+PTRACE_ATTACH = 16
+CLONE_THREAD = 0x10000
+_libc = ctypes.CDLL(None, use_errno=True)
+
+
+def _send(channel: socket.socket, identity: int, kind: int, value: int) -> None:
+    channel.send(
+        identity.to_bytes(8, "little")
+        + kind.to_bytes(4, "little")
+        + bytes(4)
+        + value.to_bytes(8, "little", signed=True)
+    )
+
+
+def child_filter(own_pid: int) -> seccomp.SyscallFilter:
+    """What a child may not do (design, section 6, requirement 1): trace or read another process,
+    open sockets, run a program, start a process, or signal anyone but itself."""
+    denied = seccomp.ERRNO(errno.EPERM)
+    rules = seccomp.SyscallFilter(seccomp.ALLOW)
+    for name in (
+        "ptrace",
+        "process_vm_readv",
+        "process_vm_writev",
+        "socket",
+        "socketpair",
+        "connect",
+        "execve",
+        "execveat",
+    ):
+        rules.add_rule(denied, name)
+    # clone3 cannot be filtered on its flags (they are behind a pointer): refused with ENOSYS so
+    # the C library falls back to clone, whose flags can be
+    rules.add_rule(seccomp.ERRNO(errno.ENOSYS), "clone3")
+    rules.add_rule(denied, "clone", seccomp.Arg(0, seccomp.MASKED_EQ, CLONE_THREAD, 0))
+    for name in ("kill", "tkill"):
+        rules.add_rule(denied, name, seccomp.Arg(0, seccomp.NE, own_pid))
+    rules.add_rule(denied, "tgkill", seccomp.Arg(0, seccomp.NE, own_pid))
+    return rules
+
+
+def _errno_of(action: Callable[[], object]) -> int:
+    """0 if `action` succeeded, else the errno it failed with."""
+    try:
+        action()
+    except OSError as exc:
+        return exc.errno or -1
+    return 0
+
+
+def _sibling() -> int | None:
+    """Another live child of this child's zygote (read from /proc/PID/stat, open to anyone)."""
+    me, parent = os.getpid(), os.getppid()
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit() or int(entry) in (me, parent):
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", "rb") as stat:
+                fields = stat.read().rsplit(b")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == parent and fields[0] != b"Z":
+            return int(entry)
+    return None
+
+
+def _ptrace(pid: int) -> None:
+    if _libc.ptrace(PTRACE_ATTACH, pid, None, None) != 0:
+        code = ctypes.get_errno()
+        raise OSError(code, os.strerror(code))
+
+
+def _attempts(sibling: int | None) -> dict[str, Callable[[], object]]:
+    target = sibling if sibling is not None else -1
+    return {
+        "sibling-fd": lambda: open(f"/proc/{target}/fd/4", "rb").close(),  # noqa: SIM115
+        "sibling-mem": lambda: open(f"/proc/{target}/mem", "rb").close(),  # noqa: SIM115
+        "sibling-environ": lambda: open(f"/proc/{target}/environ", "rb").read(),  # noqa: SIM115
+        "ptrace-sibling": lambda: _ptrace(target),
+        "signal-sibling": lambda: os.kill(target, signal.SIGSTOP),
+        "signal-zygote": lambda: os.kill(os.getppid(), signal.SIGSTOP),
+        "abstract-socket": lambda: socket.socket(socket.AF_UNIX, socket.SOCK_STREAM),
+        "exec": lambda: os.execv("/bin/true", ["true"]),
+        "fork": os.fork,
+    }
+
+
+ATTEMPTS = tuple(_attempts(None))
+
+
+def _child(identity: int, fds: list[int]) -> None:
+    """In the forked child: confine, read the request, answer, exit. Never returns."""
+    status = 0
+    try:
+        for place, fd in enumerate(fds, start=100):  # out of the way first, then to 3, 4, 5
+            os.dup2(fd, place)
+        null = os.open(os.devnull, os.O_RDWR)
+        for std in (0, 1, 2):
+            os.dup2(null, std)
+        for place in (3, 4, 5):
+            os.dup2(97 + place, place)
+        os.closerange(6, 1 << 16)
+        child_filter(os.getpid()).load()
+        with open(3, "rb") as source:
+            request = json.loads(source.read())
+        body = str(request.get("body", ""))
+        reply: dict[str, object] = {"request": identity, "messages": [], "attempts": {}}
+        export = body.splitlines()[0] if body else ""
+        flood = 0
+        for line in body.splitlines():
+            words = line.removeprefix("-- zygote:").split()
+            if not line.startswith("-- zygote:") or not words:
+                continue
+            if words[0] == "sleep":
+                time.sleep(float(words[1]))
+            elif words[0] == "try":
+                attempts = _attempts(_sibling())
+                reply["attempts"][words[1]] = _errno_of(attempts[words[1]])  # type: ignore[index]
+            elif words[0] == "flood":
+                flood = int(words[1])
+            elif words[0] == "export":
+                export = " ".join(words[1:])
+        with open(4, "wb") as out:
+            out.write(json.dumps(reply).encode() + b"\n")
+            out.write(b"x" * flood)
+        with open(5, "wb") as out:
+            out.write(export.encode())
+    except BaseException as exc:  # noqa: BLE001 - the child's last words, then its exit status
+        os.write(2, f"{exc!r}\n".encode())
+        status = 1
+    os._exit(status)
+
+
+def serve(channel: socket.socket) -> None:
+    selector = selectors.DefaultSelector()
+    selector.register(channel, selectors.EVENT_READ)
+    children: dict[int, tuple[int, int]] = {}  # pidfd -> (request id, pid)
+    space = socket.CMSG_SPACE(3 * array.array("i").itemsize)
+    while True:
+        for key, _ in selector.select():
+            if key.fileobj is not channel:
+                identity, pid = children.pop(key.fd)
+                selector.unregister(key.fd)
+                os.close(key.fd)
+                _, wait_status = os.waitpid(pid, 0)
+                _send(channel, identity, EXITED, os.waitstatus_to_exitcode(wait_status))
+                continue
+            data, ancillary, _, _ = channel.recvmsg(COMMAND_BYTES, space)
+            if not data:
+                for _, pid in children.values():
+                    os.kill(pid, signal.SIGKILL)
+                return
+            identity = int.from_bytes(data[:8], "little")
+            op = int.from_bytes(data[8:12], "little")
+            fds = [fd for _, _, payload in ancillary for fd in array.array("i", payload)]
+            if op == KILL:
+                for _, (known, pid) in children.items():
+                    if known == identity:
+                        os.kill(pid, signal.SIGKILL)
+                continue
+            pid = os.fork()
+            if pid == 0:
+                _child(identity, fds)
+            for fd in fds:
+                os.close(fd)
+            pidfd = os.pidfd_open(pid)
+            children[pidfd] = (identity, pid)
+            selector.register(pidfd, selectors.EVENT_READ)
+            _send(channel, identity, STARTED, pid)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--import-seconds", type=float, default=0.0)
+    args = parser.parse_args()
+    time.sleep(args.import_seconds)  # the header's import, once for every child
+    if _libc.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0:
+        sys.exit("prctl(PR_SET_DUMPABLE, 0) failed")
+    print(json.dumps({"ready": True}), flush=True)
+    serve(socket.socket(fileno=3))
+
+
+if __name__ == "__main__":
+    main()
