@@ -88,19 +88,10 @@ class ReferenceCache(AuditProcesses):
                     )
                 if compiled.returncode != 0 or not (building / OLEAN).is_file():
                     failure = compile_failure(compiled, what="the locked statement")
-                    raise SubmissionError(
-                        f"the locked statement does not compile in environment "
-                        f"{environment.name!r}; fix the statement (not the proof): "
-                        + "; ".join(failure.messages[:5] or [failure.output[-STDERR_TAIL:]]),
-                        field="statement",
+                    raise _statement_fails(
+                        environment, failure.messages[:5] or [failure.output[-STDERR_TAIL:]]
                     )
-                meta = {"environment": environment.describe(), "compile_ms": compiled.duration_ms}
-                (building / "reference.json").write_text(json.dumps(meta), encoding="utf-8")
-                try:
-                    building.rename(final)
-                except OSError:
-                    if not (final / "reference.json").is_file():  # not a lost race: a real problem
-                        raise
+                _publish(building, final, environment, compile_ms=compiled.duration_ms)
             finally:
                 shutil.rmtree(building, ignore_errors=True)
         return final / OLEAN
@@ -174,21 +165,31 @@ class ReferenceCache(AuditProcesses):
                 if failure is None and not (building / REFERENCE_EXPORT).is_file():
                     raise AuditError(f"proofgate-elab exited 0 but wrote no {REFERENCE_EXPORT}")
                 if failure is not None:
-                    raise SubmissionError(
-                        f"the locked statement does not compile in environment "
-                        f"{environment.name!r}; fix the statement (not the proof): "
-                        + "; ".join(failure.messages[:5] or [failure.reason]),
-                        field="statement",
-                    )
+                    raise _statement_fails(environment, failure.messages[:5] or [failure.reason])
                 for run_file in (ELAB_REQUEST, ELAB_REPLY):  # the entry: its export and record
                     (building / run_file).unlink(missing_ok=True)
-                meta = {"environment": environment.describe(), "compile_ms": run.duration_ms}
-                (building / "reference.json").write_text(json.dumps(meta), encoding="utf-8")
-                try:
-                    building.rename(final)
-                except OSError:
-                    if not (final / "reference.json").is_file():  # not a lost race: a real problem
-                        raise
+                _publish(building, final, environment, compile_ms=run.duration_ms)
             finally:
                 shutil.rmtree(building, ignore_errors=True)
         return final / REFERENCE_EXPORT
+
+
+def _statement_fails(environment: Environment, details: list[str]) -> SubmissionError:
+    """The locked statement's own compile failed: the statement's fault, never the proof's."""
+    return SubmissionError(
+        f"the locked statement does not compile in environment {environment.name!r}; fix the "
+        "statement (not the proof): " + "; ".join(details),
+        field="statement",
+    )
+
+
+def _publish(building: Path, final: Path, environment: Environment, *, compile_ms: float) -> None:
+    """Write the entry's record and move `building` to `final`; a concurrent builder that got
+    there first (its `reference.json` in place) is no error."""
+    meta = {"environment": environment.describe(), "compile_ms": compile_ms}
+    (building / "reference.json").write_text(json.dumps(meta), encoding="utf-8")
+    try:
+        building.rename(final)
+    except OSError:
+        if not (final / "reference.json").is_file():  # not a lost race: a real problem
+            raise
