@@ -89,6 +89,31 @@ def test_a_warm_audit_without_its_exporter_is_not_ready(
 
 
 @pytest.mark.timeout(180)
+def test_the_elaborator_is_needed_instead_of_the_exporter_when_it_compiles(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PATH", "/usr/bin:/bin")
+    project, bin_dir = fake_install(tmp_path)  # REPL and checker built, no exporter, no elab
+    common = dict(
+        data_dir=tmp_path / "data",
+        elan_home=tmp_path / "elan",
+        project_dir=project,
+        lean_home=bin_dir.parent,
+        audit_checker="warm",
+    )
+    settings = Settings(**common, audit_compiler="elab")
+    report = run_doctor(settings)
+    assert report.reasons == _readyz(settings)["reasons"]
+    elab = project / ".lake" / "build" / "bin" / "proofgate-elab"
+    lean_side = [reason for reason in report.reasons if "sandbox" not in reason]
+    assert lean_side == [  # the exporter is not asked for: the elaborator writes the exports
+        f"proofgate-elab not built ({elab}): run `proofgate setup` (PROOFGATE_AUDIT_COMPILER=elab)"
+    ]
+    given = Settings(**common, audit_compiler="elab", elab_command="/opt/my-elab")
+    assert [r for r in run_doctor(given).reasons if "sandbox" not in r] == []
+
+
+@pytest.mark.timeout(180)
 def test_cli_doctor_json_carries_the_readiness_reasons(tmp_path: Path) -> None:
     env = dict(
         os.environ,

@@ -92,6 +92,15 @@ def test_plan_builds_the_repl_and_the_checker_until_both_exist(tmp_path: Path) -
     assert build_needed()  # the warm audit's exporter is still missing
     (project / ".lake" / "build" / "bin" / "proofgate-export").write_text("")
     assert not build_needed()
+    settings = Settings(
+        data_dir=tmp_path / "data",
+        elan_home=tmp_path / "elan",
+        audit_checker="warm",
+        audit_compiler="elab",
+    )
+    assert build_needed()  # the one-shot elaborator is missing (the exporter is not asked for)
+    (project / ".lake" / "build" / "bin" / "proofgate-elab").write_text("")
+    assert not build_needed()
 
 
 # --- the Mathlib cache mirror ------------------------------------------------------------------

@@ -25,14 +25,18 @@ from proofgate.sandbox import select_spawner
 
 __all__ = [
     "CHECKER_PATH",
+    "ELAB_PATH",
     "EXPORTER_PATH",
     "EnvironmentStatus",
     "StatusCache",
+    "audit_programs",
     "checker_era",
     "checker_problem",
+    "elab_problem",
     "environment_status",
     "exporter_problem",
     "has_checker_target",
+    "has_elab_target",
     "has_exporter_target",
     "lakefile_checker_era",
     "lean_needed",
@@ -46,6 +50,8 @@ CHECKER_TARGET = "proofgate-checker"
 CHECKER_PATH = Path(".lake") / "build" / "bin" / CHECKER_TARGET
 #: The exporter of the warm audit (`lake build proofgate-export`).
 EXPORTER_PATH = Path(".lake") / "build" / "bin" / "proofgate-export"
+#: The one-shot elaborator (`lake build proofgate-elab`), for PROOFGATE_AUDIT_COMPILER=elab.
+ELAB_PATH = Path(".lake") / "build" / "bin" / "proofgate-elab"
 
 
 def _lakefile_text(environment: Environment) -> str | None:
@@ -130,6 +136,33 @@ def checker_problem(environment: Environment) -> str | None:
     return _unbuilt(environment, CHECKER_PATH, "trusted checker")
 
 
+def has_elab_target(environment: Environment) -> bool:
+    """Whether the project declares the one-shot elaborator: the root project does; the presets
+    do not yet."""
+    return _declares(environment, ELAB_PATH.name)
+
+
+def audit_programs(settings: Settings, environment: Environment) -> list[Path]:
+    """What the audit runs beside the trusted checker that `proofgate setup` builds here, as the
+    settings ask and the project declares: the one-shot elaborator for `audit_compiler=elab`
+    (which writes its own exports), else the exporter for warm checkers."""
+    if settings.audit_compiler == "elab":
+        return [ELAB_PATH] if has_elab_target(environment) else []
+    if settings.audit_checker == "warm" and has_exporter_target(environment):
+        return [EXPORTER_PATH]
+    return []
+
+
+def elab_problem(environment: Environment) -> str | None:
+    if not has_elab_target(environment):
+        return (
+            f"PROOFGATE_AUDIT_COMPILER=elab has no proofgate-elab for Lean "
+            f"{environment.lean_version}: {environment.name!r} does not build one; setup cannot "
+            "fix this"
+        )
+    return _unbuilt(environment, ELAB_PATH, "proofgate-elab", " (PROOFGATE_AUDIT_COMPILER=elab)")
+
+
 def exporter_problem(environment: Environment) -> str | None:
     if not has_exporter_target(environment):
         return (
@@ -148,16 +181,22 @@ def lean_problems(
     install: LeanInstall | None = None,
 ) -> list[str]:
     """The toolchain, Mathlib, the REPL and (for the audit) the trusted checker, and the
-    exporter when the audit's checkers are warm ones. `install`: `find_lean`'s, when known."""
+    exporter when the audit's checkers are warm ones, or the one-shot elaborator when it
+    compiles (each unless a command of the settings replaces it). `install`: `find_lean`'s, when
+    known."""
     if install is None:
         install = find_lean(settings, environment)
     problems = list(install.problems)
     if audit and (problem := checker_problem(environment)) is not None:
         problems.append(problem)
-    warm = settings.audit_checker == "warm" and settings.export_command is None
-    if audit and warm and (problem := exporter_problem(environment)) is not None:
-        problems.append(problem)
-    return problems
+    if not audit:
+        return problems
+    problem = None
+    if settings.audit_compiler == "elab":  # it writes the exports: no exporter is run
+        problem = elab_problem(environment) if settings.elab_command is None else None
+    elif settings.audit_checker == "warm" and settings.export_command is None:
+        problem = exporter_problem(environment)
+    return problems if problem is None else [*problems, problem]
 
 
 def sandbox_problems(settings: Settings) -> list[str]:

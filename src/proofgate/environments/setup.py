@@ -18,12 +18,7 @@ from pathlib import Path
 import httpx
 
 from proofgate.config import Settings
-from proofgate.environments.readiness import (
-    CHECKER_PATH,
-    EXPORTER_PATH,
-    has_checker_target,
-    has_exporter_target,
-)
+from proofgate.environments.readiness import CHECKER_PATH, audit_programs, has_checker_target
 from proofgate.environments.registry import Environment, discover_environments, get_environment
 from proofgate.environments.toolchain import find_lean
 from proofgate.exceptions import SetupError
@@ -100,8 +95,10 @@ def plan_setup(settings: Settings, environment: Environment) -> list[SetupStep]:
     install = find_lean(settings, environment)
     have_lean = install.lean is not None and install.version == install.expected
     built = (environment.directory / CHECKER_PATH).exists() or not has_checker_target(environment)
-    if settings.audit_checker == "warm" and has_exporter_target(environment):
-        built = built and (environment.directory / EXPORTER_PATH).exists()
+    built = built and all(
+        (environment.directory / program).exists()
+        for program in audit_programs(settings, environment)
+    )
     return [
         SetupStep(
             "elan", not have_lean and _elan_binary(settings) is None, settings.elan_installer_url
@@ -197,14 +194,14 @@ def run_setup(
         elif step.name == "build lean targets":
             # The REPL and proofgate's trusted checker (each project's `lean_exe`: the root's, or
             # a preset's built from the shared sources and its Lean's API era module), and the
-            # warm audit's exporter when it is asked for and the project has one (the root only).
+            # warm audit's exporter or the one-shot elaborator when the settings ask for it and
+            # the project has one (the root only).
             # A project declaring no checker gets its REPL built all the same. Untested against
             # real Lean.
             targets = ["repl"]
             if has_checker_target(target):
                 targets.append("proofgate-checker")
-            if settings.audit_checker == "warm" and has_exporter_target(target):
-                targets.append("proofgate-export")
+            targets += [program.name for program in audit_programs(settings, target)]
             _run(
                 ["lake", "build", *targets],
                 cwd=target.directory,

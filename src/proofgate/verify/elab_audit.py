@@ -26,6 +26,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from proofgate.environments.readiness import ELAB_PATH
 from proofgate.environments.registry import Environment
 from proofgate.exceptions import AuditError
 from proofgate.lean.header import map_body_positions, map_header_positions, split_header
@@ -45,7 +46,7 @@ __all__ = [
 ]
 
 #: The elaborator's executable inside an environment's Lake build directory.
-ELAB_BINARY = Path(".lake/build/bin/proofgate-elab")
+ELAB_BINARY = ELAB_PATH
 ELAB_REQUEST = "elab-request.json"
 ELAB_REPLY = "elab-reply.json"
 #: Refusals that are the caller's fault, never the text's.

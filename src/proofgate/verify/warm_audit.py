@@ -23,6 +23,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from proofgate.config import Settings
+from proofgate.environments.readiness import EXPORTER_PATH
 from proofgate.environments.registry import Environment
 from proofgate.exceptions import AuditError
 from proofgate.lean.lexer import iter_tokens
@@ -48,7 +49,7 @@ __all__ = [
 _log = get_logger("proofgate.audit")
 
 #: The exporter's executable inside an environment's Lake build directory.
-EXPORTER_BINARY = Path(".lake/build/bin/proofgate-export")
+EXPORTER_BINARY = EXPORTER_PATH
 #: Beside the module's .olean, in the compile's directory.
 SUBMISSION_EXPORT = "ProofgateSubmission.ndjson"
 #: Beside the cached reference .olean; the format version in the name, so a new format is
