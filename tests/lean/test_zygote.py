@@ -37,6 +37,7 @@ def _spec(import_seconds: float = 0.0) -> SpawnSpec:
         cwd=Path("/scratch"),
         env={"PYTHONPATH": str(SECCOMP_HOME)},
         read_only=(PYTHON_HOME, SECCOMP_HOME, STANDIN.parent),
+        scratch=False,
     )
 
 
@@ -114,6 +115,8 @@ HOSTILE = {
     "abstract-socket": {errno.EPERM},
     "exec": {errno.EPERM},
     "fork": {errno.EPERM},
+    # the zygote's jail has no writable path (`SpawnSpec.scratch=False`), its /tmp included
+    "write-file": {errno.EROFS},
 }
 
 

@@ -1,7 +1,7 @@
 """A stand-in elaboration zygote (docs/audit-design.md, section 9, step 7), speaking
 `proofgate.lean.zygote`'s protocol. Never a verification path: no Lean runs.
 
-    python tests/standins/zygote.py [--import-seconds S]
+    python tests/standins/zygote.py [--import-seconds S] [--scenario FILE [--option N=V]...]
 
 It "imports" once (sleeps S), makes itself non-dumpable (its children inherit it: a same-uid
 sibling cannot ptrace them or open their /proc files), prints the ready line, then serves fork
@@ -9,13 +9,23 @@ commands on its fd 3. Each child keeps only its three pipes (as fds 3, 4, 5; 0-2
 installs the seccomp filter the design gives the child (`child_filter`), reads its request
 (`{"body": ...}`) and writes its reply on fd 4 and an export on fd 5, then exits.
 
+With `--scenario` it elaborates (`zygote_elab.py`): it reads `{"header": ...}` on stdin, imports
+that header once and says `{"ready": true, "header": CommandResponse}` (`"ready": false` and
+exits when the header has an error); each child's reply is `{"response": CommandResponse}` for
+its body on that header, and its export is the body's, as `proofgate-elab` writes them. Without
+it, a child's reply lists its attempts and its export is its body's first line.
+
 A request's body can ask the child to misbehave, one directive a line, so tests see each rule
 hold in a child that really tried (the reply lists every attempt and the errno it met):
 - `-- zygote: sleep S`: sleep (a sibling to attack, or a child past its deadline);
 - `-- zygote: try NAME`: one hostile attempt, NAME in ATTEMPTS, against a sibling (another child
   of the same zygote) or the zygote itself;
 - `-- zygote: flood N`: write N bytes of reply (past a cap);
-- `-- zygote: export TEXT`: the export's content (default: the body's first line).
+- `-- zygote: export TEXT`: the export's content (default: the body's first line);
+- `-- zygote: steal`: a forger. It waits for a sibling and reads that sibling's export through
+  `/proc/SIBLING/fd/5` (opening a pipe's write end there for reading gives its read end); if it
+  can, it answers a clean reply with the stolen export as its own. Either way its reply says what
+  the attempt met (an `info` message `steal: errno N`, 0 when it got in).
 """
 
 from __future__ import annotations
@@ -32,6 +42,8 @@ import socket
 import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
+from typing import Any
 
 import pyseccomp as seccomp
 
@@ -122,13 +134,26 @@ def _attempts(sibling: int | None) -> dict[str, Callable[[], object]]:
         "abstract-socket": lambda: socket.socket(socket.AF_UNIX, socket.SOCK_STREAM),
         "exec": lambda: os.execv("/bin/true", ["true"]),
         "fork": os.fork,
+        "write-file": lambda: open("/tmp/left-for-a-sibling", "x").close(),  # noqa: SIM115
     }
 
 
 ATTEMPTS = tuple(_attempts(None))
 
 
-def _child(identity: int, fds: list[int]) -> None:
+def _steal() -> tuple[int, bytes]:
+    """A sibling's export, read through its fd 5, or the errno that stopped it."""
+    deadline = time.monotonic() + 10.0
+    while (sibling := _sibling()) is None and time.monotonic() < deadline:
+        time.sleep(0.01)
+    try:
+        with open(f"/proc/{sibling if sibling is not None else -1}/fd/5", "rb") as stolen:
+            return 0, stolen.read()
+    except OSError as exc:
+        return exc.errno or -1, b""
+
+
+def _child(identity: int, fds: list[int], elaborator: object | None) -> None:
     """In the forked child: confine, read the request, answer, exit. Never returns."""
     status = 0
     try:
@@ -144,8 +169,9 @@ def _child(identity: int, fds: list[int]) -> None:
         with open(3, "rb") as source:
             request = json.loads(source.read())
         body = str(request.get("body", ""))
-        reply: dict[str, object] = {"request": identity, "messages": [], "attempts": {}}
-        export = body.splitlines()[0] if body else ""
+        reply: dict[str, Any] = {"request": identity, "messages": [], "attempts": {}}
+        export = (body.splitlines()[0] if body else "").encode()
+        stolen: tuple[int, bytes] | None = None
         flood = 0
         for line in body.splitlines():
             words = line.removeprefix("-- zygote:").split()
@@ -155,23 +181,37 @@ def _child(identity: int, fds: list[int]) -> None:
                 time.sleep(float(words[1]))
             elif words[0] == "try":
                 attempts = _attempts(_sibling())
-                reply["attempts"][words[1]] = _errno_of(attempts[words[1]])  # type: ignore[index]
+                reply["attempts"][words[1]] = _errno_of(attempts[words[1]])
             elif words[0] == "flood":
                 flood = int(words[1])
             elif words[0] == "export":
-                export = " ".join(words[1:])
+                export = " ".join(words[1:]).encode()
+            elif words[0] == "steal":
+                stolen = _steal()
+        if elaborator is not None:
+            elaborated, made = elaborator.body(body)  # type: ignore[attr-defined]
+            reply = {**elaborated, **({"attempts": reply["attempts"]} if reply["attempts"] else {})}
+            export = made or b""
+            if stolen is not None:
+                said = {"severity": "info", "pos": {"line": 1, "column": 0}, "endPos": None}
+                reply["response"].setdefault("messages", []).append(
+                    {**said, "data": f"steal: errno {stolen[0]}"}
+                )
+        if stolen is not None and stolen[0] == 0:  # the forgery: a clean reply, another's export
+            reply = {"response": {"env": 1}}
+            export = stolen[1]
         with open(4, "wb") as out:
             out.write(json.dumps(reply).encode() + b"\n")
             out.write(b"x" * flood)
         with open(5, "wb") as out:
-            out.write(export.encode())
+            out.write(export)
     except BaseException as exc:  # noqa: BLE001 - the child's last words, then its exit status
         os.write(2, f"{exc!r}\n".encode())
         status = 1
     os._exit(status)
 
 
-def serve(channel: socket.socket) -> None:
+def serve(channel: socket.socket, elaborator: object | None = None) -> None:
     selector = selectors.DefaultSelector()
     selector.register(channel, selectors.EVENT_READ)
     children: dict[int, tuple[int, int]] = {}  # pidfd -> (request id, pid)
@@ -200,7 +240,7 @@ def serve(channel: socket.socket) -> None:
                 continue
             pid = os.fork()
             if pid == 0:
-                _child(identity, fds)
+                _child(identity, fds, elaborator)
             for fd in fds:
                 os.close(fd)
             pidfd = os.pidfd_open(pid)
@@ -212,12 +252,26 @@ def serve(channel: socket.socket) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--import-seconds", type=float, default=0.0)
+    parser.add_argument("--scenario", type=Path, default=None)
+    parser.add_argument("--option", action="append", default=[])
     args = parser.parse_args()
-    time.sleep(args.import_seconds)  # the header's import, once for every child
+    ready: dict[str, object] = {"ready": True}
+    elaborator = None
+    if args.scenario is not None:
+        from zygote_elab import Elaborator  # type: ignore[import-not-found]  # a sibling script
+
+        elaborator = Elaborator(args.scenario, args.option, args.import_seconds)
+        hello = json.loads(sys.stdin.readline())
+        ready["header"] = header = elaborator.import_header(hello["header"])
+        if any(m.get("severity") == "error" for m in header.get("messages", [])):
+            print(json.dumps({**ready, "ready": False}), flush=True)
+            return
+    else:
+        time.sleep(args.import_seconds)  # the header's import, once for every child
     if _libc.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0:
         sys.exit("prctl(PR_SET_DUMPABLE, 0) failed")
-    print(json.dumps({"ready": True}), flush=True)
-    serve(socket.socket(fileno=3))
+    print(json.dumps(ready), flush=True)
+    serve(socket.socket(fileno=3), elaborator)
 
 
 if __name__ == "__main__":

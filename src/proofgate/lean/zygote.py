@@ -26,6 +26,7 @@ import asyncio
 import contextlib
 import dataclasses
 import itertools
+import json
 import os
 import socket
 import struct
@@ -43,8 +44,9 @@ STARTED = 1
 EXITED = 2
 COMMAND = struct.Struct("<QII")
 EVENT = struct.Struct("<QIIq")
-#: The line a zygote prints on stdout once its import is done and it takes fork commands.
-READY_LINE = b'{"ready": true}'
+#: The line a zygote prints on stdout once its import is done: `{"ready": true}` when it takes
+#: fork commands, with `"header": CommandResponse` when it was given a header (`"ready": false`:
+#: the header has an error, and the zygote exits).
 #: Seconds to wait for a killed child's exit report before the zygote itself is condemned.
 KILL_WAIT_SECONDS = 10.0
 
@@ -77,13 +79,25 @@ class Zygote:
         self._loop = asyncio.get_running_loop()
         self._loop.add_reader(channel.fileno(), self._on_events)
         self.broken: str | None = None
+        self.ready = True
+        #: The header's reply (a CommandResponse), from a zygote given a header.
+        self.header_reply: dict[str, Any] | None = None
 
     @classmethod
     async def start(
-        cls, spawner: Spawner, spec: SpawnSpec, limits: Limits, *, ready_timeout: float
+        cls,
+        spawner: Spawner,
+        spec: SpawnSpec,
+        limits: Limits,
+        *,
+        ready_timeout: float,
+        header: str | None = None,
     ) -> Zygote:
-        """Start `spec` (the zygote program) with the channel as its fd 3 and wait for its
-        ready line (its import done). Raises ZygoteFailed, or SpawnFailed from the spawner."""
+        """Start `spec` (the zygote program) with the channel as its fd 3, give it `header` (one
+        line `{"header": ...}` on its stdin) when there is one, and wait for its ready line (its
+        import done). A header with an error gives a zygote that is not `ready`, whose
+        `header_reply` says why (it has exited). Raises ZygoteFailed, or SpawnFailed from the
+        spawner."""
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         ours.setblocking(False)
         try:
@@ -96,14 +110,24 @@ class Zygote:
         finally:
             theirs.close()
         try:
+            if header is not None:
+                process.stdin.write(json.dumps({"header": header}).encode() + b"\n")
+                await process.stdin.drain()
             line = await asyncio.wait_for(process.stdout.readline(), ready_timeout)
-        except (asyncio.TimeoutError, ValueError) as exc:
+        except (asyncio.TimeoutError, ValueError, OSError) as exc:
             line = f"no ready line ({type(exc).__name__})".encode()
-        if line.strip() != READY_LINE:
+        ready = _ready_line(line)
+        if ready is None:
             process.kill()
             ours.close()
-            raise ZygoteFailed(f"the zygote did not start: {line[:200]!r}")
-        return cls(process, ours)
+            with contextlib.suppress(asyncio.TimeoutError, OSError):  # its last words, if any
+                line += b" " + await asyncio.wait_for(process.stderr.read(4096), 1.0)
+            raise ZygoteFailed(f"the zygote did not start: {line[-600:]!r}")
+        zygote = cls(process, ours)
+        zygote.ready, zygote.header_reply = ready
+        if not zygote.ready:
+            zygote._condemn("its header has an error")
+        return zygote
 
     async def run(
         self, request: bytes, *, timeout: float, max_reply_bytes: int, max_export_bytes: int
@@ -151,6 +175,9 @@ class Zygote:
             raise ZygoteFailed(f"the zygote is broken: {self.broken}") from exc
         finally:
             self._waiting.pop(identity, None)
+            if not waiting.exited.done() and self.broken is None:  # cancelled: no orphan child
+                with contextlib.suppress(OSError):
+                    self._channel.send(COMMAND.pack(identity, KILL, 0))
             for fd in ours:
                 os.close(fd)
 
@@ -248,6 +275,22 @@ class Zygote:
         self._condemn("closed")
         self._channel.close()
         await self.process.wait()
+
+
+def _ready_line(line: bytes) -> tuple[bool, dict[str, Any] | None] | None:
+    """A ready line's `(ready, header reply)`, or None when `line` is not one."""
+    try:
+        said = json.loads(line)
+    except ValueError:
+        return None
+    if not isinstance(said, dict) or not isinstance(said.get("ready"), bool):
+        return None
+    header = said.get("header")
+    if not (header is None or isinstance(header, dict)) or set(said) - {"ready", "header"}:
+        return None
+    if not said["ready"] and header is None:
+        return None  # not ready, and no reply to say why
+    return said["ready"], header
 
 
 def _over(task: asyncio.Future[tuple[bytes, bool]]) -> bool:

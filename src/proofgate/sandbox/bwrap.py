@@ -86,9 +86,10 @@ def _bwrap_options(bwrap: str) -> frozenset[str]:
 def tmpfs_bytes(limits: Limits) -> int:
     """The size cap of a jail's /tmp: the file size cap, and never more than the memory cap (under
     a cgroup its pages are charged to the jail's memory too)."""
-    if limits.memory_bytes is None:
-        return limits.file_size_bytes
-    return min(limits.file_size_bytes, limits.memory_bytes)
+    cap = limits.file_size_bytes
+    if limits.memory_bytes is not None:
+        cap = min(cap, limits.memory_bytes)
+    return max(cap, 4096)  # bwrap takes no 0: no file may be written anyway (RLIMIT_FSIZE)
 
 
 def _is_within(path: str, directory: str) -> bool:
@@ -176,6 +177,8 @@ class BwrapSpawner:
             argv += ["--ro-bind", str(path), str(path)]
         for path in spec.writable:
             argv += ["--bind", str(path), str(path)]
+        if not spec.scratch:  # after the binds, which may need mount points made in /tmp
+            argv += ["--remount-ro", str(JAIL_TMP)]
         argv += ["--remount-ro", "/", "--chdir", str(spec.cwd)]
         environment = {
             "PATH": JAIL_PATH,

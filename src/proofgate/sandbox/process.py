@@ -34,6 +34,9 @@ class SpawnSpec:
     #: Descriptors of the service the program gets as its fds 3, 4, ... (copies: the caller
     #: closes its own); through a jail too, e.g. one end of a socket pair to talk over.
     pass_fds: tuple[int, ...] = ()
+    #: False: no writable path at all, the jail's /tmp read-only too (a zygote, whose children
+    #: share its jail: none may leave a file for a sibling to find).
+    scratch: bool = True
 
 
 @dataclass(frozen=True)
