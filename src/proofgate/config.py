@@ -213,18 +213,28 @@ class Settings(BaseSettings):
         description="The exporter (shell words), for `audit_checker=warm`; default `lake env "
         "<environment>/.lake/build/bin/proofgate-export`.",
     )
-    audit_compiler: Literal["lean", "elab"] = Field(
+    audit_compiler: Literal["lean", "elab", "zygote"] = Field(
         "lean",
         description="What elaborates the submission and the locked statement for the audit. "
         "`lean`: `lean -o` compiles each to an .olean (with `audit_checker=warm`, exported by "
         "`proofgate-export` in the same jail). `elab`: one `proofgate-elab` process each (import, "
-        "elaborate, reply, export: docs/audit-design.md step 6); needs `audit_checker=warm`. "
-        "`elab` is untested against real Lean.",
+        "elaborate, reply, export: docs/audit-design.md step 6). `zygote`: a child forked from a "
+        "zygote that imported the header once elaborates each, and `/v1/check` takes its "
+        "feedback from that child instead of a REPL worker (step 8). Both need "
+        "`audit_checker=warm`; both are untested against real Lean.",
     )
     elab_command: str | None = Field(
         None,
         description="The one-shot elaborator (shell words), for `audit_compiler=elab`; default "
         "`lake env <environment>/.lake/build/bin/proofgate-elab`.",
+    )
+    zygote_command: str | None = Field(
+        None,
+        description="The elaboration zygote (shell words), for `audit_compiler=zygote`; default "
+        "`lake env <environment>/.lake/build/bin/proofgate-elab --zygote`.",
+    )
+    zygotes: int = Field(
+        2, ge=1, le=64, description="Live zygotes (one per environment and header), at most."
     )
     checkers: int = Field(
         2, ge=1, le=64, description="Warm checkers per environment (`audit_checker=warm`)."
@@ -317,7 +327,12 @@ class Settings(BaseSettings):
         return value
 
     @field_validator(
-        "repl_command", "checker_command", "compile_command", "export_command", "elab_command"
+        "repl_command",
+        "checker_command",
+        "compile_command",
+        "export_command",
+        "elab_command",
+        "zygote_command",
     )
     @classmethod
     def _non_empty(cls, value: str | None) -> str | None:
@@ -366,9 +381,10 @@ def audit_settings_problem(settings: Settings) -> str | None:
     """Why the audit's settings cannot run together, if they cannot: the one-shot elaborator
     writes exports only, which only the warm checkers read (checked when the settings are read,
     and again by the auditor, since settings can be changed after)."""
-    if settings.audit_compiler == "elab" and settings.audit_checker != "warm":
+    compiler = settings.audit_compiler
+    if compiler in ("elab", "zygote") and settings.audit_checker != "warm":
         return (
-            "PROOFGATE_AUDIT_COMPILER=elab needs PROOFGATE_AUDIT_CHECKER=warm (it is "
+            f"PROOFGATE_AUDIT_COMPILER={compiler} needs PROOFGATE_AUDIT_CHECKER=warm (it is "
             f"{settings.audit_checker!r}): proofgate-elab writes an export, which only the warm "
             "checkers read; set both, or PROOFGATE_AUDIT_COMPILER=lean"
         )

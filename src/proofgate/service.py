@@ -370,6 +370,9 @@ class CheckerService:
         """The verdict, whether every tenant may share it (the trusted audit decided it, it ran to
         an answer, and the pooled worker added nothing to it: no message, no sorry), and the run."""
         assert self._pool is not None and self._auditor is not None
+        fresh = getattr(self._auditor, "fresh_check", None)
+        if self.settings.audit_compiler == "zygote" and infotree is None and fresh is not None:
+            return await self._verify_fresh(prepared, started, fresh)
         run: ReplRun | None = None
         audit: AuditResult = None
         infra: InfraFailure | None = None
@@ -388,18 +391,7 @@ class CheckerService:
         if run is not None and not run.header_failed and not run.reply.has_errors:
             audit_began = time.perf_counter()
             try:
-                audit = await self._auditor.audit(
-                    AuditRequest(
-                        environment=prepared.environment,
-                        statement=prepared.policy.statement
-                        if prepared.assembled.kind == "check"
-                        else None,
-                        code=prepared.policy.code,
-                        target=prepared.assembled.target,
-                        answer_holes=tuple(prepared.assembled.answer_holes),
-                        allowed_axioms=tuple(prepared.allowed_axioms),
-                    )
-                )
+                audit = await self._auditor.audit(_audit_request(prepared))
             except (AuditError, ReplError, ConfigError) as exc:
                 infra = InfraFailure.from_exception(exc)
                 _log.warning("audit_failed", error=type(exc).__name__, detail=str(exc)[:200])
@@ -415,6 +407,34 @@ class CheckerService:
         )
         worker_said_nothing = run is not None and not (run.reply.messages or run.reply.sorries)
         return verdict, audit is not None and worker_said_nothing, run
+
+    async def _verify_fresh(
+        self, prepared: _Prepared, started: float, fresh: Any
+    ) -> tuple[Verdict, bool, ReplRun | None]:
+        """`_verify` with `audit_compiler=zygote`: the feedback and the export come from one
+        child forked for this request (`Auditor.fresh_check`), no REPL worker. What it says
+        depends on the text alone, so its verdict is shared by every tenant."""
+        run: ReplRun | None = None
+        audit: AuditResult = None
+        infra: InfraFailure | None = None
+        began = time.perf_counter()
+        try:
+            run, audit = await fresh(_audit_request(prepared), timeout=prepared.timeout)
+        except (AuditError, ReplError, ConfigError) as exc:
+            infra = InfraFailure.from_exception(exc)
+            _log.warning("fresh_check_failed", error=type(exc).__name__, detail=str(exc)[:200])
+        spent_ms = (time.perf_counter() - began) * 1000
+        queue_ms, repl_ms = (run.queue_ms, run.run_ms) if run is not None else (0.0, 0.0)
+        timings = Timings(
+            queue_ms=queue_ms,
+            policy_ms=prepared.policy_ms,
+            repl_ms=repl_ms,
+            audit_ms=max(0.0, spent_ms - queue_ms - repl_ms),
+        )
+        verdict = self._verdict(
+            prepared, started, run=run, audit=audit, infra=infra, timings=timings
+        )
+        return verdict, infra is None, run
 
     def _verdict(
         self,
@@ -462,3 +482,15 @@ class CheckerService:
             not_ready=self._reasons,
         )
         return await triager.triage(request, environment, timeout=self.timeout(), tenant=tenant)
+
+
+def _audit_request(prepared: _Prepared) -> AuditRequest:
+    """What the trusted audit is asked about a prepared submission."""
+    return AuditRequest(
+        environment=prepared.environment,
+        statement=prepared.policy.statement if prepared.assembled.kind == "check" else None,
+        code=prepared.policy.code,
+        target=prepared.assembled.target,
+        answer_holes=tuple(prepared.assembled.answer_holes),
+        allowed_axioms=tuple(prepared.allowed_axioms),
+    )

@@ -36,6 +36,7 @@ from typing import Any
 from proofgate.config import Settings, audit_settings_problem
 from proofgate.environments.registry import Environment
 from proofgate.exceptions import AuditError, SubmissionError
+from proofgate.lean.pool import ReplRun
 from proofgate.sandbox.process import Spawner
 from proofgate.verify.audit_processes import CHECKER_BINARY, OLEAN, SOURCE
 from proofgate.verify.audit_reference import ReferenceCache
@@ -58,6 +59,8 @@ from proofgate.verify.checker_output import (
 )
 from proofgate.verify.checkers import CheckRequest
 from proofgate.verify.contract import CompileFailure, ExportAuditReport
+from proofgate.verify.elab_audit import SERVICE_REFUSALS, refusal_failure
+from proofgate.verify.export import DEFAULT_LIMITS
 from proofgate.verify.warm_audit import (
     EXPORT_FAILED,
     SUBMISSION_EXPORT,
@@ -98,8 +101,9 @@ class Auditor(ReferenceCache):
             await self._warm.prewarm(environment)
 
     async def close(self) -> None:
-        """Stop the warm checkers, if any ran."""
+        """Stop the warm checkers and the zygotes, if any ran."""
         await self._warm.close()
+        await self._zygotes.close()
 
     async def audit(self, request: AuditRequest) -> AuditOutput:
         """Check the request's `code` against its locked `statement` (None: a free compile).
@@ -194,6 +198,54 @@ class Auditor(ReferenceCache):
         report.timings_ms.update(timings)
         return report
 
+    # --- a zygote child's check (settings.audit_compiler == "zygote"; verify/zygote_audit.py) --
+
+    async def fresh_check(
+        self, request: AuditRequest, *, timeout: float
+    ) -> tuple[ReplRun, AuditOutput | None]:
+        """`/v1/check` in one elaboration: a zygote child elaborates `request.code` (its reply is
+        the feedback, `ReplRun`), and when it has no error a warm checker judges its export
+        against the locked statement's reference. The audit's answer is None after an error
+        (the feedback says it). Raises as `audit` does, and `ReplError` for the child's time,
+        crash or broken reply."""
+        environment, statement = request.environment, request.statement
+        timings: dict[str, float] = {"compile_statement": 0.0}
+        referencing = (
+            asyncio.ensure_future(self._timed_reference(environment, statement, True, timings))
+            if statement is not None
+            else None
+        )
+        elaborating = asyncio.ensure_future(
+            self._zygotes.elaborate(environment, request.code, timeout=timeout)
+        )
+        scratch = self.settings.data_dir / "audit" / uuid.uuid4().hex
+        try:
+            if referencing is not None:  # a statement that does not elaborate: the answer at once
+                await asyncio.wait({referencing, elaborating}, return_when=asyncio.FIRST_EXCEPTION)
+                if referencing.done() and referencing.exception() is not None:
+                    await referencing
+            made = await elaborating
+            run = made.run
+            timings["elaborate_submission"] = run.run_ms
+            if run.header_failed or run.reply.has_errors:
+                return run, None
+            if made.refusal is not None:
+                code, detail = made.refusal
+                if code in SERVICE_REFUSALS:
+                    raise AuditError(f"the elaboration refused its request: {code}: {detail}")
+                return run, refusal_failure(code, detail, what="the submission")
+            if made.export is None:
+                return run, CompileFailure(
+                    f"the submission's export is over {DEFAULT_LIMITS.bytes} bytes"
+                )
+            reference = await referencing if referencing is not None else None
+            export = scratch / SUBMISSION_EXPORT
+            await asyncio.to_thread(_write_export, export, made.export)
+            return run, await self._warm_audit(request, export, reference, timings)
+        finally:
+            await _cancel(elaborating, referencing)
+            await asyncio.to_thread(shutil.rmtree, scratch, ignore_errors=True)
+
     # --- the warm path (settings.audit_checker == "warm"; proofgate.verify.warm_audit) ---------
 
     async def _warm_audit(
@@ -228,6 +280,12 @@ class Auditor(ReferenceCache):
         return result
 
 
+def _write_export(export: Path, data: bytes) -> None:
+    """A fresh scratch directory holding a child's export, for the warm checkers to read."""
+    export.parent.mkdir(parents=True)
+    export.write_bytes(data)
+
+
 def _write_source(source: Path, code: str) -> None:
     """A fresh scratch directory holding the text to compile."""
     source.parent.mkdir(parents=True)
@@ -237,6 +295,9 @@ def _write_source(source: Path, code: str) -> None:
 async def _cancel(*tasks: asyncio.Future[Any] | None) -> None:
     """Cancel what is still running of an audit that ended early, and outwait it: no compile
     outlives its audit (a jail's release is part of the task)."""
+    for task in tasks:  # one that failed after another's failure ended the audit: seen here
+        if task is not None and task.done() and not task.cancelled():
+            task.exception()
     running = [task for task in tasks if task is not None and not task.done()]
     for task in running:
         task.cancel()

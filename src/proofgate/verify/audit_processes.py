@@ -6,6 +6,7 @@ settings and the runner; `ReferenceCache` and `Auditor` build on it."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import shlex
 from pathlib import Path
 
@@ -29,6 +30,7 @@ from proofgate.verify.warm_audit import (
     compile_and_export,
     exporter_argv,
 )
+from proofgate.verify.zygote_audit import Zygotes
 
 __all__ = ["CHECKER_BINARY", "MODULE", "OLEAN", "SOURCE", "AuditProcesses"]
 
@@ -54,6 +56,7 @@ class AuditProcesses:
         self.settings = settings
         self._runner = runner
         self._spawner = spawner
+        self._zygotes = Zygotes(settings, self._zygote_launch)
 
     # --- the warm path's exporter and checkers (proofgate.verify.warm_audit) ------------------
 
@@ -96,6 +99,35 @@ class AuditProcesses:
             checker=True,
         )
         return self._process_runner()[1], spec, limits
+
+    # --- the zygotes (settings.audit_compiler == "zygote"; verify/zygote_audit.py) ------------
+
+    def _zygote_launch(self, environment: Environment) -> tuple[Spawner, SpawnSpec, Limits]:
+        """How one environment's zygotes start: `proofgate-elab --zygote [--option N=V]...`,
+        jailed like a compile but with no writable path (its children share its jail) and no
+        file writes at all, its caps those of a compile for it and each child it may have."""
+        if self.settings.zygote_command is not None:
+            command = shlex.split(self.settings.zygote_command)
+        else:
+            binary = environment.directory / ELAB_BINARY
+            if not binary.is_file():  # else `lake env` fails at every start
+                raise AuditError(
+                    f"proofgate-elab is not built in {environment.directory}: run `lake build "
+                    "proofgate-elab` there (PROOFGATE_AUDIT_COMPILER=zygote)"
+                )
+            command = ["lake", "env", str(binary), "--zygote"]
+        options = [a for f in environment.option_args() for a in ("--option", f.removeprefix("-D"))]
+        spec, limits = self._spec(
+            [*command, *options], environment, read_only=[], writable=[], checker=False
+        )
+        share = 1 + self.settings.workers  # the zygote and each child it may have at once
+        limits = dataclasses.replace(
+            limits,
+            memory_bytes=limits.memory_bytes * share if limits.memory_bytes else None,
+            max_processes=limits.max_processes * share if limits.max_processes else None,
+            file_size_bytes=0,
+        )
+        return self._process_runner()[1], dataclasses.replace(spec, scratch=False), limits
 
     # --- the one-shot elaborator (settings.audit_compiler == "elab"; verify/elab_audit.py) ---
 

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from proofgate.config import Settings
 from proofgate.environments.registry import Environment
-from proofgate.exceptions import AuditError, SubmissionError
+from proofgate.exceptions import AuditError, ReplError, SubmissionError
 from proofgate.sandbox.process import Spawner
 from proofgate.verify.audit_processes import MODULE, OLEAN, SOURCE, AuditProcesses
 from proofgate.verify.audit_runs import (
@@ -29,7 +29,7 @@ from proofgate.verify.audit_runs import (
     elab_failure,
     ms_since,
 )
-from proofgate.verify.elab_audit import ELAB_REPLY, ELAB_REQUEST, elab_refusal
+from proofgate.verify.elab_audit import ELAB_REPLY, ELAB_REQUEST, elab_refusal, placed_errors
 from proofgate.verify.warm_audit import EXPORT_FAILED, REFERENCE_EXPORT, exporter_failure
 
 __all__ = ["ReferenceCache"]
@@ -61,6 +61,8 @@ class ReferenceCache(AuditProcesses):
         export of one cached before)."""
         if self.settings.audit_compiler == "elab":
             return await self._elab_reference(environment, statement)
+        if self.settings.audit_compiler == "zygote":
+            return await self._zygote_reference(environment, statement)
         key = self.reference_key(environment, statement)
         final = self.settings.data_dir / "references" / key
         lock = self._reference_locks.setdefault(key, asyncio.Lock())
@@ -107,6 +109,8 @@ class ReferenceCache(AuditProcesses):
         }
         if self.settings.audit_compiler == "elab":  # another program makes it: another entry
             payload |= {"compiler": "elab", "elab_command": self.settings.elab_command}
+        if self.settings.audit_compiler == "zygote":
+            payload |= {"compiler": "zygote", "zygote_command": self.settings.zygote_command}
         return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
 
     async def reference_export(self, environment: Environment, reference: Path) -> Path:
@@ -169,6 +173,43 @@ class ReferenceCache(AuditProcesses):
                 for run_file in (ELAB_REQUEST, ELAB_REPLY):  # the entry: its export and record
                     (building / run_file).unlink(missing_ok=True)
                 _publish(building, final, environment, compile_ms=run.duration_ms)
+            finally:
+                shutil.rmtree(building, ignore_errors=True)
+        return final / REFERENCE_EXPORT
+
+    # --- a zygote child's reference (settings.audit_compiler == "zygote") -------------------
+
+    async def _zygote_reference(self, environment: Environment, statement: str) -> Path:
+        """The locked statement's export, made once by a zygote child of its own (a process that
+        saw no other request: never a pooled worker) and then read from the cache, as
+        `_elab_reference` makes it with a process of its own."""
+        key = self.reference_key(environment, statement)
+        final = self.settings.data_dir / "references" / key
+        lock = self._reference_locks.setdefault(key, asyncio.Lock())
+        async with lock:
+            if (final / "reference.json").is_file() and (final / REFERENCE_EXPORT).is_file():
+                return final / REFERENCE_EXPORT
+            started = time.monotonic()
+            try:
+                made = await self._zygotes.elaborate(
+                    environment, statement, timeout=self.settings.audit_timeout
+                )
+            except ReplError as exc:  # time, a crash: the service's, as a compile's would be
+                raise AuditError(f"elaborating the locked statement failed: {exc}") from exc
+            if made.run.reply.has_errors:
+                raise _statement_fails(environment, placed_errors(made.run.reply)[:5])
+            if made.refusal is not None:
+                code, detail = made.refusal
+                if code == "elaboration_failed":
+                    raise _statement_fails(environment, [detail])
+                raise AuditError(f"the locked statement could not be exported: {code}: {detail}")
+            if made.export is None:
+                raise AuditError("the locked statement's export is over its size limit")
+            building = final.parent / f".building-{key[:16]}-{uuid.uuid4().hex[:8]}"
+            try:
+                building.mkdir(parents=True)
+                (building / REFERENCE_EXPORT).write_bytes(made.export)
+                _publish(building, final, environment, compile_ms=ms_since(started))
             finally:
                 shutil.rmtree(building, ignore_errors=True)
         return final / REFERENCE_EXPORT

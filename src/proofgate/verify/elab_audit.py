@@ -40,6 +40,7 @@ __all__ = [
     "SERVICE_REFUSALS",
     "elab_argv",
     "elab_refusal",
+    "placed_errors",
     "refusal_failure",
     "reply_errors",
     "write_request",
@@ -92,7 +93,8 @@ def elab_refusal(stdout: bytes) -> tuple[str, str] | None:
     return refusal["error"], (detail if isinstance(detail, str) else "")[:DETAIL_CHARS]
 
 
-def _placed(reply: ReplReply) -> list[str]:
+def placed_errors(reply: ReplReply) -> list[str]:
+    """A reply's error messages as `line:column: text`, in order."""
     return [
         f"{m.pos.line if m.pos else '?'}:{m.pos.column if m.pos else '?'}: {m.data}"
         for m in reply.errors
@@ -120,9 +122,9 @@ def reply_errors(path: Path, code: str) -> list[str]:
     if body is None and not header.has_errors:
         raise AuditError("the elaborator's reply has no body, and no error in its header")
     split = split_header(code)
-    errors = _placed(map_header_positions(header, split))
+    errors = placed_errors(map_header_positions(header, split))
     if body is not None:
-        errors += _placed(map_body_positions(body, split.header_lines))
+        errors += placed_errors(map_body_positions(body, split.header_lines))
     return errors
 
 

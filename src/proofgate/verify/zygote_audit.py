@@ -1,0 +1,223 @@
+"""Elaboration by zygote children (`PROOFGATE_AUDIT_COMPILER=zygote`; docs/audit-design.md,
+section 9, step 8).
+
+A zygote (`proofgate.lean.zygote`) is started per (environment, header), jailed with no writable
+path, and imports that header once; each `/v1/check` then gets a child of its own, forked from
+it, that elaborates the body alone and exits. The child's reply is the feedback (the REPL's
+`CommandResponse`: messages and sorries, placed in the submitted text as the pool places a
+worker's), and its export is what the warm checkers judge: one elaboration per check, in a
+process that saw no other request, and no import.
+
+A child's reply, on its fd 4, is one JSON object: `{"response": CommandResponse}`, with
+`"refusal": {"error", "detail"}` when the export was refused (`proofgate-elab`'s codes); its
+export, on fd 5, is written only when no message is an error. What a child comes to:
+- past the request's timeout: `ReplTimeout`, as a worker's (the child is killed);
+- ended by a signal or a non-zero exit, or a reply that does not parse or passes its cap:
+  `ReplCrashed` / `ReplProtocolError`, as a worker's, never retried (a fresh child given the
+  same text would do the same);
+- otherwise an `Elaborated`: the run (feedback) and the export, or the refusal.
+
+Zygotes: at most `PROOFGATE_ZYGOTES` live, the least recently used idle one closed first; a
+broken one is dropped and started again on next use; a header with an error is kept as its reply
+(it fails the same way each time). Children: at most `PROOFGATE_WORKERS` at once, at most
+`PROOFGATE_MAX_QUEUE` waiting (then `Busy`).
+
+Not built yet (docs/audit-design.md): the per-child cgroup (a child's memory counts against its
+zygote's jail, so one child over it ends its siblings too: their checks are `internal`, never a
+wrong verdict), and the native shim that forks a real Lean zygote (untested against real Lean:
+not written; only the stand-in zygote runs here).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import signal
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from proofgate.config import Settings
+from proofgate.environments.registry import Environment
+from proofgate.exceptions import Busy, ReplCrashed, ReplProtocolError, ReplTimeout
+from proofgate.lean.header import (
+    SplitSource,
+    map_body_positions,
+    map_header_positions,
+    split_header,
+)
+from proofgate.lean.pool import ReplRun
+from proofgate.lean.reply import ReplReply
+from proofgate.lean.zygote import ChildOutcome, Zygote
+from proofgate.sandbox.process import Limits, Spawner, SpawnSpec
+from proofgate.verify.export import ExportLimits
+
+__all__ = ["Elaborated", "Zygotes", "elaborated"]
+
+#: A child's reply larger than this is a broken child (the messages of one file).
+MAX_REPLY_BYTES = 16 << 20
+ZygoteLaunch = Callable[[Environment], tuple[Spawner, SpawnSpec, Limits]]
+
+
+@dataclass(frozen=True)
+class Elaborated:
+    """One child's work: the feedback, and the export (None after an error, or when refused)."""
+
+    run: ReplRun
+    export: bytes | None = None
+    refusal: tuple[str, str] | None = None  # (code, detail) from the export's writer
+    export_over_cap: bool = False
+
+
+class Zygotes:
+    """The service's zygotes and the children it has them fork."""
+
+    def __init__(self, settings: Settings, launch: ZygoteLaunch) -> None:
+        self._settings = settings
+        self._launch = launch
+        self._live: OrderedDict[tuple[str, str], asyncio.Future[Zygote]] = OrderedDict()
+        self._users: dict[tuple[str, str], int] = {}
+        self._children: asyncio.Semaphore | None = None
+        self._waiting = 0
+        self._closing: set[asyncio.Future[None]] = set()
+
+    async def elaborate(self, environment: Environment, code: str, *, timeout: float) -> Elaborated:
+        """`code` elaborated by a fresh child of its header's zygote, within `timeout` seconds."""
+        if self._waiting >= self._settings.max_queue:
+            raise Busy(f"{self._waiting} checks already wait for an elaboration: retry later")
+        if self._children is None:
+            self._children = asyncio.Semaphore(self._settings.workers)
+        split = split_header(code)
+        queued_at = time.monotonic()
+        self._waiting += 1
+        try:
+            await self._children.acquire()
+        finally:
+            self._waiting -= 1
+        key = (environment.name, split.header)
+        self._users[key] = self._users.get(key, 0) + 1
+        try:
+            zygote = await self._zygote(key, environment)
+            started = time.monotonic()
+            queue_ms = (started - queued_at) * 1000
+            if not zygote.ready:  # the header's error, in the submitted text
+                reply = map_header_positions(ReplReply.parse(zygote.header_reply), split)
+                run = ReplRun(reply, split.header, split.header_lines, 0, 1, queue_ms, 0.0, True)
+                return Elaborated(run)
+            outcome = await zygote.run(
+                json.dumps({"body": split.body}, ensure_ascii=False).encode(),
+                timeout=timeout,
+                max_reply_bytes=MAX_REPLY_BYTES,
+                max_export_bytes=ExportLimits().bytes,
+            )
+            if zygote.broken is not None:
+                self._drop(key, zygote)
+            run_ms = (time.monotonic() - started) * 1000
+            return elaborated(outcome, split, timeout=timeout, queue_ms=queue_ms, run_ms=run_ms)
+        finally:
+            self._users[key] -= 1
+            self._children.release()
+
+    async def _zygote(self, key: tuple[str, str], environment: Environment) -> Zygote:
+        """The live zygote for `key`, started once however many requests wait for it."""
+        starting = self._live.get(key)
+        if starting is not None and starting.done() and not starting.cancelled():
+            known = starting.exception() or starting.result()
+            if isinstance(known, BaseException) or (known.broken and known.ready):
+                self._live.pop(key)  # a failed start or a broken zygote: start another
+                starting = None
+        if starting is None:
+            starting = asyncio.ensure_future(self._start(key, environment))
+            self._live[key] = starting
+            self._evict()
+        self._live.move_to_end(key)
+        return await asyncio.shield(starting)
+
+    async def _start(self, key: tuple[str, str], environment: Environment) -> Zygote:
+        spawner, spec, limits = self._launch(environment)
+        return await Zygote.start(
+            spawner, spec, limits, ready_timeout=self._settings.import_timeout, header=key[1]
+        )
+
+    def _evict(self) -> None:
+        """Close the least recently used idle zygotes past `settings.zygotes`."""
+        for key in list(self._live):
+            if len(self._live) <= self._settings.zygotes:
+                return
+            if self._users.get(key, 0) == 0:
+                closing = asyncio.ensure_future(_close(self._live.pop(key)))
+                self._closing.add(closing)
+                closing.add_done_callback(self._closing.discard)
+
+    def _drop(self, key: tuple[str, str], zygote: Zygote) -> None:
+        current = self._live.get(key)
+        if current is not None and current.done() and _started(current) is zygote:
+            self._live.pop(key)
+
+    async def close(self) -> None:
+        """Close every zygote (and so every child)."""
+        live, self._live = list(self._live.values()), OrderedDict()
+        for starting in live:
+            starting.cancel()
+        await asyncio.gather(*(_close(s) for s in live), *self._closing)
+
+
+def _started(starting: asyncio.Future[Zygote]) -> Zygote | None:
+    """The zygote a finished start gave, or None if it failed or was cancelled."""
+    if starting.cancelled() or starting.exception() is not None:
+        return None
+    return starting.result()
+
+
+async def _close(starting: asyncio.Future[Zygote]) -> None:
+    with contextlib.suppress(Exception, asyncio.CancelledError):  # a failed start: nothing to close
+        await (await starting).close()
+
+
+def elaborated(
+    outcome: ChildOutcome, split: SplitSource, *, timeout: float, queue_ms: float, run_ms: float
+) -> Elaborated:
+    """What a child's outcome comes to (see the module's docstring)."""
+    if outcome.timed_out:
+        raise ReplTimeout(f"the elaboration took longer than {timeout:g} s")
+    if outcome.over_limit == "reply":
+        raise ReplProtocolError(f"the elaboration's reply is over {MAX_REPLY_BYTES} bytes")
+    if outcome.returncode != 0 and outcome.over_limit is None:
+        ended = outcome.returncode
+        if ended < 0:
+            name = signal.Signals(-ended).name if -ended in signal.valid_signals() else -ended
+            raise ReplCrashed(f"the elaboration was ended by signal {name}", signal=-ended)
+        raise ReplCrashed(f"the elaboration exited {ended}")
+    try:
+        said = json.loads(outcome.reply)
+        if not isinstance(said, dict) or not set(said) <= {"response", "refusal"}:
+            raise ValueError("not {response, refusal}")
+        reply = ReplReply.parse(said["response"])
+        refusal = _refusal(said.get("refusal"))
+    except (ValueError, KeyError) as exc:
+        raise ReplProtocolError(f"the elaboration's reply is malformed: {exc}") from exc
+    run = ReplRun(
+        map_body_positions(reply, split.header_lines),
+        split.header,
+        split.header_lines,
+        0,
+        1,
+        queue_ms,
+        run_ms,
+    )
+    if reply.has_errors or refusal is not None:
+        return Elaborated(run, refusal=refusal)
+    if outcome.over_limit == "export":
+        return Elaborated(run, export_over_cap=True)
+    return Elaborated(run, export=outcome.export)
+
+
+def _refusal(value: object) -> tuple[str, str] | None:
+    if value is None:
+        return None
+    if not isinstance(value, dict) or not isinstance(value.get("error"), str):
+        raise ValueError("a refusal is {error, detail}")
+    detail = value.get("detail")
+    return value["error"], (detail if isinstance(detail, str) else "")[:500]

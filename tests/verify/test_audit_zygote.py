@@ -1,0 +1,156 @@
+"""`/v1/check` by zygote children (`audit_compiler=zygote`, docs/audit-design.md step 8) through
+the whole service, on stand-ins: the stand-in zygote (tests/standins/zygote.py --scenario) imports
+the header once and forks a child per check, whose reply is the feedback and whose export the warm
+stand-in checker judges. No REPL worker serves these checks.
+
+What must hold: an honest proof is `proved` with the reference made by a child too; an error and a
+`sorry` come back as the REPL would say them, placed in the submitted text; a wrong statement is
+not proved; a statement that does not elaborate is the statement's fault; a child past its time is
+`timeout` and the zygote serves on; one zygote (one import) serves every check of a header."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from proofgate.exceptions import SubmissionError
+from proofgate.models import Submission, VerdictStatus
+from proofgate.service import CheckerService
+from proofgate.verify.warm_audit import REFERENCE_EXPORT
+from tests.support.stack import STANDINS, Stack, make_stack, running_service
+
+STATEMENT = "import Mathlib\n\ntheorem t1 (a b : ℕ) : a + b = b + a := by sorry\n"
+PROOF = "by exact Nat.add_comm a b"
+#: Leaves one empty file for each start of a program, then becomes it (counts zygote starts; a
+#: zygote may not write a byte to any file, but may still make an empty one).
+COUNTING = """
+import os, sys, uuid
+starts, *argv = sys.argv[1:]
+open(os.path.join(starts, uuid.uuid4().hex), "x").close()
+os.execv(argv[0], argv)
+"""
+
+
+def zygote_stack(tmp_path: Path, *, count_starts: Path | None = None, **overrides: Any) -> Stack:
+    command = f"{sys.executable} {STANDINS / 'zygote.py'} --scenario {tmp_path / 'scenario.json'}"
+    if count_starts is not None:
+        wrapper = tmp_path / "count.py"
+        wrapper.write_text(COUNTING, encoding="utf-8")
+        command = f"{sys.executable} {wrapper} {count_starts} {command}"
+    options: dict[str, Any] = {
+        "audit_checker": "warm",
+        "audit_compiler": "zygote",
+        "checkers": 1,
+        "cache_enabled": False,
+        "audit_check_timeout": 5.0,
+        "zygote_command": command,
+    }
+    options.update(overrides)
+    return make_stack(tmp_path, **options)
+
+
+def code_submission(code: str, **fields: Any) -> Submission:
+    return Submission(statement=STATEMENT, code=code, target="t1", **fields)
+
+
+def pool_requests(service: CheckerService) -> int:
+    stats = service.pool_stats()
+    assert stats is not None
+    return stats.requests
+
+
+async def test_an_honest_proof_is_proved_without_a_repl_worker(tmp_path: Path) -> None:
+    stack = zygote_stack(tmp_path)
+    async with running_service(stack) as service:
+        first = await service.check(Submission(statement=STATEMENT, proof=PROOF, target="t1"))
+        second = await service.check(
+            Submission(statement=STATEMENT, proof="by rw [Nat.add_comm]", target="t1")
+        )
+        assert pool_requests(service) == 0, "a REPL worker served a /v1/check"
+    assert first.status is VerdictStatus.proved, first.reason
+    assert second.status is VerdictStatus.proved, second.reason
+    (reference,) = (stack.settings.data_dir / "references").iterdir()
+    assert {p.name for p in reference.iterdir()} == {"reference.json", REFERENCE_EXPORT}
+    assert not any((stack.settings.data_dir / "audit").iterdir()), "scratch left behind"
+
+
+async def test_an_error_is_the_childs_message_placed_in_the_submitted_text(
+    tmp_path: Path,
+) -> None:
+    code = (
+        "import Mathlib\n\ntheorem t1 (a b : ℕ) : a + b = b + a := by\n"
+        "  simp_all\n-- standin: error simp_all made no progress\n"
+    )
+    async with running_service(zygote_stack(tmp_path)) as service:
+        verdict = await service.check(code_submission(code))
+    assert verdict.status is VerdictStatus.failed, verdict.reason
+    (error,) = [m for m in verdict.messages if m.severity == "error"]
+    # the body the child was given starts after the header: line 5 is the submitted line
+    assert error.pos is not None
+    assert (error.pos.line, error.text) == (5, "simp_all made no progress")
+
+
+async def test_a_sorry_comes_back_with_its_goal(tmp_path: Path) -> None:
+    # the child reports the sorry (feedback); the stand-in's export says what Lean's would: the
+    # target reaches sorryAx (the stand-in checker's kernel does not read proofs)
+    code = (
+        "import Mathlib\n\ntheorem t1 (a b : ℕ) : a + b = b + a := by sorry\n"
+        "-- standin-axioms: sorryAx\n"
+    )
+    async with running_service(zygote_stack(tmp_path)) as service:
+        verdict = await service.check(code_submission(code))
+    assert verdict.status is VerdictStatus.incomplete, verdict.reason
+    (sorry,) = verdict.sorries
+    assert sorry.pos is not None and sorry.pos.line == 3, sorry
+    assert sorry.goal.endswith("⊢ a + b = b + a"), sorry
+
+
+async def test_a_wrong_statement_is_not_proved(tmp_path: Path) -> None:
+    code = "import Mathlib\n\ntheorem t1 (a b : ℕ) : a + b = a + b := rfl\n"
+    async with running_service(zygote_stack(tmp_path)) as service:
+        verdict = await service.check(code_submission(code))
+    assert verdict.status is VerdictStatus.statement_mismatch, verdict.reason
+
+
+async def test_a_statement_that_does_not_elaborate_is_the_statements_fault(
+    tmp_path: Path,
+) -> None:
+    statement = STATEMENT + "-- standin: error unknown identifier 'Nat.foo'\n"
+    stack = zygote_stack(tmp_path)
+    async with running_service(stack) as service:
+        with pytest.raises(
+            SubmissionError, match=re.escape("unknown identifier 'Nat.foo'")
+        ) as caught:
+            await service.check(Submission(statement=statement, proof=PROOF, target="t1"))
+    assert caught.value.field == "statement"
+    assert not any((stack.settings.data_dir / "references").iterdir()), "a failure was cached"
+
+
+async def test_a_child_past_its_time_is_a_timeout_and_the_zygote_serves_on(
+    tmp_path: Path,
+) -> None:
+    starts = tmp_path / "starts"
+    starts.mkdir()
+    stack = zygote_stack(tmp_path, count_starts=starts)
+    hanging = "import Mathlib\n\ntheorem t1 (a b : ℕ) : a + b = b + a := by\n  -- standin: hang\n"
+    async with running_service(stack) as service:
+        late = await service.check(code_submission(hanging, timeout=1.0))
+        honest = await service.check(Submission(statement=STATEMENT, proof=PROOF, target="t1"))
+    assert late.status is VerdictStatus.timeout, late.reason
+    assert honest.status is VerdictStatus.proved, honest.reason
+    # one zygote, one import, for the reference and both checks
+    assert len(list(starts.iterdir())) == 1
+
+
+async def test_checks_side_by_side_each_get_their_own_child(tmp_path: Path) -> None:
+    proofs = ["by exact Nat.add_comm a b", "by rw [Nat.add_comm]", "by omega", "by simp_all"]
+    async with running_service(zygote_stack(tmp_path, workers=2)) as service:
+        verdicts = await asyncio.gather(
+            *(service.check(Submission(statement=STATEMENT, proof=p, target="t1")) for p in proofs)
+        )
+    assert [v.status for v in verdicts] == [VerdictStatus.proved] * len(proofs)
