@@ -89,8 +89,9 @@ def test_a_warm_audit_without_its_exporter_is_not_ready(
 
 
 @pytest.mark.timeout(180)
+@pytest.mark.parametrize("compiler", ["elab", "zygote"])
 def test_the_elaborator_is_needed_instead_of_the_exporter_when_it_compiles(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, compiler: str
 ) -> None:
     monkeypatch.setenv("PATH", "/usr/bin:/bin")
     project, bin_dir = fake_install(tmp_path)  # REPL and checker built, no exporter, no elab
@@ -101,15 +102,16 @@ def test_the_elaborator_is_needed_instead_of_the_exporter_when_it_compiles(
         lean_home=bin_dir.parent,
         audit_checker="warm",
     )
-    settings = Settings(**common, audit_compiler="elab")
+    settings = Settings(**common, audit_compiler=compiler)
     report = run_doctor(settings)
     assert report.reasons == _readyz(settings)["reasons"]
     elab = project / ".lake" / "build" / "bin" / "proofgate-elab"
     lean_side = [reason for reason in report.reasons if "sandbox" not in reason]
     assert lean_side == [  # the exporter is not asked for: the elaborator writes the exports
-        f"proofgate-elab not built ({elab}): run `proofgate setup` (PROOFGATE_AUDIT_COMPILER=elab)"
+        f"proofgate-elab not built ({elab}): run `proofgate setup` "
+        f"(PROOFGATE_AUDIT_COMPILER={compiler})"
     ]
-    given = Settings(**common, audit_compiler="elab", elab_command="/opt/my-elab")
+    given = Settings(**common, audit_compiler=compiler, **{f"{compiler}_command": "/opt/my-elab"})
     assert [r for r in run_doctor(given).reasons if "sandbox" not in r] == []
 
 

@@ -144,23 +144,26 @@ def has_elab_target(environment: Environment) -> bool:
 
 def audit_programs(settings: Settings, environment: Environment) -> list[Path]:
     """What the audit runs beside the trusted checker that `proofgate setup` builds here, as the
-    settings ask and the project declares: the one-shot elaborator for `audit_compiler=elab`
-    (which writes its own exports), else the exporter for warm checkers."""
-    if settings.audit_compiler == "elab":
+    settings ask and the project declares: the elaborator for `audit_compiler=elab` or `zygote`
+    (one-shot, or as the zygote: it writes its own exports), else the exporter for warm
+    checkers."""
+    if settings.audit_compiler in ("elab", "zygote"):
         return [ELAB_PATH] if has_elab_target(environment) else []
     if settings.audit_checker == "warm" and has_exporter_target(environment):
         return [EXPORTER_PATH]
     return []
 
 
-def elab_problem(environment: Environment) -> str | None:
+def elab_problem(environment: Environment, compiler: str = "elab") -> str | None:
     if not has_elab_target(environment):
         return (
-            f"PROOFGATE_AUDIT_COMPILER=elab has no proofgate-elab for Lean "
+            f"PROOFGATE_AUDIT_COMPILER={compiler} has no proofgate-elab for Lean "
             f"{environment.lean_version}: {environment.name!r} does not build one; setup cannot "
             "fix this"
         )
-    return _unbuilt(environment, ELAB_PATH, "proofgate-elab", " (PROOFGATE_AUDIT_COMPILER=elab)")
+    return _unbuilt(
+        environment, ELAB_PATH, "proofgate-elab", f" (PROOFGATE_AUDIT_COMPILER={compiler})"
+    )
 
 
 def exporter_problem(environment: Environment) -> str | None:
@@ -194,6 +197,8 @@ def lean_problems(
     problem = None
     if settings.audit_compiler == "elab":  # it writes the exports: no exporter is run
         problem = elab_problem(environment) if settings.elab_command is None else None
+    elif settings.audit_compiler == "zygote":  # the zygote is proofgate-elab --zygote
+        problem = elab_problem(environment, "zygote") if settings.zygote_command is None else None
     elif settings.audit_checker == "warm" and settings.export_command is None:
         problem = exporter_problem(environment)
     return problems if problem is None else [*problems, problem]
