@@ -11,7 +11,9 @@ not proved; a statement that does not elaborate is the statement's fault; a chil
 from __future__ import annotations
 
 import asyncio
+import os
 import re
+import signal
 import sys
 from pathlib import Path
 from typing import Any
@@ -20,18 +22,21 @@ import pytest
 
 from proofgate.exceptions import SubmissionError
 from proofgate.models import Submission, VerdictStatus
+from proofgate.sandbox.group import ProcessGroupSpawner
 from proofgate.service import CheckerService
+from proofgate.verify.audit import Auditor
 from proofgate.verify.warm_audit import REFERENCE_EXPORT
 from tests.support.stack import STANDINS, Stack, make_stack, running_service
+from tests.support.waiting import DEADLINE_SECONDS, until_async
 
 STATEMENT = "import Mathlib\n\ntheorem t1 (a b : ℕ) : a + b = b + a := by sorry\n"
 PROOF = "by exact Nat.add_comm a b"
-#: Leaves one empty file for each start of a program, then becomes it (counts zygote starts; a
-#: zygote may not write a byte to any file, but may still make an empty one).
+#: Leaves one empty file named by its pid for each start of a program, then becomes it (counts
+#: zygote starts; a zygote may not write a byte to any file, but may still make an empty one).
 COUNTING = """
-import os, sys, uuid
+import os, sys
 starts, *argv = sys.argv[1:]
-open(os.path.join(starts, uuid.uuid4().hex), "x").close()
+open(os.path.join(starts, str(os.getpid())), "x").close()
 os.execv(argv[0], argv)
 """
 
@@ -154,3 +159,59 @@ async def test_checks_side_by_side_each_get_their_own_child(tmp_path: Path) -> N
             *(service.check(Submission(statement=STATEMENT, proof=p, target="t1")) for p in proofs)
         )
     assert [v.status for v in verdicts] == [VerdictStatus.proved] * len(proofs)
+
+
+async def test_the_prewarmed_header_is_imported_before_the_first_check(tmp_path: Path) -> None:
+    starts = tmp_path / "starts"
+    starts.mkdir()
+    stack = zygote_stack(tmp_path, count_starts=starts, prewarm_headers=["import Mathlib"])
+    async with running_service(stack) as service:
+        await until_async(lambda: any(starts.iterdir()))  # started by the service, not a check
+        verdict = await service.check(Submission(statement=STATEMENT, proof=PROOF, target="t1"))
+    assert verdict.status is VerdictStatus.proved, verdict.reason
+    assert len(list(starts.iterdir())) == 1
+
+
+async def test_a_header_that_does_not_import_is_its_reply_kept_for_every_check(
+    tmp_path: Path,
+) -> None:
+    # below the service (whose policy refuses modules outside the environment first)
+    starts = tmp_path / "starts"
+    starts.mkdir()
+    stack = zygote_stack(tmp_path, count_starts=starts)
+    auditor = Auditor(stack.settings, spawner=ProcessGroupSpawner())
+    environment = CheckerService(stack.settings).environment("default")
+    code = "import Mathlib\n\n  import   Standin.Missing.Thing\n\ntheorem x : True := trivial\n"
+    try:
+        first, second = [
+            await auditor._zygotes.elaborate(environment, code, timeout=DEADLINE_SECONDS)
+            for _ in range(2)
+        ]
+    finally:
+        await auditor.close()
+    for made in (first, second):
+        assert made.run.header_failed and made.export is None
+        (error,) = made.run.reply.errors
+        assert error.pos is not None and (error.pos.line, error.pos.column) == (3, 2), error
+        assert "Standin.Missing.Thing" in error.data
+    assert len(list(starts.iterdir())) == 1, "a header that fails is not imported again"
+
+
+async def test_a_zygote_that_died_is_started_again(tmp_path: Path) -> None:
+    starts = tmp_path / "starts"
+    starts.mkdir()
+    stack = zygote_stack(tmp_path, count_starts=starts)
+    async with running_service(stack) as service:
+        first = await service.check(Submission(statement=STATEMENT, proof=PROOF, target="t1"))
+        (zygote,) = (int(p.name) for p in starts.iterdir())
+        os.kill(zygote, signal.SIGKILL)
+        # the check that finds it dead may be `internal` (never a wrong verdict); the next one
+        # gets a new zygote
+        second = await service.check(
+            Submission(statement=STATEMENT, proof="by rw [Nat.add_comm]", target="t1")
+        )
+        third = await service.check(Submission(statement=STATEMENT, proof="by omega", target="t1"))
+    assert first.status is VerdictStatus.proved, first.reason
+    assert second.status in (VerdictStatus.proved, VerdictStatus.internal), second.reason
+    assert third.status is VerdictStatus.proved, third.reason
+    assert len(list(starts.iterdir())) == 2

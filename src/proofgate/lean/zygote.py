@@ -269,6 +269,7 @@ class Zygote:
             for future in (waiting.started, waiting.exited):
                 if not future.done():
                     future.set_exception(ZygoteFailed(f"the zygote is broken: {why}"))
+                    future.exception()  # seen: a caller may be waiting on the other future only
         self.process.kill()
 
     async def close(self) -> None:

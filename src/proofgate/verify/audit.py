@@ -96,9 +96,12 @@ class Auditor(ReferenceCache):
 
     async def prewarm(self, environment: Environment) -> None:
         """With warm checkers, start `environment`'s now (in the background), as the REPL pool
-        warms its workers: the first checks then find them imported."""
+        warms its workers: the first checks then find them imported; with zygotes, those of the
+        prewarmed headers too."""
         if self.settings.audit_checker == "warm":
             await self._warm.prewarm(environment)
+        if self.settings.audit_compiler == "zygote":
+            self._zygotes.prewarm(environment, list(self.settings.prewarm_headers))
 
     async def close(self) -> None:
         """Stop the warm checkers and the zygotes, if any ran."""

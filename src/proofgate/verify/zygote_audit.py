@@ -120,6 +120,16 @@ class Zygotes:
             self._users[key] -= 1
             self._children.release()
 
+    def prewarm(self, environment: Environment, headers: list[str]) -> None:
+        """Start the zygotes of `headers` (the service's prewarmed ones, as the REPL pool warms
+        its workers) in the background: the first checks then find them imported. A start that
+        fails is tried again by the first check that needs it."""
+        for header in headers[: self._settings.zygotes]:
+            key = (environment.name, split_header(header).header)
+            if key not in self._live:
+                self._live[key] = asyncio.ensure_future(self._start(key, environment))
+                self._live[key].add_done_callback(_seen)
+
     async def _zygote(self, key: tuple[str, str], environment: Environment) -> Zygote:
         """The live zygote for `key`, started once however many requests wait for it."""
         starting = self._live.get(key)
@@ -162,6 +172,12 @@ class Zygotes:
         for starting in live:
             starting.cancel()
         await asyncio.gather(*(_close(s) for s in live), *self._closing)
+
+
+def _seen(starting: asyncio.Future[Zygote]) -> None:
+    """A background start's failure is not an error of its own: its first user sees it."""
+    if not starting.cancelled():
+        starting.exception()
 
 
 def _started(starting: asyncio.Future[Zygote]) -> Zygote | None:
