@@ -36,7 +36,7 @@ require REPL from git
 lean_lib Proofgate where
   roots := #[`Proofgate.Checker, `Proofgate.Common, `Proofgate.Rebuild, `Proofgate.OleanCheck,
     `Proofgate.ExportParse, `Proofgate.Serve, `Proofgate.ExportWrite, `Proofgate.Export,
-    `Proofgate.Elab]
+    `Proofgate.Elab, `Proofgate.Zygote]
 
 -- The checker's API era module for this toolchain (v4.30 on: core's replay is back): the one
 -- module whose names differ between Lean versions. Each preset under LeanProjects/ builds the
@@ -57,6 +57,19 @@ lean_exe «proofgate-checker» where
 lean_exe «proofgate-export» where
   root := `Proofgate.Export
 
+-- The elaboration zygote's native shim (`Proofgate/native/zygote.c`: fork, the children's
+-- confinement and seccomp filter, the task manager around the fork), bound in Lean by
+-- `Proofgate/Zygote.lean`. Compiled with the toolchain's own C compiler (`buildLeanO`), which sees
+-- no system header (`-nostdinc`): the file includes lean.h only and declares the rest itself, so
+-- no system C compiler or libc headers are needed where `proofgate-elab` is built.
+-- Written after Lake's `buildLeanO`, `buildO`, `inputTextFile` and `getLeanIncludeDir` (stored
+-- versions of Lake's `Build/Common.lean`) and projects that link a C object through
+-- `moreLinkObjs` with a `target NAME pkg : FilePath`. Untested against real Lean (never built).
+target proofgateZygoteO pkg : System.FilePath := do
+  let src ← inputTextFile <| pkg.dir / "Proofgate" / "native" / "zygote.c"
+  buildLeanO (pkg.buildDir / "native" / "zygote.o") src
+    #["-I", (← getLeanIncludeDir).toString] #["-O2", "-fPIC", "-std=c11"]
+
 -- The one-shot elaborator: `lake build proofgate-elab`. A fresh process per request imports the
 -- header, elaborates the body under the main module `ProofgateSubmission`, and writes the
 -- REPL-shaped reply and the export of the new constants (docs/audit-design.md, section 9, step 6);
@@ -64,3 +77,6 @@ lean_exe «proofgate-export» where
 -- and short-lived: it runs the submission's elaboration. Untested against real Lean.
 lean_exe «proofgate-elab» where
   root := `Proofgate.Elab
+  -- `--zygote` (docs/audit-design.md, section 9, step 7): the native shim above, linked into this
+  -- executable only
+  moreLinkObjs := #[proofgateZygoteO]

@@ -6,6 +6,11 @@ step 6; docs/export-format.md). It replaces the audit's `lean -o` compile plus t
 `proofgate-export` process on the warm-checker path (`PROOFGATE_AUDIT_COMPILER=elab`).
 
     proofgate-elab --request PATH --reply PATH --export PATH [--option NAME=VALUE]...
+    proofgate-elab --zygote [--option NAME=VALUE]...
+
+`--zygote` is the elaboration zygote (section 9, step 7; "Zygote mode" below): the header once,
+then one forked child per body, through the native shim `Proofgate/native/zygote.c`
+(`Proofgate/Zygote.lean`).
 
 UNTESTED AGAINST REAL LEAN. It has never been compiled: no Lean toolchain runs where proofgate is
 developed. tests/verify/test_elab_lean.py runs it in the real-Lean workflow. Written for Lean
@@ -29,6 +34,12 @@ v4.32.0 after reading (stored versions of leanprover/lean4 unless a tag is named
   typed by the declarations the import registered, an unknown name refused).
 Used from memory, not read: `IO.FS.readBinFile`, `IO.FS.writeFile`, `MessageLog.hasErrors`,
 `MessageLog.toList`, `KVMap.insert` with `DataValue.ofString`, `Position`'s fields.
+Zygote mode (also UNTESTED AGAINST REAL LEAN, never compiled): the header and body runs are this
+file's `elabHeader`/`elabBody` (the one-shot's own, split in two); `Proofgate/Zygote.lean`'s
+externs; `Environment.toKernelEnv` (as above) taken once before `Zygote.prepare` so that no kernel
+check is in flight when the task manager goes. Used from memory, not read: `IO.getStdin` and
+`Stream.getLine`, `IO.getStdout`/`putStrLn`/`flush`, `ptrAddrUnsafe` (to keep the compiler from
+dropping an unused value), `String.toUTF8`, `Nat.toUInt32`, `Json.bool`.
 
 Request (`--request`): one JSON object, at most `maxRequestBytes` bytes (a final `\n` allowed),
 exactly the keys `header` (the normalized header: `import` lines, `proofgate.lean.header`) and
@@ -63,6 +74,7 @@ it writes is data: the checker parses the export with safe code (`Proofgate/Expo
 -/
 import Lean
 import Proofgate.ExportWrite
+import Proofgate.Zygote
 
 open Lean
 
@@ -196,12 +208,14 @@ structure Elaborated where
   body : Option MessageLog
   env : Environment
 
-/-- The header's run, then the body's on its state (module docstring, steps 1 and 2). -/
-unsafe def elaborate (req : Request) (options : Array (String × String)) : IO Elaborated := do
+/-- The header's run (module docstring, step 1): its messages, and the command state a body
+continues from (the header's environment, main module set, options typed, `Elab.async` off). -/
+unsafe def elabHeader (header : String) (options : Array (String × String)) :
+    IO (MessageLog × Lean.Elab.Command.State) := do
   Lean.initSearchPath (← Lean.findSysroot)
   enableInitializersExecution
   let raw := rawOptions options
-  let headerCtx := Parser.mkInputContext req.header "<header>"
+  let headerCtx := Parser.mkInputContext header "<header>"
   let (header, parserState, messages) ← Parser.parseHeader headerCtx
   let (env, messages) ← Lean.Elab.processHeader header raw messages headerCtx (leakEnv := true)
   -- before `Command.mkState`, which takes the auxiliary-name prefix from it
@@ -215,13 +229,23 @@ unsafe def elaborate (req : Request) (options : Array (String × String)) : IO E
   let elabOpts := Lean.Elab.async.set opts false
   let s ← Lean.Elab.IO.processCommands headerCtx parserState
     (Lean.Elab.Command.mkState env messages elabOpts)
-  let headerLog := s.commandState.messages
-  if headerLog.hasErrors then
-    return { header := headerLog, body := none, env := s.commandState.env }
-  let bodyCtx := Parser.mkInputContext req.body "<body>"
-  let start := { s.commandState with messages := {} }
+  return (s.commandState.messages, s.commandState)
+
+/-- The body's run on the header's command state (module docstring, step 2): from a fresh parser
+state, its messages alone. -/
+def elabBody (headerState : Lean.Elab.Command.State) (body : String) : IO (MessageLog × Environment) := do
+  let bodyCtx := Parser.mkInputContext body "<body>"
+  let start := { headerState with messages := {} }
   let s ← Lean.Elab.IO.processCommands bodyCtx {} start
-  return { header := headerLog, body := some s.commandState.messages, env := s.commandState.env }
+  return (s.commandState.messages, s.commandState.env)
+
+/-- The header's run, then the body's on its state (module docstring, steps 1 and 2). -/
+unsafe def elaborate (req : Request) (options : Array (String × String)) : IO Elaborated := do
+  let (headerLog, headerState) ← elabHeader req.header options
+  if headerLog.hasErrors then
+    return { header := headerLog, body := none, env := headerState.env }
+  let (bodyLog, env) ← elabBody headerState req.body
+  return { header := headerLog, body := some bodyLog, env }
 
 /-- The constants the elaboration added: stage 2 of the kernel environment, the set
 `mkModuleData` writes into an `.olean`. `toKernelEnv` waits for every kernel check. -/
@@ -269,7 +293,146 @@ unsafe def runUnsafe (argv : List String) : IO UInt32 := do
 @[implemented_by runUnsafe]
 opaque run (argv : List String) : IO UInt32
 
+/-! ## Zygote mode (`--zygote`; docs/audit-design.md, section 4 "Zygote start", section 9 step 7)
+
+    proofgate-elab --zygote [--option NAME=VALUE]...
+
+The protocol is `src/proofgate/lean/zygote.py`'s (`tests/standins/zygote.py` is its stand-in):
+1. stdin gives one line `{"header": "<normalized import lines>"}`; the header is run once as
+   `elabHeader` runs it (main module `ProofgateSubmission`, options typed after the import);
+2. a header with an error: stdout `{"ready": false, "header": R}`, exit 0. Otherwise the kernel
+   checks are waited for (`toKernelEnv`), `Zygote.prepare` leaves one thread (the emitted `main`'s
+   task manager finalized, the libuv loop stopped) and makes the process non-dumpable; more than
+   one thread left: one stderr line `{"error": "zygote_unsafe", ...}`, exit 3. Then stdout
+   `{"ready": true, "header": R}` (R the header's `CommandResponse`) and `Zygote.serve`;
+3. each child (the shim returns in it, confined, with its own task manager) reads
+   `{"body": "..."}` (at most `maxRequestBytes`) from fd 3, runs it as `elabBody` does on the
+   header's state, and writes on fd 4 one line `{"response": R}`, with `"refusal": {"error",
+   "detail"}` when the export writer refused (its codes; `elaboration_failed` when Lean threw);
+   on fd 5 the export (`Proofgate/ExportWrite.lean`'s writer, through `/proc/self/fd/5`), only
+   when no message is an error. Exit 0; exit 1 (the service's `ReplCrashed`) for a request that
+   is not `{"body": string}` or a reply that cannot be written. -/
+
+/-- `--option` pairs after `--zygote`, kept as `parseArgs` keeps them (a later pair of one name
+replaces an earlier one). -/
+def parseZygoteArgs :
+    List String → Array (String × String) → Except String (Array (String × String))
+  | [], acc => .ok acc
+  | "--option" :: v :: rest, acc =>
+    match splitOption v with
+    | none => .error s!"--option takes NAME=VALUE, not {v}"
+    | some (name, text) =>
+      if name.isEmpty then .error s!"--option {v} has no name"
+      else parseZygoteArgs rest ((acc.filter (·.1 != name)).push (name, text))
+  | arg :: _, _ => .error s!"unexpected argument {arg} (zygote mode takes --option NAME=VALUE only)"
+
+/-- The zygote's one header line: exactly `{"header": string}`. -/
+def parseHello (line : String) : Except String String := do
+  let j ← match Json.parse line.trimAscii.toString with
+    | .ok j => pure j
+    | .error e => throw s!"the header line is not JSON ({e})"
+  let .obj kvs := j | throw "the header line is a JSON object"
+  unless kvs.toList.map (·.1) == ["header"] do throw "the header line has exactly the key header"
+  let some (.str header) := kvs["header"]? | throw "header must be a string"
+  return header
+
+/-- A child's request: exactly `{"body": string}`, at most `maxRequestBytes` (a final newline
+allowed), a repeated key refused (as `readRequest` reads the one-shot's). -/
+def parseBody (bytes : ByteArray) : Except String String := do
+  if bytes.size > maxRequestBytes + 1 then
+    throw s!"the request has more than {maxRequestBytes} bytes"
+  let bytes := if bytes.size > 0 && bytes[bytes.size - 1]! == 10 then
+    bytes.extract 0 (bytes.size - 1) else bytes
+  let some text := String.fromUTF8? bytes | throw "the request is not UTF-8"
+  let colons ← match ExportParse.scanLine bytes with
+    | .ok n => pure n
+    | .error (_, reason) => throw reason
+  let j ← match Json.parse text with
+    | .ok j => pure j
+    | .error e => throw s!"the request is not JSON ({e})"
+  unless ExportParse.countKeys j == colons do throw "the request repeats a key"
+  let .obj kvs := j | throw "the request is a JSON object"
+  unless kvs.toList.map (·.1) == ["body"] do throw "the request has exactly the key body"
+  let some (.str body) := kvs["body"]? | throw "body must be a string"
+  return body
+
+/-- In a forked child: one body on the header's state, the reply on fd 4, the export on fd 5.
+Never returns (`Zygote.exit`). -/
+unsafe def zygoteChild (headerState : Lean.Elab.Command.State) (typed : Array (String × Json)) :
+    IO Unit := do
+  let fail (why : String) : IO Unit := do
+    IO.eprintln s!"proofgate-elab --zygote child: {why}"
+    Zygote.exit 1
+  let body ← match parseBody (← Zygote.readRequest maxRequestBytes.toUInt32) with
+    | .ok body => pure body
+    | .error why =>
+      fail s!"bad request: {why}"
+      return
+  let mut reply : List (String × Json) := []
+  try
+    let (log, env) ← elabBody headerState body
+    reply := [("response", ← responseJson log)]
+    unless log.hasErrors do
+      let header : ExportHeader := { module := mainModule.toString,
+        imports := env.header.imports.map (·.module), options := typed }
+      -- `env` stays alive until the export is written (the writer's address tables)
+      match (← exportFile Zygote.exportPath header (newConstants env)) with
+      | none => pure ()
+      | some r =>
+        reply := reply ++ [("refusal", Json.mkObj [("error", Json.str r.code),
+          ("detail", Json.str r.detail)])]
+  catch e =>
+    reply := [("response", ← responseJson ({} : MessageLog)), ("refusal", Json.mkObj
+      [("error", Json.str "elaboration_failed"), ("detail", Json.str (toString e))])]
+  try Zygote.writeFd Zygote.replyFd ((Json.mkObj reply).compress ++ "\n").toUTF8
+  catch e => fail s!"cannot write the reply: {e}"
+  Zygote.exit 0
+
+unsafe def runZygoteUnsafe (argv : List String) : IO UInt32 := do
+  let options ← match parseZygoteArgs argv #[] with
+    | .ok options => pure options
+    | .error msg => return (← refused { code := "bad_arguments", detail := msg })
+  let typed ← match options.mapM (fun (n, v) => do return (n, ← optionValue n v)) with
+    | .ok typed => pure typed
+    | .error msg => return (← refused { code := "bad_arguments", detail := msg })
+  let line ← (← IO.getStdin).getLine
+  let header ← match parseHello line with
+    | .ok header => pure header
+    | .error msg => return (← refused { code := "bad_request", detail := msg })
+  let mut elaborated : Option (MessageLog × Lean.Elab.Command.State) := none
+  try
+    elaborated := some (← elabHeader header options)
+  catch e =>
+    return (← refused { code := "elaboration_failed", detail := toString e })
+  let some (headerLog, headerState) := elaborated
+    | return (← refused { code := "internal", detail := "no elaboration result" })
+  let headerJson ← responseJson headerLog
+  let stdout ← IO.getStdout
+  if headerLog.hasErrors then
+    stdout.putStrLn (Json.mkObj [("ready", Json.bool false), ("header", headerJson)]).compress
+    stdout.flush
+    return 0
+  -- every kernel check of the header's own commands in before the task manager goes (the
+  -- address is taken so that the compiler cannot drop the otherwise unused value)
+  if ptrAddrUnsafe headerState.env.toKernelEnv == 0 then
+    IO.eprintln "proofgate-elab --zygote: no kernel environment"
+  let left ← Zygote.prepare
+  unless left == 1 do
+    IO.eprintln (Json.mkObj [("error", Json.str "zygote_unsafe"), ("detail", Json.str
+      s!"{left} threads after the task manager and the libuv loop were stopped")]).compress
+    return 3
+  stdout.putStrLn (Json.mkObj [("ready", Json.bool true), ("header", headerJson)]).compress
+  stdout.flush
+  let _ ← Zygote.serve 0  -- returns in a child only
+  zygoteChild headerState typed
+  return 1
+
+@[implemented_by runZygoteUnsafe]
+opaque runZygote (argv : List String) : IO UInt32
+
 end Proofgate.Elab
 
 def main (args : List String) : IO UInt32 :=
-  Proofgate.Elab.run args
+  match args with
+  | "--zygote" :: rest => Proofgate.Elab.runZygote rest
+  | _ => Proofgate.Elab.run args
