@@ -1,6 +1,7 @@
 """The checker service: the one API every front (HTTP, CLI, CI, MCP) calls.
 
     assemble -> policy -> (result cache) -> REPL pool -> trusted audit -> verdict and feedback
+    (`audit_compiler=zygote`:)              -> a zygote child -> warm checker -> verdict and feedback
 
 A policy refusal, or a free compile whose `target` its code lacks, needs no Lean and is answered
 even when the service cannot verify. Everything else needs a ready backend (toolchain or configured
@@ -12,7 +13,9 @@ Every request runs for a tenant (`proofgate.models.tenant`), on that tenant's wo
 cache is shared between tenants only for what the trusted side decided itself: a policy refusal,
 or a verdict the audit computed from its own compile in a fresh process, with nothing of the pooled
 worker's reply in it. A verdict the pooled worker decided or added to (its errors, warnings or
-sorries, a failed header) is cached for the tenant whose worker answered.
+sorries, a failed header) is cached for the tenant whose worker answered. With zygotes, a child
+forked for the request gives the feedback and the export in one elaboration, and no pooled worker
+takes part (`proofgate.verify.flows`): its verdicts are shared by every tenant.
 """
 
 from __future__ import annotations
@@ -26,10 +29,7 @@ from proofgate.config import Settings
 from proofgate.environments.readiness import lean_problems, readiness_reasons
 from proofgate.environments.registry import Environment, discover_environments
 from proofgate.exceptions import (
-    AuditError,
-    ConfigError,
     NotReady,
-    ReplError,
     SandboxUnavailable,
     SubmissionError,
 )
@@ -38,9 +38,7 @@ from proofgate.lean.pool import PoolStats, ReplPool, ReplRun
 from proofgate.lean.session_workers import SessionWorkers
 from proofgate.logs import get_logger
 from proofgate.models import (
-    Pins,
     Submission,
-    Timings,
     TriageRequest,
     TriageResult,
     Verdict,
@@ -54,17 +52,17 @@ from proofgate.sandbox.spawn_client import spawn_server
 from proofgate.sessions.steps import tactic_steps
 from proofgate.store.results import ResultCache, cache_key
 from proofgate.triage import Triager
-from proofgate.verify.assemble import Assembled, assemble
-from proofgate.verify.audit import Auditor, AuditRequest, Audits
+from proofgate.verify.assemble import assemble
+from proofgate.verify.audit import Auditor, Audits
 from proofgate.verify.completion import read_lean_input
 from proofgate.verify.contract import CHECKER_ID
+from proofgate.verify.flows import Prepared, Verified, verdict_of, verify_fresh, verify_on_pool
 from proofgate.verify.policy import (
     PolicyConfig,
-    PolicyResult,
     check_submission,
     effective_profile,
 )
-from proofgate.verify.verdict import AuditResult, InfraFailure, build_verdict, pins_for
+from proofgate.verify.verdict import pins_for
 
 __all__ = ["CheckerService", "Readiness"]
 
@@ -79,23 +77,6 @@ class Readiness:
     reasons: list[str] = field(default_factory=list)
     sandbox: str = "none"
     pool: dict[str, object] = field(default_factory=dict)
-
-
-@dataclass
-class _Prepared:
-    """A submission after assembly and policy, with what its verdict depends on."""
-
-    submission: Submission
-    environment: Environment
-    assembled: Assembled
-    policy: PolicyResult
-    allowed_axioms: list[str]
-    pins: Pins
-    cache_key: str  # shared by every tenant: for what the trusted side decides
-    tenant_key: str  # the tenant's own: for what its pooled worker decided
-    tenant: str
-    policy_ms: float
-    timeout: float  # the request's wall-clock seconds, clamped once (`CheckerService.timeout`)
 
 
 class CheckerService:
@@ -281,7 +262,7 @@ class CheckerService:
         prepared = await asyncio.to_thread(self._prepare, submission, tenant)
         return await self._tactic_steps(prepared)
 
-    async def _tactic_steps(self, prepared: _Prepared) -> TacticSteps:
+    async def _tactic_steps(self, prepared: Prepared) -> TacticSteps:
         """The steps of the file the pool runs for `prepared` (the same assembly and policy pass);
         nothing runs when the policy or the assembly refused it."""
         if not prepared.policy.ok or prepared.assembled.target_missing is not None:
@@ -304,14 +285,14 @@ class CheckerService:
 
     async def _check(
         self, submission: Submission, tenant: str, *, infotree: str | None
-    ) -> tuple[Verdict, ReplRun | None, _Prepared]:
+    ) -> tuple[Verdict, ReplRun | None, Prepared]:
         started = time.perf_counter()
         # Assembling, the policy pass and the cache key read the whole submitted text: in a
         # worker thread, so a large submission never stalls the loop's other requests.
         prepared = await asyncio.to_thread(self._prepare, submission, tenant)
         if not prepared.policy.ok or prepared.assembled.target_missing is not None:
             # Decided before Lean, by proofgate's own readers: the same for every tenant.
-            verdict = self._verdict(prepared, started)
+            verdict = verdict_of(prepared, started)
             await self._remember(prepared, verdict, shared=True)
             return verdict, None, prepared
         for key in (prepared.cache_key, prepared.tenant_key) if infotree is None else ():
@@ -326,7 +307,7 @@ class CheckerService:
         await self._remember(prepared, verdict, shared=audited)
         return verdict, run, prepared
 
-    def _prepare(self, submission: Submission, tenant: str) -> _Prepared:
+    def _prepare(self, submission: Submission, tenant: str) -> Prepared:
         began = time.perf_counter()
         profile = effective_profile(self.settings.policy, submission.policy)
         if submission.policy != profile:  # resolved once: the cache key says what ran
@@ -350,7 +331,7 @@ class CheckerService:
             )
             for whose in (None, tenant)
         )
-        return _Prepared(
+        return Prepared(
             submission,
             environment,
             assembled,
@@ -365,102 +346,20 @@ class CheckerService:
         )
 
     async def _verify(
-        self, prepared: _Prepared, started: float, *, infotree: str | None = None
-    ) -> tuple[Verdict, bool, ReplRun | None]:
-        """The verdict, whether every tenant may share it (the trusted audit decided it, it ran to
-        an answer, and the pooled worker added nothing to it: no message, no sorry), and the run."""
+        self, prepared: Prepared, started: float, *, infotree: str | None = None
+    ) -> Verified:
+        """The verdict, whether every tenant may share it, and the run (`proofgate.verify.flows`):
+        one zygote child's with `audit_compiler=zygote` (not for an info tree), else the pool's
+        and the audit's."""
         assert self._pool is not None and self._auditor is not None
         fresh = getattr(self._auditor, "fresh_check", None)
         if self.settings.audit_compiler == "zygote" and infotree is None and fresh is not None:
-            return await self._verify_fresh(prepared, started, fresh)
-        run: ReplRun | None = None
-        audit: AuditResult = None
-        infra: InfraFailure | None = None
-        audit_ms = 0.0
-        try:
-            run = await self._pool.run(
-                prepared.policy.code,
-                environment=prepared.environment,
-                timeout=prepared.timeout,
-                infotree=infotree,
-                tenant=prepared.tenant,
-            )
-        except ReplError as exc:
-            infra = InfraFailure.from_exception(exc)
-            _log.info("repl_failed", error=type(exc).__name__, detail=str(exc)[:200])
-        if run is not None and not run.header_failed and not run.reply.has_errors:
-            audit_began = time.perf_counter()
-            try:
-                audit = await self._auditor.audit(_audit_request(prepared))
-            except (AuditError, ReplError, ConfigError) as exc:
-                infra = InfraFailure.from_exception(exc)
-                _log.warning("audit_failed", error=type(exc).__name__, detail=str(exc)[:200])
-            audit_ms = (time.perf_counter() - audit_began) * 1000
-        timings = Timings(
-            queue_ms=run.queue_ms if run else 0.0,
-            policy_ms=prepared.policy_ms,
-            repl_ms=run.run_ms if run else 0.0,
-            audit_ms=audit_ms,
-        )
-        verdict = self._verdict(
-            prepared, started, run=run, audit=audit, infra=infra, timings=timings
-        )
-        worker_said_nothing = run is not None and not (run.reply.messages or run.reply.sorries)
-        return verdict, audit is not None and worker_said_nothing, run
+            verified = await verify_fresh(fresh, prepared, started)
+            if verified is not None:
+                return verified
+        return await verify_on_pool(self._pool, self._auditor, prepared, started, infotree=infotree)
 
-    async def _verify_fresh(
-        self, prepared: _Prepared, started: float, fresh: Any
-    ) -> tuple[Verdict, bool, ReplRun | None]:
-        """`_verify` with `audit_compiler=zygote`: the feedback and the export come from one
-        child forked for this request (`Auditor.fresh_check`), no REPL worker. What it says
-        depends on the text alone, so its verdict is shared by every tenant."""
-        run: ReplRun | None = None
-        audit: AuditResult = None
-        infra: InfraFailure | None = None
-        began = time.perf_counter()
-        try:
-            run, audit = await fresh(_audit_request(prepared), timeout=prepared.timeout)
-        except (AuditError, ReplError, ConfigError) as exc:
-            infra = InfraFailure.from_exception(exc)
-            _log.warning("fresh_check_failed", error=type(exc).__name__, detail=str(exc)[:200])
-        spent_ms = (time.perf_counter() - began) * 1000
-        queue_ms, repl_ms = (run.queue_ms, run.run_ms) if run is not None else (0.0, 0.0)
-        timings = Timings(
-            queue_ms=queue_ms,
-            policy_ms=prepared.policy_ms,
-            repl_ms=repl_ms,
-            audit_ms=max(0.0, spent_ms - queue_ms - repl_ms),
-        )
-        verdict = self._verdict(
-            prepared, started, run=run, audit=audit, infra=infra, timings=timings
-        )
-        return verdict, infra is None, run
-
-    def _verdict(
-        self,
-        prepared: _Prepared,
-        started: float,
-        *,
-        run: ReplRun | None = None,
-        audit: AuditResult = None,
-        infra: InfraFailure | None = None,
-        timings: Timings | None = None,
-    ) -> Verdict:
-        timings = timings or Timings(policy_ms=prepared.policy_ms)
-        timings.total_ms = (time.perf_counter() - started) * 1000
-        return build_verdict(
-            assembled=prepared.assembled,
-            policy=prepared.policy,
-            allowed_axioms=prepared.allowed_axioms,
-            repl_reply=run.reply if run else None,
-            audit=audit,
-            infra_error=infra,
-            content_hash=prepared.submission.content_hash(),
-            pins=prepared.pins,
-            timings=timings,
-        )
-
-    async def _remember(self, prepared: _Prepared, verdict: Verdict, *, shared: bool) -> None:
+    async def _remember(self, prepared: Prepared, verdict: Verdict, *, shared: bool) -> None:
         """Cache a deterministic verdict: for every tenant when the trusted side decided it
         (`shared`), else for the requesting tenant only."""
         if verdict.status.is_deterministic:
@@ -482,15 +381,3 @@ class CheckerService:
             not_ready=self._reasons,
         )
         return await triager.triage(request, environment, timeout=self.timeout(), tenant=tenant)
-
-
-def _audit_request(prepared: _Prepared) -> AuditRequest:
-    """What the trusted audit is asked about a prepared submission."""
-    return AuditRequest(
-        environment=prepared.environment,
-        statement=prepared.policy.statement if prepared.assembled.kind == "check" else None,
-        code=prepared.policy.code,
-        target=prepared.assembled.target,
-        answer_holes=tuple(prepared.assembled.answer_holes),
-        allowed_axioms=tuple(prepared.allowed_axioms),
-    )
