@@ -133,6 +133,7 @@ class SideBySideConfig:
     kimina_environment: str = "prod"
     audit_jail: str = "auto"
     audit_checker: str = "oneshot"  # the service's audit_checker setting (its default)
+    audit_compiler: str = "lean"  # the service's audit_compiler setting (its default)
     #: Consecutive proofgate requests sharing one statement (a reward group's completions: the
     #: reference is compiled once a group); 1, every statement new. Kimina has no audit to share.
     statement_group: int = 1
@@ -164,6 +165,7 @@ class SideBySideConfig:
         return AuditModel(
             jail=self.audit_jail,  # type: ignore[arg-type]  # checked by argparse
             checker=self.audit_checker,  # type: ignore[arg-type]  # checked by argparse
+            compiler=self.audit_compiler,  # type: ignore[arg-type]  # checked by argparse
         )
 
     def describe(self) -> dict[str, Any]:
@@ -919,7 +921,8 @@ def render_table(results: dict[str, Any]) -> str:
     load = results.get("machine", {}).get("load_average_1m", {})
     note = (
         f"Mode `{config['mode']}`, {config['rounds']} round(s) (medians); proofgate's audit "
-        f"checker `{config.get('audit_checker', 'oneshot')}`, "
+        f"checker `{config.get('audit_checker', 'oneshot')}`, compiler "
+        f"`{config.get('audit_compiler', 'lean')}`, "
         + statements_text(config.get("statement_group", 1))
         + f"; {results.get('machine', {}).get('cpus')} CPUs, 1-minute load average "
         f"{load.get('before')} before and {load.get('after')} after; Kimina "
@@ -977,6 +980,7 @@ def parse_args(argv: Sequence[str] | None = None) -> Arguments:
     parser.add_argument("--kimina-environment", choices=("prod", "dev"), default="prod")
     parser.add_argument("--audit-jail", choices=("auto", "bwrap", "none"), default="auto")
     parser.add_argument("--audit-checker", choices=("oneshot", "warm"), default="oneshot")
+    parser.add_argument("--audit-compiler", choices=("lean", "zygote"), default="lean")
     parser.add_argument(
         "--statement-group",
         type=int,
@@ -1018,6 +1022,7 @@ def parse_args(argv: Sequence[str] | None = None) -> Arguments:
         "kimina_environment": args.kimina_environment,
         "audit_jail": args.audit_jail,
         "audit_checker": args.audit_checker,
+        "audit_compiler": args.audit_compiler,
         "statement_group": args.statement_group,
     }
     if args.kill_seconds is not None:

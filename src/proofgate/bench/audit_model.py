@@ -38,6 +38,9 @@ PROGRAM = Path(__file__).with_name("simulated_lean.py")
 CHECKER = Path(".lake/build/bin/proofgate-checker")
 #: And the warm audit's exporter (`proofgate.verify.warm_audit`).
 EXPORTER = Path(".lake/build/bin/proofgate-export")
+#: And the zygote's (`PROOFGATE_AUDIT_COMPILER=zygote`: `proofgate-elab --zygote`).
+ELAB = Path(".lake/build/bin/proofgate-elab")
+ZYGOTE_PROGRAM = Path(__file__).with_name("simulated_zygote.py")
 #: Processes of one audit that import the environment: the statement's compile (uncached here),
 #: the submission's compile and the checker.
 IMPORTS_PER_AUDIT = 3
@@ -62,6 +65,10 @@ class AuditModel:
     #: The service's `audit_checker`: a checker process a check (`oneshot`), or warm checkers
     #: that import once, after an exporter process per compile (`warm`).
     checker: Literal["oneshot", "warm"] = "oneshot"
+    #: The service's `audit_compiler`: a compile process a check (`lean`), or a child forked from
+    #: a zygote that imported the header once, whose reply is the feedback too (`zygote`: no
+    #: REPL worker serves `/v1/check`, the checkers are warm ones).
+    compiler: Literal["lean", "zygote"] = "lean"
 
     def import_for(self, repl_import_seconds: float) -> float:
         return repl_import_seconds if self.import_seconds is None else self.import_seconds
@@ -69,13 +76,25 @@ class AuditModel:
     def imports_per_audit(self, reference_share: float = 1.0) -> float:
         """Imports in one audit (a mean): the submission's compile, the checker's unless it is a
         warm one, and the statement's compile in the `reference_share` of audits whose
-        reference is not cached yet."""
+        reference is not cached yet. None with zygotes: their children fork an imported one."""
+        if self.compiler == "zygote":
+            return 0.0
         return IMPORTS_PER_AUDIT - 1 - (self.checker == "warm") + reference_share
 
+    def service_settings(self) -> dict[str, str]:
+        """The service's audit settings this model runs (zygotes need the warm checkers)."""
+        if self.compiler == "zygote":
+            return {"audit_checker": "warm", "audit_compiler": "zygote"}
+        return {"audit_checker": self.checker}
+
     def seconds(self, check_seconds: float, repl_import_seconds: float, declarations: int) -> float:
-        """The modelled time of one audit, process starts left out (the platform's to add). The
+        """The modelled time one audit adds, process starts left out (the platform's to add). The
         statement's compile, where its reference is not cached, runs beside the submission's and
-        has no proof to elaborate: it adds a process, not time."""
+        has no proof to elaborate: it adds a process, not time. With zygotes the child's
+        elaboration is the check itself (no REPL worker elaborates it first): only the replay is
+        added."""
+        if self.compiler == "zygote":
+            return declarations * self.replay_ms_per_declaration / 1000
         return (
             self.imports_per_audit(reference_share=0) * self.import_for(repl_import_seconds)
             + self.elaboration_factor * check_seconds
@@ -97,7 +116,10 @@ class AuditModel:
             "jail": self.jail,
             "checker": self.checker,
             # warm: the compiles, each with its exporter in its jail; the checker runs already
-            "jailed_runs_per_audit": round(
+            "compiler": self.compiler,
+            "jailed_runs_per_audit": 0
+            if self.compiler == "zygote"  # forks of a jailed zygote, the REPL's work done once
+            else round(
                 reference_share + (1 if self.checker == "warm" else IMPORTS_PER_AUDIT - 1), 3
             ),
             "imports_per_audit": round(self.imports_per_audit(reference_share), 3),
@@ -138,7 +160,7 @@ def install_toolchain(
     lean_version: str,
     python: Path | None = None,
 ) -> None:
-    """`ELAN_HOME/bin/{lake,lean}` and `PROJECT/.lake/build/bin/proofgate-{checker,export}`,
+    """`ELAN_HOME/bin/{lake,lean}` and `PROJECT/.lake/build/bin/proofgate-{checker,export,elab}`,
     simulated."""
     interpreter = python or jail_python()
     program = f"#!{interpreter} -IS\n" + PROGRAM.read_text("utf-8")
@@ -152,3 +174,6 @@ def install_toolchain(
         _executable(path, program)
         (path.parent / "simulated-lean.json").write_text(json.dumps(config), "utf-8")
     _executable(elan_home / "bin" / "lake", LAKE)
+    # the zygote, beside the copy of simulated_lean.py it imports
+    _executable(project / ELAB, f"#!{interpreter} -IS\n" + ZYGOTE_PROGRAM.read_text("utf-8"))
+    (project / ELAB).with_name("simulated_lean.py").write_text(PROGRAM.read_text("utf-8"))

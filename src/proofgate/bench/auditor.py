@@ -12,6 +12,7 @@ import asyncio
 
 from proofgate.bench.workload import AUDIT_OFF
 from proofgate.environments.registry import Environment
+from proofgate.lean.pool import ReplRun
 from proofgate.verify.audit import AuditOutput, AuditRequest, Audits
 from proofgate.verify.contract import (
     CHECKER_ID,
@@ -78,6 +79,17 @@ class SwitchedAuditor:
         close = getattr(self.real, "close", None)
         if close is not None:
             await close()
+
+    async def fresh_check(
+        self, request: AuditRequest, *, timeout: float
+    ) -> tuple[ReplRun, AuditOutput | None] | None:
+        """The audit model's zygote path (`audit_compiler=zygote`), or None for the audit-off side,
+        which the service then serves from its REPL pool (and `audit`'s 0 s `ok`)."""
+        fresh = getattr(self.real, "fresh_check", None)
+        if fresh is None or AUDIT_OFF in request.code:
+            return None
+        result: tuple[ReplRun, AuditOutput | None] = await fresh(request, timeout=timeout)
+        return result
 
     async def audit(self, request: AuditRequest) -> AuditOutput:
         if self.real is None or AUDIT_OFF in request.code:

@@ -190,7 +190,7 @@ def bench_actor_service(config_json: str) -> CheckerService:
     auditor: Audits = SimulatedAuditor()
     if audit.enabled:
         jailed = Settings(
-            **{**config["settings"], "sandbox": audit.jail, "audit_checker": audit.checker},
+            **{**config["settings"], "sandbox": audit.jail, **audit.service_settings()},
             data_dir=data_dir,
         )
         auditor = Auditor(jailed, spawner=select_spawner(jailed))

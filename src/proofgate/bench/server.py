@@ -104,7 +104,7 @@ def main(argv: list[str] | None = None) -> None:
             **{
                 **config.settings,
                 "sandbox": config.audit.jail,
-                "audit_checker": config.audit.checker,
+                **config.audit.service_settings(),
             }
         )
         real = Auditor(jailed, spawner=select_spawner(jailed))
@@ -123,6 +123,12 @@ def main(argv: list[str] | None = None) -> None:
     Path(port_file).write_text(str(sock.getsockname()[1]), "utf-8")
     server = Server(uvicorn_config(app, log_level=settings.log_level, lifespan="on"))
     server.run(sockets=[sock])
+
+
+def _is_live_audit(argv: list[str]) -> bool:
+    """A warm checker (`proofgate-checker --serve`) or a zygote (`proofgate-elab --zygote`), or
+    the jail around one (bwrap's command line holds the program's)."""
+    return "--serve" in argv or "--zygote" in argv
 
 
 def _scheduler_seconds(pid: int) -> float | None:
@@ -245,14 +251,24 @@ class BenchServer:
         return total
 
     def children_cpu_seconds(self) -> float:
-        """CPU time of the server's reaped descendants (user + system, clock ticks; the spawn
-        server reaps them): the audit's processes, and any REPL worker that ended, which the
-        caller must rule out."""
+        """CPU time of the audit's processes (user + system, clock ticks): the server's reaped
+        descendants (the spawn server reaps them: one-shot audit processes, and any REPL worker
+        that ended, which the caller must rule out), and the long-lived ones still running
+        (warm checkers, zygotes), with the children those reaped (a zygote's forks). A process
+        that ends moves its time from the one sum to the other: nothing is counted twice."""
         total = 0.0
         for process in self._processes():
             with contextlib.suppress(psutil.Error):
                 times = process.cpu_times()
                 total += times.children_user + times.children_system
+        for server in self._processes()[1:]:
+            with contextlib.suppress(psutil.Error):
+                for process in server.children(recursive=True):
+                    with contextlib.suppress(psutil.Error):
+                        if _is_live_audit(process.cmdline()):
+                            times = process.cpu_times()
+                            total += times.user + times.system
+                            total += times.children_user + times.children_system
         return total
 
     def rss_bytes(self) -> int:

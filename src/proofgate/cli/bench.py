@@ -56,6 +56,11 @@ class AuditChecker(str, Enum):
     warm = "warm"
 
 
+class AuditCompiler(str, Enum):
+    lean = "lean"
+    zygote = "zygote"
+
+
 def bench(
     quick: Annotated[
         bool,
@@ -116,6 +121,14 @@ def bench(
         typer.Option(
             help="The audit's checker setting: oneshot (as deployed by default) or warm "
             "(PROOFGATE_AUDIT_CHECKER=warm: an exporter per compile, checkers that import once)."
+        ),
+    ] = None,
+    audit_compiler: Annotated[
+        AuditCompiler | None,
+        typer.Option(
+            help="The audit's compiler setting: lean (as deployed by default) or zygote "
+            "(PROOFGATE_AUDIT_COMPILER=zygote: a child forked from a zygote that imported the "
+            "header once elaborates each check and gives its feedback; warm checkers)."
         ),
     ] = None,
     audit_pairs: Annotated[
@@ -234,6 +247,7 @@ def bench(
             ),
             jail=_jail(audit_jail, config.audit.jail),
             checker=config.audit.checker if audit_checker is None else audit_checker.value,
+            compiler=config.audit.compiler if audit_compiler is None else audit_compiler.value,
         ),
         audit_pairs=_given(audit_pairs, config.audit_pairs),
         worker_counts=_given(worker_counts, config.worker_counts),
