@@ -112,6 +112,7 @@ HOSTILE = {
     "ptrace-sibling": {errno.EPERM},
     "signal-sibling": {errno.EPERM},
     "signal-zygote": {errno.EPERM},
+    "pidfd-signal-sibling": {errno.EPERM},
     "abstract-socket": {errno.EPERM},
     "exec": {errno.EPERM},
     "fork": {errno.EPERM},

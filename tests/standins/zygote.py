@@ -79,6 +79,8 @@ def child_filter(own_pid: int) -> seccomp.SyscallFilter:
         "connect",
         "execve",
         "execveat",
+        "pidfd_open",  # a sibling's pidfd would signal it past the kill rule
+        "pidfd_send_signal",
     ):
         rules.add_rule(denied, name)
     # clone3 cannot be filtered on its flags (they are behind a pointer): refused with ENOSYS so
@@ -131,6 +133,9 @@ def _attempts(sibling: int | None) -> dict[str, Callable[[], object]]:
         "ptrace-sibling": lambda: _ptrace(target),
         "signal-sibling": lambda: os.kill(target, signal.SIGSTOP),
         "signal-zygote": lambda: os.kill(os.getppid(), signal.SIGSTOP),
+        "pidfd-signal-sibling": lambda: signal.pidfd_send_signal(
+            os.pidfd_open(target), signal.SIGSTOP
+        ),
         "abstract-socket": lambda: socket.socket(socket.AF_UNIX, socket.SOCK_STREAM),
         "exec": lambda: os.execv("/bin/true", ["true"]),
         "fork": os.fork,
