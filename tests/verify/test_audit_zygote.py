@@ -24,7 +24,8 @@ from proofgate.exceptions import SubmissionError
 from proofgate.models import Submission, VerdictStatus
 from proofgate.sandbox.group import ProcessGroupSpawner
 from proofgate.service import CheckerService
-from proofgate.verify.audit import Auditor
+from proofgate.verify.audit import Auditor, AuditRequest
+from proofgate.verify.contract import AuditOutcome, CompileFailure, ExportAuditReport
 from proofgate.verify.warm_audit import REFERENCE_EXPORT
 from tests.support.stack import STANDINS, Stack, make_stack, running_service
 from tests.support.waiting import DEADLINE_SECONDS, until_async
@@ -215,3 +216,25 @@ async def test_a_zygote_that_died_is_started_again(tmp_path: Path) -> None:
     assert second.status in (VerdictStatus.proved, VerdictStatus.internal), second.reason
     assert third.status is VerdictStatus.proved, third.reason
     assert len(list(starts.iterdir())) == 2
+
+
+async def test_audit_alone_runs_the_child_for_callers_with_their_own_feedback(
+    tmp_path: Path,
+) -> None:
+    # triage's probes ask `audit` after their own REPL run: with zygotes it is a child's too
+    stack = zygote_stack(tmp_path)
+    auditor = Auditor(stack.settings, spawner=ProcessGroupSpawner())
+    environment = CheckerService(stack.settings).environment("default")
+
+    def request(code: str) -> AuditRequest:
+        return AuditRequest(environment, STATEMENT, code, "t1", allowed_axioms=("propext",))
+
+    broken = STATEMENT.replace("by sorry", "by\n  simp\n-- standin: error simp failed")
+    try:
+        proved = await auditor.audit(request(STATEMENT.replace("by sorry", "Nat.add_comm a b")))
+        failed = await auditor.audit(request(broken))
+    finally:
+        await auditor.close()
+    assert isinstance(proved, ExportAuditReport) and proved.outcome is AuditOutcome.ok, proved
+    assert isinstance(failed, CompileFailure), failed
+    assert failed.messages == ["5:0: simp failed"]

@@ -184,7 +184,6 @@ def _server_settings(config: BenchConfig, workdir: Path, workers: int) -> dict[s
         "log_level": "info",
         "log_json": True,
         "cache_enabled": True,
-        **(config.audit.service_settings() if config.audit.enabled else {}),
         # a zygote for each header of the mix, as the pool keeps warm workers for each
         "zygotes": len(config.header_mix),
     }

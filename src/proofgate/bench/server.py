@@ -91,7 +91,10 @@ def main(argv: list[str] | None = None) -> None:
 
     config_path, port_file = (argv if argv is not None else sys.argv[1:])[:2]
     config = ServerConfig.from_json(json.loads(Path(config_path).read_text("utf-8")))
-    settings = Settings(**config.settings)
+    # the service runs the audit model's settings (with zygotes, /v1/check takes their path)
+    settings = Settings(
+        **{**config.settings, **(config.audit.service_settings() if config.audit.enabled else {})}
+    )
     configure_logging(settings.log_level, json=settings.log_json)
     launcher = SimulatedReplLauncher(
         settings, config.profile.repl_options() + config.repl_extra_options

@@ -35,7 +35,7 @@ from typing import Any
 
 from proofgate.config import Settings, audit_settings_problem
 from proofgate.environments.registry import Environment
-from proofgate.exceptions import AuditError, SubmissionError
+from proofgate.exceptions import AuditError, ReplError, ReplTimeout, SubmissionError
 from proofgate.lean.pool import ReplRun
 from proofgate.sandbox.process import Spawner
 from proofgate.verify.audit_processes import CHECKER_BINARY, OLEAN, SOURCE
@@ -59,7 +59,7 @@ from proofgate.verify.checker_output import (
 )
 from proofgate.verify.checkers import CheckRequest
 from proofgate.verify.contract import CompileFailure, ExportAuditReport
-from proofgate.verify.elab_audit import SERVICE_REFUSALS, refusal_failure
+from proofgate.verify.elab_audit import SERVICE_REFUSALS, placed_errors, refusal_failure
 from proofgate.verify.export import DEFAULT_LIMITS
 from proofgate.verify.warm_audit import (
     EXPORT_FAILED,
@@ -115,6 +115,8 @@ class Auditor(ReferenceCache):
         `CompileFailure` when the submission does not compile. Raises `SubmissionError` when the
         statement does not compile, and `AuditError` whenever the checker fails to conclude.
         """
+        if self.settings.audit_compiler == "zygote":
+            return await self._audit_by_child(request)
         environment, statement, target = request.environment, request.statement, request.target
         if (statement is None) != (target is None):
             raise SubmissionError(
@@ -248,6 +250,24 @@ class Auditor(ReferenceCache):
         finally:
             await _cancel(elaborating, referencing)
             await asyncio.to_thread(shutil.rmtree, scratch, ignore_errors=True)
+
+    async def _audit_by_child(self, request: AuditRequest) -> AuditOutput:
+        """`audit` with zygotes, for a caller with feedback of its own (triage's probes): the
+        child's errors are the text's failure, as a compile's are."""
+        timeout = self.settings.audit_timeout
+        try:
+            run, output = await self.fresh_check(request, timeout=timeout)
+        except ReplTimeout:
+            return CompileFailure(
+                f"elaborating the submission took over {timeout:g} s", timed_out=True
+            )
+        except ReplError as exc:
+            raise AuditError(f"elaborating the submission failed: {exc}") from exc
+        if output is None:  # an error (or the header's) in the child's reply
+            return CompileFailure(
+                "the submission does not elaborate", messages=placed_errors(run.reply)
+            )
+        return output
 
     # --- the warm path (settings.audit_checker == "warm"; proofgate.verify.warm_audit) ---------
 
