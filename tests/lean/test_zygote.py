@@ -26,6 +26,8 @@ from tests.support.jail import PYTHON, PYTHON_HOME
 from tests.support.waiting import DEADLINE_SECONDS
 
 STANDIN = Path(__file__).resolve().parents[1] / "standins" / "zygote.py"
+#: The bench's simulated zygote, whose serving loop the stand-in shares.
+BENCH = Path(__file__).resolve().parents[2] / "src" / "proofgate" / "bench"
 #: Where pyseccomp lives (the stand-in's seccomp binding), mounted into the jail read-only.
 SECCOMP_HOME = Path(pyseccomp.__file__).resolve().parent
 CAPS = {"max_reply_bytes": 1 << 16, "max_export_bytes": 1 << 16}
@@ -36,7 +38,7 @@ def _spec(import_seconds: float = 0.0) -> SpawnSpec:
         argv=[PYTHON, "-S", str(STANDIN), "--import-seconds", str(import_seconds)],
         cwd=Path("/scratch"),
         env={"PYTHONPATH": str(SECCOMP_HOME)},
-        read_only=(PYTHON_HOME, SECCOMP_HOME, STANDIN.parent),
+        read_only=(PYTHON_HOME, SECCOMP_HOME, STANDIN.parent, BENCH),
         scratch=False,
     )
 

@@ -31,12 +31,10 @@ hold in a child that really tried (the reply lists every attempt and the errno i
 from __future__ import annotations
 
 import argparse
-import array
 import ctypes
 import errno
 import json
 import os
-import selectors
 import signal
 import socket
 import sys
@@ -47,22 +45,14 @@ from typing import Any
 
 import pyseccomp as seccomp
 
-FORK, KILL = 1, 2
-STARTED, EXITED = 1, 2
-COMMAND_BYTES = 16
+BENCH = Path(__file__).resolve().parents[2] / "src" / "proofgate" / "bench"
+sys.path.insert(0, str(BENCH))  # the bench's simulated zygote serves the same protocol
+from simulated_zygote import serve  # type: ignore[import-not-found]  # noqa: E402
+
 PR_SET_DUMPABLE = 4
 PTRACE_ATTACH = 16
 CLONE_THREAD = 0x10000
 _libc = ctypes.CDLL(None, use_errno=True)
-
-
-def _send(channel: socket.socket, identity: int, kind: int, value: int) -> None:
-    channel.send(
-        identity.to_bytes(8, "little")
-        + kind.to_bytes(4, "little")
-        + bytes(4)
-        + value.to_bytes(8, "little", signed=True)
-    )
 
 
 def child_filter(own_pid: int) -> seccomp.SyscallFilter:
@@ -216,44 +206,6 @@ def _child(identity: int, fds: list[int], elaborator: object | None) -> None:
     os._exit(status)
 
 
-def serve(channel: socket.socket, elaborator: object | None = None) -> None:
-    selector = selectors.DefaultSelector()
-    selector.register(channel, selectors.EVENT_READ)
-    children: dict[int, tuple[int, int]] = {}  # pidfd -> (request id, pid)
-    space = socket.CMSG_SPACE(3 * array.array("i").itemsize)
-    while True:
-        for key, _ in selector.select():
-            if key.fileobj is not channel:
-                identity, pid = children.pop(key.fd)
-                selector.unregister(key.fd)
-                os.close(key.fd)
-                _, wait_status = os.waitpid(pid, 0)
-                _send(channel, identity, EXITED, os.waitstatus_to_exitcode(wait_status))
-                continue
-            data, ancillary, _, _ = channel.recvmsg(COMMAND_BYTES, space)
-            if not data:
-                for _, pid in children.values():
-                    os.kill(pid, signal.SIGKILL)
-                return
-            identity = int.from_bytes(data[:8], "little")
-            op = int.from_bytes(data[8:12], "little")
-            fds = [fd for _, _, payload in ancillary for fd in array.array("i", payload)]
-            if op == KILL:
-                for _, (known, pid) in children.items():
-                    if known == identity:
-                        os.kill(pid, signal.SIGKILL)
-                continue
-            pid = os.fork()
-            if pid == 0:
-                _child(identity, fds, elaborator)
-            for fd in fds:
-                os.close(fd)
-            pidfd = os.pidfd_open(pid)
-            children[pidfd] = (identity, pid)
-            selector.register(pidfd, selectors.EVENT_READ)
-            _send(channel, identity, STARTED, pid)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--import-seconds", type=float, default=0.0)
@@ -276,7 +228,7 @@ def main() -> None:
     if _libc.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0:
         sys.exit("prctl(PR_SET_DUMPABLE, 0) failed")
     print(json.dumps(ready), flush=True)
-    serve(socket.socket(fileno=3), elaborator)
+    serve(socket.socket(fileno=3), lambda identity, fds: _child(identity, fds, elaborator))
 
 
 if __name__ == "__main__":

@@ -24,13 +24,14 @@ import signal
 import socket
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 if __package__:
     from proofgate.bench import simulated_lean
-else:  # run as a file: the copy installed beside it (`-I` leaves the script's dir off the path)
-    sys.path.insert(0, str(Path(sys.argv[0]).resolve().parent))
+else:  # a file: the copy of simulated_lean.py beside it (`-I` leaves the script's dir off the path)
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
     import simulated_lean  # type: ignore[import-not-found,no-redef]  # the sibling file
 
 FORK, KILL = 1, 2
@@ -68,7 +69,10 @@ def _child(fds: list[int], config: dict[str, Any]) -> None:
     os._exit(status)
 
 
-def serve(channel: socket.socket, config: dict[str, Any]) -> None:
+def serve(channel: socket.socket, child: Callable[[int, list[int]], None]) -> None:
+    """Serve fork commands on `channel` until it closes (then kill every child). A forked child
+    runs `child(request id, [request, reply, export fds])`, which must end the process. The
+    test stand-in (tests/standins/zygote.py) serves with this loop too."""
     selector = selectors.DefaultSelector()
     selector.register(channel, selectors.EVENT_READ)
     children: dict[int, tuple[int, int]] = {}  # pidfd -> (request id, pid)
@@ -98,7 +102,8 @@ def serve(channel: socket.socket, config: dict[str, Any]) -> None:
             if pid == 0:
                 selector.close()
                 channel.close()
-                _child(fds, config)
+                child(identity, fds)
+                os._exit(1)  # `child` must not return
             for fd in fds:
                 os.close(fd)
             pidfd = os.pidfd_open(pid)
@@ -118,7 +123,7 @@ def main() -> int:
     if ctypes.CDLL(None).prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0:
         return 1
     print(json.dumps({"ready": True, "header": {"env": 0}}), flush=True)
-    serve(socket.socket(fileno=3), config)
+    serve(socket.socket(fileno=3), lambda _, fds: _child(fds, config))
     return 0
 
 

@@ -3,9 +3,11 @@ and then read from the cache.
 
 The cache: `DATA_DIR/references/<reference_key>/`, holding `reference.json` (the environment and
 the compile's time) beside `ProofgateSubmission.olean` (`lean`), its export `REFERENCE_EXPORT`
-(warm, made with it or later by `reference_export`), or only the export (`elab`). An entry is
-built in a `.building-*` directory beside it and renamed into place, under the statement's lock;
-a statement that does not compile is the statement's fault (`SubmissionError`), never cached."""
+(warm, made with it or later by `reference_export`), or only the export (`elab`: a
+`proofgate-elab` run of its own; `zygote`: a zygote child of its own, never a pooled worker). An
+entry is built in a `.building-*` directory beside it and renamed into place, under the
+statement's lock (`_entry`); a statement that does not compile is the statement's fault
+(`SubmissionError`), never cached."""
 
 from __future__ import annotations
 
@@ -15,6 +17,7 @@ import json
 import shutil
 import time
 import uuid
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from proofgate.config import Settings
@@ -63,40 +66,58 @@ class ReferenceCache(AuditProcesses):
             return await self._elab_reference(environment, statement)
         if self.settings.audit_compiler == "zygote":
             return await self._zygote_reference(environment, statement)
+
+        async def build(building: Path) -> float:
+            building.mkdir(parents=True)
+            source = building / SOURCE
+            source.write_text(statement, encoding="utf-8")
+            compiled = await self._compile(
+                environment,
+                source,
+                building / OLEAN,
+                what="the locked statement",
+                export=building / REFERENCE_EXPORT if export else None,
+            )
+            if export and compiled.returncode == EXPORT_FAILED:
+                raise AuditError(exporter_failure(compiled.stdout, what="the locked statement"))
+            if compiled.timed_out or compiled.out_of_memory:
+                raise AuditError(
+                    "compiling the locked statement ran out of time or memory: raise "
+                    "PROOFGATE_AUDIT_TIMEOUT / PROOFGATE_MEMORY_LIMIT_MB, or check the machine"
+                )
+            if compiled.returncode != 0 or not (building / OLEAN).is_file():
+                failure = compile_failure(compiled, what="the locked statement")
+                raise _statement_fails(
+                    environment, failure.messages[:5] or [failure.output[-STDERR_TAIL:]]
+                )
+            return compiled.duration_ms
+
+        return await self._entry(environment, statement, OLEAN, build)
+
+    async def _entry(
+        self,
+        environment: Environment,
+        statement: str,
+        name: str,
+        build: Callable[[Path], Awaitable[float]],
+    ) -> Path:
+        """The file `name` of the statement's cache entry: read from the cache, else made once
+        (under the statement's lock, however many checks wait for it) by `build(building)`,
+        which fills the directory `building` (it makes it) and returns the milliseconds it took;
+        then published. Nothing of a failed build stays."""
         key = self.reference_key(environment, statement)
         final = self.settings.data_dir / "references" / key
         lock = self._reference_locks.setdefault(key, asyncio.Lock())
         async with lock:
-            if (final / "reference.json").is_file() and (final / OLEAN).is_file():
-                return final / OLEAN
+            if (final / "reference.json").is_file() and (final / name).is_file():
+                return final / name
             building = final.parent / f".building-{key[:16]}-{uuid.uuid4().hex[:8]}"
-            building.mkdir(parents=True)
             try:
-                source = building / SOURCE
-                source.write_text(statement, encoding="utf-8")
-                compiled = await self._compile(
-                    environment,
-                    source,
-                    building / OLEAN,
-                    what="the locked statement",
-                    export=building / REFERENCE_EXPORT if export else None,
-                )
-                if export and compiled.returncode == EXPORT_FAILED:
-                    raise AuditError(exporter_failure(compiled.stdout, what="the locked statement"))
-                if compiled.timed_out or compiled.out_of_memory:
-                    raise AuditError(
-                        "compiling the locked statement ran out of time or memory: raise "
-                        "PROOFGATE_AUDIT_TIMEOUT / PROOFGATE_MEMORY_LIMIT_MB, or check the machine"
-                    )
-                if compiled.returncode != 0 or not (building / OLEAN).is_file():
-                    failure = compile_failure(compiled, what="the locked statement")
-                    raise _statement_fails(
-                        environment, failure.messages[:5] or [failure.output[-STDERR_TAIL:]]
-                    )
-                _publish(building, final, environment, compile_ms=compiled.duration_ms)
+                compile_ms = await build(building)
+                _publish(building, final, environment, compile_ms=compile_ms)
             finally:
                 shutil.rmtree(building, ignore_errors=True)
-        return final / OLEAN
+        return final / name
 
     def reference_key(self, environment: Environment, statement: str) -> str:
         """Hash of everything a reference .olean (or, with the elaborator, export) depends on."""
@@ -142,40 +163,33 @@ class ReferenceCache(AuditProcesses):
         read from the cache (beside its `reference.json`, under the statement's lock). A statement
         that does not elaborate is the statement's fault (`SubmissionError`); a run out of time
         or memory, or refused, the service's (`AuditError`)."""
-        key = self.reference_key(environment, statement)
-        final = self.settings.data_dir / "references" / key
-        lock = self._reference_locks.setdefault(key, asyncio.Lock())
-        async with lock:
-            if (final / "reference.json").is_file() and (final / REFERENCE_EXPORT).is_file():
-                return final / REFERENCE_EXPORT
-            building = final.parent / f".building-{key[:16]}-{uuid.uuid4().hex[:8]}"
-            try:
-                run = await self._elaborate(
-                    environment, building, statement, building / REFERENCE_EXPORT, "the statement"
+
+        async def build(building: Path) -> float:
+            run = await self._elaborate(
+                environment, building, statement, building / REFERENCE_EXPORT, "the statement"
+            )
+            if run.timed_out or run.out_of_memory:
+                raise AuditError(
+                    "elaborating the locked statement ran out of time or memory: raise "
+                    "PROOFGATE_AUDIT_TIMEOUT / PROOFGATE_MEMORY_LIMIT_MB, or check the machine"
                 )
-                if run.timed_out or run.out_of_memory:
-                    raise AuditError(
-                        "elaborating the locked statement ran out of time or memory: raise "
-                        "PROOFGATE_AUDIT_TIMEOUT / PROOFGATE_MEMORY_LIMIT_MB, or check the machine"
-                    )
-                refusal = elab_refusal(run.stdout) if run.returncode == 1 else None
-                if refusal is not None and refusal[0] != "elaboration_failed":
-                    raise AuditError(
-                        f"the locked statement could not be exported: {refusal[0]}: {refusal[1]}"
-                    )
-                failure = await asyncio.to_thread(
-                    elab_failure, run, building, statement, what="the locked statement"
+            refusal = elab_refusal(run.stdout) if run.returncode == 1 else None
+            if refusal is not None and refusal[0] != "elaboration_failed":
+                raise AuditError(
+                    f"the locked statement could not be exported: {refusal[0]}: {refusal[1]}"
                 )
-                if failure is None and not (building / REFERENCE_EXPORT).is_file():
-                    raise AuditError(f"proofgate-elab exited 0 but wrote no {REFERENCE_EXPORT}")
-                if failure is not None:
-                    raise _statement_fails(environment, failure.messages[:5] or [failure.reason])
-                for run_file in (ELAB_REQUEST, ELAB_REPLY):  # the entry: its export and record
-                    (building / run_file).unlink(missing_ok=True)
-                _publish(building, final, environment, compile_ms=run.duration_ms)
-            finally:
-                shutil.rmtree(building, ignore_errors=True)
-        return final / REFERENCE_EXPORT
+            failure = await asyncio.to_thread(
+                elab_failure, run, building, statement, what="the locked statement"
+            )
+            if failure is None and not (building / REFERENCE_EXPORT).is_file():
+                raise AuditError(f"proofgate-elab exited 0 but wrote no {REFERENCE_EXPORT}")
+            if failure is not None:
+                raise _statement_fails(environment, failure.messages[:5] or [failure.reason])
+            for run_file in (ELAB_REQUEST, ELAB_REPLY):  # the entry: its export and record
+                (building / run_file).unlink(missing_ok=True)
+            return run.duration_ms
+
+        return await self._entry(environment, statement, REFERENCE_EXPORT, build)
 
     # --- a zygote child's reference (settings.audit_compiler == "zygote") -------------------
 
@@ -183,12 +197,8 @@ class ReferenceCache(AuditProcesses):
         """The locked statement's export, made once by a zygote child of its own (a process that
         saw no other request: never a pooled worker) and then read from the cache, as
         `_elab_reference` makes it with a process of its own."""
-        key = self.reference_key(environment, statement)
-        final = self.settings.data_dir / "references" / key
-        lock = self._reference_locks.setdefault(key, asyncio.Lock())
-        async with lock:
-            if (final / "reference.json").is_file() and (final / REFERENCE_EXPORT).is_file():
-                return final / REFERENCE_EXPORT
+
+        async def build(building: Path) -> float:
             started = time.monotonic()
             try:
                 made = await self._zygotes.elaborate(
@@ -205,14 +215,11 @@ class ReferenceCache(AuditProcesses):
                 raise AuditError(f"the locked statement could not be exported: {code}: {detail}")
             if made.export is None:
                 raise AuditError("the locked statement's export is over its size limit")
-            building = final.parent / f".building-{key[:16]}-{uuid.uuid4().hex[:8]}"
-            try:
-                building.mkdir(parents=True)
-                (building / REFERENCE_EXPORT).write_bytes(made.export)
-                _publish(building, final, environment, compile_ms=ms_since(started))
-            finally:
-                shutil.rmtree(building, ignore_errors=True)
-        return final / REFERENCE_EXPORT
+            building.mkdir(parents=True)
+            (building / REFERENCE_EXPORT).write_bytes(made.export)
+            return ms_since(started)
+
+        return await self._entry(environment, statement, REFERENCE_EXPORT, build)
 
 
 def _statement_fails(environment: Environment, details: list[str]) -> SubmissionError:
