@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import json
+import logging
 import os
 import secrets
 import signal
@@ -33,6 +34,7 @@ from proofgate.sandbox import (
     run_jailed,
     select_spawner,
 )
+from proofgate.sandbox import bwrap as bwrap_module
 from proofgate.sandbox.process import Limits, ManagedProcess, SpawnSpec
 from proofgate.sandbox.proctree import living, sample_tree
 from proofgate.verify.audit import killed_by
@@ -838,8 +840,17 @@ def test_opt_out_gives_the_unjailed_spawner_loudly(
     monkeypatch.setenv("PATH", str(tmp_path))  # even with no bwrap at all
     import structlog.testing
 
-    with structlog.testing.capture_logs() as logs:
-        chosen = select_spawner(Settings(sandbox="none", data_dir=tmp_path / "d"))
+    # An earlier test in this process may have configured logging at `error` (the CLI's
+    # default), whose level filter is part of every bound logger and drops a warning before
+    # capture_logs sees it: a logger bound now, at every level, for this test only.
+    saved = structlog.get_config()
+    structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.DEBUG))
+    monkeypatch.setattr(bwrap_module, "_log", structlog.get_logger("proofgate.sandbox.bwrap"))
+    try:
+        with structlog.testing.capture_logs() as logs:
+            chosen = select_spawner(Settings(sandbox="none", data_dir=tmp_path / "d"))
+    finally:
+        structlog.configure(**saved)
     assert isinstance(chosen, StandIn)
     assert any(
         entry["event"] == "sandbox_disabled" and entry["log_level"] == "warning" for entry in logs
