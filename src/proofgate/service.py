@@ -176,6 +176,9 @@ class CheckerService:
                 "starting": pool.starting_workers,
                 "queued": pool.queue_depth,
             }
+        zygotes = getattr(self._auditor, "zygote_stats", None)
+        if zygotes is not None and (figures := zygotes()) is not None:
+            summary["zygotes"] = figures  # with zygotes, /v1/check's children, not the pool's
         return Readiness(
             ready=not self._reasons,
             reasons=list(self._reasons),

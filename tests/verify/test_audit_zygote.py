@@ -78,6 +78,8 @@ async def test_an_honest_proof_is_proved_without_a_repl_worker(tmp_path: Path) -
             Submission(statement=STATEMENT, proof="by rw [Nat.add_comm]", target="t1")
         )
         assert pool_requests(service) == 0, "a REPL worker served a /v1/check"
+        zygotes = service.readiness().pool["zygotes"]
+        assert zygotes == {"live": 1, "started": 1, "children": 0, "waiting": 0}, zygotes
     assert first.status is VerdictStatus.proved, first.reason
     assert second.status is VerdictStatus.proved, second.reason
     (reference,) = (stack.settings.data_dir / "references").iterdir()

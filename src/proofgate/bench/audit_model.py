@@ -114,7 +114,7 @@ class AuditModel:
             "auditor": "proofgate.verify.audit.Auditor with its default commands, "
             "over a SIMULATED lean/lake/proofgate-checker (proofgate.bench.simulated_lean)",
             "jail": self.jail,
-            "checker": self.checker,
+            "checker": self.service_settings()["audit_checker"],  # zygotes run warm checkers
             # warm: the compiles, each with its exporter in its jail; the checker runs already
             "compiler": self.compiler,
             "jailed_runs_per_audit": 0

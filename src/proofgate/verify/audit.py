@@ -103,6 +103,10 @@ class Auditor(ReferenceCache):
         if self.settings.audit_compiler == "zygote":
             self._zygotes.prewarm(environment, list(self.settings.prewarm_headers))
 
+    def zygote_stats(self) -> dict[str, int] | None:
+        """The zygotes' figures (`Zygotes.stats`), with `audit_compiler=zygote`."""
+        return self._zygotes.stats() if self.settings.audit_compiler == "zygote" else None
+
     async def close(self) -> None:
         """Stop the warm checkers and the zygotes, if any ran."""
         await self._warm.close()
@@ -117,13 +121,8 @@ class Auditor(ReferenceCache):
         """
         if self.settings.audit_compiler == "zygote":
             return await self._audit_by_child(request)
+        _check_request(request)
         environment, statement, target = request.environment, request.statement, request.target
-        if (statement is None) != (target is None):
-            raise SubmissionError(
-                "give both a statement and its target, or neither", field="target"
-            )
-        if statement is None and request.answer_holes:
-            raise SubmissionError("answer holes need a statement", field="answer_holes")
         timings: dict[str, float] = {"compile_statement": 0.0}
         warm = self.settings.audit_checker == "warm"
         elab = self.settings.audit_compiler == "elab"  # implies warm (audit_settings_problem)
@@ -213,6 +212,7 @@ class Auditor(ReferenceCache):
         against the locked statement's reference. The audit's answer is None after an error
         (the feedback says it). Raises as `audit` does, and `ReplError` for the child's time,
         crash or broken reply."""
+        _check_request(request)
         environment, statement = request.environment, request.statement
         timings: dict[str, float] = {"compile_statement": 0.0}
         referencing = (
@@ -301,6 +301,14 @@ class Auditor(ReferenceCache):
             check_agreement(result, request)
             result.timings_ms.update(timings)
         return result
+
+
+def _check_request(request: AuditRequest) -> None:
+    """A statement comes with its target, and answer holes with a statement."""
+    if (request.statement is None) != (request.target is None):
+        raise SubmissionError("give both a statement and its target, or neither", field="target")
+    if request.statement is None and request.answer_holes:
+        raise SubmissionError("answer holes need a statement", field="answer_holes")
 
 
 def _write_export(export: Path, data: bytes) -> None:

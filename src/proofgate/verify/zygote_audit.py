@@ -81,7 +81,20 @@ class Zygotes:
         self._users: dict[tuple[str, str], int] = {}
         self._children: asyncio.Semaphore | None = None
         self._waiting = 0
+        self._running = 0
+        self._started = 0
         self._closing: set[asyncio.Future[None]] = set()
+
+    def stats(self) -> dict[str, int]:
+        """For `/readyz`: zygotes alive (started and serving), ever started, children running,
+        checks waiting for a child."""
+        live = [_started(z) for z in self._live.values() if z.done()]
+        return {
+            "live": sum(1 for z in live if z is not None and z.ready and z.broken is None),
+            "started": self._started,
+            "children": self._running,
+            "waiting": self._waiting,
+        }
 
     async def elaborate(self, environment: Environment, code: str, *, timeout: float) -> Elaborated:
         """`code` elaborated by a fresh child of its header's zygote, within `timeout` seconds."""
@@ -103,15 +116,19 @@ class Zygotes:
             started = time.monotonic()
             queue_ms = (started - queued_at) * 1000
             if not zygote.ready:  # the header's error, in the submitted text
-                reply = map_header_positions(ReplReply.parse(zygote.header_reply), split)
+                reply = map_header_positions(_header_reply(zygote), split)
                 run = ReplRun(reply, split.header, split.header_lines, 0, 1, queue_ms, 0.0, True)
                 return Elaborated(run)
-            outcome = await zygote.run(
-                json.dumps({"body": split.body}, ensure_ascii=False).encode(),
-                timeout=timeout,
-                max_reply_bytes=MAX_REPLY_BYTES,
-                max_export_bytes=ExportLimits().bytes,
-            )
+            self._running += 1
+            try:
+                outcome = await zygote.run(
+                    json.dumps({"body": split.body}, ensure_ascii=False).encode(),
+                    timeout=timeout,
+                    max_reply_bytes=MAX_REPLY_BYTES,
+                    max_export_bytes=ExportLimits().bytes,
+                )
+            finally:
+                self._running -= 1
             if zygote.broken is not None:
                 self._drop(key, zygote)
             run_ms = (time.monotonic() - started) * 1000
@@ -133,9 +150,9 @@ class Zygotes:
     async def _zygote(self, key: tuple[str, str], environment: Environment) -> Zygote:
         """The live zygote for `key`, started once however many requests wait for it."""
         starting = self._live.get(key)
-        if starting is not None and starting.done() and not starting.cancelled():
-            known = starting.exception() or starting.result()
-            if isinstance(known, BaseException) or (known.broken and known.ready):
+        if starting is not None and starting.done():
+            known = _started(starting)
+            if known is None or (known.broken is not None and known.ready):
                 self._live.pop(key)  # a failed start or a broken zygote: start another
                 starting = None
         if starting is None:
@@ -146,6 +163,7 @@ class Zygotes:
         return await asyncio.shield(starting)
 
     async def _start(self, key: tuple[str, str], environment: Environment) -> Zygote:
+        self._started += 1
         spawner, spec, limits = self._launch(environment)
         return await Zygote.start(
             spawner, spec, limits, ready_timeout=self._settings.import_timeout, header=key[1]
@@ -228,6 +246,13 @@ def elaborated(
     if outcome.over_limit == "export":
         return Elaborated(run, export_over_cap=True)
     return Elaborated(run, export=outcome.export)
+
+
+def _header_reply(zygote: Zygote) -> ReplReply:
+    try:
+        return ReplReply.parse(zygote.header_reply)
+    except ValueError as exc:
+        raise ReplProtocolError(f"the zygote's header reply is malformed: {exc}") from exc
 
 
 def _refusal(value: object) -> tuple[str, str] | None:
