@@ -23,7 +23,13 @@ from proofgate.lean.launch import (
 from proofgate.sandbox.process import Limits, Spawner, SpawnSpec
 from proofgate.verify.audit_runs import MAX_OUTPUT, Runner, RunResult, once_more_if_killed
 from proofgate.verify.checker_output import LEANCHECKER
-from proofgate.verify.elab_audit import ELAB_BINARY, ELAB_REPLY, elab_argv, write_request
+from proofgate.verify.elab_audit import (
+    ELAB_BINARY,
+    ELAB_REPLY,
+    elab_argv,
+    option_args,
+    write_request,
+)
 from proofgate.verify.warm_audit import (
     EXPORTER_BINARY,
     checker_imports,
@@ -106,19 +112,13 @@ class AuditProcesses:
         """How one environment's zygotes start: `proofgate-elab --zygote [--option N=V]...`,
         jailed like a compile but with no writable path (its children share its jail) and no
         file writes at all, its caps those of a compile for it and each child it may have."""
-        if self.settings.zygote_command is not None:
-            command = shlex.split(self.settings.zygote_command)
-        else:
-            binary = environment.directory / ELAB_BINARY
-            if not binary.is_file():  # else `lake env` fails at every start
-                raise AuditError(
-                    f"proofgate-elab is not built in {environment.directory}: run `lake build "
-                    "proofgate-elab` there (PROOFGATE_AUDIT_COMPILER=zygote)"
-                )
-            command = ["lake", "env", str(binary), "--zygote"]
-        options = [a for f in environment.option_args() for a in ("--option", f.removeprefix("-D"))]
+        command = self._elab_command(environment, self.settings.zygote_command, "--zygote")
         spec, limits = self._spec(
-            [*command, *options], environment, read_only=[], writable=[], checker=False
+            [*command, *option_args(environment)],
+            environment,
+            read_only=[],
+            writable=[],
+            checker=False,
         )
         share = 1 + self.settings.workers  # the zygote and each child it may have at once
         limits = dataclasses.replace(
@@ -138,16 +138,7 @@ class AuditProcesses:
         jailed and limited as a compile; killed from outside, run once more."""
         request = await asyncio.to_thread(write_request, directory, code)
         reply = directory / ELAB_REPLY
-        if self.settings.elab_command is not None:
-            command = shlex.split(self.settings.elab_command)
-        else:
-            binary = environment.directory / ELAB_BINARY
-            if not binary.is_file():  # else `lake env` fails, which would read as the text's fault
-                raise AuditError(
-                    f"proofgate-elab is not built in {environment.directory}: run `lake build "
-                    "proofgate-elab` there (PROOFGATE_AUDIT_COMPILER=elab)"
-                )
-            command = ["lake", "env", str(binary)]
+        command = self._elab_command(environment, self.settings.elab_command)
         argv = elab_argv(
             command, request=request, reply=reply, export=export, environment=environment
         )
@@ -160,6 +151,22 @@ class AuditProcesses:
             )
 
         return await once_more_if_killed(elaborate_once, what=f"elaborating {what}")
+
+    def _elab_command(
+        self, environment: Environment, configured: str | None, *mode: str
+    ) -> list[str]:
+        """`proofgate-elab` as configured (shell words), else the environment's own binary under
+        `lake env` with `mode`'s flags; a binary not built is an `AuditError` (else `lake env`
+        fails, which would read as the text's fault)."""
+        if configured is not None:
+            return shlex.split(configured)
+        binary = environment.directory / ELAB_BINARY
+        if not binary.is_file():
+            raise AuditError(
+                f"proofgate-elab is not built in {environment.directory}: run `lake build "
+                f"proofgate-elab` there (PROOFGATE_AUDIT_COMPILER={self.settings.audit_compiler})"
+            )
+        return ["lake", "env", str(binary), *mode]
 
     # --- the compile, leanchecker, and the jail every audit process runs in ------------------
 

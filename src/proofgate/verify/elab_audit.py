@@ -40,6 +40,7 @@ __all__ = [
     "SERVICE_REFUSALS",
     "elab_argv",
     "elab_refusal",
+    "option_args",
     "placed_errors",
     "refusal_failure",
     "reply_errors",
@@ -75,9 +76,15 @@ def elab_argv(
     environment's option set, under which Lean elaborates and which the export's meta line
     records."""
     argv = [*command, "--request", str(request), "--reply", str(reply), "--export", str(export)]
-    for flag in environment.option_args():  # `-DNAME=VALUE`
-        argv += ["--option", flag.removeprefix("-D")]
-    return argv
+    return [*argv, *option_args(environment)]
+
+
+def option_args(environment: Environment) -> list[str]:
+    """The environment's option set as the elaborator (one-shot or zygote) takes it:
+    `--option NAME=VALUE` for each `-DNAME=VALUE` a compile gets."""
+    return [
+        arg for flag in environment.option_args() for arg in ("--option", flag.removeprefix("-D"))
+    ]
 
 
 def elab_refusal(stdout: bytes) -> tuple[str, str] | None:
