@@ -34,6 +34,29 @@ v4.32.0 after reading (stored versions of leanprover/lean4 unless a tag is named
   typed by the declarations the import registered, an unknown name refused).
 Used from memory, not read: `IO.FS.readBinFile`, `IO.FS.writeFile`, `MessageLog.hasErrors`,
 `MessageLog.toList`, `KVMap.insert` with `DataValue.ofString`, `Position`'s fields.
+The body's `sorries` (also UNTESTED AGAINST REAL LEAN, never compiled; "Sorries" below), after
+reading leanprover-community/repl at tag v4.32.0: `REPL/Main.lean` (`sorries`: the info trees'
+sorries, a term `sorry` without an expected type left out, the goal text `"\n".intercalate` of
+the `ProofSnapshot`'s `ppGoals`, `Sorry.of` with a `proofState` id; `runCommand` passes the
+command's starting environment), `REPL/Lean/InfoTree.lean` (`Syntax.isSorryTactic`/`isSorryTerm`
+by the syntax's text, `findAllInfo` with `PartialContextInfo.mergeIntoOuter?` and its `stop`,
+`findSorryTacticNodes` (goals before not empty), `findSorryTermNodes` (not below a `sorry`
+tactic), `InfoTree.sorries` (the tactic ones first, `mctx := mctxBefore` and a child `ngen`),
+`stxRange`), `REPL/Snapshots.lean` (`ProofSnapshot.create`: under `ContextInfo.runMetaM` with the
+local context, a term's goal a fresh metavariable of its expected type, the `Core.State`'s
+environment replaced by the given one; `ppGoals`: `Meta.ppGoal` of each goal), `REPL/Frontend.lean`
+(`processCommandsWithInfoTrees`: `infoState.enabled := true`, the trees
+`commandState.infoState.trees`), `REPL/JSON.lean` (`Sorry` and its `ToJson`: `goal`, `proofState`,
+`pos`/`endPos` each left out when its line is 0; `CommandResponse` leaves `sorries` out when
+empty); leanprover/lean4 (stored versions, not a tag): `src/Lean/Elab/InfoTree/Types.lean`
+(`InfoState`, `Info.ofTacticInfo`/`ofTermInfo`, `TacticInfo`'s `mctxBefore`/`goalsBefore`,
+`TermInfo`'s `lctx`/`expectedType?`, `ContextInfo`'s `mctx`/`ngen`/`fileMap`),
+`src/Lean/Elab/InfoTree/Main.lean` (`ContextInfo.runMetaM info lctx x`,
+`PartialContextInfo.mergeIntoOuter?`), `src/Lean/Elab/Frontend.lean` (`IO.processCommands`
+returns this run's commands' info trees in `commandState.infoState.trees`).
+Used from memory, not read: `modifyThe` on `Core.State` inside `MetaM` (the REPL reads it with
+`getThe`), `ToString Syntax`/`ToString Format` (the REPL's `s!"{..}"`), `List.foldl`,
+`Option.bind`, `PersistentArray.toList` (the REPL calls it), `MVarId.name`, `IO.userError`.
 Zygote mode (also UNTESTED AGAINST REAL LEAN, never compiled): the header and body runs are this
 file's `elabHeader`/`elabBody` (the one-shot's own, split in two); `Proofgate/Zygote.lean`'s
 externs; `Environment.toKernelEnv` (as above) taken once before `Zygote.prepare` so that no kernel
@@ -50,16 +73,32 @@ What it does, as the REPL pool runs a header command and then a body on its envi
    type the `--option`s (an unknown or ill-typed one is an error message of the header, as
    `lean -D` makes it one of the file), `Command.mkState`, elaborate the rest of the header text;
 2. unless the header has an error: the body on that state, from a fresh parser state, messages
-   cleared, `Elab.async` off (every message is in when `processCommands` returns);
+   cleared, info trees enabled and cleared (the REPL's `processCommandsWithInfoTrees`),
+   `Elab.async` off (every message is in when `processCommands` returns);
 3. writes `--reply`: `{"header": R, "body": R}` with R the REPL's `CommandResponse` shape (`env`
-   0, `messages` when any; no `sorries`, which need the REPL's info-tree walk: feedback from this
-   process is step 8), `body` left out when the header had an error. Positions are those the REPL
-   gives: the header's in the header text, the body's in the body text;
+   0, `messages` when any; the body's `sorries` when any, found by the REPL's info-tree walk
+   ("Sorries" below); the header's response has none, its trees are not walked), `body` left out
+   when the header had an error. Positions are those the REPL gives: the header's in the header
+   text, the body's in the body text;
 4. unless a message of either is an error (no `.olean` either then, as `lean -o`): takes the
    constants of `env.toKernelEnv` (it waits for every kernel check) stage 2, the set
    `mkModuleData` writes, and exports them with `Proofgate/ExportWrite.lean`'s writer (the same as
    `proofgate-export`'s): meta line with module `ProofgateSubmission`, the header's imports and
    the typed options.
+
+Sorries: the body's, as the REPL at v4.32.0 reports them for a command (`REPL/Main.lean`
+`sorries`, `REPL/Lean/InfoTree.lean`): in each of the body's info trees, first every `sorry`
+tactic (its syntax's text `(Tactic.tacticSorry "sorry")`, some goal before it; its goal the first
+goal before, in the metavariable context before it), then every `sorry` term (text
+`(Term.sorry "sorry")`, not below a `sorry` tactic) that has an expected type (its goal a fresh
+metavariable of that type in the term's local context; one without an expected type is no sorry),
+each in pre-order and under a context. One is `{"goal", "pos", "endPos"}`: `goal` is
+`Meta.ppGoal` of that goal, printed with the node's context but the environment the body started
+from (the header's: the REPL's `ProofSnapshot.create` with `initialCmdState.env`), `pos`/`endPos`
+the syntax's start and end in the body text (each left out when its line is 0, as the REPL's
+`ToJson Sorry`). No `proofState`: the REPL gives the id of a proof state it keeps; nothing here
+can resume one, and proofgate's parser (`ReplSorry`) takes the field as optional. A goal that
+cannot be printed (the REPL's "unknown metavariable") throws, as Lean throwing while elaborating.
 
 Exit 0: the reply is written, and the export exactly when no message is an error. Exit 1: one
 line `{"error": CODE, "detail": ...}` on stdout, and neither `--reply` nor `--export` left
@@ -186,11 +225,123 @@ def messageJson (m : Message) : IO Json := do
     ("endPos", match m.endPos with | some p => posJson p | none => Json.null),
     ("severity", Json.str severity), ("data", Json.str data)]
 
-/-- A `CommandResponse`: `env` 0 (nothing continues from a one-shot run), `messages` when any. -/
-def responseJson (log : MessageLog) : IO Json := do
+/-- A `Sorry` (`REPL/JSON.lean`'s `ToJson Sorry`): `goal`, `pos` and `endPos` each when its line is
+not 0; no `proofState` (module docstring, "Sorries"). -/
+def sorryJson (goal : String) (pos endPos : Position) : Json :=
+  Json.mkObj ([("goal", Json.str goal)] ++
+    (if pos.line != 0 then [("pos", posJson pos)] else []) ++
+    (if endPos.line != 0 then [("endPos", posJson endPos)] else []))
+
+/-- A `CommandResponse`: `env` 0 (nothing continues from a one-shot run), `messages` when any,
+`sorries` when any (the header's response has none). -/
+def responseJson (log : MessageLog) (sorries : Array Json := #[]) : IO Json := do
   let ms ← log.toList.mapM messageJson
   return Json.mkObj ([("env", toJson (0 : Nat))] ++
-    (if ms.isEmpty then [] else [("messages", Json.arr ms.toArray)]))
+    (if ms.isEmpty then [] else [("messages", Json.arr ms.toArray)]) ++
+    (if sorries.isEmpty then [] else [("sorries", Json.arr sorries)]))
+
+/-! ## Sorries (module docstring, "Sorries"; the REPL's walk at v4.32.0, written anew) -/
+
+/-- What a sorry closed: a `sorry` tactic's goal, or a `sorry` term's local context and expected
+type. -/
+inductive SorryKind where
+  | tactic (goal : MVarId)
+  | term (lctx : LocalContext) (expected : Expr)
+
+structure FoundSorry where
+  /-- The context the goal is printed in (for a tactic: its metavariable context before it). -/
+  ctx : Lean.Elab.ContextInfo
+  kind : SorryKind
+  stx : Syntax
+
+/-- The REPL's test: the syntax prints as an explicit `sorry` tactic. -/
+def isSorryTactic (stx : Syntax) : Bool :=
+  toString stx == "(Tactic.tacticSorry \"sorry\")"
+
+/-- The REPL's test: the syntax prints as an explicit `sorry` term. -/
+def isSorryTerm (stx : Syntax) : Bool :=
+  toString stx == "(Term.sorry \"sorry\")"
+
+/-- The nodes of `tree` that `pick` takes, in pre-order, each with the context merged down to it
+(a node with no context above it is skipped); below a node that `stop` takes the walk goes no
+deeper. Holes are skipped. -/
+partial def collectInfos {α : Type} (pick : Lean.Elab.ContextInfo → Lean.Elab.Info → Option α)
+    (stop : Lean.Elab.Info → Bool) (ctx? : Option Lean.Elab.ContextInfo) :
+    Lean.Elab.InfoTree → Array α → Array α
+  | .context inner tree, acc => collectInfos pick stop (inner.mergeIntoOuter? ctx?) tree acc
+  | .node info children, acc =>
+    let acc := match ctx?.bind (pick · info) with
+      | some a => acc.push a
+      | none => acc
+    if stop info then acc
+    else children.toList.foldl (fun acc child => collectInfos pick stop ctx? child acc) acc
+  | _, acc => acc
+
+/-- A `sorry` tactic with a goal before it, its context given the metavariable context before it
+and a child name generator (as the REPL's `InfoTree.sorries`). -/
+def sorryTactic (ctx : Lean.Elab.ContextInfo) : Lean.Elab.Info → Option FoundSorry
+  | .ofTacticInfo i =>
+    match i.goalsBefore with
+    | goal :: _ =>
+      if isSorryTactic i.stx then
+        some { ctx := { ctx with mctx := i.mctxBefore, ngen := ctx.ngen.mkChild.1 },
+               kind := .tactic goal, stx := i.stx }
+      else none
+    | [] => none
+  | _ => none
+
+/-- A `sorry` term with an expected type (one without is no sorry for the REPL). -/
+def sorryTerm (ctx : Lean.Elab.ContextInfo) : Lean.Elab.Info → Option FoundSorry
+  | .ofTermInfo i =>
+    match i.expectedType? with
+    | some expected =>
+      if isSorryTerm i.stx then some { ctx, kind := .term i.lctx expected, stx := i.stx }
+      else none
+    | none => none
+  | _ => none
+
+/-- Under a `sorry` tactic the walk for terms goes no deeper (the REPL's `findSorryTermNodes`). -/
+def belowSorryTactic : Lean.Elab.Info → Bool
+  | .ofTacticInfo i => isSorryTactic i.stx
+  | _ => false
+
+/-- One tree's sorries: its `sorry` tactics, then its `sorry` terms. -/
+def treeSorries (tree : Lean.Elab.InfoTree) : Array FoundSorry :=
+  let tactics := collectInfos sorryTactic (fun _ => false) none tree #[]
+  collectInfos sorryTerm belowSorryTactic none tree tactics
+
+/-- The goal's text, as the REPL's `ProofSnapshot.create` then `ppGoals` print it: under the
+node's context and local context, the `Core.State`'s environment replaced by `env` (the one the
+body started from), `Meta.ppGoal` of the one goal. -/
+def sorryGoal (env : Environment) (found : FoundSorry) : IO String := do
+  let printGoal (g : MVarId) : Lean.Meta.MetaM String := do
+    modifyThe Lean.Core.State fun st => { st with env }
+    return toString (← Lean.Meta.ppGoal g)
+  match found.kind with
+  | .tactic goal =>
+    let some decl := found.ctx.mctx.findDecl? goal
+      | throw (IO.userError s!"unknown metavariable '{goal.name}'")
+    found.ctx.runMetaM decl.lctx (printGoal goal)
+  | .term lctx expected =>
+    found.ctx.runMetaM lctx do
+      let g := (← Lean.Meta.mkFreshExprMVar (some expected)).mvarId!
+      printGoal g
+
+/-- The syntax's start and end in the text of its context (the REPL's `stxRange`). -/
+def stxPositions (fileMap : FileMap) (stx : Syntax) : Position × Position :=
+  let pos := stx.getPos?.getD 0
+  let endPos := stx.getTailPos?.getD pos
+  (fileMap.toPosition pos, fileMap.toPosition endPos)
+
+/-- The body's `sorries`, in the REPL's order: tree by tree, each tree's as `treeSorries`. -/
+def sorriesJson (env : Environment) (trees : List Lean.Elab.InfoTree) : IO (Array Json) := do
+  let mut out := #[]
+  for tree in trees do
+    for found in treeSorries tree do
+      let goal ← sorryGoal env found
+      let (pos, endPos) := stxPositions found.ctx.fileMap found.stx
+      out := out.push (sorryJson goal pos endPos)
+  return out
 
 /-! ## Elaboration -/
 
@@ -206,6 +357,8 @@ structure Elaborated where
   header : MessageLog
   /-- None when the header had an error (the body was not elaborated). -/
   body : Option MessageLog
+  /-- The body's `sorries` (`sorriesJson`), empty when it was not elaborated. -/
+  bodySorries : Array Json := #[]
   env : Environment
 
 /-- The header's run (module docstring, step 1): its messages, and the command state a body
@@ -232,20 +385,23 @@ unsafe def elabHeader (header : String) (options : Array (String × String)) :
   return (s.commandState.messages, s.commandState)
 
 /-- The body's run on the header's command state (module docstring, step 2): from a fresh parser
-state, its messages alone. -/
-def elabBody (headerState : Lean.Elab.Command.State) (body : String) : IO (MessageLog × Environment) := do
+state, its messages alone, and its sorries from its own info trees (recorded for this run only, as
+the REPL's `processCommandsWithInfoTrees` records them; the header's run is left as it was). -/
+def elabBody (headerState : Lean.Elab.Command.State) (body : String) :
+    IO (MessageLog × Array Json × Environment) := do
   let bodyCtx := Parser.mkInputContext body "<body>"
-  let start := { headerState with messages := {} }
+  let start := { headerState with messages := {}, infoState := { enabled := true } }
   let s ← Lean.Elab.IO.processCommands bodyCtx {} start
-  return (s.commandState.messages, s.commandState.env)
+  let sorries ← sorriesJson start.env s.commandState.infoState.trees.toList
+  return (s.commandState.messages, sorries, s.commandState.env)
 
 /-- The header's run, then the body's on its state (module docstring, steps 1 and 2). -/
 unsafe def elaborate (req : Request) (options : Array (String × String)) : IO Elaborated := do
   let (headerLog, headerState) ← elabHeader req.header options
   if headerLog.hasErrors then
     return { header := headerLog, body := none, env := headerState.env }
-  let (bodyLog, env) ← elabBody headerState req.body
-  return { header := headerLog, body := some bodyLog, env }
+  let (bodyLog, bodySorries, env) ← elabBody headerState req.body
+  return { header := headerLog, body := some bodyLog, bodySorries, env }
 
 /-- The constants the elaboration added: stage 2 of the kernel environment, the set
 `mkModuleData` writes into an `.olean`. `toKernelEnv` waits for every kernel check. -/
@@ -274,7 +430,7 @@ unsafe def runUnsafe (argv : List String) : IO UInt32 := do
   let headerJson ← responseJson done.header
   let mut reply := [("header", headerJson)]
   if let some body := done.body then
-    reply := reply ++ [("body", ← responseJson body)]
+    reply := reply ++ [("body", ← responseJson body done.bodySorries)]
   try IO.FS.writeFile args.reply ((Json.mkObj reply).compress ++ "\n")
   catch e =>
     removeQuietly args.reply
@@ -307,8 +463,9 @@ The protocol is `src/proofgate/lean/zygote.py`'s (`tests/standins/zygote.py` is 
    `{"ready": true, "header": R}` (R the header's `CommandResponse`) and `Zygote.serve`;
 3. each child (the shim returns in it, confined, with its own task manager) reads
    `{"body": "..."}` (at most `maxRequestBytes`) from fd 3, runs it as `elabBody` does on the
-   header's state, and writes on fd 4 one line `{"response": R}`, with `"refusal": {"error",
-   "detail"}` when the export writer refused (its codes; `elaboration_failed` when Lean threw);
+   header's state, and writes on fd 4 one line `{"response": R}` (R with the body's `sorries`,
+   as the one-shot's body response has them), with `"refusal": {"error", "detail"}` when the
+   export writer refused (its codes; `elaboration_failed` when Lean threw);
    on fd 5 the export (`Proofgate/ExportWrite.lean`'s writer, through `/proc/self/fd/5`), only
    when no message is an error. Exit 0; exit 1 (the service's `ReplCrashed`) for a request that
    is not `{"body": string}` or a reply that cannot be written. -/
@@ -370,8 +527,8 @@ unsafe def zygoteChild (headerState : Lean.Elab.Command.State) (typed : Array (S
       return
   let mut reply : List (String × Json) := []
   try
-    let (log, env) ← elabBody headerState body
-    reply := [("response", ← responseJson log)]
+    let (log, sorries, env) ← elabBody headerState body
+    reply := [("response", ← responseJson log sorries)]
     unless log.hasErrors do
       let header : ExportHeader := { module := mainModule.toString,
         imports := env.header.imports.map (·.module), options := typed }
