@@ -105,6 +105,20 @@ async def test_a_child_past_its_deadline_or_its_cap_is_killed_and_the_zygote_ser
     assert _reply(await _run(zygote, "theorem c : True := trivial"))["messages"] == []
 
 
+async def test_a_child_over_its_memory_is_killed_alone(zygote: Zygote) -> None:
+    sibling = asyncio.ensure_future(_run(zygote, "-- zygote: sleep 1\nhonest sibling"))
+    cap = 96 << 20
+    hog = await zygote.run(
+        json.dumps({"body": "-- zygote: grow 400"}).encode(),
+        timeout=DEADLINE_SECONDS,
+        memory_bytes=cap,
+        **CAPS,
+    )
+    assert hog.over_limit == "memory" and hog.returncode == -9 and not hog.timed_out, hog
+    honest = await sibling
+    assert honest.returncode == 0 and honest.export == b"-- zygote: sleep 1"
+
+
 HOSTILE = {
     # name: the errnos that show the rule held (a sibling's /proc files are closed to a
     # same-uid peer once the zygote made itself non-dumpable; the rest is the child's filter)

@@ -21,6 +21,7 @@ hold in a child that really tried (the reply lists every attempt and the errno i
 - `-- zygote: try NAME`: one hostile attempt, NAME in ATTEMPTS, against a sibling (another child
   of the same zygote) or the zygote itself;
 - `-- zygote: flood N`: write N bytes of reply (past a cap);
+- `-- zygote: grow MB`: hold MB more of private memory, then sleep (past a memory cap);
 - `-- zygote: export TEXT`: the export's content (default: the body's first line);
 - `-- zygote: steal`: a forger. It waits for a sibling and reads that sibling's export through
   `/proc/SIBLING/fd/5` (opening a pipe's write end there for reading gives its read end); if it
@@ -167,6 +168,7 @@ def _child(identity: int, fds: list[int], elaborator: object | None) -> None:
         reply: dict[str, Any] = {"request": identity, "messages": [], "attempts": {}}
         export = (body.splitlines()[0] if body else "").encode()
         stolen: tuple[int, bytes] | None = None
+        held: list[bytearray] = []
         flood = 0
         for line in body.splitlines():
             words = line.removeprefix("-- zygote:").split()
@@ -179,6 +181,9 @@ def _child(identity: int, fds: list[int], elaborator: object | None) -> None:
                 reply["attempts"][words[1]] = _errno_of(attempts[words[1]])
             elif words[0] == "flood":
                 flood = int(words[1])
+            elif words[0] == "grow":
+                held.append(bytearray(b"\x01" * (int(words[1]) << 20)))
+                time.sleep(30)
             elif words[0] == "export":
                 export = " ".join(words[1:]).encode()
             elif words[0] == "steal":

@@ -240,3 +240,12 @@ async def test_audit_alone_runs_the_child_for_callers_with_their_own_feedback(
     assert isinstance(proved, ExportAuditReport) and proved.outcome is AuditOutcome.ok, proved
     assert isinstance(failed, CompileFailure), failed
     assert failed.messages == ["5:0: simp failed"]
+
+
+async def test_a_child_over_its_memory_is_out_of_memory(tmp_path: Path) -> None:
+    hog = "import Mathlib\n\ntheorem t1 (a b : ℕ) : a + b = b + a := Nat.add_comm a b\n-- zygote: grow 400\n"
+    async with running_service(zygote_stack(tmp_path, memory_limit_mb=128)) as service:
+        verdict = await service.check(code_submission(hog))
+        honest = await service.check(Submission(statement=STATEMENT, proof=PROOF, target="t1"))
+    assert verdict.status is VerdictStatus.out_of_memory, verdict.reason
+    assert honest.status is VerdictStatus.proved, honest.reason

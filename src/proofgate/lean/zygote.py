@@ -35,6 +35,7 @@ from typing import Any
 
 from proofgate.exceptions import ZygoteFailed
 from proofgate.sandbox.process import Limits, ManagedProcess, Spawner, SpawnSpec
+from proofgate.sandbox.proctree import ProcessTree, rss_anon_bytes
 
 __all__ = ["ChildOutcome", "Zygote"]
 
@@ -49,6 +50,8 @@ EVENT = struct.Struct("<QIIq")
 #: the header has an error, and the zygote exits).
 #: Seconds to wait for a killed child's exit report before the zygote itself is condemned.
 KILL_WAIT_SECONDS = 10.0
+#: Seconds between two looks at a child's private memory.
+MEMORY_POLL_SECONDS = 0.1
 
 
 @dataclass(frozen=True)
@@ -59,7 +62,8 @@ class ChildOutcome:
     export: bytes
     returncode: int
     timed_out: bool = False
-    over_limit: str | None = None  # "reply" or "export": the child wrote past that cap
+    #: "reply" or "export": the child wrote past that cap; "memory": it held more than its cap
+    over_limit: str | None = None
 
 
 @dataclass
@@ -130,10 +134,18 @@ class Zygote:
         return zygote
 
     async def run(
-        self, request: bytes, *, timeout: float, max_reply_bytes: int, max_export_bytes: int
+        self,
+        request: bytes,
+        *,
+        timeout: float,
+        max_reply_bytes: int,
+        max_export_bytes: int,
+        memory_bytes: int | None = None,
     ) -> ChildOutcome:
         """Fork a child for `request`, give it the request, read its reply and export. A child
-        past `timeout` or a cap is killed; its outcome says so. Raises ZygoteFailed."""
+        past `timeout`, a cap, or `memory_bytes` of private memory (RssAnon, as a REPL worker's
+        is measured: the imported environment it shares with the zygote counts, as it would in
+        a worker that imported it) is killed; its outcome says so. Raises ZygoteFailed."""
         if self.broken is not None:
             raise ZygoteFailed(f"the zygote is broken: {self.broken}")
         identity = next(self._ids)
@@ -169,6 +181,7 @@ class Zygote:
                 ours,
                 timeout=timeout,
                 caps=(max_reply_bytes, max_export_bytes),
+                memory=(pid, memory_bytes),
             )
         except asyncio.TimeoutError as exc:
             self._condemn("it did not answer a fork in time")
@@ -191,6 +204,7 @@ class Zygote:
         *,
         timeout: float,
         caps: tuple[int, int],
+        memory: tuple[int, int | None],
     ) -> ChildOutcome:
         request_write, reply_read, export_read = fds
 
@@ -202,21 +216,31 @@ class Zygote:
         reply = asyncio.ensure_future(_read_capped(self._loop, reply_read, caps[0]))
         export = asyncio.ensure_future(_read_capped(self._loop, export_read, caps[1]))
         feeding = asyncio.ensure_future(feed())
+        pid, memory_bytes = memory
+        watching = asyncio.ensure_future(
+            self._past_memory(pid, memory_bytes)
+            if memory_bytes is not None
+            else self._loop.create_future()  # no cap: never done
+        )
         deadline = self._loop.time() + timeout
-        pending: set[asyncio.Future[Any]] = {reply, export, waiting.exited}
+        needed: set[asyncio.Future[Any]] = {reply, export, waiting.exited}
         over: str | None = None
-        while pending and over is None:  # until all is in, a cap is passed, or time is up
+        while over is None and not all(f.done() for f in needed):  # all in, a cap, or time up
             left = deadline - self._loop.time()
             if left <= 0:
                 break
-            _, pending = await asyncio.wait(
-                pending, timeout=left, return_when=asyncio.FIRST_COMPLETED
+            await asyncio.wait(
+                {f for f in needed if not f.done()} | {watching},
+                timeout=left,
+                return_when=asyncio.FIRST_COMPLETED,
             )
             over = "reply" if _over(reply) else "export" if _over(export) else None
-        timed_out = bool(pending) and over is None
+            if over is None and watching.done() and watching.exception() is None:
+                over = "memory"
+        timed_out = over is None and not all(f.done() for f in needed)
         if timed_out or over is not None or not waiting.exited.done():
             await self._kill(identity, waiting)
-        for task in (reply, export, feeding):
+        for task in (reply, export, feeding, watching):
             task.cancel()
         read_reply = reply.result()[0] if reply.done() and not reply.cancelled() else b""
         read_export = export.result()[0] if export.done() and not export.cancelled() else b""
@@ -227,6 +251,19 @@ class Zygote:
             timed_out=timed_out,
             over_limit=over,
         )
+
+    async def _past_memory(self, pid: int, cap: int) -> None:
+        """Returns once the child `pid` (as the zygote sees it) holds more than `cap` bytes of
+        private memory; never returns if it cannot be found."""
+        host = await asyncio.to_thread(_host_pid, self.process.pid, pid)
+        while host is not None:
+            used = rss_anon_bytes(host)
+            if used is None:
+                break  # gone: its exit report ends the wait
+            if used > cap:
+                return
+            await asyncio.sleep(MEMORY_POLL_SECONDS)
+        await self._loop.create_future()
 
     async def _kill(self, identity: int, waiting: _Waiting) -> None:
         with contextlib.suppress(OSError):
@@ -276,6 +313,22 @@ class Zygote:
         self._condemn("closed")
         self._channel.close()
         await self.process.wait()
+
+
+def _host_pid(root: int, pid: int) -> int | None:
+    """The host's pid of the process of the tree under `root` that is `pid` in the deepest PID
+    namespace of that tree (a jail's), or None. Unjailed the two are the same."""
+    found: list[tuple[int, int]] = []  # (namespace depth, host pid)
+    for member in ProcessTree(root).look().members:
+        try:
+            with open(f"/proc/{member}/status", "rb") as status:
+                line = next(x for x in status if x.startswith(b"NSpid:"))
+        except (OSError, StopIteration):
+            continue
+        pids = line.split()[1:]
+        if int(pids[-1]) == pid:
+            found.append((len(pids), member))
+    return max(found)[1] if found else None
 
 
 def _ready_line(line: bytes) -> tuple[bool, dict[str, Any] | None] | None:

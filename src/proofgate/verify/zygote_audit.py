@@ -12,6 +12,8 @@ A child's reply, on its fd 4, is one JSON object: `{"response": CommandResponse}
 `"refusal": {"error", "detail"}` when the export was refused (`proofgate-elab`'s codes); its
 export, on fd 5, is written only when no message is an error. What a child comes to:
 - past the request's timeout: `ReplTimeout`, as a worker's (the child is killed);
+- holding more than `PROOFGATE_MEMORY_LIMIT_MB` of private memory (RssAnon, read every 0.1 s,
+  as a worker's: the environment it shares with its zygote counts): `ReplOutOfMemory` (killed);
 - ended by a signal or a non-zero exit, or a reply that does not parse or passes its cap:
   `ReplCrashed` / `ReplProtocolError`, as a worker's, never retried (a fresh child given the
   same text would do the same);
@@ -22,10 +24,10 @@ broken one is dropped and started again on next use; a header with an error is k
 (it fails the same way each time). Children: at most `PROOFGATE_WORKERS` at once, at most
 `PROOFGATE_MAX_QUEUE` waiting (then `Busy`).
 
-Not built yet (docs/audit-design.md): the per-child cgroup (a child's memory counts against its
-zygote's jail, so one child over it ends its siblings too: their checks are `internal`, never a
-wrong verdict), and the native shim that forks a real Lean zygote (untested against real Lean:
-not written; only the stand-in zygote runs here).
+Not built yet (docs/audit-design.md): the per-child cgroup (the cap above is a watchdog, so a
+child that grows faster than it looks can still reach its zygote's jail cap first and end its
+siblings' checks, `internal`, never a wrong verdict). The real zygote (`proofgate-elab --zygote`
+and its native shim) is written but untested against real Lean; only the stand-ins run here.
 """
 
 from __future__ import annotations
@@ -41,7 +43,13 @@ from dataclasses import dataclass
 
 from proofgate.config import Settings
 from proofgate.environments.registry import Environment
-from proofgate.exceptions import Busy, ReplCrashed, ReplProtocolError, ReplTimeout
+from proofgate.exceptions import (
+    Busy,
+    ReplCrashed,
+    ReplOutOfMemory,
+    ReplProtocolError,
+    ReplTimeout,
+)
 from proofgate.lean.header import (
     SplitSource,
     map_body_positions,
@@ -126,6 +134,7 @@ class Zygotes:
                     timeout=timeout,
                     max_reply_bytes=MAX_REPLY_BYTES,
                     max_export_bytes=ExportLimits().bytes,
+                    memory_bytes=self._settings.memory_limit_mb * 2**20,
                 )
             finally:
                 self._running -= 1
@@ -216,6 +225,8 @@ def elaborated(
     """What a child's outcome comes to (see the module's docstring)."""
     if outcome.timed_out:
         raise ReplTimeout(f"the elaboration took longer than {timeout:g} s")
+    if outcome.over_limit == "memory":
+        raise ReplOutOfMemory("the elaboration held more than its memory cap (killed)")
     if outcome.over_limit == "reply":
         raise ReplProtocolError(f"the elaboration's reply is over {MAX_REPLY_BYTES} bytes")
     if outcome.returncode != 0 and outcome.over_limit is None:
