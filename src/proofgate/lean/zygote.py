@@ -33,6 +33,8 @@ import struct
 from dataclasses import dataclass
 from typing import Any
 
+import psutil
+
 from proofgate.exceptions import ZygoteFailed
 from proofgate.sandbox.process import Limits, ManagedProcess, Spawner, SpawnSpec
 from proofgate.sandbox.proctree import ProcessTree, rss_anon_bytes
@@ -83,6 +85,7 @@ class Zygote:
         self._loop = asyncio.get_running_loop()
         self._loop.add_reader(channel.fileno(), self._on_events)
         self.broken: str | None = None
+        self._host: int | None = None  # the zygote's pid on the host, once a child showed it
         self.ready = True
         #: The header's reply (a CommandResponse), from a zygote given a header.
         self.header_reply: dict[str, Any] | None = None
@@ -255,7 +258,11 @@ class Zygote:
     async def _past_memory(self, pid: int, cap: int) -> None:
         """Returns once the child `pid` (as the zygote sees it) holds more than `cap` bytes of
         private memory; never returns if it cannot be found."""
-        host = await asyncio.to_thread(_host_pid, self.process.pid, pid)
+        host = self._child_host_pid(pid)
+        if host is None:  # the first child, or the zygote's pid went stale: look at the tree
+            host = await asyncio.to_thread(_host_pid, self.process.pid, pid)
+            with contextlib.suppress(psutil.Error):
+                self._host = psutil.Process(host).ppid() if host is not None else None
         while host is not None:
             used = rss_anon_bytes(host)
             if used is None:
@@ -264,6 +271,18 @@ class Zygote:
                 return
             await asyncio.sleep(MEMORY_POLL_SECONDS)
         await self._loop.create_future()
+
+    def _child_host_pid(self, pid: int) -> int | None:
+        """The host's pid of the child `pid`, from the zygote's own list of children (two short
+        reads, once the zygote's host pid is known), or None."""
+        if self._host is None:
+            return None
+        try:
+            with open(f"/proc/{self._host}/task/{self._host}/children", "rb") as listed:
+                children = [int(c) for c in listed.read().split()]
+        except (OSError, ValueError):
+            return None
+        return next((c for c in children if _innermost_pid(c) == pid), None)
 
     async def _kill(self, identity: int, waiting: _Waiting) -> None:
         with contextlib.suppress(OSError):
@@ -320,15 +339,25 @@ def _host_pid(root: int, pid: int) -> int | None:
     namespace of that tree (a jail's), or None. Unjailed the two are the same."""
     found: list[tuple[int, int]] = []  # (namespace depth, host pid)
     for member in ProcessTree(root).look().members:
-        try:
-            with open(f"/proc/{member}/status", "rb") as status:
-                line = next(x for x in status if x.startswith(b"NSpid:"))
-        except (OSError, StopIteration):
-            continue
-        pids = line.split()[1:]
-        if int(pids[-1]) == pid:
+        pids = _namespace_pids(member)
+        if pids and pids[-1] == pid:
             found.append((len(pids), member))
     return max(found)[1] if found else None
+
+
+def _namespace_pids(host: int) -> list[int]:
+    """A process's pid in each PID namespace it is in, the host's first (`NSpid`); [] if gone."""
+    try:
+        with open(f"/proc/{host}/status", "rb") as status:
+            line = next(x for x in status if x.startswith(b"NSpid:"))
+        return [int(x) for x in line.split()[1:]]
+    except (OSError, StopIteration, ValueError):
+        return []
+
+
+def _innermost_pid(host: int) -> int | None:
+    pids = _namespace_pids(host)
+    return pids[-1] if pids else None
 
 
 def _ready_line(line: bytes) -> tuple[bool, dict[str, Any] | None] | None:
