@@ -7,6 +7,7 @@ the machine's load hits both alike; the table gives each figure's median and aft
 
     python benchmarks/compare_revisions.py f43d0dd HEAD
     python benchmarks/compare_revisions.py f43d0dd HEAD --rounds 3 --out benchmarks/results
+    python benchmarks/compare_revisions.py 919f4dc HEAD --audit-compiler zygote
 
 Only server-side figures are compared: the bench's driver and pool overhead rows run inside the
 harness, which is the same code for both. Everything runs on the simulated REPL (no Lean). A
@@ -117,6 +118,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=2, help="runs of each (alternating)")
     parser.add_argument("--out", type=Path, help="directory for compare-<before>-<after>.json/.md")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--audit-compiler", choices=("lean", "zygote"), default="lean", help="both sides' setting"
+    )
     args = parser.parse_args(argv)
 
     worktrees = Path(tempfile.mkdtemp(prefix="proofgate-compare-"))
@@ -132,7 +136,8 @@ def main(argv: list[str] | None = None) -> int:
                     f"round {round_index + 1}/{args.rounds}: {name} ({sources[name].name})",
                     file=sys.stderr,
                 )
-                runs[name].append(_bench(sources[name], ["--seed", str(args.seed)]))
+                extra = ["--seed", str(args.seed), "--audit-compiler", args.audit_compiler]
+                runs[name].append(_bench(sources[name], extra))
     finally:
         for source in sources.values():
             subprocess.run(
