@@ -160,6 +160,7 @@ def main(argv: list[str] | None = None) -> int:
         )
     command = (
         f"python benchmarks/compare_revisions.py {args.before} {args.after} --rounds {args.rounds}"
+        f" --audit-compiler {args.audit_compiler}"
     )
     table = [
         f"`{command}` ({args.rounds} alternating runs of `proofgate bench --quick` each, medians)",

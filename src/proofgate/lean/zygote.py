@@ -37,7 +37,7 @@ import psutil
 
 from proofgate.exceptions import ZygoteFailed
 from proofgate.sandbox.process import Limits, ManagedProcess, Spawner, SpawnSpec
-from proofgate.sandbox.proctree import ProcessTree, rss_anon_bytes
+from proofgate.sandbox.proctree import host_pid_in_tree, innermost_pid, rss_anon_bytes
 
 __all__ = ["ChildOutcome", "Zygote"]
 
@@ -260,7 +260,7 @@ class Zygote:
         private memory; never returns if it cannot be found."""
         host = self._child_host_pid(pid)
         if host is None:  # the first child, or the zygote's pid went stale: look at the tree
-            host = await asyncio.to_thread(_host_pid, self.process.pid, pid)
+            host = await asyncio.to_thread(host_pid_in_tree, self.process.pid, pid)
             with contextlib.suppress(psutil.Error):
                 self._host = psutil.Process(host).ppid() if host is not None else None
         while host is not None:
@@ -282,7 +282,7 @@ class Zygote:
                 children = [int(c) for c in listed.read().split()]
         except (OSError, ValueError):
             return None
-        return next((c for c in children if _innermost_pid(c) == pid), None)
+        return next((c for c in children if innermost_pid(c) == pid), None)
 
     async def _kill(self, identity: int, waiting: _Waiting) -> None:
         with contextlib.suppress(OSError):
@@ -332,32 +332,6 @@ class Zygote:
         self._condemn("closed")
         self._channel.close()
         await self.process.wait()
-
-
-def _host_pid(root: int, pid: int) -> int | None:
-    """The host's pid of the process of the tree under `root` that is `pid` in the deepest PID
-    namespace of that tree (a jail's), or None. Unjailed the two are the same."""
-    found: list[tuple[int, int]] = []  # (namespace depth, host pid)
-    for member in ProcessTree(root).look().members:
-        pids = _namespace_pids(member)
-        if pids and pids[-1] == pid:
-            found.append((len(pids), member))
-    return max(found)[1] if found else None
-
-
-def _namespace_pids(host: int) -> list[int]:
-    """A process's pid in each PID namespace it is in, the host's first (`NSpid`); [] if gone."""
-    try:
-        with open(f"/proc/{host}/status", "rb") as status:
-            line = next(x for x in status if x.startswith(b"NSpid:"))
-        return [int(x) for x in line.split()[1:]]
-    except (OSError, StopIteration, ValueError):
-        return []
-
-
-def _innermost_pid(host: int) -> int | None:
-    pids = _namespace_pids(host)
-    return pids[-1] if pids else None
 
 
 def _ready_line(line: bytes) -> tuple[bool, dict[str, Any] | None] | None:

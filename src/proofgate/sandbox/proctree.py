@@ -12,6 +12,8 @@ and outwaits every process it ever saw through it.
   Linux >= 4.5 counts shared as file-backed plus shmem, so the difference is exactly status's
   RssAnon, for a fraction of the cost of rendering /proc/PID/status.
 - Tasks are processes plus their threads, what a pids cgroup counts.
+- A process's pid in each PID namespace it is in (`NSpid`), and the host's pid of a tree member
+  known by its pid inside a jail (`host_pid_in_tree`): how the zygote's watchdog finds a child.
 
 Where the kernel lists each thread's children (/proc/PID/task/TID/children), a tree is read from
 its own processes' lists alone: what a look costs grows with the tree, never with the host (the
@@ -44,8 +46,11 @@ __all__ = [
     "Baseline",
     "ProcessTree",
     "TreeSample",
+    "host_pid_in_tree",
+    "innermost_pid",
     "kill_members",
     "living",
+    "namespace_pids",
     "rss_anon_bytes",
     "sample_tree",
 ]
@@ -377,3 +382,30 @@ def kill_members(members: Iterable[psutil.Process]) -> int:
         except psutil.Error:
             continue
     return sent
+
+
+def host_pid_in_tree(root: int, pid: int) -> int | None:
+    """The host's pid of the process of the tree under `root` that is `pid` in the deepest PID
+    namespace of that tree (a jail's), or None. Unjailed the two are the same."""
+    found: list[tuple[int, int]] = []  # (namespace depth, host pid)
+    for member in ProcessTree(root).look().members:
+        pids = namespace_pids(member)
+        if pids and pids[-1] == pid:
+            found.append((len(pids), member))
+    return max(found)[1] if found else None
+
+
+def namespace_pids(host: int) -> list[int]:
+    """A process's pid in each PID namespace it is in, the host's first (`NSpid`); [] if gone."""
+    try:
+        with open(f"/proc/{host}/status", "rb") as status:
+            line = next(x for x in status if x.startswith(b"NSpid:"))
+        return [int(x) for x in line.split()[1:]]
+    except (OSError, StopIteration, ValueError):
+        return []
+
+
+def innermost_pid(host: int) -> int | None:
+    """A process's pid in the deepest PID namespace it is in (a jail's), or None if gone."""
+    pids = namespace_pids(host)
+    return pids[-1] if pids else None
