@@ -37,7 +37,8 @@ import psutil
 
 from proofgate.exceptions import ZygoteFailed
 from proofgate.sandbox.process import Limits, ManagedProcess, Spawner, SpawnSpec
-from proofgate.sandbox.proctree import host_pid_in_tree, innermost_pid, rss_anon_bytes
+from proofgate.sandbox.proctree import TreeSample, host_pid_in_tree, innermost_pid, rss_anon_bytes
+from proofgate.sandbox.watchdog import POLL_SECONDS, next_poll
 
 __all__ = ["ChildOutcome", "Zygote"]
 
@@ -52,8 +53,6 @@ EVENT = struct.Struct("<QIIq")
 #: the header has an error, and the zygote exits).
 #: Seconds to wait for a killed child's exit report before the zygote itself is condemned.
 KILL_WAIT_SECONDS = 10.0
-#: Seconds between two looks at a child's private memory.
-MEMORY_POLL_SECONDS = 0.1
 
 
 @dataclass(frozen=True)
@@ -263,13 +262,16 @@ class Zygote:
             host = await asyncio.to_thread(host_pid_in_tree, self.process.pid, pid)
             with contextlib.suppress(psutil.Error):
                 self._host = psutil.Process(host).ppid() if host is not None else None
-        while host is not None:
+        interval, last = POLL_SECONDS, None
+        while host is not None:  # on the watchdogs' schedule: faster while it moves
             used = rss_anon_bytes(host)
             if used is None:
                 break  # gone: its exit report ends the wait
             if used > cap:
                 return
-            await asyncio.sleep(MEMORY_POLL_SECONDS)
+            now = TreeSample(tasks=1, private_bytes=used)
+            interval, last = next_poll(interval, last, now), now
+            await asyncio.sleep(interval)
         await self._loop.create_future()
 
     def _child_host_pid(self, pid: int) -> int | None:

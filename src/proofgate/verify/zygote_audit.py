@@ -12,8 +12,9 @@ A child's reply, on its fd 4, is one JSON object: `{"response": CommandResponse}
 `"refusal": {"error", "detail"}` when the export was refused (`proofgate-elab`'s codes); its
 export, on fd 5, is written only when no message is an error. What a child comes to:
 - past the request's timeout: `ReplTimeout`, as a worker's (the child is killed);
-- holding more than `PROOFGATE_MEMORY_LIMIT_MB` of private memory (RssAnon, read every 0.1 s,
-  as a worker's: the environment it shares with its zygote counts): `ReplOutOfMemory` (killed);
+- holding more than `PROOFGATE_MEMORY_LIMIT_MB` of private memory (RssAnon, read on the
+  watchdogs' schedule, as a worker's: the environment it shares with its zygote counts):
+  `ReplOutOfMemory` (killed);
 - ended by a signal or a non-zero exit, or a reply that does not parse or passes its cap:
   `ReplCrashed` / `ReplProtocolError`, as a worker's, never retried (a fresh child given the
   same text would do the same);
