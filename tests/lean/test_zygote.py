@@ -105,6 +105,14 @@ async def test_a_child_past_its_deadline_or_its_cap_is_killed_and_the_zygote_ser
     assert _reply(await _run(zygote, "theorem c : True := trivial"))["messages"] == []
 
 
+async def test_a_request_that_is_not_exactly_a_body_ends_its_child(zygote: Zygote) -> None:
+    # as proofgate-elab's child refuses it (exit 1); the zygote serves on
+    for request in ({"body": "x", "header": "import Mathlib"}, {"body": 1}, ["x"]):
+        outcome = await zygote.run(json.dumps(request).encode(), timeout=DEADLINE_SECONDS, **CAPS)
+        assert outcome.returncode == 1 and outcome.reply == b"", (request, outcome)
+    assert _reply(await _run(zygote, "theorem d : True := trivial"))["messages"] == []
+
+
 async def test_a_child_over_its_memory_is_killed_alone(zygote: Zygote) -> None:
     sibling = asyncio.ensure_future(_run(zygote, "-- zygote: sleep 1\nhonest sibling"))
     cap = 96 << 20

@@ -164,7 +164,12 @@ def _child(identity: int, fds: list[int], elaborator: object | None) -> None:
         child_filter(os.getpid()).load()
         with open(3, "rb") as source:
             request = json.loads(source.read())
-        body = str(request.get("body", ""))
+        # exactly {"body": string}, as proofgate-elab's child reads it (anything else: exit 1)
+        if not isinstance(request, dict) or set(request) != {"body"}:
+            raise ValueError(f"the request is not {{body}}: {sorted(request)}")
+        body = request["body"]
+        if not isinstance(body, str):
+            raise ValueError("body must be a string")
         reply: dict[str, Any] = {"request": identity, "messages": [], "attempts": {}}
         export = (body.splitlines()[0] if body else "").encode()
         stolen: tuple[int, bytes] | None = None
@@ -224,6 +229,13 @@ def main() -> None:
 
         elaborator = Elaborator(args.scenario, args.option, args.import_seconds)
         hello = json.loads(sys.stdin.readline())
+        if (
+            not isinstance(hello, dict)
+            or set(hello) != {"header"}
+            or not isinstance(hello["header"], str)
+        ):  # as proofgate-elab --zygote refuses it: one line, exit 1
+            print(json.dumps({"error": "bad_request", "detail": "not {header: string}"}))
+            sys.exit(1)
         ready["header"] = header = elaborator.import_header(hello["header"])
         if any(m.get("severity") == "error" for m in header.get("messages", [])):
             print(json.dumps({**ready, "ready": False}), flush=True)
