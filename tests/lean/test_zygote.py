@@ -23,7 +23,7 @@ from proofgate.sandbox.group import ProcessGroupSpawner
 from proofgate.sandbox.process import Limits, Spawner, SpawnSpec
 from tests.support.ci_gate import IN_CI
 from tests.support.jail import PYTHON, PYTHON_HOME
-from tests.support.waiting import DEADLINE_SECONDS
+from tests.support.waiting import DEADLINE_SECONDS, until_async
 
 STANDIN = Path(__file__).resolve().parents[1] / "standins" / "zygote.py"
 #: The bench's simulated zygote, whose serving loop the stand-in shares.
@@ -103,6 +103,22 @@ async def test_a_child_past_its_deadline_or_its_cap_is_killed_and_the_zygote_ser
     flood = await _run(zygote, "-- zygote: flood 200000")
     assert flood.over_limit == "reply" and len(flood.reply) == CAPS["max_reply_bytes"]
     assert _reply(await _run(zygote, "theorem c : True := trivial"))["messages"] == []
+
+
+async def test_a_run_whose_caller_left_leaves_the_next_childs_pipes_alone(zygote: Zygote) -> None:
+    # a check cancelled mid-run (its client gone, or its statement failed first): its pipes are
+    # closed only once nothing watches them, so the next child's pipes, given the same numbers,
+    # are watched for that child
+    for _ in range(2):
+        left = asyncio.ensure_future(_run(zygote, "-- zygote: sleep 600"))
+        await until_async(lambda: any(w.started.done() for w in zygote._waiting.values()))
+        await asyncio.sleep(0)  # its pipes' readers registered
+        left.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await left
+        served = await _run(zygote, "theorem e : True := trivial")
+        assert served.export == b"theorem e : True := trivial", served
+        assert _reply(served)["messages"] == []
 
 
 async def test_a_request_that_is_not_exactly_a_body_ends_its_child(zygote: Zygote) -> None:

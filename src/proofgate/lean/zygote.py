@@ -30,6 +30,7 @@ import json
 import os
 import socket
 import struct
+from collections.abc import Coroutine
 from dataclasses import dataclass
 from typing import Any
 
@@ -155,7 +156,7 @@ class Zygote:
         request_read, request_write = os.pipe2(os.O_CLOEXEC)
         reply_read, reply_write = os.pipe2(os.O_CLOEXEC)
         export_read, export_write = os.pipe2(os.O_CLOEXEC)
-        ours = {request_write, reply_read, export_read}  # each closed once, here or by `_follow`
+        ours = {request_write, reply_read, export_read}  # each closed once: here, or by its task
         for fd in ours:  # ours only: the child's ends block, as a program's pipes do
             os.set_blocking(fd, False)
         self._waiting[identity] = waiting
@@ -210,20 +211,42 @@ class Zygote:
     ) -> ChildOutcome:
         request_write, reply_read, export_read = fds
 
-        async def feed() -> None:
-            await _write_all(self._loop, request_write, request)
-            still_open.discard(request_write)
-            os.close(request_write)  # the child reads its request to the end
+        def owning(fd: int, work: Coroutine[Any, Any, Any]) -> asyncio.Future[Any]:
+            """`work` on `fd`, which is closed once it has ended (its reader or writer removed
+            first): a number reused by the next child's pipe is never watched for this one."""
+            still_open.discard(fd)
+            task = asyncio.ensure_future(work)
+            task.add_done_callback(lambda _: os.close(fd))
+            return task
 
-        reply = asyncio.ensure_future(_read_capped(self._loop, reply_read, caps[0]))
-        export = asyncio.ensure_future(_read_capped(self._loop, export_read, caps[1]))
-        feeding = asyncio.ensure_future(feed())
+        reply = owning(reply_read, _read_capped(self._loop, reply_read, caps[0]))
+        export = owning(export_read, _read_capped(self._loop, export_read, caps[1]))
+        # the request's end closed once written: the child reads its request to the end
+        feeding = owning(request_write, _write_all(self._loop, request_write, request))
         pid, memory_bytes = memory
         watching = asyncio.ensure_future(
             self._past_memory(pid, memory_bytes)
             if memory_bytes is not None
             else self._loop.create_future()  # no cap: never done
         )
+        try:
+            return await self._collect(
+                identity, waiting, (reply, export, watching), timeout=timeout
+            )
+        finally:  # a caller gone (cancelled) included
+            for task in (reply, export, feeding, watching):
+                task.cancel()
+
+    async def _collect(
+        self,
+        identity: int,
+        waiting: _Waiting,
+        tasks: tuple[asyncio.Future[Any], ...],
+        *,
+        timeout: float,
+    ) -> ChildOutcome:
+        """Wait for the child's reply, export and exit, a cap, or its time; kill it past any."""
+        reply, export, watching = tasks
         deadline = self._loop.time() + timeout
         needed: set[asyncio.Future[Any]] = {reply, export, waiting.exited}
         over: str | None = None
@@ -242,8 +265,6 @@ class Zygote:
         timed_out = over is None and not all(f.done() for f in needed)
         if timed_out or over is not None or not waiting.exited.done():
             await self._kill(identity, waiting)
-        for task in (reply, export, feeding, watching):
-            task.cancel()
         read_reply = reply.result()[0] if reply.done() and not reply.cancelled() else b""
         read_export = export.result()[0] if export.done() and not export.cancelled() else b""
         return ChildOutcome(
