@@ -6,7 +6,8 @@ stand-in checker judges. No REPL worker serves these checks.
 What must hold: an honest proof is `proved` with the reference made by a child too; an error and a
 `sorry` come back as the REPL would say them, placed in the submitted text; a wrong statement is
 not proved; a statement that does not elaborate is the statement's fault; a child past its time is
-`timeout` and the zygote serves on; one zygote (one import) serves every check of a header."""
+`timeout` and the zygote serves on; one zygote (one import) serves every check of a header; a
+statement's child (its reference) waits behind no check's proof."""
 
 from __future__ import annotations
 
@@ -162,6 +163,39 @@ async def test_checks_side_by_side_each_get_their_own_child(tmp_path: Path) -> N
             *(service.check(Submission(statement=STATEMENT, proof=p, target="t1")) for p in proofs)
         )
     assert [v.status for v in verdicts] == [VerdictStatus.proved] * len(proofs)
+
+
+async def test_a_statements_child_waits_behind_no_checks_proof(tmp_path: Path) -> None:
+    # one check's child at a time (workers=1), and one statement's beside it: a reference is
+    # never queued behind proofs, while a second check does wait for the first
+    stack = zygote_stack(tmp_path, workers=1)
+    auditor = Auditor(stack.settings, spawner=ProcessGroupSpawner())
+    zygotes = auditor._zygotes
+    environment = CheckerService(stack.settings).environment("default")
+    hanging = "import Mathlib\n\ntheorem t1 : True := by\n  -- standin: hang\n"
+    try:
+        holding = asyncio.ensure_future(
+            zygotes.elaborate(environment, hanging, timeout=DEADLINE_SECONDS)
+        )
+        await until_async(lambda: zygotes.stats()["children"] == 1)
+        queued = asyncio.ensure_future(
+            zygotes.elaborate(environment, STATEMENT, timeout=DEADLINE_SECONDS)
+        )
+        await until_async(lambda: zygotes.stats()["waiting"] == 1)
+        referencing = asyncio.ensure_future(
+            zygotes.elaborate(environment, STATEMENT, timeout=DEADLINE_SECONDS, reference=True)
+        )
+        done, _ = await asyncio.wait(
+            {holding, queued, referencing}, return_when=asyncio.FIRST_COMPLETED
+        )
+        assert done == {referencing}, "the statement's child waited behind the check's"
+        assert not referencing.result().run.reply.has_errors
+        assert zygotes.stats()["waiting"] == 1, "the second check did not wait for the first"
+        holding.cancel()  # a check gone (its client left): the next one's child is served
+        made = await queued
+        assert made.export is not None and not made.run.reply.has_errors
+    finally:
+        await auditor.close()
 
 
 async def test_the_prewarmed_header_is_imported_before_the_first_check(tmp_path: Path) -> None:

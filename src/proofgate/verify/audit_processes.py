@@ -36,7 +36,7 @@ from proofgate.verify.warm_audit import (
     compile_and_export,
     exporter_argv,
 )
-from proofgate.verify.zygote_audit import Zygotes
+from proofgate.verify.zygote_audit import Zygotes, children_at_most
 
 __all__ = ["CHECKER_BINARY", "MODULE", "OLEAN", "SOURCE", "AuditProcesses"]
 
@@ -120,7 +120,7 @@ class AuditProcesses:
             writable=[],
             checker=False,
         )
-        share = 1 + self.settings.workers  # the zygote and each child it may have at once
+        share = 1 + children_at_most(self.settings)  # the zygote and each child at once
         limits = dataclasses.replace(
             limits,
             memory_bytes=limits.memory_bytes * share if limits.memory_bytes else None,

@@ -202,7 +202,7 @@ class ReferenceCache(AuditProcesses):
             started = time.monotonic()
             try:
                 made = await self._zygotes.elaborate(
-                    environment, statement, timeout=self.settings.audit_timeout
+                    environment, statement, timeout=self.settings.audit_timeout, reference=True
                 )
             except ReplError as exc:  # time, a crash: the service's, as a compile's would be
                 raise AuditError(f"elaborating the locked statement failed: {exc}") from exc

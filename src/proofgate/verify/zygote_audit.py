@@ -22,8 +22,11 @@ export, on fd 5, is written only when no message is an error. What a child comes
 
 Zygotes: at most `PROOFGATE_ZYGOTES` live, the least recently used idle one closed first; a
 broken one is dropped and started again on next use; a header with an error is kept as its reply
-(it fails the same way each time). Children: at most `PROOFGATE_WORKERS` at once, at most
-`PROOFGATE_MAX_QUEUE` waiting (then `Busy`).
+(it fails the same way each time). Children: at most `PROOFGATE_WORKERS` checks' elaborations
+at once, and beside them at most as many locked statements' (their references: audit work, which
+waits behind no check's proof, as the audit's own processes never wait for a REPL worker; a
+statement has no proof to elaborate, so its child is short); at most `PROOFGATE_MAX_QUEUE`
+waiting in all (then `Busy`).
 
 Not built yet (docs/audit-design.md): the per-child cgroup (the cap above is a watchdog, so a
 child that grows faster than it looks can still reach its zygote's jail cap first and end its
@@ -63,11 +66,16 @@ from proofgate.lean.zygote import ChildOutcome, Zygote
 from proofgate.sandbox.process import Limits, Spawner, SpawnSpec
 from proofgate.verify.export import ExportLimits
 
-__all__ = ["Elaborated", "Zygotes", "elaborated"]
+__all__ = ["Elaborated", "Zygotes", "children_at_most", "elaborated"]
 
 #: A child's reply larger than this is a broken child (the messages of one file).
 MAX_REPLY_BYTES = 16 << 20
 ZygoteLaunch = Callable[[Environment], tuple[Spawner, SpawnSpec, Limits]]
+
+
+def children_at_most(settings: Settings) -> int:
+    """Children a zygote may have at once: the checks' elaborations and the references'."""
+    return 2 * settings.workers
 
 
 @dataclass(frozen=True)
@@ -88,7 +96,9 @@ class Zygotes:
         self._launch = launch
         self._live: OrderedDict[tuple[str, str], asyncio.Future[Zygote]] = OrderedDict()
         self._users: dict[tuple[str, str], int] = {}
-        self._children: asyncio.Semaphore | None = None
+        #: The children's two allowances, made on first use (in the service's loop): a
+        #: check's own elaboration (False) and a locked statement's (True).
+        self._children: dict[bool, asyncio.Semaphore] = {}
         self._waiting = 0
         self._running = 0
         self._started = 0
@@ -105,17 +115,19 @@ class Zygotes:
             "waiting": self._waiting,
         }
 
-    async def elaborate(self, environment: Environment, code: str, *, timeout: float) -> Elaborated:
-        """`code` elaborated by a fresh child of its header's zygote, within `timeout` seconds."""
+    async def elaborate(
+        self, environment: Environment, code: str, *, timeout: float, reference: bool = False
+    ) -> Elaborated:
+        """`code` elaborated by a fresh child of its header's zygote, within `timeout` seconds;
+        `reference`: `code` is a locked statement, elaborated for its reference."""
         if self._waiting >= self._settings.max_queue:
             raise Busy(f"{self._waiting} checks already wait for an elaboration: retry later")
-        if self._children is None:
-            self._children = asyncio.Semaphore(self._settings.workers)
+        children = self._children.setdefault(reference, asyncio.Semaphore(self._settings.workers))
         split = split_header(code)
         queued_at = time.monotonic()
         self._waiting += 1
         try:
-            await self._children.acquire()
+            await children.acquire()
         finally:
             self._waiting -= 1
         key = (environment.name, split.header)
@@ -145,7 +157,7 @@ class Zygotes:
             return elaborated(outcome, split, timeout=timeout, queue_ms=queue_ms, run_ms=run_ms)
         finally:
             self._users[key] -= 1
-            self._children.release()
+            children.release()
 
     def prewarm(self, environment: Environment, headers: list[str]) -> None:
         """Start the zygotes of `headers` (the service's prewarmed ones, as the REPL pool warms
