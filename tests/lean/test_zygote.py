@@ -12,6 +12,7 @@ import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import psutil
 import pyseccomp
 import pytest
 
@@ -111,14 +112,41 @@ async def test_a_run_whose_caller_left_leaves_the_next_childs_pipes_alone(zygote
     # are watched for that child
     for _ in range(2):
         left = asyncio.ensure_future(_run(zygote, "-- zygote: sleep 600"))
-        await until_async(lambda: any(w.started.done() for w in zygote._waiting.values()))
-        await asyncio.sleep(0)  # its pipes' readers registered
+        # its child and the next one's (forked ahead) both started, its pipes watched
+        await until_async(
+            lambda: (
+                len(zygote._waiting) == 2
+                and all(w.started.done() for w in zygote._waiting.values())
+            )
+        )
+        await asyncio.sleep(0.05)
         left.cancel()
         with pytest.raises(asyncio.CancelledError):
             await left
         served = await _run(zygote, "theorem e : True := trivial")
         assert served.export == b"theorem e : True := trivial", served
         assert _reply(served)["messages"] == []
+
+
+async def test_the_next_child_is_forked_ahead_and_one_that_died_waiting_is_not_used(
+    tmp_path: Path,
+) -> None:
+    # the fork (a copy of an imported Mathlib's page tables) is off the request's path; a child
+    # that died before its request came is replaced, never handed a request
+    zygote = await _start(ProcessGroupSpawner(), tmp_path)
+    try:
+        parent = psutil.Process(zygote.process.pid)
+        await until_async(lambda: len(parent.children()) == 1)  # before any request
+        (ahead,) = parent.children()
+        ahead.kill()
+        spare = zygote._spare
+        await until_async(lambda: spare is not None and spare.waiting.exited.done())
+        served = await _run(zygote, "theorem f : True := trivial")
+        assert served.returncode == 0 and served.export == b"theorem f : True := trivial", served
+        await until_async(lambda: len(parent.children()) == 1)  # the next one, forked ahead
+        assert parent.children()[0].pid != ahead.pid
+    finally:
+        await zygote.close()
 
 
 async def test_a_request_that_is_not_exactly_a_body_ends_its_child(zygote: Zygote) -> None:

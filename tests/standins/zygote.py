@@ -51,6 +51,10 @@ sys.path.insert(0, str(BENCH))  # the bench's simulated zygote serves the same p
 from simulated_zygote import serve  # type: ignore[import-not-found]  # noqa: E402
 
 PR_SET_DUMPABLE = 4
+PR_SET_NAME = 15
+#: The name a child takes once it has its request (a zygote forks the next child ahead, which
+#: waits with nothing to steal): what an attacker picks a sibling by, as it could by CPU time.
+BUSY = b"pg-busy"
 PTRACE_ATTACH = 16
 CLONE_THREAD = 0x10000
 _libc = ctypes.CDLL(None, use_errno=True)
@@ -94,17 +98,19 @@ def _errno_of(action: Callable[[], object]) -> int:
 
 
 def _sibling() -> int | None:
-    """Another live child of this child's zygote (read from /proc/PID/stat, open to anyone)."""
+    """Another live child of this child's zygote that has its request (read from
+    /proc/PID/stat, open to anyone)."""
     me, parent = os.getpid(), os.getppid()
     for entry in os.listdir("/proc"):
         if not entry.isdigit() or int(entry) in (me, parent):
             continue
         try:
             with open(f"/proc/{entry}/stat", "rb") as stat:
-                fields = stat.read().rsplit(b")", 1)[1].split()
+                name, _, rest = stat.read().partition(b" (")[2].rpartition(b")")
         except OSError:
             continue
-        if int(fields[1]) == parent and fields[0] != b"Z":
+        fields = rest.split()
+        if int(fields[1]) == parent and fields[0] != b"Z" and name == BUSY:
             return int(entry)
     return None
 
@@ -164,6 +170,7 @@ def _child(identity: int, fds: list[int], elaborator: object | None) -> None:
         child_filter(os.getpid()).load()
         with open(3, "rb") as source:
             request = json.loads(source.read())
+        _libc.prctl(PR_SET_NAME, ctypes.c_char_p(BUSY), 0, 0, 0)
         # exactly {"body": string}, as proofgate-elab's child reads it (anything else: exit 1)
         if not isinstance(request, dict) or set(request) != {"body"}:
             raise ValueError(f"the request is not {{body}}: {sorted(request)}")

@@ -14,9 +14,15 @@ Messages, little-endian, fixed size:
 - from it, 24 bytes: `u64 request id, u32 kind (STARTED or EXITED), u32 0, i64 value`: the pid
   (or -errno if the fork failed), then the exit status (negative: killed by that signal).
 
+Each zygote keeps one child forked ahead, waiting on its request pipe: a request takes it and a
+new one is forked while the request runs, so the fork (with real Lean, a copy of an imported
+Mathlib's page tables: design section 8's open cost) is off the request's path; the child has seen
+nothing before its request, as a child forked for it would. One that died waiting is replaced.
+
 The design's per-child cgroup (a fourth descriptor, `cgroup.kill`) is not built: the child is
-killed by the zygote, which sees it in its PID namespace. Only stand-ins implement the zygote so
-far (`tests/standins/zygote.py`); the native shim is untested against real Lean (not written).
+killed by the zygote, which sees it in its PID namespace. Only stand-ins have run this protocol
+(`tests/standins/zygote.py`, the bench's simulated zygote); the real one (`proofgate-elab
+--zygote` and its native shim, `Proofgate/native/zygote.c`) is untested against real Lean.
 """
 
 from __future__ import annotations
@@ -74,6 +80,20 @@ class _Waiting:
     exited: asyncio.Future[int]
 
 
+@dataclass
+class _Child:
+    """A forked child as this side holds it: its pipes' ends (request's write, reply's and
+    export's read), each closed once, by `Zygote._release` or by the task that watches it."""
+
+    identity: int
+    waiting: _Waiting
+    fds: tuple[int, int, int]
+    unowned: set[int] = dataclasses.field(default_factory=set)
+
+    def __post_init__(self) -> None:
+        self.unowned = set(self.fds)
+
+
 class Zygote:
     """One running zygote: send it requests with `run`; `close` kills it and every child."""
 
@@ -86,6 +106,7 @@ class Zygote:
         self._loop.add_reader(channel.fileno(), self._on_events)
         self.broken: str | None = None
         self._host: int | None = None  # the zygote's pid on the host, once a child showed it
+        self._spare: _Child | None = None  # forked ahead, waiting for the next request
         self.ready = True
         #: The header's reply (a CommandResponse), from a zygote given a header.
         self.header_reply: dict[str, Any] | None = None
@@ -134,6 +155,7 @@ class Zygote:
         zygote.ready, zygote.header_reply = ready
         if not zygote.ready:
             zygote._condemn("its header has an error")
+        zygote._refill()
         return zygote
 
     async def run(
@@ -151,37 +173,21 @@ class Zygote:
         a worker that imported it) is killed; its outcome says so. Raises ZygoteFailed."""
         if self.broken is not None:
             raise ZygoteFailed(f"the zygote is broken: {self.broken}")
-        identity = next(self._ids)
-        waiting = _Waiting(self._loop.create_future(), self._loop.create_future())
-        request_read, request_write = os.pipe2(os.O_CLOEXEC)
-        reply_read, reply_write = os.pipe2(os.O_CLOEXEC)
-        export_read, export_write = os.pipe2(os.O_CLOEXEC)
-        ours = {request_write, reply_read, export_read}  # each closed once: here, or by its task
-        for fd in ours:  # ours only: the child's ends block, as a program's pipes do
-            os.set_blocking(fd, False)
-        self._waiting[identity] = waiting
+        child = self._take_spare()
         try:
-            rights = array.array("i", [request_read, reply_write, export_write]).tobytes()
-            try:
-                self._channel.sendmsg(
-                    [COMMAND.pack(identity, FORK, 0)],
-                    [(socket.SOL_SOCKET, socket.SCM_RIGHTS, rights)],
-                )
-            except OSError as exc:  # a full buffer included: 16-byte commands never fill it
-                self._condemn(f"cannot send to it ({exc})")
-                raise ZygoteFailed(f"the zygote is broken: {self.broken}") from exc
-            finally:
-                for fd in (request_read, reply_write, export_write):
-                    os.close(fd)
-            pid = await asyncio.wait_for(asyncio.shield(waiting.started), timeout)
+            if child is None:
+                child = self._fork()
+            self._refill()  # the next request's child forks while this one runs
+            # not wait_for: given a spare's future, done already, it would swallow a cancellation
+            started, _ = await asyncio.wait({child.waiting.started}, timeout=timeout)
+            if not started:
+                raise asyncio.TimeoutError
+            pid = child.waiting.started.result()
             if pid < 0:
                 raise ZygoteFailed(f"the zygote could not fork: {os.strerror(-pid)}")
             return await self._follow(
-                identity,
-                waiting,
+                child,
                 request,
-                (request_write, reply_read, export_read),
-                ours,
                 timeout=timeout,
                 caps=(max_reply_bytes, max_export_bytes),
                 memory=(pid, memory_bytes),
@@ -190,31 +196,76 @@ class Zygote:
             self._condemn("it did not answer a fork in time")
             raise ZygoteFailed(f"the zygote is broken: {self.broken}") from exc
         finally:
-            self._waiting.pop(identity, None)
-            if not waiting.exited.done() and self.broken is None:  # cancelled: no orphan child
-                with contextlib.suppress(OSError):
-                    self._channel.send(COMMAND.pack(identity, KILL, 0))
-            for fd in ours:
+            if child is not None:
+                self._release(child)
+
+    def _fork(self) -> _Child:
+        """Have the zygote fork a child, which waits for its request; raises ZygoteFailed."""
+        identity = next(self._ids)
+        waiting = _Waiting(self._loop.create_future(), self._loop.create_future())
+        request_read, request_write = os.pipe2(os.O_CLOEXEC)
+        reply_read, reply_write = os.pipe2(os.O_CLOEXEC)
+        export_read, export_write = os.pipe2(os.O_CLOEXEC)
+        child = _Child(identity, waiting, (request_write, reply_read, export_read))
+        for fd in child.fds:  # ours only: the child's ends block, as a program's pipes do
+            os.set_blocking(fd, False)
+        self._waiting[identity] = waiting
+        rights = array.array("i", [request_read, reply_write, export_write]).tobytes()
+        try:
+            self._channel.sendmsg(
+                [COMMAND.pack(identity, FORK, 0)],
+                [(socket.SOL_SOCKET, socket.SCM_RIGHTS, rights)],
+            )
+        except OSError as exc:  # a full buffer included: 16-byte commands never fill it
+            self._release(child)
+            self._condemn(f"cannot send to it ({exc})")
+            raise ZygoteFailed(f"the zygote is broken: {self.broken}") from exc
+        finally:
+            for fd in (request_read, reply_write, export_write):
                 os.close(fd)
+        return child
+
+    def _take_spare(self) -> _Child | None:
+        """The child forked ahead of this request, if it still waits for one."""
+        spare, self._spare = self._spare, None
+        if spare is not None and spare.waiting.exited.done():  # it died waiting: not used
+            self._release(spare)
+            return None
+        return spare
+
+    def _refill(self) -> None:
+        """Fork the next request's child now, off that request's path (a fork of a process that
+        imported Mathlib copies its page tables): it has seen nothing until its request comes."""
+        if self._spare is None and self.broken is None and self.ready:
+            with contextlib.suppress(ZygoteFailed):  # the zygote is condemned: callers see it
+                self._spare = self._fork()
+
+    def _release(self, child: _Child) -> None:
+        """Forget `child`: kill it unless it has exited (a caller gone, a spare unused), close
+        the pipe ends no task owns."""
+        self._waiting.pop(child.identity, None)
+        if not child.waiting.exited.done() and self.broken is None:
+            with contextlib.suppress(OSError):
+                self._channel.send(COMMAND.pack(child.identity, KILL, 0))
+        for fd in child.unowned:
+            os.close(fd)
+        child.unowned.clear()
 
     async def _follow(
         self,
-        identity: int,
-        waiting: _Waiting,
+        child: _Child,
         request: bytes,
-        fds: tuple[int, int, int],
-        still_open: set[int],
         *,
         timeout: float,
         caps: tuple[int, int],
         memory: tuple[int, int | None],
     ) -> ChildOutcome:
-        request_write, reply_read, export_read = fds
+        request_write, reply_read, export_read = child.fds
 
         def owning(fd: int, work: Coroutine[Any, Any, Any]) -> asyncio.Future[Any]:
             """`work` on `fd`, which is closed once it has ended (its reader or writer removed
             first): a number reused by the next child's pipe is never watched for this one."""
-            still_open.discard(fd)
+            child.unowned.discard(fd)
             task = asyncio.ensure_future(work)
             task.add_done_callback(lambda _: os.close(fd))
             return task
@@ -231,7 +282,7 @@ class Zygote:
         )
         try:
             return await self._collect(
-                identity, waiting, (reply, export, watching), timeout=timeout
+                child.identity, child.waiting, (reply, export, watching), timeout=timeout
             )
         finally:  # a caller gone (cancelled) included
             for task in (reply, export, feeding, watching):
@@ -342,6 +393,9 @@ class Zygote:
         """Stop using this zygote: fail every caller, kill it."""
         if self.broken is None:
             self.broken = why
+        spare, self._spare = self._spare, None
+        if spare is not None:
+            self._release(spare)
         with contextlib.suppress(ValueError, OSError):
             self._loop.remove_reader(self._channel.fileno())
         for waiting in self._waiting.values():

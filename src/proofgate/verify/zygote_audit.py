@@ -74,8 +74,9 @@ ZygoteLaunch = Callable[[Environment], tuple[Spawner, SpawnSpec, Limits]]
 
 
 def children_at_most(settings: Settings) -> int:
-    """Children a zygote may have at once: the checks' elaborations and the references'."""
-    return 2 * settings.workers
+    """Children a zygote may have at once: the checks' elaborations, the references', and the
+    one it forks ahead for the next request (`proofgate.lean.zygote`)."""
+    return 2 * settings.workers + 1
 
 
 @dataclass(frozen=True)
