@@ -88,7 +88,7 @@ class _Child:
     identity: int
     waiting: _Waiting
     fds: tuple[int, int, int]
-    unowned: set[int] = dataclasses.field(default_factory=set)
+    unowned: set[int] = dataclasses.field(init=False)
 
     def __post_init__(self) -> None:
         self.unowned = set(self.fds)
