@@ -14,23 +14,12 @@ from proofgate.bench.scenarios import project_dir
 from proofgate.config import Settings
 from proofgate.environments.registry import discover_environments
 from proofgate.sandbox import select_spawner
-from proofgate.verify.audit import Auditor, AuditRequest
+from proofgate.verify.audit import Auditor
 from proofgate.verify.contract import AuditOutcome, ExportAuditReport
+from tests.support.bench_audit import STATEMENT, request
 from tests.support.jail import NEEDS_BWRAP
 
 pytestmark = NEEDS_BWRAP
-
-STATEMENT = "import Mathlib\n\ntheorem t1 (a b : Nat) : a + b = b + a := by sorry\n"
-
-
-def request(environment: object, code: str) -> AuditRequest:
-    return AuditRequest(
-        environment=environment,  # type: ignore[arg-type]
-        statement=STATEMENT,
-        code=code,
-        target="t1",
-        allowed_axioms=("propext", "Classical.choice", "Quot.sound"),
-    )
 
 
 @pytest.mark.timeout(120)
