@@ -18,7 +18,7 @@ import pytest
 
 from proofgate.config import Settings
 from proofgate.exceptions import ZygoteFailed
-from proofgate.lean.zygote import ChildOutcome, Zygote
+from proofgate.lean.zygote import ChildOutcome, Zygote, _Waiting
 from proofgate.sandbox import BwrapSpawner
 from proofgate.sandbox.group import ProcessGroupSpawner
 from proofgate.sandbox.process import Limits, Spawner, SpawnSpec
@@ -207,3 +207,23 @@ async def test_a_program_that_never_says_ready_is_no_zygote(tmp_path: Path) -> N
     spec = SpawnSpec(argv=[sys.executable, "-c", "print('hello')"], cwd=tmp_path)
     with pytest.raises(ZygoteFailed, match="did not start"):
         await Zygote.start(ProcessGroupSpawner(), spec, Limits(), ready_timeout=DEADLINE_SECONDS)
+
+
+async def test_a_cancellation_that_meets_a_killed_childs_exit_is_not_swallowed(
+    tmp_path: Path,
+) -> None:
+    """The caller gives up in the loop turn the killed child's exit comes: the kill's wait must
+    end in CancelledError (asyncio.wait_for on Python 3.11 returns and loses the cancel)."""
+    zygote = await _start(ProcessGroupSpawner(), tmp_path)
+    try:
+        loop = asyncio.get_running_loop()
+        waiting = _Waiting(started=loop.create_future(), exited=loop.create_future())
+        killing = asyncio.create_task(zygote._kill(10**6, waiting))  # an identity it never had
+        await asyncio.sleep(0)  # the kill is sent and waits for the exit
+        assert not killing.done()
+        waiting.exited.set_result(-9)
+        loop.call_soon(killing.cancel)
+        with pytest.raises(asyncio.CancelledError):
+            await asyncio.wait_for(killing, DEADLINE_SECONDS)
+    finally:
+        await zygote.close()

@@ -23,7 +23,14 @@ import pytest
 from proofgate.exceptions import NotReady
 from proofgate.sandbox.group import ProcessGroupSpawner
 from proofgate.sandbox.process import Limits, ManagedProcess, SpawnSpec
-from proofgate.verify.checkers import Checkers, CheckFailure, CheckRequest, CheckResult
+from proofgate.verify.checkers import (
+    Checkers,
+    CheckerStats,
+    CheckFailure,
+    CheckRequest,
+    CheckResult,
+    _Checker,
+)
 from proofgate.verify.contract import ExportAuditReport, parse_report
 from tests.standins.exporter import Exporter
 
@@ -355,3 +362,23 @@ async def test_close_kills_every_checker(files: Files) -> None:
         assert process.returncode is not None and gone(process.pid)
     with pytest.raises(NotReady):
         await checkers.check(files.request(), timeout=GENEROUS)
+
+
+async def test_a_cancellation_that_meets_the_ready_line_is_not_swallowed(files: Files) -> None:
+    """The caller gives up in the very loop turn the line arrives: the wait must still end in
+    CancelledError (asyncio.wait_for on Python 3.11 returns the line and loses the cancel)."""
+    process = await ProcessGroupSpawner().spawn(
+        SpawnSpec(argv=["sleep", "60"], cwd=files.dir), Limits(max_processes=None)
+    )
+    checker = _Checker(process, max_reply_bytes=1024, stats=CheckerStats())
+    try:
+        waiting = asyncio.create_task(checker._next_line(WAIT_SECONDS, what="its ready line"))
+        await asyncio.sleep(0)  # the task waits on the pending line
+        pending = checker._pending
+        assert pending is not None and not waiting.done()
+        pending.set_result(b'{"ready": true}\n')
+        asyncio.get_running_loop().call_soon(waiting.cancel)
+        with pytest.raises(asyncio.CancelledError):
+            await asyncio.wait_for(waiting, WAIT_SECONDS)
+    finally:
+        await checker.close()

@@ -207,9 +207,9 @@ class _Checker:
     async def _next_line(self, timeout: float, *, what: str) -> bytes | CheckFailure:
         future = self._pending
         assert future is not None
-        try:
-            await asyncio.wait_for(asyncio.shield(future), timeout)
-        except asyncio.TimeoutError:
+        # not wait_for: on Python 3.11 it swallows a cancellation that meets a done future
+        await asyncio.wait({future}, timeout=timeout)
+        if not future.done():
             self.condemn(CheckFailure("timeout", f"no {what} within {timeout:g} s"))
         return future.result()
 
