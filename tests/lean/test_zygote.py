@@ -7,7 +7,9 @@ from __future__ import annotations
 import asyncio
 import errno
 import json
+import os
 import shutil
+import signal
 import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -18,13 +20,13 @@ import pytest
 
 from proofgate.config import Settings
 from proofgate.exceptions import ZygoteFailed
-from proofgate.lean.zygote import ChildOutcome, Zygote, _Waiting
+from proofgate.lean.zygote import ChildOutcome, Zygote, _Child, _Waiting
 from proofgate.sandbox import BwrapSpawner
 from proofgate.sandbox.group import ProcessGroupSpawner
 from proofgate.sandbox.process import Limits, Spawner, SpawnSpec
 from tests.support.ci_gate import IN_CI
 from tests.support.jail import PYTHON, PYTHON_HOME
-from tests.support.waiting import DEADLINE_SECONDS, until_async
+from tests.support.waiting import DEADLINE_SECONDS, until, until_async
 
 STANDIN = Path(__file__).resolve().parents[1] / "standins" / "zygote.py"
 #: The bench's simulated zygote, whose serving loop the stand-in shares.
@@ -227,3 +229,40 @@ async def test_a_cancellation_that_meets_a_killed_childs_exit_is_not_swallowed(
             await asyncio.wait_for(killing, DEADLINE_SECONDS)
     finally:
         await zygote.close()
+
+
+async def test_a_spare_that_dies_before_its_request_is_replaced_by_a_fresh_child(
+    tmp_path: Path,
+) -> None:
+    """The child forked ahead is taken alive and killed before its request is written (the
+    narrow window the take's own check cannot see): its request was never read, so the request
+    runs on a child forked for it, not reported as a crash."""
+    zygote = await _start(ProcessGroupSpawner(), tmp_path)
+    try:
+        spare = zygote._spare
+        assert spare is not None
+        lost = await asyncio.wait_for(asyncio.shield(spare.waiting.started), DEADLINE_SECONDS)
+        take = zygote._take_spare
+
+        def take_then_kill() -> _Child | None:
+            child = take()
+            assert child is spare  # alive when taken
+            os.kill(lost, signal.SIGKILL)
+            # its pipe ends close as it dies, before the zygote reaps it
+            assert until(lambda: _dead(lost))
+            return child
+
+        zygote._take_spare = take_then_kill  # type: ignore[method-assign]
+        outcome = await _run(zygote, "theorem a : True := trivial")
+        assert outcome.export == b"theorem a : True := trivial"
+        assert outcome.request_taken
+        assert _reply(outcome)["request"] != spare.identity  # a child forked for it
+    finally:
+        await zygote.close()
+
+
+def _dead(pid: int) -> bool:
+    try:
+        return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return True

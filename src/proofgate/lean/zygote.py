@@ -17,7 +17,9 @@ Messages, little-endian, fixed size:
 Each zygote keeps one child forked ahead, waiting on its request pipe: a request takes it and a
 new one is forked while the request runs, so the fork (with real Lean, a copy of an imported
 Mathlib's page tables: design section 8's open cost) is off the request's path; the child has seen
-nothing before its request, as a child forked for it would. One that died waiting is replaced.
+nothing before its request, as a child forked for it would. One that died waiting is replaced;
+one found dead by the request's write (its end closed before the request was all written) is
+replaced by a child forked for it, once.
 
 The design's per-child cgroup (a fourth descriptor, `cgroup.kill`) is not built: the child is
 killed by the zygote, which sees it in its PID namespace. Only stand-ins have run this protocol
@@ -43,11 +45,15 @@ from typing import Any
 import psutil
 
 from proofgate.exceptions import ZygoteFailed
+from proofgate.logs import get_logger
+from proofgate.sandbox.pipes import read_capped, write_all
 from proofgate.sandbox.process import Limits, ManagedProcess, Spawner, SpawnSpec
 from proofgate.sandbox.proctree import TreeSample, host_pid_in_tree, innermost_pid, rss_anon_bytes
 from proofgate.sandbox.watchdog import POLL_SECONDS, next_poll
 
 __all__ = ["ChildOutcome", "Zygote"]
+
+_log = get_logger("proofgate.zygote")
 
 FORK = 1
 KILL = 2
@@ -72,6 +78,9 @@ class ChildOutcome:
     timed_out: bool = False
     #: "reply" or "export": the child wrote past that cap; "memory": it held more than its cap
     over_limit: str | None = None
+    #: False: the child closed its request's pipe before the whole request was written (it died
+    #: before reading it, so nothing the request holds ran)
+    request_taken: bool = True
 
 
 @dataclass
@@ -173,7 +182,27 @@ class Zygote:
         a worker that imported it) is killed; its outcome says so. Raises ZygoteFailed."""
         if self.broken is not None:
             raise ZygoteFailed(f"the zygote is broken: {self.broken}")
-        child = self._take_spare()
+        caps = (max_reply_bytes, max_export_bytes)
+        outcome = await self._run_child(
+            self._take_spare(), request, timeout=timeout, caps=caps, memory_bytes=memory_bytes
+        )
+        if not outcome.request_taken:  # a child that died before its request: once more
+            _log.warning("zygote_child_lost_before_request", returncode=outcome.returncode)
+            outcome = await self._run_child(
+                None, request, timeout=timeout, caps=caps, memory_bytes=memory_bytes
+            )
+        return outcome
+
+    async def _run_child(
+        self,
+        child: _Child | None,
+        request: bytes,
+        *,
+        timeout: float,
+        caps: tuple[int, int],
+        memory_bytes: int | None,
+    ) -> ChildOutcome:
+        """`run` on `child` (the spare taken) or, if None, on a child forked now."""
         try:
             if child is None:
                 child = self._fork()
@@ -186,11 +215,7 @@ class Zygote:
             if pid < 0:
                 raise ZygoteFailed(f"the zygote could not fork: {os.strerror(-pid)}")
             return await self._follow(
-                child,
-                request,
-                timeout=timeout,
-                caps=(max_reply_bytes, max_export_bytes),
-                memory=(pid, memory_bytes),
+                child, request, timeout=timeout, caps=caps, memory=(pid, memory_bytes)
             )
         except asyncio.TimeoutError as exc:
             self._condemn("it did not answer a fork in time")
@@ -270,10 +295,10 @@ class Zygote:
             task.add_done_callback(lambda _: os.close(fd))
             return task
 
-        reply = owning(reply_read, _read_capped(self._loop, reply_read, caps[0]))
-        export = owning(export_read, _read_capped(self._loop, export_read, caps[1]))
+        reply = owning(reply_read, read_capped(self._loop, reply_read, caps[0]))
+        export = owning(export_read, read_capped(self._loop, export_read, caps[1]))
         # the request's end closed once written: the child reads its request to the end
-        feeding = owning(request_write, _write_all(self._loop, request_write, request))
+        feeding = owning(request_write, write_all(self._loop, request_write, request))
         pid, memory_bytes = memory
         watching = asyncio.ensure_future(
             self._past_memory(pid, memory_bytes)
@@ -282,7 +307,7 @@ class Zygote:
         )
         try:
             return await self._collect(
-                child.identity, child.waiting, (reply, export, watching), timeout=timeout
+                child.identity, child.waiting, (reply, export, feeding, watching), timeout=timeout
             )
         finally:  # a caller gone (cancelled) included
             for task in (reply, export, feeding, watching):
@@ -296,10 +321,11 @@ class Zygote:
         *,
         timeout: float,
     ) -> ChildOutcome:
-        """Wait for the child's reply, export and exit, a cap, or its time; kill it past any."""
-        reply, export, watching = tasks
+        """Wait for the child's reply, export, request written and exit, a cap, or its time; kill
+        it past any."""
+        reply, export, feeding, watching = tasks
         deadline = self._loop.time() + timeout
-        needed: set[asyncio.Future[Any]] = {reply, export, waiting.exited}
+        needed: set[asyncio.Future[Any]] = {reply, export, feeding, waiting.exited}
         over: str | None = None
         while over is None and not all(f.done() for f in needed):  # all in, a cap, or time up
             left = deadline - self._loop.time()
@@ -324,6 +350,7 @@ class Zygote:
             returncode=waiting.exited.result(),
             timed_out=timed_out,
             over_limit=over,
+            request_taken=not feeding.done() or feeding.cancelled() or feeding.result(),
         )
 
     async def _past_memory(self, pid: int, cap: int) -> None:
@@ -429,46 +456,3 @@ def _ready_line(line: bytes) -> tuple[bool, dict[str, Any] | None] | None:
 
 def _over(task: asyncio.Future[tuple[bytes, bool]]) -> bool:
     return task.done() and not task.cancelled() and task.exception() is None and task.result()[1]
-
-
-async def _read_capped(loop: asyncio.AbstractEventLoop, fd: int, cap: int) -> tuple[bytes, bool]:
-    """Everything `fd` gives until its end, or the first `cap` bytes and True if it gives more."""
-    chunks: list[bytes] = []
-    size = 0
-    while True:
-        try:
-            chunk = os.read(fd, 1 << 16)
-        except BlockingIOError:
-            await _ready(loop, fd, write=False)
-            continue
-        if not chunk:
-            return b"".join(chunks), False
-        chunks.append(chunk)
-        size += len(chunk)
-        if size > cap:
-            return b"".join(chunks)[:cap], True
-
-
-async def _write_all(loop: asyncio.AbstractEventLoop, fd: int, data: bytes) -> None:
-    """Write `data` to `fd`; a child that closed its end early is left alone."""
-    view = memoryview(data)
-    with contextlib.suppress(BrokenPipeError):
-        while view:
-            try:
-                view = view[os.write(fd, view) :]
-            except BlockingIOError:
-                await _ready(loop, fd, write=True)
-
-
-async def _ready(loop: asyncio.AbstractEventLoop, fd: int, *, write: bool) -> None:
-    ready: asyncio.Future[None] = loop.create_future()
-
-    def wake() -> None:
-        if not ready.done():
-            ready.set_result(None)
-
-    (loop.add_writer if write else loop.add_reader)(fd, wake)
-    try:
-        await ready
-    finally:
-        (loop.remove_writer if write else loop.remove_reader)(fd)

@@ -3,19 +3,30 @@ a bounded tail, the tasks that read them and watch its exit, settled once it is 
 
 The REPL driver (`proofgate.lean.repl`, frames ended by a blank line) and the warm checkers
 (`proofgate.verify.checkers`, one line a frame) read an untrusted child this way; what a fault
-means (the worker killed, the checker condemned) stays with them.
+means (the worker killed, the checker condemned) stays with them. A zygote's child has raw pipe
+ends instead (`proofgate.lean.zygote`): `read_capped` and `write_all` serve those.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 from collections.abc import Callable, Coroutine
 from typing import Any
 
 from proofgate.sandbox.process import ManagedProcess
 
-__all__ = ["READ_CHUNK", "ChildReaders", "FrameTooLarge", "Frames", "StderrTail"]
+__all__ = [
+    "READ_CHUNK",
+    "ChildReaders",
+    "FrameTooLarge",
+    "Frames",
+    "StderrTail",
+    "read_capped",
+    "wait_ready",
+    "write_all",
+]
 
 #: How much one read of a pipe asks for.
 READ_CHUNK = 1 << 16
@@ -119,3 +130,52 @@ class ChildReaders:
                 await task
         with contextlib.suppress(asyncio.TimeoutError):
             await asyncio.wait_for(self.process.wait(), exit_timeout)
+
+
+# --- raw non-blocking pipe ends (a zygote child's, which are no asyncio transports) -------
+
+
+async def read_capped(loop: asyncio.AbstractEventLoop, fd: int, cap: int) -> tuple[bytes, bool]:
+    """Everything `fd` gives until its end, or the first `cap` bytes and True if it gives more."""
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        try:
+            chunk = os.read(fd, READ_CHUNK)
+        except BlockingIOError:
+            await wait_ready(loop, fd, write=False)
+            continue
+        if not chunk:
+            return b"".join(chunks), False
+        chunks.append(chunk)
+        size += len(chunk)
+        if size > cap:
+            return b"".join(chunks)[:cap], True
+
+
+async def write_all(loop: asyncio.AbstractEventLoop, fd: int, data: bytes) -> bool:
+    """Write `data` to `fd`; False if the child closed its end before all of it was written."""
+    view = memoryview(data)
+    while view:
+        try:
+            view = view[os.write(fd, view) :]
+        except BlockingIOError:
+            await wait_ready(loop, fd, write=True)
+        except BrokenPipeError:
+            return False
+    return True
+
+
+async def wait_ready(loop: asyncio.AbstractEventLoop, fd: int, *, write: bool) -> None:
+    """Until the non-blocking `fd` can be written (`write`) or read."""
+    ready: asyncio.Future[None] = loop.create_future()
+
+    def wake() -> None:
+        if not ready.done():
+            ready.set_result(None)
+
+    (loop.add_writer if write else loop.add_reader)(fd, wake)
+    try:
+        await ready
+    finally:
+        (loop.remove_writer if write else loop.remove_reader)(fd)
