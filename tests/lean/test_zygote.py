@@ -266,3 +266,29 @@ def _dead(pid: int) -> bool:
         return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
     except psutil.NoSuchProcess:
         return True
+
+
+async def test_a_child_the_kernel_kills_for_memory_dies_alone_and_is_out_of_memory(
+    settings: Settings,
+) -> None:
+    """No per-child cap here (no watchdog): the child reaches its zygote's jail cap and the
+    kernel kills it. It alone dies (`Limits.oom_group` False), its check is out of memory, and
+    its sibling and the zygote serve on (with the jail's OOM record ending the whole tree, the
+    sibling died with it and the zygote was gone)."""
+    jail = _jail(settings)
+    if jail.cgroups is None and not IN_CI:
+        pytest.skip("no writable cgroup here: the jail's memory cap is the RSS watchdog's")
+    zygote = await Zygote.start(
+        jail, _spec(), Limits(memory_bytes=160 << 20, oom_group=False), ready_timeout=60
+    )
+    try:
+        sibling = asyncio.ensure_future(_run(zygote, "-- zygote: sleep 2\nhonest sibling"))
+        hog = await _run(zygote, "-- zygote: grow 600")
+        assert hog.over_limit == "memory" and hog.returncode == -9 and not hog.timed_out, hog
+        honest = await sibling
+        assert honest.returncode == 0 and honest.export == b"-- zygote: sleep 2", honest
+        assert zygote.process.returncode is None and zygote.broken is None
+        after = await _run(zygote, "theorem e : True := trivial")
+        assert after.export == b"theorem e : True := trivial"
+    finally:
+        await zygote.close()

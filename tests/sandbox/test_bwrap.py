@@ -622,6 +622,37 @@ async def test_fake_v2_cgroup_oom_record_kills_the_jail(settings: Settings, tmp_
     assert not group.exists()  # removed once the jail was gone
 
 
+async def test_fake_v2_oom_record_of_an_independent_tree_leaves_the_jail_running(
+    settings: Settings, tmp_path: Path
+) -> None:
+    """`Limits.oom_group` False (a zygote and its children): the kernel killed one process,
+    the rest go on; the record is there to read, and the jail is not out of memory itself."""
+    root = make_fake_v2_root(tmp_path / "cgroup")
+    jail = BwrapSpawner(settings, cgroup_root=root)
+    jail.cgroups = FakeV2Tree(root)
+    stamp = f"300.{secrets.randbelow(10**8):08d}"
+    process = await jail.spawn(
+        SpawnSpec(argv=["sleep", stamp], cwd=Path("/scratch")),
+        Limits(memory_bytes=64 * MiB, max_processes=8, oom_group=False),
+    )
+    try:
+        assert process.cgroup is not None
+        group = root / process.cgroup.name
+        assert (group / "memory.oom.group").read_text() == "0"
+        assert process.oom_kills() == 0
+        (group / "memory.events").write_text("low 0\nhigh 0\nmax 3\noom 1\noom_kill 1\n")
+        assert process.oom_kills() == 1
+        process._scheduled_check()  # the watcher's look (every CGROUP_POLL_SECONDS), now
+        await asyncio.sleep(0)
+        assert process.limit_exceeded is None and not process.out_of_memory()
+        assert process.returncode is None and with_marker(stamp) != []
+    finally:
+        process.kill()
+        await asyncio.wait_for(process.wait(), DEADLINE_SECONDS)
+    assert not process.out_of_memory() and process.oom_kills() == 1  # read before removal
+    assert not group.exists()
+
+
 # --- run_jailed, spec checks, selection -----------------------------------------------------------
 
 

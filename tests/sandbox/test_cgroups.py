@@ -100,7 +100,16 @@ def test_v2_reads_oom_and_private_memory(tmp_path: Path) -> None:
         "low 0\nhigh 0\nmax 7\noom 1\noom_kill 1\noom_group_kill 0\n"
     )
     assert cgroup.private_memory_bytes() == 123456789  # anon only, not the page cache
-    assert cgroup.oom_killed()
+    assert cgroup.oom_killed() and cgroup.oom_kills() == 1
+    (directory / "memory.events").write_text("oom 3\noom_kill 2\noom_group_kill 0\n")
+    assert cgroup.oom_kills() == 2  # a count: a second kill is told from the first
+
+
+def test_v2_a_tree_of_independent_processes_is_not_killed_as_a_group(tmp_path: Path) -> None:
+    tree = FakeV2Tree(make_fake_v2_root(tmp_path / "cgroup"))
+    cgroup = tree.create()
+    cgroup.set_limits(memory_bytes=256 * MiB, max_tasks=66, oom_group=False)
+    assert (tree.parent / cgroup.name / "memory.oom.group").read_text() == "0"
 
 
 def test_v2_kill_file_is_used_when_present(tmp_path: Path) -> None:

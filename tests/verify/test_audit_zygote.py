@@ -21,6 +21,7 @@ from typing import Any
 
 import pytest
 
+from proofgate.environments.registry import Environment
 from proofgate.exceptions import SubmissionError
 from proofgate.models import Submission, VerdictStatus
 from proofgate.sandbox.group import ProcessGroupSpawner
@@ -28,6 +29,7 @@ from proofgate.service import CheckerService
 from proofgate.verify.audit import Auditor, AuditRequest
 from proofgate.verify.contract import AuditOutcome, CompileFailure, ExportAuditReport
 from proofgate.verify.warm_audit import REFERENCE_EXPORT
+from proofgate.verify.zygote_audit import children_at_most
 from tests.support.stack import STANDINS, Stack, make_stack, running_service
 from tests.support.waiting import DEADLINE_SECONDS, until_async
 
@@ -283,3 +285,18 @@ async def test_a_child_over_its_memory_is_out_of_memory(tmp_path: Path) -> None:
         honest = await service.check(Submission(statement=STATEMENT, proof=PROOF, target="t1"))
     assert verdict.status is VerdictStatus.out_of_memory, verdict.reason
     assert honest.status is VerdictStatus.proved, honest.reason
+
+
+def test_the_zygotes_jail_lets_the_kernel_kill_one_child_not_its_siblings(tmp_path: Path) -> None:
+    """A zygote's jail holds children of different requests: a child the kernel kills at the
+    jail's memory cap dies alone (`tests/lean/test_zygote.py` shows it on this kernel), and the
+    cap leaves room for the zygote and each child it may have."""
+    stack = zygote_stack(tmp_path, memory_limit_mb=256, workers=2)
+    environment = Environment(
+        name="default", directory=tmp_path, toolchain="leanprover/lean4:v4.32.0", packages={}
+    )
+    auditor = Auditor(stack.settings, spawner=ProcessGroupSpawner())
+    _, _, limits = auditor._zygote_launch(environment)
+    assert limits.oom_group is False
+    assert limits.memory_bytes == (256 << 20) * (1 + children_at_most(stack.settings))
+    assert limits.file_size_bytes == 0

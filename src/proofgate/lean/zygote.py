@@ -36,6 +36,7 @@ import dataclasses
 import itertools
 import json
 import os
+import signal
 import socket
 import struct
 from collections.abc import Coroutine
@@ -300,18 +301,29 @@ class Zygote:
         # the request's end closed once written: the child reads its request to the end
         feeding = owning(request_write, write_all(self._loop, request_write, request))
         pid, memory_bytes = memory
+        oom_kills = self.process.oom_kills()  # the jail's record before this child could grow
         watching = asyncio.ensure_future(
             self._past_memory(pid, memory_bytes)
             if memory_bytes is not None
             else self._loop.create_future()  # no cap: never done
         )
         try:
-            return await self._collect(
+            outcome = await self._collect(
                 child.identity, child.waiting, (reply, export, feeding, watching), timeout=timeout
             )
         finally:  # a caller gone (cancelled) included
             for task in (reply, export, feeding, watching):
                 task.cancel()
+        if (
+            outcome.returncode == -signal.SIGKILL
+            and not outcome.timed_out
+            and not outcome.over_limit
+        ):
+            # not killed by this side: by the kernel, for memory, if the jail's record grew
+            now = self.process.oom_kills()
+            if oom_kills is not None and now is not None and now > oom_kills:
+                return dataclasses.replace(outcome, over_limit="memory")
+        return outcome
 
     async def _collect(
         self,

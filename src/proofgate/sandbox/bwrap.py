@@ -259,7 +259,9 @@ class BwrapSpawner:
                     None if limits.max_processes is None else limits.max_processes + BWRAP_OWN_TASKS
                 )
                 cgroup = self.cgroups.create()
-                cgroup.set_limits(memory_bytes=limits.memory_bytes, max_tasks=tasks)
+                cgroup.set_limits(
+                    memory_bytes=limits.memory_bytes, max_tasks=tasks, oom_group=limits.oom_group
+                )
             # The launcher joins the cgroup and sets the rlimits before it execs bwrap, and
             # raises the jail's oom_score_adj: under global memory pressure the kernel should
             # pick a jail before the service.

@@ -124,8 +124,11 @@ class Cgroup(ABC):
         """Files a process writes "0" into to move itself into this cgroup."""
 
     @abstractmethod
-    def set_limits(self, *, memory_bytes: int | None, max_tasks: int | None) -> None:
-        """Cap memory (bytes) and tasks (processes and threads); None leaves it uncapped."""
+    def set_limits(
+        self, *, memory_bytes: int | None, max_tasks: int | None, oom_group: bool = True
+    ) -> None:
+        """Cap memory (bytes) and tasks (processes and threads); None leaves it uncapped.
+        `oom_group`: an OOM kill takes every process of the cgroup (v2; v1 kills one)."""
 
     @abstractmethod
     def pids(self) -> set[int]:
@@ -136,8 +139,12 @@ class Cgroup(ABC):
         """Anonymous memory charged to the cgroup (not the page cache of mmapped files)."""
 
     @abstractmethod
+    def oom_kills(self) -> int:
+        """How many OOM kills the kernel has recorded here (a count that only grows)."""
+
     def oom_killed(self) -> bool:
         """True once the kernel killed a process here for going over the memory cap."""
+        return self.oom_kills() > 0
 
     @abstractmethod
     def _directories(self) -> tuple[Path, ...]: ...
@@ -247,8 +254,10 @@ class CgroupV1(Cgroup):
     def join_files(self) -> tuple[Path, ...]:
         return (self.memory_dir / "cgroup.procs", self.pids_dir / "cgroup.procs")
 
-    def set_limits(self, *, memory_bytes: int | None, max_tasks: int | None) -> None:
-        if memory_bytes is not None:
+    def set_limits(
+        self, *, memory_bytes: int | None, max_tasks: int | None, oom_group: bool = True
+    ) -> None:
+        if memory_bytes is not None:  # v1's OOM killer takes one process whatever `oom_group`
             _write(self.memory_dir / "memory.limit_in_bytes", str(memory_bytes))
             swap = self.memory_dir / "memory.memsw.limit_in_bytes"
             if swap.exists():  # absent when swap accounting is off; then there is no swap to cap
@@ -262,14 +271,14 @@ class CgroupV1(Cgroup):
         stat = _fields(self.memory_dir / "memory.stat")
         return stat.get("total_rss", stat.get("rss"))  # anonymous memory, huge pages included
 
-    def oom_killed(self) -> bool:
+    def oom_kills(self) -> int:
         control = _fields(self.memory_dir / "memory.oom_control")
         if "oom_kill" in control:  # Linux >= 4.13
-            return control["oom_kill"] > 0
+            return control["oom_kill"]
         try:  # older kernels: any failure to charge under the cap is the best evidence there is
-            return int(_read(self.memory_dir / "memory.failcnt")) > 0
+            return int(_read(self.memory_dir / "memory.failcnt"))
         except (OSError, ValueError):
-            return False
+            return 0
 
 
 class CgroupV1Tree(CgroupTree):
@@ -314,11 +323,14 @@ class CgroupV2(Cgroup):
     def join_files(self) -> tuple[Path, ...]:
         return (self.directory / "cgroup.procs",)
 
-    def set_limits(self, *, memory_bytes: int | None, max_tasks: int | None) -> None:
+    def set_limits(
+        self, *, memory_bytes: int | None, max_tasks: int | None, oom_group: bool = True
+    ) -> None:
         _write(self.directory / "memory.max", "max" if memory_bytes is None else str(memory_bytes))
         _write(self.directory / "pids.max", "max" if max_tasks is None else str(max_tasks))
         if memory_bytes is not None:
-            for optional, value in (("memory.swap.max", "0"), ("memory.oom.group", "1")):
+            group = "1" if oom_group else "0"
+            for optional, value in (("memory.swap.max", "0"), ("memory.oom.group", group)):
                 if (self.directory / optional).exists():  # no swap accounting / older kernel
                     _write(self.directory / optional, value)
 
@@ -328,9 +340,9 @@ class CgroupV2(Cgroup):
     def private_memory_bytes(self) -> int | None:
         return _fields(self.directory / "memory.stat").get("anon")
 
-    def oom_killed(self) -> bool:
+    def oom_kills(self) -> int:
         events = _fields(self.directory / "memory.events")
-        return events.get("oom_kill", 0) > 0 or events.get("oom_group_kill", 0) > 0
+        return events.get("oom_kill", 0) + events.get("oom_group_kill", 0)
 
     def signal_all(self) -> int:
         kill_file = self.directory / "cgroup.kill"  # Linux >= 5.14 kills the whole cgroup at once

@@ -87,6 +87,9 @@ class GroupProcess(PipedProcess):
     def out_of_memory(self) -> bool:
         return self.watchdog is not None and self.watchdog.out_of_memory
 
+    def oom_kills(self) -> int | None:
+        return None  # no cgroup: the kernel's kills are not told apart from any other SIGKILL
+
     @property
     def limit_exceeded(self) -> str | None:
         return None if self.watchdog is None else self.watchdog.exceeded

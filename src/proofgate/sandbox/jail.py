@@ -54,6 +54,8 @@ class JailedProcess(PipedProcess):
         super().__init__(process)
         #: The jail's cgroup until `_release` removed it (None after).
         self.cgroup = cgroup
+        self._oom_group = limits.oom_group
+        self._oom_kills: int | None = None  # the cgroup's count when it was removed
         self._poll_interval = poll_interval
         self._tree = ProcessTree(self.pid)  # watchdog mode: every process ever seen in the tree
         self.watchdog: Watchdog | None = None  # None under a cgroup: the kernel holds the caps
@@ -146,9 +148,16 @@ class JailedProcess(PipedProcess):
     def out_of_memory(self) -> bool:
         return self._oom or (self.watchdog is not None and self.watchdog.out_of_memory)
 
+    def oom_kills(self) -> int | None:
+        cgroup = self.cgroup  # None once released
+        if cgroup is None:
+            return self._oom_kills
+        return cgroup.oom_kills()
+
     def _check_cgroup(self, cgroup: Cgroup) -> None:
-        """End a tree one of whose processes the kernel killed for memory."""
-        if self._cgroup_exceeded is None and cgroup.oom_killed():
+        """End a tree one of whose processes the kernel killed for memory (unless its processes
+        are independent, `Limits.oom_group` False: then the one killed was the whole breach)."""
+        if self._oom_group and self._cgroup_exceeded is None and cgroup.oom_killed():
             self._cgroup_exceeded = "memory"
             self._oom = True
             _log.warning("limit_exceeded", pid=self.pid, limit="memory", cgroup=cgroup.name)
@@ -237,12 +246,13 @@ class JailedProcess(PipedProcess):
                     empty = cgroup.is_empty()
                 except OSError:
                     empty = False
-                if not empty or cgroup.oom_killed():
+                if not empty or (self._oom_group and cgroup.oom_killed()):
                     cgroup.signal_all()  # what is left is dying; a thread outwaits it if need be
                     return False
+                kills = cgroup.oom_kills()
                 if not cgroup.remove_now():
                     return False
-                self.cgroup = None
+                self._oom_kills, self.cgroup = kills, None
         _log.debug(
             "jail_released",
             pid=self.pid,
@@ -260,7 +270,8 @@ class JailedProcess(PipedProcess):
         with self._detaching:  # from here on, `kill` never signals it
             cgroup, self.cgroup = self.cgroup, None
         if cgroup is not None:
-            if cgroup.oom_killed():
+            self._oom_kills = cgroup.oom_kills()
+            if self._oom_group and self._oom_kills > 0:
                 self._oom = True
             cgroup.remove()
         self._wait_for_members()

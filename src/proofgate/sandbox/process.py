@@ -48,6 +48,10 @@ class Limits:
     open_files: int = 1024
     file_size_bytes: int = 1 << 30
     core_dumps: bool = False
+    #: A process the kernel kills for memory ends the whole tree (cgroup v2's `memory.oom.group`,
+    #: and the jail's watch). False for a tree of independent processes (a zygote and the children
+    #: it forks for different requests): only the process the kernel picked, the largest, dies.
+    oom_group: bool = True
 
 
 def rlimits(limits: Limits) -> list[tuple[int, tuple[int, int]]]:
@@ -90,6 +94,10 @@ class ManagedProcess(Protocol):
 
     def out_of_memory(self) -> bool:
         """True once the tree was killed for going over `Limits.memory_bytes`."""
+
+    def oom_kills(self) -> int | None:
+        """How many of the tree's processes the kernel has killed for memory so far (its
+        cgroup's record); None when nothing records it (no cgroup)."""
 
     @property
     def limit_exceeded(self) -> str | None:

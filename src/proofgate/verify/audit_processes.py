@@ -126,6 +126,7 @@ class AuditProcesses:
             memory_bytes=limits.memory_bytes * share if limits.memory_bytes else None,
             max_processes=limits.max_processes * share if limits.max_processes else None,
             file_size_bytes=0,
+            oom_group=False,  # a child the kernel kills for memory dies alone, not its siblings
         )
         return self._process_runner()[1], dataclasses.replace(spec, scratch=False), limits
 
