@@ -8,6 +8,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck
+from hypothesis import settings as hypothesis_settings
 
 from proofgate.config import SOURCE_ROOT, Settings
 from proofgate.environments.readiness import lean_problems
@@ -21,6 +23,14 @@ pytest_plugins = [
     "tests.support.lean_gate",
     "tests.support.standin_guard",
 ]
+
+# No wall-clock limits on property tests: an example's speed says nothing about its correctness,
+# and on a busy 2-core CI machine Hypothesis's 200 ms deadline (and its too-slow health check)
+# failed a test that passes.
+hypothesis_settings.register_profile(
+    "proofgate", deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
+hypothesis_settings.load_profile("proofgate")
 
 SHARED_DIR = Path(os.environ.get("PROOFGATE_SHARED_DIR", SOURCE_ROOT.parent / "shared"))
 TRANSCRIPTS_DIR = SHARED_DIR / "lean-repl-transcripts"
