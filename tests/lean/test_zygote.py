@@ -52,11 +52,11 @@ def _jail(settings: Settings) -> BwrapSpawner:
     return BwrapSpawner(settings)
 
 
-async def _start(spawner: Spawner, tmp_path: Path) -> Zygote:
+async def _start(spawner: Spawner, tmp_path: Path, limits: Limits | None = None) -> Zygote:
     spec = _spec()
     if isinstance(spawner, ProcessGroupSpawner):  # no /scratch outside the jail
         spec = SpawnSpec(argv=spec.argv, cwd=tmp_path, env=spec.env)
-    return await Zygote.start(spawner, spec, Limits(), ready_timeout=DEADLINE_SECONDS)
+    return await Zygote.start(spawner, spec, limits or Limits(), ready_timeout=DEADLINE_SECONDS)
 
 
 @pytest.fixture(params=["unjailed", "jailed"])
@@ -268,19 +268,27 @@ def _dead(pid: int) -> bool:
         return True
 
 
-async def test_a_child_the_kernel_kills_for_memory_dies_alone_and_is_out_of_memory(
-    settings: Settings,
+@pytest.mark.parametrize("watch", ["cgroup", "jail watchdog", "unjailed watchdog"])
+async def test_a_child_killed_at_the_zygotes_memory_cap_dies_alone_and_is_out_of_memory(
+    watch: str, settings: Settings, tmp_path: Path
 ) -> None:
-    """No per-child cap here (no watchdog): the child reaches its zygote's jail cap and the
-    kernel kills it. It alone dies (`Limits.oom_group` False), its check is out of memory, and
-    its sibling and the zygote serve on (with the jail's OOM record ending the whole tree, the
-    sibling died with it and the zygote was gone)."""
-    jail = _jail(settings)
-    if jail.cgroups is None and not IN_CI:
-        pytest.skip("no writable cgroup here: the jail's memory cap is the RSS watchdog's")
-    zygote = await Zygote.start(
-        jail, _spec(), Limits(memory_bytes=160 << 20, oom_group=False), ready_timeout=60
-    )
+    """No per-child cap here: the child reaches its zygote's tree cap, where the kernel (the
+    jail's cgroup) or the watchdog (no cgroup) kills it. It alone dies (`Limits.oom_group`
+    False: the largest process, not the tree), its check is out of memory, and its sibling and
+    the zygote serve on (killing the whole tree, the sibling died with it and the zygote was
+    gone)."""
+    limits = Limits(memory_bytes=160 << 20, oom_group=False)
+    spawner: Spawner
+    if watch == "unjailed watchdog":
+        spawner = ProcessGroupSpawner()
+    elif watch == "jail watchdog":
+        _jail(settings)  # bwrap is here
+        spawner = BwrapSpawner(settings, cgroup_root=tmp_path / "no-cgroups-here")
+    else:
+        spawner = _jail(settings)
+        if spawner.cgroups is None and not IN_CI:
+            pytest.skip("no writable cgroup here: the jail's memory cap is the RSS watchdog's")
+    zygote = await _start(spawner, tmp_path, limits)
     try:
         sibling = asyncio.ensure_future(_run(zygote, "-- zygote: sleep 2\nhonest sibling"))
         hog = await _run(zygote, "-- zygote: grow 600")

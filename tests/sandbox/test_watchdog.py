@@ -93,6 +93,35 @@ def test_over_the_memory_cap_the_tree_is_killed_once_and_reported_out_of_memory(
     assert kills == ["kill"]  # killed once; the first breach is what is reported
 
 
+class FakeMember:
+    """A member process whose kill the test sees."""
+
+    def __init__(self) -> None:
+        self.killed = 0
+
+    def kill(self) -> None:
+        self.killed += 1
+
+
+def test_over_the_memory_cap_an_independent_tree_loses_its_largest_member_only() -> None:
+    """`oom_group` False (a zygote and its children): the largest member is killed, once, the
+    tree is not, and the watch goes on to the next breach."""
+    zygote, child, hog = FakeMember(), FakeMember(), FakeMember()
+    members: dict[int, Any] = {1: zygote, 2: child, 3: hog}
+    over = TreeSample(members, 3, 300 * MiB, {1: 40 * MiB, 2: 60 * MiB, 3: 200 * MiB})
+    dog, kills = watchdog(FakeTree(over), memory_bytes=256 * MiB, oom_group=False)
+    dog.look()
+    dog.look()  # the hog is still dying: not killed or counted again
+    assert (hog.killed, child.killed, zygote.killed) == (1, 0, 0)
+    assert kills == [] and dog.exceeded is None and not dog.out_of_memory
+    assert dog.memory_kills == 1
+    dog.tree = FakeTree(
+        TreeSample({1: zygote, 2: child}, 2, 300 * MiB, {1: 40 * MiB, 2: 260 * MiB})
+    )
+    dog.look()
+    assert child.killed == 1 and dog.memory_kills == 2
+
+
 def test_over_the_task_cap_the_tree_is_killed_but_not_out_of_memory() -> None:
     dog, kills = watchdog(FakeTree(tree_of(10 * MiB, tasks=9)), memory_bytes=64 * MiB, max_tasks=8)
     dog.look()

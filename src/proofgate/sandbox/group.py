@@ -40,7 +40,12 @@ class GroupProcess(PipedProcess):
         self.watchdog: Watchdog | None = None  # None without a memory cap
         self._watching: asyncio.Task[None] | None = None
         if limits.memory_bytes is not None:
-            self.watchdog = Watchdog(self._tree, kill=self.kill, memory_bytes=limits.memory_bytes)
+            self.watchdog = Watchdog(
+                self._tree,
+                kill=self.kill,
+                memory_bytes=limits.memory_bytes,
+                oom_group=limits.oom_group,
+            )
             self._watching = asyncio.get_running_loop().create_task(
                 self.watchdog.run(stopped=lambda: self.returncode is not None),
                 name=f"memory-watchdog-{self.pid}",
@@ -88,7 +93,8 @@ class GroupProcess(PipedProcess):
         return self.watchdog is not None and self.watchdog.out_of_memory
 
     def oom_kills(self) -> int | None:
-        return None  # no cgroup: the kernel's kills are not told apart from any other SIGKILL
+        # no cgroup: the kernel's kills are not told from any other SIGKILL; the watchdog's are
+        return None if self.watchdog is None else self.watchdog.memory_kills
 
     @property
     def limit_exceeded(self) -> str | None:

@@ -67,6 +67,7 @@ class JailedProcess(PipedProcess):
                 memory_bytes=limits.memory_bytes,
                 max_tasks=tasks,
                 fastest=poll_interval,
+                oom_group=limits.oom_group,
             )
         self._checking: asyncio.TimerHandle | None = None
         #: Held while the cgroup is taken from `self.cgroup` to be removed: a release in a thread
@@ -149,6 +150,8 @@ class JailedProcess(PipedProcess):
         return self._oom or (self.watchdog is not None and self.watchdog.out_of_memory)
 
     def oom_kills(self) -> int | None:
+        if self.watchdog is not None:
+            return self.watchdog.memory_kills
         cgroup = self.cgroup  # None once released
         if cgroup is None:
             return self._oom_kills

@@ -48,9 +48,9 @@ class Limits:
     open_files: int = 1024
     file_size_bytes: int = 1 << 30
     core_dumps: bool = False
-    #: A process the kernel kills for memory ends the whole tree (cgroup v2's `memory.oom.group`,
-    #: and the jail's watch). False for a tree of independent processes (a zygote and the children
-    #: it forks for different requests): only the process the kernel picked, the largest, dies.
+    #: A process killed for memory ends the whole tree (cgroup v2's `memory.oom.group`, the jail's
+    #: watch, the watchdog). False for a tree of independent processes (a zygote and the children
+    #: it forks for different requests): only the process picked, the largest, dies.
     oom_group: bool = True
 
 
@@ -96,8 +96,9 @@ class ManagedProcess(Protocol):
         """True once the tree was killed for going over `Limits.memory_bytes`."""
 
     def oom_kills(self) -> int | None:
-        """How many of the tree's processes the kernel has killed for memory so far (its
-        cgroup's record); None when nothing records it (no cgroup)."""
+        """How many of the tree's processes were killed for memory so far: by the kernel (its
+        cgroup's record), or by the watchdog where no cgroup holds the tree; None when neither
+        watches it."""
 
     @property
     def limit_exceeded(self) -> str | None:

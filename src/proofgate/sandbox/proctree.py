@@ -74,6 +74,7 @@ class TreeSample:
     members: dict[int, psutil.Process] = field(default_factory=dict)
     tasks: int = 0  # processes plus their threads (what a pids cgroup would count)
     private_bytes: int = 0  # sum of RssAnon
+    private_by_pid: dict[int, int] = field(default_factory=dict)  # each member's RssAnon
 
 
 def rss_anon_bytes(pid: int) -> int | None:
@@ -252,7 +253,8 @@ class ProcessTree:
         `full`, a full scan made now), their memory and threads read now. Empty once the root is
         gone."""
         members: dict[int, psutil.Process] = {}
-        tasks = private = 0
+        sizes: dict[int, int] = {}
+        tasks = 0
         for pid in _tree_pids(self.root, full=full):
             size = rss_anon_bytes(pid)
             entry = _read_entry(pid) if _PROC else None
@@ -263,8 +265,8 @@ class ProcessTree:
                 continue  # gone meanwhile
             members[pid] = process
             tasks += max(entry.threads if entry else _threads(process), 1)
-            private += size
-        return TreeSample(members, tasks, private)
+            sizes[pid] = size
+        return TreeSample(members, tasks, sum(sizes.values()), sizes)
 
     def private_memory_bytes(self) -> int | None:
         """RssAnon of the tree now (its members as of a look at /proc at most

@@ -4,7 +4,10 @@ The unjailed spawner (`group`) and the jail without a writable cgroup (`jail`) e
 looks at the tree (`proofgate.sandbox.proctree`: RssAnon and tasks of the root and its descendants)
 and kills the whole tree once its private memory, or its task count where that is capped, is over
 the cap; `exceeded` then says which ("memory" or "processes"), and `out_of_memory` is true for
-memory, which is how the spawner's `ManagedProcess.out_of_memory()` reports it.
+memory, which is how the spawner's `ManagedProcess.out_of_memory()` reports it. A tree of
+independent processes (`Limits.oom_group` False: a zygote and its children) is not killed whole
+for memory: its largest member is, as the kernel's OOM killer would pick it, and the watch goes
+on; `memory_kills` counts the kills for memory either way.
 
 Schedule: every `fastest` seconds while the tree moves (its private memory changed by
 `STEADY_BYTES` or more, or its task count changed, since the last look); each look at a steady tree
@@ -19,8 +22,11 @@ before the kill (while a command runs, the REPL driver also looks at the memory,
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Callable
 from typing import Any
+
+import psutil
 
 from proofgate.logs import get_logger
 from proofgate.sandbox.proctree import ProcessTree, TreeSample
@@ -70,9 +76,11 @@ class Watchdog:
         max_tasks: int | None = None,
         fastest: float = POLL_SECONDS,
         slowest: float = POLL_MAX_SECONDS,
+        oom_group: bool = True,
     ) -> None:
         self.tree = tree
         self._kill = kill
+        self._oom_group = oom_group
         self._memory_bytes = memory_bytes
         self._max_tasks = max_tasks
         self._fastest = fastest
@@ -81,6 +89,9 @@ class Watchdog:
         self._last: TreeSample | None = None
         #: "memory" or "processes" once the watchdog killed the tree for going over that cap.
         self.exceeded: str | None = None
+        #: Kills for memory: the tree's (at most one), or each largest member's (`oom_group` False).
+        self.memory_kills = 0
+        self._members_killed: set[psutil.Process] = set()
 
     @property
     def out_of_memory(self) -> bool:
@@ -108,7 +119,10 @@ class Watchdog:
             sample = None  # the tree is gone
         if sample is not None and self.exceeded is None:
             if self._memory_bytes is not None and sample.private_bytes > self._memory_bytes:
-                self._exceed("memory", sample)
+                if self._oom_group:
+                    self._exceed("memory", sample)
+                else:
+                    self._kill_largest(sample)
             elif self._max_tasks is not None and sample.tasks > self._max_tasks:
                 self._exceed("processes", sample)
         self._interval = next_poll(
@@ -144,4 +158,25 @@ class Watchdog:
             private_bytes=sample.private_bytes,
             tasks=sample.tasks,
         )
+        if what == "memory":
+            self.memory_kills += 1
         self._kill()
+
+    def _kill_largest(self, sample: TreeSample) -> None:
+        """Kill the member holding the most private memory (once: a dying one is not counted
+        again), as the kernel picks a process in a cgroup that is not killed as a group."""
+        pid = max(sample.private_by_pid, key=sample.private_by_pid.__getitem__)
+        process = sample.members[pid]
+        if process in self._members_killed:
+            return
+        self._members_killed.add(process)
+        self.memory_kills += 1
+        _log.warning(
+            "limit_exceeded",
+            pid=self.tree.root,
+            limit="memory",
+            killed=pid,
+            private_bytes=sample.private_bytes,
+        )
+        with contextlib.suppress(psutil.Error):
+            process.kill()  # psutil checks the pid is still this process
