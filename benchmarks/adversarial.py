@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import statistics
 import sys
 import time
 from pathlib import Path
@@ -70,25 +71,42 @@ async def judge(case: dict[str, Any], checker: Checker) -> dict[str, Any]:
     return row
 
 
-def markdown(rows: list[dict[str, Any]]) -> str:
+def markdown(rows: list[dict[str, Any]], audit: str = "") -> str:
+    """The cases' table, under a line naming the audit configuration that judged them (`audit`,
+    as `audit_configuration` says it) when given."""
     marks = {True: "✅", False: "❌", None: "⚠️"}
-    lines = ["| case | category | expect | verdict | |", "|---|---|---|---|---|"]
+    lines = [f"Audit: {audit}.", ""] if audit else []
+    lines += ["| case | category | expect | verdict | ms |  |", "|---|---|---|---|---:|---|"]
     for row in rows:
         reason = " ".join(str(row.get("reason", "")).split()).replace("|", "\\|")[:160]
         lines.append(
             f"| {row['id']} | {row.get('category') or ''} | {row.get('expect')} | "
-            f"{row['status']}: {reason} | {marks[row['met']]} |"
+            f"{row['status']}: {reason} | {row.get('time_ms', '')} | {marks[row['met']]} |"
         )
     met = sum(1 for r in rows if r["met"])
     errors = sum(1 for r in rows if r["met"] is None)
     lines.append("")
     lines.append(f"{met}/{len(rows)} cases met their expectation; {errors} could not be judged.")
+    times = [r["time_ms"] for r in rows if isinstance(r.get("time_ms"), (int, float))]
+    if times:
+        lines.append(
+            f"Time per case: median {statistics.median(times):.0f} ms, max {max(times):.0f} ms."
+        )
     return "\n".join(lines) + "\n"
+
+
+def audit_configuration(settings: Settings) -> str:
+    """The audit the cases go through, in its settings' words (the server's own when --server)."""
+    return (
+        f"PROOFGATE_AUDIT_COMPILER={settings.audit_compiler}, "
+        f"PROOFGATE_AUDIT_CHECKER={settings.audit_checker}"
+    )
 
 
 async def main_async(args: argparse.Namespace) -> int:
     cases = load_cases(args.cases)
-    opener = open_backend(Settings(), server=args.server, require_ready=True)
+    settings = Settings()
+    opener = open_backend(settings, server=args.server, require_ready=True)
     try:
         async with opener as checker:
             rows = []
@@ -102,7 +120,7 @@ async def main_async(args: argparse.Namespace) -> int:
     except ProofgateError as exc:
         print(f"cannot check: {exc}", file=sys.stderr)
         return 3
-    table = markdown(rows)
+    table = markdown(rows, "" if args.server else audit_configuration(settings))
     print(table)
     if args.out:
         args.out.mkdir(parents=True, exist_ok=True)

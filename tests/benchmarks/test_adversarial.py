@@ -69,5 +69,7 @@ async def test_rows_say_whether_each_case_met_its_expectation(tmp_path: Path) ->
         ("missed", "proved", False),
         ("down", "error", None),
     ]
-    table = adv.markdown(rows)
+    table = adv.markdown(rows, "PROOFGATE_AUDIT_COMPILER=zygote, PROOFGATE_AUDIT_CHECKER=warm")
     assert "2/4 cases met their expectation; 1 could not be judged." in table
+    assert table.startswith("Audit: PROOFGATE_AUDIT_COMPILER=zygote, PROOFGATE_AUDIT_CHECKER=warm.")
+    assert "Time per case: median" in table
