@@ -80,7 +80,6 @@ class Watchdog:
     ) -> None:
         self.tree = tree
         self._kill = kill
-        self._oom_group = oom_group
         self._memory_bytes = memory_bytes
         self._max_tasks = max_tasks
         self._fastest = fastest
@@ -91,6 +90,7 @@ class Watchdog:
         self.exceeded: str | None = None
         #: Kills for memory: the tree's (at most one), or each largest member's (`oom_group` False).
         self.memory_kills = 0
+        self._oom_group = oom_group
         self._members_killed: set[psutil.Process] = set()
 
     @property
