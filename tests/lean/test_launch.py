@@ -138,3 +138,22 @@ def test_the_jail_environment_carries_nothing_of_the_host(
         "LEAN_NUM_THREADS": str(settings.lean_threads),
     }
     assert not any(str(settings.data_dir) in value for value in env.values())
+
+
+def test_a_commands_shell_words_are_split_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    from proofgate.lean import launch
+
+    splits: list[str] = []
+    split = shlex.split
+
+    def counting(command: str) -> list[str]:
+        splits.append(command)
+        return split(command)
+
+    monkeypatch.setattr(launch.shlex, "split", counting)
+    launch.shell_words.cache_clear()
+    command = "python -S 'a dir/compiler.py' --flag"
+    assert launch.shell_words(command) == ("python", "-S", "a dir/compiler.py", "--flag")
+    assert launch.shell_words(command) == ("python", "-S", "a dir/compiler.py", "--flag")
+    assert splits == [command]  # the audit asks for every check; shlex runs once
+    launch.shell_words.cache_clear()

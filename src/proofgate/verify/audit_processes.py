@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import shlex
 from pathlib import Path
 
 from proofgate.config import Settings
@@ -19,6 +18,7 @@ from proofgate.lean.launch import (
     lean_process_cap,
     lean_thread_args,
     process_cap,
+    shell_words,
 )
 from proofgate.sandbox.process import Limits, Spawner, SpawnSpec
 from proofgate.verify.audit_runs import MAX_OUTPUT, Runner, RunResult, once_more_if_killed
@@ -81,7 +81,7 @@ class AuditProcesses:
         """The exporter's argv for this audit's module: the configured command, or the
         environment's own binary."""
         if self.settings.export_command is not None:
-            command = shlex.split(self.settings.export_command)
+            command = list(shell_words(self.settings.export_command))
         else:
             command = ["lake", "env", str(environment.directory / EXPORTER_BINARY)]
         return exporter_argv(command, olean=olean, module=MODULE, out=out, environment=environment)
@@ -160,7 +160,7 @@ class AuditProcesses:
         `lake env` with `mode`'s flags; a binary not built is an `AuditError` (else `lake env`
         fails, which would read as the text's fault)."""
         if configured is not None:
-            return shlex.split(configured)
+            return list(shell_words(configured))
         binary = environment.directory / ELAB_BINARY
         if not binary.is_file():
             raise AuditError(
@@ -186,7 +186,7 @@ class AuditProcesses:
         directory, the environment's, and Lean refuses a file outside it). A compile killed from
         outside is run once more; killed again, it is an `AuditError` (`once_more_if_killed`)."""
         argv = [
-            *shlex.split(self.settings.compile_command),
+            *shell_words(self.settings.compile_command),
             *lean_thread_args(self.settings),
             *environment.option_args(),
             "--json",
@@ -218,7 +218,7 @@ class AuditProcesses:
         all of Mathlib)."""
         if not self.settings.leanchecker:
             return None
-        argv = [*shlex.split(self.settings.leanchecker_command), MODULE]
+        argv = [*shell_words(self.settings.leanchecker_command), MODULE]
         return await once_more_if_killed(
             lambda: self._run(
                 self._spec(
@@ -235,7 +235,7 @@ class AuditProcesses:
 
     def _checker_command(self, environment: Environment) -> list[str]:
         if self.settings.checker_command is not None:
-            return shlex.split(self.settings.checker_command)
+            return list(shell_words(self.settings.checker_command))
         return ["lake", "env", str(environment.directory / CHECKER_BINARY)]
 
     async def _run(self, jail: tuple[SpawnSpec, Limits]) -> RunResult:
