@@ -95,10 +95,22 @@ async def closed_loop(
     concurrency: int,
     seconds: float,
     send: Send = send_job,
+    until: Callable[[list[Sample]], bool] | None = None,
+    most_seconds: float | None = None,
 ) -> list[Sample]:
     """`concurrency` clients, each sending its next job (with `send`) as soon as its last one is
-    answered, until `seconds` have passed; requests still in flight then are awaited and kept."""
-    stop_at = time.monotonic() + seconds
+    answered, until `seconds` have passed (and, with `until`, until `until(samples)` holds or
+    `most_seconds` have passed); requests still in flight then are awaited and kept."""
+    started = time.monotonic()
+    stop_at = started + seconds
+    give_up_at = started + max(seconds, most_seconds or seconds)
+
+    def going() -> bool:
+        now = time.monotonic()
+        if now < stop_at:
+            return True
+        return until is not None and now < give_up_at and not until(samples)
+
     samples: list[Sample] = []
     limits = httpx.Limits(
         max_connections=concurrency + 4, max_keepalive_connections=concurrency + 4
@@ -108,7 +120,7 @@ async def closed_loop(
     ) as client:
 
         async def one_client() -> None:
-            while time.monotonic() < stop_at:
+            while going():
                 samples.append(await send(client, factory.next()))
 
         await asyncio.gather(*(one_client() for _ in range(concurrency)))

@@ -60,6 +60,10 @@ __all__ = [
 OVERHEAD_WARMUP = 20
 #: Declarations of each bench request (its one theorem), which the checker replays.
 DECLARATIONS = 1
+#: Requests a throughput window must see answered: a window a loaded machine answered none in
+#: is extended (by at most MAX_WINDOW_EXTENSION seconds) until it has seen these many.
+MIN_COMPLETED = 3
+MAX_WINDOW_EXTENSION = 60.0
 
 
 def _round(value: float, digits: int = 3) -> float:
@@ -196,7 +200,9 @@ async def measure_throughput(
     """One (workers, concurrency) point on one side (`audit`: the model, None: audit off):
     closed-loop load, figures over the steady-state window. With the audit on, the warm-up lasts
     at least one request and the window at least three (an audit takes the model's time, or
-    `audit_seconds` as measured when longer), so that the count means something. The ideal is
+    `audit_seconds` as measured when longer), so that the count means something; a window that
+    saw fewer than MIN_COMPLETED answers (a loaded machine) ends at the answer that makes them,
+    and `window_s` says how long it was. The ideal is
     the model's time alone: what the platform charges to start the audit's processes is the
     service's cost, and shows in the ratio. `send` posts each job (proofgate's `/v1/check`
     unless another service is measured on the same load)."""
@@ -218,10 +224,25 @@ async def measure_throughput(
         await asyncio.sleep(max(0.0, window_start - time.monotonic()))
         return await _snapshot(server)
 
+    def counted(samples: list[Sample]) -> bool:
+        """Enough requests answered in the window to count (a loaded machine answers later)."""
+        return sum(1 for s in samples if s.ok and s.received >= window_start) >= MIN_COMPLETED
+
     at_start_task = asyncio.ensure_future(window_snapshot())
     samples = await closed_loop(
-        server.url, factory, concurrency=concurrency, seconds=warmup + window, send=send
+        server.url,
+        factory,
+        concurrency=concurrency,
+        seconds=warmup + window,
+        send=send,
+        until=counted,
+        most_seconds=warmup + window + MAX_WINDOW_EXTENSION,
     )
+    # The window ends as planned, or at the answer that made it count, if that came later.
+    answered = sorted(s.received for s in samples if s.ok and s.received >= window_start)
+    if len(answered) >= MIN_COMPLETED and answered[MIN_COMPLETED - 1] >= window_end:
+        window_end = answered[MIN_COMPLETED - 1] + 1e-9
+        window = window_end - window_start
     at_end, _ = await _snapshot(server)
     cpu_after = server.cpu_seconds()
     children_after = server.children_cpu_seconds()
