@@ -362,7 +362,7 @@ class Zygote:
             returncode=waiting.exited.result(),
             timed_out=timed_out,
             over_limit=over,
-            request_taken=not feeding.done() or feeding.cancelled() or feeding.result(),
+            request_taken=not _refused(feeding),
         )
 
     async def _past_memory(self, pid: int, cap: int) -> None:
@@ -464,6 +464,12 @@ def _ready_line(line: bytes) -> tuple[bool, dict[str, Any] | None] | None:
     if not said["ready"] and header is None:
         return None  # not ready, and no reply to say why
     return said["ready"], header
+
+
+def _refused(feeding: asyncio.Future[bool]) -> bool:
+    """The request's writer found its child's end closed before all of it was written."""
+    done = feeding.done() and not feeding.cancelled() and feeding.exception() is None
+    return done and feeding.result() is False
 
 
 def _over(task: asyncio.Future[tuple[bytes, bool]]) -> bool:

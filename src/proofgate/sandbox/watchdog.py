@@ -167,6 +167,8 @@ class Watchdog:
         again), as the kernel picks a process in a cgroup that is not killed as a group."""
         pid = max(sample.private_by_pid, key=sample.private_by_pid.__getitem__)
         process = sample.members[pid]
+        living = set(sample.members.values())
+        self._members_killed &= living  # only the ones still dying are remembered
         if process in self._members_killed:
             return
         self._members_killed.add(process)
