@@ -249,10 +249,10 @@ class JailedProcess(PipedProcess):
                     empty = cgroup.is_empty()
                 except OSError:
                     empty = False
-                if not empty or (self._oom_group and cgroup.oom_killed()):
+                kills = cgroup.oom_kills()  # one read: the record is kept once it is removed
+                if not empty or (self._oom_group and kills > 0):
                     cgroup.signal_all()  # what is left is dying; a thread outwaits it if need be
                     return False
-                kills = cgroup.oom_kills()
                 if not cgroup.remove_now():
                     return False
                 self._oom_kills, self.cgroup = kills, None
