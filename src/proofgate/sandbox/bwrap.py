@@ -412,11 +412,15 @@ async def run_jailed(
         steps.append(feed())
     else:  # nothing to write: no task for it
         process.stdin.close()
+    collecting = asyncio.gather(*steps, process.wait())
     try:
-        await asyncio.wait_for(asyncio.gather(*steps, process.wait()), timeout)
-    except asyncio.TimeoutError:
-        timed_out = True
+        # not wait_for: on Python 3.11 it swallows a cancellation that meets the run's end
+        done, _ = await asyncio.wait({collecting}, timeout=timeout)
+        timed_out = not done
+        if done:
+            collecting.result()  # a reader's own error
     finally:
+        collecting.cancel()  # its steps, on a timeout or a cancelled caller
         process.kill()  # stragglers holding the pipes, or a cancelled caller: nothing outlives the run
         await process.wait()
     return JailedResult(
