@@ -122,7 +122,7 @@ async def start(
         join_files=join_files,
         oom_score_adj=oom_score_adj,
     )
-    process = await spawn_client.spawn(
+    process = await spawn_client.spawn_server().spawn(
         [SHELL, "-c", script, "proofgate-launch", *argv],
         cwd=cwd,
         env=env,

@@ -35,7 +35,7 @@ from typing import Any
 from proofgate.logs import get_logger
 from proofgate.sandbox.spawned import SpawnedProcess, kill_pidfd
 
-__all__ = ["SpawnServerClient", "spawn", "spawn_server"]
+__all__ = ["SpawnServerClient", "spawn_server"]
 
 _log = get_logger(__name__)
 
@@ -346,17 +346,3 @@ def spawn_server() -> SpawnServerClient:
             _server = SpawnServerClient()
             _server_owner = os.getpid()
         return _server
-
-
-async def spawn(
-    argv: Sequence[str],
-    *,
-    cwd: str,
-    env: Mapping[str, str],
-    stream_limit: int = _STREAM_LIMIT,
-    pass_fds: Sequence[int] = (),
-) -> SpawnedProcess:
-    """Start `argv` through this process's spawn server (see `SpawnServerClient.spawn`)."""
-    return await spawn_server().spawn(
-        argv, cwd=cwd, env=env, stream_limit=stream_limit, pass_fds=pass_fds
-    )
