@@ -5,6 +5,7 @@ hostile attempt is made for real by a child; its reply says what the attempt met
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import errno
 import json
 import os
@@ -298,5 +299,78 @@ async def test_a_child_killed_at_the_zygotes_memory_cap_dies_alone_and_is_out_of
         assert zygote.process.returncode is None and zygote.broken is None
         after = await _run(zygote, "theorem e : True := trivial")
         assert after.export == b"theorem e : True := trivial"
+    finally:
+        await zygote.close()
+
+
+async def test_a_thread_bomb_in_one_child_leaves_its_siblings_and_the_zygote_their_tasks(
+    settings: Settings, tmp_path: Path
+) -> None:
+    """Each child lives in a cgroup of its own (`Limits.member_cgroups`), moved there before it
+    reads its request: a child that starts threads without end meets its own task cap. Without
+    it, the child took every task of the zygote's jail: its sibling could start no thread and
+    the zygote could fork no child for the next request (fails on the code before)."""
+    spawner = _jail(settings)
+    if spawner.cgroups is None and not IN_CI:
+        pytest.skip("no writable cgroup here: children are capped by the watchdog's looks alone")
+    per_child = 12
+    limits = Limits(max_processes=3 * per_child, oom_group=False, member_cgroups=True)
+    zygote = await _start(spawner, tmp_path, limits)
+    jail = zygote.process.cgroup  # type: ignore[attr-defined]  # a JailedProcess's
+    tops = [Path(d) for d in jail._directories()]
+
+    async def run(body: str) -> ChildOutcome:
+        request = json.dumps({"body": body}).encode()
+        return await zygote.run(request, timeout=DEADLINE_SECONDS, max_tasks=per_child, **CAPS)
+
+    def a_task_cap_was_met() -> bool:  # the jail's or a member's
+        return any("max 0" not in e.read_text() for top in tops for e in top.rglob("pids.events"))
+
+    try:
+        bomb = asyncio.ensure_future(run("-- zygote: threads 100000\n-- zygote: sleep 600"))
+        assert await until_async(a_task_cap_was_met)
+        sibling = await run("-- zygote: threads 4\nhonest sibling")
+        assert _reply(sibling)["threads"] == 4, sibling
+        assert not bomb.done()  # the bomb still holds every task it got
+        bomb.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await bomb
+        # a child that cannot go on without its thread (aborts, as a runtime would): its outcome
+        # says it reached its cap
+        strict = await run("-- zygote: threads 100000 strict")
+        assert strict.returncode == -signal.SIGABRT and strict.over_limit == "processes", strict
+        after = await run("theorem f : True := trivial")
+        assert after.export == b"theorem f : True := trivial"
+        assert zygote.broken is None
+    finally:
+        await zygote.close()
+    assert not any(top.exists() for top in tops)  # the jail's cgroup went, its members with it
+
+
+async def test_a_child_past_its_memory_faster_than_any_look_is_killed_by_its_own_cgroup(
+    settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The looks at a child's memory never fire here (as if it grew between two): its own
+    cgroup's cap is what stops it, the kernel's kill is read as out of memory, and the jail,
+    which has no memory cap of its own here, is not what held it."""
+    spawner = _jail(settings)
+    if spawner.cgroups is None and not IN_CI:
+        pytest.skip("no writable cgroup here: children are capped by the watchdog's looks alone")
+
+    async def never(self: Zygote, host: int, cap: int) -> None:
+        await asyncio.get_running_loop().create_future()
+
+    monkeypatch.setattr(Zygote, "_past_memory", never)
+    limits = Limits(memory_bytes=None, oom_group=False, member_cgroups=True)
+    zygote = await _start(spawner, tmp_path, limits)
+    try:
+        hog = await zygote.run(
+            json.dumps({"body": "-- zygote: grow 400"}).encode(),
+            timeout=DEADLINE_SECONDS,
+            memory_bytes=96 << 20,
+            **CAPS,
+        )
+        assert hog.over_limit == "memory" and hog.returncode == -9 and not hog.timed_out, hog
+        assert _reply(await _run(zygote, "theorem g : True := trivial"))["messages"] == []
     finally:
         await zygote.close()

@@ -35,6 +35,7 @@ from proofgate.sandbox import (
     select_spawner,
 )
 from proofgate.sandbox import bwrap as bwrap_module
+from proofgate.sandbox.cgroups import JAIL_LEAF, CgroupV2
 from proofgate.sandbox.process import Limits, ManagedProcess, SpawnSpec
 from proofgate.sandbox.proctree import living, sample_tree
 from proofgate.verify.audit import killed_by
@@ -651,6 +652,38 @@ async def test_fake_v2_oom_record_of_an_independent_tree_leaves_the_jail_running
         await asyncio.wait_for(process.wait(), DEADLINE_SECONDS)
     assert not process.out_of_memory() and process.oom_kills() == 1  # read before removal
     assert not group.exists()
+
+
+async def test_fake_v2_jail_of_capped_members_joins_a_leaf_and_nests_a_cgroup_per_member(
+    settings: Settings, tmp_path: Path
+) -> None:
+    """`Limits.member_cgroups` (a zygote's jail): v2 allows no process in a cgroup beside
+    children with controllers, so the launcher joins a leaf; `confine` nests a member's cgroup
+    with its own caps and moves the process there. A jail that did not ask nests none."""
+    root = make_fake_v2_root(tmp_path / "cgroup")
+    jail = BwrapSpawner(settings, cgroup_root=root)
+    jail.cgroups = FakeV2Tree(root)
+    stamp = f"300.{secrets.randbelow(10**8):08d}"
+    limits = Limits(memory_bytes=64 * MiB, max_processes=8, oom_group=False, member_cgroups=True)
+    process = await jail.spawn(SpawnSpec(argv=["sleep", stamp], cwd=Path("/scratch")), limits)
+    plain = await jail.spawn(SpawnSpec(argv=["sleep", stamp], cwd=Path("/scratch")), Limits())
+    try:
+        assert process.cgroup is not None
+        group = root / process.cgroup.name
+        assert (group / "cgroup.subtree_control").read_text() == "+memory +pids"
+        assert (group / JAIL_LEAF / "cgroup.procs").read_text() == "0"  # the launcher's join
+        assert (group / "cgroup.procs").read_text() == ""
+        member = process.confine(process.pid, memory_bytes=32 * MiB, max_tasks=5)
+        assert isinstance(member, CgroupV2) and member.directory.parent == group
+        assert (member.directory / "memory.max").read_text() == str(32 * MiB)
+        assert (member.directory / "pids.max").read_text() == "5"
+        assert (member.directory / "cgroup.procs").read_text() == str(process.pid)
+        assert plain.confine(plain.pid, memory_bytes=None, max_tasks=5) is None
+    finally:
+        for started in (process, plain):
+            started.kill()
+            await asyncio.wait_for(started.wait(), DEADLINE_SECONDS)
+    assert not group.exists()  # the member's cgroup removed with the jail's
 
 
 # --- run_jailed, spec checks, selection -----------------------------------------------------------

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from proofgate.sandbox.cgroups import (
+    JAIL_LEAF,
     SERVICE_LEAF,
     Cgroup,
     CgroupTree,
@@ -166,6 +167,30 @@ def test_remove_now_takes_an_empty_cgroup_and_only_that(tmp_path: Path) -> None:
         cgroup.is_empty()
 
 
+def test_v2_a_cgroup_nests_members_once_its_own_processes_live_in_a_leaf(tmp_path: Path) -> None:
+    tree = FakeV2Tree(make_fake_v2_root(tmp_path / "cgroup"))
+    jail = tree.create()
+    with pytest.raises(OSError, match="prepare_nesting"):
+        jail.nest("member-1")  # v2 allows no process beside a child with controllers
+    jail.prepare_nesting()
+    assert (jail.directory / "cgroup.subtree_control").read_text() == "+memory +pids"
+    assert jail.join_files() == (jail.directory / JAIL_LEAF / "cgroup.procs",)
+    member = jail.nest("member-1")
+    member.set_limits(memory_bytes=32 * MiB, max_tasks=5)
+    assert (member.directory / "memory.max").read_text() == str(32 * MiB)
+    assert (member.directory / "pids.max").read_text() == "5"
+    assert (member.directory / "memory.oom.group").read_text() == "1"  # the member dies whole
+    # every reader takes the nested cgroups with the jail; the member's records are its own
+    (jail.directory / JAIL_LEAF / "cgroup.procs").write_text(f"{NEVER_A_PID}\n")
+    (member.directory / "cgroup.procs").write_text(f"{NEVER_A_PID - 1}\n")
+    (member.directory / "pids.events").write_text("max 3\n")
+    assert jail.pids() == {NEVER_A_PID, NEVER_A_PID - 1} and not jail.is_empty()
+    assert member.pids() == {NEVER_A_PID - 1} and member.task_cap_hits() == 3
+    assert jail.task_cap_hits() == 0
+    assert jail.remove(timeout=0.1)
+    assert not jail.directory.exists()
+
+
 def test_stale_cgroups_of_dead_services_are_swept(tmp_path: Path) -> None:
     root = make_fake_v2_root(tmp_path / "cgroup")
     tree = CgroupV2Tree(root)
@@ -216,10 +241,11 @@ def _join(cgroup: Cgroup) -> Callable[[], None]:
     return join
 
 
-def _run_in(cgroup: Cgroup, code: str) -> subprocess.Popen[str]:
+def _run_in(cgroup: Cgroup, code: str, *, stdin: bool = False) -> subprocess.Popen[str]:
     return subprocess.Popen(
         [sys.executable, "-c", textwrap.dedent(code)],
         preexec_fn=_join(cgroup),  # noqa: PLW1509 - what the spawner does; these tests start no threads
+        stdin=subprocess.PIPE if stdin else None,
         stdout=subprocess.PIPE,
         text=True,
     )
@@ -288,6 +314,49 @@ def test_real_pids_cap_refuses_forks(real_cgroup: Cgroup) -> None:
         assert len(real_cgroup.pids()) == 8
     finally:
         real_cgroup.kill(timeout=5)
+        child.kill()
+        child.wait()
+    assert real_cgroup.pids() == set()
+
+
+def test_real_member_cgroup_caps_one_process_within_its_parent(real_cgroup: Cgroup) -> None:
+    """A process moved into a nested cgroup (as a zygote's child is) meets that cgroup's task
+    cap, not its parent's; the parent's readers and its removal take the member too."""
+    real_cgroup.set_limits(memory_bytes=None, max_tasks=50)
+    real_cgroup.prepare_nesting()
+    child = _run_in(
+        real_cgroup,
+        """
+        import os, sys, time
+        sys.stdin.readline()  # moved by now
+        forked = 0
+        try:
+            for _ in range(100):
+                if os.fork() == 0:
+                    time.sleep(60)
+                    os._exit(0)
+                forked += 1
+        except OSError:
+            pass
+        print(forked, flush=True)
+        time.sleep(60)
+    """,
+        stdin=True,
+    )
+    try:
+        member = real_cgroup.nest("member-1")
+        member.set_limits(memory_bytes=64 * MiB, max_tasks=4)
+        member.move(child.pid)
+        assert child.stdin and child.stdout
+        child.stdin.write("go\n")
+        child.stdin.flush()
+        assert int(child.stdout.readline()) == 3  # 4 tasks: the program and 3 children
+        assert member.task_cap_hits() >= 1 and len(member.pids()) == 4
+        assert member.pids() <= real_cgroup.pids()
+        with pytest.raises(OSError):
+            member.move(NEVER_A_PID)
+    finally:
+        assert real_cgroup.remove(timeout=5)  # kills the member's processes, rmdirs it first
         child.kill()
         child.wait()
     assert real_cgroup.pids() == set()

@@ -22,6 +22,9 @@ hold in a child that really tried (the reply lists every attempt and the errno i
   of the same zygote) or the zygote itself;
 - `-- zygote: flood N`: write N bytes of reply (past a cap);
 - `-- zygote: grow MB`: hold MB more of private memory, then sleep (past a memory cap);
+- `-- zygote: threads N`: start up to N threads that live as long as the child (Lean's tasks on
+  dedicated threads, or a bomb); the reply's `threads` says how many it got before one failed
+  (`threads N strict`: abort instead, as a runtime that cannot start a thread it needs);
 - `-- zygote: export TEXT`: the export's content (default: the body's first line);
 - `-- zygote: steal`: a forger. It waits for a sibling and reads that sibling's export through
   `/proc/SIBLING/fd/5` (opening a pipe's write end there for reading gives its read end); if it
@@ -39,6 +42,7 @@ import os
 import signal
 import socket
 import sys
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -155,6 +159,18 @@ def _steal() -> tuple[int, bytes]:
         return exc.errno or -1, b""
 
 
+def _start_threads(count: int) -> int:
+    """Start up to `count` threads that wait for the child's exit; how many started."""
+    started = 0
+    for _ in range(count):
+        try:
+            threading.Thread(target=threading.Event().wait, daemon=True).start()
+        except RuntimeError:  # "can't start new thread": clone failed (EAGAIN at pids.max)
+            break
+        started += 1
+    return started
+
+
 def _child(identity: int, fds: list[int], elaborator: object | None) -> None:
     """In the forked child: confine, read the request, answer, exit. Never returns."""
     status = 0
@@ -196,6 +212,10 @@ def _child(identity: int, fds: list[int], elaborator: object | None) -> None:
             elif words[0] == "grow":
                 held.append(bytearray(b"\x01" * (int(words[1]) << 20)))
                 time.sleep(30)
+            elif words[0] == "threads":
+                reply["threads"] = _start_threads(int(words[1]))
+                if words[2:] == ["strict"] and reply["threads"] < int(words[1]):
+                    os.abort()  # as a runtime that cannot start a thread it needs
             elif words[0] == "export":
                 export = " ".join(words[1:]).encode()
             elif words[0] == "steal":

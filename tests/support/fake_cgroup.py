@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from proofgate.sandbox.cgroups import CgroupV2, CgroupV2Tree
+from proofgate.sandbox.cgroups import JAIL_LEAF, CgroupV2, CgroupV2Tree
 
 CONTROL_FILES = {
     "cgroup.procs": "",
@@ -33,11 +33,25 @@ def make_fake_v2_root(path: Path, *, controllers: str = "cpu io memory pids") ->
     return path
 
 
+def _with_control_files(directory: Path) -> None:
+    for file_name, content in CONTROL_FILES.items():
+        (directory / file_name).write_text(content)
+
+
 class FakeCgroupV2(CgroupV2):
+    def prepare_nesting(self) -> None:
+        super().prepare_nesting()
+        _with_control_files(self.directory / JAIL_LEAF)
+
+    def nest(self, name: str) -> FakeCgroupV2:
+        nested = FakeCgroupV2(super().nest(name).directory)
+        _with_control_files(nested.directory)
+        return nested
+
     def remove(self, *, timeout: float = 5.0) -> bool:
         self.kill(timeout=timeout)
-        if self.directory.is_dir():
-            for entry in self.directory.iterdir():
+        for directory in self._subtree():  # rmdir on cgroupfs takes the control files too
+            for entry in directory.iterdir():
                 if entry.is_file():
                     entry.unlink()
         return super().remove(timeout=timeout)
@@ -56,8 +70,7 @@ class FakeV2Tree(CgroupV2Tree):
     def create(self, name: str | None = None) -> FakeCgroupV2:
         cgroup = self.open(name or self.new_name())
         cgroup.directory.mkdir()
-        for file_name, content in CONTROL_FILES.items():
-            (cgroup.directory / file_name).write_text(content)
+        _with_control_files(cgroup.directory)
         if self.with_kill_file:
             (cgroup.directory / "cgroup.kill").write_text("")
         return cgroup

@@ -22,14 +22,16 @@ from typing import Any
 import pytest
 
 from proofgate.environments.registry import Environment
-from proofgate.exceptions import SubmissionError
+from proofgate.exceptions import ReplCrashed, SubmissionError
+from proofgate.lean.header import split_header
+from proofgate.lean.zygote import ChildOutcome
 from proofgate.models import Submission, VerdictStatus
 from proofgate.sandbox.group import ProcessGroupSpawner
 from proofgate.service import CheckerService
 from proofgate.verify.audit import Auditor, AuditRequest
 from proofgate.verify.contract import AuditOutcome, CompileFailure, ExportAuditReport
 from proofgate.verify.warm_audit import REFERENCE_EXPORT
-from proofgate.verify.zygote_audit import children_at_most
+from proofgate.verify.zygote_audit import children_at_most, elaborated
 from tests.support.stack import STANDINS, Stack, make_stack, running_service
 from tests.support.waiting import DEADLINE_SECONDS, until_async
 
@@ -298,5 +300,21 @@ def test_the_zygotes_jail_lets_the_kernel_kill_one_child_not_its_siblings(tmp_pa
     auditor = Auditor(stack.settings, spawner=ProcessGroupSpawner())
     _, _, limits = auditor._zygote_launch(environment)
     assert limits.oom_group is False
+    assert limits.member_cgroups is True  # each child then gets a compile's caps of its own
     assert limits.memory_bytes == (256 << 20) * (1 + children_at_most(stack.settings))
     assert limits.file_size_bytes == 0
+
+
+@pytest.mark.parametrize(
+    ("returncode", "said", "signal_number"),
+    [(-signal.SIGABRT, "and ended by signal SIGABRT", signal.SIGABRT), (1, "and exited 1", None)],
+)
+def test_a_child_that_ended_at_its_task_cap_is_a_crash_that_says_so(
+    returncode: int, said: str, signal_number: int | None
+) -> None:
+    """Its own cgroup's task cap met (`ChildOutcome.over_limit` "processes"), a child that could
+    not go on is the submission's crash, named as such: not a bare signal or exit status."""
+    outcome = ChildOutcome(reply=b"", export=b"", returncode=returncode, over_limit="processes")
+    with pytest.raises(ReplCrashed, match=f"cap of processes and threads {said}$") as caught:
+        elaborated(outcome, split_header(STATEMENT), timeout=1.0, queue_ms=0.0, run_ms=0.0)
+    assert caught.value.signal == signal_number

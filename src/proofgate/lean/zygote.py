@@ -21,8 +21,13 @@ nothing before its request, as a child forked for it would. One that died waitin
 one found dead by the request's write (its end closed before the request was all written) is
 replaced by a child forked for it, once.
 
-The design's per-child cgroup (a fourth descriptor, `cgroup.kill`) is not built: the child is
-killed by the zygote, which sees it in its PID namespace. Only stand-ins have run this protocol
+Where the zygote's jail nests cgroups (`Limits.member_cgroups`, with a writable cgroup), the
+child a request takes is moved into a cgroup of its own before its request is written (it waits
+on its request pipe, running nothing of it): the request's memory and task caps, held by the
+kernel, so a child cannot take its siblings' tasks or memory. The design moves it there at the
+fork instead (`CLONE_INTO_CGROUP`, a fourth descriptor): the move from this side needs no change
+to the shim. The child is still killed by the zygote, which sees it in its PID namespace (its
+cgroup is removed, whatever is left in it killed, once it is reported gone). Only stand-ins have run this protocol
 (`tests/standins/zygote.py`, the bench's simulated zygote); the real one (`proofgate-elab
 --zygote` and its native shim, `Proofgate/native/zygote.c`) is untested against real Lean.
 """
@@ -47,6 +52,7 @@ import psutil
 
 from proofgate.exceptions import ZygoteFailed
 from proofgate.logs import get_logger
+from proofgate.sandbox.cgroups import Cgroup
 from proofgate.sandbox.pipes import read_capped, write_all
 from proofgate.sandbox.process import Limits, ManagedProcess, Spawner, SpawnSpec
 from proofgate.sandbox.proctree import TreeSample, host_pid_in_tree, innermost_pid, rss_anon_bytes
@@ -84,6 +90,22 @@ class ChildOutcome:
     request_taken: bool = True
 
 
+@dataclass(frozen=True)
+class _Caps:
+    """One request's caps: bytes of reply and export, and, None for no cap, private memory
+    (bytes) and tasks (processes and threads)."""
+
+    reply: int
+    export: int
+    memory: int | None
+    tasks: int | None
+
+    @property
+    def watched(self) -> bool:
+        """Whether the child is looked at or confined (which needs its host pid)."""
+        return self.memory is not None or self.tasks is not None
+
+
 @dataclass
 class _Waiting:
     started: asyncio.Future[int]
@@ -117,6 +139,7 @@ class Zygote:
         self.broken: str | None = None
         self._host: int | None = None  # the zygote's pid on the host, once a child showed it
         self._spare: _Child | None = None  # forked ahead, waiting for the next request
+        self._removing: set[asyncio.Future[bool]] = set()  # children's cgroups, being removed
         self.ready = True
         #: The header's reply (a CommandResponse), from a zygote given a header.
         self.header_reply: dict[str, Any] | None = None
@@ -176,22 +199,23 @@ class Zygote:
         max_reply_bytes: int,
         max_export_bytes: int,
         memory_bytes: int | None = None,
+        max_tasks: int | None = None,
     ) -> ChildOutcome:
         """Fork a child for `request`, give it the request, read its reply and export. A child
         past `timeout`, a cap, or `memory_bytes` of private memory (RssAnon, as a REPL worker's
         is measured: the imported environment it shares with the zygote counts, as it would in
-        a worker that imported it) is killed; its outcome says so. Raises ZygoteFailed."""
+        a worker that imported it) is killed; its outcome says so. Where the zygote's jail nests
+        cgroups (`Limits.member_cgroups`), the child is moved into one of its own before it reads
+        its request: `memory_bytes` of new memory and `max_tasks` processes and threads, held by
+        the kernel, so a child cannot take its siblings' share of the jail. Raises
+        ZygoteFailed."""
         if self.broken is not None:
             raise ZygoteFailed(f"the zygote is broken: {self.broken}")
-        caps = (max_reply_bytes, max_export_bytes)
-        outcome = await self._run_child(
-            self._take_spare(), request, timeout=timeout, caps=caps, memory_bytes=memory_bytes
-        )
+        caps = _Caps(max_reply_bytes, max_export_bytes, memory_bytes, max_tasks)
+        outcome = await self._run_child(self._take_spare(), request, timeout=timeout, caps=caps)
         if not outcome.request_taken:  # a child that died before its request: once more
             _log.warning("zygote_child_lost_before_request", returncode=outcome.returncode)
-            outcome = await self._run_child(
-                None, request, timeout=timeout, caps=caps, memory_bytes=memory_bytes
-            )
+            outcome = await self._run_child(None, request, timeout=timeout, caps=caps)
         return outcome
 
     async def _run_child(
@@ -200,10 +224,10 @@ class Zygote:
         request: bytes,
         *,
         timeout: float,
-        caps: tuple[int, int],
-        memory_bytes: int | None,
+        caps: _Caps,
     ) -> ChildOutcome:
         """`run` on `child` (the spare taken) or, if None, on a child forked now."""
+        member: Cgroup | None = None
         try:
             if child is None:
                 child = self._fork()
@@ -215,8 +239,10 @@ class Zygote:
             pid = child.waiting.started.result()
             if pid < 0:
                 raise ZygoteFailed(f"the zygote could not fork: {os.strerror(-pid)}")
+            host = await self._host_pid(pid) if caps.watched else None
+            member = self._confine(host, caps) if host is not None else None
             return await self._follow(
-                child, request, timeout=timeout, caps=caps, memory=(pid, memory_bytes)
+                child, request, timeout=timeout, caps=caps, host=host, member=member
             )
         except asyncio.TimeoutError as exc:
             self._condemn("it did not answer a fork in time")
@@ -224,6 +250,28 @@ class Zygote:
         finally:
             if child is not None:
                 self._release(child)
+            if member is not None:
+                self._remove(member)
+
+    def _confine(self, host: int, caps: _Caps) -> Cgroup | None:
+        """The child `host` moved into a cgroup of its own (its request not yet written: it has
+        run nothing of it), or None where the jail nests none."""
+        try:
+            return self.process.confine(host, memory_bytes=caps.memory, max_tasks=caps.tasks)
+        except OSError as exc:  # gone (its request's write then says so), or the kernel refused
+            _log.warning("zygote_child_not_confined", pid=host, error=str(exc))
+            return None
+
+    def _remove(self, member: Cgroup) -> None:
+        """Remove a child's cgroup: at once when it is empty (its exit reported), else in a
+        thread that kills what is left first (a caller gone before its child ended)."""
+        if member.remove_now():
+            return
+        removing = asyncio.ensure_future(
+            asyncio.to_thread(member.remove, timeout=KILL_WAIT_SECONDS)
+        )
+        self._removing.add(removing)
+        removing.add_done_callback(self._removing.discard)
 
     def _fork(self) -> _Child:
         """Have the zygote fork a child, which waits for its request; raises ZygoteFailed."""
@@ -283,8 +331,9 @@ class Zygote:
         request: bytes,
         *,
         timeout: float,
-        caps: tuple[int, int],
-        memory: tuple[int, int | None],
+        caps: _Caps,
+        host: int | None,
+        member: Cgroup | None,
     ) -> ChildOutcome:
         request_write, reply_read, export_read = child.fds
 
@@ -296,15 +345,14 @@ class Zygote:
             task.add_done_callback(lambda _: os.close(fd))
             return task
 
-        reply = owning(reply_read, read_capped(self._loop, reply_read, caps[0]))
-        export = owning(export_read, read_capped(self._loop, export_read, caps[1]))
+        reply = owning(reply_read, read_capped(self._loop, reply_read, caps.reply))
+        export = owning(export_read, read_capped(self._loop, export_read, caps.export))
         # the request's end closed once written: the child reads its request to the end
         feeding = owning(request_write, write_all(self._loop, request_write, request))
-        pid, memory_bytes = memory
         oom_kills = self.process.oom_kills()  # the jail's record before this child could grow
         watching = asyncio.ensure_future(
-            self._past_memory(pid, memory_bytes)
-            if memory_bytes is not None
+            self._past_memory(host, caps.memory)
+            if host is not None and caps.memory is not None
             else self._loop.create_future()  # no cap: never done
         )
         try:
@@ -314,15 +362,20 @@ class Zygote:
         finally:  # a caller gone (cancelled) included
             for task in (reply, export, feeding, watching):
                 task.cancel()
-        if (
-            outcome.returncode == -signal.SIGKILL
-            and not outcome.timed_out
-            and not outcome.over_limit
-        ):
-            # not killed by this side: by the kernel, for memory, if the jail's record grew
-            now = self.process.oom_kills()
-            if oom_kills is not None and now is not None and now > oom_kills:
+        if outcome.returncode == 0 or outcome.timed_out or outcome.over_limit:
+            return outcome
+        if outcome.returncode == -signal.SIGKILL:
+            # not killed by this side: by the kernel, for memory, if its cgroup's record (or,
+            # with none, the jail's) grew
+            before, now = (
+                (0, member.oom_kills())
+                if member is not None
+                else (oom_kills, self.process.oom_kills())
+            )
+            if before is not None and now is not None and now > before:
                 return dataclasses.replace(outcome, over_limit="memory")
+        if member is not None and member.task_cap_hits() > 0:
+            return dataclasses.replace(outcome, over_limit="processes")  # it failed at its cap
         return outcome
 
     async def _collect(
@@ -365,16 +418,20 @@ class Zygote:
             request_taken=not _refused(feeding),
         )
 
-    async def _past_memory(self, pid: int, cap: int) -> None:
-        """Returns once the child `pid` (as the zygote sees it) holds more than `cap` bytes of
-        private memory; never returns if it cannot be found."""
+    async def _host_pid(self, pid: int) -> int | None:
+        """The host's pid of the child `pid` (as the zygote sees it), or None if it is gone."""
         host = self._child_host_pid(pid)
         if host is None:  # the first child, or the zygote's pid went stale: look at the tree
             host = await asyncio.to_thread(host_pid_in_tree, self.process.pid, pid)
             with contextlib.suppress(psutil.Error):
                 self._host = psutil.Process(host).ppid() if host is not None else None
+        return host
+
+    async def _past_memory(self, host: int, cap: int) -> None:
+        """Returns once the child `host` (its host pid) holds more than `cap` bytes of private
+        memory; never returns once it is gone."""
         interval, last = POLL_SECONDS, None
-        while host is not None:  # on the watchdogs' schedule: faster while it moves
+        while True:  # on the watchdogs' schedule: faster while it moves
             used = rss_anon_bytes(host)
             if used is None:
                 break  # gone: its exit report ends the wait
@@ -448,6 +505,7 @@ class Zygote:
         self._condemn("closed")
         self._channel.close()
         await self.process.wait()
+        await asyncio.gather(*self._removing, return_exceptions=True)
 
 
 def _ready_line(line: bytes) -> tuple[bool, dict[str, Any] | None] | None:

@@ -262,6 +262,8 @@ class BwrapSpawner:
                 cgroup.set_limits(
                     memory_bytes=limits.memory_bytes, max_tasks=tasks, oom_group=limits.oom_group
                 )
+                if limits.member_cgroups:
+                    self._prepare_nesting(cgroup)
             # The launcher joins the cgroup and sets the rlimits before it execs bwrap, and
             # raises the jail's oom_score_adj: under global memory pressure the kernel should
             # pick a jail before the service.
@@ -297,6 +299,15 @@ class BwrapSpawner:
             cgroup=cgroup,
             poll_interval=self._poll_interval,
         )
+
+    @staticmethod
+    def _prepare_nesting(cgroup: Cgroup) -> None:
+        """Make room for members' cgroups; where the kernel refuses, the tree runs without them
+        (each member then capped by the looks alone), said in the log."""
+        try:
+            cgroup.prepare_nesting()
+        except OSError as exc:
+            _log.warning("cgroup_nesting_refused", cgroup=cgroup.name, error=str(exc))
 
     @staticmethod
     def _discard(cgroup: Cgroup | None) -> None:

@@ -6,6 +6,12 @@ or None with the reason when no cgroup is writable (the sandbox then falls back 
 A process joins a cgroup by writing "0" into each of `Cgroup.join_files` before it execs, so even
 its first fork is counted. New cgroups are nested under the service's own cgroup, so whatever caps
 the service itself runs under still hold over its jails.
+
+A jail's cgroup can hold cgroups of its own (`Cgroup.nest`), each capping one member of the tree
+within the jail's caps: a zygote's children, one per request. Under v2 the jail's own processes
+then live in a leaf (`Cgroup.prepare_nesting`, before any joins), as v2 allows processes only in
+cgroups that enable no controller for children. Every reader, kill and removal takes the nested
+cgroups with their parent.
 """
 
 from __future__ import annotations
@@ -35,6 +41,8 @@ DEFAULT_ROOT = Path("/sys/fs/cgroup")
 NAME_PREFIX = "proofgate-"
 #: The leaf a v2 parent's own processes move into, so that it may enable controllers for children.
 SERVICE_LEAF = "proofgate-service"
+#: The leaf a v2 jail's own processes join when its members get cgroups of their own.
+JAIL_LEAF = "jail"
 
 _log = get_logger(__name__)
 
@@ -131,10 +139,6 @@ class Cgroup(ABC):
         `oom_group`: an OOM kill takes every process of the cgroup (v2; v1 kills one)."""
 
     @abstractmethod
-    def pids(self) -> set[int]:
-        """Host PIDs of the processes in the cgroup now."""
-
-    @abstractmethod
     def private_memory_bytes(self) -> int | None:
         """Anonymous memory charged to the cgroup (not the page cache of mmapped files)."""
 
@@ -148,6 +152,35 @@ class Cgroup(ABC):
 
     @abstractmethod
     def _directories(self) -> tuple[Path, ...]: ...
+
+    @abstractmethod
+    def task_cap_hits(self) -> int:
+        """How often a fork or a new thread here failed at `pids.max` (a count that only grows)."""
+
+    def prepare_nesting(self) -> None:
+        """Make room for `nest`, before any process joins."""
+        return  # v1 nests as it is
+
+    @abstractmethod
+    def nest(self, name: str) -> Cgroup:
+        """Make a cgroup below this one, its caps within this one's (raises OSError)."""
+
+    def move(self, pid: int) -> None:
+        """Move the process `pid` (all its threads) here; raises OSError (ESRCH: it is gone)."""
+        for path in self.join_files():
+            _write(path, str(pid))
+
+    def _subtree(self) -> list[Path]:
+        """Every directory of the cgroup, the nested cgroups' before their parent's (rmdir's
+        order); none once the cgroup is gone."""
+        found: list[Path] = []
+        for top in self._directories():
+            found.extend(Path(d) for d, _, _ in os.walk(top, topdown=False))
+        return found
+
+    def pids(self) -> set[int]:
+        """Host PIDs of the processes in the cgroup now, nested cgroups' included."""
+        return set().union(*(_pids_in(d / "cgroup.procs") for d in self._subtree()))
 
     def signal_all(self) -> int:
         """SIGKILL every process in the cgroup once; returns how many were signalled."""
@@ -167,13 +200,16 @@ class Cgroup(ABC):
             time.sleep(0.01)
 
     def is_empty(self) -> bool:
-        """True when no process is in the cgroup; raises OSError when that cannot be read."""
-        return not any(_read(path).split() for path in self.join_files())
+        """True when no process is in the cgroup (nested ones included); raises OSError when that
+        cannot be read."""
+        if any(_read(path).split() for path in self.join_files()):
+            return False
+        return not any(_read(d / "cgroup.procs").split() for d in self._subtree())
 
     def remove_now(self) -> bool:
         """rmdir the cgroup once, without killing or waiting (for an empty cgroup, on the event
         loop); False when the kernel refused (its last tasks still leaving): `remove` then."""
-        for path in self._directories():
+        for path in self._subtree():
             try:
                 path.rmdir()
             except FileNotFoundError:
@@ -187,7 +223,7 @@ class Cgroup(ABC):
         deadline = time.monotonic() + timeout
         self.kill(timeout=timeout)
         # a list, not a generator: every directory is tried even when one fails
-        return all([_rmdir_when_empty(path, deadline) for path in self._directories()])  # noqa: C419
+        return all([_rmdir_when_empty(path, deadline) for path in self._subtree()])  # noqa: C419
 
 
 class CgroupTree(ABC):
@@ -264,8 +300,11 @@ class CgroupV1(Cgroup):
                 _write(swap, str(memory_bytes))
         _write(self.pids_dir / "pids.max", "max" if max_tasks is None else str(max_tasks))
 
-    def pids(self) -> set[int]:
-        return _pids_in(self.memory_dir / "cgroup.procs") | _pids_in(self.pids_dir / "cgroup.procs")
+    def task_cap_hits(self) -> int:
+        return _fields(self.pids_dir / "pids.events").get("max", 0)
+
+    def nest(self, name: str) -> CgroupV1:
+        return _make_v1(CgroupV1(self.memory_dir / name, self.pids_dir / name))
 
     def private_memory_bytes(self) -> int | None:
         stat = _fields(self.memory_dir / "memory.stat")
@@ -279,6 +318,16 @@ class CgroupV1(Cgroup):
             return int(_read(self.memory_dir / "memory.failcnt"))
         except (OSError, ValueError):
             return 0
+
+
+def _make_v1(cgroup: CgroupV1) -> CgroupV1:
+    cgroup.memory_dir.mkdir()
+    try:
+        cgroup.pids_dir.mkdir()
+    except OSError:
+        cgroup.memory_dir.rmdir()
+        raise
+    return cgroup
 
 
 class CgroupV1Tree(CgroupTree):
@@ -297,14 +346,7 @@ class CgroupV1Tree(CgroupTree):
         return CgroupV1(self.memory_parent / name, self.pids_parent / name)
 
     def create(self, name: str | None = None) -> CgroupV1:
-        cgroup = self.open(name or self.new_name())
-        cgroup.memory_dir.mkdir()
-        try:
-            cgroup.pids_dir.mkdir()
-        except OSError:
-            cgroup.memory_dir.rmdir()
-            raise
-        return cgroup
+        return _make_v1(self.open(name or self.new_name()))
 
     def describe(self) -> str:
         return f"cgroup v1 (memory at {self.memory_parent}, pids at {self.pids_parent})"
@@ -316,12 +358,31 @@ class CgroupV2(Cgroup):
     def __init__(self, directory: Path) -> None:
         self.name = directory.name
         self.directory = directory
+        self._leaf: Path | None = None  # where its own processes join, once it nests cgroups
 
     def _directories(self) -> tuple[Path, ...]:
         return (self.directory,)
 
     def join_files(self) -> tuple[Path, ...]:
-        return (self.directory / "cgroup.procs",)
+        return ((self._leaf or self.directory) / "cgroup.procs",)
+
+    def prepare_nesting(self) -> None:
+        if self._leaf is not None:
+            return
+        leaf = self.directory / JAIL_LEAF
+        leaf.mkdir()
+        _write(self.directory / "cgroup.subtree_control", "+memory +pids")
+        self._leaf = leaf
+
+    def nest(self, name: str) -> CgroupV2:
+        if self._leaf is None:  # the kernel would refuse its controllers' files
+            raise OSError(errno.EINVAL, f"{self.name} does not nest cgroups (prepare_nesting)")
+        nested = CgroupV2(self.directory / name)
+        nested.directory.mkdir()
+        return nested
+
+    def task_cap_hits(self) -> int:
+        return _fields(self.directory / "pids.events").get("max", 0)
 
     def set_limits(
         self, *, memory_bytes: int | None, max_tasks: int | None, oom_group: bool = True
@@ -333,9 +394,6 @@ class CgroupV2(Cgroup):
             for optional, value in (("memory.swap.max", "0"), ("memory.oom.group", group)):
                 if (self.directory / optional).exists():  # no swap accounting / older kernel
                     _write(self.directory / optional, value)
-
-    def pids(self) -> set[int]:
-        return _pids_in(self.directory / "cgroup.procs")
 
     def private_memory_bytes(self) -> int | None:
         return _fields(self.directory / "memory.stat").get("anon")

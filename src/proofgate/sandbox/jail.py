@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import os
 import shutil
 import signal
@@ -55,6 +56,8 @@ class JailedProcess(PipedProcess):
         #: The jail's cgroup until `_release` removed it (None after).
         self.cgroup = cgroup
         self._oom_group = limits.oom_group
+        self._member_cgroups = limits.member_cgroups
+        self._member_numbers = itertools.count(1)
         self._oom_kills: int | None = None  # the cgroup's count when it was removed
         self._poll_interval = poll_interval
         self._tree = ProcessTree(self.pid)  # watchdog mode: every process ever seen in the tree
@@ -156,6 +159,21 @@ class JailedProcess(PipedProcess):
         if cgroup is None:
             return self._oom_kills
         return cgroup.oom_kills()
+
+    def confine(
+        self, pid: int, *, memory_bytes: int | None, max_tasks: int | None
+    ) -> Cgroup | None:
+        cgroup = self.cgroup  # None once released
+        if cgroup is None or not self._member_cgroups:
+            return None
+        member = cgroup.nest(f"member-{next(self._member_numbers)}")
+        try:
+            member.set_limits(memory_bytes=memory_bytes, max_tasks=max_tasks)
+            member.move(pid)
+        except OSError:
+            member.remove_now()
+            raise
+        return member
 
     def _check_cgroup(self, cgroup: Cgroup) -> None:
         """End a tree one of whose processes the kernel killed for memory (unless its processes

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
+from proofgate.sandbox.cgroups import Cgroup
 from proofgate.sandbox.proctree import Baseline
 from proofgate.sandbox.spawned import SpawnedProcess
 
@@ -52,6 +53,9 @@ class Limits:
     #: watch, the watchdog). False for a tree of independent processes (a zygote and the children
     #: it forks for different requests): only the process picked, the largest, dies.
     oom_group: bool = True
+    #: The tree's members can be capped one by one (`ManagedProcess.confine`), each in a cgroup
+    #: of its own within the tree's: a zygote's children.
+    member_cgroups: bool = False
 
 
 def rlimits(limits: Limits) -> list[tuple[int, tuple[int, int]]]:
@@ -115,6 +119,14 @@ class ManagedProcess(Protocol):
     def strays(self) -> int:
         """How many processes beyond the baseline the tree holds now, zombies included."""
 
+    def confine(
+        self, pid: int, *, memory_bytes: int | None, max_tasks: int | None
+    ) -> Cgroup | None:
+        """Move `pid`, the host pid of one of the tree's processes, into a cgroup of its own below
+        the tree's, capped at `memory_bytes` (charged from now on) and `max_tasks`; the caller
+        removes it once the process is gone. None when the tree has no cgroup to nest in (no
+        cgroup, or `Limits.member_cgroups` was not asked for). Raises OSError (ESRCH: gone)."""
+
 
 class PipedProcess:
     """What both spawners' processes share: a started `SpawnedProcess`, its pid, its
@@ -157,6 +169,11 @@ class PipedProcess:
             return len(self._baseline.strays(self._members()))
         except OSError:
             return 0
+
+    def confine(
+        self, pid: int, *, memory_bytes: int | None, max_tasks: int | None
+    ) -> Cgroup | None:
+        return None  # a jail with a cgroup nests one (`JailedProcess`)
 
 
 class Spawner(Protocol):

@@ -127,6 +127,7 @@ class AuditProcesses:
             max_processes=limits.max_processes * share if limits.max_processes else None,
             file_size_bytes=0,
             oom_group=False,  # a child the kernel kills for memory dies alone, not its siblings
+            member_cgroups=True,  # and each child has a compile's caps of its own (Zygote.run)
         )
         return self._process_runner()[1], dataclasses.replace(spec, scratch=False), limits
 

@@ -28,9 +28,11 @@ waits behind no check's proof, as the audit's own processes never wait for a REP
 statement has no proof to elaborate, so its child is short); at most `PROOFGATE_MAX_QUEUE`
 waiting in all (then `Busy`).
 
-Not built yet (docs/audit-design.md): the per-child cgroup (the cap above is a watchdog, so a
-child that grows faster than it looks can still reach its zygote's jail cap first and end its
-siblings' checks, `internal`, never a wrong verdict). The real zygote (`proofgate-elab --zygote`
+Under a writable cgroup each child also has a cgroup of its own (`Zygote.run`): the kernel holds
+it to `PROOFGATE_MEMORY_LIMIT_MB` of new memory and a compile's task cap, so a child that grows
+faster than the watchdog looks, or starts threads without end, meets its own cap, not its
+siblings' share of the jail; one that ended after reaching its task cap is `ReplCrashed`, said
+so. The real zygote (`proofgate-elab --zygote`
 and its native shim) is written but untested against real Lean; only the stand-ins run here.
 """
 
@@ -60,6 +62,7 @@ from proofgate.lean.header import (
     map_header_positions,
     split_header,
 )
+from proofgate.lean.launch import process_cap
 from proofgate.lean.pool import ReplRun
 from proofgate.lean.reply import ReplReply
 from proofgate.lean.zygote import ChildOutcome, Zygote
@@ -149,6 +152,7 @@ class Zygotes:
                     max_reply_bytes=MAX_REPLY_BYTES,
                     max_export_bytes=ExportLimits().bytes,
                     memory_bytes=self._settings.memory_limit_mb * 2**20,
+                    max_tasks=process_cap(self._settings),
                 )
             finally:
                 self._running -= 1
@@ -241,14 +245,19 @@ def elaborated(
         raise ReplTimeout(f"the elaboration took longer than {timeout:g} s")
     if outcome.over_limit == "memory":
         raise ReplOutOfMemory("the elaboration held more than its memory cap (killed)")
+    if outcome.over_limit == "processes":
+        raise ReplCrashed(
+            "the elaboration reached its cap of processes and threads and "
+            f"{_ended(outcome.returncode)}",
+            signal=-outcome.returncode if outcome.returncode < 0 else None,
+        )
     if outcome.over_limit == "reply":
         raise ReplProtocolError(f"the elaboration's reply is over {MAX_REPLY_BYTES} bytes")
     if outcome.returncode != 0 and outcome.over_limit is None:
         ended = outcome.returncode
         if ended < 0:
-            name = signal.Signals(-ended).name if -ended in signal.valid_signals() else -ended
-            raise ReplCrashed(f"the elaboration was ended by signal {name}", signal=-ended)
-        raise ReplCrashed(f"the elaboration exited {ended}")
+            raise ReplCrashed(f"the elaboration was {_ended(ended)}", signal=-ended)
+        raise ReplCrashed(f"the elaboration {_ended(ended)}")
     try:
         said = json.loads(outcome.reply)
         if not isinstance(said, dict) or not set(said) <= {"response", "refusal"}:
@@ -271,6 +280,15 @@ def elaborated(
     if outcome.over_limit == "export":
         return Elaborated(run, export_over_cap=True)
     return Elaborated(run, export=outcome.export)
+
+
+def _ended(returncode: int) -> str:
+    """How a child ended, in words: "exited N" or "ended by signal NAME"."""
+    if returncode >= 0:
+        return f"exited {returncode}"
+    number = -returncode
+    name = signal.Signals(number).name if number in signal.valid_signals() else number
+    return f"ended by signal {name}"
 
 
 def _header_reply(zygote: Zygote) -> ReplReply:
