@@ -22,6 +22,7 @@ import pytest
 from proofgate.config import Settings
 from proofgate.exceptions import ZygoteFailed
 from proofgate.lean.zygote import ChildOutcome, Zygote, _Child, _Waiting
+from proofgate.lean.zygote_children import ChildrenOnHost
 from proofgate.sandbox import BwrapSpawner
 from proofgate.sandbox.group import ProcessGroupSpawner
 from proofgate.sandbox.process import Limits, Spawner, SpawnSpec
@@ -357,10 +358,10 @@ async def test_a_child_past_its_memory_faster_than_any_look_is_killed_by_its_own
     if spawner.cgroups is None and not IN_CI:
         pytest.skip("no writable cgroup here: children are capped by the watchdog's looks alone")
 
-    async def never(self: Zygote, host: int, cap: int) -> None:
+    async def never(self: ChildrenOnHost, host: int, cap: int) -> None:
         await asyncio.get_running_loop().create_future()
 
-    monkeypatch.setattr(Zygote, "_past_memory", never)
+    monkeypatch.setattr(ChildrenOnHost, "past_memory", never)
     limits = Limits(memory_bytes=None, oom_group=False, member_cgroups=True)
     zygote = await _start(spawner, tmp_path, limits)
     try:

@@ -48,15 +48,12 @@ from collections.abc import Coroutine
 from dataclasses import dataclass
 from typing import Any
 
-import psutil
-
 from proofgate.exceptions import ZygoteFailed
+from proofgate.lean.zygote_children import ChildrenOnHost
 from proofgate.logs import get_logger
 from proofgate.sandbox.cgroups import Cgroup
 from proofgate.sandbox.pipes import read_capped, write_all
 from proofgate.sandbox.process import Limits, ManagedProcess, Spawner, SpawnSpec
-from proofgate.sandbox.proctree import TreeSample, host_pid_in_tree, innermost_pid, rss_anon_bytes
-from proofgate.sandbox.watchdog import POLL_SECONDS, next_poll
 
 __all__ = ["ChildOutcome", "Zygote"]
 
@@ -68,9 +65,6 @@ STARTED = 1
 EXITED = 2
 COMMAND = struct.Struct("<QII")
 EVENT = struct.Struct("<QIIq")
-#: The line a zygote prints on stdout once its import is done: `{"ready": true}` when it takes
-#: fork commands, with `"header": CommandResponse` when it was given a header (`"ready": false`:
-#: the header has an error, and the zygote exits).
 #: Seconds to wait for a killed child's exit report before the zygote itself is condemned.
 KILL_WAIT_SECONDS = 10.0
 
@@ -137,9 +131,8 @@ class Zygote:
         self._loop = asyncio.get_running_loop()
         self._loop.add_reader(channel.fileno(), self._on_events)
         self.broken: str | None = None
-        self._host: int | None = None  # the zygote's pid on the host, once a child showed it
+        self._children = ChildrenOnHost(process, remove_timeout=KILL_WAIT_SECONDS)
         self._spare: _Child | None = None  # forked ahead, waiting for the next request
-        self._removing: set[asyncio.Future[bool]] = set()  # children's cgroups, being removed
         self.ready = True
         #: The header's reply (a CommandResponse), from a zygote given a header.
         self.header_reply: dict[str, Any] | None = None
@@ -239,8 +232,12 @@ class Zygote:
             pid = child.waiting.started.result()
             if pid < 0:
                 raise ZygoteFailed(f"the zygote could not fork: {os.strerror(-pid)}")
-            host = await self._host_pid(pid) if caps.watched else None
-            member = self._confine(host, caps) if host is not None else None
+            host = await self._children.host_pid(pid) if caps.watched else None
+            member = (
+                self._children.confine(host, memory_bytes=caps.memory, max_tasks=caps.tasks)
+                if host is not None
+                else None
+            )
             return await self._follow(
                 child, request, timeout=timeout, caps=caps, host=host, member=member
             )
@@ -251,27 +248,7 @@ class Zygote:
             if child is not None:
                 self._release(child)
             if member is not None:
-                self._remove(member)
-
-    def _confine(self, host: int, caps: _Caps) -> Cgroup | None:
-        """The child `host` moved into a cgroup of its own (its request not yet written: it has
-        run nothing of it), or None where the jail nests none."""
-        try:
-            return self.process.confine(host, memory_bytes=caps.memory, max_tasks=caps.tasks)
-        except OSError as exc:  # gone (its request's write then says so), or the kernel refused
-            _log.warning("zygote_child_not_confined", pid=host, error=str(exc))
-            return None
-
-    def _remove(self, member: Cgroup) -> None:
-        """Remove a child's cgroup: at once when it is empty (its exit reported), else in a
-        thread that kills what is left first (a caller gone before its child ended)."""
-        if member.remove_now():
-            return
-        removing = asyncio.ensure_future(
-            asyncio.to_thread(member.remove, timeout=KILL_WAIT_SECONDS)
-        )
-        self._removing.add(removing)
-        removing.add_done_callback(self._removing.discard)
+                self._children.remove(member)
 
     def _fork(self) -> _Child:
         """Have the zygote fork a child, which waits for its request; raises ZygoteFailed."""
@@ -351,7 +328,7 @@ class Zygote:
         feeding = owning(request_write, write_all(self._loop, request_write, request))
         oom_kills = self.process.oom_kills()  # the jail's record before this child could grow
         watching = asyncio.ensure_future(
-            self._past_memory(host, caps.memory)
+            self._children.past_memory(host, caps.memory)
             if host is not None and caps.memory is not None
             else self._loop.create_future()  # no cap: never done
         )
@@ -418,42 +395,6 @@ class Zygote:
             request_taken=not _refused(feeding),
         )
 
-    async def _host_pid(self, pid: int) -> int | None:
-        """The host's pid of the child `pid` (as the zygote sees it), or None if it is gone."""
-        host = self._child_host_pid(pid)
-        if host is None:  # the first child, or the zygote's pid went stale: look at the tree
-            host = await asyncio.to_thread(host_pid_in_tree, self.process.pid, pid)
-            with contextlib.suppress(psutil.Error):
-                self._host = psutil.Process(host).ppid() if host is not None else None
-        return host
-
-    async def _past_memory(self, host: int, cap: int) -> None:
-        """Returns once the child `host` (its host pid) holds more than `cap` bytes of private
-        memory; never returns once it is gone."""
-        interval, last = POLL_SECONDS, None
-        while True:  # on the watchdogs' schedule: faster while it moves
-            used = rss_anon_bytes(host)
-            if used is None:
-                break  # gone: its exit report ends the wait
-            if used > cap:
-                return
-            now = TreeSample(tasks=1, private_bytes=used)
-            interval, last = next_poll(interval, last, now), now
-            await asyncio.sleep(interval)
-        await self._loop.create_future()
-
-    def _child_host_pid(self, pid: int) -> int | None:
-        """The host's pid of the child `pid`, from the zygote's own list of children (two short
-        reads, once the zygote's host pid is known), or None."""
-        if self._host is None:
-            return None
-        try:
-            with open(f"/proc/{self._host}/task/{self._host}/children", "rb") as listed:
-                children = [int(c) for c in listed.read().split()]
-        except (OSError, ValueError):
-            return None
-        return next((c for c in children if innermost_pid(c) == pid), None)
-
     async def _kill(self, identity: int, waiting: _Waiting) -> None:
         with contextlib.suppress(OSError):
             self._channel.send(COMMAND.pack(identity, KILL, 0))
@@ -505,11 +446,14 @@ class Zygote:
         self._condemn("closed")
         self._channel.close()
         await self.process.wait()
-        await asyncio.gather(*self._removing, return_exceptions=True)
+        await self._children.close()
 
 
 def _ready_line(line: bytes) -> tuple[bool, dict[str, Any] | None] | None:
-    """A ready line's `(ready, header reply)`, or None when `line` is not one."""
+    """A ready line's `(ready, header reply)`, or None when `line` is not one. A zygote prints it
+    on stdout once its import is done: `{"ready": true}` when it takes fork commands, with
+    `"header": CommandResponse` when it was given a header (`"ready": false`: the header has an
+    error, and the zygote exits)."""
     try:
         said = json.loads(line)
     except ValueError:
