@@ -1,4 +1,4 @@
-"""Timers on a shared grid fire together."""
+"""Timers on a shared grid fire together; a deadline never loses its caller's cancellation."""
 
 from __future__ import annotations
 
@@ -8,7 +8,8 @@ from collections.abc import Awaitable, Callable
 
 import pytest
 
-from proofgate.ticks import grid_delay, sleep_on_grid
+from proofgate.ticks import grid_delay, sleep_on_grid, wait_for
+from tests.support.waiting import DEADLINE_SECONDS
 
 
 @pytest.mark.parametrize("now", [0.0, 0.3, 0.999, 1.0, 12345.678])
@@ -95,3 +96,54 @@ def test_plain_sleeps_from_the_same_starts_wake_in_as_many_passes() -> None:
     assert started == [1000.5, 1000.5625, 1000.625, 1000.6875]
     assert [when for when, _ in woke] == [1001.0, 1001.0625, 1001.125, 1001.1875]
     assert len({one_pass for _, one_pass in woke}) == 4
+
+
+# --- wait_for: a deadline that never loses the caller's cancellation ------------------------------
+
+
+async def test_the_result_comes_back_before_the_deadline() -> None:
+    assert await wait_for(asyncio.sleep(0, result="done"), DEADLINE_SECONDS) == "done"
+
+
+async def test_an_error_of_the_awaitable_is_raised() -> None:
+    async def fails() -> None:
+        raise ValueError("boom")
+
+    with pytest.raises(ValueError, match="boom"):
+        await wait_for(fails(), DEADLINE_SECONDS)
+
+
+async def test_past_the_deadline_it_times_out_and_the_awaitable_is_cancelled() -> None:
+    never: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+    with pytest.raises(asyncio.TimeoutError):
+        await wait_for(never, 0.01)
+    assert never.cancelled()
+
+
+async def test_a_cancellation_that_meets_the_result_is_raised_not_swallowed() -> None:
+    """The result and the cancel in one pass of the loop: asyncio.wait_for on Python 3.11
+    returns the result and the caller goes on (this test fails with it)."""
+    loop = asyncio.get_running_loop()
+    answer: asyncio.Future[str] = loop.create_future()
+    went_on: list[str] = []
+
+    async def caller() -> None:
+        went_on.append(await wait_for(answer, DEADLINE_SECONDS))
+
+    task = asyncio.ensure_future(caller())
+    await asyncio.sleep(0)  # the caller waits
+    answer.set_result("late")
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert went_on == []
+
+
+async def test_a_cancelled_caller_cancels_what_it_waited_for() -> None:
+    never: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+    task = asyncio.ensure_future(wait_for(never, DEADLINE_SECONDS))
+    await asyncio.sleep(0)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert never.cancelled()

@@ -18,7 +18,7 @@ from typing import Any
 import uvicorn
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
-from proofgate.ticks import grid_delay
+from proofgate.ticks import grid_delay, wait_for
 
 try:  # httptools parses in C: a third less server CPU per request than h11 (a dependency; h11 if absent)
     from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
@@ -166,7 +166,7 @@ class Server(uvicorn.Server):
         while not should_exit:
             counter = (counter + round(TICK_SECONDS * 10)) % 864000
             with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(self._woken.wait(), grid_delay(TICK_SECONDS))
+                await wait_for(self._woken.wait(), grid_delay(TICK_SECONDS))
             should_exit = await self.on_tick(counter)
 
     def handle_exit(self, sig: int, frame: FrameType | None) -> None:

@@ -58,6 +58,7 @@ from proofgate.lean.reply import ReplReply
 from proofgate.lean.workers import RECENT_SAMPLES, HeaderFailure, HeaderKey, WorkerSet, note
 from proofgate.models.tenant import LOCAL
 from proofgate.sandbox.process import Spawner
+from proofgate.ticks import wait_for
 
 __all__ = ["PoolStats", "ReplPool", "ReplRun"]
 
@@ -157,7 +158,7 @@ class ReplPool:
         if self._in_flight:
             self._drained.clear()
             try:
-                await asyncio.wait_for(self._drained.wait(), drain_timeout)
+                await wait_for(self._drained.wait(), drain_timeout)
             except asyncio.TimeoutError:
                 note(
                     "warning",

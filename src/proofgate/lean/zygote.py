@@ -54,6 +54,7 @@ from proofgate.logs import get_logger
 from proofgate.sandbox.cgroups import Cgroup
 from proofgate.sandbox.pipes import read_capped, write_all
 from proofgate.sandbox.process import Limits, ManagedProcess, Spawner, SpawnSpec
+from proofgate.ticks import wait_for
 
 __all__ = ["ChildOutcome", "Zygote"]
 
@@ -167,7 +168,7 @@ class Zygote:
             if header is not None:
                 process.stdin.write(json.dumps({"header": header}).encode() + b"\n")
                 await process.stdin.drain()
-            line = await asyncio.wait_for(process.stdout.readline(), ready_timeout)
+            line = await wait_for(process.stdout.readline(), ready_timeout)
         except (asyncio.TimeoutError, ValueError, OSError) as exc:
             line = f"no ready line ({type(exc).__name__})".encode()
         ready = _ready_line(line)

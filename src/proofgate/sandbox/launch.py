@@ -28,6 +28,7 @@ from pathlib import Path
 from proofgate.sandbox import spawn_client
 from proofgate.sandbox.process import Limits, rlimits
 from proofgate.sandbox.spawned import SpawnedProcess
+from proofgate.ticks import wait_for
 
 __all__ = ["HANDSHAKE_SECONDS", "SHELL", "LaunchKilled", "find_prlimit", "launch_script", "start"]
 
@@ -130,7 +131,7 @@ async def start(
         pass_fds=pass_fds,
     )
     try:
-        report = await asyncio.wait_for(process.stdout.readexactly(len(_REPORT)), HANDSHAKE_SECONDS)
+        report = await wait_for(process.stdout.readexactly(len(_REPORT)), HANDSHAKE_SECONDS)
     except asyncio.IncompleteReadError as exc:
         report = exc.partial
     except BaseException:  # cancelled, or no report in time
