@@ -167,7 +167,7 @@ async def test_a_child_over_its_memory_is_killed_alone(zygote: Zygote) -> None:
     hog = await zygote.run(
         json.dumps({"body": "-- zygote: grow 400"}).encode(),
         timeout=DEADLINE_SECONDS,
-        memory_bytes=cap,
+        child_limits=Limits(memory_bytes=cap, max_processes=None),
         **CAPS,
     )
     assert hog.over_limit == "memory" and hog.returncode == -9 and not hog.timed_out, hog
@@ -322,7 +322,9 @@ async def test_a_thread_bomb_in_one_child_leaves_its_siblings_and_the_zygote_the
 
     async def run(body: str) -> ChildOutcome:
         request = json.dumps({"body": body}).encode()
-        return await zygote.run(request, timeout=DEADLINE_SECONDS, max_tasks=per_child, **CAPS)
+        return await zygote.run(
+            request, timeout=DEADLINE_SECONDS, child_limits=Limits(max_processes=per_child), **CAPS
+        )
 
     def a_task_cap_was_met() -> bool:  # the jail's or a member's
         return any("max 0" not in e.read_text() for top in tops for e in top.rglob("pids.events"))
@@ -368,7 +370,7 @@ async def test_a_child_past_its_memory_faster_than_any_look_is_killed_by_its_own
         hog = await zygote.run(
             json.dumps({"body": "-- zygote: grow 400"}).encode(),
             timeout=DEADLINE_SECONDS,
-            memory_bytes=96 << 20,
+            child_limits=Limits(memory_bytes=96 << 20, max_processes=None),
             **CAPS,
         )
         assert hog.over_limit == "memory" and hog.returncode == -9 and not hog.timed_out, hog

@@ -192,20 +192,20 @@ class Zygote:
         timeout: float,
         max_reply_bytes: int,
         max_export_bytes: int,
-        memory_bytes: int | None = None,
-        max_tasks: int | None = None,
+        child_limits: Limits | None = None,
     ) -> ChildOutcome:
         """Fork a child for `request`, give it the request, read its reply and export. A child
-        past `timeout`, a cap, or `memory_bytes` of private memory (RssAnon, as a REPL worker's
-        is measured: the imported environment it shares with the zygote counts, as it would in
-        a worker that imported it) is killed; its outcome says so. Where the zygote's jail nests
-        cgroups (`Limits.member_cgroups`), the child is moved into one of its own before it reads
-        its request: `memory_bytes` of new memory and `max_tasks` processes and threads, held by
-        the kernel, so a child cannot take its siblings' share of the jail. Raises
-        ZygoteFailed."""
+        past `timeout`, a cap, or `child_limits.memory_bytes` of private memory (RssAnon, as a
+        REPL worker's is measured: the imported environment it shares with the zygote counts, as
+        it would in a worker that imported it) is killed; its outcome says so. Where the zygote's
+        jail nests cgroups (`Limits.member_cgroups`), the child is moved into one of its own
+        before it reads its request: that much new memory and `child_limits.max_processes`
+        processes and threads, held by the kernel, so a child cannot take its siblings' share of
+        the jail. Raises ZygoteFailed."""
         if self.broken is not None:
             raise ZygoteFailed(f"the zygote is broken: {self.broken}")
-        caps = _Caps(max_reply_bytes, max_export_bytes, memory_bytes, max_tasks)
+        limits = child_limits or Limits(max_processes=None)
+        caps = _Caps(max_reply_bytes, max_export_bytes, limits.memory_bytes, limits.max_processes)
         outcome = await self._run_child(self._take_spare(), request, timeout=timeout, caps=caps)
         if not outcome.request_taken:  # a child that died before its request: once more
             _log.warning("zygote_child_lost_before_request", returncode=outcome.returncode)

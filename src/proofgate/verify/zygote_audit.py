@@ -62,7 +62,7 @@ from proofgate.lean.header import (
     map_header_positions,
     split_header,
 )
-from proofgate.lean.launch import process_cap
+from proofgate.lean.launch import worker_limits
 from proofgate.lean.pool import ReplRun
 from proofgate.lean.reply import ReplReply
 from proofgate.lean.zygote import ChildOutcome, Zygote
@@ -151,8 +151,7 @@ class Zygotes:
                     timeout=timeout,
                     max_reply_bytes=MAX_REPLY_BYTES,
                     max_export_bytes=ExportLimits().bytes,
-                    memory_bytes=self._settings.memory_limit_mb * 2**20,
-                    max_tasks=process_cap(self._settings),
+                    child_limits=worker_limits(self._settings),
                 )
             finally:
                 self._running -= 1
