@@ -22,7 +22,7 @@ from proofgate.exceptions import (
 )
 from proofgate.lean.repl import STDERR_TAIL_BYTES, ReplProcess
 from proofgate.sandbox.group import ProcessGroupSpawner
-from proofgate.sandbox.process import Limits
+from proofgate.sandbox.process import Launch, Limits
 from tests.standins.repl import standin_spec, start_standin
 from tests.support.waiting import DEADLINE_SECONDS, until_async
 
@@ -90,7 +90,7 @@ async def test_a_reply_of_several_megabytes_is_parsed(repl: ReplProcess) -> None
 
 async def test_a_reply_over_the_cap_kills_the_worker(tmp_path: Path) -> None:
     repl = await ReplProcess.start(
-        ProcessGroupSpawner(), standin_spec(tmp_path), Limits(), max_reply_bytes=2**20
+        Launch(ProcessGroupSpawner(), standin_spec(tmp_path), Limits()), max_reply_bytes=2**20
     )
     try:
         with pytest.raises(ReplProtocolError, match=f"reply over {2**20} bytes"):
@@ -238,7 +238,9 @@ for line in sys.stdin:
 async def _scripted(tmp_path: Path, *replies: dict[str, object]) -> ReplProcess:
     spec = standin_spec(tmp_path)
     argv = [spec.argv[0], "-c", _SCRIPTED_REPL, json.dumps(list(replies))]
-    return await ReplProcess.start(ProcessGroupSpawner(), replace(spec, argv=argv), Limits())
+    return await ReplProcess.start(
+        Launch(ProcessGroupSpawner(), replace(spec, argv=argv), Limits())
+    )
 
 
 @pytest.mark.parametrize(

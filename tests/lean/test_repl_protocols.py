@@ -18,7 +18,7 @@ from proofgate.lean.launch import LeanReplLauncher
 from proofgate.lean.protocol import CURRENT, protocol_for
 from proofgate.lean.repl import ReplProcess
 from proofgate.sandbox.group import ProcessGroupSpawner
-from proofgate.sandbox.process import Limits
+from proofgate.sandbox.process import Launch, Limits
 from tests.environments.toolchains import fake_environment
 from tests.standins.repl import standin_spec
 
@@ -42,7 +42,7 @@ async def _start(tmp_path: Path, version: str, *, prefix: tuple[str, ...] = ()) 
     spec = standin_spec(tmp_path, "--protocol", version)
     spec = replace(spec, argv=[*prefix, *spec.argv])
     return await ReplProcess.start(
-        ProcessGroupSpawner(), spec, Limits(), protocol=protocol_for(version)
+        Launch(ProcessGroupSpawner(), spec, Limits()), protocol=protocol_for(version)
     )
 
 

@@ -22,7 +22,7 @@ from proofgate.lean.reply import (
     parse_reply,
 )
 from proofgate.sandbox.group import ProcessGroupSpawner
-from proofgate.sandbox.process import Limits, SpawnSpec
+from proofgate.sandbox.process import Launch, Limits, SpawnSpec
 from tests.conftest import TRANSCRIPTS_DIR
 
 
@@ -177,7 +177,7 @@ while True:
 async def _answering(tmp_path: Path, reply: object) -> ReplProcess:
     """A process that answers every command with `reply` (whatever the command was)."""
     spec = SpawnSpec(argv=[sys.executable, "-c", _ANSWERS, json.dumps(reply)], cwd=tmp_path)
-    return await ReplProcess.start(ProcessGroupSpawner(), spec, Limits())
+    return await ReplProcess.start(Launch(ProcessGroupSpawner(), spec, Limits()))
 
 
 @pytest.mark.parametrize(

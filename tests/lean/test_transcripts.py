@@ -111,12 +111,12 @@ async def test_real_repl_answers_as_recorded(name: str, shared_dir: Path, tmp_pa
     from proofgate.lean.launch import LeanReplLauncher
     from proofgate.lean.repl import ReplProcess
     from proofgate.sandbox.group import ProcessGroupSpawner
-    from proofgate.sandbox.process import Limits
+    from proofgate.sandbox.process import Launch, Limits
 
     settings = Settings(data_dir=tmp_path / "data")
     spec = LeanReplLauncher(settings).spawn_spec(get_environment(settings, "default"))
     source, expected = _files(shared_dir, name)
-    repl = await ReplProcess.start(ProcessGroupSpawner(), spec, Limits())
+    repl = await ReplProcess.start(Launch(ProcessGroupSpawner(), spec, Limits()))
     got: list[dict[str, object]] = []
     try:
         for command in [

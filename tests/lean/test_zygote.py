@@ -25,7 +25,7 @@ from proofgate.lean.zygote import ChildOutcome, Zygote, _Child, _Waiting
 from proofgate.lean.zygote_children import ChildrenOnHost
 from proofgate.sandbox import BwrapSpawner
 from proofgate.sandbox.group import ProcessGroupSpawner
-from proofgate.sandbox.process import Limits, Spawner, SpawnSpec
+from proofgate.sandbox.process import Launch, Limits, Spawner, SpawnSpec
 from tests.support.ci_gate import IN_CI
 from tests.support.jail import PYTHON, PYTHON_HOME
 from tests.support.waiting import DEADLINE_SECONDS, until, until_async
@@ -58,7 +58,9 @@ async def _start(spawner: Spawner, tmp_path: Path, limits: Limits | None = None)
     spec = _spec()
     if isinstance(spawner, ProcessGroupSpawner):  # no /scratch outside the jail
         spec = SpawnSpec(argv=spec.argv, cwd=tmp_path, env=spec.env)
-    return await Zygote.start(spawner, spec, limits or Limits(), ready_timeout=DEADLINE_SECONDS)
+    return await Zygote.start(
+        Launch(spawner, spec, limits or Limits()), ready_timeout=DEADLINE_SECONDS
+    )
 
 
 @pytest.fixture(params=["unjailed", "jailed"])
@@ -210,7 +212,9 @@ async def test_a_child_cannot_reach_a_sibling_or_the_zygote(jailed_zygote: Zygot
 async def test_a_program_that_never_says_ready_is_no_zygote(tmp_path: Path) -> None:
     spec = SpawnSpec(argv=[sys.executable, "-c", "print('hello')"], cwd=tmp_path)
     with pytest.raises(ZygoteFailed, match="did not start"):
-        await Zygote.start(ProcessGroupSpawner(), spec, Limits(), ready_timeout=DEADLINE_SECONDS)
+        await Zygote.start(
+            Launch(ProcessGroupSpawner(), spec, Limits()), ready_timeout=DEADLINE_SECONDS
+        )
 
 
 async def test_a_cancellation_that_meets_a_killed_childs_exit_is_not_swallowed(

@@ -31,7 +31,7 @@ from proofgate.config import SOURCE_ROOT
 from proofgate.lean.reply import ReplReply
 from proofgate.lean.zygote import ChildOutcome, Zygote
 from proofgate.sandbox.group import ProcessGroupSpawner
-from proofgate.sandbox.process import Limits, SpawnSpec
+from proofgate.sandbox.process import Launch, Limits, SpawnSpec
 from proofgate.sandbox.proctree import ProcessTree
 from proofgate.verify.export import Export, parse_export
 
@@ -83,7 +83,7 @@ def _spec(*options: str) -> SpawnSpec:
 
 async def _start(header: str = HEADER, *options: str) -> Zygote:
     return await Zygote.start(
-        ProcessGroupSpawner(), _spec(*options), Limits(), ready_timeout=600, header=header
+        Launch(ProcessGroupSpawner(), _spec(*options), Limits()), ready_timeout=600, header=header
     )
 
 

@@ -15,7 +15,7 @@ from proofgate.bench.simulated_repl import SCRIPT, SimulatedReplLauncher
 from proofgate.config import Settings
 from proofgate.lean.repl import ReplProcess
 from proofgate.sandbox.group import ProcessGroupSpawner
-from proofgate.sandbox.process import Limits, SpawnSpec
+from proofgate.sandbox.process import Launch, Limits, SpawnSpec
 
 STANDIN_MODULE = "proofgate.bench.simulated_repl"
 #: How a stand-in process shows in a command line: started with `-m` or as a file.
@@ -41,7 +41,9 @@ async def start_standin(
 ) -> ReplProcess:
     """A driver on a fresh stand-in process, unjailed in its own process group."""
     limits = Limits(memory_bytes=memory_limit_bytes)
-    return await ReplProcess.start(ProcessGroupSpawner(), standin_spec(workdir, *options), limits)
+    return await ReplProcess.start(
+        Launch(ProcessGroupSpawner(), standin_spec(workdir, *options), limits)
+    )
 
 
 def standin_launcher(settings: Settings, *options: str) -> SimulatedReplLauncher:

@@ -298,7 +298,7 @@ def test_the_zygotes_jail_lets_the_kernel_kill_one_child_not_its_siblings(tmp_pa
         name="default", directory=tmp_path, toolchain="leanprover/lean4:v4.32.0", packages={}
     )
     auditor = Auditor(stack.settings, spawner=ProcessGroupSpawner())
-    _, _, limits = auditor._zygote_launch(environment)
+    limits = auditor._zygote_launch(environment).limits
     assert limits.oom_group is False
     assert limits.member_cgroups is True  # each child then gets a compile's caps of its own
     assert limits.memory_bytes == (256 << 20) * (1 + children_at_most(stack.settings))

@@ -22,7 +22,7 @@ import pytest
 
 from proofgate.exceptions import NotReady
 from proofgate.sandbox.group import ProcessGroupSpawner
-from proofgate.sandbox.process import Limits, ManagedProcess, SpawnSpec
+from proofgate.sandbox.process import Launch, Limits, ManagedProcess, SpawnSpec
 from proofgate.verify.checkers import (
     Checkers,
     CheckerStats,
@@ -169,7 +169,7 @@ def pool(files: Files, spawner: Recording, *serve: str, **options: Any) -> Check
     argv += ["--import-log", str(files.import_log), "--late-gate", str(files.gate), *serve]
     spec = SpawnSpec(argv=argv, cwd=files.dir, env=dict(os.environ))
     options.setdefault("start_timeout", WAIT_SECONDS)
-    return Checkers(spawner, spec, Limits(max_processes=None), **options)
+    return Checkers(Launch(spawner, spec, Limits(max_processes=None)), **options)
 
 
 async def until(condition: Callable[[], bool]) -> None:

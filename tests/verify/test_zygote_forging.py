@@ -19,7 +19,7 @@ from proofgate.environments.registry import Environment
 from proofgate.models import Submission, VerdictStatus
 from proofgate.sandbox import BwrapSpawner
 from proofgate.sandbox.group import ProcessGroupSpawner
-from proofgate.sandbox.process import Limits, Spawner, SpawnSpec
+from proofgate.sandbox.process import Launch
 from proofgate.service import CheckerService
 from proofgate.verify.audit import Auditor
 from tests.standins.repl import standin_launcher
@@ -50,14 +50,14 @@ class JailedZygotes(Auditor):
         super().__init__(settings, **kwargs)  # type: ignore[arg-type]
         self._visible = (PYTHON_HOME, SECCOMP_HOME, STANDINS, BENCH, scenario_dir)
 
-    def _zygote_launch(self, environment: Environment) -> tuple[Spawner, SpawnSpec, Limits]:
-        _, spec, limits = super()._zygote_launch(environment)
+    def _zygote_launch(self, environment: Environment) -> Launch:
+        spec, limits = (launch := super()._zygote_launch(environment)).spec, launch.limits
         spec = dataclasses.replace(
             spec,
             read_only=(*spec.read_only, *self._visible),
             env={**spec.env, "PYTHONPATH": str(SECCOMP_HOME)},
         )
-        return BwrapSpawner(self.settings), spec, limits
+        return Launch(BwrapSpawner(self.settings), spec, limits)
 
 
 async def test_a_forger_beside_an_honest_proof_gets_what_its_own_text_earns(

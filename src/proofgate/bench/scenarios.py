@@ -46,7 +46,7 @@ from proofgate.lean.header import split_header
 from proofgate.lean.pool import ReplPool
 from proofgate.lean.repl import ReplProcess
 from proofgate.sandbox.group import ProcessGroupSpawner
-from proofgate.sandbox.process import Limits
+from proofgate.sandbox.process import Launch, Limits
 
 __all__ = [
     "expected_audit_seconds",
@@ -78,7 +78,7 @@ async def _driver_latencies(
 ) -> list[float]:
     environment = discover_environments(settings)["default"]
     repl = await ReplProcess.start(
-        ProcessGroupSpawner(), launcher.spawn_spec(environment), Limits()
+        Launch(ProcessGroupSpawner(), launcher.spawn_spec(environment), Limits())
     )
     try:
         header = split_header(jobs[0].code)

@@ -53,7 +53,7 @@ from proofgate.exceptions import (
 from proofgate.lean.protocol import CURRENT, ReplProtocol
 from proofgate.lean.reply import ReplRefusal, ReplReply, parse_reply
 from proofgate.sandbox.pipes import READ_CHUNK, ChildReaders, Frames, FrameTooLarge
-from proofgate.sandbox.process import Limits, ManagedProcess, Spawner, SpawnSpec
+from proofgate.sandbox.process import Launch, ManagedProcess
 
 __all__ = ["WORKER_LOST", "ReplProcess"]
 
@@ -130,19 +130,17 @@ class ReplProcess:
     @classmethod
     async def start(
         cls,
-        spawner: Spawner,
-        spec: SpawnSpec,
-        limits: Limits,
+        launch: Launch,
         *,
         max_reply_bytes: int = MAX_REPLY_BYTES,
         protocol: ReplProtocol = CURRENT,
     ) -> ReplProcess:
-        """Spawn a REPL; its memory cap is `limits.memory_bytes` (checked by the spawner and here).
-        `protocol`: what its version speaks (`proofgate.lean.protocol.protocol_for`)."""
-        process = await spawner.spawn(spec, limits)
+        """Spawn a REPL; its memory cap is `launch.limits.memory_bytes` (checked by the spawner
+        and here). `protocol`: what its version speaks (`proofgate.lean.protocol.protocol_for`)."""
+        process = await launch.spawn()
         return cls(
             process,
-            memory_limit_bytes=limits.memory_bytes,
+            memory_limit_bytes=launch.limits.memory_bytes,
             max_reply_bytes=max_reply_bytes,
             protocol=protocol,
         )

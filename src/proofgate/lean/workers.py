@@ -54,7 +54,7 @@ from proofgate.lean.protocol import protocol_for
 from proofgate.lean.repl import ReplProcess
 from proofgate.lean.reply import ReplReply
 from proofgate.logs import get_logger
-from proofgate.sandbox.process import Limits, Spawner
+from proofgate.sandbox.process import Launch, Limits, Spawner
 from proofgate.ticks import sleep_on_grid
 
 __all__ = [
@@ -213,7 +213,7 @@ async def start_header_worker(
         spec = launcher.spawn_spec(environment)
         protocol = protocol_for(environment.repl_version)  # what its REPL's version speaks
         starting = asyncio.ensure_future(
-            ReplProcess.start(spawner, spec, limits, protocol=protocol)
+            ReplProcess.start(Launch(spawner, spec, limits), protocol=protocol)
         )
         try:
             repl = await asyncio.shield(starting)

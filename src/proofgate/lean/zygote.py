@@ -53,7 +53,7 @@ from proofgate.lean.zygote_children import ChildrenOnHost
 from proofgate.logs import get_logger
 from proofgate.sandbox.cgroups import Cgroup
 from proofgate.sandbox.pipes import read_capped, write_all
-from proofgate.sandbox.process import Limits, ManagedProcess, Spawner, SpawnSpec
+from proofgate.sandbox.process import Launch, Limits, ManagedProcess
 from proofgate.ticks import wait_for
 
 __all__ = ["ChildOutcome", "Zygote"]
@@ -140,15 +140,9 @@ class Zygote:
 
     @classmethod
     async def start(
-        cls,
-        spawner: Spawner,
-        spec: SpawnSpec,
-        limits: Limits,
-        *,
-        ready_timeout: float,
-        header: str | None = None,
+        cls, launch: Launch, *, ready_timeout: float, header: str | None = None
     ) -> Zygote:
-        """Start `spec` (the zygote program) with the channel as its fd 3, give it `header` (one
+        """Start `launch` (the zygote program) with the channel as its fd 3, give it `header` (one
         line `{"header": ...}` on its stdin) when there is one, and wait for its ready line (its
         import done). A header with an error gives a zygote that is not `ready`, whose
         `header_reply` says why (it has exited). Raises ZygoteFailed, or SpawnFailed from the
@@ -156,8 +150,8 @@ class Zygote:
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         ours.setblocking(False)
         try:
-            process = await spawner.spawn(
-                dataclasses.replace(spec, pass_fds=(theirs.fileno(),)), limits
+            process = await launch.spawner.spawn(
+                dataclasses.replace(launch.spec, pass_fds=(theirs.fileno(),)), launch.limits
             )
         except BaseException:
             ours.close()

@@ -20,7 +20,7 @@ from proofgate.sandbox.cgroups import Cgroup
 from proofgate.sandbox.proctree import Baseline
 from proofgate.sandbox.spawned import SpawnedProcess
 
-__all__ = ["Limits", "ManagedProcess", "PipedProcess", "SpawnSpec", "Spawner", "rlimits"]
+__all__ = ["Launch", "Limits", "ManagedProcess", "PipedProcess", "SpawnSpec", "Spawner", "rlimits"]
 
 
 @dataclass(frozen=True)
@@ -182,3 +182,15 @@ class Spawner(Protocol):
     name: str
 
     async def spawn(self, spec: SpawnSpec, limits: Limits) -> ManagedProcess: ...
+
+
+@dataclass(frozen=True)
+class Launch:
+    """How one long-lived process starts: through `spawner`, as `spec` says, under `limits`."""
+
+    spawner: Spawner
+    spec: SpawnSpec
+    limits: Limits
+
+    async def spawn(self) -> ManagedProcess:
+        return await self.spawner.spawn(self.spec, self.limits)

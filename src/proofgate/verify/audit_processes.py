@@ -20,7 +20,7 @@ from proofgate.lean.launch import (
     process_cap,
     shell_words,
 )
-from proofgate.sandbox.process import Limits, Spawner, SpawnSpec
+from proofgate.sandbox.process import Launch, Limits, Spawner, SpawnSpec
 from proofgate.verify.audit_runs import MAX_OUTPUT, Runner, RunResult, once_more_if_killed
 from proofgate.verify.checker_output import LEANCHECKER
 from proofgate.verify.elab_audit import (
@@ -86,7 +86,7 @@ class AuditProcesses:
             command = ["lake", "env", str(environment.directory / EXPORTER_BINARY)]
         return exporter_argv(command, olean=olean, module=MODULE, out=out, environment=environment)
 
-    def _checker_launch(self, environment: Environment) -> tuple[Spawner, SpawnSpec, Limits]:
+    def _checker_launch(self, environment: Environment) -> Launch:
         """How one environment's warm checkers start: `CHECKER --serve`, jailed like the one-shot
         checker, reading the audit's scratch directories and the references (read-only)."""
         scratch_root = self.settings.data_dir / "audit"
@@ -104,11 +104,11 @@ class AuditProcesses:
             writable=[],
             checker=True,
         )
-        return self._process_runner()[1], spec, limits
+        return Launch(self._process_runner()[1], spec, limits)
 
     # --- the zygotes (settings.audit_compiler == "zygote"; verify/zygote_audit.py) ------------
 
-    def _zygote_launch(self, environment: Environment) -> tuple[Spawner, SpawnSpec, Limits]:
+    def _zygote_launch(self, environment: Environment) -> Launch:
         """How one environment's zygotes start: `proofgate-elab --zygote [--option N=V]...`,
         jailed like a compile but with no writable path (its children share its jail) and no
         file writes at all, its caps those of a compile for it and each child it may have."""
@@ -129,7 +129,7 @@ class AuditProcesses:
             oom_group=False,  # a child the kernel kills for memory dies alone, not its siblings
             member_cgroups=True,  # and each child has a compile's caps of its own (Zygote.run)
         )
-        return self._process_runner()[1], dataclasses.replace(spec, scratch=False), limits
+        return Launch(self._process_runner()[1], dataclasses.replace(spec, scratch=False), limits)
 
     # --- the one-shot elaborator (settings.audit_compiler == "elab"; verify/elab_audit.py) ---
 

@@ -32,7 +32,7 @@ from typing import Literal
 from proofgate.exceptions import AuditError, NotReady, SpawnFailed
 from proofgate.logs import get_logger
 from proofgate.sandbox.pipes import READ_CHUNK, ChildReaders, Frames, FrameTooLarge
-from proofgate.sandbox.process import Limits, ManagedProcess, Spawner, SpawnSpec
+from proofgate.sandbox.process import Launch, ManagedProcess
 from proofgate.verify.contract import (
     EXPORT_CONTRACT_VERSION,
     ExportAuditReport,
@@ -167,20 +167,13 @@ class _Checker:
 
     @classmethod
     async def start(
-        cls,
-        spawner: Spawner,
-        spec: SpawnSpec,
-        limits: Limits,
-        *,
-        max_reply_bytes: int,
-        stats: CheckerStats,
-        timeout: float,
+        cls, launch: Launch, *, max_reply_bytes: int, stats: CheckerStats, timeout: float
     ) -> _Checker:
         """Spawn a checker and wait for its ready line (AuditError if it does not come)."""
         try:
-            process = await spawner.spawn(spec, limits)
+            process = await launch.spawn()
         except (OSError, SpawnFailed) as exc:
-            raise AuditError(f"could not start the checker {spec.argv[0]}: {exc}") from exc
+            raise AuditError(f"could not start the checker {launch.spec.argv[0]}: {exc}") from exc
         checker = cls(process, max_reply_bytes=max_reply_bytes, stats=stats)
         try:
             line = await checker._next_line(timeout, what="its ready line")
@@ -394,14 +387,12 @@ class _Slot:
 
 
 class Checkers:
-    """`size` warm checkers started through `spawner` (so jail and limits apply); `check` hands a
+    """`size` warm checkers started by `launch` (so jail and limits apply); `check` hands a
     request to an idle one, waiters queue in order."""
 
     def __init__(
         self,
-        spawner: Spawner,
-        spec: SpawnSpec,
-        limits: Limits,
+        launch: Launch,
         *,
         size: int = CHECKERS,
         recycle_after: int = RECYCLE_AFTER,
@@ -411,7 +402,7 @@ class Checkers:
     ) -> None:
         if size < 1 or recycle_after < 1:
             raise ValueError("a checker pool needs at least one checker and one check per checker")
-        self._spawner, self._spec, self._limits = spawner, spec, limits
+        self._launch = launch
         self.size = size
         self.recycle_after = recycle_after
         self._max_reply = max_reply_bytes
@@ -522,9 +513,7 @@ class Checkers:
     def _start_task(self) -> asyncio.Task[_Checker]:
         task = asyncio.get_running_loop().create_task(
             _Checker.start(
-                self._spawner,
-                self._spec,
-                self._limits,
+                self._launch,
                 max_reply_bytes=self._max_reply,
                 stats=self.stats,
                 timeout=self._start_timeout,

@@ -29,7 +29,7 @@ from proofgate.exceptions import AuditError
 from proofgate.lean.lexer import iter_tokens
 from proofgate.lean.syntax import read_header
 from proofgate.logs import get_logger
-from proofgate.sandbox.process import Limits, Spawner, SpawnSpec
+from proofgate.sandbox.process import Launch
 from proofgate.verify.checkers import Checkers, CheckFailure, CheckRequest
 from proofgate.verify.contract import CompileFailure, ExportAuditReport
 from proofgate.verify.export import FORMAT_VERSION
@@ -61,8 +61,8 @@ REFUSAL_CHARS = 500
 #: itself exits 0 or 1, or by a signal).
 EXPORT_FAILED = 97
 
-#: The spawner, spec and limits one environment's checkers start with.
-CheckerLaunch = Callable[[Environment], tuple[Spawner, SpawnSpec, Limits]]
+#: How one environment's checkers start.
+CheckerLaunch = Callable[[Environment], Launch]
 
 
 def exporter_argv(
@@ -129,11 +129,8 @@ class WarmCheckers:
         async with self._lock:
             pool = self._pools.get(environment.name)
             if pool is None:
-                spawner, spec, limits = self._launch(environment)
                 pool = Checkers(
-                    spawner,
-                    spec,
-                    limits,
+                    self._launch(environment),
                     size=self.settings.checkers,
                     recycle_after=self.settings.checker_recycle,
                     start_timeout=max(self.settings.audit_timeout, 1.0),

@@ -66,14 +66,15 @@ from proofgate.lean.launch import worker_limits
 from proofgate.lean.pool import ReplRun
 from proofgate.lean.reply import ReplReply
 from proofgate.lean.zygote import ChildOutcome, Zygote
-from proofgate.sandbox.process import Limits, Spawner, SpawnSpec
+from proofgate.sandbox.process import Launch
 from proofgate.verify.export import ExportLimits
 
 __all__ = ["Elaborated", "Zygotes", "children_at_most", "elaborated"]
 
 #: A child's reply larger than this is a broken child (the messages of one file).
 MAX_REPLY_BYTES = 16 << 20
-ZygoteLaunch = Callable[[Environment], tuple[Spawner, SpawnSpec, Limits]]
+#: How one environment's zygotes start.
+ZygoteLaunch = Callable[[Environment], Launch]
 
 
 def children_at_most(settings: Settings) -> int:
@@ -190,9 +191,8 @@ class Zygotes:
 
     async def _start(self, key: tuple[str, str], environment: Environment) -> Zygote:
         self._started += 1
-        spawner, spec, limits = self._launch(environment)
         return await Zygote.start(
-            spawner, spec, limits, ready_timeout=self._settings.import_timeout, header=key[1]
+            self._launch(environment), ready_timeout=self._settings.import_timeout, header=key[1]
         )
 
     def _evict(self) -> None:
