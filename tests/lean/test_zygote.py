@@ -381,3 +381,24 @@ async def test_a_child_past_its_memory_faster_than_any_look_is_killed_by_its_own
         assert _reply(await _run(zygote, "theorem g : True := trivial"))["messages"] == []
     finally:
         await zygote.close()
+
+
+async def test_without_a_cgroup_a_thread_bomb_is_killed_alone_by_the_jails_watchdog(
+    settings: Settings, tmp_path: Path
+) -> None:
+    """No writable cgroup: nothing caps a child's threads as they start, and the jail's watchdog
+    finds the tree over its task cap. The zygote's jail holds independent processes
+    (`Limits.oom_group` False), so it kills the member with the most threads, the bomb, not the
+    tree: its sibling and the zygote serve on (killing the tree, both were gone)."""
+    _jail(settings)  # bwrap is here
+    spawner = BwrapSpawner(settings, cgroup_root=tmp_path / "no-cgroups-here")
+    limits = Limits(max_processes=36, oom_group=False, member_cgroups=True)
+    zygote = await _start(spawner, tmp_path, limits)
+    try:
+        bomb = await _run(zygote, "-- zygote: threads 2000\n-- zygote: sleep 600")
+        assert bomb.returncode == -9 and bomb.over_limit == "processes", bomb
+        sibling = await _run(zygote, "-- zygote: threads 4\nhonest sibling")
+        assert _reply(sibling)["threads"] == 4, sibling
+        assert zygote.broken is None and zygote.process.returncode is None
+    finally:
+        await zygote.close()

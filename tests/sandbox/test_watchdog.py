@@ -122,6 +122,22 @@ def test_over_the_memory_cap_an_independent_tree_loses_its_largest_member_only()
     assert child.killed == 1 and dog.memory_kills == 2
 
 
+def test_over_the_task_cap_an_independent_tree_loses_its_busiest_member_only() -> None:
+    """`oom_group` False: a child that starts threads without end is killed, not the tree (its
+    siblings and the zygote), and it is no kill for memory."""
+    zygote, child, bomb = FakeMember(), FakeMember(), FakeMember()
+    members: dict[int, Any] = {1: zygote, 2: child, 3: bomb}
+    over = TreeSample(
+        members, 90, 30 * MiB, {1: 20 * MiB, 2: 8 * MiB, 3: 2 * MiB}, {1: 1, 2: 4, 3: 85}
+    )
+    dog, kills = watchdog(FakeTree(over), memory_bytes=256 * MiB, max_tasks=64, oom_group=False)
+    dog.look()
+    dog.look()  # still dying: not killed again
+    assert (bomb.killed, child.killed, zygote.killed) == (1, 0, 0)
+    assert kills == [] and dog.exceeded is None
+    assert (dog.task_kills, dog.memory_kills) == (1, 0)
+
+
 def test_over_the_task_cap_the_tree_is_killed_but_not_out_of_memory() -> None:
     dog, kills = watchdog(FakeTree(tree_of(10 * MiB, tasks=9)), memory_bytes=64 * MiB, max_tasks=8)
     dog.look()

@@ -321,7 +321,8 @@ class Zygote:
         export = owning(export_read, read_capped(self._loop, export_read, caps.export))
         # the request's end closed once written: the child reads its request to the end
         feeding = owning(request_write, write_all(self._loop, request_write, request))
-        oom_kills = self.process.oom_kills()  # the jail's record before this child could grow
+        # the jail's records before this child could grow
+        oom_kills, task_kills = self.process.oom_kills(), self.process.task_kills()
         watching = asyncio.ensure_future(
             self._children.past_memory(host, caps.memory)
             if host is not None and caps.memory is not None
@@ -338,7 +339,7 @@ class Zygote:
             return outcome
         if outcome.returncode == -signal.SIGKILL:
             # not killed by this side: by the kernel, for memory, if its cgroup's record (or,
-            # with none, the jail's) grew
+            # with none, the jail's) grew; by the jail's watchdog, for threads, if its count did
             before, now = (
                 (0, member.oom_kills())
                 if member is not None
@@ -346,6 +347,8 @@ class Zygote:
             )
             if before is not None and now is not None and now > before:
                 return dataclasses.replace(outcome, over_limit="memory")
+            if self.process.task_kills() > task_kills:
+                return dataclasses.replace(outcome, over_limit="processes")
         if member is not None and member.task_cap_hits() > 0:
             return dataclasses.replace(outcome, over_limit="processes")  # it failed at its cap
         return outcome

@@ -96,6 +96,9 @@ class GroupProcess(PipedProcess):
         # no cgroup: the kernel's kills are not told from any other SIGKILL; the watchdog's are
         return None if self.watchdog is None else self.watchdog.memory_kills
 
+    def task_kills(self) -> int:
+        return 0 if self.watchdog is None else self.watchdog.task_kills
+
     @property
     def limit_exceeded(self) -> str | None:
         return None if self.watchdog is None else self.watchdog.exceeded

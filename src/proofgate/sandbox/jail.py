@@ -160,6 +160,9 @@ class JailedProcess(PipedProcess):
             return self._oom_kills
         return cgroup.oom_kills()
 
+    def task_kills(self) -> int:
+        return 0 if self.watchdog is None else self.watchdog.task_kills
+
     def confine(
         self, pid: int, *, memory_bytes: int | None, max_tasks: int | None
     ) -> Cgroup | None:

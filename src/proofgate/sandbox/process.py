@@ -104,6 +104,11 @@ class ManagedProcess(Protocol):
         cgroup's record), or by the watchdog where no cgroup holds the tree; None when neither
         watches it."""
 
+    def task_kills(self) -> int:
+        """How many of the tree's processes its watchdog killed for holding the most threads over
+        the task cap (a tree of independent processes, `Limits.oom_group` False); 0 where none
+        did (under a cgroup the kernel refuses the thread instead)."""
+
     @property
     def limit_exceeded(self) -> str | None:
         """ "memory" or "processes" once the tree was killed for going over that cap, else None."""

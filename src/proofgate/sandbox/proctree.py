@@ -75,6 +75,7 @@ class TreeSample:
     tasks: int = 0  # processes plus their threads (what a pids cgroup would count)
     private_bytes: int = 0  # sum of RssAnon
     private_by_pid: dict[int, int] = field(default_factory=dict)  # each member's RssAnon
+    tasks_by_pid: dict[int, int] = field(default_factory=dict)  # each member's threads
 
 
 def rss_anon_bytes(pid: int) -> int | None:
@@ -254,7 +255,7 @@ class ProcessTree:
         gone."""
         members: dict[int, psutil.Process] = {}
         sizes: dict[int, int] = {}
-        tasks = 0
+        threads: dict[int, int] = {}
         for pid in _tree_pids(self.root, full=full):
             size = rss_anon_bytes(pid)
             entry = _read_entry(pid) if _PROC else None
@@ -264,9 +265,9 @@ class ProcessTree:
                     return TreeSample()
                 continue  # gone meanwhile
             members[pid] = process
-            tasks += max(entry.threads if entry else _threads(process), 1)
+            threads[pid] = max(entry.threads if entry else _threads(process), 1)
             sizes[pid] = size
-        return TreeSample(members, tasks, sum(sizes.values()), sizes)
+        return TreeSample(members, sum(threads.values()), sum(sizes.values()), sizes, threads)
 
     def private_memory_bytes(self) -> int | None:
         """RssAnon of the tree now (its members as of a look at /proc at most

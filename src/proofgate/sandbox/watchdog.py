@@ -5,9 +5,10 @@ looks at the tree (`proofgate.sandbox.proctree`: RssAnon and tasks of the root a
 and kills the whole tree once its private memory, or its task count where that is capped, is over
 the cap; `exceeded` then says which ("memory" or "processes"), and `out_of_memory` is true for
 memory, which is how the spawner's `ManagedProcess.out_of_memory()` reports it. A tree of
-independent processes (`Limits.oom_group` False: a zygote and its children) is not killed whole
-for memory: its largest member is, as the kernel's OOM killer would pick it, and the watch goes
-on; `memory_kills` counts the kills for memory either way.
+independent processes (`Limits.oom_group` False: a zygote and its children) is not killed whole:
+over the memory cap its largest member is, as the kernel's OOM killer would pick it, over the
+task cap the member with the most threads, and the watch goes on; `memory_kills` counts the
+kills for memory either way.
 
 Schedule: every `fastest` seconds while the tree moves (its private memory changed by
 `STEADY_BYTES` or more, or its task count changed, since the last look); each look at a steady tree
@@ -90,6 +91,8 @@ class Watchdog:
         self.exceeded: str | None = None
         #: Kills for memory: the tree's (at most one), or each largest member's (`oom_group` False).
         self.memory_kills = 0
+        #: Members killed for holding the most threads over the task cap (`oom_group` False).
+        self.task_kills = 0
         self._oom_group = oom_group
         self._members_killed: set[psutil.Process] = set()
 
@@ -122,9 +125,12 @@ class Watchdog:
                 if self._oom_group:
                     self._exceed("memory", sample)
                 else:
-                    self._kill_largest(sample)
+                    self._kill_largest(sample, "memory")
             elif self._max_tasks is not None and sample.tasks > self._max_tasks:
-                self._exceed("processes", sample)
+                if self._oom_group:
+                    self._exceed("processes", sample)
+                else:
+                    self._kill_largest(sample, "processes")
         self._interval = next_poll(
             self._interval, self._last, sample, fastest=self._fastest, slowest=self._slowest
         )
@@ -162,23 +168,29 @@ class Watchdog:
             self.memory_kills += 1
         self._kill()
 
-    def _kill_largest(self, sample: TreeSample) -> None:
-        """Kill the member holding the most private memory (once: a dying one is not counted
-        again), as the kernel picks a process in a cgroup that is not killed as a group."""
-        pid = max(sample.private_by_pid, key=sample.private_by_pid.__getitem__)
+    def _kill_largest(self, sample: TreeSample, what: str) -> None:
+        """Kill the member holding the most of `what` ("memory": private memory, as the kernel
+        picks a process in a cgroup that is not killed as a group; "processes": threads), once:
+        a dying one is not counted again."""
+        held = sample.private_by_pid if what == "memory" else sample.tasks_by_pid
+        pid = max(held, key=held.__getitem__)
         process = sample.members[pid]
         living = set(sample.members.values())
         self._members_killed &= living  # only the ones still dying are remembered
         if process in self._members_killed:
             return
         self._members_killed.add(process)
-        self.memory_kills += 1
+        if what == "memory":
+            self.memory_kills += 1
+        else:
+            self.task_kills += 1
         _log.warning(
             "limit_exceeded",
             pid=self.tree.root,
-            limit="memory",
+            limit=what,
             killed=pid,
             private_bytes=sample.private_bytes,
+            tasks=sample.tasks,
         )
         with contextlib.suppress(psutil.Error):
             process.kill()  # psutil checks the pid is still this process
