@@ -288,25 +288,26 @@ def test_real_membership_memory_and_kill(real_cgroup: Cgroup) -> None:
         child.wait()
 
 
+#: Forks children that sleep until a fork is refused, prints how many it made, then sleeps.
+FORK_UNTIL_REFUSED = """
+import os, time
+forked = 0
+try:
+    for _ in range(100):
+        if os.fork() == 0:
+            time.sleep(60)
+            os._exit(0)
+        forked += 1
+except OSError:
+    pass
+print(forked, flush=True)
+time.sleep(60)
+"""
+
+
 def test_real_pids_cap_refuses_forks(real_cgroup: Cgroup) -> None:
     real_cgroup.set_limits(memory_bytes=None, max_tasks=8)
-    child = _run_in(
-        real_cgroup,
-        """
-        import os, time
-        forked = 0
-        try:
-            for _ in range(100):
-                if os.fork() == 0:
-                    time.sleep(60)
-                    os._exit(0)
-                forked += 1
-        except OSError:
-            pass
-        print(forked, flush=True)
-        time.sleep(60)
-    """,
-    )
+    child = _run_in(real_cgroup, FORK_UNTIL_REFUSED)
     try:
         assert child.stdout
         forked = int(child.stdout.readline())
@@ -324,24 +325,9 @@ def test_real_member_cgroup_caps_one_process_within_its_parent(real_cgroup: Cgro
     cap, not its parent's; the parent's readers and its removal take the member too."""
     real_cgroup.set_limits(memory_bytes=None, max_tasks=50)
     real_cgroup.prepare_nesting()
+    # it starts forking once told to: after the test has moved it
     child = _run_in(
-        real_cgroup,
-        """
-        import os, sys, time
-        sys.stdin.readline()  # moved by now
-        forked = 0
-        try:
-            for _ in range(100):
-                if os.fork() == 0:
-                    time.sleep(60)
-                    os._exit(0)
-                forked += 1
-        except OSError:
-            pass
-        print(forked, flush=True)
-        time.sleep(60)
-    """,
-        stdin=True,
+        real_cgroup, "import sys; sys.stdin.readline()\n" + FORK_UNTIL_REFUSED, stdin=True
     )
     try:
         member = real_cgroup.nest("member-1")
