@@ -27,9 +27,11 @@ on its request pipe, running nothing of it): the request's memory and task caps,
 kernel, so a child cannot take its siblings' tasks or memory. The design moves it there at the
 fork instead (`CLONE_INTO_CGROUP`, a fourth descriptor): the move from this side needs no change
 to the shim. The child is still killed by the zygote, which sees it in its PID namespace (its
-cgroup is removed, whatever is left in it killed, once it is reported gone). Only stand-ins have run this protocol
-(`tests/standins/zygote.py`, the bench's simulated zygote); the real one (`proofgate-elab
---zygote` and its native shim, `Proofgate/native/zygote.c`) is untested against real Lean.
+cgroup is removed, whatever is left in it killed, once it is reported gone).
+
+Only stand-ins have run this protocol (`tests/standins/zygote.py`, the bench's simulated zygote);
+the real one (`proofgate-elab --zygote` and its native shim, `Proofgate/native/zygote.c`) is
+untested against real Lean.
 """
 
 from __future__ import annotations
