@@ -6,6 +6,7 @@ These run, never skip, in CI (`CI` set); elsewhere they skip only when bwrap is 
 from __future__ import annotations
 
 import asyncio
+import errno
 import gc
 import json
 import logging
@@ -684,6 +685,30 @@ async def test_fake_v2_jail_of_capped_members_joins_a_leaf_and_nests_a_cgroup_pe
             started.kill()
             await asyncio.wait_for(started.wait(), DEADLINE_SECONDS)
     assert not group.exists()  # the member's cgroup removed with the jail's
+
+
+async def test_a_jail_whose_cgroup_cannot_nest_runs_without_member_cgroups(
+    settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The kernel refusing the jail's nesting does not refuse the jail: it runs, each member
+    capped by the looks alone, and `confine` says None instead of failing every request."""
+    root = make_fake_v2_root(tmp_path / "cgroup")
+    jail = BwrapSpawner(settings, cgroup_root=root)
+    jail.cgroups = FakeV2Tree(root)
+
+    def refused(self: CgroupV2) -> None:
+        raise OSError(errno.EBUSY, "Device or resource busy")
+
+    monkeypatch.setattr(CgroupV2, "prepare_nesting", refused)
+    stamp = f"300.{secrets.randbelow(10**8):08d}"
+    limits = Limits(max_processes=8, oom_group=False, member_cgroups=True)
+    process = await jail.spawn(SpawnSpec(argv=["sleep", stamp], cwd=Path("/scratch")), limits)
+    try:
+        assert process.cgroup is not None and process.returncode is None
+        assert process.confine(process.pid, memory_bytes=None, max_tasks=5) is None
+    finally:
+        process.kill()
+        await asyncio.wait_for(process.wait(), DEADLINE_SECONDS)
 
 
 # --- run_jailed, spec checks, selection -----------------------------------------------------------

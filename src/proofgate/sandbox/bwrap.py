@@ -13,6 +13,7 @@ docs/sandbox.md says what is isolated, how, and what was not tested.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import os
 import shutil
 import subprocess
@@ -262,8 +263,8 @@ class BwrapSpawner:
                 cgroup.set_limits(
                     memory_bytes=limits.memory_bytes, max_tasks=tasks, oom_group=limits.oom_group
                 )
-                if limits.member_cgroups:
-                    self._prepare_nesting(cgroup)
+                if limits.member_cgroups and not self._prepare_nesting(cgroup):
+                    limits = dataclasses.replace(limits, member_cgroups=False)
             # The launcher joins the cgroup and sets the rlimits before it execs bwrap, and
             # raises the jail's oom_score_adj: under global memory pressure the kernel should
             # pick a jail before the service.
@@ -301,13 +302,15 @@ class BwrapSpawner:
         )
 
     @staticmethod
-    def _prepare_nesting(cgroup: Cgroup) -> None:
-        """Make room for members' cgroups; where the kernel refuses, the tree runs without them
-        (each member then capped by the looks alone), said in the log."""
+    def _prepare_nesting(cgroup: Cgroup) -> bool:
+        """Make room for members' cgroups; False where the kernel refuses (said in the log): the
+        tree then runs without them, each member capped by the looks alone."""
         try:
             cgroup.prepare_nesting()
         except OSError as exc:
             _log.warning("cgroup_nesting_refused", cgroup=cgroup.name, error=str(exc))
+            return False
+        return True
 
     @staticmethod
     def _discard(cgroup: Cgroup | None) -> None:
