@@ -395,7 +395,7 @@ async def test_without_a_cgroup_a_thread_bomb_is_killed_alone_by_the_jails_watch
     limits = Limits(max_processes=36, oom_group=False, member_cgroups=True)
     zygote = await _start(spawner, tmp_path, limits)
     try:
-        bomb = await _run(zygote, "-- zygote: threads 2000\n-- zygote: sleep 600")
+        bomb = await _run(zygote, "-- zygote: threads 300\n-- zygote: sleep 600")
         assert bomb.returncode == -9 and bomb.over_limit == "processes", bomb
         sibling = await _run(zygote, "-- zygote: threads 4\nhonest sibling")
         assert _reply(sibling)["threads"] == 4, sibling
