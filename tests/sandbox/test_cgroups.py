@@ -348,6 +348,26 @@ def test_real_member_cgroup_caps_one_process_within_its_parent(real_cgroup: Cgro
     assert real_cgroup.pids() == set()
 
 
+def test_real_removal_of_a_left_cgroup_takes_its_members_processes(
+    real_tree: CgroupTree, real_cgroup: Cgroup
+) -> None:
+    """A cgroup opened by name (as the sweep of a dead service's opens it) knows nothing of its
+    members: its removal still finds them, kills their processes and removes them first."""
+    real_cgroup.prepare_nesting()
+    member = real_cgroup.nest("member-1")
+    child = _run_in(member, "import time; print('ready', flush=True); time.sleep(60)")
+    try:
+        assert child.stdout and child.stdout.readline() == "ready\n"
+        left = real_tree.open(real_cgroup.name)
+        assert not left.nests and child.pid not in left.pids()  # read without a walk
+        assert left.remove(timeout=5)
+        assert child.wait(5) == -9
+        assert not any((parent / real_cgroup.name).exists() for parent in real_tree._parents())
+    finally:
+        child.kill()
+        child.wait()
+
+
 def test_real_memory_cap_kills_and_is_recorded(real_cgroup: Cgroup) -> None:
     real_cgroup.set_limits(memory_bytes=48 * MiB, max_tasks=None)
     child = _run_in(

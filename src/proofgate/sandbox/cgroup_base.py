@@ -10,6 +10,7 @@ import secrets
 import signal
 import time
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
 from pathlib import Path
 
 from proofgate.logs import get_logger
@@ -109,6 +110,8 @@ class Cgroup(ABC):
     """One process tree's cgroup. Every method but `set_limits` is best-effort and never raises."""
 
     name: str
+    #: Whether cgroups were nested below it (`prepare_nesting`, `nest`): its readers walk them.
+    nests: bool = False
 
     @abstractmethod
     def join_files(self) -> tuple[Path, ...]:
@@ -142,7 +145,7 @@ class Cgroup(ABC):
 
     def prepare_nesting(self) -> None:
         """Make room for `nest`, before any process joins."""
-        return  # v1 nests as it is
+        self.nests = True  # v1 nests as it is
 
     @abstractmethod
     def nest(self, name: str) -> Cgroup:
@@ -161,19 +164,30 @@ class Cgroup(ABC):
             found.extend(Path(d) for d, _, _ in os.walk(top, topdown=False))
         return found
 
+    def _counted(self) -> Sequence[Path]:
+        """The directories whose processes are the cgroup's: the nested cgroups' too once it
+        nests (a walk; every other cgroup is read without one, as a REPL worker's after each
+        command)."""
+        return self._subtree() if self.nests else self._directories()
+
     def pids(self) -> set[int]:
         """Host PIDs of the processes in the cgroup now, nested cgroups' included."""
-        return set().union(*(pids_listed(d / "cgroup.procs") for d in self._subtree()))
+        return _listed_in(self._counted())
+
+    def _every_pid(self) -> set[int]:
+        """`pids`, nested cgroups looked for whether or not this object made them (a kill, or the
+        removal of a cgroup a service that died left)."""
+        return _listed_in(self._subtree())
 
     def signal_all(self) -> int:
         """SIGKILL every process in the cgroup once; returns how many were signalled."""
-        return kill_each(self.pids())
+        return kill_each(self._every_pid())
 
     def kill(self, *, timeout: float = 5.0) -> bool:
         """SIGKILL until the cgroup is empty (a fork racing the kill is caught by the next pass)."""
         deadline = time.monotonic() + timeout
         while True:
-            pids = {pid for pid in self.pids() if pid > 1 and pid != os.getpid()}
+            pids = {pid for pid in self._every_pid() if pid > 1 and pid != os.getpid()}
             if not pids:
                 return True
             kill_each(pids)
@@ -187,7 +201,7 @@ class Cgroup(ABC):
         cannot be read."""
         if any(read_control(path).split() for path in self.join_files()):
             return False
-        return not any(read_control(d / "cgroup.procs").split() for d in self._subtree())
+        return not any(read_control(d / "cgroup.procs").split() for d in self._counted())
 
     def remove_now(self) -> bool:
         """rmdir the cgroup once, without killing or waiting (for an empty cgroup, on the event
@@ -207,6 +221,13 @@ class Cgroup(ABC):
         self.kill(timeout=timeout)
         # a list, not a generator: every directory is tried even when one fails
         return all([rmdir_when_empty(path, deadline) for path in self._subtree()])  # noqa: C419
+
+
+def _listed_in(directories: Sequence[Path]) -> set[int]:
+    found: set[int] = set()
+    for directory in directories:
+        found |= pids_listed(directory / "cgroup.procs")
+    return found
 
 
 class CgroupTree(ABC):

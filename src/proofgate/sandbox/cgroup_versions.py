@@ -54,7 +54,9 @@ class CgroupV1(Cgroup):
         return control_fields(self.pids_dir / "pids.events").get("max", 0)
 
     def nest(self, name: str) -> CgroupV1:
-        return _make_v1(CgroupV1(self.memory_dir / name, self.pids_dir / name))
+        nested = _make_v1(CgroupV1(self.memory_dir / name, self.pids_dir / name))
+        self.nests = True
+        return nested
 
     def private_memory_bytes(self) -> int | None:
         stat = control_fields(self.memory_dir / "memory.stat")
@@ -123,6 +125,7 @@ class CgroupV2(Cgroup):
         leaf.mkdir()
         write_control(self.directory / "cgroup.subtree_control", "+memory +pids")
         self._leaf = leaf
+        self.nests = True
 
     def nest(self, name: str) -> CgroupV2:
         if self._leaf is None:  # the kernel would refuse its controllers' files
