@@ -679,6 +679,9 @@ async def test_fake_v2_jail_of_capped_members_joins_a_leaf_and_nests_a_cgroup_pe
         assert (member.directory / "memory.max").read_text() == str(32 * MiB)
         assert (member.directory / "pids.max").read_text() == "5"
         assert (member.directory / "cgroup.procs").read_text() == str(process.pid)
+        # the kernel's part once the jail is killed: a fake file would list its pid for ever,
+        # and the jail's release would signal that number until its timeout, reused or not
+        (member.directory / "cgroup.procs").write_text("")
         assert plain.confine(plain.pid, memory_bytes=None, max_tasks=5) is None
     finally:
         for started in (process, plain):
