@@ -47,8 +47,8 @@ async def wait_for(awaitable: Awaitable[T], timeout: float | None) -> T:
         raise
     if not done:
         task.cancel()
+        task.add_done_callback(_taken)  # taken even if the caller is cancelled while it ends
         await asyncio.wait({task})  # raises only for the caller's own cancellation
-        _taken(task)
         raise asyncio.TimeoutError
     return task.result()
 
