@@ -13,6 +13,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
+from proofgate.batch.executors.ray_cluster import import_ray
 from proofgate.exceptions import ConfigError
 
 __all__ = ["LOOPBACK", "local_cluster"]
@@ -52,14 +53,10 @@ def local_cluster(
 @contextmanager
 def _loopback_only() -> Iterator[tuple[Any, Any]]:
     """Ray and its `Cluster`, resolving "localhost" to 127.0.0.1 while inside."""
-    try:
-        import ray
-        from ray._private import ray_constants
-        from ray.cluster_utils import Cluster
-    except ImportError as exc:
-        raise ConfigError(
-            "Ray is not installed: install the `ray` extra (pip install 'proofgate[ray]')"
-        ) from exc
+    ray = import_ray()
+    from ray._private import ray_constants
+    from ray.cluster_utils import Cluster
+
     if ray.is_initialized():
         raise ConfigError("Ray is already initialised in this process: shut it down first")
     # Read at Ray's import: a Ray imported earlier in this process needs telling as well.
