@@ -29,7 +29,7 @@ import secrets
 import time
 from collections import OrderedDict
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from pydantic import ValidationError
 
@@ -74,9 +74,11 @@ from proofgate.verify.policy import PolicyConfig, check_submission
 
 if TYPE_CHECKING:
     from proofgate.config import Settings
-    from proofgate.service import CheckerService
+    from proofgate.environments.registry import Environment
+    from proofgate.lean.launch import ReplLauncher
+    from proofgate.sandbox.process import Spawner
 
-__all__ = ["SessionManager"]
+__all__ = ["CheckingService", "SessionManager"]
 
 #: The placeholder proof used to validate a statement's shape and policy when a session opens.
 _PLACEHOLDER_PROOF = "by\n  sorry"
@@ -86,11 +88,21 @@ _REMEMBER_ENDED = 4096
 _log = get_logger("proofgate.sessions")
 
 
+class CheckingService(Protocol):
+    """What sessions use of the service they belong to (`proofgate.service.CheckerService`)."""
+
+    @property
+    def settings(self) -> Settings: ...
+    def repl_backend(self) -> tuple[Spawner, ReplLauncher]: ...
+    def environment(self, name: str) -> Environment: ...
+    async def check(self, submission: Submission, *, tenant: str = ...) -> Verdict: ...
+
+
 class SessionManager:
     """Every open session of one `CheckerService`; `finish` goes through its full check."""
 
     def __init__(
-        self, service: CheckerService, *, clock: Callable[[], float] = time.monotonic
+        self, service: CheckingService, *, clock: Callable[[], float] = time.monotonic
     ) -> None:
         self._service = service
         self._clock = clock
