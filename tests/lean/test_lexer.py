@@ -180,9 +180,39 @@ def test_interpolated_string_code_is_lexed() -> None:
     tokens = tokenize('s!"a {by run_tac pure ()} b {x}" ++ "plain {run_cmd}"')
     words = [t.text for t in tokens if t.kind is TokenKind.IDENT]
     assert "run_tac" in words and "x" in words
-    assert "run_cmd" not in words  # a plain string's braces are text
     pieces = [t for t in tokens if t.kind is TokenKind.STRING and t.interpolated]
-    assert [p.text for p in pieces] == ['"a {', "} b {", '}"']
+    assert [p.text for p in pieces][:3] == ['"a {', "} b {", '}"']
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        'trace[Meta.debug] "{(by_elab pure ())}"',  # a notation's interpolatedStr argument
+        'throwErrorAt ref "{(by_elab pure ())}"',
+        'foo "{run_cmd}"',
+    ],
+)
+def test_braces_of_a_string_lean_may_interpolate_are_read_as_code(text: str) -> None:
+    """Only the parser before a string decides whether Lean interpolates it, and a notation's
+    `interpolatedStr` argument is invisible here: the code a reading could run is read."""
+    words = [t.text for t in tokenize(text) if t.kind is TokenKind.IDENT]
+    assert {"by_elab", "run_cmd"} & set(words)
+
+
+@pytest.mark.parametrize(
+    "text",
+    ['#check foo! "{/-"\n#eval IO.println 1\n-- -/}"', 'def s := "{"\n#eval 1 --"'],
+)
+def test_a_string_whose_two_readings_end_apart_is_malformed(text: str) -> None:
+    tokens = tokenize(text)
+    malformed = [t for t in tokens if t.kind is TokenKind.MALFORMED]
+    assert malformed and malformed[0].problem and malformed[0].text.startswith('"{')
+    assert any(t.kind is TokenKind.HASH and t.text == "#eval" for t in tokens)
+
+
+def test_a_string_read_alike_both_ways_is_not_malformed() -> None:
+    tokens = tokenize('example : "{a} }".length = 5 := by decide')
+    assert not any(t.kind is TokenKind.MALFORMED for t in tokens)
 
 
 def test_throw_error_strings_are_interpolated() -> None:

@@ -65,6 +65,7 @@ class Token:
     parts: tuple[str, ...] = field(default=())  # IDENT: name components, guillemets removed
     quoted: bool = False  # IDENT: some component was written «like this»
     interpolated: bool = False  # STRING: a piece of an interpolated string
+    problem: str = ""  # MALFORMED: what is wrong, when more is known than "malformed"
 
     @property
     def name(self) -> str:
@@ -128,8 +129,9 @@ _NEWLINE = re.compile("\n")
 _ASCII_ID_FIRST = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz_")
 _QUOTABLE = frozenset("\\\"'rnt")  # Lean's isQuotableCharDefault
 _HEX = frozenset("0123456789abcdefABCDEF")
-#: Keywords whose string argument Lean parses as an interpolated string (`{...}` is code).
-_INTERPOLATING = frozenset({"throwError", "throwErrorAt", "dbg_trace", "logInfoAt"})
+#: Tokens after which Lean surely parses a string as interpolated (`{...}` is code). After any other
+#: token it may, or may not: a term (`throwErrorAt ref "..."`), a bracket (`trace[c] "..."`).
+_INTERPOLATING = frozenset({"s!", "m!", "f!", "throwError", "dbg_trace", "println!"})
 #: After a `'` that is not a char literal, these could start a string or comment that Lean's
 #: recovery (resuming inside the broken literal) would not see: the `'` is then MALFORMED.
 _HIDING_STARTS = ('"', "\\", "«", "`")
@@ -156,6 +158,7 @@ class _Lexer:
         parts: tuple[str, ...] = (),
         quoted: bool = False,
         interpolated: bool = False,
+        problem: str = "",
     ) -> Token:
         starts = self._line_starts
         line = bisect.bisect_right(starts, start)
@@ -175,6 +178,7 @@ class _Lexer:
             parts=parts,
             quoted=quoted,
             interpolated=interpolated,
+            problem=problem,
         )
         self.tokens.append(token)
         return token
@@ -231,7 +235,7 @@ class _Lexer:
             kind = TokenKind.DOC_COMMENT if doc else TokenKind.BLOCK_COMMENT
             self._emit(kind, start, self.pos, terminated=closed)
         elif char == '"':
-            self._lex_string(start, interpolated=self._string_is_interpolated())
+            self._lex_string_either_way(start)
         elif char == "'" and nxt != "'":
             self._lex_char(start)
         elif char.isdigit() and char.isascii():
@@ -278,14 +282,60 @@ class _Lexer:
 
     # --- strings -----------------------------------------------------------------------------
     def _string_is_interpolated(self) -> bool:
-        """`s!"..."`, `m!"..."`, `f!"..."`, `throwError "..."`: the braces hold code."""
+        """`s!"..."`, `m!"..."`, `f!"..."`, `throwError "..."`: surely interpolated."""
         for token in reversed(self.tokens):
             if token.kind.is_comment:
                 continue
-            if token.kind is TokenKind.IDENT and not token.quoted:
-                return token.text.endswith("!") or token.text in _INTERPOLATING
-            return False
+            return token.is_word(*_INTERPOLATING)
         return False
+
+    def _lex_string_either_way(self, start: int) -> None:
+        """A string Lean may read as plain or as interpolated, as the parser before it decides
+        (a notation's `interpolatedStr` argument is invisible here). With no `{` both read alike;
+        otherwise its code is read as interpolated, and if the two readings end apart (`"{/-"`)
+        the string is MALFORMED: what follows it depends on which one Lean takes."""
+        if self._string_is_interpolated():
+            self._lex_string(start, interpolated=True)
+            return
+        plain_end = self._plain_string_end(start)
+        if plain_end is None or "{" not in self.text[start:plain_end]:
+            self._lex_string(start, interpolated=False)
+            return
+        mark = len(self.tokens)
+        self._lex_string(start, interpolated=True)
+        read = self.tokens[mark:]
+        if self.pos == plain_end and all(
+            t.terminated and t.kind is not TokenKind.MALFORMED for t in read
+        ):
+            return
+        del self.tokens[mark:]
+        self.pos = plain_end
+        self._emit(
+            TokenKind.MALFORMED,
+            start,
+            plain_end,
+            terminated=False,
+            problem="this string ends elsewhere if Lean reads it as interpolated (`{` starts "
+            "code) than if it reads it as plain, so what follows it depends on the parser "
+            "before it: escape the braces in an `s!` string or avoid `{` here",
+        )
+
+    def _plain_string_end(self, start: int) -> int | None:
+        """Where a plain string from `start` ends, or None when it has a bad escape or never ends
+        (its plain reading is then MALFORMED whatever else it could be)."""
+        text, offset = self.text, start + 1
+        while offset < self.length:
+            char = text[offset]
+            if char == '"':
+                return offset + 1
+            if char == "\\":
+                size = self._escape_length(offset, in_string=True, interpolated=False)
+                if size is None:
+                    return None
+                offset += size
+                continue
+            offset += 1
+        return None
 
     def _escape_length(self, offset: int, *, in_string: bool, interpolated: bool) -> int | None:
         """Length of the escape at the backslash at `offset`, or None if Lean rejects it."""
@@ -376,7 +426,13 @@ class _Lexer:
             self.pos = close + 1
             self._emit(TokenKind.CHAR, start, self.pos)
             return
-        hazard = nxt in _HIDING_STARTS or self.text.startswith(("--", "/-", 'r"', "r#"), start + 1)
+        # Lean's charLitFnAux takes the next two characters before it reports a missing `'`, and
+        # resumes after them: a string or comment starting at either reads differently there.
+        hazard = any(
+            self._at(offset) in _HIDING_STARTS
+            or self.text.startswith(("--", "/-", 'r"', "r#"), offset)
+            for offset in (start + 1, start + 2)
+        )
         self.pos = start + 1
         self._emit(
             TokenKind.MALFORMED if hazard else TokenKind.SYMBOL,
