@@ -26,7 +26,7 @@ from proofgate.verify.policy import (
     check_source,
     check_submission,
 )
-from proofgate.verify.rules import RULES
+from proofgate.verify.rules import HASH_ALLOWED, HASH_DENIED, RULES
 from tests.support.adversarial import CLASSES, FIELDS, OWN_CASES, load_cases
 from tests.support.stack import make_stack, running_service
 
@@ -58,6 +58,11 @@ OWN_EXPECTED_RULE = {
     "own-checker-guard-msgs-eval": "eval",
     "own-host-run-cmd-shell": "run-code",
     "own-host-include-str": "host-file",
+    "own-host-aesop-default-builder": "aesop-tactic-rule",
+    "own-host-second-attribute": "code-attribute",
+    "own-host-trace-interpolation": "run-code",
+    "own-checker-unclosed-string": "malformed-literal",
+    "own-resource-count-heartbeats": "heartbeats",
     "own-host-extern": "code-attribute",
     "own-host-aesop-tactic": "aesop-tactic-rule",
     "own-host-polyrith": "network",
@@ -195,6 +200,44 @@ REFUSED = [
     ("invisible-character", "theorem x :\u00a0True := trivial\n"),
     ("confusable-identifier", "theorem t\u03bf : True := trivial\n"),
     ("confusable-identifier", "def \u212aelvin := 1\n"),
+    # A second attribute list or aesop clause is read like the first.
+    (
+        "code-attribute",
+        "@[simp] theorem p : True := trivial\n@[implemented_by g] def f : Nat := 0\n",
+    ),
+    (
+        "aesop-tactic-rule",
+        "example : True := by aesop\nexample : True := by aesop (add safe tactic t)\n",
+    ),
+    # Without a builder, Aesop tries a rule as a `tactic` rule first.
+    ("aesop-tactic-rule", "@[aesop safe] def t : TacticM Unit := pure ()\n"),
+    ("aesop-tactic-rule", "@[aesop norm 5] private abbrev t : TacticM Unit := pure ()\n"),
+    ("aesop-tactic-rule", "def t : TacticM Unit := pure ()\nattribute [aesop safe] t\n"),
+    (
+        "aesop-tactic-rule",
+        "def t : TacticM Unit := pure ()\nexample : True := by aesop (add safe t)\n",
+    ),
+    (
+        "aesop-tactic-rule",
+        "example : True := by aesop (add unsafe 50% (show TacticM Unit from t))\n",
+    ),
+    ("heartbeats", "#count_heartbeats in\ntheorem x : True := trivial\n"),
+    ("heartbeats", "count_heartbeats in\ntheorem x : True := trivial\n"),
+    ("code-attribute", "@[gcongr_forward] def ext : Nat := 0\n"),
+    ("code-attribute", "@[missing_docs_handler foo] def h : Nat := 0\n"),
+    ("code-attribute", "@[unused_variables_ignore_fn] def h : Nat := 0\n"),
+    ("native-code", "#check Lean.\u00abofReduceBool\u00bb\n"),
+    ("native-code", "example : 2 + 2 = 4 := by decide +\u00abnative\u00bb\n"),
+    # Literals whose end Lean may see elsewhere: what follows must not hide from the scan.
+    ("malformed-literal", '#check foo! "{/-"\n#eval IO.println 1\n-- -/}"\n'),
+    ("malformed-literal", 'example := \'x"\n#eval IO.println 1 --"\n'),
+    ("malformed-literal", "example := 'x--#eval IO.println 1\n"),
+    ("malformed-literal", "example := 'x/- #eval IO.println 1 -- -/\n"),
+    ("malformed-literal", 'example := "\n#eval IO.println 1\n'),
+    ("malformed-literal", 'example := r#"\n#eval IO.println 1\n'),
+    ("malformed-literal", "example := \u00ab\n#eval IO.println 1\n"),
+    ("run-code", 'def f : CoreM Unit := do\n  trace[Meta.debug] "{(by_elab pure ())}"\n'),
+    ("run-code", 'def f : CoreM Unit := do\n  throwErrorAt ref "{(by_elab pure ())}"\n'),
 ]
 
 
@@ -234,11 +277,36 @@ ALLOWED = [
     HEADER
     + "example (a b : ℕ) (h : a < b) : a ≤ b := by\n  aesop (add unsafe 50% apply Nat.le_of_lt)\n",
     HEADER + "@[aesop unsafe 20% apply] theorem w (a : ℕ) : a ≤ a + 1 := by omega\n",
+    HEADER + "@[aesop safe] theorem w2 (a : ℕ) : a ≤ a + 1 := by omega\n",
+    HEADER + "@[aesop safe (rule_sets := [Foo]) apply] def d (a : ℕ) : a ≤ a := le_rfl\n",
+    HEADER + "example (a b : ℕ) (h : a < b) : a ≤ b := by aesop (add safe Nat.le_of_lt)\n",
+    HEADER + 'example : "{a} }".length = 5 := by decide\n',
     HEADER + 'notation "‖" x "‖₁" => x + 1\ntheorem v : True := trivial\n',
     HEADER + "theorem u : sorry = sorry := by admit\n",
     HEADER + "axiom cheat : False\n",
     HEADER + "noncomputable section\nopen Classical\nend\n",
 ]
+
+
+#: Each bracketed construct the scan reads as a whole, once.
+_EARLIER_CONSTRUCTS = (
+    "@[simp] theorem p0 : True := trivial\nattribute [simp] p0\n"
+    "example : True := by aesop (add safe apply True.intro)\n"
+    'def s0 : String := s!"{1}" ++ "{2}"\n'
+)
+
+
+_ANYWHERE = [case for case in REFUSED if case[0] not in ("prelude", "import-not-allowed")]
+
+
+@pytest.mark.parametrize(
+    ("rule", "text"), _ANYWHERE, ids=[f"{r}-{i}" for i, (r, _) in enumerate(_ANYWHERE)]
+)
+def test_an_earlier_construct_of_the_same_kind_hides_nothing(rule: str, text: str) -> None:
+    """The class behind a refusal, not the sample: after one of each bracketed construct the
+    scan reads as a whole (attribute lists, aesop clauses, interpolated strings), every refused
+    text is refused by the same rule (`prelude` and imports only count at the file's start)."""
+    assert rule in rules(_EARLIER_CONSTRUCTS + text)
 
 
 @pytest.mark.parametrize("text", ALLOWED)
@@ -558,10 +626,15 @@ def test_no_token_soup_crashes_the_policy(parts: list[str]) -> None:
     assert json.dumps([v.model_dump() for v in result.violations])
 
 
-def test_docs_list_every_rule() -> None:
-    docs = (SOURCE_ROOT / "docs" / "policy.md").read_text(encoding="utf-8")
-    for name in RULES:
-        assert f"`{name}`" in docs, name
+def test_docs_list_every_rule_as_the_table_says() -> None:
+    docs = (SOURCE_ROOT / "docs" / "policy.md").read_text(encoding="utf-8").splitlines()
+    for name, rule in RULES.items():
+        row = f"| `{name}` | {rule.refuses} | {rule.strict} | {rule.permissive} |"
+        assert row in docs, name
+    hash_line = next(line for line in docs if line.startswith("`#` commands: allowed are"))
+    allowed, denied = hash_line.split("Denied anywhere")
+    assert all(f"`{word}`" in allowed for word in HASH_ALLOWED)
+    assert all(f"`{word}`" in denied and f"`{word}`" not in allowed for word in HASH_DENIED)
 
 
 def test_unclosed_or_endless_brackets_are_refused_not_trusted() -> None:

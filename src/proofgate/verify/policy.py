@@ -10,6 +10,7 @@ traces allowed; heartbeat limits above the cap lowered instead of refused).
 from __future__ import annotations
 
 import functools
+import itertools
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -19,11 +20,18 @@ from proofgate.environments.registry import CORE_MODULE_ROOTS
 from proofgate.lean.lexer import Token, TokenKind, tokenize
 from proofgate.lean.syntax import COMMAND_WORDS, imported_module
 from proofgate.models import Violation
+from proofgate.verify.aesop_rules import (
+    AESOP_BUILDERS,
+    decorated_definition,
+    own_definitions,
+    rule_runs_own_code,
+)
 from proofgate.verify.rules import (
     BIDI,
     CODE_ATTRIBUTE_SUFFIXES,
     CODE_ATTRIBUTES,
     CONFUSABLE,
+    COUNT_HEARTBEATS,
     HASH_DENIED,
     HASH_KNOWN,
     INVISIBLE,
@@ -144,6 +152,7 @@ class _Scan:
         # How far each kind of bracketed scan has read: a construct nested inside one already
         # read is not read again (so unclosed brackets cost linear time, not quadratic).
         self._scanned: dict[str, int] = {"attribute": -1, "aesop": -1, "eval": -1}
+        self._definitions: frozenset[str] | None = None
 
     def refuse(self, rule: str, token: Token, message: str) -> None:
         self.refuse_at(rule, token.line, token.column, message)
@@ -157,6 +166,13 @@ class _Scan:
     def run(self) -> PolicyResult:
         self._characters()
         for index, token in enumerate(self.code):
+            if not token.terminated and token.kind is not TokenKind.MALFORMED:
+                self.refuse(
+                    "malformed-literal",
+                    token,
+                    "this literal is never closed: Lean reports it at its start and reads on "
+                    "from there, so the text after it would be read as commands; close it",
+                )
             if token.kind is TokenKind.IDENT:
                 self._identifier(index, token)
             elif token.kind is TokenKind.HASH:
@@ -165,9 +181,9 @@ class _Scan:
                 self.refuse(
                     "malformed-literal",
                     token,
-                    "this literal is malformed, and Lean's "
-                    "error recovery could read the text after it as commands: fix the "
-                    "quote or the escape",
+                    token.problem
+                    or "this literal is malformed, and Lean's error recovery could read the text "
+                    "after it as commands: fix the quote or the escape",
                 )
             elif token.text == "@[":
                 self._attributes(index + 1)
@@ -239,6 +255,8 @@ class _Scan:
         strict = self.config.strict
         if strict:
             self._confusable(token)
+        if strict:
+            self._native_name(index, token)
         if token.quoted:  # «unsafe» is a name, never the keyword
             return
         word = token.text
@@ -256,11 +274,11 @@ class _Scan:
             )
         elif word == "import":
             self._import(index)
-        elif word == "native" and strict and self._native_option(index):
+        elif word in COUNT_HEARTBEATS:
             self.refuse(
-                "native-code",
+                "heartbeats",
                 token,
-                "`native` evaluation trusts compiled code; use `decide` without it",
+                f"`{word} in` runs its command with `maxHeartbeats 0` (no limit); remove it",
             )
         elif word == "eval" and self._glued(index, "%"):
             self._eval(index, token, what="eval%")
@@ -270,7 +288,17 @@ class _Scan:
             self._attributes(index + 2)
         elif word.startswith("aesop"):
             self._aesop_clauses(index)
-        if strict and token.parts and token.parts[-1] in NATIVE_CONSTANTS:
+
+    def _native_name(self, index: int, token: Token) -> None:
+        """`native` as an option (`decide +native`), or a constant behind compiled-code evaluation,
+        however its name is quoted (`Lean.«ofReduceBool»`, `+«native»`)."""
+        if token.parts == ("native",) and self._native_option(index):
+            self.refuse(
+                "native-code",
+                token,
+                "`native` evaluation trusts compiled code; use `decide` without it",
+            )
+        elif token.parts and token.parts[-1] in NATIVE_CONSTANTS:
             self.refuse(
                 "native-code",
                 token,
@@ -371,24 +399,30 @@ class _Scan:
     def _attributes(self, index: int) -> None:
         """An attribute list, from just after `@[` (or `attribute [`) to its `]`."""
         if index <= self._scanned["attribute"]:
-            return
-        self._scanned["attribute"] = min(len(self.code), index + MAX_SCAN)
+            return  # nested in a list already read: its entries were read with it
         depth, entry_start, entry = 0, True, ""
-        for token in self._window(index):
+        aesop: Token | None = None  # an `aesop` entry naming no builder (so far)
+        without_builder: Token | None = None
+        for position, token in enumerate(self._window(index), start=index):
+            self._scanned["attribute"] = position
             if token.kind is TokenKind.SYMBOL:
                 if token.text in ("[", "(", "{", "@[", "#[", "%["):
                     depth += 1
                     entry_start = entry_start or token.text == "@["
                 elif token.text in ("]", ")", "}"):
                     if depth == 0:
+                        pending = without_builder or aesop
+                        if pending is not None:
+                            self._aesop_default_rule(index, position, pending)
                         return
                     depth -= 1
                 elif token.text == "," and depth == 0:
-                    entry_start = True
+                    entry_start, without_builder, aesop = True, without_builder or aesop, None
             elif token.kind is TokenKind.IDENT and entry_start:
                 if token.is_word("local", "scoped"):
                     continue
                 entry_start, entry = False, token.name
+                aesop = token if entry == "aesop" else None
                 if _is_code_attribute(entry):
                     self.refuse(
                         "code-attribute",
@@ -404,6 +438,8 @@ class _Scan:
                 )
             elif entry == "aesop" and token.is_word("unsafe"):
                 self._aesop_phase.add(token.start)
+            if entry == "aesop" and token.is_word(*AESOP_BUILDERS):
+                aesop = None
         if index < len(self.code):
             self.refuse(
                 "code-attribute",
@@ -411,14 +447,54 @@ class _Scan:
                 "attribute list too long (or never closed) to inspect; close it with `]`",
             )
 
+    def _aesop_default_rule(self, index: int, close: int, entry: Token) -> None:
+        """An `aesop` attribute naming no builder, in the list from `index` to `close`: refused
+        on the file's own definitions, which Aesop would try as tactic rules first."""
+        if self.code[index - 1].text == "@[":
+            decorated = decorated_definition(self.code, close + 1)
+            named = [] if decorated is None else [decorated]
+        else:  # `attribute [aesop safe] t u`: the names after the list
+            own = self._own_definitions()
+            named = list(
+                itertools.takewhile(
+                    lambda t: t.kind is TokenKind.IDENT and t.column > 0, self.code[close + 1 :]
+                )
+            )
+            named = [t for t in named if t.parts[-1] in own]
+        if named:
+            self.refuse(
+                "aesop-tactic-rule",
+                entry,
+                "an `aesop` rule without a builder on this file's own definition is tried as a "
+                "`tactic` rule first, and would run its code; name a builder (`aesop safe apply`)",
+            )
+
+    def _aesop_rule(self, rule: list[Token]) -> None:
+        """One rule of an `aesop (add ...)` clause."""
+        culprit = rule_runs_own_code(rule, self._own_definitions())
+        if culprit is not None:
+            self.refuse(
+                "aesop-tactic-rule",
+                culprit,
+                "an aesop rule without a builder is tried as a `tactic` rule first, and this "
+                "one names the file's own definition or a term: name a builder "
+                "(`add safe apply foo`)",
+            )
+
+    def _own_definitions(self) -> frozenset[str]:
+        if self._definitions is None:
+            self._definitions = own_definitions(self.code)
+        return self._definitions
+
     def _aesop_clauses(self, index: int) -> None:
         """`aesop (add safe tactic f)`: refuse tactic rules among the clauses."""
         if index <= self._scanned["aesop"]:
             return
         position = index + 1
-        self._scanned["aesop"] = min(len(self.code), position + MAX_SCAN)
         while (opening := self._next(position)) is not None and opening.text == "(":
             depth, position, limit = 0, position + 1, position + MAX_SCAN
+            adds = (kind := self._next(position)) is not None and kind.is_word("add")
+            rule: list[Token] = []
             while (token := self._next(position)) is not None:
                 if position >= limit:
                     self.refuse(
@@ -428,7 +504,12 @@ class _Scan:
                     )
                     return
                 position += 1
-                self._scanned["aesop"] = max(self._scanned["aesop"], position)
+                self._scanned["aesop"] = position
+                if adds and depth == 0 and token.text in (",", ")"):
+                    self._aesop_rule(rule)
+                    rule = []
+                else:
+                    rule.append(token)
                 if token.text == "(":
                     depth += 1
                 elif token.text == ")":
@@ -474,6 +555,12 @@ class _Scan:
                 token,
                 "`#exit` is not allowed: remove it (everything after it "
                 "would be skipped without a word)",
+            )
+        elif rule == "heartbeats":
+            self.refuse(
+                "heartbeats",
+                token,
+                f"`{known} in` runs its command with `maxHeartbeats 0` (no limit); remove it",
             )
         elif rule == "network":
             self.refuse("network", token, f"`{known}` calls an outside service; search offline")

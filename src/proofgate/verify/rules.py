@@ -98,14 +98,17 @@ RULES: dict[str, Rule] = _table(
         "code-attribute",
         "attributes that register or replace code: `extern`, `implemented_by`, `init`, `export`, "
         "`csimp`, `command_elab`, `term_elab`, `tactic`, `macro`, `delab`, `env_linter`, "
-        "`norm_num`, `positivity`, `cpass`, `builtin_*`, `*_parser`, `*_elab`, ...; and `aesop` "
-        "rules of kind `tactic`",
+        "`norm_num`, `positivity`, `cpass`, `gcongr_forward`, `missing_docs_handler`, `doc_role`, "
+        "`builtin_*`, `*_parser`, `*_elab`, ...; and `aesop` rules of kind `tactic`",
         _REFUSED,
         _REFUSED,
     ),
     (
         "aesop-tactic-rule",
-        "`aesop (add ... tactic f)`: Aesop runs the file's own meta code `f`",
+        "`aesop (add ... tactic f)`: Aesop runs the file's own meta code `f`; so does a rule "
+        "that names no builder (Aesop tries `tactic` first) on one of the file's own `def`, "
+        "`abbrev`, `opaque` or `instance` declarations, or on a term (`@[aesop safe] def t`, "
+        "`aesop (add safe t)`)",
         _REFUSED,
         _REFUSED,
     ),
@@ -156,7 +159,7 @@ RULES: dict[str, Rule] = _table(
     (
         "heartbeats",
         "`maxHeartbeats` or `synthInstance.maxHeartbeats` set to 0 (no limit), above the cap, or "
-        "to something that is not a number",
+        "to something that is not a number; `#count_heartbeats in` (it sets 0)",
         _REFUSED,
         "0 refused; above the cap lowered to the cap, with an info note",
     ),
@@ -168,8 +171,10 @@ RULES: dict[str, Rule] = _table(
     ),
     (
         "malformed-literal",
-        "a char literal or string escape Lean rejects where its error recovery could read the "
-        'text that follows as commands (`\'"#eval ..."`, `"\\q #eval ..."`)',
+        "a char literal, string escape or unclosed string or `«name»` Lean rejects where its "
+        "error recovery could read the text that follows as commands (`\'\"#eval ...\"`, "
+        '`"\\q #eval ..."`, `\'x--`); a string with a `{` whose end moves when it is read as '
+        "interpolated (only the parser before it decides)",
         _REFUSED,
         _REFUSED,
     ),
@@ -250,8 +255,21 @@ CODE_ATTRIBUTES = frozenset(
         "run_parser_attribute_hooks",
         "incremental",
         "linter",
+        # Mathlib's, Batteries' and Lean's linters and extensions that evaluate a declaration of
+        # the file (`evalConst`) when they run.
+        "gcongr_forward",
+        "quot_precheck",
+        "unused_variables_ignore_fn",
+        "missing_docs_handler",
+        "doc_role",
+        "doc_directive",
+        "doc_code_block",
+        "doc_command",
     }
 )
+#: Mathlib's `count_heartbeats in` (with or without `#`, `!`): runs its command with
+#: `maxHeartbeats 0`.
+COUNT_HEARTBEATS = frozenset({"count_heartbeats", "count_heartbeats!"})
 CODE_ATTRIBUTE_SUFFIXES = ("_parser", "_elab", "_delab", "_formatter", "_parenthesizer")
 
 #: `#` commands that only report (feedback; `#print axioms` can be forged, and only informs).
@@ -276,7 +294,6 @@ HASH_ALLOWED = frozenset(
         "#find",
         "#time",
         "#adaptation_note",
-        "#count_heartbeats",
         "#unfold?",
         "#push_neg",
         "#check_tactic",
@@ -289,6 +306,7 @@ HASH_ALLOWED = frozenset(
 HASH_DENIED: dict[str, str] = {
     "#eval": "eval",
     "#exit": "exit",
+    "#count_heartbeats": "heartbeats",
     "#guard": "hash-command",
     "#guard_expr": "hash-command",
     "#test": "hash-command",
