@@ -135,6 +135,8 @@ _INTERPOLATING = frozenset({"s!", "m!", "f!", "throwError", "dbg_trace", "printl
 #: After a `'` that is not a char literal, these could start a string or comment that Lean's
 #: recovery (resuming inside the broken literal) would not see: the `'` is then MALFORMED.
 _HIDING_STARTS = ('"', "\\", "«", "`")
+#: What may stand right before a char literal's `'` (else it may be the end of a longer token).
+_BEFORE_CHAR_LITERAL = frozenset(" \t\r\n([{⟨,")
 #: Interpolated strings nest (`s!"{s!"{...}"}"`); deeper than this is refused, not recursed into.
 _MAX_INTERPOLATION_DEPTH = 32
 
@@ -424,6 +426,19 @@ class _Lexer:
             close = start + 2 if nxt else -1
         if close > 0 and self._at(close) == "'":
             self.pos = close + 1
+            if start > 0 and self.text[start - 1] not in _BEFORE_CHAR_LITERAL:
+                # Glued to a symbol, the `'` may end a token Lean knows (`×'`, `⊕'`, `∑'`,
+                # `⁻¹'`), and then what follows it is not this char literal.
+                self._emit(
+                    TokenKind.MALFORMED,
+                    start,
+                    self.pos,
+                    terminated=False,
+                    problem="a char literal right after a symbol: Lean may read the `'` as the "
+                    "end of a token such as `×'` or `∑'` and the rest as something else; put a "
+                    "space before it",
+                )
+                return
             self._emit(TokenKind.CHAR, start, self.pos)
             return
         # Lean's charLitFnAux takes the next two characters before it reports a missing `'`, and
