@@ -63,6 +63,8 @@ OWN_EXPECTED_RULE = {
     "own-host-trace-interpolation": "run-code",
     "own-checker-unclosed-string": "malformed-literal",
     "own-resource-count-heartbeats": "heartbeats",
+    "own-checker-token-quote": "malformed-literal",
+    "own-checker-notation-comment": "notation-token",
     "own-host-extern": "code-attribute",
     "own-host-aesop-tactic": "aesop-tactic-rule",
     "own-host-polyrith": "network",
@@ -237,6 +239,30 @@ REFUSED = [
     ("malformed-literal", 'example := r#"\n#eval IO.println 1\n'),
     ("malformed-literal", "example := \u00ab\n#eval IO.println 1\n"),
     ("run-code", 'def f : CoreM Unit := do\n  trace[Meta.debug] "{(by_elab pure ())}"\n'),
+    # A second round: what the first round's fixes left open.
+    ("malformed-literal", 'example : Type := Nat \u00d7\'"\'"\n#exit\n-- "\n'),
+    (
+        "notation-token",
+        'notation "\u229e/-" => (0 : Nat)\nexample : Nat := \u229e/-\n#exit\n-- -/\n',
+    ),
+    ("notation-token", 'infixl:65 " +-- " => HAdd.hAdd\n'),
+    ("aesop-tactic-rule", "def t : TacticM Unit := pure ()\nadd_aesop_rules safe t\n"),
+    ("aesop-tactic-rule", "def t : TacticM Unit := pure ()\nattribute [aesop safe]\nt\n"),
+    (
+        "aesop-tactic-rule",
+        "def t : TacticM Unit := pure ()\nexample : True := by arith_mult (add safe t)\n",
+    ),
+    (
+        "aesop-tactic-rule",
+        "def f : Nat := 0\nwhere t : TacticM Unit := pure ()\nattribute [aesop safe] f.t\n",
+    ),
+    ("aesop-tactic-rule", "example : True := by arith_mult (add safe tactic t)\n"),
+    ("eval", "example (f : Nat \u2192 Nat) : f = f := by plausible\n"),
+    ("eval", "test_extern Nat.add 1 2\n"),
+    (
+        "native-code",
+        "example : 2 + 2 = 4 := by decide (config := \u27e8false, true, true, false\u27e9)\n",
+    ),
     ("run-code", 'def f : CoreM Unit := do\n  throwErrorAt ref "{(by_elab pure ())}"\n'),
 ]
 
@@ -281,6 +307,12 @@ ALLOWED = [
     HEADER + "@[aesop safe (rule_sets := [Foo]) apply] def d (a : ℕ) : a ≤ a := le_rfl\n",
     HEADER + "example (a b : ℕ) (h : a < b) : a ≤ b := by aesop (add safe Nat.le_of_lt)\n",
     HEADER + 'example : "{a} }".length = 5 := by decide\n',
+    "import Aesop\n@[aesop safe] theorem w4 : True := trivial\nattribute [-aesop] w4\n",
+    HEADER
+    + 'notation "\u2016" x "\u2016\u2082" => x + 2\nexample : (1 : \u2115) \u2208 ({1} : Set \u2115) := rfl\n',
+    HEADER
+    + "example (s : Set \u2115) (f : \u2115 \u2192 \u2115) : f \u207b\u00b9' s = f \u207b\u00b9' s := rfl\n",
+    HEADER + "example : 'a'.toNat = 97 := by decide\nexample : ('b', 1).1 = 'b' := rfl\n",
     HEADER + 'notation "‖" x "‖₁" => x + 1\ntheorem v : True := trivial\n',
     HEADER + "theorem u : sorry = sorry := by admit\n",
     HEADER + "axiom cheat : False\n",

@@ -10,7 +10,6 @@ traces allowed; heartbeat limits above the cap lowered instead of refused).
 from __future__ import annotations
 
 import functools
-import itertools
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -18,20 +17,16 @@ from typing import TYPE_CHECKING, Literal
 
 from proofgate.environments.registry import CORE_MODULE_ROOTS
 from proofgate.lean.lexer import Token, TokenKind, tokenize
-from proofgate.lean.syntax import COMMAND_WORDS, imported_module
+from proofgate.lean.syntax import COMMAND_WORDS, NOTATION_WORDS, imported_module
 from proofgate.models import Violation
-from proofgate.verify.aesop_rules import (
-    AESOP_BUILDERS,
-    decorated_definition,
-    own_definitions,
-    rule_runs_own_code,
-)
+from proofgate.verify.aesop_rules import meta_code_mention
 from proofgate.verify.rules import (
     BIDI,
     CODE_ATTRIBUTE_SUFFIXES,
     CODE_ATTRIBUTES,
     CONFUSABLE,
     COUNT_HEARTBEATS,
+    EVALUATING_WORDS,
     HASH_DENIED,
     HASH_KNOWN,
     INVISIBLE,
@@ -41,6 +36,7 @@ from proofgate.verify.rules import (
     MAX_SCAN,
     MAX_VIOLATIONS,
     NATIVE_CONSTANTS,
+    NOTATION_TOKEN_HAZARDS,
     RULES,
     Rule,
 )
@@ -152,7 +148,7 @@ class _Scan:
         # How far each kind of bracketed scan has read: a construct nested inside one already
         # read is not read again (so unclosed brackets cost linear time, not quadratic).
         self._scanned: dict[str, int] = {"attribute": -1, "aesop": -1, "eval": -1}
-        self._definitions: frozenset[str] | None = None
+        self._meta_mention: Token | Literal[False] | None = None  # None: not looked for yet
 
     def refuse(self, rule: str, token: Token, message: str) -> None:
         self.refuse_at(rule, token.line, token.column, message)
@@ -286,8 +282,59 @@ class _Scan:
             self._set_option(index)
         elif word == "attribute" and (bracket := self._next(index + 1)) and bracket.text == "[":
             self._attributes(index + 2)
-        elif word.startswith("aesop"):
+        elif word.startswith("aesop") or self._clause_follows(index):
             self._aesop_clauses(index)
+        elif word == "add_aesop_rules":
+            self._aesop_registration(token)
+        elif word in NOTATION_WORDS:
+            self._notation_tokens(index)
+        elif word in EVALUATING_WORDS:
+            self._eval(index, token, what=word)
+        elif word == "decide" and strict and self._unnamed_config(index):
+            self.refuse(
+                "native-code",
+                token,
+                "a `decide` configuration not written as `{ field := value }` can set `native` "
+                "without naming it; name its fields",
+            )
+
+    def _notation_tokens(self, index: int) -> None:
+        """The string atoms of a notation command, up to its `=>`."""
+        for token in self._window(index + 1):
+            if token.text == "=>" or token.is_word(*COMMAND_WORDS):
+                return
+            if token.kind is TokenKind.STRING and not token.interpolated:
+                atom = token.text[1:-1] if token.terminated else token.text[1:]
+                hazard = next((h for h in NOTATION_TOKEN_HAZARDS if h in atom), None)
+                if hazard is not None:
+                    self.refuse(
+                        "notation-token",
+                        token,
+                        f"the notation token {token.text} holds `{hazard}`: it would change where "
+                        "Lean's comments, strings or names start; choose a token without it",
+                    )
+
+    def _unnamed_config(self, index: int) -> bool:
+        """`decide (config := X)` where X is not a `{ ... }` of named fields."""
+        after = self.code[index + 1 : index + 5]
+        return (
+            len(after) == 4
+            and after[0].text == "("
+            and after[1].is_word("config")
+            and after[2].text == ":="
+            and after[3].text != "{"
+        )
+
+    def _clause_follows(self, index: int) -> bool:
+        """`(add ...)` after a word: an Aesop clause, whatever the tactic is called
+        (Mathlib's `arith_mult` and others take Aesop's clauses)."""
+        opening, kind = self._next(index + 1), self._next(index + 2)
+        return (
+            opening is not None
+            and opening.text == "("
+            and kind is not None
+            and (kind.is_word("add", "erase", "rule_sets"))
+        )
 
     def _native_name(self, index: int, token: Token) -> None:
         """`native` as an option (`decide +native`), or a constant behind compiled-code evaluation,
@@ -401,8 +448,6 @@ class _Scan:
         if index <= self._scanned["attribute"]:
             return  # nested in a list already read: its entries were read with it
         depth, entry_start, entry = 0, True, ""
-        aesop: Token | None = None  # an `aesop` entry naming no builder (so far)
-        without_builder: Token | None = None
         for position, token in enumerate(self._window(index), start=index):
             self._scanned["attribute"] = position
             if token.kind is TokenKind.SYMBOL:
@@ -411,18 +456,18 @@ class _Scan:
                     entry_start = entry_start or token.text == "@["
                 elif token.text in ("]", ")", "}"):
                     if depth == 0:
-                        pending = without_builder or aesop
-                        if pending is not None:
-                            self._aesop_default_rule(index, position, pending)
                         return
                     depth -= 1
                 elif token.text == "," and depth == 0:
-                    entry_start, without_builder, aesop = True, without_builder or aesop, None
+                    entry_start = True
+                elif token.text == "-" and entry_start:  # `attribute [-aesop] t`: an erasure
+                    entry_start, entry = False, "-"
             elif token.kind is TokenKind.IDENT and entry_start:
                 if token.is_word("local", "scoped"):
                     continue
                 entry_start, entry = False, token.name
-                aesop = token if entry == "aesop" else None
+                if entry == "aesop":
+                    self._aesop_registration(token)
                 if _is_code_attribute(entry):
                     self.refuse(
                         "code-attribute",
@@ -438,8 +483,6 @@ class _Scan:
                 )
             elif entry == "aesop" and token.is_word("unsafe"):
                 self._aesop_phase.add(token.start)
-            if entry == "aesop" and token.is_word(*AESOP_BUILDERS):
-                aesop = None
         if index < len(self.code):
             self.refuse(
                 "code-attribute",
@@ -447,44 +490,20 @@ class _Scan:
                 "attribute list too long (or never closed) to inspect; close it with `]`",
             )
 
-    def _aesop_default_rule(self, index: int, close: int, entry: Token) -> None:
-        """An `aesop` attribute naming no builder, in the list from `index` to `close`: refused
-        on the file's own definitions, which Aesop would try as tactic rules first."""
-        if self.code[index - 1].text == "@[":
-            decorated = decorated_definition(self.code, close + 1)
-            named = [] if decorated is None else [decorated]
-        else:  # `attribute [aesop safe] t u`: the names after the list
-            own = self._own_definitions()
-            named = list(
-                itertools.takewhile(
-                    lambda t: t.kind is TokenKind.IDENT and t.column > 0, self.code[close + 1 :]
-                )
-            )
-            named = [t for t in named if t.parts[-1] in own]
-        if named:
+    def _aesop_registration(self, token: Token) -> None:
+        """An Aesop rule being added: refused in a file with meta-level code of its own, which a
+        rule can run without the word `tactic` (see `proofgate.verify.aesop_rules`)."""
+        if self._meta_mention is None:
+            self._meta_mention = meta_code_mention(self.code) or False
+        if self._meta_mention:
+            mention = self._meta_mention
             self.refuse(
                 "aesop-tactic-rule",
-                entry,
-                "an `aesop` rule without a builder on this file's own definition is tried as a "
-                "`tactic` rule first, and would run its code; name a builder (`aesop safe apply`)",
+                token,
+                f"this file has meta-level code (`{mention.name}`, line {mention.line}), and an "
+                "aesop rule can run it (Aesop tries a rule as a `tactic` rule first when it names "
+                "no builder): register aesop rules only in a file without meta-level code",
             )
-
-    def _aesop_rule(self, rule: list[Token]) -> None:
-        """One rule of an `aesop (add ...)` clause."""
-        culprit = rule_runs_own_code(rule, self._own_definitions())
-        if culprit is not None:
-            self.refuse(
-                "aesop-tactic-rule",
-                culprit,
-                "an aesop rule without a builder is tried as a `tactic` rule first, and this "
-                "one names the file's own definition or a term: name a builder "
-                "(`add safe apply foo`)",
-            )
-
-    def _own_definitions(self) -> frozenset[str]:
-        if self._definitions is None:
-            self._definitions = own_definitions(self.code)
-        return self._definitions
 
     def _aesop_clauses(self, index: int) -> None:
         """`aesop (add safe tactic f)`: refuse tactic rules among the clauses."""
@@ -493,8 +512,8 @@ class _Scan:
         position = index + 1
         while (opening := self._next(position)) is not None and opening.text == "(":
             depth, position, limit = 0, position + 1, position + MAX_SCAN
-            adds = (kind := self._next(position)) is not None and kind.is_word("add")
-            rule: list[Token] = []
+            if (kind := self._next(position)) is not None and kind.is_word("add"):
+                self._aesop_registration(kind)
             while (token := self._next(position)) is not None:
                 if position >= limit:
                     self.refuse(
@@ -505,11 +524,6 @@ class _Scan:
                     return
                 position += 1
                 self._scanned["aesop"] = position
-                if adds and depth == 0 and token.text in (",", ")"):
-                    self._aesop_rule(rule)
-                    rule = []
-                else:
-                    rule.append(token)
                 if token.text == "(":
                     depth += 1
                 elif token.text == ")":

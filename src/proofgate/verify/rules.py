@@ -46,7 +46,8 @@ RULES: dict[str, Rule] = _table(
     ),
     (
         "eval",
-        "`#eval`, `#eval!`, `eval%`: run compiled code inside the elaborating process",
+        "`#eval`, `#eval!`, `eval%`, and `plausible`, `slim_check`, `test_extern` (they evaluate "
+        "the file's code too): run compiled code inside the elaborating process",
         _REFUSED,
         "allowed when pure: refused if it, or anything in the file, mentions IO, the meta "
         "level, `do`, `←` or `unsafe`",
@@ -89,6 +90,14 @@ RULES: dict[str, Rule] = _table(
         _REFUSED,
     ),
     (
+        "notation-token",
+        "a `notation`, `infix`, `prefix`, ... whose token holds `--`, `/-`, `-/`, a quote, `«`, "
+        "`»`, a backquote or a backslash: it would move where Lean's comments, strings and names "
+        "start, which this pass reads without the file's own tokens",
+        _REFUSED,
+        _REFUSED,
+    ),
+    (
         "simproc",
         "`simproc`, `dsimproc` and their `_decl` and `builtin_` forms: simp hooks are code",
         _REFUSED,
@@ -105,10 +114,10 @@ RULES: dict[str, Rule] = _table(
     ),
     (
         "aesop-tactic-rule",
-        "`aesop (add ... tactic f)`: Aesop runs the file's own meta code `f`; so does a rule "
-        "that names no builder (Aesop tries `tactic` first) on one of the file's own `def`, "
-        "`abbrev`, `opaque` or `instance` declarations, or on a term (`@[aesop safe] def t`, "
-        "`aesop (add safe t)`)",
+        "`aesop (add ... tactic f)`: Aesop runs the file's own meta code `f`; and any Aesop rule "
+        "(`@[aesop]`, `attribute [aesop]`, `(add ...)` after any tactic, `add_aesop_rules`) in a "
+        "file with meta-level code of its own (it names `Lean`, `TacticM`, `IO`, ...): Aesop "
+        "tries a rule that names no builder as a `tactic` rule first",
         _REFUSED,
         _REFUSED,
     ),
@@ -140,7 +149,8 @@ RULES: dict[str, Rule] = _table(
     (
         "native-code",
         "`native_decide`, `decide +native`, `bv_decide`, `Lean.ofReduceBool`, "
-        "`Lean.trustCompiler`: trust the compiler",
+        "`Lean.trustCompiler`: trust the compiler; in strict also a `decide` configuration not "
+        "written as `{ field := value }` (`⟨false, true, ...⟩` sets `native` unnamed)",
         _REFUSED,
         "allowed (the audit refuses the axioms they add)",
     ),
@@ -172,7 +182,7 @@ RULES: dict[str, Rule] = _table(
     (
         "malformed-literal",
         "a char literal, string escape or unclosed string or `«name»` Lean rejects where its "
-        "error recovery could read the text that follows as commands (`\'\"#eval ...\"`, "
+        'error recovery could read the text that follows as commands (`\'"#eval ..."`, '
         '`"\\q #eval ..."`, `\'x--`); a string with a `{` whose end moves when it is read as '
         "interpolated (only the parser before it decides)",
         _REFUSED,
@@ -267,6 +277,10 @@ CODE_ATTRIBUTES = frozenset(
         "doc_command",
     }
 )
+#: Tactics and commands that evaluate the file's code with the compiler, as `#eval` does.
+EVALUATING_WORDS = frozenset({"plausible", "slim_check", "test_extern"})
+#: What a notation's token may not hold (see the `notation-token` rule).
+NOTATION_TOKEN_HAZARDS = ("--", "/-", "-/", '"', "'", "«", "»", "`", "\\")
 #: Mathlib's `count_heartbeats in` (with or without `#`, `!`): runs its command with
 #: `maxHeartbeats 0`.
 COUNT_HEARTBEATS = frozenset({"count_heartbeats", "count_heartbeats!"})
@@ -331,6 +345,7 @@ IO_WORDS = frozenset(
     {
         "IO",
         "EIO",
+        "Lake",
         "BaseIO",
         "ST",
         "EST",
