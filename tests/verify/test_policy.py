@@ -239,6 +239,27 @@ REFUSED = [
     ("malformed-literal", 'example := r#"\n#eval IO.println 1\n'),
     ("malformed-literal", "example := \u00ab\n#eval IO.println 1\n"),
     ("run-code", 'def f : CoreM Unit := do\n  trace[Meta.debug] "{(by_elab pure ())}"\n'),
+    # A third round.
+    ("unsafe", "example : True := by\n  simp (maxSteps := unsafeBaseIO (pure 100000))\n"),
+    ("unsafe", "example : True := by decide (kernel := (unsafeCast (0 : Nat) : Bool))\n"),
+    ("unsafe", "def p := ptrAddrUnsafe 0\n"),
+    (
+        "host-io",
+        "example : True := by\n  omega (config := { splitDisjunctions := (IO.getNumHeartbeats ()).1 })\n",
+    ),
+    ("host-io", 'def t := Lake.captureProc? { cmd := "sh" }\n'),
+    ("host-io", "open System in\ndef d := FilePath.readDir\n"),
+    (
+        "raw-text-syntax",
+        'open scoped ProofWidgets.Jsx\ndef a := <b>"</b>\n#eval 1\ndef c := <b>"</b>\n',
+    ),
+    ("notation-token", 'notation "{x}--" => (0 : Nat)\n'),
+    ("notation-token", 'notation3 "S" x:(scoped p => p) "--" => x\n'),
+    ("notation-token", "notation " + '"+" ' * 4100 + '"x" => 5\n'),
+    (
+        "aesop-tactic-rule",
+        "def t : TacticM Unit := pure ()\nexample : True := by restrict_tac (config := {}) (add safe t)\n",
+    ),
     # A second round: what the first round's fixes left open.
     ("malformed-literal", 'example : Type := Nat \u00d7\'"\'"\n#exit\n-- "\n'),
     (
@@ -313,6 +334,9 @@ ALLOWED = [
     HEADER
     + "example (s : Set \u2115) (f : \u2115 \u2192 \u2115) : f \u207b\u00b9' s = f \u207b\u00b9' s := rfl\n",
     HEADER + "example : 'a'.toNat = 97 := by decide\nexample : ('b', 1).1 = 'b' := rfl\n",
+    HEADER
+    + "theorem unsafe_looking_name : True := trivial\ntheorem safeUnsafe_x : True := trivial\n",
+    HEADER + "example : True := by\n  simp (config := { maxSteps := 100000 })\n",
     HEADER + 'notation "‖" x "‖₁" => x + 1\ntheorem v : True := trivial\n',
     HEADER + "theorem u : sorry = sorry := by admit\n",
     HEADER + "axiom cheat : False\n",
@@ -357,9 +381,10 @@ def test_permissive_allows_pure_eval_but_not_io() -> None:
         "#eval do\n  let x ← pure 1\n  return x\n",
         '#eval (IO.Process.run { cmd := "id" })\n',
         "#evalIO.println 1\n",
-        "#eval unsafeBaseIO (pure 1)\n",
     ):
         assert rules(HEADER + io, PERMISSIVE) == ["eval"], io
+    # an unsafe function is refused in both profiles, whatever runs it
+    assert rules(HEADER + "#eval unsafeBaseIO (pure 1)\n", PERMISSIVE) == ["eval", "unsafe"]
 
 
 def test_permissive_refuses_a_pure_looking_eval_in_a_file_with_io() -> None:
@@ -486,7 +511,7 @@ STATEMENT = HEADER + "theorem t1 (a b : ℕ) : a + b = b + a := by sorry\n"
 
 
 def test_a_proof_that_closes_its_block_and_adds_commands_is_refused_in_its_own_text() -> None:
-    proof = 'by omega\n\n#eval IO.println "forged"'
+    proof = "by omega\n\n#eval 1 + 1"
     assembled = assemble(Submission(statement=STATEMENT, proof=proof))
     result = check_submission(assembled)
     (violation,) = result.violations

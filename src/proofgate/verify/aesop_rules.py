@@ -52,6 +52,9 @@ META_WORDS = frozenset(
         "RuleTac",
         "SingleRuleTac",
         "TacGen",
+        "Lake",
+        "System",
+        "type_of",
     }
 )
 

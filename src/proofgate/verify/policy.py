@@ -17,7 +17,13 @@ from typing import TYPE_CHECKING, Literal
 
 from proofgate.environments.registry import CORE_MODULE_ROOTS
 from proofgate.lean.lexer import Token, TokenKind, tokenize
-from proofgate.lean.syntax import COMMAND_WORDS, NOTATION_WORDS, imported_module
+from proofgate.lean.syntax import (
+    ATTRIBUTE_KINDS,
+    COMMAND_WORDS,
+    MODIFIER_WORDS,
+    NOTATION_WORDS,
+    imported_module,
+)
 from proofgate.models import Violation
 from proofgate.verify.aesop_rules import meta_code_mention
 from proofgate.verify.rules import (
@@ -29,6 +35,7 @@ from proofgate.verify.rules import (
     EVALUATING_WORDS,
     HASH_DENIED,
     HASH_KNOWN,
+    HOST_IO_WORDS,
     INVISIBLE,
     IO_WORDS,
     KEYWORDS,
@@ -37,6 +44,7 @@ from proofgate.verify.rules import (
     MAX_VIOLATIONS,
     NATIVE_CONSTANTS,
     NOTATION_TOKEN_HAZARDS,
+    RAW_TEXT_NAMESPACES,
     RULES,
     Rule,
 )
@@ -183,6 +191,10 @@ class _Scan:
                 )
             elif token.text == "@[":
                 self._attributes(index + 1)
+            elif token.text == "(" and (kind := self._next(index + 1)) and kind.is_word(*_CLAUSES):
+                # `(add ...)` is an Aesop clause wherever it stands: after `aesop`, after another
+                # tactic that takes Aesop's clauses (`arith_mult`, `restrict_tac`), after options
+                self._aesop_clauses(index - 1)
             elif token.kind is TokenKind.SYMBOL and token.text in INVISIBLE:
                 self.refuse(
                     "invisible-character",
@@ -253,6 +265,7 @@ class _Scan:
             self._confusable(token)
         if strict:
             self._native_name(index, token)
+        self._named_capability(token)
         if token.quoted:  # «unsafe» is a name, never the keyword
             return
         word = token.text
@@ -282,7 +295,7 @@ class _Scan:
             self._set_option(index)
         elif word == "attribute" and (bracket := self._next(index + 1)) and bracket.text == "[":
             self._attributes(index + 2)
-        elif word.startswith("aesop") or self._clause_follows(index):
+        elif word.startswith("aesop"):
             self._aesop_clauses(index)
         elif word == "add_aesop_rules":
             self._aesop_registration(token)
@@ -299,13 +312,16 @@ class _Scan:
             )
 
     def _notation_tokens(self, index: int) -> None:
-        """The string atoms of a notation command, up to its `=>`."""
+        """The strings of a notation command, up to the next command (`notation3`'s items hold
+        `=>`, so its first `=>` is not its end): each may be a token of the file's own."""
         for token in self._window(index + 1):
-            if token.text == "=>" or token.is_word(*COMMAND_WORDS):
+            if token.kind is TokenKind.HASH or token.is_word(*_NOTATION_ENDS):
                 return
-            if token.kind is TokenKind.STRING and not token.interpolated:
+            if token.kind is TokenKind.STRING:
                 atom = token.text[1:-1] if token.terminated else token.text[1:]
                 hazard = next((h for h in NOTATION_TOKEN_HAZARDS if h in atom), None)
+                if token.interpolated:  # `"{x}--"` read as interpolated pieces: still a token
+                    hazard = "{"
                 if hazard is not None:
                     self.refuse(
                         "notation-token",
@@ -313,6 +329,12 @@ class _Scan:
                         f"the notation token {token.text} holds `{hazard}`: it would change where "
                         "Lean's comments, strings or names start; choose a token without it",
                     )
+        if index + 1 + MAX_SCAN < len(self.code):
+            self.refuse(
+                "notation-token",
+                self.code[index],
+                "notation too long to inspect; split it",
+            )
 
     def _unnamed_config(self, index: int) -> bool:
         """`decide (config := X)` where X is not a `{ ... }` of named fields."""
@@ -325,16 +347,32 @@ class _Scan:
             and after[3].text != "{"
         )
 
-    def _clause_follows(self, index: int) -> bool:
-        """`(add ...)` after a word: an Aesop clause, whatever the tactic is called
-        (Mathlib's `arith_mult` and others take Aesop's clauses)."""
-        opening, kind = self._next(index + 1), self._next(index + 2)
-        return (
-            opening is not None
-            and opening.text == "("
-            and kind is not None
-            and (kind.is_word("add", "erase", "rule_sets"))
-        )
+    def _named_capability(self, token: Token) -> None:
+        """What a name reaches however it is written (`«unsafeCast»` is `unsafeCast`)."""
+        last = token.parts[-1] if token.parts else token.text
+        if _is_unsafe_function(last):
+            self.refuse(
+                "unsafe",
+                token,
+                f"`{token.name}` is an unsafe function (an unchecked cast, a pointer, IO from pure "
+                "code); a proof needs none",
+            )
+        if self.config.strict and (
+            io := next((p for p in token.parts if p in HOST_IO_WORDS), None)
+        ):
+            self.refuse(
+                "host-io",
+                token,
+                f"`{token.name}` names `{io}`: a proof needs no IO, and the strict policy refuses "
+                "code that reaches the host's files or processes",
+            )
+        if raw := next((p for p in token.parts if p in RAW_TEXT_NAMESPACES), None):
+            self.refuse(
+                "raw-text-syntax",
+                token,
+                f"`{token.name}` names `{raw}`, whose syntax reads raw text this pass cannot tell "
+                "from code; remove it",
+            )
 
     def _native_name(self, index: int, token: Token) -> None:
         """`native` as an option (`decide +native`), or a constant behind compiled-code evaluation,
@@ -636,12 +674,25 @@ class _Scan:
         return self._mentions_io
 
 
+#: Words that start the command after a notation (`scoped`, `local` also stand inside its items).
+_NOTATION_ENDS = COMMAND_WORDS - ATTRIBUTE_KINDS - MODIFIER_WORDS
+#: The words that open an Aesop clause.
+_CLAUSES = ("add", "erase", "rule_sets")
+
+
 def _io_like(token: Token) -> bool:
     if token.kind is TokenKind.SYMBOL:
         return token.text in ("←", "<-")
     if token.kind is not TokenKind.IDENT:
         return False
     return any(part in IO_WORDS or part.startswith(("unsafe", "Unsafe")) for part in token.parts)
+
+
+def _is_unsafe_function(name: str) -> bool:
+    """Lean's unsafe functions by their naming: `unsafeCast`, `unsafeBaseIO`, `ptrAddrUnsafe`
+    (not `unsafe_lemma` or `«unsafe name»`, which are the submitter's names)."""
+    rest = name.removeprefix("unsafe")
+    return (rest != name and rest[:1].isupper()) or (name.endswith("Unsafe") and name != "Unsafe")
 
 
 def _is_code_attribute(name: str) -> bool:

@@ -90,6 +90,21 @@ RULES: dict[str, Rule] = _table(
         _REFUSED,
     ),
     (
+        "host-io",
+        "names of IO and of the host's files, processes and build tool (`IO`, `EIO`, `BaseIO`, "
+        "`IO.RealWorld`, `System`, `Lake`): a proof needs none, and Lean evaluates some terms "
+        "with the compiler (a tactic's options, `Decidable` instances for `plausible`)",
+        _REFUSED,
+        "allowed (`#eval` keeps its own check; the sandbox holds the rest)",
+    ),
+    (
+        "raw-text-syntax",
+        "`ProofWidgets` names (its JSX syntax, `<b>...</b>`, takes raw text in which quotes and "
+        "comment marks mean nothing): this pass could not tell code from text after it",
+        _REFUSED,
+        _REFUSED,
+    ),
+    (
         "notation-token",
         "a `notation`, `infix`, `prefix`, ... whose token holds `--`, `/-`, `-/`, a quote, `«`, "
         "`»`, a backquote or a backslash: it would move where Lean's comments, strings and names "
@@ -136,7 +151,10 @@ RULES: dict[str, Rule] = _table(
     ),
     (
         "unsafe",
-        "`unsafe`: unchecked casts and pointer tricks; the kernel replay skips unsafe declarations",
+        "`unsafe`, and Lean's unsafe functions (`unsafeCast`, `unsafeBaseIO`, `unsafeIO`, "
+        "`ptrAddrUnsafe`, ...): unchecked casts, pointer tricks and IO from pure code; the "
+        "kernel replay skips unsafe declarations, and a tactic's options, which Lean evaluates "
+        "unsafely, can call them",
         _REFUSED,
         _REFUSED,
     ),
@@ -277,6 +295,10 @@ CODE_ATTRIBUTES = frozenset(
         "doc_command",
     }
 )
+#: Name components of IO and of the host's files, processes and build tool (`host-io`).
+HOST_IO_WORDS = frozenset({"IO", "EIO", "BaseIO", "RealWorld", "System", "Lake"})
+#: Namespaces whose imported syntax reads raw text (`raw-text-syntax`).
+RAW_TEXT_NAMESPACES = frozenset({"ProofWidgets", "Jsx"})
 #: Tactics and commands that evaluate the file's code with the compiler, as `#eval` does.
 EVALUATING_WORDS = frozenset({"plausible", "slim_check", "test_extern"})
 #: What a notation's token may not hold (see the `notation-token` rule).
