@@ -240,6 +240,24 @@ REFUSED = [
     ("malformed-literal", "example := \u00ab\n#eval IO.println 1\n"),
     ("run-code", 'def f : CoreM Unit := do\n  trace[Meta.debug] "{(by_elab pure ())}"\n'),
     # A third round.
+    # A fourth round.
+    (
+        "meta-code",
+        "example (x : \u211a) (h : x < 1) : x < 2 := by\n"
+        '  linarith (config := { discharger := do discard <| Lean.Lsp.Ipc.runWith "sh" #[] (pure ()) })\n',
+    ),
+    ("meta-code", "open Mathlib.Tactic in\nexample : True := trivial\n"),
+    ("malformed-literal", "theorem t : True \\/- False\n#eval (1 : Nat)\n-/ := Or.inl trivial\n"),
+    ("malformed-literal", "def S := { x : Nat //- x = 1\n#exit\n-/ x = 2 }\n"),
+    ("malformed-literal", 'def \u00e9r := 1\n#check \u00e9r#"x"\n#exit\n"#\n'),
+    (
+        "code-attribute",
+        "@[to_additive addF (attr := implemented_by g)] def f (n : Nat) : Nat := n\n",
+    ),
+    ("code-attribute", "@[notation_class * HAdd.hAdd f] class C (\u03b1 : Type)\n"),
+    ("syntax-extension", 'binder_predicate x " \u227a " y:term => `($x < $y)\n'),
+    ("notation-token", 'infixl:65 " +/" => Nat.add\n'),
+    ("notation-token", 'notation "a-" => (1 : Nat)\n'),
     ("unsafe", "example : True := by\n  simp (maxSteps := unsafeBaseIO (pure 100000))\n"),
     ("unsafe", "example : True := by decide (kernel := (unsafeCast (0 : Nat) : Bool))\n"),
     ("unsafe", "def p := ptrAddrUnsafe 0\n"),
@@ -337,6 +355,9 @@ ALLOWED = [
     HEADER
     + "theorem unsafe_looking_name : True := trivial\ntheorem safeUnsafe_x : True := trivial\n",
     HEADER + "example : True := by\n  simp (config := { maxSteps := 100000 })\n",
+    HEADER + "@[to_additive (attr := simp) addW] theorem w5 : True := trivial\n",
+    HEADER + "example (p q : Prop) (hp : p) : p \\/ q := Or.inl hp -- a comment\n",
+    HEADER + "example : True := by\n  trivial;-- done\n",
     HEADER + 'notation "‖" x "‖₁" => x + 1\ntheorem v : True := trivial\n',
     HEADER + "theorem u : sorry = sorry := by admit\n",
     HEADER + "axiom cheat : False\n",
@@ -501,8 +522,10 @@ def test_violations_name_rule_line_and_column() -> None:
 
 
 def test_open_in_hides_nothing() -> None:
-    text = "open Lean Elab Command in\nopen Nat in run_cmd pure ()\n"
+    text = "open Real Finset in\nopen Nat in run_cmd pure ()\n"
     assert rules(text) == ["run-code"]
+    meta = "open Lean Elab Command in\nopen Nat in run_cmd pure ()\n"
+    assert rules(meta) == ["meta-code", "meta-code", "run-code"]  # `Lean`, `Elab`
 
 
 # --- whole submissions -------------------------------------------------------------------------

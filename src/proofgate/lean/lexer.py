@@ -9,8 +9,12 @@ parses as terms. Positions are 1-based lines and 0-based codepoint columns, like
 Where Lean's parser would recover from a broken literal at a place this tokenizer cannot predict
 (a char literal such as `'"`, an invalid escape inside a string), the token is marked `MALFORMED`
 so the policy can refuse the file: text that looks like a string here might be parsed as commands
-by Lean's error recovery. Everything else unreadable becomes a one-character `SYMBOL`, so more of
-the text is inspected, never less. `tokenize` never raises.
+by Lean's error recovery. So is a literal or comment Lean may read otherwise, since it takes the
+longest token its table knows (which this tokenizer does not have) and decides interpolation by
+the parser before a string: a char literal, comment or raw string glued to a symbol (`×'"'`,
+`\/-`), and a string whose end moves when read as interpolated. Everything else unreadable
+becomes a one-character `SYMBOL`, so more of the text is inspected, never less. `tokenize` never
+raises.
 """
 
 from __future__ import annotations
@@ -137,6 +141,8 @@ _INTERPOLATING = frozenset({"s!", "m!", "f!", "throwError", "dbg_trace", "printl
 _HIDING_STARTS = ('"', "\\", "«", "`")
 #: What may stand right before a char literal's `'` (else it may be the end of a longer token).
 _BEFORE_CHAR_LITERAL = frozenset(" \t\r\n([{⟨,")
+#: What may stand right before a comment or a raw string: no token of Lean's ends with these.
+_AFTER_SYMBOL_SAFE = frozenset(" \t\r\n()[]{}⟨⟩,;")
 #: Interpolated strings nest (`s!"{s!"{...}"}"`); deeper than this is refused, not recursed into.
 _MAX_INTERPOLATION_DEPTH = 32
 
@@ -230,12 +236,12 @@ class _Lexer:
         if char == "-" and nxt == "-":
             end = text.find("\n", start)
             self.pos = self.length if end < 0 else end
-            self._emit(TokenKind.LINE_COMMENT, start, self.pos)
+            self._emit_comment(TokenKind.LINE_COMMENT, start, closed=True)
         elif char == "/" and nxt == "-":
             doc = self._at(start + 2) in ("-", "!")
             self.pos, closed = self._finish_comment(start + (3 if doc else 2))
             kind = TokenKind.DOC_COMMENT if doc else TokenKind.BLOCK_COMMENT
-            self._emit(kind, start, self.pos, terminated=closed)
+            self._emit_comment(kind, start, closed=closed)
         elif char == '"':
             self._lex_string_either_way(start)
         elif char == "'" and nxt != "'":
@@ -246,6 +252,14 @@ class _Lexer:
             self._lex_name_literal(start)
         elif char == "r" and self._raw_string_ahead(start + 1):
             self._lex_raw_string(start)
+            previous = text[start - 1] if start else " "
+            if not previous.isascii() and previous not in _AFTER_SYMBOL_SAFE:
+                # Lean counts more letters than `is_id_first` (Latin-1 in recent versions): after
+                # one, `r` may continue a name, and then this is no raw string.
+                self._malformed_last(
+                    "a raw string right after a non-ASCII character Lean may read as a letter, "
+                    "making `r` part of a name; put a space before it"
+                )
         elif is_id_first(char) or char == "«":
             self._lex_ident(start)
         elif char == "#" and is_id_first(nxt) and nxt.isascii():
@@ -257,6 +271,27 @@ class _Lexer:
         else:
             self.pos = start + self._symbol_length(start)
             self._emit(TokenKind.SYMBOL, start, self.pos)
+
+    def _emit_comment(self, kind: TokenKind, start: int, *, closed: bool) -> None:
+        previous = self.text[start - 1] if start else " "
+        if previous in _AFTER_SYMBOL_SAFE or is_id_rest(previous):
+            self._emit(kind, start, self.pos, terminated=closed)
+            return
+        # Glued to a symbol, the `-` or `/` may end a token Lean knows (`\/`, `//`, `<-`), and
+        # then no comment starts here.
+        self._emit(
+            TokenKind.MALFORMED,
+            start,
+            self.pos,
+            terminated=False,
+            problem="a comment glued to a symbol: Lean may read the symbol and the comment's "
+            "`/` or `-` as one token (`\\/`, `//`, `<-`), and the rest as code; put a space "
+            "before it",
+        )
+
+    def _malformed_last(self, problem: str) -> None:
+        token = self.tokens.pop()
+        self._emit(TokenKind.MALFORMED, token.start, token.end, terminated=False, problem=problem)
 
     def _symbol_length(self, start: int) -> int:
         two = self.text[start : start + 2]

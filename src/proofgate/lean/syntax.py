@@ -81,7 +81,15 @@ NOTATION_WORDS = frozenset(
 RUN_CODE_WORDS = frozenset({"run_cmd", "run_elab", "run_meta"})
 #: Commands that extend Lean's syntax or elaborator with code.
 SYNTAX_WORDS = frozenset(
-    {"elab", "elab_rules", "macro", "macro_rules", "syntax", "declare_syntax_cat"}
+    {
+        "elab",
+        "elab_rules",
+        "macro",
+        "macro_rules",
+        "syntax",
+        "declare_syntax_cat",
+        "binder_predicate",
+    }
 )
 #: Commands that register a simp procedure (code simp runs).
 SIMPROC_WORDS = frozenset(

@@ -16,8 +16,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from proofgate.lean.lexer import Token, TokenKind
+from proofgate.verify.rules import META_WORDS
 
-__all__ = ["AESOP_BUILDERS", "META_WORDS", "meta_code_mention"]
+__all__ = ["AESOP_BUILDERS", "meta_code_mention"]
 
 #: Aesop's rule builders (`Aesop/Frontend/RuleExpr.lean`).
 AESOP_BUILDERS = frozenset(
@@ -33,32 +34,11 @@ AESOP_BUILDERS = frozenset(
         "tactic",
     }
 )
-#: Name components only meta-level code has: the monads a tactic runs in, the types Aesop's
-#: `tactic` builder accepts, and the namespaces their API lives in.
-META_WORDS = frozenset(
-    {
-        "Lean",
-        "Elab",
-        "Meta",
-        "Aesop",
-        "IO",
-        "EIO",
-        "BaseIO",
-        "CoreM",
-        "MetaM",
-        "TermElabM",
-        "CommandElabM",
-        "TacticM",
-        "RuleTac",
-        "SingleRuleTac",
-        "TacGen",
-        "Lake",
-        "System",
-        "type_of",
-    }
-)
 
 
+#: `type_of% e` gives a definition the type of `e` (`TacticM Unit`, from one of Mathlib's tactics)
+#: without naming it. (Not a `meta-code` word: the triage's own probes use it.)
+_GATE_WORDS = META_WORDS | {"type_of"}
 #: The words before an imported module's name (`public meta import all M`).
 _IMPORT_WORDS = ("import", "all", "public", "meta")
 
@@ -72,7 +52,7 @@ def meta_code_mention(code: Iterable[Token]) -> Token | None:
         if (
             token.kind is TokenKind.IDENT
             and not imported
-            and any(part in META_WORDS for part in token.parts)
+            and any(part in _GATE_WORDS for part in token.parts)
         ):
             return token
         previous = token

@@ -42,7 +42,9 @@ from proofgate.verify.rules import (
     LINE_SEPARATORS,
     MAX_SCAN,
     MAX_VIOLATIONS,
+    META_WORDS,
     NATIVE_CONSTANTS,
+    NOTATION_TOKEN_ENDS,
     NOTATION_TOKEN_HAZARDS,
     RAW_TEXT_NAMESPACES,
     RULES,
@@ -265,7 +267,7 @@ class _Scan:
             self._confusable(token)
         if strict:
             self._native_name(index, token)
-        self._named_capability(token)
+        self._named_capability(index, token)
         if token.quoted:  # «unsafe» is a name, never the keyword
             return
         word = token.text
@@ -320,6 +322,8 @@ class _Scan:
             if token.kind is TokenKind.STRING:
                 atom = token.text[1:-1] if token.terminated else token.text[1:]
                 hazard = next((h for h in NOTATION_TOKEN_HAZARDS if h in atom), None)
+                if hazard is None and atom.strip().endswith(NOTATION_TOKEN_ENDS):
+                    hazard = atom.strip()[-1]
                 if token.interpolated:  # `"{x}--"` read as interpolated pieces: still a token
                     hazard = "{"
                 if hazard is not None:
@@ -347,7 +351,7 @@ class _Scan:
             and after[3].text != "{"
         )
 
-    def _named_capability(self, token: Token) -> None:
+    def _named_capability(self, index: int, token: Token) -> None:
         """What a name reaches however it is written (`«unsafeCast»` is `unsafeCast`)."""
         last = token.parts[-1] if token.parts else token.text
         if _is_unsafe_function(last):
@@ -365,6 +369,18 @@ class _Scan:
                 token,
                 f"`{token.name}` names `{io}`: a proof needs no IO, and the strict policy refuses "
                 "code that reaches the host's files or processes",
+            )
+        # an imported module or an option (`trace.Meta.synthInstance`) is a name, not code
+        imported = (previous := self._next(index - 1)) is not None and previous.is_word(
+            "import", "all", "public", "meta", "set_option"
+        )
+        meta = next((p for p in token.parts if p in META_WORDS), None)
+        if self.config.strict and meta and not imported:
+            self.refuse(
+                "meta-code",
+                token,
+                f"`{token.name}` names `{meta}`, Lean's meta level: a proof needs none, and the "
+                "strict policy refuses code that could run inside the checker",
             )
         if raw := next((p for p in token.parts if p in RAW_TEXT_NAMESPACES), None):
             self.refuse(
@@ -486,6 +502,10 @@ class _Scan:
         if index <= self._scanned["attribute"]:
             return  # nested in a list already read: its entries were read with it
         depth, entry_start, entry = 0, True, ""
+        # Depths whose `,` starts an attribute: the list's own, and each `(attr := a, b)` inside
+        # it (Mathlib's `to_additive`, `reassoc`, ... apply the attributes they are given).
+        lists = {0}
+        previous: Token | None = None
         for position, token in enumerate(self._window(index), start=index):
             self._scanned["attribute"] = position
             if token.kind is TokenKind.SYMBOL:
@@ -495,8 +515,12 @@ class _Scan:
                 elif token.text in ("]", ")", "}"):
                     if depth == 0:
                         return
+                    lists.discard(depth)
                     depth -= 1
-                elif token.text == "," and depth == 0:
+                elif token.text == "," and depth in lists:
+                    entry_start = True
+                elif token.text == ":=" and previous is not None and previous.is_word("attr"):
+                    lists.add(depth)
                     entry_start = True
                 elif token.text == "-" and entry_start:  # `attribute [-aesop] t`: an erasure
                     entry_start, entry = False, "-"
@@ -521,6 +545,7 @@ class _Scan:
                 )
             elif entry == "aesop" and token.is_word("unsafe"):
                 self._aesop_phase.add(token.start)
+            previous = token
         if index < len(self.code):
             self.refuse(
                 "code-attribute",

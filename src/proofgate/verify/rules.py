@@ -85,7 +85,8 @@ RULES: dict[str, Rule] = _table(
     ),
     (
         "syntax-extension",
-        "`elab`, `elab_rules`, `macro`, `macro_rules`, `syntax`, `declare_syntax_cat`",
+        "`elab`, `elab_rules`, `macro`, `macro_rules`, `syntax`, `declare_syntax_cat`, "
+        "`binder_predicate` (a macro)",
         _REFUSED,
         _REFUSED,
     ),
@@ -98,6 +99,14 @@ RULES: dict[str, Rule] = _table(
         "allowed (`#eval` keeps its own check; the sandbox holds the rest)",
     ),
     (
+        "meta-code",
+        "names of Lean's meta level (`Lean`, `Elab`, `Meta`, `Tactic`, `TacticM`, `MetaM`, "
+        "`Aesop`, `Qq`, ...; imported module names aside): a proof needs none, and a tactic's "
+        "options, which Lean evaluates (`linarith (discharger := ...)`), can run it",
+        _REFUSED,
+        "allowed (the sandbox holds what it runs)",
+    ),
+    (
         "raw-text-syntax",
         "`ProofWidgets` names (its JSX syntax, `<b>...</b>`, takes raw text in which quotes and "
         "comment marks mean nothing): this pass could not tell code from text after it",
@@ -107,8 +116,8 @@ RULES: dict[str, Rule] = _table(
     (
         "notation-token",
         "a `notation`, `infix`, `prefix`, ... whose token holds `--`, `/-`, `-/`, a quote, `«`, "
-        "`»`, a backquote or a backslash: it would move where Lean's comments, strings and names "
-        "start, which this pass reads without the file's own tokens",
+        "`»`, a backquote or a backslash, or ends with `-` or `/`: it would move where Lean's "
+        "comments, strings and names start, which this pass reads without the file's own tokens",
         _REFUSED,
         _REFUSED,
     ),
@@ -293,6 +302,32 @@ CODE_ATTRIBUTES = frozenset(
         "doc_directive",
         "doc_code_block",
         "doc_command",
+        "notation_class",
+    }
+)
+#: Name components only meta-level code has: the monads a tactic runs in, the types Aesop's
+#: `tactic` builder accepts, and the namespaces their API lives in.
+META_WORDS = frozenset(
+    {
+        "Lean",
+        "Elab",
+        "Meta",
+        "Aesop",
+        "IO",
+        "EIO",
+        "BaseIO",
+        "CoreM",
+        "MetaM",
+        "TermElabM",
+        "CommandElabM",
+        "TacticM",
+        "RuleTac",
+        "SingleRuleTac",
+        "TacGen",
+        "Lake",
+        "System",
+        "Tactic",
+        "Qq",
     }
 )
 #: Name components of IO and of the host's files, processes and build tool (`host-io`).
@@ -303,6 +338,8 @@ RAW_TEXT_NAMESPACES = frozenset({"ProofWidgets", "Jsx"})
 EVALUATING_WORDS = frozenset({"plausible", "slim_check", "test_extern"})
 #: What a notation's token may not hold (see the `notation-token` rule).
 NOTATION_TOKEN_HAZARDS = ("--", "/-", "-/", '"', "'", "«", "»", "`", "\\")
+#: A notation token may not end with these: `-` or `/` then glues to a following `-` or `/-`.
+NOTATION_TOKEN_ENDS = ("-", "/")
 #: Mathlib's `count_heartbeats in` (with or without `#`, `!`): runs its command with
 #: `maxHeartbeats 0`.
 COUNT_HEARTBEATS = frozenset({"count_heartbeats", "count_heartbeats!"})
