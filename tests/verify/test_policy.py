@@ -246,7 +246,8 @@ REFUSED = [
         "example (x : \u211a) (h : x < 1) : x < 2 := by\n"
         '  linarith (config := { discharger := do discard <| Lean.Lsp.Ipc.runWith "sh" #[] (pure ()) })\n',
     ),
-    ("meta-code", "open Mathlib.Tactic in\nexample : True := trivial\n"),
+    ("meta-code", "def t : Lean.Elab.Tactic.TacticM Unit := pure ()\n"),
+    ("host-io", "def p := System.FilePath.pathExists\n"),
     ("malformed-literal", "theorem t : True \\/- False\n#eval (1 : Nat)\n-/ := Or.inl trivial\n"),
     ("malformed-literal", "def S := { x : Nat //- x = 1\n#exit\n-/ x = 2 }\n"),
     ("malformed-literal", 'def \u00e9r := 1\n#check \u00e9r#"x"\n#exit\n"#\n'),
@@ -302,6 +303,7 @@ REFUSED = [
         "native-code",
         "example : 2 + 2 = 4 := by decide (config := \u27e8false, true, true, false\u27e9)\n",
     ),
+    ("native-code", "example : 2 + 2 = 4 := by decide (config := { c with })\n"),
     ("run-code", 'def f : CoreM Unit := do\n  throwErrorAt ref "{(by_elab pure ())}"\n'),
 ]
 
@@ -356,6 +358,15 @@ ALLOWED = [
     + "theorem unsafe_looking_name : True := trivial\ntheorem safeUnsafe_x : True := trivial\n",
     HEADER + "example : True := by\n  simp (config := { maxSteps := 100000 })\n",
     HEADER + "@[to_additive (attr := simp) addW] theorem w5 : True := trivial\n",
+    # Found by a scan of honest proofs: lemmas under Lean's namespaces (grind? and aesop? print
+    # them), names of one's own called System, indexing with a primed proof, a char after `≠`.
+    HEADER + "example (n : \u2115) (a : Fin (n+1)) : (a : \u2115) \u2264 n := by\n"
+    "  grind only [= Lean.Grind.toInt_fin, Fin.is_le]\n",
+    HEADER
+    + "example (p : Prop) (h : p) : \u00ac\u00acp := by apply Aesop.BuiltinRules.not_intro; simpa\n",
+    HEADER + "theorem LO.System.t : True := trivial\n",
+    HEADER + "example (l : List \u2115) (h' : 1 < l.length) : l[1]'h' = l[1] := rfl\n",
+    HEADER + "example : 'a'\u2260'b' := by decide\n",
     HEADER + "example (p q : Prop) (hp : p) : p \\/ q := Or.inl hp -- a comment\n",
     HEADER + "example : True := by\n  trivial;-- done\n",
     HEADER + 'notation "‖" x "‖₁" => x + 1\ntheorem v : True := trivial\n',
@@ -525,7 +536,7 @@ def test_open_in_hides_nothing() -> None:
     text = "open Real Finset in\nopen Nat in run_cmd pure ()\n"
     assert rules(text) == ["run-code"]
     meta = "open Lean Elab Command in\nopen Nat in run_cmd pure ()\n"
-    assert rules(meta) == ["meta-code", "meta-code", "run-code"]  # `Lean`, `Elab`
+    assert rules(meta) == ["run-code"]  # namespaces are not meta code; their monads are
 
 
 # --- whole submissions -------------------------------------------------------------------------

@@ -12,7 +12,7 @@ so the policy can refuse the file: text that looks like a string here might be p
 by Lean's error recovery. So is a literal or comment Lean may read otherwise, since it takes the
 longest token its table knows (which this tokenizer does not have) and decides interpolation by
 the parser before a string: a char literal, comment or raw string glued to a symbol (`×'"'`,
-`\/-`), and a string whose end moves when read as interpolated. Everything else unreadable
+`\\/-`), and a string whose end moves when read as interpolated. Everything else unreadable
 becomes a one-character `SYMBOL`, so more of the text is inspected, never less. `tokenize` never
 raises.
 """
@@ -461,9 +461,12 @@ class _Lexer:
             close = start + 2 if nxt else -1
         if close > 0 and self._at(close) == "'":
             self.pos = close + 1
-            if start > 0 and self.text[start - 1] not in _BEFORE_CHAR_LITERAL:
+            glued = start > 0 and self.text[start - 1] not in _BEFORE_CHAR_LITERAL
+            if glued and not (nxt.isalnum() or nxt == "_"):
                 # Glued to a symbol, the `'` may end a token Lean knows (`×'`, `⊕'`, `∑'`,
-                # `⁻¹'`), and then what follows it is not this char literal.
+                # `⁻¹'`, `]'`), and then what follows it is not this char literal. Harmless when
+                # the character is a letter: then both readings take the same text (`l[i]'h'`
+                # is `]'` and the name `h'`).
                 self._emit(
                     TokenKind.MALFORMED,
                     start,

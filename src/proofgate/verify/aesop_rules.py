@@ -36,9 +36,23 @@ AESOP_BUILDERS = frozenset(
 )
 
 
-#: `type_of% e` gives a definition the type of `e` (`TacticM Unit`, from one of Mathlib's tactics)
-#: without naming it. (Not a `meta-code` word: the triage's own probes use it.)
-_GATE_WORDS = META_WORDS | {"type_of"}
+#: Broader than `META_WORDS` (the strict `meta-code` rule): a file registering Aesop rules has no
+#: reason to name Lean's namespaces either, and an inferred `TacticM` type needs one of these
+#: (`open Lean Elab Tactic`), or `type_of% e` on one of Mathlib's tactics (not a `meta-code` word:
+#: the triage's own probes use it).
+_GATE_WORDS = META_WORDS | {
+    "Lean",
+    "Elab",
+    "Meta",
+    "Aesop",
+    "Tactic",
+    "type_of",
+    "IO",
+    "EIO",
+    "BaseIO",
+    "System",
+    "Lake",
+}
 #: The words before an imported module's name (`public meta import all M`).
 _IMPORT_WORDS = ("import", "all", "public", "meta")
 

@@ -36,6 +36,7 @@ from proofgate.verify.rules import (
     HASH_DENIED,
     HASH_KNOWN,
     HOST_IO_WORDS,
+    HOST_ROOTS,
     INVISIBLE,
     IO_WORDS,
     KEYWORDS,
@@ -265,7 +266,6 @@ class _Scan:
         strict = self.config.strict
         if strict:
             self._confusable(token)
-        if strict:
             self._native_name(index, token)
         self._named_capability(index, token)
         if token.quoted:  # «unsafe» is a name, never the keyword
@@ -341,15 +341,14 @@ class _Scan:
             )
 
     def _unnamed_config(self, index: int) -> bool:
-        """`decide (config := X)` where X is not a `{ ... }` of named fields."""
-        after = self.code[index + 1 : index + 5]
-        return (
-            len(after) == 4
-            and after[0].text == "("
-            and after[1].is_word("config")
-            and after[2].text == ":="
-            and after[3].text != "{"
-        )
+        """`decide (config := X)` where X is not a `{ ... }` of named fields (`{ c with }` takes
+        its fields from elsewhere)."""
+        after = self.code[index + 1 : index + 7]
+        if len(after) < 4 or after[0].text != "(" or not after[1].is_word("config"):
+            return False
+        if after[2].text != ":=":
+            return False
+        return after[3].text != "{" or (len(after) == 6 and after[5].is_word("with"))
 
     def _named_capability(self, index: int, token: Token) -> None:
         """What a name reaches however it is written (`«unsafeCast»` is `unsafeCast`)."""
@@ -361,9 +360,10 @@ class _Scan:
                 f"`{token.name}` is an unsafe function (an unchecked cast, a pointer, IO from pure "
                 "code); a proof needs none",
             )
-        if self.config.strict and (
-            io := next((p for p in token.parts if p in HOST_IO_WORDS), None)
-        ):
+        io = next((p for p in token.parts if p in HOST_IO_WORDS), None)
+        if token.parts and token.parts[0] in HOST_ROOTS:
+            io = token.parts[0]
+        if self.config.strict and io:
             self.refuse(
                 "host-io",
                 token,

@@ -92,17 +92,19 @@ RULES: dict[str, Rule] = _table(
     ),
     (
         "host-io",
-        "names of IO and of the host's files, processes and build tool (`IO`, `EIO`, `BaseIO`, "
-        "`IO.RealWorld`, `System`, `Lake`): a proof needs none, and Lean evaluates some terms "
+        "names of IO (`IO`, `EIO`, `BaseIO`, `IO.RealWorld`) and of the host's files, processes "
+        "and build tool (`System.*`, `Lake.*`): a proof needs none, and Lean evaluates some terms "
         "with the compiler (a tactic's options, `Decidable` instances for `plausible`)",
         _REFUSED,
         "allowed (`#eval` keeps its own check; the sandbox holds the rest)",
     ),
     (
         "meta-code",
-        "names of Lean's meta level (`Lean`, `Elab`, `Meta`, `Tactic`, `TacticM`, `MetaM`, "
-        "`Aesop`, `Qq`, ...; imported module names aside): a proof needs none, and a tactic's "
-        "options, which Lean evaluates (`linarith (discharger := ...)`), can run it",
+        "names of the meta level's monads and of what runs code from there (`TacticM`, "
+        "`MetaM`, `CoreM`, `evalConst`, `elabCommand`, `Lean.Lsp.Ipc`, `Qq`, ...; imported "
+        "modules and option names aside; lemmas such as `Lean.Grind.*` are not meta code): a "
+        "proof needs none, and a tactic's options, which Lean evaluates "
+        "(`linarith (discharger := ...)`), can run it",
         _REFUSED,
         "allowed (the sandbox holds what it runs)",
     ),
@@ -309,29 +311,31 @@ CODE_ATTRIBUTES = frozenset(
 #: `tactic` builder accepts, and the namespaces their API lives in.
 META_WORDS = frozenset(
     {
-        "Lean",
-        "Elab",
-        "Meta",
-        "Aesop",
-        "IO",
-        "EIO",
-        "BaseIO",
+        # the monads meta code runs in, and the types Aesop's `tactic` builder accepts
         "CoreM",
         "MetaM",
         "TermElabM",
         "CommandElabM",
         "TacticM",
+        "MacroM",
         "RuleTac",
         "SingleRuleTac",
         "TacGen",
-        "Lake",
-        "System",
-        "Tactic",
+        # what runs code, commands, processes or the language server from there
+        "evalConst",
+        "evalExpr",
+        "elabCommand",
+        "addDecl",
+        "runParserCategory",
+        "Lsp",
+        "Ipc",
         "Qq",
     }
 )
-#: Name components of IO and of the host's files, processes and build tool (`host-io`).
-HOST_IO_WORDS = frozenset({"IO", "EIO", "BaseIO", "RealWorld", "System", "Lake"})
+#: Name components of IO (`host-io`), and the root namespaces of the host's files and processes and
+#: of its build tool (as a name's first component only: `LO.System` is somebody's own).
+HOST_IO_WORDS = frozenset({"IO", "EIO", "BaseIO", "RealWorld"})
+HOST_ROOTS = frozenset({"System", "Lake"})
 #: Namespaces whose imported syntax reads raw text (`raw-text-syntax`).
 RAW_TEXT_NAMESPACES = frozenset({"ProofWidgets", "Jsx"})
 #: Tactics and commands that evaluate the file's code with the compiler, as `#eval` does.
