@@ -18,23 +18,7 @@ from collections.abc import Iterable
 from proofgate.lean.lexer import Token, TokenKind
 from proofgate.verify.rules import META_WORDS
 
-__all__ = ["AESOP_BUILDERS", "meta_code_mention"]
-
-#: Aesop's rule builders (`Aesop/Frontend/RuleExpr.lean`).
-AESOP_BUILDERS = frozenset(
-    {
-        "apply",
-        "forward",
-        "destruct",
-        "constructors",
-        "cases",
-        "cases_or",
-        "simp",
-        "unfold",
-        "tactic",
-    }
-)
-
+__all__ = ["meta_code_mention"]
 
 #: Broader than `META_WORDS` (the strict `meta-code` rule): a file registering Aesop rules has no
 #: reason to name Lean's namespaces either, and an inferred `TacticM` type needs one of these
