@@ -239,8 +239,8 @@ REFUSED = [
     ("malformed-literal", 'example := r#"\n#eval IO.println 1\n'),
     ("malformed-literal", "example := \u00ab\n#eval IO.println 1\n"),
     ("run-code", 'def f : CoreM Unit := do\n  trace[Meta.debug] "{(by_elab pure ())}"\n'),
-    # A third round.
-    # A fourth round.
+    # Code Lean runs while elaborating (a tactic's options are evaluated), tokens Lean reads longer
+    # than the lexer (`\\/`, `//`, `×'`), names of meta code and of IO.
     (
         "meta-code",
         "example (x : \u211a) (h : x < 1) : x < 2 := by\n"
