@@ -31,6 +31,7 @@ __all__ = [
     "COMMAND_WORDS",
     "DECLARATION_WORDS",
     "HEADER_WORDS",
+    "IMPORT_WORDS",
     "INITIALIZE_WORDS",
     "MODIFIER_WORDS",
     "NOTATION_WORDS",
@@ -71,6 +72,8 @@ THEOREM_WORDS = frozenset({"theorem", "lemma"})
 MODIFIER_WORDS = frozenset(
     {"private", "public", "protected", "meta", "noncomputable", "unsafe", "partial", "nonrec"}
 )
+#: The words that may stand right before an imported module's name (`public meta import all M`).
+IMPORT_WORDS = frozenset({"public", "meta", "import", "all"})
 #: `attrKind` (`local instance`, `scoped notation`): also written before a command's keyword.
 ATTRIBUTE_KINDS = frozenset({"local", "scoped"})
 #: Commands that add notation (they can change what later text parses as).

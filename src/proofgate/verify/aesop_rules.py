@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from proofgate.lean.lexer import Token, TokenKind
+from proofgate.lean.syntax import IMPORT_WORDS
 from proofgate.verify.rules import META_WORDS
 
 __all__ = ["meta_code_mention"]
@@ -37,8 +38,6 @@ _GATE_WORDS = META_WORDS | {
     "System",
     "Lake",
 }
-#: The words before an imported module's name (`public meta import all M`).
-_IMPORT_WORDS = ("import", "all", "public", "meta")
 
 
 def meta_code_mention(code: Iterable[Token]) -> Token | None:
@@ -46,7 +45,7 @@ def meta_code_mention(code: Iterable[Token]) -> Token | None:
     name is not code: `import Aesop` is how a proof file gets `aesop`)."""
     previous: Token | None = None
     for token in code:
-        imported = previous is not None and previous.is_word(*_IMPORT_WORDS)
+        imported = previous is not None and previous.is_word(*IMPORT_WORDS)
         if (
             token.kind is TokenKind.IDENT
             and not imported

@@ -20,6 +20,7 @@ from proofgate.lean.lexer import Token, TokenKind, tokenize
 from proofgate.lean.syntax import (
     ATTRIBUTE_KINDS,
     COMMAND_WORDS,
+    IMPORT_WORDS,
     MODIFIER_WORDS,
     NOTATION_WORDS,
     imported_module,
@@ -286,11 +287,7 @@ class _Scan:
         elif word == "import":
             self._import(index)
         elif word in COUNT_HEARTBEATS:
-            self.refuse(
-                "heartbeats",
-                token,
-                f"`{word} in` runs its command with `maxHeartbeats 0` (no limit); remove it",
-            )
+            self._count_heartbeats(token, word)
         elif word == "eval" and self._glued(index, "%"):
             self._eval(index, token, what="eval%")
         elif word == "set_option":
@@ -340,6 +337,14 @@ class _Scan:
                 "notation too long to inspect; split it",
             )
 
+    def _count_heartbeats(self, token: Token, word: str) -> None:
+        """Mathlib's `count_heartbeats in`, with or without `#`."""
+        self.refuse(
+            "heartbeats",
+            token,
+            f"`{word} in` runs its command with `maxHeartbeats 0` (no limit); remove it",
+        )
+
     def _unnamed_config(self, index: int) -> bool:
         """`decide (config := X)` where X is not a `{ ... }` of named fields (`{ c with }` takes
         its fields from elsewhere)."""
@@ -372,7 +377,7 @@ class _Scan:
             )
         # an imported module or an option (`trace.Meta.synthInstance`) is a name, not code
         imported = (previous := self._next(index - 1)) is not None and previous.is_word(
-            "import", "all", "public", "meta", "set_option"
+            *IMPORT_WORDS, "set_option"
         )
         meta = next((p for p in token.parts if p in META_WORDS), None)
         if self.config.strict and meta and not imported:
@@ -634,11 +639,7 @@ class _Scan:
                 "would be skipped without a word)",
             )
         elif rule == "heartbeats":
-            self.refuse(
-                "heartbeats",
-                token,
-                f"`{known} in` runs its command with `maxHeartbeats 0` (no limit); remove it",
-            )
+            self._count_heartbeats(token, known)
         elif rule == "network":
             self.refuse("network", token, f"`{known}` calls an outside service; search offline")
         elif rule is not None:
