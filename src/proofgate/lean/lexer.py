@@ -268,6 +268,19 @@ class _Lexer:
                 end += 1
             self.pos = end
             self._emit(TokenKind.HASH, start, end)
+        elif char == "'" and self._quote_pair_may_part(start):
+            # `''` glued to a symbol (`×''"'`: Lean reads `×'` and the char literal `'"'`), or
+            # before a quote (without Mathlib's `''`, Lean's recovery skips one `'`).
+            self.pos = start + 2
+            self._emit(
+                TokenKind.MALFORMED,
+                start,
+                self.pos,
+                terminated=False,
+                problem="`''` right after a symbol or before a quote: Lean may read one `'` as "
+                "the end of a token such as `×'` and the other as a char literal's start; put "
+                "spaces around it",
+            )
         else:
             self.pos = start + self._symbol_length(start)
             self._emit(TokenKind.SYMBOL, start, self.pos)
@@ -288,6 +301,11 @@ class _Lexer:
             "`/` or `-` as one token (`\\/`, `//`, `<-`), and the rest as code; put a space "
             "before it",
         )
+
+    def _quote_pair_may_part(self, start: int) -> bool:
+        """At `''`: whether Lean may read its two quotes apart."""
+        previous = self.text[start - 1] if start else " "
+        return previous not in _BEFORE_CHAR_LITERAL or self._at(start + 2) in ('"', "'")
 
     def _malformed_last(self, problem: str) -> None:
         token = self.tokens.pop()

@@ -31,6 +31,7 @@ from proofgate.verify.rules import (
     BIDI,
     CODE_ATTRIBUTE_SUFFIXES,
     CODE_ATTRIBUTES,
+    CODE_OPTIONS,
     CONFUSABLE,
     COUNT_HEARTBEATS,
     EVALUATING_WORDS,
@@ -300,6 +301,13 @@ class _Scan:
             self._aesop_registration(token)
         elif word in NOTATION_WORDS:
             self._notation_tokens(index)
+        elif strict and word in CODE_OPTIONS and self._followed_by(index, ":="):
+            self.refuse(
+                "meta-code",
+                token,
+                f"the tactic option `{word}` holds meta code that the tactic runs; the strict "
+                "policy refuses it (leave the option at its default)",
+            )
         elif word in EVALUATING_WORDS:
             self._eval(index, token, what=word)
         elif word == "decide" and strict and self._unnamed_config(index):
@@ -336,6 +344,10 @@ class _Scan:
                 self.code[index],
                 "notation too long to inspect; split it",
             )
+
+    def _followed_by(self, index: int, symbol: str) -> bool:
+        following = self._next(index + 1)
+        return following is not None and following.text == symbol
 
     def _count_heartbeats(self, token: Token, word: str) -> None:
         """Mathlib's `count_heartbeats in`, with or without `#`."""

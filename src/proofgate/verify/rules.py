@@ -104,7 +104,8 @@ RULES: dict[str, Rule] = _table(
         "`MetaM`, `CoreM`, `evalConst`, `elabCommand`, `Lean.Lsp.Ipc`, `Qq`, ...; imported "
         "modules and option names aside; lemmas such as `Lean.Grind.*` are not meta code): a "
         "proof needs none, and a tactic's options, which Lean evaluates "
-        "(`linarith (discharger := ...)`), can run it",
+        "(`linarith (discharger := ...)`), can run it; so the options of Mathlib's tactics that "
+        "hold such code (`discharger`, `oracle`, `preprocessors`) are refused too",
         _REFUSED,
         "allowed (the sandbox holds what it runs)",
     ),
@@ -332,6 +333,10 @@ META_WORDS = frozenset(
         "Qq",
     }
 )
+#: Options of Mathlib's tactics that hold meta code Lean evaluates and the tactic runs
+#: (`linarith`'s `discharger : TacticM Unit`, `oracle`, `preprocessors`), as `(f := ...)` or in a
+#: `{ f := ... }` configuration.
+CODE_OPTIONS = frozenset({"discharger", "oracle", "preprocessors"})
 #: Name components of IO (`host-io`), and the root namespaces of the host's files and processes and
 #: of its build tool (as a name's first component only: `LO.System` is somebody's own).
 HOST_IO_WORDS = frozenset({"IO", "EIO", "BaseIO", "RealWorld"})
