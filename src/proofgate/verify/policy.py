@@ -293,7 +293,7 @@ class _Scan:
             self._eval(index, token, what="eval%")
         elif word == "set_option":
             self._set_option(index)
-        elif word == "attribute" and (bracket := self._next(index + 1)) and bracket.text == "[":
+        elif word == "attribute" and self._followed_by(index, "["):
             self._attributes(index + 2)
         elif word.startswith("aesop"):
             self._aesop_clauses(index)
@@ -438,10 +438,8 @@ class _Scan:
 
     def _native_option(self, index: int) -> bool:
         """`decide +native` or `(config := { native := true })`."""
-        before, after = self._next(index - 1), self._next(index + 1)
-        return (before is not None and before.text == "+") or (
-            after is not None and after.text == ":="
-        )
+        before = self._next(index - 1)
+        return (before is not None and before.text == "+") or self._followed_by(index, ":=")
 
     def _import(self, index: int) -> None:
         """The module an `import` names (the header's reading, `import all M` imports `M`), at the
