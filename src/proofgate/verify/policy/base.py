@@ -1,0 +1,107 @@
+"""The state one policy scan shares between its rules, and how it walks the tokens."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import Literal
+
+from proofgate.lean.lexer import Token, TokenKind, tokenize
+from proofgate.models import Violation
+from proofgate.verify.policy.config import PolicyConfig
+from proofgate.verify.rules import BIDI, LINE_SEPARATORS, MAX_SCAN, MAX_VIOLATIONS
+
+__all__ = ["ScanBase"]
+
+#: The characters `_control_rule` may refuse (not printable ASCII, not a newline), found by regex
+#: rather than by a Python loop over every character.
+_SUSPECT_CHARACTER = re.compile("[^\x20-\x7e\n]")
+
+
+def _control_rule(char: str) -> str | None:
+    if char in BIDI:
+        return "bidi-control"
+    code = ord(char)
+    if (code < 0x20 and char not in "\t\n\r") or 0x7F <= code <= 0x9F or char in LINE_SEPARATORS:
+        return "control-character"
+    return None
+
+
+class ScanBase:
+    """One pass over one text's tokens: what the rules found so far, and where they are."""
+
+    def __init__(self, text: str, config: PolicyConfig) -> None:
+        self.text = text
+        self.config = config
+        self.code = [token for token in tokenize(text) if token.is_code]
+        self.violations: list[Violation] = []
+        self.notes: list[Violation] = []
+        self.rewrites: list[tuple[int, int, str]] = []
+        self._seen: set[tuple[str, int, int]] = set()
+        self._mentions_io: bool | None = None
+        self._aesop_phase: set[int] = set()  # token starts where `unsafe` is Aesop's rule phase
+        # How far each kind of bracketed scan has read: a construct nested inside one already
+        # read is not read again (so unclosed brackets cost linear time, not quadratic).
+        self._scanned: dict[str, int] = {"attribute": -1, "aesop": -1, "eval": -1}
+        self._meta_mention: Token | Literal[False] | None = None  # None: not looked for yet
+
+    def refuse(self, rule: str, token: Token, message: str) -> None:
+        self.refuse_at(rule, token.line, token.column, message)
+
+    def refuse_at(self, rule: str, line: int, column: int, message: str) -> None:
+        key = (rule, line, column)
+        if key not in self._seen and len(self.violations) < MAX_VIOLATIONS:
+            self._seen.add(key)
+            self.violations.append(Violation(rule=rule, line=line, column=column, message=message))
+
+    def _characters(self) -> None:
+        """Refuse control characters. The line and its start advance with the scan: each stretch
+        of text between two suspect characters is read once, so the pass is linear even on one
+        very long line (a search back to the text's start for every non-ASCII character was not)."""
+        text, line, line_start, scanned = self.text, 1, 0, 0
+        for match in _SUSPECT_CHARACTER.finditer(text):
+            offset = match.start()
+            newlines = text.count("\n", scanned, offset)
+            if newlines:
+                line += newlines
+                line_start = text.rfind("\n", scanned, offset) + 1
+            scanned = offset
+            char = match.group()
+            if rule := _control_rule(char):
+                what = "bidirectional control" if rule == "bidi-control" else "control"
+                self.refuse_at(
+                    rule,
+                    line,
+                    offset - line_start,
+                    f"{what} character U+{ord(char):04X}: "
+                    "it can make the text read differently from what Lean parses; delete it",
+                )
+
+    def _next(self, index: int) -> Token | None:
+        return self.code[index] if 0 <= index < len(self.code) else None
+
+    def _window(self, index: int) -> Iterator[Token]:
+        """At most MAX_SCAN tokens from `index` (a bracketed construct longer than that is refused
+        by its caller, so a file of unclosed brackets costs linear time, not quadratic)."""
+        for position in range(index, min(len(self.code), index + MAX_SCAN)):
+            yield self.code[position]
+
+    def _at_command_start(self, index: int) -> bool:
+        """First in the file, after `in`, or at column 0 of a line after something that ends a
+        term (not after `:`, `=`, `(`, ...: there a `#` word is notation such as `#s`)."""
+        previous, token = self._next(index - 1), self.code[index]
+        if previous is None or previous.is_word("in"):
+            return True
+        if previous.end_line == token.line or token.column != 0:
+            return False
+        return previous.kind is not TokenKind.SYMBOL or previous.text in (")", "]", "}", "⟩")
+
+    def _glued(self, index: int, symbol: str) -> bool:
+        following = self._next(index + 1)
+        if following is None:
+            return False
+        return following.text == symbol and following.start == self.code[index].end
+
+    def _followed_by(self, index: int, symbol: str) -> bool:
+        following = self._next(index + 1)
+        return following is not None and following.text == symbol
