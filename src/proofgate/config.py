@@ -183,7 +183,9 @@ class Settings(BaseSettings):
     allowed_axioms: NameList = Field(
         default_factory=lambda: ["propext", "Classical.choice", "Quot.sound"]
     )
-    heartbeat_cap: int = Field(1_000_000, ge=0, description="Highest maxHeartbeats allowed.")
+    heartbeat_cap: int = Field(
+        1_000_000, ge=1, description="Highest maxHeartbeats allowed (0 would mean no limit)."
+    )
     cache_enabled: bool = True
     report_key: str | None = Field(
         None,

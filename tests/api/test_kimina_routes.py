@@ -13,6 +13,7 @@ import importlib.util
 import sys
 import typing
 from collections.abc import Iterator
+from pathlib import Path
 from types import ModuleType
 from typing import Any
 
@@ -27,7 +28,7 @@ from proofgate.service import CheckerService
 from proofgate.store.keys import KeyStore
 from tests.api.conftest import LiveApp, serve_stack
 from tests.support.live_app import run_app
-from tests.support.stack import Stack
+from tests.support.stack import Stack, make_stack
 
 HONEST = "import Mathlib\n\ntheorem t1 (a b : ℕ) : a + b = b + a := Nat.add_comm a b\n"
 LEAN_ERROR = (
@@ -276,6 +277,18 @@ def test_deepseeks_default_header_is_refused_in_a_legacy_answer(url: str) -> Non
     assert result["custom_id"] == "3"  # Kimina answers the id as a string
     flags = [m for m in result["response"]["messages"] if m["severity"] == "error"]
     assert any("rejected" in m["data"] and "maxHeartbeats 0" in m["data"] for m in flags), result
+
+
+def test_a_permissive_server_lowers_deepseeks_header_and_says_so(tmp_path: Path) -> None:
+    stack = make_stack(tmp_path, policy="permissive")
+    body = {"codes": [{"custom_id": "d", "proof": DEEPSEEK_HEADER + PROBLEM}], "timeout": 60}
+    with serve_stack(stack) as served:
+        answer = httpx.post(served + "/verify", json=body, timeout=60)
+    [result] = answer.json()["results"]
+    response = result["response"]
+    assert not _has_error(response), result
+    [note] = [m for m in response["messages"] if "lowered to the cap" in m["data"]]
+    assert note["severity"] == "info" and note["pos"] == {"line": 4, "column": 25}
 
 
 def test_a_legacy_timeout_is_an_error_without_a_response(url: str) -> None:

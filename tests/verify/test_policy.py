@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from pydantic import ValidationError
 
 from proofgate import service as service_module
 from proofgate.config import SOURCE_ROOT, Settings
@@ -489,9 +490,61 @@ def test_a_lowered_cap_always_fits_in_place(cap: int, extra: int, spelling: str)
     assert int(result.code.split()[2].replace("_", ""), 0) == cap
 
 
-def test_heartbeat_zero_is_refused_in_both_profiles() -> None:
+# DeepSeek-Prover V1.5's default header (prover/utils.py, LEAN4_DEFAULT_HEADER).
+DEEPSEEK_HEADER = (
+    "import Mathlib\nimport Aesop\n\nset_option maxHeartbeats 0\n\n"
+    "open BigOperators Real Nat Topology Rat\n\n"
+)
+
+
+def test_permissive_lowers_an_unlimited_heartbeat_option_that_ends_its_line() -> None:
+    text = DEEPSEEK_HEADER + "theorem x : True := trivial\n"
+    result = check_source(text, PERMISSIVE)
+    assert result.ok
+    assert result.code == text.replace("maxHeartbeats 0\n", "maxHeartbeats 1000000\n")
+    (note,) = result.notes
+    assert (note.rule, note.line, note.column) == ("heartbeats", 4, 25)
+    assert "lowered to the cap, 1000000" in note.message
+    # trailing blanks and a comment move nothing either; the other limit is lowered the same way
+    spaced = "set_option synthInstance.maxHeartbeats 0   -- no limit\n"
+    assert check_source(spaced, PERMISSIVE).code == spaced.replace(" 0 ", " 1000000 ")
+    assert rules(text) == ["heartbeats"]  # strict refuses it
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "set_option maxHeartbeats 0 in\n",  # `in` would move
+        "set_option maxHeartbeats 0 in theorem x : True := trivial\n",
+        "example : True := by\n  set_option maxHeartbeats 0 in trivial\n",
+    ],
+)
+def test_an_unlimited_heartbeat_option_is_refused_where_lowering_would_move_a_token(
+    text: str,
+) -> None:
     for config in (STRICT, PERMISSIVE):
-        assert rules("set_option maxHeartbeats 0 in\n", config) == ["heartbeats"]
+        result = check_source(text, config)
+        assert [v.rule for v in result.violations] == ["heartbeats"] and not result.notes
+        assert "removes Lean's limit" in result.violations[0].message
+
+
+def test_a_lowered_header_keeps_the_proofs_feedback_in_place() -> None:
+    statement = DEEPSEEK_HEADER + "theorem x (n : ℕ) : n + 0 = n := by sorry"
+    submission = Submission(statement=statement, proof="by\n  simp\n  #eval 1")
+    result = check_submission(assemble(submission), PERMISSIVE)
+    assert result.ok and [n.rule for n in result.notes] == ["heartbeats"]
+    assert result.statement is not None and "maxHeartbeats 1000000\n" in result.statement
+    assert "maxHeartbeats 1000000\n" in result.code and "maxHeartbeats 0" not in result.code
+    strict = check_submission(assemble(submission), STRICT)
+    assert {(v.rule, v.line, v.column) for v in strict.violations} == {
+        ("heartbeats", 4, 25),
+        ("eval", 3, 2),  # in the proof, placed in the proof's own lines
+    }
+
+
+def test_a_zero_cap_is_refused_by_the_settings() -> None:
+    with pytest.raises(ValidationError, match="heartbeat_cap"):
+        Settings(heartbeat_cap=0)
 
 
 def test_config_from_settings_and_environment(settings: Settings) -> None:

@@ -201,7 +201,9 @@ RULES: dict[str, Rule] = _table(
         "`maxHeartbeats` or `synthInstance.maxHeartbeats` set to 0 (no limit), above the cap, or "
         "to something that is not a number; `#count_heartbeats in` (it sets 0)",
         _REFUSED,
-        "0 refused; above the cap lowered to the cap, with an info note",
+        "0 or above the cap: lowered to the cap, with an info note, where no other token moves "
+        "(the cap fits in the value's width, or only a comment follows the value on its line); otherwise refused; "
+        "`#count_heartbeats in` refused",
     ),
     (
         "rec-depth",

@@ -71,25 +71,37 @@ class CommandRules(ScanBase):
         number = _parse_number(value.text) if value and value.kind is TokenKind.NUMBER else None
         if value is None or number is None:
             self.refuse(rule, name, f"`{name.name}` must be set to a plain number, at most {cap}")
-        elif number == 0 and not zero_ok:
-            self.refuse(
-                rule, value, f"`{name.name} 0` removes Lean's limit; use a number up to {cap}"
-            )
-        elif number > cap:
-            replacement = _fit(cap, len(value.text))
-            if self.config.strict or replacement is None:
-                self.refuse(
-                    rule,
-                    value,
-                    f"`{name.name} {value.text}` is above this service's cap "
-                    f"of {cap}; use at most {cap}",
+            return
+        unlimited = number == 0 and not zero_ok
+        if not unlimited and number <= cap:
+            return
+        replacement = None if self.config.strict else self._lowered(value, cap)
+        if replacement is None:
+            if unlimited:
+                message = f"`{name.name} 0` removes Lean's limit; use a number up to {cap}"
+            else:
+                message = (
+                    f"`{name.name} {value.text}` is above this service's cap of {cap}; "
+                    f"use at most {cap}"
                 )
-                return
-            self.rewrites.append((value.start, value.end, replacement))
-            message = f"`{name.name} {value.text}` lowered to the cap, {cap}"
-            self.notes.append(
-                Violation(rule=rule, line=value.line, column=value.column, message=message)
-            )
+            self.refuse(rule, value, message)
+            return
+        self.rewrites.append((value.start, value.end, replacement))
+        message = f"`{name.name} {value.text}` lowered to the cap, {cap}"
+        self.notes.append(
+            Violation(rule=rule, line=value.line, column=value.column, message=message)
+        )
+
+    def _lowered(self, value: Token, cap: int) -> str | None:
+        """`cap` written where `value` stands without moving any other token: in the value's own
+        width, or in full when nothing but a line comment follows it on its line (a header's
+        `set_option maxHeartbeats 0`); None when neither can be done."""
+        fitted = _fit(cap, len(value.text))
+        if fitted is not None:
+            return fitted
+        line_end = self.text.find("\n", value.end)
+        rest = self.text[value.end : None if line_end < 0 else line_end]
+        return str(cap) if not rest.strip() or rest.lstrip().startswith("--") else None
 
     # --- `#` commands -------------------------------------------------------------------------
     def _hash(self, index: int, token: Token) -> None:
