@@ -75,6 +75,9 @@ OWN_EXPECTED_RULE = {
     "own-resource-heartbeats-above-cap": "heartbeats",
     "own-resource-heartbeats-hex": "heartbeats",
     "own-resource-rec-depth": "rec-depth",
+    "own-checker-verso-doc": "verso-docs",
+    "own-host-quoted-discharger": "meta-code",
+    "own-host-search-tactic": "network",
 }
 
 
@@ -313,6 +316,35 @@ REFUSED = [
     ),
     ("native-code", "example : 2 + 2 = 4 := by decide (config := { c with })\n"),
     ("run-code", 'def f : CoreM Unit := do\n  throwErrorAt ref "{(by_elab pure ())}"\n'),
+    # A sixth round: quoted option names, Lean's API by its namespace, Verso doc comments,
+    # Mathlib's dependencies' `#` commands, `#` words at the start of an indented line.
+    (
+        "meta-code",
+        "example (a b : \u211a) (h : a < b) : a \u2264 b := by\n"
+        "  linarith (\u00abdischarger\u00bb := pure ())\n",
+    ),
+    (
+        "meta-code",
+        'example : True := by\n  simp (maxSteps := (Lean.Elab.runFrontend "" {} "x" `x).toNat)\n',
+    ),
+    ("meta-code", "open Lean in\nexample : True := by simp [importModules]\n"),
+    ("meta-code", "example : Nat := _root_.Lean.loadDynlib.toNat\n"),
+    ("meta-code", "example : True := by\n  simp (maxSteps := Plausible.Testable.check.toNat)\n"),
+    (
+        "verso-docs",
+        "set_option doc.verso true in\n/--\n```lean\n#eval 1\n```\n-/\ntheorem t : True := trivial\n",
+    ),
+    ("verso-docs", "set_option \u00abdoc\u00bb.verso.module true\n"),
+    ("network", "example : True := by\n  #search\n  trivial\n"),
+    ("network", 'example : True := #search "the goal?"\n'),
+    ("hash-command", "theorem t : True := trivial\n  #import_diff Mathlib Mathlib.Tactic\n"),
+    ("hash-command", "example : True := by\n  trivial\n  #frobnicate\n"),
+    ("host-io", "example : Nat := LeanSearchClient.queryNum.length\n"),
+    ("host-io", "example : Nat := ImportGraph.findOLean.length\n"),
+    (
+        "native-code",
+        "example : 2 + 2 = 4 := by decide (\u00abconfig\u00bb := \u27e8false, true\u27e9)\n",
+    ),
 ]
 
 
@@ -382,6 +414,10 @@ ALLOWED = [
     HEADER + "theorem u : sorry = sorry := by admit\n",
     HEADER + "axiom cheat : False\n",
     HEADER + "noncomputable section\nopen Classical\nend\n",
+    # Card notation first on a line after a word a term follows (Mathlib's calc blocks).
+    HEADER + "example (s t : Finset \u2115) (h : s \u2286 t) : True := by\n"
+    "  have := calc\n    #s \u2264 #t := Finset.card_le_card h\n  trivial\n",
+    HEADER + "set_option maxHeartbeats 400000 in\nset_option linter.style.longLine false\n",
 ]
 
 
@@ -597,7 +633,7 @@ def test_open_in_hides_nothing() -> None:
     text = "open Real Finset in\nopen Nat in run_cmd pure ()\n"
     assert rules(text) == ["run-code"]
     meta = "open Lean Elab Command in\nopen Nat in run_cmd pure ()\n"
-    assert rules(meta) == ["run-code"]  # namespaces are not meta code; their monads are
+    assert rules(meta) == ["meta-code", "run-code"]  # `open Lean` reaches Lean's whole API
 
 
 # --- whole submissions -------------------------------------------------------------------------

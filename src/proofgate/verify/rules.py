@@ -92,17 +92,20 @@ RULES: dict[str, Rule] = _table(
     ),
     (
         "host-io",
-        "names of IO (`IO`, `EIO`, `BaseIO`, `IO.RealWorld`) and of the host's files, processes "
-        "and build tool (`System.*`, `Lake.*`): a proof needs none, and Lean evaluates some terms "
-        "with the compiler (a tactic's options, `Decidable` instances for `plausible`)",
+        "names of IO (`IO`, `EIO`, `BaseIO`, `IO.RealWorld`) and of the host's files, processes, "
+        "network and build tool (`System.*`, `Lake.*`, `LeanSearchClient.*`, `ImportGraph.*`): a "
+        "proof needs none, and Lean evaluates some terms with the compiler (a tactic's options, "
+        "`Decidable` instances for `plausible`)",
         _REFUSED,
         "allowed (`#eval` keeps its own check; the sandbox holds the rest)",
     ),
     (
         "meta-code",
         "names of the meta level's monads and of what runs code from there (`TacticM`, "
-        "`MetaM`, `CoreM`, `evalConst`, `elabCommand`, `Lean.Lsp.Ipc`, `Qq`, ...; imported "
-        "modules and option names aside; lemmas such as `Lean.Grind.*` are not meta code): a "
+        "`MetaM`, `CoreM`, `evalConst`, `elabCommand`, `Qq`, ...), and of its namespaces "
+        "(`Lean.*`, `open Lean`: `Lean.Elab.runFrontend` runs a file given as a string; "
+        "`Plausible.*`); imported modules and option names aside, and the lemmas of "
+        "`Lean.Grind.*` (`grind?` prints them): a "
         "proof needs none, and a tactic's options, which Lean evaluates "
         "(`linarith (discharger := ...)`), can run it; so the options of Mathlib's tactics that "
         "hold such code (`discharger`, `oracle`, `preprocessors`) are refused too",
@@ -187,6 +190,13 @@ RULES: dict[str, Rule] = _table(
     (
         "debug-option",
         "`set_option debug.*` (`debug.skipKernelTC` turns the kernel off)",
+        _REFUSED,
+        _REFUSED,
+    ),
+    (
+        "verso-docs",
+        "`set_option doc.verso` (and `doc.verso.*`): doc comments become Verso, whose ```lean "
+        "blocks and `{lean}` roles elaborate commands and terms that this pass reads as comment",
         _REFUSED,
         _REFUSED,
     ),
@@ -342,7 +352,20 @@ CODE_OPTIONS = frozenset({"discharger", "oracle", "preprocessors"})
 #: Name components of IO (`host-io`), and the root namespaces of the host's files and processes and
 #: of its build tool (as a name's first component only: `LO.System` is somebody's own).
 HOST_IO_WORDS = frozenset({"IO", "EIO", "BaseIO", "RealWorld"})
-HOST_ROOTS = frozenset({"System", "Lake"})
+#: `LeanSearchClient` (its `#search` reaches the network with `curl`) and `ImportGraph` (it reads
+#: the search path's `.olean` files) are Mathlib's dependencies, imported with it.
+HOST_ROOTS = frozenset({"System", "Lake", "LeanSearchClient", "ImportGraph"})
+#: Root namespaces of the meta level (`meta-code`, strict): Lean's own API holds functions that run
+#: a file given as a string or load a module (`Lean.Elab.runFrontend`, `Lean.importModules`,
+#: `Lean.loadDynlib`) with no meta word in their names, and `open Lean` reaches them all. Plausible
+#: runs the file's code as tests.
+META_ROOTS = frozenset({"Lean", "Plausible"})
+#: Namespaces under `META_ROOTS` that hold lemmas an ordinary proof cites (`grind?` prints
+#: `Lean.Grind.*`).
+LEMMA_NAMESPACES = frozenset({("Lean", "Grind")})
+#: Option names that change how Lean reads doc comments: with `doc.verso`, a doc comment is Verso,
+#: whose ```lean blocks and {lean} roles elaborate commands and terms this pass reads as comment.
+VERSO_OPTIONS = ("doc.verso",)
 #: Namespaces whose imported syntax reads raw text (`raw-text-syntax`).
 RAW_TEXT_NAMESPACES = frozenset({"ProofWidgets", "Jsx"})
 #: Tactics and commands that evaluate the file's code with the compiler, as `#eval` does.
@@ -406,6 +429,13 @@ HASH_DENIED: dict[str, str] = {
     "#loogle": "network",
     "#moogle": "network",
     "#statesearch": "network",
+    # LeanSearchClient's `#search` (command, term and tactic) and import-graph's and Batteries'
+    # commands that read the host's module files or run linters
+    "#search": "network",
+    "#import_diff": "hash-command",
+    "#minimize_imports": "hash-command",
+    "#show_unused": "hash-command",
+    "#list_linters": "hash-command",
 }
 #: Longest first: Lean reads `#evalIO.println` as `#eval IO.println` (longest known token).
 HASH_KNOWN = sorted({*HASH_ALLOWED, *HASH_DENIED}, key=len, reverse=True)

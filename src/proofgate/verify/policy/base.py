@@ -27,6 +27,25 @@ def _control_rule(char: str) -> str | None:
     return None
 
 
+#: Words a term follows, even on the next line (`calc` then `#s ≤ ...`: `#s` is notation there).
+_TERM_FOLLOWS = frozenset(
+    {
+        "calc",
+        "else",
+        "exists",
+        "forall",
+        "from",
+        "fun",
+        "have",
+        "if",
+        "let",
+        "match",
+        "show",
+        "then",
+    }
+)
+
+
 class ScanBase:
     """One pass over one text's tokens: what the rules found so far, and where they are."""
 
@@ -87,12 +106,13 @@ class ScanBase:
             yield self.code[position]
 
     def _at_command_start(self, index: int) -> bool:
-        """First in the file, after `in`, or at column 0 of a line after something that ends a
-        term (not after `:`, `=`, `(`, ...: there a `#` word is notation such as `#s`)."""
+        """First in the file, after `in`, or first on its line (at any column: a command or a
+        tactic) after something that ends a term (not after `:`, `=`, `(`, ...: there a `#` word
+        is notation such as `#s`)."""
         previous, token = self._next(index - 1), self.code[index]
         if previous is None or previous.is_word("in"):
             return True
-        if previous.end_line == token.line or token.column != 0:
+        if previous.end_line == token.line or previous.is_word(*_TERM_FOLLOWS):
             return False
         return previous.kind is not TokenKind.SYMBOL or previous.text in (")", "]", "}", "⟩")
 

@@ -13,6 +13,7 @@ from proofgate.verify.rules import (
     MAX_SCAN,
     NOTATION_TOKEN_ENDS,
     NOTATION_TOKEN_HAZARDS,
+    VERSO_OPTIONS,
 )
 
 __all__ = ["CommandRules"]
@@ -49,6 +50,13 @@ class CommandRules(ScanBase):
         if name == "debug" or name.startswith("debug."):
             self.refuse(
                 "debug-option", name_token, f"`{name}` changes how Lean checks proofs; remove it"
+            )
+        elif name.startswith(VERSO_OPTIONS):
+            self.refuse(
+                "verso-docs",
+                name_token,
+                f"`{name}` makes doc comments Verso, whose code blocks Lean elaborates: this pass "
+                "reads them as comments; remove it",
             )
         elif name.startswith("trace.") and (
             config.strict or name.startswith("trace.profiler.output")

@@ -9,6 +9,8 @@ from proofgate.verify.rules import (
     CONFUSABLE,
     HOST_IO_WORDS,
     HOST_ROOTS,
+    LEMMA_NAMESPACES,
+    META_ROOTS,
     META_WORDS,
     NATIVE_CONSTANTS,
     RAW_TEXT_NAMESPACES,
@@ -30,21 +32,21 @@ class NameRules(ScanBase):
                 f"`{token.name}` is an unsafe function (an unchecked cast, a pointer, IO from pure "
                 "code); a proof needs none",
             )
+        # an imported module or an option (`trace.Meta.synthInstance`) is a name, not code
+        imported = (previous := self._next(index - 1)) is not None and previous.is_word(
+            *IMPORT_WORDS, "set_option"
+        )
         io = next((p for p in token.parts if p in HOST_IO_WORDS), None)
         if token.parts and token.parts[0] in HOST_ROOTS:
             io = token.parts[0]
-        if self.config.strict and io:
+        if self.config.strict and io and not imported:
             self.refuse(
                 "host-io",
                 token,
                 f"`{token.name}` names `{io}`: a proof needs no IO, and the strict policy refuses "
                 "code that reaches the host's files or processes",
             )
-        # an imported module or an option (`trace.Meta.synthInstance`) is a name, not code
-        imported = (previous := self._next(index - 1)) is not None and previous.is_word(
-            *IMPORT_WORDS, "set_option"
-        )
-        meta = next((p for p in token.parts if p in META_WORDS), None)
+        meta = next((p for p in token.parts if p in META_WORDS), None) or _meta_root(token.parts)
         if self.config.strict and meta and not imported:
             self.refuse(
                 "meta-code",
@@ -86,7 +88,7 @@ class NameRules(ScanBase):
         """`decide (config := X)` where X is not a `{ ... }` of named fields (`{ c with }` takes
         its fields from elsewhere)."""
         after = self.code[index + 1 : index + 7]
-        if len(after) < 4 or after[0].text != "(" or not after[1].is_word("config"):
+        if len(after) < 4 or after[0].text != "(" or after[1].parts != ("config",):
             return False
         if after[2].text != ":=":
             return False
@@ -110,3 +112,12 @@ def _is_unsafe_function(name: str) -> bool:
     (not `unsafe_lemma` or `«unsafe name»`, which are the submitter's names)."""
     rest = name.removeprefix("unsafe")
     return (rest != name and rest[:1].isupper()) or (name.endswith("Unsafe") and name != "Unsafe")
+
+
+def _meta_root(parts: tuple[str, ...]) -> str | None:
+    """`Lean` in `Lean.Elab.runFrontend` or `open Lean` (not in `Lean.Grind.*`'s lemmas)."""
+    if parts[:1] == ("_root_",):
+        parts = parts[1:]
+    if not parts or parts[0] not in META_ROOTS or tuple(parts[:2]) in LEMMA_NAMESPACES:
+        return None
+    return parts[0]

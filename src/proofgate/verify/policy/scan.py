@@ -72,6 +72,13 @@ class Scan(NameRules, CommandRules, AttributeRules):
             self._confusable(token)
             self._native_name(index, token)
         self._named_capability(index, token)
+        if strict and token.name in CODE_OPTIONS and self._followed_by(index, ":="):
+            self.refuse(  # `«discharger» :=` sets the option too: Lean reads the name
+                "meta-code",
+                token,
+                f"the tactic option `{token.name}` holds meta code that the tactic runs; the strict "
+                "policy refuses it (leave the option at its default)",
+            )
         if token.quoted:  # «unsafe» is a name, never the keyword
             return
         word = token.text
@@ -103,13 +110,6 @@ class Scan(NameRules, CommandRules, AttributeRules):
             self._aesop_registration(token)
         elif word in NOTATION_WORDS:
             self._notation_tokens(index)
-        elif strict and word in CODE_OPTIONS and self._followed_by(index, ":="):
-            self.refuse(
-                "meta-code",
-                token,
-                f"the tactic option `{word}` holds meta code that the tactic runs; the strict "
-                "policy refuses it (leave the option at its default)",
-            )
         elif word in EVALUATING_WORDS:
             self._eval(index, token, what=word)
         elif word == "decide" and strict and self._unnamed_config(index):
