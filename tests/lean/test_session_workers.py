@@ -11,8 +11,8 @@ import pytest
 from proofgate.config import Settings
 from proofgate.environments.registry import Environment, discover_environments
 from proofgate.exceptions import Busy, SubmissionError
+from proofgate.lean.header_workers import eviction_victim
 from proofgate.lean.session_workers import SessionWorkers
-from proofgate.lean.workers import eviction_victim
 from proofgate.sandbox.group import ProcessGroupSpawner
 from tests.standins.repl import standin_launcher
 

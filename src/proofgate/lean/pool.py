@@ -52,10 +52,11 @@ from proofgate.lean.header import (
     map_header_positions,
     split_header,
 )
+from proofgate.lean.header_workers import HeaderKey
 from proofgate.lean.launch import LeanReplLauncher, ReplLauncher
 from proofgate.lean.repl import WORKER_LOST
 from proofgate.lean.reply import ReplReply
-from proofgate.lean.workers import RECENT_SAMPLES, HeaderFailure, HeaderKey, WorkerSet, note
+from proofgate.lean.workers import RECENT_SAMPLES, HeaderFailure, WorkerSet, note
 from proofgate.models.tenant import LOCAL
 from proofgate.sandbox.process import Spawner
 from proofgate.ticks import wait_for

@@ -26,15 +26,15 @@ from dataclasses import dataclass, field
 from proofgate.config import Settings
 from proofgate.environments.registry import Environment
 from proofgate.exceptions import Busy, NotReady, ReplError, SpawnFailed, SubmissionError
-from proofgate.lean.launch import ReplLauncher
-from proofgate.lean.repl import ReplProcess
-from proofgate.lean.reply import ReplReply
-from proofgate.lean.workers import (
+from proofgate.lean.header_workers import (
     HeaderKey,
     StartFailed,
     WorkerStarter,
     eviction_victim,
 )
+from proofgate.lean.launch import ReplLauncher
+from proofgate.lean.repl import ReplProcess
+from proofgate.lean.reply import ReplReply
 from proofgate.logs import get_logger
 from proofgate.models.tenant import LOCAL
 from proofgate.sandbox.process import Spawner

@@ -4,7 +4,7 @@
 unmet demand (evicting the least recently used idle worker of another header when full), keeps the
 pool filled with warm workers for the pre-warmed headers, and retires workers that died, kept a
 process a request started (`ReplProcess.tainted`), served `recycle_after` requests, grew past
-`RECYCLE_MEMORY_FRACTION` of the memory cap, or idled too long on a cold header. All of it runs
+`header_workers.RECYCLE_MEMORY_FRACTION` of the memory cap, or idled too long on a cold header. All of it runs
 on the event loop, synchronously between awaits, so no lock is needed; a worker's failure is
 counted and logged, never raised into the loop.
 
@@ -30,15 +30,14 @@ import asyncio
 import contextlib
 import time
 from collections import Counter, deque
-from collections.abc import Callable, Coroutine, Iterable
-from dataclasses import dataclass, field, replace
-from typing import Any, NamedTuple, TypeVar
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass, field
+from typing import Any
 
 from proofgate.config import Settings
-from proofgate.environments.registry import OPTIONS_FILE, Environment
+from proofgate.environments.registry import Environment
 from proofgate.exceptions import (
     Busy,
-    ConfigError,
     ProofgateError,
     ReplCrashed,
     ReplError,
@@ -49,30 +48,16 @@ from proofgate.exceptions import (
 )
 from proofgate.lean.claims import SlotClaims
 from proofgate.lean.header import split_header
-from proofgate.lean.launch import ReplLauncher, worker_limits
-from proofgate.lean.protocol import protocol_for
+from proofgate.lean.header_workers import HeaderKey, StartFailed, WorkerStarter, eviction_victim
+from proofgate.lean.launch import ReplLauncher
 from proofgate.lean.repl import ReplProcess
 from proofgate.lean.reply import ReplReply
 from proofgate.logs import get_logger
-from proofgate.sandbox.process import Launch, Limits, Spawner
+from proofgate.sandbox.process import Spawner
 from proofgate.ticks import sleep_on_grid
 
-__all__ = [
-    "HeaderFailure",
-    "HeaderKey",
-    "HeaderStarted",
-    "StartFailed",
-    "Worker",
-    "WorkerSet",
-    "WorkerStarter",
-    "eviction_victim",
-    "note",
-    "outgrown",
-    "start_header_worker",
-]
+__all__ = ["HeaderFailure", "Worker", "WorkerSet", "death_cause", "note"]
 
-#: A worker whose private memory passes this share of the cap is recycled after its request.
-RECYCLE_MEMORY_FRACTION = 0.75
 #: An idle worker of a header that is not pre-warmed is retired after this many idle seconds.
 COLD_IDLE_SECONDS = 600.0
 #: Seconds between two passes of the supervisor (cold-idle retirement, refills after a back-off).
@@ -80,44 +65,6 @@ COLD_IDLE_SECONDS = 600.0
 SUPERVISE_SECONDS = 1.0
 #: How many recent import durations are kept for metrics.
 RECENT_SAMPLES = 512
-
-_W = TypeVar("_W")
-
-
-class HeaderKey(NamedTuple):
-    """Which workers may serve a body: its tenant's, of its environment and (normalized) header.
-    A spare worker, pre-warmed and never handed out, has no tenant yet (`tenant` None)."""
-
-    tenant: str | None
-    environment: str
-    header: str
-
-    @property
-    def spare(self) -> HeaderKey:
-        """The key of the spare workers that could become this key's."""
-        return self._replace(tenant=None)
-
-
-def outgrown(repl: ReplProcess, limits: Limits) -> bool:
-    """The worker's private memory passed `RECYCLE_MEMORY_FRACTION` of its cap: recycle it (a
-    pool worker after its request, a session worker once its sessions have moved)."""
-    used = repl.private_memory_bytes()
-    cap = limits.memory_bytes
-    return used is not None and cap is not None and used > RECYCLE_MEMORY_FRACTION * cap
-
-
-def eviction_victim(
-    idle: Iterable[_W],
-    *,
-    kept: Callable[[_W], tuple[bool, ...]],
-    last_used: Callable[[_W], float],
-) -> _W | None:
-    """The worker that gives its slot to another header, the pool's and the sessions' alike: of
-    the `idle` ones (nobody uses or waits for them), the least recently used, those the owner
-    would rather `kept` (an active tenant's; a pre-warmed header; a session worker not being
-    recycled: compared in that order, False first) only after every other. None when nothing is
-    idle."""
-    return min(idle, key=lambda worker: (kept(worker), last_used(worker)), default=None)
 
 
 def note(level: str, event: str, **fields: object) -> None:
@@ -160,129 +107,6 @@ def death_cause(failure: ReplError | None) -> str:
         (ReplProtocolError, "protocol"),
     )
     return next((cause for kind, cause in causes if isinstance(failure, kind)), "crashed")
-
-
-async def _close_when_started(starting: asyncio.Future[ReplProcess]) -> None:
-    """Close a worker whose start was cancelled, once it exists; kill it if we are cancelled again."""
-    try:
-        repl = await asyncio.shield(starting)
-    except asyncio.CancelledError:
-        starting.add_done_callback(
-            lambda done: None if done.cancelled() or done.exception() else done.result().kill()
-        )
-        return
-    except (ProofgateError, OSError):
-        return
-    await repl.close()
-
-
-@dataclass(frozen=True)
-class HeaderStarted:
-    """A live REPL that elaborated its header: `reply` is the header's own reply (its env, or its
-    errors: then the caller closes `repl`), `seconds` how long the import took."""
-
-    repl: ReplProcess
-    reply: ReplReply
-    seconds: float
-
-
-@dataclass(frozen=True)
-class StartFailed:
-    """A header worker that did not start (its process, if any, is closed). `killed`: a signal
-    ended it while it imported (an operator, the OOM killer), which is not the header's fault."""
-
-    error: ProofgateError | OSError
-    killed: bool = False
-
-
-async def start_header_worker(
-    spawner: Spawner,
-    launcher: ReplLauncher,
-    environment: Environment,
-    header: str,
-    *,
-    limits: Limits,
-    timeout: float,
-) -> HeaderStarted | StartFailed:
-    """Spawn one REPL for `environment` and elaborate `header` on it: the pool's workers and the
-    sessions' start alike. Every header is elaborated, the empty one too (its env is the REPL's
-    prelude-only env), so every body on the worker runs on the header's env. A cancelled start
-    never loses a process being spawned."""
-    repl: ReplProcess | None = None
-    try:
-        spec = launcher.spawn_spec(environment)
-        protocol = protocol_for(environment.repl_version)  # what its REPL's version speaks
-        starting = asyncio.ensure_future(
-            ReplProcess.start(Launch(spawner, spec, limits), protocol=protocol)
-        )
-        try:
-            repl = await asyncio.shield(starting)
-        except asyncio.CancelledError:
-            await _close_when_started(starting)
-            raise
-        began = time.monotonic()
-        reply = await repl.command(header, timeout=timeout)
-        if environment.lean_options and not reply.has_errors and reply.env is not None:
-            reply = await _set_options(repl, environment, reply, timeout=timeout)
-        repl.mark_baseline()  # its own processes: what any later command leaves is killed
-    except (ProofgateError, OSError) as exc:
-        if repl is None:  # a launcher killed before the program ran is not the header's fault
-            return StartFailed(exc, killed=isinstance(exc, SpawnFailed) and exc.killed)
-        await repl.close()  # killed from outside, or its exit not seen yet: not the header's fault
-        code = repl.returncode
-        return StartFailed(exc, killed=type(exc) is ReplCrashed and (code is None or code < 0))
-    except asyncio.CancelledError:
-        if repl is not None:
-            await repl.close()
-        raise
-    return HeaderStarted(repl, reply, time.monotonic() - began)
-
-
-async def _set_options(
-    repl: ReplProcess, environment: Environment, header: ReplReply, *, timeout: float
-) -> ReplReply:
-    """The header's reply with its env replaced by the env the environment's option set makes
-    (`Environment.option_commands`, run on the header's env): every body then runs under those
-    options, at its own positions. Lean refusing an option is the operator's `ConfigError`."""
-    reply = await repl.command(environment.option_commands(), env=header.env, timeout=timeout)
-    if reply.has_errors or reply.env is None:
-        refusal = "; ".join(m.data for m in reply.errors) or "no env in its reply"
-        raise ConfigError(
-            f"environment {environment.name!r}: Lean refuses its option set "
-            f"({environment.lean_options}): {refusal}; fix {environment.directory / OPTIONS_FILE}"
-        )
-    return replace(header, env=reply.env)
-
-
-@dataclass(frozen=True)
-class WorkerStarter:
-    """How header workers are started and when one has outgrown its caps: the spawner, the
-    launcher and the limits that the pool's workers and the sessions' share."""
-
-    spawner: Spawner
-    launcher: ReplLauncher
-    limits: Limits
-    import_timeout: float
-
-    @classmethod
-    def from_settings(
-        cls, settings: Settings, *, spawner: Spawner, launcher: ReplLauncher
-    ) -> WorkerStarter:
-        return cls(spawner, launcher, worker_limits(settings), settings.import_timeout)
-
-    async def start(self, environment: Environment, header: str) -> HeaderStarted | StartFailed:
-        """`start_header_worker` with these parts and the import timeout."""
-        return await start_header_worker(
-            self.spawner,
-            self.launcher,
-            environment,
-            header,
-            limits=self.limits,
-            timeout=self.import_timeout,
-        )
-
-    def outgrown(self, repl: ReplProcess) -> bool:
-        return outgrown(repl, self.limits)
 
 
 class WorkerSet:
