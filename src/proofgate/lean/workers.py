@@ -4,9 +4,10 @@
 unmet demand (evicting the least recently used idle worker of another header when full), keeps the
 pool filled with warm workers for the pre-warmed headers, and retires workers that died, kept a
 process a request started (`ReplProcess.tainted`), served `recycle_after` requests, grew past
-`header_workers.RECYCLE_MEMORY_FRACTION` of the memory cap, or idled too long on a cold header. All of it runs
-on the event loop, synchronously between awaits, so no lock is needed; a worker's failure is
-counted and logged, never raised into the loop.
+`RECYCLE_MEMORY_FRACTION` of the memory cap (`proofgate.lean.header_workers`: what a header worker
+is, for the pool and the sessions alike), or idled too long on a cold header. All of it runs on the
+event loop, synchronously between awaits, so no lock is needed; a worker's failure is counted and
+logged, never raised into the loop.
 
 Capacity: at most `settings.workers` workers are busy; `settings.spare_workers` more warm processes
 stand by, so a retry or the next request never waits behind a cold import.
