@@ -41,6 +41,7 @@ __all__ = [
     "SIMPROC_WORDS",
     "SYNTAX_WORDS",
     "TACTIC_COMMAND_WORDS",
+    "TERM_FOLLOWS",
     "THEOREM_WORDS",
     "Header",
     "HeaderCommand",
@@ -144,12 +145,10 @@ COMMAND_WORDS = (
 TACTIC_COMMAND_WORDS = frozenset({"open", "set_option"})
 #: The words of a header (Module.lean); `public`, `meta` and `all` only count next to `import`.
 HEADER_WORDS = frozenset({"module", "prelude", "import"})
-_TERM_WORDS = frozenset(
+#: Keywords a term follows, even on the next line (`calc` then `#s ≤ ...`: `#s` is notation there).
+TERM_FOLLOWS = frozenset(
     {
-        "at",
-        "by",
         "calc",
-        "do",
         "else",
         "exists",
         "forall",
@@ -157,19 +156,24 @@ _TERM_WORDS = frozenset(
         "fun",
         "have",
         "if",
-        "in",
         "let",
         "match",
         "show",
-        "sorry",
         "then",
-        "where",
-        "with",
-        "Prop",
-        "Sort",
-        "Type",
     }
 )
+_TERM_WORDS = TERM_FOLLOWS | {
+    "at",
+    "by",
+    "do",
+    "in",
+    "sorry",
+    "where",
+    "with",
+    "Prop",
+    "Sort",
+    "Type",
+}
 #: Words a name component must not be spelled as without «»: they are tokens to Lean's parser.
 RESERVED_WORDS = COMMAND_WORDS | HEADER_WORDS | _TERM_WORDS
 

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from typing import Literal
 
 from proofgate.lean.lexer import Token, TokenKind, tokenize
+from proofgate.lean.syntax import TERM_FOLLOWS
 from proofgate.models import Violation
 from proofgate.verify.policy.config import PolicyConfig
 from proofgate.verify.rules import BIDI, LINE_SEPARATORS, MAX_SCAN, MAX_VIOLATIONS
@@ -25,25 +26,6 @@ def _control_rule(char: str) -> str | None:
     if (code < 0x20 and char not in "\t\n\r") or 0x7F <= code <= 0x9F or char in LINE_SEPARATORS:
         return "control-character"
     return None
-
-
-#: Words a term follows, even on the next line (`calc` then `#s ≤ ...`: `#s` is notation there).
-_TERM_FOLLOWS = frozenset(
-    {
-        "calc",
-        "else",
-        "exists",
-        "forall",
-        "from",
-        "fun",
-        "have",
-        "if",
-        "let",
-        "match",
-        "show",
-        "then",
-    }
-)
 
 
 class ScanBase:
@@ -112,7 +94,7 @@ class ScanBase:
         previous, token = self._next(index - 1), self.code[index]
         if previous is None or previous.is_word("in"):
             return True
-        if previous.end_line == token.line or previous.is_word(*_TERM_FOLLOWS):
+        if previous.end_line == token.line or previous.is_word(*TERM_FOLLOWS):
             return False
         return previous.kind is not TokenKind.SYMBOL or previous.text in (")", "]", "}", "⟩")
 
