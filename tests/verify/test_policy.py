@@ -78,6 +78,7 @@ OWN_EXPECTED_RULE = {
     "own-checker-verso-doc": "verso-docs",
     "own-host-quoted-discharger": "meta-code",
     "own-host-search-tactic": "network",
+    "own-host-backtrack-proc": "meta-code",
 }
 
 
@@ -345,6 +346,36 @@ REFUSED = [
         "native-code",
         "example : 2 + 2 = 4 := by decide (\u00abconfig\u00bb := \u27e8false, true\u27e9)\n",
     ),
+    # A seventh round: configuration fields of type `MetaM`/`TacticM` (Lean's `BacktrackConfig`,
+    # Mathlib's `LinarithConfig`) reached by a dotted path or by position, IO without its name
+    # (`timeit` with a leading-dot name), `Std`'s libuv bindings, heartbeat fields of tactics.
+    (
+        "meta-code",
+        "theorem t : 2 + 2 = 4 := by\n  solve_by_elim (proc := fun _ _ => do\n"
+        '    let _ \u2190 timeit "" (.Process.output { cmd := "sh" })\n    pure none) [rfl]\n',
+    ),
+    (
+        "meta-code",
+        "example : True := by apply_rules (config := { suspend := fun _ => pure true })\n",
+    ),
+    (
+        "meta-code",
+        "example : True := by\n  linarith (oracle.produceCertificate := fun _ _ => pure {})\n",
+    ),
+    (
+        "meta-code",
+        "example (a b : \u211a) (h : a < b) : a \u2264 b := by\n"
+        "  linarith (config := \u27e8pure (), true, .reducible\u27e9)\n",
+    ),
+    (
+        "meta-code",
+        "example : True := by\n  solve_by_elim (config := { toBacktrackConfig := \u27e8\u27e9 })\n",
+    ),
+    ("meta-code", "example : True := by nlinarith! (config := { c with })\n"),
+    ("host-io", 'example : Nat := (timeit "" (pure 1 : EStateM Unit Unit Nat)).run\n'),
+    ("host-io", "example : Nat := Std.Internal.UV.System.osEnviron.length\n"),
+    ("heartbeats", "example : True := by grind (canonHeartbeats := 0)\n"),
+    ("heartbeats", "example : True := by grind (canonHeartbeats := 100000000000)\n"),
 ]
 
 
@@ -418,6 +449,15 @@ ALLOWED = [
     HEADER + "example (s t : Finset \u2115) (h : s \u2286 t) : True := by\n"
     "  have := calc\n    #s \u2264 #t := Finset.card_le_card h\n  trivial\n",
     HEADER + "set_option maxHeartbeats 400000 in\nset_option linter.style.longLine false\n",
+    # Tactic configurations that are data; names that bind, not set, a configuration field.
+    HEADER + "example (a b : \u211a) (h : a < b) : a \u2264 b := by\n"
+    "  linarith (config := { splitNe := true, transparency := .reducible }) [h]\n",
+    HEADER + "example (a : \u211a) : 0 \u2264 a ^ 2 := by nlinarith! [sq_nonneg a]\n",
+    HEADER + "example (p : Prop) (h : p) : p := by\n  solve_by_elim (maxDepth := 10) +symm [h]\n",
+    HEADER
+    + "example (p : Prop) (h : p) : p := by apply_rules (config := { maxDepth := 40 }) [h]\n",
+    HEADER + "example : True := by grind (canonHeartbeats := 500)\n",
+    HEADER + "example : \u2115 := by\n  let native := 3\n  let oracle := native\n  exact oracle\n",
 ]
 
 

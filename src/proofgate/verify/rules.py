@@ -92,8 +92,9 @@ RULES: dict[str, Rule] = _table(
     ),
     (
         "host-io",
-        "names of IO (`IO`, `EIO`, `BaseIO`, `IO.RealWorld`) and of the host's files, processes, "
-        "network and build tool (`System.*`, `Lake.*`, `LeanSearchClient.*`, `ImportGraph.*`): a "
+        "names of IO (`IO`, `EIO`, `BaseIO`, `IO.RealWorld`, `timeit`, `allocprof`) and of the "
+        "host's files, processes, network and build tool (`System.*`, `Lake.*`, `Std.Internal.*`, "
+        "`Std.Net.*`, `LeanSearchClient.*`, `ImportGraph.*`): a "
         "proof needs none, and Lean evaluates some terms with the compiler (a tactic's options, "
         "`Decidable` instances for `plausible`)",
         _REFUSED,
@@ -107,8 +108,11 @@ RULES: dict[str, Rule] = _table(
         "`Plausible.*`); imported modules and option names aside, and the lemmas of "
         "`Lean.Grind.*` (`grind?` prints them): a "
         "proof needs none, and a tactic's options, which Lean evaluates "
-        "(`linarith (discharger := ...)`), can run it; so the options of Mathlib's tactics that "
-        "hold such code (`discharger`, `oracle`, `preprocessors`) are refused too",
+        "(`linarith (discharger := ...)`), can run it; so the configuration fields that hold "
+        "code (`discharger`, `oracle`, `preprocessors` of `linarith`; `proc`, `suspend`, "
+        "`discharge` of `solve_by_elim`, `apply_rules`, `apply_assumption`) are refused however "
+        "they are written (`oracle.produceCertificate :=`), and those tactics' options must be "
+        "plain data (numbers, `true`, `false`, `.value`, `{ field := ... }`)",
         _REFUSED,
         "allowed (the sandbox holds what it runs)",
     ),
@@ -209,7 +213,8 @@ RULES: dict[str, Rule] = _table(
     (
         "heartbeats",
         "`maxHeartbeats` or `synthInstance.maxHeartbeats` set to 0 (no limit), above the cap, or "
-        "to something that is not a number; `#count_heartbeats in` (it sets 0)",
+        "to something that is not a number, and so a tactic's heartbeat field "
+        "(`grind (canonHeartbeats := 0)`); `#count_heartbeats in` (it sets 0)",
         _REFUSED,
         "0 or above the cap: lowered to the cap, with an info note, where no other token moves "
         "(the cap fits in the value's width, or only a comment follows the value on its line); otherwise refused; "
@@ -345,13 +350,25 @@ META_WORDS = frozenset(
         "Qq",
     }
 )
-#: Options of Mathlib's tactics that hold meta code Lean evaluates and the tactic runs
-#: (`linarith`'s `discharger : TacticM Unit`, `oracle`, `preprocessors`), as `(f := ...)` or in a
-#: `{ f := ... }` configuration.
-CODE_OPTIONS = frozenset({"discharger", "oracle", "preprocessors"})
+#: Configuration fields that hold code Lean evaluates and the tactic runs: Mathlib's `linarith`
+#: (`discharger : TacticM Unit`, `oracle`, `preprocessors`) and Lean's `BacktrackConfig` under
+#: `solve_by_elim`, `apply_rules`, `apply_assumption` (`proc`, `suspend`, `discharge`: `MetaM`), as
+#: `(f := ...)`, `(f.g := ...)` or in a `{ f := ... }` configuration.
+CODE_OPTIONS = frozenset({"discharger", "oracle", "preprocessors", "proc", "suspend", "discharge"})
+#: Tactics whose configuration holds such fields: in strict, their options must be plain data
+#: (`⟨...⟩` would set `discharger`, the first field, without its name).
+CODE_CONFIG_TACTICS = frozenset(
+    {"linarith", "nlinarith", "solve_by_elim", "apply_rules", "apply_assumption"}
+)
 #: Name components of IO (`host-io`), and the root namespaces of the host's files and processes and
 #: of its build tool (as a name's first component only: `LO.System` is somebody's own).
-HOST_IO_WORDS = frozenset({"IO", "EIO", "BaseIO", "RealWorld"})
+HOST_IO_WORDS = frozenset(
+    # `timeit` and `allocprof` take an `IO` action: `timeit "" (.Process.output ...)` names none
+    {"IO", "EIO", "BaseIO", "RealWorld", "timeit", "allocprof"}
+)
+#: Namespaces of `Std` whose functions are `IO` without saying so (libuv: environment, working
+#: directory, sockets, DNS).
+HOST_PREFIXES = frozenset({("Std", "Internal"), ("Std", "Net")})
 #: `LeanSearchClient` (its `#search` reaches the network with `curl`) and `ImportGraph` (it reads
 #: the search path's `.olean` files) are Mathlib's dependencies, imported with it.
 HOST_ROOTS = frozenset({"System", "Lake", "LeanSearchClient", "ImportGraph"})

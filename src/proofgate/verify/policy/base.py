@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from typing import Literal
 
 from proofgate.lean.lexer import Token, TokenKind, tokenize
-from proofgate.lean.syntax import TERM_FOLLOWS
+from proofgate.lean.syntax import DECLARATION_WORDS, TERM_FOLLOWS
 from proofgate.models import Violation
 from proofgate.verify.policy.config import PolicyConfig
 from proofgate.verify.rules import BIDI, LINE_SEPARATORS, MAX_SCAN, MAX_VIOLATIONS
@@ -26,6 +26,10 @@ def _control_rule(char: str) -> str | None:
     if (code < 0x20 and char not in "\t\n\r") or 0x7F <= code <= 0x9F or char in LINE_SEPARATORS:
         return "control-character"
     return None
+
+
+#: Words after which a name is bound, not an option set.
+_BINDING_WORDS = DECLARATION_WORDS | {"let", "have", "set", "letI", "haveI"}
 
 
 class ScanBase:
@@ -104,6 +108,68 @@ class ScanBase:
             return False
         return following.text == symbol and following.start == self.code[index].end
 
+    def _binds_own_name(self, index: int) -> bool:
+        """The name at `index` is being bound (`let native := ...`, `def oracle := ...`), so a
+        `:=` after it sets no option."""
+        previous = self._next(index - 1)
+        return previous is not None and previous.is_word(*_BINDING_WORDS)
+
     def _followed_by(self, index: int, symbol: str) -> bool:
         following = self._next(index + 1)
         return following is not None and following.text == symbol
+
+    # --- a number option against its cap ----------------------------------------------------
+    def _limit(
+        self, name: Token, value: Token | None, *, cap: int, rule: str, zero_ok: bool
+    ) -> None:
+        number = _parse_number(value.text) if value and value.kind is TokenKind.NUMBER else None
+        if value is None or number is None:
+            self.refuse(rule, name, f"`{name.name}` must be set to a plain number, at most {cap}")
+            return
+        unlimited = number == 0 and not zero_ok
+        if not unlimited and number <= cap:
+            return
+        replacement = None if self.config.strict else self._lowered(value, cap)
+        if replacement is None:
+            if unlimited:
+                message = f"`{name.name} 0` removes Lean's limit; use a number up to {cap}"
+            else:
+                message = (
+                    f"`{name.name} {value.text}` is above this service's cap of {cap}; "
+                    f"use at most {cap}"
+                )
+            self.refuse(rule, value, message)
+            return
+        self.rewrites.append((value.start, value.end, replacement))
+        message = f"`{name.name} {value.text}` lowered to the cap, {cap}"
+        self.notes.append(
+            Violation(rule=rule, line=value.line, column=value.column, message=message)
+        )
+
+    def _lowered(self, value: Token, cap: int) -> str | None:
+        """`cap` written where `value` stands without moving any other token: in the value's own
+        width, or in full when nothing but a line comment follows it on its line (a header's
+        `set_option maxHeartbeats 0`); None when neither can be done."""
+        fitted = _fit(cap, len(value.text))
+        if fitted is not None:
+            return fitted
+        line_end = self.text.find("\n", value.end)
+        rest = self.text[value.end : None if line_end < 0 else line_end]
+        return str(cap) if not rest.strip() or rest.lstrip().startswith("--") else None
+
+
+def _parse_number(text: str) -> int | None:
+    digits = text.replace("_", "")
+    try:
+        return int(digits, 0) if digits[:2].lower() in ("0x", "0b", "0o") else int(digits, 10)
+    except ValueError:
+        return None
+
+
+def _fit(value: int, width: int) -> str | None:
+    """`value` in at most `width` characters, padded with spaces to exactly `width` so every later
+    column on the line stays put; None if it does not fit."""
+    for spelling in (str(value), hex(value)):
+        if len(spelling) <= width:
+            return spelling + " " * (width - len(spelling))
+    return None

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from proofgate.lean.lexer import Token, TokenKind
 from proofgate.lean.syntax import ATTRIBUTE_KINDS, COMMAND_WORDS, MODIFIER_WORDS, imported_module
-from proofgate.models import Violation
 from proofgate.verify.policy.base import ScanBase
 from proofgate.verify.rules import (
     HASH_DENIED,
@@ -72,44 +71,6 @@ class CommandRules(ScanBase):
         elif name == "maxRecDepth":
             cap = config.rec_depth_cap
             self._limit(name_token, value, cap=cap, rule="rec-depth", zero_ok=True)
-
-    def _limit(
-        self, name: Token, value: Token | None, *, cap: int, rule: str, zero_ok: bool
-    ) -> None:
-        number = _parse_number(value.text) if value and value.kind is TokenKind.NUMBER else None
-        if value is None or number is None:
-            self.refuse(rule, name, f"`{name.name}` must be set to a plain number, at most {cap}")
-            return
-        unlimited = number == 0 and not zero_ok
-        if not unlimited and number <= cap:
-            return
-        replacement = None if self.config.strict else self._lowered(value, cap)
-        if replacement is None:
-            if unlimited:
-                message = f"`{name.name} 0` removes Lean's limit; use a number up to {cap}"
-            else:
-                message = (
-                    f"`{name.name} {value.text}` is above this service's cap of {cap}; "
-                    f"use at most {cap}"
-                )
-            self.refuse(rule, value, message)
-            return
-        self.rewrites.append((value.start, value.end, replacement))
-        message = f"`{name.name} {value.text}` lowered to the cap, {cap}"
-        self.notes.append(
-            Violation(rule=rule, line=value.line, column=value.column, message=message)
-        )
-
-    def _lowered(self, value: Token, cap: int) -> str | None:
-        """`cap` written where `value` stands without moving any other token: in the value's own
-        width, or in full when nothing but a line comment follows it on its line (a header's
-        `set_option maxHeartbeats 0`); None when neither can be done."""
-        fitted = _fit(cap, len(value.text))
-        if fitted is not None:
-            return fitted
-        line_end = self.text.find("\n", value.end)
-        rest = self.text[value.end : None if line_end < 0 else line_end]
-        return str(cap) if not rest.strip() or rest.lstrip().startswith("--") else None
 
     # --- `#` commands -------------------------------------------------------------------------
     def _hash(self, index: int, token: Token) -> None:
@@ -249,20 +210,3 @@ def _io_like(token: Token) -> bool:
     if token.kind is not TokenKind.IDENT:
         return False
     return any(part in IO_WORDS or part.startswith(("unsafe", "Unsafe")) for part in token.parts)
-
-
-def _parse_number(text: str) -> int | None:
-    digits = text.replace("_", "")
-    try:
-        return int(digits, 0) if digits[:2].lower() in ("0x", "0b", "0o") else int(digits, 10)
-    except ValueError:
-        return None
-
-
-def _fit(value: int, width: int) -> str | None:
-    """`value` in at most `width` characters, padded with spaces to exactly `width` so every later
-    column on the line stays put; None if it does not fit."""
-    for spelling in (str(value), hex(value)):
-        if len(spelling) <= width:
-            return spelling + " " * (width - len(spelling))
-    return None

@@ -8,6 +8,7 @@ from proofgate.verify.policy.base import ScanBase
 from proofgate.verify.rules import (
     CONFUSABLE,
     HOST_IO_WORDS,
+    HOST_PREFIXES,
     HOST_ROOTS,
     LEMMA_NAMESPACES,
     META_ROOTS,
@@ -39,6 +40,8 @@ class NameRules(ScanBase):
         io = next((p for p in token.parts if p in HOST_IO_WORDS), None)
         if token.parts and token.parts[0] in HOST_ROOTS:
             io = token.parts[0]
+        elif any(token.parts[: len(prefix)] == prefix for prefix in HOST_PREFIXES):
+            io = ".".join(token.parts[:2])
         if self.config.strict and io and not imported:
             self.refuse(
                 "host-io",
@@ -82,7 +85,9 @@ class NameRules(ScanBase):
     def _native_option(self, index: int) -> bool:
         """`decide +native` or `(config := { native := true })`."""
         before = self._next(index - 1)
-        return (before is not None and before.text == "+") or self._followed_by(index, ":=")
+        if before is not None and before.text == "+":
+            return True
+        return self._followed_by(index, ":=") and not self._binds_own_name(index)
 
     def _unnamed_config(self, index: int) -> bool:
         """`decide (config := X)` where X is not a `{ ... }` of named fields (`{ c with }` takes

@@ -7,9 +7,10 @@ from proofgate.lean.syntax import NOTATION_WORDS
 from proofgate.verify.policy.attributes import CLAUSES, AttributeRules
 from proofgate.verify.policy.commands import CommandRules
 from proofgate.verify.policy.config import PolicyResult
+from proofgate.verify.policy.configs import ConfigRules
 from proofgate.verify.policy.names import NameRules
 from proofgate.verify.rules import (
-    CODE_OPTIONS,
+    CODE_CONFIG_TACTICS,
     COUNT_HEARTBEATS,
     EVALUATING_WORDS,
     INVISIBLE,
@@ -19,7 +20,7 @@ from proofgate.verify.rules import (
 __all__ = ["Scan"]
 
 
-class Scan(NameRules, CommandRules, AttributeRules):
+class Scan(NameRules, CommandRules, AttributeRules, ConfigRules):
     """One pass over one text's tokens, collecting violations, notes and number rewrites."""
 
     def run(self) -> PolicyResult:
@@ -72,13 +73,7 @@ class Scan(NameRules, CommandRules, AttributeRules):
             self._confusable(token)
             self._native_name(index, token)
         self._named_capability(index, token)
-        if strict and token.name in CODE_OPTIONS and self._followed_by(index, ":="):
-            self.refuse(  # `«discharger» :=` sets the option too: Lean reads the name
-                "meta-code",
-                token,
-                f"the tactic option `{token.name}` holds meta code that the tactic runs; the strict "
-                "policy refuses it (leave the option at its default)",
-            )
+        self._config_field(index, token)  # `«discharger» :=` sets the option too
         if token.quoted:  # «unsafe» is a name, never the keyword
             return
         word = token.text
@@ -110,6 +105,8 @@ class Scan(NameRules, CommandRules, AttributeRules):
             self._aesop_registration(token)
         elif word in NOTATION_WORDS:
             self._notation_tokens(index)
+        elif strict and word.rstrip("!?") in CODE_CONFIG_TACTICS:
+            self._data_configuration(index)
         elif word in EVALUATING_WORDS:
             self._eval(index, token, what=word)
         elif word == "decide" and strict and self._unnamed_config(index):
