@@ -79,6 +79,7 @@ OWN_EXPECTED_RULE = {
     "own-host-quoted-discharger": "meta-code",
     "own-host-search-tactic": "network",
     "own-host-backtrack-proc": "meta-code",
+    "own-host-config-world-token": "meta-code",
 }
 
 
@@ -376,6 +377,25 @@ REFUSED = [
     ("host-io", "example : Nat := Std.Internal.UV.System.osEnviron.length\n"),
     ("heartbeats", "example : True := by grind (canonHeartbeats := 0)\n"),
     ("heartbeats", "example : True := by grind (canonHeartbeats := 100000000000)\n"),
+    # An eighth round: any tactic's options are compiled and run (on Lean before v4.23,
+    # IO.RealWorld is Unit, so a pure term can run an IO action); names under `_root_` or an
+    # opened `Std`; a heartbeat field computed by arithmetic.
+    (
+        "meta-code",
+        'example : True := by\n  simp (config := { maxSteps := match getAllFiles false "/" () '
+        "with | .ok f _ => f.size | .error _ _ => 1 })\n",
+    ),
+    ("meta-code", 'example : True := by\n  simp (maxSteps := (getAllFiles false "/" ()).size)\n'),
+    ("meta-code", "example : True := by decide (kernel := (fun _ => true) ())\n"),
+    ("host-io", "example : Nat := (_root_.Lake.captureProc? {} ()).size\n"),
+    ("host-io", 'example : Nat := (_root_.System.FilePath.readDir \u27e8"/"\u27e9 ()).size\n'),
+    ("host-io", "open Std in\nopen Internal.UV.System in\nexample : Nat := (osEnviron ()).size\n"),
+    (
+        "host-io",
+        "namespace Std.Foo\nexample : Nat := (Internal.UV.System.cwd ()).size\nend Std.Foo\n",
+    ),
+    ("heartbeats", "example : True := by grind (canonHeartbeats := 1 - 1)\n"),
+    ("heartbeats", "example : True := by grind (config := { canonHeartbeats := 1 * 0 })\n"),
 ]
 
 
@@ -458,6 +478,12 @@ ALLOWED = [
     + "example (p : Prop) (h : p) : p := by apply_rules (config := { maxDepth := 40 }) [h]\n",
     HEADER + "example : True := by grind (canonHeartbeats := 500)\n",
     HEADER + "example : \u2115 := by\n  let native := 3\n  let oracle := native\n  exact oracle\n",
+    HEADER + "example (a b : \u2115) (h : a = b) : a + a = b + a := by rw (occs := .pos [1]) [h]\n",
+    HEADER + "example (a b : \u2115) (h : a = b) : a + a = b + a := by rw (occs := [1]) [h]\n",
+    HEADER + "example : 2 + 2 = 4 := by decide (config := { kernel := true })\n",
+    HEADER + "example (p : Prop) (h : p) : p := by grind (splits := 5) (gen := 4)\n",
+    HEADER + "example (n : \u2115) (h\u2081 : n \u2264 2 * n) (h\u2082 : 2 * n \u2264 3 * n) :\n"
+    "    n \u2264 3 * n := le_trans (b := 2 * n) h\u2081 h\u2082\n",
 ]
 
 

@@ -26,6 +26,11 @@ class Rule:
 _REFUSED = "refused"
 
 
+def _words(*groups: str) -> frozenset[str]:
+    """The words of space-separated groups (long vocabularies read better as text)."""
+    return frozenset(" ".join(groups).split())
+
+
 def _table(*rows: tuple[str, str, str, str]) -> dict[str, Rule]:
     return {row[0]: Rule(*row) for row in rows}
 
@@ -94,7 +99,8 @@ RULES: dict[str, Rule] = _table(
         "host-io",
         "names of IO (`IO`, `EIO`, `BaseIO`, `IO.RealWorld`, `timeit`, `allocprof`) and of the "
         "host's files, processes, network and build tool (`System.*`, `Lake.*`, `Std.Internal.*`, "
-        "`Std.Net.*`, `LeanSearchClient.*`, `ImportGraph.*`): a "
+        "`Std.Net.*`, `LeanSearchClient.*`, `ImportGraph.*`, with or without `_root_.`, and "
+        "`open Std`/`namespace Std`): a "
         "proof needs none, and Lean evaluates some terms with the compiler (a tactic's options, "
         "`Decidable` instances for `plausible`)",
         _REFUSED,
@@ -111,8 +117,10 @@ RULES: dict[str, Rule] = _table(
         "(`linarith (discharger := ...)`), can run it; so the configuration fields that hold "
         "code (`discharger`, `oracle`, `preprocessors` of `linarith`; `proc`, `suspend`, "
         "`discharge` of `solve_by_elim`, `apply_rules`, `apply_assumption`) are refused however "
-        "they are written (`oracle.produceCertificate :=`), and those tactics' options must be "
-        "plain data (numbers, `true`, `false`, `.value`, `{ field := ... }`)",
+        "they are written (`oracle.produceCertificate :=`), and those tactics' options, any "
+        "`(config := ...)` and any known value field (`maxSteps`, `splits`, `kernel`, ...) must "
+        "be plain data (numbers, `true`, `false`, `.value`, `[...]`, `{ field := ... }`): Lean "
+        "compiles and runs them, and before v4.23 a pure term can run IO there",
         _REFUSED,
         "allowed (the sandbox holds what it runs)",
     ),
@@ -214,7 +222,8 @@ RULES: dict[str, Rule] = _table(
         "heartbeats",
         "`maxHeartbeats` or `synthInstance.maxHeartbeats` set to 0 (no limit), above the cap, or "
         "to something that is not a number, and so a tactic's heartbeat field "
-        "(`grind (canonHeartbeats := 0)`); `#count_heartbeats in` (it sets 0)",
+        "(`grind (canonHeartbeats := 0)`, or `:= 1 - 1`: only a lone number is read); "
+        "`#count_heartbeats in` (it sets 0)",
         _REFUSED,
         "0 or above the cap: lowered to the cap, with an info note, where no other token moves "
         "(the cap fits in the value's width, or only a comment follows the value on its line); otherwise refused; "
@@ -355,6 +364,30 @@ META_WORDS = frozenset(
 #: `solve_by_elim`, `apply_rules`, `apply_assumption` (`proc`, `suspend`, `discharge`: `MetaM`), as
 #: `(f := ...)`, `(f.g := ...)` or in a `{ f := ... }` configuration.
 CODE_OPTIONS = frozenset({"discharger", "oracle", "preprocessors", "proc", "suspend", "discharge"})
+#: Fields of Lean's and Mathlib's tactic configurations (simp, dsimp, grind, decide, omega, rw,
+#: congr!, aesop, ...) that hold plain values: Lean compiles and runs what is written there, so in
+#: strict `(field := value)` (and `(config := ...)`) must be data. (Not every tactic's fields are
+#: listed: docs/policy.md, "Known limits".)
+VALUE_FIELDS = _words(
+    # Simp.Config, DSimp.Config
+    "maxSteps maxDischargeDepth contextual memoize singlePass zeta beta eta etaStruct iota "
+    "proj decide arith autoUnfold dsimp failIfUnchanged ground unfoldPartialApp zetaDelta "
+    "implicitDefEqProofs zetaUnused catchRuntime letToHave congrConsts bitVecOfNat "
+    "warnExponents suppressLabelErrors maxSize",
+    # Grind.Config
+    "splits gen instances matchEqs splitMatch splitIte splitIndPred splitImp ematch "
+    "ringSteps cutsat lookahead qlia mbtc verbose clean failures funext",
+    # DecideConfig, Omega, Rewrite, Apply, congr!
+    "kernel native zetaReduce revert splitDisjunctions splitNatSub splitNatAbs splitMinMax "
+    "transparency offsetCnstrs occs newGoals synthAssignedInstances allowSynthFailures "
+    "approx closePre closePost preTransparency preferLHS partialApp sameFun maxArgs typeEqs "
+    "etaExpand useCongrSimp beqEq",
+    # linarith, solve_by_elim, ring_nf, fun_prop, Aesop's options
+    "exfalso splitHypotheses splitNe minimize maxDepth symm backtracking "
+    "commitIndependentGoals red mode maxTransitionDepth maxRuleApplications maxGoals "
+    "maxRuleApplicationDepth maxNormIterations terminal warnOnNonterminal enableSimp "
+    "useSimpAll enableUnfold strategy useDefaultSimpSet",
+)
 #: Tactics whose configuration holds such fields: in strict, their options must be plain data
 #: (`⟨...⟩` would set `discharger`, the first field, without its name).
 CODE_CONFIG_TACTICS = frozenset(

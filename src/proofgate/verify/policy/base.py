@@ -114,6 +114,10 @@ class ScanBase:
         previous = self._next(index - 1)
         return previous is not None and previous.is_word(*_BINDING_WORDS)
 
+    def _previous_is(self, index: int, symbol: str) -> bool:
+        previous = self._next(index - 1)
+        return previous is not None and previous.text == symbol
+
     def _followed_by(self, index: int, symbol: str) -> bool:
         following = self._next(index + 1)
         return following is not None and following.text == symbol

@@ -7,7 +7,7 @@ TacticM Unit`, `oracle` and `preprocessors`; Lean's `BacktrackConfig`, under `so
 runs when the tactic does, and reaches IO without naming it (`timeit "" (.Process.output ...)`).
 So in strict those fields are refused however they are reached (`oracle.produceCertificate := ...`,
 `«discharger» := ...`), and the options of those tactics must be plain data: numbers, `true`,
-`false`, `.enumValue` and `{ field := ... }` of them. Heartbeat fields (`grind (canonHeartbeats :=
+`false`, `.enumValue`, `[...]` and `{ field := ... }` of them. Heartbeat fields (`grind (canonHeartbeats :=
 0)`) are held to the heartbeat cap, as `set_option maxHeartbeats` is, in both profiles.
 """
 
@@ -15,13 +15,13 @@ from __future__ import annotations
 
 from proofgate.lean.lexer import Token, TokenKind
 from proofgate.verify.policy.base import ScanBase
-from proofgate.verify.rules import CODE_OPTIONS
+from proofgate.verify.rules import CODE_OPTIONS, VALUE_FIELDS
 
 __all__ = ["ConfigRules"]
 
 #: What a tactic's option may hold, besides numbers, field names and `.enumValue`.
 _DATA_WORDS = ("true", "false")
-_DATA_SYMBOLS = frozenset({"{", "}", ",", ":="})
+_DATA_SYMBOLS = frozenset({"{", "}", "[", "]", ",", ":="})  # `rw (occs := [1])`: a list
 
 
 class ConfigRules(ScanBase):
@@ -41,9 +41,26 @@ class ConfigRules(ScanBase):
             )
         if token.parts and token.parts[-1].endswith("Heartbeats"):
             value = self._next(index + 2)
-            self._limit(
-                token, value, cap=self.config.heartbeat_cap, rule="heartbeats", zero_ok=False
+            after = self._next(index + 3)
+            plain = (
+                after is None
+                or after.text in (")", ",", "}")
+                or (value is not None and after.line != value.line)
             )
+            self._limit(
+                token,
+                value if plain else None,  # `1 - 1` is 0 to Lean: only a lone number is read
+                cap=self.config.heartbeat_cap,
+                rule="heartbeats",
+                zero_ok=False,
+            )
+        elif (
+            self.config.strict
+            and len(token.parts) == 1
+            and (token.parts[0] == "config" or token.parts[0] in VALUE_FIELDS)
+            and self._previous_is(index, "(")
+        ):
+            self._data_value(index + 2, token)
 
     def _data_configuration(self, index: int) -> None:
         """The option groups after a tactic whose configuration holds code (`CODE_CONFIG_TACTICS`):
@@ -78,9 +95,10 @@ class ConfigRules(ScanBase):
                 self.refuse(
                     "meta-code",
                     token,
-                    f"the configuration of `{tactic.text}` holds code its tactic runs (a "
-                    "discharger, an oracle, a search procedure); the strict policy accepts only "
-                    "numbers, `true`, `false`, `.value` and `{ field := ... }` in its options",
+                    f"Lean compiles and runs a tactic's options (here `{tactic.text}`): they can "
+                    "hold a discharger, an oracle, a search procedure, or code that does IO; the "
+                    "strict policy accepts only numbers, `true`, `false`, `.value` and "
+                    "`{ field := ... }` in them",
                 )
                 return None
         self.refuse("meta-code", tactic, f"the options of `{tactic.text}` are too long to inspect")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from proofgate.lean.lexer import Token
+from proofgate.lean.lexer import Token, TokenKind
 from proofgate.lean.syntax import IMPORT_WORDS
 from proofgate.verify.policy.base import ScanBase
 from proofgate.verify.rules import (
@@ -37,11 +37,14 @@ class NameRules(ScanBase):
         imported = (previous := self._next(index - 1)) is not None and previous.is_word(
             *IMPORT_WORDS, "set_option"
         )
-        io = next((p for p in token.parts if p in HOST_IO_WORDS), None)
-        if token.parts and token.parts[0] in HOST_ROOTS:
-            io = token.parts[0]
-        elif any(token.parts[: len(prefix)] == prefix for prefix in HOST_PREFIXES):
-            io = ".".join(token.parts[:2])
+        parts = token.parts[1:] if token.parts[:1] == ("_root_",) else token.parts
+        io = next((p for p in parts if p in HOST_IO_WORDS), None)
+        if parts and parts[0] in HOST_ROOTS:
+            io = parts[0]
+        elif any(parts[: len(prefix)] == prefix for prefix in HOST_PREFIXES):
+            io = ".".join(parts[:2])
+        elif parts[:1] == ("Std",) and self._opens_namespace(index):
+            io = "Std"  # `open Std` reaches `Internal.UV.System.osEnviron` by its short name
         if self.config.strict and io and not imported:
             self.refuse(
                 "host-io",
@@ -64,6 +67,20 @@ class NameRules(ScanBase):
                 f"`{token.name}` names `{raw}`, whose syntax reads raw text this pass cannot tell "
                 "from code; remove it",
             )
+
+    def _opens_namespace(self, index: int) -> bool:
+        """The name at `index` is opened or entered (`open Nat Std in`, `namespace Std.Foo`,
+        `export Std (...)`): names inside it then resolve by their short names."""
+        position = index - 1
+        while (previous := self._next(position)) is not None and previous.line == self.code[
+            index
+        ].line:
+            if previous.is_word("open", "namespace", "export", "scoped"):
+                return True
+            if previous.kind is not TokenKind.IDENT:
+                return False
+            position -= 1
+        return False
 
     def _native_name(self, index: int, token: Token) -> None:
         """`native` as an option (`decide +native`), or a constant behind compiled-code evaluation,
